@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * `leakgate`: one binary, one command a part. Each command's module exports
+ * `main(argv): Promise<number>` (the exit code) and answers `--help` itself.
+ */
+interface Command {
+  summary: string
+  load: () => Promise<{ main: (argv: string[]) => Promise<number> }>
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: { summary: 'run a control plane, a node and a demo upstream on this machine', load: () => import('./lib/demo.js') },
+  'control-plane': { summary: 'run the control plane: API, console and sync', load: () => import('./control-plane/server.js') },
+  node: { summary: 'run an edge node: the credential-checking reverse proxy', load: () => import('./node/server.js') },
+  scan: { summary: 'find secrets in a directory, a git repository or an organisation', load: () => import('./control-plane/detect/cli.js') },
+  keys: { summary: 'manage control-plane API keys', load: () => import('./control-plane/keys-cli.js') },
+  index: { summary: 'build a leak index snapshot file', load: () => import('./node/leakdb/cli.js') },
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length))
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  return `usage: leakgate <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nleakgate <command> --help shows a command's options.`
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage())
+    return name === undefined ? 2 : 0
+  }
+  if (name === '--version') {
+    const { readFileSync } = await import('node:fs')
+    const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url.includes('/dist/') ? new URL('../', import.meta.url) : import.meta.url), 'utf8')) as { version: string }
+    console.log(pkg.version)
+    return 0
+  }
+  const command = COMMANDS[name]
+  if (command === undefined) {
+    console.error(`leakgate: unknown command "${name}"\n\n${usage()}`)
+    return 2
+  }
+  const mod = await command.load()
+  return mod.main(rest)
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    // Servers keep the process alive and exit through their own signal handlers.
+    if (code !== -1) process.exitCode = code
+  },
+  (err: unknown) => {
+    const e = err as { code?: string; message?: string }
+    console.error(`leakgate: ${e.message ?? String(err)}`)
+    process.exitCode = e.code === 'LEAKGATE_ERR_CONFIG' ? 2 : 1
+  },
+)
