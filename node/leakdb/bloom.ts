@@ -1,0 +1,86 @@
+/**
+ * A blocked bloom filter fed straight from SHA-256 digest bits.
+ *
+ * Why not a classic bloom filter (or the `bloom-filters` package): the keys are already uniformly random
+ * (they are digest bits), so re-hashing them is wasted work, and a classic filter touches k random cache
+ * lines per lookup. Here each key picks one 64-byte block and sets k bits inside it: one cache miss per
+ * lookup. A blocked filter needs a few more bits per key than a classic one for the same false-positive
+ * rate; `bitsPerKey` adds that margin (see bench/RESULTS.md "Index" for measured rates).
+ *
+ * The caller supplies three 32-bit words of the key (the index passes its bucket, hi and lo words).
+ */
+
+const WORDS_PER_BLOCK = 16 // 16 × 32 bits = 512 bits = one cache line
+const BLOCK_BITS_MASK = 511
+
+/** Options of a filter: how many keys it is sized for and the false-positive rate it aims at. */
+export interface BloomOptions {
+  expectedKeys: number
+  falsePositiveRate: number
+}
+
+/** Bits per key and probes for a target rate, with the margin a blocked filter needs. */
+export function bloomShape(falsePositiveRate: number): { bitsPerKey: number; probes: number } {
+  if (!(falsePositiveRate > 0 && falsePositiveRate < 1)) {
+    throw new TypeError(`falsePositiveRate must be between 0 and 1 (exclusive), got ${falsePositiveRate}`)
+  }
+  const classic = -Math.log(falsePositiveRate) / (Math.LN2 * Math.LN2)
+  // Blocking costs about 20 % more bits at 1 % (Putze, Sanders, Singler 2007); measured, not assumed:
+  // the index test checks the rate on fresh keys.
+  const bitsPerKey = classic * 1.25
+  const probes = Math.max(1, Math.min(12, Math.round(classic * Math.LN2)))
+  return { bitsPerKey, probes }
+}
+
+/** A blocked bloom filter over 96-bit keys given as three uint32 words. */
+export class BlockedBloom {
+  readonly #words: Uint32Array
+  readonly #blocks: number
+  readonly #probes: number
+
+  constructor(options: BloomOptions) {
+    const { bitsPerKey, probes } = bloomShape(options.falsePositiveRate)
+    const keys = Math.max(1, options.expectedKeys)
+    this.#blocks = Math.max(1, Math.ceil((keys * bitsPerKey) / 512))
+    this.#words = new Uint32Array(this.#blocks * WORDS_PER_BLOCK)
+    this.#probes = probes
+  }
+
+  /** Bytes of memory the bit array takes. */
+  get byteLength(): number {
+    return this.#words.byteLength
+  }
+
+  /** Adds a key. */
+  add(a: number, b: number, c: number): void {
+    const words = this.#words
+    const base = this.#block(a, b) * WORDS_PER_BLOCK
+    let h = c
+    const step = (b >>> 16) | 1
+    for (let i = 0; i < this.#probes; i++) {
+      const bit = h & BLOCK_BITS_MASK
+      words[base + (bit >>> 5)]! |= 1 << (bit & 31)
+      h = (h + step + (h >>> 9)) >>> 0
+    }
+  }
+
+  /** False: the key was never added. True: it may have been. */
+  mayContain(a: number, b: number, c: number): boolean {
+    const words = this.#words
+    const base = this.#block(a, b) * WORDS_PER_BLOCK
+    let h = c
+    const step = (b >>> 16) | 1
+    for (let i = 0; i < this.#probes; i++) {
+      const bit = h & BLOCK_BITS_MASK
+      if ((words[base + (bit >>> 5)]! & (1 << (bit & 31))) === 0) return false
+      h = (h + step + (h >>> 9)) >>> 0
+    }
+    return true
+  }
+
+  // Lemire's multiply-shift range reduction of a 32-bit mix of the key onto [0, blocks).
+  #block(a: number, b: number): number {
+    const x = (Math.imul(a, 0x9e3779b1) ^ b) >>> 0
+    return Math.floor((x / 4294967296) * this.#blocks)
+  }
+}

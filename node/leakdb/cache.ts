@@ -1,0 +1,80 @@
+/**
+ * A node's last good index on disk, so it can start and enforce while the control plane is away.
+ *
+ * Two files in the cache folder, each replaced atomically (writeFileAtomic):
+ *   index.snapshot        the last snapshot received, byte for byte (hashes only)
+ *   index.changes.json    `{ "base": <snapshot revision>, "changes": [Change, ...] }`: every change
+ *                         applied since that snapshot (hashes only), replayed on load
+ * A journal whose base is not the snapshot's revision belongs to an older snapshot and is ignored.
+ */
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LeakdbError } from './errors.js'
+import { LeakIndex, type Change, type IndexOptions } from './index.js'
+import { readSnapshotHeader, writeFileAtomic } from './snapshot.js'
+
+const SNAPSHOT_FILE = 'index.snapshot'
+const CHANGES_FILE = 'index.changes.json'
+
+/** The persisted index of one node. */
+export class IndexCache {
+  readonly dir: string
+  #base = -1
+
+  constructor(dir: string) {
+    this.dir = dir
+  }
+
+  /** Path of the snapshot file. */
+  get snapshotPath(): string {
+    return join(this.dir, SNAPSHOT_FILE)
+  }
+
+  /** Path of the change journal. */
+  get changesPath(): string {
+    return join(this.dir, CHANGES_FILE)
+  }
+
+  /**
+   * Loads the cached index, or undefined when there is none.
+   * @throws {LeakdbError} when a cached file is corrupt (the caller logs it and starts without an index).
+   */
+  async load(options: IndexOptions = {}): Promise<LeakIndex | undefined> {
+    let buf: Buffer
+    try {
+      buf = await readFile(this.snapshotPath)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    const index = LeakIndex.fromSnapshot(buf, options)
+    this.#base = index.revision
+    let journal: { base?: unknown; changes?: unknown }
+    try {
+      journal = JSON.parse(await readFile(this.changesPath, 'utf8')) as typeof journal
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return index
+      throw new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} is not valid JSON`, { cause: err })
+    }
+    if (journal.base === index.revision && Array.isArray(journal.changes)) {
+      index.applyChanges(journal.changes as Change[])
+    }
+    return index
+  }
+
+  /** Saves a snapshot as received (checked first), and starts a new, empty journal for it. */
+  async saveSnapshot(buf: Uint8Array): Promise<void> {
+    const header = readSnapshotHeader(buf)
+    await mkdir(this.dir, { recursive: true })
+    await writeFileAtomic(this.snapshotPath, buf)
+    this.#base = header.revision
+    await writeFileAtomic(this.changesPath, JSON.stringify({ base: header.revision, changes: [] }))
+  }
+
+  /** Saves every change applied since the saved snapshot (the whole list, replacing the journal). */
+  async saveChanges(changes: readonly Change[]): Promise<void> {
+    if (this.#base < 0) throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', 'no snapshot saved or loaded yet: save one before its changes')
+    await mkdir(this.dir, { recursive: true })
+    await writeFileAtomic(this.changesPath, JSON.stringify({ base: this.#base, changes }))
+  }
+}
