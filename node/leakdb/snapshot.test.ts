@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { sha256Hex } from './hash.js'
 import { LeakIndex } from './index.js'
-import { encodeSnapshot, readSnapshotHeader, writeFileAtomic } from './snapshot.js'
+import { encodeSnapshot, readSnapshotHeader, writeFileAtomic, type SnapshotEntry } from './snapshot.js'
 
 const golden = readFileSync(new URL('./fixtures/golden-v1.snapshot', import.meta.url))
 const goldenEntries = [
@@ -72,13 +72,13 @@ t.test('encodeSnapshot refuses bad input', async (t) => {
 })
 
 t.test('encoding sorts many digests, including ones equal in their first 8 bytes', async (t) => {
-  const entries = Array.from({ length: 5000 }, (_, i) => ({ sha256: randomBytes(32), action: 'block' as const, leakId: i + 1 }))
-  const twin = Buffer.from(entries[0]!.sha256)
+  const entries: SnapshotEntry[] = Array.from({ length: 5000 }, (_, i) => ({ sha256: randomBytes(32), action: 'block', leakId: i + 1 }))
+  const twin = Buffer.from(entries[0]!.sha256 as Buffer)
   twin[8] = twin[8]! ^ 0x80 // equal in the first 8 bytes, apart within the 85 bits the index keeps
   entries.push({ sha256: twin, action: 'monitor', leakId: 9999 })
   const index = LeakIndex.fromSnapshot(encodeSnapshot(entries, 3))
   t.equal(index.size, entries.length)
-  t.ok(entries.every((e) => index.checkDigest(e.sha256) !== undefined), 'every digest found')
+  t.ok(entries.every((e) => index.checkDigest(e.sha256 as Buffer) !== undefined), 'every digest found')
 })
 
 t.test('writeFileAtomic replaces a file whole', async (t) => {
