@@ -1,1 +1,181 @@
-// console app: placeholder, replaced below
+// The console's entry point: sign-in, the page shell and a hash router.
+//   #/            overview: charts and the leak list (filters in the query: #/?risk=high)
+//   #/leaks/12    one leak
+//   #/new         add a leak by hand
+//   #/nodes       the node fleet
+import { api, clearKey, getKey, onUnauthorized, setKey } from './api.js'
+import { announce, errorBox, h, replace } from './dom.js'
+import { mountOverview } from './overview.js'
+import { mountDetail } from './leak-detail.js'
+import { mountAddLeak } from './add-leak.js'
+import { mountNodes } from './nodes.js'
+
+const root = document.getElementById('app')
+let session = null // { keyId, role }
+let current = null // { name, view }
+let signinMessage = ''
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/'
+  const at = raw.indexOf('?')
+  const path = at === -1 ? raw : raw.slice(0, at)
+  const params = new URLSearchParams(at === -1 ? '' : raw.slice(at + 1))
+  return { path: path || '/', params }
+}
+
+function route(path) {
+  if (path === '/' || path === '/leaks') return { name: 'overview', mount: mountOverview }
+  const m = /^\/leaks\/(\d{1,10})$/.exec(path)
+  if (m) return { name: `leak-${m[1]}`, mount: mountDetail, id: Number(m[1]) }
+  if (path === '/new') return { name: 'new', mount: mountAddLeak }
+  if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
+  return null
+}
+
+function signOut(message = '') {
+  clearKey()
+  session = null
+  signinMessage = message
+  current?.view?.destroy?.()
+  current = null
+  render()
+}
+
+onUnauthorized(() => signOut('The control plane no longer accepts this key. Sign in again.'))
+
+function renderSignIn() {
+  current?.view?.destroy?.()
+  current = null
+  const error = h('div', { 'data-testid': 'signin-error', role: 'alert', class: 'signin-error' })
+  if (signinMessage) error.append(errorBox({ title: signinMessage }))
+  const input = h('input', {
+    id: 'signin-key',
+    name: 'key',
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    'aria-describedby': 'signin-help',
+    'data-testid': 'signin-key',
+  })
+  const button = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'signin-submit' }, 'Sign in')
+  const form = h(
+    'form',
+    { class: 'signin card', 'data-testid': 'signin-form', 'aria-labelledby': 'signin-title' },
+    h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Leakgate'),
+    h('h1', { id: 'signin-title' }, 'Sign in to the console'),
+    h('label', { for: 'signin-key' }, 'API key'),
+    input,
+    h(
+      'p',
+      { id: 'signin-help', class: 'muted small' },
+      'An admin or analyst key (lgk_…), made with ',
+      h('code', {}, 'leakgate keys create'),
+      '. It is kept for this browser tab only and sent only to this control plane.',
+    ),
+    error,
+    button,
+  )
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const key = input.value.trim()
+    if (!key) return
+    button.disabled = true
+    button.textContent = 'Signing in…'
+    replace(error)
+    try {
+      const me = await api('/v1/me', { key })
+      if (me?.role !== 'admin' && me?.role !== 'analyst') {
+        replace(error, errorBox({ title: 'This key cannot use the console', detail: `Its role is "${me?.role}"; the console needs an admin or analyst key.` }))
+        return
+      }
+      setKey(key)
+      session = me
+      signinMessage = ''
+      render()
+    } catch (err) {
+      const refused = err.status === 401 || err.status === 403
+      replace(error, errorBox(refused ? { title: 'Key refused', detail: 'The control plane does not know this key. Check it and try again.', status: err.status } : err))
+    } finally {
+      button.disabled = false
+      button.textContent = 'Sign in'
+    }
+  })
+  replace(root, h('main', { class: 'signin-page', id: 'main' }, form))
+  input.focus()
+}
+
+function navLink(href, label, active) {
+  return h('a', { href, class: active ? 'nav-link active' : 'nav-link', 'aria-current': active ? 'page' : false }, label)
+}
+
+function shell(routeName) {
+  const main = h('main', { id: 'main', class: 'content', tabindex: '-1' })
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('a', { class: 'skip-link', href: '#main', onclick: (e) => { e.preventDefault(); main.focus() } }, 'Skip to content'),
+    h('a', { class: 'brand', href: '#/' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Leakgate'),
+    h(
+      'nav',
+      { 'aria-label': 'Main' },
+      navLink('#/', 'Leaks', routeName === 'overview' || routeName.startsWith('leak-')),
+      navLink('#/new', 'Add leak', routeName === 'new'),
+      navLink('#/nodes', 'Nodes', routeName === 'nodes'),
+    ),
+    h(
+      'div',
+      { class: 'who' },
+      h(
+        'span',
+        { 'data-testid': 'whoami', class: 'who-id', title: `Signed in with key ${session.keyId}` },
+        h('span', { class: `role role-${session.role}`, 'data-testid': 'role' }, session.role),
+        ' ',
+        h('code', {}, session.keyId),
+      ),
+      h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'signout', onclick: () => signOut() }, 'Sign out'),
+    ),
+  )
+  replace(root, header, main)
+  return main
+}
+
+async function render() {
+  if (!getKey()) return renderSignIn()
+  if (!session) {
+    replace(root, h('p', { class: 'loading', role: 'status' }, 'Signing in…'))
+    try {
+      session = await api('/v1/me')
+    } catch (err) {
+      if (err.status === 401) return // onUnauthorized has shown the sign-in form
+      replace(root, h('main', { class: 'content' }, errorBox(err, () => render())))
+      return
+    }
+  }
+  const { path, params } = parseHash()
+  const r = route(path)
+  if (!r) {
+    location.replace('#/')
+    return
+  }
+  const ctx = { params, session, navigate: (hash) => (location.hash = hash) }
+  if (current?.name === r.name && current.view?.update) {
+    current.view.update(ctx)
+    return
+  }
+  current?.view?.destroy?.()
+  const main = shell(r.name)
+  current = { name: r.name, view: null }
+  current.view = r.mount(main, { ...ctx, id: r.id }) ?? null
+  // Move focus to the new page so keyboard and screen-reader users start at its heading.
+  main.focus({ preventScroll: true })
+  window.scrollTo(0, 0)
+}
+
+window.addEventListener('hashchange', () => render())
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && document.activeElement?.matches?.('input[type=search]')) document.activeElement.blur()
+})
+
+export { announce }
+render()

@@ -1,0 +1,122 @@
+// Add a leak by hand. Raw token values are hashed here, in the browser, with Web Crypto: only
+// `{ sha256, preview }` is sent, so a raw secret never leaves the operator's machine.
+import { api } from './api.js'
+import { announce, errorBox, h, replace, RISKS } from './dom.js'
+import { canHash, hashToken, SHA256_HEX } from './token-hash.js'
+
+const SOURCES = ['manual', 'github', 'gitlab', 'git', 'postman', 'paste', 'other']
+
+export function mountAddLeak(main, ctx) {
+  const isAdmin = ctx.session.role === 'admin'
+  let destroyed = false
+
+  const error = h('div', { 'data-testid': 'add-error' })
+  const tokens = h('textarea', {
+    id: 'add-tokens',
+    name: 'tokens',
+    rows: '4',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'add-tokens-help',
+    'data-testid': 'add-tokens',
+    class: 'mono',
+  })
+  const rawRadio = h('input', { type: 'radio', id: 'add-mode-raw', name: 'mode', value: 'raw', checked: true, 'data-testid': 'add-mode-raw' })
+  const hashRadio = h('input', { type: 'radio', id: 'add-mode-sha256', name: 'mode', value: 'sha256', 'data-testid': 'add-mode-sha256' })
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'add-submit' }, 'Add leak')
+
+  const form = h(
+    'form',
+    { class: 'card form', 'data-testid': 'add-leak-form', 'aria-labelledby': 'add-title', novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'add-title-input' }, 'Title'), h('input', { id: 'add-title-input', name: 'title', maxlength: '200', 'data-testid': 'add-title', placeholder: 'e.g. Stripe key pasted in #support' })),
+    h(
+      'div',
+      { class: 'form-row' },
+      h('div', { class: 'field' }, h('label', { for: 'add-source' }, 'Source'), h('select', { id: 'add-source', name: 'source', 'data-testid': 'add-source' }, SOURCES.map((s) => h('option', { value: s }, s)))),
+      h('div', { class: 'field' }, h('label', { for: 'add-risk' }, 'Risk'), h('select', { id: 'add-risk', name: 'risk', 'data-testid': 'add-risk' }, h('option', { value: '' }, 'Score it for me'), RISKS.map((r) => h('option', { value: r }, r)))),
+      h('div', { class: 'field' }, h('label', { for: 'add-action' }, 'Action'), h('select', { id: 'add-action', name: 'action', 'data-testid': 'add-action' }, h('option', { value: 'monitor' }, 'monitor (let requests through, record sightings)'), h('option', { value: 'block' }, 'block (refuse requests at every node)'))),
+    ),
+    h('div', { class: 'field' }, h('label', { for: 'add-url' }, 'Where it was found (URL, optional)'), h('input', { id: 'add-url', name: 'url', type: 'url', maxlength: '2000', 'data-testid': 'add-url', placeholder: 'https://…' })),
+    h(
+      'fieldset',
+      { class: 'field' },
+      h('legend', {}, 'Tokens are given as'),
+      h('div', { class: 'radio-row' }, rawRadio, h('label', { for: 'add-mode-raw' }, 'Raw values (hashed in this browser)')),
+      h('div', { class: 'radio-row' }, hashRadio, h('label', { for: 'add-mode-sha256' }, 'SHA-256 hashes (hex)')),
+    ),
+    h('div', { class: 'field' }, h('label', { for: 'add-tokens' }, 'Tokens, one a line'), tokens, h('p', { id: 'add-tokens-help', class: 'muted small' }, 'Raw values are hashed with SHA-256 here, before anything is sent; the control plane receives only the hash and a short preview (at most the first and last 4 characters). Up to 100 tokens.')),
+    h('div', { class: 'field' }, h('label', { for: 'add-comment' }, 'Comment (optional)'), h('input', { id: 'add-comment', name: 'comment', maxlength: '1000', 'data-testid': 'add-comment' })),
+    error,
+    h('div', { class: 'button-row' }, submit),
+  )
+
+  if (!isAdmin) {
+    for (const el of form.querySelectorAll('input, select, textarea, button')) el.disabled = true
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    replace(error)
+    const data = new FormData(form)
+    const mode = data.get('mode')
+    const lines = String(data.get('tokens') ?? '')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0)
+    const problems = []
+    if (lines.length === 0) problems.push('Give at least one token.')
+    if (lines.length > 100) problems.push(`At most 100 tokens at once (${lines.length} given).`)
+    if (mode === 'sha256') {
+      const bad = lines.filter((l) => !SHA256_HEX.test(l.toLowerCase()))
+      if (bad.length > 0) problems.push(`${bad.length} line(s) are not a SHA-256 hash (64 hexadecimal characters). Choose "Raw values" to hash tokens here.`)
+    } else if (!canHash()) {
+      problems.push('This browser cannot hash here (Web Crypto needs https or localhost). Open the console over https or localhost, or paste SHA-256 hashes instead.')
+    }
+    const url = String(data.get('url') ?? '').trim()
+    if (url && !/^https?:\/\/\S+$/i.test(url)) problems.push('The URL must start with http:// or https://.')
+    if (problems.length > 0) {
+      replace(error, h('div', { class: 'notice notice-error', role: 'alert', 'data-testid': 'add-invalid' }, h('strong', {}, 'Check the form'), h('ul', {}, problems.map((p) => h('li', {}, p)))))
+      tokens.focus()
+      return
+    }
+
+    submit.disabled = true
+    submit.textContent = 'Adding…'
+    try {
+      const hashed = mode === 'sha256' ? lines.map((l) => ({ sha256: l.toLowerCase() })) : await Promise.all(lines.map(hashToken))
+      const body = { source: String(data.get('source') || 'manual'), tokens: hashed, action: String(data.get('action') || 'monitor') }
+      const title = String(data.get('title') ?? '').trim()
+      if (title) body.title = title
+      const risk = String(data.get('risk') ?? '')
+      if (risk) body.risk = risk
+      if (url) body.location = { url }
+      const comment = String(data.get('comment') ?? '').trim()
+      if (comment) body.comment = comment
+      const leak = await api('/v1/leaks', { method: 'POST', body })
+      // Do not leave raw secrets sitting in the page.
+      tokens.value = ''
+      if (destroyed) return
+      announce(`Leak ${leak.id} added.`, 'success')
+      ctx.navigate(`#/leaks/${leak.id}`)
+    } catch (err) {
+      if (!destroyed) replace(error, errorBox(err, null, 'add-error-box'))
+    } finally {
+      submit.disabled = !isAdmin
+      submit.textContent = 'Add leak'
+    }
+  })
+
+  replace(
+    main,
+    h('div', { class: 'page-head' }, h('h1', { id: 'add-title' }, 'Add a leak')),
+    isAdmin ? null : h('p', { class: 'notice notice-info', 'data-testid': 'add-disabled-reason' }, `You are signed in with an ${ctx.session.role} key, which can read but not add leaks. Sign in with an admin key to add one.`),
+    form,
+  )
+
+  return {
+    destroy() {
+      destroyed = true
+    },
+  }
+}

@@ -1,0 +1,224 @@
+// The overview's charts, drawn with Chart.js 4 (served from node_modules by the control plane and
+// loaded as the global `Chart`). Each chart has a keyboard-usable legend of buttons beside it that
+// does what clicking the chart does, and a text summary as the canvas's accessible name.
+import { h, replace, RISKS } from './dom.js'
+
+/** Risk colours, shared with the CSS badges (style.css --risk-*). */
+export const RISK_COLOR = { critical: '#9f1239', high: '#dc2626', medium: '#d97706', low: '#2563eb' }
+const SOURCE_PALETTE = ['#0f766e', '#7c3aed', '#0369a1', '#b45309', '#be185d', '#4d7c0f', '#475569', '#9333ea']
+
+const reducedMotion = () => window.matchMedia('(prefers-reduced-motion: reduce)').matches
+
+function fade(hex, on) {
+  return on ? hex : `${hex}40`
+}
+
+function ChartLib() {
+  const lib = globalThis.Chart
+  if (!lib) throw new Error('The chart library did not load (/assets/vendor/chart.umd.js).')
+  return lib
+}
+
+function baseOptions(onPick) {
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: reducedMotion() ? false : { duration: 250 },
+    plugins: { legend: { display: false }, tooltip: { enabled: true } },
+    onHover(event, elements) {
+      const target = event.native?.target
+      if (target) target.style.cursor = elements.length > 0 ? 'pointer' : 'default'
+    },
+    onClick(event, _elements, chart) {
+      // Map the click to the element under the pointer, then to its label (and dataset).
+      const [hit] = chart.getElementsAtEventForMode(event, 'nearest', { intersect: true }, true)
+      if (!hit) return
+      onPick(hit.index, hit.datasetIndex)
+    },
+  }
+}
+
+function legend(items, testid) {
+  return h(
+    'ul',
+    { class: 'legend', 'data-testid': testid },
+    items.map((it) =>
+      h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'legend-item',
+            'aria-pressed': String(it.active),
+            'data-value': it.value,
+            onclick: it.onclick,
+          },
+          h('span', { class: 'swatch', style: undefined, 'data-color': it.color, 'aria-hidden': 'true' }),
+          h('span', { class: 'legend-label' }, it.label),
+          h('span', { class: 'legend-count' }, String(it.count)),
+        ),
+      ),
+    ),
+  )
+}
+
+// Swatch colours are set through the CSSOM (allowed under the CSP), not a style attribute.
+function paintSwatches(list) {
+  for (const s of list.querySelectorAll('.swatch')) s.style.background = s.dataset.color
+}
+
+function emptyNote(text) {
+  return h('p', { class: 'chart-empty muted' }, text)
+}
+
+/**
+ * Draws the three overview charts into `container` from a /v1/stats answer.
+ * `pick({ risk?, source? })` is called when a chart element or legend entry is chosen.
+ * Returns { setActive(filters), destroy() }.
+ */
+export function drawCharts(container, stats, pick) {
+  const Chart = ChartLib()
+  const charts = []
+  const byRisk = stats.byRisk ?? {}
+  const sources = Object.entries(stats.bySource ?? {})
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([s]) => s)
+  const sourceColor = (i) => SOURCE_PALETTE[i % SOURCE_PALETTE.length]
+  const riskCount = (r) => byRisk[r] ?? 0
+
+  const riskCanvas = h('canvas', { 'data-testid': 'chart-risk', role: 'img' })
+  const riskLegendBox = h('div')
+  const sourceCanvas = h('canvas', { 'data-testid': 'chart-source', role: 'img' })
+  const sourceLegendBox = h('div')
+  const matrixCanvas = h('canvas', { 'data-testid': 'chart-risk-source', role: 'img' })
+
+  riskCanvas.setAttribute('aria-label', `Open leaks by risk: ${RISKS.map((r) => `${r} ${riskCount(r)}`).join(', ')}. Use the buttons below to filter.`)
+  sourceCanvas.setAttribute('aria-label', `Open leaks by source: ${sources.map((s) => `${s} ${stats.bySource[s]}`).join(', ') || 'none'}. Use the buttons below to filter.`)
+  matrixCanvas.setAttribute('aria-label', `Open leaks by risk and source: ${sources.map((s) => `${s}: ${RISKS.map((r) => `${r} ${stats.riskBySource?.[s]?.[r] ?? 0}`).join(', ')}`).join('; ') || 'none'}.`)
+
+  const total = stats.total ?? 0
+  replace(
+    container,
+    h(
+      'figure',
+      { class: 'card chart-card' },
+      h('figcaption', {}, 'Open leaks by risk'),
+      h('div', { class: 'chart-box chart-box-doughnut' }, total > 0 ? riskCanvas : emptyNote('No open leaks.')),
+      riskLegendBox,
+    ),
+    h(
+      'figure',
+      { class: 'card chart-card' },
+      h('figcaption', {}, 'Open leaks by source'),
+      h('div', { class: 'chart-box' }, sources.length > 0 ? sourceCanvas : emptyNote('No open leaks.')),
+      sourceLegendBox,
+    ),
+    h(
+      'figure',
+      { class: 'card chart-card chart-card-wide' },
+      h('figcaption', {}, 'Risk by source'),
+      h('div', { class: 'chart-box' }, sources.length > 0 ? matrixCanvas : emptyNote('No open leaks.')),
+    ),
+  )
+
+  let riskChart = null
+  let sourceChart = null
+  let matrixChart = null
+  if (total > 0) {
+    riskChart = new Chart(riskCanvas, {
+      type: 'doughnut',
+      data: {
+        labels: RISKS,
+        datasets: [{ data: RISKS.map(riskCount), backgroundColor: RISKS.map((r) => RISK_COLOR[r]), borderWidth: 2 }],
+      },
+      options: { ...baseOptions((i) => pick({ risk: RISKS[i] })), cutout: '58%' },
+    })
+    charts.push(riskChart)
+  }
+  if (sources.length > 0) {
+    sourceChart = new Chart(sourceCanvas, {
+      type: 'bar',
+      data: {
+        labels: sources,
+        datasets: [{ label: 'Open leaks', data: sources.map((s) => stats.bySource[s]), backgroundColor: sources.map((_, i) => sourceColor(i)), borderRadius: 4 }],
+      },
+      options: {
+        ...baseOptions((i) => pick({ source: sources[i] })),
+        indexAxis: 'y',
+        scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { grid: { display: false } } },
+      },
+    })
+    matrixChart = new Chart(matrixCanvas, {
+      type: 'bar',
+      data: {
+        labels: sources,
+        datasets: RISKS.map((r) => ({
+          label: r,
+          data: sources.map((s) => stats.riskBySource?.[s]?.[r] ?? 0),
+          backgroundColor: RISK_COLOR[r],
+          borderRadius: 2,
+        })),
+      },
+      options: {
+        ...baseOptions((i, d) => pick({ source: sources[i], risk: RISKS[d] })),
+        plugins: { legend: { display: true, position: 'bottom', onClick: null }, tooltip: { enabled: true } },
+        scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    })
+    charts.push(sourceChart, matrixChart)
+  }
+
+  function setActive(filters) {
+    const risk = filters.risk
+    const source = filters.source
+    replace(
+      riskLegendBox,
+      legend(
+        RISKS.map((r) => ({
+          value: r,
+          label: r,
+          count: riskCount(r),
+          color: RISK_COLOR[r],
+          active: risk === r,
+          onclick: () => pick({ risk: r }),
+        })),
+        'legend-risk',
+      ),
+    )
+    replace(
+      sourceLegendBox,
+      legend(
+        sources.map((s, i) => ({
+          value: s,
+          label: s,
+          count: stats.bySource[s],
+          color: sourceColor(i),
+          active: source === s,
+          onclick: () => pick({ source: s }),
+        })),
+        'legend-source',
+      ),
+    )
+    paintSwatches(riskLegendBox)
+    paintSwatches(sourceLegendBox)
+    // Dim what the list is not showing, so the chart says which slice is selected.
+    if (riskChart) {
+      riskChart.data.datasets[0].backgroundColor = RISKS.map((r) => fade(RISK_COLOR[r], !risk || risk === r))
+      riskChart.update('none')
+    }
+    if (sourceChart) {
+      sourceChart.data.datasets[0].backgroundColor = sources.map((s, i) => fade(sourceColor(i), !source || source === s))
+      sourceChart.update('none')
+    }
+  }
+
+  return {
+    setActive,
+    destroy() {
+      for (const c of charts) c.destroy()
+    },
+  }
+}

@@ -1,0 +1,238 @@
+// One leak: its tokens, where it was found, its risk and why, the decisions an admin can take, the
+// audit trail and the sightings timeline.
+import { api } from './api.js'
+import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, safeHref, statusBadge, statusLabel, timeEl } from './dom.js'
+
+/** The decisions, each a PATCH body; `applies` says when it would change something. */
+const DECISIONS = [
+  { id: 'block', label: 'Block', body: { action: 'block' }, applies: (l) => l.action !== 'block', done: 'is now blocked at every node', tone: 'danger' },
+  { id: 'monitor', label: 'Monitor', body: { action: 'monitor' }, applies: (l) => l.action !== 'monitor', done: 'is now monitored (requests pass, sightings recorded)' },
+  { id: 'false-positive', label: 'False positive', body: { status: 'false_positive' }, applies: (l) => l.status !== 'false_positive', done: 'is marked a false positive' },
+  { id: 'close', label: 'Close', body: { status: 'closed' }, applies: (l) => l.status !== 'closed', done: 'is closed' },
+  { id: 'reopen', label: 'Reopen', body: { status: 'open' }, applies: (l) => l.status !== 'open', done: 'is open again' },
+]
+
+function field(label, value) {
+  return [h('dt', {}, label), h('dd', {}, value ?? h('span', { class: 'muted' }, '—'))]
+}
+
+function whereFound(loc = {}) {
+  const href = loc.url ? safeHref(loc.url) : null
+  return h(
+    'dl',
+    { class: 'facts', 'data-testid': 'location' },
+    loc.url ? field('Link', href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'location-link' }, loc.url) : loc.url) : null,
+    loc.repo ? field('Repository', loc.repo) : null,
+    loc.path ? field('File', h('code', {}, loc.line ? `${loc.path}:${loc.line}` : loc.path)) : null,
+    loc.branch ? field('Branch', loc.branch) : null,
+    loc.commit ? field('Commit', h('code', {}, loc.commit)) : null,
+    Object.keys(loc).length === 0 ? h('p', { class: 'muted' }, 'No location recorded.') : null,
+  )
+}
+
+function changeText(from, to) {
+  if (!from) return `created: risk ${to?.risk}, ${to?.action}, ${statusLabel(to?.status)}`
+  const parts = []
+  for (const key of ['action', 'status', 'risk']) {
+    if (from[key] !== to?.[key]) parts.push(`${key} ${key === 'status' ? statusLabel(from[key]) : from[key]} → ${key === 'status' ? statusLabel(to?.[key]) : to?.[key]}`)
+  }
+  return parts.length > 0 ? parts.join(', ') : 'no change'
+}
+
+function auditTrail(decisions = []) {
+  if (decisions.length === 0) return h('p', { class: 'muted', 'data-testid': 'audit-empty' }, 'No decisions yet.')
+  return h(
+    'ol',
+    { class: 'audit', 'data-testid': 'audit-trail' },
+    decisions.map((d) =>
+      h(
+        'li',
+        { 'data-testid': 'audit-entry' },
+        h('div', { class: 'audit-change' }, changeText(d.from, d.to)),
+        h('div', { class: 'audit-meta muted small' }, h('code', {}, d.actor), ' · ', timeEl(d.at)),
+        d.comment ? h('blockquote', { class: 'audit-comment' }, d.comment) : null,
+      ),
+    ),
+  )
+}
+
+function timeline(sightings = []) {
+  if (sightings.length === 0) return h('p', { class: 'muted', 'data-testid': 'sightings-empty' }, 'No node has seen these tokens in a request.')
+  return h(
+    'ol',
+    { class: 'timeline', 'data-testid': 'sightings' },
+    sightings.map((s) =>
+      h(
+        'li',
+        { class: `timeline-item timeline-${s.verdict}`, 'data-testid': 'sighting', 'data-verdict': s.verdict },
+        h('span', { class: 'timeline-dot', 'aria-hidden': 'true' }),
+        h(
+          'div',
+          {},
+          h('div', {}, h('span', { class: `badge verdict verdict-${s.verdict}` }, s.verdict), ' ', h('code', {}, `${s.method ?? ''} ${s.route ?? ''}`.trim() || '—'), s.host ? h('span', { class: 'muted' }, ` on ${s.host}`) : null),
+          h('div', { class: 'muted small' }, 'node ', h('code', {}, s.nodeId ?? s.node ?? '—'), s.client ? ` · client ${s.client}` : '', ' · ', h('time', { datetime: s.at, title: absolute(s.at) }, absolute(s.at))),
+        ),
+      ),
+    ),
+  )
+}
+
+function tokensTable(tokens = []) {
+  if (tokens.length === 0) return h('p', { class: 'muted' }, 'No tokens.')
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'tokens', 'data-testid': 'tokens' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Preview'), h('th', { scope: 'col' }, 'SHA-256'), h('th', { scope: 'col' }, 'Kind'))),
+      h(
+        'tbody',
+        {},
+        tokens.map((t) =>
+          h(
+            'tr',
+            { 'data-testid': 'token-row' },
+            h('td', { 'data-label': 'Preview' }, h('code', {}, t.preview || '…')),
+            h('td', { 'data-label': 'SHA-256' }, h('code', { class: 'hash', 'data-testid': 'token-sha256' }, t.sha256)),
+            h('td', { 'data-label': 'Kind' }, t.kind ? h('code', {}, t.kind) : '—'),
+          ),
+        ),
+      ),
+    ),
+  )
+}
+
+export function mountDetail(main, ctx) {
+  const { id, session } = ctx
+  let destroyed = false
+  const isAdmin = session.role === 'admin'
+
+  function decisionPanel(leak) {
+    const reasonId = 'decision-reason'
+    const comment = h('textarea', { id: 'decision-comment', name: 'comment', rows: '2', maxlength: '1000', disabled: !isAdmin, 'data-testid': 'decision-comment', placeholder: 'Why (kept in the audit trail)' })
+    const error = h('div', { 'data-testid': 'decision-error' })
+    const buttons = DECISIONS.map((d) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `btn ${d.tone === 'danger' ? 'btn-danger' : ''}`,
+          'data-testid': `decision-${d.id}`,
+          disabled: !isAdmin || !d.applies(leak),
+          'aria-describedby': isAdmin ? false : reasonId,
+          title: !isAdmin ? 'Needs an admin key' : d.applies(leak) ? false : 'Already so',
+          onclick: () => decide(d, comment, error, buttons),
+        },
+        d.label,
+      ),
+    )
+    return h(
+      'section',
+      { class: 'card decisions', 'aria-labelledby': 'decisions-title', 'data-testid': 'decisions' },
+      h('h2', { id: 'decisions-title' }, 'Decision'),
+      isAdmin
+        ? null
+        : h('p', { id: reasonId, class: 'notice notice-info', 'data-testid': 'decision-disabled-reason' }, `You are signed in with an ${session.role} key, which can read but not decide. Sign in with an admin key to block, monitor, close or reopen a leak.`),
+      h('label', { for: 'decision-comment' }, 'Comment'),
+      comment,
+      h('div', { class: 'button-row', role: 'group', 'aria-label': 'Decisions' }, buttons),
+      error,
+    )
+  }
+
+  async function decide(d, comment, error, buttons) {
+    for (const b of buttons) b.disabled = true
+    replace(error)
+    const body = { ...d.body }
+    const text = comment.value.trim()
+    if (text) body.comment = text
+    try {
+      const leak = await api(`/v1/leaks/${id}`, { method: 'PATCH', body })
+      if (destroyed) return
+      render(leak)
+      announce(`Leak ${id} ${d.done}.`, 'success')
+    } catch (err) {
+      if (destroyed) return
+      replace(error, errorBox(err))
+      for (const b of buttons) b.disabled = false
+    }
+  }
+
+  function render(leak) {
+    const factors = leak.riskFactors ?? []
+    replace(
+      main,
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, '← Leaks')),
+      h(
+        'div',
+        { class: 'page-head', 'data-testid': 'leak-detail', 'data-leak-id': String(leak.id) },
+        h('h1', {}, leak.title || `Leak ${leak.id}`),
+        h('div', { class: 'badges' }, riskBadge(leak.risk), statusBadge(leak.status), actionBadge(leak.action)),
+      ),
+      h(
+        'p',
+        { class: 'muted' },
+        `#${leak.id} · ${leak.source}`,
+        leak.kind ? ' · ' : '',
+        leak.kind ? h('code', {}, leak.kind) : null,
+        ` · ${leak.hits ?? 0} hits · last seen `,
+        timeEl(leak.lastSeenAt),
+        ' · found ',
+        timeEl(leak.createdAt),
+      ),
+      h(
+        'div',
+        { class: 'detail-grid' },
+        h(
+          'div',
+          { class: 'detail-main' },
+          h('section', { class: 'card', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, `Tokens (${(leak.tokens ?? []).length})`), tokensTable(leak.tokens)),
+          h('section', { class: 'card', 'aria-labelledby': 'where-title' }, h('h2', { id: 'where-title' }, 'Where it was found'), whereFound(leak.location)),
+          h(
+            'section',
+            { class: 'card', 'aria-labelledby': 'risk-title', 'data-testid': 'risk' },
+            h('h2', { id: 'risk-title' }, 'Risk ', riskBadge(leak.risk), leak.riskOverridden ? h('span', { class: 'muted small' }, ' (set by an operator)') : null),
+            factors.length === 0
+              ? h('p', { class: 'muted' }, 'No factors recorded.')
+              : h(
+                  'table',
+                  { class: 'factors', 'data-testid': 'risk-factors' },
+                  h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Factor'), h('th', { scope: 'col', class: 'num' }, 'Points'), h('th', { scope: 'col' }, 'Why'))),
+                  h('tbody', {}, factors.map((f) => h('tr', {}, h('td', {}, h('code', {}, f.factor)), h('td', { class: 'num' }, (f.points > 0 ? '+' : '') + f.points), h('td', {}, f.detail ?? '')))),
+                ),
+          ),
+          h('section', { class: 'card', 'aria-labelledby': 'sightings-title' }, h('h2', { id: 'sightings-title' }, 'Sightings'), timeline(leak.sightings)),
+        ),
+        h(
+          'div',
+          { class: 'detail-side' },
+          decisionPanel(leak),
+          h('section', { class: 'card', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, 'Audit trail'), auditTrail(leak.decisions)),
+        ),
+      ),
+    )
+  }
+
+  async function load() {
+    replace(main, h('p', { class: 'loading', role: 'status', 'data-testid': 'detail-loading' }, `Loading leak ${id}…`))
+    try {
+      const leak = await api(`/v1/leaks/${id}`)
+      if (!destroyed) render(leak)
+    } catch (err) {
+      if (destroyed) return
+      if (err.status === 404) {
+        replace(main, h('h1', {}, 'Leak not found'), h('p', { 'data-testid': 'detail-missing' }, `There is no leak ${id}. `, h('a', { href: '#/' }, 'Back to the list')))
+      } else {
+        replace(main, h('h1', {}, `Leak ${id}`), errorBox(err, () => load(), 'detail-error'))
+      }
+    }
+  }
+
+  load()
+  return {
+    destroy() {
+      destroyed = true
+    },
+  }
+}

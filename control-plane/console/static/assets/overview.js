@@ -1,0 +1,82 @@
+// The overview page: headline numbers, the charts (click to filter) and the leak list.
+import { api } from './api.js'
+import { errorBox, h, replace } from './dom.js'
+import { drawCharts } from './charts.js'
+import { go, readState } from './filters.js'
+import { createLeakList } from './leak-list.js'
+
+function tile(label, value, testid, tone = '') {
+  return h('div', { class: `tile ${tone}`, 'data-testid': testid }, h('span', { class: 'tile-value' }, String(value)), h('span', { class: 'tile-label' }, label))
+}
+
+export function mountOverview(main, ctx) {
+  let state = readState(ctx.params)
+  let charts = null
+  let destroyed = false
+
+  const tiles = h('div', { class: 'tiles', 'aria-live': 'polite' })
+  const chartBox = h('div', { class: 'charts', 'data-testid': 'charts', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading charts…'))
+  const list = createLeakList(state, (next) => go(next))
+
+  replace(
+    main,
+    h('div', { class: 'page-head' }, h('h1', {}, 'Leaks'), h('a', { class: 'btn btn-primary', href: '#/new', 'data-testid': 'add-leak-link' }, 'Add leak')),
+    tiles,
+    h('section', { 'aria-label': 'Open leaks at a glance' }, chartBox),
+    list.element,
+  )
+
+  /** A chart element or legend entry was chosen: filter by it, or drop the filter when chosen again. */
+  function pick(choice) {
+    const filters = { ...state.filters }
+    const same = Object.entries(choice).every(([k, v]) => filters[k] === v)
+    for (const [k, v] of Object.entries(choice)) {
+      if (same) delete filters[k]
+      else filters[k] = v
+    }
+    // The charts count open leaks: show the list that matches what was clicked.
+    if (!same && !filters.status) filters.status = 'open'
+    go({ ...state, filters })
+  }
+
+  async function loadStats() {
+    try {
+      const stats = await api('/v1/stats?status=open')
+      if (destroyed) return
+      const blocked = stats.byAction?.block ?? 0
+      const urgent = (stats.byRisk?.critical ?? 0) + (stats.byRisk?.high ?? 0)
+      replace(
+        tiles,
+        tile('open leaks', stats.total ?? 0, 'tile-open'),
+        tile('critical or high', urgent, 'tile-urgent', urgent > 0 ? 'tile-alert' : ''),
+        tile('blocked at the edge', blocked, 'tile-blocked'),
+        tile('closed', stats.byStatus?.closed ?? 0, 'tile-closed'),
+        tile('false positives', stats.byStatus?.false_positive ?? 0, 'tile-fp'),
+      )
+      charts = drawCharts(chartBox, stats, pick)
+      charts.setActive(state.filters)
+      list.setSources(Object.keys(stats.bySource ?? {}))
+    } catch (err) {
+      if (destroyed) return
+      replace(chartBox, errorBox(err, () => loadStats(), 'charts-error'))
+    } finally {
+      chartBox.setAttribute('aria-busy', 'false')
+    }
+  }
+
+  loadStats()
+  list.load()
+
+  return {
+    update(next) {
+      state = readState(next.params)
+      charts?.setActive(state.filters)
+      list.setState(state)
+    },
+    destroy() {
+      destroyed = true
+      charts?.destroy()
+      list.destroy()
+    },
+  }
+}
