@@ -1,0 +1,121 @@
+/**
+ * The edge node's configuration: one JSON schema, loaded from file, then env, then flags
+ * (lib/config.ts). `config/node.yaml` documents every option with its default.
+ */
+import { hostname } from 'node:os'
+import { loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+
+/** Where a credential is taken from. */
+export interface CredentialPlace {
+  /** `header`: a header's whole value (`authorization` is parsed as Bearer/Basic); `query`: a query parameter; `cookie`: a cookie. */
+  in: 'header' | 'query' | 'cookie'
+  /** Header, parameter or cookie name (headers case-insensitive). */
+  name: string
+}
+
+/** The node's validated, frozen configuration. */
+export interface NodeConfig {
+  port: number
+  adminPort: number
+  host: string
+  adminHost: string
+  upstream: string
+  controlPlane: string
+  nodeKey?: string
+  nodeId: string
+  cacheDir: string
+  index?: string
+  noIndex: 'open' | 'closed'
+  credentialPlaces: readonly CredentialPlace[]
+  maxCredentials: number
+  maxCredentialLength: number
+  cacheSize: number
+  falsePositiveRate: number
+  sightingBufferSize: number
+  sightingBatchSize: number
+  sightingFlushMs: number
+  syncWaitSeconds: number
+  heartbeatMs: number
+  persistDebounceMs: number
+  bodyLimit: number
+  maxHeaderSize: number
+  maxConnections: number
+  upstreamConnections: number
+  keepAliveTimeoutMs: number
+  requestTimeoutMs: number
+  upstreamTimeoutMs: number
+  trustProxy: boolean
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+/** The default places: DESIGN.md "What the node does to a request". */
+export const DEFAULT_CREDENTIAL_PLACES: readonly CredentialPlace[] = [
+  { in: 'header', name: 'authorization' },
+  { in: 'header', name: 'x-api-key' },
+  { in: 'header', name: 'api-key' },
+  { in: 'query', name: 'api_key' },
+  { in: 'query', name: 'access_token' },
+  { in: 'query', name: 'token' },
+  { in: 'query', name: 'key' },
+]
+
+/** The node's configuration schema (`x-env`, `x-flag`: see lib/config.ts). */
+export const nodeConfigSchema: ConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['upstream'],
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8000, description: 'proxy port', 'x-env': 'LEAKGATE_PORT', 'x-flag': 'port' },
+    adminPort: { type: 'integer', minimum: 0, maximum: 65535, default: 9100, description: 'admin port: /metrics, /healthz, /readyz', 'x-env': 'LEAKGATE_ADMIN_PORT', 'x-flag': 'admin-port' },
+    host: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the proxy listens on', 'x-env': 'LEAKGATE_HOST', 'x-flag': 'host' },
+    adminHost: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the admin port listens on', 'x-env': 'LEAKGATE_ADMIN_HOST', 'x-flag': 'admin-host' },
+    upstream: { type: 'string', pattern: '^https?://[^/?#]+/?$', description: 'the API behind the node: http(s)://host:port', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
+    controlPlane: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8080', description: 'control plane base URL', 'x-env': 'LEAKGATE_CONTROL_PLANE', 'x-flag': 'control-plane' },
+    nodeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'API key with the node role', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
+    nodeId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._:-]+$', default: sanitizeId(hostname()), description: 'this node\'s name in the fleet', 'x-env': 'LEAKGATE_NODE_ID', 'x-flag': 'node-id' },
+    cacheDir: { type: 'string', minLength: 1, default: './data/node', description: 'where the last good index is kept', 'x-env': 'LEAKGATE_CACHE_DIR', 'x-flag': 'cache-dir' },
+    index: { type: 'string', minLength: 1, description: 'enforce this snapshot file and use no control plane', 'x-env': 'LEAKGATE_INDEX', 'x-flag': 'index' },
+    noIndex: { type: 'string', enum: ['open', 'closed'], default: 'open', description: 'before any index: forward (open) or answer 503 (closed)', 'x-env': 'LEAKGATE_NO_INDEX', 'x-flag': 'no-index' },
+    credentialPlaces: {
+      type: 'array', minItems: 1, maxItems: 64, default: DEFAULT_CREDENTIAL_PLACES,
+      description: 'where credentials are taken from',
+      items: {
+        type: 'object', additionalProperties: false, required: ['in', 'name'],
+        properties: { in: { type: 'string', enum: ['header', 'query', 'cookie'] }, name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' } },
+      },
+      'x-env': 'LEAKGATE_CREDENTIAL_PLACES',
+    } as ConfigSchema['properties'][string],
+    maxCredentials: { type: 'integer', minimum: 1, maximum: 1000, default: 32, description: 'more credentials in one request: 400', 'x-env': 'LEAKGATE_MAX_CREDENTIALS' },
+    maxCredentialLength: { type: 'integer', minimum: 16, maximum: 65536, default: 8192, description: 'a longer credential: 400', 'x-env': 'LEAKGATE_MAX_CREDENTIAL_LENGTH' },
+    cacheSize: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 100_000, description: 'LRU of recent verdicts (entries)', 'x-env': 'LEAKGATE_CACHE_SIZE' },
+    falsePositiveRate: { type: 'number', minimum: 0.000001, maximum: 0.5, default: 0.01, description: 'bloom filter false-positive rate', 'x-env': 'LEAKGATE_FALSE_POSITIVE_RATE' },
+    sightingBufferSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000, description: 'sightings kept while waiting to be sent; more are dropped and counted', 'x-env': 'LEAKGATE_SIGHTING_BUFFER_SIZE' },
+    sightingBatchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 500, description: 'sightings a POST /v1/sightings', 'x-env': 'LEAKGATE_SIGHTING_BATCH_SIZE' },
+    sightingFlushMs: { type: 'integer', minimum: 10, maximum: 600_000, default: 1000, description: 'how often sightings are sent', 'x-env': 'LEAKGATE_SIGHTING_FLUSH_MS' },
+    syncWaitSeconds: { type: 'integer', minimum: 0, maximum: 30, default: 25, description: 'long-poll wait of /v1/sync/changes', 'x-env': 'LEAKGATE_SYNC_WAIT_SECONDS' },
+    heartbeatMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000, description: 'heartbeat period', 'x-env': 'LEAKGATE_HEARTBEAT_MS' },
+    persistDebounceMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 1000, description: 'delay before changes are written to the cache', 'x-env': 'LEAKGATE_PERSIST_DEBOUNCE_MS' },
+    bodyLimit: { type: 'integer', minimum: 0, maximum: 1_073_741_824, default: 10_485_760, description: 'largest request body in bytes: 413 beyond', 'x-env': 'LEAKGATE_BODY_LIMIT' },
+    maxHeaderSize: { type: 'integer', minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'largest request head in bytes: 431 beyond', 'x-env': 'LEAKGATE_MAX_HEADER_SIZE' },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000, description: 'client connections at once; more are refused', 'x-env': 'LEAKGATE_MAX_CONNECTIONS' },
+    upstreamConnections: { type: 'integer', minimum: 1, maximum: 10_000, default: 128, description: 'keep-alive connections to the upstream', 'x-env': 'LEAKGATE_UPSTREAM_CONNECTIONS' },
+    keepAliveTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 72_000, description: 'idle client keep-alive', 'x-env': 'LEAKGATE_KEEP_ALIVE_TIMEOUT_MS' },
+    requestTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 120_000, description: 'longest client request (0: none)', 'x-env': 'LEAKGATE_REQUEST_TIMEOUT_MS' },
+    upstreamTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000, default: 60_000, description: 'upstream headers/body timeout: 504 beyond', 'x-env': 'LEAKGATE_UPSTREAM_TIMEOUT_MS' },
+    trustProxy: { type: 'boolean', default: false, description: 'take the client address from X-Forwarded-For (behind a load balancer)', 'x-env': 'LEAKGATE_TRUST_PROXY' },
+    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level', 'x-env': 'LEAKGATE_LOG_LEVEL', 'x-flag': 'log-level' },
+  },
+}
+
+function sanitizeId(name: string): string {
+  const id = name.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)
+  return id === '' ? 'node' : id
+}
+
+/**
+ * Loads the node configuration (file, then env, then flags).
+ * @throws {ConfigError} naming each bad option with its env variable and flag.
+ */
+export function loadNodeConfig(sources: ConfigSources): Readonly<NodeConfig> {
+  return loadConfig<NodeConfig>(nodeConfigSchema, sources)
+}

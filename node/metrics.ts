@@ -1,0 +1,125 @@
+/**
+ * The node's metrics (DESIGN.md "Metrics"), in one prom-client Registry per node.
+ *
+ * The request path only bumps plain numbers in `NodeCounters`; prom-client reads them when
+ * `/metrics` is scraped. That keeps label hashing and object allocation off the hot path.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { IndexHolder } from './verdict.js'
+
+/** Counters the hot path increments directly. */
+export class NodeCounters {
+  pass = 0
+  block = 0
+  monitor = 0
+  upstreamErrors = 0
+  syncErrors = 0
+  sightingsDropped = 0
+}
+
+// Check time buckets: a check is microseconds; anything past a millisecond is a problem to see.
+const CHECK_BUCKETS = [0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005]
+
+/**
+ * A histogram with fixed buckets that costs one loop over 11 numbers to observe. prom-client's own
+ * Histogram allocates on every observe; a custom metric object with `get()` is what its Registry reads.
+ */
+export class FastHistogram {
+  readonly name: string
+  readonly help: string
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly #bounds: readonly number[]
+  readonly #counts: Float64Array
+  #sum = 0
+  #count = 0
+
+  constructor(name: string, help: string, bounds: readonly number[]) {
+    this.name = name
+    this.help = help
+    this.#bounds = bounds
+    this.#counts = new Float64Array(bounds.length)
+  }
+
+  observe(seconds: number): void {
+    this.#sum += seconds
+    this.#count++
+    const bounds = this.#bounds
+    for (let i = 0; i < bounds.length; i++) {
+      if (seconds <= (bounds[i] as number)) {
+        this.#counts[i] = (this.#counts[i] as number) + 1
+        return
+      }
+    }
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] } {
+    const values = []
+    let cumulative = 0
+    for (let i = 0; i < this.#bounds.length; i++) {
+      cumulative += this.#counts[i] as number
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: this.#bounds[i] as number }, value: cumulative })
+    }
+    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.#count })
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.#sum })
+    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.#count })
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+}
+
+/** The node's registry and the objects the rest of the node writes to. */
+export interface NodeMetrics {
+  readonly registry: Registry
+  readonly counters: NodeCounters
+  readonly checkSeconds: FastHistogram
+}
+
+/** Makes a fresh registry with every node metric; nothing is registered globally. */
+export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
+  const registry = new Registry()
+  const counters = new NodeCounters()
+  collectDefaultMetrics({ register: registry })
+
+  const pending = { pass: deltaOf(() => counters.pass), block: deltaOf(() => counters.block), monitor: deltaOf(() => counters.monitor) }
+  new Counter({
+    name: 'leakgate_node_requests_total', help: 'Requests by verdict', labelNames: ['verdict'], registers: [registry],
+    collect() {
+      // inc by 0 too, so every verdict has a series from the first scrape on
+      for (const verdict of ['pass', 'block', 'monitor'] as const) this.inc({ verdict }, pending[verdict]())
+    },
+  })
+  const simple: [string, string, () => number][] = [
+    ['leakgate_node_sync_errors_total', 'Failed exchanges with the control plane (sync, sightings)', () => counters.syncErrors],
+    ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],
+    ['leakgate_node_sightings_dropped_total', 'Sightings dropped because the buffer was full or the control plane refused them', () => counters.sightingsDropped],
+    ['leakgate_node_cache_hits_total', 'Index lookups answered by the LRU of recent verdicts', () => holder.stats().cacheHits],
+    ['leakgate_node_cache_misses_total', 'Index lookups that missed the LRU', () => holder.stats().cacheMisses],
+    ['leakgate_node_bloom_false_positives_total', 'Bloom filter hits that the exact structure refuted', () => holder.stats().bloomFalsePositives],
+  ]
+  for (const [name, help, read] of simple) {
+    const delta = deltaOf(read)
+    new Counter({ name, help, registers: [registry], collect() { this.inc(delta()) } })
+  }
+
+  new Gauge({ name: 'leakgate_node_index_entries', help: 'Leaked hashes in the index in force', registers: [registry], collect() { this.set(holder.current?.size ?? 0) } })
+  new Gauge({ name: 'leakgate_node_index_revision', help: 'Revision of the index in force (-1: none)', registers: [registry], collect() { this.set(holder.current?.revision ?? -1) } })
+  new Gauge({
+    name: 'leakgate_node_sync_age_seconds', help: 'Seconds since the index was last known current (-1: never)', registers: [registry],
+    collect() { this.set(holder.lastSyncAt < 0 ? -1 : (Date.now() - holder.lastSyncAt) / 1000) },
+  })
+
+  const checkSeconds = new FastHistogram('leakgate_node_check_seconds', 'Time to check a request\'s credentials against the index', CHECK_BUCKETS)
+  registry.registerMetric(checkSeconds as unknown as Parameters<Registry['registerMetric']>[0])
+  return { registry, counters, checkSeconds }
+}
+
+/** A Counter is fed from a monotonic number by what it grew since the last scrape. */
+function deltaOf(read: () => number): () => number {
+  let reported = 0
+  return () => {
+    const now = read()
+    const d = Math.max(0, now - reported)
+    reported = Math.max(reported, now)
+    return d
+  }
+}

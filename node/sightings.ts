@@ -1,0 +1,196 @@
+/**
+ * Sightings: a node saw a leaked credential in a request (DESIGN.md "Words"). Never the credential:
+ * its SHA-256, the leak id, and where the request went, with the path reduced to a template.
+ *
+ * They wait in a bounded buffer (memory stays bounded whatever the traffic; what does not fit is
+ * dropped and counted) and a sender posts them in batches to the control plane, retrying with backoff.
+ */
+import { Agent, request as httpRequest } from 'undici'
+import type { Logger } from 'pino'
+import type { NodeCounters } from './metrics.js'
+
+/** One sighting, as `POST /v1/sightings` takes it (docs/api.md). */
+export interface Sighting {
+  leakId: number
+  sha256: string
+  at: string
+  host: string
+  method: string
+  route: string
+  client: string
+  verdict: 'block' | 'monitor'
+}
+
+/** A bounded FIFO of sightings; what does not fit is dropped and counted. */
+export class SightingBuffer {
+  readonly capacity: number
+  readonly #counters: NodeCounters
+  #items: Sighting[] = []
+
+  constructor(capacity: number, counters: NodeCounters) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError(`sighting buffer capacity must be a positive integer, got ${String(capacity)}`)
+    this.capacity = capacity
+    this.#counters = counters
+  }
+
+  /** Sightings waiting. */
+  get size(): number {
+    return this.#items.length
+  }
+
+  /** Adds a sighting; false (and counted as dropped) when the buffer is full. */
+  push(s: Sighting): boolean {
+    if (this.#items.length >= this.capacity) {
+      this.#counters.sightingsDropped++
+      return false
+    }
+    this.#items.push(s)
+    return true
+  }
+
+  /** Takes up to `max` of the oldest sightings out. */
+  take(max: number): Sighting[] {
+    return this.#items.splice(0, max)
+  }
+
+  /** Puts a batch that could not be sent back in front, as far as room allows; the rest is dropped. */
+  giveBack(batch: readonly Sighting[]): void {
+    const room = Math.max(0, this.capacity - this.#items.length)
+    const kept = batch.length <= room ? batch : batch.slice(0, room)
+    this.#counters.sightingsDropped += batch.length - kept.length
+    this.#items = [...kept, ...this.#items]
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const NUMERIC = /^\d+$/
+const HEXISH = /^(?=.*\d)[0-9a-f]{8,}$/i
+// A long segment that mixes letters and digits is an id or a token, never a route's own word.
+const TOKENISH = /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9._~%+=-]{16,}$/
+const MAX_SEGMENTS = 16
+const MAX_SEGMENT_LENGTH = 64
+
+/**
+ * The path as a route template: ids (numbers, UUIDs, hex, long mixed strings) become `:id`; the query
+ * string is dropped; length is bounded. `/v1/users/42/keys/9f86d081884c` → `/v1/users/:id/keys/:id`.
+ */
+export function routeTemplate(url: string): string {
+  let end = url.indexOf('?')
+  if (end === -1) end = url.length
+  const path = url.slice(0, end)
+  const segments = path.split('/')
+  const out: string[] = []
+  for (let i = 0; i < segments.length; i++) {
+    if (out.length > MAX_SEGMENTS) {
+      out.push('…')
+      break
+    }
+    const s = segments[i] as string
+    if (s === '') out.push(s)
+    else if (NUMERIC.test(s) || UUID.test(s) || HEXISH.test(s) || TOKENISH.test(s) || s.length > MAX_SEGMENT_LENGTH) out.push(':id')
+    else out.push(s)
+  }
+  const template = out.join('/')
+  return template === '' ? '/' : template
+}
+
+/** Options of the sender. */
+export interface SightingSenderOptions {
+  buffer: SightingBuffer
+  controlPlane: string
+  nodeKey: string | undefined
+  nodeId: string
+  batchSize: number
+  flushMs: number
+  counters: NodeCounters
+  logger: Logger
+}
+
+const MAX_BACKOFF_MS = 30_000
+const REQUEST_TIMEOUT_MS = 10_000
+
+/** Posts buffered sightings to `POST /v1/sightings` in batches, retrying with backoff and jitter. */
+export class SightingSender {
+  readonly #o: SightingSenderOptions
+  readonly #agent = new Agent({ connections: 2, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS })
+  readonly #url: string
+  #timer: NodeJS.Timeout | undefined
+  #failures = 0
+  #sending: Promise<void> | undefined
+  #stopped = false
+
+  constructor(options: SightingSenderOptions) {
+    this.#o = options
+    this.#url = new URL('/v1/sightings', options.controlPlane).href
+  }
+
+  /** Starts sending every `flushMs`. */
+  start(): void {
+    this.#schedule(this.#o.flushMs)
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      this.#sending = this.flush().finally(() => {
+        this.#sending = undefined
+      })
+      void this.#sending.then(() => this.#schedule(this.#delay()))
+    }, ms)
+    this.#timer.unref()
+  }
+
+  #delay(): number {
+    if (this.#failures === 0) return this.#o.flushMs
+    const base = Math.min(MAX_BACKOFF_MS, this.#o.flushMs * 2 ** Math.min(this.#failures, 10))
+    return base / 2 + Math.random() * (base / 2)
+  }
+
+  /** Sends what is buffered, batch by batch; stops at the first failure (the batch goes back). */
+  async flush(): Promise<void> {
+    const { buffer, batchSize, logger, counters } = this.#o
+    while (buffer.size > 0) {
+      const batch = buffer.take(batchSize)
+      let status: number
+      try {
+        const res = await httpRequest(this.#url, {
+          method: 'POST',
+          dispatcher: this.#agent,
+          headers: { 'content-type': 'application/json', ...(this.#o.nodeKey === undefined ? {} : { authorization: `Bearer ${this.#o.nodeKey}` }) },
+          body: JSON.stringify({ nodeId: this.#o.nodeId, sightings: batch }),
+        })
+        status = res.statusCode
+        await res.body.dump()
+      } catch (err) {
+        counters.syncErrors++
+        if (this.#failures++ === 0) logger.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'cannot send sightings to the control plane; keeping them and retrying')
+        buffer.giveBack(batch)
+        return
+      }
+      if (status >= 200 && status < 300) {
+        if (this.#failures > 0) logger.info('sending sightings again')
+        this.#failures = 0
+        continue
+      }
+      counters.syncErrors++
+      if (status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 408 && status !== 429) {
+        // The control plane refuses this batch for what it is; sending it again cannot succeed.
+        counters.sightingsDropped += batch.length
+        logger.error({ status, sightings: batch.length }, 'control plane refused a batch of sightings; dropped')
+        continue
+      }
+      if (this.#failures++ === 0) logger.warn({ status }, 'control plane did not take sightings; keeping them and retrying')
+      buffer.giveBack(batch)
+      return
+    }
+  }
+
+  /** Stops the timer, tries one last flush (bounded by the request timeout), and closes connections. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#sending
+    if (this.#failures === 0) await this.flush()
+    await this.#agent.close()
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The node's sync client: keeps the node's index current from the control plane (docs/api.md "Sync").
+ *
+ * - Starts from the index cached in `cacheDir` when there is one, so a node restarted while the control
+ *   plane is away enforces at once. A corrupt cache is refused with a clear log line.
+ * - With no index, fetches `GET /v1/sync/snapshot`; with one, follows `GET /v1/sync/changes?since=&wait=`
+ *   (long-poll). 410 (revision too old, or the control plane's store was reset): fetch the snapshot.
+ * - A bad snapshot or change batch is refused and the index in force is kept (fail-static); so is the
+ *   index whenever the control plane cannot be reached. Retries back off exponentially with jitter.
+ * - Persists: a new snapshot at once, the changes since it after `persistDebounceMs`.
+ * - Heartbeats (`POST /v1/nodes/heartbeat`) every `heartbeatMs`.
+ */
+import { readFile } from 'node:fs/promises'
+import { Agent, request as httpRequest, type Dispatcher } from 'undici'
+import type { Logger } from 'pino'
+import { IndexCache } from './leakdb/cache.js'
+import { LeakIndex, type Change, type IndexOptions } from './leakdb/index.js'
+import { SyncError } from './errors.js'
+import type { NodeCounters } from './metrics.js'
+import type { IndexHolder } from './verdict.js'
+
+/** Options of a sync client. */
+export interface SyncClientOptions {
+  controlPlane: string
+  nodeKey: string | undefined
+  nodeId: string
+  version: string
+  cacheDir: string
+  /** Long-poll wait of /v1/sync/changes, 0..30 seconds. */
+  waitSeconds: number
+  heartbeatMs: number
+  persistDebounceMs: number
+  indexOptions: IndexOptions
+  holder: IndexHolder
+  counters: NodeCounters
+  logger: Logger
+}
+
+const MIN_BACKOFF_MS = 250
+const MAX_BACKOFF_MS = 30_000
+const MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024 * 1024 - 1
+const MAX_CHANGES_BYTES = 256 * 1024 * 1024
+// Past this many journaled changes, a fresh snapshot is cheaper to keep than the journal.
+const MAX_JOURNAL = 200_000
+
+class Gone extends Error {}
+
+/** Delay before retry number `attempt` (0-based): exponential, capped, with full jitter in its upper half. */
+export function backoffDelay(attempt: number, min = MIN_BACKOFF_MS, max = MAX_BACKOFF_MS): number {
+  const base = Math.min(max, min * 2 ** Math.min(attempt, 20))
+  return base / 2 + Math.random() * (base / 2)
+}
+
+/** Follows the control plane and keeps `holder` current. */
+export class SyncClient {
+  readonly #o: SyncClientOptions
+  readonly #cache: IndexCache
+  readonly #agent: Agent
+  readonly #base: string
+  readonly #abort = new AbortController()
+  #loop: Promise<void> | undefined
+  #heartbeat: NodeJS.Timeout | undefined
+  #persistTimer: NodeJS.Timeout | undefined
+  #persisting: Promise<void> = Promise.resolve()
+  /** Changes applied since the snapshot in the cache: what the cache's journal must hold. */
+  #journal: Change[] = []
+  #needSnapshot = false
+  #failing = false
+  #heartbeatFailing = false
+  #stopped = false
+
+  constructor(options: SyncClientOptions) {
+    if (!(options.waitSeconds >= 0 && options.waitSeconds <= 30)) throw new TypeError(`waitSeconds must be 0..30, got ${options.waitSeconds}`)
+    this.#o = options
+    this.#cache = new IndexCache(options.cacheDir)
+    this.#base = options.controlPlane.replace(/\/+$/, '')
+    // Long polls hold a connection up to `wait` seconds: allow for it before calling the server dead.
+    const timeout = (options.waitSeconds + 15) * 1000
+    this.#agent = new Agent({ connections: 4, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 60_000 })
+  }
+
+  /** Starts following; returns at once. */
+  start(): void {
+    if (this.#loop !== undefined) return
+    this.#loop = this.#run()
+    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), this.#o.heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  /** Stops following, aborts a long poll in flight, and writes pending changes to the cache. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#abort.abort()
+    clearInterval(this.#heartbeat)
+    await this.#loop
+    if (this.#persistTimer !== undefined) {
+      clearTimeout(this.#persistTimer)
+      this.#persistTimer = undefined
+      this.#persist()
+    }
+    await this.#persisting
+    await this.#agent.close()
+  }
+
+  async #run(): Promise<void> {
+    await this.#startFromCache()
+    void this.#sendHeartbeat()
+    let attempt = 0
+    while (!this.#stopped) {
+      try {
+        if (this.#needSnapshot || this.#o.holder.current === undefined) await this.#fetchSnapshot()
+        else await this.#pollChanges()
+        attempt = 0
+        if (this.#failing) {
+          this.#failing = false
+          this.#o.logger.info({ revision: this.#o.holder.current?.revision }, 'in sync with the control plane again')
+        }
+      } catch (err) {
+        if (this.#stopped) break
+        if (err instanceof Gone) {
+          this.#needSnapshot = true
+          continue
+        }
+        this.#o.counters.syncErrors++
+        const e = err as { code?: string; message?: string }
+        const level = this.#failing ? 'debug' : 'warn'
+        this.#failing = true
+        this.#o.logger[level]({ err: { code: e.code, message: e.message }, revision: this.#o.holder.current?.revision ?? null }, 'sync with the control plane failed; enforcing the index in force and retrying')
+        await this.#sleep(backoffDelay(attempt++))
+      }
+    }
+  }
+
+  async #startFromCache(): Promise<void> {
+    const { holder, logger } = this.#o
+    try {
+      const cached = await this.#cache.load(this.#o.indexOptions)
+      if (cached === undefined) return
+      this.#journal = await this.#readJournal(cached.revision)
+      if (holder.current === undefined) holder.swap(cached)
+      logger.info({ revision: cached.revision, indexEntries: cached.size }, 'started from the cached index')
+    } catch (err) {
+      const e = err as { code?: string; message?: string }
+      logger.error({ err: { code: e.code, message: e.message }, cacheDir: this.#o.cacheDir }, 'cached index refused; waiting for the control plane')
+    }
+  }
+
+  // The cache's journal (leakdb/cache.ts) must keep every change since its snapshot, including those
+  // written before a restart, so the client reads it back to append to it.
+  async #readJournal(revision: number): Promise<Change[]> {
+    try {
+      const j = JSON.parse(await readFile(this.#cache.changesPath, 'utf8')) as { changes?: unknown }
+      const changes = Array.isArray(j.changes) ? (j.changes as Change[]) : []
+      return changes.filter((c) => typeof c?.rev === 'number' && c.rev <= revision)
+    } catch {
+      return []
+    }
+  }
+
+  #headers(extra?: Record<string, string>): Record<string, string> {
+    const h: Record<string, string> = { ...extra }
+    if (this.#o.nodeKey !== undefined) h.authorization = `Bearer ${this.#o.nodeKey}`
+    return h
+  }
+
+  async #get(path: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    return httpRequest(this.#base + path, { method: 'GET', dispatcher: this.#agent, headers: this.#headers(headers), signal: this.#abort.signal })
+  }
+
+  async #fetchSnapshot(): Promise<void> {
+    const { holder, logger } = this.#o
+    const current = holder.current
+    // Only a snapshot we received (not one we must replace) may be confirmed by 304.
+    const headers: Record<string, string> = current !== undefined && !this.#needSnapshot ? { 'if-none-match': `"r${current.revision}"` } : {}
+    const res = await this.#get('/v1/sync/snapshot', headers)
+    if (res.statusCode === 304) {
+      await res.body.dump()
+      this.#needSnapshot = false
+      holder.lastSyncAt = Date.now()
+      return
+    }
+    if (res.statusCode !== 200) throw await this.#statusError(res, 'snapshot')
+    const buf = await readBounded(res.body, MAX_SNAPSHOT_BYTES)
+    const index = LeakIndex.fromSnapshot(buf, this.#o.indexOptions) // throws on a bad snapshot: the index in force stays
+    holder.swap(index)
+    holder.lastSyncAt = Date.now()
+    this.#needSnapshot = false
+    logger.info({ revision: index.revision, indexEntries: index.size, bytes: buf.length }, 'loaded a snapshot from the control plane')
+    clearTimeout(this.#persistTimer)
+    this.#persistTimer = undefined
+    this.#journal = []
+    this.#persisting = this.#persisting.then(() => this.#cache.saveSnapshot(buf)).catch((err: unknown) => this.#logPersistError(err))
+  }
+
+  async #pollChanges(): Promise<void> {
+    const { holder } = this.#o
+    const index = holder.current as LeakIndex
+    const since = index.revision
+    const res = await this.#get(`/v1/sync/changes?since=${since}&wait=${this.#o.waitSeconds}`, { accept: 'application/json' })
+    if (res.statusCode === 410) {
+      await res.body.dump()
+      throw new Gone()
+    }
+    if (res.statusCode !== 200) throw await this.#statusError(res, 'changes')
+    const text = (await readBounded(res.body, MAX_CHANGES_BYTES)).toString('utf8')
+    let body: { revision?: unknown; changes?: unknown }
+    try {
+      body = JSON.parse(text) as typeof body
+    } catch (cause) {
+      throw new SyncError('changes answer is not JSON', { cause })
+    }
+    if (typeof body !== 'object' || body === null || !Array.isArray(body.changes) || !Number.isSafeInteger(body.revision)) {
+      throw new SyncError('changes answer lacks revision or changes')
+    }
+    const changes = body.changes as Change[]
+    const revision = body.revision as number
+    if (holder.current !== index) return // a snapshot replaced the index meanwhile
+    index.applyChanges(changes, revision) // validates the whole batch first; throws and keeps the index on a bad one
+    holder.lastSyncAt = Date.now()
+    const fresh = changes.filter((c) => c.rev > since)
+    if (fresh.length > 0) {
+      this.#journal.push(...fresh)
+      if (this.#journal.length > MAX_JOURNAL) this.#needSnapshot = true
+      else this.#schedulePersist()
+    }
+  }
+
+  #schedulePersist(): void {
+    if (this.#persistTimer !== undefined) return
+    this.#persistTimer = setTimeout(() => {
+      this.#persistTimer = undefined
+      this.#persist()
+    }, this.#o.persistDebounceMs)
+    this.#persistTimer.unref()
+  }
+
+  #persist(): void {
+    const journal = this.#journal.slice()
+    this.#persisting = this.#persisting.then(() => this.#cache.saveChanges(journal)).catch((err: unknown) => this.#logPersistError(err))
+  }
+
+  #logPersistError(err: unknown): void {
+    const e = err as { code?: string; message?: string }
+    this.#o.logger.error({ err: { code: e.code, message: e.message }, cacheDir: this.#o.cacheDir }, 'cannot write the index cache; the node keeps enforcing from memory')
+  }
+
+  async #statusError(res: Dispatcher.ResponseData, what: string): Promise<Error> {
+    await res.body.dump()
+    const hint = res.statusCode === 401 || res.statusCode === 403 ? ' (check LEAKGATE_NODE_KEY: it needs a key with the node role)' : ''
+    return new SyncError(`${what}: control plane answered ${res.statusCode}${hint}`)
+  }
+
+  async #sendHeartbeat(): Promise<void> {
+    if (this.#stopped) return
+    const { holder, logger } = this.#o
+    const index = holder.current
+    const body = {
+      nodeId: this.#o.nodeId,
+      version: this.#o.version,
+      revision: index?.revision ?? 0,
+      indexEntries: index?.size ?? 0,
+      syncAgeSeconds: holder.lastSyncAt < 0 ? 0 : Math.max(0, (Date.now() - holder.lastSyncAt) / 1000),
+    }
+    try {
+      const res = await httpRequest(`${this.#base}/v1/nodes/heartbeat`, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headers: this.#headers({ 'content-type': 'application/json' }),
+        body: JSON.stringify(body),
+        signal: this.#abort.signal,
+      })
+      await res.body.dump()
+      if (res.statusCode >= 300) throw new SyncError(`heartbeat: control plane answered ${res.statusCode}`)
+      if (this.#heartbeatFailing) logger.info('heartbeats accepted again')
+      this.#heartbeatFailing = false
+    } catch (err) {
+      if (this.#stopped) return
+      if (!this.#heartbeatFailing) logger.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'heartbeat failed')
+      this.#heartbeatFailing = true
+    }
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms)
+      const signal = this.#abort.signal
+      function done(): void {
+        clearTimeout(t)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+}
+
+async function readBounded(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > max) {
+      body.destroy()
+      throw new SyncError(`answer larger than ${max} bytes`)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks, size)
+}

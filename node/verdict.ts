@@ -1,0 +1,120 @@
+/**
+ * The verdict on one request: every credential looked up in the current index; `block` wins over
+ * `monitor`, which wins over `pass`. The index lives in an `IndexHolder` so that a new snapshot swaps in
+ * whole, while changes are applied to the current index in place.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { LeakIndex, IndexEntry } from './leakdb/index.js'
+import { extractCredentials, TOO_LONG, type CredentialPlan } from './credentials.js'
+
+/** Lookup counters summed over every index this holder has held. */
+export interface LookupStats {
+  cacheHits: number
+  cacheMisses: number
+  bloomFalsePositives: number
+}
+
+/** Holds the index the node enforces; `undefined` until one is loaded. */
+export class IndexHolder {
+  #index: LeakIndex | undefined
+  readonly #retired: LookupStats = { cacheHits: 0, cacheMisses: 0, bloomFalsePositives: 0 }
+  /** When the index was last known current (ms since epoch), -1 before that ever happened. */
+  lastSyncAt = -1
+
+  constructor(index?: LeakIndex) {
+    this.#index = index
+  }
+
+  /** The index in force, if any. */
+  get current(): LeakIndex | undefined {
+    return this.#index
+  }
+
+  /** Puts a new index in force at once; requests in flight finish with the old one. */
+  swap(index: LeakIndex): void {
+    const old = this.#index
+    if (old !== undefined && old !== index) {
+      this.#retired.cacheHits += old.stats.cacheHits
+      this.#retired.cacheMisses += old.stats.cacheMisses
+      this.#retired.bloomFalsePositives += old.stats.bloomFalsePositives
+    }
+    this.#index = index
+  }
+
+  /** Monotonic lookup counters, across swaps. */
+  stats(): LookupStats {
+    const s = this.#index?.stats
+    return {
+      cacheHits: this.#retired.cacheHits + (s?.cacheHits ?? 0),
+      cacheMisses: this.#retired.cacheMisses + (s?.cacheMisses ?? 0),
+      bloomFalsePositives: this.#retired.bloomFalsePositives + (s?.bloomFalsePositives ?? 0),
+    }
+  }
+}
+
+/** One credential of the request that is in the index. */
+export interface Hit {
+  credential: string
+  entry: IndexEntry
+}
+
+/** What the node does with a request. */
+export type VerdictKind = 'pass' | 'block' | 'monitor' | 'no-index' | 'too-many' | 'too-long'
+
+/** The verdict; `hits` is empty unless the verdict is block or monitor. */
+export interface Verdict {
+  readonly kind: VerdictKind
+  /** The leak that blocks (the first blocking credential's), 0 otherwise. */
+  readonly leakId: number
+  /** `Leakgate-Leak-Id` value for a monitored request: the distinct leak ids, comma-separated. */
+  readonly monitorIds: string
+  readonly hits: readonly Hit[]
+  /** Credentials looked up (0 for no-index and the limit verdicts). */
+  readonly checked: number
+}
+
+const NO_HITS: readonly Hit[] = Object.freeze([])
+const constant = (kind: VerdictKind, checked = 0): Verdict => Object.freeze({ kind, leakId: 0, monitorIds: '', hits: NO_HITS, checked })
+const PASS_NONE = constant('pass')
+const NO_INDEX = constant('no-index')
+const TOO_MANY_V = constant('too-many')
+const TOO_LONG_V = constant('too-long')
+// Pass verdicts by number of credentials checked, so the common path allocates nothing.
+const PASS_BY_COUNT: Verdict[] = []
+
+function passed(checked: number): Verdict {
+  return (PASS_BY_COUNT[checked] ??= constant('pass', checked))
+}
+
+// One scratch list for the credentials: the check is synchronous, so requests never share it at once.
+const scratch: string[] = []
+
+/** Judges a request by its headers and raw URL (path and query). Never throws on malformed input. */
+export function judge(plan: CredentialPlan, holder: IndexHolder, headers: IncomingHttpHeaders, url: string): Verdict {
+  const index = holder.current
+  if (index === undefined) return NO_INDEX
+  const n = extractCredentials(plan, headers, url, scratch)
+  if (n < 0) {
+    scratch.length = 0
+    return n === TOO_LONG ? TOO_LONG_V : TOO_MANY_V
+  }
+  if (n === 0) return PASS_NONE
+  let hits: Hit[] | undefined
+  for (let i = 0; i < n; i++) {
+    const credential = scratch[i] as string
+    const entry = index.check(credential)
+    if (entry !== undefined) (hits ??= []).push({ credential, entry })
+  }
+  scratch.length = 0 // drop references to the request's credentials at once
+  if (hits === undefined) return passed(n)
+  let leakId = 0
+  const ids: number[] = []
+  for (const hit of hits) {
+    if (hit.entry.action === 'block') {
+      if (leakId === 0) leakId = hit.entry.leakId
+    } else if (!ids.includes(hit.entry.leakId)) {
+      ids.push(hit.entry.leakId)
+    }
+  }
+  return { kind: leakId !== 0 ? 'block' : 'monitor', leakId, monitorIds: ids.join(', '), hits, checked: n }
+}
