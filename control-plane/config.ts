@@ -1,0 +1,176 @@
+/**
+ * The control plane's configuration: one JSON schema, every option with its default, env variable
+ * and flag. `config/control-plane.yaml` documents each one; keep the two in step.
+ */
+import { ConfigError, loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+
+/** Risk levels, lowest first. */
+export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const
+/** A leak's risk level. */
+export type RiskLevel = (typeof RISK_LEVELS)[number]
+
+/** A source the scheduled scanner visits (used by control-plane/detect). */
+export interface ScanSourceConfig {
+  type: 'dir' | 'git' | 'github' | 'gitlab'
+  url?: string
+  path?: string
+  org?: string
+  user?: string
+  history?: boolean
+  intervalSeconds?: number
+}
+
+/** The control plane's limits on what one request may carry. */
+export interface LimitsConfig {
+  tokensPerLeak: number
+  sightingsPerBatch: number
+  changesPerResponse: number
+  sightingsKeptPerLeak: number
+}
+
+/** The loaded configuration (deep-frozen). */
+export interface ControlPlaneConfig {
+  port: number
+  host: string
+  dataDir: string
+  adminKey?: string
+  nodeKey?: string
+  defaultAction: 'block' | 'monitor'
+  autoBlockRisk: 'off' | RiskLevel
+  changesRetention: number
+  longPollMaxWaitSeconds: number
+  nodeStaleSeconds: number
+  bodyLimit: number
+  limits: LimitsConfig
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  scanSources: ScanSourceConfig[]
+}
+
+const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
+
+/** The schema (`lib/config.ts` format). */
+export const controlPlaneSchema: ConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    port: {
+      type: 'integer', minimum: 0, maximum: 65535, default: 8080,
+      description: 'TCP port of the API, console and sync (0 picks a free port)',
+      'x-env': 'LEAKGATE_CP_PORT', 'x-flag': 'port',
+    },
+    host: {
+      type: 'string', minLength: 1, default: '0.0.0.0',
+      description: 'address to listen on',
+      'x-env': 'LEAKGATE_CP_HOST', 'x-flag': 'host',
+    },
+    dataDir: {
+      type: 'string', minLength: 1, default: './data',
+      description: 'folder of the SQLite store (leakgate.db)',
+      'x-env': 'LEAKGATE_DATA_DIR', 'x-flag': 'data-dir',
+    },
+    adminKey: {
+      type: 'string', pattern: KEY_PATTERN,
+      description: 'an admin API key seeded at start (24 to 256 printable characters; stored hashed)',
+      'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true,
+    },
+    nodeKey: {
+      type: 'string', pattern: KEY_PATTERN,
+      description: 'a node API key seeded at start (24 to 256 printable characters; stored hashed)',
+      'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true,
+    },
+    defaultAction: {
+      type: 'string', enum: ['monitor', 'block'], default: 'monitor',
+      description: 'action of a new leak when neither the request nor autoBlockRisk sets one',
+      'x-env': 'LEAKGATE_DEFAULT_ACTION', 'x-flag': 'default-action',
+    },
+    autoBlockRisk: {
+      type: 'string', enum: ['off', ...RISK_LEVELS], default: 'off',
+      description: 'new leaks at or above this risk are blocked at once; off leaves them at defaultAction',
+      'x-env': 'LEAKGATE_AUTO_BLOCK_RISK', 'x-flag': 'auto-block-risk',
+    },
+    changesRetention: {
+      type: 'integer', minimum: 100, maximum: 100_000_000, default: 1_000_000,
+      description: 'how many index changes are kept for nodes to catch up; an older `since` gets 410',
+      'x-env': 'LEAKGATE_CHANGES_RETENTION', 'x-flag': 'changes-retention',
+    },
+    longPollMaxWaitSeconds: {
+      type: 'integer', minimum: 0, maximum: 30, default: 30,
+      description: 'the longest a changes request is held open (a larger `wait` is cut to this)',
+      'x-env': 'LEAKGATE_LONG_POLL_MAX_WAIT', 'x-flag': 'long-poll-max-wait',
+    },
+    nodeStaleSeconds: {
+      type: 'integer', minimum: 1, maximum: 86_400, default: 30,
+      description: 'a node whose last contact is older than this is shown as stale',
+      'x-env': 'LEAKGATE_NODE_STALE_SECONDS', 'x-flag': 'node-stale-seconds',
+    },
+    bodyLimit: {
+      type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024,
+      description: 'largest request body in bytes; larger ones get 413',
+      'x-env': 'LEAKGATE_BODY_LIMIT', 'x-flag': 'body-limit',
+    },
+    limits: {
+      type: 'object', additionalProperties: false,
+      default: { tokensPerLeak: 100, sightingsPerBatch: 1000, changesPerResponse: 10_000, sightingsKeptPerLeak: 1000 },
+      description: 'limits on what one request carries and what is kept',
+      properties: {
+        tokensPerLeak: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 },
+        sightingsPerBatch: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
+        changesPerResponse: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+        sightingsKeptPerLeak: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000 },
+      },
+      'x-env': 'LEAKGATE_LIMITS',
+    },
+    logLevel: {
+      type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info',
+      description: 'pino log level',
+      'x-env': 'LEAKGATE_LOG_LEVEL', 'x-flag': 'log-level',
+    },
+    scanSources: {
+      type: 'array', default: [], maxItems: 1000,
+      description: 'sources the scanner visits on a schedule',
+      items: {
+        type: 'object', additionalProperties: false, required: ['type'],
+        properties: {
+          type: { type: 'string', enum: ['dir', 'git', 'github', 'gitlab'] },
+          url: { type: 'string', minLength: 1, maxLength: 2048 },
+          path: { type: 'string', minLength: 1, maxLength: 4096 },
+          org: { type: 'string', minLength: 1, maxLength: 200 },
+          user: { type: 'string', minLength: 1, maxLength: 200 },
+          history: { type: 'boolean', default: false },
+          intervalSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000, default: 3600 },
+        },
+      },
+      'x-env': 'LEAKGATE_SCAN_SOURCES',
+    },
+  },
+}
+
+/**
+ * Loads the control plane's configuration from file, env and flags.
+ * @throws {ConfigError} naming each bad option, its env variable and flag.
+ */
+export function loadControlPlaneConfig(sources: ConfigSources): Readonly<ControlPlaneConfig> {
+  const config = loadConfig<ControlPlaneConfig>(controlPlaneSchema, sources)
+  if (config.adminKey !== undefined && config.adminKey === config.nodeKey) {
+    throw new ConfigError(
+      'adminKey option (LEAKGATE_ADMIN_KEY) and nodeKey option (LEAKGATE_NODE_KEY) must differ: one key has one role',
+    )
+  }
+  return config
+}
+
+/**
+ * A full configuration from the defaults plus `overrides` (validated like any other source), for tests
+ * and for embedding the control plane.
+ */
+export function defaultControlPlaneConfig(overrides: Record<string, unknown> = {}): Readonly<ControlPlaneConfig> {
+  const properties: ConfigSchema['properties'] = {}
+  for (const key of Object.keys(overrides)) {
+    if (!(key in controlPlaneSchema.properties)) throw new TypeError(`unknown control-plane option "${key}"`)
+  }
+  for (const [key, prop] of Object.entries(controlPlaneSchema.properties)) {
+    // An override becomes the default, so the schema still validates it.
+    properties[key] = key in overrides ? { ...prop, default: overrides[key] } : prop
+  }
+  return loadConfig<ControlPlaneConfig>({ ...controlPlaneSchema, properties }, {})
+}

@@ -1,0 +1,116 @@
+/**
+ * Risk scoring: an explainable sum of points, one factor per reason, so an operator can see why a
+ * leak is ranked where it is (the factors are stored with the leak and shown in the console).
+ *
+ * Factors and their points:
+ * - token kind: a live or production key (30) weighs more than an unknown kind (15) or a test key (5);
+ * - source exposure: a public source (github, gitlab, paste, postman, a public URL: 30) above a
+ *   private or manual one (10);
+ * - presence: still in the working tree (20) above only in the history (10);
+ * - age: exposed for more than 30 days (10) or 7 days (5): the longer, the likelier it was harvested;
+ * - sightings: a leak seen in traffic is critical whatever its score, since someone is using it.
+ * Levels: critical at 90, high at 70, medium at 45, else low.
+ *
+ * An operator's override (a `risk` in POST or PATCH) is kept as the leak's level and marked by an
+ * `operator_override` factor; the computed factors stay beside it so the reasoning is still visible.
+ */
+import { RISK_LEVELS, type RiskLevel } from './config.js'
+
+/** One reason for a leak's risk. */
+export interface RiskFactor {
+  factor: string
+  points: number
+  detail: string
+}
+
+/** The result of scoring: level, total points and the reasons. */
+export interface RiskAssessment {
+  risk: RiskLevel
+  score: number
+  factors: RiskFactor[]
+}
+
+/** What scoring looks at. */
+export interface RiskInput {
+  kind?: string | null | undefined
+  source: string
+  location?: { url?: string | undefined; repo?: string | undefined } | undefined
+  /** The token is gone from the current tree and survives only in history. */
+  inHistoryOnly?: boolean | undefined
+  /** When the exposure began (a commit date, a paste date); defaults to when the leak was recorded. */
+  exposedAt?: string | null | undefined
+  hits: number
+  now: Date
+}
+
+const PUBLIC_SOURCES = new Set(['github', 'gitlab', 'bitbucket', 'paste', 'postman', 'public'])
+const LIVE_KIND = /(live|prod|production|aws|github|gitlab|slack|stripe_secret|private_key|openai|anthropic|gcp|azure|twilio|sendgrid)/i
+const TEST_KIND = /(test|sandbox|dev|example|dummy|fake|staging)/i
+const DAY = 86_400_000
+
+/** The numeric rank of a level (low 0 … critical 3), for comparisons and sorting. */
+export function riskRank(level: RiskLevel): number {
+  return RISK_LEVELS.indexOf(level)
+}
+
+/** The level a score maps to. */
+export function levelOf(score: number): RiskLevel {
+  if (score >= 90) return 'critical'
+  if (score >= 70) return 'high'
+  if (score >= 45) return 'medium'
+  return 'low'
+}
+
+/** Scores a leak; see the module comment for the factors. */
+export function assessRisk(input: RiskInput): RiskAssessment {
+  const factors: RiskFactor[] = []
+  const kind = input.kind ?? ''
+  if (kind === '') {
+    factors.push({ factor: 'unknown_kind', points: 15, detail: 'the kind of credential is not known' })
+  } else if (TEST_KIND.test(kind)) {
+    factors.push({ factor: 'test_token', points: 5, detail: `${kind} looks like a test or sandbox credential` })
+  } else if (LIVE_KIND.test(kind)) {
+    factors.push({ factor: 'live_token', points: 30, detail: `${kind} is a live or production credential` })
+  } else {
+    factors.push({ factor: 'token_kind', points: 15, detail: `${kind} credential` })
+  }
+
+  const url = input.location?.url ?? ''
+  if (PUBLIC_SOURCES.has(input.source) || (input.source === 'git' && /^https?:\/\//.test(url))) {
+    factors.push({ factor: 'public_source', points: 30, detail: `found in a public ${input.source} source` })
+  } else {
+    factors.push({ factor: 'private_source', points: 10, detail: `reported through a ${input.source} source` })
+  }
+
+  if (input.inHistoryOnly === true) {
+    factors.push({ factor: 'history_only', points: 10, detail: 'gone from the current tree, still in the history' })
+  } else {
+    factors.push({ factor: 'still_present', points: 20, detail: 'still present where it was found' })
+  }
+
+  const exposedAt = input.exposedAt === null || input.exposedAt === undefined ? Number.NaN : Date.parse(input.exposedAt)
+  if (Number.isFinite(exposedAt)) {
+    const days = Math.floor((input.now.getTime() - exposedAt) / DAY)
+    if (days > 30) factors.push({ factor: 'old_exposure', points: 10, detail: `exposed for ${days} days` })
+    else if (days > 7) factors.push({ factor: 'aging_exposure', points: 5, detail: `exposed for ${days} days` })
+  }
+
+  let score = factors.reduce((sum, f) => sum + f.points, 0)
+  let risk = levelOf(score)
+  if (input.hits > 0) {
+    const points = Math.max(0, 90 - score)
+    factors.push({ factor: 'seen_in_traffic', points, detail: `seen in ${input.hits} request${input.hits === 1 ? '' : 's'} at a node` })
+    score += points
+    risk = 'critical'
+  }
+  return { risk, score, factors }
+}
+
+/** Applies an operator's override: the level is theirs, the computed factors stay for the record. */
+export function withOverride(assessed: RiskAssessment, level: RiskLevel, actor: string): RiskAssessment {
+  return {
+    risk: level,
+    score: assessed.score,
+    factors: [...assessed.factors, { factor: 'operator_override', points: 0, detail: `set to ${level} by ${actor}` }],
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * `/v1/leaks`: list, add by hand, read one, decide. A manual leak's raw token values are hashed as
+ * the request is handled and only their SHA-256 and preview go further; the raw values are never
+ * stored, logged or echoed.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import { makePreview, sha256Hex as hashToken } from '../../node/leakdb/hash.js'
+import { principalOf } from '../auth.js'
+import type { RiskLevel } from '../config.js'
+import type { RouteContext } from '../context.js'
+import { BadRequestError } from '../errors.js'
+import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
+import {
+  actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,
+  riskEnum, sha256Hex, sourceName, statusEnum,
+} from './schemas.js'
+
+interface ManualToken {
+  value?: string
+  sha256?: string
+  preview?: string
+}
+
+interface ManualLeakBody {
+  title?: string
+  source?: string
+  kind?: string
+  location?: LeakLocation
+  tokens: ManualToken[]
+  risk?: RiskLevel
+  action?: LeakAction
+  comment?: string
+}
+
+interface DecisionBody {
+  action?: LeakAction
+  status?: LeakStatus
+  risk?: RiskLevel
+  comment?: string
+}
+
+const comment = { type: 'string', minLength: 1, maxLength: 2000, format: 'multiline' } as const
+
+/** Turns the body's tokens into hashes and previews; a 400 for a token given both ways or neither. */
+function hashTokens(tokens: ManualToken[]): { hashed: TokenInput[]; raw: string[] } {
+  const hashed: TokenInput[] = []
+  const raw: string[] = []
+  tokens.forEach((t, i) => {
+    if (t.value !== undefined) {
+      if (t.sha256 !== undefined || t.preview !== undefined) {
+        throw new BadRequestError(`tokens[${i}]: give either "value" or "sha256" (with an optional "preview"), not both`)
+      }
+      raw.push(t.value)
+      hashed.push({ sha256: hashToken(t.value), preview: makePreview(t.value) })
+    } else if (t.sha256 !== undefined) {
+      const sha256 = t.sha256.toLowerCase()
+      hashed.push({ sha256, preview: t.preview ?? `sha256:${sha256.slice(0, 8)}` })
+    } else {
+      throw new BadRequestError(`tokens[${i}]: give "value" (the raw token, hashed on arrival) or "sha256" (its lowercase hex SHA-256)`)
+    }
+  })
+  return { hashed, raw }
+}
+
+/** Refuses a body whose free text repeats one of its raw tokens: that text would be stored as is. */
+function refuseEchoedSecrets(raw: string[], fields: Record<string, string | undefined>): void {
+  for (const [name, text] of Object.entries(fields)) {
+    if (text === undefined) continue
+    if (raw.some((r) => r.length >= 6 && text.includes(r))) {
+      throw new BadRequestError(`${name} contains one of the raw token values; remove it (only hashes and previews are stored)`)
+    }
+  }
+}
+
+const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+  const { store, config } = ctx
+
+  app.get<{ Querystring: LeakQuery }>('/v1/leaks', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'List leaks',
+      tags: ['leaks'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          status: statusEnum, risk: riskEnum, source: sourceName, action: actionEnum, kind: kindName,
+          q: { type: 'string', maxLength: 200, format: 'text' },
+          sort: { type: 'string', enum: ['createdAt', 'updatedAt', 'risk', 'hits', 'lastSeenAt', 'title'] },
+          order: { type: 'string', enum: ['asc', 'desc'] },
+          limit: pageLimit,
+          cursor: cursorString,
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: { items: { type: 'array', items: leakOutput }, nextCursor: { type: ['string', 'null'] }, total: { type: 'integer' } },
+        },
+        ...problems(400, 401, 403),
+      },
+    },
+  }, async (request) => store.leaks.list(request.query))
+
+  app.post<{ Body: ManualLeakBody }>('/v1/leaks', {
+    config: { roles: [] },
+    schema: {
+      summary: 'Add a leak by hand',
+      description: 'Tokens by raw value (hashed on arrival, never stored) or by SHA-256. A token already known is linked, not duplicated.',
+      tags: ['leaks'],
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['tokens'],
+        properties: {
+          title: { type: 'string', minLength: 1, maxLength: 200, format: 'text' },
+          source: sourceName,
+          kind: kindName,
+          location: locationInput,
+          tokens: {
+            type: 'array',
+            minItems: 1,
+            maxItems: config.limits.tokensPerLeak,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                value: { type: 'string', minLength: 1, maxLength: 4096, format: 'text' },
+                sha256: sha256Hex,
+                preview: { type: 'string', maxLength: 16, format: 'preview' },
+              },
+            },
+          },
+          risk: riskEnum,
+          action: actionEnum,
+          comment,
+        },
+      },
+      response: { 201: leakDetailOutput, ...problems(400, 401, 403, 413, 415) },
+    },
+  }, async (request, reply) => {
+    const body = request.body
+    const { hashed, raw } = hashTokens(body.tokens)
+    refuseEchoedSecrets(raw, {
+      title: body.title, comment: body.comment,
+      location: body.location === undefined ? undefined : JSON.stringify(body.location),
+    })
+    const leak = store.leaks.create({
+      title: body.title, source: body.source ?? 'manual', kind: body.kind, location: body.location, tokens: hashed,
+      risk: body.risk, action: body.action, comment: body.comment,
+    }, principalOf(request).keyId)
+    return reply.code(201).header('location', `/v1/leaks/${leak.id}`).send(leak)
+  })
+
+  app.get<{ Params: { id: number } }>('/v1/leaks/:id', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'One leak with its tokens, decisions and recent sightings',
+      tags: ['leaks'],
+      params: idParams,
+      response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404) },
+    },
+  }, async (request) => store.leaks.require(request.params.id))
+
+  app.patch<{ Params: { id: number }; Body: DecisionBody }>('/v1/leaks/:id', {
+    config: { roles: [] },
+    schema: {
+      summary: 'Decide on a leak: action, status, risk',
+      description: 'Closed and false_positive leaks leave the index; {"status":"open"} reopens. Every decision is audited.',
+      tags: ['leaks'],
+      params: idParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { action: actionEnum, status: statusEnum, risk: riskEnum, comment },
+      },
+      response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 413, 415) },
+    },
+  }, async (request) => {
+    const body = request.body
+    if (body.action === undefined && body.status === undefined && body.risk === undefined) {
+      throw new BadRequestError('a decision needs at least one of "action", "status" or "risk"')
+    }
+    const input: DecisionInput = { action: body.action, status: body.status, risk: body.risk, comment: body.comment }
+    return store.leaks.decide(request.params.id, input, principalOf(request).keyId)
+  })
+}
+
+export default routes

@@ -1,0 +1,122 @@
+/**
+ * JSON schemas shared by the routes. Inputs are closed (`additionalProperties: false`) and every
+ * string is bounded. Two formats refuse odd text (see `validation.ts`): `text` (one line, no
+ * control or bidi-override characters, no lone surrogates) and `multiline` (the same, with newlines).
+ */
+import { RISK_LEVELS } from '../config.js'
+
+export const LEAK_ID_MAX = 2 ** 31 - 1
+
+export const idParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'integer', minimum: 1, maximum: LEAK_ID_MAX } },
+} as const
+
+export const riskEnum = { type: 'string', enum: [...RISK_LEVELS] } as const
+export const statusEnum = { type: 'string', enum: ['open', 'closed', 'false_positive'] } as const
+export const actionEnum = { type: 'string', enum: ['block', 'monitor'] } as const
+export const sourceName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const
+export const kindName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' } as const
+export const sha256Hex = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
+export const isoTime = { type: 'string', format: 'date-time', maxLength: 40 } as const
+export const cursorString = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' } as const
+export const pageLimit = { type: 'integer', minimum: 1, maximum: 200, default: 50 } as const
+
+/** Where a leak was found (input). */
+export const locationInput = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048, format: 'text' },
+    repo: { type: 'string', minLength: 1, maxLength: 256, format: 'text' },
+    path: { type: 'string', minLength: 1, maxLength: 1024, format: 'text' },
+    line: { type: 'integer', minimum: 1, maximum: 100_000_000 },
+    commit: { type: 'string', pattern: '^[0-9a-fA-F]{4,64}$' },
+    branch: { type: 'string', minLength: 1, maxLength: 256, format: 'text' },
+  },
+} as const
+
+/** Where a leak was found (output). */
+export const locationOutput = {
+  type: 'object',
+  properties: {
+    url: { type: 'string' }, repo: { type: 'string' }, path: { type: 'string' },
+    line: { type: 'integer' }, commit: { type: 'string' }, branch: { type: 'string' },
+  },
+} as const
+
+const riskFactor = {
+  type: 'object',
+  properties: { factor: { type: 'string' }, points: { type: 'integer' }, detail: { type: 'string' } },
+} as const
+
+const leakProperties = {
+  id: { type: 'integer' },
+  title: { type: 'string' },
+  source: { type: 'string' },
+  kind: { type: ['string', 'null'] },
+  location: locationOutput,
+  risk: { type: 'string' },
+  riskFactors: { type: 'array', items: riskFactor },
+  riskOverridden: { type: 'boolean' },
+  status: { type: 'string' },
+  action: { type: 'string' },
+  tokenCount: { type: 'integer' },
+  hits: { type: 'integer' },
+  lastSeenAt: { type: ['string', 'null'] },
+  createdAt: { type: 'string' },
+  updatedAt: { type: 'string' },
+} as const
+
+/** A leak as listed. */
+export const leakOutput = { type: 'object', properties: leakProperties } as const
+
+const decisionState = {
+  type: 'object',
+  properties: { action: { type: 'string' }, status: { type: 'string' }, risk: { type: 'string' } },
+} as const
+
+/** An audit entry. */
+export const decisionOutput = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    leakId: { type: 'integer' },
+    actor: { type: 'string' },
+    at: { type: 'string' },
+    from: { anyOf: [decisionState, { type: 'null' }] },
+    to: decisionState,
+    comment: { type: ['string', 'null'] },
+  },
+} as const
+
+/** A sighting as shown with its leak. */
+export const sightingOutput = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, leakId: { type: 'integer' }, nodeId: { type: 'string' }, sha256: { type: ['string', 'null'] },
+    at: { type: 'string' }, host: { type: ['string', 'null'] }, method: { type: ['string', 'null'] },
+    route: { type: ['string', 'null'] }, client: { type: ['string', 'null'] }, verdict: { type: ['string', 'null'] },
+  },
+} as const
+
+/** A leak with its tokens, decisions and recent sightings. */
+export const leakDetailOutput = {
+  type: 'object',
+  properties: {
+    ...leakProperties,
+    tokens: {
+      type: 'array',
+      items: { type: 'object', properties: { sha256: { type: 'string' }, preview: { type: 'string' }, kind: { type: ['string', 'null'] } } },
+    },
+    decisions: { type: 'array', items: decisionOutput },
+    sightings: { type: 'array', items: sightingOutput },
+  },
+} as const
+
+/** The error replies a route can give, for the OpenAPI document. */
+export function problems(...statuses: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(statuses.map((s) => [s, { $ref: 'Problem#' }]))
+}

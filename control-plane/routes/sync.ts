@@ -1,0 +1,75 @@
+/**
+ * `/v1/sync/*`: what nodes follow. The snapshot is binary (node/leakdb format) with an ETag per
+ * revision; changes are long-polled: held open until a decision changes the index or `wait` runs out.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { RouteContext } from '../context.js'
+import { problems } from './schemas.js'
+
+const routes: FastifyPluginAsync<RouteContext> = async (app, { sync }) => {
+  app.get('/v1/sync/snapshot', {
+    config: { roles: ['node'] },
+    schema: {
+      summary: 'The whole index at one revision (binary snapshot)',
+      tags: ['sync'],
+      headers: { type: 'object', properties: { 'if-none-match': { type: 'string', maxLength: 256 } } },
+      response: { ...problems(401, 403) },
+    },
+  }, async (request, reply) => {
+    const snap = sync.snapshot()
+    reply.header('etag', snap.etag).header('leakgate-revision', String(snap.revision)).header('cache-control', 'no-cache')
+    const inm = request.headers['if-none-match']
+    if (inm !== undefined && inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === snap.etag || tag.trim() === '*')) {
+      return reply.code(304).send()
+    }
+    return reply.type('application/octet-stream').send(snap.body)
+  })
+
+  app.get<{ Querystring: { since: number; wait: number } }>('/v1/sync/changes', {
+    config: { roles: ['node'] },
+    schema: {
+      summary: 'Index changes after a revision (long-poll)',
+      tags: ['sync'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['since'],
+        properties: {
+          since: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          wait: { type: 'number', minimum: 0, maximum: 30, default: 0 },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            revision: { type: 'integer' },
+            changes: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  rev: { type: 'integer' }, op: { type: 'string', enum: ['upsert', 'delete'] }, sha256: { type: 'string' },
+                  action: { type: 'string' }, leakId: { type: 'integer' },
+                },
+              },
+            },
+          },
+        },
+        ...problems(400, 401, 403, 410),
+      },
+    },
+  }, async (request, reply) => {
+    // Stop waiting when the node hangs up, so an abandoned poll holds nothing.
+    const abort = new AbortController()
+    const onClose = (): void => abort.abort()
+    reply.raw.on('close', onClose)
+    try {
+      return await sync.changes(request.query.since, request.query.wait, abort.signal)
+    } finally {
+      reply.raw.off('close', onClose)
+    }
+  })
+}
+
+export default routes

@@ -1,0 +1,81 @@
+/**
+ * API keys: made here, stored as SHA-256 only (with a key id, `key_` + the first 8 hex characters of
+ * that hash, which audit entries name), and checked in constant time.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type Database from 'better-sqlite3'
+
+/** The roles a key can have. */
+export const ROLES = ['admin', 'analyst', 'node'] as const
+/** A key's role. */
+export type Role = (typeof ROLES)[number]
+
+/** Who a request's key belongs to. */
+export interface Principal {
+  keyId: string
+  role: Role
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** A new random key: `lgk_` + 40 base62 characters (about 238 bits). */
+export function generateKey(): string {
+  let out = 'lgk_'
+  while (out.length < 44) {
+    for (const byte of randomBytes(64)) {
+      // 248 = 4 × 62: rejecting larger bytes keeps every character equally likely.
+      if (byte < 248 && out.length < 44) out += BASE62[byte % 62]
+    }
+  }
+  return out
+}
+
+function hashKey(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest()
+}
+
+/** The key id of a key: `key_` + the first 8 hex characters of its SHA-256. */
+export function keyIdOf(key: string): string {
+  return `key_${hashKey(key).toString('hex').slice(0, 8)}`
+}
+
+/** The api_keys table. */
+export class KeyRepo {
+  readonly #s
+
+  constructor(db: Database.Database) {
+    this.#s = {
+      put: db.prepare(`
+        INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (hash) DO UPDATE SET role = excluded.role`),
+      byId: db.prepare<[string], { hash: string; role: Role }>('SELECT hash, role FROM api_keys WHERE key_id = ?'),
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys'),
+    }
+  }
+
+  /** Stores `key` (hashed) with `role`; a key already stored takes the new role. Returns its key id. */
+  add(key: string, role: Role, label?: string): string {
+    const keyId = keyIdOf(key)
+    this.#s.put.run(keyId, hashKey(key).toString('hex'), role, label ?? null, new Date().toISOString())
+    return keyId
+  }
+
+  /**
+   * The principal of a presented key, or undefined. Rows are found by key id (a prefix of the hash,
+   * which says nothing useful about the key), then the full hashes are compared in constant time.
+   */
+  verify(key: string): Principal | undefined {
+    const digest = hashKey(key)
+    const keyId = `key_${digest.toString('hex').slice(0, 8)}`
+    let found: Principal | undefined
+    for (const row of this.#s.byId.all(keyId)) {
+      if (timingSafeEqual(Buffer.from(row.hash, 'hex'), digest)) found = { keyId, role: row.role }
+    }
+    return found
+  }
+
+  /** How many keys exist. */
+  count(): number {
+    return this.#s.count.get()?.n ?? 0
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The store's schema, as numbered migrations applied in order inside one transaction each and
+ * recorded in `schema_migrations`. Never edit a released migration: add the next one.
+ */
+
+/** One schema step. */
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'leaks, tokens, decisions, sync, sightings, nodes, keys, scans',
+    sql: `
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO meta (key, value) VALUES ('revision', 0), ('pruned_through', 0);
+
+      CREATE TABLE leaks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT,
+        location TEXT NOT NULL DEFAULT '{}',
+        -- Rescans find the same exposure again: this key (a finding's fingerprint, or source +
+        -- location + token hashes) makes them update the leak instead of duplicating it.
+        dedupe_key TEXT UNIQUE,
+        risk TEXT NOT NULL,
+        risk_rank INTEGER NOT NULL,
+        risk_score INTEGER NOT NULL,
+        risk_factors TEXT NOT NULL,
+        risk_overridden INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'false_positive')),
+        action TEXT NOT NULL CHECK (action IN ('block', 'monitor')),
+        in_history_only INTEGER NOT NULL DEFAULT 0,
+        exposed_at TEXT,
+        hits INTEGER NOT NULL DEFAULT 0,
+        last_seen_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        -- Lowercased title, location values and token previews, for the q filter.
+        search_text TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX leaks_status ON leaks (status);
+      CREATE INDEX leaks_created ON leaks (created_at, id);
+
+      CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+        preview TEXT NOT NULL,
+        kind TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE leak_tokens (
+        leak_id INTEGER NOT NULL REFERENCES leaks (id),
+        token_id INTEGER NOT NULL REFERENCES tokens (id),
+        PRIMARY KEY (leak_id, token_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX leak_tokens_token ON leak_tokens (token_id, leak_id);
+
+      CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        leak_id INTEGER NOT NULL REFERENCES leaks (id),
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        comment TEXT
+      ) STRICT;
+      CREATE INDEX decisions_leak ON decisions (leak_id, id);
+
+      -- What every node's index holds now: sha256 -> the verdict of the open leaks holding it.
+      CREATE TABLE index_entries (
+        sha256 TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        leak_id INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      -- The revision log nodes follow: one row a change of index_entries.
+      CREATE TABLE changes (
+        rev INTEGER PRIMARY KEY,
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        sha256 TEXT NOT NULL,
+        action TEXT,
+        leak_id INTEGER,
+        at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE sightings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        leak_id INTEGER NOT NULL REFERENCES leaks (id),
+        node_id TEXT NOT NULL,
+        sha256 TEXT,
+        at TEXT NOT NULL,
+        host TEXT,
+        method TEXT,
+        route TEXT,
+        client TEXT,
+        verdict TEXT,
+        received_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX sightings_leak ON sightings (leak_id, at DESC, id DESC);
+
+      CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        version TEXT,
+        revision INTEGER,
+        index_entries INTEGER,
+        sync_age_seconds REAL,
+        last_contact_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE api_keys (
+        key_id TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'node')),
+        label TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX api_keys_id ON api_keys (key_id);
+
+      CREATE TABLE scans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        progress TEXT NOT NULL DEFAULT '{}',
+        findings TEXT NOT NULL DEFAULT '[]',
+        leaks_created INTEGER NOT NULL DEFAULT 0,
+        leaks_updated INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT
+      ) STRICT;
+
+      -- Per scanned source (a stable key such as "git:https://…"): what the last scan saw (commits).
+      CREATE TABLE scan_state (
+        source_key TEXT PRIMARY KEY,
+        state TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+]

@@ -1,0 +1,72 @@
+/**
+ * Sightings: a node saw a leaked token in a request. Each one adds to its leak's hits and last-seen
+ * time, is kept among the leak's recent sightings (the newest `sightingsKeptPerLeak`), and rescores
+ * the leak: a leak in use is critical.
+ */
+import type Database from 'better-sqlite3'
+import type { LeakRepo } from './leaks.js'
+
+/** One sighting as a node reports it (docs/api.md). */
+export interface SightingInput {
+  leakId: number
+  sha256?: string | undefined
+  at: string
+  host?: string | undefined
+  method?: string | undefined
+  route?: string | undefined
+  client?: string | undefined
+  verdict?: string | undefined
+}
+
+/** Records batches of sightings. */
+export class SightingRepo {
+  readonly #db: Database.Database
+  readonly #leaks: LeakRepo
+  readonly #keep: number
+  readonly #s
+
+  constructor(db: Database.Database, leaks: LeakRepo, keepPerLeak: number) {
+    this.#db = db
+    this.#leaks = leaks
+    this.#keep = keepPerLeak
+    this.#s = {
+      exists: db.prepare<[number], { id: number }>('SELECT id FROM leaks WHERE id = ?'),
+      insert: db.prepare(`
+        INSERT INTO sightings (leak_id, node_id, sha256, at, host, method, route, client, verdict, received_at)
+        VALUES (@leakId, @nodeId, @sha256, @at, @host, @method, @route, @client, @verdict, @now)`),
+      hit: db.prepare(`
+        UPDATE leaks SET hits = hits + 1,
+          last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < @at THEN @at ELSE last_seen_at END
+        WHERE id = @leakId`),
+      prune: db.prepare(`
+        DELETE FROM sightings WHERE leak_id = @leakId AND id NOT IN
+          (SELECT id FROM sightings WHERE leak_id = @leakId ORDER BY at DESC, id DESC LIMIT @keep)`),
+    }
+  }
+
+  /** Stores a node's batch in one transaction; sightings of unknown leaks are ignored and counted. */
+  record(nodeId: string, sightings: readonly SightingInput[]): { accepted: number; ignored: number } {
+    return this.#db.transaction(() => {
+      const now = new Date().toISOString()
+      const touched = new Set<number>()
+      let accepted = 0
+      for (const s of sightings) {
+        if (this.#s.exists.get(s.leakId) === undefined) continue
+        // Normalise the time so string comparison in SQL orders it correctly.
+        const at = new Date(s.at).toISOString()
+        this.#s.insert.run({
+          leakId: s.leakId, nodeId, sha256: s.sha256 ?? null, at, host: s.host ?? null, method: s.method ?? null,
+          route: s.route ?? null, client: s.client ?? null, verdict: s.verdict ?? null, now,
+        })
+        this.#s.hit.run({ leakId: s.leakId, at })
+        touched.add(s.leakId)
+        accepted += 1
+      }
+      for (const leakId of touched) {
+        this.#s.prune.run({ leakId, keep: this.#keep })
+        this.#leaks.rescore(leakId)
+      }
+      return { accepted, ignored: sightings.length - accepted }
+    }).immediate()
+  }
+}
