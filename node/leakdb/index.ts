@@ -10,13 +10,13 @@
  * log2(N) − 3, so 85 bits at 10 million hashes) and matches on all of them. A clean credential is
  * taken for a leaked one only if its SHA-256 agrees with one of the N leaked digests on those bits:
  * probability N / 2^(B+64) per check, 2^-64 whatever N (about 5e-20). Keeping the other bits would double
- * the memory per hash for no observable gain. Live changes are matched on 128 bits.
+ * the memory per hash for no observable gain. Live changes are matched on 126 bits.
  */
 import { LRUCache } from 'lru-cache'
 import { BlockedBloom } from './bloom.js'
 import { validateChanges, type Change } from './changes.js'
 import { LeakdbError } from './errors.js'
-import { sha256Digest } from './hash.js'
+import { sha256Base64 } from './hash.js'
 import { ENTRY_SIZE, HEADER_SIZE, MONITOR_BIT, readSnapshotHeader, type Action } from './snapshot.js'
 
 export type { Action } from './snapshot.js'
@@ -188,24 +188,33 @@ export class LeakIndex {
       }
       this.stats.cacheMisses++
     }
-    const entry = this.checkDigest(sha256Digest(credential))
+    const entry = this.#checkBase64(sha256Base64(credential))
     if (cache !== undefined && credential.length <= this.#cacheMaxKeyLength) cache.set(credential, entry ?? MISS)
     return entry
   }
 
   /** Checks a SHA-256 digest (32 bytes). Undefined: not leaked. */
   checkDigest(digest: Uint8Array): IndexEntry | undefined {
+    return this.#checkBase64(Buffer.from(digest.buffer, digest.byteOffset, 16).toString('base64'))
+  }
+
+  // The first 16 base64 characters are the digest's first 96 bits, read without making a Buffer.
+  #checkBase64(s: string): IndexEntry | undefined {
+    const g0 = (B64[s.charCodeAt(0)]! << 18) | (B64[s.charCodeAt(1)]! << 12) | (B64[s.charCodeAt(2)]! << 6) | B64[s.charCodeAt(3)]!
+    const g1 = (B64[s.charCodeAt(4)]! << 18) | (B64[s.charCodeAt(5)]! << 12) | (B64[s.charCodeAt(6)]! << 6) | B64[s.charCodeAt(7)]!
+    const g2 = (B64[s.charCodeAt(8)]! << 18) | (B64[s.charCodeAt(9)]! << 12) | (B64[s.charCodeAt(10)]! << 6) | B64[s.charCodeAt(11)]!
+    const g3 = (B64[s.charCodeAt(12)]! << 18) | (B64[s.charCodeAt(13)]! << 12) | (B64[s.charCodeAt(14)]! << 6) | B64[s.charCodeAt(15)]!
+    const w0 = ((g0 << 8) | (g1 >>> 16)) >>> 0
+    const w1 = (((g1 & 0xffff) << 16) | (g2 >>> 8)) >>> 0
+    const w2 = (((g2 & 0xff) << 24) | g3) >>> 0
     const B = this.#bucketBits
     const R = 32 - B
-    const w0 = ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0
-    const w1 = ((digest[4]! << 24) | (digest[5]! << 16) | (digest[6]! << 8) | digest[7]!) >>> 0
-    const w2 = ((digest[8]! << 24) | (digest[9]! << 16) | (digest[10]! << 8) | digest[11]!) >>> 0
     const bucket = w0 >>> R
     const khi = ((w0 << B) | (w1 >>> R)) >>> 0
     const klo = ((w1 << B) | (w2 >>> R)) >>> 0
     if (!this.#bloom.mayContain(bucket, khi, klo)) return undefined
     if (this.#overlay.size > 0) {
-      const live = this.#overlay.get(overlayKey(digest))
+      const live = this.#overlay.get(s.slice(0, OVERLAY_KEY_CHARS))
       if (live !== undefined) return live ?? undefined
     }
     const at = this.#find(bucket, khi, klo)
@@ -293,6 +302,12 @@ export class LeakIndex {
   }
 }
 
+// 21 base64 characters: the digest's first 126 bits, the same whether 16 or 32 bytes were encoded.
+const OVERLAY_KEY_CHARS = 21
+
 function overlayKey(digest: Uint8Array): string {
-  return Buffer.from(digest.buffer, digest.byteOffset, 16).toString('latin1')
+  return Buffer.from(digest.buffer, digest.byteOffset, 16).toString('base64', 0, 16).slice(0, OVERLAY_KEY_CHARS)
 }
+
+const B64 = new Uint8Array(128)
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) B64[c.charCodeAt(0)] = i

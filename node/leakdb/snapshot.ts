@@ -91,9 +91,6 @@ export function encodeSnapshot(entries: Iterable<SnapshotEntry>, revision: numbe
   let at = HEADER_SIZE
   for (let i = 0; i < n; i++) {
     const src = order[i]! * 32
-    if (i > 0 && digests.compare(digests, order[i - 1]! * 32, order[i - 1]! * 32 + 32, src, src + 32) === 0) {
-      throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `hash ${digests.toString('hex', src, src + 32)} appears twice`)
-    }
     digests.copy(out, at, src, src + 32)
     const value = values[order[i]!]!
     out.writeUInt32BE(value, at + 32)
@@ -228,7 +225,8 @@ function sortDigests(digests: Buffer, n: number): Uint32Array {
     order = spare
     spare = t
   }
-  // Digests equal in their first 8 bytes (about n²/2^65 pairs: none in practice) finish by full comparison.
+  // Digests equal in their first 8 bytes (about n²/2^65 pairs: none in practice, unless a hash is repeated)
+  // finish by full comparison, which also finds repeated hashes.
   for (let i = 1; i < n; i++) {
     const a = order[i - 1]!
     const b = order[i]!
@@ -236,6 +234,13 @@ function sortDigests(digests: Buffer, n: number): Uint32Array {
       let j = i + 1
       while (j < n && w0[order[j]!] === w0[a] && w1[order[j]!] === w1[a]) j++
       const run = Array.from(order.subarray(i - 1, j)).sort((x, y) => digests.compare(digests, y * 32, y * 32 + 32, x * 32, x * 32 + 32))
+      for (let k = 1; k < run.length; k++) {
+        const p = run[k - 1]! * 32
+        const q = run[k]! * 32
+        if (digests.compare(digests, p, p + 32, q, q + 32) === 0) {
+          throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `hash ${digests.toString('hex', q, q + 32)} appears twice`)
+        }
+      }
       order.set(run, i - 1)
       i = j - 1
     }
