@@ -1,0 +1,134 @@
+/**
+ * Findings as the rest of Leakgate sees them: no raw secret, only its sha256 and a preview,
+ * with a fingerprint that stays the same from one scan to the next (rule, file, token), so
+ * that findings de-duplicate across commits and a `.leakgateignore` entry keeps working.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { TextFinding } from './scanner.js'
+
+/** Where a leak was found, as in docs/api.md's Leak `location`. */
+export interface FindingLocation {
+  url?: string
+  repo?: string
+  path?: string
+  line?: number
+  commit?: string
+  branch?: string
+}
+
+/** One secret found, as in docs/api.md "Scans". */
+export interface Finding {
+  ruleId: string
+  kind: string
+  file: string
+  line: number
+  column: number
+  commit?: string
+  branch?: string
+  sha256: string
+  preview: string
+  fingerprint: string
+  inHistoryOnly: boolean
+  source: string
+  location: FindingLocation
+  /** The raw token: present only when the caller asked for it (`--show-secrets`). */
+  secret?: string
+}
+
+/** Where a text came from, to turn its text findings into findings. */
+export interface TextOrigin {
+  /** Source type: dir, git, github. */
+  source: string
+  file: string
+  commit?: string
+  branch?: string
+  repo?: string
+  /** Builds a browsable URL for a line, when the source has one. */
+  url?: (line: number) => string
+  inHistoryOnly?: boolean
+}
+
+/** Lowercase hex SHA-256 of the token's UTF-8 bytes: how a token is known everywhere in Leakgate. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex')
+}
+
+/**
+ * At most the first 4 and last 4 characters, and never more than a third of the token:
+ * `ghp_…abcd`. Short tokens show less; tokens under 6 characters show nothing but the ellipsis.
+ */
+export function makePreview(value: string): string {
+  const chars = [...value]
+  const each = Math.min(4, Math.floor(chars.length / 6))
+  if (each === 0) return '…'
+  return `${chars.slice(0, each).join('')}…${chars.slice(-each).join('')}`
+}
+
+/** Stable id of a finding: the same secret, rule and file give the same fingerprint in every commit and every scan. */
+export function fingerprintOf(ruleId: string, file: string, sha256: string): string {
+  return sha256Hex(`${ruleId}\0${file}\0${sha256}`).slice(0, 32)
+}
+
+/** Turns text findings into findings; the raw value is kept only when `showSecrets`. */
+export function toFindings(found: readonly TextFinding[], origin: TextOrigin, showSecrets: boolean): Finding[] {
+  return found.map((f) => {
+    const sha256 = sha256Hex(f.value)
+    const location: FindingLocation = { path: origin.file, line: f.line }
+    if (origin.repo !== undefined) location.repo = origin.repo
+    if (origin.commit !== undefined) location.commit = origin.commit
+    if (origin.branch !== undefined) location.branch = origin.branch
+    if (origin.url !== undefined) location.url = origin.url(f.line)
+    const finding: Finding = {
+      ruleId: f.rule.id,
+      kind: f.rule.kind,
+      file: origin.file,
+      line: f.line,
+      column: f.column,
+      sha256,
+      preview: makePreview(f.value),
+      fingerprint: fingerprintOf(f.rule.id, origin.file, sha256),
+      inHistoryOnly: origin.inHistoryOnly ?? false,
+      source: origin.source,
+      location,
+    }
+    if (origin.commit !== undefined) finding.commit = origin.commit
+    if (origin.branch !== undefined) finding.branch = origin.branch
+    if (showSecrets) finding.secret = f.value
+    return finding
+  })
+}
+
+/**
+ * Merges findings with the same fingerprint (one secret seen in many commits): the first seen
+ * stays, and it is history-only only if every sighting was.
+ */
+export function dedupeFindings(findings: readonly Finding[]): Finding[] {
+  const byFingerprint = new Map<string, Finding>()
+  for (const f of findings) {
+    const seen = byFingerprint.get(f.fingerprint)
+    if (seen === undefined) byFingerprint.set(f.fingerprint, { ...f })
+    else if (!f.inHistoryOnly && seen.inHistoryOnly) byFingerprint.set(f.fingerprint, { ...f })
+  }
+  return [...byFingerprint.values()]
+}
+
+/**
+ * Reads a `.leakgateignore`: one fingerprint a line; `#` starts a comment; blank lines are
+ * skipped. A missing file is an empty list.
+ */
+export function readIgnoreFile(path: string): Set<string> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set()
+    throw err
+  }
+  const out = new Set<string>()
+  for (const line of text.split('\n')) {
+    const entry = line.replace(/#.*$/, '').trim()
+    if (entry !== '') out.add(entry.split(/\s+/)[0]!)
+  }
+  return out
+}

@@ -1,0 +1,96 @@
+/**
+ * What a detector is: a rule finds candidates in a text and vouches for each one (checksum,
+ * entropy, placeholder checks). The scanner adds what is common to all rules: keyword
+ * prefilter, allowlists, line markers, overlaps between rules, line and column.
+ */
+import { shannonEntropy } from './entropy.js'
+import { isEnvReference, isPlaceholder, isTemplated } from './suppress.js'
+
+/** One secret found by a rule: the value, and where it is written in the text. */
+export interface Candidate {
+  /** The token as it will be hashed (decoded where the text encodes it, e.g. base64). */
+  value: string
+  /** Offset in the text where the secret as written starts. */
+  index: number
+  /** Length of the secret as written, when it differs from the value's (decoded, normalised). */
+  length?: number
+}
+
+/** Paths and values that a rule (or the whole scan) ignores. */
+export interface Allowlist {
+  regexes: readonly RegExp[]
+  paths: readonly RegExp[]
+  stopwords: readonly string[]
+}
+
+/** A detector. */
+export interface Rule {
+  /** Stable id, as in findings and `.leakgateignore`: `github-pat`. */
+  readonly id: string
+  /** Detector name used as a leak's `kind`: `github_pat`. */
+  readonly kind: string
+  readonly description: string
+  /** Lowercase strings of which at least one must occur in a text before the rule runs; empty: always run. */
+  readonly keywords: readonly string[]
+  /** Where two rules report overlapping text, the higher priority wins (provider over generic). */
+  readonly priority: number
+  readonly allowlist?: Allowlist
+  find(text: string): Iterable<Candidate>
+}
+
+/** Options of a regex rule. */
+export interface RegexRuleSpec {
+  id: string
+  kind?: string
+  description: string
+  /** Without the `g` flag; it is added. Keep quantifiers bounded: texts can be megabytes on one line. */
+  regex: RegExp
+  /** Capturing group that holds the secret; 0 (default) for the whole match. */
+  group?: number
+  keywords: readonly string[]
+  priority?: number
+  /** Minimum Shannon entropy (bits a character) of the secret. */
+  entropy?: number
+  /** Structure or checksum check on the secret. */
+  validate?: (secret: string) => boolean
+  /** Turn the matched text into the token value (decode); undefined drops the candidate. */
+  transform?: (secret: string) => string | undefined
+  /** Skip the placeholder, env reference and templating checks (for structured tokens whose checksum is proof). */
+  skipPlaceholderCheck?: boolean
+  allowlist?: Allowlist
+}
+
+/** Builds a rule from a regex. */
+export function regexRule(spec: RegexRuleSpec): Rule {
+  const flags = spec.regex.flags.includes('g') ? spec.regex.flags : spec.regex.flags + 'g'
+  const source = spec.regex.source
+  const group = spec.group ?? 0
+  return {
+    id: spec.id,
+    kind: spec.kind ?? spec.id.replace(/-/g, '_'),
+    description: spec.description,
+    keywords: spec.keywords.map((k) => k.toLowerCase()),
+    priority: spec.priority ?? 2,
+    ...(spec.allowlist === undefined ? {} : { allowlist: spec.allowlist }),
+    *find(text: string): Iterable<Candidate> {
+      // A fresh RegExp a call: rules are shared between concurrent scans.
+      const re = new RegExp(source, flags)
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        if (m[0].length === 0) {
+          re.lastIndex++
+          continue
+        }
+        const raw = m[group]
+        if (raw === undefined || raw.length === 0) continue
+        const index = group === 0 ? m.index : m.index + m[0].indexOf(raw)
+        if (spec.validate !== undefined && !spec.validate(raw)) continue
+        if (spec.entropy !== undefined && shannonEntropy(raw) < spec.entropy) continue
+        if (spec.skipPlaceholderCheck !== true && (isPlaceholder(raw) || isEnvReference(raw) || isTemplated(raw))) continue
+        const value = spec.transform === undefined ? raw : spec.transform(raw)
+        if (value === undefined) continue
+        yield { value, index }
+      }
+    },
+  }
+}
+

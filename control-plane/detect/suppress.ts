@@ -1,0 +1,131 @@
+/**
+ * Values that sit where a secret would but are not one: placeholders, references to the
+ * environment or a secret store, template expressions, documentation examples, and lines or
+ * files a developer marked as holding test fixtures. Each check is a pure function of the
+ * candidate value (or its line) so that every detector can share it.
+ */
+import { charClasses, shannonEntropy } from './entropy.js'
+
+/** Examples published in providers' own documentation: never live, often copied. */
+const KNOWN_EXAMPLES = new Set([
+  'AKIAIOSFODNN7EXAMPLE',
+  'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  'sk_test_4eC39HqLyjWDarjtT1zdp7dc',
+  'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+])
+
+/** Words that mark a made-up value, matched in one case (lower, UPPER, Capitalised): random tokens mix cases. */
+const PLACEHOLDER_WORD_LIST = ['example', 'sample', 'placeholder', 'changeme', 'change_me', 'change-me', 'replaceme', 'replace_me', 'redacted',
+  'dummy', 'fake', 'notreal', 'not_real', 'not-a-real', 'todo', 'fixme', 'insert_', 'insert-', 'putyour', 'put_your', 'your_', 'your-', 'yourapikey', 'yourtoken', 'yoursecret', 'yourpassword']
+const PLACEHOLDER_WORDS = new RegExp(
+  PLACEHOLDER_WORD_LIST.flatMap((w) => [w, w.toUpperCase(), w[0]!.toUpperCase() + w.slice(1)]).map((w) => w.replace(/[-_]/g, '[-_]')).join('|'))
+/** The same words with letters on neither side, for long random values where a word can occur by chance. */
+const PLACEHOLDER_WORDS_BOUNDED = new RegExp(`(?<![A-Za-z])(?:${PLACEHOLDER_WORDS.source})(?![a-z])`)
+const PLACEHOLDER_MARKS = /x{4,}|X{4,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:secret|token|key|password)[-_]?here/i
+
+const ENV_REFERENCE =
+  /(?:^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^\$\([^)]*\)$|^%[A-Za-z_][A-Za-z0-9_]*%$|process\.env|os\.environ|os\.getenv|getenv\(|System\.getenv|ENV\[|env\(|Environment\.GetEnvironmentVariable|secrets\.[A-Za-z_]|vault:|^arn:aws:secretsmanager|^ssm:|^op:\/\/|^sm:\/\/)/
+
+const TEMPLATING = /(?:\{\{.*\}\}|\{%.*%\}|\$\{[^}]*\}|<%.*%>|#\{[^}]*\}|\(\(\s*[\w.-]+\s*\)\)|@@[\w.-]+@@|__[A-Z0-9_]+__|^%\([\w]+\)s$|^\{[A-Za-z_][\w.]*\}$)/
+
+/** Inline markers that tell scanners a line holds a fake value on purpose. */
+const LINE_MARKERS = /(?:leakgate:allow|gitleaks:allow|pragma:\s*allowlist\s+secret|nosec\b|noqa:\s*secret|trufflehog:ignore|test[-_ ]fixture|fake[-_ ](?:credential|secret|token|key|password)s?)/i
+
+/** A file-level marker near the top of a file: the whole file is fixtures. */
+const FILE_MARKER = /(?:leakgate:\s*(?:test-fixtures?|ignore-file)|test fixtures?:\s*(?:fake|not real)|these (?:credentials|secrets|tokens|keys) are (?:fake|not real))/i
+
+/** A documented or obviously made-up value. */
+export function isPlaceholder(value: string): boolean {
+  if (KNOWN_EXAMPLES.has(value)) return true
+  const random = value.length >= 32 && shannonEntropy(value) >= 4.3
+  if ((random ? PLACEHOLDER_WORDS_BOUNDED : PLACEHOLDER_WORDS).test(value) || PLACEHOLDER_MARKS.test(value)) return true
+  // One character repeated, or a run like 1234567890 / abcdefgh, is typed, not generated.
+  if (/^(.)\1+$/.test(value)) return true
+  if (/(?:0123456789|123456789|abcdefghij|ABCDEFGHIJ|qwertyuiop)/.test(value)) return true
+  if (/(.)\1{7,}/.test(value)) return true
+  return false
+}
+
+/** A reference to where the secret lives instead of the secret. */
+export function isEnvReference(value: string): boolean {
+  return ENV_REFERENCE.test(value)
+}
+
+/** A template expression, filled in at deploy time. */
+export function isTemplated(value: string): boolean {
+  return TEMPLATING.test(value)
+}
+
+/** A line marked as holding a fake value on purpose. */
+export function hasLineMarker(line: string): boolean {
+  return LINE_MARKERS.test(line)
+}
+
+/** A file marked, in its first 1 KiB, as holding only fixtures. */
+export function hasFileMarker(text: string): boolean {
+  return FILE_MARKER.test(text.slice(0, 1024))
+}
+
+/**
+ * Whether a value taken from `key = value` looks like code rather than data: an identifier,
+ * a member access, a call, a type, a boolean. Such right-hand sides are everywhere in source
+ * files next to the words "password" and "token".
+ */
+export function looksLikeCode(value: string): boolean {
+  if (/^(?:true|false|null|none|nil|undefined|string|str|int|bool|bytes|object|required|optional|env|secret|password|token)$/i.test(value)) return true
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:\(.*\)?)?[;,]?$/.test(value) && !/\d/.test(value) && !looksRandom(value)) return true
+  if (isDottedName(value.replace(/(?:\(.*\)?)?[;,]?$/, ''))) return true
+  if (/^[A-Za-z_$][\w$.]*\(/.test(value)) return true
+  if (/^(?:this|self|ctx|req|request|config|cfg|settings|options|opts|params|args|props)\b/.test(value)) return true
+  return false
+}
+
+function quotedLooksLikeName(value: string): boolean {
+  if (/^(?:true|false|null|none|nil|undefined)$/i.test(value)) return true
+  if (isDottedName(value) && !/\d/.test(value)) return true
+  if (/^[A-Za-z_$][\w$.]*\(.*\)$/.test(value)) return true
+  if (/^[A-Za-z]+$/.test(value) && shannonEntropy(value) < 3.6) return true
+  return false
+}
+
+/** `config.db.password`, `Settings.SECRET_KEY`, `this.apiKey`: every segment a word-shaped name. */
+function isDottedName(value: string): boolean {
+  const segments = value.split('.')
+  if (segments.length < 2) return false
+  return segments.every((seg) => /^(?:[$_]?[a-z][a-z0-9_]*|[A-Z][A-Z0-9_]*|[$_]?[a-z]*(?:[A-Z][a-z0-9]+)+|\$[\w$]*)$/.test(seg))
+}
+
+/** Letters in a random order: many case changes and high entropy, unlike a camelCase name. */
+function looksRandom(value: string): boolean {
+  if (value.length < 10 || shannonEntropy(value) < 3.2) return false
+  const changes = value.match(/[a-z][A-Z]|[A-Z][a-z]/g)?.length ?? 0
+  return changes >= value.length / 4
+}
+
+/** UUIDs, hashes and version strings: random-looking values that are not secrets by themselves. */
+export function looksLikeIdentifier(value: string): boolean {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return true
+  if (/^(?:sha(?:1|256|384|512)|md5)[-:]/i.test(value)) return true
+  if (/^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$/.test(value)) return true
+  if (/^\d+$/.test(value)) return true
+  if (/^(?:https?|file|ftp):\/\/[^@\s]*$/i.test(value)) return true
+  if (/^(?:\.{0,2}\/|~\/)[\w./-]*$/.test(value)) return true
+  return false
+}
+
+/**
+ * The shared verdict on a keyword-assigned value: is it worth reporting as a secret?
+ * `minEntropy` and `minLength` come from the rule (passwords are allowed lower entropy than tokens).
+ */
+export function isPlausibleSecret(value: string, minLength: number, minEntropy: number, quoted = false): boolean {
+  if (value.length < minLength) return false
+  if (isPlaceholder(value) || isEnvReference(value) || isTemplated(value)) return false
+  if (looksLikeIdentifier(value)) return false
+  // Unquoted, a right-hand side may be code; quoted, it is data, and a letters-only value is a
+  // name only when it reads like one (low entropy) or is a dotted path or a call.
+  if (quoted ? quotedLooksLikeName(value) : looksLikeCode(value)) return false
+  if (shannonEntropy(value) < minEntropy) return false
+  // A single word of letters ("production", "Password") is prose; a real password mixes classes.
+  if (charClasses(value) < 2) return false
+  return true
+}
