@@ -1,0 +1,154 @@
+/**
+ * What the console's browser tests start: a small upstream API, the real control plane and the real
+ * node (each on port 0, in this process), and Debian's Chromium driven by playwright-core.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { chromium, type Browser } from 'playwright-core'
+import { buildNode } from '../../node/app.js'
+import { loadNodeConfig } from '../../node/config.js'
+import { buildControlPlane } from '../app.js'
+import { loadControlPlaneConfig } from '../config.js'
+import { Store } from '../store/store.js'
+import { generateKey } from '../store/keys.js'
+
+/** Where Debian's chromium package puts the browser (`apt-get install chromium`). */
+export const CHROMIUM = process.env.LEAKGATE_CHROMIUM ?? '/usr/bin/chromium'
+
+/** Anything with an async close, closed in reverse order by `Stack.close`. */
+type Closer = () => Promise<void> | void
+
+/** Collects teardown steps so one `t.teardown(stack.close)` undoes everything a test made. */
+export class Stack {
+  readonly #closers: Closer[] = []
+  defer(closer: Closer): void {
+    this.#closers.push(closer)
+  }
+  close = async (): Promise<void> => {
+    for (const closer of this.#closers.splice(0).reverse()) {
+      try {
+        await closer()
+      } catch (err) {
+        console.error('teardown:', err)
+      }
+    }
+  }
+}
+
+/** Polls `check` until it returns a truthy value, or fails after `timeoutMs` with `what`. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value) return value as NonNullable<T>
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** A temporary directory removed at teardown. */
+export function tempDir(stack: Stack, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  stack.defer(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The API behind the node: answers 200 with the path it was asked for, and counts requests. */
+export async function startUpstream(stack: Stack): Promise<{ url: string; hits: () => number }> {
+  let hits = 0
+  const server: Server = createServer((req, res) => {
+    hits += 1
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ ok: true, path: req.url }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  stack.defer(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, hits: () => hits }
+}
+
+/** The keys a test signs in with (random each run; admin and node seeded through the config). */
+export interface Keys {
+  admin: string
+  analyst: string
+  node: string
+}
+
+/**
+ * The real control plane on port 0 with a fresh SQLite store in a temp dir, its keys added as
+ * `leakgate control-plane` seeds them (and as `leakgate keys create --role analyst` adds one).
+ */
+export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url: string; dataDir: string }> {
+  const dataDir = tempDir(stack, 'leakgate-console-cp-')
+  const config = loadControlPlaneConfig({
+    env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn' },
+  })
+  const store = Store.open(dataDir)
+  stack.defer(() => store.close())
+  store.keys.add(keys.admin, 'admin', 'console test admin')
+  store.keys.add(keys.analyst, 'analyst', 'console test analyst')
+  store.keys.add(keys.node, 'node', 'console test node')
+  const app = await buildControlPlane(config, { store })
+  stack.defer(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { url: address.replace(/\/$/, ''), dataDir }
+}
+
+/** The real node on port 0, following the control plane with the node key. */
+export async function startNode(stack: Stack, controlPlane: string, upstream: string, nodeKey: string): Promise<{ url: string; adminUrl: string }> {
+  const cacheDir = tempDir(stack, 'leakgate-console-node-')
+  const config = loadNodeConfig({
+    env: {
+      LEAKGATE_UPSTREAM: upstream,
+      LEAKGATE_CONTROL_PLANE: controlPlane,
+      LEAKGATE_NODE_KEY: nodeKey,
+      LEAKGATE_NODE_ID: 'console-test-edge',
+      LEAKGATE_CACHE_DIR: cacheDir,
+      LEAKGATE_PORT: '0',
+      LEAKGATE_ADMIN_PORT: '0',
+      LEAKGATE_HOST: '127.0.0.1',
+      LEAKGATE_ADMIN_HOST: '127.0.0.1',
+      LEAKGATE_LOG_LEVEL: 'warn',
+    },
+  })
+  const node = buildNode(config, { version: '0.1.0-test' })
+  stack.defer(() => node.close())
+  const url = await node.proxy.listen({ port: 0, host: '127.0.0.1' })
+  const adminUrl = await node.admin.listen({ port: 0, host: '127.0.0.1' })
+  return { url, adminUrl }
+}
+
+/** Random keys in the documented shape. */
+export function makeKeys(): Keys {
+  return { admin: generateKey(), analyst: generateKey(), node: generateKey() }
+}
+
+/** Headless Chromium, as the CI script installs it. */
+export async function launchBrowser(stack: Stack): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  stack.defer(() => browser.close())
+  return browser
+}
+
+/** A JSON call to the control plane with a key (for seeding and for checking what the browser did). */
+export async function cpFetch<T = unknown>(base: string, key: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${key}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: init.body === undefined ? null : JSON.stringify(init.body),
+  })
+  const text = await res.text()
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T }
+}
