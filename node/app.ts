@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import httpProxy from '@fastify/http-proxy'
 import type { DestinationStream, Logger } from 'pino'
-import { createLogger, withoutQuery } from '../lib/logger.js'
+import { createLogger } from '../lib/logger.js'
 import type { NodeConfig } from './config.js'
 import { compilePlan } from './credentials.js'
 import { BodyTooLargeError, CredentialTooLongError, LeakedCredentialError, NoIndexError, TooManyCredentialsError, problemBody } from './errors.js'
@@ -69,7 +69,11 @@ interface ProblemReply {
 
 /** Builds the node from a validated configuration. */
 export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): LeakgateNode {
-  const logger = createLogger(config.logLevel, 'leakgate-node', deps.logStream)
+  // Paths are logged as route templates: some APIs take keys in the path (`/bot<token>/…`), which
+  // no credential place covers, and a log must not keep them.
+  const logger = createLogger(config.logLevel, 'leakgate-node', deps.logStream).child({}, {
+    serializers: { req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, route: routeTemplate(req.url ?? '/') }) },
+  })
   const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate }
   const initial = deps.index ?? (config.index === undefined ? undefined : loadIndexFile(config.index, indexOptions, logger))
   const holder = new IndexHolder(initial)
@@ -181,7 +185,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
         counters.block++
         record(verdict, request)
         const e = new LeakedCredentialError(verdict.leakId)
-        request.log.warn({ leakId: verdict.leakId, method: raw.method, url: withoutQuery(url) }, 'blocked a request carrying a leaked credential')
+        request.log.warn({ leakId: verdict.leakId, method: raw.method, route: routeTemplate(url) }, 'blocked a request carrying a leaked credential')
         void reply.header('leakgate-leak-id', String(verdict.leakId))
         answer(reply, 403, e.code, e.message, { leakId: verdict.leakId })
         return
@@ -211,7 +215,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     await ctx.register(httpProxy, {
       upstream: config.upstream,
       proxyPayloads: false,
-      disableRequestLogging: !verbose,
+      // fastify's own request lines (verbose levels) say enough; reply-from's would repeat the raw path
+      disableRequestLogging: true,
       undici: {
         connections: config.upstreamConnections,
         pipelining: 1,

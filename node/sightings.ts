@@ -66,7 +66,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const NUMERIC = /^\d+$/
 const HEXISH = /^(?=.*\d)[0-9a-f]{8,}$/i
 // A long segment that mixes letters and digits is an id or a token, never a route's own word.
-const TOKENISH = /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9._~%+=-]{16,}$/
+const TOKENISH = /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9._~%+=:-]{16,}$/
 const MAX_SEGMENTS = 16
 const MAX_SEGMENT_LENGTH = 64
 

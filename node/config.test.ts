@@ -1,0 +1,31 @@
+import t from 'tap'
+import { loadNodeConfig, DEFAULT_CREDENTIAL_PLACES } from './config.js'
+
+t.test('defaults, and flags over env over file', async (t) => {
+  const c = loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://127.0.0.1:3000' } })
+  t.equal(c.port, 8000)
+  t.equal(c.adminPort, 9100)
+  t.equal(c.controlPlane, 'http://127.0.0.1:8080')
+  t.equal(c.cacheDir, './data/node')
+  t.equal(c.noIndex, 'open')
+  t.same(c.credentialPlaces, DEFAULT_CREDENTIAL_PLACES)
+  t.ok(Object.isFrozen(c))
+  const f = loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://a:1', LEAKGATE_PORT: '81' }, flags: { port: '82' } })
+  t.equal(f.port, 82)
+})
+
+t.test('errors name the option, its env variable and flag', async (t) => {
+  t.throws(() => loadNodeConfig({ env: {} }), { code: 'LEAKGATE_ERR_CONFIG', message: /upstream option \(LEAKGATE_UPSTREAM, --upstream\) is required/ })
+  t.throws(() => loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'ftp://x' } }), { code: 'LEAKGATE_ERR_CONFIG', message: /LEAKGATE_UPSTREAM/ })
+  t.throws(() => loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_NO_INDEX: 'maybe' } }), { message: /LEAKGATE_NO_INDEX/ })
+  t.throws(() => loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_CREDENTIAL_PLACES: '[{"in":"body","name":"x"}]' } }), { message: /LEAKGATE_CREDENTIAL_PLACES/ })
+  t.throws(() => loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_NODE_KEY: '' }, flags: { 'admin-port': 'x' } }), { message: /--admin-port/ })
+})
+
+t.test('config/node.yaml holds every option with its default', async (t) => {
+  const c = loadNodeConfig({ file: new URL('../config/node.yaml', import.meta.url).pathname, env: { LEAKGATE_UPSTREAM: 'http://127.0.0.1:3000' } })
+  const d = loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://127.0.0.1:3000' } })
+  const { nodeId: _a, ...fromFile } = c
+  const { nodeId: _b, ...defaults } = d
+  t.same(fromFile, defaults, 'the file states the defaults')
+})

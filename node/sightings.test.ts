@@ -1,0 +1,41 @@
+import t from 'tap'
+import { routeTemplate, SightingBuffer, type Sighting } from './sightings.js'
+import { NodeCounters } from './metrics.js'
+
+t.test('route templates hide ids and never keep the query', async (t) => {
+  const cases: [string, string][] = [
+    ['/', '/'],
+    ['', '/'],
+    ['/v1/users', '/v1/users'],
+    ['/v1/users/42', '/v1/users/:id'],
+    ['/v1/users/42/keys?api_key=secret', '/v1/users/:id/keys'],
+    ['/orders/3fa85f64-5717-4562-b3fc-2c963f66afa6/items/7', '/orders/:id/items/:id'],
+    ['/blobs/9f86d081884c7d65', '/blobs/:id'],
+    ['/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe', '/:id/getMe'],
+    ['/v2/health-check/', '/v2/health-check/'],
+    ['/files/readme', '/files/readme'],
+    [`/${'a'.repeat(100)}`, '/:id'],
+  ]
+  for (const [input, want] of cases) t.equal(routeTemplate(input), want, input)
+  t.ok(routeTemplate('/a'.repeat(100)).length < 100, 'bounded length')
+})
+
+const sighting = (leakId: number): Sighting => ({ leakId, sha256: 'a'.repeat(64), at: new Date(0).toISOString(), host: 'h', method: 'GET', route: '/', client: '::1', verdict: 'block' })
+
+t.test('the buffer is bounded and counts what it drops', async (t) => {
+  const counters = new NodeCounters()
+  const buffer = new SightingBuffer(3, counters)
+  t.ok(buffer.push(sighting(1)))
+  t.ok(buffer.push(sighting(2)))
+  t.ok(buffer.push(sighting(3)))
+  t.notOk(buffer.push(sighting(4)), 'full')
+  t.equal(counters.sightingsDropped, 1)
+  const batch = buffer.take(2)
+  t.same(batch.map((s) => s.leakId), [1, 2], 'oldest first')
+  buffer.push(sighting(5))
+  buffer.giveBack(batch)
+  t.equal(buffer.size, 3)
+  t.equal(counters.sightingsDropped, 2, 'what does not fit back is dropped and counted')
+  t.same(buffer.take(10).map((s) => s.leakId), [1, 3, 5], 'a batch given back goes in front')
+  t.throws(() => new SightingBuffer(0, counters), TypeError)
+})
