@@ -4,7 +4,7 @@
  */
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { loggerOptions } from '../lib/logger.js'
 import { installAuth } from './auth.js'
 import type { ControlPlaneConfig } from './config.js'
@@ -30,6 +30,8 @@ export interface ControlPlaneDeps {
   store?: Store
   /** fastify's `logger` option; by default pino with Leakgate's redaction at `config.logLevel`. */
   logger?: FastifyServerOptions['logger']
+  /** A logger of the caller's (tests capture lines with it); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger
 }
 
 declare module 'fastify' {
@@ -56,7 +58,9 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   const ctx: RouteContext = { config, store, sync, metrics }
 
   const app = Fastify({
-    logger: deps.logger ?? loggerOptions(config.logLevel, 'leakgate-control-plane'),
+    ...(deps.loggerInstance === undefined
+      ? { logger: deps.logger ?? loggerOptions(config.logLevel, 'leakgate-control-plane') }
+      : { loggerInstance: deps.loggerInstance }),
     bodyLimit: config.bodyLimit,
     // A held long-poll must not count as an idle connection; 30 s of wait plus slack.
     requestTimeout: 0,
@@ -66,6 +70,8 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     schemaErrorFormatter: formatSchemaErrors,
   })
   app.decorate('leakgate', ctx)
+  // The API takes JSON only: other bodies get a clear 415 instead of a confusing schema error.
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler())
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler((request, reply) => {

@@ -1,0 +1,87 @@
+/**
+ * Test harness: a real control plane (app.inject, or listening on port 0) over a real SQLite file in
+ * a temp folder, with one key of each role. Everything it makes is closed and removed in teardown.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { pino } from 'pino'
+import { loggerOptions } from '../../lib/logger.js'
+import { buildControlPlane } from '../app.js'
+import { defaultControlPlaneConfig, type ControlPlaneConfig } from '../config.js'
+import { Store } from '../store/store.js'
+import { generateKey } from '../store/keys.js'
+
+/** The bits of tap's `t` the harness needs. */
+export interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/** A control plane under test. */
+export interface TestPlane {
+  app: FastifyInstance
+  store: Store
+  dir: string
+  config: Readonly<ControlPlaneConfig>
+  keys: { admin: string; analyst: string; node: string }
+  /** Every log line the app wrote. */
+  logs: string[]
+  /** A JSON request with `key` (or none). */
+  call(method: string, url: string, key?: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>
+}
+
+/** Makes a temp folder removed at teardown. */
+export function tempDir(t: Teardown, prefix = 'leakgate-cp-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Builds a control plane over a fresh store; `overrides` are config options. */
+export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}): Promise<TestPlane> {
+  const dir = tempDir(t)
+  const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', ...overrides })
+  const store = Store.open(dir, {
+    defaultAction: config.defaultAction,
+    autoBlockRisk: config.autoBlockRisk,
+    sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
+    changesRetention: config.changesRetention,
+  })
+  const keys = { admin: generateKey(), analyst: generateKey(), node: generateKey() }
+  store.keys.add(keys.admin, 'admin')
+  store.keys.add(keys.analyst, 'analyst')
+  store.keys.add(keys.node, 'node')
+  const logs: string[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'))
+      cb()
+    },
+  })
+  const app = await buildControlPlane(config, { store, loggerInstance: pino(loggerOptions('trace', 'test'), sink) })
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    store.close()
+  })
+  const call: TestPlane['call'] = (method, url, key, body, headers = {}) =>
+    app.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...headers },
+      ...(body === undefined ? {} : { payload: body as object }),
+    })
+  return { app, store, dir, config, keys, logs, call }
+}
+
+/** Polls `check` until it returns true, or fails after `ms`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
