@@ -75,7 +75,7 @@ async function signIn(page: Page, key: string): Promise<void> {
 
 /** The risks of the rows the list shows, once it has finished loading. */
 async function listedRisks(page: Page): Promise<string[]> {
-  await page.locator('[data-testid=leak-list] , section.list-card[aria-busy=false]').first().waitFor()
+  await page.locator('[data-testid=leak-list][aria-busy=false]').waitFor()
   return page.getByTestId('leak-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.risk ?? ''))
 }
 
@@ -165,6 +165,21 @@ t.test('clicking "high" in the risk chart lists only high leaks, with the filter
   await waitFor('risk filter gone from the URL', () => !page.url().includes('risk='))
   await waitFor('every open leak listed', async () => (await listedRisks(page)).length === seeds.length)
 
+  // Sorting by a column header is kept in the URL too.
+  await page.getByTestId('sort-title').click()
+  await waitFor('sort=title in the URL', () => page.url().includes('sort=title') && page.url().includes('order=asc'))
+  await waitFor('rows in title order', async () => {
+    const titles = await page.getByTestId('leak-link').allInnerTexts()
+    return titles.length === seeds.length && titles.join('|') === [...titles].sort((a, b) => a.localeCompare(b)).join('|')
+  })
+
+  // A search that matches nothing says so.
+  await page.getByTestId('filter-q').fill('no-such-leak-anywhere')
+  await page.getByTestId('filter-q').press('Enter')
+  await page.getByTestId('list-empty').waitFor()
+  await page.getByTestId('list-empty').getByRole('button', { name: 'Clear filters' }).click()
+  await waitFor('filters cleared', async () => (await listedRisks(page)).length === seeds.length)
+
   // Source chart, through its keyboard-usable legend.
   await page.getByTestId('legend-source').getByRole('button', { name: /paste/ }).press('Enter')
   await waitFor('source=paste in the URL', () => page.url().includes('source=paste'))
@@ -193,6 +208,14 @@ t.test('blocking a leak in the console makes the node refuse its token', async (
   const detail = await cpFetch<{ action: string; decisions: { comment: string | null }[] }>(cp.url, keys.admin, `/v1/leaks/${id}`)
   tt.equal(detail.body.action, 'block')
   tt.ok(detail.body.decisions.some((d) => d.comment === 'rotating; block until revoked'), 'the decision is audited with its comment')
+
+  // The node reports the refused request; the detail's timeline shows it.
+  await waitFor('a block sighting in the timeline', async () => {
+    await page.reload()
+    await page.getByTestId('leak-detail').waitFor()
+    return (await page.locator('[data-testid=sighting][data-verdict=block]').count()) > 0
+  })
+  tt.match(await page.locator('[data-testid=sighting][data-verdict=block]').first().innerText(), /console-test-edge/, 'the sighting names the node')
   tt.same(problems, [])
 })
 

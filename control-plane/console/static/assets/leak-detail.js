@@ -16,7 +16,8 @@ function field(label, value) {
   return [h('dt', {}, label), h('dd', {}, value ?? h('span', { class: 'muted' }, '—'))]
 }
 
-function whereFound(loc = {}) {
+function whereFound(location) {
+  const loc = Object.fromEntries(Object.entries(location ?? {}).filter(([, v]) => v !== null && v !== undefined && v !== ''))
   const href = loc.url ? safeHref(loc.url) : null
   return h(
     'dl',

@@ -74,7 +74,7 @@ export function createLeakList(initial, navigate) {
   const body = h('div', { class: 'list-body' })
   const status = h('p', { class: 'list-status muted', role: 'status', 'aria-live': 'polite', 'data-testid': 'list-status' })
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' })
-  const element = h('section', { class: 'card list-card', 'aria-labelledby': 'list-title' }, h('h2', { id: 'list-title' }, 'Leak list'), form, chips, status, body, pager)
+  const element = h('section', { class: 'card list-card', 'aria-labelledby': 'list-title', 'data-testid': 'leak-list', 'aria-busy': 'true' }, h('h2', { id: 'list-title' }, 'Leak list'), form, chips, status, body, pager)
 
   function renderForm() {
     const f = state.filters
