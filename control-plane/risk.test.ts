@@ -1,0 +1,43 @@
+import t from 'tap'
+import { assessRisk, levelOf, withOverride } from './risk.js'
+
+const now = new Date('2026-11-28T12:00:00Z')
+
+t.test('live keys in public sources rank above test keys reported by hand', async (t) => {
+  const live = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, now })
+  const test = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 0, now })
+  t.ok(live.score > test.score)
+  t.equal(live.risk, 'high')
+  t.equal(test.risk, 'low')
+  t.same(live.factors.map((f) => f.factor), ['live_token', 'public_source', 'still_present'])
+  t.equal(live.score, live.factors.reduce((s, f) => s + f.points, 0), 'the score is the sum of its factors')
+})
+
+t.test('history only, age and git URLs', async (t) => {
+  const present = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: 'https://example.com/r.git' }, hits: 0, now })
+  const history = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: 'https://example.com/r.git' }, inHistoryOnly: true, hits: 0, now })
+  t.ok(present.score > history.score)
+  t.ok(present.factors.some((f) => f.factor === 'public_source'), 'a git URL over http is public')
+  const local = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: '/srv/repo' }, hits: 0, now })
+  t.ok(local.factors.some((f) => f.factor === 'private_source'))
+  const old = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-01-01T00:00:00Z', hits: 0, now })
+  const week = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-11-18T00:00:00Z', hits: 0, now })
+  const fresh = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-11-28T00:00:00Z', hits: 0, now })
+  t.ok(old.score > week.score && week.score > fresh.score)
+})
+
+t.test('a leak seen in traffic is critical', async (t) => {
+  const seen = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 1, now })
+  t.equal(seen.risk, 'critical')
+  t.ok(seen.score >= 90)
+  t.match(seen.factors.at(-1), { factor: 'seen_in_traffic', detail: 'seen in 1 request at a node' })
+})
+
+t.test('levels and overrides', async (t) => {
+  t.same([0, 44, 45, 69, 70, 89, 90].map(levelOf), ['low', 'low', 'medium', 'medium', 'high', 'high', 'critical'])
+  const base = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, now })
+  const o = withOverride(base, 'low', 'key_1234abcd')
+  t.equal(o.risk, 'low')
+  t.equal(o.score, base.score)
+  t.match(o.factors.at(-1), { factor: 'operator_override', points: 0, detail: 'set to low by key_1234abcd' })
+})

@@ -1,0 +1,73 @@
+import t from 'tap'
+import { sha256Hex } from '../../node/leakdb/hash.js'
+import { tempDir } from '../test/harness.js'
+import { DEFAULT_STORE_OPTIONS, Store } from './store.js'
+
+const token = (s: string): { sha256: string; preview: string; kind: string } => ({ sha256: sha256Hex(s), preview: `${s.slice(0, 4)}…${s.slice(-4)}`, kind: 'github_pat' })
+
+t.test('upsertFromFindings: a rescan updates the leak instead of duplicating it', async (t) => {
+  const store = Store.open(tempDir(t))
+  t.teardown(() => store.close())
+  const revisions: number[] = []
+  store.onRevision((r) => revisions.push(r))
+  const group = {
+    source: 'github', kind: 'github_pat', fingerprint: 'fp-1',
+    location: { repo: 'acme/api', path: '.env', line: 3, url: 'https://github.com/acme/api/blob/abc/.env#L3' },
+    tokens: [token('ghp_firstfirstfirstfirst')], inHistoryOnly: true, exposedAt: '2026-01-01T00:00:00.000Z',
+  }
+  const first = store.leaks.upsertFromFindings(group, 'scanner')
+  t.equal(first.created, true)
+  t.equal(first.leak.title, 'github_pat in acme/api .env')
+  t.ok(first.leak.riskFactors.some((f) => f.factor === 'history_only'))
+  t.ok(first.leak.riskFactors.some((f) => f.factor === 'old_exposure'))
+  t.same(revisions, [1])
+
+  const again = store.leaks.upsertFromFindings(group, 'scanner')
+  t.equal(again.created, false)
+  t.equal(again.leak.id, first.leak.id)
+  t.same(revisions, [1], 'nothing changed for the nodes')
+
+  const more = store.leaks.upsertFromFindings({ ...group, tokens: [token('ghp_secondsecondsecond')], inHistoryOnly: false }, 'scanner')
+  t.equal(more.created, false)
+  t.equal(more.leak.tokenCount, 2, 'a new token of the same exposure joins the leak')
+  t.ok(more.leak.riskFactors.some((f) => f.factor === 'still_present'), 'present now that a finding is in the tree')
+  t.same(revisions, [1, 2])
+  t.equal(store.db.prepare('SELECT count(*) FROM leaks').pluck().get(), 1)
+
+  // Without a fingerprint, source + location + tokens identify the exposure.
+  const { fingerprint: _fp, ...noFingerprint } = group
+  const a = store.leaks.upsertFromFindings(noFingerprint, 'scanner')
+  const b = store.leaks.upsertFromFindings(noFingerprint, 'scanner')
+  t.equal(a.created, true)
+  t.equal(b.created, false)
+  t.equal(a.leak.id, b.leak.id)
+
+  // The operator's status stays: a closed leak found again is not reopened by a rescan.
+  store.leaks.decide(first.leak.id, { status: 'closed' }, 'key_test')
+  const rescanned = store.leaks.upsertFromFindings(group, 'scanner')
+  t.equal(rescanned.leak.status, 'closed')
+})
+
+t.test('the store survives reopening: migrations once, revision and data kept', async (t) => {
+  const dir = tempDir(t)
+  const first = Store.open(dir, DEFAULT_STORE_OPTIONS)
+  const leak = first.leaks.create({ source: 'manual', tokens: [token('abcd-efgh-ijkl-mnop')] }, 'key_test')
+  first.leaks.decide(leak.id, { action: 'block' }, 'key_test')
+  t.equal(first.index.revision(), 2)
+  first.close()
+  const second = Store.open(dir, DEFAULT_STORE_OPTIONS)
+  t.teardown(() => second.close())
+  t.equal(second.index.revision(), 2)
+  t.equal(second.leaks.get(leak.id)?.action, 'block')
+  t.equal(second.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1)
+  t.equal(second.db.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(second.db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL')
+})
+
+t.test('a store written by a newer Leakgate is refused', async (t) => {
+  const dir = tempDir(t)
+  const store = Store.open(dir)
+  store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'now')").run()
+  store.close()
+  t.throws(() => Store.open(dir), /newer Leakgate/)
+})

@@ -1,0 +1,48 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { generateKey } from '../store/keys.js'
+import { tempDir } from './harness.js'
+import { request, spawnPlane } from './process.js'
+
+t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the logs or the sync stream', async (t) => {
+  const dataDir = tempDir(t)
+  const admin = generateKey()
+  const node = generateKey()
+  const planted = `ghp_PLANTED${Date.now()}secretVALUE0123456789`
+  const plane = await spawnPlane(t, { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_ADMIN_KEY: admin, LEAKGATE_NODE_KEY: node, LEAKGATE_LOG_LEVEL: 'trace' })
+
+  const created = await request(`${plane.url}/v1/leaks`, admin, 'POST', { tokens: [{ value: planted }], kind: 'github_pat', comment: 'planted' })
+  t.equal(created.status, 201)
+  const leak = created.json() as { id: number; tokens: { preview: string }[] }
+  t.notOk(created.bytes.includes(planted), 'the 201 does not echo it')
+  t.equal(leak.tokens[0]?.preview, 'ghp_…6789')
+  // The same token in a refused request, in a search and in a decision's path: still never written.
+  const refused = await request(`${plane.url}/v1/leaks`, admin, 'POST', { tokens: [{ value: planted }], bogus: planted })
+  t.equal(refused.status, 400)
+  t.notOk(refused.bytes.includes(planted))
+  await request(`${plane.url}/v1/leaks?q=${encodeURIComponent(planted)}`, admin)
+  await request(`${plane.url}/v1/leaks/${leak.id}`, admin, 'PATCH', { action: 'block' })
+
+  const snapshot = await request(`${plane.url}/v1/sync/snapshot`, node)
+  const changes = await request(`${plane.url}/v1/sync/changes?since=0`, node)
+  t.equal(snapshot.status, 200)
+  t.equal(changes.status, 200)
+  t.notOk(snapshot.bytes.includes(planted), 'not in the snapshot')
+  t.notOk(changes.bytes.includes(planted), 'not in the changes')
+
+  // kill -9 leaves the WAL in place, so the last writes are still there to search.
+  await plane.kill('SIGKILL')
+  const files = readdirSync(dataDir)
+  t.ok(files.includes('leakgate.db'))
+  t.ok(files.includes('leakgate.db-wal'), 'the WAL is there to search')
+  for (const f of files) {
+    const bytes = readFileSync(join(dataDir, f))
+    t.notOk(bytes.includes(planted), `not in ${f}`)
+    t.notOk(bytes.includes(Buffer.from(planted, 'utf16le')), `not in ${f} as UTF-16`)
+  }
+  const logs = plane.output()
+  t.ok(logs.includes('"statusCode":201'), 'the log has the requests')
+  t.notOk(logs.includes(planted), 'not in the logs')
+  t.notOk(logs.includes(admin), 'nor the admin key')
+})
