@@ -30,21 +30,27 @@ async function throughNode(token: string): Promise<number> {
   return res.status
 }
 
-interface SeedLeak { title: string; source: string; risk: string; token: string }
+interface SeedLeak { title: string; source: string; kind: string; risk: string; action: string; token: string; url: string }
+const gh = (repo: string, path: string, line: number): string => `https://github.com/${repo}/blob/4f2a9c1/${path}#L${line}`
 const seeds: SeedLeak[] = [
-  { title: 'GitHub token in acme/api .env', source: 'github', risk: 'high', token: rawToken('ghp_') },
-  { title: 'Stripe key in a public paste', source: 'paste', risk: 'critical', token: rawToken('sk_live_') },
-  { title: 'Slack webhook in acme/ops README', source: 'github', risk: 'high', token: rawToken('xoxb-') },
-  { title: 'Postman collection with an API key', source: 'postman', risk: 'medium', token: rawToken('pmak-') },
-  { title: 'Test key in acme/sandbox', source: 'github', risk: 'low', token: rawToken('tk_') },
-  { title: 'Reported by email', source: 'manual', risk: 'medium', token: rawToken('key_') },
+  { title: 'GitHub token in acme/api .env', source: 'github', kind: 'github_pat', risk: 'high', action: 'monitor', token: rawToken('ghp_'), url: gh('acme/api', '.env', 3) },
+  { title: 'Stripe live key in a public paste', source: 'paste', kind: 'stripe_secret_key', risk: 'critical', action: 'block', token: rawToken('sk_live_'), url: 'https://paste.example.org/raw/8hQ2' },
+  { title: 'Slack bot token in acme/ops README', source: 'github', kind: 'slack_bot_token', risk: 'high', action: 'monitor', token: rawToken('xoxb-'), url: gh('acme/ops', 'README.md', 41) },
+  { title: 'Postman collection with an API key', source: 'postman', kind: 'generic_api_key', risk: 'medium', action: 'monitor', token: rawToken('pmak-'), url: 'https://www.postman.com/acme/workspace/public' },
+  { title: 'AWS key in acme/infra history', source: 'gitlab', kind: 'aws_access_key', risk: 'critical', action: 'block', token: rawToken('AKIA'), url: 'https://gitlab.com/acme/infra/-/blob/9e1d/terraform.tfvars#L12' },
+  { title: 'Test key in acme/sandbox', source: 'github', kind: 'generic_api_key', risk: 'low', action: 'monitor', token: rawToken('tk_'), url: gh('acme/sandbox', 'config/test.yml', 7) },
+  { title: 'Reported by email', source: 'manual', kind: 'generic_api_key', risk: 'medium', action: 'monitor', token: rawToken('key_'), url: '' },
 ]
 const ids = new Map<string, number>()
 for (const s of seeds) {
-  // Seeding goes through the API by hash, as the console does; monitor, so the node lets them through.
+  // Seeding goes through the API by hash, as the console does.
   const res = await cpFetch<{ id: number }>(cp.url, keys.admin, '/v1/leaks', {
     method: 'POST',
-    body: { title: s.title, source: s.source, risk: s.risk, action: 'monitor', tokens: [{ sha256: sha256(s.token), preview: `${s.token.slice(0, 4)}…${s.token.slice(-4)}` }] },
+    body: {
+      title: s.title, source: s.source, kind: s.kind, risk: s.risk, action: s.action,
+      ...(s.url ? { location: { url: s.url } } : {}),
+      tokens: [{ sha256: sha256(s.token), preview: `${s.token.slice(0, 4)}…${s.token.slice(-4)}` }],
+    },
   })
   if (res.status !== 201) throw new Error(`seeding "${s.title}" answered ${res.status}: ${JSON.stringify(res.body)}`)
   ids.set(s.title, res.body.id)
@@ -108,11 +114,6 @@ t.test('sign in, see the overview, sign out', async (tt) => {
   tt.equal(await page.getByTestId('tile-open').locator('.tile-value').innerText(), String(seeds.length))
   await page.getByTestId('chart-risk').waitFor()
   await page.getByTestId('chart-risk-source').waitFor()
-
-  // The README shows this.
-  const docs = fileURLToPath(new URL('../../docs/', import.meta.url))
-  mkdirSync(docs, { recursive: true })
-  await page.screenshot({ path: `${docs}console.png`, fullPage: false })
 
   await page.reload()
   await page.getByTestId('whoami').waitFor()
@@ -223,7 +224,7 @@ t.test('an analyst sees the decisions disabled, with the reason', async (tt) => 
   const { page, problems } = await openPage(tt)
   await signIn(page, keys.analyst)
   tt.equal(await page.getByTestId('role').textContent(), 'analyst')
-  const seed = seeds[1]!
+  const seed = seeds[3]!
   await page.goto(`${cp.url}/#/leaks/${ids.get(seed.title)}`)
   await page.getByTestId('leak-detail').waitFor()
   for (const d of ['block', 'monitor', 'false-positive', 'close', 'reopen']) {
@@ -287,5 +288,64 @@ t.test('the nodes page shows the node and its sync state', async (tt) => {
   })
   tt.equal(await row.getAttribute('data-stale'), 'false')
   tt.match(await row.innerText(), /in sync|behind/i)
+  tt.same(problems, [])
+})
+
+t.test('overview screenshot for the README (docs/console.png)', async (tt) => {
+  const { page, problems } = await openPage(tt)
+  // Some traffic first, so the list shows hits and last-seen times.
+  for (const s of seeds.slice(1, 5)) await throughNode(s.token)
+  await waitFor('the sightings to reach the control plane', async () => {
+    const res = await cpFetch<{ hits: number }>(cp.url, keys.admin, `/v1/leaks/${ids.get(seeds[4]!.title)}`)
+    return res.body.hits > 0
+  })
+  await page.setViewportSize({ width: 1280, height: 1560 })
+  await signIn(page, keys.admin)
+  await page.locator('[data-testid=leak-list][aria-busy=false]').waitFor()
+  await page.getByTestId('chart-risk-source').waitFor()
+  const docs = fileURLToPath(new URL('../../docs/', import.meta.url))
+  mkdirSync(docs, { recursive: true })
+  await page.screenshot({ path: `${docs}console.png`, fullPage: false })
+  tt.same(problems, [])
+})
+
+t.test('usable on a narrow screen: no sideways scrolling', async (tt) => {
+  const { page, problems } = await openPage(tt)
+  await page.setViewportSize({ width: 390, height: 844 })
+  await signIn(page, keys.admin)
+  await page.locator('[data-testid=leak-list][aria-busy=false]').waitFor()
+  const overflow = (): Promise<number> => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  tt.equal(await overflow(), 0, 'overview fits')
+  await page.getByTestId('leak-link').first().click()
+  await page.getByTestId('leak-detail').waitFor()
+  tt.equal(await overflow(), 0, 'leak detail fits')
+  await page.getByRole('link', { name: 'Nodes' }).click()
+  await page.getByTestId('nodes-table').waitFor()
+  tt.equal(await overflow(), 0, 'nodes page fits')
+  tt.same(problems, [])
+})
+
+t.test('the list pages with the cursor', async (tt) => {
+  const bulk = 27
+  for (let i = 0; i < bulk; i++) {
+    const token = rawToken('bulk_')
+    const res = await cpFetch(cp.url, keys.admin, '/v1/leaks', {
+      method: 'POST',
+      body: { title: `Bulk import ${String(i).padStart(2, '0')}`, source: 'bulk-import', risk: 'low', tokens: [{ sha256: sha256(token) }] },
+    })
+    if (res.status !== 201) throw new Error(`bulk seeding answered ${res.status}`)
+  }
+  const { page, problems } = await openPage(tt)
+  await signIn(page, keys.admin)
+  await page.goto(`${cp.url}/#/?source=bulk-import&sort=title&order=asc`)
+  await waitFor('the first page', async () => (await page.getByTestId('list-status').innerText()).includes(`Showing 1–25 of ${bulk}`))
+  tt.equal(await page.getByTestId('leak-row').count(), 25)
+  tt.ok(await page.getByTestId('prev-page').isDisabled(), 'no page before the first')
+  await page.getByTestId('next-page').click()
+  await waitFor('the second page', async () => (await page.getByTestId('list-status').innerText()).includes(`Showing 26–27 of ${bulk}`))
+  tt.same(await page.getByTestId('leak-link').allInnerTexts(), ['Bulk import 25', 'Bulk import 26'])
+  tt.ok(await page.getByTestId('next-page').isDisabled(), 'no page after the last')
+  await page.getByTestId('prev-page').click()
+  await waitFor('back on the first page', async () => (await page.getByTestId('leak-row').count()) === 25)
   tt.same(problems, [])
 })

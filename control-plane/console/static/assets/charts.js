@@ -143,7 +143,7 @@ export function drawCharts(container, stats, pick) {
       type: 'bar',
       data: {
         labels: sources,
-        datasets: [{ label: 'Open leaks', data: sources.map((s) => stats.bySource[s]), backgroundColor: sources.map((_, i) => sourceColor(i)), borderRadius: 4 }],
+        datasets: [{ label: 'Open leaks', data: sources.map((s) => stats.bySource[s]), backgroundColor: sources.map((_, i) => sourceColor(i)), borderRadius: 4, maxBarThickness: 28 }],
       },
       options: {
         ...baseOptions((i) => pick({ source: sources[i] })),
@@ -160,6 +160,7 @@ export function drawCharts(container, stats, pick) {
           data: sources.map((s) => stats.riskBySource?.[s]?.[r] ?? 0),
           backgroundColor: RISK_COLOR[r],
           borderRadius: 2,
+          maxBarThickness: 72,
         })),
       },
       options: {

@@ -196,12 +196,12 @@ export function mountDetail(main, ctx) {
             h('h2', { id: 'risk-title' }, 'Risk ', riskBadge(leak.risk), leak.riskOverridden ? h('span', { class: 'muted small' }, ' (set by an operator)') : null),
             factors.length === 0
               ? h('p', { class: 'muted' }, 'No factors recorded.')
-              : h(
+              : h('div', { class: 'table-wrap' }, h(
                   'table',
                   { class: 'factors', 'data-testid': 'risk-factors' },
                   h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Factor'), h('th', { scope: 'col', class: 'num' }, 'Points'), h('th', { scope: 'col' }, 'Why'))),
                   h('tbody', {}, factors.map((f) => h('tr', {}, h('td', {}, h('code', {}, f.factor)), h('td', { class: 'num' }, (f.points > 0 ? '+' : '') + f.points), h('td', {}, f.detail ?? '')))),
-                ),
+                )),
           ),
           h('section', { class: 'card', 'aria-labelledby': 'sightings-title' }, h('h2', { id: 'sightings-title' }, 'Sightings'), timeline(leak.sightings)),
         ),
