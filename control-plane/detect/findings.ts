@@ -3,9 +3,11 @@
  * with a fingerprint that stays the same from one scan to the next (rule, file, token), so
  * that findings de-duplicate across commits and a `.leakgateignore` entry keeps working.
  */
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { makePreview, sha256Hex } from '../../node/leakdb/hash.js'
 import type { TextFinding } from './scanner.js'
+
+export { makePreview, sha256Hex }
 
 /** Where a leak was found, as in docs/api.md's Leak `location`. */
 export interface FindingLocation {
@@ -47,22 +49,6 @@ export interface TextOrigin {
   /** Builds a browsable URL for a line, when the source has one. */
   url?: (line: number) => string
   inHistoryOnly?: boolean
-}
-
-/** Lowercase hex SHA-256 of the token's UTF-8 bytes: how a token is known everywhere in Leakgate. */
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex')
-}
-
-/**
- * At most the first 4 and last 4 characters, and never more than a third of the token:
- * `ghp_…abcd`. Short tokens show less; tokens under 6 characters show nothing but the ellipsis.
- */
-export function makePreview(value: string): string {
-  const chars = [...value]
-  const each = Math.min(4, Math.floor(chars.length / 6))
-  if (each === 0) return '…'
-  return `${chars.slice(0, each).join('')}…${chars.slice(-each).join('')}`
 }
 
 /** Stable id of a finding: the same secret, rule and file give the same fingerprint in every commit and every scan. */

@@ -1,0 +1,183 @@
+/**
+ * `leakgate scan <path or git URL>`: finds secrets and prints them (table on a terminal,
+ * `--format json|sarif`), optionally pushing them to the control plane. Exit code 1 when
+ * something was found, 0 when nothing was, 2 on an error. Progress goes to standard error.
+ */
+import { readFileSync, existsSync, statSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
+import { readIgnoreFile, type Finding } from './findings.js'
+import { formatJson, formatSarif, formatTable, type OutputFormat } from './output.js'
+import { loadScanConfig } from './scan-config.js'
+import { pushFindings } from './push.js'
+import type { Progress } from './sources/source.js'
+
+const USAGE = `usage: leakgate scan <path or git URL> [options]
+       leakgate scan --github-org NAME | --github-user NAME [options]
+
+Finds leaked credentials in a directory, a git repository (with --history: every commit of
+every branch and tag, deleted files and commit messages) or the public repositories of a
+GitHub organisation or user. Exit code: 1 secrets found, 0 none, 2 error.
+
+options:
+  --history              read the whole git history, not only the current files
+  --format FORMAT        table (default on a terminal), json (default otherwise) or sarif
+  --rules FILE           add gitleaks-style TOML rules (LEAKGATE_RULES)
+  --show-secrets         print raw secrets (table and json only); never pushed
+  --push                 send findings to the control plane (POST /v1/scans) with LEAKGATE_API_KEY
+  --control-plane URL    control plane for --push (LEAKGATE_CONTROL_PLANE, http://127.0.0.1:8080)
+  --config FILE          YAML or JSON file with these options
+  --ignore-file FILE     fingerprints to leave out (default: <dir>/.leakgateignore)
+  --max-file-size BYTES  skip larger files (LEAKGATE_SCAN_MAX_FILE_SIZE, 10 MiB)
+  --cache-dir DIR        where remote repositories are mirrored (LEAKGATE_SCAN_CACHE_DIR)
+  --github-api-url URL   GitHub API base, for GitHub Enterprise (LEAKGATE_GITHUB_API_URL)
+  --github-max-wait S    longest wait for a rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
+  --quiet                no progress on standard error
+GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN.`
+
+/** Runs `leakgate scan`; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        history: { type: 'boolean' },
+        format: { type: 'string' },
+        rules: { type: 'string' },
+        'show-secrets': { type: 'boolean' },
+        push: { type: 'boolean' },
+        'control-plane': { type: 'string' },
+        config: { type: 'string' },
+        'ignore-file': { type: 'string' },
+        'max-file-size': { type: 'string' },
+        'cache-dir': { type: 'string' },
+        'github-api-url': { type: 'string' },
+        'github-max-wait': { type: 'string' },
+        'github-org': { type: 'string' },
+        'github-user': { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (err) {
+    console.error(`leakgate scan: ${(err as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  const v = parsed.values
+  if (v.help === true) {
+    console.log(USAGE)
+    return 0
+  }
+  try {
+    const format = (v.format ?? (process.stdout.isTTY ? 'table' : 'json')) as OutputFormat
+    if (!['table', 'json', 'sarif'].includes(format)) throw usageError(`--format must be table, json or sarif, got "${v.format}"`)
+    const config = loadScanConfig({
+      file: v.config,
+      env: process.env,
+      flags: {
+        rules: v.rules, 'cache-dir': v['cache-dir'], 'max-file-size': v['max-file-size'], 'control-plane': v['control-plane'],
+        'github-api-url': v['github-api-url'], 'github-max-wait': v['github-max-wait'], 'ignore-file': v['ignore-file'],
+      },
+    })
+    const source = sourceOf(parsed.positionals, v)
+    const { rules, allowlist } = resolveRules({ rulesFiles: config.rules === undefined ? [] : [config.rules] })
+    const ignore = config.ignoreFile === undefined ? new Set<string>() : readIgnoreFile(config.ignoreFile)
+    if (v.push === true && (config.apiKey === undefined || config.apiKey === '')) throw usageError('--push needs an admin API key in LEAKGATE_API_KEY')
+    const progress = progressPrinter(v.quiet === true)
+    const started = Date.now()
+    let result
+    try {
+      result = await scanSource(source, {
+        rules, allowlist, ignore,
+        showSecrets: v['show-secrets'] === true && format !== 'sarif',
+        maxFileSize: config.maxFileSize,
+        cacheDir: config.cacheDir,
+        github: { apiUrl: config.githubApiUrl, ...(config.githubToken === undefined ? {} : { token: config.githubToken }), maxRateLimitWait: config.maxRateLimitWait },
+        onProgress: progress.update,
+      })
+    } finally {
+      progress.done()
+    }
+    const { findings } = result
+    const out = format === 'json' ? formatJson(findings) : format === 'sarif' ? formatSarif(findings, rules, version()) : formatTable(findings)
+    process.stdout.write(out)
+    if (v.quiet !== true) console.error(summary(findings, result.progress, Date.now() - started))
+    if (v.push === true) {
+      const pushed = await pushFindings(config.controlPlane, config.apiKey ?? '', source, findings)
+      if (v.quiet !== true) console.error(`pushed to ${config.controlPlane}: scan ${pushed.id}, ${pushed.leaksCreated} leak(s) created, ${pushed.leaksUpdated} updated`)
+    }
+    return findings.length > 0 ? 1 : 0
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    console.error(`leakgate scan: ${e.message}${e.code === 'USAGE' ? `\n\n${USAGE}` : ''}`)
+    return 2
+  }
+}
+
+function usageError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'USAGE' })
+}
+
+function sourceOf(positionals: string[], v: { history?: boolean; 'github-org'?: string; 'github-user'?: string }): ScanSourceSpec {
+  const history = v.history === true
+  if (v['github-org'] !== undefined || v['github-user'] !== undefined) {
+    if (positionals.length > 0) throw usageError('give either a path or URL, or --github-org/--github-user, not both')
+    if (v['github-org'] !== undefined && v['github-user'] !== undefined) throw usageError('give --github-org or --github-user, not both')
+    return v['github-org'] !== undefined ? { type: 'github', org: v['github-org'], history } : { type: 'github', user: v['github-user']!, history }
+  }
+  if (positionals.length !== 1) throw usageError('give one path or git URL to scan')
+  const target = positionals[0]!
+  if (existsSync(target)) {
+    const isRepo = statSync(target).isDirectory() && (existsSync(`${target}/.git`) || existsSync(`${target}/HEAD`) && existsSync(`${target}/objects`))
+    // Without --history a working tree is scanned as files, uncommitted changes included.
+    if (history && isRepo) return { type: 'git', url: target, history }
+    if (history) throw usageError(`--history needs a git repository; ${target} is not one`)
+    return { type: 'dir', path: target }
+  }
+  if (/^(?:https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/.test(target)) return { type: 'git', url: target, history }
+  throw usageError(`${target}: no such file or directory, and not a git URL`)
+}
+
+function progressPrinter(quiet: boolean): { update: (p: Readonly<Progress>) => void; done: () => void } {
+  const tty = process.stderr.isTTY === true
+  let last = Date.now()
+  let printed = false
+  const line = (p: Readonly<Progress>): string =>
+    `scanning: ${p.files} files, ${p.commits} commits${p.repos > 0 ? `, ${p.repos} repos` : ''}, ${(p.bytes / 1048576).toFixed(1)} MiB`
+  return {
+    update(p) {
+      if (quiet) return
+      const now = Date.now()
+      // Only long scans report: a line a second on a terminal, every 10 s in a log.
+      if (now - last < (tty ? 1000 : 10000)) return
+      last = now
+      printed = true
+      if (tty) process.stderr.write(`\r${line(p)}\u001b[K`)
+      else process.stderr.write(`${line(p)}\n`)
+    },
+    done() {
+      if (printed && tty) process.stderr.write('\r\u001b[K')
+    },
+  }
+}
+
+function summary(findings: readonly Finding[], p: Readonly<Progress>, ms: number): string {
+  const history = findings.filter((f) => f.inHistoryOnly).length
+  return `${findings.length} finding${findings.length === 1 ? '' : 's'}${history > 0 ? ` (${history} in history only)` : ''} in ${p.files} files` +
+    `${p.commits > 0 ? `, ${p.commits} commits` : ''}${p.repos > 0 ? `, ${p.repos} repos` : ''}, ${(p.bytes / 1048576).toFixed(1)} MiB, ${(ms / 1000).toFixed(1)} s` +
+    `${p.skipped > 0 ? `; ${p.skipped} binary or oversized files skipped` : ''}`
+}
+
+function version(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version
+    } catch {
+      // try the next place: the layout differs between the sources and dist/
+    }
+  }
+  return '0.0.0'
+}

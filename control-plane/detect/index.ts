@@ -1,0 +1,143 @@
+/**
+ * The detection engine's programmatic API, used by `leakgate scan` and the control plane:
+ * `scanSource(source, options)` → findings (sha256 and preview, never the raw secret unless
+ * asked), progress counts, and the state that lets the next scan read only new commits.
+ */
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { tmpdir } from 'node:os'
+import { builtinRules, loadRulesFile, emptyAllowlist } from './rules.js'
+import type { Allowlist, Rule } from './rule.js'
+import { scanText } from './scanner.js'
+import { dedupeFindings, readIgnoreFile, toFindings, type Finding } from './findings.js'
+import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem } from './sources/source.js'
+import { dirSource } from './sources/dir.js'
+import { gitSource, type GitState } from './sources/git.js'
+import { githubSource, type GitHubState } from './sources/github.js'
+
+export type { Finding } from './findings.js'
+export type { Progress } from './sources/source.js'
+
+/** What to scan (docs/api.md "Scans" `source`). */
+export type ScanSourceSpec =
+  | { type: 'dir'; path: string }
+  | { type: 'git'; url: string; history?: boolean }
+  | { type: 'github'; org: string; history?: boolean }
+  | { type: 'github'; user: string; history?: boolean }
+
+/** What a scan leaves for the next scan of the same source. */
+export interface ScanState {
+  /** git: commit ids of every ref read. */
+  tips?: string[]
+  /** github: the same, per repository (`acme/api`). */
+  repos?: Record<string, GitState>
+}
+
+/** Options of a scan. */
+export interface ScanOptions {
+  /** The rules; default: the built-in ones plus those of `rulesFiles`. */
+  rules?: readonly Rule[]
+  /** gitleaks-style TOML rules files added to the built-in rules. */
+  rulesFiles?: readonly string[]
+  /** Paths and values to ignore across all rules. */
+  allowlist?: Allowlist
+  /** Fingerprints to leave out (`.leakgateignore`). A directory's own `.leakgateignore` is read too. */
+  ignore?: ReadonlySet<string>
+  /** Keep the raw secret on each finding (`secret`). Only for a person at a terminal. */
+  showSecrets?: boolean
+  /** Files larger than this (bytes) are skipped; default 10 MiB. */
+  maxFileSize?: number
+  /** Where remote repositories are mirrored; default `$TMPDIR/leakgate-scan-cache`. */
+  cacheDir?: string
+  github?: { apiUrl?: string; token?: string; maxRateLimitWait?: number; includeForks?: boolean }
+  /** State from the previous scan of this source: only new commits are read. */
+  since?: ScanState
+  /** Called as the scan goes, after each file or commit message. */
+  onProgress?: (progress: Readonly<Progress>) => void
+  /** Stops the scan between two files. */
+  signal?: AbortSignal
+}
+
+/** A scan's result. */
+export interface ScanResult {
+  findings: Finding[]
+  progress: Progress
+  state: ScanState
+}
+
+/** Rules for a scan: the built-in set plus the rules files; their allowlists merged. */
+export function resolveRules(options: Pick<ScanOptions, 'rules' | 'rulesFiles' | 'allowlist'>): { rules: Rule[]; allowlist: Allowlist } {
+  const rules = options.rules !== undefined ? [...options.rules] : builtinRules()
+  const allowlist = options.allowlist ?? emptyAllowlist()
+  const merged: Allowlist = { regexes: [...allowlist.regexes], paths: [...allowlist.paths], stopwords: [...allowlist.stopwords] }
+  for (const file of options.rulesFiles ?? []) {
+    const set = loadRulesFile(file)
+    rules.unshift(...set.rules)
+    merged.regexes = [...merged.regexes, ...set.allowlist.regexes]
+    merged.paths = [...merged.paths, ...set.allowlist.paths]
+    merged.stopwords = [...merged.stopwords, ...set.allowlist.stopwords]
+  }
+  return { rules, allowlist: merged }
+}
+
+/**
+ * Scans a directory, a git repository or a GitHub organisation/user.
+ * @throws RulesError, SourceError, GitHubError (codes LEAKGATE_ERR_*) when the scan cannot run.
+ */
+export async function scanSource(source: ScanSourceSpec, options: ScanOptions = {}): Promise<ScanResult> {
+  const { rules, allowlist } = resolveRules(options)
+  const limits = { maxFileSize: options.maxFileSize ?? DEFAULT_LIMITS.maxFileSize }
+  const cacheDir = options.cacheDir ?? join(tmpdir(), 'leakgate-scan-cache')
+  const progress = newProgress()
+  const state: ScanState = {}
+  const ignore = new Set(options.ignore ?? [])
+  let items: AsyncGenerator<ScanItem>
+  switch (source.type) {
+    case 'dir':
+      if (existsSync(source.path) && statSync(source.path).isDirectory()) {
+        for (const f of readIgnoreFile(join(source.path, '.leakgateignore'))) ignore.add(f)
+      }
+      items = dirSource(source.path, limits, progress)
+      break
+    case 'git': {
+      const gitState: GitState = { tips: [] }
+      state.tips = gitState.tips
+      items = (async function* () {
+        yield* gitSource({ url: source.url, history: source.history ?? false, cacheDir, limits, ...(options.since?.tips === undefined ? {} : { since: options.since.tips }) }, progress, gitState)
+        state.tips = gitState.tips
+      })()
+      break
+    }
+    case 'github': {
+      const repos: GitHubState = {}
+      state.repos = repos
+      const since = options.since?.repos === undefined ? undefined : Object.fromEntries(Object.entries(options.since.repos).map(([k, v]) => [k, v.tips]))
+      items = githubSource({
+        ...('org' in source ? { org: source.org } : { user: source.user }),
+        history: source.history ?? false,
+        cacheDir,
+        limits,
+        ...(options.github?.apiUrl === undefined ? {} : { apiUrl: options.github.apiUrl }),
+        ...(options.github?.token === undefined ? {} : { token: options.github.token }),
+        ...(options.github?.maxRateLimitWait === undefined ? {} : { maxRateLimitWait: options.github.maxRateLimitWait }),
+        ...(options.github?.includeForks === undefined ? {} : { includeForks: options.github.includeForks }),
+        ...(since === undefined ? {} : { since }),
+      }, progress, repos)
+      break
+    }
+    default:
+      throw new TypeError(`unknown source type ${JSON.stringify((source as { type?: unknown }).type)}`)
+  }
+  const findings: Finding[] = []
+  let n = 0
+  for await (const item of items) {
+    options.signal?.throwIfAborted()
+    const found = scanText(item.text, { rules, allowlist, path: item.origin.file })
+    if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
+    options.onProgress?.(progress)
+    // Let a server that runs scans in-process answer requests between files.
+    if (++n % 64 === 0) await yieldToLoop()
+  }
+  return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state }
+}

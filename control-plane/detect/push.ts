@@ -1,0 +1,34 @@
+/**
+ * `leakgate scan --push`: sends findings to the control plane (`POST /v1/scans` with
+ * `findings`), which groups them into leaks. The raw secret is stripped whatever the flags.
+ */
+import type { Finding } from './findings.js'
+import type { ScanSourceSpec } from './index.js'
+import { SourceError } from './errors.js'
+
+/** The control plane's answer (docs/api.md "Scans"), as far as the CLI reports it. */
+export interface PushResult {
+  id: number
+  status: string
+  leaksCreated: number
+  leaksUpdated: number
+}
+
+/** Posts findings; rejects with a message naming the status and the control plane's `detail`. */
+export async function pushFindings(controlPlane: string, apiKey: string, source: ScanSourceSpec, findings: readonly Finding[]): Promise<PushResult> {
+  const clean = findings.map(({ secret: _secret, ...rest }) => rest)
+  const url = `${controlPlane.replace(/\/+$/, '')}/v1/scans`
+  let res: Response
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ source, findings: clean }),
+    })
+  } catch (cause) {
+    throw Object.assign(new SourceError(`cannot reach the control plane at ${controlPlane}: ${(cause as Error).message}`), { cause })
+  }
+  const body = (await res.json().catch(() => ({}))) as Partial<PushResult> & { detail?: string }
+  if (!res.ok) throw new Error(`push to ${url} failed: ${res.status}${body.detail === undefined ? '' : ` ${body.detail}`}`)
+  return { id: body.id ?? 0, status: body.status ?? 'unknown', leaksCreated: body.leaksCreated ?? 0, leaksUpdated: body.leaksUpdated ?? 0 }
+}

@@ -1,0 +1,71 @@
+/**
+ * A directory tree: every regular file under it, without following symbolic links, skipping
+ * `.git`, binary files and files over the size limit.
+ */
+import { lstat, opendir, readFile } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { SourceError } from '../errors.js'
+import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
+
+/** Yields the text files under `root`. */
+export async function* dirSource(root: string, limits: SourceLimits, progress: Progress): AsyncGenerator<ScanItem> {
+  let stat
+  try {
+    stat = await lstat(root)
+  } catch (cause) {
+    throw Object.assign(new SourceError(`${root}: ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (cause as Error).message}`), { cause })
+  }
+  if (stat.isFile()) {
+    const item = await readItem(root, root.split(sep).pop() ?? root, limits, progress)
+    if (item !== undefined) yield item
+    return
+  }
+  if (!stat.isDirectory()) throw new SourceError(`${root}: not a file or directory`)
+  const stack = [root]
+  while (stack.length > 0) {
+    const dir = stack.pop()!
+    let handle
+    try {
+      handle = await opendir(dir)
+    } catch {
+      progress.skipped++
+      continue
+    }
+    const names: Array<{ name: string; isDir: boolean; isFile: boolean }> = []
+    for await (const entry of handle) names.push({ name: entry.name, isDir: entry.isDirectory(), isFile: entry.isFile() })
+    names.sort((a, b) => (a.name < b.name ? -1 : 1))
+    const subdirs: string[] = []
+    for (const entry of names) {
+      const path = join(dir, entry.name)
+      if (entry.isDir) {
+        if (entry.name !== '.git') subdirs.push(path)
+      } else if (entry.isFile) {
+        const item = await readItem(path, relative(root, path).split(sep).join('/'), limits, progress)
+        if (item !== undefined) yield item
+      }
+    }
+    // Reverse so that the stack visits directories in name order.
+    stack.push(...subdirs.reverse())
+  }
+}
+
+async function readItem(path: string, file: string, limits: SourceLimits, progress: Progress): Promise<ScanItem | undefined> {
+  try {
+    const s = await lstat(path)
+    if (s.size > limits.maxFileSize) {
+      progress.skipped++
+      return undefined
+    }
+    const bytes = await readFile(path)
+    if (isBinary(bytes)) {
+      progress.skipped++
+      return undefined
+    }
+    progress.files++
+    progress.bytes += bytes.length
+    return { text: bytes.toString('utf8'), origin: { source: 'dir', file } }
+  } catch {
+    progress.skipped++
+    return undefined
+  }
+}

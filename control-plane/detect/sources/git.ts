@@ -1,0 +1,312 @@
+/**
+ * A git repository, local or remote, through the git CLI.
+ *
+ * Remote repositories are mirrored into a cache directory (`git clone --mirror`, then
+ * `git remote update --prune` on later scans). Without `history`, the files of HEAD are read.
+ * With `history`, every commit reachable from any branch, tag or other ref is read once, oldest
+ * first: each blob a commit introduces (deleted files included) is scanned once, with the first
+ * commit and path it appeared at, and so is every commit message. Blobs come through one
+ * `git cat-file --batch` process, so a repository costs a handful of git processes, not one a file.
+ */
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { SourceError } from '../errors.js'
+import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
+
+/** Options of a git source. */
+export interface GitSourceOptions {
+  /** A URL git can clone, or a local path to a repository. */
+  url: string
+  /** Every commit of every ref (true), or the files of HEAD (false). */
+  history: boolean
+  /** Where remote repositories are mirrored. */
+  cacheDir: string
+  limits: SourceLimits
+  /** Commits known from an earlier scan: only commits that are not their ancestors are read. */
+  since?: readonly string[]
+  /** Source type written on findings: git (default) or github. */
+  sourceType?: string
+  /** Repository name for locations (`acme/api`). */
+  repo?: string
+  /** Web address of the repository for links (`https://github.com/acme/api`). */
+  webUrl?: string
+}
+
+/** What a git scan leaves for the next one. */
+export interface GitState {
+  /** Commit ids of every ref when the scan ran: pass them as `since` to read only new commits. */
+  tips: string[]
+}
+
+/** Hides the user-info part of a URL (`https://user:token@host` → `https://***@host`). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@')
+}
+
+/** Runs git, resolving with stdout; rejects with SourceError carrying git's (redacted) stderr. */
+export function git(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<Buffer> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('git', args, {
+      cwd: options.cwd,
+      // Never prompt for credentials: a scan must fail, not hang, on a private repository.
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'echo', LC_ALL: 'C' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (c: Buffer) => out.push(c))
+    child.stderr.on('data', (c: Buffer) => err.push(c))
+    child.on('error', (cause) => reject(Object.assign(new SourceError(`cannot run git: ${cause.message}`), { cause })))
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise(Buffer.concat(out))
+      else reject(new SourceError(`git ${args[0] ?? ''} failed (exit ${code}): ${redactUrl(Buffer.concat(err).toString('utf8').trim()).slice(0, 500)}`))
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** The directory git commands run in: a local repository as it is, a remote one mirrored into the cache. */
+export async function openRepository(url: string, cacheDir: string): Promise<string> {
+  if (existsSync(url) && statSync(url).isDirectory()) {
+    const dir = resolve(url)
+    try {
+      await git(['rev-parse', '--git-dir'], { cwd: dir })
+    } catch (cause) {
+      throw Object.assign(new SourceError(`${url} is not a git repository`), { cause })
+    }
+    return dir
+  }
+  mkdirSync(cacheDir, { recursive: true })
+  const target = join(resolve(cacheDir), `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`)
+  if (existsSync(join(target, 'HEAD'))) await git(['remote', 'update', '--prune'], { cwd: target })
+  else await git(['clone', '--mirror', '--quiet', '--', url, target])
+  return target
+}
+
+/** Derives the web address of a repository hosted on github.com or gitlab.com from its clone URL. */
+export function webUrlOf(url: string): string | undefined {
+  const m = /^(?:https:\/\/(?:[^@/]*@)?|git@)(github\.com|gitlab\.com)[/:]([\w.-]+\/[\w.-]+?)(?:\.git)?\/?$/.exec(url)
+  return m === null ? undefined : `https://${m[1]}/${m[2]}`
+}
+
+interface Ref {
+  name: string
+  commit: string
+}
+
+async function listRefs(cwd: string): Promise<{ refs: Ref[]; head: string | undefined }> {
+  const out = (await git(['for-each-ref', '--format=%(objectname) %(*objectname) %(objecttype) %(refname)'], { cwd })).toString('utf8')
+  let head: string | undefined
+  try {
+    head = (await git(['symbolic-ref', '-q', 'HEAD'], { cwd })).toString('utf8').trim()
+  } catch {
+    head = undefined
+  }
+  const refs: Ref[] = []
+  for (const line of out.split('\n')) {
+    const [object, peeled, type, name] = line.split(' ')
+    if (name === undefined || name.endsWith('/HEAD') || name.startsWith('refs/stash')) continue
+    const commit = type === 'tag' ? peeled : type === 'commit' ? object : undefined
+    if (commit === undefined || commit === '') continue
+    refs.push({ name, commit })
+  }
+  // The default branch names the commits it holds; then branches, then tags and the rest.
+  const rank = (r: Ref): number => (r.name === head ? 0 : r.name.startsWith('refs/heads/') ? 1 : r.name.startsWith('refs/remotes/') ? 2 : r.name.startsWith('refs/tags/') ? 3 : 4)
+  refs.sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : 1))
+  return { refs, head }
+}
+
+function shortRef(name: string): string {
+  return name.replace(/^refs\/(?:heads|tags|remotes)\//, '')
+}
+
+/** Maps each commit to the first ref (in rank order) it is reachable from. */
+async function branchOfCommits(cwd: string, refs: readonly Ref[], since: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const covered: string[] = [...since]
+  for (const ref of refs) {
+    const input = [ref.commit, ...covered.map((c) => `^${c}`)].join('\n') + '\n'
+    const list = (await git(['rev-list', '--stdin'], { cwd, input })).toString('utf8')
+    for (const c of list.split('\n')) if (c !== '' && !out.has(c)) out.set(c, shortRef(ref.name))
+    covered.push(ref.commit)
+  }
+  return out
+}
+
+/** Keeps only the commits that exist (history may have been rewritten since the last scan). */
+async function existingCommits(cwd: string, commits: readonly string[]): Promise<string[]> {
+  if (commits.length === 0) return []
+  const out = (await git(['cat-file', '--batch-check'], { cwd, input: commits.join('\n') + '\n' })).toString('utf8')
+  return out.split('\n').filter((l) => / commit \d+$/.test(l)).map((l) => l.split(' ')[0]!)
+}
+
+interface Blob {
+  sha: string
+  path: string
+  commit: string
+  branch?: string | undefined
+}
+
+/** Blob sizes through one `cat-file --batch-check`. */
+async function blobSizes(cwd: string, shas: readonly string[]): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>()
+  if (shas.length === 0) return sizes
+  const out = (await git(['cat-file', '--batch-check'], { cwd, input: shas.join('\n') + '\n' })).toString('utf8')
+  for (const line of out.split('\n')) {
+    const [sha, type, size] = line.split(' ')
+    if (sha !== undefined && type === 'blob' && size !== undefined) sizes.set(sha, Number(size))
+  }
+  return sizes
+}
+
+/** Streams blob contents, in the order asked, through one `git cat-file --batch`. */
+async function* readBlobs(cwd: string, shas: readonly string[]): AsyncGenerator<{ sha: string; data: Buffer }> {
+  if (shas.length === 0) return
+  const child = spawn('git', ['cat-file', '--batch'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } })
+  const stderr: Buffer[] = []
+  child.stderr.on('data', (c: Buffer) => stderr.push(c))
+  child.stdin.on('error', () => undefined)
+  child.stdin.end(shas.join('\n') + '\n')
+  let pending: Buffer = Buffer.alloc(0)
+  let body: Buffer | undefined
+  let filled = 0
+  let current = ''
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      let data: Buffer = chunk
+      while (data.length > 0) {
+        if (body === undefined) {
+          pending = pending.length === 0 ? data : Buffer.concat([pending, data])
+          data = Buffer.alloc(0)
+          const nl = pending.indexOf(10)
+          if (nl < 0) break
+          const header = pending.subarray(0, nl).toString('utf8')
+          const rest = pending.subarray(nl + 1)
+          pending = Buffer.alloc(0)
+          const [sha, type, size] = header.split(' ')
+          if (type === 'missing' || size === undefined) {
+            data = rest
+            continue
+          }
+          current = sha ?? ''
+          body = Buffer.allocUnsafe(Number(size) + 1) // content and its trailing newline
+          filled = 0
+          data = rest
+        }
+        const take = Math.min(body.length - filled, data.length)
+        data.copy(body, filled, 0, take)
+        filled += take
+        data = data.subarray(take)
+        if (filled === body.length) {
+          yield { sha: current, data: body.subarray(0, body.length - 1) }
+          body = undefined
+        }
+      }
+    }
+  } finally {
+    if (child.exitCode === null) child.kill()
+  }
+}
+
+function unquotePath(p: string): string {
+  if (!p.startsWith('"')) return p
+  try {
+    return JSON.parse(p) as string
+  } catch {
+    return p.slice(1, -1)
+  }
+}
+
+/** Yields the texts of a git repository. `state.tips` is set to the ref commits read. */
+export async function* gitSource(options: GitSourceOptions, progress: Progress, state: GitState = { tips: [] }): AsyncGenerator<ScanItem> {
+  const cwd = await openRepository(options.url, options.cacheDir)
+  const sourceType = options.sourceType ?? 'git'
+  const webUrl = options.webUrl ?? webUrlOf(options.url)
+  const { refs, head } = await listRefs(cwd)
+  state.tips = [...new Set(refs.map((r) => r.commit))]
+  if (refs.length === 0) return
+  const headCommit = refs.find((r) => r.name === head)?.commit ?? refs[0]!.commit
+  const headBranch = shortRef(head ?? refs[0]!.name)
+  const origin = (file: string, commit: string, branch: string | undefined, inHistoryOnly: boolean): ScanItem['origin'] => ({
+    source: sourceType,
+    file,
+    commit,
+    ...(branch === undefined ? {} : { branch }),
+    ...(options.repo === undefined ? {} : { repo: options.repo }),
+    ...(webUrl === undefined ? {} : { url: (line: number) => (file === '(commit message)' ? `${webUrl}/commit/${commit}` : `${webUrl}/blob/${commit}/${file}#L${line}`) }),
+    inHistoryOnly,
+  })
+
+  // Blobs of the default branch's current files: a secret in one of them is not history-only.
+  const headTree = new Map<string, string>()
+  const tree = (await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '--full-tree', headCommit], { cwd })).toString('utf8')
+  for (const line of tree.split('\n')) {
+    const m = /^(\d+) blob ([0-9a-f]+)\t(.*)$/.exec(line)
+    if (m !== null && m[1] !== '160000' && m[1] !== '120000') headTree.set(m[2]!, unquotePath(m[3]!))
+  }
+
+  const blobs: Blob[] = []
+  const messages: Array<{ commit: string; text: string }> = []
+  if (!options.history) {
+    for (const [sha, path] of headTree) blobs.push({ sha, path, commit: headCommit })
+    progress.commits++
+  } else {
+    const since = await existingCommits(cwd, options.since ?? [])
+    const branches = await branchOfCommits(cwd, refs, since)
+    const input = [...state.tips, ...since.map((c) => `^${c}`)].join('\n') + '\n'
+    const log = (await git(['-c', 'core.quotePath=false', 'log', '--stdin', '--reverse', '--topo-order', '--format=%x01%H%x02%B%x03', '--raw', '--no-abbrev', '--no-renames', '-m'], { cwd, input })).toString('utf8')
+    const seenBlobs = new Set<string>()
+    const seenCommits = new Set<string>()
+    for (const chunk of log.split('\x01')) {
+      if (chunk === '') continue
+      const sep = chunk.indexOf('\x02')
+      const end = chunk.indexOf('\x03')
+      if (sep < 0 || end < 0) continue
+      const commit = chunk.slice(0, sep)
+      if (!seenCommits.has(commit)) {
+        seenCommits.add(commit)
+        progress.commits++
+        messages.push({ commit, text: chunk.slice(sep + 1, end) })
+      }
+      for (const line of chunk.slice(end + 1).split('\n')) {
+        const m = /^:(\d+) (\d+) [0-9a-f]+ ([0-9a-f]+) [A-Z]\d*\t(.*)$/.exec(line)
+        if (m === null) continue
+        const [, , mode, sha, path] = m
+        if (mode === '160000' || mode === '120000' || /^0+$/.test(sha!) || seenBlobs.has(sha!)) continue
+        seenBlobs.add(sha!)
+        blobs.push({ sha: sha!, path: unquotePath(path!), commit })
+      }
+    }
+    for (const m of messages) {
+      if (m.text.trim() === '') continue
+      yield { text: m.text, origin: origin('(commit message)', m.commit, branches.get(m.commit), m.commit !== headCommit) }
+    }
+    for (const b of blobs) b.branch = branches.get(b.commit)
+  }
+
+  const sizes = await blobSizes(cwd, blobs.map((b) => b.sha))
+  const wanted = blobs.filter((b) => {
+    const size = sizes.get(b.sha)
+    if (size === undefined || size > options.limits.maxFileSize) {
+      progress.skipped++
+      return false
+    }
+    return true
+  })
+  const bySha = new Map(wanted.map((b) => [b.sha, b]))
+  for await (const { sha, data } of readBlobs(cwd, wanted.map((b) => b.sha))) {
+    const b = bySha.get(sha)
+    if (b === undefined) continue
+    if (isBinary(data)) {
+      progress.skipped++
+      continue
+    }
+    progress.files++
+    progress.bytes += data.length
+    const branch = options.history ? b.branch : headBranch
+    yield { text: data.toString('utf8'), origin: origin(b.path, b.commit, branch, !headTree.has(sha)) }
+  }
+}
