@@ -38,12 +38,24 @@ export class BlockedBloom {
   readonly #blocks: number
   readonly #probes: number
 
-  constructor(options: BloomOptions) {
+  /**
+   * @param words the bit array of a filter built elsewhere with the same options (a loader thread
+   *   hands it over); a new, empty one when omitted.
+   */
+  constructor(options: BloomOptions, words?: Uint32Array) {
     const { bitsPerKey, probes } = bloomShape(options.falsePositiveRate)
     const keys = Math.max(1, options.expectedKeys)
     this.#blocks = Math.max(1, Math.ceil((keys * bitsPerKey) / 512))
-    this.#words = new Uint32Array(this.#blocks * WORDS_PER_BLOCK)
+    if (words !== undefined && words.length !== this.#blocks * WORDS_PER_BLOCK) {
+      throw new TypeError(`bloom words: expected ${this.#blocks * WORDS_PER_BLOCK} for these options, got ${words.length}`)
+    }
+    this.#words = words ?? new Uint32Array(this.#blocks * WORDS_PER_BLOCK)
     this.#probes = probes
+  }
+
+  /** The bit array (to hand a built filter to another thread). */
+  get words(): Uint32Array {
+    return this.#words
   }
 
   /** Bytes of memory the bit array takes. */

@@ -105,3 +105,17 @@ t.test('options are checked', async (t) => {
   t.throws(() => LeakIndex.empty({ falsePositiveRate: 0 }), TypeError)
   t.throws(() => LeakIndex.empty({ falsePositiveRate: 1.5 }), TypeError)
 })
+
+t.test('loading on a worker thread gives the same index and the same refusals', async (t) => {
+  const entries = randomEntries(20_000)
+  const snap = encodeSnapshot(entries, 77)
+  const index = await LeakIndex.fromSnapshotInWorker(snap, { falsePositiveRate: 0.001 })
+  t.equal(index.revision, 77)
+  t.equal(index.size, entries.length)
+  t.ok(entries.every((e) => index.checkDigest(e.sha256)?.leakId === e.leakId), 'every entry found with its leak')
+  t.equal(index.check('clean'), undefined)
+  const corrupt = Buffer.from(snap)
+  corrupt[100] = corrupt[100]! ^ 1
+  await t.rejects(LeakIndex.fromSnapshotInWorker(corrupt), { code: 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM' })
+  await t.rejects(LeakIndex.fromSnapshotInWorker(snap.subarray(0, 50)), { code: 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED' })
+})

@@ -1,0 +1,54 @@
+/**
+ * Loads a snapshot into index arrays on a worker thread (LeakIndex.fromSnapshotInWorker).
+ * The snapshot's bytes are copied to the worker once; the built arrays are transferred back.
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { LeakdbError, type LeakdbErrorCode } from './errors.js'
+import { buildParts, type IndexParts } from './index.js'
+import { readSnapshotHeader } from './snapshot.js'
+
+interface Request {
+  buf: Uint8Array
+  falsePositiveRate: number
+}
+
+type Reply = { ok: true; parts: IndexParts } | { ok: false; code?: LeakdbErrorCode; message: string }
+
+/** Builds the parts of an index from a snapshot on a new worker thread. */
+export function loadInWorker(buf: Uint8Array, falsePositiveRate: number): Promise<IndexParts> {
+  return new Promise((resolve, reject) => {
+    const worker = spawnSelf({ buf, falsePositiveRate })
+    worker.once('message', (reply: Reply) => {
+      if (reply.ok) resolve(reply.parts)
+      else reject(reply.code === undefined ? new Error(reply.message) : new LeakdbError(reply.code, reply.message))
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`snapshot loader thread exited with code ${code}`))
+    })
+  })
+}
+
+// The worker runs this same module. Compiled, that is plain JS; from the TypeScript sources (tests,
+// `node --import tsx`), the worker must register tsx itself: loader hooks do not reach worker threads.
+function spawnSelf(data: Request): Worker {
+  const self = import.meta.url
+  if (!self.endsWith('.ts')) return new Worker(new URL(self), { workerData: data })
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(self)}) })`
+  return new Worker(bootstrap, { eval: true, workerData: data })
+}
+
+if (!isMainThread && parentPort !== null && (workerData as Partial<Request> | undefined)?.buf !== undefined) {
+  const { buf, falsePositiveRate } = workerData as Request
+  try {
+    const header = readSnapshotHeader(buf)
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+    const parts = buildParts(b, header.count, header.revision, falsePositiveRate)
+    const transfer = [parts.offsets.buffer, parts.hi.buffer, parts.lo.buffer, parts.values.buffer, parts.bloomWords.buffer] as ArrayBuffer[]
+    parentPort.postMessage({ ok: true, parts } satisfies Reply, transfer)
+  } catch (err) {
+    const e = err as { code?: LeakdbErrorCode; message?: string }
+    parentPort.postMessage({ ok: false, message: e.message ?? String(err), ...(e.code === undefined ? {} : { code: e.code }) } satisfies Reply)
+  }
+}
