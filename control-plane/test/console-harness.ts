@@ -89,7 +89,8 @@ export interface Keys {
 export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url: string; dataDir: string }> {
   const dataDir = tempDir(stack, 'leakgate-console-cp-')
   const config = loadControlPlaneConfig({
-    env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn' },
+    // Nodes go stale after 2 s here (30 s by default) so the nodes page can be seen flagging one.
+    env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2' },
   })
   const store = Store.open(dataDir)
   stack.defer(() => store.close())
@@ -117,6 +118,8 @@ export async function startNode(stack: Stack, controlPlane: string, upstream: st
       LEAKGATE_HOST: '127.0.0.1',
       LEAKGATE_ADMIN_HOST: '127.0.0.1',
       LEAKGATE_LOG_LEVEL: 'warn',
+      // Well inside the control plane's 2 s staleness window above.
+      LEAKGATE_HEARTBEAT_MS: '300',
     },
   })
   const node = buildNode(config, { version: '0.1.0-test' })

@@ -276,18 +276,30 @@ t.test('a leak added by raw value leaves the browser only as its hash', async (t
   tt.same(problems, [])
 })
 
-t.test('the nodes page shows the node and its sync state', async (tt) => {
+t.test('the nodes page shows each node\'s sync state, and a stale node stands out', async (tt) => {
+  // A node that reported once and went quiet (heartbeat as the node sends it).
+  const beat = await cpFetch(cp.url, keys.node, '/v1/nodes/heartbeat', {
+    method: 'POST',
+    body: { nodeId: 'edge-gone', version: '0.0.9', revision: 1, indexEntries: 3, syncAgeSeconds: 0 },
+  })
+  tt.equal(beat.status, 204)
   const { page, problems } = await openPage(tt)
   await signIn(page, keys.admin)
   await page.getByRole('link', { name: 'Nodes' }).click()
-  const row = page.locator('[data-testid=node-row][data-node-id=console-test-edge]')
-  await waitFor('the node to report', async () => {
-    if ((await row.count()) === 1) return true
+  const live = page.locator('[data-testid=node-row][data-node-id=console-test-edge]')
+  const gone = page.locator('[data-testid=node-row][data-node-id=edge-gone]')
+  await waitFor('edge-gone shown stale beside the live node', async () => {
+    if ((await gone.getAttribute('data-stale').catch(() => null)) === 'true' && (await live.count()) === 1) return true
     await page.getByTestId('nodes-refresh').click()
     return false
   })
-  tt.equal(await row.getAttribute('data-stale'), 'false')
-  tt.match(await row.innerText(), /in sync|behind/i)
+  tt.equal(await live.getAttribute('data-stale'), 'false', 'the live node is not stale')
+  tt.match(await gone.innerText(), /stale/i, 'stale in words, not only colour')
+  tt.match(await gone.innerText(), /behind/i, 'and behind the control plane revision')
+  tt.match(await live.innerText(), /in sync|behind/i)
+  tt.match(await page.getByTestId('nodes-summary').innerText(), /1 stale/)
+  const rows = await page.getByTestId('node-row').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.nodeId))
+  tt.equal(rows[0], 'edge-gone', 'stale nodes are listed first')
   tt.same(problems, [])
 })
 
