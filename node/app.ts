@@ -117,6 +117,9 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const proxy = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !verbose }),
+    // A per-request child logger (for its reqId) costs an allocation on every request; below debug
+    // the proxy logs only blocks and failures, which say enough without it.
+    ...(verbose ? {} : { childLoggerFactory: (parent: FastifyBaseLogger) => parent }),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     keepAliveTimeout: config.keepAliveTimeoutMs,

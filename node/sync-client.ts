@@ -169,16 +169,7 @@ export class SyncClient {
 
   async #fetchSnapshot(): Promise<void> {
     const { holder, logger } = this.#o
-    const current = holder.current
-    // Only a snapshot we received (not one we must replace) may be confirmed by 304.
-    const headers: Record<string, string> = current !== undefined && !this.#needSnapshot ? { 'if-none-match': `"r${current.revision}"` } : {}
-    const res = await this.#get('/v1/sync/snapshot', headers)
-    if (res.statusCode === 304) {
-      await res.body.dump()
-      this.#needSnapshot = false
-      holder.lastSyncAt = Date.now()
-      return
-    }
+    const res = await this.#get('/v1/sync/snapshot', {})
     if (res.statusCode !== 200) throw await this.#statusError(res, 'snapshot')
     const buf = await readBounded(res.body, MAX_SNAPSHOT_BYTES)
     const index = LeakIndex.fromSnapshot(buf, this.#o.indexOptions) // throws on a bad snapshot: the index in force stays

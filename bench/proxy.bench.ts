@@ -1,0 +1,245 @@
+/**
+ * The edge node against the proxies it is measured by, side by side in one run (issue 2):
+ *   the origin direct; a bare @fastify/http-proxy; a plain node:http + undici proxy;
+ *   the Leakgate node with 0, 1M and 10M leaked hashes, all-clean traffic and 1 % leaked.
+ *
+ *   npx tsx bench/proxy.bench.ts [--rounds 3] [--duration 5] [--connections 32] [--probe 3000]
+ *
+ * Every target runs in its own process; rounds interleave the targets (order reversed every other
+ * round) and the figures are medians over rounds. Throughput: autocannon, saturated, `--connections`.
+ * Latency: one connection, requests one after another (`--probe` of them), timed with hrtime, since
+ * autocannon's histogram rounds to whole milliseconds. Clean traffic carries `Authorization: Bearer`
+ * from a pool of 200 000 distinct tokens, more than the node's LRU holds, so most checks go to the index.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { Pool } from 'undici'
+import { sha256Hex } from '../node/leakdb/hash.js'
+import { encodeSnapshot, type SnapshotEntry } from '../node/leakdb/snapshot.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const SELF = fileURLToPath(import.meta.url)
+
+// ---- child mode: the comparison proxies ------------------------------------------------------
+async function serve(kind: string, upstream: string): Promise<void> {
+  let port: number
+  if (kind === 'bare') {
+    const { default: Fastify } = await import('fastify')
+    const { default: httpProxy } = await import('@fastify/http-proxy')
+    const app = Fastify({ logger: false })
+    await app.register(httpProxy, { upstream })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    port = (app.server.address() as AddressInfo).port
+  } else {
+    // The least a proxy can do: pass method, path, headers and body through one keep-alive pool.
+    const pool = new Pool(upstream, { connections: 128, pipelining: 1 })
+    const host = new URL(upstream).host
+    const server = createServer((req, res) => {
+      const headers: Record<string, string | string[] | undefined> = { ...req.headers, host, connection: undefined, 'transfer-encoding': undefined, 'keep-alive': undefined }
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
+      pool.request({ path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null }, (err, data) => {
+        if (err) {
+          res.writeHead(502).end()
+          return
+        }
+        const out: Record<string, string | string[]> = {}
+        for (const [k, v] of Object.entries(data.headers)) if (v !== undefined && k !== 'connection' && k !== 'transfer-encoding' && k !== 'keep-alive') out[k] = v
+        res.writeHead(data.statusCode, out)
+        data.body.pipe(res)
+      })
+    })
+    server.keepAliveTimeout = 60_000
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+  }
+  console.log(JSON.stringify({ port }))
+}
+
+// ---- orchestrator ------------------------------------------------------------------------------
+interface Target {
+  name: string
+  url: string
+  leakedShare: number
+}
+
+interface Sample {
+  rps: number
+  p50us: number
+  p99us: number
+}
+
+function startChild(args: string[], ready: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    let done = false
+    child.stdout?.on('data', (d: Buffer) => {
+      if (done) return // later lines (block logs) are read and dropped so the pipe never fills
+      buf += d.toString()
+      for (const line of buf.split('\n')) {
+        const port = ready(line)
+        if (port !== undefined) {
+          done = true
+          resolve({ child, port })
+          return
+        }
+      }
+    })
+    child.on('exit', (code) => {
+      if (!done) reject(new Error(`${args.join(' ')} exited ${code}`))
+    })
+  })
+}
+
+function portLine(line: string): number | undefined {
+  try {
+    const j = JSON.parse(line) as { port?: number; proxy?: { port?: number } }
+    return j.proxy?.port ?? j.port
+  } catch {
+    return undefined
+  }
+}
+
+function* randomEntries(n: number, leaked: readonly string[]): Generator<SnapshotEntry> {
+  for (let i = 0; i < leaked.length; i++) yield { sha256: sha256Hex(leaked[i] as string), action: i % 2 === 0 ? 'block' : 'monitor', leakId: i + 1 }
+  const chunk = 1_000_000
+  for (let start = leaked.length; start < n; start += chunk) {
+    const count = Math.min(chunk, n - start)
+    const digests = randomBytes(32 * count)
+    for (let i = 0; i < count; i++) yield { sha256: digests.subarray(i * 32, i * 32 + 32) as unknown as string, action: 'block', leakId: start + i + 1 }
+  }
+}
+
+async function throughput(target: Target, clean: readonly string[], leaked: readonly string[], seconds: number, connections: number): Promise<number> {
+  let i = Math.floor(Math.random() * clean.length)
+  const every = target.leakedShare > 0 ? Math.round(1 / target.leakedShare) : 0
+  const result = await autocannon({
+    url: target.url,
+    connections,
+    duration: seconds,
+    requests: [{
+      setupRequest: (req) => {
+        i++
+        const token = every > 0 && i % every === 0 ? leaked[i % leaked.length] : clean[i % clean.length]
+        return { ...req, path: '/v1/items/42?page=2', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }
+      },
+    }],
+  })
+  if (result.non2xx > 0 && target.leakedShare === 0) throw new Error(`${target.name}: ${result.non2xx} non-2xx answers on clean traffic`)
+  return result.requests.average
+}
+
+async function latency(target: Target, clean: readonly string[], n: number): Promise<{ p50us: number; p99us: number }> {
+  const pool = new Pool(target.url, { connections: 1 })
+  const times: number[] = []
+  try {
+    for (let i = 0; i < n + 200; i++) {
+      const t0 = process.hrtime.bigint()
+      const res = await pool.request({ path: '/v1/items/42?page=2', method: 'GET', headers: { authorization: `Bearer ${clean[(i * 7919) % clean.length]}` } })
+      await res.body.dump()
+      if (i >= 200) times.push(Number(process.hrtime.bigint() - t0) / 1000)
+    }
+  } finally {
+    await pool.close()
+  }
+  times.sort((a, b) => a - b)
+  return { p50us: times[Math.floor(n * 0.5)] as number, p99us: times[Math.floor(n * 0.99)] as number }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '32' },
+      probe: { type: 'string', default: '3000' },
+      sizes: { type: 'string', default: '0,1000000,10000000' },
+    },
+  })
+  const rounds = Number(values.rounds)
+  const seconds = Number(values.duration)
+  const connections = Number(values.connections)
+  const probe = Number(values.probe)
+  const sizes = values.sizes.split(',').map(Number)
+  const children: ChildProcess[] = []
+  const dir = mkdtempSync(join(tmpdir(), 'leakgate-proxy-bench-'))
+  const cleanup = (): void => {
+    for (const c of children) c.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.on('exit', cleanup)
+  try {
+    const clean = Array.from({ length: 200_000 }, () => `sk_live_${randomBytes(18).toString('base64url')}`)
+    const leaked = Array.from({ length: 1000 }, (_, i) => `ghp_benchLeaked${String(i).padStart(4, '0')}${randomBytes(12).toString('hex')}`)
+
+    const origin = await startChild(['bench/origin.ts'], (line) => {
+      try {
+        return Number(new URL((JSON.parse(line) as { url: string }).url).port)
+      } catch {
+        return undefined
+      }
+    })
+    children.push(origin.child)
+    const upstream = `http://127.0.0.1:${origin.port}`
+    const targets: Target[] = [{ name: 'origin direct', url: upstream, leakedShare: 0 }]
+    for (const kind of ['bare', 'plain']) {
+      const c = await startChild([SELF, '--serve', kind, upstream], portLine)
+      children.push(c.child)
+      targets.push({ name: kind === 'bare' ? 'bare @fastify/http-proxy' : 'node:http + undici', url: `http://127.0.0.1:${c.port}`, leakedShare: 0 })
+    }
+    for (const n of sizes) {
+      const t0 = performance.now()
+      const file = join(dir, `leaks-${n}.snapshot`)
+      writeFileSync(file, encodeSnapshot(randomEntries(n, n === 0 ? [] : leaked), 1))
+      const c = await startChild(['cli.ts', 'node', '--index', file, '--upstream', upstream, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info'], portLine)
+      children.push(c.child)
+      console.error(`node with ${n} leaks ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      const label = n === 0 ? '0' : n >= 1_000_000 ? `${n / 1_000_000}M` : String(n)
+      targets.push({ name: `leakgate, ${label} leaks, clean`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0 })
+      if (n > 0) targets.push({ name: `leakgate, ${label} leaks, 1 % leaked`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0.01 })
+    }
+
+    const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]))
+    // warm up every target (JIT, pools, LRU)
+    for (const t of targets) await throughput(t, clean, leaked, 1, connections)
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? targets : [...targets].reverse()
+      for (const t of order) {
+        const rps = await throughput(t, clean, leaked, seconds, connections)
+        const lat = await latency(t, clean, probe)
+        samples.get(t.name)?.push({ rps, ...lat })
+        console.error(`round ${r + 1} ${t.name}: ${rps.toFixed(0)} req/s, p50 ${lat.p50us.toFixed(0)} µs, p99 ${lat.p99us.toFixed(0)} µs`)
+      }
+    }
+
+    const bare = samples.get('bare @fastify/http-proxy') ?? []
+    const bareRps = median(bare.map((s) => s.rps))
+    const bareP99 = median(bare.map((s) => s.p99us))
+    const lines = [
+      `| target | req/s (median) | × bare http-proxy | p50 µs | p99 µs | p99 − bare p99 µs |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: |`,
+    ]
+    for (const t of targets) {
+      const s = samples.get(t.name) ?? []
+      const rps = median(s.map((x) => x.rps))
+      const p99 = median(s.map((x) => x.p99us))
+      lines.push(`| ${t.name} | ${rps.toFixed(0)} | ${(rps / bareRps).toFixed(2)} | ${median(s.map((x) => x.p50us)).toFixed(0)} | ${p99.toFixed(0)} | ${(p99 - bareP99).toFixed(0)} |`)
+    }
+    console.log(lines.join('\n'))
+  } finally {
+    cleanup()
+  }
+}
+
+if (process.argv[2] === '--serve') await serve(process.argv[3] ?? 'bare', process.argv[4] ?? '')
+else await main()
