@@ -214,7 +214,7 @@ function* secretEntries(doc: string, base: number): Iterable<Candidate> {
 
 /** AWS secret access keys: assigned to a secret-key name, or written near an access key id. */
 function awsSecretRule(): Rule {
-  const assigned = '(?:aws|amazon)?[A-Za-z0-9_.-]{0,20}?secret[_.-]?(?:access[_.-]?)?key(?:[_.-]?id)?\\\\?["\']?\\s{0,4}(?::=|=>|=|:)\\s{0,4}\\\\?["\']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])'
+  const assigned = 'secret[_.-]?(?:access[_.-]?)?key(?:[_.-]?id)?\\\\?["\']?\\s{0,4}(?::=|=>|=|:)\\s{0,4}\\\\?["\']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])'
   const keyId = '(?<![A-Za-z0-9_])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9_])'
   const secret = '(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])'
   const plausible = (s: string): boolean => charClasses(s) >= 3 && shannonEntropy(s) >= 4 && !/^[0-9a-f]+$/i.test(s) && notPlaceholder(s)

@@ -1,0 +1,138 @@
+/**
+ * Each built-in detector with cases it must report and cases it must not. The positive tokens
+ * are made at test time (corpus/tokens.ts) so no real-looking credential lives in the repository.
+ */
+import t from 'tap'
+import { builtinRules } from '../rules.js'
+import { scanText } from '../scanner.js'
+import { Rng, ALPHA } from '../corpus/random.js'
+import { PROVIDER_TOKENS, awsSecret, azureStorageKey, privateKey } from '../corpus/tokens.js'
+import { crc32Base62 } from './checksums.js'
+
+const rules = builtinRules()
+const scan = (text: string, path = 'x.txt'): Array<{ id: string; kind: string; value: string; line: number; column: number }> =>
+  scanText(text, { rules, path }).map((f) => ({ id: f.rule.id, kind: f.rule.kind, value: f.value, line: f.line, column: f.column }))
+
+t.test('every provider token format is found with its kind, in several settings', async (t) => {
+  const rng = new Rng(42)
+  for (const [name, make] of Object.entries(PROVIDER_TOKENS)) {
+    for (let i = 0; i < 5; i++) {
+      const tok = make(rng)
+      const settings = [
+        `TOKEN=${tok.written}\n`,
+        `config = { "key": "${tok.written}" }\n`,
+        `    "source": ["client.key = \\"${tok.written}\\"\\n"],\n`,
+        `curl -H "Authorization: Bearer ${tok.written}" https://api.internal/v1\n`,
+      ]
+      for (const text of settings) {
+        const found = scan(text)
+        const hit = found.find((f) => f.value === tok.value)
+        t.ok(hit, `${name} found in ${JSON.stringify(text.slice(0, 30))}`)
+        t.equal(hit?.kind, tok.kind, `${name} kind`)
+      }
+    }
+  }
+})
+
+t.test('GitHub classic tokens need a valid checksum', async (t) => {
+  const rng = new Rng(3)
+  const random = rng.chars(30, ALPHA.base62)
+  const good = `ghp_${random}${crc32Base62(random)}`
+  const bad = `ghp_${random}${crc32Base62(random).split('').reverse().join('')}`
+  t.same(scan(`token: ${good}`).map((f) => f.id), ['github-pat'])
+  t.same(scan(`token: ${bad}`), [], 'bad checksum: not reported, not even as a generic secret')
+  t.same(scan(`token: ${good}x`), [], 'inside a longer word')
+})
+
+t.test('Stripe: secret and restricted keys are found, publishable keys are not', async (t) => {
+  const rng = new Rng(4)
+  const body = rng.chars(24, ALPHA.base62)
+  t.equal(scan(`sk_live_${body}`)[0]?.kind, 'stripe_key')
+  t.equal(scan(`rk_live_${body}`)[0]?.kind, 'stripe_key')
+  t.same(scan(`Stripe('pk_live_${body}')\nSTRIPE_API_KEY=pk_test_${body}`), [])
+  t.same(scan('sk_test_4eC39HqLyjWDarjtT1zdp7dc'), [], "Stripe's documentation key")
+})
+
+t.test('AWS: key id and the secret key beside it; documentation examples are not', async (t) => {
+  const rng = new Rng(5)
+  const id = PROVIDER_TOKENS.awsKeyId!(rng).value
+  const secret = awsSecret(rng).value
+  const ini = `[default]\naws_access_key_id = ${id}\naws_secret_access_key = ${secret}\n`
+  t.same(scan(ini).map((f) => f.kind).sort(), ['aws_access_key', 'aws_secret_key'])
+  const near = `{"AccessKeyId": "${id}", "Secret": "${secret}"}`
+  t.ok(scan(near).some((f) => f.value === secret), 'a secret key next to a key id')
+  t.same(scan('aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n'), [])
+  t.same(scan(`checksum = ${rng.chars(40, ALPHA.lowerHex)}`), [], 'a 40-character hex digest alone')
+})
+
+t.test('private keys: PEM file, JSON string with \\n escapes, YAML block scalar; public keys are not', async (t) => {
+  const rng = new Rng(6)
+  const k = privateKey(rng)
+  const json = JSON.stringify({ private_key: k.pem + '\n' })
+  const yaml = `tls:\n  key: |\n${k.pem.split('\n').map((l) => '    ' + l).join('\n')}\n`
+  for (const text of [k.pem, json, yaml]) {
+    const found = scan(text)
+    t.equal(found.length, 1)
+    t.equal(found[0]?.value, k.value, 'the same key material whatever the wrapping')
+    t.equal(found[0]?.kind, 'private_key')
+  }
+  const pub = `-----BEGIN PUBLIC KEY-----\n${rng.bytes(270).toString('base64')}\n-----END PUBLIC KEY-----\nssh-rsa AAAAB3NzaC1yc2E${rng.chars(200, ALPHA.base64)} me@host`
+  t.same(scan(pub), [])
+  t.same(scan('-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----'), [], 'an elided key in docs')
+})
+
+t.test('passwords in URLs and connection strings', async (t) => {
+  t.same(scan('DATABASE_URL=postgres://app:S3cr3t-Pa55w0rd@db.internal:5432/app').map((f) => f.value), ['S3cr3t-Pa55w0rd'])
+  t.same(scan('amqp://guest:Xy7@q!9#Lm@rabbit:5672/').map((f) => f.value), ['Xy7@q!9#Lm'], "raw '@' in the password")
+  t.same(scan('"Server=sql1;Database=shop;User Id=sa;Password=Kq9&zT!v2;"').map((f) => f.value), ['Kq9&zT!v2'])
+  t.same(scan('jdbc:mysql://db/app?user=app&password=Mx8uR2kQ&ssl=true').map((f) => f.value), ['Mx8uR2kQ'])
+  t.same(scan('postgres://user:password@localhost/db\nhttps://user:${DB_PASSWORD}@db/x\nmysql://root:<password>@host/db'), [])
+})
+
+t.test('docker config auth and Kubernetes Secret data are decoded', async (t) => {
+  const auth = Buffer.from('ci:Zx81-QmR7-Lp3v').toString('base64')
+  t.same(scan(JSON.stringify({ auths: { 'r.example': { auth } } })).map((f) => [f.kind, f.value]), [['docker_auth', 'ci:Zx81-QmR7-Lp3v']])
+  const b = (s: string): string => Buffer.from(s).toString('base64')
+  const manifest = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  username: ${b('app')}\n  password: ${b('W8x!kq2Lz0')}\nstringData:\n  token: Qm9Xw2Rt7LpZ\n---\nkind: ConfigMap\ndata:\n  motd: ${b('Welcome-Home-99')}\n`
+  t.same(scan(manifest).map((f) => f.value).sort(), ['Qm9Xw2Rt7LpZ', 'W8x!kq2Lz0'], 'only the Secret document is decoded, and not its username')
+})
+
+t.test('Slack webhooks, JWTs and Azure storage keys', async (t) => {
+  const rng = new Rng(7)
+  const hook = PROVIDER_TOKENS.slackWebhook!(rng).value
+  t.equal(scan(`url: ${hook}`)[0]?.kind, 'slack_webhook')
+  const jwt = PROVIDER_TOKENS.jwt!(rng).value
+  t.equal(scan(`Authorization: Bearer ${jwt}`)[0]?.kind, 'jwt')
+  t.same(scan('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c'), [], 'the jwt.io example')
+  const key = azureStorageKey(rng).value
+  t.equal(scan(`DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${key};EndpointSuffix=core.windows.net`)[0]?.kind, 'azure_storage_key')
+})
+
+t.test('generic keyword-assigned secrets, with placeholders, references, templating and code left out', async (t) => {
+  const yes: Array<[string, string]> = [
+    ['DB_PASSWORD=Tiger4821!maple', 'Tiger4821!maple'],
+    ['password: "hunter2-Xq"', 'hunter2-Xq'],
+    ["client_secret = 'c9f0a7e3b2d14e6f8a9b0c1d2e3f4a5b'", 'c9f0a7e3b2d14e6f8a9b0c1d2e3f4a5b'],
+    ['"apiKey": "Zm9vYmFyYmF6cXV4MTIzNDU2"', 'Zm9vYmFyYmF6cXV4MTIzNDU2'],
+    ['spring.datasource.password=Jb2wWYL.njd2WzQXKsP8E', 'Jb2wWYL.njd2WzQXKsP8E'],
+    ['export PGPASSWORD=\'q7Lx!vR2#m\'', 'q7Lx!vR2#m'],
+    ['webhook_secret := "RGLxoYDqdJPsxkUpgEGaRjIgWp"', 'RGLxoYDqdJPsxkUpgEGaRjIgWp'],
+  ]
+  for (const [text, value] of yes) t.same(scan(text).map((f) => f.value), [value], text)
+  const no = [
+    'password = os.environ["DB_PASSWORD"]', 'password: ${DB_PASSWORD}', 'token: {{ .Values.token }}', 'API_KEY=your-api-key-here',
+    'secret = "changeme"', 'password = "<password>"', 'NODE_AUTH_TOKEN: ${{ secrets.NPM_TOKEN }}', 'api_key = settings.API_KEY',
+    'token = request.headers.get("Authorization")', 'password_min_length = 12', 'secret_name = "prod/db/password"',
+    'request_token_id: 550e8400-e29b-41d4-a716-446655440000', 'token_url = "https://auth.internal/oauth/token"',
+    'password = "Tr0ub4dor&3-zz"  # leakgate:allow', 'const password: string = getPassword()', 'max_tokens = 4096',
+    'apiKey: process.env.STRIPE_KEY', 'password: "xxxxxxxxxxxx"', 'secret: "my-app-secret"', 'SECRET_KEY=${SECRET_KEY:-}',
+  ]
+  for (const text of no) t.same(scan(text), [], text)
+})
+
+t.test('line and column point at the secret; a provider match wins over the generic rule on the same text', async (t) => {
+  const rng = new Rng(8)
+  const tok = PROVIDER_TOKENS.githubClassic!(rng).value
+  const found = scan(`first line\n  token = "${tok}"\n`)
+  t.same(found.map((f) => [f.id, f.line, f.column]), [['github-pat', 2, 12]])
+})

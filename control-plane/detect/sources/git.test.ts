@@ -1,0 +1,110 @@
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gitSource, redactUrl, webUrlOf, type GitState } from './git.js'
+import { newProgress, type ScanItem } from './source.js'
+
+function repo(t: { teardown: (fn: () => void) => void }): { dir: string; git: (...args: string[]) => string; write: (p: string, c: string) => void; commit: (m: string) => string } {
+  const root = mkdtempSync(join(tmpdir(), 'leakgate-git-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const dir = join(root, 'repo')
+  mkdirSync(dir)
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, env, encoding: 'utf8' }).trim()
+  git('init', '-q', '-b', 'main')
+  return {
+    dir,
+    git,
+    write: (p, c) => {
+      mkdirSync(join(dir, p, '..'), { recursive: true })
+      writeFileSync(join(dir, p), c)
+    },
+    commit: (m) => {
+      git('add', '-A')
+      git('commit', '-q', '--allow-empty', '-m', m)
+      return git('rev-parse', 'HEAD')
+    },
+  }
+}
+
+async function collect(gen: AsyncGenerator<ScanItem>): Promise<ScanItem[]> {
+  const out: ScanItem[] = []
+  for await (const i of gen) out.push(i)
+  return out
+}
+
+t.test('history: every blob once with the commit that introduced it, deleted files, branches, tags, messages', async (t) => {
+  const r = repo(t)
+  r.write('a.txt', 'one\n')
+  const c1 = r.commit('first')
+  r.write('a.txt', 'two\n')
+  r.write('b.txt', 'one\n') // the same content as a.txt at c1: the same blob, read once
+  const c2 = r.commit('second')
+  r.git('rm', '-q', 'b.txt')
+  r.commit('remove b')
+  r.git('checkout', '-q', '-b', 'feature')
+  r.write('f.txt', 'feature work\n')
+  const cf = r.commit('feature commit')
+  r.git('tag', 'v1')
+  r.git('checkout', '-q', 'main')
+  const progress = newProgress()
+  const state: GitState = { tips: [] }
+  const items = await collect(gitSource({ url: r.dir, history: true, cacheDir: join(r.dir, '..', 'cache'), limits: { maxFileSize: 1e6 } }, progress, state))
+  const files = items.filter((i) => i.origin.file !== '(commit message)')
+  t.same(files.map((i) => [i.origin.file, i.text, i.origin.commit, i.origin.branch, i.origin.inHistoryOnly]), [
+    ['a.txt', 'one\n', c1, 'main', true],
+    ['a.txt', 'two\n', c2, 'main', false],
+    ['f.txt', 'feature work\n', cf, 'feature', true],
+  ])
+  const messages = items.filter((i) => i.origin.file === '(commit message)').map((i) => i.text.trim())
+  t.same(messages.sort(), ['feature commit', 'first', 'remove b', 'second'])
+  t.equal(progress.commits, 4)
+  t.equal(progress.files, 3)
+  t.same(new Set(state.tips), new Set([r.git('rev-parse', 'main'), cf]))
+
+  // Incremental: only what is new since the recorded tips.
+  r.write('c.txt', 'new\n')
+  const c5 = r.commit('after the scan')
+  const again = await collect(gitSource({ url: r.dir, history: true, cacheDir: join(r.dir, '..', 'cache'), limits: { maxFileSize: 1e6 }, since: state.tips }, newProgress()))
+  t.same(again.map((i) => [i.origin.file, i.origin.commit]), [['(commit message)', c5], ['c.txt', c5]])
+})
+
+t.test('a remote repository is mirrored into the cache and updated on the next scan', async (t) => {
+  const r = repo(t)
+  r.write('x.txt', 'x\n')
+  r.commit('x')
+  const cache = join(r.dir, '..', 'cache')
+  const url = `file://${r.dir}`
+  const first = await collect(gitSource({ url, history: false, cacheDir: cache, limits: { maxFileSize: 1e6 } }, newProgress()))
+  t.same(first.map((i) => i.origin.file), ['x.txt'])
+  t.equal(readdirSync(cache).length, 1)
+  r.write('y.txt', 'y\n')
+  r.commit('y')
+  const second = await collect(gitSource({ url, history: false, cacheDir: cache, limits: { maxFileSize: 1e6 } }, newProgress()))
+  t.same(second.map((i) => i.origin.file).sort(), ['x.txt', 'y.txt'])
+  t.equal(readdirSync(cache).length, 1, 'the same mirror, fetched again')
+})
+
+t.test('oversized and binary blobs are skipped; a bad URL fails without echoing credentials', async (t) => {
+  const r = repo(t)
+  r.write('big.txt', 'z'.repeat(5000))
+  r.write('bin.dat', '\u0000\u0001binary')
+  r.write('ok.txt', 'fine\n')
+  r.commit('mixed')
+  const progress = newProgress()
+  const items = await collect(gitSource({ url: r.dir, history: false, cacheDir: join(r.dir, '..', 'cache'), limits: { maxFileSize: 1000 } }, progress))
+  t.same(items.map((i) => i.origin.file), ['ok.txt'])
+  t.equal(progress.skipped, 2)
+  const err = await collect(gitSource({ url: 'https://leakuser:s3cretTok3n@127.0.0.1:1/nope.git', history: false, cacheDir: join(r.dir, '..', 'cache'), limits: { maxFileSize: 1000 } }, newProgress())).catch((e: Error & { code?: string }) => e)
+  t.equal((err as { code?: string }).code, 'LEAKGATE_ERR_SCAN_SOURCE')
+  t.notMatch((err as Error).message, /s3cretTok3n/)
+})
+
+t.test('URL helpers', async (t) => {
+  t.equal(redactUrl('https://u:tok@github.com/a/b.git'), 'https://***@github.com/a/b.git')
+  t.equal(webUrlOf('https://github.com/acme/api.git'), 'https://github.com/acme/api')
+  t.equal(webUrlOf('git@github.com:acme/api.git'), 'https://github.com/acme/api')
+  t.equal(webUrlOf('/srv/repo'), undefined)
+})
