@@ -217,6 +217,19 @@ t.test('blocking a leak in the console makes the node refuse its token', async (
     return (await page.locator('[data-testid=sighting][data-verdict=block]').count()) > 0
   })
   tt.match(await page.locator('[data-testid=sighting][data-verdict=block]').first().innerText(), /console-test-edge/, 'the sighting names the node')
+
+  // The risk can be overridden too; the audit log lists both decisions.
+  await page.getByTestId('decision-risk').selectOption('critical')
+  await page.getByTestId('decision-set-risk').click()
+  await waitFor('the risk shown as critical', async () => (await page.locator('[data-testid=leak-detail] .badges [data-risk]').getAttribute('data-risk')) === 'critical')
+  await page.getByRole('link', { name: 'Audit' }).click()
+  const entries = page.locator(`[data-testid=audit-row][data-leak-id="${id}"]`)
+  await waitFor('the audit log to list the decisions', async () => (await entries.count()) === 3)
+  const texts = await entries.allInnerTexts()
+  tt.match(texts[0], /risk high → critical/, 'newest first: the risk change')
+  tt.match(texts[1], /action monitor → block/)
+  tt.match(texts[1], /rotating; block until revoked/)
+  tt.match(texts[2], /created/)
   tt.same(problems, [])
 })
 
@@ -359,5 +372,18 @@ t.test('the list pages with the cursor', async (tt) => {
   tt.ok(await page.getByTestId('next-page').isDisabled(), 'no page after the last')
   await page.getByTestId('prev-page').click()
   await waitFor('back on the first page', async () => (await page.getByTestId('leak-row').count()) === 25)
+  tt.same(problems, [])
+})
+
+t.test('a filter the control plane refuses shows its error, and removing it recovers', async (tt) => {
+  const { page, problems } = await openPage(tt, /status of 400/)
+  await signIn(page, keys.admin)
+  await page.goto(`${cp.url}/#/?risk=extreme`)
+  const error = page.getByTestId('list-error')
+  await error.waitFor()
+  tt.match(await error.innerText(), /HTTP 400/, 'the error names the status')
+  tt.ok(await error.getByRole('button', { name: 'Retry' }).isVisible(), 'and offers a retry')
+  await page.getByTestId('chip-risk').click()
+  await waitFor('the list back', async () => (await page.getByTestId('leak-row').count()) > 0)
   tt.same(problems, [])
 })

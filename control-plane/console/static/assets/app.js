@@ -3,12 +3,14 @@
 //   #/leaks/12    one leak
 //   #/new         add a leak by hand
 //   #/nodes       the node fleet
+//   #/audit       every decision, newest first
 import { api, clearKey, getKey, onUnauthorized, setKey } from './api.js'
 import { announce, errorBox, h, replace } from './dom.js'
 import { mountOverview } from './overview.js'
 import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
+import { mountAudit } from './audit.js'
 
 const root = document.getElementById('app')
 let session = null // { keyId, role }
@@ -29,6 +31,7 @@ function route(path) {
   if (m) return { name: `leak-${m[1]}`, mount: mountDetail, id: Number(m[1]) }
   if (path === '/new') return { name: 'new', mount: mountAddLeak }
   if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
+  if (path === '/audit') return { name: 'audit', mount: mountAudit }
   return null
 }
 
@@ -122,6 +125,7 @@ function shell(routeName) {
       navLink('#/', 'Leaks', routeName === 'overview' || routeName.startsWith('leak-')),
       navLink('#/new', 'Add leak', routeName === 'new'),
       navLink('#/nodes', 'Nodes', routeName === 'nodes'),
+      navLink('#/audit', 'Audit', routeName === 'audit'),
     ),
     h(
       'div',

@@ -1,7 +1,8 @@
 // One leak: its tokens, where it was found, its risk and why, the decisions an admin can take, the
 // audit trail and the sightings timeline.
 import { api } from './api.js'
-import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, safeHref, statusBadge, statusLabel, timeEl } from './dom.js'
+import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, RISKS, safeHref, statusBadge, timeEl } from './dom.js'
+import { changeText } from './audit.js'
 
 /** The decisions, each a PATCH body; `applies` says when it would change something. */
 const DECISIONS = [
@@ -29,15 +30,6 @@ function whereFound(location) {
     loc.commit ? field('Commit', h('code', {}, loc.commit)) : null,
     Object.keys(loc).length === 0 ? h('p', { class: 'muted' }, 'No location recorded.') : null,
   )
-}
-
-function changeText(from, to) {
-  if (!from) return `created: risk ${to?.risk}, ${to?.action}, ${statusLabel(to?.status)}`
-  const parts = []
-  for (const key of ['action', 'status', 'risk']) {
-    if (from[key] !== to?.[key]) parts.push(`${key} ${key === 'status' ? statusLabel(from[key]) : from[key]} → ${key === 'status' ? statusLabel(to?.[key]) : to?.[key]}`)
-  }
-  return parts.length > 0 ? parts.join(', ') : 'no change'
 }
 
 function auditTrail(decisions = []) {
@@ -109,10 +101,13 @@ export function mountDetail(main, ctx) {
   let destroyed = false
   const isAdmin = session.role === 'admin'
 
-  function decisionPanel(leak) {
+  let current = null
+
+  function decisionPanel(leak, failure, commentText) {
     const reasonId = 'decision-reason'
-    const comment = h('textarea', { id: 'decision-comment', name: 'comment', rows: '2', maxlength: '1000', disabled: !isAdmin, 'data-testid': 'decision-comment', placeholder: 'Why (kept in the audit trail)' })
-    const error = h('div', { 'data-testid': 'decision-error' })
+    const comment = h('textarea', { id: 'decision-comment', name: 'comment', rows: '2', maxlength: '1000', disabled: !isAdmin, 'data-testid': 'decision-comment', placeholder: 'Why (kept in the audit trail)', value: commentText })
+    const error = h('div', { id: 'decision-error', tabindex: '-1', 'data-testid': 'decision-error' }, failure ? errorBox(failure) : null)
+    const riskSelect = h('select', { id: 'decision-risk', disabled: !isAdmin, 'data-testid': 'decision-risk' }, RISKS.map((r) => h('option', { value: r, selected: r === leak.risk }, r)))
     const buttons = DECISIONS.map((d) =>
       h(
         'button',
@@ -138,6 +133,17 @@ export function mountDetail(main, ctx) {
       h('label', { for: 'decision-comment' }, 'Comment'),
       comment,
       h('div', { class: 'button-row', role: 'group', 'aria-label': 'Decisions' }, buttons),
+      h(
+        'div',
+        { class: 'risk-override' },
+        h('label', { for: 'decision-risk' }, 'Risk'),
+        h(
+          'div',
+          { class: 'inline' },
+          riskSelect,
+          h('button', { type: 'button', class: 'btn', 'data-testid': 'decision-set-risk', disabled: !isAdmin, 'aria-describedby': isAdmin ? false : reasonId, onclick: () => decide({ body: { risk: riskSelect.value }, done: `now has risk ${riskSelect.value}` }, comment, error, [...buttons, riskSelect]) }, 'Set risk'),
+        ),
+      ),
       error,
     )
   }
@@ -155,12 +161,14 @@ export function mountDetail(main, ctx) {
       announce(`Leak ${id} ${d.done}.`, 'success')
     } catch (err) {
       if (destroyed) return
-      replace(error, errorBox(err))
-      for (const b of buttons) b.disabled = false
+      // Redraw from the last known state (buttons enabled as they were), with the error and the comment kept.
+      render(current, err, text)
+      document.getElementById('decision-error')?.focus()
     }
   }
 
-  function render(leak) {
+  function render(leak, failure, commentText = '') {
+    current = leak
     const factors = leak.riskFactors ?? []
     replace(
       main,
@@ -208,7 +216,7 @@ export function mountDetail(main, ctx) {
         h(
           'div',
           { class: 'detail-side' },
-          decisionPanel(leak),
+          decisionPanel(leak, failure, commentText),
           h('section', { class: 'card', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, 'Audit trail'), auditTrail(leak.decisions)),
         ),
       ),
