@@ -1,0 +1,111 @@
+/**
+ * The GitHub source against a small server that answers as the GitHub REST API does (pages
+ * through Link, rate-limit headers, 404 for an unknown organisation) and lists git repositories
+ * made by the test, cloned through file:// URLs.
+ */
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { createServer, type IncomingMessage } from 'node:http'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { scanSource } from '../index.js'
+import { listRepos, nextLink } from './github.js'
+import { PROVIDER_TOKENS } from '../corpus/tokens.js'
+import { Rng } from '../corpus/random.js'
+import { sha256Hex } from '../findings.js'
+
+function makeRepo(root: string, name: string, files: Array<Record<string, string>>): string {
+  const dir = join(root, name)
+  mkdirSync(dir, { recursive: true })
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
+  const git = (...args: string[]): void => void execFileSync('git', args, { cwd: dir, env })
+  git('init', '-q', '-b', 'main')
+  for (const [i, commit] of files.entries()) {
+    for (const [path, content] of Object.entries(commit)) writeFileSync(join(dir, path), content)
+    git('add', '-A')
+    git('commit', '-q', '--allow-empty', '-m', `commit ${i}`)
+  }
+  return dir
+}
+
+interface Seen { url: string; at: number; auth: string | undefined }
+
+async function fakeGitHub(t: { teardown: (fn: () => unknown) => void }, repos: Array<{ name: string; path: string; fork?: boolean }>): Promise<{ api: string; seen: Seen[]; resetAt: () => number }> {
+  const seen: Seen[] = []
+  let resetAt = 0
+  let limited = false
+  const server = createServer((req: IncomingMessage, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    seen.push({ url: url.pathname + url.search, at: Date.now(), auth: req.headers.authorization })
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers })
+      res.end(JSON.stringify(body))
+    }
+    if (url.pathname !== '/api/v3/orgs/acme/repos') return json(404, { message: 'Not Found' })
+    // The first request is refused for the secondary rate limit, as GitHub does.
+    if (!limited) {
+      limited = true
+      return json(403, { message: 'You have exceeded a secondary rate limit' }, { 'retry-after': '1' })
+    }
+    const page = Number(url.searchParams.get('page') ?? '1')
+    const item = repos[page - 1]
+    const base = `http://${req.headers.host}/api/v3/orgs/acme/repos?type=public&per_page=100`
+    const headers: Record<string, string> = {}
+    if (page < repos.length) headers.link = `<${base}&page=${page + 1}>; rel="next", <${base}&page=${repos.length}>; rel="last"`
+    if (page === 1) {
+      // Quota spent by this answer: the client must wait for the reset before page 2.
+      resetAt = Math.ceil(Date.now() / 1000) + 1
+      headers['x-ratelimit-remaining'] = '0'
+      headers['x-ratelimit-reset'] = String(resetAt)
+    }
+    json(200, item === undefined ? [] : [{ full_name: `acme/${item.name}`, clone_url: `file://${item.path}`, html_url: `https://ghe.example.test/acme/${item.name}`, fork: item.fork ?? false, private: false }], headers)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  return { api: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`, seen, resetAt: () => resetAt }
+}
+
+t.test('an organisation: pages, rate limits, forks skipped, every repository scanned with its history', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'leakgate-gh-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const rng = new Rng(99)
+  const current = PROVIDER_TOKENS.githubClassic!(rng).value
+  const old = PROVIDER_TOKENS.stripeSecret!(rng).value
+  const forked = PROVIDER_TOKENS.npm!(rng).value
+  const api1 = makeRepo(root, 'api', [{ 'config.env': `GITHUB_TOKEN=${current}\n` }])
+  const web = makeRepo(root, 'web', [{ 'pay.js': `const k = "${old}"\n` }, { 'pay.js': 'const k = process.env.STRIPE_KEY\n' }])
+  const fork = makeRepo(root, 'fork', [{ 'x.env': `NPM_TOKEN=${forked}\n` }])
+  const gh = await fakeGitHub(t, [{ name: 'api', path: api1 }, { name: 'fork', path: fork, fork: true }, { name: 'web', path: web }])
+
+  const { findings, progress, state } = await scanSource({ type: 'github', org: 'acme', history: true }, {
+    cacheDir: join(root, 'cache'),
+    github: { apiUrl: gh.api, token: 'test-token-123', maxRateLimitWait: 30 },
+  })
+  t.same(findings.map((f) => [f.location.repo, f.file, f.sha256, f.inHistoryOnly, f.source]).sort(), [
+    ['acme/api', 'config.env', sha256Hex(current), false, 'github'],
+    ['acme/web', 'pay.js', sha256Hex(old), true, 'github'],
+  ])
+  t.match(findings.find((f) => f.location.repo === 'acme/api')?.location.url, /^https:\/\/ghe\.example\.test\/acme\/api\/blob\/[0-9a-f]{40}\/config\.env#L1$/)
+  t.equal(progress.repos, 2)
+  t.same(Object.keys(state.repos ?? {}).sort(), ['acme/api', 'acme/web'])
+
+  t.equal(gh.seen.length, 4, 'refused once, then three pages')
+  t.ok(gh.seen.every((s) => s.auth === 'Bearer test-token-123'), 'the token is sent')
+  t.ok(gh.seen[1]!.at - gh.seen[0]!.at >= 1000, 'retry-after honoured')
+  t.ok(gh.seen[2]!.at >= gh.resetAt() * 1000, 'page 2 asked for only after the rate-limit reset')
+})
+
+t.test('an unknown organisation is a GitHub error; a reset too far away fails instead of hanging', async (t) => {
+  const gh = await fakeGitHub(t, [])
+  await t.rejects(listRepos({ org: 'nobody', apiUrl: gh.api, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 } }), { code: 'LEAKGATE_ERR_GITHUB' })
+  await t.rejects(listRepos({ org: 'acme', apiUrl: gh.api, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 }, maxRateLimitWait: 0 }), { code: 'LEAKGATE_ERR_GITHUB', message: /rate limit/ })
+  await t.rejects(listRepos({ org: '../etc', apiUrl: gh.api, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 } }), { code: 'LEAKGATE_ERR_GITHUB' })
+})
+
+t.test('Link header parsing', async (t) => {
+  t.equal(nextLink('<https://api/x?page=2>; rel="next", <https://api/x?page=9>; rel="last"'), 'https://api/x?page=2')
+  t.equal(nextLink('<https://api/x?page=1>; rel="prev"'), undefined)
+  t.equal(nextLink(null), undefined)
+})

@@ -1,0 +1,126 @@
+/**
+ * `leakgate scan` as a user runs it: the real binary in a child process, exit codes, formats,
+ * and no raw secret in any output unless --show-secrets.
+ */
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PROVIDER_TOKENS } from '../corpus/tokens.js'
+import { Rng } from '../corpus/random.js'
+import { sha256Hex } from '../findings.js'
+
+const cli = fileURLToPath(new URL('../../../cli.ts', import.meta.url))
+
+function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'scan', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LEAKGATE_API_KEY: '', LEAKGATE_ADMIN_KEY: '', GITHUB_TOKEN: '', ...env },
+    timeout: 60_000,
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const rng = new Rng(2026)
+const token = PROVIDER_TOKENS.githubClassic!(rng).value
+const password = 'Vq7!xR2#pLm9'
+
+function project(t: { teardown: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'leakgate-cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'src'))
+  writeFileSync(join(dir, 'src/app.py'), `import os\n\nGITHUB_TOKEN = "${token}"\n`)
+  writeFileSync(join(dir, '.env'), `DATABASE_URL=postgres://app:${password}@db:5432/app\n`)
+  return dir
+}
+
+t.test('json: exit 1, findings with hashes and previews, no raw secret anywhere', async (t) => {
+  const dir = project(t)
+  const r = run([dir, '--format', 'json'])
+  t.equal(r.code, 1)
+  const findings = JSON.parse(r.stdout) as Array<Record<string, unknown>>
+  t.same(findings.map((f) => [f.ruleId, f.file, f.line, f.sha256]).sort(), [
+    ['github-pat', 'src/app.py', 3, sha256Hex(token)],
+    ['url-password', '.env', 1, sha256Hex(password)],
+  ].sort())
+  t.notMatch(r.stdout + r.stderr, token)
+  t.notMatch(r.stdout + r.stderr, password)
+  t.match(r.stderr, /2 findings in 2 files/)
+})
+
+t.test('--show-secrets puts the raw value in json and table output', async (t) => {
+  const dir = project(t)
+  const json = run([dir, '--format', 'json', '--show-secrets'])
+  t.ok((JSON.parse(json.stdout) as Array<{ secret?: string }>).some((f) => f.secret === token))
+  const table = run([dir, '--format', 'table', '--show-secrets'])
+  t.match(table.stdout, token)
+  t.match(table.stdout, /^RULE\s+WHERE\s+COMMIT\s+SECRET/)
+})
+
+t.test('sarif 2.1.0, never with raw secrets', async (t) => {
+  const dir = project(t)
+  const r = run([dir, '--format', 'sarif', '--show-secrets'])
+  t.equal(r.code, 1)
+  const log = JSON.parse(r.stdout) as { version: string; runs: Array<{ tool: { driver: { name: string; rules: Array<{ id: string }> } }; results: Array<{ ruleId: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }>; partialFingerprints: Record<string, string> }> }> }
+  t.equal(log.version, '2.1.0')
+  const run0 = log.runs[0]!
+  t.equal(run0.tool.driver.name, 'leakgate')
+  t.same(run0.tool.driver.rules.map((x) => x.id).sort(), ['github-pat', 'url-password'])
+  const gh = run0.results.find((x) => x.ruleId === 'github-pat')
+  t.same(gh?.locations[0]?.physicalLocation.artifactLocation.uri, 'src/app.py')
+  t.same(gh?.locations[0]?.physicalLocation.region.startLine, 3)
+  t.match(gh?.partialFingerprints['leakgate/v1'], /^[0-9a-f]{32}$/)
+  t.notMatch(r.stdout, token)
+})
+
+t.test('nothing found: exit 0; .leakgateignore silences a reviewed finding', async (t) => {
+  const dir = project(t)
+  const first = JSON.parse(run([dir, '--format', 'json']).stdout) as Array<{ fingerprint: string }>
+  writeFileSync(join(dir, '.leakgateignore'), first.map((f) => `${f.fingerprint}  # reviewed: test data`).join('\n') + '\n')
+  const r = run([dir, '--format', 'json'])
+  t.equal(r.code, 0)
+  t.same(JSON.parse(r.stdout), [])
+})
+
+t.test('errors exit 2: missing path, bad format, bad rules file (rule id named), --push without a key', async (t) => {
+  const dir = project(t)
+  t.equal(run([join(dir, 'missing')]).code, 2)
+  const fmt = run([dir, '--format', 'xml'])
+  t.equal(fmt.code, 2)
+  t.match(fmt.stderr, /--format must be table, json or sarif/)
+  writeFileSync(join(dir, 'bad.toml'), '[[rules]]\nid = "team-token"\nregex = "tt_(["\n')
+  const rules = run([dir, '--rules', join(dir, 'bad.toml')])
+  t.equal(rules.code, 2)
+  t.match(rules.stderr, /rule team-token: bad regex/)
+  const push = run([dir, '--push'])
+  t.equal(push.code, 2)
+  t.match(push.stderr, /LEAKGATE_API_KEY/)
+  t.equal(run(['--unknown-flag', dir]).code, 2)
+})
+
+t.test('--history reads a repository\'s past; a URL without --history reads HEAD', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'leakgate-cli-git-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const repo = join(root, 'repo')
+  mkdirSync(repo)
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
+  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: repo, env })
+  git('init', '-q', '-b', 'main')
+  writeFileSync(join(repo, 'app.env'), `TOKEN=${token}\n`)
+  git('add', '-A')
+  git('commit', '-q', '-m', 'add')
+  writeFileSync(join(repo, 'app.env'), 'TOKEN=${TOKEN}\n')
+  git('commit', '-q', '-am', 'remove')
+  t.equal(run([repo, '--format', 'json']).code, 0, 'the working tree is clean')
+  const r = run([repo, '--history', '--format', 'json', '--cache-dir', join(root, 'cache')])
+  t.equal(r.code, 1)
+  const [f] = JSON.parse(r.stdout) as Array<{ sha256: string; inHistoryOnly: boolean; commit: string; branch: string }>
+  t.equal(f?.sha256, sha256Hex(token))
+  t.equal(f?.inHistoryOnly, true)
+  t.equal(f?.branch, 'main')
+  t.match(f?.commit, /^[0-9a-f]{40}$/)
+  t.equal(run([`file://${repo}`, '--format', 'json', '--cache-dir', join(root, 'cache')]).code, 0)
+})
