@@ -265,6 +265,14 @@ t.test('a leak added by raw value leaves the browser only as its hash', async (t
   await signIn(page, keys.admin)
   await page.getByRole('link', { name: 'Add leak' }).first().click()
   await page.getByTestId('add-leak-form').waitFor()
+  // A line that is not a SHA-256 hash in hash mode is refused in the form, and nothing is sent.
+  await page.getByTestId('add-mode-sha256').check()
+  await page.getByTestId('add-tokens').fill('not-a-hash')
+  await page.getByTestId('add-submit').click()
+  await page.getByTestId('add-invalid').waitFor()
+  tt.match(await page.getByTestId('add-invalid').innerText(), /not a SHA-256 hash/)
+  tt.equal(sent.filter((r) => r.method === 'POST').length, 0, 'nothing sent for a bad form')
+
   await page.getByTestId('add-title').fill('Token pasted in #support')
   await page.getByTestId('add-source').selectOption('paste')
   await page.getByTestId('add-risk').selectOption('critical')

@@ -5,7 +5,7 @@
 //   #/nodes       the node fleet
 //   #/audit       every decision, newest first
 import { api, clearKey, getKey, onUnauthorized, setKey } from './api.js'
-import { announce, errorBox, h, replace } from './dom.js'
+import { errorBox, h, replace } from './dom.js'
 import { mountOverview } from './overview.js'
 import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
@@ -181,5 +181,4 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && document.activeElement?.matches?.('input[type=search]')) document.activeElement.blur()
 })
 
-export { announce }
 render()

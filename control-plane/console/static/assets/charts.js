@@ -55,7 +55,7 @@ function legend(items, testid) {
             'data-value': it.value,
             onclick: it.onclick,
           },
-          h('span', { class: 'swatch', style: undefined, 'data-color': it.color, 'aria-hidden': 'true' }),
+          h('span', { class: 'swatch', 'data-color': it.color, 'aria-hidden': 'true' }),
           h('span', { class: 'legend-label' }, it.label),
           h('span', { class: 'legend-count' }, String(it.count)),
         ),

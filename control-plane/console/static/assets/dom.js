@@ -123,6 +123,7 @@ export function safeHref(url) {
 }
 
 const live = () => document.getElementById('live')
+let toastTimer = 0
 
 /** Says something to screen readers (and shows it as a toast). */
 export function announce(message, kind = 'info') {
@@ -134,8 +135,8 @@ export function announce(message, kind = 'info') {
   requestAnimationFrame(() => {
     region.textContent = message
   })
-  clearTimeout(announce.timer)
-  announce.timer = setTimeout(() => {
+  clearTimeout(toastTimer)
+  toastTimer = setTimeout(() => {
     region.textContent = ''
     region.className = 'toast'
   }, 6000)
