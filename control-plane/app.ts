@@ -79,11 +79,13 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   })
   app.addSchema(problemSchema)
   app.addHook('onClose', async () => {
-    sync.close()
+    await sync.close()
     if (ownsStore) store.close()
   })
   // Long-polls would hold close() for up to their wait: release them as soon as closing starts.
-  app.addHook('preClose', async () => sync.close())
+  app.addHook('preClose', async () => {
+    await sync.close()
+  })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },

@@ -98,3 +98,27 @@ t.test('closing the app releases held long-polls at once', async (t) => {
   t.equal(res.statusCode, 200)
   t.same(res.json(), { revision: 0, changes: [] })
 })
+
+t.test('a large index is built in a worker thread; meanwhile the last snapshot is served', async (t) => {
+  const plane = await startPlane(t)
+  const { SyncService } = await import('./sync.js')
+  const sync = new SyncService(plane.store, { maxWaitSeconds: 1, changesPerResponse: 100, workerThreshold: 1 })
+  t.teardown(() => sync.close())
+  await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'worker-token-1-abcdefgh' }] })
+  const first = await sync.snapshot()
+  t.equal(first.revision, 1, 'the first build is awaited')
+  t.ok(LeakIndex.fromSnapshot(first.body).check('worker-token-1-abcdefgh'))
+
+  await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'worker-token-2-abcdefgh' }] })
+  const served = await sync.snapshot()
+  t.equal(served.revision, 1, 'the last snapshot while the new one builds')
+  let fresh = served
+  const deadline = Date.now() + 10_000
+  while (fresh.revision !== 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20))
+    fresh = await sync.snapshot()
+  }
+  t.equal(fresh.revision, 2, 'then the fresh one')
+  t.equal(fresh.etag, '"r2"')
+  t.ok(LeakIndex.fromSnapshot(fresh.body).check('worker-token-2-abcdefgh'))
+})

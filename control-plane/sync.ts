@@ -2,9 +2,16 @@
  * What nodes sync from: the snapshot of the whole index (built with node/leakdb's encoder, cached
  * per revision so a fleet fetching it costs one build) and the change log, answered at once when
  * there are changes and otherwise held open until a write advances the revision or the wait runs out.
+ *
+ * Small indexes are encoded on the spot. A large one (`workerThreshold` entries or more) is built in
+ * a worker thread, since a million entries take seconds that the event loop must not stall for;
+ * meanwhile a request gets the last snapshot built, if any, which is still correct: its ETag and
+ * `Leakgate-Revision` name its revision, and the node catches up from there through the changes.
  */
+import { Worker } from 'node:worker_threads'
 import { encodeSnapshot } from '../node/leakdb/snapshot.js'
 import { SyncGoneError } from './errors.js'
+import type { BuildAnswer } from './snapshot-worker.js'
 import type { IndexChange } from './store/index-log.js'
 import type { Store } from './store/store.js'
 
@@ -27,6 +34,8 @@ export interface SyncOptions {
   maxWaitSeconds: number
   /** The most changes in one answer; the node asks again from the last revision it got. */
   changesPerResponse: number
+  /** Indexes with at least this many entries are built in a worker thread. Default 100 000. */
+  workerThreshold?: number
 }
 
 /** Snapshot cache and long-poll waiters over one store. */
@@ -36,6 +45,10 @@ export class SyncService {
   readonly #waiters = new Set<() => void>()
   readonly #unsubscribe: () => void
   #cached: SnapshotBody | undefined
+  #building: Promise<SnapshotBody> | undefined
+  #worker: Worker | undefined
+  #nextId = 1
+  readonly #pending = new Map<number, { resolve: (a: BuildAnswer) => void }>()
   #closed = false
 
   constructor(store: Store, options: SyncOptions) {
@@ -54,14 +67,26 @@ export class SyncService {
     return this.#store.index.revision()
   }
 
-  /** The snapshot at the current revision (built once per revision). */
-  snapshot(): SnapshotBody {
-    const revision = this.#store.index.revision()
-    if (this.#cached?.revision === revision) return this.#cached
-    // better-sqlite3 is synchronous, so no write can land between reading the revision and the entries.
-    const body = encodeSnapshot(this.#store.index.entries(), revision)
-    this.#cached = { revision, etag: `"r${revision}"`, body }
-    return this.#cached
+  /**
+   * A snapshot: at the current revision for a small index; for a large one, the last one built
+   * while a fresh one is being made (or the fresh one when none was built yet, or the one built is
+   * older than the changes kept).
+   */
+  async snapshot(): Promise<SnapshotBody> {
+    const index = this.#store.index
+    const revision = index.revision()
+    const cached = this.#cached
+    if (cached?.revision === revision) return cached
+    // The entry count of the last snapshot says how big the index is, without counting a million rows.
+    const entries = cached === undefined ? index.size() : (cached.body.length - 64) / 36
+    if (entries < (this.#options.workerThreshold ?? 100_000)) {
+      // better-sqlite3 is synchronous: no write can land between reading the revision and the entries.
+      this.#cached = { revision, etag: `"r${revision}"`, body: encodeSnapshot(index.entries(), revision) }
+      return this.#cached
+    }
+    const fresh = this.#building ?? this.#buildInWorker()
+    if (cached !== undefined && cached.revision >= index.prunedThrough()) return cached
+    return fresh
   }
 
   /**
@@ -87,11 +112,66 @@ export class SyncService {
     return this.#read(since)
   }
 
-  /** Releases every held request (they answer with what they have) and stops listening. */
-  close(): void {
+  /** Releases every held request (they answer with what they have), stops listening and the worker. */
+  async close(): Promise<void> {
     this.#closed = true
     this.#unsubscribe()
     this.#wakeAll()
+    const worker = this.#worker
+    this.#worker = undefined
+    if (worker !== undefined) await worker.terminate()
+  }
+
+  #buildInWorker(): Promise<SnapshotBody> {
+    const build = (async (): Promise<SnapshotBody> => {
+      const answer = await this.#ask()
+      if ('error' in answer) throw new Error(`building the snapshot failed: ${answer.error}`)
+      const body = Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength)
+      const snap = { revision: answer.revision, etag: `"r${answer.revision}"`, body }
+      if (this.#cached === undefined || snap.revision > this.#cached.revision) this.#cached = snap
+      return snap
+    })()
+    this.#building = build
+    void build.finally(() => {
+      if (this.#building === build) this.#building = undefined
+    }).catch(() => undefined)
+    return build
+  }
+
+  #ask(): Promise<BuildAnswer> {
+    if (this.#closed) return Promise.resolve({ id: 0, error: 'the sync service is closed' })
+    const worker = this.#worker ?? this.#startWorker()
+    const id = this.#nextId++
+    return new Promise((resolve) => {
+      this.#pending.set(id, { resolve })
+      worker.postMessage({ id })
+    })
+  }
+
+  #startWorker(): Worker {
+    const workerData = { dbPath: this.#store.db.name }
+    // Built, the worker is a .js file beside this module. Run from sources (tsx: tests, `npx tsx`),
+    // it is .ts, and a worker thread does not always inherit tsx's loader, so it registers it first.
+    const worker = import.meta.url.endsWith('.ts')
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(new URL('./snapshot-worker.ts', import.meta.url).href)}))`,
+          { eval: true, workerData },
+        )
+      : new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData })
+    worker.unref()
+    worker.on('message', (answer: BuildAnswer) => {
+      this.#pending.get(answer.id)?.resolve(answer)
+      this.#pending.delete(answer.id)
+    })
+    const fail = (message: string): void => {
+      for (const [id, p] of this.#pending) p.resolve({ id, error: message })
+      this.#pending.clear()
+      if (this.#worker === worker) this.#worker = undefined
+    }
+    worker.on('error', (err) => fail(err.message))
+    worker.on('exit', (code) => fail(`the snapshot worker exited (${code})`))
+    this.#worker = worker
+    return worker
   }
 
   #read(since: number): ChangesBody {

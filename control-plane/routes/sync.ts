@@ -16,7 +16,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { sync }) => {
       response: { ...problems(401, 403) },
     },
   }, async (request, reply) => {
-    const snap = sync.snapshot()
+    const snap = await sync.snapshot()
     reply.header('etag', snap.etag).header('leakgate-revision', String(snap.revision)).header('cache-control', 'no-cache')
     const inm = request.headers['if-none-match']
     if (inm !== undefined && inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === snap.etag || tag.trim() === '*')) {

@@ -31,9 +31,11 @@ interface NodeRow {
 
 /** Heartbeats in, fleet out. */
 export class NodeRepo {
+  readonly #db: Database.Database
   readonly #s
 
   constructor(db: Database.Database) {
+    this.#db = db
     this.#s = {
       upsert: db.prepare(`
         INSERT INTO nodes (id, version, revision, index_entries, sync_age_seconds, last_contact_at)
@@ -46,8 +48,21 @@ export class NodeRepo {
     }
   }
 
-  /** Records a heartbeat. */
+  /**
+   * Records a heartbeat. A fleet sends many and each is replaced by the next, so this one write runs
+   * with `synchronous = NORMAL`: no fsync of its own (WAL still makes it survive a kill -9; a power cut
+   * may lose the last few, which the next heartbeat restores). Everything else stays FULL.
+   */
   heartbeat(h: Heartbeat): void {
+    this.#db.pragma('synchronous = NORMAL')
+    try {
+      this.#upsert(h)
+    } finally {
+      this.#db.pragma('synchronous = FULL')
+    }
+  }
+
+  #upsert(h: Heartbeat): void {
     this.#s.upsert.run({
       id: h.nodeId, version: h.version ?? null, revision: h.revision ?? null, indexEntries: h.indexEntries ?? null,
       syncAgeSeconds: h.syncAgeSeconds ?? null, now: new Date().toISOString(),
