@@ -2,7 +2,7 @@
  * What the console's browser tests start: a small upstream API, the real control plane and the real
  * node (each on port 0, in this process), and Debian's Chromium driven by playwright-core.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -136,6 +136,9 @@ export function makeKeys(): Keys {
 
 /** Headless Chromium, as the CI script installs it. */
 export async function launchBrowser(stack: Stack): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set LEAKGATE_CHROMIUM`)
+  }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

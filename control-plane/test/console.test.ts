@@ -395,3 +395,31 @@ t.test('a filter the control plane refuses shows its error, and removing it reco
   await waitFor('the list back', async () => (await page.getByTestId('leak-row').count()) > 0)
   tt.same(problems, [])
 })
+
+t.test('every form control has a label and every button a name, on every page', async (tt) => {
+  const { page, problems } = await openPage(tt)
+  await signIn(page, keys.admin)
+  const pages: [string, string][] = [
+    ['#/', 'leak-list'],
+    [`#/leaks/${ids.get(seeds[2]!.title)}`, 'leak-detail'],
+    ['#/new', 'add-leak-form'],
+    ['#/nodes', 'nodes-table'],
+    ['#/audit', 'audit-log'],
+  ]
+  for (const [hash, ready] of pages) {
+    await page.goto(`${cp.url}/${hash}`)
+    await page.getByTestId(ready).waitFor()
+    const unnamed = await page.evaluate(() => {
+      const out: string[] = []
+      for (const el of document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('input, select, textarea')) {
+        if (el.type !== 'hidden' && el.labels?.length === 0 && !el.getAttribute('aria-label')) out.push(`${el.tagName} ${el.id || el.name}`)
+      }
+      for (const el of document.querySelectorAll<HTMLElement>('button, a[href]')) {
+        if (!(el.getAttribute('aria-label') || el.textContent || '').trim()) out.push(`${el.tagName} ${el.outerHTML.slice(0, 60)}`)
+      }
+      return out
+    })
+    tt.same(unnamed, [], `${hash}: all controls named`)
+  }
+  tt.same(problems, [])
+})
