@@ -164,6 +164,7 @@ t.test('clicking "high" in the risk chart lists only high leaks, with the filter
   // Removing the chip shows every leak again.
   await page.getByTestId('chip-risk').click()
   await waitFor('risk filter gone from the URL', () => !page.url().includes('risk='))
+  tt.ok(await page.evaluate(() => document.activeElement?.closest('[data-testid=leak-list]') !== null), 'focus stays in the list after removing a chip')
   await waitFor('every open leak listed', async () => (await listedRisks(page)).length === seeds.length)
 
   // Sorting by a column header is kept in the URL too.

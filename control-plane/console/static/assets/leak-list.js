@@ -74,7 +74,7 @@ export function createLeakList(initial, navigate) {
   const body = h('div', { class: 'list-body' })
   const status = h('p', { class: 'list-status muted', role: 'status', 'aria-live': 'polite', 'data-testid': 'list-status' })
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' })
-  const element = h('section', { class: 'card list-card', 'aria-labelledby': 'list-title', 'data-testid': 'leak-list', 'aria-busy': 'true' }, h('h2', { id: 'list-title' }, 'Leak list'), form, chips, status, body, pager)
+  const element = h('section', { class: 'card list-card', 'aria-labelledby': 'list-title', 'data-testid': 'leak-list', 'aria-busy': 'true' }, h('h2', { id: 'list-title', tabindex: '-1' }, 'Leak list'), form, chips, status, body, pager)
 
   function renderForm() {
     const f = state.filters
@@ -118,10 +118,23 @@ export function createLeakList(initial, navigate) {
     if (e.target instanceof HTMLSelectElement || e.target instanceof HTMLInputElement) navigate({ ...state, filters: readForm() })
   })
 
+  // After a chip is removed, keyboard focus goes to the chip that took its place (or the list title),
+  // not to the top of the page.
+  let refocusChip = -1
+
+  function restoreFocus() {
+    if (refocusChip < 0) return
+    const left = chips.querySelectorAll('button.chip')
+    const target = left[Math.min(refocusChip, left.length - 1)] ?? element.querySelector('#list-title')
+    refocusChip = -1
+    target?.focus()
+  }
+
   function renderChips() {
     const active = FILTER_KEYS.filter((k) => state.filters[k])
     if (active.length === 0) {
       replace(chips, h('span', { class: 'muted small' }, 'No filters: showing every leak.'))
+      restoreFocus()
       return
     }
     replace(
@@ -138,6 +151,7 @@ export function createLeakList(initial, navigate) {
             onclick: () => {
               const filters = { ...state.filters }
               delete filters[k]
+              refocusChip = active.indexOf(k)
               navigate({ ...state, filters })
             },
           },
@@ -147,9 +161,10 @@ export function createLeakList(initial, navigate) {
         )
       }),
       active.length > 1
-        ? h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'clear-filters', onclick: () => navigate({ ...state, filters: {} }) }, 'Clear all')
+        ? h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'clear-filters', onclick: () => { refocusChip = 0; navigate({ ...state, filters: {} }) } }, 'Clear all')
         : null,
     )
+    restoreFocus()
   }
 
   function sortHeader(col) {
