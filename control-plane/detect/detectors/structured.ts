@@ -66,12 +66,14 @@ function pemRule(): Rule {
 /** `scheme://user:password@host`: the password. */
 function urlPasswordRule(): Rule {
   // The password may hold '@', '?' or '#' written raw: the last '@' before a host name ends it.
-  const source = '\\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([^\\s:/?#@\'"`<>\\\\]{1,100}):([^\\s/\'"`<>\\\\]{1,200})@([A-Za-z0-9._\\[\\]-]{1,255})'
+  // The match starts at '://' (a literal the regex engine finds fast); the scheme is checked after.
+  const source = '://([^\\s:/?#@\'"`<>\\\\]{1,100}):([^\\s/\'"`<>\\\\]{1,200})@([A-Za-z0-9._\\[\\]-]{1,255})'
   return {
     id: 'url-password', kind: 'password', description: 'Password in a URL or connection URI', keywords: ['://'], priority: 1,
     *find(text: string): Iterable<Candidate> {
       const re = new RegExp(source, 'g')
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        if (!/(?:^|[^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}$/.test(text.slice(Math.max(0, m.index - 22), m.index))) continue
         const user = m[1] ?? ''
         const written = m[2] ?? ''
         const host = m[3] ?? ''

@@ -7,6 +7,8 @@ import { join, relative, sep } from 'node:path'
 import { SourceError } from '../errors.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
 
+const READ_AHEAD = 16
+
 /** Yields the text files under `root`. */
 export async function* dirSource(root: string, limits: SourceLimits, progress: Progress): AsyncGenerator<ScanItem> {
   let stat
@@ -35,14 +37,30 @@ export async function* dirSource(root: string, limits: SourceLimits, progress: P
     for await (const entry of handle) names.push({ name: entry.name, isDir: entry.isDirectory(), isFile: entry.isFile() })
     names.sort((a, b) => (a.name < b.name ? -1 : 1))
     const subdirs: string[] = []
+    const files: string[] = []
     for (const entry of names) {
       const path = join(dir, entry.name)
       if (entry.isDir) {
         if (entry.name !== '.git') subdirs.push(path)
       } else if (entry.isFile) {
-        const item = await readItem(path, relative(root, path).split(sep).join('/'), limits, progress)
-        if (item !== undefined) yield item
+        files.push(path)
       }
+    }
+    // Reads overlap (a window of READ_AHEAD files) while results keep directory order: one
+    // read at a time left the scan waiting on the file system for most of its time.
+    const pending: Array<Promise<ScanItem | undefined>> = []
+    let next = 0
+    const fill = (): void => {
+      while (pending.length < READ_AHEAD && next < files.length) {
+        const path = files[next++]!
+        pending.push(readItem(path, relative(root, path).split(sep).join('/'), limits, progress))
+      }
+    }
+    fill()
+    while (pending.length > 0) {
+      const item = await pending.shift()!
+      fill()
+      if (item !== undefined) yield item
     }
     // Reverse so that the stack visits directories in name order.
     stack.push(...subdirs.reverse())
