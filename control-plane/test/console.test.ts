@@ -276,6 +276,7 @@ t.test('a leak added by raw value leaves the browser only as its hash', async (t
 
   await page.getByTestId('add-title').fill('Token pasted in #support')
   await page.getByTestId('add-source').selectOption('paste')
+  await page.getByTestId('add-kind').fill('github_pat')
   await page.getByTestId('add-risk').selectOption('critical')
   await page.getByTestId('add-action').selectOption('block')
   await page.getByTestId('add-mode-raw').check()

@@ -37,6 +37,7 @@ export function mountAddLeak(main, ctx) {
       h('div', { class: 'field' }, h('label', { for: 'add-risk' }, 'Risk'), h('select', { id: 'add-risk', name: 'risk', 'data-testid': 'add-risk' }, h('option', { value: '' }, 'Score it for me'), RISKS.map((r) => h('option', { value: r }, r)))),
       h('div', { class: 'field' }, h('label', { for: 'add-action' }, 'Action'), h('select', { id: 'add-action', name: 'action', 'data-testid': 'add-action' }, h('option', { value: 'monitor' }, 'monitor (let requests through, record sightings)'), h('option', { value: 'block' }, 'block (refuse requests at every node)'))),
     ),
+    h('div', { class: 'field' }, h('label', { for: 'add-kind' }, 'Kind (optional)'), h('input', { id: 'add-kind', name: 'kind', maxlength: '64', autocomplete: 'off', 'data-testid': 'add-kind', placeholder: 'e.g. github_pat, stripe_secret_key' })),
     h('div', { class: 'field' }, h('label', { for: 'add-url' }, 'Where it was found (URL, optional)'), h('input', { id: 'add-url', name: 'url', type: 'url', maxlength: '2000', 'data-testid': 'add-url', placeholder: 'https://…' })),
     h(
       'fieldset',
@@ -73,6 +74,8 @@ export function mountAddLeak(main, ctx) {
     } else if (!canHash()) {
       problems.push('This browser cannot hash here (Web Crypto needs https or localhost). Open the console over https or localhost, or paste SHA-256 hashes instead.')
     }
+    const kind = String(data.get('kind') ?? '').trim()
+    if (kind && !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(kind)) problems.push('The kind is a detector name of up to 64 letters, digits and _ . : - (e.g. github_pat).')
     const url = String(data.get('url') ?? '').trim()
     if (url && !/^https?:\/\/\S+$/i.test(url)) problems.push('The URL must start with http:// or https://.')
     if (problems.length > 0) {
@@ -90,6 +93,7 @@ export function mountAddLeak(main, ctx) {
       if (title) body.title = title
       const risk = String(data.get('risk') ?? '')
       if (risk) body.risk = risk
+      if (kind) body.kind = kind
       if (url) body.location = { url }
       const comment = String(data.get('comment') ?? '').trim()
       if (comment) body.comment = comment
