@@ -83,3 +83,17 @@ t.test('public routes answer without a key', async (t) => {
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'LEAKGATE_ERR_NOT_FOUND')
 })
+
+t.test('a key seeded from the environment is rotated by seeding another under the same label', async (t) => {
+  const plane = await startPlane(t)
+  const first = generateKey()
+  const second = generateKey()
+  plane.store.keys.seed(first, 'admin', 'LEAKGATE_ADMIN_KEY')
+  t.equal(plane.store.keys.verify(first)?.role, 'admin')
+  plane.store.keys.seed(first, 'admin', 'LEAKGATE_ADMIN_KEY')
+  t.equal(plane.store.keys.verify(first)?.role, 'admin', 'seeding the same key again keeps it')
+  plane.store.keys.seed(second, 'admin', 'LEAKGATE_ADMIN_KEY')
+  t.equal(plane.store.keys.verify(first), undefined, 'the previous seed is revoked')
+  t.equal(plane.store.keys.verify(second)?.role, 'admin')
+  t.equal(plane.store.keys.verify(plane.keys.admin)?.role, 'admin', 'keys made otherwise stay')
+})

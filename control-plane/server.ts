@@ -53,8 +53,8 @@ export async function main(argv: string[]): Promise<number> {
     changesRetention: config.changesRetention,
   })
   const seeded: string[] = []
-  if (config.adminKey !== undefined) seeded.push(`admin ${store.keys.add(config.adminKey, 'admin', 'LEAKGATE_ADMIN_KEY')}`)
-  if (config.nodeKey !== undefined) seeded.push(`node ${store.keys.add(config.nodeKey, 'node', 'LEAKGATE_NODE_KEY')}`)
+  if (config.adminKey !== undefined) seeded.push(`admin ${store.keys.seed(config.adminKey, 'admin', 'LEAKGATE_ADMIN_KEY')}`)
+  if (config.nodeKey !== undefined) seeded.push(`node ${store.keys.seed(config.nodeKey, 'node', 'LEAKGATE_NODE_KEY')}`)
 
   const app = await buildControlPlane(config, { store })
   app.addHook('onClose', async () => store.close())

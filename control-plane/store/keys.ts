@@ -41,13 +41,16 @@ export function keyIdOf(key: string): string {
 
 /** The api_keys table. */
 export class KeyRepo {
+  readonly #db: Database.Database
   readonly #s
 
   constructor(db: Database.Database) {
+    this.#db = db
     this.#s = {
+      revokeSeed: db.prepare('DELETE FROM api_keys WHERE label = ? AND hash != ?'),
       put: db.prepare(`
         INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (hash) DO UPDATE SET role = excluded.role`),
+        ON CONFLICT (hash) DO UPDATE SET role = excluded.role, label = coalesce(excluded.label, api_keys.label)`),
       byId: db.prepare<[string], { hash: string; role: Role }>('SELECT hash, role FROM api_keys WHERE key_id = ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys'),
     }
@@ -58,6 +61,18 @@ export class KeyRepo {
     const keyId = keyIdOf(key)
     this.#s.put.run(keyId, hashKey(key).toString('hex'), role, label ?? null, new Date().toISOString())
     return keyId
+  }
+
+  /**
+   * Seeds a key from the environment under `label` (e.g. `LEAKGATE_ADMIN_KEY`), revoking the key a
+   * previous start seeded under the same label: changing the variable rotates the key.
+   */
+  seed(key: string, role: Role, label: string): string {
+    const hash = hashKey(key).toString('hex')
+    return this.#db.transaction(() => {
+      this.#s.revokeSeed.run(label, hash)
+      return this.add(key, role, label)
+    }).immediate()
   }
 
   /**

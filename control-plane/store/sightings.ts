@@ -52,8 +52,9 @@ export class SightingRepo {
       let accepted = 0
       for (const s of sightings) {
         if (this.#s.exists.get(s.leakId) === undefined) continue
-        // Normalise the time so string comparison in SQL orders it correctly.
-        const at = new Date(s.at).toISOString()
+        // Normalised so string comparison in SQL orders it; a node clock ahead of ours is cut to now,
+        // so one bad clock cannot pin a leak's last-seen time in the future.
+        const at = new Date(Math.min(Date.parse(s.at), Date.parse(now))).toISOString()
         this.#s.insert.run({
           leakId: s.leakId, nodeId, sha256: s.sha256 ?? null, at, host: s.host ?? null, method: s.method ?? null,
           route: s.route ?? null, client: s.client ?? null, verdict: s.verdict ?? null, now,
