@@ -7,7 +7,10 @@
  * lookup. A blocked filter needs a few more bits per key than a classic one for the same false-positive
  * rate; `bitsPerKey` adds that margin (see bench/RESULTS.md "Index" for measured rates).
  *
- * The caller supplies three 32-bit words of the key (the index passes its bucket, hi and lo words).
+ * The caller supplies three 32-bit words of the key: the digest's first 32 bits pick the block, so keys
+ * added in digest order (as a snapshot lists them) fill the filter front to back, one cache line after
+ * another, instead of missing the cache on every add (loading 10 million hashes went from about 1 s of
+ * cache misses to a sequential sweep); the two other words (disjoint bits of the digest) pick the bits.
  */
 
 const WORDS_PER_BLOCK = 16 // 16 × 32 bits = 512 bits = one cache line
@@ -90,9 +93,8 @@ export class BlockedBloom {
     return true
   }
 
-  // Lemire's multiply-shift range reduction of a 32-bit mix of the key onto [0, blocks).
-  #block(a: number, b: number): number {
-    const x = (Math.imul(a, 0x9e3779b1) ^ b) >>> 0
-    return Math.floor((x / 4294967296) * this.#blocks)
+  // Monotonic in the digest's first 32 bits: scaled onto [0, blocks).
+  #block(top: number, _b: number): number {
+    return Math.floor((top / 4294967296) * this.#blocks)
   }
 }

@@ -186,7 +186,7 @@ export class LeakIndex {
     const bucket = w0 >>> R
     const khi = ((w0 << B) | (w1 >>> R)) >>> 0
     const klo = ((w1 << B) | (w2 >>> R)) >>> 0
-    if (!this.#bloom.mayContain(bucket, khi, klo)) return undefined
+    if (!this.#bloom.mayContain(w0, khi, klo)) return undefined
     if (this.#overlay.size > 0) {
       const live = this.#overlay.get(s.slice(0, OVERLAY_KEY_CHARS))
       if (live !== undefined) return live ?? undefined
@@ -225,8 +225,8 @@ export class LeakIndex {
       const existed = this.#contains(key, c.digest)
       if (c.op === 'upsert') {
         this.#overlay.set(key, { action: c.action, leakId: c.leakId })
-        const { bucket, khi, klo } = this.#keyOf(c.digest)
-        this.#bloom.add(bucket, khi, klo)
+        const { w0, khi, klo } = this.#keyOf(c.digest)
+        this.#bloom.add(w0, khi, klo)
         if (!existed) this.#size++
       } else {
         if (existed) this.#size--
@@ -245,14 +245,14 @@ export class LeakIndex {
     return this.#findDigest(digest) !== -1
   }
 
-  #keyOf(digest: Uint8Array): { bucket: number; khi: number; klo: number } {
+  #keyOf(digest: Uint8Array): { w0: number; bucket: number; khi: number; klo: number } {
     const B = this.#bucketBits
     const R = 32 - B
     const d = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength)
     const w0 = d.readUInt32BE(0)
     const w1 = d.readUInt32BE(4)
     const w2 = d.readUInt32BE(8)
-    return { bucket: w0 >>> R, khi: ((w0 << B) | (w1 >>> R)) >>> 0, klo: ((w1 << B) | (w2 >>> R)) >>> 0 }
+    return { w0, bucket: w0 >>> R, khi: ((w0 << B) | (w1 >>> R)) >>> 0, klo: ((w1 << B) | (w2 >>> R)) >>> 0 }
   }
 
   #findDigest(digest: Uint8Array): number {
@@ -326,7 +326,7 @@ export function buildParts(b: Buffer, n: number, revision: number, falsePositive
     hi[i] = khi
     lo[i] = klo
     values[i] = value
-    bloom.add(bucket, khi, klo)
+    bloom.add(w0, khi, klo)
     p0 = w0
     p1 = w1
     p2 = w2
