@@ -161,6 +161,12 @@ t.test('clicking "high" in the risk chart lists only high leaks, with the filter
   })
   tt.equal(page.url(), shared)
 
+  // From a leak, "back to the list" returns to the same filtered view.
+  await page.getByTestId('leak-link').first().click()
+  await page.getByTestId('leak-detail').waitFor()
+  await page.getByTestId('back-to-list').click()
+  await waitFor('back on the filtered list', () => page.url() === shared)
+
   // Removing the chip shows every leak again.
   await page.getByTestId('chip-risk').click()
   await waitFor('risk filter gone from the URL', () => !page.url().includes('risk='))

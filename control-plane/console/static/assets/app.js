@@ -11,6 +11,7 @@ import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
+import { rememberOverview } from './filters.js'
 
 const root = document.getElementById('app')
 let session = null // { keyId, role }
@@ -162,6 +163,7 @@ async function render() {
     location.replace('#/')
     return
   }
+  if (r.name === 'overview') rememberOverview(location.hash)
   const ctx = { params, session, navigate: (hash) => (location.hash = hash) }
   if (current?.name === r.name && current.view?.update) {
     current.view.update(ctx)

@@ -37,3 +37,14 @@ export function go(state) {
   const hash = overviewHash(state)
   if (location.hash !== hash) location.hash = hash
 }
+
+// The last overview URL visited, so "back to the list" returns to the same filters.
+let lastOverview = '#/'
+
+export function rememberOverview(hash) {
+  lastOverview = hash || '#/'
+}
+
+export function overviewLink() {
+  return lastOverview
+}

@@ -3,6 +3,7 @@
 import { api } from './api.js'
 import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, RISKS, safeHref, statusBadge, timeEl } from './dom.js'
 import { changeText } from './audit.js'
+import { overviewLink } from './filters.js'
 
 /** The decisions, each a PATCH body; `applies` says when it would change something. */
 const DECISIONS = [
@@ -172,7 +173,7 @@ export function mountDetail(main, ctx) {
     const factors = leak.riskFactors ?? []
     replace(
       main,
-      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, '← Leaks')),
+      h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: overviewLink(), 'data-testid': 'back-to-list' }, '← Leaks')),
       h(
         'div',
         { class: 'page-head', 'data-testid': 'leak-detail', 'data-leak-id': String(leak.id) },
