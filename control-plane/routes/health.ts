@@ -4,7 +4,7 @@ import type { RouteContext } from '../context.js'
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store, metrics }) => {
   app.get('/healthz', {
-    schema: { summary: 'Liveness', tags: ['health'], hide: false },
+    schema: { summary: 'Liveness', tags: ['health'] },
     logLevel: 'warn',
   }, async () => {
     store.db.prepare('SELECT 1').get()

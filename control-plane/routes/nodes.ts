@@ -2,8 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { RouteContext } from '../context.js'
 import type { Heartbeat } from '../store/nodes.js'
-import { problems } from './schemas.js'
-import { nodeIdSchema } from './sightings.js'
+import { nodeId, problems } from './schemas.js'
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) => {
   app.post<{ Body: Heartbeat }>('/v1/nodes/heartbeat', {
@@ -16,7 +15,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
         additionalProperties: false,
         required: ['nodeId'],
         properties: {
-          nodeId: nodeIdSchema,
+          nodeId,
           version: { type: 'string', maxLength: 64, format: 'text' },
           revision: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
           indexEntries: { type: 'integer', minimum: 0, maximum: 2 ** 32 },

@@ -22,6 +22,8 @@ export const kindName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{
 export const sha256Hex = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
 export const isoTime = { type: 'string', format: 'date-time', maxLength: 40 } as const
 export const cursorString = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' } as const
+/** A node's id, as it names itself in heartbeats and sightings. */
+export const nodeId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' } as const
 export const pageLimit = { type: 'integer', minimum: 1, maximum: 200, default: 50 } as const
 
 /** Where a leak was found (input). */

@@ -2,9 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { RouteContext } from '../context.js'
 import type { SightingInput } from '../store/sightings.js'
-import { LEAK_ID_MAX, isoTime, problems, sha256Hex } from './schemas.js'
-
-const nodeId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' } as const
+import { LEAK_ID_MAX, isoTime, nodeId, problems, sha256Hex } from './schemas.js'
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) => {
   app.post<{ Body: { nodeId: string; sightings: SightingInput[] } }>('/v1/sightings', {
@@ -50,5 +48,4 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
   })
 }
 
-export { nodeId as nodeIdSchema }
 export default routes

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
-import { RISK_LEVELS, type RiskLevel } from '../config.js'
+import type { RiskLevel } from '../config.js'
 import { NotFoundError } from '../errors.js'
 import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
@@ -540,6 +540,3 @@ export function toSighting(row: SightingRow): Sighting {
     host: row.host, method: row.method, route: row.route, client: row.client, verdict: row.verdict,
   }
 }
-
-/** Risk levels in rising order (re-exported for route schemas). */
-export { RISK_LEVELS }
