@@ -4,16 +4,19 @@
  *   the Leakgate node with 0, 1M and 10M leaked hashes, all-clean traffic and 1 % leaked.
  *
  *   npx tsx bench/proxy.bench.ts [--rounds 3] [--duration 5] [--connections 32] [--probe 3000]
+ *                                [--sizes 0,1000000,10000000] [--only bare,1M]   (--only: names containing any)
  *
  * Every target runs in its own process; rounds interleave the targets (order reversed every other
  * round) and the figures are medians over rounds. Throughput: autocannon, saturated, `--connections`.
+ * CPU per request: the target process's user + system time (from /proc) over the requests it served;
+ * on a shared 2-core machine it is the steadiest measure of how much work a proxy does per request.
  * Latency: one connection, requests one after another (`--probe` of them), timed with hrtime, since
  * autocannon's histogram rounds to whole milliseconds. Clean traffic carries `Authorization: Bearer`
  * from a pool of 200 000 distinct tokens, more than the node's LRU holds, so most checks go to the index.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -23,6 +26,10 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
 import { sha256Hex } from '../node/leakdb/hash.js'
+import { LeakIndex } from '../node/leakdb/index.js'
+import { compilePlan } from '../node/credentials.js'
+import { DEFAULT_CREDENTIAL_PLACES } from '../node/config.js'
+import { IndexHolder, judge } from '../node/verdict.js'
 import { encodeSnapshot, type SnapshotEntry } from '../node/leakdb/snapshot.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -68,12 +75,23 @@ interface Target {
   name: string
   url: string
   leakedShare: number
+  pid: number
 }
 
 interface Sample {
   rps: number
+  cpuUs: number
   p50us: number
   p99us: number
+}
+
+const TICK_MS = 10 // Linux USER_HZ (getconf CLK_TCK = 100)
+
+/** CPU time (user + system) a process has used, in ms. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS // utime, stime: fields 14 and 15 of the line
 }
 
 function startChild(args: string[], ready: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
@@ -118,7 +136,8 @@ function* randomEntries(n: number, leaked: readonly string[]): Generator<Snapsho
   }
 }
 
-async function throughput(target: Target, clean: readonly string[], leaked: readonly string[], seconds: number, connections: number): Promise<number> {
+async function throughput(target: Target, clean: readonly string[], leaked: readonly string[], seconds: number, connections: number): Promise<{ rps: number; cpuUs: number }> {
+  const cpu0 = cpuMs(target.pid)
   let i = Math.floor(Math.random() * clean.length)
   const every = target.leakedShare > 0 ? Math.round(1 / target.leakedShare) : 0
   const result = await autocannon({
@@ -134,7 +153,8 @@ async function throughput(target: Target, clean: readonly string[], leaked: read
     }],
   })
   if (result.non2xx > 0 && target.leakedShare === 0) throw new Error(`${target.name}: ${result.non2xx} non-2xx answers on clean traffic`)
-  return result.requests.average
+  const cpuUs = ((cpuMs(target.pid) - cpu0) * 1000) / Math.max(1, result.requests.total)
+  return { rps: result.requests.average, cpuUs }
 }
 
 async function latency(target: Target, clean: readonly string[], n: number): Promise<{ p50us: number; p99us: number }> {
@@ -154,6 +174,21 @@ async function latency(target: Target, clean: readonly string[], n: number): Pro
   return { p50us: times[Math.floor(n * 0.5)] as number, p99us: times[Math.floor(n * 0.99)] as number }
 }
 
+/** The node's own work on a request (extract, hash, LRU, bloom, exact), in process: ns per request. */
+function checkCost(snapshot: Buffer, pool: readonly string[]): number {
+  const holder = new IndexHolder(LeakIndex.fromSnapshot(snapshot))
+  const plan = compilePlan(DEFAULT_CREDENTIAL_PLACES, { maxCredentials: 32, maxCredentialLength: 8192 })
+  const headers = pool.map((t) => ({ host: 'api.example.com', authorization: `Bearer ${t}`, accept: 'application/json', 'user-agent': 'bench' }))
+  const per: number[] = []
+  for (let r = 0; r < 7; r++) {
+    const n = 200_000
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) judge(plan, holder, headers[(r * n + i) % headers.length] as Record<string, string>, '/v1/items/42?page=2')
+    per.push(Number(process.hrtime.bigint() - t0) / n)
+  }
+  return median(per)
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 async function main(): Promise<void> {
@@ -164,6 +199,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '32' },
       probe: { type: 'string', default: '3000' },
       sizes: { type: 'string', default: '0,1000000,10000000' },
+      only: { type: 'string', default: '' },
     },
   })
   const rounds = Number(values.rounds)
@@ -191,51 +227,66 @@ async function main(): Promise<void> {
     })
     children.push(origin.child)
     const upstream = `http://127.0.0.1:${origin.port}`
-    const targets: Target[] = [{ name: 'origin direct', url: upstream, leakedShare: 0 }]
+    const checks: string[] = []
+    const targets: Target[] = [{ name: 'origin direct', url: upstream, leakedShare: 0, pid: origin.child.pid ?? 0 }]
     for (const kind of ['bare', 'plain']) {
       const c = await startChild([SELF, '--serve', kind, upstream], portLine)
       children.push(c.child)
-      targets.push({ name: kind === 'bare' ? 'bare @fastify/http-proxy' : 'node:http + undici', url: `http://127.0.0.1:${c.port}`, leakedShare: 0 })
+      targets.push({ name: kind === 'bare' ? 'bare @fastify/http-proxy' : 'node:http + undici', url: `http://127.0.0.1:${c.port}`, leakedShare: 0, pid: c.child.pid ?? 0 })
     }
     for (const n of sizes) {
       const t0 = performance.now()
       const file = join(dir, `leaks-${n}.snapshot`)
-      writeFileSync(file, encodeSnapshot(randomEntries(n, n === 0 ? [] : leaked), 1))
+      const snapshot = encodeSnapshot(randomEntries(n, n === 0 ? [] : leaked), 1)
+      writeFileSync(file, snapshot)
+      if (n === 1_000_000) {
+        checks.push(`judge() on a 1M index, 200 000 distinct clean tokens (LRU misses): ${checkCost(snapshot, clean).toFixed(0)} ns/request`)
+        checks.push(`judge() on a 1M index, 1 000 distinct clean tokens (LRU hits): ${checkCost(snapshot, clean.slice(0, 1000)).toFixed(0)} ns/request`)
+      }
       const c = await startChild(['cli.ts', 'node', '--index', file, '--upstream', upstream, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info'], portLine)
       children.push(c.child)
       console.error(`node with ${n} leaks ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       const label = n === 0 ? '0' : n >= 1_000_000 ? `${n / 1_000_000}M` : String(n)
-      targets.push({ name: `leakgate, ${label} leaks, clean`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0 })
-      if (n > 0) targets.push({ name: `leakgate, ${label} leaks, 1 % leaked`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0.01 })
+      const pid = c.child.pid ?? 0
+      targets.push({ name: `leakgate, ${label} leaks, clean`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0, pid })
+      if (n > 0) targets.push({ name: `leakgate, ${label} leaks, 1 % leaked`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0.01, pid })
     }
 
+    const only = values.only.split(',').filter((x) => x !== '')
+    if (only.length > 0) {
+      const keep = targets.filter((t) => t.name.startsWith('bare') || only.some((o) => t.name.includes(o)))
+      targets.splice(0, targets.length, ...keep)
+    }
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]))
     // warm up every target (JIT, pools, LRU)
     for (const t of targets) await throughput(t, clean, leaked, 1, connections)
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? targets : [...targets].reverse()
       for (const t of order) {
-        const rps = await throughput(t, clean, leaked, seconds, connections)
+        const { rps, cpuUs } = await throughput(t, clean, leaked, seconds, connections)
         const lat = await latency(t, clean, probe)
-        samples.get(t.name)?.push({ rps, ...lat })
-        console.error(`round ${r + 1} ${t.name}: ${rps.toFixed(0)} req/s, p50 ${lat.p50us.toFixed(0)} µs, p99 ${lat.p99us.toFixed(0)} µs`)
+        samples.get(t.name)?.push({ rps, cpuUs, ...lat })
+        console.error(`round ${r + 1} ${t.name}: ${rps.toFixed(0)} req/s, ${cpuUs.toFixed(1)} CPU µs/req, p50 ${lat.p50us.toFixed(0)} µs, p99 ${lat.p99us.toFixed(0)} µs`)
       }
     }
 
     const bare = samples.get('bare @fastify/http-proxy') ?? []
     const bareRps = median(bare.map((s) => s.rps))
     const bareP99 = median(bare.map((s) => s.p99us))
+    const bareCpu = median(bare.map((s) => s.cpuUs))
     const lines = [
-      `| target | req/s (median) | × bare http-proxy | p50 µs | p99 µs | p99 − bare p99 µs |`,
-      `| --- | ---: | ---: | ---: | ---: | ---: |`,
+      `| target | req/s | × bare | CPU µs/req | bare CPU ÷ this | p50 µs | p99 µs | p99 − bare p99 µs |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ]
     for (const t of targets) {
       const s = samples.get(t.name) ?? []
       const rps = median(s.map((x) => x.rps))
       const p99 = median(s.map((x) => x.p99us))
-      lines.push(`| ${t.name} | ${rps.toFixed(0)} | ${(rps / bareRps).toFixed(2)} | ${median(s.map((x) => x.p50us)).toFixed(0)} | ${p99.toFixed(0)} | ${(p99 - bareP99).toFixed(0)} |`)
+      const cpu = median(s.map((x) => x.cpuUs))
+      lines.push(`| ${t.name} | ${rps.toFixed(0)} | ${(rps / bareRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(bareCpu / cpu).toFixed(2)} | ${median(s.map((x) => x.p50us)).toFixed(0)} | ${p99.toFixed(0)} | ${(p99 - bareP99).toFixed(0)} |`)
     }
     console.log(lines.join('\n'))
+    for (const c of checks) console.log(`\n${c}`)
   } finally {
     cleanup()
   }

@@ -17,7 +17,7 @@ import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import type { NodeConfig } from './config.js'
 import { compilePlan } from './credentials.js'
-import { BodyTooLargeError, CredentialTooLongError, LeakedCredentialError, NoIndexError, TooManyCredentialsError, problemBody } from './errors.js'
+import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, NoIndexError, TooManyCredentialsError, problemBody } from './errors.js'
 import { LeakIndex } from './leakdb/index.js'
 import { sha256Hex } from './leakdb/hash.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
@@ -127,7 +127,6 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     http: { maxHeaderSize: config.maxHeaderSize },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 2048 },
   })
   proxy.server.maxConnections = config.maxConnections
   proxy.decorateRequest('leakgateMonitor', '')
@@ -204,8 +203,15 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
 
   proxy.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, request, reply) => {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
-    if (status >= 500) request.log.error({ err: { code: err.code, message: err.message } }, 'request failed')
-    answer(reply, status, err.code ?? 'LEAKGATE_ERR_INTERNAL', status >= 500 ? 'the node could not complete this request' : err.message ?? 'bad request')
+    if (status >= 500) {
+      request.log.error({ err: { code: err.code, message: err.message } }, 'request failed')
+      const e = new InternalError()
+      answer(reply, status, e.code, e.message)
+      return
+    }
+    // Our own codes keep their message; a library's 4xx (fastify, http-proxy) becomes a bad request.
+    const ours = err.code?.startsWith('LEAKGATE_ERR_') === true
+    answer(reply, status, ours ? (err.code as string) : new BadRequestError().code, ours ? err.message ?? '' : `the request cannot be forwarded as sent: ${err.message ?? 'malformed'}`)
   })
 
   void proxy.register(async (ctx) => {

@@ -62,6 +62,12 @@ export const SyncError = createError<'LEAKGATE_ERR_SYNC', 502, [string, { cause:
   502,
 )
 
+/** A request the node cannot forward as it is (a path that escapes the upstream, a malformed request). */
+export const BadRequestError = createError<'LEAKGATE_ERR_BAD_REQUEST', 400>('LEAKGATE_ERR_BAD_REQUEST', 'the request cannot be forwarded as sent', 400)
+
+/** Anything else that went wrong inside the node. */
+export const InternalError = createError<'LEAKGATE_ERR_INTERNAL', 500>('LEAKGATE_ERR_INTERNAL', 'the node could not complete this request', 500)
+
 /** The node was started with options that cannot work together. */
 export const NodeOptionError = createError<'LEAKGATE_ERR_NODE_OPTION', 500, [string]>(
   'LEAKGATE_ERR_NODE_OPTION',

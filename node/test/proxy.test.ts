@@ -188,6 +188,14 @@ t.test('malformed input is answered sensibly and the node keeps serving', async 
   const manyOther = Array.from({ length: 500 }, (_, i) => `q${i}=v`).join('&')
   t.equal((await send(`${url}/a?${manyOther}`)).status, 200, 'many values of other parameters pass')
 
+  const longPath = await send(`${url}/${'p'.repeat(3000)}/x?q=1`)
+  t.equal(longPath.status, 200, 'a long path passes')
+  const before = upstream.seen.length
+  const escape = await send(`${url}//evil.example/x`)
+  t.equal(escape.status, 400, 'a path that would leave the upstream: 400')
+  t.equal(escape.json().code, 'LEAKGATE_ERR_BAD_REQUEST')
+  t.equal(upstream.seen.length, before, 'and nothing forwarded')
+
   const after = await send(`${url}/still-alive`)
   t.equal(after.status, 200, 'the node still serves')
 })
