@@ -97,3 +97,18 @@ t.test('a key seeded from the environment is rotated by seeding another under th
   t.equal(plane.store.keys.verify(second)?.role, 'admin')
   t.equal(plane.store.keys.verify(plane.keys.admin)?.role, 'admin', 'keys made otherwise stay')
 })
+
+t.test('a /v1 route that does not declare its roles refuses to register', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { installAuth } = await import('./auth.js')
+  const plane = await startPlane(t)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  installAuth(app, plane.store.keys)
+  t.throws(() => app.get('/v1/open', async () => 'oops'), /must declare config\.roles/)
+  app.get('/v1/closed', { config: { roles: ['analyst'] } }, async () => 'ok')
+  app.get('/public', async () => 'ok')
+  t.equal((await app.inject('/v1/closed')).statusCode, 401)
+  t.equal((await app.inject({ url: '/v1/closed', headers: { authorization: `Bearer ${plane.keys.analyst}` } })).body, 'ok')
+  t.equal((await app.inject('/public')).statusCode, 200)
+})
