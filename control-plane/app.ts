@@ -82,6 +82,12 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     await sync.close()
     if (ownsStore) store.close()
   })
+  // Nodes reconnecting after a restart all ask for the snapshot: have it ready (or building) first.
+  app.addHook('onReady', async () => {
+    sync.snapshot().catch((err: unknown) => {
+      if (!sync.closed) app.log.error({ err }, 'building the first snapshot failed')
+    })
+  })
   // Long-polls would hold close() for up to their wait: release them as soon as closing starts.
   app.addHook('preClose', async () => {
     await sync.close()

@@ -62,6 +62,11 @@ export class SyncService {
     return this.#waiters.size
   }
 
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
   /** The current revision. */
   revision(): number {
     return this.#store.index.revision()
