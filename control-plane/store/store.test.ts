@@ -71,3 +71,21 @@ t.test('a store written by a newer Leakgate is refused', async (t) => {
   store.close()
   t.throws(() => Store.open(dir), /newer Leakgate/)
 })
+
+t.test('writes nested in store.write are announced once, after the commit; a rollback announces nothing', async (t) => {
+  const store = Store.open(tempDir(t))
+  t.teardown(() => store.close())
+  const heard: number[] = []
+  store.onRevision((r) => heard.push(r))
+  t.throws(() => store.write(() => {
+    store.leaks.create({ source: 'manual', tokens: [token('rolled-back-token-1')] }, 'key_test')
+    throw new Error('abort the batch')
+  }), /abort the batch/)
+  t.same(heard, [], 'nothing announced for a rolled-back write')
+  t.equal(store.index.revision(), 0)
+  store.write(() => {
+    store.leaks.create({ source: 'manual', tokens: [token('batched-token-1')] }, 'key_test')
+    store.leaks.create({ source: 'manual', tokens: [token('batched-token-2')] }, 'key_test')
+  })
+  t.same(heard, [2], 'one announcement after the commit')
+})

@@ -75,6 +75,9 @@ export class Store {
   }
 
   #afterWrite(): void {
+    // Inside a caller's transaction (a repository write nested in `write`): announce after its commit,
+    // which `write` does, so a rolled-back revision is never announced.
+    if (this.db.inTransaction) return
     const revision = this.index.revision()
     if (revision === this.#lastRevision) return
     this.#lastRevision = revision
