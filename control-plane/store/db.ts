@@ -6,7 +6,7 @@
  * so a write the API has acknowledged survives both. The control plane's writes are operator
  * decisions, scans and sighting batches, few enough that one fsync each costs nothing that matters.
  */
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { MIGRATIONS } from './migrations.js'
@@ -17,8 +17,16 @@ export const DB_FILE = 'leakgate.db'
 /** Opens (creating when needed) and migrates the store in `dataDir`. */
 export function openDatabase(dataDir: string): Database.Database {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const db = new Database(join(dataDir, DB_FILE))
+  const file = join(dataDir, DB_FILE)
+  const db = new Database(file)
   try {
+    // Hashes of tokens and API keys: nothing usable, but nobody else's business either. Best effort:
+    // a file another user owns (a shared volume) stays as it is.
+    try {
+      chmodSync(file, 0o600)
+    } catch {
+      // not ours to change
+    }
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
