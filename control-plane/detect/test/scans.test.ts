@@ -158,7 +158,7 @@ t.test('leakgate scan --push: findings become leaks once, whatever the number of
   t.match(second.stderr, /0 leak\(s\) created, 1 updated/)
   const leaks = (await p.call('GET', '/v1/leaks', p.analyst)).body
   t.equal(leaks.total, 1)
-  t.equal(leaks.items[0].kind, 'slack_token')
+  t.equal(leaks.items[0]?.kind, 'slack_token')
   t.notOk(storeBytes(p.dir).includes(token), '--show-secrets does not reach the control plane')
 
   const bad = await run(['scan', dir, '--push', '--control-plane', p.url], { LEAKGATE_API_KEY: p.analyst })
