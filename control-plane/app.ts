@@ -17,6 +17,7 @@ import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import nodeRoutes from './routes/nodes.js'
+import scanRoutes, { type ScanRouteOptions } from './routes/scans.js'
 import sightingRoutes from './routes/sightings.js'
 import statsRoutes from './routes/stats.js'
 import syncRoutes from './routes/sync.js'
@@ -32,6 +33,8 @@ export interface ControlPlaneDeps {
   logger?: FastifyServerOptions['logger']
   /** A logger of the caller's (tests capture lines with it); wins over `logger`. */
   loggerInstance?: FastifyBaseLogger
+  /** Options of the scans routes (where repositories are mirrored, GitHub access, schedule timing). */
+  scans?: Omit<ScanRouteOptions, keyof RouteContext>
 }
 
 declare module 'fastify' {
@@ -114,8 +117,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, healthRoutes]) {
     await app.register(plugin, ctx)
   }
-  // TODO(scans): the detection helper's control-plane/routes/scans.ts registers here, like the others,
-  // once it exists: `await app.register(scanRoutes, ctx)`.
+  await app.register(scanRoutes, { ...ctx, ...deps.scans })
   await app.register(consolePlugin)
   return app
 }

@@ -17,7 +17,7 @@ import { buildControlPlane } from '../../app.js'
 import { defaultControlPlaneConfig } from '../../config.js'
 import { Store } from '../../store/store.js'
 import { generateKey } from '../../store/keys.js'
-import scanRoutes, { type ScanRouteOptions } from '../../routes/scans.js'
+import type { ScanRouteOptions } from '../../routes/scans.js'
 import { tempDir, waitFor } from '../../test/harness.js'
 import { PROVIDER_TOKENS } from '../corpus/tokens.js'
 import { Rng } from '../corpus/random.js'
@@ -50,11 +50,11 @@ async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string,
   store.keys.add(analyst, 'analyst')
   const logs: string[] = []
   const sink = new Writable({ write(c: Buffer, _e, cb) { logs.push(c.toString('utf8')); cb() } })
-  const app = await buildControlPlane(config, { store, loggerInstance: pino(loggerOptions('trace', 'test'), sink) })
-  // Registered here until control-plane/app.ts registers the scans routes itself.
-  if (!app.hasRoute({ method: 'POST', url: '/v1/scans' })) {
-    await app.register(scanRoutes, { ...app.leakgate, scanJobs: { cacheDir: join(dir, 'cache') }, ...(schedule === undefined ? {} : { schedule }) })
-  }
+  const app = await buildControlPlane(config, {
+    store,
+    loggerInstance: pino(loggerOptions('trace', 'test'), sink),
+    scans: { scanJobs: { cacheDir: join(dir, 'cache') }, ...(schedule === undefined ? {} : { schedule }) },
+  })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(async () => {
     await app.close()
