@@ -35,7 +35,8 @@ export interface Rule {
   /** Where two rules report overlapping text, the higher priority wins (provider over generic). */
   readonly priority: number
   readonly allowlist?: Allowlist
-  find(text: string): Iterable<Candidate>
+  /** `path` is the text's file path, for rules that read code and configuration differently. */
+  find(text: string, path?: string): Iterable<Candidate>
 }
 
 /** Options of a regex rule. */

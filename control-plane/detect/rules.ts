@@ -8,10 +8,11 @@ import { regexRule, type Allowlist, type Rule } from './rule.js'
 import { providerRules } from './detectors/providers.js'
 import { structuredRules } from './detectors/structured.js'
 import { genericRules } from './detectors/generic.js'
+import { namedValueRules } from './detectors/named-values.js'
 
 /** Every built-in detector, highest priority first. */
 export function builtinRules(): Rule[] {
-  return [...providerRules(), ...structuredRules(), ...genericRules()]
+  return [...providerRules(), ...structuredRules(), ...genericRules(), ...namedValueRules()]
 }
 
 /** A rules file: its rules and its global allowlist. */

@@ -48,7 +48,7 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => present.has(k))) continue
     if (rule.allowlist !== undefined && rule.allowlist.paths.some((p) => p.test(path))) continue
     let count = 0
-    for (const c of rule.find(text)) {
+    for (const c of rule.find(text, path)) {
       if (allowed(c.value, rule.allowlist) || allowed(c.value, global)) continue
       placed.push({ ...c, rule, end: c.index + (c.length ?? c.value.length) })
       if (++count >= max) break

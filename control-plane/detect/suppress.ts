@@ -26,10 +26,10 @@ const PLACEHOLDER_MARKS = /x{4,}|X{4,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:se
 const ENV_REFERENCE =
   /(?:^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^\$\([^)]*\)$|^%[A-Za-z_][A-Za-z0-9_]*%$|process\.env|os\.environ|os\.getenv|getenv\(|System\.getenv|ENV\[|env\(|Environment\.GetEnvironmentVariable|secrets\.[A-Za-z_]|vault:|^arn:aws:secretsmanager|^ssm:|^op:\/\/|^sm:\/\/)/
 
-const TEMPLATING = /(?:\{\{.*\}\}|\{%.*%\}|\$\{[^}]*\}|<%.*%>|#\{[^}]*\}|\(\(\s*[\w.-]+\s*\)\)|@@[\w.-]+@@|__[A-Z0-9_]+__|^%\([\w]+\)s$|^\{[A-Za-z_][\w.]*\}$)/
+const TEMPLATING = /(?:\$\{|\{\{.*\}\}|\{%.*%\}|\$\{[^}]*\}|<%.*%>|#\{[^}]*\}|\(\(\s*[\w.-]+\s*\)\)|@@[\w.-]+@@|__[A-Z0-9_]+__|^%\([\w]+\)s$|^\{[A-Za-z_][\w.]*\}$)/
 
 /** Inline markers that tell scanners a line holds a fake value on purpose. */
-const LINE_MARKERS = /(?:leakgate:allow|gitleaks:allow|pragma:\s*allowlist\s+secret|nosec\b|noqa:\s*secret|trufflehog:ignore|test[-_ ]fixture|fake[-_ ](?:credential|secret|token|key|password)s?)/i
+const LINE_MARKERS = /(?:(?:leakgate|gitleaks|trufflehog|detect-secrets|ggshield|secretlint)[\s:-]{0,3}(?:allow|ignore|disable)|pragma:\s*allowlist[\s-]secret|\bnosec\b|\bno-?secrets?\b|noqa:\s*secret|test[-_ ]fixture|(?:fake|dummy|example|sample|mock)[-_ ](?:credential|secret|token|key|password|api[-_ ]?key)s?\b|not a real (?:secret|token|key|password))/i
 
 /** A file-level marker near the top of a file: the whole file is fixtures. */
 const FILE_MARKER = /(?:leakgate:\s*(?:test-fixtures?|ignore-file)|test fixtures?:\s*(?:fake|not real)|these (?:credentials|secrets|tokens|keys) are (?:fake|not real))/i
@@ -41,10 +41,28 @@ export function isPlaceholder(value: string): boolean {
   if ((random ? PLACEHOLDER_WORDS_BOUNDED : PLACEHOLDER_WORDS).test(value) || PLACEHOLDER_MARKS.test(value)) return true
   // One character repeated, or a run like 1234567890 / abcdefgh, is typed, not generated.
   if (/^(.)\1+$/.test(value)) return true
-  if (/(?:0123456789|123456789|abcdefghij|ABCDEFGHIJ|qwertyuiop)/.test(value)) return true
+  if (/(?:012345|123456|234567|abcdef|ABCDEF|qwerty|QWERTY)/.test(value)) return true
+  if (value.length <= 24 && namesItself(value)) return true
   if (/(.)\1{7,}/.test(value)) return true
   return false
 }
+
+/**
+ * A value that is mostly the word for what it is: "secret123", "Password123!", "pa$$word",
+ * "dbpassword", "t0k3nH3r3": typed by a person writing docs or tests, not issued by anyone.
+ */
+function namesItself(value: string): boolean {
+  const words = /secret|password|passwd|passw0rd|token|apikey|api_key|privatekey|changeit/
+  for (const form of [value.toLowerCase(), value.toLowerCase().replace(/[0-9$@!]/g, (c) => LEET[c] ?? c)]) {
+    const m = words.exec(form)
+    if (m === null) continue
+    const rest = (form.slice(0, m.index) + form.slice(m.index + m[0].length)).replace(/[^a-z]/g, '')
+    if (rest.length <= 4) return true
+  }
+  return false
+}
+
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', $: 's', '@': 'a', '!': 'i' }
 
 /** A reference to where the secret lives instead of the secret. */
 export function isEnvReference(value: string): boolean {
@@ -85,6 +103,8 @@ function quotedLooksLikeName(value: string): boolean {
   if (isDottedName(value) && !/\d/.test(value)) return true
   if (/^[A-Za-z_$][\w$.]*\(.*\)$/.test(value)) return true
   if (/^[A-Za-z]+$/.test(value) && shannonEntropy(value) < 3.6) return true
+  // CamelCase words (TSPrivateKeyword, MySecretValue): a name; random letters rarely split so.
+  if (/^[A-Z]{0,3}[a-z]*(?:[A-Z][a-z]{2,})+$/.test(value)) return true
   return false
 }
 
@@ -102,12 +122,23 @@ function looksRandom(value: string): boolean {
   return changes >= value.length / 4
 }
 
+/**
+ * A source-code file, where a secret is a quoted literal and an unquoted right-hand side is an
+ * expression. Configuration, shell, docs and notebooks are not code in this sense.
+ */
+export function isCodePath(path: string): boolean {
+  return /\.(?:[cm]?[jt]sx?|py|go|java|kt|kts|scala|rb|php|cs|fs|vb|c|cc|cpp|h|hpp|rs|swift|m|mm|dart|lua|pl|groovy|clj|ex|exs|erl|hs|ml|r|jl|map)$/i.test(path)
+}
+
 /** UUIDs, hashes and version strings: random-looking values that are not secrets by themselves. */
 export function looksLikeIdentifier(value: string): boolean {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return true
   if (/^(?:sha(?:1|256|384|512)|md5)[-:]/i.test(value)) return true
   if (/^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$/.test(value)) return true
   if (/^\d+$/.test(value)) return true
+  if (/^0x[0-9a-f]+$/i.test(value)) return true
+  if (/^[~^>=<]{1,2}v?\d+(?:\.\d+)*/.test(value)) return true
+  if (/^urn:/i.test(value)) return true
   if (/^(?:https?|file|ftp):\/\/[^@\s]*$/i.test(value)) return true
   if (/^(?:\.{0,2}\/|~\/)[\w./-]*$/.test(value)) return true
   return false
@@ -119,6 +150,13 @@ export function looksLikeIdentifier(value: string): boolean {
  */
 export function isPlausibleSecret(value: string, minLength: number, minEntropy: number, quoted = false): boolean {
   if (value.length < minLength) return false
+  // Secrets are one word of printable ASCII: a value with spaces or other scripts is prose, a name,
+  // or a message; one with brackets and operators is code caught between two string literals.
+  if (/[^\x21-\x7e]/.test(value)) return false
+  if (/[(){}]/.test(value) && /[?:=,;]|\.\w/.test(value)) return false
+  // CONSTANT_NAMES and kebab-names-with-1-digit are identifiers.
+  if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(value) && !/\d{3}/.test(value)) return false
+  if (/^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+$/.test(value) && shannonEntropy(value) < 3.5) return false
   if (isPlaceholder(value) || isEnvReference(value) || isTemplated(value)) return false
   if (looksLikeIdentifier(value)) return false
   // Unquoted, a right-hand side may be code; quoted, it is data, and a letters-only value is a

@@ -136,3 +136,45 @@ t.test('line and column point at the secret; a provider match wins over the gene
   const found = scan(`first line\n  token = "${tok}"\n`)
   t.same(found.map((f) => [f.id, f.line, f.column]), [['github-pat', 2, 12]])
 })
+
+t.test('names and values written apart: env lists, Terraform, XML, PHP, Dockerfile, command lines, .netrc, .npmrc', async (t) => {
+  const yes: Array<[string, string]> = [
+    ['env:\n  - name: DB_PASSWORD\n    value: "Qx7!mPz2Lw"\n', 'Qx7!mPz2Lw'],
+    ['variable "db_password" {\n  type    = string\n  default = "Kz9#vLq2Rm"\n}\n', 'Kz9#vLq2Rm'],
+    ['<settings><password>Wq8$zLm3Pv</password></settings>', 'Wq8$zLm3Pv'],
+    ['<add key="StripeApiKey" value="Zx9Qw8Er7Ty6Ui5Op4As" />', 'Zx9Qw8Er7Ty6Ui5Op4As'],
+    ["define('DB_PASSWORD', 'Lm4!qZ8xWv');", 'Lm4!qZ8xWv'],
+    ['ENV DB_PASSWORD Pq7@wLz3Xk', 'Pq7@wLz3Xk'],
+    ["mysql -u root -p'Rt6#yUq9Lz' app < dump.sql", 'Rt6#yUq9Lz'],
+    ['psql --password Nb5$kLq8Zx', 'Nb5$kLq8Zx'],
+    ['machine api.internal login deploy password Hj3&kLz9Qw', 'Hj3&kLz9Qw'],
+    [`//registry.npmjs.org/:_auth=${Buffer.from('ci:Tq8!zLw2Px').toString('base64')}`, 'ci:Tq8!zLw2Px'],
+    ['os.environ["DB_PASSWORD"] = "Vb6^nMq1Zr"', 'Vb6^nMq1Zr'],
+    ['redis://:Yh5*tGq3Wz@cache:6379/0', 'Yh5*tGq3Wz'],
+  ]
+  for (const [text, value] of yes) t.same(scan(text).map((f) => f.value), [value], text)
+  const no = [
+    'env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db\n',
+    'variable "db_password" {\n  type = string\n  sensitive = true\n}\n',
+    '<password>${DB_PASSWORD}</password>', 'mysql -u root -p app', 'psql --password $PGPASS',
+  ]
+  for (const text of no) t.same(scan(text), [], text)
+})
+
+t.test('regressions from scanning real packages: code, prose, names, badges and typed sample passwords', async (t) => {
+  const no: Array<[string, string]> = [
+    ['"author": "Tomas Della Vedova - @delvedor (https://delvedor.dev)"', 'package.json'],
+    ['headers: { authorization: "Bearer valid" }', 'test/a.test.js'],
+    ['const token = isIdentifier2(node)', 'lib/typescript.js'],
+    ['token:n,password:e.password,secret:P.isWritable=P.isReadable', 'dist/index.min.js'],
+    ['PrivateKeyword = "TSPrivateKeyword",', 'ast-spec.d.ts'],
+    ['[![codecov](https://codecov.io/gh/toss/es-toolkit/graph/badge.svg?token=8N5S3AR3C7)]', 'README.md'],
+    ['redact({ password: "secret123" })', 'README.md'],
+    ['"Server=db;User Id=sa;Password=Password123!;"', 'docs/TypeScript.md'],
+    ['get("http://foo:bar@localhost/")', 'test/basic-auth.test.js'],
+    ['{ "token": "0x0B95", "version": "^7.1.3", "secret": "SHOULD_BE_STRIPPED" }', 'x.json'],
+    ['"message_password": "分析器预期在此处找到与标记匹配的"', 'messages.json'],
+    ['type:"password"),$?Re.createElement("input",{', 'bundle.js'],
+  ]
+  for (const [text, path] of no) t.same(scan(text, path), [], text)
+})

@@ -4,7 +4,7 @@
  * on the same text wins) and its value must pass the placeholder, reference, code and entropy checks.
  */
 import type { Candidate, Rule } from '../rule.js'
-import { isPlausibleSecret } from '../suppress.js'
+import { isCodePath, isPlausibleSecret } from '../suppress.js'
 
 /** Prefixes of provider tokens: a value with one was judged (and refused) by its provider rule. */
 const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|(?:sk|rk)_(?:live|test)_|gl[a-z]{1,5}-|xox|xapp-|AKIA|ASIA|AIza|sk-|SG\.|hf_|do[opr]_v1_|dckr_|hv[sbr]\.|dapi|shp|pypi-|eyJ|ssh-(?:rsa|ed25519|dss)|ecdsa-|age1)/
@@ -12,17 +12,19 @@ const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|(?:sk
 /** Suffixes of key names that hold something about a secret, not the secret. */
 const META_SUFFIX = /(?:name|id|ids|path|file|dir|url|uri|type|length|len|size|ttl|expiry|expires|expiration|timeout|header|prefix|field|env|var|count|max|min|policy|version|endpoint|format|mode|hash|hint|label|ref|arn|kind|regex|pattern|rotation|created|updated|enabled|required|location|store|manager|provider|source)$/i
 
-const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|auth)'
+const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)'
 const SOURCE =
-  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\s{0,4}(?::=|=>|=|:)\\s{0,4}` +
+  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?\\s{0,4}(?::=|=>|=|:)\\s{0,4}` +
   `(?:\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`
 
 /** The built-in generic detectors. */
 export function genericRules(): Rule[] {
   return [{
     id: 'generic-secret', kind: 'generic_secret', description: 'Secret or password assigned to a telling name',
-    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'auth'], priority: 0,
-    *find(text: string): Iterable<Candidate> {
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential'], priority: 0,
+    *find(text: string, path = ''): Iterable<Candidate> {
+      // In source code a literal secret is quoted; an unquoted right-hand side is an expression.
+      const code = isCodePath(path)
       const re = new RegExp(SOURCE, 'gi')
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
         const keyword = (m[1] ?? '').toLowerCase()
@@ -30,11 +32,13 @@ export function genericRules(): Rule[] {
         const quoted = m[4]
         const value = (quoted ?? m[5] ?? '').trim()
         if (value === '' || META_SUFFIX.test(suffix)) continue
-        // "tokens" and "secrets" (plural) name collections; "auth" alone needs a quoted value to count.
+        // "tokens" and "secrets" (plural) name collections.
         if (/^s/i.test(suffix) && !/^s[_.-]?(?:key|token)/i.test(suffix)) continue
         if (PROVIDER_PREFIX.test(value)) continue
+        // Codecov badge URLs carry a public graph token (?token=...).
+        if (/codecov\.io\/\S*$/.test(text.slice(Math.max(0, m.index - 200), m.index))) continue
         const password = /^(?:pass|pwd)/.test(keyword)
-        if (keyword === 'auth' && quoted === undefined) continue
+        if (code && quoted === undefined) continue
         // A name built of lowercase words (my-app-secret, db_password) is a name, not a value.
         if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
         const ok = password ? isPlausibleSecret(value, 6, 2.2, quoted !== undefined) : isPlausibleSecret(value, 10, 3, quoted !== undefined)

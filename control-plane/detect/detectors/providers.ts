@@ -154,7 +154,10 @@ function isJwt(token: string): boolean {
   if (signature === 'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c') return false
   try {
     const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as unknown
-    JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+    const claims = Buffer.from(payload, 'base64url').toString('utf8')
+    JSON.parse(claims)
+    // Documentation's sample claims (jwt.io's John Doe, subject 1234567890).
+    if (/"name"\s*:\s*"John Doe"|"sub"\s*:\s*"1234567890"/.test(claims)) return false
     return h !== null && typeof h === 'object' && 'alg' in h
   } catch {
     return false

@@ -8,7 +8,7 @@ import { regexRule, type Candidate, type Rule } from '../rule.js'
 import { charClasses, shannonEntropy } from '../entropy.js'
 import { isEnvReference, isPlaceholder, isPlausibleSecret, isTemplated } from '../suppress.js'
 
-const WEAK_PASSWORD = /^(?:pass(?:word)?|passwd|pwd|pw|secret|changeme|admin|root|user(?:name)?|test|guest|default|none|null|x+|\*+|p@ssw0rd|password123|123456)$/i
+const WEAK_PASSWORD = /^(?:pass(?:word)?|passwd|pwd|pw|secret|changeme|admin|root|user(?:name)?|test|guest|default|none|null|foo|bar|baz|qux|x+|\*+|p@ssw0rd|password123|123456)$/i
 
 function notPlaceholder(value: string): boolean {
   return !isPlaceholder(value) && !isEnvReference(value) && !isTemplated(value) && !WEAK_PASSWORD.test(value)
@@ -67,7 +67,7 @@ function pemRule(): Rule {
 function urlPasswordRule(): Rule {
   // The password may hold '@', '?' or '#' written raw: the last '@' before a host name ends it.
   // The match starts at '://' (a literal the regex engine finds fast); the scheme is checked after.
-  const source = '://([^\\s:/?#@\'"`<>\\\\]{1,100}):([^\\s/\'"`<>\\\\]{1,200})@([A-Za-z0-9._\\[\\]-]{1,255})'
+  const source = '://([^\\s:/?#@\'"`<>\\\\]{0,100}):([^\\s/\'"`<>\\\\]{1,200})@([A-Za-z0-9._\\[\\]-]{1,255})'
   return {
     id: 'url-password', kind: 'password', description: 'Password in a URL or connection URI', keywords: ['://'], priority: 1,
     *find(text: string): Iterable<Candidate> {
@@ -79,7 +79,7 @@ function urlPasswordRule(): Rule {
         const host = m[3] ?? ''
         // Hashed as written: a scanner cannot know whether '%41' is an escape or part of the password.
         const password = written
-        if (password.length < 3 || !notPlaceholder(password) || !notPlaceholder(user.length > 0 ? 'u' + user : user)) continue
+        if (password.length < 3 || !notPlaceholder(password) || (user.length > 0 && !notPlaceholder('u' + user))) continue
         if (/(?:^|\.)example\.(?:com|org|net)$|^(?:host|hostname|server)$/i.test(host)) continue
         if (password === user) continue
         yield { value: password, index: m.index + m[0].indexOf(':' + written + '@') + 1, length: written.length }
@@ -140,7 +140,7 @@ function httpAuthRule(): Rule {
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
         if (m[2] !== undefined) {
           const password = m[2]
-          if (!notPlaceholder(password) || password.startsWith('$')) continue
+          if (!notPlaceholder(password) || /^[$/]/.test(password) || /^(?:https?|ftp|file)$/i.test(m[1] ?? '')) continue
           yield { value: password, index: m.index + m[0].lastIndexOf(password) }
           continue
         }

@@ -1,0 +1,75 @@
+/**
+ * Secrets whose name and value are apart, in the shapes configuration formats give them:
+ * `- name: DB_PASSWORD` / `value: ...` (Kubernetes env), `variable "db_password" { default = ... }`
+ * (Terraform), `<password>...</password>` and `key="ApiKey" value="..."` (XML), `define('DB_PASSWORD',
+ * '...')` (PHP), `ENV DB_PASSWORD value` (Dockerfile), `--password value` (command lines),
+ * `machine … password …` (.netrc), `_auth=` (.npmrc). The generic rule's `name = value` misses them.
+ */
+import type { Candidate, Rule } from '../rule.js'
+import { isPlausibleSecret } from '../suppress.js'
+import { decodeBase64Text } from './structured.js'
+
+/** A name that says its value is a secret. */
+const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,30}'
+
+/** Names of things about a secret (its name, path, length), not the secret. */
+const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required)$/i
+
+interface Shape {
+  /** The regex; group `name` holds the secret's name (optional), group `value` the value. */
+  source: string
+  flags: string
+}
+
+const SHAPES: Shape[] = [
+  // Kubernetes and compose env lists: - name: DB_PASSWORD \n value: "..."
+  { source: `name:\\s{0,4}["']?(?<name>${SECRET_NAME})["']?[ \\t]*\\r?\\n[ \\t]*(?:-[ \\t]*)?value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gi' },
+  // Terraform: variable "db_password" { ... default = "..." }
+  { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi' },
+  // XML elements: <password>...</password>, <db.password>...</db.password>
+  { source: `<(?<name>${SECRET_NAME})>(?<value>[^<\\s]{1,200})</\\k<name>>`, flags: 'gi' },
+  // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
+  { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi' },
+  // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
+  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi' },
+  // Dockerfile ENV/ARG with a space: ENV DB_PASSWORD value
+  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim' },
+  // Command lines: --password value, -p'value' for mysql, sshpass -p value
+  { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim' },
+  { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g' },
+  // .netrc: machine host login user password value
+  { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>\\S{1,200})`, flags: 'g' },
+]
+
+/** The named-value detectors. */
+export function namedValueRules(): Rule[] {
+  return [{
+    id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)',
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql'], priority: 0,
+    *find(text: string): Iterable<Candidate> {
+      for (const shape of SHAPES) {
+        const re = new RegExp(shape.source, shape.flags)
+        for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+          const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
+          const value = m.groups?.value ?? ''
+          if (META.test(name)) continue
+          const password = /pass|pwd/i.test(name)
+          if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
+          if (!(password ? isPlausibleSecret(value, 6, 2.2, true) : isPlausibleSecret(value, 10, 3, true))) continue
+          yield { value, index: m.index + m[0].lastIndexOf(value) }
+        }
+      }
+    },
+  }, {
+    id: 'npmrc-auth', kind: 'npm_auth', description: 'Registry credentials in an .npmrc (_auth, base64 user:password)',
+    keywords: ['_auth'], priority: 2,
+    *find(text: string): Iterable<Candidate> {
+      const re = /(?:^|:)_auth\s{0,4}=\s{0,4}["']?([A-Za-z0-9+/]{8,400}={0,2})/gm
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        const pair = decodeBase64Text(m[1] ?? '')
+        if (pair === undefined || !pair.includes(':') || !isPlausibleSecret(pair.slice(pair.indexOf(':') + 1), 4, 1.5, true)) continue
+        yield { value: pair, index: m.index + m[0].lastIndexOf(m[1] ?? '') }
+      }
+    },
+  }]
+}
