@@ -46,3 +46,10 @@ t.test('columns count from 1 on every line; CRLF line ends', async (t) => {
   const found = scanText(`a\r\nb\r\n${tok}\r\n`, { rules, path: 'x' })
   t.same(found.map((f) => [f.line, f.column]), [[3, 1]])
 })
+
+t.test('overlapping keywords do not hide each other ("auth inside "Authorization)', async (t) => {
+  const found = scanText('curl -H "Authorization: token Zk8qW2mX9vL4pR7tY3nB6cF1hJ5dG0sA" https://api.internal/x', { rules, path: 'README.md' })
+  t.same(found.map((f) => [f.rule.id, f.value]), [['http-credentials', 'Zk8qW2mX9vL4pR7tY3nB6cF1hJ5dG0sA']])
+  const json = scanText('headers = {"Authorization": "Bearer Qm7xL2pW9zK4vR8tY3nB6cF1hJ5dG0sA"}', { rules, path: 'client.py' })
+  t.same(json.map((f) => f.value), ['Qm7xL2pW9zK4vR8tY3nB6cF1hJ5dG0sA'])
+})

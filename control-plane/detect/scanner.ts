@@ -102,6 +102,8 @@ function keywordsIn(lower: string, rules: readonly Rule[]): Set<string> {
   for (let hit = re.exec(lower); hit !== null; hit = re.exec(lower)) {
     if (!found.has(hit[0])) for (const k of m.implied.get(hit[0]) ?? [hit[0]]) found.add(k)
     if (found.size === m.count) break
+    // Keywords overlap ('"auth' and 'authorization'): look again from the next character.
+    re.lastIndex = hit.index + 1
   }
   return found
 }

@@ -12,6 +12,11 @@ const KNOWN_EXAMPLES = new Set([
   'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
   'sk_test_4eC39HqLyjWDarjtT1zdp7dc',
   'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+  'AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI',
+  'sk_test_BQokikJOvBiI2HlWgH4olfQ2',
+  'xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy',
+  'je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY',
+  'AKIAI44QH8DHBEXAMPLE',
 ])
 
 /** Words that mark a made-up value, matched in one case (lower, UPPER, Capitalised): random tokens mix cases. */

@@ -12,7 +12,7 @@ const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|(?:sk
 /** Suffixes of key names that hold something about a secret, not the secret. */
 const META_SUFFIX = /(?:name|id|ids|path|file|dir|url|uri|type|length|len|size|ttl|expiry|expires|expiration|timeout|header|prefix|field|env|var|count|max|min|policy|version|endpoint|format|mode|hash|hint|label|ref|arn|kind|regex|pattern|rotation|created|updated|enabled|required|location|store|manager|provider|source)$/i
 
-const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?)'
+const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|(?:encryption|signing|master|session|consumer|license|app)[_.-]?key)'
 const SOURCE =
   `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?\\s{0,4}(?::=|=>|=|:)\\s{0,4}` +
   `(?:\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`

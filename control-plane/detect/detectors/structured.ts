@@ -132,9 +132,9 @@ function dockerAuthRule(): Rule {
 
 /** `curl -u user:password` and `Authorization: Basic|Bearer` in docs and scripts. */
 function httpAuthRule(): Rule {
-  const source = '(?:(?:^|\\s)(?:-u|--user)\\s{1,4}[\'"]?([^\\s:\'"]{1,100}):([^\\s\'"]{3,200})[\'"]?|Authorization:\\s{0,4}(Basic|Bearer|token)\\s{1,4}([A-Za-z0-9._~+/=-]{8,2000}))'
+  const source = '(?:(?:^|\\s)(?:-u|--user)\\s{1,4}[\'"]?([^\\s:\'"]{1,100}):([^\\s\'"]{3,200})[\'"]?|(?:Authorization\\\\?["\']?\\s{0,4}[:=,]\\s{0,4}\\\\?["\']?|\\b)(Basic|Bearer|token)\\s{1,4}([A-Za-z0-9._~+/=-]{8,2000}))'
   return {
-    id: 'http-credentials', kind: 'http_credentials', description: 'Credentials in an HTTP Authorization header or curl -u', keywords: ['-u', '--user', 'authorization'], priority: 1,
+    id: 'http-credentials', kind: 'http_credentials', description: 'Credentials in an HTTP Authorization header or curl -u', keywords: ['-u', '--user', 'authorization', 'bearer', 'basic '], priority: 1,
     *find(text: string): Iterable<Candidate> {
       const re = new RegExp(source, 'gi')
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -151,7 +151,7 @@ function httpAuthRule(): Rule {
           const password = pair?.slice(pair.indexOf(':') + 1)
           if (pair === undefined || !pair.includes(':') || password === undefined || !notPlaceholder(password)) continue
           yield { value: pair, index: m.index + m[0].lastIndexOf(token) }
-        } else if (isPlausibleSecret(token, 16, 3.5)) {
+        } else if (isPlausibleSecret(token, scheme === 'token' ? 20 : 16, 3.5) && !isPlaceholder(token)) {
           yield { value: token, index: m.index + m[0].lastIndexOf(token) }
         }
       }
