@@ -127,6 +127,11 @@ const POSITIVE: Array<(rng: Rng, n: number) => CorpusFile> = [
     return file(`k8s/secret-${n}.yaml`, `apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-${n}\ntype: Opaque\ndata:\n  username: ${b('app')}\n  password: ${b(pw)}\n  api-token: ${b(g)}\n`, [{ kind: 'kubernetes_secret', value: pw }, { kind: 'kubernetes_secret', value: g }])
   },
   (rng, n) => {
+    const pw = password(rng)
+    const b = (v: string): string => Buffer.from(v).toString('base64')
+    return file(`k8s/exported-${n}.json`, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `svc-${n}`, namespace: 'prod' }, type: 'Opaque', data: { username: b('svc'), password: b(pw) } }, null, 2) + '\n', [{ kind: 'kubernetes_secret', value: pw }])
+  },
+  (rng, n) => {
     const pair = `ci-bot:${password(rng)}`
     return file(`ci/docker-${n}/config.json`, JSON.stringify({ auths: { 'registry.internal.corp': { auth: Buffer.from(pair).toString('base64') } } }, null, 2) + '\n', [{ kind: 'docker_auth', value: pair }])
   },

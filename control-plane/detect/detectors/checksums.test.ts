@@ -1,5 +1,6 @@
 import t from 'tap'
 import { base62, crc32Base62, hasValidCrc32Checksum } from './checksums.js'
+import { crc32 } from 'node:zlib'
 import { Rng, ALPHA } from '../corpus/random.js'
 
 t.test('base62 pads to the width and uses digits, upper, lower', async (t) => {
@@ -25,4 +26,11 @@ t.test('npm tokens use the same scheme; wrong lengths fail', async (t) => {
   t.notOk(hasValidCrc32Checksum(`npm_${random}${crc32Base62(random)}x`))
   t.notOk(hasValidCrc32Checksum('npm_short'))
   t.notOk(hasValidCrc32Checksum('noprefix'))
+})
+
+t.test('other encoders: lower-case-first alphabet, digits least significant first', async (t) => {
+  const random = 'Zq8WmX2vL9pR7tY3nB6cF1hJ5dG0sA'
+  const lowerFirst = base62(crc32(random) >>> 0, 6, '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
+  t.ok(hasValidCrc32Checksum(`ghp_${random}${lowerFirst}`))
+  t.ok(hasValidCrc32Checksum(`ghp_${random}${[...crc32Base62(random)].reverse().join('')}`))
 })

@@ -29,8 +29,9 @@ export function crc32Base62(random: string): string {
 /**
  * Whether a GitHub classic token (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`) or an npm token (`npm_`)
  * carries a valid checksum: prefix, 30 random base62 characters, 6 checksum characters.
- * Both base62 orderings are accepted, and a CRC over the prefixed string too, because token
- * generators differ on these details; a random string passes any of them with odds of 62^-6.
+ * Both base62 orderings, either digit order, and a CRC over the prefixed string too are accepted,
+ * because token generators differ on these details; a random string passes one of these 8 with odds
+ * of about 8 × 62^-6 (1.4e-10).
  */
 export function hasValidCrc32Checksum(token: string): boolean {
   const underscore = token.indexOf('_')
@@ -40,9 +41,14 @@ export function hasValidCrc32Checksum(token: string): boolean {
   if (body.length !== 36) return false
   const random = body.slice(0, 30)
   const check = body.slice(30)
+  const reversed = [...check].reverse().join('')
   for (const input of [random, prefix + random]) {
     const crc = crc32(input) >>> 0
-    if (base62(crc, 6, BASE62_UPPER_FIRST) === check || base62(crc, 6, BASE62_LOWER_FIRST) === check) return true
+    for (const alphabet of [BASE62_UPPER_FIRST, BASE62_LOWER_FIRST]) {
+      const expected = base62(crc, 6, alphabet)
+      // Some encoders write base62 least significant digit first.
+      if (expected === check || expected === reversed) return true
+    }
   }
   return false
 }

@@ -92,7 +92,7 @@ export function providerRules(): Rule[] {
     }),
     regexRule({
       id: 'mailgun-api-key', kind: 'mailgun_api_key', description: 'Mailgun private API key',
-      regex: re(`${B}key-[0-9a-f]{32}${E}`), keywords: ['key-'], entropy: 3,
+      regex: re(`${B}key-[0-9a-zA-Z]{32}${E}`), keywords: ['key-'], entropy: 3.3,
     }),
     regexRule({
       id: 'mailgun-signing-key', kind: 'mailgun_api_key', description: 'Mailgun API key (new format) next to the word mailgun',

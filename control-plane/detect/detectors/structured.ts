@@ -165,7 +165,7 @@ const K8S_PUBLIC_KEYS = /^(?:user(?:name)?|login|host(?:name)?|port|server|datab
 /** Kubernetes `kind: Secret` manifests: every `data` entry (base64-decoded) and `stringData` entry. */
 function kubernetesSecretRule(): Rule {
   return {
-    id: 'kubernetes-secret', kind: 'kubernetes_secret', description: 'Value in a Kubernetes Secret manifest', keywords: ['kind: secret', 'kind: "secret"'], priority: 1,
+    id: 'kubernetes-secret', kind: 'kubernetes_secret', description: 'Value in a Kubernetes Secret manifest', keywords: ['kind: secret', 'kind: "secret"', '"kind": "secret"', '"kind":"secret"'], priority: 1,
     *find(text: string): Iterable<Candidate> {
       let docStart = 0
       const docs: Array<[number, number]> = []
@@ -180,6 +180,8 @@ function kubernetesSecretRule(): Rule {
         if (!/^kind:\s*["']?Secret["']?\s*$/m.test(doc)) continue
         yield* secretEntries(doc, from)
       }
+      // The same manifest as JSON (kubectl get secret -o json, Helm output).
+      if (/"kind"\s*:\s*"Secret"/.test(text)) yield* jsonSecretEntries(text)
     },
   }
 }
@@ -211,6 +213,24 @@ function* secretEntries(doc: string, base: number): Iterable<Candidate> {
     if (!notPlaceholder(value.trim())) continue
     if (value.length < 16 && charClasses(value) < 2) continue
     yield { value: value.trim(), index: base + lineStart + line.lastIndexOf(raw) }
+  }
+}
+
+function* jsonSecretEntries(text: string): Iterable<Candidate> {
+  const block = /"(data|stringData)"\s*:\s*\{([^{}]{1,20000})\}/g
+  for (let b = block.exec(text); b !== null; b = block.exec(text)) {
+    const body = b[2] ?? ''
+    const bodyStart = b.index + b[0].indexOf(body)
+    const entry = /"([\w.-]{1,253})"\s*:\s*"([^"\\]{1,20000})"/g
+    for (let e = entry.exec(body); e !== null; e = entry.exec(body)) {
+      const key = e[1] ?? ''
+      const raw = e[2] ?? ''
+      if (K8S_PUBLIC_KEYS.test(key)) continue
+      const value = b[1] === 'data' ? decodeBase64Text(raw) : raw
+      if (value === undefined || value.trim().length < 6 || !notPlaceholder(value.trim())) continue
+      if (value.length < 16 && charClasses(value) < 2) continue
+      yield { value: value.trim(), index: bodyStart + e.index + e[0].lastIndexOf(raw), length: raw.length }
+    }
   }
 }
 
