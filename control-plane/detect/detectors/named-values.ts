@@ -33,7 +33,7 @@ const SHAPES: Shape[] = [
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
   { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi' },
   // Dockerfile ENV/ARG with a space: ENV DB_PASSWORD value
-  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gm' },
+  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim' },
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
   { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim' },
   { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g' },
