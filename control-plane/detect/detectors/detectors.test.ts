@@ -178,6 +178,9 @@ t.test('regressions from scanning real packages: code, prose, names, badges and 
     ['{ "token": "0x0B95", "version": "^7.1.3", "secret": "SHOULD_BE_STRIPPED" }', 'x.json'],
     ['"message_password": "分析器预期在此处找到与标记匹配的"', 'messages.json'],
     ['type:"password"),$?Re.createElement("input",{', 'bundle.js'],
+    ['password_hash: "$2b$12$Kix7Hq0f1b8d9Q2m3n4o5uVwXyZaBcDeFgHiJkLmNoPqRsTuVwXyZ"', 'users.yaml'],
+    ['"password": "pbkdf2_sha256$600000$Qx7mPz2Lw9$Zk8qW2mX9vL4pR7tY3nB6cF1hJ5dG0sA="', 'fixture.json'],
+    ['userPassword: {SSHA}Zk8qW2mX9vL4pR7tY3nB6cF1hJ5dG0sA', 'users.ldif'],
   ]
   for (const [text, path] of no) t.same(scan(text, path), [], text)
 })
