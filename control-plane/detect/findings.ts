@@ -111,6 +111,11 @@ export function readIgnoreFile(path: string): Set<string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set()
     throw err
   }
+  return parseIgnore(text)
+}
+
+/** Parses `.leakgateignore` text: one fingerprint a line, `#` comments, blank lines skipped. */
+export function parseIgnore(text: string): Set<string> {
   const out = new Set<string>()
   for (const line of text.split('\n')) {
     const entry = line.replace(/#.*$/, '').trim()

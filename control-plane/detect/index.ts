@@ -30,6 +30,8 @@ export type ScanSourceSpec =
 export interface ScanState {
   /** git: commit ids of every ref read. */
   tips?: string[]
+  /** git: fingerprints from the repository's `.leakgateignore`. */
+  ignore?: string[]
   /** github: the same, per repository (`acme/api`). */
   repos?: Record<string, GitState>
 }
@@ -106,6 +108,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
       items = (async function* () {
         yield* gitSource({ url: source.url, history: source.history ?? false, cacheDir, limits, ...(options.since?.tips === undefined ? {} : { since: options.since.tips }) }, progress, gitState)
         state.tips = gitState.tips
+        if (gitState.ignore !== undefined) state.ignore = gitState.ignore
       })()
       break
     }
@@ -139,5 +142,8 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
     // Let a server that runs scans in-process answer requests between files.
     if (++n % 64 === 0) await yieldToLoop()
   }
+  // Repositories' own .leakgateignore files (git: state.ignore; github: one a repository).
+  for (const f of state.ignore ?? []) ignore.add(f)
+  for (const repo of Object.values(state.repos ?? {})) for (const f of repo.ignore ?? []) ignore.add(f)
   return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state }
 }

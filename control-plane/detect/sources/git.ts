@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { SourceError } from '../errors.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
+import { parseIgnore } from '../findings.js'
 
 /** Options of a git source. */
 export interface GitSourceOptions {
@@ -38,6 +39,8 @@ export interface GitSourceOptions {
 export interface GitState {
   /** Commit ids of every ref when the scan ran: pass them as `since` to read only new commits. */
   tips: string[]
+  /** Fingerprints listed in the repository's own `.leakgateignore` (at HEAD). */
+  ignore?: string[]
 }
 
 /** Hides the user-info part of a URL (`https://user:token@host` → `https://***@host`). */
@@ -247,6 +250,10 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
     const m = /^(\d+) blob ([0-9a-f]+)\t(.*)$/.exec(line)
     if (m !== null && m[1] !== '160000' && m[1] !== '120000') headTree.set(m[2]!, unquotePath(m[3]!))
   }
+
+  // The repository's own reviewed findings, as `leakgate scan` of a directory reads them.
+  const ignoreBlob = [...headTree].find(([, path]) => path === '.leakgateignore')?.[0]
+  if (ignoreBlob !== undefined) state.ignore = [...parseIgnore((await git(['cat-file', 'blob', ignoreBlob], { cwd })).toString('utf8'))]
 
   const blobs: Blob[] = []
   const messages: Array<{ commit: string; text: string }> = []

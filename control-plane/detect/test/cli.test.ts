@@ -124,3 +124,40 @@ t.test('--history reads a repository\'s past; a URL without --history reads HEAD
   t.match(f?.commit, /^[0-9a-f]{40}$/)
   t.equal(run([`file://${repo}`, '--format', 'json', '--cache-dir', join(root, 'cache')]).code, 0)
 })
+
+t.test("a repository's own .leakgateignore is honoured in history scans", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'leakgate-cli-ignore-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const repo = join(root, 'repo')
+  mkdirSync(repo)
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
+  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: repo, env })
+  git('init', '-q', '-b', 'main')
+  writeFileSync(join(repo, 'fixture.env'), `TOKEN=${token}\n`)
+  git('add', '-A')
+  git('commit', '-q', '-m', 'fixture')
+  const [f] = JSON.parse(run([repo, '--history', '--format', 'json', '--cache-dir', join(root, 'cache')]).stdout) as Array<{ fingerprint: string }>
+  writeFileSync(join(repo, '.leakgateignore'), `${f?.fingerprint}  # reviewed: a revoked token kept as a fixture\n`)
+  git('add', '-A')
+  git('commit', '-q', '-m', 'ignore the fixture')
+  const r = run([repo, '--history', '--format', 'json', '--cache-dir', join(root, 'cache')])
+  t.equal(r.code, 0)
+  t.same(JSON.parse(r.stdout), [])
+})
+
+t.test('options from --config (YAML) and the environment; flags win', async (t) => {
+  const dir = project(t)
+  const acme = `acme_live_${new Rng(5).chars(32, '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz')}`
+  writeFileSync(join(dir, 'acme.env'), `ACME_KEY=${acme}\n`)
+  const rules = fileURLToPath(new URL('../../../config/rules.toml', import.meta.url))
+  const config = join(dir, 'scan.yaml')
+  writeFileSync(config, `rules: ${rules}\nmaxFileSize: 1000000\n`)
+  const ids = (r: { stdout: string }): string[] => (JSON.parse(r.stdout) as Array<{ ruleId: string }>).map((f) => f.ruleId).sort()
+  t.ok(ids(run([dir, '--format', 'json', '--config', config])).includes('acme-live-key'), 'rules from the config file')
+  t.ok(ids(run([dir, '--format', 'json'], { LEAKGATE_RULES: rules })).includes('acme-live-key'), 'rules from LEAKGATE_RULES')
+  t.notOk(ids(run([dir, '--format', 'json', '--config', config, '--max-file-size', '10'])).length > 0, '--max-file-size 10 wins over the file: every file skipped')
+  writeFileSync(config, 'nope: 1\n')
+  const bad = run([dir, '--config', config])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /unknown option "nope"/)
+})
