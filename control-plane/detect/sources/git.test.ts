@@ -102,6 +102,12 @@ t.test('oversized and binary blobs are skipped; a bad URL fails without echoing 
   t.notMatch((err as Error).message, /s3cretTok3n/)
 })
 
+t.test('option-like and ext:: URLs are refused before git runs', async (t) => {
+  for (const url of ['--upload-pack=touch /tmp/x', 'ext::sh -c touch% /tmp/x']) {
+    await t.rejects(collect(gitSource({ url, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 } }, newProgress())), { code: 'LEAKGATE_ERR_SCAN_SOURCE' }, url)
+  }
+})
+
 t.test('URL helpers', async (t) => {
   t.equal(redactUrl('https://u:tok@github.com/a/b.git'), 'https://***@github.com/a/b.git')
   t.equal(webUrlOf('https://github.com/acme/api.git'), 'https://github.com/acme/api')

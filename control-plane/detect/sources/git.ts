@@ -82,10 +82,12 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
     }
     return dir
   }
+  // A URL is data, never an option or a command: refuse '-…' and the ext:: transport outright.
+  if (url.startsWith('-') || /^ext::/i.test(url)) throw new SourceError(`${redactUrl(url)} is not a repository URL`)
   mkdirSync(cacheDir, { recursive: true })
   const target = join(resolve(cacheDir), `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`)
   if (existsSync(join(target, 'HEAD'))) await git(['remote', 'update', '--prune'], { cwd: target })
-  else await git(['clone', '--mirror', '--quiet', '--', url, target])
+  else await git(['-c', 'protocol.ext.allow=never', 'clone', '--mirror', '--quiet', '--', url, target])
   return target
 }
 
