@@ -162,12 +162,17 @@ export class ScanJobs {
 
   /**
    * Scans each configured source now and then every `intervalSeconds`, skipping a source whose
-   * previous scan is still running. Timers do not keep the process alive.
+   * previous scan is still running. Timers do not keep the process alive. Returns the sources it
+   * cannot scan (a gitlab source, a git source without url...), for the caller to report.
    */
-  schedule(sources: readonly ScanSourceConfig[], timing: { firstDelayMs?: number; intervalScale?: number } = {}): void {
+  schedule(sources: readonly ScanSourceConfig[], timing: { firstDelayMs?: number; intervalScale?: number } = {}): ScanSourceConfig[] {
+    const skipped: ScanSourceConfig[] = []
     for (const config of sources) {
       const source = toSpec(config)
-      if (source === undefined) continue
+      if (source === undefined) {
+        skipped.push(config)
+        continue
+      }
       const tick = (): void => {
         if (this.#busy.has(sourceKey(source)) || this.#abort.signal.aborted) return
         this.start(source, this.#options.actor ?? 'scanner')
@@ -178,6 +183,7 @@ export class ScanJobs {
       every.unref()
       this.#timers.push(first, every)
     }
+    return skipped
   }
 
   /** Stops the schedule and any running scan (between two files), and waits for them to end. */

@@ -107,7 +107,11 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
   app.addHook('onClose', async () => {
     await jobs.close()
   })
-  if (config.scanSources.length > 0) jobs.schedule(config.scanSources, options.schedule)
+  if (config.scanSources.length > 0) {
+    for (const skipped of jobs.schedule(config.scanSources, options.schedule)) {
+      app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with url, github with org or user); skipped')
+    }
+  }
 
   app.post<{ Body: { source: Record<string, unknown>; findings?: Finding[] } }>('/v1/scans', {
     config: { roles: [] },
