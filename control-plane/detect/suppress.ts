@@ -21,7 +21,7 @@ const KNOWN_EXAMPLES = new Set([
 
 /** Words that mark a made-up value, matched in one case (lower, UPPER, Capitalised): random tokens mix cases. */
 const PLACEHOLDER_WORD_LIST = ['example', 'sample', 'placeholder', 'changeme', 'change_me', 'change-me', 'replaceme', 'replace_me', 'redacted',
-  'dummy', 'fake', 'notreal', 'not_real', 'not-a-real', 'todo', 'fixme', 'insert_', 'insert-', 'putyour', 'put_your', 'your_', 'your-', 'yourapikey', 'yourtoken', 'yoursecret', 'yourpassword']
+  'dummy', 'fake', 'value', 'notreal', 'not_real', 'not-a-real', 'todo', 'fixme', 'insert_', 'insert-', 'putyour', 'put_your', 'your_', 'your-', 'yourapikey', 'yourtoken', 'yoursecret', 'yourpassword']
 const PLACEHOLDER_WORDS = new RegExp(
   PLACEHOLDER_WORD_LIST.flatMap((w) => [w, w.toUpperCase(), w[0]!.toUpperCase() + w.slice(1)]).map((w) => w.replace(/[-_]/g, '[-_]')).join('|'))
 /** The same words with letters on neither side, for long random values where a word can occur by chance. */

@@ -181,6 +181,9 @@ t.test('regressions from scanning real packages: code, prose, names, badges and 
     ['password_hash: "$2b$12$Kix7Hq0f1b8d9Q2m3n4o5uVwXyZaBcDeFgHiJkLmNoPqRsTuVwXyZ"', 'users.yaml'],
     ['"password": "pbkdf2_sha256$600000$Qx7mPz2Lw9$Zk8qW2mX9vL4pR7tY3nB6cF1hJ5dG0sA="', 'fixture.json'],
     ['userPassword: {SSHA}Zk8qW2mX9vL4pR7tY3nB6cF1hJ5dG0sA', 'users.ldif'],
+    [' * with an empty password (`curl -u sk_live_…:`), the user name alone', 'credentials.ts'],
+    ['// Server=db;Password=x: the connection string\nconst password = written', 'structured.ts'],
+    ["// Command lines: --password value, -p'value' for mysql", 'named-values.ts'],
   ]
   for (const [text, path] of no) t.same(scan(text, path), [], text)
 })

@@ -38,7 +38,7 @@ const SHAPES: Shape[] = [
   { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim' },
   { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g' },
   // .netrc: machine host login user password value
-  { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>\\S{1,200})`, flags: 'g' },
+  { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'g' },
 ]
 
 /** The named-value detectors. */
@@ -51,7 +51,8 @@ export function namedValueRules(): Rule[] {
         const re = new RegExp(shape.source, shape.flags)
         for (let m = re.exec(text); m !== null; m = re.exec(text)) {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
-          const value = m.groups?.value ?? ''
+          // Unquoted values end where prose or code punctuation starts: `--password value,`.
+          const value = (m.groups?.value ?? '').replace(/[,;)\]}]+$/, '')
           if (META.test(name)) continue
           const password = /pass|pwd/i.test(name)
           if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue

@@ -107,6 +107,8 @@ function connectionStringRule(): Rule {
           if (!/(?:server|data source|host|user id|uid|initial catalog|database|jdbc:|odbc|driver=|[?&]user=)/.test(around)) continue
           const value = written
           if (!notPlaceholder(value)) continue
+          // `password = written` in code: an identifier, not a value.
+          if (/^[A-Za-z_$][\w$]*$/.test(value) && !/\d/.test(value) && shannonEntropy(value) < 3.5) continue
           yield { value, index: m.index + m[0].lastIndexOf(written), length: written.length }
         }
       }
@@ -141,6 +143,7 @@ function httpAuthRule(): Rule {
         if (m[2] !== undefined) {
           const password = m[2]
           if (!notPlaceholder(password) || /^[$/]/.test(password) || /^(?:https?|ftp|file)$/i.test(m[1] ?? '')) continue
+          if (password.length < 4 || (password.match(/[A-Za-z0-9]/g)?.length ?? 0) < 3 || password.includes('`')) continue
           yield { value: password, index: m.index + m[0].lastIndexOf(password) }
           continue
         }
