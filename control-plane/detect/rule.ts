@@ -35,8 +35,11 @@ export interface Rule {
   /** Where two rules report overlapping text, the higher priority wins (provider over generic). */
   readonly priority: number
   readonly allowlist?: Allowlist
-  /** `path` is the text's file path, for rules that read code and configuration differently. */
-  find(text: string, path?: string): Iterable<Candidate>
+  /**
+   * `path` is the text's file path, for rules that read code and configuration differently;
+   * `lower` the text lowercased, which the scanner has made already.
+   */
+  find(text: string, path?: string, lower?: string): Iterable<Candidate>
 }
 
 /** Options of a regex rule. */

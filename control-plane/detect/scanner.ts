@@ -42,13 +42,14 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   const global = options.allowlist
   if (global !== undefined && global.paths.some((p) => p.test(path))) return []
   const max = options.maxFindings ?? 500
-  const present = keywordsIn(text.toLowerCase(), options.rules)
+  const lower = text.toLowerCase()
+  const present = keywordsIn(lower, options.rules)
   const placed: Placed[] = []
   for (const rule of options.rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => present.has(k))) continue
     if (rule.allowlist !== undefined && rule.allowlist.paths.some((p) => p.test(path))) continue
     let count = 0
-    for (const c of rule.find(text, path)) {
+    for (const c of rule.find(text, path, lower)) {
       if (allowed(c.value, rule.allowlist) || allowed(c.value, global)) continue
       placed.push({ ...c, rule, end: c.index + (c.length ?? c.value.length) })
       if (++count >= max) break

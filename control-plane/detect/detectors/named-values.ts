@@ -19,26 +19,28 @@ interface Shape {
   /** The regex; group `name` holds the secret's name (optional), group `value` the value. */
   source: string
   flags: string
+  /** Lowercase strings one of which the text must hold for the shape to be tried (speed). */
+  gate: string[]
 }
 
 const SHAPES: Shape[] = [
   // Kubernetes and compose env lists: - name: DB_PASSWORD \n value: "..."
-  { source: `name:\\s{0,4}["']?(?<name>${SECRET_NAME})["']?[ \\t]*\\r?\\n[ \\t]*(?:-[ \\t]*)?value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gi' },
+  { source: `name:\\s{0,4}["']?(?<name>${SECRET_NAME})["']?[ \\t]*\\r?\\n[ \\t]*(?:-[ \\t]*)?value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gi', gate: ['value:'] },
   // Terraform: variable "db_password" { ... default = "..." }
-  { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi' },
+  { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['variable'] },
   // XML elements: <password>...</password>, <db.password>...</db.password>
-  { source: `<(?<name>${SECRET_NAME})>(?<value>[^<\\s]{1,200})</\\k<name>>`, flags: 'gi' },
+  { source: `<(?<name>${SECRET_NAME})>(?<value>[^<\\s]{1,200})</\\k<name>>`, flags: 'gi', gate: ['</'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
-  { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi' },
+  { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
-  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi' },
+  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('] },
   // Dockerfile ENV/ARG with a space: ENV DB_PASSWORD value
-  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim' },
+  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim', gate: ['env ', 'arg ', 'env\t', 'arg\t'] },
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
-  { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim' },
-  { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g' },
+  { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim', gate: ['-password', '-passwd', '-pass', '-token', '-api-key', '-apikey', '-secret', '-client-secret'] },
+  { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'] },
   // .netrc: machine host login user password value
-  { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'g' },
+  { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'g', gate: ['machine'] },
 ]
 
 /** The named-value detectors. */
@@ -46,8 +48,9 @@ export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql'], priority: 0,
-    *find(text: string): Iterable<Candidate> {
+    *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
       for (const shape of SHAPES) {
+        if (!shape.gate.some((g) => lower.includes(g))) continue
         const re = new RegExp(shape.source, shape.flags)
         for (let m = re.exec(text); m !== null; m = re.exec(text)) {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
