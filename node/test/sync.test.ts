@@ -1,0 +1,98 @@
+/**
+ * The node's sync client against the real control plane (listening on port 0, SQLite in a temp
+ * folder): a reset control plane (410) makes the node take a fresh snapshot; changes received after
+ * a restart from the cache are kept in the cache with the ones before it; no raw token in the cache.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { startPlane, tempDir, type TestPlane } from '../../control-plane/test/harness.js'
+import { startNode, startUpstream, waitFor, type RunningNode } from './helpers.js'
+
+const tokens = Array.from({ length: 6 }, (_, i) => `sk_live_SyncTestToken${i}_0123456789abcdef`)
+
+async function status(node: RunningNode, token: string): Promise<number> {
+  const res = await fetch(`${node.url}/v1/x`, { headers: { authorization: `Bearer ${token}` } })
+  await res.arrayBuffer()
+  return res.status
+}
+
+async function listen(plane: TestPlane, port = 0): Promise<string> {
+  await plane.app.listen({ port, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(plane.app.server.address() as AddressInfo).port}`
+}
+
+async function addLeak(plane: TestPlane, token: string): Promise<number> {
+  const res = await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: token }], action: 'block' })
+  if (res.statusCode !== 201) throw new Error(`POST /v1/leaks: ${res.statusCode} ${res.body}`)
+  return (res.json() as { id: number }).id
+}
+
+function nodeEnv(cpUrl: string, key: string, cacheDir: string): Record<string, string> {
+  return {
+    LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: key, LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NODE_ID: 'edge-sync-test',
+    LEAKGATE_SYNC_WAIT_SECONDS: '1', LEAKGATE_PERSIST_DEBOUNCE_MS: '20', LEAKGATE_HEARTBEAT_MS: '200',
+  }
+}
+
+t.test('a control plane whose store was reset answers 410; the node takes its snapshot instead', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const first = await startPlane(t)
+  const cpUrl = await listen(first)
+  const port = Number(new URL(cpUrl).port)
+  const cacheDir = tempDir(t, 'leakgate-node-cache-')
+  for (const token of tokens.slice(0, 3)) await addLeak(first, token)
+  const node = await startNode(t, { upstream: upstream.url, env: nodeEnv(cpUrl, first.keys.node, cacheDir) })
+  await waitFor('the first leaks to be blocked', async () => (await status(node, tokens[2] as string)) === 403, 10_000)
+  const before = node.node.holder.current?.revision ?? 0
+  await first.app.close()
+
+  // A new, empty store on the same address: its revision is below the node's.
+  const second = await startPlane(t)
+  second.store.keys.add(first.keys.node, 'node')
+  await listen(second, port)
+  await addLeak(second, tokens[5] as string)
+  await waitFor('the new control plane\'s leak to be blocked', async () => (await status(node, tokens[5] as string)) === 403, 15_000)
+  t.equal(await status(node, tokens[0] as string), 200, 'leaks of the old store are gone with it')
+  t.ok((node.node.holder.current?.revision ?? 0) < before, 'the node follows the new, lower revision')
+  t.match(node.logs.text, /loaded a snapshot from the control plane/)
+})
+
+t.test('changes after a restart from the cache join the cached ones; no raw token on disk', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const plane = await startPlane(t)
+  const cpUrl = await listen(plane)
+  const cacheDir = tempDir(t, 'leakgate-node-cache-')
+  const env = nodeEnv(cpUrl, plane.keys.node, cacheDir)
+
+  await addLeak(plane, tokens[0] as string)
+  const one = await startNode(t, { upstream: upstream.url, env })
+  await waitFor('the snapshot leak to be blocked', async () => (await status(one, tokens[0] as string)) === 403, 10_000)
+  await addLeak(plane, tokens[1] as string) // arrives as a change, journaled after the snapshot
+  await waitFor('the first change', async () => (await status(one, tokens[1] as string)) === 403, 10_000)
+  await one.node.close() // writes pending changes
+
+  const two = await startNode(t, { upstream: upstream.url, env })
+  await waitFor('a start from the cache', () => /started from the cached index/.test(two.logs.text), 10_000)
+  await addLeak(plane, tokens[2] as string)
+  await waitFor('a change after the restart', async () => (await status(two, tokens[2] as string)) === 403, 10_000)
+  await two.node.close()
+  await plane.app.close()
+
+  // Control plane gone: a third start has only the cache, which must hold all three.
+  const three = await startNode(t, { upstream: upstream.url, env })
+  await waitFor('ready from the cache', async () => (await fetch(`${three.adminUrl}/readyz`)).status === 200, 10_000)
+  for (const token of tokens.slice(0, 3)) t.equal(await status(three, token), 403, `${token.slice(0, 22)}… blocked from the cache`)
+  t.equal(await status(three, tokens[4] as string), 200)
+
+  const files = readdirSync(cacheDir)
+  t.ok(files.length >= 2, 'snapshot and journal written')
+  for (const f of files) {
+    const bytes = readFileSync(join(cacheDir, f))
+    for (const token of tokens) t.notOk(bytes.includes(Buffer.from(token)), `${f} holds no raw token`)
+  }
+  for (const node of [one, two, three]) for (const token of tokens) t.notOk(node.logs.text.includes(token), 'no raw token in the node logs')
+})
