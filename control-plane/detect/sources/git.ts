@@ -71,6 +71,31 @@ export function git(args: readonly string[], options: { cwd?: string; input?: st
   })
 }
 
+/** Runs git and yields its output split at `separator`, as it comes; rejects like `git` on failure. */
+async function* gitRecords(args: readonly string[], options: { cwd: string; input: string }, separator: string): AsyncGenerator<string> {
+  const child = spawn('git', args, { cwd: options.cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const stderr: Buffer[] = []
+  child.stderr.on('data', (c: Buffer) => stderr.push(c))
+  child.stdin.on('error', () => undefined)
+  child.stdin.end(options.input)
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
+  child.stdout.setEncoding('utf8')
+  let pending = ''
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<string>) {
+      pending += chunk
+      const parts = pending.split(separator)
+      pending = parts.pop() ?? ''
+      yield* parts
+    }
+    yield pending
+  } finally {
+    if (child.exitCode === null) child.kill()
+  }
+  const code = await exited
+  if (code !== 0) throw new SourceError(`git ${args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''} failed (exit ${code}): ${redactUrl(Buffer.concat(stderr).toString('utf8').trim()).slice(0, 500)}`)
+}
+
 /** The directory git commands run in: a local repository as it is, a remote one mirrored into the cache. */
 export async function openRepository(url: string, cacheDir: string): Promise<string> {
   if (existsSync(url) && statSync(url).isDirectory()) {
@@ -258,7 +283,6 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
   if (ignoreBlob !== undefined) state.ignore = [...parseIgnore((await git(['cat-file', 'blob', ignoreBlob], { cwd })).toString('utf8'))]
 
   const blobs: Blob[] = []
-  const messages: Array<{ commit: string; text: string }> = []
   if (!options.history) {
     for (const [sha, path] of headTree) blobs.push({ sha, path, commit: headCommit })
     progress.commits++
@@ -266,10 +290,11 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
     const since = await existingCommits(cwd, options.since ?? [])
     const branches = await branchOfCommits(cwd, refs, since)
     const input = [...state.tips, ...since.map((c) => `^${c}`)].join('\n') + '\n'
-    const log = (await git(['-c', 'core.quotePath=false', 'log', '--stdin', '--reverse', '--topo-order', '--format=%x01%H%x02%B%x03', '--raw', '--no-abbrev', '--no-renames', '-m'], { cwd, input })).toString('utf8')
     const seenBlobs = new Set<string>()
     const seenCommits = new Set<string>()
-    for (const chunk of log.split('\x01')) {
+    // Streamed: the log of a large repository does not fit in memory as one string.
+    const log = gitRecords(['-c', 'core.quotePath=false', 'log', '--stdin', '--reverse', '--topo-order', '--format=%x01%H%x02%B%x03', '--raw', '--no-abbrev', '--no-renames', '-m'], { cwd, input }, '\x01')
+    for await (const chunk of log) {
       if (chunk === '') continue
       const sep = chunk.indexOf('\x02')
       const end = chunk.indexOf('\x03')
@@ -278,7 +303,8 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
       if (!seenCommits.has(commit)) {
         seenCommits.add(commit)
         progress.commits++
-        messages.push({ commit, text: chunk.slice(sep + 1, end) })
+        const message = chunk.slice(sep + 1, end)
+        if (message.trim() !== '') yield { text: message, origin: origin('(commit message)', commit, branches.get(commit), commit !== headCommit) }
       }
       for (const line of chunk.slice(end + 1).split('\n')) {
         const m = /^:(\d+) (\d+) [0-9a-f]+ ([0-9a-f]+) [A-Z]\d*\t(.*)$/.exec(line)
@@ -288,10 +314,6 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
         seenBlobs.add(sha!)
         blobs.push({ sha: sha!, path: unquotePath(path!), commit })
       }
-    }
-    for (const m of messages) {
-      if (m.text.trim() === '') continue
-      yield { text: m.text, origin: origin('(commit message)', m.commit, branches.get(m.commit), m.commit !== headCommit) }
     }
     for (const b of blobs) b.branch = branches.get(b.commit)
   }
