@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { buildControlPlane } from '../../control-plane/app.js'
 import { startPlane, tempDir, type TestPlane } from '../../control-plane/test/harness.js'
 import { startNode, startUpstream, waitFor, type RunningNode } from './helpers.js'
 
@@ -95,4 +96,30 @@ t.test('changes after a restart from the cache join the cached ones; no raw toke
     for (const token of tokens) t.notOk(bytes.includes(Buffer.from(token)), `${f} holds no raw token`)
   }
   for (const node of [one, two, three]) for (const token of tokens) t.notOk(node.logs.text.includes(token), 'no raw token in the node logs')
+})
+
+t.test('sightings wait in the buffer while the control plane is away, and arrive when it is back', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const plane = await startPlane(t)
+  const cpUrl = await listen(plane)
+  const port = Number(new URL(cpUrl).port)
+  const leakId = await addLeak(plane, tokens[3] as string)
+  const node = await startNode(t, { upstream: upstream.url, env: { ...nodeEnv(cpUrl, plane.keys.node, tempDir(t, 'leakgate-node-cache-')), LEAKGATE_SIGHTING_FLUSH_MS: '50' } })
+  await waitFor('the leak to be blocked', async () => (await status(node, tokens[3] as string)) === 403, 10_000)
+  await waitFor('the first sighting to arrive', async () => ((await plane.call('GET', `/v1/leaks/${leakId}`, plane.keys.analyst)).json() as { hits: number }).hits === 1, 10_000)
+  await plane.app.close()
+
+  for (let i = 0; i < 5; i++) t.equal(await status(node, tokens[3] as string), 403, 'still blocked without the control plane')
+  await waitFor('a failed send to be counted', () => node.node.metrics.counters.syncErrors > 0, 10_000)
+  t.ok(node.node.sightings.size > 0, 'sightings kept while the control plane is away')
+
+  // The same store behind a new app on the same address: the control plane is back.
+  const back = await buildControlPlane(plane.config, { store: plane.store })
+  t.teardown(() => back.close())
+  await back.listen({ port, host: '127.0.0.1' })
+  const hits = async (): Promise<number> => ((await back.inject({ url: `/v1/leaks/${leakId}`, headers: { authorization: `Bearer ${plane.keys.analyst}` } })).json() as { hits: number }).hits
+  await waitFor('the kept sightings to arrive', async () => (await hits()) === 6, 40_000)
+  t.equal(node.node.sightings.size, 0)
+  t.equal(node.node.metrics.counters.sightingsDropped, 0, 'none dropped')
 })
