@@ -25,7 +25,10 @@ export const PROVIDER_TOKENS: Record<string, (rng: Rng) => FakeToken> = {
   githubFineGrained: (rng) => tok('github_pat', `github_pat_${rng.chars(22, ALPHA.base62)}_${rng.chars(59, ALPHA.base62)}`),
   gitlab: (rng) => tok('gitlab_token', `glpat-${rng.chars(20, ALPHA.base62 + '-_')}`),
   awsKeyId: (rng) => tok('aws_access_key', `AKIA${rng.chars(16, ALPHA.upper32)}`),
-  stripeSecret: (rng) => tok('stripe_key', `${rng.pick(['sk_live_', 'sk_test_', 'rk_live_'])}${rng.chars(rng.pick([24, 99]), ALPHA.base62)}`),
+  stripeSecret: (rng) => {
+    const prefix = rng.pick(['sk_live_', 'sk_test_', 'rk_live_'])
+    return tok(prefix.includes('test') ? 'stripe_secret_test' : 'stripe_secret_live', `${prefix}${rng.chars(rng.pick([24, 99]), ALPHA.base62)}`)
+  },
   slackBot: (rng) => tok('slack_token', `xoxb-${rng.chars(11, '0123456789')}-${rng.chars(13, '0123456789')}-${rng.chars(24, ALPHA.base62)}`),
   slackUser: (rng) => tok('slack_token', `xoxp-${rng.chars(11, '0123456789')}-${rng.chars(11, '0123456789')}-${rng.chars(13, '0123456789')}-${rng.chars(32, ALPHA.lowerHex)}`),
   slackApp: (rng) => tok('slack_token', `xapp-1-A${rng.chars(10, '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ')}-${rng.chars(13, '0123456789')}-${rng.chars(64, ALPHA.lowerHex)}`),

@@ -48,8 +48,9 @@ t.test('GitHub classic tokens need a valid checksum', async (t) => {
 t.test('Stripe: secret and restricted keys are found, publishable keys are not', async (t) => {
   const rng = new Rng(4)
   const body = rng.chars(24, ALPHA.base62)
-  t.equal(scan(`sk_live_${body}`)[0]?.kind, 'stripe_key')
-  t.equal(scan(`rk_live_${body}`)[0]?.kind, 'stripe_key')
+  t.equal(scan(`sk_live_${body}`)[0]?.kind, 'stripe_secret_live')
+  t.equal(scan(`sk_test_${body}`)[0]?.kind, 'stripe_secret_test', 'a test-mode key: its own kind, scored lower')
+  t.equal(scan(`rk_live_${body}`)[0]?.kind, 'stripe_secret_live')
   t.same(scan(`Stripe('pk_live_${body}')\nSTRIPE_API_KEY=pk_test_${body}`), [])
   t.same(scan('sk_test_4eC39HqLyjWDarjtT1zdp7dc'), [], "Stripe's documentation key")
 })

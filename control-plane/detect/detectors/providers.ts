@@ -42,9 +42,14 @@ export function providerRules(): Rule[] {
       regex: re(`${B}(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}${E}`), keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'],
       validate: (s) => !s.endsWith('EXAMPLE'), entropy: 3,
     }),
+    // Two kinds, so that the control plane's risk scoring tells a live key from a test-mode one.
     regexRule({
-      id: 'stripe-secret-key', kind: 'stripe_key', description: 'Stripe secret or restricted key (publishable pk_ keys are public)',
-      regex: re(`${B}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_'], entropy: 3.5,
+      id: 'stripe-secret-key', kind: 'stripe_secret_live', description: 'Stripe live secret or restricted key (publishable pk_ keys are public)',
+      regex: re(`${B}(?:sk|rk)_live_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_live_', 'rk_live_'], entropy: 3.5,
+    }),
+    regexRule({
+      id: 'stripe-test-key', kind: 'stripe_secret_test', description: 'Stripe test-mode secret or restricted key',
+      regex: re(`${B}(?:sk|rk)_test_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_test_', 'rk_test_'], entropy: 3.5,
     }),
     regexRule({
       id: 'slack-token', kind: 'slack_token', description: 'Slack bot, user, app, refresh or configuration token',

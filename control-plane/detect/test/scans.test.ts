@@ -111,7 +111,8 @@ t.test('a git history scan makes leaks; a rescan reads only new commits and dupl
   const p = await plane(t)
   const repo = gitRepo(tempDir(t, 'leakgate-scans-repo-'))
   const current = PROVIDER_TOKENS.githubClassic!(rng).value
-  const gone = PROVIDER_TOKENS.stripeSecret!(rng).value
+  const goneToken = PROVIDER_TOKENS.stripeSecret!(rng)
+  const gone = goneToken.value
   repo.commit({ 'pay.js': `const key = "${gone}"\n` }, 'pay')
   repo.commit({ 'pay.js': 'const key = process.env.STRIPE_KEY\n', '.env': `GITHUB_TOKEN=${current}\n` }, 'env')
 
@@ -125,7 +126,7 @@ t.test('a git history scan makes leaks; a rescan reads only new commits and dupl
   t.same(done.findings.map((f) => f.sha256).sort(), [sha256Hex(current), sha256Hex(gone)].sort())
 
   const leaks = (await p.call('GET', '/v1/leaks?source=git', p.analyst)).body.items as unknown as Array<{ location: { path: string }; kind: string; risk: string; riskFactors: Array<{ factor: string }> }>
-  t.same(leaks.map((l) => [l.location.path, l.kind]).sort(), [['.env', 'github_pat'], ['pay.js', 'stripe_key']])
+  t.same(leaks.map((l) => [l.location.path, l.kind]).sort(), [['.env', 'github_pat'], ['pay.js', goneToken.kind]])
   t.ok(leaks.find((l) => l.location.path === 'pay.js')?.riskFactors.some((f) => f.factor === 'history_only'), 'the history-only leak says so in its risk')
 
   const again = await finished(p, (await p.call('POST', '/v1/scans', p.admin, { source: { type: 'git', url: repo.dir, history: true } })).body.id)
