@@ -20,7 +20,7 @@ import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import type { NodeConfig } from './config.js'
 import { compilePlan } from './credentials.js'
-import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, NoIndexError, TooManyCredentialsError, problemBody } from './errors.js'
+import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, TooManyCredentialsError, problemBody } from './errors.js'
 import { LeakIndex } from './leakdb/index.js'
 import { sha256Hex } from './leakdb/hash.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
@@ -231,6 +231,12 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     // Our own codes keep their message; a library's 4xx (fastify, http-proxy) becomes a bad request.
     const ours = err.code?.startsWith('LEAKGATE_ERR_') === true
     answer(reply, status, ours ? (err.code as string) : new BadRequestError().code, ours ? err.message ?? '' : `the request cannot be forwarded as sent: ${err.message ?? 'malformed'}`)
+  })
+
+  // Every path is proxied, so only a method http-proxy does not route ends here.
+  proxy.setNotFoundHandler((request, reply) => {
+    const e = new MethodNotForwardedError(request.method.slice(0, 20))
+    answer(reply, 405, e.code, e.message)
   })
 
   void proxy.register(async (ctx) => {

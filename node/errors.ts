@@ -65,6 +65,13 @@ export const SyncError = createError<'LEAKGATE_ERR_SYNC', 502, [string, { cause:
 /** A request the node cannot forward as it is (a path that escapes the upstream, a malformed request). */
 export const BadRequestError = createError<'LEAKGATE_ERR_BAD_REQUEST', 400>('LEAKGATE_ERR_BAD_REQUEST', 'the request cannot be forwarded as sent', 400)
 
+/** A method the node does not forward (CONNECT, TRACE, WebDAV verbs...). */
+export const MethodNotForwardedError = createError<'LEAKGATE_ERR_METHOD_NOT_FORWARDED', 405, [string]>(
+  'LEAKGATE_ERR_METHOD_NOT_FORWARDED',
+  'this node does not forward %s requests; it forwards DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT',
+  405,
+)
+
 /** Anything else that went wrong inside the node. */
 export const InternalError = createError<'LEAKGATE_ERR_INTERNAL', 500>('LEAKGATE_ERR_INTERNAL', 'the node could not complete this request', 500)
 
@@ -84,6 +91,7 @@ const TITLES: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   413: 'Payload Too Large',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',

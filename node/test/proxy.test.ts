@@ -196,6 +196,10 @@ t.test('malformed input is answered sensibly and the node keeps serving', async 
   t.equal(escape.json().code, 'LEAKGATE_ERR_BAD_REQUEST')
   t.equal(upstream.seen.length, before, 'and nothing forwarded')
 
+  const trace = await send(`${url}/a`, { method: 'TRACE' })
+  t.equal(trace.status, 405, 'a method the node does not forward: 405')
+  t.equal(trace.json().code, 'LEAKGATE_ERR_METHOD_NOT_FORWARDED')
+
   const after = await send(`${url}/still-alive`)
   t.equal(after.status, 200, 'the node still serves')
 })
