@@ -76,8 +76,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   })
   const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate }
   const initial = deps.index ?? (config.index === undefined ? undefined : loadIndexFile(config.index, indexOptions, logger))
+  // An index given up front is never synced: sync age stays -1, so an age alert cannot fire on an air-gapped node.
   const holder = new IndexHolder(initial)
-  if (initial !== undefined) holder.lastSyncAt = Date.now()
   const metrics = createNodeMetrics(holder)
   const { counters, checkSeconds } = metrics
   const sightings = new SightingBuffer(config.sightingBufferSize, counters)
