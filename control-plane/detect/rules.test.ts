@@ -40,6 +40,10 @@ regex = '''a*'''
 [[rules]]
 id = "bad-regex"
 regex = '''b'''
+
+[[rules]]
+id = "redos"
+regex = '''tok_(\\w+)+$'''
 `
   const err = (() => {
     try {
@@ -50,7 +54,7 @@ regex = '''b'''
     return undefined
   })()
   t.equal(err?.code, 'LEAKGATE_ERR_RULES')
-  for (const id of ['bad-regex: bad regex', 'no-regex: "regex" is required', 'bad-group: "secretGroup" 3', 'empty-match: regex matches the empty string', 'bad-regex: duplicate id']) {
+  for (const id of ['bad-regex: bad regex', 'no-regex: "regex" is required', 'bad-group: "secretGroup" 3', 'empty-match: regex matches the empty string', 'bad-regex: duplicate id', 'redos: nested quantifiers']) {
     t.match(err?.message, `rule ${id}`)
   }
 })

@@ -88,6 +88,9 @@ export function parseRules(text: string, origin = 'rules'): RuleSet {
       continue
     }
     if (regex.test('')) problem('regex matches the empty string')
+    // A quantified group that itself ends in a quantifier, (a+)+, can backtrack exponentially on
+    // one long line: a scan would hang on the first minified file.
+    if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]/.test(r.regex)) problem('nested quantifiers such as (a+)+ can make a scan hang; bound or flatten them')
     const group = r.secretGroup ?? 0
     if (typeof group !== 'number' || !Number.isInteger(group) || group < 0) problem('"secretGroup" must be a non-negative integer')
     else if (group > 0 && new RegExp(`${regex.source}|`).exec('')!.length - 1 < group) problem(`"secretGroup" ${group} but the regex has fewer groups`)

@@ -253,7 +253,7 @@ export function writeHistoryRepo(dir: string, options: { seed: number; historica
   for (let i = 0; i < options.historical; i++) {
     const t = provider(rng)
     const label = (path: string): void => void labels.push({ path, kind: t.kind, sha256: sha(t.value), history: true })
-    switch (i % 5) {
+    switch (i % 6) {
       case 0: {
         // Committed, then replaced by an environment reference.
         const path = `src/client${i}.py`
@@ -293,6 +293,22 @@ export function writeHistoryRepo(dir: string, options: { seed: number; historica
         git(dir, 'tag', `v0.${i}.0`)
         git(dir, 'checkout', '-q', 'main')
         git(dir, 'branch', '-q', '-D', `release-${i}`)
+        label(path)
+        break
+      }
+      case 5: {
+        // Merged from a branch, then removed on main: the secret came in through a merge commit.
+        const path = `services/merged${i}.yaml`
+        git(dir, 'checkout', '-q', '-b', `topic-${i}`)
+        write(path, `api:\n  key: ${t.written}\n`)
+        commit(`topic ${i}`)
+        git(dir, 'checkout', '-q', 'main')
+        write(`NOTES-${i}.md`, `notes ${i}\n`)
+        commit(`notes ${i}`)
+        git(dir, 'merge', '-q', '--no-ff', '-m', `merge topic ${i}`, `topic-${i}`)
+        git(dir, 'branch', '-q', '-D', `topic-${i}`)
+        rmSync(join(dir, path))
+        commit(`drop merged config ${i}`)
         label(path)
         break
       }
