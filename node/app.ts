@@ -7,8 +7,7 @@
  *
  * The check runs in the HTTP server's request listener, before fastify or the proxy does any work on
  * the request (`gate`): a blocked request never reaches fastify or the upstream, and a clean one pays
- * for a header scan and a lookup only. Measured in bench/RESULTS.md "Proxy": an `onRequest` hook in
- * its place cost the node a few µs a request in fastify's hook machinery alone.
+ * for a header scan and a lookup only, with no fastify hook on its path (bench/RESULTS.md "Proxy").
  */
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -20,7 +19,7 @@ import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import type { NodeConfig } from './config.js'
 import { compilePlan } from './credentials.js'
-import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, TooManyCredentialsError, problemBody } from './errors.js'
+import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, TooManyCredentialsError, UpstreamError, UpstreamTimeoutError, problemBody } from './errors.js'
 import { LeakIndex } from './leakdb/index.js'
 import { sha256Hex } from './leakdb/hash.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
@@ -296,9 +295,9 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
             return
           }
           counters.upstreamErrors++
-          const timeout = e.statusCode === 504
           reply.log.warn({ err: { code: e.code, cause: e.cause?.code } }, 'upstream failed')
-          answer(reply, timeout ? 504 : 502, timeout ? 'LEAKGATE_ERR_UPSTREAM_TIMEOUT' : 'LEAKGATE_ERR_UPSTREAM', timeout ? 'the upstream did not answer in time' : 'the upstream could not be reached or broke the connection')
+          const failed = e.statusCode === 504 ? new UpstreamTimeoutError() : new UpstreamError()
+          answer(reply, failed.statusCode, failed.code, failed.message)
         },
       },
     })

@@ -207,7 +207,7 @@ t.test('malformed input is answered sensibly and the node keeps serving', async 
 t.test('limits, upstream failures', async (t) => {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
-  const { url, node } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_BODY_LIMIT: '1000' }, deps: { index: indexOf(planted) } })
+  const { url, node } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_BODY_LIMIT: '1000', LEAKGATE_UPSTREAM_TIMEOUT_MS: '300' }, deps: { index: indexOf(planted) } })
   const big = await send(`${url}/up`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'z'.repeat(2000) })
   t.equal(big.status, 413)
   t.equal(big.json().code, 'LEAKGATE_ERR_BODY_TOO_LARGE')
@@ -217,9 +217,14 @@ t.test('limits, upstream failures', async (t) => {
   await chunkedBig.body.dump()
   t.equal(upstream.seen.length, seen, 'the upstream did not get the oversized body')
 
+  const slow = await send(`${url}/slow`)
+  t.equal(slow.status, 504, 'an upstream slower than upstreamTimeoutMs: 504')
+  t.equal(slow.json().code, 'LEAKGATE_ERR_UPSTREAM_TIMEOUT')
+  upstream.release()
+
   await upstream.close()
   const down = await send(`${url}/x`)
   t.equal(down.status, 502)
   t.equal(down.json().code, 'LEAKGATE_ERR_UPSTREAM')
-  t.equal(node.metrics.counters.upstreamErrors, 1)
+  t.equal(node.metrics.counters.upstreamErrors, 2)
 })
