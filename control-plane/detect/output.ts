@@ -25,13 +25,13 @@ export function formatTable(findings: readonly Finding[]): string {
     f.secret ?? f.preview,
     f.fingerprint.slice(0, 12),
   ])
-  const head = ['RULE', 'WHERE', 'COMMIT', f0(findings) ? 'SECRET' : 'PREVIEW', 'FINGERPRINT']
+  const head = ['RULE', 'WHERE', 'COMMIT', hasSecrets(findings) ? 'SECRET' : 'PREVIEW', 'FINGERPRINT']
   const widths = head.map((h, i) => Math.min(80, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))))
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
   return [line(head), ...rows.map(line), '', `${findings.length} finding${findings.length === 1 ? '' : 's'}`].join('\n') + '\n'
 }
 
-function f0(findings: readonly Finding[]): boolean {
+function hasSecrets(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.secret !== undefined)
 }
 
