@@ -153,16 +153,29 @@ function shortRef(name: string): string {
   return name.replace(/^refs\/(?:heads|tags|remotes)\//, '')
 }
 
-/** Maps each commit to the first ref (in rank order) it is reachable from. */
+/**
+ * Maps each commit to the first ref (in rank order) it is reachable from, in one `git rev-list`:
+ * commits come children first (`--topo-order`), so each passes its best ref down to its parents.
+ * One process whatever the number of refs (a GitHub mirror has one a pull request).
+ */
 async function branchOfCommits(cwd: string, refs: readonly Ref[], since: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>()
-  const covered: string[] = [...since]
-  for (const ref of refs) {
-    const input = [ref.commit, ...covered.map((c) => `^${c}`)].join('\n') + '\n'
-    const list = (await git(['rev-list', '--stdin'], { cwd, input })).toString('utf8')
-    for (const c of list.split('\n')) if (c !== '' && !out.has(c)) out.set(c, shortRef(ref.name))
-    covered.push(ref.commit)
+  const best = new Map<string, number>()
+  refs.forEach((ref, rank) => {
+    if (!best.has(ref.commit)) best.set(ref.commit, rank)
+  })
+  const input = [...best.keys(), ...since.map((c) => `^${c}`)].join('\n') + '\n'
+  for await (const line of gitRecords(['rev-list', '--stdin', '--topo-order', '--parents'], { cwd, input }, '\n')) {
+    if (line === '') continue
+    const [commit, ...parents] = line.split(' ')
+    const rank = best.get(commit!)
+    if (rank === undefined) continue
+    for (const p of parents) {
+      const theirs = best.get(p)
+      if (theirs === undefined || rank < theirs) best.set(p, rank)
+    }
   }
+  const out = new Map<string, string>()
+  for (const [commit, rank] of best) out.set(commit, shortRef(refs[rank]!.name))
   return out
 }
 
