@@ -20,6 +20,7 @@ const CHANGES_FILE = 'index.changes.json'
 export class IndexCache {
   readonly dir: string
   #base = -1
+  #loadedChanges: readonly Change[] = []
 
   constructor(dir: string) {
     this.dir = dir
@@ -35,11 +36,17 @@ export class IndexCache {
     return join(this.dir, CHANGES_FILE)
   }
 
+  /** The journal's changes that the last `load` replayed, to append new ones to. */
+  get loadedChanges(): readonly Change[] {
+    return this.#loadedChanges
+  }
+
   /**
-   * Loads the cached index, or undefined when there is none.
+   * Loads the cached index, or undefined when there is none. The snapshot is built on a worker thread
+   * (`inWorker`, default true), so a node that serves while it starts is not held up by a large one.
    * @throws {LeakdbError} when a cached file is corrupt (the caller logs it and starts without an index).
    */
-  async load(options: IndexOptions = {}): Promise<LeakIndex | undefined> {
+  async load(options: IndexOptions = {}, inWorker = true): Promise<LeakIndex | undefined> {
     let buf: Buffer
     try {
       buf = await readFile(this.snapshotPath)
@@ -47,7 +54,8 @@ export class IndexCache {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const index = LeakIndex.fromSnapshot(buf, options)
+    const index = inWorker ? await LeakIndex.fromSnapshotInWorker(buf, options) : LeakIndex.fromSnapshot(buf, options)
+    this.#loadedChanges = []
     this.#base = index.revision
     let journal: { base?: unknown; changes?: unknown }
     try {
@@ -58,6 +66,7 @@ export class IndexCache {
     }
     if (journal.base === index.revision && Array.isArray(journal.changes)) {
       index.applyChanges(journal.changes as Change[])
+      this.#loadedChanges = journal.changes as Change[]
     }
     return index
   }
