@@ -30,9 +30,8 @@ async function run(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0
   }
   if (name === '--version') {
-    const { readFileSync } = await import('node:fs')
-    const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url.includes('/dist/') ? new URL('../', import.meta.url) : import.meta.url), 'utf8')) as { version: string }
-    console.log(pkg.version)
+    const { leakgateVersion } = await import('./lib/version.js')
+    console.log(leakgateVersion())
     return 0
   }
   const command = COMMANDS[name]

@@ -3,7 +3,7 @@
  * `--format json|sarif`), optionally pushing them to the control plane. Exit code 1 when
  * something was found, 0 when nothing was, 2 on an error. Progress goes to standard error.
  */
-import { readFileSync, existsSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
 import { readIgnoreFile, type Finding } from './findings.js'
@@ -11,6 +11,7 @@ import { formatJson, formatSarif, formatTable, type OutputFormat } from './outpu
 import { loadScanConfig } from './scan-config.js'
 import { pushFindings } from './push.js'
 import type { Progress } from './sources/source.js'
+import { leakgateVersion } from '../../lib/version.js'
 
 const USAGE = `usage: leakgate scan <path or git URL> [options]
        leakgate scan --github-org NAME | --github-user NAME [options]
@@ -102,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       progress.done()
     }
     const { findings } = result
-    const out = format === 'json' ? formatJson(findings) : format === 'sarif' ? formatSarif(findings, rules, version()) : formatTable(findings)
+    const out = format === 'json' ? formatJson(findings) : format === 'sarif' ? formatSarif(findings, rules, leakgateVersion()) : formatTable(findings)
     process.stdout.write(out)
     if (v.quiet !== true) console.error(summary(findings, result.progress, Date.now() - started))
     if (v.push === true) {
@@ -171,13 +172,3 @@ function summary(findings: readonly Finding[], p: Readonly<Progress>, ms: number
     `${p.skipped > 0 ? `; ${p.skipped} binary or oversized files skipped` : ''}`
 }
 
-function version(): string {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version
-    } catch {
-      // try the next place: the layout differs between the sources and dist/
-    }
-  }
-  return '0.0.0'
-}
