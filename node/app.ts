@@ -2,24 +2,26 @@
  * The edge node: a reverse proxy that checks every request's credentials against the leak index
  * (DESIGN.md "What the node does to a request"), and its admin app (/metrics, /healthz, /readyz).
  *
- * `buildNode` makes both fastify instances without listening, so tests can start them on port 0
- * and server.ts owns the sockets and signals.
+ * `buildNode` makes both servers without listening, so tests can start them on port 0 and
+ * server.ts owns the sockets and signals.
  *
- * The check runs in the HTTP server's request listener, before fastify or the proxy does any work on
- * the request (`gate`): a blocked request never reaches fastify or the upstream, and a clean one pays
- * for a header scan and a lookup only, with no fastify hook on its path (bench/RESULTS.md "Proxy").
+ * The proxy port is node:http with no framework: the request listener checks the credentials (`gate`),
+ * answers what it refuses, and hands the rest to the forwarder (forward.ts says why it is not
+ * @fastify/http-proxy, with the figures). A blocked request never reaches the upstream. The admin port
+ * is a fastify app.
  */
 import { readFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { Transform, type TransformCallback } from 'node:stream'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import httpProxy from '@fastify/http-proxy'
 import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import type { NodeConfig } from './config.js'
 import { compilePlan } from './credentials.js'
-import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, TooManyCredentialsError, UpstreamError, UpstreamTimeoutError, problemBody } from './errors.js'
+import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, ShuttingDownError, TooManyCredentialsError, problemBody, writeProblem } from './errors.js'
+import { badTarget, FORWARDED_METHODS, Forwarder, hasUnreadBody } from './forward.js'
 import { LeakIndex } from './leakdb/index.js'
 import { sha256Hex } from './leakdb/hash.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
@@ -37,10 +39,21 @@ export interface NodeDeps {
   version?: string
 }
 
-/** A built node: two apps not yet listening, and the parts tests and server.ts look at. */
+/** The proxy port's server, with the few methods callers use (named as fastify names them). */
+export interface ProxyServer {
+  readonly server: Server
+  /** Listens, starts sync and sighting delivery, and resolves to the proxy's base URL. */
+  listen(options: { port: number; host: string }): Promise<string>
+  /** The address listened on (empty before `listen`). */
+  addresses(): AddressInfo[]
+  /** Stops accepting, drains requests in flight, then stops sync and closes the upstream pool. */
+  close(): Promise<void>
+}
+
+/** A built node: two servers not yet listening, and the parts tests and server.ts look at. */
 export interface LeakgateNode {
   /** The reverse proxy (listen on `config.port`). */
-  readonly proxy: FastifyInstance
+  readonly proxy: ProxyServer
   /** /metrics, /healthz, /readyz (listen on `config.adminPort`). */
   readonly admin: FastifyInstance
   readonly holder: IndexHolder
@@ -53,18 +66,7 @@ export interface LeakgateNode {
   close(): Promise<void>
 }
 
-// The monitor verdict travels from the gate to the header rewrite on the raw request.
-const kMonitor = Symbol('leakgate.monitor')
-type GatedRequest = IncomingMessage & { [kMonitor]?: string }
-
 const PROBLEM = 'application/problem+json'
-
-/** The part of a fastify reply that answers a problem (any server type). */
-interface ProblemReply {
-  code(status: number): ProblemReply
-  header(name: string, value: string): ProblemReply
-  send(payload: string): unknown
-}
 
 /** Builds the node from a validated configuration. */
 export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): LeakgateNode {
@@ -113,36 +115,59 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const plan = compilePlan(config.credentialPlaces, config)
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
 
-  const proxy = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !verbose }),
-    // A per-request child logger (for its reqId) costs an allocation on every request; below debug
-    // the proxy logs only blocks and failures, which say enough without it.
-    ...(verbose ? {} : { childLoggerFactory: (parent: FastifyBaseLogger) => parent }),
+  const forwarder = new Forwarder({
+    upstream: config.upstream,
+    connections: config.upstreamConnections,
+    timeoutMs: config.upstreamTimeoutMs,
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    serverFactory: (handler) => {
-      const server = createServer({ maxHeaderSize: config.maxHeaderSize }, (req, res) => {
-        if (gate(req, res)) handler(req, res)
-      })
-      server.keepAliveTimeout = config.keepAliveTimeoutMs
-      server.requestTimeout = config.requestTimeoutMs
-      server.maxConnections = config.maxConnections
-      return server
-    },
+    counters,
+    logger,
   })
+  let draining = false
 
-  function answer(reply: ProblemReply, status: number, code: string, detail: string, extra?: Record<string, unknown>): void {
-    reply.code(status).header('content-type', PROBLEM).header('cache-control', 'no-store').send(problemBody(status, code, detail, extra))
+  const server = createServer({ maxHeaderSize: config.maxHeaderSize }, (req, res) => {
+    if (draining) {
+      // Requests that reach a draining node (on a connection kept alive) go elsewhere; the
+      // connection ends with the answer so the server can close.
+      const e = new ShuttingDownError()
+      writeProblem(res, 503, e.code, e.message, { close: true })
+      return
+    }
+    if (verbose) logCompletion(req, res)
+    const monitorIds = gate(req, res)
+    if (monitorIds === false) return
+    const url = req.url ?? '/'
+    const method = req.method ?? ''
+    if (!FORWARDED_METHODS.has(method)) {
+      const e = new MethodNotForwardedError(method.slice(0, 20))
+      writeProblem(res, 405, e.code, e.message, { close: hasUnreadBody(req) })
+      return
+    }
+    const bad = badTarget(url)
+    if (bad !== undefined) {
+      const e = new BadRequestError()
+      writeProblem(res, 400, e.code, `${e.message}: ${bad}`, { close: hasUnreadBody(req) })
+      return
+    }
+    forwarder.forward(req, res, monitorIds)
+  })
+  server.keepAliveTimeout = config.keepAliveTimeoutMs
+  server.requestTimeout = config.requestTimeoutMs
+  server.maxConnections = config.maxConnections
+  server.on('clientError', answerClientError)
+
+  /** Debug and trace levels log every request, by route template (no query, no path credential). */
+  function logCompletion(req: IncomingMessage, res: ServerResponse): void {
+    const t0 = performance.now()
+    res.once('close', () => {
+      logger.debug({ method: req.method, route: routeTemplate(req.url ?? '/'), status: res.statusCode, finished: res.writableFinished, ms: Math.round((performance.now() - t0) * 1000) / 1000 }, 'request completed')
+    })
   }
 
-  /** Answers a problem straight on the socket, for what the gate refuses before fastify sees it. */
-  function refuse(res: ServerResponse, status: number, code: string, detail: string, extra?: Record<string, unknown>, headers?: Record<string, string>): false {
-    const body = problemBody(status, code, detail, extra)
-    res.writeHead(status, { 'content-type': PROBLEM, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers })
-    res.end(body)
+  /** Answers a problem for what the gate refuses; the request goes no further. */
+  function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, detail: string, extra?: Record<string, unknown>, headers?: Record<string, string>): false {
+    writeProblem(res, status, code, detail, { ...(extra === undefined ? {} : { extra }), ...(headers === undefined ? {} : { headers }), close: hasUnreadBody(req) })
     return false
   }
 
@@ -166,14 +191,17 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     }
   }
 
-  /** Judges a request before fastify sees it; true: hand it on to fastify (and the proxy). */
-  function gate(req: IncomingMessage, res: ServerResponse): boolean {
+  /**
+   * Judges a request before anything is forwarded. Returns false when it has answered the request
+   * itself, otherwise the `Leakgate-Leak-Id` value to add ('' for a clean request).
+   */
+  function gate(req: IncomingMessage, res: ServerResponse): string | false {
     try {
       const url = req.url ?? '/'
       const cl = req.headers['content-length']
       if (cl !== undefined && Number(cl) > config.bodyLimit) {
         const e = new BodyTooLargeError(config.bodyLimit)
-        return refuse(res, 413, e.code, e.message)
+        return refuse(req, res, 413, e.code, e.message)
       }
       const t0 = performance.now()
       const verdict = judge(plan, holder, req.headers, url)
@@ -181,138 +209,79 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
       switch (verdict.kind) {
         case 'pass':
           counters.pass++
-          return true
+          return ''
         case 'no-index': {
           if (config.noIndex === 'open') {
             counters.pass++
-            return true
+            return ''
           }
           const e = new NoIndexError()
-          return refuse(res, 503, e.code, e.message)
+          return refuse(req, res, 503, e.code, e.message)
         }
         case 'too-many': {
           const e = new TooManyCredentialsError(config.maxCredentials)
-          return refuse(res, 400, e.code, e.message)
+          return refuse(req, res, 400, e.code, e.message)
         }
         case 'too-long': {
           const e = new CredentialTooLongError(config.maxCredentialLength)
-          return refuse(res, 400, e.code, e.message)
+          return refuse(req, res, 400, e.code, e.message)
         }
         case 'block': {
           counters.block++
           record(verdict, req, url)
           logger.warn({ leakId: verdict.leakId, method: req.method, route: routeTemplate(url) }, 'blocked a request carrying a leaked credential')
           const e = new LeakedCredentialError(verdict.leakId)
-          return refuse(res, 403, e.code, e.message, { leakId: verdict.leakId }, { 'leakgate-leak-id': String(verdict.leakId) })
+          return refuse(req, res, 403, e.code, e.message, { leakId: verdict.leakId }, { 'leakgate-leak-id': String(verdict.leakId) })
         }
         case 'monitor':
           counters.monitor++
           record(verdict, req, url)
-          ;(req as GatedRequest)[kMonitor] = verdict.monitorIds
-          return true
+          return verdict.monitorIds
       }
     } catch (err) {
       // A bug here must not take the process down, nor let the request through unchecked.
       logger.error({ err: { message: (err as Error).message } }, 'credential check failed')
       const e = new InternalError()
-      return refuse(res, 500, e.code, e.message)
+      return refuse(req, res, 500, e.code, e.message)
     }
   }
 
-  proxy.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, request, reply) => {
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
-    if (status >= 500) {
-      request.log.error({ err: { code: err.code, message: err.message } }, 'request failed')
-      const e = new InternalError()
-      answer(reply, status, e.code, e.message)
-      return
-    }
-    // Our own codes keep their message; a library's 4xx (fastify, http-proxy) becomes a bad request.
-    const ours = err.code?.startsWith('LEAKGATE_ERR_') === true
-    answer(reply, status, ours ? (err.code as string) : new BadRequestError().code, ours ? err.message ?? '' : `the request cannot be forwarded as sent: ${err.message ?? 'malformed'}`)
-  })
-
-  // Every path is proxied, so only a method http-proxy does not route ends here.
-  proxy.setNotFoundHandler((request, reply) => {
-    const e = new MethodNotForwardedError(request.method.slice(0, 20))
-    answer(reply, 405, e.code, e.message)
-  })
-
-  void proxy.register(async (ctx) => {
-    // Bodies are streamed to the upstream untouched; only their size is watched.
-    ctx.removeAllContentTypeParsers()
-    ctx.addContentTypeParser('*', (request, payload, done) => {
-      // With a Content-Length, node's parser already holds the body to it and the gate checked the size.
-      done(null, request.headers['content-length'] === undefined ? payload.pipe(new ByteLimit(config.bodyLimit)) : payload)
-    })
-    await ctx.register(httpProxy, {
-      upstream: config.upstream,
-      proxyPayloads: false,
-      // fastify's own request lines (verbose levels) say enough; reply-from's would repeat the raw path
-      disableRequestLogging: true,
-      undici: {
-        connections: config.upstreamConnections,
-        pipelining: 1,
-        keepAliveTimeout: 60_000,
-        headersTimeout: config.upstreamTimeoutMs,
-        bodyTimeout: config.upstreamTimeoutMs,
-      },
-      // http-proxy would parse and re-encode the query (and key its URL cache on it); the query is
-      // passed on raw below instead, so it sees the path alone: less work, and more cache hits.
-      preRewrite: (url: string) => {
-        const q = url.indexOf('?')
-        return q === -1 ? url : url.slice(0, q)
-      },
-      replyOptions: {
-        // The query goes to the upstream byte for byte, not re-encoded.
-        queryString: (_search: unknown, reqUrl: string) => {
-          const q = reqUrl.indexOf('?')
-          return q === -1 ? '' : reqUrl.slice(q + 1)
-        },
-        rewriteRequestHeaders: (request, headers) => {
-          for (const name in headers) {
-            // Only the node speaks Leakgate-*: a client's own would pass for the node's verdict.
-            if (name.charCodeAt(0) === 108 && name.startsWith('leakgate-')) headers[name] = undefined
-          }
-          const monitor = (request.raw as GatedRequest)[kMonitor]
-          if (monitor !== undefined) {
-            headers['leakgate-leak-id'] = monitor
-            headers['leakgate-verdict'] = 'monitor'
-          }
-          const raw = request.raw
-          const client = raw.socket.remoteAddress ?? ''
-          const xff = raw.headers['x-forwarded-for']
-          headers['x-forwarded-for'] = xff === undefined || xff === '' ? client : `${String(xff)}, ${client}`
-          headers['x-forwarded-proto'] = request.protocol
-          if (raw.headers.host !== undefined) headers['x-forwarded-host'] = raw.headers.host
-          return headers
-        },
-        onError: (reply, { error }) => {
-          const e = error as { statusCode?: number; code?: string; cause?: { code?: string } }
-          if (e.cause?.code === 'LEAKGATE_ERR_BODY_TOO_LARGE' || e.code === 'LEAKGATE_ERR_BODY_TOO_LARGE') {
-            const tooLarge = new BodyTooLargeError(config.bodyLimit)
-            answer(reply, 413, tooLarge.code, tooLarge.message)
-            return
-          }
-          counters.upstreamErrors++
-          reply.log.warn({ err: { code: e.code, cause: e.cause?.code } }, 'upstream failed')
-          const failed = e.statusCode === 504 ? new UpstreamTimeoutError() : new UpstreamError()
-          answer(reply, failed.statusCode, failed.code, failed.message)
-        },
-      },
-    })
-  })
-
-  if (sync !== undefined || sender !== undefined) {
-    proxy.addHook('onReady', async () => {
+  let closed: Promise<void> | undefined
+  const proxy: ProxyServer = {
+    server,
+    async listen({ port, host }) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
       sync?.start()
       sender?.start()
-    })
+      const a = server.address() as AddressInfo
+      return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+    },
+    addresses() {
+      const a = server.address()
+      return a === null || typeof a === 'string' ? [] : [a]
+    },
+    close() {
+      closed ??= (async () => {
+        draining = true
+        forwarder.draining = true
+        if (server.listening) {
+          const done = new Promise<void>((resolve) => server.close(() => resolve()))
+          server.closeIdleConnections()
+          await done
+        }
+        await sync?.stop()
+        await sender?.stop()
+        await forwarder.close()
+      })()
+      return closed
+    },
   }
-  proxy.addHook('onClose', async () => {
-    await sync?.stop()
-    await sender?.stop()
-  })
 
   const admin = buildAdmin(logger, metrics, holder)
 
@@ -328,6 +297,19 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
       await Promise.all([proxy.close(), admin.close()])
     },
   }
+}
+
+/** A request node:http could not parse: a problem+json answer, then the connection ends. */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  const sent = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
+  if (err.code === 'ECONNRESET' || !socket.writable || sent) {
+    socket.destroy()
+    return
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const e = new BadRequestError()
+  const body = problemBody(status, e.code, status === 431 ? 'the request head is larger than the node accepts' : status === 408 ? 'the request took too long to arrive' : `${e.message}: malformed HTTP`)
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
 }
 
 function buildAdmin(logger: Logger, metrics: NodeMetrics, holder: IndexHolder): FastifyInstance {
@@ -352,18 +334,4 @@ function loadIndexFile(path: string, options: { cacheSize: number; falsePositive
   const index = LeakIndex.fromSnapshot(readFileSync(path), options)
   logger.info({ file: path, revision: index.revision, indexEntries: index.size }, 'enforcing the index file; no control plane')
   return index
-}
-
-/** Counts a chunked body through and fails it past the limit (a Content-Length body is checked up front). */
-class ByteLimit extends Transform {
-  #left: number
-  constructor(limit: number) {
-    super()
-    this.#left = limit
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#left -= chunk.length
-    if (this.#left < 0) cb(new BodyTooLargeError(0))
-    else cb(null, chunk)
-  }
 }

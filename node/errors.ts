@@ -4,6 +4,7 @@
  * Replies are `application/problem+json` (docs/api.md); tests check `code`, never message text.
  * No message here ever carries a credential: only leak ids, counts and limits.
  */
+import type { ServerResponse } from 'node:http'
 import createError from '@fastify/error'
 
 /** A request carried a credential of a leak whose action is `block`. */
@@ -72,6 +73,13 @@ export const MethodNotForwardedError = createError<'LEAKGATE_ERR_METHOD_NOT_FORW
   405,
 )
 
+/** The node is draining for shutdown: requests that arrive now go to another node. */
+export const ShuttingDownError = createError<'LEAKGATE_ERR_SHUTTING_DOWN', 503>(
+  'LEAKGATE_ERR_SHUTTING_DOWN',
+  'this node is shutting down; send the request again (to another node)',
+  503,
+)
+
 /** Anything else that went wrong inside the node. */
 export const InternalError = createError<'LEAKGATE_ERR_INTERNAL', 500>('LEAKGATE_ERR_INTERNAL', 'the node could not complete this request', 500)
 
@@ -92,6 +100,7 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
@@ -103,4 +112,21 @@ const TITLES: Record<number, string> = {
 /** The problem+json body of an error; `extra` fields (such as `leakId`) are added at the top level. */
 export function problemBody(status: number, code: string, detail: string, extra?: Record<string, unknown>): string {
   return JSON.stringify({ type: problemType(code), title: TITLES[status] ?? 'Error', status, detail, code, ...extra })
+}
+
+/**
+ * Answers a problem straight on a node:http response (the proxy port has no framework in front).
+ * `close`: end the connection after the answer, when the request's body was not read to its end.
+ */
+export function writeProblem(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  detail: string,
+  options: { extra?: Record<string, unknown>; headers?: Record<string, string>; close?: boolean } = {},
+): void {
+  const body = problemBody(status, code, detail, options.extra)
+  if (options.close === true) res.shouldKeepAlive = false
+  res.writeHead(status, { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...options.headers })
+  res.end(body)
 }
