@@ -228,7 +228,7 @@ function structured(g: Gen): Made {
   const user = g.pick(USERS)
   const pw = password(g).replace(/[%#/?@:]/g, 'x')
   const host = g.pick(HOSTS)
-  switch (g.int(16)) {
+  switch (g.int(22)) {
     case 0: { // URL passwords in several schemes
       const scheme = g.pick(['postgres', 'postgresql', 'mysql', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'mssql'])
       const url = scheme === 'redis' && g.bool() ? `redis://:${pw}@${host}:6379/0` : `${scheme}://${user}:${pw}@${host}${scheme.startsWith('mongodb') ? '' : ':' + (5432 + g.int(100))}/${g.pick(['app', 'orders', 'vhost'])}`
@@ -313,6 +313,43 @@ function structured(g: Gen): Made {
       const v = `GOCSPX-${g.str(B64URL, 28)}`
       return { path: 'client_secret.json', text: JSON.stringify({ web: { client_id: `${g.digits(12)}-${g.str('abcdefghijklmnopqrstuvwxyz0123456789', 32)}.apps.googleusercontent.com`, project_id: 'acme', client_secret: v, redirect_uris: ['http://localhost:8080/callback'] } }) + '\n', labels: [{ kind: 'google_oauth_client_secret', value: v }] }
     }
+    case 16: { // Ruby hash, Go struct literal, PowerShell secure string, Ansible inventory
+      const v = password(g).replace(/["'\\$`]/g, 'Q')
+      const shape = g.int(5)
+      const [path, text] = [
+        ['config/database.rb', `DB = Sequel.connect(adapter: 'postgres', host: '${host}', user: '${user}', :password => '${v}')\n`],
+        ['cmd/worker/main.go', `cfg := mysql.Config{\n\tUser:   "${user}",\n\tPasswd: "${v}",\n\tAddr:   "${host}:3306",\n}\n`],
+        ['deploy/setup.ps1', `$secpass = ConvertTo-SecureString "${v}" -AsPlainText -Force\n$cred = New-Object System.Management.Automation.PSCredential ("${user}", $secpass)\n`],
+        ['inventory/prod.ini', `[db]\n${host} ansible_user=${user} ansible_password=${v} ansible_become_pass=${v}\n`],
+        ['src/main/resources/application.yml', `spring:\n  datasource:\n    url: jdbc:postgresql://${host}:5432/app\n    username: ${user}\n    password: ${v}\n`],
+      ][shape]!
+      return { path: path!, text: text!, labels: [{ kind: ['ruby_hash_password', 'go_struct_password', 'powershell_securestring', 'ansible_password', 'spring_yaml_password'][shape]!, value: v }] }
+    }
+    case 17: { // credentials inside a git remote URL with a provider token
+      const tok = g.bool() ? checksummed(g, 'ghp_') : `glpat-${g.str(ALNUM, 20)}`
+      return { path: g.pick(['.git-credentials', 'scripts/mirror.sh', '.gitlab-ci.yml']), text: `git clone https://${g.pick(['oauth2', 'x-access-token', user])}:${tok}@${tok.startsWith('ghp') ? 'github.com' : 'gitlab.com'}/acme/api.git\n`, labels: [{ kind: 'token_in_git_url', value: tok }] }
+    }
+    case 18: { // JSON API response saved to a fixture file, no marker
+      const v = g.str(ALNUM, 40)
+      const refresh = g.str(ALNUM, 40)
+      return { path: g.pick(['tmp/response.json', 'debug/oauth.json']), text: JSON.stringify({ access_token: v, token_type: 'bearer', expires_in: 3600, refresh_token: refresh, scope: 'repo' }) + '\n', labels: [{ kind: 'oauth_access_token_json', value: v }, { kind: 'oauth_access_token_json', value: refresh }] }
+    }
+    case 19: { // notebook whose output shows a generic password from a dict repr
+      const v = g.str(ALNUM + '!#%', 18)
+      const nb = { cells: [{ cell_type: 'code', execution_count: 3, metadata: {}, source: ['conn_params'], outputs: [{ output_type: 'execute_result', execution_count: 3, metadata: {}, data: { 'text/plain': [`{'host': '${host}', 'user': '${user}', 'password': '${v}', 'port': 5432}`] } }] }], metadata: {}, nbformat: 4, nbformat_minor: 5 }
+      return { path: 'notebooks/db-check.ipynb', text: JSON.stringify(nb, null, 1) + '\n', labels: [{ kind: 'notebook_output_password', value: v }] }
+    }
+    case 20: { // percent-encoded password in a URL
+      const raw = g.str(ALNUM, 10) + g.pick(['@', '#', '/', ':', '?']) + g.str(ALNUM, 6)
+      const enc = encodeURIComponent(raw)
+      return { path: g.pick(['.env', 'config/celery.py']), text: `CELERY_BROKER_URL=amqp://${user}:${enc}@${host}:5672//\n`, labels: [{ kind: 'url_password_percent_encoded', value: enc }] }
+    }
+    case 21: { // YAML secret on the next line of a nested map, .env with an inline comment
+      const v = g.str(ALNUM, 28)
+      return g.bool()
+        ? { path: 'config/app.yaml', text: `smtp:\n  host: smtp.acme.io\n  auth:\n    user: mailer\n    password: "${v}"   # rotated 2024-05\n`, labels: [{ kind: 'yaml_nested_password', value: v }] }
+        : { path: '.env', text: `SMTP_PASSWORD=${v} # ask ops before rotating\n`, labels: [{ kind: 'dotenv_inline_comment', value: v }] }
+    }
     default: { // escaped PEM in a code string
       const body = g.str(B64, 880)
       const esc = `-----BEGIN EC PRIVATE KEY-----\\n${body.match(/.{1,64}/g)!.join('\\n')}\\n-----END EC PRIVATE KEY-----\\n`
@@ -354,6 +391,21 @@ function negative(g: Gen): [string, string, string] {
     () => ['password_hash', 'db/users.sql', `INSERT INTO users (email, password_hash) VALUES ('a@b.c', '$2b$12$${g.str(ALNUM + './', 53)}');\n`],
     () => ['random_id', 'data/orders.csv', `order_id,customer,stripe_charge\n1,cus_${g.str(ALNUM, 14)},ch_${g.str(ALNUM, 24)}\n2,cus_${g.str(ALNUM, 14)},pi_${g.str(ALNUM, 24)}\n`],
     () => ['url_no_password', '.env.example', `DATABASE_URL=postgres://user:password@localhost:5432/app\nREDIS_URL=redis://localhost:6379\nAMQP_URL=amqp://guest:guest@localhost:5672/\n`],
+    () => ['ansible_vault', 'group_vars/prod.yml', `db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  ${g.str(HEX, 64)}\n  ${g.str(HEX, 64)}\n  ${g.str(HEX, 64)}\n`],
+    () => ['sops', 'secrets/prod.enc.yaml', `db_password: ENC[AES256_GCM,data:${g.str(B64, 24)}=,iv:${g.str(B64, 43)}=,tag:${g.str(B64, 22)}==,type:str]\napi_token: ENC[AES256_GCM,data:${g.str(B64, 40)},iv:${g.str(B64, 43)}=,tag:${g.str(B64, 22)}==,type:str]\nsops:\n  age:\n    - recipient: age1${g.str('qpzry9x8gf2tvdw0s3jn54khce6mua7l', 58)}\n`],
+    () => ['sealed_secret', 'k8s/sealed.yaml', `apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\nspec:\n  encryptedData:\n    password: Ag${g.str(B64, 600)}==\n    api-token: Ag${g.str(B64, 600)}==\n`],
+    () => ['terraform_reference', 'infra/db.tf', `resource "aws_db_instance" "main" {\n  username = "app"\n  password = var.db_password\n  master_password = random_password.db.result\n  kms_key_id = aws_kms_key.db.arn\n}\n`],
+    () => ['code_reference', 'app/models.py', `class Settings(BaseSettings):\n    password: SecretStr = Field(..., min_length=12)\n    api_key: str | None = None\n    SECRET_KEY = get_random_secret_key()\n`],
+    () => ['code_reference', 'internal/user.go', 'type User struct {\n\tPassword string `json:"password" db:"password_hash"`\n\tAPIKey   string `json:"api_key,omitempty"`\n}\n'],
+    () => ['config_policy', 'config/security.yml', `password_min_length: 12\npassword_require_symbols: true\ntoken_lifetime: 3600\napi_key_header: X-API-Key\nsecret_name: prod/db/password\nsecret_arn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf\n`],
+    () => ['empty_connection', 'appsettings.Development.json', JSON.stringify({ ConnectionStrings: { Default: 'Server=(localdb)\\\\mssqllocaldb;Database=app;Trusted_Connection=True;', Other: 'Server=db;Database=app;User Id=sa;Password=${SA_PASSWORD};' } }, null, 2)],
+    () => ['sourcemap', 'dist/main.js.map', JSON.stringify({ version: 3, sources: ['src/index.ts'], names: ['apiKey', 'token', 'password'], mappings: Array.from({ length: 60 }, () => g.str('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 4 + g.int(4))).join(',') + ';' }) + '\n'],
+    () => ['csrf_nonce', 'templates/base.html', `<meta name="csrf-token" content="${g.str(B64URL, 40)}">\n<script nonce="${g.str(B64, 22)}==">init()</script>\n`],
+    () => ['public_ids', 'src/firebase-config.js', `export const firebaseConfig = {\n  authDomain: "acme-prod.firebaseapp.com",\n  projectId: "acme-prod",\n  appId: "1:${g.digits(12)}:web:${g.str(HEX, 22)}",\n  measurementId: "G-${g.str('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 10)}",\n}\nconst clientId = "${g.digits(12)}-${g.str('abcdefghijklmnopqrstuvwxyz0123456789', 32)}.apps.googleusercontent.com"\n`],
+    () => ['git_urls', '.gitmodules', `[submodule "vendor/lib"]\n\tpath = vendor/lib\n\turl = https://github.com/acme/lib.git\n[submodule "tools"]\n\turl = git@github.com:acme/tools.git\n`],
+    () => ['sentry_dsn', 'src/sentry.ts', `Sentry.init({ dsn: "https://${g.str(HEX, 32)}@o${g.digits(6)}.ingest.sentry.io/${g.digits(7)}" })\n`],
+    () => ['docs_placeholder', 'docs/auth.md', `Set your token:\n\n    export GITHUB_TOKEN=ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n    curl -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com/user\n    curl -u "$USER:$PASSWORD" https://api.acme.io\n    mysql -u root -p\n`],
+    () => ['k8s_weak_placeholder', 'k8s/dev-secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dev\ndata:\n  password: ${Buffer.from('changeme').toString('base64')}\n  username: ${Buffer.from('admin').toString('base64')}\n  host: ${Buffer.from('postgres.default.svc').toString('base64')}\n`],
     () => ['masked', 'logs/app.log', `2025-01-01 INFO token=ghp_****************************abcd password=******** key=sk_live_…\n`],
   ]
   return g.pick(cases)()

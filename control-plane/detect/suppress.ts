@@ -27,6 +27,11 @@ const PLACEHOLDER_WORDS = new RegExp(
 /** The same words with letters on neither side, for long random values where a word can occur by chance. */
 const PLACEHOLDER_WORDS_BOUNDED = new RegExp(`(?<![A-Za-z])(?:${PLACEHOLDER_WORDS.source})(?![a-z])`)
 const PLACEHOLDER_MARKS = /x{4,}|X{4,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:secret|token|key|password)[-_]?here/i
+/**
+ * The same marks for long random values: there four x's in any case turn up by chance (one
+ * 1 200-character private key in a thousand), so a run of x must be long and of one case.
+ */
+const PLACEHOLDER_MARKS_RANDOM = /x{8,}|X{8,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:secret|token|key|password)[-_]?here/i
 
 const ENV_REFERENCE =
   /(?:^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^\$\([^)]*\)$|^%[A-Za-z_][A-Za-z0-9_]*%$|process\.env|os\.environ|os\.getenv|getenv\(|System\.getenv|ENV\[|env\(|Environment\.GetEnvironmentVariable|secrets\.[A-Za-z_]|vault:|^arn:aws:secretsmanager|^ssm:|^op:\/\/|^sm:\/\/)/
@@ -43,7 +48,7 @@ const FILE_MARKER = /(?:leakgate:\s*(?:test-fixtures?|ignore-file)|test fixtures
 export function isPlaceholder(value: string): boolean {
   if (KNOWN_EXAMPLES.has(value)) return true
   const random = value.length >= 32 && shannonEntropy(value) >= 4.3
-  if ((random ? PLACEHOLDER_WORDS_BOUNDED : PLACEHOLDER_WORDS).test(value) || PLACEHOLDER_MARKS.test(value)) return true
+  if ((random ? PLACEHOLDER_WORDS_BOUNDED : PLACEHOLDER_WORDS).test(value) || (random ? PLACEHOLDER_MARKS_RANDOM : PLACEHOLDER_MARKS).test(value)) return true
   // One character repeated, or a run like 1234567890 / abcdefgh, is typed, not generated.
   if (/^(.)\1+$/.test(value)) return true
   if (/(?:012345|123456|234567|abcdef|ABCDEF|qwerty|QWERTY)/.test(value)) return true
@@ -107,7 +112,8 @@ function quotedLooksLikeName(value: string): boolean {
   if (/^(?:true|false|null|none|nil|undefined)$/i.test(value)) return true
   if (isDottedName(value) && !/\d/.test(value)) return true
   if (/^[A-Za-z_$][\w$.]*\(.*\)$/.test(value)) return true
-  if (/^[A-Za-z]+$/.test(value) && shannonEntropy(value) < 3.6) return true
+  // Letters only and few distinct ones: a word, unless the case flips as in a generated string (zwhcQJsGcssDEe).
+  if (/^[A-Za-z]+$/.test(value) && shannonEntropy(value) < 3.6 && !(value.length >= 12 && looksRandom(value))) return true
   // CamelCase words (TSPrivateKeyword, MySecretValue): a name; random letters rarely split so.
   if (/^[A-Z]{0,3}[a-z]*(?:[A-Z][a-z]{2,})+$/.test(value)) return true
   return false
@@ -132,7 +138,7 @@ function looksRandom(value: string): boolean {
  * expression. Configuration, shell, docs and notebooks are not code in this sense.
  */
 export function isCodePath(path: string): boolean {
-  return /\.(?:[cm]?[jt]sx?|py|go|java|kt|kts|scala|rb|php|cs|fs|vb|c|cc|cpp|h|hpp|rs|swift|m|mm|dart|lua|pl|groovy|clj|ex|exs|erl|hs|ml|r|jl|map)$/i.test(path)
+  return /\.(?:[cm]?[jt]sx?|py|go|java|kt|kts|scala|rb|php|cs|fs|vb|c|cc|cpp|h|hpp|rs|swift|m|mm|dart|lua|pl|groovy|clj|ex|exs|erl|hs|ml|r|jl|map|ps1|psm1)$/i.test(path)
 }
 
 /** UUIDs, hashes and version strings: random-looking values that are not secrets by themselves. */

@@ -4,7 +4,8 @@
  * on the same text wins) and its value must pass the placeholder, reference, code and entropy checks.
  */
 import type { Candidate, Rule } from '../rule.js'
-import { isCodePath, isPlausibleSecret } from '../suppress.js'
+import { isCodePath, isEnvReference, isPlausibleSecret, isTemplated } from '../suppress.js'
+import { decodeBase64Text } from './structured.js'
 
 /** Prefixes of provider tokens: a value with one was judged (and refused) by its provider rule. */
 const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|(?:sk|rk)_(?:live|test)_|gl[a-z]{1,5}-|xox|xapp-|AKIA|ASIA|AIza|sk-|SG\.|hf_|do[opr]_v1_|dckr_|hv[sbr]\.|dapi|shp|pypi-|eyJ|ssh-(?:rsa|ed25519|dss)|ecdsa-|age1)/
@@ -14,8 +15,18 @@ const META_SUFFIX = /(?:name|id|ids|path|file|dir|url|uri|type|length|len|size|t
 
 const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|(?:encryption|signing|master|session|consumer|license|app)[_.-]?key)'
 const SOURCE =
-  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?\\s{0,4}(?::=|=>|=|:)\\s{0,4}` +
+  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?[ \\t]{0,4}(?::=|=>|=|:)[ \\t]{0,4}` +
   `(?:\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`
+
+/**
+ * Decoded base64 that is a stand-in: a default or placeholder word, a reference, a template.
+ * Narrower than isPlaceholder (whose digit runs would drop real keys that happen to decode to text).
+ */
+function isMadeUp(value: string): boolean {
+  return value.length < 4 || isEnvReference(value) || isTemplated(value) ||
+    /^(?:admin|root|test|guest|user|postgres|password|passw0rd|secret|changeme|changeit|default|example|placeholder|dummy|none|null)$/i.test(value) ||
+    /x{4,}|X{4,}|<[^>]*>|your[-_]|[-_]here$/.test(value)
+}
 
 /** The built-in generic detectors. */
 export function genericRules(): Rule[] {
@@ -32,6 +43,10 @@ export function genericRules(): Rule[] {
         const quoted = m[4]
         const value = (quoted ?? m[5] ?? '').trim()
         if (value === '' || META_SUFFIX.test(suffix)) continue
+        // An unquoted value cut at the length cap is a blob (encrypted data, a certificate), not a secret we could hash whole.
+        if (quoted === undefined && /^[^\s"'`;,<>(){}[\]\\]/.test(text.charAt(m.index + m[0].length))) continue
+        // A YAML tag (`!vault |`, `!Ref DbPassword`, `!!binary`) says what follows; it is not the value.
+        if (/^!{1,2}[A-Za-z][\w.-]*$/.test(value)) continue
         // "tokens" and "secrets" (plural) name collections.
         if (/^s/i.test(suffix) && !/^s[_.-]?(?:key|token)/i.test(suffix)) continue
         if (PROVIDER_PREFIX.test(value)) continue
@@ -43,6 +58,9 @@ export function genericRules(): Rule[] {
         if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
         const ok = password ? isPlausibleSecret(value, 6, 2.2, quoted !== undefined) : isPlausibleSecret(value, 10, 3, quoted !== undefined)
         if (!ok) continue
+        // base64 of a placeholder (`password: Y2hhbmdlbWU=` in a Secret or Helm values) is the placeholder.
+        const decoded = decodeBase64Text(value)
+        if (decoded !== undefined && isMadeUp(decoded.trim())) continue
         yield { value, index: m.index + m[0].lastIndexOf(value) }
       }
     },

@@ -10,7 +10,7 @@ import { isPlausibleSecret } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
 
 /** A name that says its value is a secret. */
-const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,30}'
+const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass(?![a-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|(?:encryption|signing|master|session|consumer|license|storage|account)[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,30}'
 
 /** Names of things about a secret (its name, path, length), not the secret. */
 const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required)$/i
@@ -32,8 +32,16 @@ const SHAPES: Shape[] = [
   { source: `<(?<name>${SECRET_NAME})>(?<value>[^<\\s]{1,200})</\\k<name>>`, flags: 'gi', gate: ['</'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
   { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
+  // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
+  // definitions and Azure app settings {"name": "DB_PASSWORD", "value": "..."}.
+  { source: `"(?:key|name)"\\s{0,4}:\\s{0,4}"(?<name>${SECRET_NAME})"\\s{0,4},\\s{0,40}(?:"(?:type|enabled)"\\s{0,4}:\\s{0,4}(?:"\\w{1,20}"|true|false)\\s{0,4},\\s{0,40})?"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['"value"'] },
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
   { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('] },
+  // A name and a value as the two first arguments of a call: os.environ.setdefault("DB_PASSWORD", "..."),
+  // os.Setenv, System.setProperty, Environment.SetEnvironmentVariable, config.set('api_key', '...').
+  { source: `\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['",', "',"] },
+  // PowerShell: ConvertTo-SecureString "..." -AsPlainText (the plain-text password, by definition).
+  { source: `ConvertTo-SecureString\\s{1,4}(?:-String\\s{1,4})?["'](?<value>[^"'\\n]{1,200})["']\\s{1,4}-AsPlainText`, flags: 'gi', gate: ['convertto-securestring'] },
   // Dockerfile ENV/ARG with a space: ENV DB_PASSWORD value
   { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim', gate: ['env ', 'arg ', 'env\t', 'arg\t'] },
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
@@ -47,7 +55,7 @@ const SHAPES: Shape[] = [
 export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)',
-    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql'], priority: 0,
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
       for (const shape of SHAPES) {
         if (!shape.gate.some((g) => lower.includes(g))) continue
