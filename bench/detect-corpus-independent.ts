@@ -228,7 +228,7 @@ function structured(g: Gen): Made {
   const user = g.pick(USERS)
   const pw = password(g).replace(/[%#/?@:]/g, 'x')
   const host = g.pick(HOSTS)
-  switch (g.int(22)) {
+  switch (g.int(26)) {
     case 0: { // URL passwords in several schemes
       const scheme = g.pick(['postgres', 'postgresql', 'mysql', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'mssql'])
       const url = scheme === 'redis' && g.bool() ? `redis://:${pw}@${host}:6379/0` : `${scheme}://${user}:${pw}@${host}${scheme.startsWith('mongodb') ? '' : ':' + (5432 + g.int(100))}/${g.pick(['app', 'orders', 'vhost'])}`
@@ -350,6 +350,35 @@ function structured(g: Gen): Made {
         ? { path: 'config/app.yaml', text: `smtp:\n  host: smtp.acme.io\n  auth:\n    user: mailer\n    password: "${v}"   # rotated 2024-05\n`, labels: [{ kind: 'yaml_nested_password', value: v }] }
         : { path: '.env', text: `SMTP_PASSWORD=${v} # ask ops before rotating\n`, labels: [{ kind: 'dotenv_inline_comment', value: v }] }
     }
+    case 22: { // basic-auth tuples and calls in code
+      const v = password(g).replace(/["'\\$`]/g, 'Q')
+      const [path, text] = g.pick([
+        ['scripts/report.py', `resp = requests.get(URL, auth=("${user}", "${v}"), timeout=10)\n`],
+        ['scripts/sync.py', `session.auth = HTTPBasicAuth('${user}', '${v}')\n`],
+        ['client/http.go', `req.SetBasicAuth("${user}", "${v}")\n`],
+        ['src/Mailer.java', `return new PasswordAuthentication("${user}", "${v}");\n`],
+      ] as const)
+      return { path, text, labels: [{ kind: 'basic_auth_in_code', value: v }] }
+    }
+    case 23: { // docker login -p, .pgpass
+      const v = password(g).replace(/["'\\$`:]/g, 'Q')
+      return g.bool()
+        ? { path: g.pick(['.gitlab-ci.yml', 'scripts/push.sh', 'Jenkinsfile']), text: `script:\n  - docker login -u ${user} -p ${v} registry.acme.io\n  - docker push registry.acme.io/api\n`, labels: [{ kind: 'docker_login_p', value: v }] }
+        : { path: '.pgpass', text: `${host}:5432:app:${user}:${v}\n`, labels: [{ kind: 'pgpass', value: v }] }
+    }
+    case 24: { // WordPress salts: punctuation-heavy random strings
+      const v = g.str(ALNUM + '!#%^*()-_+=[]{}|;:,.<>~', 64).replace(/'/g, '#')
+      return { path: 'wp-config.php', text: `<?php
+define( 'AUTH_KEY',         '${v}' );
+define( 'DB_HOST', 'localhost' );
+`, labels: [{ kind: 'wordpress_salt', value: v }] }
+    }
+    case 25: { // .env values with $ and = inside, properties with ':' separator
+      const v = g.str(ALNUM, 10) + '$' + g.str(ALNUM, 6) + '=='
+      return g.bool()
+        ? { path: '.env', text: `APP_SECRET=${v}\n`, labels: [{ kind: 'dotenv_dollar_value', value: v }] }
+        : { path: 'conf/app.properties', text: `db.url=jdbc:h2:mem:test\ndb.password : ${v}\n`, labels: [{ kind: 'properties_colon', value: v }] }
+    }
     default: { // escaped PEM in a code string
       const body = g.str(B64, 880)
       const esc = `-----BEGIN EC PRIVATE KEY-----\\n${body.match(/.{1,64}/g)!.join('\\n')}\\n-----END EC PRIVATE KEY-----\\n`
@@ -406,6 +435,17 @@ function negative(g: Gen): [string, string, string] {
     () => ['sentry_dsn', 'src/sentry.ts', `Sentry.init({ dsn: "https://${g.str(HEX, 32)}@o${g.digits(6)}.ingest.sentry.io/${g.digits(7)}" })\n`],
     () => ['docs_placeholder', 'docs/auth.md', `Set your token:\n\n    export GITHUB_TOKEN=ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n    curl -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com/user\n    curl -u "$USER:$PASSWORD" https://api.acme.io\n    mysql -u root -p\n`],
     () => ['k8s_weak_placeholder', 'k8s/dev-secret.yaml', `apiVersion: v1\nkind: Secret\nmetadata:\n  name: dev\ndata:\n  password: ${Buffer.from('changeme').toString('base64')}\n  username: ${Buffer.from('admin').toString('base64')}\n  host: ${Buffer.from('postgres.default.svc').toString('base64')}\n`],
+    () => ['empty_or_null', 'config/app.yml', `password: ""\ntoken: null\nsecret: false\napi_key: ~\nclient_secret: ''\n`],
+    () => ['secret_ref', 'k8s/deploy.yaml', `env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db\n        key: password\n  - name: API_TOKEN_FILE\n    value: /run/secrets/api_token\n`],
+    () => ['secret_ref', 'docker-compose.yml', `services:\n  db:\n    environment:\n      POSTGRES_PASSWORD_FILE: /run/secrets/db_password\n    secrets:\n      - db_password\nsecrets:\n  db_password:\n    file: ./db_password.txt\n`],
+    () => ['ansible_template', 'roles/db/vars/main.yml', `db_password: "{{ vault_db_password }}"\napi_token: "{{ lookup('env', 'API_TOKEN') }}"\n`],
+    () => ['regex_policy', 'src/validation.ts', `export const passwordRegex = /^(?=.*[A-Z])(?=.*\\d).{12,}$/\nconst PASSWORD_PATTERN = "^(?=.*[a-z])(?=.*[A-Z]).{8,}$"\nconst tokenPrefix = "ghp_"\n`],
+    () => ['checksums', 'SHA256SUMS', Array.from({ length: 4 }, (_, i) => `${g.str(HEX, 64)}  leakgate-${i}.tar.gz`).join('\n') + '\n'],
+    () => ['snapshot', '__snapshots__/app.test.ts.snap', `exports[\`renders 1\`] = \`"<div data-hash=\\"${g.str(HEX, 32)}\\" class=\\"css-${g.str('abcdefghijklmnopqrstuvwxyz0123456789', 6)}\\">"\`;\n`],
+    () => ['aws_ids', 'infra/iam.json', JSON.stringify({ Role: `arn:aws:iam::${g.digits(12)}:role/deploy`, AccountId: g.digits(12), KmsKeyId: crypto.randomUUID() }, null, 2)],
+    () => ['doc_example', 'docs/jwt.md', 'Example token:\n\n    eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c\n'],
+    () => ['doc_example', 'docs/slack.md', 'SLACK_BOT_TOKEN=xoxb-not-a-real-token-this-will-not-work\nTWILIO_ACCOUNT_SID=ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\nTWILIO_AUTH_TOKEN=your_auth_token\n'],
+    () => ['npmrc_reference', '.npmrc', '//registry.npmjs.org/:_authToken=${NPM_TOKEN}\nalways-auth=true\n'],
     () => ['masked', 'logs/app.log', `2025-01-01 INFO token=ghp_****************************abcd password=******** key=sk_live_…\n`],
   ]
   return g.pick(cases)()

@@ -29,9 +29,10 @@ const PLACEHOLDER_WORDS_BOUNDED = new RegExp(`(?<![A-Za-z])(?:${PLACEHOLDER_WORD
 const PLACEHOLDER_MARKS = /x{4,}|X{4,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:secret|token|key|password)[-_]?here/i
 /**
  * The same marks for long random values: there four x's in any case turn up by chance (one
- * 1 200-character private key in a thousand), so a run of x must be long and of one case.
+ * 1 200-character private key in a thousand), so a run of x must be long and of one case, and
+ * brackets must hold a word (`<your-key>`), not punctuation (WordPress salts: `[8^ns)|T]`).
  */
-const PLACEHOLDER_MARKS_RANDOM = /x{8,}|X{8,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:secret|token|key|password)[-_]?here/i
+const PLACEHOLDER_MARKS_RANDOM = /x{8,}|X{8,}|\*{3,}|\.{3}|…|<[A-Za-z][\w -]{2,}>|\[[A-Za-z][\w -]{2,}\]|(?:secret|token|key|password)[-_]?here/i
 
 const ENV_REFERENCE =
   /(?:^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^\$\([^)]*\)$|^%[A-Za-z_][A-Za-z0-9_]*%$|process\.env|os\.environ|os\.getenv|getenv\(|System\.getenv|ENV\[|env\(|Environment\.GetEnvironmentVariable|secrets\.[A-Za-z_]|vault:|^arn:aws:secretsmanager|^ssm:|^op:\/\/|^sm:\/\/)/
@@ -166,7 +167,9 @@ export function isPlausibleSecret(value: string, minLength: number, minEntropy: 
   // Secrets are one word of printable ASCII: a value with spaces or other scripts is prose, a name,
   // or a message; one with brackets and operators is code caught between two string literals.
   if (/[^\x21-\x7e]/.test(value)) return false
-  if (/[(){}]/.test(value) && /[?:=,;]|\.\w/.test(value)) return false
+  // Long and near-random (WordPress salts: 64 characters of punctuation and letters) is data, not code.
+  const noisy = value.length >= 40 && shannonEntropy(value) >= 5
+  if (!noisy && /[(){}]/.test(value) && /[?:=,;]|\.\w/.test(value)) return false
   // CONSTANT_NAMES and kebab-names-with-1-digit are identifiers.
   if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(value) && !/\d{3}/.test(value)) return false
   if (/^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+$/.test(value) && shannonEntropy(value) < 3.5) return false

@@ -92,3 +92,29 @@ t.test('a long random value is not a placeholder because four x letters turn up 
   const pem = `-----BEGIN RSA PRIVATE KEY-----\n${(body.slice(0, 100) + 'xXxx' + chars(B64, 1100)).match(/.{1,64}/g)!.join('\n')}\n-----END RSA PRIVATE KEY-----\n`
   t.equal(scan(pem, 'k.pem').length, 1)
 })
+
+t.test('basic-auth pairs in code: the second string is the password', async (t) => {
+  const v = secret(18)
+  t.same(scan(`resp = requests.get(URL, auth=("svc", "${v}"), timeout=10)\n`, 'report.py'), [v])
+  t.same(scan(`session.auth = HTTPBasicAuth('svc', '${v}')\n`, 'sync.py'), [v])
+  t.same(scan(`req.SetBasicAuth("svc", "${v}")\n`, 'http.go'), [v])
+  t.same(scan(`return new PasswordAuthentication("svc", "${v}");\n`, 'Mailer.java'), [v])
+  t.same(scan('requests.get(URL, auth=(user, password))\nreq.SetBasicAuth("svc", os.Getenv("PASS"))\nHTTPBasicAuth("user", "password")\n', 'a.py'), [])
+})
+
+t.test('docker login -p and .pgpass lines', async (t) => {
+  const v = secret(16)
+  t.same(scan(`script:\n  - docker login -u deploy -p ${v} registry.acme.io\n`, '.gitlab-ci.yml'), [v])
+  t.same(scan('docker login -u deploy -p $CI_REGISTRY_PASSWORD registry.acme.io\ndocker login -u deploy --password-stdin\n', 'ci.sh'), [])
+  t.same(scan(`db.internal:5432:app:svc:${v}\n`, 'home/.pgpass'), [v])
+  t.same(scan(`db.internal:5432:app:svc:${v}\n`, 'notes.txt'), [], 'the same line in another file is not a .pgpass')
+  t.same(scan('# host:port:db:user:password\nlocalhost:5432:*:postgres:*\n', '.pgpass'), [])
+})
+
+t.test('WordPress salts: aligned define() with punctuation-heavy values', async (t) => {
+  const v = `Ab3k|x%P{[8^ns)|Tq7;L,Zp+e=N~w]yH!c#mR_u<v>d*G(o.JfB2s:${chars(ALNUM, 10)}`
+  t.same(scan(`<?php\ndefine( 'AUTH_KEY',         '${v}' );\n`, 'wp-config.php'), [v])
+  t.same(scan("<?php\ndefine( 'AUTH_KEY',         'put your unique phrase here' );\ndefine('DB_HOST', 'localhost');\n", 'wp-config.php'), [], "WordPress's own placeholder")
+  t.ok(isPlaceholder(`${chars(ALNUM, 40)}<your-key>`), 'a bracketed word in a long value is still a placeholder mark')
+  t.notOk(isPlausibleSecret('fn(a){return a?b:c}', 6, 2.2, true), 'short code between literals stays out')
+})

@@ -10,7 +10,7 @@ import { isPlausibleSecret } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
 
 /** A name that says its value is a secret. */
-const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass(?![a-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|(?:encryption|signing|master|session|consumer|license|storage|account)[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,30}'
+const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass(?![a-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|(?:encryption|signing|master|session|consumer|license|storage|account|auth)[_.-]?key|(?:auth|nonce|logged[_.-]?in)[_.-]?(?:key|salt)|credentials?)[A-Za-z0-9_.-]{0,30}'
 
 /** Names of things about a secret (its name, path, length), not the secret. */
 const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required)$/i
@@ -35,8 +35,11 @@ const SHAPES: Shape[] = [
   // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
   // definitions and Azure app settings {"name": "DB_PASSWORD", "value": "..."}.
   { source: `"(?:key|name)"\\s{0,4}:\\s{0,4}"(?<name>${SECRET_NAME})"\\s{0,4},\\s{0,40}(?:"(?:type|enabled)"\\s{0,4}:\\s{0,4}(?:"\\w{1,20}"|true|false)\\s{0,4},\\s{0,40})?"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['"value"'] },
+  // Basic-auth pairs in code: requests' auth=("user", "..."), HTTPBasicAuth, Go's SetBasicAuth, Java's
+  // PasswordAuthentication, .NET's NetworkCredential: the second string is the password.
+  { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth', 'credential'] },
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
-  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('] },
+  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,20}|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('] },
   // A name and a value as the two first arguments of a call: os.environ.setdefault("DB_PASSWORD", "..."),
   // os.Setenv, System.setProperty, Environment.SetEnvironmentVariable, config.set('api_key', '...').
   { source: `\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['",', "',"] },
@@ -46,6 +49,8 @@ const SHAPES: Shape[] = [
   { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim', gate: ['env ', 'arg ', 'env\t', 'arg\t'] },
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
   { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim', gate: ['-password', '-passwd', '-pass', '-token', '-api-key', '-apikey', '-secret', '-client-secret'] },
+  // docker login -u user -p value (CI scripts)
+  { source: `docker[ \\t]+login\\b[^\\n]{0,120}?[ \\t]-p[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['docker'] },
   { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'] },
   // .netrc: machine host login user password value
   { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'g', gate: ['machine'] },
@@ -55,7 +60,7 @@ const SHAPES: Shape[] = [
 export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)',
-    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring'], priority: 0,
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
       for (const shape of SHAPES) {
         if (!shape.gate.some((g) => lower.includes(g))) continue
@@ -70,6 +75,19 @@ export function namedValueRules(): Rule[] {
           if (!(password ? isPlausibleSecret(value, 6, 2.2, true) : isPlausibleSecret(value, 10, 3, true))) continue
           yield { value, index: m.index + m[0].lastIndexOf(value) }
         }
+      }
+    },
+  }, {
+    id: 'pgpass', kind: 'password', description: 'Password in a PostgreSQL .pgpass file (host:port:database:user:password)',
+    keywords: [], priority: 1,
+    *find(text: string, path = ''): Iterable<Candidate> {
+      // The file's name is the only sign: its lines are bare colon-separated fields.
+      if (!/(?:^|\/)(?:\.pgpass|pgpass\.conf)$/.test(path)) return
+      const re = /^[^:#\n]{1,255}:[^:\n]{1,10}:[^:\n]{1,255}:[^:\n]{1,255}:([^\n]{1,200})$/gm
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        const value = (m[1] ?? '').trim()
+        if (!isPlausibleSecret(value, 4, 1.5, true)) continue
+        yield { value, index: m.index + m[0].lastIndexOf(value) }
       }
     },
   }, {
