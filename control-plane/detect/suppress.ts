@@ -151,7 +151,8 @@ export function looksLikeIdentifier(value: string): boolean {
   if (/^0x[0-9a-f]+$/i.test(value)) return true
   // Password hashes (bcrypt, argon2, crypt, Django, LDAP): stored on purpose, not usable as a password.
   if (/^(?:\$(?:2[abxy]?|argon2(?:id|i|d)|[156]|y|gy|pbkdf2[\w-]*|scrypt|sha(?:256|512)?)\$|(?:pbkdf2_sha(?:1|256)|bcrypt_sha256|argon2|sha1|md5)\$|\{(?:S?SHA\d*|S?MD5|CRYPT|PBKDF2[\w-]*|BCRYPT)\})/i.test(value)) return true
-  if (/^[~^>=<]{1,2}v?\d+(?:\.\d+)*/.test(value)) return true
+  // Version constraints (>=1.2.3, ~2.0): the whole value, so that a password starting "=96~" is not one.
+  if (/^[~^>=<]{1,2}v?\d+(?:\.(?:\d+|x|\*))*(?:-[0-9A-Za-z.]+)?$/.test(value)) return true
   if (/^urn:/i.test(value)) return true
   if (/^(?:https?|file|ftp):\/\/[^@\s]*$/i.test(value)) return true
   if (/^(?:\.{0,2}\/|~\/)[\w./-]*$/.test(value)) return true

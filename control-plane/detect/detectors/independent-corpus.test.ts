@@ -118,3 +118,15 @@ t.test('WordPress salts: aligned define() with punctuation-heavy values', async 
   t.ok(isPlaceholder(`${chars(ALNUM, 40)}<your-key>`), 'a bracketed word in a long value is still a placeholder mark')
   t.notOk(isPlausibleSecret('fn(a){return a?b:c}', 6, 2.2, true), 'short code between literals stays out')
 })
+
+t.test('hex bearer tokens, Azure storage keys after => and in template literals, passwords that start like a version', async (t) => {
+  const hex = '07cd0dc8e9fed6a66e6864a9ca6cc9bf7f6' // entropy 3.39: random, but under 3.5
+  t.same(scan(`curl -H "Authorization: Bearer ${hex}" https://api.acme.io/v1/me\n`, 'README.md'), [hex])
+  t.same(scan('curl -H "Authorization: Bearer 0000000000000000000000000000000000" https://x\n', 'README.md'), [])
+  const key = `${chars(B64, 86)}==`
+  t.same(scan(`<?php\nreturn [\n    'storage_account_key' => '${key}',\n];\n`, 'config.php'), [key])
+  t.same(scan(`var azureStorageKey = \`${key}\`\n`, 'keys.go'), [key])
+  t.same(scan(`"integrity": "sha512-${key}"\n`, 'package-lock.json'), [], 'a sha512 digest has the same shape')
+  t.same(scan('$redispassword = "=96~UV_7AB-PTo";\n', 'config.php'), ['=96~UV_7AB-PTo'])
+  t.same(scan('"password_lib": ">=1.2.3",\n"token_version": "~2.0",\n', 'package.json'), [])
+})

@@ -137,7 +137,8 @@ export function providerRules(): Rule[] {
     }),
     regexRule({
       id: 'azure-storage-key', kind: 'azure_storage_key', description: 'Azure storage account key',
-      regex: re(`(?:AccountKey=|(?:azure|storage|account)[A-Za-z0-9_.-]{0,30}key[A-Za-z0-9_.-]{0,10}\\\\?["']?\\s{0,4}[:=]{1,2}\\s{0,4}\\\\?["']?)([A-Za-z0-9+/]{86}==)`, 'i'),
+      // Separators and quotes of every language: `=>` (PHP, Ruby), template literals (JS, Go raw strings).
+      regex: re(`(?:AccountKey=|(?:azure|storage|account)[A-Za-z0-9_.-]{0,30}key[A-Za-z0-9_.-]{0,10}\\\\?["'\`]?\\s{0,4}(?:=>|[:=]{1,2})\\s{0,4}\\\\?["'\`]?)([A-Za-z0-9+/]{86}==)`, 'i'),
       group: 1, keywords: ['accountkey', 'azure', 'storage', 'account'], entropy: 4.5,
     }),
     regexRule({
