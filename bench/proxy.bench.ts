@@ -5,6 +5,12 @@
  *
  *   npx tsx bench/proxy.bench.ts [--rounds 3] [--duration 5] [--connections 32] [--probe 3000]
  *                                [--sizes 0,1000000,10000000] [--only bare,1M]   (--only: names containing any)
+ *                                [--ab 0] [--ab-requests 30000]
+ *
+ * `--ab N`: after the table, N more interleaved rounds of a fixed number of requests each (not a fixed
+ * time) against the bare proxy, node:http + undici and the node at 1M leaks (clean traffic), measuring
+ * the main thread's CPU per request from /proc/PID/task/PID: the work of the JavaScript that handles a
+ * request, without the GC and libuv helper threads, and the steadiest figure on a noisy machine.
  *
  * Every target runs in its own process; rounds interleave the targets (order reversed every other
  * round) and the figures are medians over rounds. Throughput: autocannon, saturated, `--connections`.
@@ -87,9 +93,9 @@ interface Sample {
 
 const TICK_MS = 10 // Linux USER_HZ (getconf CLK_TCK = 100)
 
-/** CPU time (user + system) a process has used, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** CPU time (user + system) a process (or, with `mainThread`, its main thread) has used, in ms. */
+function cpuMs(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS // utime, stime: fields 14 and 15 of the line
 }
@@ -189,6 +195,37 @@ function checkCost(snapshot: Buffer, pool: readonly string[]): number {
   return median(per)
 }
 
+/** Fixed-count runs, interleaved (order reversed every other round): main-thread and process CPU a request. */
+async function mainThreadAB(targets: readonly Target[], clean: readonly string[], rounds: number, amount: number, connections: number): Promise<void> {
+  const main = new Map<string, number[]>(targets.map((t) => [t.name, []]))
+  const whole = new Map<string, number[]>(targets.map((t) => [t.name, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
+      const m0 = cpuMs(t.pid, true)
+      const p0 = cpuMs(t.pid)
+      let i = Math.floor(Math.random() * clean.length)
+      const result = await autocannon({
+        url: t.url,
+        connections,
+        amount,
+        requests: [{ setupRequest: (req) => ({ ...req, path: '/v1/items/42?page=2', headers: { authorization: `Bearer ${clean[i++ % clean.length]}`, accept: 'application/json' } }) }],
+      })
+      const n = Math.max(1, result.requests.total)
+      main.get(t.name)?.push(((cpuMs(t.pid, true) - m0) * 1000) / n)
+      whole.get(t.name)?.push(((cpuMs(t.pid) - p0) * 1000) / n)
+      console.error(`A/B round ${r + 1} ${t.name}: main thread ${main.get(t.name)?.at(-1)?.toFixed(1)} µs/req, process ${whole.get(t.name)?.at(-1)?.toFixed(1)} µs/req`)
+    }
+  }
+  const bare = median(main.get('bare @fastify/http-proxy') ?? [])
+  const out = [`\nMain-thread CPU a request, ${rounds} interleaved rounds of ${amount} requests at ${connections} connections:`, '', '| target | main thread µs/req (median) | range | bare ÷ this | process µs/req (median) |', '| --- | ---: | ---: | ---: | ---: |']
+  for (const t of targets) {
+    const xs = main.get(t.name) ?? []
+    const m = median(xs)
+    out.push(`| ${t.name} | ${m.toFixed(1)} | ${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} | ${(bare / m).toFixed(2)} | ${median(whole.get(t.name) ?? []).toFixed(1)} |`)
+  }
+  console.log(out.join('\n'))
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 async function main(): Promise<void> {
@@ -200,6 +237,8 @@ async function main(): Promise<void> {
       probe: { type: 'string', default: '3000' },
       sizes: { type: 'string', default: '0,1000000,10000000' },
       only: { type: 'string', default: '' },
+      ab: { type: 'string', default: '0' },
+      'ab-requests': { type: 'string', default: '30000' },
     },
   })
   const rounds = Number(values.rounds)
@@ -287,6 +326,8 @@ async function main(): Promise<void> {
     }
     console.log(lines.join('\n'))
     for (const c of checks) console.log(`\n${c}`)
+    const abRounds = Number(values.ab)
+    if (abRounds > 0) await mainThreadAB(targets.filter((t) => ['bare @fastify/http-proxy', 'node:http + undici', 'leakgate, 1M leaks, clean'].includes(t.name)), clean, abRounds, Number(values['ab-requests']), connections)
   } finally {
     cleanup()
   }
