@@ -228,7 +228,7 @@ function structured(g: Gen): Made {
   const user = g.pick(USERS)
   const pw = password(g).replace(/[%#/?@:]/g, 'x')
   const host = g.pick(HOSTS)
-  switch (g.int(26)) {
+  switch (g.int(32)) {
     case 0: { // URL passwords in several schemes
       const scheme = g.pick(['postgres', 'postgresql', 'mysql', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'mssql'])
       const url = scheme === 'redis' && g.bool() ? `redis://:${pw}@${host}:6379/0` : `${scheme}://${user}:${pw}@${host}${scheme.startsWith('mongodb') ? '' : ':' + (5432 + g.int(100))}/${g.pick(['app', 'orders', 'vhost'])}`
@@ -379,6 +379,47 @@ define( 'DB_HOST', 'localhost' );
         ? { path: '.env', text: `APP_SECRET=${v}\n`, labels: [{ kind: 'dotenv_dollar_value', value: v }] }
         : { path: 'conf/app.properties', text: `db.url=jdbc:h2:mem:test\ndb.password : ${v}\n`, labels: [{ kind: 'properties_colon', value: v }] }
     }
+    // Held-out round: shapes added after the fixes, measured before any further change.
+    case 26: { // Gradle, Swift, Rust
+      const v = g.str(ALNUM, 24)
+      const [path, text, kind] = g.pick([
+        ['gradle.properties', `org.gradle.jvmargs=-Xmx2g\nsigning.password=${v}\nossrhPassword=${v}\n`, 'gradle_properties'],
+        ['Sources/App/Config.swift', `enum Config {\n    static let apiKey = "${v}"\n}\n`, 'swift_literal'],
+        ['src/config.rs', `pub const API_TOKEN: &str = "${v}";\n`, 'rust_const'],
+      ] as const)
+      return { path, text, labels: [{ kind, value: v }] }
+    }
+    case 27: { // ASP.NET JWT signing key, Laravel APP_KEY
+      const v = g.str(B64, 43) + '='
+      return g.bool()
+        ? { path: 'appsettings.json', text: JSON.stringify({ Jwt: { Key: v, Issuer: 'https://api.acme.io', Audience: 'acme' } }, null, 2) + '\n', labels: [{ kind: 'aspnet_jwt_key', value: v }] }
+        : { path: '.env', text: `APP_NAME=Acme\nAPP_ENV=production\nAPP_KEY=base64:${v}\nAPP_DEBUG=false\n`, labels: [{ kind: 'laravel_app_key', value: v }] }
+    }
+    case 28: { // SMTP/FTP/HTTPS URLs, MongoDB replica-set host lists
+      const [url, kind] = g.pick([
+        [`smtp://${user}:${pw}@smtp.gmail.com:587`, 'url_password_smtp'],
+        [`ftp://${user}:${pw}@files.acme.io/upload`, 'url_password_ftp'],
+        [`https://${user}:${pw}@nexus.acme.internal/repository/npm/`, 'url_password_https'],
+        [`mongodb://${user}:${pw}@mongo-0.db:27017,mongo-1.db:27017,mongo-2.db:27017/app?replicaSet=rs0`, 'url_password_mongo_hosts'],
+      ] as const)
+      return { path: g.pick(['.env', 'config/mail.yml', 'settings.ini']), text: `# ${kind}\nURL=${url}\n`, labels: [{ kind, value: pw }] }
+    }
+    case 29: { // systemd unit Environment=, XML CDATA
+      const v = g.str(ALNUM, 20)
+      return g.bool()
+        ? { path: 'deploy/api.service', text: `[Service]\nEnvironment="NODE_ENV=production"\nEnvironment="DB_PASSWORD=${v}"\nExecStart=/usr/bin/node server.js\n`, labels: [{ kind: 'systemd_environment', value: v }] }
+        : { path: 'conf/server.xml', text: `<datasource>\n  <user>app</user>\n  <password><![CDATA[${v}]]></password>\n</datasource>\n`, labels: [{ kind: 'xml_cdata_password', value: v }] }
+    }
+    case 30: { // REST-client .http files and API keys in headers
+      const v = g.str(HEX, 40)
+      return { path: g.pick(['api.http', 'requests/orders.http']), text: `GET https://api.acme.io/v1/orders\nX-Api-Key: ${v}\nAccept: application/json\n`, labels: [{ kind: 'http_file_api_key', value: v }] }
+    }
+    case 31: { // Kubernetes ConfigMap holding a password by mistake, Helm --set
+      const v = g.str(ALNUM, 22)
+      return g.bool()
+        ? { path: 'k8s/configmap.yaml', text: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  DB_HOST: db.internal\n  DB_PASSWORD: "${v}"\n`, labels: [{ kind: 'configmap_password', value: v }] }
+        : { path: 'scripts/deploy.sh', text: `helm upgrade --install api ./chart --set image.tag=1.4.2 --set db.password=${v}\n`, labels: [{ kind: 'helm_set_password', value: v }] }
+    }
     default: { // escaped PEM in a code string
       const body = g.str(B64, 880)
       const esc = `-----BEGIN EC PRIVATE KEY-----\\n${body.match(/.{1,64}/g)!.join('\\n')}\\n-----END EC PRIVATE KEY-----\\n`
@@ -446,6 +487,17 @@ function negative(g: Gen): [string, string, string] {
     () => ['doc_example', 'docs/jwt.md', 'Example token:\n\n    eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c\n'],
     () => ['doc_example', 'docs/slack.md', 'SLACK_BOT_TOKEN=xoxb-not-a-real-token-this-will-not-work\nTWILIO_ACCOUNT_SID=ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\nTWILIO_AUTH_TOKEN=your_auth_token\n'],
     () => ['npmrc_reference', '.npmrc', '//registry.npmjs.org/:_authToken=${NPM_TOKEN}\nalways-auth=true\n'],
+    () => ['http_file_variable', 'api.http', '@token = {{$dotenv API_TOKEN}}\nGET https://api.acme.io/v1/me\nAuthorization: Bearer {{token}}\nX-Api-Key: {{apiKey}}\n'],
+    () => ['code_reference', 'app/src/main/java/com/acme/Api.kt', 'val password = BuildConfig.DB_PASSWORD\nval apiKey: String = System.getenv("API_KEY") ?: ""\n'],
+    () => ['terraform_reference', 'infra/app.tf', 'resource "aws_ecs_task_definition" "api" {\n  container_definitions = jsonencode([{ secrets = [{ name = "DB_PASSWORD", valueFrom = aws_secretsmanager_secret.db.arn }] }])\n}\nlocals {\n  db_password = data.aws_secretsmanager_secret_version.db.secret_string\n}\n'],
+    () => ['lockfile', 'Cargo.lock', `[[package]]\nname = "serde"\nversion = "1.0.197"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "${g.str(HEX, 64)}"\n`],
+    () => ['lockfile', 'go.sum', `github.com/acme/lib v1.2.3 h1:${g.str(B64, 43)}=\ngithub.com/acme/lib v1.2.3/go.mod h1:${g.str(B64, 43)}=\n`],
+    () => ['lockfile', 'poetry.lock', `[[package]]\nname = "requests"\nfiles = [\n    {file = "requests-2.31.0.tar.gz", hash = "sha256:${g.str(HEX, 64)}"},\n]\n`],
+    () => ['image_digest', 'k8s/api.yaml', `spec:\n  containers:\n    - name: api\n      image: ghcr.io/acme/api@sha256:${g.str(HEX, 64)}\n`],
+    () => ['masked', 'config/app.yml', 'password: "********"\napi_key: "sk-...abcd"\ntoken: "[REDACTED]"\n'],
+    () => ['openapi', 'openapi.yaml', 'components:\n  securitySchemes:\n    api_key:\n      type: apiKey\n      name: X-API-Key\n      in: header\n    bearer_token:\n      type: http\n      scheme: bearer\n      bearerFormat: JWT\n'],
+    () => ['html_form', 'templates/login.html', '<form method="post">\n  <input type="password" name="password" value="" autocomplete="current-password">\n  <input type="hidden" name="reset_password_token_invalid" value="1">\n</form>\n'],
+    () => ['css', 'src/theme.css', `:root { --primary: #${g.str(HEX, 6)}; --token-bg: #${g.str(HEX, 6)}; }\n.secret-banner { color: #${g.str(HEX, 6)}; }\n`],
     () => ['masked', 'logs/app.log', `2025-01-01 INFO token=ghp_****************************abcd password=******** key=sk_live_…\n`],
   ]
   return g.pick(cases)()

@@ -30,9 +30,10 @@ const PLACEHOLDER_MARKS = /x{4,}|X{4,}|\*{3,}|\.{3}|…|<[^>]*>|\[[^\]]*\]|(?:se
 /**
  * The same marks for long random values: there four x's in any case turn up by chance (one
  * 1 200-character private key in a thousand), so a run of x must be long and of one case, and
- * brackets must hold a word (`<your-key>`), not punctuation (WordPress salts: `[8^ns)|T]`).
+ * brackets must hold words of one case (`<your-key>`, `[REDACTED]`), not punctuation or a
+ * mixed-case run (WordPress salts: `[8^ns)|T]`, `[dYro]`).
  */
-const PLACEHOLDER_MARKS_RANDOM = /x{8,}|X{8,}|\*{3,}|\.{3}|…|<[A-Za-z][\w -]{2,}>|\[[A-Za-z][\w -]{2,}\]|(?:secret|token|key|password)[-_]?here/i
+const PLACEHOLDER_MARKS_RANDOM = /x{8,}|X{8,}|\*{3,}|\.{3}|…|[<[](?:[a-z][a-z0-9]{2,}(?:[-_ ][a-z0-9]+)*|[A-Z][A-Z0-9]{2,}(?:[-_ ][A-Z0-9]+)*)[>\]]|(?:secret|token|key|password|SECRET|TOKEN|KEY|PASSWORD)[-_]?(?:here|HERE)/
 
 const ENV_REFERENCE =
   /(?:^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^\$\([^)]*\)$|^%[A-Za-z_][A-Za-z0-9_]*%$|process\.env|os\.environ|os\.getenv|getenv\(|System\.getenv|ENV\[|env\(|Environment\.GetEnvironmentVariable|secrets\.[A-Za-z_]|vault:|^arn:aws:secretsmanager|^ssm:|^op:\/\/|^sm:\/\/)/

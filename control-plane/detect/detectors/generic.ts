@@ -15,7 +15,8 @@ const META_SUFFIX = /(?:name|id|ids|path|file|dir|url|uri|type|length|len|size|t
 
 const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|(?:encryption|signing|master|session|consumer|license|app)[_.-]?key)'
 const SOURCE =
-  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?[ \\t]{0,4}(?::=|=>|=|:)[ \\t]{0,4}` +
+  // A type annotation may stand between the name and '=': `API_TOKEN: &str =`, `apiKey: string =`, `API_KEY: str =`.
+  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?[ \\t]{0,4}(?::[ \\t]{0,4}&?(?:'static[ \\t]{1,4})?[A-Za-z_][\\w.<>?|]{0,30}[ \\t]{0,4}=(?![=>])|:=|=>|=|:)[ \\t]{0,4}` +
   `(?:\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`
 
 /**
@@ -46,7 +47,7 @@ export function genericRules(): Rule[] {
         // An unquoted value cut at the length cap is a blob (encrypted data, a certificate), not a secret we could hash whole.
         if (quoted === undefined && /^[^\s"'`;,<>(){}[\]\\]/.test(text.charAt(m.index + m[0].length))) continue
         // A YAML tag (`!vault |`, `!Ref DbPassword`, `!!binary`) says what follows; it is not the value.
-        if (/^!{1,2}[A-Za-z][\w.-]*$/.test(value)) continue
+        if (quoted === undefined && /^!{1,2}[A-Za-z][\w.-]*$/.test(value)) continue
         // "tokens" and "secrets" (plural) name collections.
         if (/^s/i.test(suffix) && !/^s[_.-]?(?:key|token)/i.test(suffix)) continue
         if (PROVIDER_PREFIX.test(value)) continue

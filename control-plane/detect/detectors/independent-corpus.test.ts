@@ -130,3 +130,16 @@ t.test('hex bearer tokens, Azure storage keys after => and in template literals,
   t.same(scan('$redispassword = "=96~UV_7AB-PTo";\n', 'config.php'), ['=96~UV_7AB-PTo'])
   t.same(scan('"password_lib": ">=1.2.3",\n"token_version": "~2.0",\n', 'package.json'), [])
 })
+
+t.test('held-out round: type annotations, XML CDATA, quoted values that start with !, bracketed mixed case in a salt', async (t) => {
+  const v = secret(24)
+  t.same(scan(`pub const API_TOKEN: &str = "${v}";\n`, 'src/config.rs'), [v])
+  t.same(scan(`const apiKey: string = '${v}'\n`, 'src/a.ts'), [v])
+  t.same(scan(`API_KEY: str = "${v}"\n`, 'settings.py'), [v])
+  t.same(scan('password: str = Field(..., min_length=12)\nconst token: string = getToken()\napiKey: string | undefined = undefined\n', 'a.ts'), [])
+  t.same(scan(`<password><![CDATA[${v}]]></password>\n`, 'server.xml'), [v])
+  t.same(scan('<password><![CDATA[${DB_PASSWORD}]]></password>\n', 'server.xml'), [])
+  t.same(scan(`{'host': 'db', 'password': '!${v}'}\n`, 'out.txt'), [`!${v}`])
+  t.ok(isPlaceholder(`${chars(ALNUM, 40)}[REDACTED]`))
+  t.notOk(isPlaceholder(`,rYYI2Ho5skzJCK#FFUc%xX_JOc{j3eCM1Au(c>#MR5[dYro]sP54z<Bb.<KgL,[`))
+})

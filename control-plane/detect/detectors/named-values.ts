@@ -29,7 +29,7 @@ const SHAPES: Shape[] = [
   // Terraform: variable "db_password" { ... default = "..." }
   { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['variable'] },
   // XML elements: <password>...</password>, <db.password>...</db.password>
-  { source: `<(?<name>${SECRET_NAME})>(?<value>[^<\\s]{1,200})</\\k<name>>`, flags: 'gi', gate: ['</'] },
+  { source: `<(?<name>${SECRET_NAME})>(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]]{1,200})(?:\\]\\]>)?</\\k<name>>`, flags: 'gi', gate: ['</'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
   { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
   // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
