@@ -53,6 +53,7 @@ const DROPPED_REQUEST = new Set([
 ])
 // Response headers never passed back: hop-by-hop ones (node:http writes its own framing).
 const DROPPED_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings'])
+const DROPPED_RESPONSE_LENGTHS = new Set([...DROPPED_RESPONSE].map((name) => name.length))
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 // undici refusing what the client sent (a header value it will not write): the request's fault.
@@ -201,18 +202,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#req = req
     this.#res = res
     this.#forwarder = forwarder
-    res.once('close', this.#onClose)
+    // (Inline arrows, not arrow class fields: tsx wraps each named function it creates, per request.)
+    res.once('close', () => this.#closed())
   }
 
   // The client went away before its answer was complete: cancel the upstream request.
-  readonly #onClose = (): void => {
+  #closed(): void {
     if (this.#res.writableFinished) return
     this.#clientGone = true
     this.#abort?.(new Error('the client closed the connection'))
-  }
-
-  readonly #onDrain = (): void => {
-    this.#resume?.()
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -224,18 +222,26 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#resume = resume
     const res = this.#res
     // Header bytes as latin1, which is how node:http writes them back: passed through unchanged.
-    let listed: string[] | undefined
-    for (let i = 0; i < raw.length; i += 2) {
-      if ((raw[i] as Buffer).length === 10 && (raw[i] as Buffer).toString('latin1').toLowerCase() === 'connection') {
-        listed = connectionTokens((raw[i + 1] as Buffer).toString('latin1'))
-      }
-    }
-    const out: string[] = []
+    let out: string[] = []
+    let connection: string | undefined
     for (let i = 0; i < raw.length; i += 2) {
       const name = (raw[i] as Buffer).toString('latin1')
-      const lower = name.toLowerCase()
-      if (DROPPED_RESPONSE.has(lower) || listed?.includes(lower) === true) continue
-      out.push(name, (raw[i + 1] as Buffer).toString('latin1'))
+      const value = (raw[i + 1] as Buffer).toString('latin1')
+      // Only names of a dropped header's length are lowercased and looked up.
+      if (DROPPED_RESPONSE_LENGTHS.has(name.length)) {
+        const lower = name.toLowerCase()
+        if (DROPPED_RESPONSE.has(lower)) {
+          if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`
+          continue
+        }
+      }
+      out.push(name, value)
+    }
+    const listed = connection === undefined ? undefined : connectionTokens(connection)
+    if (listed !== undefined) {
+      const kept: string[] = []
+      for (let i = 0; i < out.length; i += 2) if (!listed.includes((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string)
+      out = kept
     }
     // An HTTP/1 connection cannot take another request before this one's body is read; the upstream
     // answered early (a 401 before the upload, say), so this connection ends with the answer.
@@ -252,7 +258,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#res.write(chunk)) return true
-    this.#res.once('drain', this.#onDrain)
+    this.#res.once('drain', () => this.#resume?.())
     return false
   }
 
@@ -271,14 +277,21 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** The lowercased header names a Connection header lists. */
-function connectionTokens(value: string | string[]): string[] {
+/**
+ * The lowercased header names a Connection header lists besides `keep-alive` and `close` (which name
+ * no header that is not dropped anyway); undefined when there are none, as on nearly every request.
+ */
+function connectionTokens(value: string | string[]): string[] | undefined {
+  if (typeof value === 'string') {
+    const v = value.length === 10 || value.length === 5 ? value.toLowerCase() : ''
+    if (v === 'keep-alive' || v === 'close') return undefined
+  }
   const out: string[] = []
   for (const part of (typeof value === 'string' ? value : value.join(',')).split(',')) {
     const name = part.trim().toLowerCase()
-    if (name !== '') out.push(name)
+    if (name !== '' && name !== 'keep-alive' && name !== 'close') out.push(name)
   }
-  return out
+  return out.length === 0 ? undefined : out
 }
 
 /** Counts a chunked body through and fails it past the limit (a Content-Length body is checked up front). */
