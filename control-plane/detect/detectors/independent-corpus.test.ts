@@ -143,3 +143,10 @@ t.test('held-out round: type annotations, XML CDATA, quoted values that start wi
   t.ok(isPlaceholder(`${chars(ALNUM, 40)}[REDACTED]`))
   t.notOk(isPlaceholder(`,rYYI2Ho5skzJCK#FFUc%xX_JOc{j3eCM1Au(c>#MR5[dYro]sP54z<Bb.<KgL,[`))
 })
+
+t.test('ASP.NET JWT signing key: "Key" inside a Jwt section', async (t) => {
+  const v = `${chars(B64, 43)}=`
+  t.same(scan(JSON.stringify({ Jwt: { Key: v, Issuer: 'https://api.acme.io' } }, null, 2), 'appsettings.json'), [v])
+  t.same(scan(JSON.stringify({ JwtSettings: { Issuer: 'x', SecretKey: v } }), 'appsettings.json'), [v])
+  t.same(scan(JSON.stringify({ Jwt: { Key: '${JWT_KEY}', Issuer: 'x' }, Localization: { Key: 'greeting_title_1' } }), 'appsettings.json'), [])
+})

@@ -38,6 +38,8 @@ const SHAPES: Shape[] = [
   // Basic-auth pairs in code: requests' auth=("user", "..."), HTTPBasicAuth, Go's SetBasicAuth, Java's
   // PasswordAuthentication, .NET's NetworkCredential: the second string is the password.
   { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth', 'credential'] },
+  // ASP.NET appsettings: "Jwt": { "Key": "..." }. A bare "Key" says nothing; inside a JWT section it is the signing key.
+  { source: `"(?<name>Jwt[A-Za-z]{0,20}|JWT[A-Za-z]{0,20}|Token(?:Options|Settings))"\\s{0,4}:\\s{0,4}\\{[^{}]{0,400}?"(?:Key|Secret|SigningKey|SecretKey|IssuerSigningKey)"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'g', gate: ['jwt', 'token'] },
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
   { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,20}|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('] },
   // A name and a value as the two first arguments of a call: os.environ.setdefault("DB_PASSWORD", "..."),
