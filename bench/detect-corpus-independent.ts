@@ -228,7 +228,7 @@ function structured(g: Gen): Made {
   const user = g.pick(USERS)
   const pw = password(g).replace(/[%#/?@:]/g, 'x')
   const host = g.pick(HOSTS)
-  switch (g.int(32)) {
+  switch (g.int(36)) {
     case 0: { // URL passwords in several schemes
       const scheme = g.pick(['postgres', 'postgresql', 'mysql', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'mssql'])
       const url = scheme === 'redis' && g.bool() ? `redis://:${pw}@${host}:6379/0` : `${scheme}://${user}:${pw}@${host}${scheme.startsWith('mongodb') ? '' : ':' + (5432 + g.int(100))}/${g.pick(['app', 'orders', 'vhost'])}`
@@ -420,6 +420,41 @@ define( 'DB_HOST', 'localhost' );
         ? { path: 'k8s/configmap.yaml', text: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  DB_HOST: db.internal\n  DB_PASSWORD: "${v}"\n`, labels: [{ kind: 'configmap_password', value: v }] }
         : { path: 'scripts/deploy.sh', text: `helm upgrade --install api ./chart --set image.tag=1.4.2 --set db.password=${v}\n`, labels: [{ kind: 'helm_set_password', value: v }] }
     }
+    // Second held-out round.
+    case 32: { // C #define, Elixir config, YAML anchors
+      const v = g.str(ALNUM, 26)
+      const [path, text, kind] = g.pick([
+        ['firmware/secrets.h', `#pragma once\n#define WIFI_PASSWORD "${v}"\n#define API_KEY "${v}"\n`, 'c_define'],
+        ['config/prod.exs', `config :app, App.Repo,\n  username: "app",\n  password: "${v}",\n  hostname: "db"\n`, 'elixir_config'],
+        ['docker-compose.override.yml', `x-db: &db\n  POSTGRES_USER: app\n  POSTGRES_PASSWORD: ${v}\nservices:\n  db:\n    environment: *db\n`, 'yaml_anchor'],
+      ] as const)
+      return { path, text, labels: [{ kind, value: v }] }
+    }
+    case 33: { // command lines: redis-cli -a, PGPASSWORD= inline, curl --user, netrc written by RUN echo
+      const v = g.str(ALNUM, 20)
+      const [path, text, kind] = g.pick([
+        ['scripts/flush.sh', `redis-cli -h ${host} -a ${v} FLUSHALL\n`, 'redis_cli_a'],
+        ['scripts/backup.sh', `PGPASSWORD=${v} pg_dump -h ${host} -U ${user} app > dump.sql\n`, 'pgpassword_inline'],
+        ['scripts/check.sh', `curl --user ${user}:${v} https://ci.acme.io/api/json\n`, 'curl_user_long'],
+        ['Dockerfile', `FROM alpine\nRUN echo "machine github.com login ${user} password ${v}" > /root/.netrc\n`, 'netrc_echo'],
+      ] as const)
+      return { path, text, labels: [{ kind, value: v }] }
+    }
+    case 34: { // Spring/Java properties, GitLab CI variables, quoted-key JS
+      const v = g.str(ALNUM + '!#%', 22)
+      const [path, text, kind] = g.pick([
+        ['src/main/resources/application-prod.properties', `spring.mail.host=smtp.acme.io\nspring.mail.password=${v}\nserver.ssl.key-store-password=${v}\n`, 'spring_properties'],
+        ['.gitlab-ci.yml', `variables:\n  DOCKER_DRIVER: overlay2\n  DEPLOY_TOKEN: "${v}"\n`, 'gitlab_ci_variables'],
+        ['src/oauth.js', `module.exports = {\n  'client-id': 'acme-web',\n  'client-secret': '${v}',\n}\n`, 'quoted_key_js'],
+      ] as const)
+      return { path, text, labels: [{ kind, value: v }] }
+    }
+    case 35: { // Terraform jsonencode, Ruby ENV.fetch default
+      const v = g.str(ALNUM, 24)
+      return g.bool()
+        ? { path: 'infra/secrets.tf', text: `resource "aws_secretsmanager_secret_version" "db" {\n  secret_id     = aws_secretsmanager_secret.db.id\n  secret_string = jsonencode({ username = "app", password = "${v}" })\n}\n`, labels: [{ kind: 'terraform_jsonencode', value: v }] }
+        : { path: 'config/initializers/api.rb', text: `API_KEY = ENV.fetch("API_KEY", "${v}")\n`, labels: [{ kind: 'ruby_env_fetch_default', value: v }] }
+    }
     default: { // escaped PEM in a code string
       const body = g.str(B64, 880)
       const esc = `-----BEGIN EC PRIVATE KEY-----\\n${body.match(/.{1,64}/g)!.join('\\n')}\\n-----END EC PRIVATE KEY-----\\n`
@@ -498,6 +533,12 @@ function negative(g: Gen): [string, string, string] {
     () => ['openapi', 'openapi.yaml', 'components:\n  securitySchemes:\n    api_key:\n      type: apiKey\n      name: X-API-Key\n      in: header\n    bearer_token:\n      type: http\n      scheme: bearer\n      bearerFormat: JWT\n'],
     () => ['html_form', 'templates/login.html', '<form method="post">\n  <input type="password" name="password" value="" autocomplete="current-password">\n  <input type="hidden" name="reset_password_token_invalid" value="1">\n</form>\n'],
     () => ['css', 'src/theme.css', `:root { --primary: #${g.str(HEX, 6)}; --token-bg: #${g.str(HEX, 6)}; }\n.secret-banner { color: #${g.str(HEX, 6)}; }\n`],
+    () => ['code_reference', 'src/client.js', 'const header = "Bearer " + getToken()\nconst opts = { secretOrKey: process.env.JWT_SECRET, passReqToCallback: true }\n'],
+    () => ['shell_pwd', 'scripts/build.sh', 'cd "$(pwd)/build"\nPWD=/home/app\nOLDPWD=$PWD\npassword_file=/etc/app/password\n'],
+    () => ['config_policy', 'config/crypto.env', 'KEY_LENGTH=32\nSECRET_LENGTH=64\nTOKEN_TTL_SECONDS=3600\napi_key_id=1042\npassword_hash_algorithm=argon2id\n'],
+    () => ['ml_config', 'model/config.json', JSON.stringify({ tokenizer: 'wordpiece', tokenizer_class: 'BertTokenizer', pad_token: '[PAD]', secret_sauce: false, max_token_length: 512 }, null, 2)],
+    () => ['prose', 'docs/install.md', 'Set `password` to your database password and `api_key` to the key from the dashboard.\nThe token: it expires after one hour.\nPassword: must be 12 characters or more.\n'],
+    () => ['gitignore', '.gitignore', 'node_modules/\n.env\nsecrets.env\n*.pem\ncredentials.json\n'],
     () => ['masked', 'logs/app.log', `2025-01-01 INFO token=ghp_****************************abcd password=******** key=sk_live_…\n`],
   ]
   return g.pick(cases)()

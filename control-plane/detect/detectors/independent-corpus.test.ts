@@ -150,3 +150,12 @@ t.test('ASP.NET JWT signing key: "Key" inside a Jwt section', async (t) => {
   t.same(scan(JSON.stringify({ JwtSettings: { Issuer: 'x', SecretKey: v } }), 'appsettings.json'), [v])
   t.same(scan(JSON.stringify({ Jwt: { Key: '${JWT_KEY}', Issuer: 'x' }, Localization: { Key: 'greeting_title_1' } }), 'appsettings.json'), [])
 })
+
+t.test('second held-out round: #define in C headers, redis-cli -a, names of algorithms', async (t) => {
+  const v = secret(26)
+  t.same(scan(`#pragma once\n#define WIFI_PASSWORD "${v}"\n`, 'firmware/secrets.h'), [v])
+  t.same(scan('#define PASSWORD_MAX_LEN 64\n#define API_KEY_HEADER "X-Api-Key"\n#define TOKEN_PREFIX "Bearer "\n', 'http.h'), [])
+  t.same(scan(`redis-cli -h cache -a ${v} FLUSHALL\n`, 'flush.sh'), [v])
+  t.same(scan('redis-cli -h cache -a "$REDIS_PASSWORD" PING\nredis-cli --askpass\n', 'ping.sh'), [])
+  t.same(scan('password_hash_algorithm=argon2id\ntoken_signing_method=RS256\nsecret_cipher=aes-256-gcm\n', 'crypto.env'), [])
+})

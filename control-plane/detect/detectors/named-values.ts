@@ -13,7 +13,7 @@ import { decodeBase64Text } from './structured.js'
 const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass(?![a-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|(?:encryption|signing|master|session|consumer|license|storage|account|auth)[_.-]?key|(?:auth|nonce|logged[_.-]?in)[_.-]?(?:key|salt)|credentials?)[A-Za-z0-9_.-]{0,30}'
 
 /** Names of things about a secret (its name, path, length), not the secret. */
-const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required)$/i
+const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required|algorithm|algo|cipher|scheme|method|strategy)$/i
 
 interface Shape {
   /** The regex; group `name` holds the secret's name (optional), group `value` the value. */
@@ -51,6 +51,10 @@ const SHAPES: Shape[] = [
   { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim', gate: ['env ', 'arg ', 'env\t', 'arg\t'] },
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
   { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim', gate: ['-password', '-passwd', '-pass', '-token', '-api-key', '-apikey', '-secret', '-client-secret'] },
+  // C and C++ headers: #define WIFI_PASSWORD "..."
+  { source: `^[ \\t]*#[ \\t]*define[ \\t]+(?<name>${SECRET_NAME})[ \\t]+(?:L|u8)?"(?<value>[^"\\n]{1,200})"`, flags: 'gim', gate: ['define'] },
+  // redis-cli -a value
+  { source: `redis-cli\\b[^\\n]{0,120}?[ \\t]-a[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['redis-cli'] },
   // docker login -u user -p value (CI scripts)
   { source: `docker[ \\t]+login\\b[^\\n]{0,120}?[ \\t]-p[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['docker'] },
   { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'] },
@@ -62,7 +66,7 @@ const SHAPES: Shape[] = [
 export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)',
-    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker'], priority: 0,
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
       for (const shape of SHAPES) {
         if (!shape.gate.some((g) => lower.includes(g))) continue
