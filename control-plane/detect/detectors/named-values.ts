@@ -37,7 +37,7 @@ const SHAPES: Shape[] = [
   { source: `"(?:key|name)"\\s{0,4}:\\s{0,4}"(?<name>${SECRET_NAME})"\\s{0,4},\\s{0,40}(?:"(?:type|enabled)"\\s{0,4}:\\s{0,4}(?:"\\w{1,20}"|true|false)\\s{0,4},\\s{0,40})?"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['"value"'] },
   // Basic-auth pairs in code: requests' auth=("user", "..."), HTTPBasicAuth, Go's SetBasicAuth, Java's
   // PasswordAuthentication, .NET's NetworkCredential: the second string is the password.
-  { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth', 'credential'] },
+  { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth=(', 'auth =(', 'auth= (', 'auth = (', 'basicauth(', 'digestauth(', 'passwordauthentication(', 'networkcredential(', 'usernamepasswordcredentials('] },
   // ASP.NET appsettings: "Jwt": { "Key": "..." }. A bare "Key" says nothing; inside a JWT section it is the signing key.
   { source: `"(?<name>Jwt[A-Za-z]{0,20}|JWT[A-Za-z]{0,20}|Token(?:Options|Settings))"\\s{0,4}:\\s{0,4}\\{[^{}]{0,400}?"(?:Key|Secret|SigningKey|SecretKey|IssuerSigningKey)"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'g', gate: ['jwt', 'token'] },
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
@@ -52,7 +52,7 @@ const SHAPES: Shape[] = [
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
   { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim', gate: ['-password', '-passwd', '-pass', '-token', '-api-key', '-apikey', '-secret', '-client-secret'] },
   // C and C++ headers: #define WIFI_PASSWORD "..."
-  { source: `^[ \\t]*#[ \\t]*define[ \\t]+(?<name>${SECRET_NAME})[ \\t]+(?:L|u8)?"(?<value>[^"\\n]{1,200})"`, flags: 'gim', gate: ['define'] },
+  { source: `^[ \\t]*#[ \\t]*define[ \\t]+(?<name>${SECRET_NAME})[ \\t]+(?:L|u8)?"(?<value>[^"\\n]{1,200})"`, flags: 'gim', gate: ['#define', '# define'] },
   // redis-cli -a value
   { source: `redis-cli\\b[^\\n]{0,120}?[ \\t]-a[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['redis-cli'] },
   // docker login -u user -p value (CI scripts)
