@@ -8,8 +8,8 @@
  * @fastify/reply-from, the same code the bare proxy runs, so the node could only ever tie with it. On
  * this machine a plain node:http + undici Pool proxy used 1.54 × less CPU a request and served 1.59 × the
  * bare proxy's requests/s, and a fastify route forwarding with undici directly 1.14 × less CPU. With
- * this forwarder the node at 1M leaks used 103 µs of main-thread CPU a request against the bare proxy's
- * 146 µs (1.42 × less) and served 1.38 × its requests/s (bench/RESULTS.md "Proxy", with the commands).
+ * this forwarder the node at 1M leaks used 81 µs of main-thread CPU a request against the bare proxy's
+ * 123 µs (1.52 × less) and served about 1.6 × its requests/s (bench/RESULTS.md "Proxy", with the commands).
  *
  * What @fastify/http-proxy did that matters is kept here: method, path and query byte for byte (paths
  * that would leave the upstream or climb out of it refused with 400); hop-by-hop headers removed both
