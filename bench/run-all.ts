@@ -1,0 +1,31 @@
+/**
+ * `npm run bench`: every benchmark, one after another, each printing its own tables (bench/RESULTS.md
+ * records them with the exact commands). Long: about half an hour on a 2-core machine.
+ * `npm run bench -- index proxy` runs only the named ones.
+ */
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const BENCHES: Record<string, string[]> = {
+  index: ['--expose-gc', '--max-old-space-size=8000', '--import', 'tsx', 'bench/index.bench.ts'],
+  proxy: ['--import', 'tsx', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
+  sync: ['--import', 'tsx', 'bench/sync.bench.ts'],
+  detect: ['--import', 'tsx', 'bench/detect.bench.ts'],
+  'detect-independent': ['--import', 'tsx', 'bench/detect-independent.bench.ts'],
+}
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((w) => !(w in BENCHES))
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`)
+  process.exit(2)
+}
+const cwd = fileURLToPath(new URL('..', import.meta.url))
+let failed = 0
+for (const [name, args] of Object.entries(BENCHES)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue
+  console.log(`\n## ${name}: node ${args.join(' ')}\n`)
+  const res = spawnSync(process.execPath, args, { cwd, stdio: 'inherit' })
+  if (res.status !== 0) failed++
+}
+process.exitCode = failed === 0 ? 0 : 1
