@@ -27,6 +27,10 @@ export function isPlainMultiline(s: string): boolean {
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: false, verbose: true, strict: false, useDefaults: true, removeAdditional: false, ...options })
   addFormats.default(ajv, ['date-time', 'uri'])
+  // RFC 3339 allows a leap second (23:59:60) that Date cannot hold; refuse what Date.parse cannot read,
+  // so a stored time is always a valid Date (one such sighting made a whole node batch fail with 500).
+  const rfc3339 = ajv.formats['date-time'] as { validate: (s: string) => boolean }
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && !Number.isNaN(Date.parse(s)) })
   ajv.addFormat('text', { type: 'string', validate: isPlainText })
   ajv.addFormat('multiline', { type: 'string', validate: isPlainMultiline })
   // A preview shows at most 4 characters each side of an ellipsis (node/leakdb makePreview), never a token.

@@ -70,7 +70,7 @@ export function sourceKey(source: ScanSourceSpec): string {
 export function groupFindings(findings: readonly Finding[], source: ScanSourceSpec): FindingGroup[] {
   const groups = new Map<string, Finding[]>()
   for (const f of findings) {
-    const place = f.location.repo ?? sourceKey({ ...source, history: false } as ScanSourceSpec)
+    const place = f.location?.repo ?? sourceKey({ ...source, history: false } as ScanSourceSpec)
     const key = `${f.source}\0${place}\0${f.file}`
     const list = groups.get(key)
     if (list === undefined) groups.set(key, [f])

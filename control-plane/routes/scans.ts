@@ -50,7 +50,7 @@ const findingInput = {
     branch: { type: 'string', minLength: 1, maxLength: 256, format: 'text' },
     sha256: sha256Hex,
     // At most 4 characters, an ellipsis, at most 4: a preview, never the secret itself.
-    preview: { type: 'string', pattern: '^[^…]{0,4}…[^…]{0,4}$' },
+    preview: { type: 'string', format: 'preview' },
     fingerprint: { type: 'string', pattern: '^[0-9a-f]{8,64}$' },
     inHistoryOnly: { type: 'boolean' },
     source: sourceName,
@@ -83,6 +83,10 @@ function checkSource(source: Record<string, unknown>): ScanSourceSpec {
       return { type: 'dir', path: source.path as string }
     case 'git':
       if (fields !== 'url') throw new BadRequestError('a git source takes {"type": "git", "url": "https://… or /path", "history"?: true}')
+      // A URL with user:password@ would put a credential into the scan record and its answers.
+      if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(source.url as string)) {
+        throw new BadRequestError('a git URL must not carry credentials (user:password@); give the control plane a git credential helper, or LEAKGATE_GITHUB_TOKEN for GitHub')
+      }
       return { type: 'git', url: source.url as string, history: source.history === true }
     default:
       if (fields === 'org') return { type: 'github', org: source.org as string, history: source.history === true }

@@ -301,12 +301,25 @@ export class LeakRepo {
   upsertFromFindings(group: FindingGroup, actor: string): { leak: LeakDetail; created: boolean } {
     const key = dedupeKeyOf(group)
     const result = this.#db.transaction(() => {
-      const existing = this.#s.byDedupe.get(key)
+      // A closed or false-positive leak keeps the tokens it was decided on. A token it never held is a
+      // new exposure at the same place (a rotated key leaked again): it goes to a successor leak, open,
+      // so it is enforced and shown rather than hidden inside a leak nobody looks at any more. The
+      // successor has its own dedupe key, so the next rescan finds it; its own closing starts another.
+      let dedupeKey = key
+      let tokens = uniqueTokens(group.tokens)
+      let existing = this.#s.byDedupe.get(dedupeKey)
+      while (existing !== undefined && existing.status !== 'open') {
+        const held = new Set(this.#s.tokensOf.all(existing.id).map((t) => t.sha256))
+        tokens = tokens.filter((t) => !held.has(t.sha256))
+        if (tokens.length === 0) return { id: existing.id, created: false }
+        dedupeKey = `${key}#after-${existing.id}`
+        existing = this.#s.byDedupe.get(dedupeKey)
+      }
       if (existing === undefined) {
-        return { id: this.#insert({ ...group, dedupeKey: key }, actor), created: true }
+        return { id: this.#insert({ ...group, tokens, dedupeKey }, actor), created: true }
       }
       const now = new Date().toISOString()
-      for (const t of uniqueTokens(group.tokens)) {
+      for (const t of tokens) {
         const token = this.#s.upsertToken.get(t.sha256, t.preview, t.kind ?? group.kind ?? null, now)
         if (token !== undefined) this.#s.link.run(existing.id, token.id)
       }
@@ -477,9 +490,14 @@ interface SightingRow {
   verdict: string | null
 }
 
+// Every hash enters the store lowercase, whatever route it came by: the index and the sync stream only
+// take lowercase hex, and an uppercase twin would be a second token (and a snapshot that cannot be built).
 function uniqueTokens(tokens: TokenInput[]): TokenInput[] {
   const seen = new Map<string, TokenInput>()
-  for (const t of tokens) if (!seen.has(t.sha256)) seen.set(t.sha256, t)
+  for (const t of tokens) {
+    const sha256 = t.sha256.toLowerCase()
+    if (!seen.has(sha256)) seen.set(sha256, { ...t, sha256 })
+  }
   return [...seen.values()]
 }
 
