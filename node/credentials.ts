@@ -38,7 +38,9 @@ export function compilePlan(places: readonly CredentialPlace[], limits: { maxCre
     if (place.in === 'header') {
       const name = place.name.toLowerCase()
       const list = AUTH_HEADERS.has(name) ? authHeaders : plainHeaders
-      if (!list.includes(name)) list.push(name)
+      // CGI, WSGI and Rack stacks read `X_API_KEY` as `X-API-Key` (both become HTTP_X_API_KEY), and node
+      // forwards such headers: every spelling with `_` for `-` is a place too.
+      for (const spelling of underscoreSpellings(name)) if (!list.includes(spelling)) list.push(spelling)
     } else if (place.in === 'query') {
       queryNames.add(place.name)
     } else {
@@ -46,6 +48,20 @@ export function compilePlan(places: readonly CredentialPlace[], limits: { maxCre
     }
   }
   return { authHeaders, plainHeaders, queryNames, cookieNames, ...limits }
+}
+
+/** `x-api-key` → x-api-key, x_api-key, x-api_key, x_api_key (every `-` either way; all `_` past 4 dashes). */
+function underscoreSpellings(name: string): string[] {
+  const parts = name.split('-')
+  if (parts.length === 1) return [name]
+  if (parts.length > 5) return [name, parts.join('_')]
+  const out: string[] = []
+  for (let mask = 0; mask < 2 ** (parts.length - 1); mask++) {
+    let spelled = parts[0]!
+    for (let i = 1; i < parts.length; i++) spelled += ((mask >> (i - 1)) & 1 ? '_' : '-') + parts[i]!
+    out.push(spelled)
+  }
+  return out
 }
 
 /**
@@ -103,7 +119,10 @@ function add(plan: CredentialPlan, value: string, out: string[]): number {
 /** `Bearer t`, `Basic b64`, `Token t`, or a bare `t`: the credential part is checked whatever the scheme. */
 function addAuthorization(plan: CredentialPlan, value: string, out: string[]): number {
   const v = value.trim()
-  const space = v.indexOf(' ')
+  // The scheme ends at the first space or tab: many servers split on any whitespace (`Bearer\tT`).
+  let space = v.indexOf(' ')
+  const tab = v.indexOf('\t')
+  if (tab !== -1 && (space === -1 || tab < space)) space = tab
   if (space === -1) {
     const lower = v.toLowerCase()
     return lower === 'bearer' || lower === 'basic' ? 0 : add(plan, v, out) // empty scheme: nothing to check
@@ -116,23 +135,31 @@ function addAuthorization(plan: CredentialPlan, value: string, out: string[]): n
 
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/
 
+const NOT_BASE64 = /[^A-Za-z0-9+/_-]/g
+
 /**
- * Basic: the `user:password` pair and the password alone, since many APIs take a token as the Basic
- * password; with an empty password (`curl -u sk_live_…:`), the user name alone, since others take it
- * there. Invalid Base64 is checked as sent.
+ * Basic: the `user:password` pair, the password alone (many APIs take a token as the Basic password)
+ * and the user name alone (others, like Stripe, take it there and ignore the password). Base64 is
+ * decoded leniently, as Node's and Python's decoders do (extra padding, stray characters, inner
+ * spaces), since the upstream will; a value that is not clean Base64 is also checked as sent.
  */
 function addBasic(plan: CredentialPlan, param: string, out: string[]): number {
   if (param === '') return 0
-  if (!BASE64.test(param)) return add(plan, param, out)
   if (param.length > plan.maxCredentialLength * 2) return TOO_LONG
-  const decoded = Buffer.from(param, 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  if (colon === -1) return add(plan, decoded, out)
+  let b64 = param
+  if (!BASE64.test(param)) {
+    const r = add(plan, param, out)
+    if (r < 0) return r
+    b64 = param.replace(NOT_BASE64, '')
+    if (b64 === '') return 0
+  }
+  const decoded = Buffer.from(b64, 'base64').toString('utf8')
   let r = add(plan, decoded, out)
+  const colon = decoded.indexOf(':')
+  if (r < 0 || colon === -1) return r
+  r = add(plan, decoded.slice(colon + 1), out)
   if (r < 0) return r
-  const password = decoded.slice(colon + 1)
-  r = password === '' ? add(plan, decoded.slice(0, colon), out) : add(plan, password, out)
-  return r
+  return add(plan, decoded.slice(0, colon), out)
 }
 
 /** Repeated headers reach us joined by `, `; each part is checked, and the whole value too. */
@@ -147,14 +174,23 @@ function addHeaderList(plan: CredentialPlan, value: string, out: string[]): numb
   return 0
 }
 
+/**
+ * Every `name=value` of the query, to the end of the target: node:http accepts a `#` there and the
+ * forwarder sends the target as it came, so what follows a `#` reaches the upstream and is checked too.
+ * Linear in the URL: the next `=` is searched for once, not again for each `&`.
+ */
 function addQuery(plan: CredentialPlan, url: string, start: number, out: string[]): number {
-  const end = url.indexOf('#', start) === -1 ? url.length : url.indexOf('#', start)
+  const end = url.length
   let i = start
+  let eq = -1
   while (i < end) {
     let amp = url.indexOf('&', i)
-    if (amp === -1 || amp > end) amp = end
-    const eq = url.indexOf('=', i)
-    if (eq !== -1 && eq < amp) {
+    if (amp === -1) amp = end
+    if (eq !== Infinity && eq < i) {
+      eq = url.indexOf('=', i)
+      if (eq === -1) eq = Infinity
+    }
+    if (eq < amp) {
       const name = decodeComponent(url.slice(i, eq), false)
       if (plan.queryNames.has(name)) {
         const raw = url.slice(eq + 1, amp)
@@ -170,9 +206,13 @@ function addQuery(plan: CredentialPlan, url: string, start: number, out: string[
 /** Servers read `+` as a space in a query; a client may have meant a literal `+` (Base64): check both. */
 function addQueryValue(plan: CredentialPlan, raw: string, out: string[]): number {
   if (raw.length > plan.maxCredentialLength * 3) return TOO_LONG
-  const r = add(plan, decodeComponent(raw, true), out)
-  if (r < 0 || raw.indexOf('+') === -1) return r
-  return add(plan, decodeComponent(raw, false), out)
+  let r = add(plan, decodeComponent(raw, true), out)
+  if (r < 0) return r
+  if (raw.indexOf('+') !== -1) r = add(plan, decodeComponent(raw, false), out)
+  // Servers that cut a fragment read the value up to `#`; others read all of it: check both.
+  const hash = raw.indexOf('#')
+  if (r < 0 || hash === -1) return r
+  return add(plan, decodeComponent(raw.slice(0, hash), true), out)
 }
 
 function decodeComponent(s: string, plusIsSpace: boolean): string {
@@ -187,11 +227,15 @@ function decodeComponent(s: string, plusIsSpace: boolean): string {
 
 function addCookies(plan: CredentialPlan, cookie: string, out: string[]): number {
   let i = 0
+  let eq = -1
   while (i < cookie.length) {
     let semi = cookie.indexOf(';', i)
     if (semi === -1) semi = cookie.length
-    const eq = cookie.indexOf('=', i)
-    if (eq !== -1 && eq < semi) {
+    if (eq !== Infinity && eq < i) {
+      eq = cookie.indexOf('=', i)
+      if (eq === -1) eq = Infinity
+    }
+    if (eq < semi) {
       const name = cookie.slice(i, eq).trim()
       if (plan.cookieNames.has(name)) {
         let value = cookie.slice(eq + 1, semi).trim()
