@@ -280,6 +280,15 @@ t.test('a leak added by raw value leaves the browser only as its hash', async (t
   tt.match(await page.getByTestId('add-invalid').innerText(), /not a SHA-256 hash/)
   tt.equal(sent.filter((r) => r.method === 'POST').length, 0, 'nothing sent for a bad form')
 
+  // A raw token pasted into the title too is refused here: the server only ever sees its hash.
+  await page.getByTestId('add-mode-raw').check()
+  await page.getByTestId('add-tokens').fill(raw)
+  await page.getByTestId('add-title').fill(`leaked: ${raw}`)
+  await page.getByTestId('add-submit').click()
+  await page.getByTestId('add-invalid').waitFor()
+  tt.match(await page.getByTestId('add-invalid').innerText(), /title contains one of the raw tokens/)
+  tt.equal(sent.filter((r) => r.method === 'POST').length, 0, 'nothing sent when the title holds a raw token')
+
   await page.getByTestId('add-title').fill('Token pasted in #support')
   await page.getByTestId('add-source').selectOption('paste')
   await page.getByTestId('add-kind').fill('github_pat')

@@ -78,6 +78,14 @@ export function mountAddLeak(main, ctx) {
     if (kind && !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(kind)) problems.push('The kind is a detector name of up to 64 letters, digits and _ . : - (e.g. github_pat).')
     const url = String(data.get('url') ?? '').trim()
     if (url && !/^https?:\/\/\S+$/i.test(url)) problems.push('The URL must start with http:// or https://.')
+    // Only hashes leave this browser, so the server cannot see a raw token pasted into another field:
+    // this check is the only one there is.
+    if (mode !== 'sha256') {
+      const texts = { title: String(data.get('title') ?? ''), kind, URL: url, source: String(data.get('source') ?? ''), comment: String(data.get('comment') ?? '') }
+      for (const [field, text] of Object.entries(texts)) {
+        if (lines.some((l) => l.length >= 6 && text.includes(l))) problems.push(`The ${field} contains one of the raw tokens; remove it (only hashes and previews are sent).`)
+      }
+    }
     if (problems.length > 0) {
       replace(error, h('div', { class: 'notice notice-error', role: 'alert', 'data-testid': 'add-invalid' }, h('strong', {}, 'Check the form'), h('ul', {}, problems.map((p) => h('li', {}, p)))))
       tokens.focus()
