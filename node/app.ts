@@ -42,7 +42,7 @@ export interface NodeDeps {
 /** The proxy port's server, with the few methods callers use (named as fastify names them). */
 export interface ProxyServer {
   readonly server: Server
-  /** Listens, starts sync and sighting delivery, and resolves to the proxy's base URL. */
+  /** Loads the cached index (if any), then listens, starts sync and sighting delivery, and resolves to the proxy's base URL. */
   listen(options: { port: number; host: string }): Promise<string>
   /** The address listened on (empty before `listen`). */
   addresses(): AddressInfo[]
@@ -250,6 +250,9 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const proxy: ProxyServer = {
     server,
     async listen({ port, host }) {
+      // The cached index must be in force before the first request: until then the node would judge
+      // as if it had no index (noIndex: open forwards), letting leaked credentials through on a restart.
+      await sync?.ready
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(port, host, () => {

@@ -83,3 +83,38 @@ t.test('a corrupt cache is refused with a clear log line; the node acts as noInd
   await waitFor('the refusal to be logged', () => open.logs.text.includes('cached index refused'))
   t.equal((await get(`${open.url}/a`, { authorization: `Bearer ${CACHED}` })).status, 200, 'open: forwarded')
 })
+
+t.test('restarted with a cache, the node checks its first request against the cached index', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const cacheDir = await tempDir(t)
+  await new IndexCache(cacheDir).saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
+  // noIndex open, control plane away: before the cache is loaded the node would forward anything.
+  const { url } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'open' } })
+  t.equal((await get(`${url}/a`, { authorization: `Bearer ${CACHED}` })).status, 403, 'the first request is blocked')
+  t.equal(upstream.seen.length, 0, 'nothing reached the upstream')
+})
+
+t.test('with no cache at all, the node still starts and acts as noIndex says', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const cacheDir = join(await tempDir(t), 'none')
+  const open = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'open' } })
+  t.equal((await get(`${open.url}/a`, { authorization: `Bearer ${CACHED}` })).status, 200, 'open: forwarded')
+  const closed = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'closed' } })
+  t.equal((await get(`${closed.url}/a`)).status, 503, 'closed: 503')
+})
+
+t.test('a corrupt journal: the cached snapshot is still enforced, and the error is logged', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const cacheDir = await tempDir(t)
+  const cache = new IndexCache(cacheDir)
+  await cache.saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
+  await writeFile(cache.changesPath, '{"base": 4, "changes": [')
+  const { url, adminUrl, logs } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'open' } })
+  t.equal((await get(`${url}/a`, { authorization: `Bearer ${CACHED}` })).status, 403, 'the snapshot\'s leak is blocked')
+  t.match(JSON.parse((await get(`${adminUrl}/readyz`)).text), { revision: 4, indexEntries: 1 })
+  const line = logs.lines.find((l) => l.includes('cached change journal dropped')) ?? ''
+  t.match(JSON.parse(line), { level: 50, err: { code: 'LEAKGATE_ERR_CHANGE_INVALID' }, cacheDir, revision: 4 })
+})

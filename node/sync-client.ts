@@ -2,12 +2,16 @@
  * The node's sync client: keeps the node's index current from the control plane (docs/api.md "Sync").
  *
  * - Starts from the index cached in `cacheDir` when there is one, so a node restarted while the control
- *   plane is away enforces at once. A corrupt cache is refused with a clear log line.
+ *   plane is away enforces at once; `ready` settles once that load is over (the proxy waits for it, so
+ *   no request passes unchecked meanwhile). A corrupt snapshot is refused with a clear log line; a
+ *   corrupt journal is logged and dropped, the cached snapshot is enforced alone, and a fresh snapshot
+ *   is fetched once the control plane answers.
  * - With no index, fetches `GET /v1/sync/snapshot`; with one, follows `GET /v1/sync/changes?since=&wait=`
  *   (long-poll). 410 (revision too old, or the control plane's store was reset): fetch the snapshot.
  * - A bad snapshot or change batch is refused and the index in force is kept (fail-static); so is the
  *   index whenever the control plane cannot be reached. Retries back off exponentially with jitter.
- * - Persists: a new snapshot at once, the changes since it after `persistDebounceMs`.
+ * - Persists: a new snapshot at once, the changes since it after `persistDebounceMs`. A snapshot that
+ *   could not be written is written again before the next changes, and at `stop`.
  * - Heartbeats (`POST /v1/nodes/heartbeat`) every `heartbeatMs`.
  */
 import { Agent, request as httpRequest, type Dispatcher } from 'undici'
@@ -58,6 +62,9 @@ export class SyncClient {
   readonly #base: string
   readonly #abort = new AbortController()
   #loop: Promise<void> | undefined
+  #ready: Promise<void> | undefined
+  /** A snapshot received but not yet written to the cache (its write failed): no journal can be written without it. */
+  #unsavedSnapshot: Uint8Array | undefined
   #heartbeat: NodeJS.Timeout | undefined
   #persistTimer: NodeJS.Timeout | undefined
   #persisting: Promise<void> = Promise.resolve()
@@ -78,6 +85,15 @@ export class SyncClient {
     this.#agent = new Agent({ connections: 4, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 60_000 })
   }
 
+  /**
+   * Settles (never rejects) once the cached index has been loaded into the holder, or found missing
+   * or refused. Starts the load on first use; `start` uses the same load.
+   */
+  get ready(): Promise<void> {
+    this.#ready ??= this.#startFromCache()
+    return this.#ready
+  }
+
   /** Starts following; returns at once. */
   start(): void {
     if (this.#loop !== undefined) return
@@ -96,13 +112,15 @@ export class SyncClient {
       clearTimeout(this.#persistTimer)
       this.#persistTimer = undefined
       this.#persist()
+    } else if (this.#unsavedSnapshot !== undefined) {
+      this.#persist()
     }
     await this.#persisting
     await this.#agent.close()
   }
 
   async #run(): Promise<void> {
-    await this.#startFromCache()
+    await this.ready
     void this.#sendHeartbeat()
     let attempt = 0
     while (!this.#stopped) {
@@ -138,6 +156,13 @@ export class SyncClient {
       this.#journal = [...this.#cache.loadedChanges]
       if (holder.current === undefined) holder.swap(cached)
       logger.info({ revision: cached.revision, indexEntries: cached.size }, 'started from the cached index')
+      const journalError = this.#cache.journalError
+      if (journalError !== undefined) {
+        // The changes since the snapshot are lost: the changes feed would bring them back too, but a
+        // snapshot also rewrites the broken journal at once.
+        this.#needSnapshot = true
+        logger.error({ err: { code: journalError.code, message: journalError.message }, cacheDir: this.#o.cacheDir, revision: cached.revision }, 'cached change journal dropped; enforcing the cached snapshot alone until a fresh one arrives')
+      }
     } catch (err) {
       const e = err as { code?: string; message?: string }
       logger.error({ err: { code: e.code, message: e.message }, cacheDir: this.#o.cacheDir }, 'cached index refused; waiting for the control plane')
@@ -170,7 +195,15 @@ export class SyncClient {
     clearTimeout(this.#persistTimer)
     this.#persistTimer = undefined
     this.#journal = []
-    this.#persisting = this.#persisting.then(() => this.#cache.saveSnapshot(buf)).catch((err: unknown) => this.#logPersistError(err))
+    this.#unsavedSnapshot = buf
+    this.#persisting = this.#persisting.then(() => this.#saveSnapshot(buf)).catch((err: unknown) => this.#logPersistError(err))
+  }
+
+  /** Writes a snapshot unless a newer one came meanwhile (that one's write is queued after this). */
+  async #saveSnapshot(buf: Uint8Array): Promise<void> {
+    if (this.#unsavedSnapshot !== buf) return
+    await this.#cache.saveSnapshot(buf)
+    if (this.#unsavedSnapshot === buf) this.#unsavedSnapshot = undefined
   }
 
   async #pollChanges(): Promise<void> {
@@ -217,7 +250,14 @@ export class SyncClient {
 
   #persist(): void {
     const journal = this.#journal.slice()
-    this.#persisting = this.#persisting.then(() => this.#cache.saveChanges(journal)).catch((err: unknown) => this.#logPersistError(err))
+    // The journal belongs to the snapshot in force when it is taken; if that one's write failed, write it first.
+    const snapshot = this.#unsavedSnapshot
+    this.#persisting = this.#persisting
+      .then(async () => {
+        if (snapshot !== undefined) await this.#saveSnapshot(snapshot)
+        await this.#cache.saveChanges(journal)
+      })
+      .catch((err: unknown) => this.#logPersistError(err))
   }
 
   #logPersistError(err: unknown): void {

@@ -6,6 +6,8 @@
  *   index.changes.json    `{ "base": <snapshot revision>, "changes": [Change, ...] }`: every change
  *                         applied since that snapshot (hashes only), replayed on load
  * A journal whose base is not the snapshot's revision belongs to an older snapshot and is ignored.
+ * A corrupt journal does not cost the snapshot: the index loads at the snapshot's revision and
+ * `journalError` says why, so the caller can log it and fetch a fresh snapshot (fail-static).
  */
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -21,6 +23,7 @@ export class IndexCache {
   readonly dir: string
   #base = -1
   #loadedChanges: readonly Change[] = []
+  #journalError: LeakdbError | undefined
 
   constructor(dir: string) {
     this.dir = dir
@@ -41,10 +44,16 @@ export class IndexCache {
     return this.#loadedChanges
   }
 
+  /** Why the last `load` dropped the journal (not JSON, or refused changes); undefined when it did not. */
+  get journalError(): LeakdbError | undefined {
+    return this.#journalError
+  }
+
   /**
    * Loads the cached index, or undefined when there is none. The snapshot is built on a worker thread
    * (`inWorker`, default true), so a node that serves while it starts is not held up by a large one.
-   * @throws {LeakdbError} when a cached file is corrupt (the caller logs it and starts without an index).
+   * A corrupt journal is dropped (see `journalError`): the index is the snapshot's alone.
+   * @throws {LeakdbError} when the cached snapshot is corrupt (the caller logs it and starts without an index).
    */
   async load(options: IndexOptions = {}, inWorker = true): Promise<LeakIndex | undefined> {
     let buf: Buffer
@@ -56,24 +65,38 @@ export class IndexCache {
     }
     const index = inWorker ? await LeakIndex.fromSnapshotInWorker(buf, options) : LeakIndex.fromSnapshot(buf, options)
     this.#loadedChanges = []
+    this.#journalError = undefined
     this.#base = index.revision
     let journal: { base?: unknown; changes?: unknown }
     try {
       journal = JSON.parse(await readFile(this.changesPath, 'utf8')) as typeof journal
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return index
-      throw new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} is not valid JSON`, { cause: err })
+      this.#journalError = new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} is not valid JSON`, { cause: err })
+      return index
     }
-    if (journal.base === index.revision && Array.isArray(journal.changes)) {
+    if (typeof journal !== 'object' || journal === null || journal.base !== index.revision) return index
+    if (!Array.isArray(journal.changes)) {
+      this.#journalError = new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} has no list of changes`)
+      return index
+    }
+    try {
+      // Validates the whole list before applying any of it: on a refusal the index is the snapshot's.
       index.applyChanges(journal.changes as Change[])
-      this.#loadedChanges = journal.changes as Change[]
+    } catch (err) {
+      this.#journalError = err instanceof LeakdbError ? err : new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} refused`, { cause: err })
+      return index
     }
+    this.#loadedChanges = journal.changes as Change[]
     return index
   }
 
   /** Saves a snapshot as received (checked first), and starts a new, empty journal for it. */
   async saveSnapshot(buf: Uint8Array): Promise<void> {
     const header = readSnapshotHeader(buf)
+    // Until the new snapshot is on disk, no journal may be written: it would hold changes since the
+    // new snapshot under the old one's base, and a restart would replay them onto the wrong snapshot.
+    this.#base = -1
     await mkdir(this.dir, { recursive: true })
     await writeFileAtomic(this.snapshotPath, buf)
     this.#base = header.revision
