@@ -3,7 +3,7 @@
  * folder): a reset control plane (410) makes the node take a fresh snapshot; changes received after
  * a restart from the cache are kept in the cache with the ones before it; no raw token in the cache.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -122,4 +122,61 @@ t.test('sightings wait in the buffer while the control plane is away, and arrive
   await waitFor('the kept sightings to arrive', async () => (await hits()) === 6, 40_000)
   t.equal(node.node.sightings.size, 0)
   t.equal(node.node.metrics.counters.sightingsDropped, 0, 'none dropped')
+})
+
+t.test('a corrupt journal: the node enforces the cached snapshot, then takes a fresh snapshot from the control plane', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const plane = await startPlane(t)
+  const cpUrl = await listen(plane)
+  const port = Number(new URL(cpUrl).port)
+  const cacheDir = tempDir(t, 'leakgate-node-cache-')
+  await addLeak(plane, tokens[0] as string)
+  const snap = await fetch(`${cpUrl}/v1/sync/snapshot`, { headers: { authorization: `Bearer ${plane.keys.node}` } })
+  t.equal(snap.status, 200)
+  writeFileSync(join(cacheDir, 'index.snapshot'), Buffer.from(await snap.arrayBuffer()))
+  writeFileSync(join(cacheDir, 'index.changes.json'), '{"base": 1, "changes": [')
+  await plane.app.close()
+
+  const node = await startNode(t, { upstream: upstream.url, env: nodeEnv(cpUrl, plane.keys.node, cacheDir) })
+  t.equal(await status(node, tokens[0] as string), 403, 'control plane away: the cached snapshot is enforced')
+  t.match(node.logs.text, /cached change journal dropped/)
+
+  const back = await buildControlPlane(plane.config, { store: plane.store })
+  t.teardown(() => back.close())
+  await back.listen({ port, host: '127.0.0.1' })
+  await waitFor('a fresh snapshot', () => /loaded a snapshot from the control plane/.test(node.logs.text), 15_000)
+  await waitFor('the journal to be written again', () => {
+    try {
+      return (JSON.parse(readFileSync(join(cacheDir, 'index.changes.json'), 'utf8')) as { base: unknown }).base === node.node.holder.current?.revision
+    } catch {
+      return false
+    }
+  })
+  t.equal(await status(node, tokens[0] as string), 403)
+})
+
+t.test('a snapshot the cache could not write is written before the changes that follow it', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const plane = await startPlane(t)
+  const cpUrl = await listen(plane)
+  const cacheDir = tempDir(t, 'leakgate-node-cache-')
+  const env = nodeEnv(cpUrl, plane.keys.node, cacheDir)
+  // The snapshot's path is a folder: its write fails (as on a full disk), whoever runs the test.
+  mkdirSync(join(cacheDir, 'index.snapshot', 'x'), { recursive: true })
+  await addLeak(plane, tokens[0] as string)
+  const one = await startNode(t, { upstream: upstream.url, env })
+  await waitFor('the snapshot leak to be blocked', async () => (await status(one, tokens[0] as string)) === 403, 10_000)
+  await waitFor('the failed write to be logged', () => /cannot write the index cache/.test(one.logs.text), 10_000)
+
+  rmSync(join(cacheDir, 'index.snapshot'), { recursive: true })
+  await addLeak(plane, tokens[1] as string) // arrives as a change
+  await waitFor('the change', async () => (await status(one, tokens[1] as string)) === 403, 10_000)
+  await one.node.close()
+  await plane.app.close()
+
+  const two = await startNode(t, { upstream: upstream.url, env })
+  for (const token of tokens.slice(0, 2)) t.equal(await status(two, token), 403, `${token.slice(0, 22)}… blocked from the cache`)
+  t.match(two.logs.text, /started from the cached index/)
 })
