@@ -8,6 +8,9 @@
  *   is fetched once the control plane answers.
  * - With no index, fetches `GET /v1/sync/snapshot`; with one, follows `GET /v1/sync/changes?since=&wait=`
  *   (long-poll). 410 (revision too old, or the control plane's store was reset): fetch the snapshot.
+ * - A snapshot older than the index in force (served while the control plane builds a newer one) is
+ *   not taken: the node follows the changes from its own revision. Only if those answer 410 too (the
+ *   control plane's store was reset) is the next snapshot taken whatever its revision.
  * - A bad snapshot or change batch is refused and the index in force is kept (fail-static); so is the
  *   index whenever the control plane cannot be reached. Retries back off exponentially with jitter.
  * - Persists: a new snapshot at once, the changes since it after `persistDebounceMs`. A snapshot that
@@ -71,6 +74,8 @@ export class SyncClient {
   /** Changes applied since the snapshot in the cache: what the cache's journal must hold. */
   #journal: Change[] = []
   #needSnapshot = false
+  /** A snapshot older than the index in force was just refused; a 410 since then means take the next one anyway. */
+  #refusedOlder = false
   #failing = false
   #heartbeatFailing = false
   #stopped = false
@@ -188,6 +193,14 @@ export class SyncClient {
     // Throws on a bad snapshot: the index in force stays.
     const index = await LeakIndex.fromSnapshotInWorker(buf, this.#o.indexOptions)
     if (this.#stopped) return
+    const current = holder.current
+    if (current !== undefined && index.revision < current.revision && !this.#refusedOlder) {
+      this.#refusedOlder = true
+      this.#needSnapshot = false
+      logger.info({ revision: current.revision, snapshotRevision: index.revision }, 'the control plane served an older snapshot than the index in force; following the changes from the index in force')
+      return
+    }
+    this.#refusedOlder = false
     holder.swap(index)
     holder.lastSyncAt = Date.now()
     this.#needSnapshot = false
@@ -231,6 +244,7 @@ export class SyncClient {
     if (holder.current !== index) return // a snapshot replaced the index meanwhile
     index.applyChanges(changes, revision) // validates the whole batch first; throws and keeps the index on a bad one
     holder.lastSyncAt = Date.now()
+    this.#refusedOlder = false
     const fresh = changes.filter((c) => c.rev > since)
     if (fresh.length > 0) {
       this.#journal.push(...fresh)
