@@ -253,6 +253,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
       // The cached index must be in force before the first request: until then the node would judge
       // as if it had no index (noIndex: open forwards), letting leaked credentials through on a restart.
       await sync?.ready
+      // Closed while the cache loaded: listening now would leave a server nobody closes.
+      if (draining) throw new ShuttingDownError()
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(port, host, () => {

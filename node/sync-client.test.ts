@@ -12,6 +12,8 @@ import { sha256Hex } from './leakdb/hash.js'
 import { encodeSnapshot } from './leakdb/snapshot.js'
 import { IndexCache } from './leakdb/cache.js'
 import { startNode, startUpstream, waitFor } from './test/helpers.js'
+import { buildNode } from './app.js'
+import { loadNodeConfig } from './config.js'
 
 const CACHED = 'ghp_CachedLeakToken0000000000000000000A'
 const JOURNALED = 'ghp_JournaledLeakToken00000000000000000B'
@@ -117,4 +119,21 @@ t.test('a corrupt journal: the cached snapshot is still enforced, and the error 
   t.match(JSON.parse((await get(`${adminUrl}/readyz`)).text), { revision: 4, indexEntries: 1 })
   const line = logs.lines.find((l) => l.includes('cached change journal dropped')) ?? ''
   t.match(JSON.parse(line), { level: 50, err: { code: 'LEAKGATE_ERR_CHANGE_INVALID' }, cacheDir, revision: 4 })
+})
+
+t.test('a node closed while its cache loads does not start listening', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const cacheDir = await tempDir(t)
+  await new IndexCache(cacheDir).saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
+  const config = loadNodeConfig({
+    env: { LEAKGATE_CONTROL_PLANE: 'http://127.0.0.1:1', LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_LOG_LEVEL: 'error' },
+    flags: { upstream: upstream.url, port: '0', host: '127.0.0.1' },
+  })
+  const node = buildNode(config, { logStream: { write: () => {} } })
+  t.teardown(() => node.close())
+  const listening = node.proxy.listen({ port: 0, host: '127.0.0.1' })
+  await node.close()
+  await t.rejects(listening, { code: 'LEAKGATE_ERR_SHUTTING_DOWN' })
+  t.equal(node.proxy.server.listening, false)
 })
