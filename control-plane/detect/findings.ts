@@ -6,18 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { makePreview, sha256Hex } from '../../node/leakdb/hash.js'
 import type { TextFinding } from './scanner.js'
+import type { LeakLocation } from '../store/leaks.js'
 
 export { makePreview, sha256Hex }
 
-/** Where a leak was found, as in docs/api.md's Leak `location`. */
-export interface FindingLocation {
-  url?: string
-  repo?: string
-  path?: string
-  line?: number
-  commit?: string
-  branch?: string
-}
+/** Where a leak was found: the Leak `location` of docs/api.md, one type for findings and stored leaks. */
+export type FindingLocation = LeakLocation
 
 /** One secret found, as in docs/api.md "Scans". */
 export interface Finding {
