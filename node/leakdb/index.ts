@@ -47,6 +47,12 @@ export interface IndexStats {
 }
 
 const MISS: IndexEntry = Object.freeze({ action: 'block', leakId: 0 })
+
+/** A cached verdict, valid while the index is at the generation it was made in. */
+interface CachedVerdict {
+  readonly generation: number
+  readonly entry: IndexEntry
+}
 const DEFAULTS = { cacheSize: 100_000, cacheMaxKeyLength: 256, falsePositiveRate: 0.01 }
 
 function bucketBitsFor(n: number): number {
@@ -70,8 +76,11 @@ export class LeakIndex {
   readonly #lo: Uint32Array
   readonly #values: Uint32Array
   readonly #bloom: BlockedBloom
-  readonly #cache: LRUCache<string, IndexEntry> | undefined
+  readonly #cache: LRUCache<string, CachedVerdict> | undefined
   readonly #cacheMaxKeyLength: number
+  // Bumped by every change: cached verdicts of an older generation are misses. Clearing the LRU instead
+  // took 16-41 ms at 100 000 entries (lru-cache visits each), holding every request up that long.
+  #generation = 0
   // Changes since the snapshot, keyed by the first 16 bytes of the digest; null marks a deletion.
   readonly #overlay = new Map<string, IndexEntry | null>()
   #revision: number
@@ -92,7 +101,7 @@ export class LeakIndex {
     this.#size = parts.hi.length
     const cacheSize = options.cacheSize ?? DEFAULTS.cacheSize
     if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new TypeError(`cacheSize must be a non-negative integer, got ${String(cacheSize)}`)
-    this.#cache = cacheSize > 0 ? new LRUCache<string, IndexEntry>({ max: cacheSize }) : undefined
+    this.#cache = cacheSize > 0 ? new LRUCache<string, CachedVerdict>({ max: cacheSize }) : undefined
     this.#cacheMaxKeyLength = options.cacheMaxKeyLength ?? DEFAULTS.cacheMaxKeyLength
   }
 
@@ -156,14 +165,14 @@ export class LeakIndex {
     const cache = this.#cache
     if (cache !== undefined) {
       const cached = cache.get(credential)
-      if (cached !== undefined) {
+      if (cached !== undefined && cached.generation === this.#generation) {
         this.stats.cacheHits++
-        return cached === MISS ? undefined : cached
+        return cached.entry === MISS ? undefined : cached.entry
       }
       this.stats.cacheMisses++
     }
     const entry = this.#checkBase64(sha256Base64(credential))
-    if (cache !== undefined && credential.length <= this.#cacheMaxKeyLength) cache.set(credential, entry ?? MISS)
+    if (cache !== undefined && credential.length <= this.#cacheMaxKeyLength) cache.set(credential, { generation: this.#generation, entry: entry ?? MISS })
     return entry
   }
 
@@ -210,7 +219,7 @@ export class LeakIndex {
   /**
    * Applies a batch of live changes (upserts and deletes) without a rebuild. The batch is validated
    * whole first: on any bad change it throws LeakdbError and the index is as it was. Changes at or
-   * below the current revision are skipped, so a batch may be replayed. Clears the verdict cache.
+   * below the current revision are skipped, so a batch may be replayed. Invalidates the verdict cache in O(1).
    * @param revision the revision the batch brings the index to, when above its last change's.
    */
   applyChanges(changes: readonly Change[], revision?: number): void {
@@ -236,7 +245,7 @@ export class LeakIndex {
       applied = true
     }
     if (revision !== undefined && revision > this.#revision) this.#revision = revision
-    if (applied) this.#cache?.clear()
+    if (applied) this.#generation++
   }
 
   #contains(key: string, digest: Uint8Array): boolean {
