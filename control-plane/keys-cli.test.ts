@@ -3,22 +3,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import { main } from './keys-cli.js'
 import { Store } from './store/store.js'
-import { tempDir } from './test/harness.js'
+import { runMain, tempDir } from './test/harness.js'
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const log = console.log
-  const error = console.error
-  console.log = (...a: unknown[]) => { out += `${a.join(' ')}\n` }
-  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n` }
-  try {
-    return { code: await main(argv), out, err }
-  } finally {
-    console.log = log
-    console.error = error
-  }
-}
+const run = (argv: string[]) => runMain(main, argv)
 
 t.test('keys create prints the key once and stores only its hash', async (t) => {
   const dir = tempDir(t)

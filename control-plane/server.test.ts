@@ -1,20 +1,8 @@
 import t from 'tap'
 import { main } from './server.js'
+import { runMain } from './test/harness.js'
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const log = console.log
-  const error = console.error
-  console.log = (...a: unknown[]) => { out += `${a.join(' ')}\n` }
-  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n` }
-  try {
-    return { code: await main(argv), out, err }
-  } finally {
-    console.log = log
-    console.error = error
-  }
-}
+const run = (argv: string[]) => runMain(main, argv)
 
 t.test('--help lists every option with its env variable and default', async (t) => {
   const res = await run(['--help'])

@@ -85,3 +85,19 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_0
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** Runs a command's `main(argv)` in process, capturing what it prints on console.log and console.error. */
+export async function runMain(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const log = console.log
+  const error = console.error
+  console.log = (...a: unknown[]) => { out += `${a.join(' ')}\n` }
+  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n` }
+  try {
+    return { code: await main(argv), out, err }
+  } finally {
+    console.log = log
+    console.error = error
+  }
+}

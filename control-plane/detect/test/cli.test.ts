@@ -37,6 +37,19 @@ function project(t: { teardown: (fn: () => void) => void }): string {
   return dir
 }
 
+
+/** A new git repository on branch main in a temp folder removed at teardown, and a `git` that runs in it. */
+function newRepo(t: { teardown(fn: () => void): void }, prefix: string): { root: string; repo: string; git: (...args: string[]) => void } {
+  const root = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const repo = join(root, 'repo')
+  mkdirSync(repo)
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
+  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: repo, env })
+  git('init', '-q', '-b', 'main')
+  return { root, repo, git }
+}
+
 t.test('json: exit 1, findings with hashes and previews, no raw secret anywhere', async (t) => {
   const dir = project(t)
   const r = run([dir, '--format', 'json'])
@@ -102,13 +115,7 @@ t.test('errors exit 2: missing path, bad format, bad rules file (rule id named),
 })
 
 t.test('--history reads a repository\'s past; a URL without --history reads HEAD', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'leakgate-cli-git-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
-  const repo = join(root, 'repo')
-  mkdirSync(repo)
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: repo, env })
-  git('init', '-q', '-b', 'main')
+  const { root, repo, git } = newRepo(t, 'leakgate-cli-git-')
   writeFileSync(join(repo, 'app.env'), `TOKEN=${token}\n`)
   git('add', '-A')
   git('commit', '-q', '-m', 'add')
@@ -126,13 +133,7 @@ t.test('--history reads a repository\'s past; a URL without --history reads HEAD
 })
 
 t.test("a repository's own .leakgateignore is honoured in history scans", async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'leakgate-cli-ignore-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
-  const repo = join(root, 'repo')
-  mkdirSync(repo)
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: repo, env })
-  git('init', '-q', '-b', 'main')
+  const { root, repo, git } = newRepo(t, 'leakgate-cli-ignore-')
   writeFileSync(join(repo, 'fixture.env'), `TOKEN=${token}\n`)
   git('add', '-A')
   git('commit', '-q', '-m', 'fixture')
