@@ -30,6 +30,15 @@ async function addLeak(plane: TestPlane, token: string): Promise<number> {
   return (res.json() as { id: number }).id
 }
 
+/** What every test here starts from: an upstream, a control plane listening on port 0, an empty cache folder. */
+async function setup(t: Parameters<typeof startPlane>[0]) {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const plane = await startPlane(t)
+  const cpUrl = await listen(plane)
+  return { upstream, plane, cpUrl, cacheDir: tempDir(t, 'leakgate-node-cache-') }
+}
+
 function nodeEnv(cpUrl: string, key: string, cacheDir: string): Record<string, string> {
   return {
     LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: key, LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NODE_ID: 'edge-sync-test',
@@ -38,12 +47,8 @@ function nodeEnv(cpUrl: string, key: string, cacheDir: string): Record<string, s
 }
 
 t.test('a control plane whose store was reset answers 410; the node takes its snapshot instead', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const first = await startPlane(t)
-  const cpUrl = await listen(first)
+  const { upstream, plane: first, cpUrl, cacheDir } = await setup(t)
   const port = Number(new URL(cpUrl).port)
-  const cacheDir = tempDir(t, 'leakgate-node-cache-')
   for (const token of tokens.slice(0, 3)) await addLeak(first, token)
   const node = await startNode(t, { upstream: upstream.url, env: nodeEnv(cpUrl, first.keys.node, cacheDir) })
   await waitFor('the first leaks to be blocked', async () => (await status(node, tokens[2] as string)) === 403, 10_000)
@@ -62,11 +67,7 @@ t.test('a control plane whose store was reset answers 410; the node takes its sn
 })
 
 t.test('changes after a restart from the cache join the cached ones; no raw token on disk', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const plane = await startPlane(t)
-  const cpUrl = await listen(plane)
-  const cacheDir = tempDir(t, 'leakgate-node-cache-')
+  const { upstream, plane, cpUrl, cacheDir } = await setup(t)
   const env = nodeEnv(cpUrl, plane.keys.node, cacheDir)
 
   await addLeak(plane, tokens[0] as string)
@@ -99,13 +100,10 @@ t.test('changes after a restart from the cache join the cached ones; no raw toke
 })
 
 t.test('sightings wait in the buffer while the control plane is away, and arrive when it is back', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const plane = await startPlane(t)
-  const cpUrl = await listen(plane)
+  const { upstream, plane, cpUrl, cacheDir } = await setup(t)
   const port = Number(new URL(cpUrl).port)
   const leakId = await addLeak(plane, tokens[3] as string)
-  const node = await startNode(t, { upstream: upstream.url, env: { ...nodeEnv(cpUrl, plane.keys.node, tempDir(t, 'leakgate-node-cache-')), LEAKGATE_SIGHTING_FLUSH_MS: '50' } })
+  const node = await startNode(t, { upstream: upstream.url, env: { ...nodeEnv(cpUrl, plane.keys.node, cacheDir), LEAKGATE_SIGHTING_FLUSH_MS: '50' } })
   await waitFor('the leak to be blocked', async () => (await status(node, tokens[3] as string)) === 403, 10_000)
   await waitFor('the first sighting to arrive', async () => ((await plane.call('GET', `/v1/leaks/${leakId}`, plane.keys.analyst)).json() as { hits: number }).hits === 1, 10_000)
   await plane.app.close()
@@ -125,12 +123,8 @@ t.test('sightings wait in the buffer while the control plane is away, and arrive
 })
 
 t.test('a corrupt journal: the node enforces the cached snapshot, then takes a fresh snapshot from the control plane', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const plane = await startPlane(t)
-  const cpUrl = await listen(plane)
+  const { upstream, plane, cpUrl, cacheDir } = await setup(t)
   const port = Number(new URL(cpUrl).port)
-  const cacheDir = tempDir(t, 'leakgate-node-cache-')
   await addLeak(plane, tokens[0] as string)
   const snap = await fetch(`${cpUrl}/v1/sync/snapshot`, { headers: { authorization: `Bearer ${plane.keys.node}` } })
   t.equal(snap.status, 200)
@@ -157,11 +151,7 @@ t.test('a corrupt journal: the node enforces the cached snapshot, then takes a f
 })
 
 t.test('a snapshot the cache could not write is written before the changes that follow it', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const plane = await startPlane(t)
-  const cpUrl = await listen(plane)
-  const cacheDir = tempDir(t, 'leakgate-node-cache-')
+  const { upstream, plane, cpUrl, cacheDir } = await setup(t)
   const env = nodeEnv(cpUrl, plane.keys.node, cacheDir)
   // The snapshot's path is a folder: its write fails (as on a full disk), whoever runs the test.
   mkdirSync(join(cacheDir, 'index.snapshot', 'x'), { recursive: true })
