@@ -107,7 +107,7 @@ export class LeakIndex {
 
   /** An index with no entries at revision 0. */
   static empty(options: IndexOptions = {}): LeakIndex {
-    return LeakIndex.fromSnapshotParts(Buffer.alloc(0), 0, 0, options)
+    return LeakIndex.#fromParts(buildParts(Buffer.alloc(0), 0, 0, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate), options)
   }
 
   /**
@@ -117,7 +117,7 @@ export class LeakIndex {
   static fromSnapshot(buf: Uint8Array, options: IndexOptions = {}): LeakIndex {
     const header = readSnapshotHeader(buf)
     const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
-    return LeakIndex.fromSnapshotParts(b, header.count, header.revision, options)
+    return LeakIndex.#fromParts(buildParts(b, header.count, header.revision, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate), options)
   }
 
   /**
@@ -129,10 +129,6 @@ export class LeakIndex {
     const { loadInWorker } = await import('./load-worker.js')
     const parts = await loadInWorker(buf, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
     return LeakIndex.#fromParts(parts, options)
-  }
-
-  private static fromSnapshotParts(b: Buffer, n: number, revision: number, options: IndexOptions): LeakIndex {
-    return LeakIndex.#fromParts(buildParts(b, n, revision, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate), options)
   }
 
   static #fromParts(parts: IndexParts, options: IndexOptions): LeakIndex {
@@ -211,9 +207,7 @@ export class LeakIndex {
   /** Whether the index holds a SHA-256 hex hash (no cache, no stats). */
   has(sha256: string): boolean {
     const digest = Buffer.from(sha256, 'hex')
-    const live = this.#overlay.get(overlayKey(digest))
-    if (live !== undefined) return live !== null
-    return this.#findDigest(digest) !== -1
+    return this.#contains(overlayKey(digest), digest)
   }
 
   /**
