@@ -3,6 +3,8 @@
  * `leakgate`: one binary, one command a part. Each command's module exports
  * `main(argv): Promise<number>` (the exit code) and answers `--help` itself.
  */
+import { ConfigError } from './lib/errors.js'
+
 interface Command {
   summary: string
   load: () => Promise<{ main: (argv: string[]) => Promise<number> }>
@@ -51,6 +53,6 @@ run(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as { code?: string; message?: string }
     console.error(`leakgate: ${e.message ?? String(err)}`)
-    process.exitCode = e.code === 'LEAKGATE_ERR_CONFIG' ? 2 : 1
+    process.exitCode = err instanceof ConfigError ? 2 : 1
   },
 )

@@ -10,7 +10,9 @@ import { installAuth } from './auth.js'
 import type { ControlPlaneConfig } from './config.js'
 import consolePlugin from './console/plugin.js'
 import type { RouteContext } from './context.js'
-import { errorHandler, problem, problemSchema, sendProblem } from './errors.js'
+import { NotFoundError } from '../lib/errors.js'
+import { problemOf, problemSchema } from '../lib/problem.js'
+import { errorHandler, sendProblem } from './errors.js'
 import { createMetrics } from './metrics.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
@@ -78,7 +80,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   app.setValidatorCompiler(validatorCompiler())
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply, problem('LEAKGATE_ERR_NOT_FOUND', 404, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`))
+    sendProblem(reply, problemOf(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0] ?? ''}`)))
   })
   app.addSchema(problemSchema)
   app.addHook('onClose', async () => {

@@ -5,7 +5,7 @@
  * refuses to register, so no route can be left open by forgetting.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ForbiddenError, UnauthorizedError } from './errors.js'
+import { ForbiddenError, UnauthorizedError } from '../lib/errors.js'
 import type { KeyRepo, Principal, Role } from './store/keys.js'
 
 declare module 'fastify' {

@@ -2,7 +2,8 @@
  * The control plane's configuration: one JSON schema, every option with its default, env variable
  * and flag. `config/control-plane.yaml` documents each one; keep the two in step.
  */
-import { ConfigError, loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+import { loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+import { ConfigError } from '../lib/errors.js'
 
 /** Risk levels, lowest first. */
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const

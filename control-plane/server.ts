@@ -3,7 +3,7 @@
  * environment, listen, and close cleanly on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util'
-import { ConfigError } from '../lib/config.js'
+import { ConfigError } from '../lib/errors.js'
 import { buildControlPlane } from './app.js'
 import { controlPlaneSchema, loadControlPlaneConfig } from './config.js'
 import { Store } from './store/store.js'

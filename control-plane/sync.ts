@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { encodeSnapshot } from '../node/leakdb/snapshot.js'
-import { SyncGoneError } from './errors.js'
+import { SyncGoneError } from '../lib/errors.js'
 import type { BuildAnswer } from './snapshot-worker.js'
 import type { IndexChange } from './store/index-log.js'
 import type { Store } from './store/store.js'

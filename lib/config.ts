@@ -10,7 +10,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { Ajv, type ErrorObject } from 'ajv'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { ConfigError } from './errors.js'
 
 /** A JSON schema property, with Leakgate's env and flag names. */
 export interface OptionSchema {
@@ -49,15 +50,6 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>
   /** Parsed flags: flag name (as in `x-flag`) to its string value, or `true` for a bare flag. */
   flags?: Record<string, string | boolean | undefined>
-}
-
-/** A configuration error: the message names every bad option, its env variable and flag. */
-export class ConfigError extends Error {
-  readonly code = 'LEAKGATE_ERR_CONFIG'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ConfigError'
-  }
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false })
@@ -150,13 +142,21 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
   } catch (cause) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, { cause })
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${parsePosition(cause)}`, { cause })
   }
   if (parsed === null || parsed === undefined) return {}
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${file} must hold a mapping of options`)
   }
   return parsed as Record<string, unknown>
+}
+
+// Where a config file fails to parse, never the parser's message: both parsers quote the text around the
+// fault, and a config file may hold a key.
+function parsePosition(err: unknown): string {
+  if (err instanceof YAMLParseError && err.linePos !== undefined) return ` (line ${err.linePos[0].line}, column ${err.linePos[0].col})`
+  const at = /at position (\d+)/.exec((err as Error).message)?.[1]
+  return at === undefined ? '' : ` (at character ${at})`
 }
 
 function deepFreeze<T>(value: T): T {

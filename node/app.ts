@@ -20,7 +20,8 @@ import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import type { NodeConfig } from './config.js'
 import { compilePlan } from './credentials.js'
-import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, ShuttingDownError, TooManyCredentialsError, problemBody, writeProblem } from './errors.js'
+import { BadRequestError, BodyTooLargeError, CredentialTooLongError, InternalError, LeakedCredentialError, MethodNotForwardedError, NoIndexError, ShuttingDownError, TooManyCredentialsError } from '../lib/errors.js'
+import { PROBLEM_TYPE, problemBody, writeProblem } from '../lib/problem.js'
 import { badTarget, FORWARDED_METHODS, Forwarder, hasUnreadBody } from './forward.js'
 import { LeakIndex } from './leakdb/index.js'
 import { sha256Hex } from './leakdb/hash.js'
@@ -65,8 +66,6 @@ export interface LeakgateNode {
   /** Closes both apps (the proxy drains requests in flight), stops sync and sends what sightings it can. */
   close(): Promise<void>
 }
-
-const PROBLEM = 'application/problem+json'
 
 /** Builds the node from a validated configuration. */
 export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): LeakgateNode {
@@ -146,8 +145,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     }
     const bad = badTarget(url)
     if (bad !== undefined) {
-      const e = new BadRequestError()
-      writeProblem(res, 400, e.code, `${e.message}: ${bad}`, { close: hasUnreadBody(req) })
+      const e = new BadRequestError(`the request cannot be forwarded as sent: ${bad}`)
+      writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
       return
     }
     forwarder.forward(req, res, monitorIds)
@@ -241,7 +240,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     } catch (err) {
       // A bug here must not take the process down, nor let the request through unchecked.
       logger.error({ err: { message: (err as Error).message } }, 'credential check failed')
-      const e = new InternalError()
+      const e = new InternalError('the node could not complete this request')
       return refuse(req, res, 500, e.code, e.message)
     }
   }
@@ -312,8 +311,8 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
     return
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  const e = new BadRequestError()
-  const body = problemBody(status, e.code, status === 431 ? 'the request head is larger than the node accepts' : status === 408 ? 'the request took too long to arrive' : `${e.message}: malformed HTTP`)
+  const e = new BadRequestError(status === 431 ? 'the request head is larger than the node accepts' : status === 408 ? 'the request took too long to arrive' : 'the request cannot be forwarded as sent: malformed HTTP')
+  const body = problemBody(status, e.code, e.message)
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
 }
 
@@ -324,7 +323,7 @@ function buildAdmin(logger: Logger, metrics: NodeMetrics, holder: IndexHolder): 
     const index = holder.current
     if (index === undefined) {
       const e = new NoIndexError()
-      return reply.code(503).type(PROBLEM).send(problemBody(503, e.code, 'no leak index loaded yet: waiting for the control plane or the cache'))
+      return reply.code(503).type(PROBLEM_TYPE).send(problemBody(503, e.code, 'no leak index loaded yet: waiting for the control plane or the cache'))
     }
     return { status: 'ready', revision: index.revision, indexEntries: index.size }
   })

@@ -22,7 +22,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
-import { BadRequestError, BodyTooLargeError, UpstreamError, UpstreamTimeoutError, writeProblem } from './errors.js'
+import { BadRequestError, BodyTooLargeError, UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
+import { writeProblem } from '../lib/problem.js'
 
 /** What a forwarder needs from the node's configuration and state. */
 export interface ForwarderOptions {
@@ -159,7 +160,7 @@ export class Forwarder {
   failed(req: IncomingMessage, res: ServerResponse, err: Error & { code?: string; cause?: unknown }, clientGone: boolean): void {
     if (clientGone) return // the client left: the upstream request was cancelled on its behalf
     const code = err.code ?? (err.cause as { code?: string } | undefined)?.code
-    if (code === 'LEAKGATE_ERR_BODY_TOO_LARGE') {
+    if (code === BodyTooLargeError.code) {
       const e = new BodyTooLargeError(this.#options.bodyLimit)
       if (!res.headersSent) writeProblem(res, 413, e.code, e.message, { close: hasUnreadBody(req) })
       else res.destroy()
@@ -167,8 +168,8 @@ export class Forwarder {
     }
     if (code !== undefined && REFUSED_CODES.has(code)) {
       this.#options.logger.info({ err: { code } }, 'request not forwardable')
-      const e = new BadRequestError()
-      if (!res.headersSent) writeProblem(res, 400, e.code, `${e.message}: a header cannot be forwarded`, { close: hasUnreadBody(req) })
+      const e = new BadRequestError('the request cannot be forwarded as sent: a header cannot be forwarded')
+      if (!res.headersSent) writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
       else res.destroy()
       return
     }

@@ -3,7 +3,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ConfigError, optionName } from '../lib/config.js'
+import { optionName } from '../lib/config.js'
+import { ConfigError, isSnapshotError } from '../lib/errors.js'
 import { buildNode } from './app.js'
 import { loadNodeConfig, nodeConfigSchema } from './config.js'
 
@@ -69,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     node = buildNode(config, { version: version() })
   } catch (err) {
     const e = err as { code?: string; message?: string }
-    if (e.code?.startsWith('LEAKGATE_ERR_SNAPSHOT') || e.code === 'ENOENT') {
+    if (isSnapshotError(err) || e.code === 'ENOENT') {
       throw new ConfigError(`${optionName(nodeConfigSchema, 'index')}: cannot load ${config.index ?? ''}: ${e.message ?? ''}`, { cause: err })
     }
     throw err

@@ -21,7 +21,7 @@ import { Agent, request as httpRequest, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { IndexCache } from './leakdb/cache.js'
 import { LeakIndex, type Change, type IndexOptions } from './leakdb/index.js'
-import { SyncError } from './errors.js'
+import { SyncError } from '../lib/errors.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
 

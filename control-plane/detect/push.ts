@@ -4,7 +4,8 @@
  */
 import type { Finding } from './findings.js'
 import type { ScanSourceSpec } from './index.js'
-import { SourceError } from './errors.js'
+import { SourceError } from '../../lib/errors.js'
+import { redactUrl } from './sources/git.js'
 
 /** The control plane's answer (docs/api.md "Scans"), as far as the CLI reports it. */
 export interface PushResult {
@@ -26,9 +27,9 @@ export async function pushFindings(controlPlane: string, apiKey: string, source:
       body: JSON.stringify({ source, findings: clean }),
     })
   } catch (cause) {
-    throw Object.assign(new SourceError(`cannot reach the control plane at ${controlPlane}: ${(cause as Error).message}`), { cause })
+    throw new SourceError(`cannot reach the control plane at ${redactUrl(controlPlane)}: ${(cause as Error).message}`, { cause })
   }
   const body = (await res.json().catch(() => ({}))) as Partial<PushResult> & { detail?: string }
-  if (!res.ok) throw new Error(`push to ${url} failed: ${res.status}${body.detail === undefined ? '' : ` ${body.detail}`}`)
+  if (!res.ok) throw new Error(`push to ${redactUrl(url)} failed: ${res.status}${body.detail === undefined ? '' : ` ${body.detail}`}`)
   return { id: body.id ?? 0, status: body.status ?? 'unknown', leaksCreated: body.leaksCreated ?? 0, leaksUpdated: body.leaksUpdated ?? 0 }
 }

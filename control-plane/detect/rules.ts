@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parse as parseToml } from 'smol-toml'
-import { RulesError } from './errors.js'
+import { RulesError } from '../../lib/errors.js'
 import { regexRule, type Allowlist, type Rule } from './rule.js'
 import { providerRules } from './detectors/providers.js'
 import { structuredRules } from './detectors/structured.js'
@@ -56,7 +56,7 @@ export function parseRules(text: string, origin = 'rules'): RuleSet {
   try {
     doc = parseToml(text) as Record<string, unknown>
   } catch (cause) {
-    throw Object.assign(new RulesError(`${origin} is not valid TOML: ${(cause as Error).message}`), { cause })
+    throw new RulesError(`${origin} is not valid TOML: ${(cause as Error).message}`, { cause })
   }
   const errors: string[] = []
   const known = new Set(['rules', 'allowlist', 'title', 'extend'])
@@ -161,7 +161,7 @@ export function loadRulesFile(path: string): RuleSet {
   try {
     text = readFileSync(path, 'utf8')
   } catch (cause) {
-    throw Object.assign(new RulesError(`cannot read ${path}: ${(cause as Error).message}`), { cause })
+    throw new RulesError(`cannot read ${path}: ${(cause as Error).message}`, { cause })
   }
   return parseRules(text, path)
 }

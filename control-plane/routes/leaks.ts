@@ -8,7 +8,7 @@ import { makePreview, sha256Hex as hashToken } from '../../node/leakdb/hash.js'
 import { principalOf } from '../auth.js'
 import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
-import { BadRequestError } from '../errors.js'
+import { BadRequestError } from '../../lib/errors.js'
 import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
 import {
   actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,

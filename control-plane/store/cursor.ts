@@ -2,7 +2,7 @@
  * Opaque page cursors: base64url of `[sortKey, lastValue, lastId]`. The sort key is inside, so a
  * cursor used with another sort is refused instead of silently skipping or repeating rows.
  */
-import { BadRequestError } from '../errors.js'
+import { BadRequestError } from '../../lib/errors.js'
 
 /** Encodes the position after a row. */
 export function encodeCursor(sortKey: string, value: string | number, id: number): string {

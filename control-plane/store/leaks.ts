@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { RiskLevel } from '../config.js'
-import { NotFoundError } from '../errors.js'
+import { NotFoundError } from '../../lib/errors.js'
 import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import type { IndexLog } from './index-log.js'

@@ -11,7 +11,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { LeakdbError } from './errors.js'
+import { ChangeInvalidError, IndexInputError, isLeakgateError, type LeakgateError } from '../../lib/errors.js'
 import { LeakIndex, type Change, type IndexOptions } from './index.js'
 import { readSnapshotHeader, writeFileAtomic } from './snapshot.js'
 
@@ -23,7 +23,7 @@ export class IndexCache {
   readonly dir: string
   #base = -1
   #loadedChanges: readonly Change[] = []
-  #journalError: LeakdbError | undefined
+  #journalError: LeakgateError | undefined
 
   constructor(dir: string) {
     this.dir = dir
@@ -45,7 +45,7 @@ export class IndexCache {
   }
 
   /** Why the last `load` dropped the journal (not JSON, or refused changes); undefined when it did not. */
-  get journalError(): LeakdbError | undefined {
+  get journalError(): LeakgateError | undefined {
     return this.#journalError
   }
 
@@ -53,7 +53,7 @@ export class IndexCache {
    * Loads the cached index, or undefined when there is none. The snapshot is built on a worker thread
    * (`inWorker`, default true), so a node that serves while it starts is not held up by a large one.
    * A corrupt journal is dropped (see `journalError`): the index is the snapshot's alone.
-   * @throws {LeakdbError} when the cached snapshot is corrupt (the caller logs it and starts without an index).
+   * @throws a snapshot error (lib/errors.ts) when the cached snapshot is corrupt (the caller logs it and starts without an index).
    */
   async load(options: IndexOptions = {}, inWorker = true): Promise<LeakIndex | undefined> {
     let buf: Buffer
@@ -72,19 +72,19 @@ export class IndexCache {
       journal = JSON.parse(await readFile(this.changesPath, 'utf8')) as typeof journal
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return index
-      this.#journalError = new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} is not valid JSON`, { cause: err })
+      this.#journalError = new ChangeInvalidError(`cached change journal ${this.changesPath} is not valid JSON`, { cause: err })
       return index
     }
     if (typeof journal !== 'object' || journal === null || journal.base !== index.revision) return index
     if (!Array.isArray(journal.changes)) {
-      this.#journalError = new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} has no list of changes`)
+      this.#journalError = new ChangeInvalidError(`cached change journal ${this.changesPath} has no list of changes`)
       return index
     }
     try {
       // Validates the whole list before applying any of it: on a refusal the index is the snapshot's.
       index.applyChanges(journal.changes as Change[])
     } catch (err) {
-      this.#journalError = err instanceof LeakdbError ? err : new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `cached change journal ${this.changesPath} refused`, { cause: err })
+      this.#journalError = isLeakgateError(err) ? err : new ChangeInvalidError(`cached change journal ${this.changesPath} refused`, { cause: err })
       return index
     }
     this.#loadedChanges = journal.changes as Change[]
@@ -105,7 +105,7 @@ export class IndexCache {
 
   /** Saves every change applied since the saved snapshot (the whole list, replacing the journal). */
   async saveChanges(changes: readonly Change[]): Promise<void> {
-    if (this.#base < 0) throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', 'no snapshot saved or loaded yet: save one before its changes')
+    if (this.#base < 0) throw new IndexInputError('no snapshot saved or loaded yet: save one before its changes')
     await mkdir(this.dir, { recursive: true })
     await writeFileAtomic(this.changesPath, JSON.stringify({ base: this.#base, changes }))
   }

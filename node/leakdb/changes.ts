@@ -3,7 +3,7 @@
  * `{ rev, op: 'upsert', sha256, action, leakId }` or `{ rev, op: 'delete', sha256 }`.
  * A batch is validated whole before any of it is applied, so a bad change changes nothing.
  */
-import { LeakdbError } from './errors.js'
+import { ChangeInvalidError } from '../../lib/errors.js'
 import { isSha256Hex } from './hash.js'
 import { MAX_LEAK_ID, type Action } from './snapshot.js'
 
@@ -25,7 +25,7 @@ export interface ValidChange {
   leakId: number
 }
 
-/** Validates a batch: revisions rising, every field well formed. Throws LEAKGATE_ERR_CHANGE_INVALID. */
+/** Validates a batch: revisions rising, every field well formed. @throws {ChangeInvalidError} on the first bad change. */
 export function validateChanges(changes: readonly unknown[]): ValidChange[] {
   if (!Array.isArray(changes)) throw invalid('changes must be an array')
   const out: ValidChange[] = []
@@ -53,6 +53,6 @@ export function validateChanges(changes: readonly unknown[]): ValidChange[] {
   return out
 }
 
-function invalid(message: string): LeakdbError {
-  return new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `refused change batch: ${message}`)
+function invalid(message: string): InstanceType<typeof ChangeInvalidError> {
+  return new ChangeInvalidError(`refused change batch: ${message}`)
 }

@@ -15,13 +15,12 @@
 import { LRUCache } from 'lru-cache'
 import { BlockedBloom } from './bloom.js'
 import { validateChanges, type Change } from './changes.js'
-import { LeakdbError } from './errors.js'
+import { ChangeInvalidError, SnapshotCorruptError } from '../../lib/errors.js'
 import { sha256Base64 } from './hash.js'
 import { ENTRY_SIZE, HEADER_SIZE, MONITOR_BIT, readSnapshotHeader, type Action } from './snapshot.js'
 
 export type { Action } from './snapshot.js'
 export type { Change } from './changes.js'
-export { LeakdbError } from './errors.js'
 
 /** What the index says of a leaked token. */
 export interface IndexEntry {
@@ -112,7 +111,7 @@ export class LeakIndex {
 
   /**
    * Builds an index from a snapshot (see snapshot.ts for the layout).
-   * @throws {LeakdbError} when the snapshot is truncated, corrupt, unsorted or of an unknown version.
+   * @throws a snapshot error (lib/errors.ts) when the snapshot is truncated, corrupt, unsorted or of an unknown version.
    */
   static fromSnapshot(buf: Uint8Array, options: IndexOptions = {}): LeakIndex {
     const header = readSnapshotHeader(buf)
@@ -212,14 +211,14 @@ export class LeakIndex {
 
   /**
    * Applies a batch of live changes (upserts and deletes) without a rebuild. The batch is validated
-   * whole first: on any bad change it throws LeakdbError and the index is as it was. Changes at or
+   * whole first: on any bad change it throws ChangeInvalidError and the index is as it was. Changes at or
    * below the current revision are skipped, so a batch may be replayed. Invalidates the verdict cache in O(1).
    * @param revision the revision the batch brings the index to, when above its last change's.
    */
   applyChanges(changes: readonly Change[], revision?: number): void {
     const valid = validateChanges(changes)
     if (revision !== undefined && (!Number.isSafeInteger(revision) || revision < 0)) {
-      throw new LeakdbError('LEAKGATE_ERR_CHANGE_INVALID', `refused change batch: revision must be a non-negative integer`)
+      throw new ChangeInvalidError(`refused change batch: revision must be a non-negative integer`)
     }
     let applied = false
     for (const c of valid) {
@@ -293,7 +292,7 @@ export interface IndexParts {
 
 /**
  * Reads the n sorted entries of a checked snapshot into the index's arrays, in one pass.
- * @throws {LeakdbError} on entries out of order, repeated, or with leak id 0.
+ * @throws {SnapshotCorruptError} on entries out of order, repeated, or with leak id 0.
  */
 export function buildParts(b: Buffer, n: number, revision: number, falsePositiveRate: number): IndexParts {
   const B = bucketBitsFor(n)
@@ -314,17 +313,17 @@ export function buildParts(b: Buffer, n: number, revision: number, falsePositive
     const w1 = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0
     const w2 = ((b[at + 8]! << 24) | (b[at + 9]! << 16) | (b[at + 10]! << 8) | b[at + 11]!) >>> 0
     if (w0 < p0 || (w0 === p0 && (w1 < p1 || (w1 === p1 && w2 <= p2)))) {
-      throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot entry ${i} is out of order or repeated`)
+      throw new SnapshotCorruptError(`snapshot entry ${i} is out of order or repeated`)
     }
     const bucket = w0 >>> R
     const khi = ((w0 << B) | (w1 >>> R)) >>> 0
     const klo = ((w1 << B) | (w2 >>> R)) >>> 0
     if (i > 0 && p0 >>> R === bucket && hi[i - 1] === khi && lo[i - 1] === klo) {
-      throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot entries ${i - 1} and ${i} agree on their first ${B + 64} bits`)
+      throw new SnapshotCorruptError(`snapshot entries ${i - 1} and ${i} agree on their first ${B + 64} bits`)
     }
     const value = ((b[at + 32]! << 24) | (b[at + 33]! << 16) | (b[at + 34]! << 8) | b[at + 35]!) >>> 0
     if ((value & 0x7fffffff) === 0) {
-      throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot entry ${i} has leak id 0`)
+      throw new SnapshotCorruptError(`snapshot entry ${i} has leak id 0`)
     }
     while (cursor <= bucket) offsets[cursor++] = i
     hi[i] = khi

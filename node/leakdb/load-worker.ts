@@ -3,7 +3,7 @@
  * The snapshot's bytes are copied to the worker once; the built arrays are transferred back.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { LeakdbError, type LeakdbErrorCode } from './errors.js'
+import { isLeakgateError, reviveError } from '../../lib/errors.js'
 import { buildParts, type IndexParts } from './index.js'
 import { readSnapshotHeader } from './snapshot.js'
 
@@ -12,7 +12,7 @@ interface Request {
   falsePositiveRate: number
 }
 
-type Reply = { ok: true; parts: IndexParts } | { ok: false; code?: LeakdbErrorCode; message: string }
+type Reply = { ok: true; parts: IndexParts } | { ok: false; code?: string; message: string }
 
 /** Builds the parts of an index from a snapshot on a new worker thread. */
 export function loadInWorker(buf: Uint8Array, falsePositiveRate: number): Promise<IndexParts> {
@@ -20,7 +20,7 @@ export function loadInWorker(buf: Uint8Array, falsePositiveRate: number): Promis
     const worker = spawnSelf({ buf, falsePositiveRate })
     worker.once('message', (reply: Reply) => {
       if (reply.ok) resolve(reply.parts)
-      else reject(reply.code === undefined ? new Error(reply.message) : new LeakdbError(reply.code, reply.message))
+      else reject((reply.code === undefined ? undefined : reviveError(reply.code, reply.message)) ?? new Error(reply.message))
       void worker.terminate()
     })
     worker.once('error', reject)
@@ -48,7 +48,6 @@ if (!isMainThread && parentPort !== null && (workerData as Partial<Request> | un
     const transfer = [parts.offsets.buffer, parts.hi.buffer, parts.lo.buffer, parts.values.buffer, parts.bloomWords.buffer] as ArrayBuffer[]
     parentPort.postMessage({ ok: true, parts } satisfies Reply, transfer)
   } catch (err) {
-    const e = err as { code?: LeakdbErrorCode; message?: string }
-    parentPort.postMessage({ ok: false, message: e.message ?? String(err), ...(e.code === undefined ? {} : { code: e.code }) } satisfies Reply)
+    parentPort.postMessage({ ok: false, message: (err as Error).message ?? String(err), ...(isLeakgateError(err) ? { code: err.code } : {}) } satisfies Reply)
   }
 }

@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto'
 import { open, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
-import { LeakdbError } from './errors.js'
+import { IndexInputError, SnapshotChecksumError, SnapshotCorruptError, SnapshotMagicError, SnapshotTruncatedError, SnapshotVersionError } from '../../lib/errors.js'
 import { isSha256Hex } from './hash.js'
 
 /** What a token's leak asks a node to do. */
@@ -56,10 +56,10 @@ export interface SnapshotHeader {
 /** Packs an action and a leak id into an entry's value word. */
 export function packValue(action: Action, leakId: number): number {
   if (!Number.isInteger(leakId) || leakId < 1 || leakId > MAX_LEAK_ID) {
-    throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `leak id must be an integer from 1 to ${MAX_LEAK_ID}, got ${String(leakId)}`)
+    throw new IndexInputError(`leak id must be an integer from 1 to ${MAX_LEAK_ID}, got ${String(leakId)}`)
   }
   if (action !== 'block' && action !== 'monitor') {
-    throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `action must be "block" or "monitor", got ${JSON.stringify(action)}`)
+    throw new IndexInputError(`action must be "block" or "monitor", got ${JSON.stringify(action)}`)
   }
   return (action === 'monitor' ? MONITOR_BIT | leakId : leakId) >>> 0
 }
@@ -67,7 +67,7 @@ export function packValue(action: Action, leakId: number): number {
 /** Encodes entries (any order) into a snapshot at `revision`. Throws on a bad or repeated hash. */
 export function encodeSnapshot(entries: Iterable<SnapshotEntry>, revision: number): Buffer {
   if (!Number.isSafeInteger(revision) || revision < 0) {
-    throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `revision must be a non-negative safe integer, got ${String(revision)}`)
+    throw new IndexInputError(`revision must be a non-negative safe integer, got ${String(revision)}`)
   }
   let digests = Buffer.allocUnsafe(32 * 1024)
   let values = new Uint32Array(1024)
@@ -115,40 +115,40 @@ export function encodeSnapshot(entries: Iterable<SnapshotEntry>, revision: numbe
  */
 export function readSnapshotHeader(buf: Uint8Array): SnapshotHeader {
   if (buf.length < HEADER_SIZE + TRAILER_SIZE) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_TRUNCATED', `snapshot is truncated: ${buf.length} bytes, a valid one has at least ${HEADER_SIZE + TRAILER_SIZE}`)
+    throw new SnapshotTruncatedError(`snapshot is truncated: ${buf.length} bytes, a valid one has at least ${HEADER_SIZE + TRAILER_SIZE}`)
   }
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
   if (!b.subarray(0, 8).equals(MAGIC)) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_MAGIC', 'not a Leakgate index snapshot (bad magic bytes)')
+    throw new SnapshotMagicError('not a Leakgate index snapshot (bad magic bytes)')
   }
   const version = b.readUInt16BE(8)
   if (version !== FORMAT_VERSION) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_VERSION', `snapshot format version ${version} is not supported (this build reads version ${FORMAT_VERSION}); upgrade the node`)
+    throw new SnapshotVersionError(`snapshot format version ${version} is not supported (this build reads version ${FORMAT_VERSION}); upgrade the node`)
   }
   if (b.readUInt16BE(10) !== 0) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', 'snapshot has unknown flags set')
+    throw new SnapshotCorruptError('snapshot has unknown flags set')
   }
   const count = b.readUInt32BE(12)
   const expected = HEADER_SIZE + ENTRY_SIZE * count + TRAILER_SIZE
   if (b.length < expected) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_TRUNCATED', `snapshot is truncated: ${b.length} bytes, its header announces ${count} entries (${expected} bytes)`)
+    throw new SnapshotTruncatedError(`snapshot is truncated: ${b.length} bytes, its header announces ${count} entries (${expected} bytes)`)
   }
   if (b.length > expected) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot has ${b.length - expected} unexpected trailing bytes`)
+    throw new SnapshotCorruptError(`snapshot has ${b.length - expected} unexpected trailing bytes`)
   }
   const body = expected - TRAILER_SIZE
   const sum = createHash('sha256').update(b.subarray(0, body)).digest()
   if (!sum.equals(b.subarray(body))) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CHECKSUM', 'snapshot checksum does not match its content (corrupt or altered)')
+    throw new SnapshotChecksumError('snapshot checksum does not match its content (corrupt or altered)')
   }
   const revision = Number(b.readBigUInt64BE(16))
   if (!Number.isSafeInteger(revision)) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', 'snapshot revision is out of range')
+    throw new SnapshotCorruptError('snapshot revision is out of range')
   }
   const blockCount = b.readUInt32BE(24)
   const monitorCount = b.readUInt32BE(28)
   if (blockCount + monitorCount !== count) {
-    throw new LeakdbError('LEAKGATE_ERR_SNAPSHOT_CORRUPT', `snapshot counts disagree: ${blockCount} block + ${monitorCount} monitor != ${count}`)
+    throw new SnapshotCorruptError(`snapshot counts disagree: ${blockCount} block + ${monitorCount} monitor != ${count}`)
   }
   return { version, count, revision, blockCount, monitorCount }
 }
@@ -186,13 +186,13 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 function writeDigest(target: Buffer, at: number, sha256: string | Uint8Array): void {
   if (typeof sha256 === 'string') {
     if (!isSha256Hex(sha256)) {
-      throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `not a SHA-256 (64 lowercase hex characters): ${JSON.stringify(sha256.slice(0, 80))}`)
+      throw new IndexInputError(`not a SHA-256 (64 lowercase hex characters): ${JSON.stringify(sha256.slice(0, 80))}`)
     }
     target.write(sha256, at, 32, 'hex')
     return
   }
   if (sha256.length !== 32) {
-    throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `a SHA-256 digest has 32 bytes, got ${sha256.length}`)
+    throw new IndexInputError(`a SHA-256 digest has 32 bytes, got ${sha256.length}`)
   }
   for (let k = 0; k < 32; k++) target[at + k] = sha256[k]!
 }
@@ -239,7 +239,7 @@ function sortDigests(digests: Buffer, n: number): Uint32Array {
         const p = run[k - 1]! * 32
         const q = run[k]! * 32
         if (digests.compare(digests, p, p + 32, q, q + 32) === 0) {
-          throw new LeakdbError('LEAKGATE_ERR_INDEX_INPUT', `hash ${digests.toString('hex', q, q + 32)} appears twice`)
+          throw new IndexInputError(`hash ${digests.toString('hex', q, q + 32)} appears twice`)
         }
       }
       order.set(run, i - 1)

@@ -4,7 +4,7 @@
  */
 import { lstat, opendir, readFile } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
-import { SourceError } from '../errors.js'
+import { SourceError } from '../../../lib/errors.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
 
 const READ_AHEAD = 16
@@ -15,7 +15,7 @@ export async function* dirSource(root: string, limits: SourceLimits, progress: P
   try {
     stat = await lstat(root)
   } catch (cause) {
-    throw Object.assign(new SourceError(`${root}: ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (cause as Error).message}`), { cause })
+    throw new SourceError(`${root}: ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (cause as Error).message}`, { cause })
   }
   if (stat.isFile()) {
     const item = await readItem(root, root.split(sep).pop() ?? root, limits, progress)

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { SourceError } from '../errors.js'
+import { SourceError } from '../../../lib/errors.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
 import { parseIgnore } from '../findings.js'
 
@@ -61,7 +61,7 @@ export function git(args: readonly string[], options: { cwd?: string; input?: st
     const err: Buffer[] = []
     child.stdout.on('data', (c: Buffer) => out.push(c))
     child.stderr.on('data', (c: Buffer) => err.push(c))
-    child.on('error', (cause) => reject(Object.assign(new SourceError(`cannot run git: ${cause.message}`), { cause })))
+    child.on('error', (cause) => reject(new SourceError(`cannot run git: ${cause.message}`, { cause })))
     child.on('close', (code) => {
       if (code === 0) resolvePromise(Buffer.concat(out))
       else reject(new SourceError(`git ${args[0] ?? ''} failed (exit ${code}): ${redactUrl(Buffer.concat(err).toString('utf8').trim()).slice(0, 500)}`))
@@ -103,7 +103,7 @@ export async function openRepository(url: string, cacheDir: string): Promise<str
     try {
       await git(['rev-parse', '--git-dir'], { cwd: dir })
     } catch (cause) {
-      throw Object.assign(new SourceError(`${url} is not a git repository`), { cause })
+      throw new SourceError(`${url} is not a git repository`, { cause })
     }
     return dir
   }

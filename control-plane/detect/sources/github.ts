@@ -5,7 +5,7 @@
  * through the `Link` header; when the rate limit is spent (`x-ratelimit-remaining: 0`, or a
  * 403/429 with `retry-after`), the client waits for the reset instead of failing, up to a bound.
  */
-import { GitHubError } from '../errors.js'
+import { GitHubError } from '../../../lib/errors.js'
 import { gitSource, type GitState } from './git.js'
 import type { Progress, ScanItem, SourceLimits } from './source.js'
 
@@ -80,7 +80,7 @@ export async function listRepos(options: GitHubSourceOptions): Promise<GitHubRep
       try {
         res = await fetch(url, { headers })
       } catch (cause) {
-        throw Object.assign(new GitHubError(`cannot reach ${api}: ${(cause as Error).message}`), { cause })
+        throw new GitHubError(`cannot reach ${api}: ${(cause as Error).message}`, { cause })
       }
       const wait = rateLimitWait(res)
       if (wait === undefined || (res.status !== 403 && res.status !== 429) || attempt >= 3) break

@@ -1,0 +1,196 @@
+/**
+ * Every error code of Leakgate (`LEAKGATE_ERR_*`), defined once here with `@fastify/error`, each with
+ * the HTTP status it maps to. The node, the control plane, the scanner, the leak index and the config
+ * loader all throw these classes; docs/api.md lists exactly these codes (errors.test.ts checks both ways).
+ *
+ * Callers branch on a class, never on a code spelled out: `err instanceof SnapshotTruncatedError`, or
+ * `err.code === SnapshotTruncatedError.code` where only a code is at hand. Tests check `code`, never
+ * message text. No message carries a credential: only ids, counts, limits, paths and option names.
+ *
+ * Errors that never become an HTTP answer (config, leak index, sync) carry 500: if one ever reached a
+ * reply it would be a fault of ours, and the reply would say nothing more (control-plane/errors.ts).
+ */
+import createError, { type FastifyError, type FastifyErrorConstructor } from '@fastify/error'
+
+/** An error of the registry: its code and status are always set. */
+export type LeakgateError = FastifyError & { code: string; statusCode: number }
+
+/**
+ * A class of the registry: `@fastify/error`'s constructor, with its `code` and `statusCode` readable
+ * without making an instance. `A` is what the message's `%s` placeholders take, then an optional
+ * `{ cause }` for the library error it wraps.
+ */
+export type LeakgateErrorClass<A extends unknown[] = [detail: string, options?: { cause: unknown }]> = FastifyErrorConstructor<
+  { code: string; statusCode: number },
+  A
+> & { readonly code: string; readonly statusCode: number }
+
+const registry = new Map<string, LeakgateErrorClass<unknown[]>>()
+
+/** Defines a class, refusing a code defined twice (at import time, so no build ships with one). */
+function define<A extends unknown[] = [detail: string, options?: { cause: unknown }]>(code: string, message: string, statusCode: number): LeakgateErrorClass<A> {
+  if (!/^LEAKGATE_ERR_[A-Z_]+$/.test(code)) throw new TypeError(`error code ${code} must look like LEAKGATE_ERR_NAME`)
+  if (registry.has(code)) throw new TypeError(`error code ${code} is defined twice`)
+  const E = Object.assign(createError<A>(code, message, statusCode), { code, statusCode }) as LeakgateErrorClass<A>
+  registry.set(code, E as unknown as LeakgateErrorClass<unknown[]>)
+  return E
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Answered by the control plane and by the node.
+
+/** 400: the request's shape or values are wrong (the control plane), or it cannot be forwarded as sent (the node); `detail` says why. */
+export const BadRequestError = define('LEAKGATE_ERR_BAD_REQUEST', '%s', 400)
+
+/** 413: the request body is larger than the `bodyLimit` option allows. Takes the limit in bytes. */
+export const BodyTooLargeError = define<[limit: number]>('LEAKGATE_ERR_BODY_TOO_LARGE', 'the request body is larger than %s bytes', 413)
+
+/** 500: a fault of ours; `detail` never includes internals, the log has them. */
+export const InternalError = define('LEAKGATE_ERR_INTERNAL', '%s', 500)
+
+// ---------------------------------------------------------------------------------------------------
+// Answered by the control plane.
+
+/** 400: the body, query or params failed the route's JSON schema; `detail` names the field. */
+export const ValidationError = define('LEAKGATE_ERR_VALIDATION', '%s', 400)
+
+/** 401: no API key, or a key the control plane does not know. */
+export const UnauthorizedError = define('LEAKGATE_ERR_UNAUTHORIZED', '%s', 401)
+
+/** 403: a known key whose role lacks the right. */
+export const ForbiddenError = define('LEAKGATE_ERR_FORBIDDEN', '%s', 403)
+
+/** 404: no such leak, scan, or route. */
+export const NotFoundError = define('LEAKGATE_ERR_NOT_FOUND', '%s', 404)
+
+/** 410: the changes asked for are no longer kept (or the store was reset); fetch the snapshot. */
+export const SyncGoneError = define('LEAKGATE_ERR_SYNC_GONE', '%s', 410)
+
+/** 415: the body is not JSON. */
+export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415)
+
+// ---------------------------------------------------------------------------------------------------
+// Answered by the node on its proxy port (never by the upstream).
+
+/** 403: the request carries a credential of a leak whose action is `block`. Takes the leak id. */
+export const LeakedCredentialError = define<[leakId: number]>(
+  'LEAKGATE_ERR_LEAKED_CREDENTIAL',
+  'this request carries a credential that has leaked (leak %s); it is blocked until the credential is rotated',
+  403,
+)
+
+/** 400: more credentials in one request than `maxCredentials`: the node cannot check them all cheaply. Takes the limit. */
+export const TooManyCredentialsError = define<[limit: number]>(
+  'LEAKGATE_ERR_TOO_MANY_CREDENTIALS',
+  'this request carries more than %s credentials; send fewer',
+  400,
+)
+
+/** 400: a credential longer than `maxCredentialLength`. Takes the limit. */
+export const CredentialTooLongError = define<[limit: number]>(
+  'LEAKGATE_ERR_CREDENTIAL_TOO_LONG',
+  'a credential of this request is longer than %s characters',
+  400,
+)
+
+/** 405: a method the node does not forward (CONNECT, TRACE, WebDAV verbs...). Takes the method. */
+export const MethodNotForwardedError = define<[method: string]>(
+  'LEAKGATE_ERR_METHOD_NOT_FORWARDED',
+  'this node does not forward %s requests; it forwards DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT',
+  405,
+)
+
+/** 502: the upstream could not be reached or broke the connection. */
+export const UpstreamError = define<[]>('LEAKGATE_ERR_UPSTREAM', 'the upstream could not be reached or answered badly', 502)
+
+/** 504: the upstream did not answer in time. */
+export const UpstreamTimeoutError = define<[]>('LEAKGATE_ERR_UPSTREAM_TIMEOUT', 'the upstream did not answer in time', 504)
+
+/** 503: the node has never loaded an index and `noIndex` is `closed`. */
+export const NoIndexError = define<[]>(
+  'LEAKGATE_ERR_NO_INDEX',
+  'this node has not loaded a leak index yet and is configured to refuse traffic until it has (LEAKGATE_NO_INDEX=closed)',
+  503,
+)
+
+/** 503: the node is draining for shutdown: requests that arrive now go to another node. */
+export const ShuttingDownError = define<[]>('LEAKGATE_ERR_SHUTTING_DOWN', 'this node is shutting down; send the request again (to another node)', 503)
+
+/** 502: the control plane answered a node's sync request badly (status or body). Logged by the node. */
+export const SyncError = define('LEAKGATE_ERR_SYNC', 'sync with the control plane failed: %s', 502)
+
+// ---------------------------------------------------------------------------------------------------
+// The leak index: a snapshot or a change the node refuses (logged; the index in memory stays as it was).
+
+/** A snapshot shorter than its header, or than the entries its header announces. */
+export const SnapshotTruncatedError = define('LEAKGATE_ERR_SNAPSHOT_TRUNCATED', '%s', 500)
+
+/** Bytes that do not start with a snapshot's magic: not a Leakgate index snapshot. */
+export const SnapshotMagicError = define('LEAKGATE_ERR_SNAPSHOT_MAGIC', '%s', 500)
+
+/** A snapshot of a format version this build does not read. */
+export const SnapshotVersionError = define('LEAKGATE_ERR_SNAPSHOT_VERSION', '%s', 500)
+
+/** A snapshot whose checksum does not match its content. */
+export const SnapshotChecksumError = define('LEAKGATE_ERR_SNAPSHOT_CHECKSUM', '%s', 500)
+
+/** A snapshot with a sound checksum but impossible content (order, counts, flags, trailing bytes). */
+export const SnapshotCorruptError = define('LEAKGATE_ERR_SNAPSHOT_CORRUPT', '%s', 500)
+
+/** A batch of changes (from the control plane or the cache's journal) the index refuses whole. */
+export const ChangeInvalidError = define('LEAKGATE_ERR_CHANGE_INVALID', '%s', 500)
+
+/** Entries or a revision handed to the snapshot encoder or the cache that cannot be written. */
+export const IndexInputError = define('LEAKGATE_ERR_INDEX_INPUT', '%s', 500)
+
+// ---------------------------------------------------------------------------------------------------
+// The scanner (`leakgate scan` and the control plane's scans). A scan that meets one fails with it.
+
+/** A rules file (TOML) that cannot be used: unreadable, not TOML, or a rule that is invalid. */
+export const RulesError = define('LEAKGATE_ERR_RULES', 'invalid rules: %s', 400)
+
+/** A source that cannot be scanned: missing path, git failure, unreachable repository. */
+export const SourceError = define('LEAKGATE_ERR_SCAN_SOURCE', 'cannot scan source: %s', 400)
+
+/** The GitHub API answered with an error or an unexpected body. */
+export const GitHubError = define('LEAKGATE_ERR_GITHUB', 'GitHub API: %s', 502)
+
+// ---------------------------------------------------------------------------------------------------
+// Every command.
+
+/** The configuration cannot be used; the message names each bad option, its env variable and flag. The CLI exits 2. */
+export const ConfigError = define('LEAKGATE_ERR_CONFIG', '%s', 500)
+
+// ---------------------------------------------------------------------------------------------------
+
+/** The snapshot refusals: bytes that are not a usable index snapshot. */
+const SNAPSHOT_ERRORS: readonly LeakgateErrorClass[] = [SnapshotTruncatedError, SnapshotMagicError, SnapshotVersionError, SnapshotChecksumError, SnapshotCorruptError]
+
+/** Every code of the registry, in the order defined. */
+export function errorCodes(): string[] {
+  return [...registry.keys()]
+}
+
+/** True for an error of this registry (thrown by any part of Leakgate). */
+export function isLeakgateError(err: unknown): err is LeakgateError {
+  const code = (err as { code?: unknown } | null | undefined)?.code
+  const E = typeof code === 'string' ? registry.get(code) : undefined
+  return E !== undefined && err instanceof E
+}
+
+/** True for a refused snapshot (truncated, not a snapshot, unknown version, bad checksum, corrupt). */
+export function isSnapshotError(err: unknown): boolean {
+  return SNAPSHOT_ERRORS.some((E) => err instanceof E)
+}
+
+/**
+ * Rebuilds a registry error from its code and message, as they cross a worker thread (structured clone
+ * keeps an Error's message, not its code); undefined for a code the registry does not have.
+ */
+export function reviveError(code: string, message: string): LeakgateError | undefined {
+  const E = registry.get(code)
+  if (E === undefined) return undefined
+  const err = new E()
+  err.message = message
+  return err
+}
