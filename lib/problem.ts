@@ -56,7 +56,7 @@ const TITLES: Record<number, string> = {
 
 const types = new Map<string, string>()
 
-/** The fixed `type` URL of a code: `LEAKGATE_ERR_SYNC_GONE` → `https://leakgate.dev/problems/sync-gone`. */
+/** The fixed `type` URL of a code: code LEAKGATE_ERR_SYNC_GONE has type https://leakgate.dev/problems/sync-gone. */
 export function problemType(code: string): string {
   let type = types.get(code)
   if (type === undefined) {

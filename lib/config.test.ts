@@ -1,0 +1,35 @@
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, type ConfigSchema } from './config.js'
+import { ConfigError } from './errors.js'
+
+const schema: ConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { adminKey: { type: 'string', description: 'a key', 'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true } },
+}
+
+t.test('a config file that does not parse: the error never quotes its text (it may hold a key)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leakgate-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const key = 'lgk_' + 'S3cret'.repeat(6) + 'abcd'
+  const cases = [
+    ['bad.yaml', `adminKey: ${key}: x\n`],
+    ['bad.json', `{"adminKey": ${key}}`],
+    ['trailing.json', `{"adminKey": "${key}",}`],
+  ] as const
+  for (const [name, text] of cases) {
+    const file = join(dir, name)
+    writeFileSync(file, text)
+    let err: unknown
+    try {
+      loadConfig(schema, { file })
+    } catch (e) {
+      err = e
+    }
+    t.match(err, { code: ConfigError.code }, `${name}: a config error`)
+    t.notMatch((err as Error).message, key, `${name}: the key is not in the message`)
+  }
+})
