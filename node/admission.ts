@@ -25,9 +25,12 @@ const DRAINING = refusal('draining', new ShuttingDownError(), undefined, true)
 export function badTarget(url: string): string | undefined {
   if (url.charCodeAt(0) !== 47 || url.charCodeAt(1) === 47) return 'the request target must be a path starting with a single /'
   const q = url.indexOf('?')
-  const path = q === -1 ? url : url.slice(0, q)
-  if (path.indexOf('.') === -1 && path.indexOf('%') === -1) return undefined
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\')
+  const end = q === -1 ? url.length : q
+  // Most paths hold neither: answered without slicing the path out.
+  const dot = url.indexOf('.')
+  const pct = url.indexOf('%')
+  if ((dot === -1 || dot >= end) && (pct === -1 || pct >= end)) return undefined
+  const decoded = url.slice(0, end).replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\')
   if (decoded.includes('/..') || decoded.includes('../') || decoded.includes('\\..') || decoded.includes('..\\')) return 'the path has a .. segment'
   return undefined
 }
