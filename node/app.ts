@@ -81,6 +81,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     ? new SightingSender({ buffer: sightings, controlPlane, nodeKey, nodeId, batchSize: config.sightingBatchSize, flushMs: config.sightingFlushMs, counters, logger })
     : undefined
 
+  // The proxy server owns the draining state the forwarder and the request path read; it stops the
+  // forwarder (made just below) only on close.
   const proxy = createProxyServer(config, {
     ready: sync?.ready,
     started() {
