@@ -1,19 +1,11 @@
 /**
  * Forwarding a checked request to the upstream: node:http in, one undici `Pool` out, bodies streamed
- * both ways with backpressure.
+ * both ways with backpressure. (Why its own forwarder and not @fastify/http-proxy, with the figures:
+ * bench/RESULTS.md, "Proxy".)
  *
- * Why not @fastify/http-proxy (which DESIGN.md first named): issue 2 asks the node at 1M leaks to serve
- * at least the bare @fastify/http-proxy's requests/s (stretch 1.3 ×). Profiled, the node's own check was
- * about 2.5 µs of about 185 µs of CPU a request; the rest was fastify, @fastify/http-proxy and
- * @fastify/reply-from, the same code the bare proxy runs, so the node could only ever tie with it. On
- * this machine a plain node:http + undici Pool proxy used 1.54 × less CPU a request and served 1.59 × the
- * bare proxy's requests/s, and a fastify route forwarding with undici directly 1.14 × less CPU. With
- * this forwarder the node at 1M leaks used 81 µs of main-thread CPU a request against the bare proxy's
- * 123 µs (1.52 × less) and served about 1.6 × its requests/s (bench/RESULTS.md "Proxy", with the commands).
- *
- * What @fastify/http-proxy did that matters is kept here: method, path and query byte for byte (paths
- * that would leave the upstream or climb out of it refused with 400); hop-by-hop headers removed both
- * ways (RFC 9110 7.6.1: the fixed list and the names the Connection header lists); Host set to the
+ * What @fastify/http-proxy did that matters is kept: method, path and query byte for byte (admission.ts
+ * refuses paths that would leave the upstream or climb out of it); hop-by-hop headers removed both ways
+ * (RFC 9110 7.6.1: the fixed list and the names the Connection header lists); Host set to the
  * upstream's; X-Forwarded-For appended, -Proto and -Host set; upstream failures as 502, timeouts as 504.
  * Not kept: reply-from's silent retries of an upstream 503 on GET (a proxy should not multiply load on
  * an upstream that says it is overloaded).
@@ -22,6 +14,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
+import { hasUnreadBody } from './answer.js'
 import { BadRequestError, BodyTooLargeError, UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
 import { writeProblem } from '../lib/problem.js'
 
@@ -40,10 +33,9 @@ export interface ForwarderOptions {
   /** Where upstream failures are counted. */
   counters: { upstreamErrors: number }
   logger: Logger
+  /** Whether the node is draining: answers then close their connection when done. */
+  isDraining(): boolean
 }
-
-/** The methods forwarded, as @fastify/http-proxy routed them; others are answered 405 by the caller. */
-export const FORWARDED_METHODS: ReadonlySet<string> = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'])
 
 // Request headers never forwarded: hop-by-hop ones, Host (undici sends the upstream's), Expect (node
 // already answered 100-continue), the X-Forwarded-* set below, and Leakgate-* (only the node speaks it:
@@ -60,42 +52,23 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 // undici refusing what the client sent (a header value it will not write): the request's fault.
 const REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED'])
 
-/**
- * Why a request target cannot be forwarded, or undefined when it can. Only origin-form targets are
- * forwarded; `//host/...` and `..` segments (also percent-encoded) are refused as @fastify/reply-from
- * refused them, so no upstream router is handed a path that climbs out of where it routes.
- */
-export function badTarget(url: string): string | undefined {
-  if (url.charCodeAt(0) !== 47 || url.charCodeAt(1) === 47) return 'the request target must be a path starting with a single /'
-  const q = url.indexOf('?')
-  const path = q === -1 ? url : url.slice(0, q)
-  if (path.indexOf('.') === -1 && path.indexOf('%') === -1) return undefined
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\')
-  if (decoded.includes('/..') || decoded.includes('../') || decoded.includes('\\..') || decoded.includes('..\\')) return 'the path has a .. segment'
-  return undefined
-}
-
-/**
- * Whether part of the request's body is still unread. An answer given then ends the connection:
- * left to node:http, the rest would be read and thrown away (as long as a client cares to send it) or,
- * once something began reading it, parsed as the next request. (`req.complete` alone will not do: it is
- * false in the request listener even for a request without a body.)
- */
-export function hasUnreadBody(req: IncomingMessage): boolean {
-  if (req.complete) return false
-  const cl = req.headers['content-length']
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')
+/** What one forwarded request needs from its forwarder, and nothing more. */
+interface ForwardContext {
+  /** Whether the node is draining. */
+  isDraining(): boolean
+  /** Answers a failed forward; `clientGone`: the client left, nothing to answer. */
+  onFailure(req: IncomingMessage, res: ServerResponse, err: Error & { code?: string; cause?: unknown }, clientGone: boolean): void
 }
 
 /** Forwards requests to one upstream through a keep-alive pool. */
 export class Forwarder {
   readonly #pool: Pool
   readonly #options: ForwarderOptions
-  /** Set when the server drains: answers in flight close their connection when done. */
-  draining = false
+  readonly #context: ForwardContext
 
   constructor(options: ForwarderOptions) {
     this.#options = options
+    this.#context = { isDraining: options.isDraining, onFailure: (req, res, err, clientGone) => answerFailure(req, res, err, clientGone, options) }
     this.#pool = new Pool(options.upstream, {
       connections: options.connections,
       pipelining: 1,
@@ -131,13 +104,13 @@ export class Forwarder {
     if (host !== undefined) headers.push('x-forwarded-host', host)
     else if (h['x-forwarded-host'] !== undefined) headers.push('x-forwarded-host', h['x-forwarded-host'] as string)
 
-    // A body is what node's parser says there is: a Content-Length (already held to the limit by the
-    // caller) or chunked, counted here as it streams.
+    // A body is what node's parser says there is: a Content-Length (already held to the limit by
+    // admission) or chunked, counted here as it streams.
     let body: IncomingMessage | ByteLimit | null = null
     if (h['transfer-encoding'] !== undefined) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
     else if (h['content-length'] !== undefined && h['content-length'] !== '0') body = req
 
-    const handler = new ForwardHandler(req, res, this)
+    const handler = new ForwardHandler(req, res, this.#context)
     try {
       this.#pool.dispatch({ origin: this.#options.upstream, path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body }, handler)
     } catch (err) {
@@ -156,34 +129,6 @@ export class Forwarder {
     return 'http'
   }
 
-  /** Answers a failed forward (or cuts the answer off when it had begun). */
-  failed(req: IncomingMessage, res: ServerResponse, err: Error & { code?: string; cause?: unknown }, clientGone: boolean): void {
-    if (clientGone) return // the client left: the upstream request was cancelled on its behalf
-    const code = err.code ?? (err.cause as { code?: string } | undefined)?.code
-    if (code === BodyTooLargeError.code) {
-      const e = new BodyTooLargeError(this.#options.bodyLimit)
-      if (!res.headersSent) writeProblem(res, 413, e.code, e.message, { close: hasUnreadBody(req) })
-      else res.destroy()
-      return
-    }
-    if (code !== undefined && REFUSED_CODES.has(code)) {
-      this.#options.logger.info({ err: { code } }, 'request not forwardable')
-      const e = new BadRequestError('the request cannot be forwarded as sent: a header cannot be forwarded')
-      if (!res.headersSent) writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
-      else res.destroy()
-      return
-    }
-    this.#options.counters.upstreamErrors++
-    this.#options.logger.warn({ err: { code, started: res.headersSent } }, 'upstream failed')
-    if (res.headersSent) {
-      // Part of the answer is out: the client must see it cut short, not a shorter answer that looks whole.
-      res.destroy()
-      return
-    }
-    const e = code !== undefined && TIMEOUT_CODES.has(code) ? new UpstreamTimeoutError() : new UpstreamError()
-    writeProblem(res, e.statusCode, e.code, e.message, { close: hasUnreadBody(req) })
-  }
-
   /** Closes the upstream connections once the requests on them are done. */
   async close(): Promise<void> {
     await this.#pool.close()
@@ -194,15 +139,15 @@ export class Forwarder {
 class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
-  readonly #forwarder: Forwarder
+  readonly #context: ForwardContext
   #abort: ((err?: Error) => void) | undefined
   #resume: (() => void) | undefined
   #clientGone = false
 
-  constructor(req: IncomingMessage, res: ServerResponse, forwarder: Forwarder) {
+  constructor(req: IncomingMessage, res: ServerResponse, context: ForwardContext) {
     this.#req = req
     this.#res = res
-    this.#forwarder = forwarder
+    this.#context = context
     // (Inline arrows, not arrow class fields: tsx wraps each named function it creates, per request.)
     res.once('close', () => this.#closed())
   }
@@ -246,7 +191,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     // An HTTP/1 connection cannot take another request before this one's body is read; the upstream
     // answered early (a 401 before the upload, say), so this connection ends with the answer.
-    if (hasUnreadBody(this.#req) || this.#forwarder.draining) res.shouldKeepAlive = false
+    if (hasUnreadBody(this.#req) || this.#context.isDraining()) res.shouldKeepAlive = false
     try {
       res.writeHead(statusCode, out)
     } catch (err) {
@@ -265,7 +210,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     const res = this.#res
-    if (this.#forwarder.draining && res.shouldKeepAlive) {
+    if (this.#context.isDraining() && res.shouldKeepAlive) {
       // The server is draining and this answer's head promised keep-alive: end the connection after it.
       const socket = this.#req.socket
       res.once('finish', () => socket.end())
@@ -274,8 +219,36 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error & { code?: string; cause?: unknown }): void {
-    this.#forwarder.failed(this.#req, this.#res, err, this.#clientGone || this.#res.destroyed)
+    this.#context.onFailure(this.#req, this.#res, err, this.#clientGone || this.#res.destroyed)
   }
+}
+
+/** Answers a failed forward (or cuts the answer off when it had begun). */
+function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & { code?: string; cause?: unknown }, clientGone: boolean, options: ForwarderOptions): void {
+  if (clientGone) return // the client left: the upstream request was cancelled on its behalf
+  const code = err.code ?? (err.cause as { code?: string } | undefined)?.code
+  if (code === BodyTooLargeError.code) {
+    const e = new BodyTooLargeError(options.bodyLimit)
+    if (!res.headersSent) writeProblem(res, 413, e.code, e.message, { close: hasUnreadBody(req) })
+    else res.destroy()
+    return
+  }
+  if (code !== undefined && REFUSED_CODES.has(code)) {
+    options.logger.info({ err: { code } }, 'request not forwardable')
+    const e = new BadRequestError('the request cannot be forwarded as sent: a header cannot be forwarded')
+    if (!res.headersSent) writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
+    else res.destroy()
+    return
+  }
+  options.counters.upstreamErrors++
+  options.logger.warn({ err: { code, started: res.headersSent } }, 'upstream failed')
+  if (res.headersSent) {
+    // Part of the answer is out: the client must see it cut short, not a shorter answer that looks whole.
+    res.destroy()
+    return
+  }
+  const e = code !== undefined && TIMEOUT_CODES.has(code) ? new UpstreamTimeoutError() : new UpstreamError()
+  writeProblem(res, e.statusCode, e.code, e.message, { close: hasUnreadBody(req) })
 }
 
 /**
@@ -295,7 +268,7 @@ function connectionTokens(value: string | string[]): string[] | undefined {
   return out.length === 0 ? undefined : out
 }
 
-/** Counts a chunked body through and fails it past the limit (a Content-Length body is checked up front). */
+/** Counts a chunked body through and fails it past the limit (a Content-Length body is held to it by admission). */
 class ByteLimit extends Transform {
   #left: number
   constructor(limit: number) {

@@ -1,5 +1,5 @@
 /**
- * The node's metrics (DESIGN.md "Metrics"), in one prom-client Registry per node.
+ * The node's metrics (README "Metrics"), in one prom-client Registry per node.
  *
  * The request path only bumps plain numbers in `NodeCounters`; prom-client reads them when
  * `/metrics` is scraped. That keeps label hashing and object allocation off the hot path.
@@ -7,11 +7,23 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { IndexHolder } from './verdict.js'
 
+/**
+ * Why the proxy port answered a request itself other than with a block: the fixed label set of
+ * `leakgate_node_requests_refused_total`. The first four are admission's (the request is never judged);
+ * the rest come from the verdict step, when the request cannot be judged or checking it failed.
+ */
+export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
+
+/** One of `REFUSAL_REASONS`. */
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+
 /** Counters the hot path increments directly. */
 export class NodeCounters {
   pass = 0
   block = 0
   monitor = 0
+  /** Requests refused, by reason; never also counted as pass, block or monitor. */
+  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
   upstreamErrors = 0
   syncErrors = 0
   sightingsDropped = 0
@@ -86,6 +98,13 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
     collect() {
       // inc by 0 too, so every verdict has a series from the first scrape on
       for (const verdict of ['pass', 'block', 'monitor'] as const) this.inc({ verdict }, pending[verdict]())
+    },
+  })
+  const refusedPending = REFUSAL_REASONS.map((reason) => [reason, deltaOf(() => counters.refused[reason])] as const)
+  new Counter({
+    name: 'leakgate_node_requests_refused_total', help: 'Requests the node answered itself without a verdict of pass, block or monitor, by reason', labelNames: ['reason'], registers: [registry],
+    collect() {
+      for (const [reason, delta] of refusedPending) this.inc({ reason }, delta())
     },
   })
   const simple: [string, string, () => number][] = [

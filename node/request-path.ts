@@ -1,0 +1,133 @@
+/**
+ * The proxy port's request listener: the steps a request goes through, in order, one file each.
+ *
+ *   admission (admission.ts)   refused: answered (answer.ts), counted as refused, never judged
+ *   → credentials and verdict  (credentials.ts finds them, verdict.ts looks them up and decides)
+ *   → answer (answer.ts)       block: 403, counted, sightings recorded; a request that cannot be judged: refused
+ *   or forward (forward.ts)    pass and monitor, counted; monitor also records sightings
+ *
+ * A blocked request never reaches the upstream. The path allocates nothing of its own for a clean request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import type { Logger } from 'pino'
+import { admit } from './admission.js'
+import { answerBlocked, answerRefusal, refusal, type Refusal } from './answer.js'
+import type { NodeConfig } from './config.js'
+import type { CredentialPlan } from './credentials.js'
+import { CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
+import type { Forwarder } from './forward.js'
+import { sha256Hex } from './leakdb/hash.js'
+import type { NodeMetrics } from './metrics.js'
+import { routeTemplate, type SightingBuffer } from './sightings.js'
+import { judge, type IndexHolder, type Verdict } from './verdict.js'
+
+/** What the request path is made of. */
+export interface RequestPathParts {
+  config: Pick<Readonly<NodeConfig>, 'bodyLimit' | 'noIndex' | 'maxCredentials' | 'maxCredentialLength' | 'trustProxy' | 'logLevel'>
+  plan: CredentialPlan
+  holder: IndexHolder
+  forwarder: Forwarder
+  sightings: SightingBuffer
+  metrics: NodeMetrics
+  logger: Logger
+  /** Whether the node is draining for shutdown (admission refuses then). */
+  isDraining(): boolean
+}
+
+/** Makes the listener for the proxy port's `request` event. */
+export function createRequestListener(parts: RequestPathParts): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, plan, holder, forwarder, sightings, logger, isDraining } = parts
+  const { counters, checkSeconds } = parts.metrics
+  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
+  // The verdict step's refusals never vary with the request: made once.
+  const noIndex = refusal('no_index', new NoIndexError())
+  const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
+  const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
+
+  function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): false {
+    counters.refused[r.reason]++
+    answerRefusal(req, res, r)
+    return false
+  }
+
+  /** Debug and trace levels log every request, by route template (no query, no path credential). */
+  function logCompletion(req: IncomingMessage, res: ServerResponse): void {
+    const t0 = performance.now()
+    res.once('close', () => {
+      logger.debug({ method: req.method, route: routeTemplate(req.url ?? '/'), status: res.statusCode, finished: res.writableFinished, ms: Math.round((performance.now() - t0) * 1000) / 1000 }, 'request completed')
+    })
+  }
+
+  function clientAddress(req: IncomingMessage): string {
+    const socket = req.socket.remoteAddress ?? ''
+    if (!config.trustProxy) return socket
+    const xff = req.headers['x-forwarded-for']
+    const first = typeof xff === 'string' ? xff.split(',')[0]?.trim() : undefined
+    return first === undefined || first === '' ? socket : first.slice(0, 64)
+  }
+
+  /** One sighting for each leaked credential of a blocked or monitored request (by hash, never raw). */
+  function recordSightings(verdict: Verdict, req: IncomingMessage, url: string): void {
+    const at = new Date().toISOString()
+    const host = String(req.headers.host ?? '').slice(0, 255)
+    const route = routeTemplate(url)
+    const client = clientAddress(req)
+    const method = req.method ?? 'GET'
+    const kind = verdict.kind === 'block' ? 'block' : 'monitor'
+    for (const hit of verdict.hits) {
+      sightings.push({ leakId: hit.entry.leakId, sha256: sha256Hex(hit.credential), at, host, method, route, client, verdict: kind })
+    }
+  }
+
+  /**
+   * Judges an admitted request and acts on a verdict that stops it. Returns false when it has answered
+   * the request itself, otherwise the `Leakgate-Leak-Id` value to forward with ('' for a clean request).
+   */
+  function judged(req: IncomingMessage, res: ServerResponse): string | false {
+    try {
+      const url = req.url ?? '/'
+      const t0 = performance.now()
+      const verdict = judge(plan, holder, req.headers, url)
+      if (verdict.checked > 0) checkSeconds.observe((performance.now() - t0) / 1000)
+      switch (verdict.kind) {
+        case 'pass':
+          counters.pass++
+          return ''
+        case 'monitor':
+          counters.monitor++
+          recordSightings(verdict, req, url)
+          return verdict.monitorIds
+        case 'block':
+          counters.block++
+          recordSightings(verdict, req, url)
+          logger.warn({ leakId: verdict.leakId, method: req.method, route: routeTemplate(url) }, 'blocked a request carrying a leaked credential')
+          answerBlocked(req, res, verdict.leakId)
+          return false
+        case 'no-index':
+          if (config.noIndex === 'closed') return refuse(req, res, noIndex)
+          counters.pass++
+          return ''
+        case 'too-many':
+          return refuse(req, res, tooMany)
+        case 'too-long':
+          return refuse(req, res, tooLong)
+      }
+    } catch (err) {
+      // A bug here must not take the process down, nor let the request through unchecked.
+      logger.error({ err: { message: (err as Error).message } }, 'credential check failed')
+      return refuse(req, res, refusal('internal_error', new InternalError('the node could not complete this request')))
+    }
+  }
+
+  return (req, res) => {
+    if (verbose) logCompletion(req, res)
+    const refused = admit(req, config.bodyLimit, isDraining())
+    if (refused !== undefined) {
+      refuse(req, res, refused)
+      return
+    }
+    const monitorIds = judged(req, res)
+    if (monitorIds !== false) forwarder.forward(req, res, monitorIds)
+  }
+}
