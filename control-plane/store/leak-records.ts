@@ -10,7 +10,7 @@ import type { RiskLevel } from '../config.js'
 import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
 import type { IndexLog } from './index-log.js'
-import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, NewLeak, TokenInput } from './leak-types.js'
+import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, TokenInput } from './leak-types.js'
 
 /** A `leaks` row with its token count, as `SELECT_LEAK` reads it. */
 export interface LeakRow {
@@ -34,13 +34,6 @@ export interface LeakRow {
   created_at: string
   updated_at: string
   token_count: number
-}
-
-/** A token of a leak, as shown with it. */
-export interface LeakToken {
-  sha256: string
-  preview: string
-  kind: string | null
 }
 
 /** Leak rows with their token count; append `WHERE`, `ORDER BY` as needed (the table is `l`). */

@@ -72,9 +72,16 @@ export interface Sighting {
   verdict: string | null
 }
 
+/** A token of a leak, as shown with it: its hash and preview only. */
+export interface LeakToken {
+  sha256: string
+  preview: string
+  kind: string | null
+}
+
 /** A leak with its tokens, decisions and recent sightings. */
 export interface LeakDetail extends Leak {
-  tokens: { sha256: string; preview: string; kind: string | null }[]
+  tokens: LeakToken[]
   decisions: Decision[]
   sightings: Sighting[]
 }

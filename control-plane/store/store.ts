@@ -31,11 +31,6 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
 
 /** The SQLite store and its repositories. */
 export class Store {
-  /**
-   * The SQLite handle. Only the scan jobs (`detect/scan-jobs.ts`) still use it, until their tables
-   * have a repository here; everything else goes through the repositories below.
-   */
-  readonly db: Database.Database
   /** Where another thread opens this store to read it (`openIndexReader`): the SQLite file's path. */
   readonly location: string
   readonly index: IndexLog
@@ -45,12 +40,13 @@ export class Store {
   readonly nodes: NodeRepo
   readonly keys: KeyRepo
   readonly stats: StatsRepo
+  readonly #db: Database.Database
   readonly #events = new EventEmitter()
   readonly #retention: number
   #lastRevision: number
 
   private constructor(db: Database.Database, options: StoreOptions) {
-    this.db = db
+    this.#db = db
     this.location = db.name
     this.#retention = options.changesRetention
     this.#events.setMaxListeners(0)
@@ -70,6 +66,14 @@ export class Store {
     return new Store(openDatabase(dataDir), options)
   }
 
+  /**
+   * The SQLite handle. Only the scan jobs (`detect/scan-jobs.ts`) still use it, until their tables
+   * have a repository here; everything else goes through the repositories.
+   */
+  get db(): Database.Database {
+    return this.#db
+  }
+
   /** Calls `listener(revision)` after each committed write that advanced the revision. */
   onRevision(listener: (revision: number) => void): () => void {
     this.#events.on('revision', listener)
@@ -78,7 +82,7 @@ export class Store {
 
   /** Throws unless the database answers a query (the liveness check). */
   ping(): void {
-    this.db.prepare('SELECT 1').get()
+    this.#db.prepare('SELECT 1').get()
   }
 
   /**
@@ -87,7 +91,7 @@ export class Store {
    * repository writes one transaction.
    */
   write<T>(fn: () => T): T {
-    const result = this.db.transaction(fn).immediate()
+    const result = this.#db.transaction(fn).immediate()
     this.#afterWrite()
     return result
   }
@@ -95,13 +99,13 @@ export class Store {
   /** Closes the database; the store is unusable after. */
   close(): void {
     this.#events.removeAllListeners()
-    if (this.db.open) this.db.close()
+    if (this.#db.open) this.#db.close()
   }
 
   #afterWrite(): void {
     // Inside a caller's transaction (a repository write nested in `write`): announce after its commit,
     // which `write` does, so a rolled-back revision is never announced.
-    if (this.db.inTransaction) return
+    if (this.#db.inTransaction) return
     const revision = this.index.revision()
     if (revision === this.#lastRevision) return
     this.#lastRevision = revision
