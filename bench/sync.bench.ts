@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import Database from 'better-sqlite3'
 import { createLogger } from '../lib/logger.js'
 import { buildControlPlane } from '../control-plane/app.js'
 import { defaultControlPlaneConfig } from '../control-plane/config.js'
@@ -149,16 +150,18 @@ if (DECISIONS > 0) {
 }
 
 // Snapshot at ENTRIES leaks: the index table filled directly (the snapshot reads only it).
+// A connection of the bench's own: the store offers no SQL handle.
+const sqlite = new Database(store.location)
 const fill = performance.now()
-store.db.transaction(() => {
-  const put = store.db.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?)')
+sqlite.transaction(() => {
+  const put = sqlite.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?)')
   for (let i = 1; i <= ENTRIES; i++) {
     const h = Buffer.alloc(32)
     h.writeUInt32BE(i, 0)
     h.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 4)
     put.run(h.toString('hex'), i % 3 === 0 ? 'monitor' : 'block', 1000 + i)
   }
-  store.db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
+  sqlite.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
 }).immediate()
 const fillMs = performance.now() - fill
 const nodeAuth = { authorization: `Bearer ${nodeKey}` }
@@ -169,7 +172,7 @@ let size = 0
 for (let i = 0; i < 5; i++) {
   // A B A B: a snapshot at a new revision (built in the worker; polled until served), then the
   // cached one; /healthz is timed throughout to show the event loop is not stalled by the build.
-  store.db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
+  sqlite.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
   const want = String(store.index.revision())
   let worstHealth = 0
   let building = true
@@ -213,5 +216,6 @@ lines.push('', `Snapshot at ${ENTRIES.toLocaleString('en')} index entries: ${(si
 console.log(lines.join('\n'))
 
 await app.close()
+sqlite.close()
 store.close()
 rmSync(root, { recursive: true, force: true })

@@ -5,7 +5,6 @@
  */
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Store } from './store/store.js'
-import { leakCounts } from './store/stats.js'
 import type { SyncService } from './sync.js'
 
 /** The metrics of one control-plane instance. */
@@ -25,7 +24,7 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     registers: [registry],
     collect() {
       this.reset()
-      for (const r of leakCounts(store.db)) this.set({ status: r.status, risk: r.risk, action: r.action }, r.n)
+      for (const r of store.stats.leakCounts()) this.set({ status: r.status, risk: r.risk, action: r.action }, r.n)
     },
   })
   new Gauge({

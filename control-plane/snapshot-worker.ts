@@ -2,12 +2,12 @@
  * A worker thread that builds snapshots of a large index, so the control plane's event loop keeps
  * answering the API and the long-polls while a million entries are read and encoded.
  *
- * It opens the store read-only and reads the revision and the entries inside one read transaction:
- * WAL gives it a consistent view at that revision while the main thread goes on writing.
+ * It reads the index through a read-only connection of its own (`openIndexReader`), at one
+ * consistent revision while the main thread goes on writing.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import Database from 'better-sqlite3'
 import { encodeSnapshot } from '../node/leakdb/snapshot.js'
+import { openIndexReader } from './store/index-reader.js'
 
 /** A build request. */
 export interface BuildRequest {
@@ -19,22 +19,10 @@ export type BuildAnswer = { id: number; revision: number; body: Uint8Array } | {
 
 const port = parentPort
 if (port !== null) {
-  const db = new Database((workerData as { dbPath: string }).dbPath, { readonly: true, fileMustExist: true })
-  db.pragma('busy_timeout = 5000')
-  const revisionStmt = db.prepare('SELECT value FROM meta WHERE key = ?').pluck()
-  const entriesStmt = db.prepare('SELECT sha256, action, leak_id FROM index_entries').raw()
-  const build = db.transaction(() => {
-    const revision = revisionStmt.get('revision') as number
-    function* entries(): Generator<{ sha256: string; action: 'block' | 'monitor'; leakId: number }> {
-      for (const row of entriesStmt.iterate() as IterableIterator<[string, 'block' | 'monitor', number]>) {
-        yield { sha256: row[0], action: row[1], leakId: row[2] }
-      }
-    }
-    return { revision, body: encodeSnapshot(entries(), revision) }
-  })
+  const reader = openIndexReader((workerData as { storeLocation: string }).storeLocation)
   port.on('message', (msg: BuildRequest) => {
     try {
-      const { revision, body } = build()
+      const { revision, body } = reader.read((revision, entries) => ({ revision, body: encodeSnapshot(entries, revision) }))
       // Transfer the bytes instead of copying 36 MB, when the buffer owns its whole ArrayBuffer.
       const own = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength
       port.postMessage({ id: msg.id, revision, body } satisfies BuildAnswer, own ? [body.buffer as ArrayBuffer] : [])

@@ -154,7 +154,7 @@ export class SyncService {
   }
 
   #startWorker(): Worker {
-    const workerData = { dbPath: this.#store.db.name }
+    const workerData = { storeLocation: this.#store.location }
     // Built, the worker is a .js file beside this module. Run from sources (tsx: tests, `npx tsx`),
     // it is .ts, and a worker thread does not always inherit tsx's loader, so it registers it first.
     const worker = import.meta.url.endsWith('.ts')

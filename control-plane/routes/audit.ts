@@ -1,7 +1,6 @@
 /** `/v1/audit`: every decision, newest first. */
 import type { FastifyPluginAsync } from 'fastify'
 import type { RouteContext } from '../context.js'
-import { listDecisions } from '../store/audit.js'
 import { LEAK_ID_MAX, cursorString, decisionOutput, pageLimit, problems } from './schemas.js'
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
@@ -20,7 +19,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
         ...problems(400, 401, 403),
       },
     },
-  }, async (request) => listDecisions(store.db, request.query))
+  }, async (request) => store.audit.list(request.query))
 }
 
 export default routes

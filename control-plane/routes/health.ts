@@ -7,7 +7,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, metrics })
     schema: { summary: 'Liveness', tags: ['health'] },
     logLevel: 'warn',
   }, async () => {
-    store.db.prepare('SELECT 1').get()
+    store.ping()
     return { status: 'ok', revision: store.index.revision() }
   })
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { LeakIndex } from '../../node/leakdb/index.js'
 import { sha256Hex } from '../../node/leakdb/hash.js'
-import { startPlane, type TestPlane } from '../test/harness.js'
+import { startPlane, storeFile, type TestPlane } from '../test/harness.js'
 
 async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {
   const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
@@ -101,8 +101,9 @@ t.test('a token already in an open leak is linked, not duplicated; the index pre
   t.equal(first.tokens[0].preview, `sha256:${sha256Hex(raw).slice(0, 8)}`, 'a placeholder preview for a hash-only token')
   const second = (await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: raw }, { value: raw }], action: 'block' })).json()
   t.equal(second.tokenCount, 1, 'the same token twice in one body counts once')
-  t.equal(plane.store.db.prepare('SELECT count(*) AS n FROM tokens').pluck().get(), 1, 'one token row')
-  t.equal(plane.store.db.prepare('SELECT count(*) AS n FROM leak_tokens').pluck().get(), 2, 'linked to both leaks')
+  const db = storeFile(t, plane.store)
+  t.equal(db.prepare('SELECT count(*) AS n FROM tokens').pluck().get(), 1, 'one token row')
+  t.equal(db.prepare('SELECT count(*) AS n FROM leak_tokens').pluck().get(), 2, 'linked to both leaks')
   const again = (await plane.call('GET', `/v1/leaks/${first.id}`, plane.keys.analyst)).json()
   t.equal(again.tokens[0].preview, 'xoxb…mnop', 'the real preview replaced the placeholder')
 

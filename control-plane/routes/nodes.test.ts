@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startPlane } from '../test/harness.js'
+import { startPlane, storeFile } from '../test/harness.js'
 
 t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t) => {
   const plane = await startPlane(t, { nodeStaleSeconds: 1 })
@@ -15,7 +15,7 @@ t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t
   t.match(fleet.items[0].lastContactAt, /^\d{4}-\d\d-\d\dT/)
 
   // Age edge-1's last contact past the stale window (1 s) instead of sleeping.
-  plane.store.db.prepare("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-1'").run()
+  storeFile(t, plane.store).prepare("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-1'").run()
   const later = (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json()
   t.same(later.items.map((n: { stale: boolean }) => n.stale), [true, false])
   const metrics = await plane.call('GET', '/metrics')

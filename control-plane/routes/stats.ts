@@ -2,7 +2,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { RouteContext } from '../context.js'
 import type { LeakStatus } from '../store/leaks.js'
-import { leakStats } from '../store/stats.js'
 import { problems } from './schemas.js'
 
 const riskCounts = {
@@ -33,7 +32,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
         ...problems(400, 401, 403),
       },
     },
-  }, async (request) => leakStats(store.db, request.query.status))
+  }, async (request) => store.stats.leaks(request.query.status))
 }
 
 export default routes

@@ -1,21 +1,74 @@
-/** The audit log: every decision, newest first. */
+/**
+ * The audit log (`decisions` table): every decision on a leak, from its creation on. Entries are
+ * written by the leak operations inside their own transaction, so a leak never changes without one.
+ */
 import type Database from 'better-sqlite3'
 import { decodeCursor, encodeCursor } from './cursor.js'
-import { toDecision, type Decision } from './leaks.js'
+import type { Decision, DecisionState } from './leak-types.js'
 
-/** One page of decisions, optionally of one leak. */
-export function listDecisions(
-  db: Database.Database,
-  query: { leakId?: number | undefined; limit?: number | undefined; cursor?: string | undefined },
-): { items: Decision[]; nextCursor: string | null } {
-  const where: string[] = []
-  const params: Record<string, unknown> = {}
-  if (query.leakId !== undefined) { where.push('leak_id = @leakId'); params.leakId = query.leakId }
-  if (query.cursor !== undefined) { where.push('id < @before'); params.before = decodeCursor(query.cursor, 'audit').id }
-  const limit = query.limit ?? 50
-  const rows = db.prepare(`SELECT * FROM decisions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
-    .all({ ...params, limit: limit + 1 }) as Parameters<typeof toDecision>[0][]
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return { items: page.map(toDecision), nextCursor: rows.length > limit && last !== undefined ? encodeCursor('audit', last.id, last.id) : null }
+interface DecisionRow {
+  id: number
+  leak_id: number
+  actor: string
+  at: string
+  from_state: string | null
+  to_state: string
+  comment: string | null
+}
+
+/** Filters and paging of the audit log. */
+export interface AuditQuery {
+  leakId?: number | undefined
+  limit?: number | undefined
+  cursor?: string | undefined
+}
+
+/** Appends and reads decisions. */
+export class AuditLog {
+  readonly #db: Database.Database
+  readonly #s
+
+  constructor(db: Database.Database) {
+    this.#db = db
+    this.#s = {
+      append: db.prepare('INSERT INTO decisions (leak_id, actor, at, from_state, to_state, comment) VALUES (?, ?, ?, ?, ?, ?)'),
+      ofLeak: db.prepare<[number], DecisionRow>('SELECT * FROM decisions WHERE leak_id = ? ORDER BY id DESC'),
+    }
+  }
+
+  /** Records that `actor` moved leak `leakId` from `from` (null: it was created) to `to`. Call inside the write's transaction. */
+  append(leakId: number, actor: string, at: string, from: DecisionState | null, to: DecisionState, comment: string | undefined): void {
+    this.#s.append.run(leakId, actor, at, from === null ? null : JSON.stringify(from), JSON.stringify(to), comment ?? null)
+  }
+
+  /** Every decision on one leak, newest first. */
+  ofLeak(leakId: number): Decision[] {
+    return this.#s.ofLeak.all(leakId).map(toDecision)
+  }
+
+  /** One page of decisions, optionally of one leak, newest first. */
+  list(query: AuditQuery): { items: Decision[]; nextCursor: string | null } {
+    const where: string[] = []
+    const params: Record<string, unknown> = {}
+    if (query.leakId !== undefined) { where.push('leak_id = @leakId'); params.leakId = query.leakId }
+    if (query.cursor !== undefined) { where.push('id < @before'); params.before = decodeCursor(query.cursor, 'audit').id }
+    const limit = query.limit ?? 50
+    const rows = this.#db.prepare(`SELECT * FROM decisions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
+      .all({ ...params, limit: limit + 1 }) as DecisionRow[]
+    const page = rows.slice(0, limit)
+    const last = page.at(-1)
+    return { items: page.map(toDecision), nextCursor: rows.length > limit && last !== undefined ? encodeCursor('audit', last.id, last.id) : null }
+  }
+}
+
+function toDecision(row: DecisionRow): Decision {
+  return {
+    id: row.id,
+    leakId: row.leak_id,
+    actor: row.actor,
+    at: row.at,
+    from: row.from_state === null ? null : (JSON.parse(row.from_state) as DecisionState),
+    to: JSON.parse(row.to_state) as DecisionState,
+    comment: row.comment,
+  }
 }

@@ -4,7 +4,8 @@
  * the leak: a leak in use is critical.
  */
 import type Database from 'better-sqlite3'
-import type { LeakRepo } from './leaks.js'
+import type { LeakRecords } from './leak-records.js'
+import type { Sighting } from './leak-types.js'
 
 /** One sighting as a node reports it (docs/api.md). */
 export interface SightingInput {
@@ -18,14 +19,14 @@ export interface SightingInput {
   verdict?: string | undefined
 }
 
-/** Records batches of sightings. */
+/** Records batches of sightings and reads a leak's newest. */
 export class SightingRepo {
   readonly #db: Database.Database
-  readonly #leaks: LeakRepo
+  readonly #leaks: LeakRecords
   readonly #keep: number
   readonly #s
 
-  constructor(db: Database.Database, leaks: LeakRepo, keepPerLeak: number) {
+  constructor(db: Database.Database, leaks: LeakRecords, keepPerLeak: number) {
     this.#db = db
     this.#leaks = leaks
     this.#keep = keepPerLeak
@@ -41,6 +42,10 @@ export class SightingRepo {
       prune: db.prepare(`
         DELETE FROM sightings WHERE leak_id = @leakId AND id NOT IN
           (SELECT id FROM sightings WHERE leak_id = @leakId ORDER BY at DESC, id DESC LIMIT @keep)`),
+      // Aliased to the API's names, so the row is the Sighting itself.
+      recent: db.prepare<[number], Sighting>(`
+        SELECT id, leak_id AS leakId, node_id AS nodeId, sha256, at, host, method, route, client, verdict
+        FROM sightings WHERE leak_id = ? ORDER BY at DESC, id DESC LIMIT 100`),
     }
   }
 
@@ -69,5 +74,10 @@ export class SightingRepo {
       }
       return { accepted, ignored: sightings.length - accepted }
     }).immediate()
+  }
+
+  /** The 100 newest sightings of leak `leakId`, newest first. */
+  recent(leakId: number): Sighting[] {
+    return this.#s.recent.all(leakId)
   }
 }

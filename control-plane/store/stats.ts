@@ -1,7 +1,7 @@
 /** Counts of leaks for the console's charts and the control plane's metrics. */
 import type Database from 'better-sqlite3'
 import { RISK_LEVELS, type RiskLevel } from '../config.js'
-import type { LeakStatus } from './leaks.js'
+import type { LeakStatus } from './leak-types.js'
 
 /** `GET /v1/stats` (docs/api.md). */
 export interface LeakStats {
@@ -13,37 +13,53 @@ export interface LeakStats {
   riskBySource: Record<string, Record<RiskLevel, number>>
 }
 
+/** How many leaks have one status, risk and action, for the `leakgate_cp_leaks` gauge. */
+export interface LeakCount {
+  status: string
+  risk: string
+  action: string
+  n: number
+}
+
 function zeroRisk(): Record<RiskLevel, number> {
   return Object.fromEntries(RISK_LEVELS.map((r) => [r, 0])) as Record<RiskLevel, number>
 }
 
-/** Counts leaks with `status` (or every leak for `all`); `byStatus` always counts every leak. */
-export function leakStats(db: Database.Database, status: LeakStatus | 'all'): LeakStats {
-  const byStatus: Record<LeakStatus, number> = { open: 0, closed: 0, false_positive: 0 }
-  for (const r of db.prepare('SELECT status, count(*) AS n FROM leaks GROUP BY status').all() as { status: LeakStatus; n: number }[]) {
-    byStatus[r.status] = r.n
-  }
-  const filter = status === 'all' ? '' : 'WHERE status = ?'
-  const args = status === 'all' ? [] : [status]
-  const rows = db.prepare(`SELECT source, risk, action, count(*) AS n FROM leaks ${filter} GROUP BY source, risk, action`).all(...args) as {
-    source: string; risk: RiskLevel; action: 'block' | 'monitor'; n: number
-  }[]
-  const stats: LeakStats = { total: 0, byRisk: zeroRisk(), bySource: {}, byStatus, byAction: { block: 0, monitor: 0 }, riskBySource: {} }
-  for (const r of rows) {
-    stats.total += r.n
-    stats.byRisk[r.risk] += r.n
-    stats.bySource[r.source] = (stats.bySource[r.source] ?? 0) + r.n
-    stats.byAction[r.action] += r.n
-    const bySource = stats.riskBySource[r.source] ?? zeroRisk()
-    bySource[r.risk] += r.n
-    stats.riskBySource[r.source] = bySource
-  }
-  return stats
-}
+/** Reads counts over the leaks table. */
+export class StatsRepo {
+  readonly #db: Database.Database
 
-/** Leak counts by status, risk and action, for the `leakgate_cp_leaks` gauge. */
-export function leakCounts(db: Database.Database): { status: string; risk: string; action: string; n: number }[] {
-  return db.prepare('SELECT status, risk, action, count(*) AS n FROM leaks GROUP BY status, risk, action').all() as {
-    status: string; risk: string; action: string; n: number
-  }[]
+  constructor(db: Database.Database) {
+    this.#db = db
+  }
+
+  /** Counts leaks with `status` (or every leak for `all`); `byStatus` always counts every leak. */
+  leaks(status: LeakStatus | 'all'): LeakStats {
+    const db = this.#db
+    const byStatus: Record<LeakStatus, number> = { open: 0, closed: 0, false_positive: 0 }
+    for (const r of db.prepare('SELECT status, count(*) AS n FROM leaks GROUP BY status').all() as { status: LeakStatus; n: number }[]) {
+      byStatus[r.status] = r.n
+    }
+    const filter = status === 'all' ? '' : 'WHERE status = ?'
+    const args = status === 'all' ? [] : [status]
+    const rows = db.prepare(`SELECT source, risk, action, count(*) AS n FROM leaks ${filter} GROUP BY source, risk, action`).all(...args) as {
+      source: string; risk: RiskLevel; action: 'block' | 'monitor'; n: number
+    }[]
+    const stats: LeakStats = { total: 0, byRisk: zeroRisk(), bySource: {}, byStatus, byAction: { block: 0, monitor: 0 }, riskBySource: {} }
+    for (const r of rows) {
+      stats.total += r.n
+      stats.byRisk[r.risk] += r.n
+      stats.bySource[r.source] = (stats.bySource[r.source] ?? 0) + r.n
+      stats.byAction[r.action] += r.n
+      const bySource = stats.riskBySource[r.source] ?? zeroRisk()
+      bySource[r.risk] += r.n
+      stats.riskBySource[r.source] = bySource
+    }
+    return stats
+  }
+
+  /** Leak counts by status, risk and action. */
+  leakCounts(): LeakCount[] {
+    return this.#db.prepare('SELECT status, risk, action, count(*) AS n FROM leaks GROUP BY status, risk, action').all() as LeakCount[]
+  }
 }

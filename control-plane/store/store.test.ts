@@ -1,6 +1,7 @@
 import t from 'tap'
 import { sha256Hex } from '../../node/leakdb/hash.js'
-import { tempDir } from '../test/harness.js'
+import { storeFile, tempDir } from '../test/harness.js'
+import { openDatabase } from './db.js'
 import { DEFAULT_STORE_OPTIONS, Store } from './store.js'
 
 const token = (s: string): { sha256: string; preview: string; kind: string } => ({ sha256: sha256Hex(s), preview: `${s.slice(0, 4)}…${s.slice(-4)}`, kind: 'github_pat' })
@@ -32,7 +33,7 @@ t.test('upsertFromFindings: a rescan updates the leak instead of duplicating it'
   t.equal(more.leak.tokenCount, 2, 'a new token of the same exposure joins the leak')
   t.ok(more.leak.riskFactors.some((f) => f.factor === 'still_present'), 'present now that a finding is in the tree')
   t.same(revisions, [1, 2])
-  t.equal(store.db.prepare('SELECT count(*) FROM leaks').pluck().get(), 1)
+  t.equal(store.leaks.list({}).total, 1)
 
   // Without a fingerprint, source + location + tokens identify the exposure.
   const { fingerprint: _fp, ...noFingerprint } = group
@@ -59,15 +60,20 @@ t.test('the store survives reopening: migrations once, revision and data kept', 
   t.teardown(() => second.close())
   t.equal(second.index.revision(), 2)
   t.equal(second.leaks.get(leak.id)?.action, 'block')
-  t.equal(second.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1)
-  t.equal(second.db.pragma('journal_mode', { simple: true }), 'wal')
-  t.equal(second.db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL')
+  t.equal(storeFile(t, second).prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1)
+})
+
+t.test('the database is opened in WAL mode with synchronous = FULL', async (t) => {
+  const db = openDatabase(tempDir(t))
+  t.teardown(() => db.close())
+  t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL')
 })
 
 t.test('a store written by a newer Leakgate is refused', async (t) => {
   const dir = tempDir(t)
   const store = Store.open(dir)
-  store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'now')").run()
+  storeFile(t, store).prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'now')").run()
   store.close()
   t.throws(() => Store.open(dir), /newer Leakgate/)
 })

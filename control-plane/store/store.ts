@@ -1,16 +1,22 @@
 /**
  * The control plane's store: one SQLite file in the data directory, and the repositories over it.
+ * Routes, services and metrics go through the repositories, never through SQL of their own, so the
+ * store's interface is all a second implementation (PostgreSQL) would have to provide.
  * `onRevision` listeners hear when a committed write advanced the index revision, which is what wakes
  * the nodes' long-polls.
  */
 import { EventEmitter } from 'node:events'
 import type Database from 'better-sqlite3'
 import { openDatabase } from './db.js'
+import { AuditLog } from './audit.js'
 import { IndexLog } from './index-log.js'
 import { KeyRepo } from './keys.js'
-import { LeakRepo, type LeakPolicy } from './leaks.js'
+import { LeakRecords } from './leak-records.js'
+import type { LeakPolicy } from './leak-types.js'
+import { LeakRepo } from './leaks.js'
 import { NodeRepo } from './nodes.js'
 import { SightingRepo } from './sightings.js'
+import { StatsRepo } from './stats.js'
 
 /** What the store needs to know of the configuration. */
 export interface StoreOptions extends LeakPolicy {
@@ -25,31 +31,47 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
 
 /** The SQLite store and its repositories. */
 export class Store {
-  readonly db: Database.Database
+  /** Where another thread opens this store to read it (`openIndexReader`): the SQLite file's path. */
+  readonly location: string
   readonly index: IndexLog
   readonly leaks: LeakRepo
+  readonly audit: AuditLog
   readonly sightings: SightingRepo
   readonly nodes: NodeRepo
   readonly keys: KeyRepo
+  readonly stats: StatsRepo
+  readonly #db: Database.Database
   readonly #events = new EventEmitter()
   readonly #retention: number
   #lastRevision: number
 
   private constructor(db: Database.Database, options: StoreOptions) {
-    this.db = db
+    this.#db = db
+    this.location = db.name
     this.#retention = options.changesRetention
     this.#events.setMaxListeners(0)
     this.index = new IndexLog(db)
     this.#lastRevision = this.index.revision()
-    this.leaks = new LeakRepo(db, this.index, options, () => this.#afterWrite())
-    this.sightings = new SightingRepo(db, this.leaks, options.sightingsKeptPerLeak)
+    this.audit = new AuditLog(db)
+    const records = new LeakRecords(db, this.index, this.audit, options)
+    this.sightings = new SightingRepo(db, records, options.sightingsKeptPerLeak)
+    this.leaks = new LeakRepo(db, records, this.audit, this.sightings, (fn) => this.write(fn))
     this.nodes = new NodeRepo(db)
     this.keys = new KeyRepo(db)
+    this.stats = new StatsRepo(db)
   }
 
   /** Opens (creating and migrating when needed) the store in `dataDir`. */
   static open(dataDir: string, options: StoreOptions = DEFAULT_STORE_OPTIONS): Store {
     return new Store(openDatabase(dataDir), options)
+  }
+
+  /**
+   * The SQLite handle. Only the scan jobs (`detect/scan-jobs.ts`) still use it, until their tables
+   * have a repository here; everything else goes through the repositories.
+   */
+  get db(): Database.Database {
+    return this.#db
   }
 
   /** Calls `listener(revision)` after each committed write that advanced the revision. */
@@ -58,12 +80,18 @@ export class Store {
     return () => this.#events.off('revision', listener)
   }
 
+  /** Throws unless the database answers a query (the liveness check). */
+  ping(): void {
+    this.#db.prepare('SELECT 1').get()
+  }
+
   /**
-   * Runs `fn` in one write transaction (for callers outside the repositories, such as the scans
-   * route) and announces a new revision after it commits.
+   * Runs `fn` in one write transaction and announces a new revision after it commits. The
+   * repositories' writes run through it; callers outside them (the scan jobs) use it to make several
+   * repository writes one transaction.
    */
   write<T>(fn: () => T): T {
-    const result = this.db.transaction(fn).immediate()
+    const result = this.#db.transaction(fn).immediate()
     this.#afterWrite()
     return result
   }
@@ -71,13 +99,13 @@ export class Store {
   /** Closes the database; the store is unusable after. */
   close(): void {
     this.#events.removeAllListeners()
-    if (this.db.open) this.db.close()
+    if (this.#db.open) this.#db.close()
   }
 
   #afterWrite(): void {
     // Inside a caller's transaction (a repository write nested in `write`): announce after its commit,
     // which `write` does, so a rolled-back revision is never announced.
-    if (this.db.inTransaction) return
+    if (this.#db.inTransaction) return
     const revision = this.index.revision()
     if (revision === this.#lastRevision) return
     this.#lastRevision = revision

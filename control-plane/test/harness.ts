@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import Database from 'better-sqlite3'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
@@ -37,6 +38,16 @@ export function tempDir(t: Teardown, prefix = 'leakgate-cp-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
+}
+
+/**
+ * A SQLite connection of the test's own to `store`'s file, closed at teardown: for rows no API shows
+ * (how many token rows, a node's last contact made old). The store itself offers no SQL handle.
+ */
+export function storeFile(t: Teardown, store: Store): Database.Database {
+  const db = new Database(store.location)
+  t.teardown(() => db.close())
+  return db
 }
 
 /** Builds a control plane over a fresh store; `overrides` are config options. */

@@ -1,0 +1,57 @@
+/**
+ * An operator's decision on a leak (`PATCH /v1/leaks/:id`): a new action, status and/or risk, its
+ * audit entry, and the index entries of the leak's tokens brought in line, all in the caller's
+ * transaction.
+ */
+import type Database from 'better-sqlite3'
+import { NotFoundError } from '../../lib/errors.js'
+import { riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
+import type { AuditLog } from './audit.js'
+import type { LeakRecords } from './leak-records.js'
+import type { DecisionInput, DecisionState } from './leak-types.js'
+
+/** Applies decisions to leaks. */
+export class LeakDecisions {
+  readonly #records: LeakRecords
+  readonly #audit: AuditLog
+  readonly #s
+
+  constructor(db: Database.Database, records: LeakRecords, audit: AuditLog) {
+    this.#records = records
+    this.#audit = audit
+    this.#s = {
+      decide: db.prepare(`
+        UPDATE leaks SET action = @action, status = @status, risk = @risk, risk_rank = @riskRank,
+          risk_score = @riskScore, risk_factors = @riskFactors, risk_overridden = @riskOverridden, updated_at = @now
+        WHERE id = @id`),
+    }
+  }
+
+  /**
+   * Moves leak `id` to what `input` asks (what it leaves out stays), audited as `actor`'s. An operator's
+   * risk is kept as an override beside the computed factors. Call inside a write transaction.
+   * @throws {NotFoundError} when there is no such leak.
+   */
+  apply(id: number, input: DecisionInput, actor: string): void {
+    const row = this.#records.byId(id)
+    if (row === undefined) throw new NotFoundError(`there is no leak ${id}`)
+    const now = new Date().toISOString()
+    const from: DecisionState = { action: row.action, status: row.status, risk: row.risk }
+    let assessed: RiskAssessment = { risk: row.risk, score: 0, factors: JSON.parse(row.risk_factors) as RiskFactor[] }
+    let overridden = row.risk_overridden === 1
+    let riskScore = row.risk_score
+    if (input.risk !== undefined) {
+      const computed = this.#records.assess(row)
+      assessed = withOverride(computed, input.risk, actor)
+      overridden = true
+      riskScore = computed.score
+    }
+    const to: DecisionState = { action: input.action ?? row.action, status: input.status ?? row.status, risk: assessed.risk }
+    this.#s.decide.run({
+      id, action: to.action, status: to.status, risk: to.risk, riskRank: riskRank(to.risk), riskScore,
+      riskFactors: JSON.stringify(assessed.factors), riskOverridden: overridden ? 1 : 0, now,
+    })
+    this.#audit.append(id, actor, now, from, to, input.comment)
+    this.#records.refreshIndex(id, now)
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The leak list: filters, sort and cursor paging. The cursor carries the sort it was made for
+ * (`cursor.ts`), and every order ends on the id, so pages neither skip nor repeat a leak.
+ */
+import type Database from 'better-sqlite3'
+import { decodeCursor, encodeCursor } from './cursor.js'
+import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
+import type { Leak, LeakQuery, LeakSort } from './leak-types.js'
+
+const SORT_SQL: Record<LeakSort, string> = {
+  createdAt: 'l.created_at',
+  updatedAt: 'l.updated_at',
+  risk: 'l.risk_rank',
+  hits: 'l.hits',
+  lastSeenAt: "coalesce(l.last_seen_at, '')",
+  title: 'l.title',
+}
+
+/** One page of leaks, with the total matching the filters. */
+export function listLeaks(db: Database.Database, query: LeakQuery): { items: Leak[]; nextCursor: string | null; total: number } {
+  const where: string[] = []
+  const params: Record<string, unknown> = {}
+  if (query.status !== undefined) { where.push('l.status = @status'); params.status = query.status }
+  if (query.risk !== undefined) { where.push('l.risk = @risk'); params.risk = query.risk }
+  if (query.source !== undefined) { where.push('l.source = @source'); params.source = query.source }
+  if (query.action !== undefined) { where.push('l.action = @action'); params.action = query.action }
+  if (query.kind !== undefined) { where.push('l.kind = @kind'); params.kind = query.kind }
+  if (query.q !== undefined && query.q !== '') { where.push('instr(l.search_text, @q) > 0'); params.q = query.q.toLowerCase() }
+  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+  const total = (db.prepare(`SELECT count(*) AS n FROM leaks l ${filter}`).get(params) as { n: number }).n
+
+  const sort: LeakSort = query.sort ?? 'createdAt'
+  const desc = (query.order ?? 'desc') === 'desc'
+  const expr = SORT_SQL[sort]
+  const cursorKey = `${sort}:${desc ? 'desc' : 'asc'}`
+  const paged = [...where]
+  if (query.cursor !== undefined) {
+    const c = decodeCursor(query.cursor, cursorKey)
+    const cmp = desc ? '<' : '>'
+    paged.push(`(${expr} ${cmp} @cv OR (${expr} = @cv AND l.id ${cmp} @cid))`)
+    params.cv = c.value
+    params.cid = c.id
+  }
+  const limit = query.limit ?? 50
+  const dir = desc ? 'DESC' : 'ASC'
+  const rows = db.prepare(`
+    ${SELECT_LEAK} ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
+    ORDER BY ${expr} ${dir}, l.id ${dir} LIMIT @limit`).all({ ...params, limit: limit + 1 }) as LeakRow[]
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(cursorKey, sortValue(last, sort), last.id) : null
+  return { items: page.map(toLeak), nextCursor, total }
+}
+
+function sortValue(row: LeakRow, sort: LeakSort): string | number {
+  switch (sort) {
+    case 'createdAt': return row.created_at
+    case 'updatedAt': return row.updated_at
+    case 'risk': return row.risk_rank
+    case 'hits': return row.hits
+    case 'lastSeenAt': return row.last_seen_at ?? ''
+    case 'title': return row.title
+  }
+}

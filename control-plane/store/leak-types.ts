@@ -1,0 +1,143 @@
+/**
+ * The shapes of leaks as the API shows them and as callers hand them to the store: a leak, its
+ * tokens and location, a decision on it, the list's filters. No SQL here; the leak operations
+ * (`leak-records.ts`, `leak-decisions.ts`, `leak-findings.ts`, `leak-list.ts`) map rows to these.
+ */
+import type { RiskLevel } from '../config.js'
+import type { RiskFactor } from '../risk.js'
+
+/** Where a leak was found; every field optional. */
+export interface LeakLocation {
+  url?: string
+  repo?: string
+  path?: string
+  line?: number
+  commit?: string
+  branch?: string
+}
+
+/** A leak's status. */
+export type LeakStatus = 'open' | 'closed' | 'false_positive'
+/** What nodes do with a leak's tokens. */
+export type LeakAction = 'block' | 'monitor'
+
+/** A leak as listed (docs/api.md). */
+export interface Leak {
+  id: number
+  title: string
+  source: string
+  kind: string | null
+  location: LeakLocation
+  risk: RiskLevel
+  riskFactors: RiskFactor[]
+  riskOverridden: boolean
+  status: LeakStatus
+  action: LeakAction
+  tokenCount: number
+  hits: number
+  lastSeenAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+/** The state a decision moves a leak between. */
+export interface DecisionState {
+  action: LeakAction
+  status: LeakStatus
+  risk: RiskLevel
+}
+
+/** An audit entry. */
+export interface Decision {
+  id: number
+  leakId: number
+  actor: string
+  at: string
+  from: DecisionState | null
+  to: DecisionState
+  comment: string | null
+}
+
+/** A sighting as shown with a leak. */
+export interface Sighting {
+  id: number
+  leakId: number
+  nodeId: string
+  sha256: string | null
+  at: string
+  host: string | null
+  method: string | null
+  route: string | null
+  client: string | null
+  verdict: string | null
+}
+
+/** A token of a leak, as shown with it: its hash and preview only. */
+export interface LeakToken {
+  sha256: string
+  preview: string
+  kind: string | null
+}
+
+/** A leak with its tokens, decisions and recent sightings. */
+export interface LeakDetail extends Leak {
+  tokens: LeakToken[]
+  decisions: Decision[]
+  sightings: Sighting[]
+}
+
+/** A token as the store takes it: its hash and preview only. */
+export interface TokenInput {
+  sha256: string
+  preview: string
+  kind?: string | undefined
+}
+
+/** A new leak. */
+export interface NewLeak {
+  title?: string | undefined
+  source: string
+  kind?: string | undefined
+  location?: LeakLocation | undefined
+  tokens: TokenInput[]
+  /** An operator's risk: kept as an override. */
+  risk?: RiskLevel | undefined
+  action?: LeakAction | undefined
+  comment?: string | undefined
+  inHistoryOnly?: boolean | undefined
+  /** When the exposure began (a commit date), for the age factor. */
+  exposedAt?: string | undefined
+  dedupeKey?: string | undefined
+}
+
+/** A decision's body. */
+export interface DecisionInput {
+  action?: LeakAction | undefined
+  status?: LeakStatus | undefined
+  risk?: RiskLevel | undefined
+  comment?: string | undefined
+}
+
+/** Filters and paging of the leak list. */
+export interface LeakQuery {
+  status?: LeakStatus | undefined
+  risk?: RiskLevel | undefined
+  source?: string | undefined
+  action?: LeakAction | undefined
+  kind?: string | undefined
+  q?: string | undefined
+  sort?: LeakSort | undefined
+  order?: 'asc' | 'desc' | undefined
+  limit?: number | undefined
+  cursor?: string | undefined
+}
+
+/** Columns the list sorts by. */
+export type LeakSort = 'createdAt' | 'updatedAt' | 'risk' | 'hits' | 'lastSeenAt' | 'title'
+
+/** How new leaks get their action. */
+export interface LeakPolicy {
+  defaultAction: LeakAction
+  autoBlockRisk: 'off' | RiskLevel
+  sightingsKeptPerLeak: number
+}
