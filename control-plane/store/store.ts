@@ -10,6 +10,7 @@ import { IndexLog } from './index-log.js'
 import { KeyRepo } from './keys.js'
 import { LeakRepo, type LeakPolicy } from './leaks.js'
 import { NodeRepo } from './nodes.js'
+import { ScanRepo } from './scans.js'
 import { SightingRepo } from './sightings.js'
 
 /** What the store needs to know of the configuration. */
@@ -31,6 +32,7 @@ export class Store {
   readonly sightings: SightingRepo
   readonly nodes: NodeRepo
   readonly keys: KeyRepo
+  readonly scans: ScanRepo
   readonly #events = new EventEmitter()
   readonly #retention: number
   #lastRevision: number
@@ -45,6 +47,7 @@ export class Store {
     this.sightings = new SightingRepo(db, this.leaks, options.sightingsKeptPerLeak)
     this.nodes = new NodeRepo(db)
     this.keys = new KeyRepo(db)
+    this.scans = new ScanRepo(db)
   }
 
   /** Opens (creating and migrating when needed) the store in `dataDir`. */
@@ -60,7 +63,7 @@ export class Store {
 
   /**
    * Runs `fn` in one write transaction (for callers outside the repositories, such as the scans
-   * route) and announces a new revision after it commits.
+   * service) and announces a new revision after it commits.
    */
   write<T>(fn: () => T): T {
     const result = this.db.transaction(fn).immediate()
