@@ -2,6 +2,7 @@
  * `buildControlPlane(config, deps)`: the control plane as a fastify instance, not listening, so tests
  * drive it with `app.inject()` and `server.ts` adds only `listen` and signals.
  */
+import { join } from 'node:path'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -19,10 +20,11 @@ import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import nodeRoutes from './routes/nodes.js'
-import scanRoutes, { type ScanRouteOptions } from './routes/scans.js'
+import scanRoutes from './routes/scans.js'
 import sightingRoutes from './routes/sightings.js'
 import statsRoutes from './routes/stats.js'
 import syncRoutes from './routes/sync.js'
+import { githubAccessFromEnv, ScanService, type ScanServiceOptions, type ScheduleTiming } from './scans.js'
 import { Store } from './store/store.js'
 import { SyncService } from './sync.js'
 import { formatSchemaErrors, validatorCompiler } from './validation.js'
@@ -35,8 +37,8 @@ export interface ControlPlaneDeps {
   logger?: FastifyServerOptions['logger']
   /** A logger of the caller's (tests capture lines with it); wins over `logger`. */
   loggerInstance?: FastifyBaseLogger
-  /** Options of the scans routes (where repositories are mirrored, GitHub access, schedule timing). */
-  scans?: Omit<ScanRouteOptions, keyof RouteContext>
+  /** Options of the scans service (where repositories are mirrored, GitHub access) and the schedule's timing. */
+  scans?: Partial<Pick<ScanServiceOptions, 'cacheDir' | 'github'>> & { schedule?: ScheduleTiming }
 }
 
 declare module 'fastify' {
@@ -75,6 +77,12 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     schemaErrorFormatter: formatSchemaErrors,
   })
   app.decorate('leakgate', ctx)
+  const scans = new ScanService(store, {
+    cacheDir: deps.scans?.cacheDir ?? join(config.dataDir, 'scan-cache'),
+    github: deps.scans?.github ?? githubAccessFromEnv(process.env),
+    actor: 'scanner',
+    onError: (err, source) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, sourceType: source.type }, 'scan failed'),
+  })
   // The API takes JSON only: other bodies get a clear 415 instead of a confusing schema error.
   app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler())
@@ -85,6 +93,8 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   app.addSchema(problemSchema)
   app.addHook('onClose', async () => {
     await sync.close()
+    // Running scans write to the store: they end first.
+    await scans.close()
     if (ownsStore) store.close()
   })
   // Nodes reconnecting after a restart all ask for the snapshot: have it ready (or building) first.
@@ -119,7 +129,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, healthRoutes]) {
     await app.register(plugin, ctx)
   }
-  await app.register(scanRoutes, { ...ctx, ...deps.scans })
+  await app.register(scanRoutes, { ...ctx, scans })
+  for (const skipped of scans.schedule(config.scanSources, deps.scans?.schedule)) {
+    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with url, github with org or user); skipped')
+  }
   await app.register(consolePlugin)
   return app
 }

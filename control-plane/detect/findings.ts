@@ -6,12 +6,24 @@
 import { readFileSync } from 'node:fs'
 import { makePreview, sha256Hex } from '../../node/leakdb/hash.js'
 import type { TextFinding } from './scanner.js'
-import type { LeakLocation } from '../store/leaks.js'
 
 export { makePreview, sha256Hex }
 
-/** Where a leak was found: the Leak `location` of docs/api.md, one type for findings and stored leaks. */
-export type FindingLocation = LeakLocation
+/**
+ * Where a secret was found. The engine's own type: the control plane copies it into the `location`
+ * of the leak it makes (docs/api.md), which has the same fields.
+ */
+export interface FindingLocation {
+  /** The file, relative to the scanned directory or repository. */
+  path?: string
+  line?: number
+  /** Repository name, for GitHub sources (`acme/api`). */
+  repo?: string
+  commit?: string
+  branch?: string
+  /** A browsable link to the line, when the source has one. */
+  url?: string
+}
 
 /** One secret found, as in docs/api.md "Scans". */
 export interface Finding {

@@ -2,24 +2,21 @@
  * `/v1/scans`: start a scan of a directory, a git repository or a GitHub organisation/user on the
  * control plane, or hand over findings a `leakgate scan --push` made; read a scan's progress and
  * findings. Findings carry hashes and previews only: a body with a raw secret (`secret`, or a
- * preview longer than 4 + 4 characters) is refused. Sources in `scanSources` are rescanned on
- * their schedule, reading only commits that are new since the last scan.
+ * preview longer than 4 + 4 characters) is refused. The scans themselves, and the schedule of
+ * `scanSources`, are the scans service's (control-plane/scans.ts).
  */
-import { join } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import { principalOf } from '../auth.js'
 import type { RouteContext } from '../context.js'
 import { BadRequestError, NotFoundError } from '../../lib/errors.js'
 import type { ScanSourceSpec } from '../detect/index.js'
 import type { Finding } from '../detect/findings.js'
-import { ScanJobs, type ScanJobsOptions } from '../detect/scan-jobs.js'
+import type { ScanService } from '../scans.js'
 import { idParams, kindName, locationInput, problems, sha256Hex, sourceName } from './schemas.js'
 
-/** Options of the plugin beyond the route context: where repositories are mirrored, GitHub access. */
+/** Options of the plugin beyond the route context: the service that runs and records scans. */
 export interface ScanRouteOptions extends RouteContext {
-  scanJobs?: Partial<ScanJobsOptions>
-  /** Timing of scheduled scans (tests shorten it). */
-  schedule?: { firstDelayMs?: number; intervalScale?: number }
+  scans: ScanService
 }
 
 const sourceInput = {
@@ -96,26 +93,7 @@ function checkSource(source: Record<string, unknown>): ScanSourceSpec {
 }
 
 const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
-  const { store, config } = options
-  const env = process.env
-  const token = env.LEAKGATE_GITHUB_TOKEN || env.GITHUB_TOKEN
-  const jobs = new ScanJobs(store, {
-    cacheDir: options.scanJobs?.cacheDir ?? join(config.dataDir, 'scan-cache'),
-    github: options.scanJobs?.github ?? {
-      ...(env.LEAKGATE_GITHUB_API_URL ? { apiUrl: env.LEAKGATE_GITHUB_API_URL } : {}),
-      ...(token ? { token } : {}),
-    },
-    actor: 'scanner',
-    onError: (err, source) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, sourceType: source.type }, 'scan failed'),
-  })
-  app.addHook('onClose', async () => {
-    await jobs.close()
-  })
-  if (config.scanSources.length > 0) {
-    for (const skipped of jobs.schedule(config.scanSources, options.schedule)) {
-      app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with url, github with org or user); skipped')
-    }
-  }
+  const { scans } = options
 
   app.post<{ Body: { source: Record<string, unknown>; findings?: Finding[] } }>('/v1/scans', {
     config: { roles: [] },
@@ -135,7 +113,7 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     const source = checkSource(request.body.source)
     const actor = principalOf(request).keyId
     const findings = request.body.findings
-    const record = findings === undefined ? jobs.start(source, actor) : jobs.ingest(source, findings, actor)
+    const record = findings === undefined ? scans.start(source, actor) : scans.ingest(source, findings, actor)
     return reply.code(202).send(record)
   })
 
@@ -143,7 +121,7 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     config: { roles: ['analyst'] },
     schema: { summary: "A scan's status, progress and findings", tags: ['scans'], params: idParams, response: { 200: scanOutput, ...problems(400, 401, 403, 404) } },
   }, async (request) => {
-    const record = jobs.get(request.params.id)
+    const record = scans.get(request.params.id)
     if (record === undefined) throw new NotFoundError(`there is no scan ${request.params.id}`)
     return record
   })

@@ -95,3 +95,22 @@ t.test('writes nested in store.write are announced once, after the commit; a rol
   })
   t.same(heard, [2], 'one announcement after the commit')
 })
+
+t.test('scans: a finished record keeps at most 10 000 findings; what a history scan left survives reopening', async (t) => {
+  const dir = tempDir(t)
+  const before = Store.open(dir)
+  const finding = { ruleId: 'github-pat', kind: 'github_pat', file: 'a.env', line: 1, column: 1, sha256: sha256Hex('x'), preview: 'ghp_…abcd', fingerprint: 'ab'.repeat(16), inHistoryOnly: false, source: 'dir', location: { path: 'a.env', line: 1 } }
+  const id = before.scans.start({ type: 'git', url: '/srv/repo', history: true }, '2026-01-01T00:00:00.000Z')
+  before.scans.finish(id, { status: 'done', progress: { commits: 3 }, findings: Array(10_001).fill(finding), leaksCreated: 1, leaksUpdated: 0, finishedAt: '2026-01-01T00:01:00.000Z', error: null })
+  before.scans.saveState('git:/srv/repo:history', { tips: ['abc'] }, '2026-01-01T00:01:00.000Z')
+  before.close()
+
+  const store = Store.open(dir)
+  t.teardown(() => store.close())
+  const record = store.scans.get(id)
+  t.match(record, { status: 'done', progress: { commits: 3 }, leaksCreated: 1, finishedAt: '2026-01-01T00:01:00.000Z' })
+  t.equal(record?.findings.length, 10_000)
+  t.same(store.scans.state('git:/srv/repo:history'), { tips: ['abc'] })
+  t.equal(store.scans.state('git:/srv/other:history'), undefined)
+  t.equal(store.scans.get(id + 1), undefined)
+})

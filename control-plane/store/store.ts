@@ -15,6 +15,7 @@ import { LeakRecords } from './leak-records.js'
 import type { LeakPolicy } from './leak-types.js'
 import { LeakRepo } from './leaks.js'
 import { NodeRepo } from './nodes.js'
+import { ScanRepo } from './scans.js'
 import { SightingRepo } from './sightings.js'
 import { StatsRepo } from './stats.js'
 
@@ -40,6 +41,7 @@ export class Store {
   readonly nodes: NodeRepo
   readonly keys: KeyRepo
   readonly stats: StatsRepo
+  readonly scans: ScanRepo
   readonly #db: Database.Database
   readonly #events = new EventEmitter()
   readonly #retention: number
@@ -59,19 +61,12 @@ export class Store {
     this.nodes = new NodeRepo(db)
     this.keys = new KeyRepo(db)
     this.stats = new StatsRepo(db)
+    this.scans = new ScanRepo(db)
   }
 
   /** Opens (creating and migrating when needed) the store in `dataDir`. */
   static open(dataDir: string, options: StoreOptions = DEFAULT_STORE_OPTIONS): Store {
     return new Store(openDatabase(dataDir), options)
-  }
-
-  /**
-   * The SQLite handle. Only the scan jobs (`detect/scan-jobs.ts`) still use it, until their tables
-   * have a repository here; everything else goes through the repositories.
-   */
-  get db(): Database.Database {
-    return this.#db
   }
 
   /** Calls `listener(revision)` after each committed write that advanced the revision. */
@@ -87,7 +82,7 @@ export class Store {
 
   /**
    * Runs `fn` in one write transaction and announces a new revision after it commits. The
-   * repositories' writes run through it; callers outside them (the scan jobs) use it to make several
+   * repositories' writes run through it; callers outside them (the scans service) use it to make several
    * repository writes one transaction.
    */
   write<T>(fn: () => T): T {

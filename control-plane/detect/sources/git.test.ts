@@ -102,6 +102,27 @@ t.test('oversized and binary blobs are skipped; a bad URL fails without echoing 
   t.notMatch((err as Error).message, /s3cretTok3n/)
 })
 
+t.test('git runs in its own environment: GIT_* variables of the scanning process do not redirect it', async (t) => {
+  const scanned = repo(t)
+  scanned.write('scanned.txt', 'here\n')
+  scanned.commit('scanned')
+  const other = repo(t)
+  other.write('other.txt', 'elsewhere\n')
+  other.commit('other')
+  const saved = { GIT_DIR: process.env.GIT_DIR, GIT_WORK_TREE: process.env.GIT_WORK_TREE }
+  // As inside a git hook: without a clean environment every git command would read the other repository.
+  process.env.GIT_DIR = join(other.dir, '.git')
+  process.env.GIT_WORK_TREE = other.dir
+  t.teardown(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  })
+  const items = await collect(gitSource({ url: scanned.dir, history: false, cacheDir: join(scanned.dir, '..', 'cache'), limits: { maxFileSize: 1e6 } }, newProgress()))
+  t.same(items.map((i) => i.origin.file), ['scanned.txt'])
+})
+
 t.test('option-like and ext:: URLs are refused before git runs', async (t) => {
   for (const url of ['--upload-pack=touch /tmp/x', 'ext::sh -c touch% /tmp/x']) {
     await t.rejects(collect(gitSource({ url, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 } }, newProgress())), { code: 'LEAKGATE_ERR_SCAN_SOURCE' }, url)

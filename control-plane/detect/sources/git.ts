@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { StringDecoder } from 'node:string_decoder'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { SourceError } from '../../../lib/errors.js'
@@ -48,52 +49,91 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@')
 }
 
-/** Runs git, resolving with stdout; rejects with SourceError carrying git's (redacted) stderr. */
-export function git(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<Buffer> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', args, {
-      cwd: options.cwd,
-      // Never prompt for credentials: a scan must fail, not hang, on a private repository.
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'echo', LC_ALL: 'C' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (c: Buffer) => out.push(c))
-    child.stderr.on('data', (c: Buffer) => err.push(c))
+/**
+ * The environment of every git this source starts. git must never wait for a person: no terminal
+ * prompt, and empty askpass programs, which also keep git from falling back to `core.askPass` or
+ * to ssh's own askpass. The parent's `GIT_*` variables are dropped (they can point git at another
+ * repository, inject configuration, or trace credentials to stderr, which lands in error
+ * messages), except the few that configure transport access on a server.
+ */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('GIT_') && !TRANSPORT_VARIABLES.has(name)) continue
+    if (name === 'SSH_ASKPASS_REQUIRE') continue
+    env[name] = value
+  }
+  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', LC_ALL: 'C' }
+}
+
+/** `GIT_*` variables kept: how an operator gives a server's git its ssh command, CA and global config. */
+const TRANSPORT_VARIABLES = new Set(['GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_SSH_VARIANT', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_CONFIG_GLOBAL'])
+
+/** A running git: its output, and how it ended. */
+interface GitProcess {
+  stdout: AsyncIterable<Buffer>
+  /** Resolves when git exits 0; rejects with SourceError carrying git's (redacted) stderr otherwise. */
+  exited: Promise<void>
+  /** Ends git early, when its reader stops before the end of the output. */
+  stop: () => void
+}
+
+/** Starts git with `input` on its standard input; the one place this source spawns a process. */
+function spawnGit(args: readonly string[], options: { cwd?: string | undefined; input?: string | undefined } = {}): GitProcess {
+  const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+  const stderr: Buffer[] = []
+  child.stderr.on('data', (c: Buffer) => stderr.push(c))
+  // git may exit before reading all its input (a failure): that must not crash the process.
+  child.stdin.on('error', () => undefined)
+  child.stdin.end(options.input ?? '')
+  const command = args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''
+  const exited = new Promise<void>((resolvePromise, reject) => {
     child.on('error', (cause) => reject(new SourceError(`cannot run git: ${cause.message}`, { cause })))
-    child.on('close', (code) => {
-      if (code === 0) resolvePromise(Buffer.concat(out))
-      else reject(new SourceError(`git ${args[0] ?? ''} failed (exit ${code}): ${redactUrl(Buffer.concat(err).toString('utf8').trim()).slice(0, 500)}`))
+    child.on('close', (code, signal) => {
+      if (code === 0) resolvePromise()
+      else reject(new SourceError(`git ${command} failed (${code === null ? `signal ${signal ?? '?'}` : `exit ${code}`}): ${redactUrl(Buffer.concat(stderr).toString('utf8').trim()).slice(0, 500)}`))
     })
-    child.stdin.on('error', () => undefined)
-    child.stdin.end(options.input ?? '')
   })
+  // A reader that stops early never awaits `exited`: its rejection is expected, not unhandled.
+  exited.catch(() => undefined)
+  return {
+    stdout: child.stdout,
+    exited,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill()
+    },
+  }
+}
+
+/** Runs git, resolving with stdout; rejects with SourceError carrying git's (redacted) stderr. */
+export async function git(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<Buffer> {
+  const proc = spawnGit(args, options)
+  const out: Buffer[] = []
+  for await (const chunk of proc.stdout) out.push(chunk)
+  await proc.exited
+  return Buffer.concat(out)
 }
 
 /** Runs git and yields its output split at `separator`, as it comes; rejects like `git` on failure. */
 async function* gitRecords(args: readonly string[], options: { cwd: string; input: string }, separator: string): AsyncGenerator<string> {
-  const child = spawn('git', args, { cwd: options.cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] })
-  const stderr: Buffer[] = []
-  child.stderr.on('data', (c: Buffer) => stderr.push(c))
-  child.stdin.on('error', () => undefined)
-  child.stdin.end(options.input)
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
-  child.stdout.setEncoding('utf8')
+  const proc = spawnGit(args, options)
+  const decoder = new StringDecoder('utf8')
   let pending = ''
+  let complete = false
   try {
-    for await (const chunk of child.stdout as AsyncIterable<string>) {
-      pending += chunk
+    for await (const chunk of proc.stdout) {
+      pending += decoder.write(chunk)
       const parts = pending.split(separator)
       pending = parts.pop() ?? ''
       yield* parts
     }
-    yield pending
+    complete = true
   } finally {
-    if (child.exitCode === null) child.kill()
+    if (!complete) proc.stop()
   }
-  const code = await exited
-  if (code !== 0) throw new SourceError(`git ${args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''} failed (exit ${code}): ${redactUrl(Buffer.concat(stderr).toString('utf8').trim()).slice(0, 500)}`)
+  // Output cut short by a failure is not a last record.
+  await proc.exited
+  yield pending + decoder.end()
 }
 
 /** The directory git commands run in: a local repository as it is, a remote one mirrored into the cache. */
@@ -193,32 +233,44 @@ interface Blob {
   branch?: string | undefined
 }
 
-/** Blob sizes through one `cat-file --batch-check`. */
+/**
+ * Blob sizes through one `cat-file --batch-check`. Every blob asked for was named by a tree of the
+ * repository: one that is missing means a broken repository, and a scan that would quietly read
+ * fewer files than there are, so it fails instead.
+ */
 async function blobSizes(cwd: string, shas: readonly string[]): Promise<Map<string, number>> {
   const sizes = new Map<string, number>()
   if (shas.length === 0) return sizes
   const out = (await git(['cat-file', '--batch-check'], { cwd, input: shas.join('\n') + '\n' })).toString('utf8')
   for (const line of out.split('\n')) {
+    if (line === '') continue
     const [sha, type, size] = line.split(' ')
-    if (sha !== undefined && type === 'blob' && size !== undefined) sizes.set(sha, Number(size))
+    if (type !== 'blob' || size === undefined) throw unreadableObject(sha, line)
+    sizes.set(sha!, Number(size))
   }
   return sizes
 }
 
-/** Streams blob contents, in the order asked, through one `git cat-file --batch`. */
+function unreadableObject(sha: string | undefined, answer: string): Error {
+  return new SourceError(`git cat-file cannot read object ${sha ?? '?'} (${answer.slice(0, 120)}): the repository is incomplete or corrupt`)
+}
+
+/**
+ * Streams blob contents, in the order asked, through one `git cat-file --batch`. A blob git cannot
+ * read (missing, or cat-file dying on a corrupt object) fails the scan: the files after it would
+ * otherwise be left out without a word.
+ */
 async function* readBlobs(cwd: string, shas: readonly string[]): AsyncGenerator<{ sha: string; data: Buffer }> {
   if (shas.length === 0) return
-  const child = spawn('git', ['cat-file', '--batch'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } })
-  const stderr: Buffer[] = []
-  child.stderr.on('data', (c: Buffer) => stderr.push(c))
-  child.stdin.on('error', () => undefined)
-  child.stdin.end(shas.join('\n') + '\n')
+  const proc = spawnGit(['cat-file', '--batch'], { cwd, input: shas.join('\n') + '\n' })
   let pending: Buffer = Buffer.alloc(0)
   let body: Buffer | undefined
   let filled = 0
   let current = ''
+  let read = 0
+  let complete = false
   try {
-    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    for await (const chunk of proc.stdout) {
       let data: Buffer = chunk
       while (data.length > 0) {
         if (body === undefined) {
@@ -230,10 +282,7 @@ async function* readBlobs(cwd: string, shas: readonly string[]): AsyncGenerator<
           const rest = pending.subarray(nl + 1)
           pending = Buffer.alloc(0)
           const [sha, type, size] = header.split(' ')
-          if (type === 'missing' || size === undefined) {
-            data = rest
-            continue
-          }
+          if (type === 'missing' || size === undefined || !/^\d+$/.test(size)) throw unreadableObject(sha, header)
           current = sha ?? ''
           body = Buffer.allocUnsafe(Number(size) + 1) // content and its trailing newline
           filled = 0
@@ -244,14 +293,18 @@ async function* readBlobs(cwd: string, shas: readonly string[]): AsyncGenerator<
         filled += take
         data = data.subarray(take)
         if (filled === body.length) {
+          read++
           yield { sha: current, data: body.subarray(0, body.length - 1) }
           body = undefined
         }
       }
     }
+    complete = true
   } finally {
-    if (child.exitCode === null) child.kill()
+    if (!complete) proc.stop()
   }
+  await proc.exited
+  if (read !== shas.length) throw new SourceError(`git cat-file ended after ${read} of ${shas.length} objects: the repository is incomplete or corrupt`)
 }
 
 function unquotePath(p: string): string {

@@ -12,18 +12,18 @@ import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import { loggerOptions } from '../../../lib/logger.js'
-import { buildControlPlane } from '../../app.js'
-import { defaultControlPlaneConfig } from '../../config.js'
-import { Store } from '../../store/store.js'
-import { generateKey } from '../../store/keys.js'
-import type { ScanRouteOptions } from '../../routes/scans.js'
-import { tempDir, waitFor } from '../../test/harness.js'
-import { PROVIDER_TOKENS } from '../corpus/tokens.js'
-import { Rng } from '../corpus/random.js'
-import { sha256Hex } from '../findings.js'
+import { loggerOptions } from '../../lib/logger.js'
+import { buildControlPlane } from '../app.js'
+import { defaultControlPlaneConfig } from '../config.js'
+import { Store } from '../store/store.js'
+import { generateKey } from '../store/keys.js'
+import type { ScheduleTiming } from '../scans.js'
+import { tempDir, waitFor } from './harness.js'
+import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
+import { Rng } from '../detect/corpus/random.js'
+import { sha256Hex } from '../detect/findings.js'
 
-const cli = fileURLToPath(new URL('../../../cli.ts', import.meta.url))
+const cli = fileURLToPath(new URL('../../cli.ts', import.meta.url))
 const rng = new Rng(4242)
 
 /** The fields of the answers the tests read. */
@@ -40,7 +40,7 @@ interface ApiBody {
 
 interface Plane { app: FastifyInstance; url: string; dir: string; admin: string; analyst: string; logs: string[]; call: (method: string, path: string, key: string, body?: unknown) => Promise<{ status: number; body: ApiBody }> }
 
-async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string, unknown> = {}, schedule?: ScanRouteOptions['schedule']): Promise<Plane> {
+async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string, unknown> = {}, schedule?: ScheduleTiming): Promise<Plane> {
   const dir = tempDir(t, 'leakgate-scans-')
   const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', port: 0, ...overrides })
   const store = Store.open(dir, { defaultAction: config.defaultAction, autoBlockRisk: config.autoBlockRisk, sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak, changesRetention: config.changesRetention })
@@ -53,7 +53,7 @@ async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string,
   const app = await buildControlPlane(config, {
     store,
     loggerInstance: pino(loggerOptions('trace', 'test'), sink),
-    scans: { scanJobs: { cacheDir: join(dir, 'cache') }, ...(schedule === undefined ? {} : { schedule }) },
+    scans: { cacheDir: join(dir, 'cache'), ...(schedule === undefined ? {} : { schedule }) },
   })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(async () => {

@@ -1,0 +1,230 @@
+/**
+ * The control plane's scans: started through `POST /v1/scans` or on a schedule, or handed over
+ * already done (`leakgate scan --push`). The detection engine (`detect/`) finds; this service keeps
+ * the records, and turns findings into leaks through the store's `upsertFromFindings`, grouped by
+ * source location (one leak a file of a repository), so a rescan adds new tokens to the leak it made
+ * before instead of a duplicate. History scans remember the commits of every ref (`scan_state`) and
+ * the next scan of that source reads only newer commits.
+ */
+import { createHash } from 'node:crypto'
+import type { ScanSourceConfig } from './config.js'
+import { scanSource, type Finding, type ScanOptions, type ScanSourceSpec, type ScanState } from './detect/index.js'
+import type { FindingLocation } from './detect/findings.js'
+import type { FindingGroup, LeakLocation } from './store/leaks.js'
+import type { ScanRecord } from './store/scans.js'
+import type { Store } from './store/store.js'
+
+/** How the service runs scans. */
+export interface ScanServiceOptions {
+  /** Where remote repositories are mirrored. */
+  cacheDir: string
+  github?: ScanOptions['github']
+  /** Actor written in the audit log for leaks the scanner creates. */
+  actor?: string
+  /** Called when a background scan fails (the message is in the scan record too). */
+  onError?: (err: Error, source: ScanSourceSpec) => void
+}
+
+/** Timing of scheduled scans (tests shorten it). */
+export interface ScheduleTiming {
+  /** Delay before the first scan of each source; default 1 s. */
+  firstDelayMs?: number
+  /** Factor applied to each source's `intervalSeconds`. */
+  intervalScale?: number
+}
+
+/** GitHub access from the environment: `LEAKGATE_GITHUB_API_URL`, `LEAKGATE_GITHUB_TOKEN` or `GITHUB_TOKEN`. */
+export function githubAccessFromEnv(env: NodeJS.ProcessEnv): NonNullable<ScanOptions['github']> {
+  const token = env.LEAKGATE_GITHUB_TOKEN || env.GITHUB_TOKEN
+  return {
+    ...(env.LEAKGATE_GITHUB_API_URL ? { apiUrl: env.LEAKGATE_GITHUB_API_URL } : {}),
+    ...(token ? { token } : {}),
+  }
+}
+
+/** A stable key naming a source, for `scan_state`. */
+export function sourceKey(source: ScanSourceSpec): string {
+  switch (source.type) {
+    case 'dir': return `dir:${source.path}`
+    case 'git': return `git:${source.url}${source.history === true ? ':history' : ''}`
+    case 'github': return `github:${'org' in source ? `org:${source.org}` : `user:${source.user}`}${source.history === true ? ':history' : ''}`
+  }
+}
+
+/** A finding's location as a leak's: the same fields, copied one by one so that only those reach the store. */
+function toLeakLocation(location: FindingLocation): LeakLocation {
+  const out: LeakLocation = {}
+  if (location.path !== undefined) out.path = location.path
+  if (location.line !== undefined) out.line = location.line
+  if (location.repo !== undefined) out.repo = location.repo
+  if (location.commit !== undefined) out.commit = location.commit
+  if (location.branch !== undefined) out.branch = location.branch
+  if (location.url !== undefined) out.url = location.url
+  return out
+}
+
+/**
+ * Groups findings into leaks: one a source location (repository, or the scanned source, and file),
+ * keyed by a fingerprint of that location so the next scan finds the same leak.
+ */
+export function groupFindings(findings: readonly Finding[], source: ScanSourceSpec): FindingGroup[] {
+  const groups = new Map<string, Finding[]>()
+  for (const f of findings) {
+    const place = f.location?.repo ?? sourceKey({ ...source, history: false } as ScanSourceSpec)
+    const key = `${f.source}\0${place}\0${f.file}`
+    const list = groups.get(key)
+    if (list === undefined) groups.set(key, [f])
+    else list.push(f)
+  }
+  return [...groups.entries()].map(([key, list]) => {
+    const first = list[0]!
+    const kinds = new Set(list.map((f) => f.kind))
+    return {
+      source: first.source,
+      kind: kinds.size === 1 ? first.kind : 'multiple',
+      // Pushed findings may come without a location (it is optional on the wire).
+      location: first.location === undefined ? undefined : toLeakLocation(first.location),
+      fingerprint: createHash('sha256').update(key).digest('hex').slice(0, 32),
+      tokens: list.map((f) => ({ sha256: f.sha256, preview: f.preview, kind: f.kind })),
+      inHistoryOnly: list.every((f) => f.inHistoryOnly),
+    }
+  })
+}
+
+/** A configured source as a scan source; undefined for types the scanner does not handle. */
+export function toSpec(config: ScanSourceConfig): ScanSourceSpec | undefined {
+  const history = config.history === true
+  if (config.type === 'dir' && config.path !== undefined) return { type: 'dir', path: config.path }
+  if (config.type === 'git' && config.url !== undefined) return { type: 'git', url: config.url, history }
+  if (config.type === 'github' && config.org !== undefined) return { type: 'github', org: config.org, history }
+  if (config.type === 'github' && config.user !== undefined) return { type: 'github', user: config.user, history }
+  return undefined
+}
+
+/** An organisation's repositories are scanned one by one: keep the state of those not seen this time. */
+function mergeState(before: ScanState | undefined, now: ScanState): ScanState {
+  if (now.repos === undefined) return now
+  return { ...now, repos: { ...(before?.repos ?? {}), ...now.repos } }
+}
+
+/** Scans run by the control plane: records, background runs, the schedule. */
+export class ScanService {
+  readonly #store: Store
+  readonly #options: ScanServiceOptions
+  readonly #running = new Map<number, Promise<void>>()
+  /** Sources being scanned now: a scheduled run skips a source still busy. */
+  readonly #busy = new Set<string>()
+  readonly #timers: NodeJS.Timeout[] = []
+  readonly #abort = new AbortController()
+
+  constructor(store: Store, options: ScanServiceOptions) {
+    this.#store = store
+    this.#options = options
+    // A control plane killed mid-scan leaves "running" rows: they will never finish.
+    store.scans.abandonRunning(new Date().toISOString())
+  }
+
+  /** One scan, or undefined. */
+  get(id: number): ScanRecord | undefined {
+    return this.#store.scans.get(id)
+  }
+
+  /** Records findings made elsewhere (`leakgate scan --push`) as a finished scan and turns them into leaks. */
+  ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string): ScanRecord {
+    const now = new Date().toISOString()
+    const { created, updated } = this.#toLeaks(findings, source, actor)
+    const files = new Set(findings.map((f) => f.file)).size
+    const id = this.#store.scans.recordFinished(source, { progress: { files }, findings, leaksCreated: created, leaksUpdated: updated, finishedAt: now })
+    return this.get(id)!
+  }
+
+  /** Starts a scan in the background; the record says `running` until it is done or failed. */
+  start(source: ScanSourceSpec, actor: string): ScanRecord {
+    const id = this.#store.scans.start(source, new Date().toISOString())
+    const run = this.#run(id, source, actor).finally(() => this.#running.delete(id))
+    this.#running.set(id, run)
+    return this.get(id)!
+  }
+
+  /** Resolves when the scan is no longer running (tests and shutdown). */
+  async settled(id: number): Promise<void> {
+    await this.#running.get(id)
+  }
+
+  /**
+   * Scans each configured source now and then every `intervalSeconds`, skipping a source whose
+   * previous scan is still running. Timers do not keep the process alive. Returns the sources it
+   * cannot scan (a gitlab source, a git source without url...), for the caller to report.
+   */
+  schedule(sources: readonly ScanSourceConfig[], timing: ScheduleTiming = {}): ScanSourceConfig[] {
+    const skipped: ScanSourceConfig[] = []
+    for (const config of sources) {
+      const source = toSpec(config)
+      if (source === undefined) {
+        skipped.push(config)
+        continue
+      }
+      const tick = (): void => {
+        if (this.#busy.has(sourceKey(source)) || this.#abort.signal.aborted) return
+        this.start(source, this.#options.actor ?? 'scanner')
+      }
+      const first = setTimeout(tick, timing.firstDelayMs ?? 1000)
+      first.unref()
+      const every = setInterval(tick, (config.intervalSeconds ?? 3600) * 1000 * (timing.intervalScale ?? 1))
+      every.unref()
+      this.#timers.push(first, every)
+    }
+    return skipped
+  }
+
+  /** Stops the schedule and any running scan (between two files), and waits for them to end. */
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t)
+    this.#abort.abort()
+    await Promise.allSettled([...this.#running.values()])
+  }
+
+  async #run(id: number, source: ScanSourceSpec, actor: string): Promise<void> {
+    const key = sourceKey(source)
+    const scans = this.#store.scans
+    this.#busy.add(key)
+    let lastSaved = 0
+    try {
+      const since = scans.state(key)
+      const result = await scanSource(source, {
+        cacheDir: this.#options.cacheDir,
+        signal: this.#abort.signal,
+        ...(this.#options.github === undefined ? {} : { github: this.#options.github }),
+        ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
+        onProgress: (p) => {
+          // Progress is for people watching: a write a second is plenty.
+          if (Date.now() - lastSaved < 1000) return
+          lastSaved = Date.now()
+          scans.setProgress(id, p)
+        },
+      })
+      const { created, updated } = this.#toLeaks(result.findings, source, actor)
+      this.#store.write(() => {
+        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings, leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: null })
+        if (source.type !== 'dir' && source.history === true) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
+      })
+    } catch (err) {
+      const e = err as Error
+      scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: e.message.slice(0, 1000) })
+      this.#options.onError?.(e, source)
+    } finally {
+      this.#busy.delete(key)
+    }
+  }
+
+  #toLeaks(findings: readonly Finding[], source: ScanSourceSpec, actor: string): { created: number; updated: number } {
+    let created = 0
+    let updated = 0
+    for (const group of groupFindings(findings, source)) {
+      const r = this.#store.leaks.upsertFromFindings(group, actor)
+      if (r.created) created++
+      else updated++
+    }
+    return { created, updated }
+  }
+}
