@@ -7,7 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { encodeSnapshot } from '../node/leakdb/snapshot.js'
+import type { LeakAction } from '../protocol/leak.js'
+import { encodeSnapshot, type SnapshotEntry } from '../protocol/snapshot.js'
 
 /** A build request. */
 export interface BuildRequest {
@@ -25,8 +26,8 @@ if (port !== null) {
   const entriesStmt = db.prepare('SELECT sha256, action, leak_id FROM index_entries').raw()
   const build = db.transaction(() => {
     const revision = revisionStmt.get('revision') as number
-    function* entries(): Generator<{ sha256: string; action: 'block' | 'monitor'; leakId: number }> {
-      for (const row of entriesStmt.iterate() as IterableIterator<[string, 'block' | 'monitor', number]>) {
+    function* entries(): Generator<SnapshotEntry> {
+      for (const row of entriesStmt.iterate() as IterableIterator<[string, LeakAction, number]>) {
         yield { sha256: row[0], action: row[1], leakId: row[2] }
       }
     }

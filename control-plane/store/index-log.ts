@@ -8,18 +8,11 @@
  * action, so the answer is stable whatever order leaks were added in.
  */
 import type Database from 'better-sqlite3'
+import type { Change } from '../../protocol/changes.js'
+import type { SnapshotEntry } from '../../protocol/snapshot.js'
 
-/** One entry of the index. */
-export interface IndexEntry {
-  sha256: string
-  action: 'block' | 'monitor'
-  leakId: number
-}
-
-/** One change of the index, as nodes receive it. */
-export type IndexChange =
-  | { rev: number; op: 'upsert'; sha256: string; action: 'block' | 'monitor'; leakId: number }
-  | { rev: number; op: 'delete'; sha256: string }
+/** One entry of the index, with its hash in hex. */
+export type IndexEntry = SnapshotEntry & { sha256: string }
 
 interface ChangeRow {
   rev: number
@@ -90,7 +83,7 @@ export class IndexLog {
   }
 
   /** Up to `limit` changes after `since`, in rising revision. */
-  changesSince(since: number, limit: number): IndexChange[] {
+  changesSince(since: number, limit: number): Change[] {
     return this.#stmts.since.all(since, limit).map((r) =>
       r.op === 'upsert'
         ? { rev: r.rev, op: 'upsert', sha256: r.sha256, action: r.action ?? 'monitor', leakId: r.leak_id ?? 0 }

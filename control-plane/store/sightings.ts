@@ -4,19 +4,8 @@
  * the leak: a leak in use is critical.
  */
 import type Database from 'better-sqlite3'
+import type { Sighting } from '../../protocol/sightings.js'
 import type { LeakRepo } from './leaks.js'
-
-/** One sighting as a node reports it (docs/api.md). */
-export interface SightingInput {
-  leakId: number
-  sha256?: string | undefined
-  at: string
-  host?: string | undefined
-  method?: string | undefined
-  route?: string | undefined
-  client?: string | undefined
-  verdict?: string | undefined
-}
 
 /** Records batches of sightings. */
 export class SightingRepo {
@@ -45,7 +34,7 @@ export class SightingRepo {
   }
 
   /** Stores a node's batch in one transaction; sightings of unknown leaks are ignored and counted. */
-  record(nodeId: string, sightings: readonly SightingInput[]): { accepted: number; ignored: number } {
+  record(nodeId: string, sightings: readonly Sighting[]): { accepted: number; ignored: number } {
     return this.#db.transaction(() => {
       const now = new Date().toISOString()
       const touched = new Set<number>()

@@ -11,9 +11,11 @@
  */
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { LeakdbError } from './errors.js'
-import { LeakIndex, type Change, type IndexOptions } from './index.js'
-import { readSnapshotHeader, writeFileAtomic } from './snapshot.js'
+import type { Change } from '../../protocol/changes.js'
+import { LeakdbError } from '../../protocol/errors.js'
+import { readSnapshotHeader } from '../../protocol/snapshot.js'
+import { LeakIndex, type IndexOptions } from './index.js'
+import { writeFileAtomic } from './write-file-atomic.js'
 
 const SNAPSHOT_FILE = 'index.snapshot'
 const CHANGES_FILE = 'index.changes.json'

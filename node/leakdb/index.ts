@@ -14,14 +14,11 @@
  */
 import { LRUCache } from 'lru-cache'
 import { BlockedBloom } from './bloom.js'
-import { validateChanges, type Change } from './changes.js'
-import { LeakdbError } from './errors.js'
-import { sha256Base64 } from './hash.js'
-import { ENTRY_SIZE, HEADER_SIZE, MONITOR_BIT, readSnapshotHeader, type Action } from './snapshot.js'
-
-export type { Action } from './snapshot.js'
-export type { Change } from './changes.js'
-export { LeakdbError } from './errors.js'
+import { validateChanges, type Change } from '../../protocol/changes.js'
+import { LeakdbError } from '../../protocol/errors.js'
+import type { LeakAction as Action } from '../../protocol/leak.js'
+import { ENTRY_SIZE, HEADER_SIZE, MONITOR_BIT, readSnapshotHeader } from '../../protocol/snapshot.js'
+import { sha256Base64 } from '../../protocol/token-hash.js'
 
 /** What the index says of a leaked token. */
 export interface IndexEntry {

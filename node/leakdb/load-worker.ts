@@ -3,9 +3,9 @@
  * The snapshot's bytes are copied to the worker once; the built arrays are transferred back.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { LeakdbError, type LeakdbErrorCode } from './errors.js'
+import { LeakdbError, type LeakdbErrorCode } from '../../protocol/errors.js'
+import { readSnapshotHeader } from '../../protocol/snapshot.js'
 import { buildParts, type IndexParts } from './index.js'
-import { readSnapshotHeader } from './snapshot.js'
 
 interface Request {
   buf: Uint8Array

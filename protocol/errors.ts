@@ -1,6 +1,6 @@
 /**
- * Errors of the leak database. Every refusal (corrupt snapshot, bad change) leaves the index in memory
- * as it was; callers decide whether to keep serving from it.
+ * Errors of the node–control-plane contract and of the leak index built on it. Every refusal (corrupt
+ * snapshot, bad change) leaves the index in memory as it was; callers decide whether to keep serving from it.
  */
 
 /** Codes a caller can branch on; messages are for people. */
@@ -13,7 +13,7 @@ export type LeakdbErrorCode =
   | 'LEAKGATE_ERR_CHANGE_INVALID'
   | 'LEAKGATE_ERR_INDEX_INPUT'
 
-/** A refusal by the leak database, with a code and, where a library failed, its cause. */
+/** A refusal by the snapshot codec, the change validator or the leak index, with a code and, where a library failed, its cause. */
 export class LeakdbError extends Error {
   readonly code: LeakdbErrorCode
   constructor(code: LeakdbErrorCode, message: string, options?: { cause?: unknown }) {
