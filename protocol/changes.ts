@@ -102,9 +102,9 @@ export function validateChanges(changes: readonly unknown[]): ValidChange[] {
 function describe(errors: ErrorObject[] | null | undefined): string {
   const err = errors?.[0]
   if (err === undefined) return 'is invalid'
-  const field = err.instancePath === '' ? 'it' : err.instancePath.slice(1).replace(/\//g, '.')
+  const field = err.instancePath === '' ? '' : `${err.instancePath.slice(1).replace(/\//g, '.')} `
   const allowed = err.keyword === 'enum' ? ` (${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')})` : ''
-  return `${field} ${err.message ?? 'is invalid'}${allowed}`
+  return `${field}${err.message ?? 'is invalid'}${allowed}`
 }
 
 function invalid(message: string): LeakdbError {
