@@ -40,6 +40,8 @@ export const HEADER_SIZE = 32
 export const ENTRY_SIZE = 36
 export const TRAILER_SIZE = 32
 export const MONITOR_BIT = 0x80000000
+/** The bits of an entry's value that hold the leak id. */
+export const LEAK_ID_MASK = MAX_LEAK_ID
 
 /** The header fields of a snapshot. */
 export interface SnapshotHeader {
