@@ -11,4 +11,19 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // Which part may import which. protocol/ is what node and control plane agree on: it imports neither.
+  {
+    files: ['protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)(node|control-plane)/', message: 'protocol/ is shared by the node and the control plane: it imports neither' }] }],
+    },
+  },
+  // The control plane reaches the node's code only through protocol/ (its tests may start a real node).
+  {
+    files: ['control-plane/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+node/', message: 'the control plane imports protocol/, never node/' }] }],
+    },
+  },
 )

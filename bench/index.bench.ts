@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import bloomFilters from 'bloom-filters'
-import { sha256Hex } from '../node/leakdb/hash.js'
+import { sha256Hex } from '../protocol/token-hash.js'
 import { LeakIndex } from '../node/leakdb/index.js'
-import { encodeSnapshot, type SnapshotEntry } from '../node/leakdb/snapshot.js'
+import { encodeSnapshot, type SnapshotEntry } from '../protocol/snapshot.js'
 
 const { BloomFilter } = bloomFilters
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000000,10000000' } } })

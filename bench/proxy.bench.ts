@@ -31,12 +31,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { Pool } from 'undici'
-import { sha256Hex } from '../node/leakdb/hash.js'
+import { sha256Hex } from '../protocol/token-hash.js'
 import { LeakIndex } from '../node/leakdb/index.js'
 import { compilePlan } from '../node/credentials.js'
 import { DEFAULT_CREDENTIAL_PLACES } from '../node/config.js'
 import { IndexHolder, judge } from '../node/verdict.js'
-import { encodeSnapshot, type SnapshotEntry } from '../node/leakdb/snapshot.js'
+import { encodeSnapshot, type SnapshotEntry } from '../protocol/snapshot.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SELF = fileURLToPath(import.meta.url)

@@ -6,7 +6,7 @@
  * consistent revision while the main thread goes on writing.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { encodeSnapshot } from '../node/leakdb/snapshot.js'
+import { encodeSnapshot } from '../protocol/snapshot.js'
 import { openIndexReader } from './store/index-reader.js'
 
 /** A build request. */

@@ -1,5 +1,5 @@
 /**
- * What nodes sync from: the snapshot of the whole index (built with node/leakdb's encoder, cached
+ * What nodes sync from: the snapshot of the whole index (built with protocol/snapshot.ts's encoder, cached
  * per revision so a fleet fetching it costs one build) and the change log, answered at once when
  * there are changes and otherwise held open until a write advances the revision or the wait runs out.
  *
@@ -9,10 +9,10 @@
  * `Leakgate-Revision` name its revision, and the node catches up from there through the changes.
  */
 import { Worker } from 'node:worker_threads'
-import { encodeSnapshot } from '../node/leakdb/snapshot.js'
+import type { ChangesAnswer } from '../protocol/changes.js'
+import { encodeSnapshot } from '../protocol/snapshot.js'
 import { SyncGoneError } from '../lib/errors.js'
 import type { BuildAnswer } from './snapshot-worker.js'
-import type { IndexChange } from './store/index-log.js'
 import type { Store } from './store/store.js'
 
 /** A snapshot body and its validators. */
@@ -20,12 +20,6 @@ export interface SnapshotBody {
   revision: number
   etag: string
   body: Buffer
-}
-
-/** The answer to a changes request (docs/api.md). */
-export interface ChangesBody {
-  revision: number
-  changes: IndexChange[]
 }
 
 /** Options of the sync service. */
@@ -99,7 +93,7 @@ export class SyncService {
    * configuration) for one, or until `signal` aborts (the client went away).
    * @throws {SyncGoneError} when `since` is older than what is kept, or newer than the current revision.
    */
-  async changes(since: number, waitSeconds: number, signal?: AbortSignal): Promise<ChangesBody> {
+  async changes(since: number, waitSeconds: number, signal?: AbortSignal): Promise<ChangesAnswer> {
     const first = this.#read(since)
     const wait = Math.min(waitSeconds, this.#options.maxWaitSeconds)
     if (first.changes.length > 0 || wait <= 0 || this.#closed) return first
@@ -179,7 +173,7 @@ export class SyncService {
     return worker
   }
 
-  #read(since: number): ChangesBody {
+  #read(since: number): ChangesAnswer {
     const index = this.#store.index
     const revision = index.revision()
     if (since > revision) {

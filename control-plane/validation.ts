@@ -33,7 +33,7 @@ function makeAjv(options: Options): Ajv {
   ajv.addFormat('date-time', { type: 'string', validate: (s: string) => rfc3339.validate(s) && !Number.isNaN(Date.parse(s)) })
   ajv.addFormat('text', { type: 'string', validate: isPlainText })
   ajv.addFormat('multiline', { type: 'string', validate: isPlainMultiline })
-  // A preview shows at most 4 characters each side of an ellipsis (node/leakdb makePreview), never a token.
+  // A preview shows at most 4 characters each side of an ellipsis (protocol/token-hash.ts makePreview), never a token.
   ajv.addFormat('preview', { type: 'string', validate: (s: string) => isPlainText(s) && /^[^…]{0,4}…[^…]{0,4}$/u.test(s) })
   return ajv
 }

@@ -7,19 +7,11 @@
  */
 import { Agent, request as httpRequest } from 'undici'
 import type { Logger } from 'pino'
+import type { Sighting as WireSighting, SightingBatch } from '../protocol/sightings.js'
 import type { NodeCounters } from './metrics.js'
 
-/** One sighting, as `POST /v1/sightings` takes it (docs/api.md). */
-export interface Sighting {
-  leakId: number
-  sha256: string
-  at: string
-  host: string
-  method: string
-  route: string
-  client: string
-  verdict: 'block' | 'monitor'
-}
+/** One sighting as this node sends it: every field of the wire's, none left out. */
+export type Sighting = Required<WireSighting>
 
 /** A bounded FIFO of sightings; what does not fit is dropped and counted. */
 export class SightingBuffer {
@@ -157,7 +149,7 @@ export class SightingSender {
           method: 'POST',
           dispatcher: this.#agent,
           headers: { 'content-type': 'application/json', ...(this.#o.nodeKey === undefined ? {} : { authorization: `Bearer ${this.#o.nodeKey}` }) },
-          body: JSON.stringify({ nodeId: this.#o.nodeId, sightings: batch }),
+          body: JSON.stringify({ nodeId: this.#o.nodeId, sightings: batch } satisfies SightingBatch),
         })
         status = res.statusCode
         await res.body.dump()

@@ -19,8 +19,10 @@
  */
 import { Agent, request as httpRequest, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
+import { isChangesFrame, MAX_WAIT_SECONDS, type Change } from '../protocol/changes.js'
+import type { Heartbeat } from '../protocol/heartbeat.js'
 import { IndexCache } from './leakdb/cache.js'
-import { LeakIndex, type Change, type IndexOptions } from './leakdb/index.js'
+import { LeakIndex, type IndexOptions } from './leakdb/index.js'
 import { SyncError } from '../lib/errors.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
@@ -32,7 +34,7 @@ export interface SyncClientOptions {
   nodeId: string
   version: string
   cacheDir: string
-  /** Long-poll wait of /v1/sync/changes, 0..30 seconds. */
+  /** Long-poll wait of /v1/sync/changes, 0..MAX_WAIT_SECONDS (30) seconds. */
   waitSeconds: number
   heartbeatMs: number
   persistDebounceMs: number
@@ -81,7 +83,7 @@ export class SyncClient {
   #stopped = false
 
   constructor(options: SyncClientOptions) {
-    if (!(options.waitSeconds >= 0 && options.waitSeconds <= 30)) throw new TypeError(`waitSeconds must be 0..30, got ${options.waitSeconds}`)
+    if (!(options.waitSeconds >= 0 && options.waitSeconds <= MAX_WAIT_SECONDS)) throw new TypeError(`waitSeconds must be 0..${MAX_WAIT_SECONDS}, got ${options.waitSeconds}`)
     this.#o = options
     this.#cache = new IndexCache(options.cacheDir)
     this.#base = options.controlPlane.replace(/\/+$/, '')
@@ -230,17 +232,16 @@ export class SyncClient {
     }
     if (res.statusCode !== 200) throw await this.#statusError(res, 'changes')
     const text = (await readBounded(res.body, MAX_CHANGES_BYTES)).toString('utf8')
-    let body: { revision?: unknown; changes?: unknown }
+    let body: unknown
     try {
-      body = JSON.parse(text) as typeof body
+      body = JSON.parse(text)
     } catch (cause) {
       throw new SyncError('changes answer is not JSON', { cause })
     }
-    if (typeof body !== 'object' || body === null || !Array.isArray(body.changes) || !Number.isSafeInteger(body.revision)) {
-      throw new SyncError('changes answer lacks revision or changes')
-    }
+    // The frame here; each change is checked by applyChanges, which refuses the batch whole on a bad one.
+    if (!isChangesFrame(body)) throw new SyncError('changes answer lacks revision or changes')
     const changes = body.changes as Change[]
-    const revision = body.revision as number
+    const revision = body.revision
     if (holder.current !== index) return // a snapshot replaced the index meanwhile
     index.applyChanges(changes, revision) // validates the whole batch first; throws and keeps the index on a bad one
     holder.lastSyncAt = Date.now()
@@ -289,7 +290,7 @@ export class SyncClient {
     if (this.#stopped) return
     const { holder, logger } = this.#o
     const index = holder.current
-    const body = {
+    const body: Heartbeat = {
       nodeId: this.#o.nodeId,
       version: this.#o.version,
       revision: index?.revision ?? 0,

@@ -1,7 +1,7 @@
 // The browser's hashing (static/assets/token-hash.js, Web Crypto) must agree with the node's and the
-// control plane's (node/leakdb/hash.ts): a leak added in the console is then found at the edge.
+// control plane's (protocol/token-hash.ts): a leak added in the console is then found at the edge.
 import t from 'tap'
-import { makePreview, sha256Hex } from '../../node/leakdb/hash.js'
+import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
 // @ts-expect-error: plain browser JavaScript, no type declarations
 import { hashToken, preview } from './static/assets/token-hash.js'
 

@@ -4,7 +4,7 @@
  * that findings de-duplicate across commits and a `.leakgateignore` entry keeps working.
  */
 import { readFileSync } from 'node:fs'
-import { makePreview, sha256Hex } from '../../node/leakdb/hash.js'
+import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import type { TextFinding } from './scanner.js'
 
 export { makePreview, sha256Hex }

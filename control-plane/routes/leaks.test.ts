@@ -1,6 +1,6 @@
 import t from 'tap'
 import { LeakIndex } from '../../node/leakdb/index.js'
-import { sha256Hex } from '../../node/leakdb/hash.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
 import { startPlane, storeFile, type TestPlane } from '../test/harness.js'
 
 async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {

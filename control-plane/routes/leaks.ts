@@ -4,7 +4,7 @@
  * stored, logged or echoed.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { makePreview, sha256Hex as hashToken } from '../../node/leakdb/hash.js'
+import { makePreview, sha256Hex as hashToken } from '../../protocol/token-hash.js'
 import { principalOf } from '../auth.js'
 import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'

@@ -1,8 +1,8 @@
 /** `/v1/nodes`: heartbeats in, the fleet out (revision, lag, last contact, stale). */
 import type { FastifyPluginAsync } from 'fastify'
+import { Heartbeat } from '../../protocol/heartbeat.js'
 import type { RouteContext } from '../context.js'
-import type { Heartbeat } from '../store/nodes.js'
-import { nodeId, problems } from './schemas.js'
+import { problems } from './schemas.js'
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) => {
   app.post<{ Body: Heartbeat }>('/v1/nodes/heartbeat', {
@@ -10,18 +10,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
     schema: {
       summary: "A node's heartbeat",
       tags: ['nodes'],
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['nodeId'],
-        properties: {
-          nodeId,
-          version: { type: 'string', maxLength: 64, format: 'text' },
-          revision: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-          indexEntries: { type: 'integer', minimum: 0, maximum: 2 ** 32 },
-          syncAgeSeconds: { type: 'number', minimum: 0, maximum: 1e9 },
-        },
-      },
+      body: Heartbeat,
       response: { ...problems(400, 401, 403, 413, 415) },
     },
   }, async (request, reply) => {

@@ -3,9 +3,12 @@
  * string is bounded. Two formats refuse odd text (see `validation.ts`): `text` (one line, no
  * control or bidi-override characters, no lone surrogates) and `multiline` (the same, with newlines).
  */
+import { LeakAction, MAX_LEAK_ID } from '../../protocol/leak.js'
+import { TokenHashAnyCase } from '../../protocol/token-hash.js'
 import { RISK_LEVELS } from '../config.js'
 
-export const LEAK_ID_MAX = 2 ** 31 - 1
+/** The largest leak id: the snapshot sent to nodes has 31 bits for it. */
+export const LEAK_ID_MAX = MAX_LEAK_ID
 
 export const idParams = {
   type: 'object',
@@ -16,14 +19,12 @@ export const idParams = {
 
 export const riskEnum = { type: 'string', enum: [...RISK_LEVELS] } as const
 export const statusEnum = { type: 'string', enum: ['open', 'closed', 'false_positive'] } as const
-export const actionEnum = { type: 'string', enum: ['block', 'monitor'] } as const
+export const actionEnum = LeakAction
 export const sourceName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const
 export const kindName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' } as const
-export const sha256Hex = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
+export const sha256Hex = TokenHashAnyCase
 export const isoTime = { type: 'string', format: 'date-time', maxLength: 40 } as const
 export const cursorString = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' } as const
-/** A node's id, as it names itself in heartbeats and sightings. */
-export const nodeId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' } as const
 export const pageLimit = { type: 'integer', minimum: 1, maximum: 200, default: 50 } as const
 
 /** Where a leak was found (input). */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sha256Hex } from '../../node/leakdb/hash.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
 import { startPlane } from '../test/harness.js'
 
 t.test('sightings update hits, last seen and recent sightings, and make the leak critical', async (t) => {

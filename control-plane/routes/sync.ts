@@ -1,8 +1,9 @@
 /**
- * `/v1/sync/*`: what nodes follow. The snapshot is binary (node/leakdb format) with an ETag per
+ * `/v1/sync/*`: what nodes follow. The snapshot is binary (protocol/snapshot.ts format) with an ETag per
  * revision; changes are long-polled: held open until a decision changes the index or `wait` runs out.
  */
 import type { FastifyPluginAsync } from 'fastify'
+import { ChangesAnswer, ChangesQuery } from '../../protocol/changes.js'
 import type { RouteContext } from '../context.js'
 import { problems } from './schemas.js'
 
@@ -25,37 +26,15 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { sync }) => {
     return reply.type('application/octet-stream').send(snap.body)
   })
 
-  app.get<{ Querystring: { since: number; wait: number } }>('/v1/sync/changes', {
+  // `wait` is optional on the wire; its default is filled in by the validator.
+  app.get<{ Querystring: Required<ChangesQuery> }>('/v1/sync/changes', {
     config: { roles: ['node'] },
     schema: {
       summary: 'Index changes after a revision (long-poll)',
       tags: ['sync'],
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['since'],
-        properties: {
-          since: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-          wait: { type: 'number', minimum: 0, maximum: 30, default: 0 },
-        },
-      },
+      querystring: ChangesQuery,
       response: {
-        200: {
-          type: 'object',
-          properties: {
-            revision: { type: 'integer' },
-            changes: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  rev: { type: 'integer' }, op: { type: 'string', enum: ['upsert', 'delete'] }, sha256: { type: 'string' },
-                  action: { type: 'string' }, leakId: { type: 'integer' },
-                },
-              },
-            },
-          },
-        },
+        200: ChangesAnswer,
         ...problems(400, 401, 403, 410),
       },
     },

@@ -8,24 +8,18 @@
  * action, so the answer is stable whatever order leaks were added in.
  */
 import type Database from 'better-sqlite3'
+import type { Change } from '../../protocol/changes.js'
+import type { LeakAction } from '../../protocol/leak.js'
+import type { SnapshotEntry } from '../../protocol/snapshot.js'
 
-/** One entry of the index. */
-export interface IndexEntry {
-  sha256: string
-  action: 'block' | 'monitor'
-  leakId: number
-}
-
-/** One change of the index, as nodes receive it. */
-export type IndexChange =
-  | { rev: number; op: 'upsert'; sha256: string; action: 'block' | 'monitor'; leakId: number }
-  | { rev: number; op: 'delete'; sha256: string }
+/** One entry of the index, with its hash in hex. */
+export type IndexEntry = SnapshotEntry & { sha256: string }
 
 interface ChangeRow {
   rev: number
   op: 'upsert' | 'delete'
   sha256: string
-  action: 'block' | 'monitor' | null
+  action: LeakAction | null
   leak_id: number | null
 }
 
@@ -39,17 +33,17 @@ export class IndexLog {
     this.#stmts = {
       meta: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      want: db.prepare<[string], { action: 'block' | 'monitor'; leak_id: number }>(`
+      want: db.prepare<[string], { action: LeakAction; leak_id: number }>(`
         SELECT l.action AS action, l.id AS leak_id
         FROM tokens t JOIN leak_tokens lt ON lt.token_id = t.id JOIN leaks l ON l.id = lt.leak_id
         WHERE t.sha256 = ? AND l.status = 'open'
         ORDER BY (l.action = 'block') DESC, l.id ASC LIMIT 1`),
-      have: db.prepare<[string], { action: 'block' | 'monitor'; leak_id: number }>('SELECT action, leak_id FROM index_entries WHERE sha256 = ?'),
+      have: db.prepare<[string], { action: LeakAction; leak_id: number }>('SELECT action, leak_id FROM index_entries WHERE sha256 = ?'),
       put: db.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET action = excluded.action, leak_id = excluded.leak_id'),
       del: db.prepare('DELETE FROM index_entries WHERE sha256 = ?'),
       log: db.prepare('INSERT INTO changes (rev, op, sha256, action, leak_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       since: db.prepare<[number, number], ChangeRow>('SELECT rev, op, sha256, action, leak_id FROM changes WHERE rev > ? ORDER BY rev LIMIT ?'),
-      entries: db.prepare<[], { sha256: string; action: 'block' | 'monitor'; leak_id: number }>('SELECT sha256, action, leak_id FROM index_entries'),
+      entries: db.prepare<[], { sha256: string; action: LeakAction; leak_id: number }>('SELECT sha256, action, leak_id FROM index_entries'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM index_entries'),
       prune: db.prepare('DELETE FROM changes WHERE rev <= ?'),
     }
@@ -90,7 +84,7 @@ export class IndexLog {
   }
 
   /** Up to `limit` changes after `since`, in rising revision. */
-  changesSince(since: number, limit: number): IndexChange[] {
+  changesSince(since: number, limit: number): Change[] {
     return this.#stmts.since.all(since, limit).map((r) =>
       r.op === 'upsert'
         ? { rev: r.rev, op: 'upsert', sha256: r.sha256, action: r.action ?? 'monitor', leakId: r.leak_id ?? 0 }

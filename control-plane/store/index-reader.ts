@@ -4,6 +4,7 @@
  * transaction a consistent view at one revision while the main thread goes on writing.
  */
 import Database from 'better-sqlite3'
+import type { LeakAction } from '../../protocol/leak.js'
 import type { IndexEntry } from './index-log.js'
 
 /** A read-only view of the index, opened apart from the store. */
@@ -22,7 +23,7 @@ export function openIndexReader(location: string): IndexReader {
   // Raw rows: a million entries read as arrays cost less than as objects with named keys.
   const entriesStmt = db.prepare('SELECT sha256, action, leak_id FROM index_entries').raw()
   function* entries(): Generator<IndexEntry> {
-    for (const row of entriesStmt.iterate() as IterableIterator<[string, 'block' | 'monitor', number]>) {
+    for (const row of entriesStmt.iterate() as IterableIterator<[string, LeakAction, number]>) {
       yield { sha256: row[0], action: row[1], leakId: row[2] }
     }
   }

@@ -3,6 +3,7 @@
  * tokens and location, a decision on it, the list's filters. No SQL here; the leak operations
  * (`leak-records.ts`, `leak-decisions.ts`, `leak-findings.ts`, `leak-list.ts`) map rows to these.
  */
+import type { LeakAction } from '../../protocol/leak.js'
 import type { RiskLevel } from '../config.js'
 import type { RiskFactor } from '../risk.js'
 
@@ -18,8 +19,8 @@ export interface LeakLocation {
 
 /** A leak's status. */
 export type LeakStatus = 'open' | 'closed' | 'false_positive'
-/** What nodes do with a leak's tokens. */
-export type LeakAction = 'block' | 'monitor'
+/** What nodes do with a leak's tokens (what nodes and control plane agree on). */
+export type { LeakAction }
 
 /** A leak as listed (docs/api.md). */
 export interface Leak {

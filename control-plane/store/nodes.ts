@@ -1,14 +1,6 @@
 /** The node fleet: each node's last heartbeat. */
 import type Database from 'better-sqlite3'
-
-/** A node's heartbeat (docs/api.md). */
-export interface Heartbeat {
-  nodeId: string
-  version?: string | undefined
-  revision?: number | undefined
-  indexEntries?: number | undefined
-  syncAgeSeconds?: number | undefined
-}
+import type { Heartbeat } from '../../protocol/heartbeat.js'
 
 /** A node as stored. */
 export interface NodeRecord {

@@ -4,20 +4,9 @@
  * the leak: a leak in use is critical.
  */
 import type Database from 'better-sqlite3'
+import type { Sighting as ReportedSighting } from '../../protocol/sightings.js'
 import type { LeakRecords } from './leak-records.js'
 import type { Sighting } from './leak-types.js'
-
-/** One sighting as a node reports it (docs/api.md). */
-export interface SightingInput {
-  leakId: number
-  sha256?: string | undefined
-  at: string
-  host?: string | undefined
-  method?: string | undefined
-  route?: string | undefined
-  client?: string | undefined
-  verdict?: string | undefined
-}
 
 /** Records batches of sightings and reads a leak's newest. */
 export class SightingRepo {
@@ -50,7 +39,7 @@ export class SightingRepo {
   }
 
   /** Stores a node's batch in one transaction; sightings of unknown leaks are ignored and counted. */
-  record(nodeId: string, sightings: readonly SightingInput[]): { accepted: number; ignored: number } {
+  record(nodeId: string, sightings: readonly ReportedSighting[]): { accepted: number; ignored: number } {
     return this.#db.transaction(() => {
       const now = new Date().toISOString()
       const touched = new Set<number>()

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sha256Hex } from '../../node/leakdb/hash.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
 import { storeFile, tempDir } from '../test/harness.js'
 import { openDatabase } from './db.js'
 import { DEFAULT_STORE_OPTIONS, Store } from './store.js'

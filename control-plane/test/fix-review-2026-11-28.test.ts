@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { LeakIndex } from '../../node/leakdb/index.js'
-import { makePreview, sha256Hex } from '../../node/leakdb/hash.js'
+import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import { startPlane } from './harness.js'
 
 function finding(token: string, over: Record<string, unknown> = {}) {

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { sha256Hex } from '../../node/leakdb/hash.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
 import { startNode, startUpstream, type RunningNode } from '../../node/test/helpers.js'
 import { startPlane, tempDir, waitFor } from './harness.js'
 

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs'
 import t from 'tap'
 import { IndexCache } from './cache.js'
-import { sha256Hex } from './hash.js'
-import { encodeSnapshot } from './snapshot.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
+import { encodeSnapshot } from '../../protocol/snapshot.js'
 
 const TOKEN = 'ghp_plantedCacheToken0000000000000000000'
 

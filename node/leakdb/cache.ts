@@ -12,8 +12,10 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChangeInvalidError, IndexInputError, isLeakgateError, type LeakgateError } from '../../lib/errors.js'
-import { LeakIndex, type Change, type IndexOptions } from './index.js'
-import { readSnapshotHeader, writeFileAtomic } from './snapshot.js'
+import type { Change } from '../../protocol/changes.js'
+import { readSnapshotHeader } from '../../protocol/snapshot.js'
+import { LeakIndex, type IndexOptions } from './index.js'
+import { writeFileAtomic } from './write-file-atomic.js'
 
 const SNAPSHOT_FILE = 'index.snapshot'
 const CHANGES_FILE = 'index.changes.json'

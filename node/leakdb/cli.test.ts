@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { sha256Hex } from './hash.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
 import { LeakIndex } from './index.js'
 
 const cli = fileURLToPath(new URL('../../cli.ts', import.meta.url))

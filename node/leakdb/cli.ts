@@ -4,8 +4,10 @@
  */
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { isSha256Hex } from './hash.js'
-import { encodeSnapshot, writeFileAtomic, type Action, type SnapshotEntry } from './snapshot.js'
+import { MAX_LEAK_ID, type LeakAction } from '../../protocol/leak.js'
+import { encodeSnapshot, type SnapshotEntry } from '../../protocol/snapshot.js'
+import { isSha256Hex } from '../../protocol/token-hash.js'
+import { writeFileAtomic } from './write-file-atomic.js'
 
 const USAGE = `usage: leakgate index build --out FILE [--revision N] < hashes.txt
 
@@ -30,9 +32,9 @@ export function parseIndexLine(line: string, lineNo: number): SnapshotEntry | un
   if (!isSha256Hex(sha256)) throw new Error(`line ${lineNo}: not a SHA-256 hex (64 hex characters)`)
   if (action !== 'block' && action !== 'monitor') throw new Error(`line ${lineNo}: action must be block or monitor`)
   const id = Number(leakId)
-  if (!/^\d+$/.test(leakId) || id < 1 || id > 0x7fffffff) throw new Error(`line ${lineNo}: leak id must be an integer from 1 to 2147483647`)
+  if (!/^\d+$/.test(leakId) || id < 1 || id > MAX_LEAK_ID) throw new Error(`line ${lineNo}: leak id must be an integer from 1 to ${MAX_LEAK_ID}`)
   if (extra.length > 0) throw new Error(`line ${lineNo}: expected at most 3 fields: hex,action,leakId`)
-  return { sha256, action: action as Action, leakId: id }
+  return { sha256, action: action as LeakAction, leakId: id }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { sha256Digest, sha256Hex } from './hash.js'
-import { LeakIndex, type Change } from './index.js'
-import { encodeSnapshot } from './snapshot.js'
+import { sha256Digest, sha256Hex } from '../../protocol/token-hash.js'
+import type { Change } from '../../protocol/changes.js'
+import { LeakIndex } from './index.js'
+import { encodeSnapshot } from '../../protocol/snapshot.js'
 
 function randomEntries(n: number) {
   return Array.from({ length: n }, (_, i) => ({ sha256: randomBytes(32), action: (i % 2 === 0 ? 'block' : 'monitor') as 'block' | 'monitor', leakId: i + 1 }))

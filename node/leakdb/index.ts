@@ -14,13 +14,11 @@
  */
 import { LRUCache } from 'lru-cache'
 import { BlockedBloom } from './bloom.js'
-import { validateChanges, type Change } from './changes.js'
-import { ChangeInvalidError, SnapshotCorruptError } from '../../lib/errors.js'
-import { sha256Base64 } from './hash.js'
-import { ENTRY_SIZE, HEADER_SIZE, MONITOR_BIT, readSnapshotHeader, type Action } from './snapshot.js'
-
-export type { Action } from './snapshot.js'
-export type { Change } from './changes.js'
+import { validateChanges, type Change } from '../../protocol/changes.js'
+import { SnapshotCorruptError, ChangeInvalidError } from '../../lib/errors.js'
+import type { LeakAction as Action } from '../../protocol/leak.js'
+import { ENTRY_SIZE, HEADER_SIZE, LEAK_ID_MASK, MONITOR_BIT, readSnapshotHeader } from '../../protocol/snapshot.js'
+import { sha256Base64 } from '../../protocol/token-hash.js'
 
 /** What the index says of a leaked token. */
 export interface IndexEntry {
@@ -64,7 +62,7 @@ function bloomCapacity(n: number): number {
 }
 
 function decode(value: number): IndexEntry {
-  return { action: (value & MONITOR_BIT) === 0 ? 'block' : 'monitor', leakId: value & 0x7fffffff }
+  return { action: (value & MONITOR_BIT) === 0 ? 'block' : 'monitor', leakId: value & LEAK_ID_MASK }
 }
 
 /** The leak index of one node. Build it from a snapshot; keep it current with `applyChanges`. */
@@ -322,7 +320,7 @@ export function buildParts(b: Buffer, n: number, revision: number, falsePositive
       throw new SnapshotCorruptError(`snapshot entries ${i - 1} and ${i} agree on their first ${B + 64} bits`)
     }
     const value = ((b[at + 32]! << 24) | (b[at + 33]! << 16) | (b[at + 34]! << 8) | b[at + 35]!) >>> 0
-    if ((value & 0x7fffffff) === 0) {
+    if ((value & LEAK_ID_MASK) === 0) {
       throw new SnapshotCorruptError(`snapshot entry ${i} has leak id 0`)
     }
     while (cursor <= bucket) offsets[cursor++] = i

@@ -4,8 +4,8 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { isLeakgateError, reviveError } from '../../lib/errors.js'
+import { readSnapshotHeader } from '../../protocol/snapshot.js'
 import { buildParts, type IndexParts } from './index.js'
-import { readSnapshotHeader } from './snapshot.js'
 
 interface Request {
   buf: Uint8Array

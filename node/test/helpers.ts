@@ -6,9 +6,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildNode, type LeakgateNode, type NodeDeps } from '../app.js'
 import { loadNodeConfig, type NodeConfig } from '../config.js'
-import { sha256Hex } from '../leakdb/hash.js'
-import { LeakIndex, type Action } from '../leakdb/index.js'
-import { encodeSnapshot } from '../leakdb/snapshot.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
+import type { LeakAction as Action } from '../../protocol/leak.js'
+import { LeakIndex } from '../leakdb/index.js'
+import { encodeSnapshot } from '../../protocol/snapshot.js'
 
 /** A request as the upstream saw it. */
 export interface Seen {

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
-import { sha256Hex } from '../leakdb/hash.js'
-import { encodeSnapshot } from '../leakdb/snapshot.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
+import { encodeSnapshot } from '../../protocol/snapshot.js'
 import { startUpstream, waitFor } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isSha256Hex, makePreview, sha256Digest, sha256Hex } from './hash.js'
+import { isSha256Hex, makePreview, sha256Digest, sha256Hex } from './token-hash.js'
 
 t.test('sha256Hex is the lowercase hex SHA-256 of the UTF-8 bytes', async (t) => {
   t.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')

@@ -1,6 +1,8 @@
 /**
  * The leak index snapshot: the whole index at one revision, as one file or one HTTP body.
- * The control plane writes it (encodeSnapshot); nodes read it (decodeSnapshot, via LeakIndex).
+ * The control plane writes it (encodeSnapshot); nodes check it (readSnapshotHeader) and load its entries
+ * into their index (node/leakdb). The golden fixture `fixtures/golden-v1.snapshot` pins the format: any
+ * change that alters a byte of it is a new format version.
  *
  * Byte layout, format version 1 (all integers big-endian):
  *
@@ -20,19 +22,15 @@
  * Total size: 64 + 36 × N bytes. Sorted entries let a node build its index in one linear pass.
  */
 import { createHash } from 'node:crypto'
-import { open, rename, unlink } from 'node:fs/promises'
-import { dirname, basename, join } from 'node:path'
-import { IndexInputError, SnapshotChecksumError, SnapshotCorruptError, SnapshotMagicError, SnapshotTruncatedError, SnapshotVersionError } from '../../lib/errors.js'
-import { isSha256Hex } from './hash.js'
-
-/** What a token's leak asks a node to do. */
-export type Action = 'block' | 'monitor'
+import { SnapshotTruncatedError, SnapshotMagicError, SnapshotVersionError, SnapshotChecksumError, SnapshotCorruptError, IndexInputError } from '../lib/errors.js'
+import { isLeakAction, isLeakId, MAX_LEAK_ID, type LeakAction } from './leak.js'
+import { isSha256Hex } from './token-hash.js'
 
 /** One entry to write: a token's hash and its leak's verdict. */
 export interface SnapshotEntry {
   /** Lowercase hex SHA-256, or the 32-byte digest. */
   sha256: string | Uint8Array
-  action: Action
+  action: LeakAction
   leakId: number
 }
 
@@ -42,7 +40,8 @@ export const HEADER_SIZE = 32
 export const ENTRY_SIZE = 36
 export const TRAILER_SIZE = 32
 export const MONITOR_BIT = 0x80000000
-export const MAX_LEAK_ID = 0x7fffffff
+/** The bits of an entry's value that hold the leak id. */
+export const LEAK_ID_MASK = MAX_LEAK_ID
 
 /** The header fields of a snapshot. */
 export interface SnapshotHeader {
@@ -54,11 +53,11 @@ export interface SnapshotHeader {
 }
 
 /** Packs an action and a leak id into an entry's value word. */
-export function packValue(action: Action, leakId: number): number {
-  if (!Number.isInteger(leakId) || leakId < 1 || leakId > MAX_LEAK_ID) {
+export function packValue(action: LeakAction, leakId: number): number {
+  if (!isLeakId(leakId)) {
     throw new IndexInputError(`leak id must be an integer from 1 to ${MAX_LEAK_ID}, got ${String(leakId)}`)
   }
-  if (action !== 'block' && action !== 'monitor') {
+  if (!isLeakAction(action)) {
     throw new IndexInputError(`action must be "block" or "monitor", got ${JSON.stringify(action)}`)
   }
   return (action === 'monitor' ? MONITOR_BIT | leakId : leakId) >>> 0
@@ -151,36 +150,6 @@ export function readSnapshotHeader(buf: Uint8Array): SnapshotHeader {
     throw new SnapshotCorruptError(`snapshot counts disagree: ${blockCount} block + ${monitorCount} monitor != ${count}`)
   }
   return { version, count, revision, blockCount, monitorCount }
-}
-
-/**
- * Writes a file so that readers see the old content or the new, never a part:
- * a temporary file beside it, fsync, rename over, fsync the folder.
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
-  const file = await open(tmp, 'w', 0o600)
-  try {
-    await file.writeFile(data)
-    await file.sync()
-  } catch (err) {
-    await file.close()
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-  await file.close()
-  try {
-    await rename(tmp, path)
-  } catch (err) {
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-  const dir = await open(dirname(path), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
 }
 
 function writeDigest(target: Buffer, at: number, sha256: string | Uint8Array): void {

@@ -3,8 +3,15 @@
  * UTF-8 bytes) and a preview short enough to recognise it by, never enough to use it.
  */
 import * as crypto from 'node:crypto'
+import { Type } from '@sinclair/typebox'
 
 const HEX64 = /^[0-9a-f]{64}$/
+
+/** A token's SHA-256 in Leakgate's form (64 lowercase hex characters), as the sync stream carries it. */
+export const TokenHash = Type.String({ pattern: '^[0-9a-f]{64}$' })
+
+/** A SHA-256 as the control plane accepts it from clients: 64 hex characters of either case, lowercased on receipt. */
+export const TokenHashAnyCase = Type.String({ pattern: '^[0-9a-fA-F]{64}$' })
 
 // crypto.hash (Node >= 20.12) is a one-shot digest without the Hash object's allocation and
 // method calls; it halves the cost of hashing a short credential on the node's hot path.

@@ -1,0 +1,33 @@
+/** Atomic file replacement, for the node's index cache and `leakgate index build`. */
+import { open, rename, unlink } from 'node:fs/promises'
+import { dirname, basename, join } from 'node:path'
+
+/**
+ * Writes a file so that readers see the old content or the new, never a part:
+ * a temporary file beside it, fsync, rename over, fsync the folder.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
+  const file = await open(tmp, 'w', 0o600)
+  try {
+    await file.writeFile(data)
+    await file.sync()
+  } catch (err) {
+    await file.close()
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  await file.close()
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  const dir = await open(dirname(path), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}
