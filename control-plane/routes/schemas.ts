@@ -14,9 +14,17 @@ export const idParams = {
   properties: { id: { type: 'integer', minimum: 1, maximum: LEAK_ID_MAX } },
 } as const
 
+/** A leak's statuses (the store's CHECK constraint holds the same three). */
+export const LEAK_STATUSES = ['open', 'closed', 'false_positive'] as const
+/** What the nodes do with a request carrying one of a leak's tokens. */
+export const LEAK_ACTIONS = ['block', 'monitor'] as const
+/** The orders `GET /v1/leaks` can sort by; the first is the default. */
+export const LEAK_SORTS = ['createdAt', 'updatedAt', 'risk', 'hits', 'lastSeenAt', 'title'] as const
+
 export const riskEnum = { type: 'string', enum: [...RISK_LEVELS] } as const
-export const statusEnum = { type: 'string', enum: ['open', 'closed', 'false_positive'] } as const
-export const actionEnum = { type: 'string', enum: ['block', 'monitor'] } as const
+export const statusEnum = { type: 'string', enum: [...LEAK_STATUSES] } as const
+export const actionEnum = { type: 'string', enum: [...LEAK_ACTIONS] } as const
+export const sortEnum = { type: 'string', enum: [...LEAK_SORTS] } as const
 export const sourceName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const
 export const kindName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' } as const
 export const sha256Hex = { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } as const
