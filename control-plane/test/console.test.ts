@@ -97,6 +97,32 @@ t.test('sign in, see the overview, sign out', async (tt) => {
   tt.same(problems, [])
 })
 
+t.test('the menus list the values the control plane accepts, loaded once at sign-in', async (tt) => {
+  const { page, problems } = await openPage(tt)
+  const metaCalls: string[] = []
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname === '/v1/meta') metaCalls.push(req.url())
+  })
+  await signIn(page, keys.admin)
+  const meta = (await cpFetch<{ risks: string[]; statuses: string[]; actions: string[] }>(cp.url, keys.analyst, '/v1/meta')).body
+  const options = (testid: string): Promise<string[]> =>
+    page.getByTestId(testid).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value).filter((v) => v !== ''))
+  tt.same(await options('filter-risk'), [...meta.risks].reverse(), 'risk filter: the API\'s risks, most severe first')
+  tt.same(await options('filter-status'), meta.statuses, 'status filter: the API\'s statuses')
+  tt.same(await options('filter-action'), meta.actions, 'action filter: the API\'s actions')
+  await page.getByRole('link', { name: 'Add leak' }).first().click()
+  await page.getByTestId('add-leak-form').waitFor()
+  tt.same((await options('add-action')).sort(), [...meta.actions].sort(), 'add form: every action the API offers')
+  tt.same(await options('add-risk'), [...meta.risks].reverse())
+  await page.getByRole('link', { name: 'Leaks' }).click()
+  await page.getByTestId('leak-link').first().click()
+  await page.getByTestId('leak-detail').waitFor()
+  tt.same(await options('decision-risk'), [...meta.risks].reverse(), 'risk override: the API\'s risks')
+  tt.equal(await page.getByTestId('decisions').getByRole('button').count(), meta.actions.length + meta.statuses.length + 1, 'a button per action and status, and "Set risk"')
+  tt.equal(metaCalls.length, 1, 'the lists are fetched once, at sign-in')
+  tt.same(problems, [])
+})
+
 t.test('clicking "high" in the risk chart lists only high leaks, with the filter in the URL', async (tt) => {
   const { page, problems } = await openPage(tt)
   await signIn(page, keys.admin)
