@@ -38,9 +38,10 @@ function getRoot() {
  */
 async function loadSession(key) {
   const options = key === undefined ? {} : { key }
-  const [me, meta] = await Promise.all([api('/v1/me', options), api('/v1/meta', options)])
-  setMeta(/** @type {Meta} */ (meta))
-  return /** @type {Session} */ (me)
+  // One after the other, so a refused key is seen (and signed out) once.
+  const me = /** @type {Session} */ (await api('/v1/me', options))
+  setMeta(/** @type {Meta} */ (await api('/v1/meta', options)))
+  return me
 }
 
 function parseHash() {
