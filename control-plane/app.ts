@@ -19,6 +19,7 @@ import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
+import metaRoutes from './routes/meta.js'
 import nodeRoutes from './routes/nodes.js'
 import scanRoutes from './routes/scans.js'
 import sightingRoutes from './routes/sightings.js'
@@ -126,7 +127,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
   installAuth(app, store.keys)
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, healthRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

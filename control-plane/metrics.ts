@@ -3,7 +3,8 @@
  * Leak and node gauges are read from the store when scraped, so they are never stale.
  * Labels never carry an id, a hash, a path with ids, or a client address.
  */
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Gauge, Histogram, Registry } from 'prom-client'
+import { registerDefaultMetrics } from '../lib/default-metrics.js'
 import type { Store } from './store/store.js'
 import type { SyncService } from './sync.js'
 
@@ -16,7 +17,7 @@ export interface ControlPlaneMetrics {
 /** Makes the registry and its metrics. */
 export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds: number): ControlPlaneMetrics {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+  registerDefaultMetrics(registry)
   new Gauge({
     name: 'leakgate_cp_leaks',
     help: 'Leaks by status, risk and action',

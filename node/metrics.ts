@@ -4,7 +4,8 @@
  * The request path only bumps plain numbers in `NodeCounters`; prom-client reads them when
  * `/metrics` is scraped. That keeps label hashing and object allocation off the hot path.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
+import { registerDefaultMetrics } from '../lib/default-metrics.js'
 import type { IndexHolder } from './verdict.js'
 
 /**
@@ -90,7 +91,7 @@ export interface NodeMetrics {
 export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
   const registry = new Registry()
   const counters = new NodeCounters()
-  collectDefaultMetrics({ register: registry })
+  registerDefaultMetrics(registry)
 
   const pending = { pass: deltaOf(() => counters.pass), block: deltaOf(() => counters.block), monitor: deltaOf(() => counters.monitor) }
   new Counter({

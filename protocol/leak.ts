@@ -11,7 +11,9 @@ export const MAX_LEAK_ID = 0x7fffffff
  * What a token's leak asks a node to do: `block` answers 403, `monitor` lets the request through and reports it.
  * Written as `enum` rather than TypeBox's union of literals so that a refusal names the allowed values.
  */
-export const LeakAction = Type.Unsafe<'block' | 'monitor'>({ type: 'string', enum: ['block', 'monitor'] })
+export const LEAK_ACTIONS = ['block', 'monitor'] as const
+/** The schema of a leak action (see LEAK_ACTIONS). */
+export const LeakAction = Type.Unsafe<(typeof LEAK_ACTIONS)[number]>({ type: 'string', enum: [...LEAK_ACTIONS] })
 /** `block` or `monitor`. */
 export type LeakAction = Static<typeof LeakAction>
 

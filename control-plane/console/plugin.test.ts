@@ -47,3 +47,23 @@ t.test('serves nothing outside its files and leaves other routes alone', async (
   }
   t.same((await app.inject('/v1/thing')).json(), { ok: true })
 })
+
+t.test('every module the page imports is one of the console\'s own files, served by the plugin', async (t) => {
+  const app = await build(t)
+  const seen = new Set<string>()
+  const queue = ['/assets/app.js']
+  while (queue.length > 0) {
+    const url = queue.shift()!
+    if (seen.has(url)) continue
+    seen.add(url)
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 200, `${url} is served`)
+    // Runtime imports only: JSDoc `@import` lines are type annotations the browser never reads.
+    for (const m of res.body.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[1]!
+      t.match(spec, /^\.\/[a-z0-9-]+\.js$/, `${url} imports ${spec} from beside itself (no server code, no package)`)
+      queue.push(new URL(spec, `http://console${url}`).pathname)
+    }
+  }
+  t.ok(seen.has('/assets/meta.js') && seen.has('/assets/charts.js'), `followed the imports (${[...seen].join(', ')})`)
+})

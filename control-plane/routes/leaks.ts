@@ -12,7 +12,7 @@ import { BadRequestError } from '../../lib/errors.js'
 import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
 import {
   actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,
-  riskEnum, sha256Hex, sourceName, statusEnum,
+  riskEnum, sha256Hex, sortEnum, sourceName, statusEnum,
 } from './schemas.js'
 
 interface ManualToken {
@@ -86,7 +86,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         properties: {
           status: statusEnum, risk: riskEnum, source: sourceName, action: actionEnum, kind: kindName,
           q: { type: 'string', maxLength: 200, format: 'text' },
-          sort: { type: 'string', enum: ['createdAt', 'updatedAt', 'risk', 'hits', 'lastSeenAt', 'title'] },
+          sort: sortEnum,
           order: { type: 'string', enum: ['asc', 'desc'] },
           limit: pageLimit,
           cursor: cursorString,

@@ -3,9 +3,10 @@
  * string is bounded. Two formats refuse odd text (see `validation.ts`): `text` (one line, no
  * control or bidi-override characters, no lone surrogates) and `multiline` (the same, with newlines).
  */
-import { LeakAction, MAX_LEAK_ID } from '../../protocol/leak.js'
+import { LEAK_ACTIONS, LeakAction, MAX_LEAK_ID } from '../../protocol/leak.js'
 import { TokenHashAnyCase } from '../../protocol/token-hash.js'
 import { RISK_LEVELS } from '../config.js'
+import { LEAK_STATUSES } from '../store/leak-types.js'
 
 /** The largest leak id: the snapshot sent to nodes has 31 bits for it. */
 export const LEAK_ID_MAX = MAX_LEAK_ID
@@ -17,9 +18,16 @@ export const idParams = {
   properties: { id: { type: 'integer', minimum: 1, maximum: LEAK_ID_MAX } },
 } as const
 
+export { LEAK_STATUSES }
+/** What the nodes do with a request carrying one of a leak's tokens (what nodes and control plane agree on). */
+export { LEAK_ACTIONS }
+/** The orders `GET /v1/leaks` can sort by; the first is the default. */
+export const LEAK_SORTS = ['createdAt', 'updatedAt', 'risk', 'hits', 'lastSeenAt', 'title'] as const
+
 export const riskEnum = { type: 'string', enum: [...RISK_LEVELS] } as const
-export const statusEnum = { type: 'string', enum: ['open', 'closed', 'false_positive'] } as const
+export const statusEnum = { type: 'string', enum: [...LEAK_STATUSES] } as const
 export const actionEnum = LeakAction
+export const sortEnum = { type: 'string', enum: [...LEAK_SORTS] } as const
 export const sourceName = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } as const
 export const kindName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' } as const
 export const sha256Hex = TokenHashAnyCase

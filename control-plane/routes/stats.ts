@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { RouteContext } from '../context.js'
 import type { LeakStatus } from '../store/leaks.js'
-import { problems } from './schemas.js'
+import { LEAK_STATUSES, problems } from './schemas.js'
 
 const riskCounts = {
   type: 'object',
@@ -19,7 +19,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { status: { type: 'string', enum: ['open', 'closed', 'false_positive', 'all'], default: 'open' } },
+        properties: { status: { type: 'string', enum: [...LEAK_STATUSES, 'all'], default: 'open' } },
       },
       response: {
         200: {

@@ -17,8 +17,10 @@ export interface LeakLocation {
   branch?: string
 }
 
+/** A leak's statuses (the leaks table's CHECK constraint holds the same three). */
+export const LEAK_STATUSES = ['open', 'closed', 'false_positive'] as const
 /** A leak's status. */
-export type LeakStatus = 'open' | 'closed' | 'false_positive'
+export type LeakStatus = (typeof LEAK_STATUSES)[number]
 /** What nodes do with a leak's tokens (what nodes and control plane agree on). */
 export type { LeakAction }
 

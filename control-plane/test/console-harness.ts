@@ -1,7 +1,9 @@
 /**
- * What the console's browser tests start: a small upstream API, the real control plane and the real
- * node (each on port 0, in this process), and Debian's Chromium driven by playwright-core.
+ * What the console's browser tests (and `scripts/screenshots.ts`) start: a small upstream API, the
+ * real control plane and the real node (each on port 0, in this process), Debian's Chromium driven by
+ * playwright-core, and a handful of leaks to show.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -157,4 +159,46 @@ export async function cpFetch<T = unknown>(base: string, key: string, path: stri
   })
   const text = await res.text()
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T }
+}
+
+/** Lowercase hex SHA-256 of a string's UTF-8 bytes, as the node and the console hash tokens. */
+export const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
+
+/** A random token value with a recognisable prefix. */
+export const rawToken = (prefix: string): string => `${prefix}${randomBytes(18).toString('base64url')}`
+
+/** A leak to seed, with the raw token it stands for (kept in memory only, to send through the node). */
+export interface SeedLeak { title: string; source: string; kind: string; risk: string; action: string; token: string; url: string }
+
+const gh = (repo: string, path: string, line: number): string => `https://github.com/${repo}/blob/4f2a9c1/${path}#L${line}`
+
+/** Seven leaks over several sources and every risk, with fresh random tokens each call. */
+export function demoSeeds(): SeedLeak[] {
+  return [
+    { title: 'GitHub token in acme/api .env', source: 'github', kind: 'github_pat', risk: 'high', action: 'monitor', token: rawToken('ghp_'), url: gh('acme/api', '.env', 3) },
+    { title: 'Stripe live key in a public paste', source: 'paste', kind: 'stripe_secret_key', risk: 'critical', action: 'block', token: rawToken('sk_live_'), url: 'https://paste.example.org/raw/8hQ2' },
+    { title: 'Slack bot token in acme/ops README', source: 'github', kind: 'slack_bot_token', risk: 'high', action: 'monitor', token: rawToken('xoxb-'), url: gh('acme/ops', 'README.md', 41) },
+    { title: 'Postman collection with an API key', source: 'postman', kind: 'generic_api_key', risk: 'medium', action: 'monitor', token: rawToken('pmak-'), url: 'https://www.postman.com/acme/workspace/public' },
+    { title: 'AWS key in acme/infra history', source: 'gitlab', kind: 'aws_access_key', risk: 'critical', action: 'block', token: rawToken('AKIA'), url: 'https://gitlab.com/acme/infra/-/blob/9e1d/terraform.tfvars#L12' },
+    { title: 'Test key in acme/sandbox', source: 'github', kind: 'generic_api_key', risk: 'low', action: 'monitor', token: rawToken('tk_'), url: gh('acme/sandbox', 'config/test.yml', 7) },
+    { title: 'Reported by email', source: 'manual', kind: 'generic_api_key', risk: 'medium', action: 'monitor', token: rawToken('key_'), url: '' },
+  ]
+}
+
+/** Adds the leaks through the API by hash, as the console does; answers title → leak id. */
+export async function seedLeaks(base: string, adminKey: string, seeds: readonly SeedLeak[]): Promise<Map<string, number>> {
+  const ids = new Map<string, number>()
+  for (const s of seeds) {
+    const res = await cpFetch<{ id: number }>(base, adminKey, '/v1/leaks', {
+      method: 'POST',
+      body: {
+        title: s.title, source: s.source, kind: s.kind, risk: s.risk, action: s.action,
+        ...(s.url ? { location: { url: s.url } } : {}),
+        tokens: [{ sha256: sha256(s.token), preview: `${s.token.slice(0, 4)}…${s.token.slice(-4)}` }],
+      },
+    })
+    if (res.status !== 201) throw new Error(`seeding "${s.title}" answered ${res.status}: ${JSON.stringify(res.body)}`)
+    ids.set(s.title, res.body.id)
+  }
+  return ids
 }

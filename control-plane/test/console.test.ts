@@ -4,15 +4,9 @@
  * in the browser enforced at the edge, an analyst kept read-only, and a leak added by raw value of
  * which only the hash left the browser.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Browser, Page } from 'playwright-core'
-import { cpFetch, launchBrowser, makeKeys, Stack, startControlPlane, startNode, startUpstream, waitFor } from './console-harness.js'
-
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex')
-const rawToken = (prefix: string): string => `${prefix}${randomBytes(18).toString('base64url')}`
+import { cpFetch, demoSeeds, launchBrowser, makeKeys, rawToken, seedLeaks, sha256, Stack, startControlPlane, startNode, startUpstream, waitFor } from './console-harness.js'
 
 const stack = new Stack()
 t.teardown(stack.close)
@@ -30,31 +24,8 @@ async function throughNode(token: string): Promise<number> {
   return res.status
 }
 
-interface SeedLeak { title: string; source: string; kind: string; risk: string; action: string; token: string; url: string }
-const gh = (repo: string, path: string, line: number): string => `https://github.com/${repo}/blob/4f2a9c1/${path}#L${line}`
-const seeds: SeedLeak[] = [
-  { title: 'GitHub token in acme/api .env', source: 'github', kind: 'github_pat', risk: 'high', action: 'monitor', token: rawToken('ghp_'), url: gh('acme/api', '.env', 3) },
-  { title: 'Stripe live key in a public paste', source: 'paste', kind: 'stripe_secret_key', risk: 'critical', action: 'block', token: rawToken('sk_live_'), url: 'https://paste.example.org/raw/8hQ2' },
-  { title: 'Slack bot token in acme/ops README', source: 'github', kind: 'slack_bot_token', risk: 'high', action: 'monitor', token: rawToken('xoxb-'), url: gh('acme/ops', 'README.md', 41) },
-  { title: 'Postman collection with an API key', source: 'postman', kind: 'generic_api_key', risk: 'medium', action: 'monitor', token: rawToken('pmak-'), url: 'https://www.postman.com/acme/workspace/public' },
-  { title: 'AWS key in acme/infra history', source: 'gitlab', kind: 'aws_access_key', risk: 'critical', action: 'block', token: rawToken('AKIA'), url: 'https://gitlab.com/acme/infra/-/blob/9e1d/terraform.tfvars#L12' },
-  { title: 'Test key in acme/sandbox', source: 'github', kind: 'generic_api_key', risk: 'low', action: 'monitor', token: rawToken('tk_'), url: gh('acme/sandbox', 'config/test.yml', 7) },
-  { title: 'Reported by email', source: 'manual', kind: 'generic_api_key', risk: 'medium', action: 'monitor', token: rawToken('key_'), url: '' },
-]
-const ids = new Map<string, number>()
-for (const s of seeds) {
-  // Seeding goes through the API by hash, as the console does.
-  const res = await cpFetch<{ id: number }>(cp.url, keys.admin, '/v1/leaks', {
-    method: 'POST',
-    body: {
-      title: s.title, source: s.source, kind: s.kind, risk: s.risk, action: s.action,
-      ...(s.url ? { location: { url: s.url } } : {}),
-      tokens: [{ sha256: sha256(s.token), preview: `${s.token.slice(0, 4)}…${s.token.slice(-4)}` }],
-    },
-  })
-  if (res.status !== 201) throw new Error(`seeding "${s.title}" answered ${res.status}: ${JSON.stringify(res.body)}`)
-  ids.set(s.title, res.body.id)
-}
+const seeds = demoSeeds()
+const ids = await seedLeaks(cp.url, keys.admin, seeds)
 
 /** A fresh page (own session storage) that records page errors, CSP reports and off-origin requests. */
 async function openPage(tt: { teardown: (fn: () => unknown) => void }, expected?: RegExp): Promise<{ page: Page; problems: string[] }> {
@@ -123,6 +94,32 @@ t.test('sign in, see the overview, sign out', async (tt) => {
   tt.equal(await page.evaluate(() => sessionStorage.length), 0, 'the key is gone from session storage')
   await page.reload()
   await page.getByTestId('signin-form').waitFor()
+  tt.same(problems, [])
+})
+
+t.test('the menus list the values the control plane accepts, loaded once at sign-in', async (tt) => {
+  const { page, problems } = await openPage(tt)
+  const metaCalls: string[] = []
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname === '/v1/meta') metaCalls.push(req.url())
+  })
+  await signIn(page, keys.admin)
+  const meta = (await cpFetch<{ risks: string[]; statuses: string[]; actions: string[] }>(cp.url, keys.analyst, '/v1/meta')).body
+  const options = (testid: string): Promise<string[]> =>
+    page.getByTestId(testid).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value).filter((v) => v !== ''))
+  tt.same(await options('filter-risk'), [...meta.risks].reverse(), 'risk filter: the API\'s risks, most severe first')
+  tt.same(await options('filter-status'), meta.statuses, 'status filter: the API\'s statuses')
+  tt.same(await options('filter-action'), meta.actions, 'action filter: the API\'s actions')
+  await page.getByRole('link', { name: 'Add leak' }).first().click()
+  await page.getByTestId('add-leak-form').waitFor()
+  tt.same((await options('add-action')).sort(), [...meta.actions].sort(), 'add form: every action the API offers')
+  tt.same(await options('add-risk'), [...meta.risks].reverse())
+  await page.getByRole('link', { name: 'Leaks' }).click()
+  await page.getByTestId('leak-link').first().click()
+  await page.getByTestId('leak-detail').waitFor()
+  tt.same(await options('decision-risk'), [...meta.risks].reverse(), 'risk override: the API\'s risks')
+  tt.equal(await page.getByTestId('decisions').getByRole('button').count(), meta.actions.length + meta.statuses.length + 1, 'a button per action and status, and "Set risk"')
+  tt.equal(metaCalls.length, 1, 'the lists are fetched once, at sign-in')
   tt.same(problems, [])
 })
 
@@ -338,24 +335,6 @@ t.test('the nodes page shows each node\'s sync state, and a stale node stands ou
   tt.match(await page.getByTestId('nodes-summary').innerText(), /1 stale/)
   const rows = await page.getByTestId('node-row').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.nodeId))
   tt.equal(rows[0], 'edge-gone', 'stale nodes are listed first')
-  tt.same(problems, [])
-})
-
-t.test('overview screenshot for the README (docs/console.png)', async (tt) => {
-  const { page, problems } = await openPage(tt)
-  // Some traffic first, so the list shows hits and last-seen times.
-  for (const s of seeds.slice(1, 5)) await throughNode(s.token)
-  await waitFor('the sightings to reach the control plane', async () => {
-    const res = await cpFetch<{ hits: number }>(cp.url, keys.admin, `/v1/leaks/${ids.get(seeds[4]!.title)}`)
-    return res.body.hits > 0
-  })
-  await page.setViewportSize({ width: 1280, height: 1560 })
-  await signIn(page, keys.admin)
-  await page.locator('[data-testid=leak-list][aria-busy=false]').waitFor()
-  await page.getByTestId('chart-risk-source').waitFor()
-  const docs = fileURLToPath(new URL('../../docs/', import.meta.url))
-  mkdirSync(docs, { recursive: true })
-  await page.screenshot({ path: `${docs}console.png`, fullPage: false })
   tt.same(problems, [])
 })
 

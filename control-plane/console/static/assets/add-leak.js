@@ -1,11 +1,36 @@
+// @ts-check
 // Add a leak by hand. Raw token values are hashed here, in the browser, with Web Crypto: only
 // `{ sha256, preview }` is sent, so a raw secret never leaves the operator's machine.
 import { api } from './api.js'
-import { announce, errorBox, h, replace, RISKS } from './dom.js'
+import { announce, errorBox, h, replace } from './dom.js'
+import { actions, risks } from './meta.js'
 import { canHash, hashToken, SHA256_HEX } from './token-hash.js'
+/** @import { Leak, LeakLocation } from '../../types/api.js' */
+/** @import { Mount } from '../../types/views.js' */
 
+// The API takes any source name of its pattern: these are the usual ones, not a closed list.
 const SOURCES = ['manual', 'github', 'gitlab', 'git', 'postman', 'paste', 'other']
 
+/** What each action does, said in its menu entry; an action without one shows its name alone. */
+/** @type {Record<string, string>} */
+const ACTION_HELP = { monitor: 'let requests through, record sightings', block: 'refuse requests at every node' }
+/** The action a hand-added leak starts with, when the control plane offers it: the cautious one. */
+const DEFAULT_ACTION = 'monitor'
+
+/**
+ * The body of POST /v1/leaks, by hash only.
+ * @typedef {object} NewLeak
+ * @property {string} source
+ * @property {{ sha256: string, preview?: string }[]} tokens
+ * @property {string} action
+ * @property {string} [title]
+ * @property {string} [risk]
+ * @property {string} [kind]
+ * @property {LeakLocation} [location]
+ * @property {string} [comment]
+ */
+
+/** @type {Mount} */
 export function mountAddLeak(main, ctx) {
   const isAdmin = ctx.session.role === 'admin'
   let destroyed = false
@@ -34,8 +59,8 @@ export function mountAddLeak(main, ctx) {
       'div',
       { class: 'form-row' },
       h('div', { class: 'field' }, h('label', { for: 'add-source' }, 'Source'), h('select', { id: 'add-source', name: 'source', 'data-testid': 'add-source' }, SOURCES.map((s) => h('option', { value: s }, s)))),
-      h('div', { class: 'field' }, h('label', { for: 'add-risk' }, 'Risk'), h('select', { id: 'add-risk', name: 'risk', 'data-testid': 'add-risk' }, h('option', { value: '' }, 'Score it for me'), RISKS.map((r) => h('option', { value: r }, r)))),
-      h('div', { class: 'field' }, h('label', { for: 'add-action' }, 'Action'), h('select', { id: 'add-action', name: 'action', 'data-testid': 'add-action' }, h('option', { value: 'monitor' }, 'monitor (let requests through, record sightings)'), h('option', { value: 'block' }, 'block (refuse requests at every node)'))),
+      h('div', { class: 'field' }, h('label', { for: 'add-risk' }, 'Risk'), h('select', { id: 'add-risk', name: 'risk', 'data-testid': 'add-risk' }, h('option', { value: '' }, 'Score it for me'), risks().map((r) => h('option', { value: r }, r)))),
+      h('div', { class: 'field' }, h('label', { for: 'add-action' }, 'Action'), h('select', { id: 'add-action', name: 'action', 'data-testid': 'add-action' }, actionOptions())),
     ),
     h('div', { class: 'field' }, h('label', { for: 'add-kind' }, 'Kind (optional)'), h('input', { id: 'add-kind', name: 'kind', maxlength: '64', autocomplete: 'off', 'data-testid': 'add-kind', placeholder: 'e.g. github_pat, stripe_secret_key' })),
     h('div', { class: 'field' }, h('label', { for: 'add-url' }, 'Where it was found (URL, optional)'), h('input', { id: 'add-url', name: 'url', type: 'url', maxlength: '2000', 'data-testid': 'add-url', placeholder: 'https://…' })),
@@ -53,7 +78,9 @@ export function mountAddLeak(main, ctx) {
   )
 
   if (!isAdmin) {
-    for (const el of form.querySelectorAll('input, select, textarea, button')) el.disabled = true
+    for (const el of form.querySelectorAll('input, select, textarea, button')) {
+      if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement || el instanceof HTMLTextAreaElement || el instanceof HTMLButtonElement) el.disabled = true
+    }
   }
 
   form.addEventListener('submit', async (event) => {
@@ -96,7 +123,8 @@ export function mountAddLeak(main, ctx) {
     submit.textContent = 'Adding…'
     try {
       const hashed = mode === 'sha256' ? lines.map((l) => ({ sha256: l.toLowerCase() })) : await Promise.all(lines.map(hashToken))
-      const body = { source: String(data.get('source') || 'manual'), tokens: hashed, action: String(data.get('action') || 'monitor') }
+      /** @type {NewLeak} */
+      const body = { source: String(data.get('source') || 'manual'), tokens: hashed, action: String(data.get('action') || DEFAULT_ACTION) }
       const title = String(data.get('title') ?? '').trim()
       if (title) body.title = title
       const risk = String(data.get('risk') ?? '')
@@ -105,7 +133,7 @@ export function mountAddLeak(main, ctx) {
       if (url) body.location = { url }
       const comment = String(data.get('comment') ?? '').trim()
       if (comment) body.comment = comment
-      const leak = await api('/v1/leaks', { method: 'POST', body })
+      const leak = /** @type {Leak} */ (await api('/v1/leaks', { method: 'POST', body }))
       // Do not leave raw secrets sitting in the page.
       tokens.value = ''
       if (destroyed) return
@@ -131,4 +159,14 @@ export function mountAddLeak(main, ctx) {
       destroyed = true
     },
   }
+}
+
+/** The action menu: the control plane's actions, the default one first and chosen. */
+function actionOptions() {
+  const list = actions()
+  const ordered = list.includes(DEFAULT_ACTION) ? [DEFAULT_ACTION, ...list.filter((a) => a !== DEFAULT_ACTION)] : list
+  return ordered.map((a) => {
+    const help = ACTION_HELP[a]
+    return h('option', { value: a }, help ? `${a} (${help})` : a)
+  })
 }

@@ -1,10 +1,16 @@
+// @ts-check
 // Talks to the control plane's JSON API with the signed-in key. The key lives in sessionStorage only:
 // it is gone when the browser tab closes, and it is never put in a URL.
+/** @import { Problem } from '../../types/api.js' */
 
 const KEY_STORAGE = 'leakgate.apiKey'
 
 /** An answer that was not 2xx, carrying the problem+json body when there was one. */
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status; 0 when the request got no answer
+   * @param {Problem | null | undefined} problem
+   */
   constructor(status, problem) {
     const title = problem?.title ?? (status === 0 ? 'Control plane unreachable' : `HTTP ${status}`)
     super(title)
@@ -15,9 +21,13 @@ export class ApiError extends Error {
   }
 }
 
+/** @type {(err: ApiError) => void} */
 let unauthorized = () => {}
 
-/** Called when the control plane answers 401 to a signed-in request (key revoked or wrong). */
+/**
+ * Called when the control plane answers 401 to a signed-in request (key revoked or wrong).
+ * @param {(err: ApiError) => void} handler
+ */
 export function onUnauthorized(handler) {
   unauthorized = handler
 }
@@ -26,6 +36,7 @@ export function getKey() {
   return sessionStorage.getItem(KEY_STORAGE)
 }
 
+/** @param {string} key */
 export function setKey(key) {
   sessionStorage.setItem(KEY_STORAGE, key)
 }
@@ -35,10 +46,23 @@ export function clearKey() {
 }
 
 /**
+ * @typedef {object} CallOptions
+ * @property {string} [method]
+ * @property {unknown} [body] sent as JSON
+ * @property {string} [key] overrides the stored key
+ * @property {AbortSignal} [signal]
+ */
+
+/**
  * One API call. `key` overrides the stored key (used by sign-in before the key is kept).
- * Resolves to the parsed JSON body (null for 204); rejects with ApiError.
+ * Resolves to the parsed JSON body (null for 204), unchecked: the caller states the route's answer
+ * shape (docs/api.md) where it uses it. Rejects with ApiError.
+ * @param {string} path
+ * @param {CallOptions} [options]
+ * @returns {Promise<unknown>}
  */
 export async function api(path, { method = 'GET', body, key, signal } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { accept: 'application/json, application/problem+json' }
   const useKey = key ?? getKey()
   if (useKey) headers.authorization = `Bearer ${useKey}`
@@ -48,13 +72,13 @@ export async function api(path, { method = 'GET', body, key, signal } = {}) {
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? null : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
-      signal,
+      signal: signal ?? null,
     })
   } catch (err) {
-    if (err?.name === 'AbortError') throw err
+    if (err instanceof DOMException && err.name === 'AbortError') throw err
     throw new ApiError(0, {
       title: 'Control plane unreachable',
       detail: 'The request did not reach the control plane. Check that it is running, then retry.',
@@ -62,16 +86,34 @@ export async function api(path, { method = 'GET', body, key, signal } = {}) {
   }
   if (res.status === 204 || res.status === 304) return null
   const type = res.headers.get('content-type') ?? ''
+  /** @type {unknown} */
   const data = type.includes('json') ? await res.json().catch(() => null) : null
   if (!res.ok) {
-    const err = new ApiError(res.status, data)
+    const err = new ApiError(res.status, isProblem(data) ? data : null)
     if (res.status === 401 && key === undefined) unauthorized(err)
     throw err
   }
   return data
 }
 
-/** Builds `path?k=v` from an object, leaving out empty values. */
+/**
+ * A problem+json body: an object whose title, detail and code, when there, are text.
+ * @param {unknown} data
+ * @returns {data is Problem}
+ */
+function isProblem(data) {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false
+  return ['title', 'detail', 'code'].every((k) => {
+    const v = Reflect.get(data, k)
+    return v === undefined || typeof v === 'string'
+  })
+}
+
+/**
+ * Builds `path?k=v` from an object, leaving out empty values.
+ * @param {string} path
+ * @param {Record<string, string | number | null | undefined>} params
+ */
 export function withQuery(path, params) {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(params)) {

@@ -1,22 +1,48 @@
+// @ts-check
 // The console's entry point: sign-in, the page shell and a hash router.
 //   #/            overview: charts and the leak list (filters in the query: #/?risk=high)
 //   #/leaks/12    one leak
 //   #/new         add a leak by hand
 //   #/nodes       the node fleet
 //   #/audit       every decision, newest first
-import { api, clearKey, getKey, onUnauthorized, setKey } from './api.js'
+import { api, ApiError, clearKey, getKey, onUnauthorized, setKey } from './api.js'
 import { errorBox, h, replace } from './dom.js'
+import { clearMeta, setMeta } from './meta.js'
 import { mountOverview } from './overview.js'
 import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
 import { rememberOverview } from './filters.js'
+/** @import { Meta, Session } from '../../types/api.js' */
+/** @import { Mount, PageContext, View } from '../../types/views.js' */
 
-const root = document.getElementById('app')
-let session = null // { keyId, role }
-let current = null // { name, view }
+const root = getRoot()
+/** @type {Session | null} */
+let session = null
+/** @type {{ name: string, view: View | null } | null} */
+let current = null
 let signinMessage = ''
+
+/** @returns {HTMLElement} */
+function getRoot() {
+  const el = document.getElementById('app')
+  if (!el) throw new Error('index.html has no #app element')
+  return el
+}
+
+/**
+ * Who the key is, and the lists of values the API accepts (kept for the session).
+ * @param {string} [key] the key to try; the stored one when not given
+ * @returns {Promise<Session>}
+ */
+async function loadSession(key) {
+  const options = key === undefined ? {} : { key }
+  // One after the other, so a refused key is seen (and signed out) once.
+  const me = /** @type {Session} */ (await api('/v1/me', options))
+  setMeta(/** @type {Meta} */ (await api('/v1/meta', options)))
+  return me
+}
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '/'
@@ -26,10 +52,17 @@ function parseHash() {
   return { path: path || '/', params }
 }
 
+/**
+ * @param {string} path
+ * @returns {{ name: string, mount: Mount } | null}
+ */
 function route(path) {
   if (path === '/' || path === '/leaks') return { name: 'overview', mount: mountOverview }
   const m = /^\/leaks\/(\d{1,10})$/.exec(path)
-  if (m) return { name: `leak-${m[1]}`, mount: mountDetail, id: Number(m[1]) }
+  if (m) {
+    const id = Number(m[1])
+    return { name: `leak-${id}`, mount: (main, ctx) => mountDetail(main, { ...ctx, id }) }
+  }
   if (path === '/new') return { name: 'new', mount: mountAddLeak }
   if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
@@ -38,6 +71,7 @@ function route(path) {
 
 function signOut(message = '') {
   clearKey()
+  clearMeta()
   session = null
   signinMessage = message
   current?.view?.destroy?.()
@@ -88,9 +122,9 @@ function renderSignIn() {
     button.textContent = 'Signing in…'
     replace(error)
     try {
-      const me = await api('/v1/me', { key })
-      if (me?.role !== 'admin' && me?.role !== 'analyst') {
-        replace(error, errorBox({ title: 'This key cannot use the console', detail: `Its role is "${me?.role}"; the console needs an admin or analyst key.` }))
+      const me = await loadSession(key)
+      if (me.role !== 'admin' && me.role !== 'analyst') {
+        replace(error, errorBox({ title: 'This key cannot use the console', detail: `Its role is "${me.role}"; the console needs an admin or analyst key.` }))
         return
       }
       setKey(key)
@@ -98,7 +132,7 @@ function renderSignIn() {
       signinMessage = ''
       render()
     } catch (err) {
-      const refused = err.status === 401 || err.status === 403
+      const refused = err instanceof ApiError && (err.status === 401 || err.status === 403)
       replace(error, errorBox(refused ? { title: 'Key refused', detail: 'The control plane does not know this key. Check it and try again.', status: err.status } : err))
     } finally {
       button.disabled = false
@@ -109,11 +143,20 @@ function renderSignIn() {
   input.focus()
 }
 
+/**
+ * @param {string} href
+ * @param {string} label
+ * @param {boolean} active
+ */
 function navLink(href, label, active) {
   return h('a', { href, class: active ? 'nav-link active' : 'nav-link', 'aria-current': active ? 'page' : false }, label)
 }
 
-function shell(routeName) {
+/**
+ * @param {Session} session
+ * @param {string} routeName
+ */
+function shell(session, routeName) {
   const main = h('main', { id: 'main', class: 'content', tabindex: '-1' })
   const header = h(
     'header',
@@ -150,9 +193,9 @@ async function render() {
   if (!session) {
     replace(root, h('p', { class: 'loading', role: 'status' }, 'Signing in…'))
     try {
-      session = await api('/v1/me')
+      session = await loadSession()
     } catch (err) {
-      if (err.status === 401) return // onUnauthorized has shown the sign-in form
+      if (err instanceof ApiError && err.status === 401) return // onUnauthorized has shown the sign-in form
       replace(root, h('main', { class: 'content' }, errorBox(err, () => render())))
       return
     }
@@ -164,15 +207,16 @@ async function render() {
     return
   }
   if (r.name === 'overview') rememberOverview(location.hash)
-  const ctx = { params, session, navigate: (hash) => (location.hash = hash) }
+  /** @type {PageContext} */
+  const ctx = { params, session, navigate: (hash) => { location.hash = hash } }
   if (current?.name === r.name && current.view?.update) {
     current.view.update(ctx)
     return
   }
   current?.view?.destroy?.()
-  const main = shell(r.name)
+  const main = shell(session, r.name)
   current = { name: r.name, view: null }
-  current.view = r.mount(main, { ...ctx, id: r.id }) ?? null
+  current.view = r.mount(main, ctx) ?? null
   // Move focus to the new page so keyboard and screen-reader users start at its heading.
   main.focus({ preventScroll: true })
   window.scrollTo(0, 0)
@@ -180,7 +224,8 @@ async function render() {
 
 window.addEventListener('hashchange', () => render())
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && document.activeElement?.matches?.('input[type=search]')) document.activeElement.blur()
+  const focused = document.activeElement
+  if (e.key === 'Escape' && focused instanceof HTMLInputElement && focused.matches('input[type=search]')) focused.blur()
 })
 
 render()

@@ -1,22 +1,35 @@
+// @ts-check
 // The audit log: every decision on every leak, newest first, paged with the cursor.
 import { api, withQuery } from './api.js'
 import { absolute, errorBox, h, replace, statusLabel, timeEl } from './dom.js'
+/** @import { Decision, LeakState, Page } from '../../types/api.js' */
+/** @import { Mount } from '../../types/views.js' */
 
 const PAGE_SIZE = 50
 
-/** "action monitor → block, status Open → Closed" (or "created: …" for a leak's creation). */
+/**
+ * "action monitor → block, status Open → Closed" (or "created: …" for a leak's creation).
+ * @param {LeakState | null | undefined} from
+ * @param {LeakState | null | undefined} to
+ */
 export function changeText(from, to) {
+  /**
+   * @param {keyof LeakState} key
+   * @param {string | undefined} v
+   */
   const show = (key, v) => (key === 'status' ? statusLabel(v) : v)
   if (!from) return `created: risk ${to?.risk}, ${to?.action}, ${statusLabel(to?.status)}`
   const parts = []
-  for (const key of ['action', 'status', 'risk']) {
+  for (const key of /** @type {const} */ (['action', 'status', 'risk'])) {
     if (from[key] !== to?.[key]) parts.push(`${key} ${show(key, from[key])} → ${show(key, to?.[key])}`)
   }
   return parts.length > 0 ? parts.join(', ') : 'no change'
 }
 
+/** @type {Mount} */
 export function mountAudit(main) {
   let destroyed = false
+  /** @type {(string | null | undefined)[]} */
   const pages = [null]
   let page = 0
   const body = h('div', {}, h('p', { class: 'loading', role: 'status' }, 'Loading the audit log…'))
@@ -31,7 +44,7 @@ export function mountAudit(main) {
 
   async function load() {
     try {
-      const res = await api(withQuery('/v1/audit', { limit: PAGE_SIZE, cursor: pages[page] }))
+      const res = /** @type {Page<Decision>} */ (await api(withQuery('/v1/audit', { limit: PAGE_SIZE, cursor: pages[page] })))
       if (destroyed) return
       pages[page + 1] = res.nextCursor ?? undefined
       const items = res.items ?? []

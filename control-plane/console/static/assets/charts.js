@@ -1,43 +1,94 @@
+// @ts-check
 // The overview's charts, drawn with Chart.js 4 (served from node_modules by the control plane and
 // loaded as the global `Chart`). Each chart has a keyboard-usable legend of buttons beside it that
 // does what clicking the chart does, and a text summary as the canvas's accessible name.
-import { h, replace, RISKS } from './dom.js'
+import { h, replace } from './dom.js'
+import { risks } from './meta.js'
+/** @import { ActiveElement, Chart, ChartEvent } from 'chart.js' */
+/** @import { Stats } from '../../types/api.js' */
 
 /** Risk colours, shared with the CSS badges (style.css --risk-*). */
+/** @type {Record<string, string>} */
 export const RISK_COLOR = { critical: '#9f1239', high: '#dc2626', medium: '#d97706', low: '#2563eb' }
+/** A risk the console has no colour for (one the control plane added later) is drawn grey. */
+const OTHER_RISK_COLOR = '#64748b'
 const SOURCE_PALETTE = ['#0f766e', '#7c3aed', '#0369a1', '#b45309', '#be185d', '#4d7c0f', '#475569', '#9333ea']
+
+/** @param {string} risk */
+const riskColor = (risk) => RISK_COLOR[risk] ?? OTHER_RISK_COLOR
 
 const reducedMotion = () => window.matchMedia('(prefers-reduced-motion: reduce)').matches
 
+/**
+ * @param {string} hex
+ * @param {boolean} on
+ */
 function fade(hex, on) {
   return on ? hex : `${hex}40`
 }
 
+/** @returns {typeof Chart} */
 function ChartLib() {
   const lib = globalThis.Chart
   if (!lib) throw new Error('The chart library did not load (/assets/vendor/chart.umd.js).')
   return lib
 }
 
+/**
+ * Options every overview chart shares: a click on an element calls `onPick` with its index and dataset.
+ * @param {(index: number, datasetIndex: number) => void} onPick
+ */
 function baseOptions(onPick) {
+  /** @type {false | { duration: number }} */
+  const animation = reducedMotion() ? false : { duration: 250 }
   return {
     responsive: true,
     maintainAspectRatio: false,
-    animation: reducedMotion() ? false : { duration: 250 },
+    animation,
     plugins: { legend: { display: false }, tooltip: { enabled: true } },
+    /**
+     * @param {ChartEvent} event
+     * @param {ActiveElement[]} elements
+     */
     onHover(event, elements) {
       const target = event.native?.target
-      if (target) target.style.cursor = elements.length > 0 ? 'pointer' : 'default'
+      if (target instanceof HTMLElement) target.style.cursor = elements.length > 0 ? 'pointer' : 'default'
     },
+    /**
+     * @param {ChartEvent} event
+     * @param {ActiveElement[]} _elements
+     * @param {Chart} chart
+     */
     onClick(event, _elements, chart) {
       // Map the click to the element under the pointer, then to its label (and dataset).
-      const [hit] = chart.getElementsAtEventForMode(event, 'nearest', { intersect: true }, true)
+      if (!event.native) return
+      const [hit] = chart.getElementsAtEventForMode(event.native, 'nearest', { intersect: true }, true)
       if (!hit) return
       onPick(hit.index, hit.datasetIndex)
     },
   }
 }
 
+/**
+ * What was clicked in a chart: a risk, a source, or both (a bar of the risk × source chart).
+ * @typedef {{ risk?: string | undefined, source?: string | undefined }} Choice
+ */
+
+/**
+ * One entry of a chart's legend of buttons.
+ * @typedef {object} LegendItem
+ * @property {string} value
+ * @property {string} label
+ * @property {number} count
+ * @property {string} color
+ * @property {boolean} active
+ * @property {() => void} onclick
+ */
+
+/**
+ * @param {LegendItem[]} items
+ * @param {string} testid
+ */
 function legend(items, testid) {
   return h(
     'ul',
@@ -64,11 +115,17 @@ function legend(items, testid) {
   )
 }
 
-// Swatch colours are set through the CSSOM (allowed under the CSP), not a style attribute.
+/**
+ * Swatch colours are set through the CSSOM (allowed under the CSP), not a style attribute.
+ * @param {Element} list
+ */
 function paintSwatches(list) {
-  for (const s of list.querySelectorAll('.swatch')) s.style.background = s.dataset.color
+  for (const s of list.querySelectorAll('.swatch')) {
+    if (s instanceof HTMLElement) s.style.background = s.dataset.color ?? ''
+  }
 }
 
+/** @param {string} text */
 function emptyNote(text) {
   return h('p', { class: 'chart-empty muted' }, text)
 }
@@ -76,18 +133,28 @@ function emptyNote(text) {
 /**
  * Draws the three overview charts into `container` from a /v1/stats answer.
  * `pick({ risk?, source? })` is called when a chart element or legend entry is chosen.
- * Returns { setActive(filters), destroy() }.
+ * @param {HTMLElement} container
+ * @param {Stats} stats
+ * @param {(choice: Choice) => void} pick
+ * @returns {{ setActive(filters: Choice): void, destroy(): void }}
  */
 export function drawCharts(container, stats, pick) {
   const Chart = ChartLib()
+  const RISKS = risks()
+  /** @type {Chart[]} */
   const charts = []
   const byRisk = stats.byRisk ?? {}
-  const sources = Object.entries(stats.bySource ?? {})
+  const bySource = stats.bySource ?? {}
+  const sources = Object.entries(bySource)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .map(([s]) => s)
-  const sourceColor = (i) => SOURCE_PALETTE[i % SOURCE_PALETTE.length]
+  /** @param {number} i */
+  const sourceColor = (i) => SOURCE_PALETTE[i % SOURCE_PALETTE.length] ?? OTHER_RISK_COLOR
+  /** @param {string} r */
   const riskCount = (r) => byRisk[r] ?? 0
+  /** @param {string} s */
+  const sourceCount = (s) => bySource[s] ?? 0
 
   const riskCanvas = h('canvas', { 'data-testid': 'chart-risk', role: 'img' })
   const riskLegendBox = h('div')
@@ -96,7 +163,7 @@ export function drawCharts(container, stats, pick) {
   const matrixCanvas = h('canvas', { 'data-testid': 'chart-risk-source', role: 'img' })
 
   riskCanvas.setAttribute('aria-label', `Open leaks by risk: ${RISKS.map((r) => `${r} ${riskCount(r)}`).join(', ')}. Use the buttons below to filter.`)
-  sourceCanvas.setAttribute('aria-label', `Open leaks by source: ${sources.map((s) => `${s} ${stats.bySource[s]}`).join(', ') || 'none'}. Use the buttons below to filter.`)
+  sourceCanvas.setAttribute('aria-label', `Open leaks by source: ${sources.map((s) => `${s} ${sourceCount(s)}`).join(', ') || 'none'}. Use the buttons below to filter.`)
   matrixCanvas.setAttribute('aria-label', `Open leaks by risk and source: ${sources.map((s) => `${s}: ${RISKS.map((r) => `${r} ${stats.riskBySource?.[s]?.[r] ?? 0}`).join(', ')}`).join('; ') || 'none'}.`)
 
   const total = stats.total ?? 0
@@ -124,15 +191,16 @@ export function drawCharts(container, stats, pick) {
     ),
   )
 
+  /** @type {Chart<'doughnut'> | null} */
   let riskChart = null
+  /** @type {Chart<'bar'> | null} */
   let sourceChart = null
-  let matrixChart = null
   if (total > 0) {
     riskChart = new Chart(riskCanvas, {
       type: 'doughnut',
       data: {
         labels: RISKS,
-        datasets: [{ data: RISKS.map(riskCount), backgroundColor: RISKS.map((r) => RISK_COLOR[r]), borderWidth: 2 }],
+        datasets: [{ data: RISKS.map(riskCount), backgroundColor: RISKS.map(riskColor), borderWidth: 2 }],
       },
       options: { ...baseOptions((i) => pick({ risk: RISKS[i] })), cutout: '58%' },
     })
@@ -143,7 +211,7 @@ export function drawCharts(container, stats, pick) {
       type: 'bar',
       data: {
         labels: sources,
-        datasets: [{ label: 'Open leaks', data: sources.map((s) => stats.bySource[s]), backgroundColor: sources.map((_, i) => sourceColor(i)), borderRadius: 4, maxBarThickness: 28 }],
+        datasets: [{ label: 'Open leaks', data: sources.map(sourceCount), backgroundColor: sources.map((_, i) => sourceColor(i)), borderRadius: 4, maxBarThickness: 28 }],
       },
       options: {
         ...baseOptions((i) => pick({ source: sources[i] })),
@@ -151,27 +219,29 @@ export function drawCharts(container, stats, pick) {
         scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { grid: { display: false } } },
       },
     })
-    matrixChart = new Chart(matrixCanvas, {
+    const matrixChart = new Chart(matrixCanvas, {
       type: 'bar',
       data: {
         labels: sources,
         datasets: RISKS.map((r) => ({
           label: r,
           data: sources.map((s) => stats.riskBySource?.[s]?.[r] ?? 0),
-          backgroundColor: RISK_COLOR[r],
+          backgroundColor: riskColor(r),
           borderRadius: 2,
           maxBarThickness: 72,
         })),
       },
       options: {
         ...baseOptions((i, d) => pick({ source: sources[i], risk: RISKS[d] })),
-        plugins: { legend: { display: true, position: 'bottom', onClick: null }, tooltip: { enabled: true } },
+        // The legend names the colours only: clicking it does nothing (the page's filters are elsewhere).
+        plugins: { legend: { display: true, position: 'bottom', onClick() {} }, tooltip: { enabled: true } },
         scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
       },
     })
     charts.push(sourceChart, matrixChart)
   }
 
+  /** @param {Choice} filters */
   function setActive(filters) {
     const risk = filters.risk
     const source = filters.source
@@ -182,7 +252,7 @@ export function drawCharts(container, stats, pick) {
           value: r,
           label: r,
           count: riskCount(r),
-          color: RISK_COLOR[r],
+          color: riskColor(r),
           active: risk === r,
           onclick: () => pick({ risk: r }),
         })),
@@ -195,7 +265,7 @@ export function drawCharts(container, stats, pick) {
         sources.map((s, i) => ({
           value: s,
           label: s,
-          count: stats.bySource[s],
+          count: sourceCount(s),
           color: sourceColor(i),
           active: source === s,
           onclick: () => pick({ source: s }),
@@ -206,12 +276,14 @@ export function drawCharts(container, stats, pick) {
     paintSwatches(riskLegendBox)
     paintSwatches(sourceLegendBox)
     // Dim what the list is not showing, so the chart says which slice is selected.
-    if (riskChart) {
-      riskChart.data.datasets[0].backgroundColor = RISKS.map((r) => fade(RISK_COLOR[r], !risk || risk === r))
+    const riskData = riskChart?.data.datasets[0]
+    if (riskChart && riskData) {
+      riskData.backgroundColor = RISKS.map((r) => fade(riskColor(r), !risk || risk === r))
       riskChart.update('none')
     }
-    if (sourceChart) {
-      sourceChart.data.datasets[0].backgroundColor = sources.map((s, i) => fade(sourceColor(i), !source || source === s))
+    const sourceData = sourceChart?.data.datasets[0]
+    if (sourceChart && sourceData) {
+      sourceData.backgroundColor = sources.map((s, i) => fade(sourceColor(i), !source || source === s))
       sourceChart.update('none')
     }
   }

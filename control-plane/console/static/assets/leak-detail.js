@@ -1,24 +1,70 @@
+// @ts-check
 // One leak: its tokens, where it was found, its risk and why, the decisions an admin can take, the
 // audit trail and the sightings timeline.
-import { api } from './api.js'
-import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, RISKS, safeHref, statusBadge, timeEl } from './dom.js'
+import { api, ApiError } from './api.js'
+import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, safeHref, statusBadge, statusLabel, timeEl } from './dom.js'
 import { changeText } from './audit.js'
 import { overviewLink } from './filters.js'
+import { actions, risks, statuses } from './meta.js'
+/** @import { Decision, LeakDetail, LeakLocation, LeakToken, Sighting } from '../../types/api.js' */
+/** @import { Child } from './dom.js' */
+/** @import { PageContext, View } from '../../types/views.js' */
 
-/** The decisions, each a PATCH body; `applies` says when it would change something. */
-const DECISIONS = [
-  { id: 'block', label: 'Block', body: { action: 'block' }, applies: (l) => l.action !== 'block', done: 'is now blocked at every node', tone: 'danger' },
-  { id: 'monitor', label: 'Monitor', body: { action: 'monitor' }, applies: (l) => l.action !== 'monitor', done: 'is now monitored (requests pass, sightings recorded)' },
-  { id: 'false-positive', label: 'False positive', body: { status: 'false_positive' }, applies: (l) => l.status !== 'false_positive', done: 'is marked a false positive' },
-  { id: 'close', label: 'Close', body: { status: 'closed' }, applies: (l) => l.status !== 'closed', done: 'is closed' },
-  { id: 'reopen', label: 'Reopen', body: { status: 'open' }, applies: (l) => l.status !== 'open', done: 'is open again' },
-]
+/**
+ * A change an admin can make: its PATCH body, and what the announcement says once it is made.
+ * @typedef {{ body: { action?: string, status?: string, risk?: string }, done: string }} Change
+ */
+/**
+ * A decision button; `applies` says when it would change something.
+ * @typedef {Change & { id: string, label: string, applies: (leak: LeakDetail) => boolean, tone?: string }} DecisionButton
+ */
 
+// The actions and statuses come from the control plane; these are only the words for the known ones.
+// A value without words still gets a button, named by its value.
+/** @type {Record<string, { label: string, done: string, tone?: string }>} */
+const ACTION_WORDS = {
+  block: { label: 'Block', done: 'is now blocked at every node', tone: 'danger' },
+  monitor: { label: 'Monitor', done: 'is now monitored (requests pass, sightings recorded)' },
+}
+/** @type {Record<string, { id: string, label: string, done: string }>} */
+const STATUS_WORDS = {
+  false_positive: { id: 'false-positive', label: 'False positive', done: 'is marked a false positive' },
+  closed: { id: 'close', label: 'Close', done: 'is closed' },
+  open: { id: 'reopen', label: 'Reopen', done: 'is open again' },
+}
+
+/**
+ * One button per action, then one per status, in the control plane's order.
+ * @returns {DecisionButton[]}
+ */
+function decisionButtons() {
+  /** @type {DecisionButton[]} */
+  const byAction = actions().map((action) => {
+    const words = ACTION_WORDS[action]
+    /** @type {DecisionButton} */
+    const d = { id: action, label: words?.label ?? action, body: { action }, applies: (l) => l.action !== action, done: words?.done ?? `now has action ${action}` }
+    if (words?.tone) d.tone = words.tone
+    return d
+  })
+  /** @type {DecisionButton[]} */
+  const byStatus = statuses().map((status) => {
+    const words = STATUS_WORDS[status]
+    return { id: words?.id ?? status, label: words?.label ?? statusLabel(status), body: { status }, applies: (l) => l.status !== status, done: words?.done ?? `now has status ${statusLabel(status)}` }
+  })
+  return [...byAction, ...byStatus]
+}
+
+/**
+ * @param {string} label
+ * @param {Child} value
+ */
 function field(label, value) {
   return [h('dt', {}, label), h('dd', {}, value ?? h('span', { class: 'muted' }, '—'))]
 }
 
+/** @param {LeakLocation | undefined} location */
 function whereFound(location) {
+  /** @type {LeakLocation} */
   const loc = Object.fromEntries(Object.entries(location ?? {}).filter(([, v]) => v !== null && v !== undefined && v !== ''))
   const href = loc.url ? safeHref(loc.url) : null
   return h(
@@ -33,6 +79,7 @@ function whereFound(location) {
   )
 }
 
+/** @param {Decision[]} [decisions] */
 function auditTrail(decisions = []) {
   if (decisions.length === 0) return h('p', { class: 'muted', 'data-testid': 'audit-empty' }, 'No decisions yet.')
   return h(
@@ -50,6 +97,7 @@ function auditTrail(decisions = []) {
   )
 }
 
+/** @param {Sighting[]} [sightings] */
 function timeline(sightings = []) {
   if (sightings.length === 0) return h('p', { class: 'muted', 'data-testid': 'sightings-empty' }, 'No node has seen these tokens in a request.')
   return h(
@@ -71,6 +119,7 @@ function timeline(sightings = []) {
   )
 }
 
+/** @param {LeakToken[]} [tokens] */
 function tokensTable(tokens = []) {
   if (tokens.length === 0) return h('p', { class: 'muted' }, 'No tokens.')
   return h(
@@ -97,19 +146,31 @@ function tokensTable(tokens = []) {
   )
 }
 
+/**
+ * One leak's page (`#/leaks/12`).
+ * @param {HTMLElement} main
+ * @param {PageContext & { id: number }} ctx
+ * @returns {View}
+ */
 export function mountDetail(main, ctx) {
   const { id, session } = ctx
   let destroyed = false
   const isAdmin = session.role === 'admin'
 
+  /** @type {LeakDetail | null} */
   let current = null
 
+  /**
+   * @param {LeakDetail} leak
+   * @param {unknown} failure the last decision's error, shown in the panel
+   * @param {string} commentText
+   */
   function decisionPanel(leak, failure, commentText) {
     const reasonId = 'decision-reason'
     const comment = h('textarea', { id: 'decision-comment', name: 'comment', rows: '2', maxlength: '1000', disabled: !isAdmin, 'data-testid': 'decision-comment', placeholder: 'Why (kept in the audit trail)', value: commentText })
     const error = h('div', { id: 'decision-error', tabindex: '-1', 'data-testid': 'decision-error' }, failure ? errorBox(failure) : null)
-    const riskSelect = h('select', { id: 'decision-risk', disabled: !isAdmin, 'data-testid': 'decision-risk' }, RISKS.map((r) => h('option', { value: r, selected: r === leak.risk }, r)))
-    const buttons = DECISIONS.map((d) =>
+    const riskSelect = h('select', { id: 'decision-risk', disabled: !isAdmin, 'data-testid': 'decision-risk' }, risks().map((r) => h('option', { value: r, selected: r === leak.risk }, r)))
+    const buttons = decisionButtons().map((d) =>
       h(
         'button',
         {
@@ -149,25 +210,37 @@ export function mountDetail(main, ctx) {
     )
   }
 
+  /**
+   * @param {Change} d
+   * @param {HTMLTextAreaElement} comment
+   * @param {HTMLElement} error
+   * @param {(HTMLButtonElement | HTMLSelectElement)[]} buttons
+   */
   async function decide(d, comment, error, buttons) {
     for (const b of buttons) b.disabled = true
     replace(error)
+    /** @type {Change['body'] & { comment?: string }} */
     const body = { ...d.body }
     const text = comment.value.trim()
     if (text) body.comment = text
     try {
-      const leak = await api(`/v1/leaks/${id}`, { method: 'PATCH', body })
+      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}`, { method: 'PATCH', body }))
       if (destroyed) return
       render(leak)
       announce(`Leak ${id} ${d.done}.`, 'success')
     } catch (err) {
       if (destroyed) return
       // Redraw from the last known state (buttons enabled as they were), with the error and the comment kept.
-      render(current, err, text)
+      if (current) render(current, err, text)
       document.getElementById('decision-error')?.focus()
     }
   }
 
+  /**
+   * @param {LeakDetail} leak
+   * @param {unknown} [failure]
+   * @param {string} [commentText]
+   */
   function render(leak, failure, commentText = '') {
     current = leak
     const factors = leak.riskFactors ?? []
@@ -227,11 +300,11 @@ export function mountDetail(main, ctx) {
   async function load() {
     replace(main, h('p', { class: 'loading', role: 'status', 'data-testid': 'detail-loading' }, `Loading leak ${id}…`))
     try {
-      const leak = await api(`/v1/leaks/${id}`)
+      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}`))
       if (!destroyed) render(leak)
     } catch (err) {
       if (destroyed) return
-      if (err.status === 404) {
+      if (err instanceof ApiError && err.status === 404) {
         replace(main, h('h1', {}, 'Leak not found'), h('p', { 'data-testid': 'detail-missing' }, `There is no leak ${id}. `, h('a', { href: '#/' }, 'Back to the list')))
       } else {
         replace(main, h('h1', {}, `Leak ${id}`), errorBox(err, () => load(), 'detail-error'))

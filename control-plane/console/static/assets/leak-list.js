@@ -1,11 +1,22 @@
+// @ts-check
 // The leak list: filters (kept in the URL by the caller), removable chips, a sortable table and
 // cursor paging, with loading, empty and error states.
 import { api, withQuery } from './api.js'
-import { actionBadge, errorBox, h, replace, riskBadge, RISKS, STATUSES, ACTIONS, statusBadge, statusLabel, timeEl } from './dom.js'
+import { actionBadge, errorBox, h, replace, riskBadge, statusBadge, statusLabel, timeEl } from './dom.js'
 import { FILTER_KEYS, filterLabel } from './filters.js'
+import { actions, risks, sorts, statuses } from './meta.js'
+/** @import { Leak, Page } from '../../types/api.js' */
+/** @import { Attrs } from './dom.js' */
+/** @import { Filters, ListState } from './filters.js' */
 
 const PAGE_SIZE = 25
 
+/**
+ * A column of the table; `sort` is the API's sort order it sorts by, when it can.
+ * @typedef {{ key: keyof Leak, label: string, sort?: string, numeric?: boolean }} Column
+ */
+
+/** @type {Column[]} */
 const COLUMNS = [
   { key: 'title', label: 'Title', sort: 'title' },
   { key: 'source', label: 'Source' },
@@ -19,6 +30,13 @@ const COLUMNS = [
   { key: 'createdAt', label: 'Found', sort: 'createdAt' },
 ]
 
+/**
+ * @param {string} id
+ * @param {string} label
+ * @param {[string, string][]} options value and text of each option
+ * @param {string | undefined} value
+ * @param {string} testid
+ */
 function select(id, label, options, value, testid) {
   return h(
     'div',
@@ -33,10 +51,21 @@ function select(id, label, options, value, testid) {
   )
 }
 
+/**
+ * @param {string} id
+ * @param {string} label
+ * @param {string | undefined} value
+ * @param {string} testid
+ * @param {Attrs} [extra]
+ */
 function text(id, label, value, testid, extra = {}) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, name: id.replace('f-', ''), value: value ?? '', 'data-testid': testid, autocomplete: 'off', ...extra }))
 }
 
+/**
+ * @param {Leak} leak
+ * @param {Column} col
+ */
 function cell(leak, col) {
   switch (col.key) {
     case 'title':
@@ -61,11 +90,15 @@ function cell(leak, col) {
 /**
  * The list component. `navigate(state)` is called when the user changes filters, sort or removes a
  * chip; the caller puts the state in the URL and calls `setState` back.
+ * @param {ListState} initial
+ * @param {(state: ListState) => void} navigate
  */
 export function createLeakList(initial, navigate) {
   let state = initial
-  let pages = [null] // cursor of each page seen; index 0 is the first page
+  /** @type {(string | null | undefined)[]} cursor of each page seen; index 0 is the first page */
+  let pages = [null]
   let page = 0
+  /** @type {AbortController | null} */
   let controller = null
 
   const sourceList = h('datalist', { id: 'source-options' })
@@ -80,9 +113,9 @@ export function createLeakList(initial, navigate) {
     const f = state.filters
     replace(
       form,
-      select('f-status', 'Status', STATUSES.map((s) => [s, statusLabel(s)]), f.status, 'filter-status'),
-      select('f-risk', 'Risk', RISKS.map((r) => [r, r]), f.risk, 'filter-risk'),
-      select('f-action', 'Action', ACTIONS.map((a) => [a, a]), f.action, 'filter-action'),
+      select('f-status', 'Status', statuses().map((s) => [s, statusLabel(s)]), f.status, 'filter-status'),
+      select('f-risk', 'Risk', risks().map((r) => [r, r]), f.risk, 'filter-risk'),
+      select('f-action', 'Action', actions().map((a) => [a, a]), f.action, 'filter-action'),
       text('f-source', 'Source', f.source, 'filter-source', { list: 'source-options' }),
       text('f-kind', 'Kind', f.kind, 'filter-kind', { placeholder: 'e.g. github_pat' }),
       text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'title, location, preview' }),
@@ -95,12 +128,13 @@ export function createLeakList(initial, navigate) {
   function syncForm() {
     for (const key of FILTER_KEYS) {
       const field = form.elements.namedItem(key)
-      if (field && field.value !== (state.filters[key] ?? '')) field.value = state.filters[key] ?? ''
+      if ((field instanceof HTMLInputElement || field instanceof HTMLSelectElement) && field.value !== (state.filters[key] ?? '')) field.value = state.filters[key] ?? ''
     }
   }
 
   function readForm() {
     const data = new FormData(form)
+    /** @type {Filters} */
     const filters = {}
     for (const key of FILTER_KEYS) {
       const v = String(data.get(key) ?? '').trim()
@@ -127,7 +161,7 @@ export function createLeakList(initial, navigate) {
     const left = chips.querySelectorAll('button.chip')
     const target = left[Math.min(refocusChip, left.length - 1)] ?? element.querySelector('#list-title')
     refocusChip = -1
-    target?.focus()
+    if (target instanceof HTMLElement) target.focus()
   }
 
   function renderChips() {
@@ -167,11 +201,15 @@ export function createLeakList(initial, navigate) {
     restoreFocus()
   }
 
+  /** @param {Column} col */
   function sortHeader(col) {
-    if (!col.sort) return h('th', { scope: 'col', class: col.numeric ? 'num' : '' }, col.label)
-    const active = state.sort === col.sort
+    // A column sorts only by an order the control plane offers.
+    const sort = col.sort !== undefined && sorts().includes(col.sort) ? col.sort : undefined
+    if (sort === undefined) return h('th', { scope: 'col', class: col.numeric ? 'num' : '' }, col.label)
+    const active = state.sort === sort
     const order = active ? state.order : null
-    const nextOrder = active ? (state.order === 'desc' ? 'asc' : 'desc') : col.sort === 'title' ? 'asc' : 'desc'
+    /** @type {ListState['order']} */
+    const nextOrder = active ? (state.order === 'desc' ? 'asc' : 'desc') : sort === 'title' ? 'asc' : 'desc'
     return h(
       'th',
       { scope: 'col', class: col.numeric ? 'num' : '', 'aria-sort': active ? (order === 'asc' ? 'ascending' : 'descending') : 'none' },
@@ -180,8 +218,8 @@ export function createLeakList(initial, navigate) {
         {
           type: 'button',
           class: 'sort',
-          'data-testid': `sort-${col.sort}`,
-          onclick: () => navigate({ ...state, sort: col.sort, order: nextOrder }),
+          'data-testid': `sort-${sort}`,
+          onclick: () => navigate({ ...state, sort, order: nextOrder }),
         },
         col.label,
         h('span', { class: 'sort-icon', 'aria-hidden': 'true' }, active ? (order === 'asc' ? '▲' : '▼') : '↕'),
@@ -189,6 +227,7 @@ export function createLeakList(initial, navigate) {
     )
   }
 
+  /** @param {Leak[]} items */
   function renderTable(items) {
     return h(
       'div',
@@ -222,7 +261,7 @@ export function createLeakList(initial, navigate) {
     if (!body.firstChild) body.append(h('div', { class: 'skeleton', 'aria-hidden': 'true' }))
     try {
       const query = { ...state.filters, sort: state.sort, order: state.order, limit: PAGE_SIZE, cursor: pages[page] }
-      const res = await api(withQuery('/v1/leaks', query), { signal })
+      const res = /** @type {Page<Leak>} */ (await api(withQuery('/v1/leaks', query), { signal }))
       if (signal.aborted) return
       pages[page + 1] = res.nextCursor ?? undefined
       const items = res.items ?? []
@@ -253,7 +292,7 @@ export function createLeakList(initial, navigate) {
         h('button', { type: 'button', class: 'btn', 'data-testid': 'next-page', disabled: !res.nextCursor, onclick: () => { page += 1; load() } }, 'Next →'),
       )
     } catch (err) {
-      if (err?.name === 'AbortError' || signal.aborted) return
+      if ((err instanceof DOMException && err.name === 'AbortError') || signal.aborted) return
       replace(status)
       replace(body, errorBox(err, () => load(), 'list-error'))
       replace(pager)
@@ -268,6 +307,7 @@ export function createLeakList(initial, navigate) {
   return {
     element,
     load,
+    /** @param {ListState} next */
     setState(next) {
       state = next
       pages = [null]
@@ -276,6 +316,7 @@ export function createLeakList(initial, navigate) {
       renderChips()
       load()
     },
+    /** @param {string[]} sources */
     setSources(sources) {
       replace(sourceList, sources.map((s) => h('option', { value: s })))
     },

@@ -1,12 +1,17 @@
+// @ts-check
 // The node fleet: each node's index revision, lag and last contact. A stale node (no contact for
 // 30 s) or one that lags behind the control plane stands out, in words as well as colour.
 import { api } from './api.js'
 import { absolute, errorBox, h, replace, timeEl } from './dom.js'
+/** @import { Fleet, FleetNode } from '../../types/api.js' */
+/** @import { Mount } from '../../types/views.js' */
 
 const REFRESH_MS = 10_000
 
+/** @type {Mount} */
 export function mountNodes(main) {
-  let timer = null
+  /** @type {number | undefined} */
+  let timer
   let destroyed = false
   const summary = h('p', { class: 'muted', 'data-testid': 'nodes-summary', 'aria-live': 'polite' })
   const body = h('div', {}, h('p', { class: 'loading', role: 'status', 'data-testid': 'nodes-loading' }, 'Loading nodes…'))
@@ -18,6 +23,7 @@ export function mountNodes(main) {
     h('section', { class: 'card', 'aria-label': 'Nodes' }, body),
   )
 
+  /** @param {FleetNode} n */
   function row(n) {
     const behind = (n.lag ?? 0) > 0
     const health = n.stale ? 'stale' : behind ? 'behind' : 'ok'
@@ -37,7 +43,7 @@ export function mountNodes(main) {
   async function load() {
     clearTimeout(timer)
     try {
-      const res = await api('/v1/nodes')
+      const res = /** @type {Fleet} */ (await api('/v1/nodes'))
       if (destroyed) return
       const items = res.items ?? []
       const stale = items.filter((n) => n.stale).length
@@ -66,7 +72,7 @@ export function mountNodes(main) {
       if (destroyed) return
       replace(body, errorBox(err, () => load(), 'nodes-error'))
     }
-    if (!destroyed) timer = setTimeout(load, REFRESH_MS)
+    if (!destroyed) timer = window.setTimeout(load, REFRESH_MS)
   }
 
   load()

@@ -1,16 +1,28 @@
+// @ts-check
 // The overview page: headline numbers, the charts (click to filter) and the leak list.
 import { api } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { drawCharts } from './charts.js'
 import { go, readState } from './filters.js'
 import { createLeakList } from './leak-list.js'
+/** @import { Stats } from '../../types/api.js' */
+/** @import { Mount } from '../../types/views.js' */
+/** @import { Choice } from './charts.js' */
 
+/**
+ * @param {string} label
+ * @param {number} value
+ * @param {string} testid
+ * @param {string} [tone]
+ */
 function tile(label, value, testid, tone = '') {
   return h('div', { class: `tile ${tone}`, 'data-testid': testid }, h('span', { class: 'tile-value' }, String(value)), h('span', { class: 'tile-label' }, label))
 }
 
+/** @type {Mount} */
 export function mountOverview(main, ctx) {
   let state = readState(ctx.params)
+  /** @type {ReturnType<typeof drawCharts> | null} */
   let charts = null
   let destroyed = false
 
@@ -26,11 +38,18 @@ export function mountOverview(main, ctx) {
     list.element,
   )
 
-  /** A chart element or legend entry was chosen: filter by it, or drop the filter when chosen again. */
+  /**
+   * A chart element or legend entry was chosen: filter by it, or drop the filter when chosen again.
+   * @param {Choice} choice
+   */
   function pick(choice) {
     const filters = { ...state.filters }
-    const same = Object.entries(choice).every(([k, v]) => filters[k] === v)
-    for (const [k, v] of Object.entries(choice)) {
+    /** @type {['risk' | 'source', string][]} */
+    const chosen = []
+    if (choice.risk !== undefined) chosen.push(['risk', choice.risk])
+    if (choice.source !== undefined) chosen.push(['source', choice.source])
+    const same = chosen.every(([k, v]) => filters[k] === v)
+    for (const [k, v] of chosen) {
       if (same) delete filters[k]
       else filters[k] = v
     }
@@ -41,7 +60,7 @@ export function mountOverview(main, ctx) {
 
   async function loadStats() {
     try {
-      const stats = await api('/v1/stats?status=open')
+      const stats = /** @type {Stats} */ (await api('/v1/stats?status=open'))
       if (destroyed) return
       const blocked = stats.byAction?.block ?? 0
       const urgent = (stats.byRisk?.critical ?? 0) + (stats.byRisk?.high ?? 0)

@@ -1,3 +1,4 @@
+// @ts-check
 // Hashing of raw token values in the browser, so that a raw secret never leaves the operator's
 // machine: only `{ sha256, preview }` is sent to the control plane.
 
@@ -8,7 +9,10 @@ export function canHash() {
   return Boolean(globalThis.crypto?.subtle?.digest)
 }
 
-/** Lowercase hex SHA-256 of the token's UTF-8 bytes. */
+/**
+ * Lowercase hex SHA-256 of the token's UTF-8 bytes.
+ * @param {string} value
+ */
 export async function sha256Hex(value) {
   const digest = await crypto.subtle.digest('SHA-256', encoder.encode(value))
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
@@ -17,6 +21,7 @@ export async function sha256Hex(value) {
 /**
  * The preview: at most the first 4 and last 4 characters, and never more than a third of the
  * token in all (so short tokens show fewer characters, and very short ones none).
+ * @param {string} value
  */
 export function preview(value) {
   const chars = Array.from(value)
@@ -25,7 +30,11 @@ export function preview(value) {
   return `${chars.slice(0, side).join('')}…${chars.slice(-side).join('')}`
 }
 
-/** `{ sha256, preview }` for one raw token value. */
+/**
+ * `{ sha256, preview }` for one raw token value.
+ * @param {string} value
+ * @returns {Promise<{ sha256: string, preview: string }>}
+ */
 export async function hashToken(value) {
   return { sha256: await sha256Hex(value), preview: preview(value) }
 }

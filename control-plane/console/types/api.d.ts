@@ -1,0 +1,137 @@
+/**
+ * The JSON the console reads from the control plane's API (docs/api.md), as the browser sees it.
+ * Written here rather than imported from the server so the console depends on the wire shapes only,
+ * never on server code. Types only: nothing here reaches the browser.
+ */
+
+/** `GET /v1/me`. */
+export interface Session {
+  keyId: string
+  role: string
+}
+
+/** `GET /v1/meta`: the values the API accepts. Risks run from lowest to highest. */
+export interface Meta {
+  risks: string[]
+  statuses: string[]
+  actions: string[]
+  sorts: string[]
+}
+
+/** Where a leak was found; every field optional. */
+export interface LeakLocation {
+  url?: string
+  repo?: string
+  path?: string
+  line?: number
+  commit?: string
+  branch?: string
+}
+
+export interface RiskFactor {
+  factor: string
+  points: number
+  detail?: string
+}
+
+/** A leak as listed. */
+export interface Leak {
+  id: number
+  title: string
+  source: string
+  kind: string | null
+  location?: LeakLocation
+  risk: string
+  riskFactors?: RiskFactor[]
+  riskOverridden?: boolean
+  status: string
+  action: string
+  tokenCount: number
+  hits: number
+  lastSeenAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface LeakToken {
+  sha256: string
+  preview?: string
+  kind?: string | null
+}
+
+/** The action, status and risk a decision moved a leak between. */
+export interface LeakState {
+  action: string
+  status: string
+  risk: string
+}
+
+/** An audit entry; `from` is null for a leak's creation. */
+export interface Decision {
+  id: number
+  leakId: number
+  actor: string
+  at: string
+  from: LeakState | null
+  to: LeakState
+  comment?: string | null
+}
+
+export interface Sighting {
+  at: string
+  verdict: string
+  host?: string
+  method?: string
+  route?: string
+  client?: string
+  nodeId?: string
+  node?: string
+}
+
+/** `GET /v1/leaks/:id`. */
+export interface LeakDetail extends Leak {
+  tokens?: LeakToken[]
+  decisions?: Decision[]
+  sightings?: Sighting[]
+}
+
+/** A page of a cursor-paged list. */
+export interface Page<T> {
+  items?: T[]
+  nextCursor?: string | null
+  total?: number
+}
+
+/** `GET /v1/stats`. */
+export interface Stats {
+  total?: number
+  byRisk?: Record<string, number>
+  bySource?: Record<string, number>
+  byStatus?: Record<string, number>
+  byAction?: Record<string, number>
+  riskBySource?: Record<string, Record<string, number>>
+}
+
+/** One node of `GET /v1/nodes`. */
+export interface FleetNode {
+  id: string
+  version?: string
+  revision?: number
+  lag?: number
+  indexEntries?: number
+  syncAgeSeconds?: number
+  lastContactAt?: string | null
+  stale?: boolean
+}
+
+/** `GET /v1/nodes`. */
+export interface Fleet extends Page<FleetNode> {
+  revision?: number
+}
+
+/** A problem+json body. */
+export interface Problem {
+  title?: string
+  detail?: string
+  code?: string
+}

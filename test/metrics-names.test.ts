@@ -1,0 +1,66 @@
+/**
+ * The node's and the control plane's /metrics, scraped from the real servers, follow Prometheus's
+ * naming rules: `promtool check metrics` accepts them, and no gauge ends in `_total` (a suffix
+ * Prometheus keeps for counters; prom-client's defaults had three such gauges).
+ */
+import { spawnSync } from 'node:child_process'
+import t from 'tap'
+import { makeKeys, Stack, startControlPlane, startNode, startUpstream, waitFor } from '../control-plane/test/console-harness.js'
+
+const PROMTOOL = process.env.LEAKGATE_PROMTOOL ?? 'promtool'
+
+const stack = new Stack()
+t.teardown(stack.close)
+
+const keys = makeKeys()
+const upstream = await startUpstream(stack)
+const cp = await startControlPlane(stack, keys)
+const node = await startNode(stack, cp.url, upstream.url, keys.node)
+// One request through the node and one synced index, so histograms and sync gauges have values.
+await waitFor('the node to be ready', async () => (await fetch(`${node.adminUrl}/readyz`)).ok)
+await (await fetch(`${node.url}/anything`)).arrayBuffer()
+
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`)
+  return res.text()
+}
+
+/** `name → type` from the `# TYPE` lines of Prometheus text. */
+function types(text: string): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) out.set(m[1]!, m[2]!)
+  return out
+}
+
+/** Why promtool cannot run here, or '' when it can. */
+const promtoolMissing = spawnSync(PROMTOOL, ['--version'], { stdio: 'ignore' }).status === 0
+  ? ''
+  : `${PROMTOOL} not found: install Debian's prometheus package (apt-get install prometheus) or set LEAKGATE_PROMTOOL`
+
+const parts = [
+  { name: 'node', url: `${node.adminUrl}/metrics`, own: 'leakgate_node_requests_total' },
+  { name: 'control plane', url: `${cp.url}/metrics`, own: 'leakgate_cp_leaks' },
+]
+
+for (const part of parts) {
+  t.test(`${part.name} /metrics: no gauge ends in _total`, async (tt) => {
+    const text = await scrape(part.url)
+    const seen = types(text)
+    tt.ok(seen.has(part.own), `scraped the ${part.name}'s own metrics (${part.own})`)
+    tt.ok(seen.has('nodejs_active_handles'), 'the per-type handle gauge is kept')
+    const bad = [...seen].filter(([name, type]) => type === 'gauge' && name.endsWith('_total')).map(([name]) => name)
+    tt.same(bad, [], 'gauges named like counters')
+  })
+
+  // Without promtool the check may be skipped on a workstation, never in CI.
+  t.test(`${part.name} /metrics passes promtool check metrics`, { skip: process.env.CI ? false : promtoolMissing }, async (tt) => {
+    if (promtoolMissing) {
+      tt.fail(promtoolMissing)
+      return
+    }
+    const text = await scrape(part.url)
+    const run = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    tt.equal(run.status, 0, `promtool check metrics: ${run.stdout}${run.stderr}`.trim())
+  })
+}
