@@ -11,7 +11,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'run a control plane, a node and a demo upstream on this machine', load: () => import('./lib/demo.js') },
+  demo: { summary: 'run a control plane, a node and a demo upstream on this machine', load: () => import('./demo.js') },
   'control-plane': { summary: 'run the control plane: API, console and sync', load: () => import('./control-plane/server.js') },
   node: { summary: 'run an edge node: the credential-checking reverse proxy', load: () => import('./node/server.js') },
   scan: { summary: 'find secrets in a directory, a git repository or an organisation', load: () => import('./control-plane/detect/cli.js') },

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { DEMO_TOKENS } from '../lib/demo.js'
+import { DEMO_TOKENS } from '../demo.js'
 
 const cli = fileURLToPath(new URL('../cli.ts', import.meta.url))
 

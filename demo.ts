@@ -11,12 +11,12 @@ import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { buildControlPlane } from '../control-plane/app.js'
-import { loadControlPlaneConfig } from '../control-plane/config.js'
-import { generateKey } from '../control-plane/store/keys.js'
-import { Store } from '../control-plane/store/store.js'
-import { buildNode } from '../node/app.js'
-import { loadNodeConfig } from '../node/config.js'
+import { buildControlPlane } from './control-plane/app.js'
+import { loadControlPlaneConfig } from './control-plane/config.js'
+import { generateKey } from './control-plane/store/keys.js'
+import { Store } from './control-plane/store/store.js'
+import { buildNode } from './node/app.js'
+import { loadNodeConfig } from './node/config.js'
 
 const USAGE = `usage: leakgate demo [--data-dir DIR] [--host HOST]
 
