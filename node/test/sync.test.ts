@@ -110,7 +110,9 @@ t.test('sightings wait in the buffer while the control plane is away, and arrive
 
   for (let i = 0; i < 5; i++) t.equal(await status(node, tokens[3] as string), 403, 'still blocked without the control plane')
   await waitFor('a failed send to be counted', () => node.node.metrics.counters.syncErrors > 0, 10_000)
-  t.ok(node.node.sightings.size > 0, 'sightings kept while the control plane is away')
+  // A batch is out of the buffer while it is being sent: wait for the failed one to be given back.
+  await waitFor('the unsent sightings to be back in the buffer', () => node.node.sightings.size === 5, 10_000)
+  t.equal(node.node.sightings.size, 5, 'sightings kept while the control plane is away')
 
   // The same store behind a new app on the same address: the control plane is back.
   const back = await buildControlPlane(plane.config, { store: plane.store })
