@@ -2,7 +2,7 @@
  * Detection quality on an independent corpus (bench/detect-corpus-independent.ts), through the
  * real scanner API on a directory and on a git repository with history.
  *
- *   npx tsx bench/detect-independent.bench.ts [seed]
+ *   node --import ./scripts/register-ts.js bench/detect-independent.bench.ts [seed]
  *
  * A finding matches a label when it is in the label's file and its value holds the labelled
  * value (or the other way round: a decoded `user:password` pair holds the password). Findings

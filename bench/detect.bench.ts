@@ -1,7 +1,7 @@
 /**
  * Detection quality and speed.
  *
- *   npx tsx bench/detect.bench.ts
+ *   node --import ./scripts/register-ts.js bench/detect.bench.ts
  *
  * Quality: a labelled corpus (control-plane/detect/corpus) with seeds the tests do not use:
  * recall and precision on working-tree files, recall on secrets only git history holds.

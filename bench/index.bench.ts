@@ -1,9 +1,9 @@
 /**
  * The leak index at scale: memory per leaked hash, clean-token check time, snapshot load time and the
  * measured bloom false-positive rate, at 1M and 10M hashes; and the `bloom-filters` package and a JS Set
- * beside it, at 1M, for the record (issue 2).
+ * beside it, at 1M, for the record (the speed goal: bench/RESULTS.md).
  *
- *   node --expose-gc --max-old-space-size=8000 --import tsx bench/index.bench.ts [--sizes 1000000,10000000]
+ *   node --expose-gc --max-old-space-size=8000 --import ./scripts/register-ts.js bench/index.bench.ts [--sizes 1000000,10000000]
  *
  * Check times are medians over 101 batches of 10 000 checks (random clean credentials, hashing included).
  */

@@ -1,6 +1,6 @@
 /**
  * A fast origin for proxy benchmarks: answers every request with a small JSON body over keep-alive,
- * after reading the request body. Run alone (`npx tsx bench/origin.ts [port]`) it prints its URL.
+ * after reading the request body. Run alone (`node --import ./scripts/register-ts.js bench/origin.ts [port]`) it prints its URL.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'

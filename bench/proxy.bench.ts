@@ -1,9 +1,9 @@
 /**
- * The edge node against the proxies it is measured by, side by side in one run (issue 2):
+ * The edge node against the proxies it is measured by, side by side in one run (the speed goal: bench/RESULTS.md):
  *   the origin direct; a bare @fastify/http-proxy; a plain node:http + undici proxy;
  *   the Leakgate node with 0, 1M and 10M leaked hashes, all-clean traffic and 1 % leaked.
  *
- *   npx tsx bench/proxy.bench.ts [--rounds 3] [--duration 5] [--connections 32] [--probe 3000]
+ *   node --import ./scripts/register-ts.js bench/proxy.bench.ts [--rounds 3] [--duration 5] [--connections 32] [--probe 3000]
  *                                [--sizes 0,1000000,10000000] [--only bare,1M]   (--only: names containing any)
  *                                [--ab 0] [--ab-requests 30000]
  *
@@ -101,7 +101,7 @@ function cpuMs(pid: number, mainThread = false): number {
 }
 
 function startChild(args: string[], ready: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let buf = ''
     let done = false

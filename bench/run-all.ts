@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const BENCHES: Record<string, string[]> = {
-  index: ['--expose-gc', '--max-old-space-size=8000', '--import', 'tsx', 'bench/index.bench.ts'],
-  proxy: ['--import', 'tsx', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
-  sync: ['--import', 'tsx', 'bench/sync.bench.ts'],
-  detect: ['--import', 'tsx', 'bench/detect.bench.ts'],
-  'detect-independent': ['--import', 'tsx', 'bench/detect-independent.bench.ts'],
+  index: ['--expose-gc', '--max-old-space-size=8000', '--import', './scripts/register-ts.js', 'bench/index.bench.ts'],
+  proxy: ['--import', './scripts/register-ts.js', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
+  sync: ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts'],
+  detect: ['--import', './scripts/register-ts.js', 'bench/detect.bench.ts'],
+  'detect-independent': ['--import', './scripts/register-ts.js', 'bench/detect-independent.bench.ts'],
 }
 
 const wanted = process.argv.slice(2)

@@ -3,7 +3,7 @@
  * node and with 50 nodes (50 real SyncClients in this process, each long-polling the control plane);
  * bytes on the wire per decision; and the snapshot's size, build time and transfer time at 1M leaks.
  *
- *   npx tsx bench/sync.bench.ts [--decisions 100] [--entries 1000000]
+ *   node --import ./scripts/register-ts.js bench/sync.bench.ts [--decisions 100] [--entries 1000000]
  *
  * 1-node and 50-node rounds alternate (A B A B), half the decisions each round, on one control plane.
  * A node "enforces" a decision when its index answers the new action for the token (polled every

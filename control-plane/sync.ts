@@ -8,10 +8,11 @@
  * meanwhile a request gets the last snapshot built, if any, which is still correct: its ETag and
  * `Leakgate-Revision` name its revision, and the node catches up from there through the changes.
  */
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { ChangesAnswer } from '../protocol/changes.js'
 import { encodeSnapshot } from '../protocol/snapshot.js'
 import { SyncGoneError } from '../lib/errors.js'
+import { startWorker } from '../lib/worker.js'
 import type { BuildAnswer } from './snapshot-worker.js'
 import type { Store } from './store/store.js'
 
@@ -149,14 +150,9 @@ export class SyncService {
 
   #startWorker(): Worker {
     const workerData = { storeLocation: this.#store.location }
-    // Built, the worker is a .js file beside this module. Run from sources (tsx: tests, `npx tsx`),
-    // it is .ts, and a worker thread does not always inherit tsx's loader, so it registers it first.
-    const worker = import.meta.url.endsWith('.ts')
-      ? new Worker(
-          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(new URL('./snapshot-worker.ts', import.meta.url).href)}))`,
-          { eval: true, workerData },
-        )
-      : new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData })
+    // The worker module beside this one: .js when built, .ts when run from the sources.
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+    const worker = startWorker(new URL(`./snapshot-worker${ext}`, import.meta.url), { workerData })
     worker.unref()
     worker.on('message', (answer: BuildAnswer) => {
       this.#pending.get(answer.id)?.resolve(answer)

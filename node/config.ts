@@ -48,7 +48,7 @@ export interface NodeConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
-/** The default places: DESIGN.md "What the node does to a request". */
+/** The default places, as README's tour lists them (the edge node's credentials). */
 export const DEFAULT_CREDENTIAL_PLACES: readonly CredentialPlace[] = [
   { in: 'header', name: 'authorization' },
   { in: 'header', name: 'x-api-key' },

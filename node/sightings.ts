@@ -1,5 +1,5 @@
 /**
- * Sightings: a node saw a leaked credential in a request (DESIGN.md "Words"). Never the credential:
+ * Sightings: a node saw a leaked credential in a request (docs/architecture.md "Data flow"). Never the credential:
  * its SHA-256, the leak id, and where the request went, with the path reduced to a template.
  *
  * They wait in a bounded buffer (memory stays bounded whatever the traffic; what does not fit is

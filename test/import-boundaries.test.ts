@@ -41,6 +41,11 @@ const cases: Array<{ file: string; source: string; allowed: boolean }> = [
   { file: 'protocol/x.ts', source: "import { Store } from '../control-plane/store/store.js'", allowed: false },
   { file: 'lib/x.ts', source: "import { buildNode } from '../node/app.js'", allowed: false },
   { file: 'lib/x.ts', source: "import { leakgateVersion } from './version.js'", allowed: true },
+  // production modules never import the dev-only loader
+  { file: 'node/x.ts', source: "import { register } from 'tsx/esm/api'", allowed: false },
+  { file: 'lib/x.ts', source: "import 'tsx'", allowed: false },
+  { file: 'control-plane/routes/x.ts', source: "import { register } from 'tsx/esm/api'", allowed: false },
+  { file: 'cli.ts', source: "import 'tsx'", allowed: false },
   // the browser console imports only its own modules
   { file: 'control-plane/console/static/assets/x.js', source: "import { Store } from '../../../store/store.js'", allowed: false },
   { file: 'control-plane/console/static/assets/x.js', source: "import { h } from './dom.js'", allowed: true },

@@ -1,5 +1,5 @@
 /**
- * Runs the real `leakgate control-plane` as a child process (`node --import tsx cli.ts control-plane`),
+ * Runs the real `leakgate control-plane` as a child process (`node --import ./scripts/register-ts.js cli.ts control-plane`),
  * for tests that kill it, restart it, or read its log stream.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -20,7 +20,7 @@ export interface PlaneProcess {
 
 /** Starts a control plane on a free port with `env`; resolves once it listens. */
 export async function spawnPlane(t: Teardown, env: Record<string, string>): Promise<PlaneProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli.ts', 'control-plane'], {
+  const child = spawn(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, 'cli.ts', 'control-plane'], {
     cwd: ROOT,
     env: { ...process.env, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -72,7 +72,7 @@ interface Run { status: number | null; stdout: string; stderr: string }
 /** The CLI in a child process, without blocking this process's event loop (the control plane runs in it). */
 function run(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr })
     })
   })

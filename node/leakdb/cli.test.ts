@@ -7,7 +7,7 @@ import { LeakIndex } from './index.js'
 
 const cli = fileURLToPath(new URL('../../cli.ts', import.meta.url))
 const run = (args: string[], input: string) =>
-  spawnSync(process.execPath, ['--import', 'tsx', cli, 'index', ...args], { input, encoding: 'utf8' })
+  spawnSync(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, cli, 'index', ...args], { input, encoding: 'utf8' })
 
 t.test('index build writes a snapshot the node can load', async (t) => {
   const out = `${t.testdir({})}/leaks.snapshot`

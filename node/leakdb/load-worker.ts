@@ -2,8 +2,9 @@
  * Loads a snapshot into index arrays on a worker thread (LeakIndex.fromSnapshotInWorker).
  * The snapshot's bytes are copied to the worker once; the built arrays are transferred back.
  */
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { type Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { isLeakgateError, reviveError } from '../../lib/errors.js'
+import { startWorker } from '../../lib/worker.js'
 import { readSnapshotHeader } from '../../protocol/snapshot.js'
 import { buildParts, type IndexParts } from './index.js'
 
@@ -30,13 +31,9 @@ export function loadInWorker(buf: Uint8Array, falsePositiveRate: number): Promis
   })
 }
 
-// The worker runs this same module. Compiled, that is plain JS; from the TypeScript sources (tests,
-// `node --import tsx`), the worker must register tsx itself: loader hooks do not reach worker threads.
+// The worker runs this same module (its .ts source, or the built .js: lib/worker.ts handles both).
 function spawnSelf(data: Request): Worker {
-  const self = import.meta.url
-  if (!self.endsWith('.ts')) return new Worker(new URL(self), { workerData: data })
-  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(self)}) })`
-  return new Worker(bootstrap, { eval: true, workerData: data })
+  return startWorker(import.meta.url, { workerData: data })
 }
 
 if (!isMainThread && parentPort !== null && (workerData as Partial<Request> | undefined)?.buf !== undefined) {

@@ -16,7 +16,7 @@ import { sha256Hex } from '../findings.js'
 const cli = fileURLToPath(new URL('../../../cli.ts', import.meta.url))
 
 function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'scan', ...args], {
+  const r = spawnSync(process.execPath, ['--import', new URL('../../../scripts/register-ts.js', import.meta.url).href, cli, 'scan', ...args], {
     encoding: 'utf8',
     env: { ...process.env, LEAKGATE_API_KEY: '', LEAKGATE_ADMIN_KEY: '', GITHUB_TOKEN: '', ...env },
     timeout: 60_000,
