@@ -96,10 +96,10 @@ function gitRepo(root: string): { dir: string; commit: (files: Record<string, st
 
 async function finished(p: Plane, id: number): Promise<ApiBody> {
   let last: ApiBody | undefined
-  await waitFor(async () => {
+  await waitFor(`scan ${id}`, async () => {
     last = (await p.call('GET', `/v1/scans/${id}`, p.admin)).body
     return last.status !== 'running'
-  }, 30_000, `scan ${id}`)
+  }, 30_000)
   return last!
 }
 
@@ -195,10 +195,10 @@ t.test('configured sources are scanned on their schedule', async (t) => {
   repo.commit({ 'ci.yml': `token: ${first}\n` }, 'ci')
   // intervalSeconds is at least 60 in the config; the test scales it down to 60 ms.
   const p = await plane(t, { scanSources: [{ type: 'git', url: repo.dir, history: true, intervalSeconds: 60 }] }, { firstDelayMs: 0, intervalScale: 0.001 })
-  await waitFor(async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 1, 20_000, 'the first scheduled scan')
+  await waitFor('the first scheduled scan', async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 1, 20_000)
   const later = PROVIDER_TOKENS.huggingface!(rng).value
   repo.commit({ 'model.py': `HF_TOKEN = "${later}"\n` }, 'model')
-  await waitFor(async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 2, 20_000, 'a later scheduled scan')
+  await waitFor('a later scheduled scan', async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 2, 20_000)
   const kinds = (await p.call('GET', '/v1/leaks', p.analyst)).body.items.map((l) => l.kind).sort()
   t.same(kinds, ['gitlab_token', 'huggingface_token'])
 })
