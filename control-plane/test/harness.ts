@@ -7,6 +7,8 @@ import Database from 'better-sqlite3'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
+import { LeakIndex } from '../../node/leakdb/index.js'
+import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import { buildControlPlane } from '../app.js'
 import { defaultControlPlaneConfig, type ControlPlaneConfig } from '../config.js'
 import { Store } from '../store/store.js'
@@ -73,6 +75,22 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
       ...(body === undefined ? {} : { payload: body as object }),
     })
   return { app, store, dir, config, keys, logs, call }
+}
+
+/** The index a node would load now: the plane's snapshot, read by the node's own index code. */
+export async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {
+  const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
+  if (res.statusCode !== 200) throw new Error(`snapshot answered ${res.statusCode}: ${res.body}`)
+  return LeakIndex.fromSnapshot(res.rawPayload)
+}
+
+/** A finding as a scanner pushes it in `POST /v1/scans` (hash and preview only), for `token`; `over` replaces fields. */
+export function pushedFinding(token: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ruleId: 'github-pat', kind: 'github_pat', file: '.env', line: 1, column: 1,
+    sha256: sha256Hex(token), preview: makePreview(token), fingerprint: sha256Hex(`fp:${token}`).slice(0, 32),
+    inHistoryOnly: false, source: 'github', location: { repo: 'acme/api', path: '.env' }, ...over,
+  }
 }
 
 /** Runs a command's `main(argv)` in process, capturing what it prints on console.log and console.error. */
