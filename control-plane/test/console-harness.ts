@@ -112,6 +112,23 @@ export async function startNode(stack: Stack, controlPlane: string, upstream: st
   return { url, adminUrl }
 }
 
+/** Everything a console or metrics test runs against, each part on port 0. */
+export interface Deployment {
+  keys: Keys
+  upstream: { url: string; hits: () => number }
+  cp: { url: string; dataDir: string }
+  node: { url: string; adminUrl: string }
+}
+
+/** Fresh keys, the upstream, the control plane, and a node following it with the node key; all undone by `stack`. */
+export async function startDeployment(stack: Stack): Promise<Deployment> {
+  const keys = makeKeys()
+  const upstream = await startUpstream(stack)
+  const cp = await startControlPlane(stack, keys)
+  const node = await startNode(stack, cp.url, upstream.url, keys.node)
+  return { keys, upstream, cp, node }
+}
+
 /** Random keys in the documented shape. */
 export function makeKeys(): Keys {
   return { admin: generateKey(), analyst: generateKey(), node: generateKey() }
