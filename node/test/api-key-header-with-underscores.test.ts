@@ -1,8 +1,8 @@
 /**
  * Security regression: a leaked token in `X_API_KEY` (underscores where the node looked for
  * `X-API-Key`) was not checked, yet CGI, WSGI and Rack stacks read both spellings as HTTP_X_API_KEY,
- * so the API took it as its key. Raw socket, so the header name is exactly this; the real node in front of a small
- * upstream, on port 0.
+ * so the API took it as its key. Raw socket, so the header name is exactly this; the real node in
+ * front of a small upstream, on port 0.
  */
 import t from 'tap'
 import { rawRequestsBlocked } from './helpers.js'
