@@ -5,7 +5,8 @@
 // (test/import-boundaries.test.ts proves each one bites):
 //   node/            never imports control-plane/
 //   control-plane/   never imports node/ (what both sides agree on lives in protocol/)
-//   control-plane/detect/  the scanner engine: imports only itself, lib/ and protocol/ (no store, config, routes)
+//   control-plane/detect/  the scanner engine: imports only itself, lib/ and protocol/ (no store, config, routes);
+//                    its tests also the generic test/support.ts
 //   protocol/, lib/  import neither part
 //   the browser console (control-plane/console/static/) imports no server code
 //   production modules never import the dev-only TypeScript loader (tsx)
@@ -36,7 +37,7 @@ function detectBoundary(depth) {
   const up = '\\.\\./'.repeat(depth + 1)
   return [
     [`^${up}(?!\\.\\./)`, DETECT], // lands in control-plane/ itself
-    [`^${up}\\.\\./(?!lib/|protocol/)`, DETECT], // lands at the top, outside lib/ and protocol/
+    [`^${up}\\.\\./(?!lib/|protocol/|test/support\\.js$)`, DETECT], // lands at the top, outside lib/, protocol/ and the generic test support
   ]
 }
 

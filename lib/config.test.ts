@@ -1,9 +1,9 @@
 import t from 'tap'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, type ConfigSchema } from './config.js'
 import { ConfigError } from './errors.js'
+import { tempDir } from '../test/support.js'
 
 const schema: ConfigSchema = {
   type: 'object',
@@ -12,8 +12,7 @@ const schema: ConfigSchema = {
 }
 
 t.test('a config file that does not parse: the error never quotes its text (it may hold a key)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-config-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-config-')
   const key = 'lgk_' + 'S3cret'.repeat(6) + 'abcd'
   const cases = [
     ['bad.yaml', `adminKey: ${key}: x\n`],

@@ -3,33 +3,19 @@
  * plane is away. (Following a live control plane is tested with the real one in control-plane/test/.)
  */
 import t from 'tap'
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Agent, request } from 'undici'
 import { backoffDelay } from './sync-client.js'
 import { sha256Hex } from '../protocol/token-hash.js'
 import { encodeSnapshot } from '../protocol/snapshot.js'
 import { IndexCache } from './leakdb/cache.js'
-import { startNode, startUpstream, waitFor } from './test/helpers.js'
+import { pooledGet, startNode, startUpstream, tempDir, waitFor } from './test/helpers.js'
 import { buildNode } from './app.js'
 import { loadNodeConfig } from './config.js'
 
 const CACHED = 'ghp_CachedLeakToken0000000000000000000A'
 const JOURNALED = 'ghp_JournaledLeakToken00000000000000000B'
-const agent = new Agent({ connections: 4 })
-t.teardown(() => agent.close())
-
-async function get(url: string, headers: Record<string, string> = {}) {
-  const res = await request(url, { dispatcher: agent, headers })
-  return { status: res.statusCode, text: await res.body.text() }
-}
-
-async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'leakgate-sync-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+const get = pooledGet(t)
 
 t.test('backoff grows exponentially, is capped, and is jittered', async (t) => {
   for (let attempt = 0; attempt < 30; attempt++) {
@@ -44,9 +30,8 @@ t.test('backoff grows exponentially, is capped, and is jittered', async (t) => {
 })
 
 t.test('control plane away: the node starts from its cache (snapshot and journal) and enforces it', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const cacheDir = await tempDir(t)
+  const upstream = await startUpstream(t)
+  const cacheDir = tempDir(t)
   const cache = new IndexCache(cacheDir)
   await cache.saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
   await cache.saveChanges([{ rev: 5, op: 'upsert', sha256: sha256Hex(JOURNALED), action: 'monitor', leakId: 2 }])
@@ -67,9 +52,8 @@ t.test('control plane away: the node starts from its cache (snapshot and journal
 })
 
 t.test('a corrupt cache is refused with a clear log line; the node acts as noIndex says', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const cacheDir = await tempDir(t)
+  const upstream = await startUpstream(t)
+  const cacheDir = tempDir(t)
   await mkdir(cacheDir, { recursive: true })
   const good = encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4)
   const truncated = good.subarray(0, good.length - 5)
@@ -87,9 +71,8 @@ t.test('a corrupt cache is refused with a clear log line; the node acts as noInd
 })
 
 t.test('restarted with a cache, the node checks its first request against the cached index', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const cacheDir = await tempDir(t)
+  const upstream = await startUpstream(t)
+  const cacheDir = tempDir(t)
   await new IndexCache(cacheDir).saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
   // noIndex open, control plane away: before the cache is loaded the node would forward anything.
   const { url } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'open' } })
@@ -98,9 +81,8 @@ t.test('restarted with a cache, the node checks its first request against the ca
 })
 
 t.test('with no cache at all, the node still starts and acts as noIndex says', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const cacheDir = join(await tempDir(t), 'none')
+  const upstream = await startUpstream(t)
+  const cacheDir = join(tempDir(t), 'none')
   const open = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'open' } })
   t.equal((await get(`${open.url}/a`, { authorization: `Bearer ${CACHED}` })).status, 200, 'open: forwarded')
   const closed = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_NO_INDEX: 'closed' } })
@@ -108,9 +90,8 @@ t.test('with no cache at all, the node still starts and acts as noIndex says', a
 })
 
 t.test('a corrupt journal: the cached snapshot is still enforced, and the error is logged', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const cacheDir = await tempDir(t)
+  const upstream = await startUpstream(t)
+  const cacheDir = tempDir(t)
   const cache = new IndexCache(cacheDir)
   await cache.saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
   await writeFile(cache.changesPath, '{"base": 4, "changes": [')
@@ -122,9 +103,8 @@ t.test('a corrupt journal: the cached snapshot is still enforced, and the error 
 })
 
 t.test('a node closed while its cache loads does not start listening', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const cacheDir = await tempDir(t)
+  const upstream = await startUpstream(t)
+  const cacheDir = tempDir(t)
   await new IndexCache(cacheDir).saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(CACHED), action: 'block', leakId: 1 }], 4))
   const config = loadNodeConfig({
     env: { LEAKGATE_CONTROL_PLANE: 'http://127.0.0.1:1', LEAKGATE_CACHE_DIR: cacheDir, LEAKGATE_LOG_LEVEL: 'error' },

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { encodeSnapshot, readSnapshotHeader, type SnapshotEntry } from './snapshot.js'
 import { sha256Hex } from './token-hash.js'
+import { damagedSnapshots, golden } from './test/snapshots.js'
 
-const golden = readFileSync(new URL('./fixtures/golden-v1.snapshot', import.meta.url))
 const goldenEntries = [
   { sha256: sha256Hex('leaked-token-1'), action: 'block' as const, leakId: 1 },
   { sha256: sha256Hex('leaked-token-2'), action: 'monitor' as const, leakId: 2 },
@@ -23,19 +22,7 @@ t.test('encoding is stable: the golden version-1 fixture, byte for byte', async 
 })
 
 t.test('a truncated, corrupt or unknown snapshot is refused with its code', async (t) => {
-  const cases: Array<[string, Buffer, string]> = [
-    ['empty', Buffer.alloc(0), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['header only', golden.subarray(0, 32), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['cut in an entry', golden.subarray(0, golden.length - 40), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['last byte missing', golden.subarray(0, golden.length - 1), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['trailing garbage', Buffer.concat([golden, Buffer.from([0])]), 'LEAKGATE_ERR_SNAPSHOT_CORRUPT'],
-    ['bad magic', patch(golden, 0, 0x4d), 'LEAKGATE_ERR_SNAPSHOT_MAGIC'],
-    ['future version', patch(golden, 9, 2), 'LEAKGATE_ERR_SNAPSHOT_VERSION'],
-    ['flipped bit in an entry', patch(golden, 40, golden[40]! ^ 1), 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM'],
-    ['flipped bit in the checksum', patch(golden, golden.length - 1, golden[golden.length - 1]! ^ 1), 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM'],
-    ['text, not a snapshot', Buffer.from('{"entries": []}'.padEnd(80, ' ')), 'LEAKGATE_ERR_SNAPSHOT_MAGIC'],
-  ]
-  for (const [name, buf, code] of cases) {
+  for (const [name, buf, code] of damagedSnapshots) {
     t.throws(() => readSnapshotHeader(buf), { code }, name)
   }
 })
@@ -58,9 +45,3 @@ t.test('encoding sorts many digests, including ones equal in their first 8 bytes
   const written = Array.from({ length: entries.length }, (_, i) => snap.toString('hex', 32 + 36 * i, 64 + 36 * i))
   t.same(written, entries.map((e) => Buffer.from(e.sha256 as Buffer).toString('hex')).sort(), 'every digest written once, ascending')
 })
-
-function patch(buf: Buffer, at: number, value: number): Buffer {
-  const copy = Buffer.from(buf)
-  copy[at] = value
-  return copy
-}

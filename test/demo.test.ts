@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { DEMO_TOKENS } from '../demo.js'
+import { tempDir } from './support.js'
 
 const cli = fileURLToPath(new URL('../cli.ts', import.meta.url))
 
@@ -19,7 +20,7 @@ function filesUnder(dir: string): string[] {
 }
 
 t.test('leakgate demo: console URL, admin key, and curl lines that block, flag and pass', async (t) => {
-  const dataDir = t.testdir({})
+  const dataDir = tempDir(t)
   const child = spawn(process.execPath, ['--import', new URL('../scripts/register-ts.js', import.meta.url).href, cli, 'demo'], {
     env: { ...process.env, LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_PORT: '0', LEAKGATE_ADMIN_PORT: '0', LEAKGATE_DEMO_UPSTREAM_PORT: '0', LEAKGATE_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,17 +5,15 @@
  */
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
-import { makeKeys, Stack, startControlPlane, startNode, startUpstream, waitFor } from '../control-plane/test/console-harness.js'
+import { Stack, startDeployment } from '../control-plane/test/console-harness.js'
+import { waitFor } from './support.js'
 
 const PROMTOOL = process.env.LEAKGATE_PROMTOOL ?? 'promtool'
 
 const stack = new Stack()
 t.teardown(stack.close)
 
-const keys = makeKeys()
-const upstream = await startUpstream(stack)
-const cp = await startControlPlane(stack, keys)
-const node = await startNode(stack, cp.url, upstream.url, keys.node)
+const { node, cp } = await startDeployment(stack)
 // One request through the node and one synced index, so histograms and sync gauges have values.
 await waitFor('the node to be ready', async () => (await fetch(`${node.adminUrl}/readyz`)).ok)
 await (await fetch(`${node.url}/anything`)).arrayBuffer()

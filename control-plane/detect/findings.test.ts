@@ -1,9 +1,9 @@
 import t from 'tap'
 import { dedupeFindings, fingerprintOf, makePreview, readIgnoreFile, sha256Hex, toFindings } from './findings.js'
 import { builtinRules } from './rules.js'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from './test/helpers.js'
 
 t.test('sha256 is the lowercase hex of the UTF-8 bytes; the preview shows at most 4+4 and a third', async (t) => {
   t.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
@@ -35,8 +35,7 @@ t.test('dedupe keeps one finding a fingerprint; history-only only if every sight
 })
 
 t.test('.leakgateignore: fingerprints, comments, blank lines; missing file is empty', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-ignore-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-ignore-')
   writeFileSync(join(dir, '.leakgateignore'), '# reviewed\nabc123 test fixture\n\n  def456  \n')
   t.same([...readIgnoreFile(join(dir, '.leakgateignore'))], ['abc123', 'def456'])
   t.same([...readIgnoreFile(join(dir, 'none'))], [])

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { compilePattern, loadRulesFile, parseRules } from './rules.js'
 import { scanText } from './scanner.js'
 import { Rng, ALPHA } from './corpus/random.js'
+import { tempDir } from './test/helpers.js'
 
 const shipped = fileURLToPath(new URL('../../config/rules.toml', import.meta.url))
 
@@ -88,8 +88,7 @@ entropy = 3.0
 })
 
 t.test('an unreadable rules file is a rules error', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-rules-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-rules-')
   t.throws(() => loadRulesFile(join(dir, 'missing.toml')), { code: 'LEAKGATE_ERR_RULES' })
   writeFileSync(join(dir, 'empty.toml'), '# nothing\n')
   t.same(loadRulesFile(join(dir, 'empty.toml')).rules, [])

@@ -1,13 +1,6 @@
 import t from 'tap'
-import { LeakIndex } from '../../node/leakdb/index.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
-import { startPlane, storeFile, type TestPlane } from '../test/harness.js'
-
-async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {
-  const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
-  if (res.statusCode !== 200) throw new Error(`snapshot answered ${res.statusCode}`)
-  return LeakIndex.fromSnapshot(res.rawPayload)
-}
+import { snapshotIndex, startPlane, storeFile, type TestPlane } from '../test/harness.js'
 
 async function changes(plane: TestPlane, since: number): Promise<{ revision: number; changes: { rev: number; op: string; sha256: string; action?: string; leakId?: number }[] }> {
   const res = await plane.call('GET', `/v1/sync/changes?since=${since}`, plane.keys.node)

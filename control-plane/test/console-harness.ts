@@ -4,10 +4,8 @@
  * playwright-core, and a handful of leaks to show.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser } from 'playwright-core'
 import { buildNode } from '../../node/app.js'
@@ -16,17 +14,23 @@ import { buildControlPlane } from '../app.js'
 import { loadControlPlaneConfig } from '../config.js'
 import { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
+import { tempDir, type Teardown } from '../../test/support.js'
+
+export { waitFor } from '../../test/support.js'
 
 /** Where Debian's chromium package puts the browser (`apt-get install chromium`). */
 export const CHROMIUM = process.env.LEAKGATE_CHROMIUM ?? '/usr/bin/chromium'
 
 /** Anything with an async close, closed in reverse order by `Stack.close`. */
-type Closer = () => Promise<void> | void
+type Closer = () => unknown
 
-/** Collects teardown steps so one `t.teardown(stack.close)` undoes everything a test made. */
-export class Stack {
+/**
+ * Collects teardown steps so one `t.teardown(stack.close)` undoes everything a test made; being a
+ * `Teardown` itself, it takes the shared `tempDir` too (screenshots.ts runs outside tap).
+ */
+export class Stack implements Teardown {
   readonly #closers: Closer[] = []
-  defer(closer: Closer): void {
+  teardown(closer: Closer): void {
     this.#closers.push(closer)
   }
   close = async (): Promise<void> => {
@@ -40,29 +44,6 @@ export class Stack {
   }
 }
 
-/** Polls `check` until it returns a truthy value, or fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value as NonNullable<T>
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-/** A temporary directory removed at teardown. */
-export function tempDir(stack: Stack, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  stack.defer(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
 /** The API behind the node: answers 200 with the path it was asked for, and counts requests. */
 export async function startUpstream(stack: Stack): Promise<{ url: string; hits: () => number }> {
   let hits = 0
@@ -72,7 +53,7 @@ export async function startUpstream(stack: Stack): Promise<{ url: string; hits: 
     res.end(JSON.stringify({ ok: true, path: req.url }))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  stack.defer(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  stack.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const { port } = server.address() as AddressInfo
   return { url: `http://127.0.0.1:${port}`, hits: () => hits }
 }
@@ -95,12 +76,12 @@ export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url
     env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2' },
   })
   const store = Store.open(dataDir)
-  stack.defer(() => store.close())
+  stack.teardown(() => store.close())
   store.keys.add(keys.admin, 'admin', 'console test admin')
   store.keys.add(keys.analyst, 'analyst', 'console test analyst')
   store.keys.add(keys.node, 'node', 'console test node')
   const app = await buildControlPlane(config, { store })
-  stack.defer(() => app.close())
+  stack.teardown(() => app.close())
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   return { url: address.replace(/\/$/, ''), dataDir }
 }
@@ -125,10 +106,27 @@ export async function startNode(stack: Stack, controlPlane: string, upstream: st
     },
   })
   const node = buildNode(config, { version: '0.1.0-test' })
-  stack.defer(() => node.close())
+  stack.teardown(() => node.close())
   const url = await node.proxy.listen({ port: 0, host: '127.0.0.1' })
   const adminUrl = await node.admin.listen({ port: 0, host: '127.0.0.1' })
   return { url, adminUrl }
+}
+
+/** Everything a console or metrics test runs against, each part on port 0. */
+export interface Deployment {
+  keys: Keys
+  upstream: { url: string; hits: () => number }
+  cp: { url: string; dataDir: string }
+  node: { url: string; adminUrl: string }
+}
+
+/** Fresh keys, the upstream, the control plane, and a node following it with the node key; all undone by `stack`. */
+export async function startDeployment(stack: Stack): Promise<Deployment> {
+  const keys = makeKeys()
+  const upstream = await startUpstream(stack)
+  const cp = await startControlPlane(stack, keys)
+  const node = await startNode(stack, cp.url, upstream.url, keys.node)
+  return { keys, upstream, cp, node }
 }
 
 /** Random keys in the documented shape. */
@@ -146,7 +144,7 @@ export async function launchBrowser(stack: Stack): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
-  stack.defer(() => browser.close())
+  stack.teardown(() => browser.close())
   return browser
 }
 

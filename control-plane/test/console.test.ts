@@ -6,15 +6,12 @@
  */
 import t from 'tap'
 import type { Browser, Page } from 'playwright-core'
-import { cpFetch, demoSeeds, launchBrowser, makeKeys, rawToken, seedLeaks, sha256, Stack, startControlPlane, startNode, startUpstream, waitFor } from './console-harness.js'
+import { cpFetch, demoSeeds, launchBrowser, rawToken, seedLeaks, sha256, Stack, startDeployment, waitFor } from './console-harness.js'
 
 const stack = new Stack()
 t.teardown(stack.close)
 
-const keys = makeKeys()
-const upstream = await startUpstream(stack)
-const cp = await startControlPlane(stack, keys)
-const node = await startNode(stack, cp.url, upstream.url, keys.node)
+const { keys, cp, node } = await startDeployment(stack)
 const browser: Browser = await launchBrowser(stack)
 
 /** Through the node with a bearer token: the status the client sees. */

@@ -2,23 +2,20 @@
  * Test harness: a real control plane (app.inject, or listening on port 0) over a real SQLite file in
  * a temp folder, with one key of each role. Everything it makes is closed and removed in teardown.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import Database from 'better-sqlite3'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
+import { LeakIndex } from '../../node/leakdb/index.js'
+import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import { buildControlPlane } from '../app.js'
 import { defaultControlPlaneConfig, type ControlPlaneConfig } from '../config.js'
 import { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
+import { tempDir, type Teardown } from '../../test/support.js'
 
-/** The bits of tap's `t` the harness needs. */
-export interface Teardown {
-  teardown(fn: () => unknown): void
-}
+export { tempDir, waitFor, type Teardown } from '../../test/support.js'
 
 /** A control plane under test. */
 export interface TestPlane {
@@ -33,13 +30,6 @@ export interface TestPlane {
   call(method: string, url: string, key?: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>
 }
 
-/** Makes a temp folder removed at teardown. */
-export function tempDir(t: Teardown, prefix = 'leakgate-cp-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
 /**
  * A SQLite connection of the test's own to `store`'s file, closed at teardown: for rows no API shows
  * (how many token rows, a node's last contact made old). The store itself offers no SQL handle.
@@ -52,7 +42,7 @@ export function storeFile(t: Teardown, store: Store): Database.Database {
 
 /** Builds a control plane over a fresh store; `overrides` are config options. */
 export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}): Promise<TestPlane> {
-  const dir = tempDir(t)
+  const dir = tempDir(t, 'leakgate-cp-')
   const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', ...overrides })
   const store = Store.open(dir, {
     defaultAction: config.defaultAction,
@@ -87,13 +77,19 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
   return { app, store, dir, config, keys, logs, call }
 }
 
-/** Polls `check` until it returns true, or fails after `ms`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
+/** The index a node would load now: the plane's snapshot, read by the node's own index code. */
+export async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {
+  const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
+  if (res.statusCode !== 200) throw new Error(`snapshot answered ${res.statusCode}: ${res.body}`)
+  return LeakIndex.fromSnapshot(res.rawPayload)
+}
+
+/** A finding as a scanner pushes it in `POST /v1/scans` (hash and preview only), for `token`; `over` replaces fields. */
+export function pushedFinding(token: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ruleId: 'github-pat', kind: 'github_pat', file: '.env', line: 1, column: 1,
+    sha256: sha256Hex(token), preview: makePreview(token), fingerprint: sha256Hex(`fp:${token}`).slice(0, 32),
+    inHistoryOnly: false, source: 'github', location: { repo: 'acme/api', path: '.env' }, ...over,
   }
 }
 

@@ -5,8 +5,8 @@
  * schedule, and no raw secret in the store file, the logs or the answers.
  */
 import t from 'tap'
-import { execFile, execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +22,7 @@ import { tempDir, waitFor } from './harness.js'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
 import { Rng } from '../detect/corpus/random.js'
 import { sha256Hex } from '../detect/findings.js'
+import { gitRepo } from '../detect/test/helpers.js'
 
 const cli = fileURLToPath(new URL('../../cli.ts', import.meta.url))
 const rng = new Rng(4242)
@@ -78,29 +79,11 @@ function run(args: string[], env: Record<string, string>): Promise<Run> {
   })
 }
 
-function gitRepo(root: string): { dir: string; commit: (files: Record<string, string>, message: string) => void } {
-  const dir = join(root, 'repo')
-  mkdirSync(dir, { recursive: true })
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: dir, env })
-  git('init', '-q', '-b', 'main')
-  return {
-    dir,
-    commit: (files, message) => {
-      for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c)
-      git('add', '-A')
-      git('commit', '-q', '-m', message)
-    },
-  }
-}
-
 async function finished(p: Plane, id: number): Promise<ApiBody> {
-  let last: ApiBody | undefined
-  await waitFor(async () => {
-    last = (await p.call('GET', `/v1/scans/${id}`, p.admin)).body
-    return last.status !== 'running'
-  }, 30_000, `scan ${id}`)
-  return last!
+  return waitFor(`scan ${id}`, async () => {
+    const scan = (await p.call('GET', `/v1/scans/${id}`, p.admin)).body
+    return scan.status === 'running' ? undefined : scan
+  }, 30_000)
 }
 
 function storeBytes(dir: string): string {
@@ -113,8 +96,8 @@ t.test('a git history scan makes leaks; a rescan reads only new commits and dupl
   const current = PROVIDER_TOKENS.githubClassic!(rng).value
   const goneToken = PROVIDER_TOKENS.stripeSecret!(rng)
   const gone = goneToken.value
-  repo.commit({ 'pay.js': `const key = "${gone}"\n` }, 'pay')
-  repo.commit({ 'pay.js': 'const key = process.env.STRIPE_KEY\n', '.env': `GITHUB_TOKEN=${current}\n` }, 'env')
+  repo.commit('pay', { 'pay.js': `const key = "${gone}"\n` })
+  repo.commit('env', { 'pay.js': 'const key = process.env.STRIPE_KEY\n', '.env': `GITHUB_TOKEN=${current}\n` })
 
   const started = await p.call('POST', '/v1/scans', p.admin, { source: { type: 'git', url: repo.dir, history: true } })
   t.equal(started.status, 202)
@@ -134,7 +117,7 @@ t.test('a git history scan makes leaks; a rescan reads only new commits and dupl
   t.equal(again.leaksCreated, 0)
 
   const added = PROVIDER_TOKENS.npm!(rng).value
-  repo.commit({ 'ci.env': `NPM_TOKEN=${added}\n` }, 'ci')
+  repo.commit('ci', { 'ci.env': `NPM_TOKEN=${added}\n` })
   const third = await finished(p, (await p.call('POST', '/v1/scans', p.admin, { source: { type: 'git', url: repo.dir, history: true } })).body.id)
   t.equal(third.progress.commits, 1, 'only the new commit')
   t.equal(third.leaksCreated, 1)
@@ -192,13 +175,13 @@ t.test('bad input is refused and changes nothing: raw secrets, long previews, ba
 t.test('configured sources are scanned on their schedule', async (t) => {
   const repo = gitRepo(tempDir(t, 'leakgate-sched-repo-'))
   const first = PROVIDER_TOKENS.gitlab!(rng).value
-  repo.commit({ 'ci.yml': `token: ${first}\n` }, 'ci')
+  repo.commit('ci', { 'ci.yml': `token: ${first}\n` })
   // intervalSeconds is at least 60 in the config; the test scales it down to 60 ms.
   const p = await plane(t, { scanSources: [{ type: 'git', url: repo.dir, history: true, intervalSeconds: 60 }] }, { firstDelayMs: 0, intervalScale: 0.001 })
-  await waitFor(async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 1, 20_000, 'the first scheduled scan')
+  await waitFor('the first scheduled scan', async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 1, 20_000)
   const later = PROVIDER_TOKENS.huggingface!(rng).value
-  repo.commit({ 'model.py': `HF_TOKEN = "${later}"\n` }, 'model')
-  await waitFor(async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 2, 20_000, 'a later scheduled scan')
+  repo.commit('model', { 'model.py': `HF_TOKEN = "${later}"\n` })
+  await waitFor('a later scheduled scan', async () => (await p.call('GET', '/v1/leaks', p.analyst)).body.total === 2, 20_000)
   const kinds = (await p.call('GET', '/v1/leaks', p.analyst)).body.items.map((l) => l.kind).sort()
   t.same(kinds, ['gitlab_token', 'huggingface_token'])
 })

@@ -3,11 +3,12 @@ import t from 'tap'
 import { IndexCache } from './cache.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { encodeSnapshot } from '../../protocol/snapshot.js'
+import { tempDir } from '../../test/support.js'
 
 const TOKEN = 'ghp_plantedCacheToken0000000000000000000'
 
 t.test('a saved snapshot and its changes load back as the same index', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   const cache = new IndexCache(dir)
   t.equal(await cache.load(), undefined, 'nothing cached yet')
   await cache.saveSnapshot(encodeSnapshot([{ sha256: sha256Hex(TOKEN), action: 'block', leakId: 1 }], 7))
@@ -28,7 +29,7 @@ t.test('a saved snapshot and its changes load back as the same index', async (t)
 })
 
 t.test('a journal of an older snapshot is ignored', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   const cache = new IndexCache(dir)
   await cache.saveSnapshot(encodeSnapshot([{ sha256: sha256Hex('a'), action: 'block', leakId: 1 }], 7))
   writeFileSync(cache.changesPath, JSON.stringify({ base: 3, changes: [{ rev: 8, op: 'delete', sha256: sha256Hex('a') }] }))
@@ -37,7 +38,7 @@ t.test('a journal of an older snapshot is ignored', async (t) => {
 })
 
 t.test('a corrupt snapshot is refused with a clear error', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   const cache = new IndexCache(dir)
   const snap = encodeSnapshot([{ sha256: sha256Hex('a'), action: 'block', leakId: 1 }], 7)
   writeFileSync(cache.snapshotPath, snap.subarray(0, snap.length - 5))
@@ -47,7 +48,7 @@ t.test('a corrupt snapshot is refused with a clear error', async (t) => {
 })
 
 t.test('a corrupt journal is dropped, not the snapshot: the index is the snapshot\'s, and the error is told', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   const cache = new IndexCache(dir)
   await cache.saveSnapshot(encodeSnapshot([{ sha256: sha256Hex('a'), action: 'block', leakId: 1 }], 7))
   const journals = {
@@ -70,7 +71,7 @@ t.test('a corrupt journal is dropped, not the snapshot: the index is the snapsho
 })
 
 t.test('a failed snapshot write leaves no journal tagged with the old snapshot', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   const cache = new IndexCache(dir)
   const old = encodeSnapshot([{ sha256: sha256Hex('a'), action: 'block', leakId: 1 }], 7)
   await cache.saveSnapshot(old)

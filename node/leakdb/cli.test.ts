@@ -4,13 +4,14 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { LeakIndex } from './index.js'
+import { tempDir } from '../../test/support.js'
 
 const cli = fileURLToPath(new URL('../../cli.ts', import.meta.url))
 const run = (args: string[], input: string) =>
   spawnSync(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, cli, 'index', ...args], { input, encoding: 'utf8' })
 
 t.test('index build writes a snapshot the node can load', async (t) => {
-  const out = `${t.testdir({})}/leaks.snapshot`
+  const out = `${tempDir(t)}/leaks.snapshot`
   const input = `# leaked keys\n${sha256Hex('one')}\n\n${sha256Hex('two').toUpperCase()},monitor,42\n`
   const res = run(['build', '--out', out, '--revision', '9'], input)
   t.equal(res.status, 0, res.stderr)
@@ -21,7 +22,7 @@ t.test('index build writes a snapshot the node can load', async (t) => {
 })
 
 t.test('bad input exits 2, names the line, writes nothing', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   const cases: Array<[string, string]> = [
     [`${sha256Hex('one')}\nghp_rawTokenNotAHash\n`, 'line 2'],
     [`${sha256Hex('one')},allow,1\n`, 'line 1'],

@@ -1,11 +1,9 @@
 // Loading snapshots into the index: the codec's own tests are in protocol/snapshot.test.ts.
-import { readFileSync } from 'node:fs'
 import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { encodeSnapshot, type SnapshotEntry } from '../../protocol/snapshot.js'
 import { LeakIndex } from './index.js'
-
-const golden = readFileSync(new URL('../../protocol/fixtures/golden-v1.snapshot', import.meta.url))
+import { damagedSnapshots, golden } from '../../protocol/test/snapshots.js'
 
 t.test('the golden fixture loads into an index that answers for each token', async (t) => {
   const index = LeakIndex.fromSnapshot(golden)
@@ -18,19 +16,7 @@ t.test('the golden fixture loads into an index that answers for each token', asy
 })
 
 t.test('a truncated, corrupt or unknown snapshot is refused with its code', async (t) => {
-  const cases: Array<[string, Buffer, string]> = [
-    ['empty', Buffer.alloc(0), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['header only', golden.subarray(0, 32), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['cut in an entry', golden.subarray(0, golden.length - 40), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['last byte missing', golden.subarray(0, golden.length - 1), 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED'],
-    ['trailing garbage', Buffer.concat([golden, Buffer.from([0])]), 'LEAKGATE_ERR_SNAPSHOT_CORRUPT'],
-    ['bad magic', patch(golden, 0, 0x4d), 'LEAKGATE_ERR_SNAPSHOT_MAGIC'],
-    ['future version', patch(golden, 9, 2), 'LEAKGATE_ERR_SNAPSHOT_VERSION'],
-    ['flipped bit in an entry', patch(golden, 40, golden[40]! ^ 1), 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM'],
-    ['flipped bit in the checksum', patch(golden, golden.length - 1, golden[golden.length - 1]! ^ 1), 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM'],
-    ['text, not a snapshot', Buffer.from('{"entries": []}'.padEnd(80, ' ')), 'LEAKGATE_ERR_SNAPSHOT_MAGIC'],
-  ]
-  for (const [name, buf, code] of cases) {
+  for (const [name, buf, code] of damagedSnapshots) {
     t.throws(() => LeakIndex.fromSnapshot(buf), { code }, name)
   }
 })
@@ -56,12 +42,6 @@ t.test('encoding sorts many digests, including ones equal in their first 8 bytes
   t.equal(index.size, entries.length)
   t.ok(entries.every((e) => index.checkDigest(e.sha256 as Buffer) !== undefined), 'every digest found')
 })
-
-function patch(buf: Buffer, at: number, value: number): Buffer {
-  const copy = Buffer.from(buf)
-  copy[at] = value
-  return copy
-}
 
 function reseal(body: Buffer): Buffer {
   return Buffer.concat([body, createHash('sha256').update(body).digest()])

@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
 import { writeFileAtomic } from './write-file-atomic.js'
+import { tempDir } from '../../test/support.js'
 
 t.test('writeFileAtomic replaces a file whole and leaves no temporary file', async (t) => {
-  const dir = t.testdir({ 'x.bin': 'old' })
+  const dir = tempDir(t)
+  writeFileSync(`${dir}/x.bin`, 'old')
   const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 251))
   await writeFileAtomic(`${dir}/x.bin`, bytes)
   t.same(readFileSync(`${dir}/x.bin`), bytes)
@@ -11,7 +13,7 @@ t.test('writeFileAtomic replaces a file whole and leaves no temporary file', asy
 })
 
 t.test('writeFileAtomic into a missing folder fails and writes nothing', async (t) => {
-  const dir = t.testdir({})
+  const dir = tempDir(t)
   await t.rejects(writeFileAtomic(`${dir}/missing/x.bin`, 'new'), { code: 'ENOENT' })
   t.same(readdirSync(dir), [])
 })

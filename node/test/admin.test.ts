@@ -3,31 +3,14 @@
  * appears in no log line, metric or sighting the node produces.
  */
 import t from 'tap'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Agent, request } from 'undici'
-import { startNode, startUpstream, indexOf } from './helpers.js'
+import { startNode, startUpstream, indexOf, pooledGet, tempDir } from './helpers.js'
 
 const TOKEN = 'ghp_PlantedSecretValue1234567890abcdefXYZ'
 const MONITOR_TOKEN = 'AKIAPLANTEDMONITOR0042'
-const agent = new Agent({ connections: 4 })
-t.teardown(() => agent.close())
-
-async function get(url: string, headers: Record<string, string> = {}) {
-  const res = await request(url, { dispatcher: agent, headers })
-  return { status: res.statusCode, headers: res.headers, text: await res.body.text() }
-}
-
-async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'leakgate-node-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+const get = pooledGet(t)
 
 t.test('readyz, healthz and metrics with an index', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url, adminUrl } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf([{ token: TOKEN, action: 'block', leakId: 5 }], 9) } })
   t.equal((await get(`${adminUrl}/healthz`)).status, 200)
   const ready = await get(`${adminUrl}/readyz`)
@@ -61,15 +44,14 @@ t.test('readyz, healthz and metrics with an index', async (t) => {
 })
 
 t.test('never had an index: open forwards, closed answers 503; not ready either way', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const open = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: await tempDir(t) } })
+  const upstream = await startUpstream(t)
+  const open = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: tempDir(t) } })
   t.equal((await get(`${open.adminUrl}/readyz`)).status, 503, 'not ready without an index')
   const passed = await get(`${open.url}/x`, { authorization: `Bearer ${TOKEN}` })
   t.equal(passed.status, 200, 'open: forwarded')
   t.equal(upstream.seen.length, 1)
 
-  const closed = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: await tempDir(t), LEAKGATE_NO_INDEX: 'closed' } })
+  const closed = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_NO_INDEX: 'closed' } })
   const refused = await get(`${closed.url}/x`)
   t.equal(refused.status, 503, 'closed: 503')
   t.match(refused.headers['content-type'], /problem\+json/)
@@ -80,8 +62,7 @@ t.test('never had an index: open forwards, closed answers 503; not ready either 
 })
 
 t.test('a planted token appears in no log line, metric or sighting', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const index = indexOf([{ token: TOKEN, action: 'block', leakId: 5 }, { token: MONITOR_TOKEN, action: 'monitor', leakId: 6 }])
   // debug logs every request: the most the node ever writes
   const { url, adminUrl, logs, node } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_LOG_LEVEL: 'trace', LEAKGATE_CREDENTIAL_PLACES: JSON.stringify([{ in: 'header', name: 'authorization' }, { in: 'header', name: 'x-api-key' }, { in: 'query', name: 'key' }, { in: 'cookie', name: 'session' }]) }, deps: { index } })

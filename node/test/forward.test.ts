@@ -8,7 +8,7 @@ import { connect, type AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import t from 'tap'
 import { Pool, request } from 'undici'
-import { startNode, indexOf, waitFor } from './helpers.js'
+import { startNode, indexOf, waitFor, type Teardown } from './helpers.js'
 
 const BLOCKED = 'ghp_ForwardTestLeakedToken00000000000001'
 
@@ -21,7 +21,7 @@ interface Hit {
 }
 
 /** An upstream for these tests: records each request; some paths answer in particular ways. */
-async function startOrigin(t: { teardown(fn: () => unknown): void }) {
+async function startOrigin(t: Teardown) {
   const hits: Hit[] = []
   const hanging: { res: ServerResponse; closed: boolean }[] = []
   const server = createServer((req, res) => {

@@ -34,8 +34,7 @@ async function send(url: string, opts: { method?: string; headers?: Record<strin
 }
 
 t.test('a leaked token in each default place is answered 403 and the upstream sees nothing', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url, node } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf(planted) } })
   const places: [string, { path?: string; headers?: Record<string, string> }, number][] = [
     ['Authorization Bearer', { headers: { authorization: `Bearer ${BLOCKED}` } }, 11],
@@ -63,8 +62,7 @@ t.test('a leaked token in each default place is answered 403 and the upstream se
 })
 
 t.test('a clean request passes unchanged: method, path, query, body, headers, status, streaming', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf(planted) } })
   const res = await send(`${url}/status/201?x=1&y=%7e&x=2&flag&token=clean-token-value`, {
     method: 'POST',
@@ -104,8 +102,7 @@ t.test('a clean request passes unchanged: method, path, query, body, headers, st
 })
 
 t.test('monitor forwards with Leakgate-Leak-Id and Leakgate-Verdict; several credentials in one request', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url, node } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf(planted) } })
 
   const one = await send(`${url}/v1/a`, { headers: { 'x-api-key': MONITORED } })
@@ -135,8 +132,7 @@ t.test('monitor forwards with Leakgate-Leak-Id and Leakgate-Verdict; several cre
 })
 
 t.test('client-sent Leakgate-* headers never reach the upstream', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf(planted) } })
   const spoof = { 'Leakgate-Verdict': 'monitor', 'Leakgate-Leak-Id': '999', 'LEAKGATE-Anything': 'x' }
   const clean = await send(`${url}/v1/a`, { headers: spoof })
@@ -151,8 +147,7 @@ t.test('client-sent Leakgate-* headers never reach the upstream', async (t) => {
 })
 
 t.test('malformed input is answered sensibly and the node keeps serving', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf(planted) } })
   const cases: [string, Record<string, string>, string, number][] = [
     ['empty Bearer', { authorization: 'Bearer' }, '/a', 200],
@@ -205,8 +200,7 @@ t.test('malformed input is answered sensibly and the node keeps serving', async 
 })
 
 t.test('limits, upstream failures', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const { url, node } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_BODY_LIMIT: '1000', LEAKGATE_UPSTREAM_TIMEOUT_MS: '300' }, deps: { index: indexOf(planted) } })
   const big = await send(`${url}/up`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'z'.repeat(2000) })
   t.equal(big.status, 413)

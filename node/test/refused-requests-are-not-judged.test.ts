@@ -4,26 +4,14 @@
  * carries: never counted as pass, block or monitor, and never recorded as a sighting. Raw sockets, so
  * the request line is exactly these bytes; the real node in front of a recording upstream, on port 0.
  */
-import { connect } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Agent, request } from 'undici'
-import { startNode, startUpstream, indexOf, type RunningNode } from './helpers.js'
+import { startNode, startUpstream, indexOf, rawRequest, type RunningNode, type Teardown } from './helpers.js'
 
 const MONITORED = 'sk_live_RefusedButMonitored000000000000001'
 const BLOCKED = 'ghp_RefusedButBlocked0000000000000000000002'
 const agent = new Agent({ connections: 2 })
 t.teardown(() => agent.close())
-
-function rawRequest(url: string, head: string): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nHost: api.test\r\nConnection: close\r\n\r\n`))
-    let data = ''
-    socket.on('data', (c: Buffer) => (data += c.toString('latin1')))
-    socket.on('end', () => resolve({ status: Number(data.slice(9, 12)), body: data.slice(data.indexOf('\r\n\r\n') + 4) }))
-    socket.on('error', reject)
-  })
-}
 
 /** The value of one series in the node's /metrics text. */
 async function metric(node: RunningNode, series: string): Promise<number | undefined> {
@@ -32,9 +20,8 @@ async function metric(node: RunningNode, series: string): Promise<number | undef
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
 
-async function setup(t: { teardown(fn: () => unknown): void }) {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+async function setup(t: Teardown) {
+  const upstream = await startUpstream(t)
   const node = await startNode(t, {
     upstream: upstream.url,
     env: { LEAKGATE_BODY_LIMIT: '1000' },
@@ -42,41 +29,45 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
   })
   return { upstream, node }
 }
+
+/**
+ * What a refused request must leave behind: none of `verdicts` counted, `refused` requests counted
+ * under `reason`, no sighting, and nothing at the upstream.
+ */
+async function refusedOnly(t: Test, { upstream, node }: Awaited<ReturnType<typeof setup>>, verdicts: string[], reason: string, refused: number): Promise<void> {
+  for (const verdict of verdicts) t.equal(await metric(node, `leakgate_node_requests_total{verdict="${verdict}"}`), 0, `not counted as ${verdict}`)
+  t.equal(await metric(node, `leakgate_node_requests_refused_total{reason="${reason}"}`), refused, 'counted as refused')
+  t.equal(node.node.sightings.size, 0, 'no sighting recorded')
+  t.equal(upstream.seen.length, 0, 'the upstream saw nothing')
+}
+
 t.test('TRACE carrying a monitored token: 405, counted refused, not monitor, no sighting', async (t) => {
-  const { upstream, node } = await setup(t)
+  const judged = await setup(t)
+  const { node } = judged
   const res = await rawRequest(node.url, `TRACE /a HTTP/1.1\r\nAuthorization: Bearer ${MONITORED}`)
   t.equal(res.status, 405)
   t.equal(JSON.parse(res.body).code, 'LEAKGATE_ERR_METHOD_NOT_FORWARDED')
-  t.equal(await metric(node, 'leakgate_node_requests_total{verdict="monitor"}'), 0, 'not counted as monitor')
-  t.equal(await metric(node, 'leakgate_node_requests_total{verdict="pass"}'), 0, 'nor as pass')
-  t.equal(await metric(node, 'leakgate_node_requests_refused_total{reason="method"}'), 1, 'counted as refused')
-  t.equal(node.node.sightings.size, 0, 'no sighting recorded')
-  t.equal(upstream.seen.length, 0, 'the upstream saw nothing')
+  await refusedOnly(t, judged, ['monitor', 'pass'], 'method', 1)
 })
 
 t.test('GET /a/../b: 400, counted refused, not pass', async (t) => {
-  const { upstream, node } = await setup(t)
+  const judged = await setup(t)
+  const { node } = judged
   const clean = await rawRequest(node.url, 'GET /a/../b HTTP/1.1')
   t.equal(clean.status, 400)
   t.equal(JSON.parse(clean.body).code, 'LEAKGATE_ERR_BAD_REQUEST')
   const monitored = await rawRequest(node.url, `GET /a/%2e%2e/b HTTP/1.1\r\nX-API-Key: ${MONITORED}`)
   t.equal(monitored.status, 400, 'with a monitored token too')
-  t.equal(await metric(node, 'leakgate_node_requests_total{verdict="pass"}'), 0, 'not counted as pass')
-  t.equal(await metric(node, 'leakgate_node_requests_total{verdict="monitor"}'), 0, 'nor as monitor')
-  t.equal(await metric(node, 'leakgate_node_requests_refused_total{reason="target"}'), 2, 'counted as refused')
-  t.equal(node.node.sightings.size, 0, 'no sighting recorded')
-  t.equal(upstream.seen.length, 0, 'the upstream saw nothing')
+  await refusedOnly(t, judged, ['pass', 'monitor'], 'target', 2)
 })
 
 t.test('a body past the limit carrying a blocked token: 413, counted refused, not block, no sighting', async (t) => {
-  const { upstream, node } = await setup(t)
+  const judged = await setup(t)
+  const { node } = judged
   const res = await rawRequest(node.url, `POST /up HTTP/1.1\r\nAuthorization: Bearer ${BLOCKED}\r\nContent-Length: 5000`)
   t.equal(res.status, 413)
   t.equal(JSON.parse(res.body).code, 'LEAKGATE_ERR_BODY_TOO_LARGE')
-  t.equal(await metric(node, 'leakgate_node_requests_total{verdict="block"}'), 0, 'not counted as block')
-  t.equal(await metric(node, 'leakgate_node_requests_refused_total{reason="body_too_large"}'), 1, 'counted as refused')
-  t.equal(node.node.sightings.size, 0, 'no sighting recorded')
-  t.equal(upstream.seen.length, 0, 'the upstream saw nothing')
+  await refusedOnly(t, judged, ['block'], 'body_too_large', 1)
 })
 
 t.test('admitted requests are still judged: a monitored GET is counted and recorded', async (t) => {

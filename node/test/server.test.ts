@@ -4,14 +4,13 @@
  */
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { encodeSnapshot } from '../../protocol/snapshot.js'
-import { startUpstream, waitFor } from './helpers.js'
+import { startUpstream, tempDir, waitFor, type Teardown } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOKEN = 'glpat-ServerTestLeakedToken0000001'
@@ -23,7 +22,7 @@ interface Proc {
   exit: Promise<number | null>
 }
 
-function run(t: { teardown(fn: () => unknown): void }, args: string[], env: Record<string, string> = {}): Proc {
+function run(t: Teardown, args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, 'cli.ts', 'node', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -38,12 +37,6 @@ function run(t: { teardown(fn: () => unknown): void }, args: string[], env: Reco
   return p
 }
 
-async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'leakgate-server-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
 t.test('--help lists every option with its env variable', async (t) => {
   const p = run(t, ['--help'])
   t.equal(await p.exit, 0)
@@ -54,7 +47,7 @@ t.test('a bad configuration exits 2 naming the option and its env variable', asy
   const missing = run(t, ['--index', '/nonexistent'])
   t.equal(await missing.exit, 2)
   t.match(missing.stderr, 'LEAKGATE_UPSTREAM')
-  const dir = await tempDir(t)
+  const dir = tempDir(t)
   const corrupt = join(dir, 'bad.snapshot')
   await writeFile(corrupt, Buffer.from('not a snapshot at all, just text'))
   const bad = run(t, ['--index', corrupt, '--upstream', 'http://127.0.0.1:9'])
@@ -65,9 +58,8 @@ t.test('a bad configuration exits 2 naming the option and its env variable', asy
 })
 
 t.test('--index FILE enforces without a control plane; SIGTERM drains requests in flight', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const dir = await tempDir(t)
+  const upstream = await startUpstream(t)
+  const dir = tempDir(t)
   const file = join(dir, 'leaks.snapshot')
   await writeFile(file, encodeSnapshot([{ sha256: sha256Hex(TOKEN), action: 'block', leakId: 3 }], 1))
   const p = run(t, ['--index', file, '--upstream', upstream.url, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1'], { LEAKGATE_NODE_ID: 'server-test' })

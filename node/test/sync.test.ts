@@ -32,8 +32,7 @@ async function addLeak(plane: TestPlane, token: string): Promise<number> {
 
 /** What every test here starts from: an upstream, a control plane listening on port 0, an empty cache folder. */
 async function setup(t: Parameters<typeof startPlane>[0]) {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
+  const upstream = await startUpstream(t)
   const plane = await startPlane(t)
   const cpUrl = await listen(plane)
   return { upstream, plane, cpUrl, cacheDir: tempDir(t, 'leakgate-node-cache-') }

@@ -1,13 +1,12 @@
 import t from 'tap'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dirSource } from './dir.js'
 import { newProgress } from './source.js'
+import { tempDir } from '../test/helpers.js'
 
 t.test('text files are read; binary, oversized, .git and symlinked files are not', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-dir-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-dir-')
   mkdirSync(join(dir, 'src/deep'), { recursive: true })
   mkdirSync(join(dir, '.git'))
   writeFileSync(join(dir, 'src/a.ts'), 'export const a = 1\n')
@@ -26,8 +25,7 @@ t.test('text files are read; binary, oversized, .git and symlinked files are not
 })
 
 t.test('a single file can be scanned; a missing path is a source error', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-dir-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-dir-')
   writeFileSync(join(dir, 'one.txt'), 'hello\n')
   const items = []
   for await (const item of dirSource(join(dir, 'one.txt'), { maxFileSize: 1000 }, newProgress())) items.push(item.origin.file)

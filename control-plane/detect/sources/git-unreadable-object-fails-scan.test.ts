@@ -4,28 +4,21 @@
  * fewer files and no finding in them. The scan must fail with a source error instead.
  */
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { scanSource } from '../index.js'
 import { Rng } from '../corpus/random.js'
 import { PROVIDER_TOKENS } from '../corpus/tokens.js'
+import { gitRepo, tempDir, type Teardown } from '../test/helpers.js'
 
 /** A repository whose `broken.txt` comes before `later.txt` in tree order, and the path of its object file. */
-function repoWithObject(t: { teardown: (fn: () => void) => void }): { dir: string; objectFile: string } {
-  const root = mkdtempSync(join(tmpdir(), 'leakgate-git-broken-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
-  const dir = join(root, 'repo')
-  mkdirSync(dir)
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...args: string[]): string => execFileSync('git', ['-c', 'core.compression=0', ...args], { cwd: dir, env, encoding: 'utf8' }).trim()
-  git('init', '-q', '-b', 'main')
-  // Large enough that the object's header and its content are far apart in the file.
-  writeFileSync(join(dir, 'broken.txt'), 'line of text\n'.repeat(2000))
-  writeFileSync(join(dir, 'later.txt'), `api_key = "${PROVIDER_TOKENS.stripeSecret!(new Rng(7)).value}"\n`)
-  git('add', '-A')
-  git('commit', '-q', '-m', 'files')
+function repoWithObject(t: Teardown): { dir: string; objectFile: string } {
+  const { dir, git, commit } = gitRepo(tempDir(t, 'leakgate-git-broken-'), 'repo', ['-c', 'core.compression=0'])
+  commit('files', {
+    // Large enough that the object's header and its content are far apart in the file.
+    'broken.txt': 'line of text\n'.repeat(2000),
+    'later.txt': `api_key = "${PROVIDER_TOKENS.stripeSecret!(new Rng(7)).value}"\n`,
+  })
   const sha = git('rev-parse', 'HEAD:broken.txt')
   return { dir, objectFile: join(dir, '.git', 'objects', sha.slice(0, 2), sha.slice(2)) }
 }

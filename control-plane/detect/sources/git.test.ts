@@ -1,33 +1,12 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { gitSource, redactUrl, webUrlOf, type GitState } from './git.js'
 import { newProgress, type ScanItem } from './source.js'
+import { gitRepo, tempDir, type GitRepo, type Teardown } from '../test/helpers.js'
 
-function repo(t: { teardown: (fn: () => void) => void }): { dir: string; git: (...args: string[]) => string; write: (p: string, c: string) => void; commit: (m: string) => string } {
-  const root = mkdtempSync(join(tmpdir(), 'leakgate-git-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
-  const dir = join(root, 'repo')
-  mkdirSync(dir)
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, env, encoding: 'utf8' }).trim()
-  git('init', '-q', '-b', 'main')
-  return {
-    dir,
-    git,
-    write: (p, c) => {
-      mkdirSync(join(dir, p, '..'), { recursive: true })
-      writeFileSync(join(dir, p), c)
-    },
-    commit: (m) => {
-      git('add', '-A')
-      git('commit', '-q', '--allow-empty', '-m', m)
-      return git('rev-parse', 'HEAD')
-    },
-  }
-}
+/** A new repository in a temp folder of its own (the mirror cache goes beside it, in `../cache`). */
+const repo = (t: Teardown): GitRepo => gitRepo(tempDir(t, 'leakgate-git-'))
 
 async function collect(gen: AsyncGenerator<ScanItem>): Promise<ScanItem[]> {
   const out: ScanItem[] = []

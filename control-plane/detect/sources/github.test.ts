@@ -4,10 +4,7 @@
  * made by the test, cloned through file:// URLs.
  */
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
 import { createServer, type IncomingMessage } from 'node:http'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { scanSource } from '../index.js'
@@ -15,24 +12,18 @@ import { listRepos, nextLink } from './github.js'
 import { PROVIDER_TOKENS } from '../corpus/tokens.js'
 import { Rng } from '../corpus/random.js'
 import { sha256Hex } from '../findings.js'
+import { gitRepo, tempDir, type Teardown } from '../test/helpers.js'
 
-function makeRepo(root: string, name: string, files: Array<Record<string, string>>): string {
-  const dir = join(root, name)
-  mkdirSync(dir, { recursive: true })
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...args: string[]): void => void execFileSync('git', args, { cwd: dir, env })
-  git('init', '-q', '-b', 'main')
-  for (const [i, commit] of files.entries()) {
-    for (const [path, content] of Object.entries(commit)) writeFileSync(join(dir, path), content)
-    git('add', '-A')
-    git('commit', '-q', '--allow-empty', '-m', `commit ${i}`)
-  }
-  return dir
+/** A repository `root/name` holding one commit for each entry of `commits` (path → content). */
+function makeRepo(root: string, name: string, commits: Array<Record<string, string>>): string {
+  const repo = gitRepo(root, name)
+  for (const [i, files] of commits.entries()) repo.commit(`commit ${i}`, files)
+  return repo.dir
 }
 
 interface Seen { url: string; at: number; auth: string | undefined }
 
-async function fakeGitHub(t: { teardown: (fn: () => unknown) => void }, repos: Array<{ name: string; path: string; fork?: boolean }>): Promise<{ api: string; seen: Seen[]; resetAt: () => number }> {
+async function fakeGitHub(t: Teardown, repos: Array<{ name: string; path: string; fork?: boolean }>): Promise<{ api: string; seen: Seen[]; resetAt: () => number }> {
   const seen: Seen[] = []
   let resetAt = 0
   let limited = false
@@ -68,8 +59,7 @@ async function fakeGitHub(t: { teardown: (fn: () => unknown) => void }, repos: A
 }
 
 t.test('an organisation: pages, rate limits, forks skipped, every repository scanned with its history', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'leakgate-gh-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const root = tempDir(t, 'leakgate-gh-')
   const rng = new Rng(99)
   const current = PROVIDER_TOKENS.githubClassic!(rng).value
   const old = PROVIDER_TOKENS.stripeSecret!(rng).value

@@ -4,14 +4,13 @@
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PROVIDER_TOKENS } from '../corpus/tokens.js'
 import { Rng } from '../corpus/random.js'
 import { sha256Hex } from '../findings.js'
+import { gitRepo, tempDir, type Teardown } from './helpers.js'
 
 const cli = fileURLToPath(new URL('../../../cli.ts', import.meta.url))
 
@@ -28,26 +27,12 @@ const rng = new Rng(2026)
 const token = PROVIDER_TOKENS.githubClassic!(rng).value
 const password = 'Vq7!xR2#pLm9'
 
-function project(t: { teardown: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-cli-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+function project(t: Teardown): string {
+  const dir = tempDir(t, 'leakgate-cli-')
   mkdirSync(join(dir, 'src'))
   writeFileSync(join(dir, 'src/app.py'), `import os\n\nGITHUB_TOKEN = "${token}"\n`)
   writeFileSync(join(dir, '.env'), `DATABASE_URL=postgres://app:${password}@db:5432/app\n`)
   return dir
-}
-
-
-/** A new git repository on branch main in a temp folder removed at teardown, and a `git` that runs in it. */
-function newRepo(t: { teardown(fn: () => void): void }, prefix: string): { root: string; repo: string; git: (...args: string[]) => void } {
-  const root = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
-  const repo = join(root, 'repo')
-  mkdirSync(repo)
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.test', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.test', HOME: root }
-  const git = (...a: string[]): void => void execFileSync('git', a, { cwd: repo, env })
-  git('init', '-q', '-b', 'main')
-  return { root, repo, git }
 }
 
 t.test('json: exit 1, findings with hashes and previews, no raw secret anywhere', async (t) => {
@@ -115,12 +100,10 @@ t.test('errors exit 2: missing path, bad format, bad rules file (rule id named),
 })
 
 t.test('--history reads a repository\'s past; a URL without --history reads HEAD', async (t) => {
-  const { root, repo, git } = newRepo(t, 'leakgate-cli-git-')
-  writeFileSync(join(repo, 'app.env'), `TOKEN=${token}\n`)
-  git('add', '-A')
-  git('commit', '-q', '-m', 'add')
-  writeFileSync(join(repo, 'app.env'), 'TOKEN=${TOKEN}\n')
-  git('commit', '-q', '-am', 'remove')
+  const root = tempDir(t, 'leakgate-cli-git-')
+  const { dir: repo, commit } = gitRepo(root)
+  commit('add', { 'app.env': `TOKEN=${token}\n` })
+  commit('remove', { 'app.env': 'TOKEN=${TOKEN}\n' })
   t.equal(run([repo, '--format', 'json']).code, 0, 'the working tree is clean')
   const r = run([repo, '--history', '--format', 'json', '--cache-dir', join(root, 'cache')])
   t.equal(r.code, 1)
@@ -133,14 +116,11 @@ t.test('--history reads a repository\'s past; a URL without --history reads HEAD
 })
 
 t.test("a repository's own .leakgateignore is honoured in history scans", async (t) => {
-  const { root, repo, git } = newRepo(t, 'leakgate-cli-ignore-')
-  writeFileSync(join(repo, 'fixture.env'), `TOKEN=${token}\n`)
-  git('add', '-A')
-  git('commit', '-q', '-m', 'fixture')
+  const root = tempDir(t, 'leakgate-cli-ignore-')
+  const { dir: repo, commit } = gitRepo(root)
+  commit('fixture', { 'fixture.env': `TOKEN=${token}\n` })
   const [f] = JSON.parse(run([repo, '--history', '--format', 'json', '--cache-dir', join(root, 'cache')]).stdout) as Array<{ fingerprint: string }>
-  writeFileSync(join(repo, '.leakgateignore'), `${f?.fingerprint}  # reviewed: a revoked token kept as a fixture\n`)
-  git('add', '-A')
-  git('commit', '-q', '-m', 'ignore the fixture')
+  commit('ignore the fixture', { '.leakgateignore': `${f?.fingerprint}  # reviewed: a revoked token kept as a fixture\n` })
   const r = run([repo, '--history', '--format', 'json', '--cache-dir', join(root, 'cache')])
   t.equal(r.code, 0)
   t.same(JSON.parse(r.stdout), [])

@@ -4,16 +4,14 @@
  * git history holds. Seeds differ from the benchmark's so the two are not tuned on one sample.
  */
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { scanSource } from '../index.js'
 import { writeCorpus, writeHistoryRepo } from '../corpus/generate.js'
 import { score } from '../corpus/evaluate.js'
+import { tempDir } from './helpers.js'
 
 t.test('working tree: recall >= 95 %, precision >= 97 %, hard negatives silent', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-corpus-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-corpus-')
   const corpus = writeCorpus(dir, { seed: 20261128, positives: 180, negatives: 70 })
   const { findings, progress } = await scanSource({ type: 'dir', path: dir })
   t.equal(progress.files, corpus.files)
@@ -25,8 +23,7 @@ t.test('working tree: recall >= 95 %, precision >= 97 %, hard negatives silent',
 })
 
 t.test('history: >= 95 % of secrets that only history holds, marked inHistoryOnly', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'leakgate-history-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'leakgate-history-')
   const repo = join(dir, 'repo')
   const corpus = writeHistoryRepo(repo, { seed: 77, historical: 40, current: 5 })
   const { findings } = await scanSource({ type: 'git', url: repo, history: true }, { cacheDir: join(dir, 'cache') })
