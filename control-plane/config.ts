@@ -54,61 +54,17 @@ export const controlPlaneSchema: ConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    port: {
-      type: 'integer', minimum: 0, maximum: 65535, default: 8080,
-      description: 'TCP port of the API, console and sync (0 picks a free port)',
-      'x-env': 'LEAKGATE_CP_PORT', 'x-flag': 'port',
-    },
-    host: {
-      type: 'string', minLength: 1, default: '0.0.0.0',
-      description: 'address to listen on',
-      'x-env': 'LEAKGATE_CP_HOST', 'x-flag': 'host',
-    },
-    dataDir: {
-      type: 'string', minLength: 1, default: './data',
-      description: 'folder of the SQLite store (leakgate.db)',
-      'x-env': 'LEAKGATE_DATA_DIR', 'x-flag': 'data-dir',
-    },
-    adminKey: {
-      type: 'string', pattern: KEY_PATTERN,
-      description: 'an admin API key seeded at start (24 to 256 printable characters; stored hashed)',
-      'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true,
-    },
-    nodeKey: {
-      type: 'string', pattern: KEY_PATTERN,
-      description: 'a node API key seeded at start (24 to 256 printable characters; stored hashed)',
-      'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true,
-    },
-    defaultAction: {
-      type: 'string', enum: ['monitor', 'block'], default: 'monitor',
-      description: 'action of a new leak when neither the request nor autoBlockRisk sets one',
-      'x-env': 'LEAKGATE_DEFAULT_ACTION', 'x-flag': 'default-action',
-    },
-    autoBlockRisk: {
-      type: 'string', enum: ['off', ...RISK_LEVELS], default: 'off',
-      description: 'new leaks at or above this risk are blocked at once; off leaves them at defaultAction',
-      'x-env': 'LEAKGATE_AUTO_BLOCK_RISK', 'x-flag': 'auto-block-risk',
-    },
-    changesRetention: {
-      type: 'integer', minimum: 100, maximum: 100_000_000, default: 1_000_000,
-      description: 'how many index changes are kept for nodes to catch up; an older `since` gets 410',
-      'x-env': 'LEAKGATE_CHANGES_RETENTION', 'x-flag': 'changes-retention',
-    },
-    longPollMaxWaitSeconds: {
-      type: 'integer', minimum: 0, maximum: 30, default: 30,
-      description: 'the longest a changes request is held open (a larger `wait` is cut to this)',
-      'x-env': 'LEAKGATE_LONG_POLL_MAX_WAIT', 'x-flag': 'long-poll-max-wait',
-    },
-    nodeStaleSeconds: {
-      type: 'integer', minimum: 1, maximum: 86_400, default: 30,
-      description: 'a node whose last contact is older than this is shown as stale',
-      'x-env': 'LEAKGATE_NODE_STALE_SECONDS', 'x-flag': 'node-stale-seconds',
-    },
-    bodyLimit: {
-      type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024,
-      description: 'largest request body in bytes; larger ones get 413',
-      'x-env': 'LEAKGATE_BODY_LIMIT', 'x-flag': 'body-limit',
-    },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port of the API, console and sync (0 picks a free port)', 'x-env': 'LEAKGATE_CP_PORT', 'x-flag': 'port' },
+    host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address to listen on', 'x-env': 'LEAKGATE_CP_HOST', 'x-flag': 'host' },
+    dataDir: { type: 'string', minLength: 1, default: './data', description: 'folder of the SQLite store (leakgate.db)', 'x-env': 'LEAKGATE_DATA_DIR', 'x-flag': 'data-dir' },
+    adminKey: { type: 'string', pattern: KEY_PATTERN, description: 'an admin API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true },
+    nodeKey: { type: 'string', pattern: KEY_PATTERN, description: 'a node API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
+    defaultAction: { type: 'string', enum: ['monitor', 'block'], default: 'monitor', description: 'action of a new leak when neither the request nor autoBlockRisk sets one', 'x-env': 'LEAKGATE_DEFAULT_ACTION', 'x-flag': 'default-action' },
+    autoBlockRisk: { type: 'string', enum: ['off', ...RISK_LEVELS], default: 'off', description: 'new leaks at or above this risk are blocked at once; off leaves them at defaultAction', 'x-env': 'LEAKGATE_AUTO_BLOCK_RISK', 'x-flag': 'auto-block-risk' },
+    changesRetention: { type: 'integer', minimum: 100, maximum: 100_000_000, default: 1_000_000, description: 'how many index changes are kept for nodes to catch up; an older `since` gets 410', 'x-env': 'LEAKGATE_CHANGES_RETENTION', 'x-flag': 'changes-retention' },
+    longPollMaxWaitSeconds: { type: 'integer', minimum: 0, maximum: 30, default: 30, description: 'the longest a changes request is held open (a larger `wait` is cut to this)', 'x-env': 'LEAKGATE_LONG_POLL_MAX_WAIT', 'x-flag': 'long-poll-max-wait' },
+    nodeStaleSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 30, description: 'a node whose last contact is older than this is shown as stale', 'x-env': 'LEAKGATE_NODE_STALE_SECONDS', 'x-flag': 'node-stale-seconds' },
+    bodyLimit: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'largest request body in bytes; larger ones get 413', 'x-env': 'LEAKGATE_BODY_LIMIT', 'x-flag': 'body-limit' },
     limits: {
       type: 'object', additionalProperties: false,
       default: { tokensPerLeak: 100, sightingsPerBatch: 1000, changesPerResponse: 10_000, sightingsKeptPerLeak: 1000 },
@@ -121,11 +77,7 @@ export const controlPlaneSchema: ConfigSchema = {
       },
       'x-env': 'LEAKGATE_LIMITS',
     },
-    logLevel: {
-      type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info',
-      description: 'pino log level',
-      'x-env': 'LEAKGATE_LOG_LEVEL', 'x-flag': 'log-level',
-    },
+    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'pino log level', 'x-env': 'LEAKGATE_LOG_LEVEL', 'x-flag': 'log-level' },
     scanSources: {
       type: 'array', default: [], maxItems: 1000,
       description: 'sources the scanner visits on a schedule',

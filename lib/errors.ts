@@ -73,32 +73,16 @@ export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_
 // Answered by the node on its proxy port (never by the upstream).
 
 /** 403: the request carries a credential of a leak whose action is `block`. Takes the leak id. */
-export const LeakedCredentialError = define<[leakId: number]>(
-  'LEAKGATE_ERR_LEAKED_CREDENTIAL',
-  'this request carries a credential that has leaked (leak %s); it is blocked until the credential is rotated',
-  403,
-)
+export const LeakedCredentialError = define<[leakId: number]>('LEAKGATE_ERR_LEAKED_CREDENTIAL', 'this request carries a credential that has leaked (leak %s); it is blocked until the credential is rotated', 403)
 
 /** 400: more credentials in one request than `maxCredentials`: the node cannot check them all cheaply. Takes the limit. */
-export const TooManyCredentialsError = define<[limit: number]>(
-  'LEAKGATE_ERR_TOO_MANY_CREDENTIALS',
-  'this request carries more than %s credentials; send fewer',
-  400,
-)
+export const TooManyCredentialsError = define<[limit: number]>('LEAKGATE_ERR_TOO_MANY_CREDENTIALS', 'this request carries more than %s credentials; send fewer', 400)
 
 /** 400: a credential longer than `maxCredentialLength`. Takes the limit. */
-export const CredentialTooLongError = define<[limit: number]>(
-  'LEAKGATE_ERR_CREDENTIAL_TOO_LONG',
-  'a credential of this request is longer than %s characters',
-  400,
-)
+export const CredentialTooLongError = define<[limit: number]>('LEAKGATE_ERR_CREDENTIAL_TOO_LONG', 'a credential of this request is longer than %s characters', 400)
 
 /** 405: a method the node does not forward (CONNECT, TRACE, WebDAV verbs...). Takes the method. */
-export const MethodNotForwardedError = define<[method: string]>(
-  'LEAKGATE_ERR_METHOD_NOT_FORWARDED',
-  'this node does not forward %s requests; it forwards DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT',
-  405,
-)
+export const MethodNotForwardedError = define<[method: string]>('LEAKGATE_ERR_METHOD_NOT_FORWARDED', 'this node does not forward %s requests; it forwards DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT', 405)
 
 /** 502: the upstream could not be reached or broke the connection. */
 export const UpstreamError = define<[]>('LEAKGATE_ERR_UPSTREAM', 'the upstream could not be reached or answered badly', 502)
@@ -107,11 +91,7 @@ export const UpstreamError = define<[]>('LEAKGATE_ERR_UPSTREAM', 'the upstream c
 export const UpstreamTimeoutError = define<[]>('LEAKGATE_ERR_UPSTREAM_TIMEOUT', 'the upstream did not answer in time', 504)
 
 /** 503: the node has never loaded an index and `noIndex` is `closed`. */
-export const NoIndexError = define<[]>(
-  'LEAKGATE_ERR_NO_INDEX',
-  'this node has not loaded a leak index yet and is configured to refuse traffic until it has (LEAKGATE_NO_INDEX=closed)',
-  503,
-)
+export const NoIndexError = define<[]>('LEAKGATE_ERR_NO_INDEX', 'this node has not loaded a leak index yet and is configured to refuse traffic until it has (LEAKGATE_NO_INDEX=closed)', 503)
 
 /** 503: the node is draining for shutdown: requests that arrive now go to another node. */
 export const ShuttingDownError = define<[]>('LEAKGATE_ERR_SHUTTING_DOWN', 'this node is shutting down; send the request again (to another node)', 503)

@@ -241,38 +241,25 @@ export function drawCharts(container, stats, pick) {
     charts.push(sourceChart, matrixChart)
   }
 
+  /**
+   * The legend of one chart: a button a value, which filters the list by it.
+   * @param {'risk' | 'source'} key
+   * @param {readonly string[]} values
+   * @param {(value: string) => number} count
+   * @param {(value: string, i: number) => string} color
+   * @param {string | undefined} active
+   */
+  function legendOf(key, values, count, color, active) {
+    const items = values.map((v, i) => ({ value: v, label: v, count: count(v), color: color(v, i), active: active === v, onclick: () => pick({ [key]: v }) }))
+    return legend(items, `legend-${key}`)
+  }
+
   /** @param {Choice} filters */
   function setActive(filters) {
     const risk = filters.risk
     const source = filters.source
-    replace(
-      riskLegendBox,
-      legend(
-        RISKS.map((r) => ({
-          value: r,
-          label: r,
-          count: riskCount(r),
-          color: riskColor(r),
-          active: risk === r,
-          onclick: () => pick({ risk: r }),
-        })),
-        'legend-risk',
-      ),
-    )
-    replace(
-      sourceLegendBox,
-      legend(
-        sources.map((s, i) => ({
-          value: s,
-          label: s,
-          count: sourceCount(s),
-          color: sourceColor(i),
-          active: source === s,
-          onclick: () => pick({ source: s }),
-        })),
-        'legend-source',
-      ),
-    )
+    replace(riskLegendBox, legendOf('risk', RISKS, riskCount, riskColor, risk))
+    replace(sourceLegendBox, legendOf('source', sources, sourceCount, (_, i) => sourceColor(i), source))
     paintSwatches(riskLegendBox)
     paintSwatches(sourceLegendBox)
     // Dim what the list is not showing, so the chart says which slice is selected.

@@ -79,41 +79,43 @@ function whereFound(location) {
   )
 }
 
+/**
+ * An ordered list of `items`, or a muted line saying there are none.
+ * @template T
+ * @param {T[]} items
+ * @param {{ class: string, testid: string, empty: string, emptyTestid: string }} o
+ * @param {(item: T) => HTMLElement} item
+ */
+function listOrNone(items, o, item) {
+  if (items.length === 0) return h('p', { class: 'muted', 'data-testid': o.emptyTestid }, o.empty)
+  return h('ol', { class: o.class, 'data-testid': o.testid }, items.map(item))
+}
+
 /** @param {Decision[]} [decisions] */
 function auditTrail(decisions = []) {
-  if (decisions.length === 0) return h('p', { class: 'muted', 'data-testid': 'audit-empty' }, 'No decisions yet.')
-  return h(
-    'ol',
-    { class: 'audit', 'data-testid': 'audit-trail' },
-    decisions.map((d) =>
-      h(
-        'li',
-        { 'data-testid': 'audit-entry' },
-        h('div', { class: 'audit-change' }, changeText(d.from, d.to)),
-        h('div', { class: 'audit-meta muted small' }, h('code', {}, d.actor), ' · ', timeEl(d.at)),
-        d.comment ? h('blockquote', { class: 'audit-comment' }, d.comment) : null,
-      ),
+  return listOrNone(decisions, { class: 'audit', testid: 'audit-trail', empty: 'No decisions yet.', emptyTestid: 'audit-empty' }, (d) =>
+    h(
+      'li',
+      { 'data-testid': 'audit-entry' },
+      h('div', { class: 'audit-change' }, changeText(d.from, d.to)),
+      h('div', { class: 'audit-meta muted small' }, h('code', {}, d.actor), ' · ', timeEl(d.at)),
+      d.comment ? h('blockquote', { class: 'audit-comment' }, d.comment) : null,
     ),
   )
 }
 
 /** @param {Sighting[]} [sightings] */
 function timeline(sightings = []) {
-  if (sightings.length === 0) return h('p', { class: 'muted', 'data-testid': 'sightings-empty' }, 'No node has seen these tokens in a request.')
-  return h(
-    'ol',
-    { class: 'timeline', 'data-testid': 'sightings' },
-    sightings.map((s) =>
+  return listOrNone(sightings, { class: 'timeline', testid: 'sightings', empty: 'No node has seen these tokens in a request.', emptyTestid: 'sightings-empty' }, (s) =>
+    h(
+      'li',
+      { class: `timeline-item timeline-${s.verdict}`, 'data-testid': 'sighting', 'data-verdict': s.verdict },
+      h('span', { class: 'timeline-dot', 'aria-hidden': 'true' }),
       h(
-        'li',
-        { class: `timeline-item timeline-${s.verdict}`, 'data-testid': 'sighting', 'data-verdict': s.verdict },
-        h('span', { class: 'timeline-dot', 'aria-hidden': 'true' }),
-        h(
-          'div',
-          {},
-          h('div', {}, h('span', { class: `badge verdict verdict-${s.verdict}` }, s.verdict), ' ', h('code', {}, `${s.method ?? ''} ${s.route ?? ''}`.trim() || '—'), s.host ? h('span', { class: 'muted' }, ` on ${s.host}`) : null),
-          h('div', { class: 'muted small' }, 'node ', h('code', {}, s.nodeId ?? s.node ?? '—'), s.client ? ` · client ${s.client}` : '', ' · ', h('time', { datetime: s.at, title: absolute(s.at) }, absolute(s.at))),
-        ),
+        'div',
+        {},
+        h('div', {}, h('span', { class: `badge verdict verdict-${s.verdict}` }, s.verdict), ' ', h('code', {}, `${s.method ?? ''} ${s.route ?? ''}`.trim() || '—'), s.host ? h('span', { class: 'muted' }, ` on ${s.host}`) : null),
+        h('div', { class: 'muted small' }, 'node ', h('code', {}, s.nodeId ?? s.node ?? '—'), s.client ? ` · client ${s.client}` : '', ' · ', h('time', { datetime: s.at, title: absolute(s.at) }, absolute(s.at))),
       ),
     ),
   )
