@@ -5,7 +5,13 @@
  *
  *   node --import ./scripts/register-ts.js bench/proxy.bench.ts [--rounds 3] [--duration 5] [--connections 32] [--probe 3000]
  *                                [--sizes 0,1000000,10000000] [--only bare,1M]   (--only: names containing any)
- *                                [--ab 0] [--ab-requests 30000]
+ *                                [--ab 0] [--ab-requests 30000] [--nginx] [--wrk] [--compare DIR]
+ *
+ * `--nginx`: nginx (Debian's, one worker, keep-alive to the origin) as one more target.
+ * `--wrk`: wrk (`-t2 -c<connections>`, a Lua script rotating the same clean tokens) drives the throughput
+ * rounds instead of autocannon; CPU and latency are measured as without it.
+ * `--compare DIR`: a second Leakgate node started from another checkout (DIR, with its node_modules) on the
+ * same 1M index, named `leakgate (DIR's last path part)`, so two versions run side by side in one run.
  *
  * `--ab N`: after the table, N more interleaved rounds of a fixed number of requests each (not a fixed
  * time) against the bare proxy, node:http + undici and the node at 1M leaks (clean traffic), measuring
@@ -20,13 +26,13 @@
  * autocannon's histogram rounds to whole milliseconds. Clean traffic carries `Authorization: Bearer`
  * from a pool of 200 000 distinct tokens, more than the node's LRU holds, so most checks go to the index.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
@@ -100,8 +106,8 @@ function cpuMs(pid: number, mainThread = false): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS // utime, stime: fields 14 and 15 of the line
 }
 
-function startChild(args: string[], ready: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+function startChild(args: string[], ready: (line: string) => number | undefined, cwd = ROOT): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let buf = ''
     let done = false
@@ -142,8 +148,45 @@ function* randomEntries(n: number, leaked: readonly string[]): Generator<Snapsho
   }
 }
 
+/** A wrk Lua script sending the clean tokens in turn (and every 1/share-th request a leaked one). */
+function wrkScript(dir: string, clean: readonly string[], leaked: readonly string[], share: number): string {
+  const file = join(dir, `wrk-${share}.lua`)
+  const list = (xs: readonly string[]): string => `{${xs.map((x) => JSON.stringify(x)).join(',')}}`
+  const every = share > 0 ? Math.round(1 / share) : 0
+  writeFileSync(file, `local clean = ${list(clean.slice(0, 20_000))}
+local leaked = ${list(leaked)}
+local i = math.random(1, #clean)
+request = function()
+  i = i + 1
+  local token = clean[(i % #clean) + 1]
+  if ${every} > 0 and i % ${every || 1} == 0 then token = leaked[(i % #leaked) + 1] end
+  return wrk.format("GET", "/v1/items/42?page=2", { ["Authorization"] = "Bearer " .. token, ["Accept"] = "application/json" })
+end
+`)
+  return file
+}
+
+/** Runs wrk against `url` for `seconds`; requests/s as wrk reports it, and the requests done. */
+function runWrk(url: string, script: string, seconds: number, connections: number): Promise<{ rps: number; total: number }> {
+  return new Promise((done, fail) => {
+    execFile('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '-s', script, url], (err, stdout) => {
+      if (err) return fail(err)
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN)
+      const total = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN)
+      if (!Number.isFinite(rps)) return fail(new Error(`wrk said: ${stdout}`))
+      done({ rps, total })
+    })
+  })
+}
+
+let wrkDir: string | undefined
+
 async function throughput(target: Target, clean: readonly string[], leaked: readonly string[], seconds: number, connections: number): Promise<{ rps: number; cpuUs: number }> {
   const cpu0 = cpuMs(target.pid)
+  if (wrkDir !== undefined) {
+    const { rps, total } = await runWrk(target.url, wrkScript(wrkDir, clean, leaked, target.leakedShare), seconds, connections)
+    return { rps, cpuUs: ((cpuMs(target.pid) - cpu0) * 1000) / Math.max(1, total) }
+  }
   let i = Math.floor(Math.random() * clean.length)
   const every = target.leakedShare > 0 ? Math.round(1 / target.leakedShare) : 0
   const result = await autocannon({
@@ -226,6 +269,53 @@ async function mainThreadAB(targets: readonly Target[], clean: readonly string[]
   console.log(out.join('\n'))
 }
 
+/** Debian's nginx with one worker in front of the origin, keep-alive both ways; its worker's pid for CPU. */
+async function startNginx(dir: string, upstream: string): Promise<{ child: ChildProcess; url: string; workerPid: number }> {
+  const probe = createServer()
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done))
+  const port = (probe.address() as AddressInfo).port
+  await new Promise<void>((done) => probe.close(() => done()))
+  const prefix = join(dir, 'nginx')
+  const conf = join(dir, 'nginx.conf')
+  writeFileSync(conf, `worker_processes 1;
+user root;
+daemon off;
+master_process on;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'nginx-error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}-body;
+  proxy_temp_path ${prefix}-proxy;
+  upstream origin { server ${new URL(upstream).host}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }
+  }
+}
+`)
+  const child = spawn('nginx', ['-c', conf, '-p', dir, '-e', join(dir, 'nginx-error.log')], { stdio: 'ignore' })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(url)
+      await res.arrayBuffer()
+      break
+    } catch {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  // The worker is the master's only child.
+  const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  return { child, url, workerPid: children[0] ?? child.pid ?? 0 }
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 async function main(): Promise<void> {
@@ -239,6 +329,9 @@ async function main(): Promise<void> {
       only: { type: 'string', default: '' },
       ab: { type: 'string', default: '0' },
       'ab-requests': { type: 'string', default: '30000' },
+      nginx: { type: 'boolean', default: false },
+      wrk: { type: 'boolean', default: false },
+      compare: { type: 'string', default: '' },
     },
   })
   const rounds = Number(values.rounds)
@@ -248,6 +341,7 @@ async function main(): Promise<void> {
   const sizes = values.sizes.split(',').map(Number)
   const children: ChildProcess[] = []
   const dir = mkdtempSync(join(tmpdir(), 'leakgate-proxy-bench-'))
+  if (values.wrk) wrkDir = dir
   const cleanup = (): void => {
     for (const c of children) c.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
@@ -273,6 +367,11 @@ async function main(): Promise<void> {
       children.push(c.child)
       targets.push({ name: kind === 'bare' ? 'bare @fastify/http-proxy' : 'node:http + undici', url: `http://127.0.0.1:${c.port}`, leakedShare: 0, pid: c.child.pid ?? 0 })
     }
+    if (values.nginx) {
+      const ng = await startNginx(dir, upstream)
+      children.push(ng.child)
+      targets.push({ name: 'nginx, 1 worker', url: ng.url, leakedShare: 0, pid: ng.workerPid })
+    }
     for (const n of sizes) {
       const t0 = performance.now()
       const file = join(dir, `leaks-${n}.snapshot`)
@@ -289,6 +388,12 @@ async function main(): Promise<void> {
       const pid = c.child.pid ?? 0
       targets.push({ name: `leakgate, ${label} leaks, clean`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0, pid })
       if (n > 0) targets.push({ name: `leakgate, ${label} leaks, 1 % leaked`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0.01, pid })
+      if (n === 1_000_000 && values.compare !== '') {
+        const other = resolve(values.compare)
+        const o = await startChild(['cli.ts', 'node', '--index', file, '--upstream', upstream, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info'], portLine, other)
+        children.push(o.child)
+        targets.push({ name: `leakgate (${basename(other)}), 1M leaks, clean`, url: `http://127.0.0.1:${o.port}`, leakedShare: 0, pid: o.child.pid ?? 0 })
+      }
     }
 
     const only = values.only.split(',').filter((x) => x !== '')
@@ -327,7 +432,7 @@ async function main(): Promise<void> {
     console.log(lines.join('\n'))
     for (const c of checks) console.log(`\n${c}`)
     const abRounds = Number(values.ab)
-    if (abRounds > 0) await mainThreadAB(targets.filter((t) => ['bare @fastify/http-proxy', 'node:http + undici', 'leakgate, 1M leaks, clean'].includes(t.name)), clean, abRounds, Number(values['ab-requests']), connections)
+    if (abRounds > 0) await mainThreadAB(targets.filter((t) => ['bare @fastify/http-proxy', 'node:http + undici', 'leakgate, 1M leaks, clean'].includes(t.name) || (t.name.startsWith('leakgate (') && t.name.endsWith('1M leaks, clean'))), clean, abRounds, Number(values['ab-requests']), connections)
   } finally {
     cleanup()
   }
