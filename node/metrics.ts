@@ -10,10 +10,10 @@ import type { IndexHolder } from './verdict.js'
 
 /**
  * Why the proxy port answered a request itself other than with a block: the fixed label set of
- * `leakgate_node_requests_refused_total`. The first four are admission's (the request is never judged);
+ * `leakgate_node_requests_refused_total`. The first five are admission's (the request is never judged);
  * the rest come from the verdict step, when the request cannot be judged or checking it failed.
  */
-export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
+export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'framing', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
 
 /** One of `REFUSAL_REASONS`. */
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
@@ -24,7 +24,7 @@ export class NodeCounters {
   block = 0
   monitor = 0
   /** Requests refused, by reason; never also counted as pass, block or monitor. */
-  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
+  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, framing: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
   upstreamErrors = 0
   syncErrors = 0
   sightingsDropped = 0
