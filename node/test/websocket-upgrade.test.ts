@@ -5,7 +5,7 @@
  * request without hanging, and an open tunnel does not keep the node from closing.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { indexOf, rawRequest, startNode, waitFor, type Teardown } from './helpers.js'
@@ -150,6 +150,22 @@ t.test('an upstream that is down: 502 on the socket', async (t) => {
   const node = await startNode(t, { upstream: 'http://127.0.0.1:1', deps: { index: index() } })
   const refused = await open(`${node.url}/v1/stream`)
   t.same('status' in refused ? refused.status : 'opened', 502)
+})
+
+t.test('an upstream that never answers the handshake: 504 on the socket', async (t) => {
+  const silent = createServer() // accepts and reads, never answers
+  const held: Socket[] = []
+  silent.on('connection', (socket) => held.push(socket))
+  silent.on('upgrade', () => undefined)
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const s of held) s.destroy()
+    silent.close(() => resolve())
+  }))
+  const node = await startNode(t, { upstream: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, env: { LEAKGATE_UPSTREAM_TIMEOUT_MS: '200' }, deps: { index: index() } })
+  const refused = await open(`${node.url}/v1/stream`)
+  t.same('status' in refused ? refused.status : 'opened', 504)
+  t.equal(await metric(node.adminUrl, 'leakgate_node_upstream_errors_total'), 1, 'counted as an upstream error')
 })
 
 t.test('an open tunnel is closed when the node closes, so shutdown does not hang', async (t) => {
