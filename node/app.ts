@@ -3,10 +3,13 @@
  * without listening, so tests can start them on port 0 and server.ts owns the sockets and signals.
  *
  * Where each thing happens, by file: a request's steps in request-path.ts (admission.ts →
- * credentials.ts → verdict.ts → answer.ts or forward.ts); the proxy server's life in proxy-server.ts;
- * /healthz, /readyz and /metrics in admin.ts; how an index reaches the node in sync-client.ts.
+ * credentials.ts → verdict.ts → answer.ts or forward.ts), upgrades (WebSocket) in upgrade.ts; the
+ * proxy server's life in proxy-server.ts; /healthz, /readyz and /metrics in admin.ts; how an index
+ * reaches the node in sync-client.ts.
  */
 import { readFileSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
@@ -17,9 +20,10 @@ import { Forwarder } from './forward.js'
 import { LeakIndex } from './leakdb/index.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { createProxyServer, type ProxyServer } from './proxy-server.js'
-import { createRequestListener } from './request-path.js'
+import { createRequestPath } from './request-path.js'
 import { routeTemplate, SightingBuffer, SightingSender } from './sightings.js'
 import { SyncClient } from './sync-client.js'
+import { Upgrades } from './upgrade.js'
 import { IndexHolder } from './verdict.js'
 
 export type { ProxyServer } from './proxy-server.js'
@@ -89,6 +93,9 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
       sync?.start()
       sender?.start()
     },
+    closing() {
+      upgrades.closeAll()
+    },
     async stopped() {
       await sync?.stop()
       await sender?.stop()
@@ -106,7 +113,12 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     isDraining: proxy.isDraining,
   })
   const plan = compilePlan(config.credentialPlaces, config)
-  proxy.server.on('request', createRequestListener({ config, plan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining }))
+  const path = createRequestPath({ config, plan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
+  proxy.server.on('request', path.onRequest)
+  // Without an `upgrade` listener node:http would treat an upgrade as a plain request and then stop
+  // reading the connection, which hung until the keep-alive timeout.
+  const upgrades = new Upgrades({ upstream: config.upstream, timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, counters, logger, check: path.check })
+  proxy.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrades.handle(req, socket, head))
 
   const admin = buildAdmin(logger, metrics, holder)
 

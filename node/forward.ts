@@ -37,9 +37,9 @@ export interface ForwarderOptions {
   isDraining(): boolean
 }
 
-// Request headers never forwarded: hop-by-hop ones, Host (undici sends the upstream's), Expect (node
-// already answered 100-continue), the X-Forwarded-* set below, and Leakgate-* (only the node speaks it:
-// a client's own would pass for the node's verdict).
+// Request headers never forwarded: hop-by-hop ones, Host (the upstream's is sent), Expect (node
+// already answered 100-continue), the X-Forwarded-* set by `upstreamHeaders`, and the node's own
+// (`ownHeader`).
 const DROPPED_REQUEST = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings',
   'host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
@@ -86,23 +86,7 @@ export class Forwarder {
    */
   forward(req: IncomingMessage, res: ServerResponse, monitorIds: string): void {
     const h = req.headers
-    const headers: string[] = []
-    const listed = h.connection === undefined ? undefined : connectionTokens(h.connection)
-    for (const name in h) {
-      if (DROPPED_REQUEST.has(name) || (name.charCodeAt(0) === 108 && name.startsWith('leakgate-')) || listed?.includes(name) === true) continue
-      const value = h[name]
-      if (value === undefined) continue
-      if (typeof value === 'string') headers.push(name, value)
-      else for (const v of value) headers.push(name, v)
-    }
-    if (monitorIds !== '') headers.push('leakgate-leak-id', monitorIds, 'leakgate-verdict', 'monitor')
-    const client = req.socket.remoteAddress ?? ''
-    const xff = h['x-forwarded-for']
-    headers.push('x-forwarded-for', xff === undefined || xff === '' ? client : `${xff}, ${client}`)
-    headers.push('x-forwarded-proto', this.#protocol(h))
-    const host = h.host
-    if (host !== undefined) headers.push('x-forwarded-host', host)
-    else if (h['x-forwarded-host'] !== undefined) headers.push('x-forwarded-host', h['x-forwarded-host'] as string)
+    const headers = upstreamHeaders(req, monitorIds, this.#options.trustProxy)
 
     // A body is what node's parser says there is: a Content-Length (already held to the limit by
     // admission) or chunked, counted here as it streams.
@@ -118,21 +102,62 @@ export class Forwarder {
     }
   }
 
-  #protocol(h: IncomingHttpHeaders): string {
-    if (this.#options.trustProxy) {
-      const proto = h['x-forwarded-proto']
-      if (typeof proto === 'string' && proto !== '') {
-        const last = proto.lastIndexOf(',')
-        return (last === -1 ? proto : proto.slice(last + 1)).trim()
-      }
-    }
-    return 'http'
-  }
-
   /** Closes the upstream connections once the requests on them are done. */
   async close(): Promise<void> {
     await this.#pool.close()
   }
+}
+
+/**
+ * Whether a client-sent header name is one of the node's own, in any spelling: every name beginning
+ * with `leakgate` (node:http lowercases names). CGI, WSGI and Rack stacks read `Leakgate_Verdict` as
+ * `Leakgate-Verdict` (both become HTTP_LEAKGATE_VERDICT), so the dash spelling alone is not enough: a
+ * client's own would pass for the node's verdict.
+ */
+export function ownHeader(name: string): boolean {
+  return name.charCodeAt(0) === 108 && name.startsWith('leakgate')
+}
+
+/**
+ * The request headers sent upstream, as name, value pairs, for the forwarder and for upgrades alike:
+ * the client's headers (the very values the credential check read) minus hop-by-hop ones, the names
+ * the Connection header lists and the node's own in every spelling; then `Leakgate-Leak-Id` and
+ * `Leakgate-Verdict: monitor` when `monitorIds` is non-empty, and X-Forwarded-For, -Proto and -Host.
+ * `upgrade`: the protocol to ask the upstream for (`Connection: Upgrade` and `Upgrade` are sent then).
+ */
+export function upstreamHeaders(req: IncomingMessage, monitorIds: string, trustProxy: boolean, upgrade?: string): string[] {
+  const h = req.headers
+  const headers: string[] = []
+  const listed = h.connection === undefined ? undefined : connectionTokens(h.connection)
+  for (const name in h) {
+    if (DROPPED_REQUEST.has(name) || ownHeader(name) || listed?.includes(name) === true) continue
+    const value = h[name]
+    if (value === undefined) continue
+    if (typeof value === 'string') headers.push(name, value)
+    else for (const v of value) headers.push(name, v)
+  }
+  if (upgrade !== undefined) headers.push('connection', 'Upgrade', 'upgrade', upgrade)
+  if (monitorIds !== '') headers.push('leakgate-leak-id', monitorIds, 'leakgate-verdict', 'monitor')
+  const client = req.socket.remoteAddress ?? ''
+  const xff = h['x-forwarded-for']
+  headers.push('x-forwarded-for', xff === undefined || xff === '' ? client : `${xff}, ${client}`)
+  headers.push('x-forwarded-proto', forwardedProto(h, trustProxy))
+  const host = h.host
+  if (host !== undefined) headers.push('x-forwarded-host', host)
+  else if (h['x-forwarded-host'] !== undefined) headers.push('x-forwarded-host', h['x-forwarded-host'] as string)
+  return headers
+}
+
+/** X-Forwarded-Proto: the client's last one behind a trusted proxy, otherwise `http` (the proxy port is plain HTTP). */
+function forwardedProto(h: IncomingHttpHeaders, trustProxy: boolean): string {
+  if (trustProxy) {
+    const proto = h['x-forwarded-proto']
+    if (typeof proto === 'string' && proto !== '') {
+      const last = proto.lastIndexOf(',')
+      return (last === -1 ? proto : proto.slice(last + 1)).trim()
+    }
+  }
+  return 'http'
 }
 
 /** One forwarded request: undici's (native, callback-style) handler writing straight into `res`. */

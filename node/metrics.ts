@@ -10,13 +10,19 @@ import type { IndexHolder } from './verdict.js'
 
 /**
  * Why the proxy port answered a request itself other than with a block: the fixed label set of
- * `leakgate_node_requests_refused_total`. The first four are admission's (the request is never judged);
+ * `leakgate_node_requests_refused_total`. The first five are admission's (the request is never judged);
  * the rest come from the verdict step, when the request cannot be judged or checking it failed.
  */
-export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
+export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'framing', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
 
 /** One of `REFUSAL_REASONS`. */
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+
+/** What became of an upgrade request: the label set of `leakgate_node_upgrades_total`. */
+export const UPGRADE_OUTCOMES = ['pass', 'monitor', 'block', 'refused'] as const
+
+/** One of `UPGRADE_OUTCOMES`. */
+export type UpgradeOutcome = (typeof UPGRADE_OUTCOMES)[number]
 
 /** Counters the hot path increments directly. */
 export class NodeCounters {
@@ -24,7 +30,11 @@ export class NodeCounters {
   block = 0
   monitor = 0
   /** Requests refused, by reason; never also counted as pass, block or monitor. */
-  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
+  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, framing: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
+  /** Upgrade requests (WebSocket, h2c) by outcome; also counted above as any request. */
+  readonly upgrades: Record<UpgradeOutcome, number> = { pass: 0, monitor: 0, block: 0, refused: 0 }
+  /** WebSocket tunnels open now. */
+  tunnelsOpen = 0
   upstreamErrors = 0
   syncErrors = 0
   sightingsDropped = 0
@@ -108,6 +118,14 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
       for (const [reason, delta] of refusedPending) this.inc({ reason }, delta())
     },
   })
+  const upgradesPending = UPGRADE_OUTCOMES.map((verdict) => [verdict, deltaOf(() => counters.upgrades[verdict])] as const)
+  new Counter({
+    name: 'leakgate_node_upgrades_total', help: 'Upgrade requests (WebSocket, h2c) by verdict; refused: answered by admission or the verdict step', labelNames: ['verdict'], registers: [registry],
+    collect() {
+      for (const [verdict, delta] of upgradesPending) this.inc({ verdict }, delta())
+    },
+  })
+  new Gauge({ name: 'leakgate_node_tunnels_open', help: 'WebSocket tunnels open between clients and the upstream', registers: [registry], collect() { this.set(counters.tunnelsOpen) } })
   const simple: [string, string, () => number][] = [
     ['leakgate_node_sync_errors_total', 'Failed exchanges with the control plane (sync, sightings)', () => counters.syncErrors],
     ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],

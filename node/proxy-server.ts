@@ -25,6 +25,8 @@ export interface ProxyLife {
   ready: Promise<void> | undefined
   /** Once listening: start background work (sync, sighting delivery). */
   started(): void
+  /** When closing begins, before the server waits for its connections: end what would hold them open (tunnels). */
+  closing?(): void
   /** Once the server has closed and the requests in flight are answered: stop the rest. */
   stopped(): Promise<void>
 }
@@ -68,6 +70,7 @@ export function createProxyServer(
     close() {
       closed ??= (async () => {
         draining = true
+        life.closing?.()
         if (server.listening) {
           const done = new Promise<void>((resolve) => server.close(() => resolve()))
           server.closeIdleConnections()

@@ -35,8 +35,25 @@ export interface RequestPathParts {
   isDraining(): boolean
 }
 
+/** The request path's two entry points. */
+export interface RequestPath {
+  /** The listener for the proxy port's `request` event. */
+  onRequest(req: IncomingMessage, res: ServerResponse): void
+  /**
+   * Admission and verdict, for a request that is not forwarded by `onRequest` (an upgrade, upgrade.ts):
+   * false when it has answered the request itself on `res` (refused or blocked, counted and recorded as
+   * any request), otherwise the `Leakgate-Leak-Id` value to forward with ('' for a clean request).
+   */
+  check(req: IncomingMessage, res: ServerResponse): string | false
+}
+
 /** Makes the listener for the proxy port's `request` event. */
 export function createRequestListener(parts: RequestPathParts): (req: IncomingMessage, res: ServerResponse) => void {
+  return createRequestPath(parts).onRequest
+}
+
+/** Makes the request path: the `request` listener, and its checking steps for upgrades. */
+export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, plan, holder, forwarder, sightings, logger, isDraining } = parts
   const { counters, checkSeconds } = parts.metrics
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
@@ -120,14 +137,18 @@ export function createRequestListener(parts: RequestPathParts): (req: IncomingMe
     }
   }
 
-  return (req, res) => {
-    if (verbose) logCompletion(req, res)
+  function check(req: IncomingMessage, res: ServerResponse): string | false {
     const refused = admit(req, config.bodyLimit, isDraining())
-    if (refused !== undefined) {
-      refuse(req, res, refused)
-      return
-    }
-    const monitorIds = judged(req, res)
-    if (monitorIds !== false) forwarder.forward(req, res, monitorIds)
+    if (refused !== undefined) return refuse(req, res, refused)
+    return judged(req, res)
+  }
+
+  return {
+    check,
+    onRequest(req, res) {
+      if (verbose) logCompletion(req, res)
+      const monitorIds = check(req, res)
+      if (monitorIds !== false) forwarder.forward(req, res, monitorIds)
+    },
   }
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { routeTemplate, SightingBuffer, type Sighting } from './sightings.js'
 import { NodeCounters } from './metrics.js'
 
-t.test('route templates hide ids and never keep the query', async (t) => {
+t.test('route templates keep only plain words, hide ids and everything else, and never keep the query', async (t) => {
   const cases: [string, string][] = [
     ['/', '/'],
     ['', '/'],
@@ -11,10 +11,21 @@ t.test('route templates hide ids and never keep the query', async (t) => {
     ['/v1/users/42/keys?api_key=secret', '/v1/users/:id/keys'],
     ['/orders/3fa85f64-5717-4562-b3fc-2c963f66afa6/items/7', '/orders/:id/items/:id'],
     ['/blobs/9f86d081884c7d65', '/blobs/:id'],
-    ['/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe', '/:id/getMe'],
+    ['/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe', '/:param/getMe'],
     ['/v2/health-check/', '/v2/health-check/'],
     ['/files/readme', '/files/readme'],
-    [`/${'a'.repeat(100)}`, '/:id'],
+    ['/api/v1/sendMessage/user_profile', '/api/v1/sendMessage/user_profile'],
+    [`/${'x'.repeat(100)}`, '/:param'],
+    [`/${'x'.repeat(33)}`, '/:param'],
+    ['/hooks/deadbeef01', '/hooks/:id'],
+    ['/hooks/AbCdEfGhIjKlMn', '/hooks/:param'],
+    ['/a;secret/b', '/:param/b'],
+    ['/a,secret', '/:param'],
+    ['/key=secret', '/:param'],
+    ['/a:b', '/:param'],
+    ['/a%20b', '/:param'],
+    ['/secret.json', '/:param'],
+    ['/v1x2', '/:param'],
   ]
   for (const [input, want] of cases) t.equal(routeTemplate(input), want, input)
   t.ok(routeTemplate('/a'.repeat(100)).length < 100, 'bounded length')

@@ -56,15 +56,36 @@ export class SightingBuffer {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const NUMERIC = /^\d+$/
-const HEXISH = /^(?=.*\d)[0-9a-f]{8,}$/i
-// A long segment that mixes letters and digits is an id or a token, never a route's own word.
-const TOKENISH = /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9._~%+=:-]{16,}$/
+const HEX = /^[0-9a-f]{8,}$/i
+// A segment kept as it is: words of letters joined by `-` or `_` (`health-check`, `sendMessage`), or
+// a version (`v1`, `v12`). Anything with a digit elsewhere, punctuation, a percent escape, or more
+// length than a route's own word has, may be a credential (`/bot<token>/`, webhook secrets).
+const WORDS = /^[A-Za-z]+(?:[-_][A-Za-z]+)*$/
+const VERSION = /^[vV]\d{1,3}$/
+const MAX_WORD_SEGMENT = 32
+// Random letters are mostly mixed case; a route's own words have a few capitals at most (`getMe`).
+const MAX_CAPITALS = 4
 const MAX_SEGMENTS = 16
-const MAX_SEGMENT_LENGTH = 64
+
+/** Whether a path segment is plainly a route's own word, safe to keep in a log or a sighting. */
+function plainWord(s: string): boolean {
+  if (s.length > MAX_WORD_SEGMENT) return false
+  if (VERSION.test(s)) return true
+  if (!WORDS.test(s)) return false
+  let capitals = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 65 && c <= 90 && ++capitals > MAX_CAPITALS) return false
+  }
+  return true
+}
 
 /**
- * The path as a route template: ids (numbers, UUIDs, hex, long mixed strings) become `:id`; the query
- * string is dropped; length is bounded. `/v1/users/42/keys/9f86d081884c` → `/v1/users/:id/keys/:id`.
+ * The path as a route template, the only form of a path that goes to a log or a sighting: a segment is
+ * kept only when it is plainly a word (`plainWord`); numbers, UUIDs and hex become `:id`, anything else
+ * `:param` (so a segment with `;`, `,`, `=`, `:`, `%`, `.` or a digit past a version never shows). The
+ * query is dropped; length is bounded. `/v1/users/42/keys/9f86d081884c` → `/v1/users/:id/keys/:id`,
+ * `/bot123:AAH-x/sendMessage` → `/:param/sendMessage`.
  */
 export function routeTemplate(url: string): string {
   let end = url.indexOf('?')
@@ -78,9 +99,9 @@ export function routeTemplate(url: string): string {
       break
     }
     const s = segments[i] as string
-    if (s === '') out.push(s)
-    else if (NUMERIC.test(s) || UUID.test(s) || HEXISH.test(s) || TOKENISH.test(s) || s.length > MAX_SEGMENT_LENGTH) out.push(':id')
-    else out.push(s)
+    if (s === '' || plainWord(s)) out.push(s)
+    else if (NUMERIC.test(s) || UUID.test(s) || HEX.test(s)) out.push(':id')
+    else out.push(':param')
   }
   const template = out.join('/')
   return template === '' ? '/' : template

@@ -170,12 +170,13 @@ export interface RawAnswer {
 
 /**
  * Sends `head` (a request line and any header lines, no final CRLF) on a plain socket, adding Host
- * and `Connection: close`: the bytes are exactly these, where an HTTP client would tidy them.
+ * and `Connection: close`, then `body` if given: the bytes are exactly these, where an HTTP client
+ * would tidy them.
  */
-export function rawRequest(url: string, head: string): Promise<RawAnswer> {
+export function rawRequest(url: string, head: string, body = ''): Promise<RawAnswer> {
   const { hostname, port } = new URL(url)
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nHost: api.test\r\nConnection: close\r\n\r\n`))
+    const socket = connect(Number(port), hostname, () => socket.end(`${head}\r\nHost: api.test\r\nConnection: close\r\n\r\n${body}`))
     let raw = ''
     socket.on('data', (c: Buffer) => (raw += c.toString('latin1')))
     socket.on('end', () => resolve({ status: Number(raw.slice(9, 12)), body: raw.slice(raw.indexOf('\r\n\r\n') + 4), raw }))
