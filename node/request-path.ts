@@ -19,7 +19,7 @@ import { CredentialTooLongError, InternalError, NoIndexError, TooManyCredentials
 import type { Forwarder } from './forward.js'
 import { sha256Hex } from '../protocol/token-hash.js'
 import type { NodeMetrics } from './metrics.js'
-import { routeTemplate, type SightingBuffer } from './sightings.js'
+import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
 import { judge, type IndexHolder, type Verdict } from './verdict.js'
 
 /** What the request path is made of. */
@@ -76,20 +76,13 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     })
   }
 
-  function clientAddress(req: IncomingMessage): string {
-    const socket = req.socket.remoteAddress ?? ''
-    if (!config.trustProxy) return socket
-    const xff = req.headers['x-forwarded-for']
-    const first = typeof xff === 'string' ? xff.split(',')[0]?.trim() : undefined
-    return first === undefined || first === '' ? socket : first.slice(0, 64)
-  }
-
   /** One sighting for each leaked credential of a blocked or monitored request (by hash, never raw). */
   function recordSightings(verdict: Verdict, req: IncomingMessage, url: string): void {
     const at = new Date().toISOString()
-    const host = String(req.headers.host ?? '').slice(0, 255)
+    // Host and X-Forwarded-For are the client's to write: kept only when they read as a host and an address.
+    const host = sightingHost(req.headers.host)
     const route = routeTemplate(url)
-    const client = clientAddress(req)
+    const client = sightingClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy)
     const method = req.method ?? 'GET'
     const kind = verdict.kind === 'block' ? 'block' : 'monitor'
     for (const hit of verdict.hits) {

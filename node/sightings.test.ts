@@ -1,5 +1,5 @@
 import t from 'tap'
-import { routeTemplate, SightingBuffer, type Sighting } from './sightings.js'
+import { routeTemplate, SightingBuffer, sightingClient, sightingHost, type Sighting } from './sightings.js'
 import { NodeCounters } from './metrics.js'
 
 t.test('route templates keep only plain words, hide ids and everything else, and never keep the query', async (t) => {
@@ -49,4 +49,23 @@ t.test('the buffer is bounded and counts what it drops', async (t) => {
   t.equal(counters.sightingsDropped, 2, 'what does not fit back is dropped and counted')
   t.same(buffer.take(10).map((s) => s.leakId), [1, 3, 5], 'a batch given back goes in front')
   t.throws(() => new SightingBuffer(0, counters), TypeError)
+})
+
+t.test('a sighting keeps the Host header only when it reads as a host name or address', async (t) => {
+  t.equal(sightingHost('api.example.com'), 'api.example.com')
+  t.equal(sightingHost('api.example.com:8443'), 'api.example.com:8443')
+  t.equal(sightingHost('127.0.0.1:8000'), '127.0.0.1:8000')
+  t.equal(sightingHost('[::1]:8000'), '[::1]:8000')
+  t.equal(sightingHost(undefined), '')
+  t.equal(sightingHost('ghp_abcdefghijklmnop0123456789.example'), ':host', 'an underscore is no host name')
+  t.equal(sightingHost(`${'a1b2c3d4'.repeat(5)}.example`), ':host', 'a long label mixing in digits is an id or a token')
+  t.equal(sightingHost('api.example.com:8443:1'), ':host')
+  t.equal(sightingHost('a b'), ':host')
+})
+
+t.test('a sighting takes X-Forwarded-For only behind a trusted proxy, and only an address', async (t) => {
+  t.equal(sightingClient('10.0.0.1', '203.0.113.9, 10.0.0.2', true), '203.0.113.9')
+  t.equal(sightingClient('10.0.0.1', '203.0.113.9', false), '10.0.0.1', 'not trusted: the socket')
+  t.equal(sightingClient('10.0.0.1', 'ghp_token0123456789', true), '10.0.0.1', 'not an address: the socket')
+  t.equal(sightingClient('10.0.0.1', undefined, true), '10.0.0.1')
 })

@@ -5,6 +5,7 @@
  * They wait in a bounded buffer (memory stays bounded whatever the traffic; what does not fit is
  * dropped and counted) and a sender posts them in batches to the control plane, retrying with backoff.
  */
+import { isIP } from 'node:net'
 import { Agent, request as httpRequest } from 'undici'
 import type { Logger } from 'pino'
 import type { Sighting as WireSighting, SightingBatch } from '../protocol/sightings.js'
@@ -105,6 +106,36 @@ export function routeTemplate(url: string): string {
   }
   const template = out.join('/')
   return template === '' ? '/' : template
+}
+
+// A host name label as DNS names are written; a long one that mixes in digits is an id or a token.
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+const LONG_LABEL = 24
+
+/**
+ * The Host header as a sighting may carry it: a host name (and port) whose labels read as names, or an IP
+ * address; anything else (a Host header is the client's to write, and could carry a token) is `:host`.
+ */
+export function sightingHost(value: string | undefined): string {
+  if (value === undefined || value === '') return ''
+  if (value.length > 261) return ':host'
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(value)
+  if (m === null) return ':host'
+  const name = m[1] as string
+  if (name.startsWith('[') ? isIP(name.slice(1, -1)) === 6 : isIP(name) === 4) return value
+  for (const label of name.split('.')) {
+    if (!LABEL.test(label)) return ':host'
+    if (label.length > LONG_LABEL && /\d/.test(label)) return ':host'
+  }
+  return value
+}
+
+/** The client's address for a sighting: the socket's, or with `trustProxy` the first X-Forwarded-For entry if it is an IP address. */
+export function sightingClient(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+  const socket = socketAddress ?? ''
+  if (!trustProxy || typeof forwardedFor !== 'string') return socket
+  const first = forwardedFor.split(',')[0]?.trim() ?? ''
+  return isIP(first) === 0 ? socket : first
 }
 
 /** Options of the sender. */

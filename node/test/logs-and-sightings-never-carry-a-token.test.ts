@@ -51,7 +51,7 @@ for (const level of ['trace', 'debug', 'info', 'warn'] as const) {
       upstream: upstream.url,
       env: {
         LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: plane.keys.node, LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_NODE_ID: `plant-${level}`,
-        LEAKGATE_LOG_LEVEL: level, LEAKGATE_SIGHTING_FLUSH_MS: '50', LEAKGATE_SYNC_WAIT_SECONDS: '1',
+        LEAKGATE_LOG_LEVEL: level, LEAKGATE_SIGHTING_FLUSH_MS: '50', LEAKGATE_SYNC_WAIT_SECONDS: '1', LEAKGATE_TRUST_PROXY: 'true',
       },
     })
     const get = pooledGet(t)
@@ -77,6 +77,10 @@ for (const level of ['trace', 'debug', 'info', 'warn'] as const) {
           cookie: `session=${plant(`${v} cookie`)}; other=1`,
         })
         await get(`${node.url}${path}`, { authorization: `Bearer ${credential}` })
+        // Host and X-Forwarded-For are the client's to write, and a sighting carries both.
+        const hexHost = (planted[`${v} hex host ${path.length}`] = randomBytes(20).toString('hex'))
+        await get(`${node.url}${path}`, { authorization: `Bearer ${credential}`, host: `${plant(`${v} host`)}.example`, 'x-forwarded-for': plant(`${v} forwarded for`) })
+        await get(`${node.url}${path}`, { authorization: `Bearer ${credential}`, host: `${hexHost}.example:8443` })
         await get(`${node.url}${path}`, { authorization: `Basic ${basic}`, 'proxy-authorization': `Bearer ${plant(`${v} proxy auth`)}` })
         await get(`${node.url}${path}`, { 'x-api-key': credential, 'api-key': plant(`${v} api-key`) })
       }
