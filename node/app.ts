@@ -12,6 +12,7 @@ import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import { buildAdmin } from './admin.js'
 import type { NodeConfig } from './config.js'
+import { compileBodyPlan } from './body-credentials.js'
 import { compilePlan } from './credentials.js'
 import { Forwarder } from './forward.js'
 import { LeakIndex } from './leakdb/index.js'
@@ -106,7 +107,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     isDraining: proxy.isDraining,
   })
   const plan = compilePlan(config.credentialPlaces, config)
-  proxy.server.on('request', createRequestListener({ config, plan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining }))
+  const bodyPlan = compileBodyPlan(config.credentialPlaces, config)
+  proxy.server.on('request', createRequestListener({ config, plan, bodyPlan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining }))
 
   const admin = buildAdmin(logger, metrics, holder)
 
