@@ -1,0 +1,48 @@
+import t from 'tap'
+import { gzipSync } from 'node:zlib'
+import { bodyKinds, bodyTexts } from './body.js'
+import { FORM_BODY, JSON_BODY } from './body-credentials.js'
+
+const withBody = (type?: string): Record<string, string> => ({ 'content-length': '10', ...(type === undefined ? {} : { 'content-type': type }) })
+
+t.test('which bodies are read: the content types stacks parse into parameters', async (t) => {
+  const cases: [string | undefined, number][] = [
+    ['application/x-www-form-urlencoded', FORM_BODY],
+    ['Application/X-WWW-Form-URLEncoded; charset=UTF-8', FORM_BODY],
+    ['application/x-www-form-urlencoded;charset=utf-8', FORM_BODY],
+    ['application/x-www-form-urlencoded, text/plain', FORM_BODY],
+    ['application/x-www-form-urlencoded foo', FORM_BODY],
+    [undefined, FORM_BODY],
+    ['', FORM_BODY],
+    ['application/json', JSON_BODY],
+    ['APPLICATION/JSON; charset=utf-8', JSON_BODY],
+    ['application/vnd.api+json', JSON_BODY],
+    ['application/merge-patch+json; charset=utf-8', JSON_BODY],
+    ['text/json', JSON_BODY],
+    ['text/x-json', JSON_BODY],
+    ['application/jsonrequest', JSON_BODY],
+    ['text/plain; x=/json', JSON_BODY],
+    ['application/x-www-form-urlencoded; x=/json', FORM_BODY | JSON_BODY],
+    ['text/plain', 0],
+    ['application/octet-stream', 0],
+    ['multipart/form-data; boundary=x', 0],
+    ['application/xml', 0],
+  ]
+  for (const [type, kinds] of cases) t.equal(bodyKinds(withBody(type)), kinds, String(type))
+})
+
+t.test('no body, nothing to read', async (t) => {
+  t.equal(bodyKinds({ 'content-type': 'application/json' }), 0)
+  t.equal(bodyKinds({ 'content-type': 'application/json', 'content-length': '0' }), 0)
+  t.equal(bodyKinds({ 'content-type': 'application/json', 'transfer-encoding': 'chunked' }), JSON_BODY)
+})
+
+t.test('the texts a body is read as: as sent, inflated, UTF-16', async (t) => {
+  const form = Buffer.from('access_token=T')
+  t.same(bodyTexts(form, {}, 100), ['access_token=T'])
+  t.same(bodyTexts(gzipSync(form), { 'content-encoding': 'gzip' }, 100)?.[1], 'access_token=T', 'gzip inflated')
+  t.equal(bodyTexts(gzipSync(Buffer.alloc(1000, 0x61)), { 'content-encoding': 'gzip' }, 100), undefined, 'inflated past the limit: unchecked')
+  t.same(bodyTexts(form, { 'content-encoding': 'gzip' }, 100), ['access_token=T'], 'not really gzip: as sent only')
+  const utf16 = Buffer.from('{"api_key":"K"}', 'utf16le')
+  t.ok(bodyTexts(utf16, { 'content-type': 'application/json; charset=utf-16le' }, 100)?.includes('{"api_key":"K"}'))
+})
