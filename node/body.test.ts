@@ -28,13 +28,16 @@ t.test('which bodies are read: the content types stacks parse into parameters', 
     ['multipart/form-data; boundary=x', 0],
     ['application/xml', 0],
   ]
-  for (const [type, kinds] of cases) t.equal(bodyKinds(withBody(type)), kinds, String(type))
+  for (const [type, kinds] of cases) t.equal(bodyKinds('POST', withBody(type)), kinds, String(type))
+  t.equal(bodyKinds('PUT', withBody(undefined)), 0, 'a PUT without a Content-Type is no form (Rack: POST only)')
+  t.equal(bodyKinds('PUT', withBody('application/json')), JSON_BODY, 'a typed body of any method is')
 })
 
 t.test('no body, nothing to read', async (t) => {
-  t.equal(bodyKinds({ 'content-type': 'application/json' }), 0)
-  t.equal(bodyKinds({ 'content-type': 'application/json', 'content-length': '0' }), 0)
-  t.equal(bodyKinds({ 'content-type': 'application/json', 'transfer-encoding': 'chunked' }), JSON_BODY)
+  t.equal(bodyKinds('POST', { 'content-type': 'application/json' }), 0)
+  t.equal(bodyKinds('POST', { 'content-type': 'application/json', 'content-length': '0' }), 0)
+  t.equal(bodyKinds('POST', {}), 0)
+  t.equal(bodyKinds('POST', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }), JSON_BODY)
 })
 
 t.test('the texts a body is read as: as sent, inflated, UTF-16', async (t) => {

@@ -5,8 +5,8 @@
  *
  * Content types, as the stacks that parse them decide (a type that any of them parses is read):
  * - form: the media type `application/x-www-form-urlencoded` in any case, cut at `;`, `,` or whitespace
- *   (PHP cuts at all three, Rack at the first two); a body with no Content-Type at all (Rack parses a
- *   POST without one as a form).
+ *   (PHP cuts at all three, Rack at the first two); a POST body with no Content-Type at all (Rack, and
+ *   so Rails and Sinatra, parse one as a form; no stack parses a body of another method without one).
  * - JSON: a Content-Type holding `/json` or `+json` anywhere, parameters included (Laravel's `isJson`;
  *   it covers `application/json`, `text/json`, `application/*+json`), and Rails' `/x-json`.
  * Not read: `text/plain` (no mainstream stack parses it as JSON or a form unless the app forces it),
@@ -25,11 +25,11 @@ const FORM_TYPE = 'application/x-www-form-urlencoded'
  * The kinds (`FORM_BODY` | `JSON_BODY` bits) a request's body is read as; 0 when it has no body or
  * one of a type no stack parses into parameters. Allocates nothing for a request without a body.
  */
-export function bodyKinds(headers: IncomingHttpHeaders): number {
+export function bodyKinds(method: string | undefined, headers: IncomingHttpHeaders): number {
   const cl = headers['content-length']
   if (headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) return 0
   const type = headers['content-type']
-  if (type === undefined || type.trim() === '') return FORM_BODY
+  if (type === undefined || type.trim() === '') return method === 'POST' ? FORM_BODY : 0
   const lower = type.toLowerCase()
   let kinds = mediaType(lower) === FORM_TYPE ? FORM_BODY : 0
   if (lower.includes('/json') || lower.includes('+json') || lower.includes('/x-json')) kinds |= JSON_BODY

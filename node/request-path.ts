@@ -173,7 +173,7 @@ export function createRequestListener(parts: RequestPathParts): (req: IncomingMe
       refuse(req, res, refused)
       return
     }
-    const kinds = bodyKinds(req.headers)
+    const kinds = bodyKinds(req.method, req.headers)
     if (kinds !== 0) {
       if (declaredPastLimit(req.headers, readLimit)) overflowed(req, res)
       else judgeWithBody(req, res, kinds).catch((err: unknown) => {
