@@ -47,17 +47,29 @@ export function addBodyCredentials(plan: CredentialPlan, kinds: number, text: st
 
 // ---- form ----------------------------------------------------------------------------------------
 
+/**
+ * Linear in the body: the next `=` and `;` are searched for once each, not again for each `&` (a body of
+ * many pairs without `=` would otherwise cost a scan to its end per pair).
+ */
 function addForm(plan: CredentialPlan, text: string, out: string[]): number {
+  const end = text.length
   let i = 0
-  while (i <= text.length) {
+  let eq = -1
+  let semi = -1
+  while (i <= end) {
     let amp = text.indexOf('&', i)
-    if (amp === -1) amp = text.length
-    const pair = text.slice(i, amp)
-    let r = addPair(plan, pair, out)
-    if (r < 0) return r
-    if (pair.indexOf(';') !== -1) {
-      for (const piece of pair.split(';')) {
-        r = addPair(plan, piece, out)
+    if (amp === -1) amp = end
+    if (eq !== Infinity && eq < i) eq = nextOf(text, '=', i)
+    if (semi !== Infinity && semi < i) semi = nextOf(text, ';', i)
+    if (eq < amp) {
+      const r = addPair(plan, text.slice(i, eq), text.slice(eq + 1, amp), out)
+      if (r < 0) return r
+    }
+    if (semi < amp) {
+      // Rack 2 and older servlet stacks also split on `;`: each piece is a pair too.
+      for (const piece of text.slice(i, amp).split(';')) {
+        const at = piece.indexOf('=')
+        const r = at === -1 ? 0 : addPair(plan, piece.slice(0, at), piece.slice(at + 1), out)
         if (r < 0) return r
       }
     }
@@ -66,16 +78,18 @@ function addForm(plan: CredentialPlan, text: string, out: string[]): number {
   return 0
 }
 
-function addPair(plan: CredentialPlan, pair: string, out: string[]): number {
-  const eq = pair.indexOf('=')
-  if (eq <= 0) return 0 // no name, or no value: nothing a stack reads as a credential
-  const name = percentDecode(pair.slice(0, eq), true)
-  const raw = pair.slice(eq + 1)
-  let r = addNamed(plan, name, percentDecode(raw, true), out)
+function nextOf(text: string, c: string, from: number): number {
+  const at = text.indexOf(c, from)
+  return at === -1 ? Infinity : at
+}
+
+function addPair(plan: CredentialPlan, rawName: string, raw: string, out: string[]): number {
+  if (rawName === '' || raw === '') return 0 // no name, or no value: nothing a stack reads as a credential
+  const name = percentDecode(rawName, true)
+  const r = addNamed(plan, name, percentDecode(raw, true), out)
   if (r < 0 || raw.indexOf('+') === -1) return r
   // A client may have meant a literal `+` (Base64), and some decoders keep it.
-  r = addNamed(plan, name, percentDecode(raw, false), out)
-  return r
+  return addNamed(plan, name, percentDecode(raw, false), out)
 }
 
 /** The name as sent, and each name inside its brackets: `auth[api_key]` is `params[:auth][:api_key]`. */
