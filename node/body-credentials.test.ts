@@ -1,9 +1,9 @@
 import t from 'tap'
-import { addBodyCredentials, compileBodyPlan, FORM_BODY, JSON_BODY } from './body-credentials.js'
+import { addBodyCredentials, BODY_MAX_CREDENTIALS, compileBodyPlan, FORM_BODY, JSON_BODY } from './body-credentials.js'
 import { TOO_MANY } from './credentials.js'
 
 // A configuration without `access_token` among its places: RFC 6750's name is checked in bodies anyway.
-const plan = compileBodyPlan([{ in: 'header', name: 'authorization' }, { in: 'query', name: 'api_key' }], { maxCredentials: 8, maxCredentialLength: 256 })
+const plan = compileBodyPlan([{ in: 'header', name: 'authorization' }, { in: 'query', name: 'api_key' }], { maxCredentials: 8, maxCredentialLength: 256, bodyCheckLimit: 4096 })
 
 function found(kinds: number, text: string): string[] {
   const out: string[] = []
@@ -48,8 +48,13 @@ t.test('JSON: malformed bodies yield what a lenient parser reads, and never thro
   t.same(found(JSON_BODY, deep), ['DEEP'], 'depth costs no recursion')
 })
 
-t.test('too many credentials in a body stops the walk', async (t) => {
-  const many = JSON.stringify({ api_key: Array.from({ length: 20 }, (_, i) => `k${i}`) })
-  t.equal(addBodyCredentials(plan, JSON_BODY, many, []), TOO_MANY)
-  t.equal(addBodyCredentials(plan, FORM_BODY, Array.from({ length: 20 }, (_, i) => `api_key=k${i}`).join('&'), []), TOO_MANY)
+t.test('bodies may hold more values than maxCredentials, and values up to the body\'s size', async (t) => {
+  const items = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ api_key: `k${i}` })))
+  const out: string[] = []
+  t.equal(addBodyCredentials(plan, JSON_BODY, items, out), 0, 'a list of 100 items under a name (maxCredentials 8)')
+  t.equal(out.length, 100)
+  t.equal(addBodyCredentials(plan, FORM_BODY, `api_key=${'v'.repeat(4000)}`, []), 0, 'a value of 4000 characters (maxCredentialLength 256)')
+  const many = JSON.stringify({ api_key: Array.from({ length: BODY_MAX_CREDENTIALS + 1 }, (_, i) => `k${i}`) })
+  t.equal(addBodyCredentials(plan, JSON_BODY, many, []), TOO_MANY, 'past BODY_MAX_CREDENTIALS the walk stops')
+  t.equal(addBodyCredentials(plan, FORM_BODY, Array.from({ length: BODY_MAX_CREDENTIALS + 1 }, (_, i) => `api_key=k${i}`).join('&'), []), TOO_MANY)
 })

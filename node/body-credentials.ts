@@ -26,10 +26,24 @@ export const JSON_BODY = 2
 /** The name RFC 6750 §2.2 gives a Bearer token sent in a form body. */
 const RFC6750_NAME = 'access_token'
 
-/** The plan bodies are checked with: the configured places' query names and `access_token`. Compiled once at start. */
-export function compileBodyPlan(places: readonly CredentialPlace[], limits: { maxCredentials: number; maxCredentialLength: number }): CredentialPlan {
+/**
+ * Distinct values a body may hold under the names before the request is refused as too many to check.
+ * Higher than `maxCredentials`: JSON bodies repeat `key` and `token` in lists of items, and the body's
+ * size (`bodyCheckLimit`) bounds the work already.
+ */
+export const BODY_MAX_CREDENTIALS = 1024
+
+/**
+ * The plan bodies are checked with: the configured places' query names and `access_token`, at least
+ * `BODY_MAX_CREDENTIALS` values, and values as long as the body (a long value under a name is hashed,
+ * not refused: the body's size bounds the cost). Compiled once at start.
+ */
+export function compileBodyPlan(places: readonly CredentialPlace[], limits: { maxCredentials: number; maxCredentialLength: number; bodyCheckLimit: number }): CredentialPlan {
   const rfc6750: CredentialPlace = { in: 'query', name: RFC6750_NAME }
-  return compilePlan([...places, rfc6750], limits)
+  return compilePlan([...places, rfc6750], {
+    maxCredentials: Math.max(limits.maxCredentials, BODY_MAX_CREDENTIALS),
+    maxCredentialLength: Math.max(limits.maxCredentialLength, limits.bodyCheckLimit),
+  })
 }
 
 /**

@@ -16,13 +16,13 @@ const JSON_TYPE = { 'content-type': 'application/json' }
 for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal']) {
   t.test(`log level ${level}: no body token in the log`, async (t) => {
     const upstream = await startUpstream(t)
-    const { url, logs } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_LOG_LEVEL: level, LEAKGATE_BODY_CHECK_LIMIT: '2048', LEAKGATE_MAX_CREDENTIALS: '4' }, deps: { index: indexOf(planted) } })
+    const { url, logs } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_LOG_LEVEL: level, LEAKGATE_BODY_CHECK_LIMIT: '16384' }, deps: { index: indexOf(planted) } })
     const send = pooledSend(t)
     const statuses = [
       await send(`${url}/a`, { headers: FORM, body: `access_token=${BLOCKED}` }),
       await send(`${url}/b`, { headers: JSON_TYPE, body: JSON.stringify({ api_key: MONITORED, other: CLEAN }) }),
-      await send(`${url}/c`, { headers: FORM, body: `token=${CLEAN}&pad=${'p'.repeat(3000)}` }),
-      await send(`${url}/d`, { headers: JSON_TYPE, body: JSON.stringify({ key: [CLEAN, 'a', 'b', 'c', 'd'] }) }),
+      await send(`${url}/c`, { headers: FORM, body: `token=${CLEAN}&pad=${'p'.repeat(20_000)}` }),
+      await send(`${url}/d`, { headers: JSON_TYPE, body: JSON.stringify({ key: [CLEAN, ...Array.from({ length: 1100 }, (_, i) => `k${i}`)] }) }),
       await send(`${url}/e`, { headers: JSON_TYPE, body: `{"token":"${CLEAN}\\q", broken` }),
       await send(`${url}/f`, { headers: { ...JSON_TYPE, 'content-encoding': 'gzip' }, body: `{"token":"${CLEAN}"}` }),
     ].map((r) => r.status)

@@ -49,3 +49,14 @@ t.test('clean form and JSON bodies, whole and chunked, are forwarded byte for by
   t.equal(upstream.seen.at(-1)?.body, malformed)
   t.equal(upstream.seen.length, 3)
 })
+
+t.test('a JSON list of many items under a configured name is checked and forwarded, not refused as too many', async (t) => {
+  const upstream = await startUpstream(t)
+  const { url, config } = await startNode(t, { upstream: upstream.url, deps: { index: indexOf(planted) } })
+  const send = pooledSend(t)
+  const body = JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ key: `settings/item-${i}`, value: i })) })
+  t.ok(config.maxCredentials < 200)
+  const res = await send(`${url}/bulk`, { headers: { 'content-type': 'application/json' }, body })
+  t.equal(res.status, 200)
+  t.equal(upstream.seen.at(-1)?.body, body)
+})
