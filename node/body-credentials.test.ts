@@ -24,6 +24,16 @@ t.test('form: the configured names and access_token, decoded as form parsers dec
   t.same(found(FORM_BODY, '{"api_key":"J"}'), [], 'a JSON text read as a form finds no pair')
 })
 
+t.test('form: escaped bytes in the declared charset, as Tomcat and Spring decode them', async (t) => {
+  const utf16be = (s: string): string => [...Buffer.from(s, 'utf16le').swap16()].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')
+  const out: string[] = []
+  t.equal(addBodyCredentials(plan, FORM_BODY, `${utf16be('access_token')}=${utf16be('T16')}`, out, new TextDecoder('utf-16be')), 0)
+  t.same(out, ['T16'])
+  const latin1: string[] = []
+  addBodyCredentials(plan, FORM_BODY, 'api_key=caf%E9', latin1, new TextDecoder('latin1'))
+  t.same(latin1, ['caf\ufffd', 'café'], 'as UTF-8 and in the charset')
+})
+
 t.test('JSON: strings under the names at any depth, through arrays, every duplicate', async (t) => {
   t.same(found(JSON_BODY, '{"api_key":"K1","x":{"y":[{"access_token":"T1"}]}}'), ['K1', 'T1'])
   t.same(found(JSON_BODY, '[{"api_key":"K"}, {"deep":[[{"api_key":"L"}]]}]'), ['K', 'L'], 'a top-level array')

@@ -48,11 +48,15 @@ export function compileBodyPlan(places: readonly CredentialPlace[], limits: { ma
 
 /**
  * Adds the credentials of one body text, read as `kinds` (`FORM_BODY` | `JSON_BODY` bits), to `out`.
+ * `charset`: the form's declared charset when it is not UTF-8; percent-escaped bytes are then decoded
+ * with it too, as Tomcat and Spring decode them.
  * @returns 0, or `TOO_MANY` / `TOO_LONG` when a limit is passed.
  */
-export function addBodyCredentials(plan: CredentialPlan, kinds: number, text: string, out: string[]): number {
+export function addBodyCredentials(plan: CredentialPlan, kinds: number, text: string, out: string[], charset?: TextDecoder): number {
   if ((kinds & FORM_BODY) !== 0) {
-    const r = addForm(plan, text, out)
+    let r = addForm(plan, text, out, undefined)
+    if (r < 0) return r
+    if (charset !== undefined) r = addForm(plan, text, out, charset)
     if (r < 0) return r
   }
   if ((kinds & JSON_BODY) !== 0) return addJson(plan, text, out)
@@ -65,7 +69,7 @@ export function addBodyCredentials(plan: CredentialPlan, kinds: number, text: st
  * Linear in the body: the next `=` and `;` are searched for once each, not again for each `&` (a body of
  * many pairs without `=` would otherwise cost a scan to its end per pair).
  */
-function addForm(plan: CredentialPlan, text: string, out: string[]): number {
+function addForm(plan: CredentialPlan, text: string, out: string[], charset: TextDecoder | undefined): number {
   const end = text.length
   let i = 0
   let eq = -1
@@ -76,14 +80,14 @@ function addForm(plan: CredentialPlan, text: string, out: string[]): number {
     if (eq !== Infinity && eq < i) eq = nextOf(text, '=', i)
     if (semi !== Infinity && semi < i) semi = nextOf(text, ';', i)
     if (eq < amp) {
-      const r = addPair(plan, text.slice(i, eq), text.slice(eq + 1, amp), out)
+      const r = addPair(plan, text.slice(i, eq), text.slice(eq + 1, amp), out, charset)
       if (r < 0) return r
     }
     if (semi < amp) {
       // Rack 2 and older servlet stacks also split on `;`: each piece is a pair too.
       for (const piece of text.slice(i, amp).split(';')) {
         const at = piece.indexOf('=')
-        const r = at === -1 ? 0 : addPair(plan, piece.slice(0, at), piece.slice(at + 1), out)
+        const r = at === -1 ? 0 : addPair(plan, piece.slice(0, at), piece.slice(at + 1), out, charset)
         if (r < 0) return r
       }
     }
@@ -97,13 +101,13 @@ function nextOf(text: string, c: string, from: number): number {
   return at === -1 ? Infinity : at
 }
 
-function addPair(plan: CredentialPlan, rawName: string, raw: string, out: string[]): number {
+function addPair(plan: CredentialPlan, rawName: string, raw: string, out: string[], charset: TextDecoder | undefined): number {
   if (rawName === '' || raw === '') return 0 // no name, or no value: nothing a stack reads as a credential
-  const name = percentDecode(rawName, true)
-  const r = addNamed(plan, name, percentDecode(raw, true), out)
+  const name = percentDecode(rawName, true, charset)
+  const r = addNamed(plan, name, percentDecode(raw, true, charset), out)
   if (r < 0 || raw.indexOf('+') === -1) return r
   // A client may have meant a literal `+` (Base64), and some decoders keep it.
-  return addNamed(plan, name, percentDecode(raw, false), out)
+  return addNamed(plan, name, percentDecode(raw, false, charset), out)
 }
 
 /** The name as sent, and each name inside its brackets: `auth[api_key]` is `params[:auth][:api_key]`. */
@@ -128,12 +132,40 @@ const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g
 
 /**
  * Percent-decoding as lenient decoders do it (PHP's `urldecode`, qs): valid escapes decoded, each run of
- * them as UTF-8, an invalid `%` kept as it is, instead of giving up on the whole value.
+ * them as UTF-8, an invalid `%` kept as it is, instead of giving up on the whole value. With a
+ * `charset`, the whole value's bytes are decoded with it instead (UTF-16 pairs an escaped byte with a
+ * plain one).
  */
-function percentDecode(s: string, plusIsSpace: boolean): string {
+function percentDecode(s: string, plusIsSpace: boolean, charset?: TextDecoder): string {
   const t = plusIsSpace && s.indexOf('+') !== -1 ? s.replaceAll('+', ' ') : s
+  if (charset !== undefined) return charset.decode(percentBytes(t))
   if (t.indexOf('%') === -1) return t
   return t.replace(ESCAPES, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'))
+}
+
+function percentBytes(t: string): Uint8Array {
+  const plain = Buffer.from(t, 'utf8')
+  const bytes = new Uint8Array(plain.length)
+  let n = 0
+  for (let i = 0; i < plain.length; i++) {
+    const c = plain[i] as number
+    const hi = c === 0x25 ? hexValue(plain[i + 1]) : -1
+    const lo = hi === -1 ? -1 : hexValue(plain[i + 2])
+    if (lo === -1) {
+      bytes[n++] = c
+    } else {
+      bytes[n++] = hi * 16 + lo
+      i += 2
+    }
+  }
+  return bytes.subarray(0, n)
+}
+
+function hexValue(c: number | undefined): number {
+  if (c === undefined) return -1
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  const l = c | 0x20
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1
 }
 
 // ---- JSON ----------------------------------------------------------------------------------------

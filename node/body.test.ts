@@ -42,10 +42,19 @@ t.test('no body, nothing to read', async (t) => {
 
 t.test('the texts a body is read as: as sent, inflated, UTF-16', async (t) => {
   const form = Buffer.from('access_token=T')
-  t.same(bodyTexts(form, {}, 100), ['access_token=T'])
-  t.same(bodyTexts(gzipSync(form), { 'content-encoding': 'gzip' }, 100)?.[1], 'access_token=T', 'gzip inflated')
-  t.equal(bodyTexts(gzipSync(Buffer.alloc(1000, 0x61)), { 'content-encoding': 'gzip' }, 100), undefined, 'inflated past the limit: unchecked')
-  t.same(bodyTexts(form, { 'content-encoding': 'gzip' }, 100), ['access_token=T'], 'not really gzip: as sent only')
-  const utf16 = Buffer.from('{"api_key":"K"}', 'utf16le')
-  t.ok(bodyTexts(utf16, { 'content-type': 'application/json; charset=utf-16le' }, 100)?.includes('{"api_key":"K"}'))
+  const texts = (bytes: Buffer, headers: Record<string, string>): readonly string[] | string => {
+    const r = bodyTexts(bytes, headers, 100)
+    return r.state === 'texts' ? r.texts : r.state
+  }
+  t.same(texts(form, {}), ['access_token=T'])
+  t.same(texts(gzipSync(form), { 'content-encoding': 'gzip' })[1], 'access_token=T', 'gzip inflated')
+  t.equal(texts(gzipSync(Buffer.alloc(1000, 0x61)), { 'content-encoding': 'gzip' }), 'too-large', 'inflated past the limit: unchecked')
+  t.same(texts(form, { 'content-encoding': 'gzip' }), ['access_token=T'], 'not really gzip: as sent only')
+  const json = '{"api_key":"K"}'
+  t.ok(texts(Buffer.from(json, 'utf16le'), { 'content-type': 'application/json; charset=utf-16' }).includes(json), 'declared UTF-16')
+  t.ok(texts(Buffer.from(json, 'utf16le').swap16(), { 'content-type': 'application/json' }).includes(json), 'UTF-16BE without a charset (Jackson detects it)')
+  const utf32 = Buffer.concat([...json].map((c) => Buffer.from([0, 0, 0, c.charCodeAt(0)])))
+  t.ok(texts(utf32, { 'content-type': 'application/json; charset=UTF-32BE' }).includes(json), 'UTF-32')
+  t.same(texts(form, { 'content-type': 'application/x-www-form-urlencoded; charset=ibm037' }), 'charset', 'a charset the node cannot decode')
+  t.equal((bodyTexts(form, { 'content-type': 'application/x-www-form-urlencoded; charset="UTF-8"' }, 100) as { charset?: unknown }).charset, undefined, 'UTF-8: no second decoding')
 })

@@ -99,12 +99,38 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyRead>
   })
 }
 
+/** How a read body is checked. */
+export type BodyTexts =
+  /** The texts to walk, and the declared charset when it is not UTF-8 (for a form's escaped bytes). */
+  | { readonly state: 'texts'; readonly texts: readonly string[]; readonly charset: TextDecoder | undefined }
+  /** Inflated past the limit: the body cannot be checked whole. */
+  | { readonly state: 'too-large' }
+  /** A declared charset the node cannot decode (EBCDIC, UTF-7...): it cannot read the body as the upstream might. */
+  | { readonly state: 'charset' }
+
+const TOO_LARGE: BodyTexts = Object.freeze({ state: 'too-large' })
+const UNREADABLE: BodyTexts = Object.freeze({ state: 'charset' })
+const CHARSET = /;\s*charset\s*=\s*"?([^";,\s]+)/i
+// Every UTF-32 spelling: not a TextDecoder label, but covered by the NUL-stripped text below.
+const UTF32 = /^utf-?32(?:le|be)?$/i
+
 /**
  * The texts a body is read as: its bytes as UTF-8; inflated, when its Content-Encoding is one Express
- * inflates; as UTF-16, when its charset says so (Express's JSON parser decodes any UTF charset).
- * @returns the texts, or undefined when inflating it passes `limit` (the body cannot be checked whole).
+ * inflates; in its declared charset (Spring and Express decode UTF-16, Tomcat and Spring any charset);
+ * with NUL bytes removed when it has any (Jackson detects UTF-16 and UTF-32 JSON without a charset, and
+ * the names and a token are ASCII, which this leaves readable).
  */
-export function bodyTexts(bytes: Buffer, headers: IncomingHttpHeaders, limit: number): string[] | undefined {
+export function bodyTexts(bytes: Buffer, headers: IncomingHttpHeaders, limit: number): BodyTexts {
+  let charset: TextDecoder | undefined
+  const label = CHARSET.exec(headers['content-type'] ?? '')?.[1]
+  if (label !== undefined) {
+    try {
+      charset = new TextDecoder(label)
+      if (charset.encoding === 'utf-8') charset = undefined
+    } catch {
+      if (!UTF32.test(label)) return UNREADABLE
+    }
+  }
   const texts = [bytes.toString('utf8')]
   const coding = headers['content-encoding']?.trim().toLowerCase()
   let inflated: Buffer | undefined
@@ -116,19 +142,15 @@ export function bodyTexts(bytes: Buffer, headers: IncomingHttpHeaders, limit: nu
       else if (coding === 'br') inflated = brotliDecompressSync(bytes, options)
     } catch (err) {
       // Past the limit: unchecked. Malformed: no parser upstream reads it inflated either.
-      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return undefined
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return TOO_LARGE
     }
     if (inflated !== undefined) {
-      if (inflated.length > limit) return undefined
+      if (inflated.length > limit) return TOO_LARGE
       texts.push(inflated.toString('utf8'))
     }
   }
-  const charset = /;\s*charset\s*=\s*"?utf-?16(le|be)?/i.exec(headers['content-type'] ?? '')
-  if (charset !== null) {
-    const raw = inflated ?? bytes
-    const order = charset[1]?.toLowerCase()
-    if (order !== 'be') texts.push(new TextDecoder('utf-16le').decode(raw))
-    if (order !== 'le') texts.push(new TextDecoder('utf-16be').decode(raw))
-  }
-  return texts
+  const source = inflated ?? bytes
+  if (charset !== undefined) texts.push(charset.decode(source))
+  if (source.includes(0)) texts.push(Buffer.from(source.filter((b) => b !== 0)).toString('utf8'))
+  return { state: 'texts', texts, charset }
 }

@@ -11,10 +11,10 @@ import type { IndexHolder } from './verdict.js'
 /**
  * Why the proxy port answered a request itself other than with a block: the fixed label set of
  * `leakgate_node_requests_refused_total`. The first four are admission's (the request is never judged),
- * `body_too_large_to_check` the body check's (never judged either); the rest come from the verdict step,
+ * `body_too_large_to_check` and `body_charset` the body check's (never judged either); the rest come from the verdict step,
  * when the request cannot be judged or checking it failed.
  */
-export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'body_too_large_to_check', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
+export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'body_too_large_to_check', 'body_charset', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
 
 /** One of `REFUSAL_REASONS`. */
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
@@ -25,7 +25,7 @@ export class NodeCounters {
   block = 0
   monitor = 0
   /** Requests refused, by reason; never also counted as pass, block or monitor. */
-  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, body_too_large_to_check: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
+  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, body_too_large_to_check: 0, body_charset: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
   upstreamErrors = 0
   /** Form or JSON bodies past `bodyCheckLimit` forwarded unchecked (`bodyCheckOverflow: pass`); the request is also counted by its verdict. */
   bodyUnchecked = 0

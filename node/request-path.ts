@@ -22,7 +22,7 @@ import { bodyKinds, bodyTexts, declaredPastLimit, readBody } from './body.js'
 import { addBodyCredentials } from './body-credentials.js'
 import type { NodeConfig } from './config.js'
 import type { CredentialPlan } from './credentials.js'
-import { BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
+import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
 import type { Forwarder } from './forward.js'
 import { sha256Hex } from '../protocol/token-hash.js'
 import type { NodeMetrics } from './metrics.js'
@@ -54,6 +54,7 @@ export function createRequestListener(parts: RequestPathParts): (req: IncomingMe
   const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
   const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
   const tooLargeToCheck = refusal('body_too_large_to_check', new BodyTooLargeToCheckError(config.bodyCheckLimit))
+  const unreadableCharset = refusal('body_charset', new BadRequestError('the request cannot be forwarded as sent: its form or JSON body declares a charset the node cannot decode to check it; send it as UTF-8'))
   // A body past bodyLimit is not buffered either: forwarding streams it into the 413 it gets there.
   const readLimit = Math.min(config.bodyCheckLimit, config.bodyLimit)
 
@@ -151,14 +152,18 @@ export function createRequestListener(parts: RequestPathParts): (req: IncomingMe
       overflowed(req, res)
       return
     }
-    const texts = bodyTexts(read.bytes, req.headers, config.bodyCheckLimit)
-    if (texts === undefined) {
+    const body = bodyTexts(read.bytes, req.headers, config.bodyCheckLimit)
+    if (body.state === 'too-large') {
       overflowed(req, res, read.bytes)
       return
     }
+    if (body.state === 'charset') {
+      refuse(req, res, unreadableCharset)
+      return
+    }
     const monitorIds = judged(req, res, (out) => {
-      for (const text of texts) {
-        const r = addBodyCredentials(bodyPlan, kinds, text, out)
+      for (const text of body.texts) {
+        const r = addBodyCredentials(bodyPlan, kinds, text, out, body.charset)
         if (r < 0) return r
       }
       return 0

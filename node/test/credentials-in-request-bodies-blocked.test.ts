@@ -12,6 +12,7 @@ import { indexOf, pooledSend, startNode, startUpstream, type BodyRequest } from 
 const TOKEN = 'ghp_BodyLeakedToken000000000000000000001'
 const planted = [{ token: TOKEN, action: 'block' as const, leakId: 31 }]
 const form = (type: string): Record<string, string> => ({ 'content-type': type })
+const utf16Escaped = (s: string): string => [...Buffer.from(s, 'utf16le')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')
 
 const CASES: [string, BodyRequest][] = [
   ['access_token in a form body (RFC 6750 §2.2)', { headers: form('application/x-www-form-urlencoded'), body: `a=1&access_token=${TOKEN}` }],
@@ -27,6 +28,8 @@ const CASES: [string, BodyRequest][] = [
   ['a +json media type', { headers: form('application/vnd.api+json'), body: JSON.stringify({ api_key: TOKEN }) }],
   ['JSON with escapes', { headers: form('application/json'), body: `{"api\\u005fkey":"${TOKEN.slice(0, 5)}\\u${TOKEN.charCodeAt(5).toString(16).padStart(4, '0')}${TOKEN.slice(6)}"}` }],
   ['a chunked JSON body', { headers: form('application/json'), body: ['{"key":', `"${TOKEN}"}`] }],
+  ['a form in UTF-16, escaped (Tomcat decodes the bytes in the charset)', { headers: form('application/x-www-form-urlencoded; charset=UTF-16LE'), body: `${utf16Escaped('access_token')}=${utf16Escaped(TOKEN)}` }],
+  ['UTF-16 JSON without a charset (Jackson detects it)', { headers: form('application/json'), body: Buffer.from(JSON.stringify({ token: TOKEN }), 'utf16le') }],
   ['a token in a body of a PUT', { method: 'PUT', headers: form('application/json'), body: JSON.stringify({ token: TOKEN }) }],
 ]
 
@@ -39,6 +42,9 @@ t.test('a leaked token in a form or JSON body is blocked, and the upstream sees 
     t.equal(res.status, 403, name)
     t.equal(res.headers['leakgate-leak-id'], '31', `${name}: the leak's id`)
   }
+  const ebcdic = await send(`${url}/v1/things`, { headers: form('application/x-www-form-urlencoded; charset=IBM037'), body: 'a=b' })
+  t.equal(ebcdic.status, 400, 'a charset the node cannot decode is refused')
+  t.match(JSON.parse(ebcdic.text).detail, /charset/)
   t.equal(upstream.seen.length, 0, 'the upstream was never contacted')
 })
 
