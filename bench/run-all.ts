@@ -10,6 +10,7 @@ const BENCHES: Record<string, string[]> = {
   index: ['--expose-gc', '--max-old-space-size=8000', '--import', './scripts/register-ts.js', 'bench/index.bench.ts'],
   proxy: ['--import', './scripts/register-ts.js', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
   sync: ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts'],
+  'body-check': ['--import', './scripts/register-ts.js', 'bench/body-check.bench.ts'],
   detect: ['--import', './scripts/register-ts.js', 'bench/detect.bench.ts'],
   'detect-independent': ['--import', './scripts/register-ts.js', 'bench/detect-independent.bench.ts'],
 }

@@ -84,6 +84,9 @@ export const CredentialTooLongError = define<[limit: number]>('LEAKGATE_ERR_CRED
 /** 405: a method the node does not forward (CONNECT, TRACE, WebDAV verbs...). Takes the method. */
 export const MethodNotForwardedError = define<[method: string]>('LEAKGATE_ERR_METHOD_NOT_FORWARDED', 'this node does not forward %s requests; it forwards DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT', 405)
 
+/** 413: a form or JSON body (or a POST body without Content-Type) past `bodyCheckLimit` when `bodyCheckOverflow` is `refuse`: the node cannot check it whole. Takes the limit. */
+export const BodyTooLargeToCheckError = define<[limit: number]>('LEAKGATE_ERR_BODY_TOO_LARGE_TO_CHECK', 'a form or JSON request body (or a POST body without Content-Type) larger than %s bytes cannot be checked for credentials; send a smaller body, or an upload with its own Content-Type', 413)
+
 /** 502: the upstream could not be reached or broke the connection. */
 export const UpstreamError = define<[]>('LEAKGATE_ERR_UPSTREAM', 'the upstream could not be reached or answered badly', 502)
 

@@ -15,6 +15,7 @@ import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import { buildAdmin } from './admin.js'
 import type { NodeConfig } from './config.js'
+import { compileBodyPlan } from './body-credentials.js'
 import { compilePlan } from './credentials.js'
 import { Forwarder } from './forward.js'
 import { LeakIndex } from './leakdb/index.js'
@@ -113,7 +114,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     isDraining: proxy.isDraining,
   })
   const plan = compilePlan(config.credentialPlaces, config)
-  const path = createRequestPath({ config, plan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
+  const bodyPlan = compileBodyPlan(config.credentialPlaces, config)
+  const path = createRequestPath({ config, plan, bodyPlan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
   proxy.server.on('request', path.onRequest)
   // Without an `upgrade` listener node:http would treat an upgrade as a plain request and then stop
   // reading the connection, which hung until the keep-alive timeout.

@@ -38,6 +38,8 @@ export interface NodeConfig {
   heartbeatMs: number
   persistDebounceMs: number
   bodyLimit: number
+  bodyCheckLimit: number
+  bodyCheckOverflow: 'pass' | 'refuse'
   maxHeaderSize: number
   maxConnections: number
   upstreamConnections: number
@@ -96,6 +98,8 @@ export const nodeConfigSchema: ConfigSchema = {
     heartbeatMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000, description: 'heartbeat period', 'x-env': 'LEAKGATE_HEARTBEAT_MS' },
     persistDebounceMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 1000, description: 'delay before changes are written to the cache', 'x-env': 'LEAKGATE_PERSIST_DEBOUNCE_MS' },
     bodyLimit: { type: 'integer', minimum: 0, maximum: 1_073_741_824, default: 10_485_760, description: 'largest request body in bytes: 413 beyond', 'x-env': 'LEAKGATE_BODY_LIMIT' },
+    bodyCheckLimit: { type: 'integer', minimum: 0, maximum: 67_108_864, default: 65_536, description: 'form and JSON bodies are buffered and checked for credentials up to this many bytes', 'x-env': 'LEAKGATE_BODY_CHECK_LIMIT' },
+    bodyCheckOverflow: { type: 'string', enum: ['pass', 'refuse'], default: 'refuse', description: 'a form or JSON body past bodyCheckLimit: forward it unchecked and count it (pass), or answer 413 (refuse)', 'x-env': 'LEAKGATE_BODY_CHECK_OVERFLOW' },
     maxHeaderSize: { type: 'integer', minimum: 1024, maximum: 1_048_576, default: 16_384, description: 'largest request head in bytes: 431 beyond', 'x-env': 'LEAKGATE_MAX_HEADER_SIZE' },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000, description: 'client connections at once; more are refused', 'x-env': 'LEAKGATE_MAX_CONNECTIONS' },
     upstreamConnections: { type: 'integer', minimum: 1, maximum: 10_000, default: 128, description: 'keep-alive connections to the upstream', 'x-env': 'LEAKGATE_UPSTREAM_CONNECTIONS' },

@@ -252,3 +252,20 @@ function addCookies(plan: CredentialPlan, cookie: string, out: string[]): number
   }
   return 0
 }
+
+/**
+ * A named parameter as frameworks read it (query, form field, JSON key): the name matched against the
+ * plan's parameter names and the value's candidates added.
+ * @returns 0, or `TOO_MANY` / `TOO_LONG` when a limit is passed.
+ *
+ * STAND-IN for the credentials rewrite, which replaces this function whole (same signature) with the
+ * name normalisation frameworks apply (PHP's mangling, arrays, case). Until then: the exact name, or the
+ * name before its first `[` (`api_key[]`, `api_key[0]`: the array forms Rails, qs and PHP read).
+ */
+export function addParameter(plan: CredentialPlan, name: string, value: string, out: string[]): number {
+  if (!plan.queryNames.has(name)) {
+    const bracket = name.indexOf('[')
+    if (bracket <= 0 || !plan.queryNames.has(name.slice(0, bracket))) return 0
+  }
+  return add(plan, value, out)
+}

@@ -83,15 +83,19 @@ export class Forwarder {
    * carries monitored leaks, and the upstream is told with `Leakgate-Leak-Id` and `Leakgate-Verdict`.
    * The headers forwarded are `req.headers`, the very values the credential check read (node keeps the
    * first of a repeated Authorization, for one), so the upstream never sees a credential that was not checked.
+   * `buffered`: the whole body, already read (and checked) from `req`, sent instead of streaming `req`.
    */
-  forward(req: IncomingMessage, res: ServerResponse, monitorIds: string): void {
+  forward(req: IncomingMessage, res: ServerResponse, monitorIds: string, buffered?: Buffer): void {
     const h = req.headers
     const headers = upstreamHeaders(req, monitorIds, this.#options.trustProxy)
 
     // A body is what node's parser says there is: a Content-Length (already held to the limit by
     // admission) or chunked, counted here as it streams.
-    let body: IncomingMessage | ByteLimit | null = null
-    if (h['transfer-encoding'] !== undefined) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
+    // A body read whole already goes as a Buffer: undici sends it with its Content-Length (Transfer-Encoding
+    // is never forwarded).
+    let body: IncomingMessage | ByteLimit | Buffer | null = null
+    if (buffered !== undefined) body = buffered
+    else if (h['transfer-encoding'] !== undefined) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
     else if (h['content-length'] !== undefined && h['content-length'] !== '0') body = req
 
     const handler = new ForwardHandler(req, res, this.#context)

@@ -10,10 +10,11 @@ import type { IndexHolder } from './verdict.js'
 
 /**
  * Why the proxy port answered a request itself other than with a block: the fixed label set of
- * `leakgate_node_requests_refused_total`. The first five are admission's (the request is never judged);
- * the rest come from the verdict step, when the request cannot be judged or checking it failed.
+ * `leakgate_node_requests_refused_total`. The first five are admission's (the request is never judged),
+ * `body_too_large_to_check` and `body_charset` the body check's (never judged either); the rest come from
+ * the verdict step, when the request cannot be judged or checking it failed.
  */
-export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'framing', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
+export const REFUSAL_REASONS = ['draining', 'method', 'target', 'body_too_large', 'framing', 'body_too_large_to_check', 'body_charset', 'no_index', 'too_many_credentials', 'credential_too_long', 'internal_error'] as const
 
 /** One of `REFUSAL_REASONS`. */
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
@@ -30,12 +31,14 @@ export class NodeCounters {
   block = 0
   monitor = 0
   /** Requests refused, by reason; never also counted as pass, block or monitor. */
-  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, framing: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
+  readonly refused: Record<RefusalReason, number> = { draining: 0, method: 0, target: 0, body_too_large: 0, framing: 0, body_too_large_to_check: 0, body_charset: 0, no_index: 0, too_many_credentials: 0, credential_too_long: 0, internal_error: 0 }
   /** Upgrade requests (WebSocket, h2c) by outcome; also counted above as any request. */
   readonly upgrades: Record<UpgradeOutcome, number> = { pass: 0, monitor: 0, block: 0, refused: 0 }
   /** WebSocket tunnels open now. */
   tunnelsOpen = 0
   upstreamErrors = 0
+  /** Form or JSON bodies past `bodyCheckLimit` forwarded unchecked (`bodyCheckOverflow: pass`); the request is also counted by its verdict. */
+  bodyUnchecked = 0
   syncErrors = 0
   sightingsDropped = 0
 }
@@ -128,6 +131,7 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
   new Gauge({ name: 'leakgate_node_tunnels_open', help: 'WebSocket tunnels open between clients and the upstream', registers: [registry], collect() { this.set(counters.tunnelsOpen) } })
   const simple: [string, string, () => number][] = [
     ['leakgate_node_sync_errors_total', 'Failed exchanges with the control plane (sync, sightings)', () => counters.syncErrors],
+    ['leakgate_node_body_unchecked_total', 'Form or JSON bodies past bodyCheckLimit forwarded without their credentials checked (bodyCheckOverflow: pass)', () => counters.bodyUnchecked],
     ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],
     ['leakgate_node_sightings_dropped_total', 'Sightings dropped because the buffer was full or the control plane refused them', () => counters.sightingsDropped],
     ['leakgate_node_cache_hits_total', 'Index lookups answered by the LRU of recent verdicts', () => holder.stats().cacheHits],

@@ -2,20 +2,27 @@
  * The proxy port's request listener: the steps a request goes through, in order, one file each.
  *
  *   admission (admission.ts)   refused: answered (answer.ts), counted as refused, never judged
- *   → credentials and verdict  (credentials.ts finds them, verdict.ts looks them up and decides)
+ *   → a form or JSON body      read whole first (body.ts, up to bodyCheckLimit; past it: 413 or
+ *                              forwarded unchecked, by bodyCheckOverflow); every other body streams
+ *   → credentials and verdict  (credentials.ts finds them, body-credentials.ts in a body, verdict.ts
+ *                              looks them up and decides)
  *   → answer (answer.ts)       block: 403, counted, sightings recorded; a request that cannot be judged: refused
  *   or forward (forward.ts)    pass and monitor, counted; monitor also records sightings
  *
- * A blocked request never reaches the upstream. The path allocates nothing of its own for a clean request.
+ * A blocked request never reaches the upstream. The path allocates nothing of its own for a clean request
+ * without a body to check, and stays synchronous for it; only a request with a form or JSON body waits
+ * for its body before it is judged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { admit } from './admission.js'
 import { answerBlocked, answerRefusal, refusal, type Refusal } from './answer.js'
+import { bodyKinds, bodyTexts, declaredPastLimit, readBody } from './body.js'
+import { addBodyCredentials } from './body-credentials.js'
 import type { NodeConfig } from './config.js'
 import type { CredentialPlan } from './credentials.js'
-import { CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
+import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
 import type { Forwarder } from './forward.js'
 import { sha256Hex } from '../protocol/token-hash.js'
 import type { NodeMetrics } from './metrics.js'
@@ -24,8 +31,10 @@ import { judge, type IndexHolder, type Verdict } from './verdict.js'
 
 /** What the request path is made of. */
 export interface RequestPathParts {
-  config: Pick<Readonly<NodeConfig>, 'bodyLimit' | 'noIndex' | 'maxCredentials' | 'maxCredentialLength' | 'trustProxy' | 'logLevel'>
+  config: Pick<Readonly<NodeConfig>, 'bodyLimit' | 'bodyCheckLimit' | 'bodyCheckOverflow' | 'noIndex' | 'maxCredentials' | 'maxCredentialLength' | 'trustProxy' | 'logLevel'>
   plan: CredentialPlan
+  /** The plan a form or JSON body is checked with (body-credentials.ts `compileBodyPlan`). */
+  bodyPlan: CredentialPlan
   holder: IndexHolder
   forwarder: Forwarder
   sightings: SightingBuffer
@@ -54,13 +63,17 @@ export function createRequestListener(parts: RequestPathParts): (req: IncomingMe
 
 /** Makes the request path: the `request` listener, and its checking steps for upgrades. */
 export function createRequestPath(parts: RequestPathParts): RequestPath {
-  const { config, plan, holder, forwarder, sightings, logger, isDraining } = parts
+  const { config, plan, bodyPlan, holder, forwarder, sightings, logger, isDraining } = parts
   const { counters, checkSeconds } = parts.metrics
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
   // The verdict step's refusals never vary with the request: made once.
   const noIndex = refusal('no_index', new NoIndexError())
   const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
   const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
+  const tooLargeToCheck = refusal('body_too_large_to_check', new BodyTooLargeToCheckError(config.bodyCheckLimit))
+  const unreadableCharset = refusal('body_charset', new BadRequestError('the request cannot be forwarded as sent: its form or JSON body declares a charset the node cannot decode to check it; send it as UTF-8'))
+  // A body past bodyLimit is not buffered either: forwarding streams it into the 413 it gets there.
+  const readLimit = Math.min(config.bodyCheckLimit, config.bodyLimit)
 
   function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): false {
     counters.refused[r.reason]++
@@ -94,11 +107,11 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
    * Judges an admitted request and acts on a verdict that stops it. Returns false when it has answered
    * the request itself, otherwise the `Leakgate-Leak-Id` value to forward with ('' for a clean request).
    */
-  function judged(req: IncomingMessage, res: ServerResponse): string | false {
+  function judged(req: IncomingMessage, res: ServerResponse, more?: (out: string[]) => number): string | false {
     try {
       const url = req.url ?? '/'
       const t0 = performance.now()
-      const verdict = judge(plan, holder, req.headers, url)
+      const verdict = judge(plan, holder, req.headers, url, more)
       if (verdict.checked > 0) checkSeconds.observe((performance.now() - t0) / 1000)
       switch (verdict.kind) {
         case 'pass':
@@ -130,6 +143,45 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     }
   }
 
+  /** A body past bodyCheckLimit: refused (never judged), or judged without it and forwarded, counted. */
+  function overflowed(req: IncomingMessage, res: ServerResponse, buffered?: Buffer): void {
+    if (config.bodyCheckOverflow === 'refuse') {
+      refuse(req, res, tooLargeToCheck)
+      return
+    }
+    counters.bodyUnchecked++
+    const monitorIds = judged(req, res)
+    if (monitorIds !== false) forwarder.forward(req, res, monitorIds, buffered)
+  }
+
+  /** A request with a form or JSON body: read whole, then judged with the body's credentials. */
+  async function judgeWithBody(req: IncomingMessage, res: ServerResponse, kinds: number): Promise<void> {
+    const read = await readBody(req, readLimit)
+    if (read.state === 'aborted') return
+    if (read.state === 'overflow') {
+      overflowed(req, res)
+      return
+    }
+    const body = bodyTexts(read.bytes, req.headers, config.bodyCheckLimit)
+    if (body.state === 'too-large') {
+      overflowed(req, res, read.bytes)
+      return
+    }
+    if (body.state === 'charset') {
+      refuse(req, res, unreadableCharset)
+      return
+    }
+    const monitorIds = judged(req, res, (out) => {
+      for (const text of body.texts) {
+        const r = addBodyCredentials(bodyPlan, kinds, text, out, body.charset)
+        if (r < 0) return r
+      }
+      return 0
+    })
+    if (monitorIds !== false) forwarder.forward(req, res, monitorIds, read.bytes)
+  }
+
+  /** Admission, then the verdict on the head alone (an upgrade: admission refuses one with a body). */
   function check(req: IncomingMessage, res: ServerResponse): string | false {
     const refused = admit(req, config.bodyLimit, isDraining())
     if (refused !== undefined) return refuse(req, res, refused)
@@ -140,7 +192,21 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     check,
     onRequest(req, res) {
       if (verbose) logCompletion(req, res)
-      const monitorIds = check(req, res)
+      const refused = admit(req, config.bodyLimit, isDraining())
+      if (refused !== undefined) {
+        refuse(req, res, refused)
+        return
+      }
+      const kinds = bodyKinds(req.method, req.headers)
+      if (kinds !== 0) {
+        if (declaredPastLimit(req.headers, readLimit)) overflowed(req, res)
+        else judgeWithBody(req, res, kinds).catch((err: unknown) => {
+          logger.error({ err: { message: (err as Error).message } }, 'body check failed')
+          if (!res.headersSent) refuse(req, res, refusal('internal_error', new InternalError('the node could not complete this request')))
+        })
+        return
+      }
+      const monitorIds = judged(req, res)
       if (monitorIds !== false) forwarder.forward(req, res, monitorIds)
     },
   }

@@ -89,11 +89,18 @@ function passed(checked: number): Verdict {
 // One scratch list for the credentials: the check is synchronous, so requests never share it at once.
 const scratch: string[] = []
 
-/** Judges a request by its headers and raw URL (path and query). Never throws on malformed input. */
-export function judge(plan: CredentialPlan, holder: IndexHolder, headers: IncomingHttpHeaders, url: string): Verdict {
+/**
+ * Judges a request by its headers and raw URL (path and query), and by what `more` adds (a checked
+ * body's credentials: it returns 0, or `TOO_MANY` / `TOO_LONG`). Never throws on malformed input.
+ */
+export function judge(plan: CredentialPlan, holder: IndexHolder, headers: IncomingHttpHeaders, url: string, more?: (out: string[]) => number): Verdict {
   const index = holder.current
   if (index === undefined) return NO_INDEX
-  const n = extractCredentials(plan, headers, url, scratch)
+  let n = extractCredentials(plan, headers, url, scratch)
+  if (n >= 0 && more !== undefined) {
+    const r = more(scratch)
+    n = r < 0 ? r : scratch.length
+  }
   if (n < 0) {
     scratch.length = 0
     return n === TOO_LONG ? TOO_LONG_V : TOO_MANY_V

@@ -199,7 +199,8 @@ t.test('large bodies stream both ways whole', async (t) => {
   t.equal(got, 8 * 1024 * 1024, 'an 8 MiB answer arrives whole')
 
   const parts = Array.from({ length: 64 }, () => Buffer.alloc(131_072, 0x62))
-  const up = await request(`${url}/upload`, { method: 'POST', body: Readable.from(parts) })
+  // (With its type: a POST body without one is read as a form, as Rack reads it, and checked up to bodyCheckLimit.)
+  const up = await request(`${url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Readable.from(parts) })
   t.same(await up.body.json(), { bytes: 8 * 1024 * 1024 }, 'an 8 MiB chunked upload reaches the upstream whole')
   const withLength = await request(`${url}/upload`, { method: 'PUT', headers: { 'content-length': String(3 * 131_072) }, body: Readable.from(parts.slice(0, 3)) })
   t.same(await withLength.body.json(), { bytes: 3 * 131_072 }, 'a body with Content-Length too')

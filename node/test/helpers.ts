@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import type { Test } from 'tap'
 import { Agent, request } from 'undici'
 import { buildNode, type LeakgateNode, type NodeDeps } from '../app.js'
@@ -196,4 +197,30 @@ export async function rawRequestsBlocked(t: Test, planted: readonly Planted[], c
     t.match((await rawRequest(url, head)).raw, /^HTTP\/1\.1 403 /, name)
   }
   t.equal(upstream.seen.length, 0, 'the upstream was never contacted')
+}
+
+/** A request with a body: a string or Buffer is sent with its Content-Length, an array of chunks chunked. */
+export interface BodyRequest {
+  method?: string
+  headers?: Record<string, string>
+  body?: string | Buffer | readonly (string | Buffer)[]
+}
+
+/** Sends requests with bodies through a small connection pool closed at `t`'s teardown. */
+export function pooledSend(t: Teardown): (url: string, options?: BodyRequest) => Promise<Answer> {
+  const agent = new Agent({ connections: 4 })
+  t.teardown(() => agent.close())
+  return async (url, options = {}) => {
+    const { body } = options
+    const chunked = Array.isArray(body) ? Readable.from(body as readonly (string | Buffer)[]) : (body as string | Buffer | undefined)
+    const res = await request(url, { dispatcher: agent, method: (options.method ?? 'POST') as 'POST', headers: options.headers ?? {}, body: chunked ?? null })
+    return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, text: await res.body.text() }
+  }
+}
+
+/** The value of one counter (without labels, or with `labels` exactly) on the node's /metrics. */
+export async function metricValue(adminUrl: string, name: string, labels = ''): Promise<number> {
+  const text = await (await request(`${adminUrl}/metrics`, { reset: true })).body.text()
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
