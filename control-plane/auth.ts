@@ -3,10 +3,17 @@
  * always allowed); an `onRequest` hook, before the body is even read, answers 401 to a missing or
  * unknown key and 403 to a key whose role is not listed. A `/v1` route without `config.roles`
  * refuses to register, so no route can be left open by forgetting.
+ *
+ * Failed authentication (a key presented that is unknown or malformed) is counted per client address
+ * and per key id, through @fastify/rate-limit's counters. Past `authFailuresPerMinute` in a minute,
+ * requests from that address (or with that key id) that present a key get 429 before the key is even
+ * checked, so guessing stops there; successful requests are never counted. A request without any key
+ * is not a guess and is not counted (the console asks before signing in).
  */
+import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ForbiddenError, UnauthorizedError } from '../lib/errors.js'
-import type { KeyRepo, Principal, Role } from './store/keys.js'
+import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../lib/errors.js'
+import { keyIdOf, type KeyRepo, type Principal, type Role } from './store/keys.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,8 +42,42 @@ export function authenticate(keys: KeyRepo, request: FastifyRequest, roles: read
   return principal
 }
 
-/** Installs the auth hook and the guard that every `/v1` route declares its roles. */
-export function installAuth(app: FastifyInstance, keys: KeyRepo): void {
+/** How failed authentication is limited. */
+export interface AuthLimits {
+  /** Failed authentications a client address, or a key id, may make in a minute. */
+  failuresPerMinute: number
+}
+
+const WINDOW_MS = 60_000
+
+/** The key id of the key a request presents (well-formed or not), or undefined when it presents none. */
+function presentedKeyId(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  const match = BEARER.exec(header)
+  return match?.[1] === undefined ? undefined : keyIdOf(match[1])
+}
+
+/**
+ * Installs the auth hook and the guard that every `/v1` route declares its roles. Registers
+ * `@fastify/rate-limit` (not limiting any route by itself) for its counters of failures.
+ */
+export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: AuthLimits): Promise<void> {
+  await app.register(fastifyRateLimit, { global: false })
+  const max = limits.failuresPerMinute
+  // Counters only: incremented on a failure, read (not incremented) before each keyed request.
+  const byAddress = app.createRateLimit({ max, timeWindow: WINDOW_MS })
+  const byKeyId = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => presentedKeyId(request) ?? '' })
+  /** Seconds until `request` may try again, or 0 when it is not locked out. */
+  const lockedFor = async (request: FastifyRequest, keyId: string | undefined): Promise<number> => {
+    let wait = 0
+    for (const limiter of keyId === undefined ? [byAddress] : [byAddress, byKeyId]) {
+      const state = await limiter(request, { increment: false })
+      if (!state.isAllowed && state.remaining === 0) wait = Math.max(wait, state.ttlInSeconds, 1)
+    }
+    return wait
+  }
+
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/') && route.config?.roles === undefined) {
       throw new Error(`route ${String(route.method)} ${route.url} must declare config.roles`)
@@ -45,10 +86,25 @@ export function installAuth(app: FastifyInstance, keys: KeyRepo): void {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const roles = request.routeOptions.config.roles
     if (roles === undefined) return
+    const presents = request.headers.authorization !== undefined
+    const keyId = presentedKeyId(request)
+    if (presents) {
+      const wait = await lockedFor(request, keyId)
+      if (wait > 0) {
+        reply.header('retry-after', String(wait))
+        throw new RateLimitedError(`too many failed authentications from this address or with this key; try again in ${wait} s`)
+      }
+    }
     try {
       request.principal = authenticate(keys, request, roles)
     } catch (err) {
-      if (err instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer realm="leakgate"')
+      if (err instanceof UnauthorizedError) {
+        reply.header('www-authenticate', 'Bearer realm="leakgate"')
+        if (presents) {
+          await byAddress(request)
+          if (keyId !== undefined) await byKeyId(request)
+        }
+      }
       throw err
     }
   })
