@@ -150,8 +150,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     return payload
   })
   app.addHook('onListen', async () => {
-    if (!isLoopback(config.host)) {
-      app.log.warn({ host: config.host }, 'the control plane listens beyond loopback and has no TLS of its own: put a TLS-terminating proxy in front of it, or keys and leak data cross the network in clear')
+    const bound = app.server.address()
+    const host = bound !== null && typeof bound === 'object' ? bound.address : config.host
+    if (!isLoopback(host)) {
+      app.log.warn({ host }, 'the control plane listens beyond loopback and has no TLS of its own: put a TLS-terminating proxy in front of it, or keys and leak data cross the network in clear')
     }
   })
   app.addHook('onResponse', async (request, reply) => {
