@@ -5,10 +5,12 @@
  * refuses to register, so no route can be left open by forgetting.
  *
  * Failed authentication (a key presented that is unknown or malformed) is counted per client address
- * and per key id, through @fastify/rate-limit's counters. Past `authFailuresPerMinute` in a minute,
- * requests from that address (or with that key id) that present a key get 429 before the key is even
- * checked, so guessing stops there; successful requests are never counted. A request without any key
- * is not a guess and is not counted (the console asks before signing in).
+ * and per key id, through @fastify/rate-limit's counters. Past `authFailuresPerMinute` in a minute, a
+ * failure from that address (or with that key id) is answered 429 with `Retry-After` instead of 401,
+ * logged once as a refusal like any other, and does nothing more. A right key is never limited: nodes
+ * and analysts behind the same address as a guesser keep working, and with 238-bit keys guessing is no
+ * threat; what the limit stops is the flood of 401s. A request without any key is not a guess and is
+ * not counted (the console asks before signing in); a known key without the role (403) neither.
  */
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -65,15 +67,15 @@ function presentedKeyId(request: FastifyRequest): string | undefined {
 export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: AuthLimits): Promise<void> {
   await app.register(fastifyRateLimit, { global: false })
   const max = limits.failuresPerMinute
-  // Counters only: incremented on a failure, read (not incremented) before each keyed request.
+  // Counters of failures only: a request is counted once its key has failed.
   const byAddress = app.createRateLimit({ max, timeWindow: WINDOW_MS })
   const byKeyId = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => presentedKeyId(request) ?? '' })
-  /** Seconds until `request` may try again, or 0 when it is not locked out. */
-  const lockedFor = async (request: FastifyRequest, keyId: string | undefined): Promise<number> => {
+  /** Counts a failure of `request`; returns the seconds to wait when it is past the limit, else 0. */
+  const countFailure = async (request: FastifyRequest, keyId: string | undefined): Promise<number> => {
     let wait = 0
     for (const limiter of keyId === undefined ? [byAddress] : [byAddress, byKeyId]) {
-      const state = await limiter(request, { increment: false })
-      if (!state.isAllowed && state.remaining === 0) wait = Math.max(wait, state.ttlInSeconds, 1)
+      const state = await limiter(request)
+      if (!state.isAllowed && state.isExceeded) wait = Math.max(wait, state.ttlInSeconds, 1)
     }
     return wait
   }
@@ -86,23 +88,15 @@ export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: A
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const roles = request.routeOptions.config.roles
     if (roles === undefined) return
-    const presents = request.headers.authorization !== undefined
-    const keyId = presentedKeyId(request)
-    if (presents) {
-      const wait = await lockedFor(request, keyId)
-      if (wait > 0) {
-        reply.header('retry-after', String(wait))
-        throw new RateLimitedError(`too many failed authentications from this address or with this key; try again in ${wait} s`)
-      }
-    }
     try {
       request.principal = authenticate(keys, request, roles)
     } catch (err) {
       if (err instanceof UnauthorizedError) {
         reply.header('www-authenticate', 'Bearer realm="leakgate"')
-        if (presents) {
-          await byAddress(request)
-          if (keyId !== undefined) await byKeyId(request)
+        const wait = request.headers.authorization === undefined ? 0 : await countFailure(request, presentedKeyId(request))
+        if (wait > 0) {
+          reply.header('retry-after', String(wait))
+          throw new RateLimitedError(`too many failed authentications from this address or with this key; try again in ${wait} s`)
         }
       }
       throw err
