@@ -18,6 +18,14 @@ import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../lib/erro
 import { keyIdOf, type KeyRepo, type Principal, type Role } from './store/keys.js'
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Counts a failed authentication of `request` (an unknown or malformed key) against its address
+     * and the key id it presented; throws the 429 once past the limit. For routes that check a key of
+     * their own (`/metrics`), so every failed authentication is limited alike.
+     */
+    authFailure(request: FastifyRequest, reply: FastifyReply): Promise<void>
+  }
   interface FastifyRequest {
     /** The caller, set by the auth hook on routes that declare roles. */
     principal?: Principal
@@ -80,6 +88,16 @@ export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: A
     return wait
   }
 
+  const authFailure = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (request.headers.authorization === undefined) return
+    const wait = await countFailure(request, presentedKeyId(request))
+    if (wait > 0) {
+      reply.header('retry-after', String(wait))
+      throw new RateLimitedError(`too many failed authentications from this address or with this key; try again in ${wait} s`)
+    }
+  }
+  app.decorate('authFailure', authFailure)
+
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/') && route.config?.roles === undefined) {
       throw new Error(`route ${String(route.method)} ${route.url} must declare config.roles`)
@@ -93,11 +111,7 @@ export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: A
     } catch (err) {
       if (err instanceof UnauthorizedError) {
         reply.header('www-authenticate', 'Bearer realm="leakgate"')
-        const wait = request.headers.authorization === undefined ? 0 : await countFailure(request, presentedKeyId(request))
-        if (wait > 0) {
-          reply.header('retry-after', String(wait))
-          throw new RateLimitedError(`too many failed authentications from this address or with this key; try again in ${wait} s`)
-        }
+        await authFailure(request, reply)
       }
       throw err
     }

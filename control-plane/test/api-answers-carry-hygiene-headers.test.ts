@@ -58,6 +58,13 @@ t.test('/metrics answers without a key by default, and only with the metrics key
   t.equal(ok.statusCode, 200)
   t.match(ok.body, /leakgate_cp_leaks/)
   t.notOk(plane.logs.some((l) => l.includes(metricsKey)), 'the key is never logged')
+
+  // Wrong metrics keys are failed authentications like any other: limited.
+  const limited = await startPlane(t, { metricsKey, authFailuresPerMinute: 3 })
+  const codes: number[] = []
+  for (let i = 0; i < 5; i++) codes.push((await limited.call('GET', '/metrics', generateKey())).statusCode)
+  t.same(codes, [401, 401, 401, 429, 429])
+  t.equal((await limited.call('GET', '/metrics', metricsKey)).statusCode, 200, 'the right key still works')
 })
 
 t.test('listening beyond loopback logs a warning to put TLS in front; loopback does not', async (t) => {
