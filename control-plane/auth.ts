@@ -6,11 +6,11 @@
  *
  * Failed authentication (a key presented that is unknown or malformed) is counted per client address
  * and per key id, through @fastify/rate-limit's counters. Past `authFailuresPerMinute` in a minute, a
- * failure from that address (or with that key id) is answered 429 with `Retry-After` instead of 401,
- * logged once as a refusal like any other, and does nothing more. A right key is never limited: nodes
- * and analysts behind the same address as a guesser keep working, and with 238-bit keys guessing is no
- * threat; what the limit stops is the flood of 401s. A request without any key is not a guess and is
- * not counted (the console asks before signing in); a known key without the role (403) neither.
+ * failure from that address (or with that key id) is answered 429 with `Retry-After` instead of 401.
+ * A right key is never limited: nodes and analysts behind the same address as a guesser keep working,
+ * and keys of 24 characters or more cannot be guessed anyway; what the limit stops is the flood. A
+ * request without any key is not a guess and is not counted (the console asks before signing in); a
+ * known key without the role (403) neither.
  */
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
