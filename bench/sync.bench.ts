@@ -70,8 +70,11 @@ async function startNodes(n: number, round: number): Promise<{ holders: IndexHol
   const clients: SyncClient[] = []
   for (let i = 0; i < n; i++) {
     const holder = new IndexHolder()
+    // A node key reports only as the node it first reported as: each simulated node has its own.
+    const key = generateKey()
+    store.keys.add(key, 'node')
     const client = new SyncClient({
-      controlPlane: base, nodeKey, nodeId: `bench-${round}-${i}`, version: 'bench', cacheDir: join(root, `node-${round}-${i}`),
+      controlPlane: base, nodeKey: key, nodeId: `bench-${round}-${i}`, version: 'bench', cacheDir: join(root, `node-${round}-${i}`),
       waitSeconds: 25, heartbeatMs: 60_000, persistDebounceMs: PERSIST_MS, indexOptions: {}, holder, counters: new NodeCounters(), logger,
     })
     client.start()

@@ -30,6 +30,28 @@ import { Store } from './store/store.js'
 import { SyncService } from './sync.js'
 import { formatSchemaErrors, validatorCompiler } from './validation.js'
 
+/** The CSP of API answers (JSON, problems, metrics): nothing to run, nothing to frame. */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+/** The CSP of `/docs` (Swagger UI): its scripts and the OpenAPI document from this origin; never framed. */
+const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+/** True when `host` is a loopback address or name: listening there needs no TLS in front. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1'
+}
+
 /** What the app is built with besides its configuration. */
 export interface ControlPlaneDeps {
   /** An open store; by default one is opened in `config.dataDir` and closed with the app. */
@@ -70,14 +92,24 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
       ? { logger: deps.logger ?? loggerOptions(config.logLevel, 'leakgate-control-plane') }
       : { loggerInstance: deps.loggerInstance }),
     bodyLimit: config.bodyLimit,
-    // A held long-poll must not count as an idle connection; 30 s of wait plus slack.
-    requestTimeout: 0,
+    // Receiving a request (headers and body) is bounded, so a client trickling bytes is cut off. A
+    // long-poll's wait is not part of it: Node stops the clock once the request is received, and no
+    // idle-socket timeout (connectionTimeout) is set, since a held long-poll sends nothing for 30 s.
+    requestTimeout: config.requestTimeoutSeconds * 1000,
+    http: {
+      requestTimeout: config.requestTimeoutSeconds * 1000,
+      headersTimeout: Math.min(config.headersTimeoutSeconds, config.requestTimeoutSeconds) * 1000,
+      // How often Node checks those timeouts (its default, 30 s, would let them run late by as much).
+      connectionsCheckingInterval: 1000,
+    },
     keepAliveTimeout: 35_000,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
     schemaErrorFormatter: formatSchemaErrors,
   })
   app.decorate('leakgate', ctx)
+  // Connections past the cap are closed as they arrive, before any request is read.
+  app.server.maxConnections = config.maxConnections
   const scans = new ScanService(store, {
     cacheDir: deps.scans?.cacheDir ?? join(config.dataDir, 'scan-cache'),
     github: deps.scans?.github ?? githubAccessFromEnv(process.env),
@@ -108,6 +140,22 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   app.addHook('preClose', async () => {
     await sync.close()
   })
+  // Every answer: not to be stored by caches (API answers carry leak data), not to be framed, no
+  // sniffing, no script. Routes that set their own (console assets, /docs) keep theirs.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', API_CSP)
+    if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY')
+    if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff')
+    return payload
+  })
+  app.addHook('onListen', async () => {
+    const bound = app.server.address()
+    const host = bound !== null && typeof bound === 'object' ? bound.address : config.host
+    if (!isLoopback(host)) {
+      app.log.warn({ host }, 'the control plane listens beyond loopback and has no TLS of its own: put a TLS-terminating proxy in front of it, or keys and leak data cross the network in clear')
+    }
+  })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
@@ -124,9 +172,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  // The docs page runs Swagger UI's own scripts (same origin) and its inline styles; nothing else.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
-  installAuth(app, store.keys)
+  await installAuth(app, store.keys, { failuresPerMinute: config.authFailuresPerMinute })
   for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes]) {
     await app.register(plugin, ctx)
   }

@@ -104,7 +104,7 @@ t.test('a /v1 route that does not declare its roles refuses to register', async 
   const plane = await startPlane(t)
   const app = Fastify()
   t.teardown(() => app.close())
-  installAuth(app, plane.store.keys)
+  await installAuth(app, plane.store.keys, { failuresPerMinute: 30 })
   t.throws(() => app.get('/v1/open', async () => 'oops'), /must declare config\.roles/)
   app.get('/v1/closed', { config: { roles: ['analyst'] } }, async () => 'ok')
   app.get('/public', async () => 'ok')

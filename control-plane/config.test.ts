@@ -47,3 +47,8 @@ t.test('config/control-plane.yaml documents every option with its default, and l
   }
   t.same(loadControlPlaneConfig({ file: file.pathname }), defaultControlPlaneConfig())
 })
+
+t.test('a headers timeout longer than the request timeout is refused', async (t) => {
+  t.throws(() => loadControlPlaneConfig({ env: { LEAKGATE_REQUEST_TIMEOUT: '5', LEAKGATE_HEADERS_TIMEOUT: '6' } }), /headersTimeoutSeconds.*must not exceed requestTimeoutSeconds/)
+  t.equal(loadControlPlaneConfig({ env: { LEAKGATE_REQUEST_TIMEOUT: '5', LEAKGATE_HEADERS_TIMEOUT: '5' } }).headersTimeoutSeconds, 5)
+})

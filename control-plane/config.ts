@@ -42,6 +42,13 @@ export interface ControlPlaneConfig {
   longPollMaxWaitSeconds: number
   nodeStaleSeconds: number
   bodyLimit: number
+  maxNodes: number
+  nodePruneSeconds: number
+  authFailuresPerMinute: number
+  requestTimeoutSeconds: number
+  headersTimeoutSeconds: number
+  maxConnections: number
+  metricsKey?: string
   limits: LimitsConfig
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   scanSources: ScanSourceConfig[]
@@ -65,6 +72,13 @@ export const controlPlaneSchema: ConfigSchema = {
     longPollMaxWaitSeconds: { type: 'integer', minimum: 0, maximum: 30, default: 30, description: 'the longest a changes request is held open (a larger `wait` is cut to this)', 'x-env': 'LEAKGATE_LONG_POLL_MAX_WAIT', 'x-flag': 'long-poll-max-wait' },
     nodeStaleSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 30, description: 'a node whose last contact is older than this is shown as stale', 'x-env': 'LEAKGATE_NODE_STALE_SECONDS', 'x-flag': 'node-stale-seconds' },
     bodyLimit: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: 'largest request body in bytes; larger ones get 413', 'x-env': 'LEAKGATE_BODY_LIMIT', 'x-flag': 'body-limit' },
+    maxNodes: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000, description: 'most nodes the fleet may hold; a new node past it is refused (403) and no row is made', 'x-env': 'LEAKGATE_MAX_NODES', 'x-flag': 'max-nodes' },
+    nodePruneSeconds: { type: 'integer', minimum: 1, maximum: 31_536_000, default: 604_800, description: 'a node not heard from for this long is removed from the fleet (its key may register again)', 'x-env': 'LEAKGATE_NODE_PRUNE_SECONDS', 'x-flag': 'node-prune-seconds' },
+    authFailuresPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 30, description: 'failed authentications a client address (or a key id) may make in a minute; past it, its failures get 429 (right keys are never limited)', 'x-env': 'LEAKGATE_AUTH_FAILURES_PER_MINUTE', 'x-flag': 'auth-failures-per-minute' },
+    requestTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30, description: 'longest time to receive a whole request (headers and body); a slower one is cut off (a long-poll\'s wait is not part of it)', 'x-env': 'LEAKGATE_REQUEST_TIMEOUT', 'x-flag': 'request-timeout' },
+    headersTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10, description: 'longest time to receive a request\'s headers (at most requestTimeoutSeconds); a silent or trickling client is cut off', 'x-env': 'LEAKGATE_HEADERS_TIMEOUT', 'x-flag': 'headers-timeout' },
+    maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 2000, description: 'most open connections on the API port; further ones are closed at once (keep it under the process\'s file limit; each node holds about two)', 'x-env': 'LEAKGATE_MAX_CONNECTIONS', 'x-flag': 'max-connections' },
+    metricsKey: { type: 'string', pattern: KEY_PATTERN, description: 'when set, /metrics needs Authorization: Bearer <this key> (24 to 256 printable characters)', 'x-env': 'LEAKGATE_METRICS_KEY', 'x-secret': true },
     limits: {
       type: 'object', additionalProperties: false,
       default: { tokensPerLeak: 100, sightingsPerBatch: 1000, changesPerResponse: 10_000, sightingsKeptPerLeak: 1000 },
@@ -107,6 +121,11 @@ export function loadControlPlaneConfig(sources: ConfigSources): Readonly<Control
   if (config.adminKey !== undefined && config.adminKey === config.nodeKey) {
     throw new ConfigError(
       'adminKey option (LEAKGATE_ADMIN_KEY) and nodeKey option (LEAKGATE_NODE_KEY) must differ: one key has one role',
+    )
+  }
+  if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
+    throw new ConfigError(
+      'headersTimeoutSeconds option (LEAKGATE_HEADERS_TIMEOUT) must not exceed requestTimeoutSeconds (LEAKGATE_REQUEST_TIMEOUT): the headers are part of the request',
     )
   }
   return config

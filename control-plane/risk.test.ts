@@ -4,8 +4,8 @@ import { assessRisk, levelOf, withOverride } from './risk.js'
 const now = new Date('2026-11-28T12:00:00Z')
 
 t.test('live keys in public sources rank above test keys reported by hand', async (t) => {
-  const live = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, now })
-  const test = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 0, now })
+  const live = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, seenByNodes: 0, now })
+  const test = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 0, seenByNodes: 0, now })
   t.ok(live.score > test.score)
   t.equal(live.risk, 'high')
   t.equal(test.risk, 'low')
@@ -14,28 +14,34 @@ t.test('live keys in public sources rank above test keys reported by hand', asyn
 })
 
 t.test('history only, age and git URLs', async (t) => {
-  const present = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: 'https://example.com/r.git' }, hits: 0, now })
-  const history = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: 'https://example.com/r.git' }, inHistoryOnly: true, hits: 0, now })
+  const present = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: 'https://example.com/r.git' }, hits: 0, seenByNodes: 0, now })
+  const history = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: 'https://example.com/r.git' }, inHistoryOnly: true, hits: 0, seenByNodes: 0, now })
   t.ok(present.score > history.score)
   t.ok(present.factors.some((f) => f.factor === 'public_source'), 'a git URL over http is public')
-  const local = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: '/srv/repo' }, hits: 0, now })
+  const local = assessRisk({ kind: 'aws_access_key', source: 'git', location: { url: '/srv/repo' }, hits: 0, seenByNodes: 0, now })
   t.ok(local.factors.some((f) => f.factor === 'private_source'))
-  const old = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-01-01T00:00:00Z', hits: 0, now })
-  const week = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-11-18T00:00:00Z', hits: 0, now })
-  const fresh = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-11-28T00:00:00Z', hits: 0, now })
+  const old = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-01-01T00:00:00Z', hits: 0, seenByNodes: 0, now })
+  const week = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-11-18T00:00:00Z', hits: 0, seenByNodes: 0, now })
+  const fresh = assessRisk({ kind: 'x', source: 'manual', exposedAt: '2026-11-28T00:00:00Z', hits: 0, seenByNodes: 0, now })
   t.ok(old.score > week.score && week.score > fresh.score)
 })
 
-t.test('a leak seen in traffic is critical', async (t) => {
-  const seen = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 1, now })
-  t.equal(seen.risk, 'critical')
-  t.ok(seen.score >= 90)
-  t.match(seen.factors.at(-1), { factor: 'seen_in_traffic', detail: 'seen in 1 request at a node' })
+t.test('a leak seen in traffic by one node is high; by two nodes or more, critical', async (t) => {
+  const one = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 1, seenByNodes: 1, now })
+  t.equal(one.risk, 'high')
+  t.match(one.factors.at(-1), { factor: 'seen_in_traffic', detail: 'seen in 1 request at 1 node' })
+  const burst = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 5000, seenByNodes: 1, now })
+  t.equal(burst.risk, 'high', 'a burst from one node is still one node\'s evidence')
+  t.equal(burst.score, one.score)
+  const two = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 2, seenByNodes: 2, now })
+  t.equal(two.risk, 'critical')
+  t.ok(two.score >= 90)
+  t.match(two.factors.at(-1), { factor: 'seen_in_traffic', detail: 'seen in 2 requests at 2 nodes' })
 })
 
 t.test('levels and overrides', async (t) => {
   t.same([0, 44, 45, 69, 70, 89, 90].map(levelOf), ['low', 'low', 'medium', 'medium', 'high', 'high', 'critical'])
-  const base = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, now })
+  const base = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, seenByNodes: 0, now })
   const o = withOverride(base, 'low', 'key_1234abcd')
   t.equal(o.risk, 'low')
   t.equal(o.score, base.score)

@@ -8,7 +8,10 @@
  *   private or manual one (10);
  * - presence: still in the working tree (20) above only in the history (10);
  * - age: exposed for more than 30 days (10) or 7 days (5): the longer, the likelier it was harvested;
- * - sightings: a leak seen in traffic is critical whatever its score, since someone is using it.
+ * - sightings: a leak seen in traffic is in use. Seen by one node it is at least high; seen by two
+ *   nodes or more it is critical whatever its score. Nodes are counted, not sightings: a burst from one
+ *   node (or one forged report from one node key) is one node's evidence and cannot by itself make a
+ *   leak critical.
  * Levels: critical at 90, high at 70, medium at 45, else low.
  *
  * An operator's override (a `risk` in POST or PATCH) is kept as the leak's level and marked by an
@@ -40,6 +43,8 @@ export interface RiskInput {
   /** When the exposure began (a commit date, a paste date); defaults to when the leak was recorded. */
   exposedAt?: string | null | undefined
   hits: number
+  /** How many distinct nodes have reported sightings of it. */
+  seenByNodes: number
   now: Date
 }
 
@@ -98,10 +103,14 @@ export function assessRisk(input: RiskInput): RiskAssessment {
   let score = factors.reduce((sum, f) => sum + f.points, 0)
   let risk = levelOf(score)
   if (input.hits > 0) {
-    const points = Math.max(0, 90 - score)
-    factors.push({ factor: 'seen_in_traffic', points, detail: `seen in ${input.hits} request${input.hits === 1 ? '' : 's'} at a node` })
+    // One node's word lifts a leak to high; critical needs a second node to confirm it.
+    const nodes = Math.max(1, input.seenByNodes)
+    const floor = nodes >= 2 ? 90 : 70
+    const points = Math.max(0, floor - score)
+    const requests = `${input.hits} request${input.hits === 1 ? '' : 's'}`
+    factors.push({ factor: 'seen_in_traffic', points, detail: `seen in ${requests} at ${nodes} node${nodes === 1 ? '' : 's'}` })
     score += points
-    risk = 'critical'
+    risk = levelOf(score)
   }
   return { risk, score, factors }
 }

@@ -63,6 +63,15 @@ export const ForbiddenError = define('LEAKGATE_ERR_FORBIDDEN', '%s', 403)
 /** 404: no such leak, scan, or route. */
 export const NotFoundError = define('LEAKGATE_ERR_NOT_FOUND', '%s', 404)
 
+/** 403: a node key reporting as a node other than the one it is bound to (its first node id), or as a node another key owns. */
+export const NodeIdentityError = define('LEAKGATE_ERR_NODE_IDENTITY', '%s', 403)
+
+/** 403: a new node past the `maxNodes` option; no row is made. Takes the limit. */
+export const NodeLimitError = define<[limit: number]>('LEAKGATE_ERR_NODE_LIMIT', 'this control plane already has %s nodes (maxNodes option, LEAKGATE_MAX_NODES); remove a node or raise the limit', 403)
+
+/** 429: too many failed authentications from this address or for this key id; `Retry-After` says when to try again. */
+export const RateLimitedError = define('LEAKGATE_ERR_RATE_LIMITED', '%s', 429)
+
 /** 410: the changes asked for are no longer kept (or the store was reset); fetch the snapshot. */
 export const SyncGoneError = define('LEAKGATE_ERR_SYNC_GONE', '%s', 410)
 

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { generateKey } from '../store/keys.js'
 import { startPlane, storeFile } from '../test/harness.js'
 
 t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t) => {
@@ -6,7 +7,10 @@ t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t
   await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'fleet-token-1-abcdefgh' }, { value: 'fleet-token-2-abcdefgh' }] })
   const hb = await plane.call('POST', '/v1/nodes/heartbeat', plane.keys.node, { nodeId: 'edge-1', version: '0.1.0', revision: 1, indexEntries: 1, syncAgeSeconds: 0.3 })
   t.equal(hb.statusCode, 204)
-  await plane.call('POST', '/v1/nodes/heartbeat', plane.keys.node, { nodeId: 'edge-2', version: '0.1.0', revision: 2, indexEntries: 2 })
+  // Each node has its own key: a node key reports only as the node it first reported as.
+  const second = generateKey()
+  plane.store.keys.add(second, 'node')
+  await plane.call('POST', '/v1/nodes/heartbeat', second, { nodeId: 'edge-2', version: '0.1.0', revision: 2, indexEntries: 2 })
 
   const fleet = (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json()
   t.equal(fleet.revision, 2)

@@ -2,7 +2,7 @@ import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { startPlane } from '../test/harness.js'
 
-t.test('sightings update hits, last seen and recent sightings, and make the leak critical', async (t) => {
+t.test('sightings update hits, last seen and recent sightings, and raise the leak to high', async (t) => {
   const plane = await startPlane(t, { limits: { sightingsKeptPerLeak: 3 } })
   const raw = 'test_sandbox_token_abcdefgh'
   const leak = (await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: raw }], kind: 'stripe_test' })).json()
@@ -15,12 +15,12 @@ t.test('sightings update hits, last seen and recent sightings, and make the leak
     nodeId: 'edge-1', sightings: [sighting(1), sighting(3), sighting(2), { leakId: 999, at: '2026-11-28T10:00:00Z' }],
   })
   t.equal(res.statusCode, 202)
-  t.same(res.json(), { accepted: 3, ignored: 1 })
+  t.same(res.json(), { accepted: 4, ignored: 0 }, 'the answer counts the batch, whatever its ids')
 
   const detail = (await plane.call('GET', `/v1/leaks/${leak.id}`, plane.keys.analyst)).json()
   t.equal(detail.hits, 3)
   t.equal(detail.lastSeenAt, '2026-11-28T10:00:03.000Z', 'the newest sighting, not the last sent')
-  t.equal(detail.risk, 'critical', 'a leak seen in traffic is critical')
+  t.equal(detail.risk, 'high', 'a leak seen in traffic at one node is high')
   t.ok(detail.riskFactors.some((f: { factor: string }) => f.factor === 'seen_in_traffic'))
   t.same(detail.sightings.map((s: { at: string }) => s.at), ['2026-11-28T10:00:03.000Z', '2026-11-28T10:00:02.000Z', '2026-11-28T10:00:01.000Z'])
   t.equal(detail.sightings[0].nodeId, 'edge-1')

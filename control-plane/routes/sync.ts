@@ -18,7 +18,8 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { sync }) => {
     },
   }, async (request, reply) => {
     const snap = await sync.snapshot()
-    reply.header('etag', snap.etag).header('leakgate-revision', String(snap.revision)).header('cache-control', 'no-cache')
+    // no-store: the node keeps its own copy and revalidates with the ETag; no shared cache keeps hashes.
+    reply.header('etag', snap.etag).header('leakgate-revision', String(snap.revision)).header('cache-control', 'no-store')
     const inm = request.headers['if-none-match']
     if (inm !== undefined && inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === snap.etag || tag.trim() === '*')) {
       return reply.code(304).send()

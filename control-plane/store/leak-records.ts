@@ -30,6 +30,7 @@ export interface LeakRow {
   in_history_only: number
   exposed_at: string | null
   hits: number
+  seen_by_nodes: number
   last_seen_at: string | null
   created_at: string
   updated_at: string
@@ -100,7 +101,7 @@ export class LeakRecords {
     const location = input.location ?? {}
     const title = input.title ?? defaultTitle(input)
     const tokens = uniqueTokens(input.tokens)
-    let assessed = assessRisk({ kind: input.kind ?? tokens.find((t) => t.kind !== undefined)?.kind, source: input.source, location, inHistoryOnly: input.inHistoryOnly, exposedAt: input.exposedAt ?? now, hits: 0, now: new Date(now) })
+    let assessed = assessRisk({ kind: input.kind ?? tokens.find((t) => t.kind !== undefined)?.kind, source: input.source, location, inHistoryOnly: input.inHistoryOnly, exposedAt: input.exposedAt ?? now, hits: 0, seenByNodes: 0, now: new Date(now) })
     const score = assessed.score
     if (input.risk !== undefined) assessed = withOverride(assessed, input.risk, actor)
     const action = input.action ?? this.#actionFor(assessed.risk)
@@ -137,7 +138,7 @@ export class LeakRecords {
     const kind = row.kind ?? this.tokensOf(row.id).find((t) => t.kind !== null)?.kind
     return assessRisk({
       kind, source: row.source, location, inHistoryOnly: row.in_history_only === 1,
-      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, now: new Date(),
+      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, now: new Date(),
     })
   }
 

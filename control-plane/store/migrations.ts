@@ -147,4 +147,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'node identities (the key a node reports with), prune index, nodes that saw each leak',
+    sql: `
+      -- The key id a node is bound to: the node key it first reported with (null: not yet bound, e.g. a
+      -- row from before this migration or made by an admin key; the first node key to report claims it).
+      ALTER TABLE nodes ADD COLUMN key_id TEXT;
+      CREATE INDEX nodes_key ON nodes (key_id);
+      CREATE INDEX nodes_last_contact ON nodes (last_contact_at);
+
+      -- Which nodes have seen each leak, so risk counts nodes, not sightings: a burst from one node is
+      -- one node's evidence. Kept apart from sightings, which are pruned to the newest few per leak.
+      CREATE TABLE leak_seen_by (
+        leak_id INTEGER NOT NULL REFERENCES leaks (id),
+        node_id TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        PRIMARY KEY (leak_id, node_id)
+      ) STRICT, WITHOUT ROWID;
+      INSERT OR IGNORE INTO leak_seen_by (leak_id, node_id, first_seen_at)
+        SELECT leak_id, node_id, min(received_at) FROM sightings GROUP BY leak_id, node_id;
+      ALTER TABLE leaks ADD COLUMN seen_by_nodes INTEGER NOT NULL DEFAULT 0;
+      UPDATE leaks SET seen_by_nodes = (SELECT count(*) FROM leak_seen_by s WHERE s.leak_id = leaks.id);
+      -- A leak with hits whose sightings were all pruned still counts as seen by one node.
+      UPDATE leaks SET seen_by_nodes = 1 WHERE hits > 0 AND seen_by_nodes = 0;
+    `,
+  },
 ]

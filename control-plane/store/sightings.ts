@@ -1,7 +1,9 @@
 /**
- * Sightings: a node saw a leaked token in a request. Each one adds to its leak's hits and last-seen
- * time, is kept among the leak's recent sightings (the newest `sightingsKeptPerLeak`), and rescores
- * the leak: a leak in use is critical.
+ * Sightings: a node saw a leaked token in a request. Each one of an open leak adds to its hits and
+ * last-seen time, is kept among the leak's recent sightings (the newest `sightingsKeptPerLeak`), counts
+ * its node among the nodes that saw the leak, and rescores the leak (risk.ts: counted by nodes, so a
+ * burst from one node weighs as one node's evidence). Sightings of unknown or closed leaks are dropped,
+ * and the answer is the same whichever they were, so it tells no one which leak ids exist.
  */
 import type Database from 'better-sqlite3'
 import type { Sighting as ReportedSighting } from '../../protocol/sightings.js'
@@ -20,7 +22,9 @@ export class SightingRepo {
     this.#leaks = leaks
     this.#keep = keepPerLeak
     this.#s = {
-      exists: db.prepare<[number], { id: number }>('SELECT id FROM leaks WHERE id = ?'),
+      open: db.prepare<[number], { id: number }>("SELECT id FROM leaks WHERE id = ? AND status = 'open'"),
+      seenBy: db.prepare('INSERT OR IGNORE INTO leak_seen_by (leak_id, node_id, first_seen_at) VALUES (?, ?, ?)'),
+      countNode: db.prepare('UPDATE leaks SET seen_by_nodes = seen_by_nodes + 1 WHERE id = ?'),
       insert: db.prepare(`
         INSERT INTO sightings (leak_id, node_id, sha256, at, host, method, route, client, verdict, received_at)
         VALUES (@leakId, @nodeId, @sha256, @at, @host, @method, @route, @client, @verdict, @now)`),
@@ -38,14 +42,17 @@ export class SightingRepo {
     }
   }
 
-  /** Stores a node's batch in one transaction; sightings of unknown leaks are ignored and counted. */
+  /**
+   * Stores a node's batch in one transaction. Sightings of leaks that are unknown or not open are
+   * dropped without a trace in the answer: it is `{ accepted: <batch length>, ignored: 0 }` whatever
+   * the ids, so a node key cannot probe which leaks exist.
+   */
   record(nodeId: string, sightings: readonly ReportedSighting[]): { accepted: number; ignored: number } {
     return this.#db.transaction(() => {
       const now = new Date().toISOString()
       const touched = new Set<number>()
-      let accepted = 0
       for (const s of sightings) {
-        if (this.#s.exists.get(s.leakId) === undefined) continue
+        if (this.#s.open.get(s.leakId) === undefined) continue
         // Normalised so string comparison in SQL orders it; a node clock ahead of ours is cut to now,
         // so one bad clock cannot pin a leak's last-seen time in the future.
         const at = new Date(Math.min(Date.parse(s.at), Date.parse(now))).toISOString()
@@ -54,14 +61,14 @@ export class SightingRepo {
           route: s.route ?? null, client: s.client ?? null, verdict: s.verdict ?? null, now,
         })
         this.#s.hit.run({ leakId: s.leakId, at })
+        if (!touched.has(s.leakId) && this.#s.seenBy.run(s.leakId, nodeId, now).changes > 0) this.#s.countNode.run(s.leakId)
         touched.add(s.leakId)
-        accepted += 1
       }
       for (const leakId of touched) {
         this.#s.prune.run({ leakId, keep: this.#keep })
         this.#leaks.rescore(leakId)
       }
-      return { accepted, ignored: sightings.length - accepted }
+      return { accepted: sightings.length, ignored: 0 }
     }).immediate()
   }
 

@@ -2,6 +2,7 @@ import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { storeFile, tempDir } from '../test/harness.js'
 import { openDatabase } from './db.js'
+import { MIGRATIONS } from './migrations.js'
 import { DEFAULT_STORE_OPTIONS, Store } from './store.js'
 
 const token = (s: string): { sha256: string; preview: string; kind: string } => ({ sha256: sha256Hex(s), preview: `${s.slice(0, 4)}…${s.slice(-4)}`, kind: 'github_pat' })
@@ -60,7 +61,7 @@ t.test('the store survives reopening: migrations once, revision and data kept', 
   t.teardown(() => second.close())
   t.equal(second.index.revision(), 2)
   t.equal(second.leaks.get(leak.id)?.action, 'block')
-  t.equal(storeFile(t, second).prepare('SELECT count(*) FROM schema_migrations').pluck().get(), 1)
+  t.equal(storeFile(t, second).prepare('SELECT count(*) FROM schema_migrations').pluck().get(), MIGRATIONS.length)
 })
 
 t.test('the database is opened in WAL mode with synchronous = FULL', async (t) => {

@@ -309,8 +309,9 @@ t.test('a leak added by raw value leaves the browser only as its hash', async (t
 })
 
 t.test('the nodes page shows each node\'s sync state, and a stale node stands out', async (tt) => {
-  // A node that reported once and went quiet (heartbeat as the node sends it).
-  const beat = await cpFetch(cp.url, keys.node, '/v1/nodes/heartbeat', {
+  // A node that reported once and went quiet (heartbeat as a node sends it; the admin key, since the
+  // node key is bound to the running node and may report only as it).
+  const beat = await cpFetch(cp.url, keys.admin, '/v1/nodes/heartbeat', {
     method: 'POST',
     body: { nodeId: 'edge-gone', version: '0.0.9', revision: 1, indexEntries: 3, syncAgeSeconds: 0 },
   })

@@ -40,10 +40,23 @@ export function mountNodes(main) {
     )
   }
 
+  /** The whole fleet: every page of it (the control plane bounds it with maxNodes). */
+  async function fleet() {
+    const first = /** @type {Fleet} */ (await api('/v1/nodes?limit=1000'))
+    const items = [...(first.items ?? [])]
+    let cursor = first.nextCursor
+    while (cursor && !destroyed) {
+      const next = /** @type {Fleet} */ (await api(`/v1/nodes?limit=1000&cursor=${encodeURIComponent(cursor)}`))
+      items.push(...(next.items ?? []))
+      cursor = next.nextCursor
+    }
+    return { ...first, items }
+  }
+
   async function load() {
     clearTimeout(timer)
     try {
-      const res = /** @type {Fleet} */ (await api('/v1/nodes'))
+      const res = await fleet()
       if (destroyed) return
       const items = res.items ?? []
       const stale = items.filter((n) => n.stale).length
