@@ -1,7 +1,8 @@
 /**
  * Sightings: a node saw a leaked token in a request, and reports it in batches on `POST /v1/sightings`
  * (docs/api.md). Never the token: its SHA-256, the leak id, and where the request went, the path reduced
- * to a route template. The control plane answers 202 with how many it took and how many named unknown leaks.
+ * to a route template. The control plane answers 202 `{accepted: <the batch's length>, ignored: 0}` whatever
+ * the leak ids, so the answer reveals no leak's existence; it records only sightings of open leaks.
  *
  * Two string formats are the control plane's to check (its validator defines them): `text` is one line
  * without control, bidi-override or unpaired surrogate characters; `date-time` is an RFC 3339 time that
@@ -37,6 +38,7 @@ export function sightingBatch(maxItems: number) {
 export type SightingBatch = Static<ReturnType<typeof sightingBatch>>
 
 /** The 202 answer of `POST /v1/sightings`. */
+/** The 202 answer: `accepted` is the batch's length and `ignored` 0, whichever ids it named (see above). */
 export const SightingsAnswer = Type.Object({ accepted: Type.Integer(), ignored: Type.Integer() })
 /** The 202 answer of `POST /v1/sightings`. */
 export type SightingsAnswer = Static<typeof SightingsAnswer>
