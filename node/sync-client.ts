@@ -306,7 +306,9 @@ export class SyncClient {
         signal: this.#abort.signal,
       })
       await res.body.dump()
-      if (res.statusCode >= 300) throw new SyncError(`heartbeat: control plane answered ${res.statusCode}`)
+      // 403: the key reports as another node already (one node key a node), or the fleet is full.
+      const hint = res.statusCode === 403 ? ' (a node key reports only as the node id it first used: give each node its own key, or check maxNodes)' : ''
+      if (res.statusCode >= 300) throw new SyncError(`heartbeat: control plane answered ${res.statusCode}${hint}`)
       if (this.#heartbeatFailing) logger.info('heartbeats accepted again')
       this.#heartbeatFailing = false
     } catch (err) {
