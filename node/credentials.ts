@@ -12,6 +12,7 @@
  * nothing outside ASCII) takes a fast path that yields the value alone, so a plain `Bearer <token>`
  * allocates one string. It never throws on malformed input: what cannot be decoded is checked as sent.
  */
+import { isAscii } from 'node:buffer'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { CredentialPlace } from './config.js'
 
@@ -152,7 +153,7 @@ export const READERS: readonly Reader[] = [
   { reader: 'UTF-8 (most stacks; Go and Java strict decoders read canonical Base64 as Node does)', place: 'basic-bytes', derive: (bytes, sink) => sink.via(Buffer.from(bytes, 'latin1').toString('utf8'), 'basic-pair') },
   { reader: 'latin1 (Tomcat\'s default for Basic)', place: 'basic-bytes', derive: (bytes, sink) => sink.via(bytes, 'basic-pair') },
   { reader: 'RFC 7617: the pair, the user before the first `:` and the password after it (APIs take a token as either)', place: 'basic-pair', derive: userAndPassword },
-  { reader: 'naive `split(":")`: every piece (`user:T:x`)', place: 'basic-pair', derive: (pair, sink) => splitOn(pair, isColon, sink) },
+  { reader: 'naive `split(":")`: every piece (`user:T:x`)', place: 'basic-pair', derive: (pair, sink) => pair.indexOf(':') !== pair.lastIndexOf(':') && splitOn(pair, isColon, sink) },
   { reader: 'Tomcat, Python `strip()`, JS `trim()`: user and password trimmed of any space', place: 'basic-pair', derive: trimmedUserAndPassword },
   // Other headers (X-API-Key and the like).
   { reader: 'every stack: the value as node:http hands it over (spaces and tabs around it trimmed)', place: 'header', derive: (v, sink) => sink.primary(v, 'text') },
@@ -188,11 +189,16 @@ export const NAME_READERS: ReadonlyArray<{ readonly reader: string; readonly nor
   { reader: 'ASP.NET Core, Spring (case-insensitive binding): case ignored', normalise: (n) => n.toLowerCase() },
 ]
 
-const PLAIN_NAME = /^[a-z0-9_-]+$/
+/** Lowercase letters, digits, `_` and `-`: a name every normalisation leaves as it is. */
+const PLAIN_NAME = /^[a-z0-9_-]*$/
+
+function isPlainName(name: string): boolean {
+  return PLAIN_NAME.test(name)
+}
 
 /** A parameter or cookie name in the form `CredentialPlan.parameterNames` holds (see `NAME_READERS`). */
 export function normaliseParameterName(name: string): string {
-  if (PLAIN_NAME.test(name)) return name
+  if (isPlainName(name)) return name
   let n = name
   for (const r of NAME_READERS) n = r.normalise(n)
   return n
@@ -213,6 +219,8 @@ for (const r of READERS) {
   if (list === undefined) BY_STAGE.set(r.place, (list = []))
   list.push(r)
 }
+
+const PAIR_READERS = BY_STAGE.get('basic-pair') as Reader[]
 
 // The extraction is synchronous, so one request at a time uses this state.
 let plan!: CredentialPlan
@@ -261,14 +269,14 @@ const sink: Sink = {
   named(name, value, kind) {
     if (status !== 0) return
     const names = kind === 'parameter' ? plan.parameterNames : plan.cookieNames
-    if (names.has(name) || names.has(normaliseParameterName(name))) readValue(kind, value)
+    if (names.has(isPlainName(name) ? name : normaliseParameterName(name))) readValue(kind, value)
   },
 }
 
 /** A parameter's or cookie's value: the fast path for a plain value, else its readers. */
 function readValue(kind: 'parameter' | 'cookie', value: string): void {
   if (value === '') return
-  if (isPlain(value, 0, false)) sink.primary(value)
+  if (isPlain(value, false)) sink.primary(value)
   else if (value.length > plan.maxCredentialLength * 3) status = TOO_LONG
   else read(kind, value)
 }
@@ -280,7 +288,7 @@ function begin(p: CredentialPlan, list: string[]): void {
 }
 
 function end(): number {
-  readAlready.length = 0
+  if (readAlready.length !== 0) readAlready.length = 0
   return status < 0 ? status : 0
 }
 
@@ -289,7 +297,7 @@ function end(): number {
  * @returns the number found, or `TOO_MANY` / `TOO_LONG` when a limit is passed.
  */
 export function extractCredentials(p: CredentialPlan, headers: IncomingHttpHeaders, url: string, list: string[]): number {
-  list.length = 0
+  if (list.length !== 0) list.length = 0
   begin(p, list)
   for (let i = 0; i < p.authHeaders.length && status === 0; i++) {
     const value = headers[p.authHeaders[i] as string]
@@ -303,7 +311,7 @@ export function extractCredentials(p: CredentialPlan, headers: IncomingHttpHeade
   }
   if (status === 0 && p.parameterNames.size > 0) {
     const q = url.indexOf('?')
-    if (q !== -1 && q + 1 < url.length) queryParameters(url.slice(q + 1), sink)
+    if (q !== -1) parseQuery(url, q + 1, sink)
   }
   if (status === 0 && p.cookieNames.size > 0) {
     const cookie = headers.cookie
@@ -325,7 +333,7 @@ export function addParameter(p: CredentialPlan, name: string, value: string, lis
   if (!isParameterName(p, name)) return 0
   begin(p, list)
   readValue('parameter', value)
-  if (status === 0 && !isPlain(value, 0, false)) sink.primary(value, 'text')
+  if (status === 0 && !isPlain(value, false)) sink.primary(value, 'text')
   return end()
 }
 
@@ -334,16 +342,13 @@ export function addParameter(p: CredentialPlan, name: string, value: string, lis
  * the same in every decoder; anything else goes through the readers.
  */
 function readAuthorization(value: string): void {
-  const space = value.indexOf(' ')
-  if (space > 0 && space + 1 < value.length && isPlainScheme(value, space)) {
-    if (space === 5 && isCanonicalBase64(value, 6) && value.slice(0, 5).toLowerCase() === 'basic') {
-      readBasicFast(value.slice(6))
-      return
-    }
-    if (isPlain(value, space + 1, true) && (space !== 5 || value.slice(0, 5).toLowerCase() !== 'basic')) {
-      sink.primary(value.slice(space + 1))
-      return
-    }
+  if (SCHEME_AND_PLAIN.test(value)) {
+    const space = value.indexOf(' ')
+    const param = value.slice(space + 1)
+    if (space !== 5 || value.slice(0, 5).toLowerCase() !== 'basic') sink.primary(param)
+    else if (CANONICAL_BASE64.test(param)) readBasicFast(param)
+    else read('authorization', value)
+    return
   }
   if (value.length > plan.maxCredentialLength * 3) status = TOO_LONG
   else read('authorization', value)
@@ -355,12 +360,19 @@ function readBasicFast(param: string): void {
     status = TOO_LONG
     return
   }
-  read('basic-bytes', Buffer.from(param, 'base64').toString('latin1'))
+  const bytes = Buffer.from(param, 'base64')
+  if (!isAscii(bytes)) {
+    read('basic-bytes', bytes.toString('latin1'))
+    return
+  }
+  // ASCII: UTF-8 and latin1 read the same pair, which nothing reads further.
+  const pair = bytes.toString('latin1')
+  for (let i = 0; i < PAIR_READERS.length && status === 0; i++) PAIR_READERS[i]!.derive(pair, sink)
 }
 
 function readHeader(value: string): void {
   if (value === '') return
-  if (isPlain(value, 0, true)) sink.primary(value)
+  if (isPlain(value, true)) sink.primary(value)
   else if (value.length > plan.maxCredentialLength * 3) status = TOO_LONG
   else read('header', value)
 }
@@ -376,7 +388,7 @@ function pathSegments(url: string): void {
     if (slash === -1 || slash > end) slash = end
     if (slash - start >= min) {
       const segment = url.slice(start, slash)
-      if (isPlain(segment, 0, true)) {
+      if (isPlain(segment, true)) {
         sink.piece(segment)
         afterLetters(segment, sink)
       } else {
@@ -474,12 +486,13 @@ function userAndPassword(pair: string, sink: Sink): void {
 
 function trimmedUserAndPassword(pair: string, sink: Sink): void {
   const colon = pair.indexOf(':')
+  const end = pair.length - 1
   if (colon === -1) {
-    sink.piece(trimSpace(pair))
+    if (end >= 0 && (isSpace(pair.charCodeAt(0)) || isSpace(pair.charCodeAt(end)))) sink.piece(trimSpace(pair))
     return
   }
-  sink.piece(trimSpace(pair.slice(0, colon)))
-  sink.piece(trimSpace(pair.slice(colon + 1)))
+  if (colon > 0 && (isSpace(pair.charCodeAt(0)) || isSpace(pair.charCodeAt(colon - 1)))) sink.piece(trimSpace(pair.slice(0, colon)))
+  if (colon < end && (isSpace(pair.charCodeAt(colon + 1)) || isSpace(pair.charCodeAt(end)))) sink.piece(trimSpace(pair.slice(colon + 1)))
 }
 
 /**
@@ -512,16 +525,31 @@ function splitOn(v: string, isSeparator: (c: number) => boolean, sink: Sink): bo
 }
 
 function queryParameters(query: string, sink: Sink): void {
-  let i = 0
-  while (i < query.length && status === 0) {
-    let endAt = i
-    while (endAt < query.length) {
-      const c = query.charCodeAt(endAt)
-      if (c === 0x26 || c === 0x3b) break
-      endAt++
+  parseQuery(query, 0, sink)
+}
+
+/** `name=value` pairs of `url` from `start` on; linear: each separator is searched for once. */
+function parseQuery(url: string, start: number, sink: Sink): void {
+  const len = url.length
+  let i = start
+  let amp = -1
+  let semi = -1
+  let eq = -1
+  while (i < len && status === 0) {
+    if (amp < i) {
+      amp = url.indexOf('&', i)
+      if (amp === -1) amp = len
     }
-    const eq = query.indexOf('=', i)
-    if (eq !== -1 && eq < endAt) sink.named(query.slice(i, eq), query.slice(eq + 1, endAt), 'parameter')
+    if (semi < i) {
+      semi = url.indexOf(';', i)
+      if (semi === -1) semi = len
+    }
+    const endAt = amp < semi ? amp : semi
+    if (eq < i) {
+      eq = url.indexOf('=', i)
+      if (eq === -1) eq = len
+    }
+    if (eq < endAt) sink.named(url.slice(i, eq), url.slice(eq + 1, endAt), 'parameter')
     i = endAt + 1
   }
 }
@@ -532,21 +560,32 @@ function upToFragment(v: string, sink: Sink): void {
 }
 
 function cookiePairs(header: string, sink: Sink): void {
+  const len = header.length
   let i = 0
-  while (i < header.length && status === 0) {
-    let endAt = i
-    while (endAt < header.length) {
-      const c = header.charCodeAt(endAt)
-      if (c === 0x3b || c === 0x2c) break
-      endAt++
+  let semi = -1
+  let comma = -1
+  let eq = -1
+  while (i < len && status === 0) {
+    if (semi < i) {
+      semi = header.indexOf(';', i)
+      if (semi === -1) semi = len
     }
-    const segment = header.slice(i, endAt).trim()
-    const eq = segment.indexOf('=')
-    if (eq !== -1) {
-      sink.named(segment.slice(0, eq).trim(), segment.slice(eq + 1).trim(), 'cookie')
+    if (comma < i) {
+      comma = header.indexOf(',', i)
+      if (comma === -1) comma = len
+    }
+    const endAt = semi < comma ? semi : comma
+    if (eq < i) {
+      eq = header.indexOf('=', i)
+      if (eq === -1) eq = len
+    }
+    if (eq < endAt) {
+      const name = trimSpace(header.slice(i, eq))
+      const value = trimSpace(header.slice(eq + 1, endAt))
+      sink.named(name, value, 'cookie')
       // `a=1 key=T`: SimpleCookie reads two cookies where others read one.
-      if (/\s\S*=/.test(segment.slice(eq))) {
-        for (const word of segment.split(/\s+/)) {
+      if (value.indexOf('=') !== -1 && /\s\S*=/.test(value)) {
+        for (const word of value.split(/\s+/)) {
           const e = word.indexOf('=')
           if (e > 0) sink.named(word.slice(0, e), word.slice(e + 1), 'cookie')
         }
@@ -588,37 +627,15 @@ function isLetter(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
 }
 
+// Regular expressions: V8 runs these several times faster than a loop over charCodeAt.
+const PLAIN_WITH_PLUS = /^[A-Za-z0-9._~+/-]+=*$/
+const PLAIN_NO_PLUS = /^[A-Za-z0-9._~/-]+=*$/
+const SCHEME_AND_PLAIN = /^[A-Za-z]+ [A-Za-z0-9._~+/-]+=*$/
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$/
+
 /** Token characters no reader splits or decodes (`=` only as trailing padding; `+` only outside URLs, where it may be a space). */
-function isPlain(v: string, from: number, plusIsPlain: boolean): boolean {
-  let i = from
-  for (; i < v.length; i++) {
-    const c = v.charCodeAt(i)
-    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e || c === 0x2f) continue
-    if (c === 0x2b && plusIsPlain) continue
-    break
-  }
-  const firstPad = i
-  while (i < v.length && v.charCodeAt(i) === 0x3d) i++
-  return i === v.length && firstPad > from
-}
-
-/** Standard-alphabet Base64 with its padding: every decoder reads it the same. */
-function isCanonicalBase64(v: string, from: number): boolean {
-  let i = from
-  for (; i < v.length; i++) {
-    const c = v.charCodeAt(i)
-    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2b || c === 0x2f) continue
-    break
-  }
-  const data = i - from
-  while (i < v.length && v.charCodeAt(i) === 0x3d) i++
-  return i === v.length && data > 0 && (v.length - from) % 4 === 0 && i - from - data <= 2
-}
-
-/** A scheme of letters only (`Bearer`, `Basic`, `Token`). */
-function isPlainScheme(v: string, end: number): boolean {
-  for (let i = 0; i < end; i++) if (!isLetter(v.charCodeAt(i))) return false
-  return true
+function isPlain(v: string, plusIsPlain: boolean): boolean {
+  return (plusIsPlain ? PLAIN_WITH_PLUS : PLAIN_NO_PLUS).test(v)
 }
 
 function trimOws(v: string): string {
