@@ -56,6 +56,8 @@ export interface NodeConfig {
 /** The default places, as README's tour lists them (the edge node's credentials). */
 export const DEFAULT_CREDENTIAL_PLACES: readonly CredentialPlace[] = [
   { in: 'header', name: 'authorization' },
+  // Forwarded like any header, so an upstream may read it as it reads Authorization.
+  { in: 'header', name: 'proxy-authorization' },
   { in: 'header', name: 'x-api-key' },
   { in: 'header', name: 'api-key' },
   { in: 'query', name: 'api_key' },

@@ -157,7 +157,7 @@ export const READERS: readonly Reader[] = [
   { reader: 'Tomcat, Python `strip()`, JS `trim()`: user and password trimmed of any space', place: 'basic-pair', derive: trimmedUserAndPassword },
   // Other headers (X-API-Key and the like).
   { reader: 'every stack: the value as node:http hands it over (spaces and tabs around it trimmed)', place: 'header', derive: (v, sink) => sink.primary(v, 'text') },
-  { reader: 'Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8', place: 'header', derive: (v, sink) => asUtf8Bytes(v, sink, 'header') },
+  { reader: 'Go, Rust, Java (raw bytes), any header: a value with bytes >= 0x80 read as UTF-8', place: 'header', derive: (v, sink) => asUtf8Bytes(v, sink, 'header') },
   // Any value, once decoded: its pieces.
   { reader: 'Express `split(" ")`, Python `split()`/`strip()`, Go `strings.Fields`, header lists (`T, realm=x`), `;` parameters (`T;x`), quoted strings (`"T"`): the pieces between any space, `,`, `;`, `"` and `\'`', place: 'text', derive: textPieces },
   { reader: 'Rails `token="T"`, auth-params `name=value`: what follows the first `=`', place: 'auth-param', derive: afterEquals },
