@@ -129,7 +129,9 @@ row('RFC 6265, Python `SimpleCookie`: the value without its quotes', [[`"${T}"`,
 row('PHP `urldecode`', [[`"${T}%20"`, [`via:parameter:${T}%20`]]])
 row('routers (Express, Rails, Flask, Spring)', [[`users;jsessionid=${T}`, [`piece:users;jsessionid=${T}`]], [`%74ok${T}`, [`piece:tok${T}`]]])
 row('Telegram-style', [
-  ['bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw', ['piece:123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw']],
+  ['bot123456:AAHdqTcv', ['piece:ot123456:AAHdqTcv', 'piece:t123456:AAHdqTcv', 'piece:123456:AAHdqTcv']],
+  ['botghp_x', ['piece:otghp_x', 'piece:tghp_x', 'piece:ghp_x', 'piece:hp_x']],
+  ['keyabcdefgh1', ['piece:eyabcdefgh1', 'piece:yabcdefgh1', 'piece:abcdefgh1', 'piece:bcdefgh1', 'piece:1']],
   ['organizations', []],
   ['12345678', []],
 ])

@@ -174,7 +174,7 @@ export const READERS: readonly Reader[] = [
   { reader: 'PHP `urldecode`, Express `decodeURIComponent`, Python `unquote`: decoded as a query value is', place: 'cookie', derive: (v, sink) => sink.via(unquote(v), 'parameter') },
   // Path segments.
   { reader: 'routers (Express, Rails, Flask, Spring): the segment percent-decoded, then its pieces (`;`, `,`, `=`)', place: 'path', derive: (s, sink) => sink.piece(percentDecode(s, false, false), 'text') },
-  { reader: 'Telegram-style `/bot<id>:<secret>/`: the segment after a leading run of letters', place: 'path', derive: afterLetters },
+  { reader: 'Telegram-style `/bot<id>:<secret>/`: the segment after a word glued before the token (after each of its first four letters, and after the whole leading run of letters)', place: 'path', derive: afterLetters },
 ]
 
 /**
@@ -596,9 +596,12 @@ function cookiePairs(header: string, sink: Sink): void {
 }
 
 function afterLetters(s: string, sink: Sink): void {
-  let i = 0
-  while (i < s.length && isLetter(s.charCodeAt(i))) i++
-  if (i > 0 && i < s.length) sink.piece(percentDecode(s.slice(i), false, false), 'text')
+  let run = 0
+  while (run < s.length && isLetter(s.charCodeAt(run))) run++
+  if (run === 0 || run === s.length) return
+  // The glued word is short (`bot`), but the token may start with letters too (`botghp_…`).
+  for (let i = 1; i <= run && i <= 4; i++) sink.piece(percentDecode(s.slice(i), false, false), 'text')
+  if (run > 4) sink.piece(percentDecode(s.slice(run), false, false), 'text')
 }
 
 // ---------------------------------------------------------------------------------------------------
