@@ -130,7 +130,7 @@ row('PHP `urldecode`', [[`"${T}%20"`, [`via:parameter:${T}%20`]]])
 row('routers (Express, Rails, Flask, Spring)', [[`users;jsessionid=${T}`, [`piece:users;jsessionid=${T}`]], [`%74ok${T}`, [`piece:tok${T}`]]])
 row('Telegram-style', [
   ['bot123456:AAHdqTcv', ['piece:ot123456:AAHdqTcv', 'piece:t123456:AAHdqTcv', 'piece:123456:AAHdqTcv']],
-  ['botghp_x', ['piece:otghp_x', 'piece:tghp_x', 'piece:ghp_x', 'piece:hp_x']],
+  ['botghp_x', ['piece:otghp_x', 'piece:tghp_x', 'piece:ghp_x', 'piece:hp_x', 'piece:_x']],
   ['keyabcdefgh1', ['piece:eyabcdefgh1', 'piece:yabcdefgh1', 'piece:abcdefgh1', 'piece:bcdefgh1', 'piece:1']],
   ['organizations', []],
   ['12345678', []],
