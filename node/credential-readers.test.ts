@@ -44,10 +44,15 @@ row('Express `split(" ")[1]`', [
   [`Bearer\u00a0${T}`, [`piece:${T}`]],
   [`Basic\u0085${b64('u:p')} more`, [`piece:${b64('u:p')}`, `via:basic:${b64('u:p')}`, 'piece:more', 'via:basic:more']],
 ])
-row('Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8, where', [
+row('Java `substring(7)`', [
+  [`Bearer ${T}`, [`piece:${T}`]],
+  [`bearer\xa0${T}\u3000`, [`piece:${T}\u3000`]],
+])
+row('Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8 (lossy', [
   [Buffer.from(`Bearer ${T}é`, 'utf8').toString('latin1'), [`via:authorization:Bearer ${T}é`]],
   [`Bearer ${T}`, []],
-  ['Bearer \xff', []],
+  ['Bearer\xa0x', ['via:authorization:Bearer\ufffdx']],
+  ['Bearer \u0100', []],
 ])
 row('APIs that take a token as `Basic <token>`', [[T, [`piece:${T}`]]])
 row('Node `Buffer.from(p, "base64")`', [

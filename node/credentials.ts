@@ -145,7 +145,8 @@ export const READERS: readonly Reader[] = [
   // Authorization and Proxy-Authorization, any scheme.
   { reader: 'RFC 9110 (most stacks): the scheme ends at the first space or tab; the parameter, trimmed; a bare value whole', place: 'authorization', derive: schemeAndParameter },
   { reader: 'Express `split(" ")[1]`, Python `split()[1]`, Go `strings.Fields`: the words of the value between any space (U+00A0, U+0085…); after `Basic`, each word decoded', place: 'authorization', derive: authorizationWords },
-  { reader: 'Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8, where node:http hands latin1 characters', place: 'authorization', derive: (v, sink) => asUtf8Bytes(v, sink, 'authorization') },
+  { reader: 'Java `substring(7)`, Python `auth[7:]`: what follows the first seven characters (`Bearer ` assumed), whatever they are', place: 'authorization', derive: (v, sink) => sink.piece(v.slice(7), 'text') },
+  { reader: 'Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8 (lossy decoders replace bad sequences), where node:http hands latin1 characters', place: 'authorization', derive: (v, sink) => asUtf8Bytes(v, sink, 'authorization') },
   // Basic.
   { reader: 'APIs that take a token as `Basic <token>`: the parameter itself, not decoded', place: 'basic', derive: (p, sink) => sink.piece(p) },
   { reader: 'Node `Buffer.from(p, "base64")`: both alphabets, characters outside them skipped, stops at the first `=`', place: 'basic', derive: (p, sink) => sink.via(Buffer.from(p, 'base64').toString('latin1'), 'basic-bytes') },
@@ -157,7 +158,7 @@ export const READERS: readonly Reader[] = [
   { reader: 'Tomcat, Python `strip()`, JS `trim()`: user and password trimmed of any space', place: 'basic-pair', derive: trimmedUserAndPassword },
   // Other headers (X-API-Key and the like).
   { reader: 'every stack: the value as node:http hands it over (spaces and tabs around it trimmed)', place: 'header', derive: (v, sink) => sink.primary(v, 'text') },
-  { reader: 'Go, Rust, Java (raw bytes), any header: a value with bytes >= 0x80 read as UTF-8', place: 'header', derive: (v, sink) => asUtf8Bytes(v, sink, 'header') },
+  { reader: 'Go, Rust, Java (raw bytes), any header: a value with bytes >= 0x80 read as UTF-8 (lossy decoders replace bad sequences)', place: 'header', derive: (v, sink) => asUtf8Bytes(v, sink, 'header') },
   // Any value, once decoded: its pieces.
   { reader: 'Express `split(" ")`, Python `split()`/`strip()`, Go `strings.Fields`, header lists (`T, realm=x`), `;` parameters (`T;x`), quoted strings (`"T"`): the pieces between any space, `,`, `;`, `"` and `\'`', place: 'text', derive: textPieces },
   { reader: 'Rails `token="T"`, auth-params `name=value`: what follows the first `=`', place: 'auth-param', derive: afterEquals },
@@ -285,6 +286,7 @@ function begin(p: CredentialPlan, list: string[]): void {
   plan = p
   out = list
   status = 0
+  if (readAlready.length !== 0) readAlready.length = 0 // left by a request that threw (verdict.ts answers it 500)
 }
 
 function end(): number {
@@ -447,9 +449,7 @@ function asUtf8Bytes(v: string, sink: Sink, again: Stage): void {
     if (c >= 0x80) high = true
   }
   if (!high) return
-  const bytes = Buffer.from(v, 'latin1')
-  const utf8 = bytes.toString('utf8')
-  if (utf8.indexOf('\ufffd') === -1) sink.via(utf8, again) // only valid UTF-8: what else a server would compare is the latin1 form, checked already
+  sink.via(Buffer.from(v, 'latin1').toString('utf8'), again)
 }
 
 /** CPython's `binascii.a2b_base64` without `strict_mode`. */
