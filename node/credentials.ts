@@ -348,7 +348,7 @@ function readAuthorization(value: string): void {
     const space = value.indexOf(' ')
     const param = value.slice(space + 1)
     if (space !== 5 || value.slice(0, 5).toLowerCase() !== 'basic') sink.primary(param)
-    else if (CANONICAL_BASE64.test(param)) readBasicFast(param)
+    else if (param.length % 4 === 0 && BASE64.test(param)) readBasicFast(param) // padded standard Base64: every decoder reads it alike
     else read('authorization', value)
     return
   }
@@ -379,7 +379,14 @@ function readHeader(value: string): void {
   else read('header', value)
 }
 
-/** Each path segment long enough to hold a token, read by the `path` readers. */
+/**
+ * Lowercase words (`organizations`, `user-profiles`): what most path segments are, and what no token
+ * generator produces (a random 16-character base62 token is all lowercase letters once in a million),
+ * so they are not looked up; sightings' route templates keep the same words. Sticky: tested in place.
+ */
+const WORD_AT = /[a-z]+(?:-[a-z]+)*/y
+
+/** Each path segment long enough to hold a token and not plainly a word, read by the `path` readers. */
 function pathSegments(url: string): void {
   let end = url.indexOf('?')
   if (end === -1) end = url.length
@@ -388,7 +395,8 @@ function pathSegments(url: string): void {
   while (start < end && status === 0) {
     let slash = url.indexOf('/', start)
     if (slash === -1 || slash > end) slash = end
-    if (slash - start >= min) {
+    WORD_AT.lastIndex = start
+    if (slash - start >= min && !(WORD_AT.test(url) && WORD_AT.lastIndex === slash)) {
       const segment = url.slice(start, slash)
       if (isPlain(segment, true)) {
         sink.piece(segment)
@@ -634,7 +642,7 @@ function isLetter(c: number): boolean {
 const PLAIN_WITH_PLUS = /^[A-Za-z0-9._~+/-]+=*$/
 const PLAIN_NO_PLUS = /^[A-Za-z0-9._~/-]+=*$/
 const SCHEME_AND_PLAIN = /^[A-Za-z]+ [A-Za-z0-9._~+/-]+=*$/
-const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$/
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 
 /** Token characters no reader splits or decodes (`=` only as trailing padding; `+` only outside URLs, where it may be a space). */
 function isPlain(v: string, plusIsPlain: boolean): boolean {

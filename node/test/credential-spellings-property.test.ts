@@ -72,6 +72,10 @@ const WRAPS: ReadonlyArray<[string, (t: string) => string]> = [
   ['T<U+0085>', (t) => `${t}\x85`],
   ['T<U+00A0>x', (t) => `${t}\xa0x`],
   ['T<U+3000 utf8>', (t) => `${t}${latin1OfUtf8('\u3000')}`],
+  ['T<U+001F>x', (t) => `${t}\x1fx`],
+  ["'T'", (t) => `'${t}'`],
+  ['<U+00A0>T', (t) => `\xa0${t}`],
+  ['T<U+2003 utf8>x', (t) => `${t}${latin1OfUtf8('\u2003')}x`],
 ]
 
 function authorization(tok: string): Spelled {
@@ -85,9 +89,12 @@ function authorization(tok: string): Spelled {
       ['b64 more', `${encoded} more`],
       ['b64url', Buffer.from(pair, latin ? 'latin1' : 'utf8').toString('base64url')],
       ['b64.stray', `${encoded.slice(0, 4)}.${encoded.slice(4)}`],
+      ['b64 inner space', `${encoded.slice(0, 4)} ${encoded.slice(4)}`],
+      ['b64=more', `${encoded.replace(/=+$/, '')}=QUFB`],
     ])
-    const sep = pick([' ', '\t', '\xa0'])
-    return { label: `Basic${JSON.stringify(sep)}${how}(${JSON.stringify(pair)})`, target: '/x', headers: [[pick(['Authorization', 'Proxy-Authorization']), `Basic${sep}${value}`]] }
+    const sep = pick([' ', '\t', '\xa0', '  '])
+    const scheme = pick(['Basic', 'basic', 'BASIC'])
+    return { label: `${scheme}${JSON.stringify(sep)}${how}(${JSON.stringify(pair)})`, target: '/x', headers: [[pick(['Authorization', 'Proxy-Authorization']), `${scheme}${sep}${value}`]] }
   }
   const scheme = pick(['Bearer', 'bearer', 'Token', 'Basic', 'JWT'])
   const sep = pick([' ', '\t', '  ', '\xa0', latin1OfUtf8('\u00a0')])
@@ -123,8 +130,10 @@ function query(tok: string): Spelled {
     ['%20-padded', `%20${tok.replaceAll('+', '%2B')}%20`],
     ['+-padded', `+${tok.replaceAll('+', '%2B')}+`],
     ['T;x', `${tok.replaceAll('+', '%2B')};x`],
+    ['T#x', `${tok.replaceAll('+', '%2B')}#x`],
+    ['T,x', `${tok.replaceAll('+', '%2B')},x`],
   ])
-  const before = pick(['', 'a=1&', 'a=1;', 'q=x%26y&'])
+  const before = pick(['', 'a=1&', 'a=1;', 'q=x%26y&', 'a=1#&'])
   return { label: `?${nameHow}=${valueHow} after ${JSON.stringify(before)}`, target: `/x?${before}${name}=${value}`, headers: [] }
 }
 
