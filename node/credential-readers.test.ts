@@ -47,7 +47,8 @@ row('Express `split(" ")[1]`', [
 row('Java `substring(7)`', [
   [`Bearer ${T}`, [`piece:${T}`]],
   [`bearer\xa0${T}\u3000`, [`piece:${T}\u3000`]],
-])
+  [`Basic ${T}`, [], 'a five-letter scheme: not this reader'],
+].map(([a, b]) => [a, b] as [string, string[]]))
 row('Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8 (lossy', [
   [Buffer.from(`Bearer ${T}é`, 'utf8').toString('latin1'), [`via:authorization:Bearer ${T}é`]],
   [`Bearer ${T}`, []],

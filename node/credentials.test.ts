@@ -23,10 +23,11 @@ t.test('default places', async (t) => {
   // Review of 2026-11-28: bypasses found by sending what lenient upstreams accept.
   t.same(creds({ authorization: 'Bearer\tabc' }), ['abc'], 'a tab after the scheme')
   t.same(creds({ authorization: `Basic\t${b64('user:pw')}` }), [b64('user:pw'), 'user:pw', 'pw', 'user'], 'a tab after Basic')
-  t.same((creds({ authorization: `Basic ${b64('alice:pw12')}===` }) as string[]).slice(-3), ['alice:pw12', 'pw12', 'alice'], 'Basic with extra padding is decoded')
+  const hasAll = (found: string[] | number, wanted: string[]): boolean => Array.isArray(found) && wanted.every((w) => found.includes(w))
+  t.ok(hasAll(creds({ authorization: `Basic ${b64('alice:pw12')}===` }), ['alice:pw12', 'pw12', 'alice']), 'Basic with extra padding is decoded')
   const padded = b64('alice:secretpw')
-  t.same((creds({ authorization: `Basic ${padded.slice(0, 4)}.${padded.slice(4)}` }) as string[]).slice(-3), ['alice:secretpw', 'secretpw', 'alice'], 'Basic with a stray character is decoded')
-  t.ok(['alice:secretpw', 'secretpw', 'alice'].every((c) => (creds({ authorization: `Basic ${padded.slice(0, 4)} ${padded.slice(4)}` }) as string[]).includes(c)), 'Basic with inner space is decoded')
+  t.ok(hasAll(creds({ authorization: `Basic ${padded.slice(0, 4)}.${padded.slice(4)}` }), ['alice:secretpw', 'secretpw', 'alice']), 'Basic with a stray character is decoded')
+  t.ok(hasAll(creds({ authorization: `Basic ${padded.slice(0, 4)} ${padded.slice(4)}` }), ['alice:secretpw', 'secretpw', 'alice']), 'Basic with inner space is decoded')
   t.same(creds({ x_api_key: 'k1' }), ['k1'], 'X_API_KEY, as CGI-style servers read X-API-Key')
   t.same(creds({ 'x-api_key': 'k1', api_key: 'k2' }), ['k1', 'k2'], 'every spelling with _ for -')
   t.same(creds({}, '/p?a=1#&api_key=T'), ['T'], 'a parameter after a # is checked: it is forwarded as sent')
@@ -53,7 +54,7 @@ t.test('malformed input never throws', async (t) => {
   t.same(creds({}, '/p?key=%zz'), ['%zz'], 'a bad escape: as sent')
   t.same(creds({}, '/p?key=&token&=&&'), [])
   t.same(creds({}, '/p?'), [])
-  t.same(creds({ 'x-api-key': 'clé' }), ['clé'])
+  t.same(creds({ 'x-api-key': 'clé' }), ['clé', 'cl\ufffd'], 'a latin1 byte: as node:http hands it, and as a lossy UTF-8 reader reads it')
   t.same(creds({ 'x-api-key': ['a', 'b'] }), ['a', 'b'])
 })
 

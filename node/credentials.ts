@@ -145,7 +145,7 @@ export const READERS: readonly Reader[] = [
   // Authorization and Proxy-Authorization, any scheme.
   { reader: 'RFC 9110 (most stacks): the scheme ends at the first space or tab; the parameter, trimmed; a bare value whole', place: 'authorization', derive: schemeAndParameter },
   { reader: 'Express `split(" ")[1]`, Python `split()[1]`, Go `strings.Fields`: the words of the value between any space (U+00A0, U+0085…); after `Basic`, each word decoded', place: 'authorization', derive: authorizationWords },
-  { reader: 'Java `substring(7)`, Python `auth[7:]`: what follows the first seven characters (`Bearer ` assumed), whatever they are', place: 'authorization', derive: (v, sink) => sink.piece(v.slice(7), 'text') },
+  { reader: 'Java `substring(7)`, Python `auth[7:]`: what follows the first seven characters (`Bearer ` assumed), whatever they are', place: 'authorization', derive: (v, sink) => SIX_LETTERS.test(v) && sink.piece(v.slice(7), 'text') },
   { reader: 'Go, Rust, Java (raw bytes): a value with bytes >= 0x80 read as UTF-8 (lossy decoders replace bad sequences), where node:http hands latin1 characters', place: 'authorization', derive: (v, sink) => asUtf8Bytes(v, sink, 'authorization') },
   // Basic.
   { reader: 'APIs that take a token as `Basic <token>`: the parameter itself, not decoded', place: 'basic', derive: (p, sink) => sink.piece(p) },
@@ -213,6 +213,8 @@ export function isParameterName(plan: CredentialPlan, name: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // The engine: the table run over a request, into a list of candidates
 // ---------------------------------------------------------------------------------------------------
+
+const SIX_LETTERS = /^[A-Za-z]{6}[^A-Za-z]/
 
 const BY_STAGE = new Map<Stage, Reader[]>()
 for (const r of READERS) {
