@@ -140,6 +140,8 @@ export interface Reader {
  * Every reader, by place. A candidate reaches the index when any row yields it; rows hand values on
  * to other places (`next`), so a decoded Basic pair is split like any pair, a decoded query value is
  * split like any text. Pieces shorter than `minCandidateLength` are dropped before they are read further.
+ * The `query` and `cookie-header` rows are called by `extractCredentials` itself, on the request's own
+ * strings; the fast paths there (a plain value alone) yield what these rows would for such a value.
  */
 export const READERS: readonly Reader[] = [
   // Authorization and Proxy-Authorization, any scheme.
