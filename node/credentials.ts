@@ -207,6 +207,11 @@ export function normaliseParameterName(name: string): string {
   return n
 }
 
+/** The plan with more parameter names (RFC 6750's `access_token` in a form body, say), normalised. */
+export function withParameterNames(p: CredentialPlan, names: readonly string[]): CredentialPlan {
+  return { ...p, parameterNames: new Set([...p.parameterNames, ...names.map(normaliseParameterName)]) }
+}
+
 /** Whether a parameter named `name` (as sent, or decoded) is one of the plan's: a query name, a form field, a JSON key. */
 export function isParameterName(plan: CredentialPlan, name: string): boolean {
   return plan.parameterNames.has(normaliseParameterName(name))
