@@ -356,13 +356,18 @@ function readAuthorization(value: string): void {
   if (SCHEME_AND_PLAIN.test(value)) {
     const space = value.indexOf(' ')
     const param = value.slice(space + 1)
-    if (space !== 5 || value.slice(0, 5).toLowerCase() !== 'basic') sink.primary(param)
+    if (space !== 5 || !isBasic(value)) sink.primary(param)
     else if (param.length % 4 === 0 && BASE64.test(param)) readBasicFast(param) // padded standard Base64: every decoder reads it alike
     else read('authorization', value)
     return
   }
   if (value.length > plan.maxCredentialLength * 3) status = TOO_LONG
   else read('authorization', value)
+}
+
+/** `Basic`, any case, without a lowercased copy. */
+function isBasic(v: string): boolean {
+  return (v.charCodeAt(0) | 0x20) === 0x62 && (v.charCodeAt(1) | 0x20) === 0x61 && (v.charCodeAt(2) | 0x20) === 0x73 && (v.charCodeAt(3) | 0x20) === 0x69 && (v.charCodeAt(4) | 0x20) === 0x63
 }
 
 function readBasicFast(param: string): void {
