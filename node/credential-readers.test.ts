@@ -147,7 +147,8 @@ t.test('every reader has its examples', async (t) => {
 })
 
 t.test('name readers, each in turn, and all of them', async (t) => {
-  const [decode, leading, arrays, php, caseless] = NAME_READERS
+  const [decode, nul, leading, arrays, php, caseless] = NAME_READERS
+  t.equal(nul?.normalise('api_key\0junk'), 'api_key')
   t.equal(decode?.normalise('api%5Fkey+x'), 'api_key x')
   t.equal(leading?.normalise('  api_key'), 'api_key')
   t.equal(arrays?.normalise('api_key[]'), 'api_key')
@@ -156,8 +157,8 @@ t.test('name readers, each in turn, and all of them', async (t) => {
   t.equal(php?.normalise('api.key'), 'api_key')
   t.equal(php?.normalise('api key+x[y'), 'api_key_x_y')
   t.equal(caseless?.normalise('API_Key'), 'api_key')
-  t.equal(NAME_READERS.length, 5, 'each row above')
-  for (const spelled of ['api_key', 'api.key', 'api key', 'api+key', 'api%20key', ' api_key', 'api[key', 'api_key[]', 'api_key[0]', 'api_key%5B%5D', 'API_KEY', 'Api.Key[]']) {
+  t.equal(NAME_READERS.length, 6, 'each row above')
+  for (const spelled of ['api_key', 'api.key', 'api key', 'api+key', 'api%20key', ' api_key', 'api[key', 'api_key[]', 'api_key[0]', 'api_key%5B%5D', 'API_KEY', 'Api.Key[]', 'api_key%00x']) {
     t.equal(normaliseParameterName(spelled), 'api_key', spelled)
   }
   t.not(normaliseParameterName('api_keys'), 'api_key')

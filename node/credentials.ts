@@ -186,6 +186,7 @@ export const READERS: readonly Reader[] = [
  */
 export const NAME_READERS: ReadonlyArray<{ readonly reader: string; readonly normalise: (name: string) => string }> = [
   { reader: 'every stack: percent-decoded, `+` as a space', normalise: (n) => percentDecode(n, true, false) },
+  { reader: 'PHP: a name ends at a NUL byte (`api_key%00x`)', normalise: (n) => (n.indexOf('\0') === -1 ? n : n.slice(0, n.indexOf('\0'))) },
   { reader: 'PHP: leading spaces dropped', normalise: (n) => n.replace(/^ +/, '') },
   { reader: 'Rails, qs, PHP: `name[]`, `name[0]`, `name[key]` are `name`', normalise: (n) => n.replace(/\[[^]*\][^]*$/, '') },
   { reader: 'PHP: space, `.`, `+` and an unclosed `[` become `_`', normalise: (n) => n.replace(/[ .+[]/g, '_') },
