@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 
 const BENCHES: Record<string, string[]> = {
   index: ['--expose-gc', '--max-old-space-size=8000', '--import', './scripts/register-ts.js', 'bench/index.bench.ts'],
+  credentials: ['--import', './scripts/register-ts.js', 'bench/credentials.bench.ts'],
   proxy: ['--import', './scripts/register-ts.js', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
   sync: ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts'],
   'body-check': ['--import', './scripts/register-ts.js', 'bench/body-check.bench.ts'],

@@ -29,3 +29,11 @@ t.test('config/node.yaml holds every option with its default', async (t) => {
   const { nodeId: _b, ...defaults } = d
   t.same(fromFile, defaults, 'the file states the defaults')
 })
+
+t.test('credential places: a path place has no name, every other place one', async (t) => {
+  const env = (places: string): Record<string, string> => ({ LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_CREDENTIAL_PLACES: places })
+  t.same(loadNodeConfig({ env: env('[{"in":"path"},{"in":"cookie","name":"sid"}]') }).credentialPlaces, [{ in: 'path' }, { in: 'cookie', name: 'sid' }])
+  t.throws(() => loadNodeConfig({ env: env('[{"in":"query"}]') }), { message: /LEAKGATE_CREDENTIAL_PLACES/ })
+  t.throws(() => loadNodeConfig({ env: env('[{"in":"path","name":"x"}]') }), { message: /LEAKGATE_CREDENTIAL_PLACES/ })
+  t.equal(loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_MIN_CANDIDATE_LENGTH: '12' } }).minCandidateLength, 12)
+})

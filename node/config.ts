@@ -5,13 +5,17 @@
 import { hostname } from 'node:os'
 import { loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
 
-/** Where a credential is taken from. */
-export interface CredentialPlace {
-  /** `header`: a header's whole value (`authorization` is parsed as Bearer/Basic); `query`: a query parameter; `cookie`: a cookie. */
-  in: 'header' | 'query' | 'cookie'
-  /** Header, parameter or cookie name (headers case-insensitive). */
-  name: string
-}
+/**
+ * Where a credential is taken from: `header` (authorization and proxy-authorization read as
+ * `<scheme> <credential>`), `query` (a parameter), `cookie`, or `path` (every segment of the path).
+ */
+export type CredentialPlace =
+  | {
+      in: 'header' | 'query' | 'cookie'
+      /** Header, parameter or cookie name (headers case-insensitive). */
+      name: string
+    }
+  | { in: 'path' }
 
 /** The node's validated, frozen configuration. */
 export interface NodeConfig {
@@ -29,6 +33,7 @@ export interface NodeConfig {
   credentialPlaces: readonly CredentialPlace[]
   maxCredentials: number
   maxCredentialLength: number
+  minCandidateLength: number
   cacheSize: number
   falsePositiveRate: number
   sightingBufferSize: number
@@ -53,6 +58,8 @@ export interface NodeConfig {
 /** The default places, as README's tour lists them (the edge node's credentials). */
 export const DEFAULT_CREDENTIAL_PLACES: readonly CredentialPlace[] = [
   { in: 'header', name: 'authorization' },
+  // Forwarded like any header, so an upstream may read it as it reads Authorization.
+  { in: 'header', name: 'proxy-authorization' },
   { in: 'header', name: 'x-api-key' },
   { in: 'header', name: 'api-key' },
   { in: 'query', name: 'api_key' },
@@ -82,13 +89,16 @@ export const nodeConfigSchema: ConfigSchema = {
       type: 'array', minItems: 1, maxItems: 64, default: DEFAULT_CREDENTIAL_PLACES,
       description: 'where credentials are taken from',
       items: {
-        type: 'object', additionalProperties: false, required: ['in', 'name'],
-        properties: { in: { type: 'string', enum: ['header', 'query', 'cookie'] }, name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' } },
+        type: 'object', additionalProperties: false, required: ['in'],
+        properties: { in: { type: 'string', enum: ['header', 'query', 'cookie', 'path'] }, name: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' } },
+        // A name for every place but `path`, which is every segment.
+        if: { properties: { in: { const: 'path' } } }, then: { not: { required: ['name'] } }, else: { required: ['name'] },
       },
       'x-env': 'LEAKGATE_CREDENTIAL_PLACES',
     } as ConfigSchema['properties'][string],
-    maxCredentials: { type: 'integer', minimum: 1, maximum: 1000, default: 32, description: 'more credentials in one request: 400', 'x-env': 'LEAKGATE_MAX_CREDENTIALS' },
+    maxCredentials: { type: 'integer', minimum: 1, maximum: 1000, default: 64, description: 'more candidate credentials in one request: 400', 'x-env': 'LEAKGATE_MAX_CREDENTIALS' },
     maxCredentialLength: { type: 'integer', minimum: 16, maximum: 65536, default: 8192, description: 'a longer credential: 400', 'x-env': 'LEAKGATE_MAX_CREDENTIAL_LENGTH' },
+    minCandidateLength: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'pieces of a credential shorter than this are not looked up (a place\'s whole value always is)', 'x-env': 'LEAKGATE_MIN_CANDIDATE_LENGTH' },
     cacheSize: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 100_000, description: 'LRU of recent verdicts (entries)', 'x-env': 'LEAKGATE_CACHE_SIZE' },
     falsePositiveRate: { type: 'number', minimum: 0.000001, maximum: 0.5, default: 0.01, description: 'bloom filter false-positive rate', 'x-env': 'LEAKGATE_FALSE_POSITIVE_RATE' },
     sightingBufferSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000, description: 'sightings kept while waiting to be sent; more are dropped and counted', 'x-env': 'LEAKGATE_SIGHTING_BUFFER_SIZE' },
