@@ -77,6 +77,13 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
   return { app, store, dir, config, keys, logs, call }
 }
 
+/** A new key with the node role: a node key reports only as the node it first reported as, so each node needs its own. */
+export function newNodeKey(plane: TestPlane): string {
+  const key = generateKey()
+  plane.store.keys.add(key, 'node')
+  return key
+}
+
 /** The index a node would load now: the plane's snapshot, read by the node's own index code. */
 export async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {
   const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)

@@ -1,12 +1,6 @@
 import t from 'tap'
 import { generateKey } from '../store/keys.js'
-import { startPlane, type TestPlane } from './harness.js'
-
-function nodeKey(plane: TestPlane): string {
-  const key = generateKey()
-  plane.store.keys.add(key, 'node')
-  return key
-}
+import { newNodeKey as nodeKey, startPlane, type TestPlane } from './harness.js'
 
 async function fleet(plane: TestPlane): Promise<{ id: string; version: string | null }[]> {
   return (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json().items

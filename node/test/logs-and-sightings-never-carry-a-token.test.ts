@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { startPlane, storeFile, type TestPlane } from '../../control-plane/test/harness.js'
+import { newNodeKey, startPlane, storeFile, type TestPlane } from '../../control-plane/test/harness.js'
 import { pooledGet, rawRequest, startNode, startUpstream, tempDir, waitFor } from './helpers.js'
 
 const secret = (tag: string): string => `${tag}${randomBytes(18).toString('base64url')}9`
@@ -50,7 +50,7 @@ for (const level of ['trace', 'debug', 'info', 'warn'] as const) {
     const node = await startNode(t, {
       upstream: upstream.url,
       env: {
-        LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: plane.keys.node, LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_NODE_ID: `plant-${level}`,
+        LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: newNodeKey(plane), LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_NODE_ID: `plant-${level}`,
         LEAKGATE_LOG_LEVEL: level, LEAKGATE_SIGHTING_FLUSH_MS: '50', LEAKGATE_SYNC_WAIT_SECONDS: '1', LEAKGATE_TRUST_PROXY: 'true',
       },
     })
