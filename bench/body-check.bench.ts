@@ -39,7 +39,7 @@ const body = formBody()
 if (Buffer.byteLength(body) !== 1024) throw new Error(`body is ${Buffer.byteLength(body)} bytes`)
 
 // ---- the walk alone ----------------------------------------------------------------------------
-const plan = compileBodyPlan(DEFAULT_CREDENTIAL_PLACES, { maxCredentials: 32, maxCredentialLength: 8192, bodyCheckLimit: 65_536 })
+const plan = compileBodyPlan(DEFAULT_CREDENTIAL_PLACES, { maxCredentials: 64, maxCredentialLength: 8192, bodyCheckLimit: 65_536 })
 const out: string[] = []
 const walks: number[] = []
 for (let round = 0; round < 5; round++) {

@@ -226,7 +226,7 @@ async function latency(target: Target, clean: readonly string[], n: number): Pro
 /** The node's own work on a request (extract, hash, LRU, bloom, exact), in process: ns per request. */
 function checkCost(snapshot: Buffer, pool: readonly string[]): number {
   const holder = new IndexHolder(LeakIndex.fromSnapshot(snapshot))
-  const plan = compilePlan(DEFAULT_CREDENTIAL_PLACES, { maxCredentials: 32, maxCredentialLength: 8192 })
+  const plan = compilePlan(DEFAULT_CREDENTIAL_PLACES, { maxCredentials: 64, maxCredentialLength: 8192 })
   const headers = pool.map((t) => ({ host: 'api.example.com', authorization: `Bearer ${t}`, accept: 'application/json', 'user-agent': 'bench' }))
   const per: number[] = []
   for (let r = 0; r < 7; r++) {

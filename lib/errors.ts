@@ -84,7 +84,7 @@ export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_
 /** 403: the request carries a credential of a leak whose action is `block`. Takes the leak id. */
 export const LeakedCredentialError = define<[leakId: number]>('LEAKGATE_ERR_LEAKED_CREDENTIAL', 'this request carries a credential that has leaked (leak %s); it is blocked until the credential is rotated', 403)
 
-/** 400: more credentials in one request than `maxCredentials`: the node cannot check them all cheaply. Takes the limit. */
+/** 400: more candidate credential values in one request than `maxCredentials` (every reading of every place counts): the node cannot check them all cheaply. Takes the limit. */
 export const TooManyCredentialsError = define<[limit: number]>('LEAKGATE_ERR_TOO_MANY_CREDENTIALS', 'this request carries more than %s credentials; send fewer', 400)
 
 /** 400: a credential longer than `maxCredentialLength`. Takes the limit. */

@@ -2,7 +2,7 @@
  * A node's heartbeat, `POST /v1/nodes/heartbeat` (docs/api.md): who it is, what it runs and how current
  * its index is. The control plane answers 204 with no body; `GET /v1/nodes` shows the fleet from these.
  * `version` has the control plane's `text` format (see sightings.ts). A node key reports only as the node id
- * it first reported as (another id: 403 `LEAKGATE_ERR_NODE_IDENTITY`); so do its sightings.
+ * it first reported as (another id is refused 403, NodeIdentityError in lib/errors.ts); so do its sightings.
  */
 import { Type, type Static } from '@sinclair/typebox'
 import { Revision } from './changes.js'
