@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { ScanSourceConfig } from './config.js'
-import { scanSource, type Finding, type ScanOptions, type ScanSourceSpec, type ScanState } from './detect/index.js'
+import { scanSource, type Finding, type ReachPolicy, type ScanOptions, type ScanSourceSpec, type ScanState } from './detect/index.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
 import type { ScanRecord } from './store/scans.js'
@@ -23,6 +23,10 @@ export interface ScanServiceOptions {
   actor?: string
   /** Called when a background scan fails (the message is in the scan record too). */
   onError?: (err: Error, source: ScanSourceSpec) => void
+  /** What scans may reach; undefined: anything (tests of the engine only). */
+  reach?: ReachPolicy
+  /** Receives what git said when a remote failed (redacted): the server log's, never the scan record's. */
+  onDiagnostic?: (text: string, source: ScanSourceSpec) => void
 }
 
 /** Timing of scheduled scans (tests shorten it). */
@@ -139,9 +143,9 @@ export class ScanService {
   }
 
   /** Starts a scan in the background; the record says `running` until it is done or failed. */
-  start(source: ScanSourceSpec, actor: string): ScanRecord {
+  start(source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined = this.#options.reach): ScanRecord {
     const id = this.#store.scans.start(source, new Date().toISOString())
-    const run = this.#run(id, source, actor).finally(() => this.#running.delete(id))
+    const run = this.#run(id, source, actor, reach).finally(() => this.#running.delete(id))
     this.#running.set(id, run)
     return this.get(id)!
   }
@@ -166,7 +170,11 @@ export class ScanService {
       }
       const tick = (): void => {
         if (this.#busy.has(sourceKey(source)) || this.#abort.signal.aborted) return
-        this.start(source, this.#options.actor ?? 'scanner')
+        // The operator named this path in the configuration: it is allowed like scan.allowedPaths.
+        const reach = this.#options.reach
+        const path = source.type === 'dir' ? source.path : source.type === 'git' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(source.url) ? source.url : undefined
+        const allowed = reach?.allowedPaths !== undefined && path !== undefined ? { ...reach, allowedPaths: [...reach.allowedPaths, path] } : reach
+        this.start(source, this.#options.actor ?? 'scanner', allowed)
       }
       const first = setTimeout(tick, timing.firstDelayMs ?? 1000)
       first.unref()
@@ -184,7 +192,7 @@ export class ScanService {
     await Promise.allSettled([...this.#running.values()])
   }
 
-  async #run(id: number, source: ScanSourceSpec, actor: string): Promise<void> {
+  async #run(id: number, source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined): Promise<void> {
     const key = sourceKey(source)
     const scans = this.#store.scans
     this.#busy.add(key)
@@ -194,6 +202,8 @@ export class ScanService {
       const result = await scanSource(source, {
         cacheDir: this.#options.cacheDir,
         signal: this.#abort.signal,
+        ...(reach === undefined ? {} : { reach }),
+        onDiagnostic: (text) => this.#options.onDiagnostic?.(text, source),
         ...(this.#options.github === undefined ? {} : { github: this.#options.github }),
         ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
         onProgress: (p) => {
