@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { ScanSourceConfig } from './config.js'
-import { scanSource, type Finding, type ReachPolicy, type ScanOptions, type ScanSourceSpec, type ScanState } from './detect/index.js'
+import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
+import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
 import type { ScanRecord } from './store/scans.js'
@@ -27,7 +28,21 @@ export interface ScanServiceOptions {
   reach?: ReachPolicy
   /** Receives what git said when a remote failed (redacted): the server log's, never the scan record's. */
   onDiagnostic?: (text: string, source: ScanSourceSpec) => void
+  /** How long and large one scan may grow (config `scan`); defaults as there. */
+  limits?: Partial<ScanLimits>
 }
+
+/** How long and large one scan may grow. */
+export interface ScanLimits extends ScanProcessLimits {
+  maxFindings: number
+  maxBytes: number
+}
+
+const DEFAULT_SCAN_LIMITS: ScanLimits = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 }
+
+/** The message a scan stopped by the control plane's shutdown ends with. */
+const STOPPED = 'the control plane stopped during the scan'
+
 
 /** Timing of scheduled scans (tests shorten it). */
 export interface ScheduleTiming {
@@ -120,10 +135,14 @@ export class ScanService {
   readonly #busy = new Set<string>()
   readonly #timers: NodeJS.Timeout[] = []
   readonly #abort = new AbortController()
+  /** The scan processes under way, to stop at shutdown. */
+  readonly #processes = new Set<RunningScan>()
+  readonly #limits: ScanLimits
 
   constructor(store: Store, options: ScanServiceOptions) {
     this.#store = store
     this.#options = options
+    this.#limits = { ...DEFAULT_SCAN_LIMITS, ...options.limits }
     // A control plane killed mid-scan leaves "running" rows: they will never finish.
     store.scans.abandonRunning(new Date().toISOString())
   }
@@ -185,10 +204,11 @@ export class ScanService {
     return skipped
   }
 
-  /** Stops the schedule and any running scan (between two files), and waits for them to end. */
+  /** Stops the schedule and kills every running scan (with its git processes), and waits for them to end. */
   async close(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t)
     this.#abort.abort()
+    for (const p of this.#processes) p.stop(STOPPED)
     await Promise.allSettled([...this.#running.values()])
   }
 
@@ -196,27 +216,34 @@ export class ScanService {
     const key = sourceKey(source)
     const scans = this.#store.scans
     this.#busy.add(key)
-    let lastSaved = 0
     try {
       const since = scans.state(key)
-      const result = await scanSource(source, {
-        cacheDir: this.#options.cacheDir,
-        signal: this.#abort.signal,
-        ...(reach === undefined ? {} : { reach }),
-        onDiagnostic: (text) => this.#options.onDiagnostic?.(text, source),
-        ...(this.#options.github === undefined ? {} : { github: this.#options.github }),
-        ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
-        onProgress: (p) => {
-          // Progress is for people watching: a write a second is plenty.
-          if (Date.now() - lastSaved < 1000) return
-          lastSaved = Date.now()
-          scans.setProgress(id, p)
+      if (this.#abort.signal.aborted) throw new Error(STOPPED)
+      const github = this.#options.github
+      // The scan runs in a process of its own: the API's event loop and memory are not its to take.
+      const running = startScanProcess({
+        source,
+        options: {
+          cacheDir: this.#options.cacheDir,
+          ...(github === undefined ? {} : { github }),
+          ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
+          ...(reach === undefined ? {} : { reach }),
+          maxFindings: this.#limits.maxFindings,
+          maxBytes: this.#limits.maxBytes,
         },
+      }, this.#limits, {
+        onProgress: (p) => scans.setProgress(id, p),
+        onDiagnostic: (text) => this.#options.onDiagnostic?.(text, source),
       })
+      this.#processes.add(running)
+      const result = await running.result.finally(() => this.#processes.delete(running))
       const { created, updated } = this.#toLeaks(result.findings, source, actor)
+      const cut = result.truncated === undefined ? null
+        : `the scan stopped early: ${result.truncated === 'findings' ? `${this.#limits.maxFindings} findings (scan.maxFindings)` : `${this.#limits.maxBytes} bytes read (scan.maxBytes)`}; what it found is kept`
       this.#store.write(() => {
-        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings, leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: null })
-        if (source.type !== 'dir' && source.history === true) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
+        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings, leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
+        // A scan cut short has not read every commit: the next one must not skip those it left.
+        if (source.type !== 'dir' && source.history === true && result.truncated === undefined) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
       })
     } catch (err) {
       const e = err as Error
