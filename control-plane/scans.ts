@@ -7,6 +7,7 @@
  * the next scan of that source reads only newer commits.
  */
 import { createHash } from 'node:crypto'
+import { escapeText } from '../lib/text.js'
 import type { ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
@@ -70,15 +71,29 @@ export function sourceKey(source: ScanSourceSpec): string {
   }
 }
 
-/** A finding's location as a leak's: the same fields, copied one by one so that only those reach the store. */
+/**
+ * A finding's location as a leak's: the same fields, copied one by one so that only those reach the
+ * store, each shown escaped where it holds characters the API would refuse (a file named with a bidi
+ * override, a newline or a terminal escape becomes `\u202e`... in the leak's location and title).
+ */
 function toLeakLocation(location: FindingLocation): LeakLocation {
   const out: LeakLocation = {}
-  if (location.path !== undefined) out.path = location.path
+  if (location.path !== undefined) out.path = escapeText(location.path)
   if (location.line !== undefined) out.line = location.line
-  if (location.repo !== undefined) out.repo = location.repo
-  if (location.commit !== undefined) out.commit = location.commit
-  if (location.branch !== undefined) out.branch = location.branch
-  if (location.url !== undefined) out.url = location.url
+  if (location.repo !== undefined) out.repo = escapeText(location.repo)
+  if (location.commit !== undefined) out.commit = escapeText(location.commit)
+  if (location.branch !== undefined) out.branch = escapeText(location.branch)
+  if (location.url !== undefined) out.url = escapeText(location.url)
+  return out
+}
+
+/** A finding as the scan record shows it: its names escaped like a leak's location. */
+function shownFinding(f: Finding): Finding {
+  const out: Finding = { ...f, file: escapeText(f.file), preview: escapeText(f.preview) }
+  // Pushed findings may come without a location (it is optional on the wire).
+  if ((f.location as FindingLocation | undefined) !== undefined) out.location = toLeakLocation(f.location)
+  if (f.branch !== undefined) out.branch = escapeText(f.branch)
+  if (f.commit !== undefined) out.commit = escapeText(f.commit)
   return out
 }
 
@@ -104,7 +119,7 @@ export function groupFindings(findings: readonly Finding[], source: ScanSourceSp
       // Pushed findings may come without a location (it is optional on the wire).
       location: first.location === undefined ? undefined : toLeakLocation(first.location),
       fingerprint: createHash('sha256').update(key).digest('hex').slice(0, 32),
-      tokens: list.map((f) => ({ sha256: f.sha256, preview: f.preview, kind: f.kind })),
+      tokens: list.map((f) => ({ sha256: f.sha256, preview: escapeText(f.preview), kind: f.kind })),
       inHistoryOnly: list.every((f) => f.inHistoryOnly),
     }
   })
@@ -157,7 +172,7 @@ export class ScanService {
     const now = new Date().toISOString()
     const { created, updated } = this.#toLeaks(findings, source, actor)
     const files = new Set(findings.map((f) => f.file)).size
-    const id = this.#store.scans.recordFinished(source, { progress: { files }, findings, leaksCreated: created, leaksUpdated: updated, finishedAt: now })
+    const id = this.#store.scans.recordFinished(source, { progress: { files }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
     return this.get(id)!
   }
 
@@ -241,7 +256,7 @@ export class ScanService {
       const cut = result.truncated === undefined ? null
         : `the scan stopped early: ${result.truncated === 'findings' ? `${this.#limits.maxFindings} findings (scan.maxFindings)` : `${this.#limits.maxBytes} bytes read (scan.maxBytes)`}; what it found is kept`
       this.#store.write(() => {
-        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings, leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
+        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
         // A scan cut short has not read every commit: the next one must not skip those it left.
         if (source.type !== 'dir' && source.history === true && result.truncated === undefined) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
       })
