@@ -7,6 +7,7 @@
  * the next scan of that source reads only newer commits.
  */
 import { createHash } from 'node:crypto'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { escapeText } from '../lib/text.js'
 import type { ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
@@ -40,6 +41,9 @@ export interface ScanLimits extends ScanProcessLimits {
 }
 
 const DEFAULT_SCAN_LIMITS: ScanLimits = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 }
+
+/** Tokens turned into leaks between two turns of the event loop. */
+const TOKENS_A_STEP = 25
 
 /** The message a scan stopped by the control plane's shutdown ends with. */
 const STOPPED = 'the control plane stopped during the scan'
@@ -252,7 +256,7 @@ export class ScanService {
       })
       this.#processes.add(running)
       const result = await running.result.finally(() => this.#processes.delete(running))
-      const { created, updated } = this.#toLeaks(result.findings, source, actor)
+      const { created, updated } = await this.#toLeaksInSteps(result.findings, source, actor)
       const cut = result.truncated === undefined ? null
         : `the scan stopped early: ${result.truncated === 'findings' ? `${this.#limits.maxFindings} findings (scan.maxFindings)` : `${this.#limits.maxBytes} bytes read (scan.maxBytes)`}; what it found is kept`
       this.#store.write(() => {
@@ -267,6 +271,28 @@ export class ScanService {
     } finally {
       this.#busy.delete(key)
     }
+  }
+
+  /**
+   * Like #toLeaks, a few tokens at a time with the event loop free in between: a scan's thousand
+   * findings made into leaks at once held the API for a few hundred milliseconds. A leak's tokens
+   * added in parts end as the same leak (a rescan adds tokens the same way).
+   */
+  async #toLeaksInSteps(findings: readonly Finding[], source: ScanSourceSpec, actor: string): Promise<{ created: number; updated: number }> {
+    let created = 0
+    let updated = 0
+    for (const group of groupFindings(findings, source)) {
+      let made = false
+      for (let i = 0; i < group.tokens.length; i += TOKENS_A_STEP) {
+        if (this.#abort.signal.aborted) throw new Error(STOPPED)
+        const r = this.#store.leaks.upsertFromFindings({ ...group, tokens: group.tokens.slice(i, i + TOKENS_A_STEP) }, actor)
+        if (i === 0) made = r.created
+        await yieldToLoop()
+      }
+      if (made) created++
+      else updated++
+    }
+    return { created, updated }
   }
 
   #toLeaks(findings: readonly Finding[], source: ScanSourceSpec, actor: string): { created: number; updated: number } {
