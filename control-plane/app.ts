@@ -135,7 +135,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   }
   await app.register(scanRoutes, { ...ctx, scans })
   for (const skipped of scans.schedule(config.scanSources, deps.scans?.schedule)) {
-    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with url, github with org or user); skipped')
+    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with a url that carries no credential, github with org or user); skipped')
   }
   await app.register(consolePlugin)
   return app

@@ -11,6 +11,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { escapeText } from '../lib/text.js'
 import type { ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
+import { urlHasCredential } from './detect/sources/reach.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
@@ -196,13 +197,15 @@ export class ScanService {
   /**
    * Scans each configured source now and then every `intervalSeconds`, skipping a source whose
    * previous scan is still running. Timers do not keep the process alive. Returns the sources it
-   * cannot scan (a gitlab source, a git source without url...), for the caller to report.
+   * cannot scan (a gitlab source, a git source without url or with a credential in it...), for the
+   * caller to report.
    */
   schedule(sources: readonly ScanSourceConfig[], timing: ScheduleTiming = {}): ScanSourceConfig[] {
     const skipped: ScanSourceConfig[] = []
     for (const config of sources) {
       const source = toSpec(config)
-      if (source === undefined) {
+      // A credential in the URL would be written into the scan records, the logs and the mirror's git config.
+      if (source === undefined || (source.type === 'git' && urlHasCredential(source.url))) {
         skipped.push(config)
         continue
       }
