@@ -48,17 +48,6 @@ t.test('file names with bidi overrides, newlines, escapes and invisible characte
   t.ok(paths.includes('f5\\u{e0041}txt.env'), 'a tag character as \\u{e0041}')
 })
 
-t.test('the sanitiser escapes what the one-line rule refuses, and nothing else', async (t) => {
-  for (const c of ODD) {
-    // Labels name the character by its code: a raw U+2028 would break the test output's own lines.
-    t.notOk(isPlainText(`a${c}b`), escapeText(c))
-    t.ok(isPlainText(escapeText(`a${c}b`)), `${escapeText(c)} escaped`)
-  }
-  t.equal(escapeText('src/main.ts café 日本 😀'), 'src/main.ts café 日本 😀', 'ordinary text is left as it is')
-  t.equal(escapeText('a\\u202eb'), 'a\\\\u202eb', 'a written escape is not mistaken for an escaped character')
-  t.equal(escapeText('x\ud800y'), 'x\\ud800y', 'an unpaired surrogate')
-})
-
 t.test('the API refuses U+2028, zero-width and tag characters in one-line text', async (t) => {
   const plane = await startPlane(t)
   for (const c of ['\u2028', '\u2029', '\u200b', '\u200d', '\u2060', '\u{e0041}', '\u{e0001}', '\u061c', '\u00ad']) {
