@@ -26,11 +26,11 @@ const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu')
 
 /**
  * `s` as one line with every character `isPlainText` refuses shown as an escape: `\u202e`, `\u000a`,
- * `\u{e0041}`. A backslash that would start such an escape is doubled, so an escape shown always
- * means a character that was there.
+ * `\u{e0041}`. Escaping twice changes nothing (the CLI escapes what it pushes, the control plane
+ * what it stores), so a backslash already there is left as it is.
  */
 export function escapeText(s: string): string {
-  return s.replace(/\\(?=u[0-9a-f{])/gi, '\\\\').replace(INVISIBLE_ALL, (c) => {
+  return s.replace(INVISIBLE_ALL, (c) => {
     const cp = c.codePointAt(0) ?? 0
     return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`
   })

@@ -12,6 +12,8 @@ import t from 'tap'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
 import { Rng } from '../detect/corpus/random.js'
 import { escapeText, isPlainText } from '../../lib/text.js'
+import { scanSource } from '../detect/index.js'
+import { pushFindings } from '../detect/push.js'
 import { startPlane, tempDir, waitFor } from './harness.js'
 
 const rng = new Rng(2028)
@@ -76,4 +78,18 @@ t.test('the echo check catches a token percent-encoded, or cut by one character 
   t.equal((await plane.call('GET', '/v1/leaks', plane.keys.analyst)).json().total, 0, 'nothing stored')
   const fine = await plane.call('POST', '/v1/leaks', plane.keys.admin, { title: 'a GitLab token in CI', location: { url: 'https://example.com/ci' }, tokens: [{ value: token }] })
   t.equal(fine.statusCode, 201, 'a title without the token is taken')
+})
+
+t.test('leakgate scan --push escapes such names too, so the control plane takes the findings', async (t) => {
+  const root = tempDir(t, 'leakgate-push-names-')
+  writeFileSync(join(root, `bidi\u202efile\u200b.env`), `GITHUB_TOKEN=${PROVIDER_TOKENS.githubClassic!(rng).value}\n`)
+  const { findings } = await scanSource({ type: 'dir', path: root })
+  t.equal(findings.length, 1)
+  const plane = await startPlane(t)
+  const url = await plane.app.listen({ port: 0, host: '127.0.0.1' })
+  const pushed = await pushFindings(url, plane.keys.admin, { type: 'dir', path: root }, findings)
+  t.equal(pushed.leaksCreated, 1)
+  const leak = ((await plane.call('GET', '/v1/leaks', plane.keys.analyst)).json() as { items: Array<{ title: string; location: { path: string } }> }).items[0]!
+  t.equal(leak.location.path, 'bidi\\u202efile\\u200b.env')
+  t.ok(isPlainText(leak.title))
 })
