@@ -14,6 +14,7 @@ const BENCHES: Record<string, string[]> = {
   'body-check': ['--import', './scripts/register-ts.js', 'bench/body-check.bench.ts'],
   detect: ['--import', './scripts/register-ts.js', 'bench/detect.bench.ts'],
   'detect-independent': ['--import', './scripts/register-ts.js', 'bench/detect-independent.bench.ts'],
+  'scan-isolation': ['--import', './scripts/register-ts.js', 'bench/scan-isolation.bench.ts', '--rounds', '3'],
 }
 
 const wanted = process.argv.slice(2)

@@ -115,6 +115,9 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     github: deps.scans?.github ?? githubAccessFromEnv(process.env),
     actor: 'scanner',
     onError: (err, source) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, sourceType: source.type }, 'scan failed'),
+    onDiagnostic: (text, source) => app.log.warn({ git: text.slice(0, 1000), sourceType: source.type }, 'scan: git failed on a remote repository'),
+    reach: { allowedPaths: [...config.scan.allowedPaths], allowedHosts: [...config.scan.allowedHosts] },
+    limits: { timeoutSeconds: config.scan.timeoutSeconds, memoryMb: config.scan.memoryMb, maxFindings: config.scan.maxFindings, maxBytes: config.scan.maxBytes },
   })
   // The API takes JSON only: other bodies get a clear 415 instead of a confusing schema error.
   app.removeContentTypeParser('text/plain')
@@ -181,7 +184,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   }
   await app.register(scanRoutes, { ...ctx, scans })
   for (const skipped of scans.schedule(config.scanSources, deps.scans?.schedule)) {
-    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with url, github with org or user); skipped')
+    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with a url that carries no credential, github with org or user); skipped')
   }
   await app.register(consolePlugin)
   return app

@@ -29,6 +29,16 @@ export interface LimitsConfig {
   sightingsKeptPerLeak: number
 }
 
+/** What the control plane's scans may reach, and how long and large one may grow. */
+export interface ScanConfig {
+  allowedPaths: string[]
+  allowedHosts: string[]
+  timeoutSeconds: number
+  memoryMb: number
+  maxFindings: number
+  maxBytes: number
+}
+
 /** The loaded configuration (deep-frozen). */
 export interface ControlPlaneConfig {
   port: number
@@ -52,6 +62,7 @@ export interface ControlPlaneConfig {
   limits: LimitsConfig
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   scanSources: ScanSourceConfig[]
+  scan: ScanConfig
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
@@ -108,6 +119,20 @@ export const controlPlaneSchema: ConfigSchema = {
         },
       },
       'x-env': 'LEAKGATE_SCAN_SOURCES',
+    },
+    scan: {
+      type: 'object', additionalProperties: false,
+      default: { allowedPaths: [], allowedHosts: ['*'], timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 },
+      description: 'what scans may reach and how far they may go (each scan runs in a child process)',
+      properties: {
+        allowedPaths: { type: 'array', maxItems: 100, default: [], items: { type: 'string', minLength: 1, maxLength: 4096 } },
+        allowedHosts: { type: 'array', maxItems: 1000, default: ['*'], items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/@]+(?:/\\d{1,3})?$' } },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600 },
+        memoryMb: { type: 'integer', minimum: 64, maximum: 65_536, default: 512 },
+        maxFindings: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 10_000 },
+        maxBytes: { type: 'integer', minimum: 1024, maximum: 1024 ** 4, default: 4 * 1024 ** 3 },
+      },
+      'x-env': 'LEAKGATE_SCAN',
     },
   },
 }

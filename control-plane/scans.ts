@@ -7,8 +7,12 @@
  * the next scan of that source reads only newer commits.
  */
 import { createHash } from 'node:crypto'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { escapeText } from '../lib/text.js'
 import type { ScanSourceConfig } from './config.js'
-import { scanSource, type Finding, type ScanOptions, type ScanSourceSpec, type ScanState } from './detect/index.js'
+import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
+import { urlHasCredential } from './detect/sources/reach.js'
+import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
 import type { ScanRecord } from './store/scans.js'
@@ -23,7 +27,28 @@ export interface ScanServiceOptions {
   actor?: string
   /** Called when a background scan fails (the message is in the scan record too). */
   onError?: (err: Error, source: ScanSourceSpec) => void
+  /** What scans may reach; undefined: anything (tests of the engine only). */
+  reach?: ReachPolicy
+  /** Receives what git said when a remote failed (redacted): the server log's, never the scan record's. */
+  onDiagnostic?: (text: string, source: ScanSourceSpec) => void
+  /** How long and large one scan may grow (config `scan`); defaults as there. */
+  limits?: Partial<ScanLimits>
 }
+
+/** How long and large one scan may grow. */
+export interface ScanLimits extends ScanProcessLimits {
+  maxFindings: number
+  maxBytes: number
+}
+
+const DEFAULT_SCAN_LIMITS: ScanLimits = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 }
+
+/** Tokens turned into leaks between two turns of the event loop. */
+const TOKENS_A_STEP = 25
+
+/** The message a scan stopped by the control plane's shutdown ends with. */
+const STOPPED = 'the control plane stopped during the scan'
+
 
 /** Timing of scheduled scans (tests shorten it). */
 export interface ScheduleTiming {
@@ -51,15 +76,29 @@ export function sourceKey(source: ScanSourceSpec): string {
   }
 }
 
-/** A finding's location as a leak's: the same fields, copied one by one so that only those reach the store. */
+/**
+ * A finding's location as a leak's: the same fields, copied one by one so that only those reach the
+ * store, each shown escaped where it holds characters the API would refuse (a file named with a bidi
+ * override, a newline or a terminal escape becomes `\u202e`... in the leak's location and title).
+ */
 function toLeakLocation(location: FindingLocation): LeakLocation {
   const out: LeakLocation = {}
-  if (location.path !== undefined) out.path = location.path
+  if (location.path !== undefined) out.path = escapeText(location.path)
   if (location.line !== undefined) out.line = location.line
-  if (location.repo !== undefined) out.repo = location.repo
-  if (location.commit !== undefined) out.commit = location.commit
-  if (location.branch !== undefined) out.branch = location.branch
-  if (location.url !== undefined) out.url = location.url
+  if (location.repo !== undefined) out.repo = escapeText(location.repo)
+  if (location.commit !== undefined) out.commit = escapeText(location.commit)
+  if (location.branch !== undefined) out.branch = escapeText(location.branch)
+  if (location.url !== undefined) out.url = escapeText(location.url)
+  return out
+}
+
+/** A finding as the scan record shows it: its names escaped like a leak's location. */
+function shownFinding(f: Finding): Finding {
+  const out: Finding = { ...f, file: escapeText(f.file), preview: escapeText(f.preview) }
+  // Pushed findings may come without a location (it is optional on the wire).
+  if ((f.location as FindingLocation | undefined) !== undefined) out.location = toLeakLocation(f.location)
+  if (f.branch !== undefined) out.branch = escapeText(f.branch)
+  if (f.commit !== undefined) out.commit = escapeText(f.commit)
   return out
 }
 
@@ -85,7 +124,7 @@ export function groupFindings(findings: readonly Finding[], source: ScanSourceSp
       // Pushed findings may come without a location (it is optional on the wire).
       location: first.location === undefined ? undefined : toLeakLocation(first.location),
       fingerprint: createHash('sha256').update(key).digest('hex').slice(0, 32),
-      tokens: list.map((f) => ({ sha256: f.sha256, preview: f.preview, kind: f.kind })),
+      tokens: list.map((f) => ({ sha256: f.sha256, preview: escapeText(f.preview), kind: f.kind })),
       inHistoryOnly: list.every((f) => f.inHistoryOnly),
     }
   })
@@ -116,10 +155,14 @@ export class ScanService {
   readonly #busy = new Set<string>()
   readonly #timers: NodeJS.Timeout[] = []
   readonly #abort = new AbortController()
+  /** The scan processes under way, to stop at shutdown. */
+  readonly #processes = new Set<RunningScan>()
+  readonly #limits: ScanLimits
 
   constructor(store: Store, options: ScanServiceOptions) {
     this.#store = store
     this.#options = options
+    this.#limits = { ...DEFAULT_SCAN_LIMITS, ...options.limits }
     // A control plane killed mid-scan leaves "running" rows: they will never finish.
     store.scans.abandonRunning(new Date().toISOString())
   }
@@ -134,14 +177,14 @@ export class ScanService {
     const now = new Date().toISOString()
     const { created, updated } = this.#toLeaks(findings, source, actor)
     const files = new Set(findings.map((f) => f.file)).size
-    const id = this.#store.scans.recordFinished(source, { progress: { files }, findings, leaksCreated: created, leaksUpdated: updated, finishedAt: now })
+    const id = this.#store.scans.recordFinished(source, { progress: { files }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
     return this.get(id)!
   }
 
   /** Starts a scan in the background; the record says `running` until it is done or failed. */
-  start(source: ScanSourceSpec, actor: string): ScanRecord {
+  start(source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined = this.#options.reach): ScanRecord {
     const id = this.#store.scans.start(source, new Date().toISOString())
-    const run = this.#run(id, source, actor).finally(() => this.#running.delete(id))
+    const run = this.#run(id, source, actor, reach).finally(() => this.#running.delete(id))
     this.#running.set(id, run)
     return this.get(id)!
   }
@@ -154,19 +197,25 @@ export class ScanService {
   /**
    * Scans each configured source now and then every `intervalSeconds`, skipping a source whose
    * previous scan is still running. Timers do not keep the process alive. Returns the sources it
-   * cannot scan (a gitlab source, a git source without url...), for the caller to report.
+   * cannot scan (a gitlab source, a git source without url or with a credential in it...), for the
+   * caller to report.
    */
   schedule(sources: readonly ScanSourceConfig[], timing: ScheduleTiming = {}): ScanSourceConfig[] {
     const skipped: ScanSourceConfig[] = []
     for (const config of sources) {
       const source = toSpec(config)
-      if (source === undefined) {
+      // A credential in the URL would be written into the scan records, the logs and the mirror's git config.
+      if (source === undefined || (source.type === 'git' && urlHasCredential(source.url))) {
         skipped.push(config)
         continue
       }
       const tick = (): void => {
         if (this.#busy.has(sourceKey(source)) || this.#abort.signal.aborted) return
-        this.start(source, this.#options.actor ?? 'scanner')
+        // The operator named this path in the configuration: it is allowed like scan.allowedPaths.
+        const reach = this.#options.reach
+        const path = source.type === 'dir' ? source.path : source.type === 'git' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(source.url) ? source.url : undefined
+        const allowed = reach?.allowedPaths !== undefined && path !== undefined ? { ...reach, allowedPaths: [...reach.allowedPaths, path] } : reach
+        this.start(source, this.#options.actor ?? 'scanner', allowed)
       }
       const first = setTimeout(tick, timing.firstDelayMs ?? 1000)
       first.unref()
@@ -177,36 +226,46 @@ export class ScanService {
     return skipped
   }
 
-  /** Stops the schedule and any running scan (between two files), and waits for them to end. */
+  /** Stops the schedule and kills every running scan (with its git processes), and waits for them to end. */
   async close(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t)
     this.#abort.abort()
+    for (const p of this.#processes) p.stop(STOPPED)
     await Promise.allSettled([...this.#running.values()])
   }
 
-  async #run(id: number, source: ScanSourceSpec, actor: string): Promise<void> {
+  async #run(id: number, source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined): Promise<void> {
     const key = sourceKey(source)
     const scans = this.#store.scans
     this.#busy.add(key)
-    let lastSaved = 0
     try {
       const since = scans.state(key)
-      const result = await scanSource(source, {
-        cacheDir: this.#options.cacheDir,
-        signal: this.#abort.signal,
-        ...(this.#options.github === undefined ? {} : { github: this.#options.github }),
-        ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
-        onProgress: (p) => {
-          // Progress is for people watching: a write a second is plenty.
-          if (Date.now() - lastSaved < 1000) return
-          lastSaved = Date.now()
-          scans.setProgress(id, p)
+      if (this.#abort.signal.aborted) throw new Error(STOPPED)
+      const github = this.#options.github
+      // The scan runs in a process of its own: the API's event loop and memory are not its to take.
+      const running = startScanProcess({
+        source,
+        options: {
+          cacheDir: this.#options.cacheDir,
+          ...(github === undefined ? {} : { github }),
+          ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
+          ...(reach === undefined ? {} : { reach }),
+          maxFindings: this.#limits.maxFindings,
+          maxBytes: this.#limits.maxBytes,
         },
+      }, this.#limits, {
+        onProgress: (p) => scans.setProgress(id, p),
+        onDiagnostic: (text) => this.#options.onDiagnostic?.(text, source),
       })
-      const { created, updated } = this.#toLeaks(result.findings, source, actor)
+      this.#processes.add(running)
+      const result = await running.result.finally(() => this.#processes.delete(running))
+      const { created, updated } = await this.#toLeaksInSteps(result.findings, source, actor)
+      const cut = result.truncated === undefined ? null
+        : `the scan stopped early: ${result.truncated === 'findings' ? `${this.#limits.maxFindings} findings (scan.maxFindings)` : `${this.#limits.maxBytes} bytes read (scan.maxBytes)`}; what it found is kept`
       this.#store.write(() => {
-        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings, leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: null })
-        if (source.type !== 'dir' && source.history === true) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
+        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
+        // A scan cut short has not read every commit: the next one must not skip those it left.
+        if (source.type !== 'dir' && source.history === true && result.truncated === undefined) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
       })
     } catch (err) {
       const e = err as Error
@@ -215,6 +274,28 @@ export class ScanService {
     } finally {
       this.#busy.delete(key)
     }
+  }
+
+  /**
+   * Like #toLeaks, a few tokens at a time with the event loop free in between: a scan's thousand
+   * findings made into leaks at once held the API for a few hundred milliseconds. A leak's tokens
+   * added in parts end as the same leak (a rescan adds tokens the same way).
+   */
+  async #toLeaksInSteps(findings: readonly Finding[], source: ScanSourceSpec, actor: string): Promise<{ created: number; updated: number }> {
+    let created = 0
+    let updated = 0
+    for (const group of groupFindings(findings, source)) {
+      let made = false
+      for (let i = 0; i < group.tokens.length; i += TOKENS_A_STEP) {
+        if (this.#abort.signal.aborted) throw new Error(STOPPED)
+        const r = this.#store.leaks.upsertFromFindings({ ...group, tokens: group.tokens.slice(i, i + TOKENS_A_STEP) }, actor)
+        if (i === 0) made = r.created
+        await yieldToLoop()
+      }
+      if (made) created++
+      else updated++
+    }
+    return { created, updated }
   }
 
   #toLeaks(findings: readonly Finding[], source: ScanSourceSpec, actor: string): { created: number; updated: number } {

@@ -6,23 +6,10 @@
 import { Ajv, type ErrorObject, type Options } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
+import { isPlainMultiline, isPlainText } from '../lib/text.js'
 
-// C0/C1 controls, bidi embeddings/overrides/isolates (the "trojan source" characters), and
-// BOM/zero-width no-break space: nothing a title, path or comment needs, and each a way to make
-// what an operator reads differ from what is stored.
-const ODD = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff]/
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-const ODD_MULTILINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff]/
-
-/** Whether `s` is one line of ordinary text (well-formed UTF-16, no control or bidi-override characters). */
-export function isPlainText(s: string): boolean {
-  return !LONE_SURROGATE.test(s) && !ODD.test(s)
-}
-
-/** Like `isPlainText`, with newlines and tabs allowed. */
-export function isPlainMultiline(s: string): boolean {
-  return !LONE_SURROGATE.test(s) && !ODD_MULTILINE.test(s)
-}
+// The one-line and multi-line text rules are lib/text.ts's, shared with the text scans put into
+// leaks (file names, branches): what the API refuses, a scan shows escaped.
 
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: false, verbose: true, strict: false, useDefaults: true, removeAdditional: false, ...options })
@@ -49,8 +36,8 @@ export function validatorCompiler(): FastifySchemaCompiler<Record<string, unknow
 }
 
 const FORMAT_HINTS: Record<string, string> = {
-  text: 'must be one line of text without control, bidi-override or unpaired surrogate characters',
-  multiline: 'must be text without control, bidi-override or unpaired surrogate characters',
+  text: 'must be one line of text without control, bidi-override, invisible (zero-width, line separator, tag) or unpaired surrogate characters',
+  multiline: 'must be text without control, bidi-override, invisible (zero-width, line separator, tag) or unpaired surrogate characters',
   preview: 'must be a preview: at most 4 characters, "…", at most 4 characters (never the token)',
   'date-time': 'must be an ISO-8601 date-time such as 2026-11-28T10:00:00.000Z',
 }

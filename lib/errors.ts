@@ -144,6 +144,9 @@ export const RulesError = define('LEAKGATE_ERR_RULES', 'invalid rules: %s', 400)
 /** A source that cannot be scanned: missing path, git failure, unreachable repository. */
 export const SourceError = define('LEAKGATE_ERR_SCAN_SOURCE', 'cannot scan source: %s', 400)
 
+/** 400: the control plane will not scan this source: a local path outside `scan.allowedPaths` (or missing: the answer does not tell), a transport or host it does not use. */
+export const ScanRefusedError = define('LEAKGATE_ERR_SCAN_REFUSED', 'this source cannot be scanned: %s', 400)
+
 /** The GitHub API answered with an error or an unexpected body. */
 export const GitHubError = define('LEAKGATE_ERR_GITHUB', 'GitHub API: %s', 502)
 

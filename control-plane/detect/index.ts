@@ -15,9 +15,11 @@ import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem } from './sou
 import { dirSource } from './sources/dir.js'
 import { gitSource, type GitState } from './sources/git.js'
 import { githubSource, type GitHubState } from './sources/github.js'
+import { checkLocalPath, type ReachPolicy } from './sources/reach.js'
 
 export type { Finding } from './findings.js'
 export type { Progress } from './sources/source.js'
+export type { ReachPolicy } from './sources/reach.js'
 
 /** What to scan (docs/api.md "Scans" `source`). */
 export type ScanSourceSpec =
@@ -59,6 +61,14 @@ export interface ScanOptions {
   onProgress?: (progress: Readonly<Progress>) => void
   /** Stops the scan between two files. */
   signal?: AbortSignal
+  /** Which local paths and remote hosts the scan may reach; undefined: anything (the CLI). */
+  reach?: ReachPolicy
+  /** Receives what git said when a remote failed (redacted): for the operator's log, not the caller. */
+  onDiagnostic?: (text: string) => void
+  /** The scan stops once it holds this many findings (the result says `truncated`); default unlimited. */
+  maxFindings?: number
+  /** The scan stops once it has read this many bytes (the result says `truncated`); default unlimited. */
+  maxBytes?: number
 }
 
 /** A scan's result. */
@@ -66,6 +76,8 @@ export interface ScanResult {
   findings: Finding[]
   progress: Progress
   state: ScanState
+  /** Set when the scan stopped at `maxFindings` or `maxBytes`: what it says is incomplete. */
+  truncated?: 'findings' | 'bytes'
 }
 
 /** Rules for a scan: the built-in set plus the rules files; their allowlists merged. */
@@ -95,18 +107,24 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   const state: ScanState = {}
   const ignore = new Set(options.ignore ?? [])
   let items: AsyncGenerator<ScanItem>
+  const reach = {
+    ...(options.reach === undefined ? {} : { reach: options.reach }),
+    ...(options.onDiagnostic === undefined ? {} : { onDiagnostic: options.onDiagnostic }),
+  }
   switch (source.type) {
-    case 'dir':
-      if (existsSync(source.path) && statSync(source.path).isDirectory()) {
-        for (const f of readIgnoreFile(join(source.path, '.leakgateignore'))) ignore.add(f)
+    case 'dir': {
+      const path = await checkLocalPath(source.path, options.reach)
+      if (existsSync(path) && statSync(path).isDirectory()) {
+        for (const f of readIgnoreFile(join(path, '.leakgateignore'))) ignore.add(f)
       }
-      items = dirSource(source.path, limits, progress)
+      items = dirSource(path, limits, progress)
       break
+    }
     case 'git': {
       const gitState: GitState = { tips: [] }
       state.tips = gitState.tips
       items = (async function* () {
-        yield* gitSource({ url: source.url, history: source.history ?? false, cacheDir, limits, ...(options.since?.tips === undefined ? {} : { since: options.since.tips }) }, progress, gitState)
+        yield* gitSource({ url: source.url, history: source.history ?? false, cacheDir, limits, ...reach, ...(options.since?.tips === undefined ? {} : { since: options.since.tips }) }, progress, gitState)
         state.tips = gitState.tips
         if (gitState.ignore !== undefined) state.ignore = gitState.ignore
       })()
@@ -126,6 +144,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
         ...(options.github?.maxRateLimitWait === undefined ? {} : { maxRateLimitWait: options.github.maxRateLimitWait }),
         ...(options.github?.includeForks === undefined ? {} : { includeForks: options.github.includeForks }),
         ...(since === undefined ? {} : { since }),
+        ...reach,
       }, progress, repos)
       break
     }
@@ -133,17 +152,25 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
       throw new TypeError(`unknown source type ${JSON.stringify((source as { type?: unknown }).type)}`)
   }
   const findings: Finding[] = []
+  const maxFindings = options.maxFindings ?? Infinity
+  const maxBytes = options.maxBytes ?? Infinity
+  let truncated: ScanResult['truncated']
   let n = 0
   for await (const item of items) {
     options.signal?.throwIfAborted()
     const found = scanText(item.text, { rules, allowlist, path: item.origin.file })
     if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
     options.onProgress?.(progress)
+    if (findings.length >= maxFindings) truncated = 'findings'
+    else if (progress.bytes >= maxBytes) truncated = 'bytes'
+    // Leaving the loop ends the source (and its git processes) through the generator's return.
+    if (truncated !== undefined) break
     // Let a server that runs scans in-process answer requests between files.
     if (++n % 64 === 0) await yieldToLoop()
   }
+  if (findings.length > maxFindings) findings.length = maxFindings
   // Repositories' own .leakgateignore files (git: state.ignore; github: one a repository).
   for (const f of state.ignore ?? []) ignore.add(f)
   for (const repo of Object.values(state.repos ?? {})) for (const f of repo.ignore ?? []) ignore.add(f)
-  return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state }
+  return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
 }

@@ -5,6 +5,7 @@
 import type { Finding } from './findings.js'
 import type { ScanSourceSpec } from './index.js'
 import { SourceError } from '../../lib/errors.js'
+import { escapeText } from '../../lib/text.js'
 import { redactUrl } from './sources/git.js'
 
 /** The control plane's answer (docs/api.md "Scans"), as far as the CLI reports it. */
@@ -15,9 +16,23 @@ export interface PushResult {
   leaksUpdated: number
 }
 
+/**
+ * A finding with its names (file, branch, location) escaped as the control plane shows scanned text:
+ * it refuses control, bidi and invisible characters in them, and a file can be named with any.
+ */
+function shown(f: Omit<Finding, 'secret'>): Omit<Finding, 'secret'> {
+  const location = Object.fromEntries(Object.entries(f.location ?? {}).map(([k, v]) => [k, typeof v === 'string' ? escapeText(v) : v])) as Finding['location']
+  return {
+    ...f,
+    file: escapeText(f.file),
+    ...(f.branch === undefined ? {} : { branch: escapeText(f.branch) }),
+    ...((f.location as Finding['location'] | undefined) === undefined ? {} : { location }),
+  }
+}
+
 /** Posts findings; rejects with a message naming the status and the control plane's `detail`. */
 export async function pushFindings(controlPlane: string, apiKey: string, source: ScanSourceSpec, findings: readonly Finding[]): Promise<PushResult> {
-  const clean = findings.map(({ secret: _secret, ...rest }) => rest)
+  const clean = findings.map(({ secret: _secret, ...rest }) => shown(rest))
   const url = `${controlPlane.replace(/\/+$/, '')}/v1/scans`
   let res: Response
   try {

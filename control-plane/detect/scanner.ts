@@ -123,14 +123,49 @@ function allowed(value: string, list: Allowlist | undefined): boolean {
  * Where rules report overlapping text, the higher priority wins (a GitHub token assigned to
  * `token=` is a github_pat, not a generic secret); equal priorities both stay unless they
  * report the same value at the same place.
+ *
+ * Linear-ish (n log n): candidates go by priority, highest first, and by position within one
+ * priority. What higher priorities kept is a list sorted by start with a running maximum of ends,
+ * so "does anything kept overlap [start, end)" is one binary search; within a priority, an equal
+ * value overlaps only if it started earlier and has not ended yet, which one map of the furthest
+ * end per value answers. (A pairwise check was quadratic: two files full of secret-like strings
+ * held a scan for seconds.)
  */
 function resolveOverlaps(placed: Placed[]): Placed[] {
   const byPriority = [...placed].sort((a, b) => b.rule.priority - a.rule.priority || a.index - b.index)
   const kept: Placed[] = []
-  for (const p of byPriority) {
-    const clash = kept.some((k) =>
-      p.index < k.end && k.index < p.end && (k.rule.priority > p.rule.priority || k.value === p.value))
-    if (!clash) kept.push(p)
+  // Intervals kept at higher priorities: starts ascending, and the furthest end up to each.
+  let starts: number[] = []
+  let maxEnds: number[] = []
+  const overlapsHigher = (p: Placed): boolean => {
+    // The intervals starting before p ends: the last of them whose furthest end passes p's start.
+    let lo = 0
+    let hi = starts.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((starts[mid] ?? 0) < p.end) lo = mid + 1
+      else hi = mid
+    }
+    return lo > 0 && (maxEnds[lo - 1] ?? 0) > p.index
+  }
+  for (let i = 0; i < byPriority.length;) {
+    const priority = byPriority[i]!.rule.priority
+    const furthestByValue = new Map<string, number>()
+    const group: Placed[] = []
+    for (; i < byPriority.length && byPriority[i]!.rule.priority === priority; i++) {
+      const p = byPriority[i]!
+      if (overlapsHigher(p)) continue
+      if ((furthestByValue.get(p.value) ?? -1) > p.index) continue
+      furthestByValue.set(p.value, Math.max(furthestByValue.get(p.value) ?? -1, p.end))
+      group.push(p)
+    }
+    kept.push(...group)
+    if (i < byPriority.length) {
+      const all = [...kept].sort((a, b) => a.index - b.index)
+      starts = all.map((k) => k.index)
+      let max = -1
+      maxEnds = all.map((k) => (max = Math.max(max, k.end)))
+    }
   }
   return kept.sort((a, b) => a.index - b.index)
 }

@@ -62,13 +62,34 @@ function hashTokens(tokens: ManualToken[]): { hashed: TokenInput[]; raw: string[
   return { hashed, raw }
 }
 
-/** Refuses a body whose free text repeats one of its raw tokens: that text would be stored as is. */
+/**
+ * Refuses a body whose free text repeats one of its raw tokens: that text would be stored as is.
+ * Also as a node would read it back: percent-encoded (the text decoded, and the token encoded), and
+ * a copy with one character cut at either end, which still gives the secret away.
+ */
 function refuseEchoedSecrets(raw: string[], fields: Record<string, string | undefined>): void {
+  const variants = raw.filter((r) => r.length >= 6).flatMap((r) => [r, encodeURIComponent(r), r.slice(1), r.slice(0, -1)]).filter((v) => v.length >= 6)
   for (const [name, text] of Object.entries(fields)) {
     if (text === undefined) continue
-    if (raw.some((r) => r.length >= 6 && text.includes(r))) {
+    const readings = new Set([text, percentDecoded(text), percentDecoded(text.replace(/\+/g, ' '))])
+    if ([...readings].some((t) => variants.some((v) => t.includes(v)))) {
       throw new BadRequestError(`${name} contains one of the raw token values; remove it (only hashes and previews are stored)`)
     }
+  }
+}
+
+/** `text` with its percent-escapes decoded, those that decode; the rest left as written. */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+      try {
+        return decodeURIComponent(run)
+      } catch {
+        return run
+      }
+    })
   }
 }
 

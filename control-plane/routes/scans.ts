@@ -8,7 +8,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { principalOf } from '../auth.js'
 import type { RouteContext } from '../context.js'
-import { BadRequestError, NotFoundError } from '../../lib/errors.js'
+import { isAbsolute } from 'node:path'
+import { BadRequestError, NotFoundError, ScanRefusedError } from '../../lib/errors.js'
+import type { ScanConfig } from '../config.js'
+import { PATH_REFUSED, pathAllowed, urlHasCredential } from '../detect/sources/reach.js'
 import type { ScanSourceSpec } from '../detect/index.js'
 import type { Finding } from '../detect/findings.js'
 import type { ScanService } from '../scans.js'
@@ -71,6 +74,34 @@ const scanOutput = {
   },
 } as const
 
+/**
+ * Refuses, before anything is stored or looked up, a source the configuration does not let the
+ * control plane scan: a local path outside `scan.allowedPaths` (the same answer whether it exists
+ * or not: nothing is read to give it), a URL carrying a credential in any spelling, a transport
+ * other than https, http and git. Hosts are checked when the scan runs, after resolving them.
+ */
+function checkReach(source: ScanSourceSpec, scan: ScanConfig): void {
+  const reach = { allowedPaths: scan.allowedPaths }
+  if (source.type === 'dir') {
+    if (!isAbsolute(source.path) || !pathAllowed(source.path, reach)) throw new ScanRefusedError(PATH_REFUSED)
+    return
+  }
+  if (source.type !== 'git') return
+  const url = source.url
+  // A URL with a credential would put it into the scan record, its answers and the logs.
+  if (urlHasCredential(url)) {
+    throw new BadRequestError('a git URL must not carry credentials (user:password@, ?private_token=…); give the control plane a git credential helper, or LEAKGATE_GITHUB_TOKEN for GitHub')
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
+  if (scheme === undefined || scheme === 'file') {
+    // A path (or file:// URL): a local repository, allowed like a dir source.
+    const path = scheme === 'file' ? decodeURIComponent(url.replace(/^file:\/\/(?:localhost)?/i, '')) : url
+    if (!isAbsolute(path) || !pathAllowed(path, reach)) throw new ScanRefusedError(PATH_REFUSED)
+    return
+  }
+  if (!['https', 'http', 'git'].includes(scheme)) throw new ScanRefusedError('the transports scanned are https, http and git')
+}
+
 /** Checks that a source names what its type needs, and nothing else. */
 function checkSource(source: Record<string, unknown>): ScanSourceSpec {
   const fields = Object.keys(source).filter((k) => k !== 'type' && k !== 'history').sort().join(',')
@@ -80,10 +111,6 @@ function checkSource(source: Record<string, unknown>): ScanSourceSpec {
       return { type: 'dir', path: source.path as string }
     case 'git':
       if (fields !== 'url') throw new BadRequestError('a git source takes {"type": "git", "url": "https://… or /path", "history"?: true}')
-      // A URL with user:password@ would put a credential into the scan record and its answers.
-      if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(source.url as string)) {
-        throw new BadRequestError('a git URL must not carry credentials (user:password@); give the control plane a git credential helper, or LEAKGATE_GITHUB_TOKEN for GitHub')
-      }
       return { type: 'git', url: source.url as string, history: source.history === true }
     default:
       if (fields === 'org') return { type: 'github', org: source.org as string, history: source.history === true }
@@ -111,6 +138,8 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     },
   }, async (request, reply) => {
     const source = checkSource(request.body.source)
+    if (request.body.findings === undefined) checkReach(source, options.config.scan)
+    else if (source.type === 'git' && urlHasCredential(source.url)) throw new BadRequestError('a git URL must not carry credentials; push findings with the URL without them')
     const actor = principalOf(request).keyId
     const findings = request.body.findings
     const record = findings === undefined ? scans.start(source, actor) : scans.ingest(source, findings, actor)

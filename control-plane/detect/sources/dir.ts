@@ -1,8 +1,10 @@
 /**
  * A directory tree: every regular file under it, without following symbolic links, skipping
- * `.git`, binary files and files over the size limit.
+ * `.git`, binary files and files over the size limit. FIFOs, devices and sockets are never opened
+ * for reading, and the size limit holds on the bytes read.
  */
-import { lstat, opendir, readFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { lstat, open, opendir, type FileHandle } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import { SourceError } from '../../../lib/errors.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
@@ -67,15 +69,28 @@ export async function* dirSource(root: string, limits: SourceLimits, progress: P
   }
 }
 
+/**
+ * Reads one file, if it is a regular file (checked on the opened descriptor, so a file swapped for a
+ * FIFO or a device between listing and opening is not read) and not larger than the limit, counted
+ * on the bytes read: /proc files say 0 in stat and yield megabytes. O_NOFOLLOW refuses a symbolic
+ * link put in its place; O_NONBLOCK keeps a FIFO from blocking the open.
+ */
 async function readItem(path: string, file: string, limits: SourceLimits, progress: Progress): Promise<ScanItem | undefined> {
+  let handle
   try {
-    const s = await lstat(path)
-    if (s.size > limits.maxFileSize) {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    progress.skipped++
+    return undefined
+  }
+  try {
+    const s = await handle.stat()
+    if (!s.isFile() || s.size > limits.maxFileSize) {
       progress.skipped++
       return undefined
     }
-    const bytes = await readFile(path)
-    if (isBinary(bytes)) {
+    const bytes = await readAtMost(handle, limits.maxFileSize)
+    if (bytes === undefined || isBinary(bytes)) {
       progress.skipped++
       return undefined
     }
@@ -85,5 +100,24 @@ async function readItem(path: string, file: string, limits: SourceLimits, progre
   } catch {
     progress.skipped++
     return undefined
+  } finally {
+    await handle.close().catch(() => undefined)
   }
+}
+
+const CHUNK = 64 * 1024
+
+/** The file's bytes, or undefined once more than `max` have been read (the rest is never asked for). */
+async function readAtMost(handle: FileHandle, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let total = 0
+  for (;;) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, max + 1 - total))
+    const { bytesRead } = await handle.read(buf, 0, buf.length, null)
+    if (bytesRead === 0) break
+    total += bytesRead
+    if (total > max) return undefined
+    chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))
+  }
+  return Buffer.concat(chunks, total)
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { readdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gitSource, redactUrl, webUrlOf, type GitState } from './git.js'
 import { newProgress, type ScanItem } from './source.js'
@@ -113,4 +114,46 @@ t.test('URL helpers', async (t) => {
   t.equal(webUrlOf('https://github.com/acme/api.git'), 'https://github.com/acme/api')
   t.equal(webUrlOf('git@github.com:acme/api.git'), 'https://github.com/acme/api')
   t.equal(webUrlOf('/srv/repo'), undefined)
+})
+
+t.test('git children get a clean environment: no Leakgate keys, no GitHub token, no system config, no prompt', async (t) => {
+  const scanned = repo(t)
+  scanned.write('a.txt', 'a\n')
+  scanned.commit('a')
+  // A git first on PATH that writes down its environment, then runs the real one.
+  const bin = join(scanned.dir, '..', 'bin')
+  const dump = join(scanned.dir, '..', 'env.txt')
+  mkdirSync(bin, { recursive: true })
+  const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim()
+  writeFileSync(join(bin, 'git'), `#!/bin/sh\nenv >> '${dump}'\necho ---- >> '${dump}'\nexec '${real}' "$@"\n`, { mode: 0o755 })
+  const saved = { PATH: process.env.PATH, LEAKGATE_ADMIN_KEY: process.env.LEAKGATE_ADMIN_KEY, LEAKGATE_NODE_KEY: process.env.LEAKGATE_NODE_KEY, GITHUB_TOKEN: process.env.GITHUB_TOKEN, LEAKGATE_GITHUB_TOKEN: process.env.LEAKGATE_GITHUB_TOKEN }
+  process.env.PATH = `${bin}:${process.env.PATH ?? ''}`
+  process.env.LEAKGATE_ADMIN_KEY = 'admin-key-that-git-must-not-see-0000'
+  process.env.LEAKGATE_NODE_KEY = 'node-key-that-git-must-not-see-00000'
+  process.env.GITHUB_TOKEN = 'ghp_tokenThatGitMustNotSee000000000000'
+  process.env.LEAKGATE_GITHUB_TOKEN = 'ghp_otherTokenGitMustNotSee00000000000'
+  t.teardown(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  })
+  const cache = join(scanned.dir, '..', 'cache')
+  await collect(gitSource({ url: scanned.dir, history: true, cacheDir: cache, limits: { maxFileSize: 1e6 } }, newProgress()))
+  await collect(gitSource({ url: `file://${scanned.dir}`, history: false, cacheDir: cache, limits: { maxFileSize: 1e6 }, reach: { allowedPaths: [scanned.dir], allowedHosts: ['*'] } }, newProgress()))
+  const seen = readFileSync(dump, 'utf8')
+  t.ok(seen.split('----').length > 3, 'several git children ran')
+  t.notMatch(seen, /LEAKGATE_|GITHUB_TOKEN|ghp_|must-not-see/)
+  for (const block of seen.split('----\n').filter((b) => b.trim() !== '')) {
+    t.match(block, /GIT_CONFIG_NOSYSTEM=1/)
+    t.match(block, /GIT_TERMINAL_PROMPT=0/)
+    t.match(block, /GIT_ALLOW_PROTOCOL=/)
+    t.notMatch(block, /GIT_ALLOW_PROTOCOL=.*(?:ext|fd|ssh)/, 'with a policy or on a repository on disk, no ssh/ext/fd')
+  }
+})
+
+t.test('fd:: and other transport:: URLs are refused before git runs', async (t) => {
+  for (const url of ['fd::0', 'fd::0,1/x', 'FD::3', 'ext::git-upload-pack .', 'foo::bar']) {
+    await t.rejects(collect(gitSource({ url, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 } }, newProgress())), { code: 'LEAKGATE_ERR_SCAN_SOURCE' }, url)
+  }
 })

@@ -13,7 +13,9 @@ import { createHash } from 'node:crypto'
 import { StringDecoder } from 'node:string_decoder'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { isIP } from 'node:net'
 import { SourceError } from '../../../lib/errors.js'
+import { checkLocalPath, checkRemote, PATH_REFUSED, redactText, redactUrl, REMOTE_PROTOCOLS, REMOTE_REFUSED, type ReachPolicy } from './reach.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
 import { parseIgnore } from '../findings.js'
 
@@ -34,6 +36,10 @@ export interface GitSourceOptions {
   repo?: string
   /** Web address of the repository for links (`https://github.com/acme/api`). */
   webUrl?: string
+  /** What the scan may reach; undefined: anything (the CLI). */
+  reach?: ReachPolicy
+  /** Receives what git said when a remote failed (redacted), for the operator's log only. */
+  onDiagnostic?: (text: string) => void
 }
 
 /** What a git scan leaves for the next one. */
@@ -44,30 +50,42 @@ export interface GitState {
   ignore?: string[]
 }
 
-/** Hides the user-info part of a URL (`https://user:token@host` → `https://***@host`). */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@')
-}
+export { redactUrl }
 
 /**
- * The environment of every git this source starts. git must never wait for a person: no terminal
- * prompt, and empty askpass programs, which also keep git from falling back to `core.askPass` or
- * to ssh's own askpass. The parent's `GIT_*` variables are dropped (they can point git at another
- * repository, inject configuration, or trace credentials to stderr, which lands in error
- * messages), except the few that configure transport access on a server.
+ * The environment of every git this source starts, built from nothing rather than filtered from
+ * the parent's: the parent holds API keys and tokens (LEAKGATE_*, GITHUB_TOKEN) that git has no use
+ * for and a hostile repository's hooks or transport could read. Kept: what finding programs and a
+ * home (for an operator's global git configuration and credential helper) needs, proxies, and the
+ * CA settings of a server's https. git must never wait for a person: no terminal prompt, empty
+ * askpass programs. The system-wide configuration is not read (`GIT_CONFIG_NOSYSTEM`), and only
+ * the transports `protocols` names are used (`GIT_ALLOW_PROTOCOL`).
  */
-function gitEnv(): NodeJS.ProcessEnv {
+function gitEnv(protocols: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (name.startsWith('GIT_') && !TRANSPORT_VARIABLES.has(name)) continue
-    if (name === 'SSH_ASKPASS_REQUIRE') continue
-    env[name] = value
+  for (const name of KEPT_VARIABLES) {
+    const value = process.env[name]
+    if (value !== undefined) env[name] = value
   }
-  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', LC_ALL: 'C' }
+  return {
+    ...env,
+    GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GCM_INTERACTIVE: 'never',
+    GIT_CONFIG_NOSYSTEM: '1', GIT_ALLOW_PROTOCOL: protocols, GIT_PROTOCOL_FROM_USER: '0', LC_ALL: 'C',
+  }
 }
 
-/** `GIT_*` variables kept: how an operator gives a server's git its ssh command, CA and global config. */
-const TRANSPORT_VARIABLES = new Set(['GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_SSH_VARIANT', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_CONFIG_GLOBAL'])
+/** The parent's variables a git child keeps. */
+const KEPT_VARIABLES = [
+  'PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'SYSTEMROOT',
+  'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'all_proxy',
+  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_CONFIG_GLOBAL', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_SSH_VARIANT',
+]
+
+/** Transports git may use for a scan: with a reach policy, https, http and git (file for allowed local repositories). */
+function protocolsFor(reach: ReachPolicy | undefined, local: boolean): string {
+  if (reach === undefined) return 'https:http:git:ssh:file'
+  return local ? 'file' : REMOTE_PROTOCOLS.map((p) => p.slice(0, -1)).join(':')
+}
 
 /** A running git: its output, and how it ended. */
 interface GitProcess {
@@ -78,9 +96,17 @@ interface GitProcess {
   stop: () => void
 }
 
+/** Where and how one git runs. */
+interface GitRunOptions {
+  cwd?: string | undefined
+  input?: string | undefined
+  /** `GIT_ALLOW_PROTOCOL`; default `file`: commands on a repository on disk fetch nothing. */
+  protocols?: string | undefined
+}
+
 /** Starts git with `input` on its standard input; the one place this source spawns a process. */
-function spawnGit(args: readonly string[], options: { cwd?: string | undefined; input?: string | undefined } = {}): GitProcess {
-  const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+function spawnGit(args: readonly string[], options: GitRunOptions = {}): GitProcess {
+  const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(options.protocols ?? 'file'), stdio: ['pipe', 'pipe', 'pipe'] })
   const stderr: Buffer[] = []
   child.stderr.on('data', (c: Buffer) => stderr.push(c))
   // git may exit before reading all its input (a failure): that must not crash the process.
@@ -91,7 +117,7 @@ function spawnGit(args: readonly string[], options: { cwd?: string | undefined; 
     child.on('error', (cause) => reject(new SourceError(`cannot run git: ${cause.message}`, { cause })))
     child.on('close', (code, signal) => {
       if (code === 0) resolvePromise()
-      else reject(new SourceError(`git ${command} failed (${code === null ? `signal ${signal ?? '?'}` : `exit ${code}`}): ${redactUrl(Buffer.concat(stderr).toString('utf8').trim()).slice(0, 500)}`))
+      else reject(new SourceError(`git ${command} failed (${code === null ? `signal ${signal ?? '?'}` : `exit ${code}`}): ${redactText(Buffer.concat(stderr).toString('utf8').trim()).slice(0, 500)}`))
     })
   })
   // A reader that stops early never awaits `exited`: its rejection is expected, not unhandled.
@@ -106,7 +132,7 @@ function spawnGit(args: readonly string[], options: { cwd?: string | undefined; 
 }
 
 /** Runs git, resolving with stdout; rejects with SourceError carrying git's (redacted) stderr. */
-export async function git(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<Buffer> {
+export async function git(args: readonly string[], options: GitRunOptions = {}): Promise<Buffer> {
   const proc = spawnGit(args, options)
   const out: Buffer[] = []
   for await (const chunk of proc.stdout) out.push(chunk)
@@ -136,24 +162,63 @@ async function* gitRecords(args: readonly string[], options: { cwd: string; inpu
   yield pending + decoder.end()
 }
 
-/** The directory git commands run in: a local repository as it is, a remote one mirrored into the cache. */
-export async function openRepository(url: string, cacheDir: string): Promise<string> {
-  if (existsSync(url) && statSync(url).isDirectory()) {
-    const dir = resolve(url)
+/**
+ * The directory git commands run in: a local repository as it is, a remote one mirrored into the
+ * cache. With a reach policy, a local repository must lie under an allowed path, and a remote one
+ * must pass the host check; git then connects to the addresses checked (http.curloptResolve),
+ * follows no redirect, and any failure of a remote gives one message (its stderr goes to the
+ * `onDiagnostic` callback only, redacted): an answer must not tell an open port from a closed one.
+ */
+export async function openRepository(url: string, cacheDir: string, reach?: ReachPolicy, onDiagnostic?: (text: string) => void): Promise<string> {
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(url)
+  if (!isUrl && (reach?.allowedPaths !== undefined || (existsSync(url) && statSync(url).isDirectory()))) {
+    const dir = await checkLocalPath(url, reach)
     try {
+      if (!statSync(dir).isDirectory()) throw new Error('not a directory')
       await git(['rev-parse', '--git-dir'], { cwd: dir })
     } catch (cause) {
+      if (reach?.allowedPaths !== undefined) throw new SourceError(PATH_REFUSED, { cause })
       throw new SourceError(`${url} is not a git repository`, { cause })
     }
-    return dir
+    return resolve(dir)
   }
-  // A URL is data, never an option or a command: refuse '-…' and the ext:: transport outright.
-  if (url.startsWith('-') || /^ext::/i.test(url)) throw new SourceError(`${redactUrl(url)} is not a repository URL`)
+  // A URL is data, never an option or a command: refuse '-…', ext:: and fd:: outright.
+  if (url.startsWith('-') || /^(?:ext|fd)::/i.test(url) || /::/.test(url.split('/')[0] ?? '')) throw new SourceError(`${redactUrl(url)} is not a repository URL`)
+  // A file:// URL is a local repository mirrored like a remote one: its path must be allowed.
+  const file = /^file:\/\//i.test(url)
+  if (file && reach?.allowedPaths !== undefined) {
+    const path = fileUrlPath(url)
+    if (path === undefined) throw new SourceError(PATH_REFUSED)
+    await checkLocalPath(path, reach)
+  }
+  const checked = file ? undefined : await checkRemote(url, reach)
+  const config = ['-c', 'protocol.ext.allow=never', '-c', 'protocol.fd.allow=never', '-c', 'http.followRedirects=false']
+  if (checked !== undefined && isIP(checked.host) === 0) {
+    const addresses = checked.addresses.map((a) => (isIP(a) === 6 ? `[${a}]` : a)).join(',')
+    config.push('-c', `http.curloptResolve=${checked.host}:${checked.port}:${addresses}`)
+  }
   mkdirSync(cacheDir, { recursive: true })
   const target = join(resolve(cacheDir), `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.git`)
-  if (existsSync(join(target, 'HEAD'))) await git(['remote', 'update', '--prune'], { cwd: target })
-  else await git(['-c', 'protocol.ext.allow=never', 'clone', '--mirror', '--quiet', '--', url, target])
+  const protocols = protocolsFor(reach, file)
+  try {
+    if (existsSync(join(target, 'HEAD'))) await git([...config, 'remote', 'update', '--prune'], { cwd: target, protocols })
+    else await git([...config, 'clone', '--mirror', '--quiet', '--', url, target], { protocols })
+  } catch (cause) {
+    if (reach === undefined) throw cause
+    onDiagnostic?.((cause as Error).message)
+    throw new SourceError(REMOTE_REFUSED)
+  }
   return target
+}
+
+/** The path of a `file://` URL, or undefined for one that names a host. */
+function fileUrlPath(url: string): string | undefined {
+  try {
+    const u = new URL(url)
+    return u.hostname === '' || u.hostname === 'localhost' ? decodeURIComponent(u.pathname) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Derives the web address of a repository hosted on github.com or gitlab.com from its clone URL. */
@@ -318,7 +383,7 @@ function unquotePath(p: string): string {
 
 /** Yields the texts of a git repository. `state.tips` is set to the ref commits read. */
 export async function* gitSource(options: GitSourceOptions, progress: Progress, state: GitState = { tips: [] }): AsyncGenerator<ScanItem> {
-  const cwd = await openRepository(options.url, options.cacheDir)
+  const cwd = await openRepository(options.url, options.cacheDir, options.reach, options.onDiagnostic)
   const sourceType = options.sourceType ?? 'git'
   const webUrl = options.webUrl ?? webUrlOf(options.url)
   const { refs, head } = await listRefs(cwd)

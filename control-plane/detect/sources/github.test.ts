@@ -72,6 +72,8 @@ t.test('an organisation: pages, rate limits, forks skipped, every repository sca
   const { findings, progress, state } = await scanSource({ type: 'github', org: 'acme', history: true }, {
     cacheDir: join(root, 'cache'),
     github: { apiUrl: gh.api, token: 'test-token-123', maxRateLimitWait: 30 },
+    // The fake API lists file:// clone URLs: local clones need the folder allowed.
+    reach: { allowedPaths: [root] },
   })
   t.same(findings.map((f) => [f.location.repo, f.file, f.sha256, f.inHistoryOnly, f.source]).sort(), [
     ['acme/api', 'config.env', sha256Hex(current), false, 'github'],
@@ -98,4 +100,37 @@ t.test('Link header parsing', async (t) => {
   t.equal(nextLink('<https://api/x?page=2>; rel="next", <https://api/x?page=9>; rel="last"'), 'https://api/x?page=2')
   t.equal(nextLink('<https://api/x?page=1>; rel="prev"'), undefined)
   t.equal(nextLink(null), undefined)
+})
+
+t.test('the token goes to the API origin only, and clones come only from its host', async (t) => {
+  const elsewhere: Array<string | undefined> = []
+  const other = createServer((req, res) => {
+    elsewhere.push(req.headers.authorization)
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('[]')
+  })
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => other.close(() => r())))
+  const otherOrigin = `http://localhost:${(other.address() as AddressInfo).port}`
+  const api = createServer((req, res) => {
+    const host = `http://${req.headers.host}`
+    res.writeHead(200, { 'content-type': 'application/json', link: `<${otherOrigin}/api/v3/orgs/acme/repos?page=2>; rel="next"` })
+    res.end(JSON.stringify([
+      { full_name: 'acme/local', clone_url: '/etc', html_url: 'x', fork: false },
+      { full_name: 'acme/file', clone_url: 'file:///etc', html_url: 'x', fork: false },
+      { full_name: 'acme/other', clone_url: `${otherOrigin}/acme/other.git`, html_url: 'x', fork: false },
+      { full_name: 'acme/creds', clone_url: `${host.replace('//', '//u:p@')}/acme/creds.git`, html_url: 'x', fork: false },
+    ]))
+  })
+  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => api.close(() => r())))
+  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/api/v3`
+  const listed = await listRepos({ org: 'acme', apiUrl, token: 'secret-token-1', history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 } })
+  t.equal(listed.length, 4, 'the first page is read')
+  t.same(elsewhere, [], 'a next page on another origin is not asked for, with or without the token')
+  const { progress, findings } = await scanSource({ type: 'github', org: 'acme' }, { cacheDir: tempDir(t, 'leakgate-gh-origin-'), github: { apiUrl, token: 'secret-token-1' } })
+  t.equal(progress.repos, 0, 'no repository cloned')
+  t.equal(progress.skipped, 4, 'a local path, a file URL, another host, a URL with credentials: skipped')
+  t.same(findings, [])
+  t.same(elsewhere, [])
 })

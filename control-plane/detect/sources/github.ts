@@ -8,6 +8,7 @@
 import { GitHubError } from '../../../lib/errors.js'
 import { gitSource, type GitState } from './git.js'
 import type { Progress, ScanItem, SourceLimits } from './source.js'
+import type { ReachPolicy } from './reach.js'
 
 /** Options of a GitHub source. */
 export interface GitHubSourceOptions {
@@ -29,6 +30,10 @@ export interface GitHubSourceOptions {
   since?: Readonly<Record<string, readonly string[]>>
   /** Called before each repository is cloned. */
   onRepo?: (fullName: string) => void
+  /** What the scan may reach (checked again for each clone); undefined: anything. */
+  reach?: ReachPolicy
+  /** Receives what git said when a clone failed (redacted), for the operator's log only. */
+  onDiagnostic?: (text: string) => void
 }
 
 /** A repository as the API lists it (the fields used). */
@@ -78,7 +83,8 @@ export async function listRepos(options: GitHubSourceOptions): Promise<GitHubRep
     let res: Response
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await fetch(url, { headers })
+        // No redirect is followed: the token goes to the configured API origin and nowhere else.
+        res = await fetch(url, { headers, redirect: 'manual' })
       } catch (cause) {
         throw new GitHubError(`cannot reach ${api}: ${(cause as Error).message}`, { cause })
       }
@@ -99,7 +105,9 @@ export async function listRepos(options: GitHubSourceOptions): Promise<GitHubRep
       if (r.fork && options.includeForks !== true) continue
       repos.push(r)
     }
-    url = nextLink(res.headers.get('link'))
+    const next = nextLink(res.headers.get('link'))
+    // A next page on another origin would receive the token: the listing stops there instead.
+    url = next !== undefined && sameOrigin(next, api) ? next : undefined
     // Spent quota on a good answer: wait for the reset before asking for the next page.
     if (url !== undefined && res.headers.get('x-ratelimit-remaining') === '0') {
       const wait = rateLimitWait(res) ?? 0
@@ -108,6 +116,34 @@ export async function listRepos(options: GitHubSourceOptions): Promise<GitHubRep
     }
   }
   return repos
+}
+
+function sameOrigin(url: string, api: string): boolean {
+  try {
+    return new URL(url).origin === new URL(api).origin
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether a repository's `clone_url` may be cloned: https (or http, if the API is) on the API's
+ * own host (github.com for api.github.com). A local path or another host, which a hostile or
+ * mistaken API could name, is skipped; a file:// URL only where the reach policy allows local paths.
+ */
+export function cloneAllowed(cloneUrl: string, apiUrl: string, reach: ReachPolicy | undefined): boolean {
+  let clone: URL
+  let api: URL
+  try {
+    clone = new URL(cloneUrl)
+    api = new URL(apiUrl)
+  } catch {
+    return false
+  }
+  if (clone.protocol === 'file:') return reach?.allowedPaths !== undefined
+  const host = api.hostname === 'api.github.com' ? 'github.com' : api.hostname
+  const protocols = api.protocol === 'http:' ? ['https:', 'http:'] : ['https:']
+  return protocols.includes(clone.protocol) && clone.hostname === host && clone.username === '' && clone.password === '' && clone.search === ''
 }
 
 /** How long to wait (ms) before the next request, from `retry-after` or the rate-limit reset; undefined: no limit hit. */
@@ -123,7 +159,12 @@ function rateLimitWait(res: Response): number | undefined {
 
 /** Yields the texts of every listed repository; `state` receives each repository's ref commits. */
 export async function* githubSource(options: GitHubSourceOptions, progress: Progress, state: GitHubState = {}): AsyncGenerator<ScanItem> {
-  const repos = await listRepos(options)
+  const api = options.apiUrl ?? 'https://api.github.com'
+  const repos = (await listRepos(options)).filter((r) => {
+    if (cloneAllowed(r.clone_url, api, options.reach)) return true
+    progress.skipped++
+    return false
+  })
   for (const repo of repos) {
     options.onRepo?.(repo.full_name)
     const repoState: GitState = { tips: [] }
@@ -136,6 +177,8 @@ export async function* githubSource(options: GitHubSourceOptions, progress: Prog
       sourceType: 'github',
       repo: repo.full_name,
       webUrl: repo.html_url,
+      ...(options.reach === undefined ? {} : { reach: options.reach }),
+      ...(options.onDiagnostic === undefined ? {} : { onDiagnostic: options.onDiagnostic }),
       ...(since === undefined ? {} : { since }),
     }, progress, repoState)
     state[repo.full_name] = repoState
