@@ -4,17 +4,35 @@
  *   node --import ./scripts/register-ts.js bench/credentials.bench.ts
  *
  * Clean requests (what production traffic is made of): a Bearer token, Basic, a query key, a cookie,
- * and a typical path with path segments as a place. The old extraction (bench/credentials-before.ts)
+ * and a typical path with path segments as a place. The old extraction (node/credentials.ts at commit
+ * e3bc164, the last before the reader table, read from git into bench/.cache/ at start)
  * and the new one alternate A B A B for many rounds; each round times a batch of calls; the medians and
  * their ratio are printed. Only extraction is timed: hashing and lookup are the same for both.
  */
-import * as before from './credentials-before.js'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import * as after from '../node/credentials.js'
 import { DEFAULT_CREDENTIAL_PLACES, type CredentialPlace } from '../node/config.js'
 
+// The extraction before the reader table, from git history: its only import (config types) re-pointed.
+const BEFORE_COMMIT = 'e3bc164'
+const cache = new URL('./.cache/', import.meta.url)
+mkdirSync(cache, { recursive: true })
+const beforeSource = execFileSync('git', ['show', `${BEFORE_COMMIT}:node/credentials.ts`], { cwd: new URL('..', import.meta.url), encoding: 'utf8' })
+  .replace("from './config.js'", "from '../../node/config.js'")
+  // The old plan put every non-header, non-query place among cookies; the path place did not exist then.
+  .replace('} else {\n      cookieNames.add(place.name)', "} else if (place.in === 'cookie') {\n      cookieNames.add(place.name)")
+writeFileSync(new URL('credentials-before.ts', cache), beforeSource)
+/** The old module's two functions, as this bench calls them. */
+interface Extraction {
+  compilePlan(places: readonly CredentialPlace[], limits: { maxCredentials: number; maxCredentialLength: number }): unknown
+  extractCredentials(plan: unknown, headers: Record<string, string>, url: string, out: string[]): number
+}
+const before = (await import(new URL('credentials-before.ts', cache).href)) as Extraction
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const limits = { maxCredentials: 64, maxCredentialLength: 8192 }
-const cookiePlaces: CredentialPlace[] = [...DEFAULT_CREDENTIAL_PLACES, { in: 'cookie', name: 'session' }]
+const cookiePlaces: CredentialPlace[] = [...DEFAULT_CREDENTIAL_PLACES.filter((p) => p.in !== 'path'), { in: 'cookie', name: 'session' }]
 const TOKEN = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a' // 40 ASCII characters, the shape of a GitHub token
 
 interface Case {
@@ -28,12 +46,15 @@ interface Case {
   labels: [string, string]
 }
 
-const oldDefault = before.compilePlan(DEFAULT_CREDENTIAL_PLACES, limits)
-const newDefault = after.compilePlan(DEFAULT_CREDENTIAL_PLACES, limits)
+// Path segments became a default place with the reader table; old and new are compared without it,
+// and the path place on its own below.
+const noPath = DEFAULT_CREDENTIAL_PLACES.filter((p) => p.in !== 'path')
+const oldDefault = before.compilePlan(noPath, limits)
+const newDefault = after.compilePlan(noPath, limits)
 const oldCookie = before.compilePlan(cookiePlaces, limits)
 const newCookie = after.compilePlan(cookiePlaces, limits)
-const newPath = after.compilePlan([...DEFAULT_CREDENTIAL_PLACES, { in: 'path' }], limits)
-const oldVsNew = (o: before.CredentialPlan, n: after.CredentialPlan): Pick<Case, 'a' | 'b' | 'labels'> => ({
+const newPath = after.compilePlan([...noPath, { in: 'path' }], limits)
+const oldVsNew = (o: unknown, n: after.CredentialPlan): Pick<Case, 'a' | 'b' | 'labels'> => ({
   a: (h, u, out) => before.extractCredentials(o, h, u, out),
   b: (h, u, out) => after.extractCredentials(n, h, u, out),
   labels: ['old', 'new'],

@@ -551,30 +551,43 @@ function queryParameters(query: string, sink: Sink): void {
   parseQuery(query, 0, sink)
 }
 
-/** `name=value` pairs of `url` from `start` on; linear: each separator is searched for once. */
-function parseQuery(url: string, start: number, sink: Sink): void {
-  const len = url.length
+/**
+ * Calls `each(name, value, sink)` for the `name=value` pairs of `s` from `start` on, a pair ending at the
+ * first `sepA` or `sepB`. Linear: each separator is searched for once, not again for every pair. (`each`
+ * is a module-level function and `sink` passed through, so a request allocates no closure here.)
+ */
+function eachPair(s: string, start: number, sepA: string, sepB: string, sink: Sink, each: (name: string, value: string, sink: Sink) => void): void {
+  const len = s.length
   let i = start
-  let amp = -1
-  let semi = -1
+  let a = -1
+  let b = -1
   let eq = -1
   while (i < len && status === 0) {
-    if (amp < i) {
-      amp = url.indexOf('&', i)
-      if (amp === -1) amp = len
+    if (a < i) {
+      a = s.indexOf(sepA, i)
+      if (a === -1) a = len
     }
-    if (semi < i) {
-      semi = url.indexOf(';', i)
-      if (semi === -1) semi = len
+    if (b < i) {
+      b = s.indexOf(sepB, i)
+      if (b === -1) b = len
     }
-    const endAt = amp < semi ? amp : semi
+    const endAt = a < b ? a : b
     if (eq < i) {
-      eq = url.indexOf('=', i)
+      eq = s.indexOf('=', i)
       if (eq === -1) eq = len
     }
-    if (eq < endAt) sink.named(url.slice(i, eq), url.slice(eq + 1, endAt), 'parameter')
+    if (eq < endAt) each(s.slice(i, eq), s.slice(eq + 1, endAt), sink)
     i = endAt + 1
   }
+}
+
+/** `name=value` pairs of `url` from `start` on, between `&` or `;`. */
+function parseQuery(url: string, start: number, sink: Sink): void {
+  eachPair(url, start, '&', ';', sink, queryPair)
+}
+
+function queryPair(name: string, value: string, sink: Sink): void {
+  sink.named(name, value, 'parameter')
 }
 
 function upToFragment(v: string, sink: Sink): void {
@@ -583,38 +596,19 @@ function upToFragment(v: string, sink: Sink): void {
 }
 
 function cookiePairs(header: string, sink: Sink): void {
-  const len = header.length
-  let i = 0
-  let semi = -1
-  let comma = -1
-  let eq = -1
-  while (i < len && status === 0) {
-    if (semi < i) {
-      semi = header.indexOf(';', i)
-      if (semi === -1) semi = len
+  eachPair(header, 0, ';', ',', sink, cookiePair)
+}
+
+function cookiePair(rawName: string, rawValue: string, sink: Sink): void {
+  const name = trimSpace(rawName)
+  const value = trimSpace(rawValue)
+  sink.named(name, value, 'cookie')
+  // `a=1 key=T`: SimpleCookie reads two cookies where others read one.
+  if (value.indexOf('=') !== -1 && /\s\S*=/.test(value)) {
+    for (const word of value.split(/\s+/)) {
+      const e = word.indexOf('=')
+      if (e > 0) sink.named(word.slice(0, e), word.slice(e + 1), 'cookie')
     }
-    if (comma < i) {
-      comma = header.indexOf(',', i)
-      if (comma === -1) comma = len
-    }
-    const endAt = semi < comma ? semi : comma
-    if (eq < i) {
-      eq = header.indexOf('=', i)
-      if (eq === -1) eq = len
-    }
-    if (eq < endAt) {
-      const name = trimSpace(header.slice(i, eq))
-      const value = trimSpace(header.slice(eq + 1, endAt))
-      sink.named(name, value, 'cookie')
-      // `a=1 key=T`: SimpleCookie reads two cookies where others read one.
-      if (value.indexOf('=') !== -1 && /\s\S*=/.test(value)) {
-        for (const word of value.split(/\s+/)) {
-          const e = word.indexOf('=')
-          if (e > 0) sink.named(word.slice(0, e), word.slice(e + 1), 'cookie')
-        }
-      }
-    }
-    i = endAt + 1
   }
 }
 
