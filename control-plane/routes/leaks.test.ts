@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
-import { snapshotIndex, startPlane, storeFile, type TestPlane } from '../test/harness.js'
+import { allPages, snapshotIndex, startPlane, storeFile, type TestPlane } from '../test/harness.js'
 
 async function changes(plane: TestPlane, since: number): Promise<{ revision: number; changes: { rev: number; op: string; sha256: string; action?: string; leakId?: number }[] }> {
   const res = await plane.call('GET', `/v1/sync/changes?since=${since}`, plane.keys.node)
@@ -141,18 +141,10 @@ t.test('listing: filters, q, sort and cursor paging', async (t) => {
     })
     t.equal(res.statusCode, 201)
   }
-  const seen: number[] = []
-  let cursor: string | null = null
-  let pages = 0
-  do {
-    const url: string = `/v1/leaks?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`
-    const page = (await plane.call('GET', url, plane.keys.analyst)).json()
-    t.equal(page.total, 7)
-    seen.push(...page.items.map((l: { id: number }) => l.id))
-    cursor = page.nextCursor
-    pages++
-  } while (cursor !== null)
-  t.equal(pages, 3)
+  const pages = await allPages(plane, '/v1/leaks?limit=3', plane.keys.analyst)
+  for (const page of pages) t.equal(page.total, 7)
+  const seen = pages.flatMap((page) => (page.items as Array<{ id: number }>).map((l) => l.id))
+  t.equal(pages.length, 3)
   t.same(seen, [7, 6, 5, 4, 3, 2, 1], 'newest first, each once')
 
   const asc = (await plane.call('GET', '/v1/leaks?sort=title&order=asc&limit=2', plane.keys.analyst)).json()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateKey } from '../store/keys.js'
-import { startPlane, storeFile, waitFor, type TestPlane } from './harness.js'
+import { allPages, startPlane, storeFile, waitFor, type TestPlane } from './harness.js'
 
 function nodeKey(plane: TestPlane): string {
   const key = generateKey()
@@ -67,18 +67,10 @@ t.test('GET /v1/nodes pages with limit and cursor', async (t) => {
   for (const id of ['edge-3', 'edge-1', 'edge-5', 'edge-2', 'edge-4']) {
     await plane.call('POST', '/v1/nodes/heartbeat', plane.keys.admin, { nodeId: id })
   }
-  const seen: string[] = []
-  let cursor: string | null = null
-  let pages = 0
-  do {
-    const url: string = `/v1/nodes?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`
-    const page = (await plane.call('GET', url, plane.keys.analyst)).json()
-    t.ok(page.items.length <= 2)
-    seen.push(...page.items.map((n: { id: string }) => n.id))
-    cursor = page.nextCursor
-    pages += 1
-  } while (cursor !== null && pages < 10)
-  t.equal(pages, 3)
+  const pages = await allPages(plane, '/v1/nodes?limit=2', plane.keys.analyst)
+  for (const page of pages) t.ok(page.items.length <= 2)
+  const seen = pages.flatMap((page) => (page.items as Array<{ id: string }>).map((n) => n.id))
+  t.equal(pages.length, 3)
   t.same(seen, ['edge-1', 'edge-2', 'edge-3', 'edge-4', 'edge-5'], 'every node once, by id')
   const bad = await plane.call('GET', '/v1/nodes?cursor=bm90LWEtY3Vyc29y', plane.keys.analyst)
   t.equal(bad.statusCode, 400)

@@ -77,6 +77,22 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
   return { app, store, dir, config, keys, logs, call }
 }
 
+/**
+ * Every page of a paged list route (`limit` and `cursor`, as `/v1/leaks` and `/v1/nodes` take them), in
+ * order, following `nextCursor` (at most 100 pages); each page's JSON as the route answered it.
+ */
+export async function allPages(plane: TestPlane, path: string, key: string): Promise<Array<{ items: unknown[]; nextCursor: string | null; [field: string]: unknown }>> {
+  const pages: Array<{ items: unknown[]; nextCursor: string | null }> = []
+  let cursor: string | null = null
+  do {
+    const url: string = cursor === null ? path : `${path}${path.includes('?') ? '&' : '?'}cursor=${cursor}`
+    const page = (await plane.call('GET', url, key)).json() as { items: unknown[]; nextCursor: string | null }
+    pages.push(page)
+    cursor = page.nextCursor
+  } while (cursor !== null && pages.length < 100)
+  return pages
+}
+
 /** A new key with the node role: a node key reports only as the node it first reported as, so each node needs its own. */
 export function newNodeKey(plane: TestPlane): string {
   const key = generateKey()
