@@ -17,7 +17,7 @@
  * | JSON | Python, Ruby (exact big integers)       | each number under a key, as written (a token is a string, but an app may compare `str(n)`) |
  */
 import type { CredentialPlace } from './config.js'
-import { addParameter, compilePlan, type CredentialPlan } from './credentials.js'
+import { addParameter, compilePlan, percentBytes, percentDecode, type CredentialPlan } from './credentials.js'
 
 /** Body kinds, as bits: a content type can be read as both (PHP reads a form, Laravel sees `/json` in it). */
 export const FORM_BODY = 1
@@ -103,11 +103,11 @@ function nextOf(text: string, c: string, from: number): number {
 
 function addPair(plan: CredentialPlan, rawName: string, raw: string, out: string[], charset: TextDecoder | undefined): number {
   if (rawName === '' || raw === '') return 0 // no name, or no value: nothing a stack reads as a credential
-  const name = percentDecode(rawName, true, charset)
-  const r = addNamed(plan, name, percentDecode(raw, true, charset), out)
+  const name = formDecode(rawName, true, charset)
+  const r = addNamed(plan, name, formDecode(raw, true, charset), out)
   if (r < 0 || raw.indexOf('+') === -1) return r
   // A client may have meant a literal `+` (Base64), and some decoders keep it.
-  return addNamed(plan, name, percentDecode(raw, false, charset), out)
+  return addNamed(plan, name, formDecode(raw, false, charset), out)
 }
 
 /** The name as sent, and each name inside its brackets: `auth[api_key]` is `params[:auth][:api_key]`. */
@@ -128,44 +128,14 @@ function addNamed(plan: CredentialPlan, name: string, value: string, out: string
   return 0
 }
 
-const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g
-
 /**
- * Percent-decoding as lenient decoders do it (PHP's `urldecode`, qs): valid escapes decoded, each run of
- * them as UTF-8, an invalid `%` kept as it is, instead of giving up on the whole value. With a
- * `charset`, the whole value's bytes are decoded with it instead (UTF-16 pairs an escaped byte with a
- * plain one).
+ * Percent-decoding as lenient decoders do it (PHP's `urldecode`, qs): valid escapes decoded, an invalid
+ * `%` kept as it is, instead of giving up on the whole value (credentials.ts `percentDecode`). With a
+ * `charset`, the value's bytes are decoded with it instead (UTF-16 pairs an escaped byte with a plain one).
  */
-function percentDecode(s: string, plusIsSpace: boolean, charset?: TextDecoder): string {
-  const t = plusIsSpace && s.indexOf('+') !== -1 ? s.replaceAll('+', ' ') : s
-  if (charset !== undefined) return charset.decode(percentBytes(t))
-  if (t.indexOf('%') === -1) return t
-  return t.replace(ESCAPES, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'))
-}
-
-function percentBytes(t: string): Uint8Array {
-  const plain = Buffer.from(t, 'utf8')
-  const bytes = new Uint8Array(plain.length)
-  let n = 0
-  for (let i = 0; i < plain.length; i++) {
-    const c = plain[i] as number
-    const hi = c === 0x25 ? hexValue(plain[i + 1]) : -1
-    const lo = hi === -1 ? -1 : hexValue(plain[i + 2])
-    if (lo === -1) {
-      bytes[n++] = c
-    } else {
-      bytes[n++] = hi * 16 + lo
-      i += 2
-    }
-  }
-  return bytes.subarray(0, n)
-}
-
-function hexValue(c: number | undefined): number {
-  if (c === undefined) return -1
-  if (c >= 0x30 && c <= 0x39) return c - 0x30
-  const l = c | 0x20
-  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1
+function formDecode(s: string, plusIsSpace: boolean, charset?: TextDecoder): string {
+  if (charset === undefined) return percentDecode(s, plusIsSpace, false)
+  return charset.decode(percentBytes(plusIsSpace && s.indexOf('+') !== -1 ? s.replaceAll('+', ' ') : s))
 }
 
 // ---- JSON ----------------------------------------------------------------------------------------

@@ -208,11 +208,6 @@ export function normaliseParameterName(name: string): string {
   return n
 }
 
-/** The plan with more parameter names (RFC 6750's `access_token` in a form body, say), normalised. */
-export function withParameterNames(p: CredentialPlan, names: readonly string[]): CredentialPlan {
-  return { ...p, parameterNames: new Set([...p.parameterNames, ...names.map(normaliseParameterName)]) }
-}
-
 /** Whether a parameter named `name` (as sent, or decoded) is one of the plan's: a query name, a form field, a JSON key. */
 export function isParameterName(plan: CredentialPlan, name: string): boolean {
   return plan.parameterNames.has(normaliseParameterName(name))
@@ -691,7 +686,12 @@ function hexValue(c: number): number {
 export function percentDecode(v: string, plusIsSpace: boolean, asLatin1: boolean): string {
   const spaced = plusIsSpace && v.indexOf('+') !== -1 ? v.replaceAll('+', ' ') : v
   if (spaced.indexOf('%') === -1) return spaced
-  const bytes = Buffer.from(spaced, 'utf8')
+  return percentBytes(spaced).toString(asLatin1 ? 'latin1' : 'utf8')
+}
+
+/** The bytes of `v` (its UTF-8) with each valid `%XX` escape decoded and a malformed one kept as sent. */
+export function percentBytes(v: string): Buffer {
+  const bytes = Buffer.from(v, 'utf8')
   let w = 0
   for (let r = 0; r < bytes.length; r++) {
     const b = bytes[r]!
@@ -706,5 +706,5 @@ export function percentDecode(v: string, plusIsSpace: boolean, asLatin1: boolean
     }
     bytes[w++] = b
   }
-  return bytes.toString(asLatin1 ? 'latin1' : 'utf8', 0, w)
+  return bytes.subarray(0, w)
 }

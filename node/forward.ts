@@ -196,28 +196,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     this.#resume = resume
     const res = this.#res
-    // Header bytes as latin1, which is how node:http writes them back: passed through unchanged.
-    let out: string[] = []
-    let connection: string | undefined
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = (raw[i] as Buffer).toString('latin1')
-      const value = (raw[i + 1] as Buffer).toString('latin1')
-      // Only names of a dropped header's length are lowercased and looked up.
-      if (DROPPED_RESPONSE_LENGTHS.has(name.length)) {
-        const lower = name.toLowerCase()
-        if (DROPPED_RESPONSE.has(lower)) {
-          if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`
-          continue
-        }
-      }
-      out.push(name, value)
-    }
-    const listed = connection === undefined ? undefined : connectionTokens(connection)
-    if (listed !== undefined) {
-      const kept: string[] = []
-      for (let i = 0; i < out.length; i += 2) if (!listed.includes((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string)
-      out = kept
-    }
+    const out = passedBackHeaders(raw)
     // An HTTP/1 connection cannot take another request before this one's body is read; the upstream
     // answered early (a 401 before the upload, say), so this connection ends with the answer.
     if (hasUnreadBody(this.#req) || this.#context.isDraining()) res.shouldKeepAlive = false
@@ -263,8 +242,7 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & {
     return
   }
   if (code !== undefined && REFUSED_CODES.has(code)) {
-    options.logger.info({ err: { code } }, 'request not forwardable')
-    const e = new BadRequestError('the request cannot be forwarded as sent: a header cannot be forwarded')
+    const e = headerNotForwardable(options.logger, code)
     if (!res.headersSent) writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
     else res.destroy()
     return
@@ -278,6 +256,44 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & {
   }
   const e = code !== undefined && TIMEOUT_CODES.has(code) ? new UpstreamTimeoutError() : new UpstreamError()
   writeProblem(res, e.statusCode, e.code, e.message, { close: hasUnreadBody(req) })
+}
+
+/**
+ * The upstream's response headers (name, value, name, value…) as they go back to the client: hop-by-hop
+ * ones dropped, and those its Connection header names. Header bytes are read as latin1, which is how
+ * node:http writes them back, so they pass through unchanged.
+ */
+export function passedBackHeaders(raw: ArrayLike<Buffer | string>): string[] {
+  let out: string[] = []
+  let connection: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i] as Buffer | string
+    const v = raw[i + 1] as Buffer | string
+    const name = typeof n === 'string' ? n : n.toString('latin1')
+    const value = typeof v === 'string' ? v : v.toString('latin1')
+    // Only names of a dropped header's length are lowercased and looked up.
+    if (DROPPED_RESPONSE_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase()
+      if (DROPPED_RESPONSE.has(lower)) {
+        if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`
+        continue
+      }
+    }
+    out.push(name, value)
+  }
+  const listed = connection === undefined ? undefined : connectionTokens(connection)
+  if (listed !== undefined) {
+    const kept: string[] = []
+    for (let i = 0; i < out.length; i += 2) if (!listed.includes((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string)
+    out = kept
+  }
+  return out
+}
+
+/** A request with a header undici or node:http will not write: the request's fault, logged and answered 400. */
+export function headerNotForwardable(logger: Logger, code: string | undefined): InstanceType<typeof BadRequestError> {
+  logger.info({ err: { code } }, 'request not forwardable')
+  return new BadRequestError('the request cannot be forwarded as sent: a header cannot be forwarded')
 }
 
 /**

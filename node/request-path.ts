@@ -56,11 +56,6 @@ export interface RequestPath {
   check(req: IncomingMessage, res: ServerResponse): string | false
 }
 
-/** Makes the listener for the proxy port's `request` event. */
-export function createRequestListener(parts: RequestPathParts): (req: IncomingMessage, res: ServerResponse) => void {
-  return createRequestPath(parts).onRequest
-}
-
 /** Makes the request path: the `request` listener, and its checking steps for upgrades. */
 export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, plan, bodyPlan, holder, forwarder, sightings, logger, isDraining } = parts
@@ -70,6 +65,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   const noIndex = refusal('no_index', new NoIndexError())
   const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
   const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
+  const internalError = refusal('internal_error', new InternalError('the node could not complete this request'))
   const tooLargeToCheck = refusal('body_too_large_to_check', new BodyTooLargeToCheckError(config.bodyCheckLimit))
   const unreadableCharset = refusal('body_charset', new BadRequestError('the request cannot be forwarded as sent: its form or JSON body declares a charset the node cannot decode to check it; send it as UTF-8'))
   // A body past bodyLimit is not buffered either: forwarding streams it into the 413 it gets there.
@@ -139,7 +135,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     } catch (err) {
       // A bug here must not take the process down, nor let the request through unchecked.
       logger.error({ err: { message: (err as Error).message } }, 'credential check failed')
-      return refuse(req, res, refusal('internal_error', new InternalError('the node could not complete this request')))
+      return refuse(req, res, internalError)
     }
   }
 
@@ -181,28 +177,30 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     if (monitorIds !== false) forwarder.forward(req, res, monitorIds, read.bytes)
   }
 
+  /** Admission: false when the request was refused (answered and counted, never judged). */
+  function admitted(req: IncomingMessage, res: ServerResponse): boolean {
+    const refused = admit(req, config.bodyLimit, isDraining())
+    if (refused === undefined) return true
+    refuse(req, res, refused)
+    return false
+  }
+
   /** Admission, then the verdict on the head alone (an upgrade: admission refuses one with a body). */
   function check(req: IncomingMessage, res: ServerResponse): string | false {
-    const refused = admit(req, config.bodyLimit, isDraining())
-    if (refused !== undefined) return refuse(req, res, refused)
-    return judged(req, res)
+    return admitted(req, res) ? judged(req, res) : false
   }
 
   return {
     check,
     onRequest(req, res) {
       if (verbose) logCompletion(req, res)
-      const refused = admit(req, config.bodyLimit, isDraining())
-      if (refused !== undefined) {
-        refuse(req, res, refused)
-        return
-      }
+      if (!admitted(req, res)) return
       const kinds = bodyKinds(req.method, req.headers)
       if (kinds !== 0) {
         if (declaredPastLimit(req.headers, readLimit)) overflowed(req, res)
         else judgeWithBody(req, res, kinds).catch((err: unknown) => {
           logger.error({ err: { message: (err as Error).message } }, 'body check failed')
-          if (!res.headersSent) refuse(req, res, refusal('internal_error', new InternalError('the node could not complete this request')))
+          if (!res.headersSent) refuse(req, res, internalError)
         })
         return
       }

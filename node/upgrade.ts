@@ -17,9 +17,9 @@ import { request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { BadRequestError, UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
+import { UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
 import { writeProblem } from '../lib/problem.js'
-import { upstreamHeaders } from './forward.js'
+import { headerNotForwardable, passedBackHeaders, upstreamHeaders } from './forward.js'
 import type { NodeCounters } from './metrics.js'
 import { routeTemplate } from './sightings.js'
 
@@ -36,10 +36,6 @@ export interface UpgradeOptions {
   /** Admission and verdict (request-path.ts): false when it answered the request itself. */
   check(req: IncomingMessage, res: ServerResponse): string | false
 }
-
-// Response headers not passed back from an answer other than 101: the connection closes after it, and
-// node:http writes its own framing (the body arrives decoded).
-const DROPPED_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings'])
 
 /** Handles the proxy port's `upgrade` event; `closeAll` ends every upgrade in flight and every tunnel. */
 export class Upgrades {
@@ -89,8 +85,7 @@ export class Upgrades {
       upstream = https ? httpsRequest({ ...options, servername: target.hostname }) : httpRequest(options)
     } catch (err) {
       // node:http will not write one of the headers: the request's fault, as forward.ts answers it.
-      logger.info({ err: { code: (err as { code?: string }).code } }, 'request not forwardable')
-      this.#fail(req, socket, new BadRequestError('the request cannot be forwarded as sent: a header cannot be forwarded'))
+      this.#fail(req, socket, headerNotForwardable(logger, (err as { code?: string }).code))
       return
     }
     socket.once('close', () => upstream.destroy())
@@ -153,12 +148,9 @@ export class Upgrades {
   /** The upstream answered without switching: its answer goes back, and the connection closes after it. */
   #relay(req: IncomingMessage, socket: Duplex, answer: IncomingMessage): void {
     const res = responseOn(req, socket)
-    const out: string[] = []
-    const raw = answer.rawHeaders
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string
-      if (!DROPPED_RESPONSE.has(name.toLowerCase())) out.push(name, raw[i + 1] as string)
-    }
+    // Hop-by-hop headers are not passed back: the connection closes after this answer, and node:http
+    // writes its own framing (the body arrives decoded).
+    const out = passedBackHeaders(answer.rawHeaders)
     try {
       res.writeHead(answer.statusCode ?? 502, out)
     } catch {
