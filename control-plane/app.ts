@@ -47,7 +47,7 @@ const DOCS_CSP = [
 ].join('; ')
 
 /** True when `host` is a loopback address or name: listening there needs no TLS in front. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '')
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1'
 }

@@ -11,7 +11,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { escapeText } from '../lib/text.js'
 import type { ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
-import { urlHasCredential } from './detect/sources/reach.js'
+import { localPathOf, urlHasCredential } from './detect/sources/reach.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
@@ -213,7 +213,7 @@ export class ScanService {
         if (this.#busy.has(sourceKey(source)) || this.#abort.signal.aborted) return
         // The operator named this path in the configuration: it is allowed like scan.allowedPaths.
         const reach = this.#options.reach
-        const path = source.type === 'dir' ? source.path : source.type === 'git' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(source.url) ? source.url : undefined
+        const path = source.type === 'dir' ? source.path : source.type === 'git' ? localPathOf(source.url) : undefined
         const allowed = reach?.allowedPaths !== undefined && path !== undefined ? { ...reach, allowedPaths: [...reach.allowedPaths, path] } : reach
         this.start(source, this.#options.actor ?? 'scanner', allowed)
       }

@@ -6,7 +6,7 @@ import type { Finding } from './findings.js'
 import type { ScanSourceSpec } from './index.js'
 import { SourceError } from '../../lib/errors.js'
 import { escapeText } from '../../lib/text.js'
-import { redactUrl } from './sources/git.js'
+import { redactUrl } from './sources/reach.js'
 
 /** The control plane's answer (docs/api.md "Scans"), as far as the CLI reports it. */
 export interface PushResult {

@@ -11,7 +11,7 @@ import type { RouteContext } from '../context.js'
 import { isAbsolute } from 'node:path'
 import { BadRequestError, NotFoundError, ScanRefusedError } from '../../lib/errors.js'
 import type { ScanConfig } from '../config.js'
-import { PATH_REFUSED, pathAllowed, urlHasCredential } from '../detect/sources/reach.js'
+import { localPathOf, PATH_REFUSED, pathAllowed, REMOTE_PROTOCOLS, urlHasCredential } from '../detect/sources/reach.js'
 import type { ScanSourceSpec } from '../detect/index.js'
 import type { Finding } from '../detect/findings.js'
 import type { ScanService } from '../scans.js'
@@ -92,14 +92,14 @@ function checkReach(source: ScanSourceSpec, scan: ScanConfig): void {
   if (urlHasCredential(url)) {
     throw new BadRequestError('a git URL must not carry credentials (user:password@, ?private_token=…); give the control plane a git credential helper, or LEAKGATE_GITHUB_TOKEN for GitHub')
   }
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
-  if (scheme === undefined || scheme === 'file') {
+  if (/^file:\/\//i.test(url) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     // A path (or file:// URL): a local repository, allowed like a dir source.
-    const path = scheme === 'file' ? decodeURIComponent(url.replace(/^file:\/\/(?:localhost)?/i, '')) : url
-    if (!isAbsolute(path) || !pathAllowed(path, reach)) throw new ScanRefusedError(PATH_REFUSED)
+    const path = localPathOf(url)
+    if (path === undefined || !isAbsolute(path) || !pathAllowed(path, reach)) throw new ScanRefusedError(PATH_REFUSED)
     return
   }
-  if (!['https', 'http', 'git'].includes(scheme)) throw new ScanRefusedError('the transports scanned are https, http and git')
+  const scheme = `${(/^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? '').toLowerCase()}:`
+  if (!(REMOTE_PROTOCOLS as readonly string[]).includes(scheme)) throw new ScanRefusedError('the transports scanned are https, http and git')
 }
 
 /** Checks that a source names what its type needs, and nothing else. */

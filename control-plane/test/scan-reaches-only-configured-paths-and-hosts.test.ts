@@ -63,6 +63,12 @@ t.test('by default no local path is scanned through the API, and a missing path 
     t.equal(res.statusCode, 400, url)
     t.notOk(res.body.includes(url), `${url}: not echoed`)
   }
+  // A file:// URL whose escapes do not decode was a 500 (the route decoded it itself): refused like any path.
+  for (const url of ['file:///x%zz', 'file://localhost/%E0%A4%A']) {
+    const res = await plane.call('POST', '/v1/scans', plane.keys.admin, { source: { type: 'git', url } })
+    t.equal(res.statusCode, 400, url)
+    t.equal(res.json().code, 'LEAKGATE_ERR_SCAN_REFUSED', url)
+  }
   t.ok(answers.every((a) => a === answers[0]), 'one answer whatever exists')
   t.notOk(answers[0]!.includes('/etc'))
   t.equal((await plane.call('GET', '/v1/leaks', plane.keys.analyst)).json().total, 0)

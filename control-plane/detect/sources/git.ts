@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { isIP } from 'node:net'
 import { SourceError } from '../../../lib/errors.js'
-import { checkLocalPath, checkRemote, PATH_REFUSED, redactText, redactUrl, REMOTE_PROTOCOLS, REMOTE_REFUSED, type ReachPolicy } from './reach.js'
+import { checkLocalPath, checkRemote, fileUrlPath, PATH_REFUSED, redactText, redactUrl, REMOTE_PROTOCOLS, REMOTE_REFUSED, type ReachPolicy } from './reach.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
 import { parseIgnore } from '../findings.js'
 
@@ -50,7 +50,6 @@ export interface GitState {
   ignore?: string[]
 }
 
-export { redactUrl }
 
 /**
  * The environment of every git this source starts, built from nothing rather than filtered from
@@ -209,16 +208,6 @@ export async function openRepository(url: string, cacheDir: string, reach?: Reac
     throw new SourceError(REMOTE_REFUSED)
   }
   return target
-}
-
-/** The path of a `file://` URL, or undefined for one that names a host. */
-function fileUrlPath(url: string): string | undefined {
-  try {
-    const u = new URL(url)
-    return u.hostname === '' || u.hostname === 'localhost' ? decodeURIComponent(u.pathname) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Derives the web address of a repository hosted on github.com or gitlab.com from its clone URL. */

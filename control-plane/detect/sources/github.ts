@@ -131,7 +131,7 @@ function sameOrigin(url: string, api: string): boolean {
  * own host (github.com for api.github.com). A local path or another host, which a hostile or
  * mistaken API could name, is skipped; a file:// URL only where the reach policy allows local paths.
  */
-export function cloneAllowed(cloneUrl: string, apiUrl: string, reach: ReachPolicy | undefined): boolean {
+function cloneAllowed(cloneUrl: string, apiUrl: string, reach: ReachPolicy | undefined): boolean {
   let clone: URL
   let api: URL
   try {

@@ -82,7 +82,7 @@ const V4_REFUSED: ReadonlyArray<readonly [string, number]> = [
 ]
 
 /** An address as bytes (4 or 16), or undefined if it is not one. */
-export function addressBytes(address: string): number[] | undefined {
+function addressBytes(address: string): number[] | undefined {
   const kind = isIP(address)
   if (kind === 4) return address.split('.').map(Number)
   if (kind !== 6) return undefined
@@ -187,6 +187,26 @@ export async function checkRemote(url: string, policy: ReachPolicy | undefined):
 
 /** Query parameters that carry a credential in the URLs of GitLab, Gitea, Bitbucket and others. */
 const CREDENTIAL_PARAMS = /^(?:private_token|access_token|token|oauth_token|api_key|apikey|key|password|passwd|secret|auth|sig|signature)$/i
+
+/** The path of a `file://` URL, or undefined for one that names a host or does not parse. */
+export function fileUrlPath(url: string): string | undefined {
+  try {
+    const u = new URL(url)
+    return u.hostname === '' || u.hostname === 'localhost' ? decodeURIComponent(u.pathname) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The local path a git source names: the path itself, or a `file://` URL's; undefined for a remote URL
+ * (or a `file://` URL naming a host, or one that does not parse).
+ */
+export function localPathOf(url: string): string | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
+  if (scheme === undefined) return url
+  return scheme === 'file' ? fileUrlPath(url) : undefined
+}
 
 /**
  * Whether a URL carries a credential in any spelling: user-info (`https://user:token@host`, `git://token@host`),
