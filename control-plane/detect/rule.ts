@@ -23,6 +23,9 @@ export interface Allowlist {
   stopwords: readonly string[]
 }
 
+/** How bad a finding of a rule is, before anything about where it was found: the levels of a leak's risk. */
+export type Severity = 'low' | 'medium' | 'high' | 'critical'
+
 /** A detector. */
 export interface Rule {
   /** Stable id, as in findings and `.leakgateignore`: `github-pat`. */
@@ -30,6 +33,8 @@ export interface Rule {
   /** Detector name used as a leak's `kind`: `github_pat`. */
   readonly kind: string
   readonly description: string
+  /** What a finding of this rule is worth on its own (a live cloud key: critical; a test key: low). */
+  readonly severity: Severity
   /** Lowercase strings of which at least one must occur in a text before the rule runs; empty: always run. */
   readonly keywords: readonly string[]
   /** Where two rules report overlapping text, the higher priority wins (provider over generic). */
@@ -47,6 +52,8 @@ export interface RegexRuleSpec {
   id: string
   kind?: string
   description: string
+  /** Default `medium`. */
+  severity?: Severity
   /** Without the `g` flag; it is added. Keep quantifiers bounded: texts can be megabytes on one line. */
   regex: RegExp
   /** Capturing group that holds the secret; 0 (default) for the whole match. */
@@ -73,6 +80,7 @@ export function regexRule(spec: RegexRuleSpec): Rule {
     id: spec.id,
     kind: spec.kind ?? spec.id.replace(/-/g, '_'),
     description: spec.description,
+    severity: spec.severity ?? 'medium',
     keywords: spec.keywords.map((k) => k.toLowerCase()),
     priority: spec.priority ?? 2,
     ...(spec.allowlist === undefined ? {} : { allowlist: spec.allowlist }),

@@ -32,7 +32,7 @@ function isMadeUp(value: string): boolean {
 /** The built-in generic detectors. */
 export function genericRules(): Rule[] {
   return [{
-    id: 'generic-secret', kind: 'generic_secret', description: 'Secret or password assigned to a telling name',
+    id: 'generic-secret', kind: 'generic_secret', description: 'Secret or password assigned to a telling name', severity: 'medium',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential'], priority: 0,
     *find(text: string, path = ''): Iterable<Candidate> {
       // In source code a literal secret is quoted; an unquoted right-hand side is an expression.

@@ -65,7 +65,7 @@ const SHAPES: Shape[] = [
 /** The named-value detectors. */
 export function namedValueRules(): Rule[] {
   return [{
-    id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)',
+    id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)', severity: 'medium',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
       for (const shape of SHAPES) {
@@ -84,7 +84,7 @@ export function namedValueRules(): Rule[] {
       }
     },
   }, {
-    id: 'pgpass', kind: 'password', description: 'Password in a PostgreSQL .pgpass file (host:port:database:user:password)',
+    id: 'pgpass', kind: 'password', description: 'Password in a PostgreSQL .pgpass file (host:port:database:user:password)', severity: 'high',
     keywords: [], priority: 1,
     *find(text: string, path = ''): Iterable<Candidate> {
       // The file's name is the only sign: its lines are bare colon-separated fields.
@@ -97,7 +97,7 @@ export function namedValueRules(): Rule[] {
       }
     },
   }, {
-    id: 'npmrc-auth', kind: 'npm_auth', description: 'Registry credentials in an .npmrc (_auth, base64 user:password)',
+    id: 'npmrc-auth', kind: 'npm_auth', description: 'Registry credentials in an .npmrc (_auth, base64 user:password)', severity: 'high',
     keywords: ['_auth'], priority: 2,
     *find(text: string): Iterable<Candidate> {
       const re = /(?:^|:)_auth\s{0,4}=\s{0,4}["']?([A-Za-z0-9+/]{8,400}={0,2})/gm

@@ -32,7 +32,7 @@ function pemRule(): Rule {
   // of a key written in a JSON or code string ("...\n" + "...").
   const bodyChars = /^[A-Za-z0-9+/=\s:,.\\"'`+-]*$/
   return {
-    id: 'private-key', kind: 'private_key', description: 'PEM or OpenSSH private key', keywords: ['private key'], priority: 2,
+    id: 'private-key', kind: 'private_key', description: 'PEM or OpenSSH private key', severity: 'critical', keywords: ['private key'], priority: 2,
     *find(text: string): Iterable<Candidate> {
       // Pair each END with the nearest BEGIN before it, in one pass over both lists, so that a
       // file with many BEGIN lines and no END costs linear time.
@@ -69,7 +69,7 @@ function urlPasswordRule(): Rule {
   // The match starts at '://' (a literal the regex engine finds fast); the scheme is checked after.
   const source = '://([^\\s:/?#@\'"`<>\\\\]{0,100}):([^\\s/\'"`<>\\\\]{1,200})@([A-Za-z0-9._\\[\\]-]{1,255})'
   return {
-    id: 'url-password', kind: 'password', description: 'Password in a URL or connection URI', keywords: ['://'], priority: 1,
+    id: 'url-password', kind: 'password', description: 'Password in a URL or connection URI', severity: 'high', keywords: ['://'], priority: 1,
     *find(text: string): Iterable<Candidate> {
       const re = new RegExp(source, 'g')
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -97,7 +97,7 @@ function connectionStringRule(): Rule {
     '[?&](?:password|pwd|passwd|pass)=([^&;\'"`\\s<>#]{3,200})',
   ]
   return {
-    id: 'connection-string-password', kind: 'password', description: 'Password in a connection string', keywords: ['password', 'pwd', 'passwd'], priority: 1,
+    id: 'connection-string-password', kind: 'password', description: 'Password in a connection string', severity: 'high', keywords: ['password', 'pwd', 'passwd'], priority: 1,
     *find(text: string): Iterable<Candidate> {
       for (const source of sources) {
         const re = new RegExp(source, 'gi')
@@ -136,7 +136,7 @@ function dockerAuthRule(): Rule {
 function httpAuthRule(): Rule {
   const source = '(?:(?:^|\\s)(?:-u|--user)\\s{1,4}[\'"]?([^\\s:\'"]{1,100}):([^\\s\'"]{3,200})[\'"]?|(?:Authorization\\\\?["\']?\\s{0,4}[:=,]\\s{0,4}\\\\?["\']?|\\b)(Basic|Bearer|token)\\s{1,4}([A-Za-z0-9._~+/=-]{8,2000}))'
   return {
-    id: 'http-credentials', kind: 'http_credentials', description: 'Credentials in an HTTP Authorization header or curl -u', keywords: ['-u', '--user', 'authorization', 'bearer', 'basic '], priority: 1,
+    id: 'http-credentials', kind: 'http_credentials', description: 'Credentials in an HTTP Authorization header or curl -u', severity: 'high', keywords: ['-u', '--user', 'authorization', 'bearer', 'basic '], priority: 1,
     *find(text: string): Iterable<Candidate> {
       const re = new RegExp(source, 'gi')
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -176,7 +176,7 @@ const K8S_PUBLIC_KEYS = /^(?:user(?:name)?|login|host(?:name)?|port|server|datab
 /** Kubernetes `kind: Secret` manifests: every `data` entry (base64-decoded) and `stringData` entry. */
 function kubernetesSecretRule(): Rule {
   return {
-    id: 'kubernetes-secret', kind: 'kubernetes_secret', description: 'Value in a Kubernetes Secret manifest', keywords: ['kind: secret', 'kind: "secret"', '"kind": "secret"', '"kind":"secret"'], priority: 1,
+    id: 'kubernetes-secret', kind: 'kubernetes_secret', description: 'Value in a Kubernetes Secret manifest', severity: 'high', keywords: ['kind: secret', 'kind: "secret"', '"kind": "secret"', '"kind":"secret"'], priority: 1,
     *find(text: string): Iterable<Candidate> {
       let docStart = 0
       const docs: Array<[number, number]> = []
@@ -252,7 +252,7 @@ function awsSecretRule(): Rule {
   const secret = '(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])'
   const plausible = (s: string): boolean => charClasses(s) >= 3 && shannonEntropy(s) >= 4 && !/^[0-9a-f]+$/i.test(s) && notPlaceholder(s)
   return {
-    id: 'aws-secret-access-key', kind: 'aws_secret_key', description: 'AWS secret access key', keywords: ['secret', 'akia', 'asia', 'abia', 'acca'], priority: 2,
+    id: 'aws-secret-access-key', kind: 'aws_secret_key', description: 'AWS secret access key', severity: 'critical', keywords: ['secret', 'akia', 'asia', 'abia', 'acca'], priority: 2,
     *find(text: string): Iterable<Candidate> {
       const seen = new Set<number>()
       const a = new RegExp(assigned, 'gi')

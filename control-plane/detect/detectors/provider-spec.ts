@@ -1,0 +1,141 @@
+/**
+ * Provider detectors as data: one spec a kind of token, with its pattern, its structural check,
+ * its severity and the samples that prove it (true ones it must find, false ones it must not).
+ * `providerRule` turns a spec into a rule; `providers/samples.test.ts` runs every spec's samples.
+ *
+ * Two shapes of pattern:
+ * - a token whose format says who issued it (`glsa_…`, `ntn_…`): `pattern` alone, bounded on both
+ *   sides so that a token inside a longer identifier does not match;
+ * - a value recognisable only by the name written before it (a Snyk key is a UUID): `near` lists
+ *   those names, and the value must follow one of them within a few characters (an assignment, a
+ *   JSON key, a header, an XML element, a log line), as the scanners users compare us with read them.
+ *
+ * Every quantifier is bounded, so a megabyte-long line costs linear time.
+ */
+import { regexRule, type Rule, type Severity } from '../rule.js'
+import { ALPHA, type Rng } from '../corpus/random.js'
+
+/**
+ * A sample: a text (a line of a file, or a bare token) in which `{alphabet:length}` placeholders
+ * are filled at test time from a seeded random source, so that no real-looking credential lives in
+ * the repository; or a function making the text (for checksums).
+ * Alphabets: `hex` (0-9a-f), `HEX` (0-9A-F), `a62` (base62), `b64`, `b64u` (base64url), `lc` (a-z0-9),
+ * `uc` (A-Z0-9), `d` (digits), `al` (letters), `b32` (A-Z2-7), `lower` (a-z), `upper` (A-Z); and `{uuid}`.
+ */
+export type Sample = string | ((rng: Rng) => string)
+
+/** One provider's token kind. */
+export interface ProviderSpec {
+  /** Stable rule id, kebab-case: `grafana-service-account-token`. */
+  id: string
+  /** Leak kind, snake_case: `grafana_service_account_token`. Several specs may share one. */
+  kind: string
+  description: string
+  severity: Severity
+  /**
+   * The token (JavaScript regex source, every quantifier bounded). Boundaries are added: not after
+   * `[A-Za-z0-9_]`, not before `[A-Za-z0-9_-]` (`boundaries: 'word'` lets a `-` follow).
+   */
+  pattern: string
+  /** Names that must stand before the value (case-insensitive regex sources, e.g. `snyk`, `heroku`). */
+  near?: readonly string[]
+  /** Lowercase literals one of which the text must hold (prefilter). Default: the literal prefix, or `near`. */
+  keywords: readonly string[]
+  /** Minimum Shannon entropy (bits a character) of the token. */
+  entropy?: number
+  /** Structural check (checksum, length, decoded content). */
+  validate?: (token: string) => boolean
+  /** Capturing group of `pattern` holding the token, when it is not the whole match. */
+  group?: number
+  /** Skip the placeholder checks (checksummed formats, where the checksum is proof). */
+  skipPlaceholderCheck?: boolean
+  boundaries?: 'strict' | 'word'
+  /** Flags of `pattern` (`i`). */
+  flags?: string
+  samples: { valid: readonly Sample[]; invalid: readonly Sample[] }
+}
+
+/** How far a value may stand from the name before it (`"snyk_token": "…"`, `Using Snyk Key=…`). */
+const NEAR_GAP = 40
+
+/** Builds the rule of a spec. */
+export function providerRule(spec: ProviderSpec): Rule {
+  const start = '(?<![A-Za-z0-9_])'
+  const end = spec.boundaries === 'word' ? '(?![A-Za-z0-9_])' : '(?![A-Za-z0-9_-])'
+  const token = `${start}(${spec.pattern})${end}`
+  const source = spec.near === undefined
+    ? token
+    // The name, then anything but a line's worth of other text, then the value.
+    : `(?:${spec.near.map(caseless).join('|')})[^\\n]{0,${NEAR_GAP}}?(?:\\n[ \\t]{0,40})?${token}`
+  return regexRule({
+    id: spec.id,
+    kind: spec.kind,
+    description: spec.description,
+    severity: spec.severity,
+    regex: new RegExp(source, spec.flags ?? ''),
+    // The token is wrapped in a group of its own, so the spec's groups are one further.
+    group: spec.group === undefined ? 1 : spec.group + 1,
+    keywords: spec.keywords,
+    priority: spec.near === undefined ? 2 : 1,
+    ...(spec.entropy === undefined ? {} : { entropy: spec.entropy }),
+    ...(spec.validate === undefined ? {} : { validate: spec.validate }),
+    ...(spec.skipPlaceholderCheck === true ? { skipPlaceholderCheck: true } : {}),
+  })
+}
+
+/**
+ * A regex source that matches its letters in either case (`snyk` → `[sS][nN][yY][kK]`), so that the
+ * names before a value are read case-insensitively while the value's own pattern keeps its case.
+ * Escapes and character classes are left as they are.
+ */
+export function caseless(source: string): string {
+  let out = ''
+  let inClass = false
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!
+    if (c === '\\') {
+      out += c + (source[i + 1] ?? '')
+      i++
+    } else if (inClass) {
+      out += c
+      if (c === ']') inClass = false
+    } else if (c === '[') {
+      out += c
+      inClass = true
+    } else if (/[a-z]/i.test(c)) {
+      out += `[${c.toLowerCase()}${c.toUpperCase()}]`
+    } else {
+      out += c
+    }
+  }
+  return out
+}
+
+const ALPHABETS: Record<string, string> = {
+  hex: ALPHA.lowerHex,
+  HEX: '0123456789ABCDEF',
+  a62: ALPHA.base62,
+  b64: ALPHA.base64,
+  b64u: ALPHA.base64url,
+  lc: 'abcdefghijklmnopqrstuvwxyz0123456789',
+  uc: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
+  d: '0123456789',
+  al: ALPHA.letters,
+  b32: ALPHA.upper32,
+  lower: 'abcdefghijklmnopqrstuvwxyz',
+  upper: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+}
+
+/** Fills a sample's placeholders. @throws RangeError on an unknown alphabet (a mistake in a spec). */
+export function expandSample(sample: Sample, rng: Rng): string {
+  if (typeof sample === 'function') return sample(rng)
+  return sample.replace(/\{(\w+)(?::(\d+))?\}/g, (_, name: string, length?: string) => {
+    if (name === 'uuid') {
+      const h = (n: number): string => rng.chars(n, ALPHA.lowerHex)
+      return `${h(8)}-${h(4)}-4${h(3)}-${rng.pick(['8', '9', 'a', 'b'])}${h(3)}-${h(12)}`
+    }
+    const alphabet = ALPHABETS[name]
+    if (alphabet === undefined || length === undefined) throw new RangeError(`unknown sample placeholder {${name}${length === undefined ? '' : `:${length}`}}`)
+    return rng.chars(Number(length), alphabet)
+  })
+}
