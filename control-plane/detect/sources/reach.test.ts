@@ -52,10 +52,11 @@ t.test('a local path must lie under an allowed folder, symbolic links resolved; 
 
 t.test('credentials in every URL spelling are found, and hidden in text', async (t) => {
   for (const url of ['https://bob:tok@example.com/x.git', 'https://tok@example.com/x.git', 'git://tok@example.com/x.git', 'https://example.com/x.git?private_token=abc',
-    'https://example.com/x.git?a=1&access_token=abc', 'https://example.com/x.git?token=abc', 'https://example.com/x.git?PRIVATE%5FTOKEN=abc', 'bob:secret@example.com:acme/x.git']) {
+    'https://example.com/x.git?a=1&access_token=abc', 'https://example.com/x.git?token=abc', 'https://example.com/x.git?PRIVATE%5FTOKEN=abc', 'bob:secret@example.com:acme/x.git',
+    'https://example.com/x.git#access_token=abc', 'https://example.com/x.git;token=abc', 'https://example.com/x.git?Access-Token=abc', 'https://example.com/x.git?x=1#id_token=abc']) {
     t.ok(urlHasCredential(url), url)
   }
-  for (const url of ['https://example.com/x.git', 'https://example.com/x.git?ref=main', 'git@example.com:acme/x.git', '/srv/repo']) t.notOk(urlHasCredential(url), url)
+  for (const url of ['https://example.com/x.git', 'https://example.com/x.git?ref=main', 'git@example.com:acme/x.git', '/srv/repo', 'https://example.com/a;b/x.git', 'https://example.com/x.git#readme']) t.notOk(urlHasCredential(url), url)
   t.equal(redactUrl('https://example.com/x.git?private_token=abc'), 'https://example.com/x.git')
   t.equal(redactUrl('bob:secret@example.com:acme/x.git'), '***@example.com:acme/x.git')
   t.equal(redactText("fatal: unable to access 'https://u:p@h.example/x.git?token=abc/': error"), "fatal: unable to access 'https://***@h.example/x.git?***': error")

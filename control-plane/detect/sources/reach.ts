@@ -185,8 +185,11 @@ export async function checkRemote(url: string, policy: ReachPolicy | undefined):
   return { host, port: parsed.port === '' ? DEFAULT_PORTS[parsed.protocol] ?? 443 : Number(parsed.port), addresses }
 }
 
-/** Query parameters that carry a credential in the URLs of GitLab, Gitea, Bitbucket and others. */
-const CREDENTIAL_PARAMS = /^(?:private_token|access_token|token|oauth_token|api_key|apikey|key|password|passwd|secret|auth|sig|signature)$/i
+/**
+ * Names of parameters that carry a credential in the URLs of GitLab, Gitea, Bitbucket, signed URLs and
+ * OAuth redirects, compared lowercased without `-`, `_` and `.` (`private_token`, `Access-Token`).
+ */
+const CREDENTIAL_PARAMS = /^(?:privatetoken|accesstoken|xaccesstoken|token|authtoken|oauthtoken|idtoken|refreshtoken|sessiontoken|jobtoken|apikey|key|password|passwd|pass|pwd|secret|clientsecret|auth|credentials?|sig|signature|bearer)$/
 
 /** The path of a `file://` URL, or undefined for one that names a host or does not parse. */
 export function fileUrlPath(url: string): string | undefined {
@@ -210,16 +213,18 @@ export function localPathOf(url: string): string | undefined {
 
 /**
  * Whether a URL carries a credential in any spelling: user-info (`https://user:token@host`, `git://token@host`),
- * a credential query parameter (`?private_token=`), or scp-style `user:pass@host:path`.
+ * a credential parameter in the query, the fragment or the path (`?private_token=`, `#access_token=`,
+ * `;token=`), or scp-style `user:pass@host:path`.
  */
 export function urlHasCredential(url: string): boolean {
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) return true
   // scp-style: [user[:password]@]host:path, with a password.
   if (/^[^/:@]+:[^/@]*@[^/:]+:/.test(url)) return true
-  const q = url.indexOf('?')
-  if (q >= 0) {
-    for (const part of url.slice(q + 1).split(/[&;#]/)) {
-      const name = decodeSafe(part.split('=')[0] ?? '')
+  // Parameters in the query, the fragment (OAuth's `#access_token=`) or the path (`;token=`).
+  const start = url.search(/[?#;]/)
+  if (start >= 0) {
+    for (const part of url.slice(start + 1).split(/[&;#?]/)) {
+      const name = decodeSafe(part.split('=')[0] ?? '').toLowerCase().replace(/[-_.]/g, '')
       if (CREDENTIAL_PARAMS.test(name)) return true
     }
   }
