@@ -38,6 +38,11 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,512})[ \t]*$/i
 
+/** The key of an `Authorization: Bearer <key>` header, or undefined when the header is absent or malformed. */
+export function bearerKey(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1]
+}
+
 /** The principal of a request whose route declares roles; throws 401/403 otherwise. */
 export function authenticate(keys: KeyRepo, request: FastifyRequest, roles: readonly Role[]): Principal {
   const header = request.headers.authorization

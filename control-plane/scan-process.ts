@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { reviveError, SourceError } from '../lib/errors.js'
 import type { Progress, ScanResult } from './detect/index.js'
 import type { ScanMessage, ScanRequest } from './scan-worker.js'
+import { keptEnvironment } from './detect/sources/git.js'
 
 /** Limits of one scan process. */
 export interface ScanProcessLimits {
@@ -20,16 +21,6 @@ export interface ScanProcessLimits {
 export interface ScanProcessEvents {
   onProgress?: (progress: Progress) => void
   onDiagnostic?: (text: string) => void
-}
-
-/** The parent's variables a scan process keeps: finding git, a home for its configuration, proxies, CAs. */
-const KEPT_VARIABLES = ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'SYSTEMROOT', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'all_proxy',
-  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_CONFIG_GLOBAL', 'NODE_EXTRA_CA_CERTS']
-
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const name of KEPT_VARIABLES) if (process.env[name] !== undefined) env[name] = process.env[name]
-  return env
 }
 
 /** How the worker module starts: built JavaScript as is; TypeScript sources through the dev loader. */
@@ -56,7 +47,7 @@ export function startScanProcess(request: ScanRequest, limits: ScanProcessLimits
   const { path, execArgv } = workerModule()
   const child = fork(path, [], {
     execArgv: [...execArgv, `--max-old-space-size=${limits.memoryMb}`],
-    env: childEnv(),
+    env: keptEnvironment(),
     // Its own process group: killing -pid ends the scan and every git it started.
     detached: true,
     serialization: 'advanced',

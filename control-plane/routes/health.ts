@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { UnauthorizedError } from '../../lib/errors.js'
 import type { RouteContext } from '../context.js'
+import { bearerKey } from '../auth.js'
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest()
@@ -18,7 +19,7 @@ function digest(value: string): Buffer {
 function requireBearer(app: FastifyInstance, key: string) {
   const expected = digest(key)
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const sent = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.authorization ?? '')?.[1]
+    const sent = bearerKey(request.headers.authorization)
     // Hashed first, so the comparison takes the same time whatever the length sent.
     if (sent !== undefined && timingSafeEqual(digest(sent), expected)) return
     reply.header('www-authenticate', 'Bearer realm="leakgate-metrics"')

@@ -61,24 +61,34 @@ export interface GitState {
  * the transports `protocols` names are used (`GIT_ALLOW_PROTOCOL`).
  */
 function gitEnv(protocols: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const name of KEPT_VARIABLES) {
-    const value = process.env[name]
-    if (value !== undefined) env[name] = value
-  }
   return {
-    ...env,
+    ...keptEnvironment(),
     GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GCM_INTERACTIVE: 'never',
     GIT_CONFIG_NOSYSTEM: '1', GIT_ALLOW_PROTOCOL: protocols, GIT_PROTOCOL_FROM_USER: '0', LC_ALL: 'C',
   }
 }
 
 /** The parent's variables a git child keeps. */
+/**
+ * The parent's variables a scan keeps (the scan process, and every git it starts): finding programs, a
+ * home for an operator's git configuration and credential helper, the locale, proxies, the CAs of a
+ * server's https (git's and Node's, for the GitHub API), and how git reaches ssh.
+ */
 const KEPT_VARIABLES = [
-  'PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'SYSTEMROOT',
+  'PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'SYSTEMROOT',
   'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'all_proxy',
-  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_CONFIG_GLOBAL', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_SSH_VARIANT',
+  'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_CONFIG_GLOBAL', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_SSH_VARIANT', 'NODE_EXTRA_CA_CERTS',
 ]
+
+/** The kept variables of this process's environment (KEPT_VARIABLES), and nothing else. */
+export function keptEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const name of KEPT_VARIABLES) {
+    const value = process.env[name]
+    if (value !== undefined) env[name] = value
+  }
+  return env
+}
 
 /** Transports git may use for a scan: with a reach policy, https, http and git (file for allowed local repositories). */
 function protocolsFor(reach: ReachPolicy | undefined, local: boolean): string {
