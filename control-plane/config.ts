@@ -39,6 +39,9 @@ export interface ScanConfig {
   maxBytes: number
 }
 
+/** How long and large a scan may grow unless configured: the schema's defaults, and the scan service's. */
+export const DEFAULT_SCAN_LIMITS = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 } as const
+
 /** The loaded configuration (deep-frozen). */
 export interface ControlPlaneConfig {
   port: number
@@ -122,15 +125,15 @@ export const controlPlaneSchema: ConfigSchema = {
     },
     scan: {
       type: 'object', additionalProperties: false,
-      default: { allowedPaths: [], allowedHosts: ['*'], timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 },
+      default: { allowedPaths: [], allowedHosts: ['*'], ...DEFAULT_SCAN_LIMITS },
       description: 'what scans may reach and how far they may go (each scan runs in a child process)',
       properties: {
         allowedPaths: { type: 'array', maxItems: 100, default: [], items: { type: 'string', minLength: 1, maxLength: 4096 } },
         allowedHosts: { type: 'array', maxItems: 1000, default: ['*'], items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/@]+(?:/\\d{1,3})?$' } },
-        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600 },
-        memoryMb: { type: 'integer', minimum: 64, maximum: 65_536, default: 512 },
-        maxFindings: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 10_000 },
-        maxBytes: { type: 'integer', minimum: 1024, maximum: 1024 ** 4, default: 4 * 1024 ** 3 },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: DEFAULT_SCAN_LIMITS.timeoutSeconds },
+        memoryMb: { type: 'integer', minimum: 64, maximum: 65_536, default: DEFAULT_SCAN_LIMITS.memoryMb },
+        maxFindings: { type: 'integer', minimum: 1, maximum: 10_000_000, default: DEFAULT_SCAN_LIMITS.maxFindings },
+        maxBytes: { type: 'integer', minimum: 1024, maximum: 1024 ** 4, default: DEFAULT_SCAN_LIMITS.maxBytes },
       },
       'x-env': 'LEAKGATE_SCAN',
     },

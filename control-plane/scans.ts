@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { escapeText } from '../lib/text.js'
-import type { ScanSourceConfig } from './config.js'
+import { DEFAULT_SCAN_LIMITS, type ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
 import { localPathOf, urlHasCredential } from './detect/sources/reach.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
@@ -40,8 +40,6 @@ export interface ScanLimits extends ScanProcessLimits {
   maxFindings: number
   maxBytes: number
 }
-
-const DEFAULT_SCAN_LIMITS: ScanLimits = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 }
 
 /** Tokens turned into leaks between two turns of the event loop. */
 const TOKENS_A_STEP = 25
