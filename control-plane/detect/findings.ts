@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import type { TextFinding } from './scanner.js'
+import { hideSecret } from '../../lib/echo.js'
 
 export { makePreview, sha256Hex }
 
@@ -62,19 +63,24 @@ export function fingerprintOf(ruleId: string, file: string, sha256: string): str
   return sha256Hex(`${ruleId}\0${file}\0${sha256}`).slice(0, 32)
 }
 
+/** What stands for a file name that gives its secret away in a form that cannot be cut out (base64…). */
+const NAME_HIDDEN = '[a name that holds the secret]'
+
 /** Turns text findings into findings; the raw value is kept only when `showSecrets`. */
 export function toFindings(found: readonly TextFinding[], origin: TextOrigin, showSecrets: boolean): Finding[] {
   return found.map((f) => {
     const sha256 = sha256Hex(f.value)
-    const location: FindingLocation = { path: origin.file, line: f.line }
+    // A file named after its secret (`keys/<token>.txt`) would put the secret into every location.
+    const file = hideSecret(origin.file, f.value, NAME_HIDDEN)
+    const location: FindingLocation = { path: file, line: f.line }
     if (origin.repo !== undefined) location.repo = origin.repo
     if (origin.commit !== undefined) location.commit = origin.commit
     if (origin.branch !== undefined) location.branch = origin.branch
-    if (origin.url !== undefined) location.url = origin.url(f.line)
+    if (origin.url !== undefined) location.url = hideSecret(origin.url(f.line), f.value, NAME_HIDDEN)
     const finding: Finding = {
       ruleId: f.rule.id,
       kind: f.rule.kind,
-      file: origin.file,
+      file,
       line: f.line,
       column: f.column,
       sha256,

@@ -9,6 +9,7 @@ import { principalOf } from '../auth.js'
 import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
 import { BadRequestError } from '../../lib/errors.js'
+import { echoesSecret } from '../../lib/echo.js'
 import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
 import {
   actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,
@@ -63,33 +64,15 @@ function hashTokens(tokens: ManualToken[]): { hashed: TokenInput[]; raw: string[
 }
 
 /**
- * Refuses a body whose free text repeats one of its raw tokens: that text would be stored as is.
- * Also as a node would read it back: percent-encoded (the text decoded, and the token encoded), and
- * a copy with one character cut at either end, which still gives the secret away.
+ * Refuses a body whose free text gives one of its raw tokens away (lib/echo.ts: a large part of it, in any
+ * case or spacing, reversed, percent-encoded, escaped, base64 or hex): that text would be stored as is.
  */
 function refuseEchoedSecrets(raw: string[], fields: Record<string, string | undefined>): void {
-  const variants = raw.filter((r) => r.length >= 6).flatMap((r) => [r, encodeURIComponent(r), r.slice(1), r.slice(0, -1)]).filter((v) => v.length >= 6)
   for (const [name, text] of Object.entries(fields)) {
     if (text === undefined) continue
-    const readings = new Set([text, percentDecoded(text), percentDecoded(text.replace(/\+/g, ' '))])
-    if ([...readings].some((t) => variants.some((v) => t.includes(v)))) {
+    if (raw.some((secret) => echoesSecret(text, secret))) {
       throw new BadRequestError(`${name} contains one of the raw token values; remove it (only hashes and previews are stored)`)
     }
-  }
-}
-
-/** `text` with its percent-escapes decoded, those that decode; the rest left as written. */
-function percentDecoded(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
-      try {
-        return decodeURIComponent(run)
-      } catch {
-        return run
-      }
-    })
   }
 }
 

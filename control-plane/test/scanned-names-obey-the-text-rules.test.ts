@@ -6,7 +6,7 @@
  * Now one sanitiser serves both: the API refuses those characters, scans show them escaped.
  * Real control plane, real files.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
@@ -92,4 +92,31 @@ t.test('leakgate scan --push escapes such names too, so the control plane takes 
   const leak = ((await plane.call('GET', '/v1/leaks', plane.keys.analyst)).json() as { items: Array<{ title: string; location: { path: string } }> }).items[0]!
   t.equal(leak.location.path, 'bidi\\u202efile\\u200b.env')
   t.ok(isPlainText(leak.title))
+})
+
+t.test('a file named after the secret it holds does not put the secret into the leak, the scan or the store', async (t) => {
+  const root = tempDir(t, 'leakgate-names-')
+  const folder = join(root, 'tree')
+  mkdirSync(folder)
+  const plain = PROVIDER_TOKENS.githubClassic!(rng).value
+  const encoded = PROVIDER_TOKENS.githubClassic!(rng).value
+  writeFileSync(join(folder, `${plain}.env`), `GITHUB_TOKEN=${plain}\n`)
+  writeFileSync(join(folder, `${Buffer.from(encoded).toString('base64url')}.env`), `GITHUB_TOKEN=${encoded}\n`)
+  const plane = await startPlane(t, { scan: { allowedPaths: [folder] } })
+  const id = (await plane.call('POST', '/v1/scans', plane.keys.admin, { source: { type: 'dir', path: folder } })).json().id as number
+  let scan: { status: string; findings: unknown[] } = { status: 'running', findings: [] }
+  await waitFor('the scan', async () => {
+    scan = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as typeof scan
+    return scan.status !== 'running'
+  }, 30_000)
+  t.equal(scan.status, 'done')
+  t.equal(scan.findings.length, 2)
+  const leaks = (await plane.call('GET', '/v1/leaks?limit=100', plane.keys.analyst)).json() as { items: Array<{ title: string; location: { path: string } }> }
+  t.same(leaks.items.map((l) => l.location.path).sort(), ['[a name that holds the secret]', '[secret].env'])
+  const answers = JSON.stringify([scan, leaks])
+  for (const secret of [plain, encoded]) {
+    t.notOk(answers.includes(secret.slice(4)), 'no answer holds the secret')
+    for (const file of readdirSync(plane.dir)) t.notOk(readFileSync(join(plane.dir, file)).includes(secret.slice(4)), `${file} does not hold it`)
+    t.notOk(plane.logs.join('').includes(secret.slice(4)), 'the log does not hold it')
+  }
 })
