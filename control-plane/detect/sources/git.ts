@@ -11,8 +11,8 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { StringDecoder } from 'node:string_decoder'
-import { existsSync, mkdirSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { isIP } from 'node:net'
 import { SourceError } from '../../../lib/errors.js'
 import { checkLocalPath, checkRemote, fileUrlPath, PATH_REFUSED, redactText, redactUrl, REMOTE_PROTOCOLS, REMOTE_REFUSED, type ReachPolicy } from './reach.js'
@@ -111,11 +111,15 @@ interface GitRunOptions {
   input?: string | undefined
   /** `GIT_ALLOW_PROTOCOL`; default `file`: commands on a repository on disk fetch nothing. */
   protocols?: string | undefined
+  /** `GIT_CEILING_DIRECTORIES`: git looks for a repository no higher than this folder's children. */
+  ceiling?: string | undefined
 }
 
 /** Starts git with `input` on its standard input; the one place this source spawns a process. */
 function spawnGit(args: readonly string[], options: GitRunOptions = {}): GitProcess {
-  const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(options.protocols ?? 'file'), stdio: ['pipe', 'pipe', 'pipe'] })
+  const env = gitEnv(options.protocols ?? 'file')
+  if (options.ceiling !== undefined) env.GIT_CEILING_DIRECTORIES = options.ceiling
+  const child = spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
   const stderr: Buffer[] = []
   child.stderr.on('data', (c: Buffer) => stderr.push(c))
   // git may exit before reading all its input (a failure): that must not crash the process.
@@ -172,6 +176,35 @@ async function* gitRecords(args: readonly string[], options: { cwd: string; inpu
 }
 
 /**
+ * The git directory of a local repository under a reach policy, where every later command runs. A
+ * folder in an allowed path may name a repository elsewhere: a `.git` file (`gitdir: /other`), a
+ * `commondir`, alternates (`objects/info/alternates`), or no repository at all, so that git looks in
+ * the folders above. Each must lie under an allowed path too (real paths), or the scan is refused like
+ * any path outside them: one folder allowed must not open the host's other repositories.
+ */
+async function containedGitDir(dir: string, reach: ReachPolicy): Promise<string> {
+  const out = (await git(['rev-parse', '--absolute-git-dir', '--git-common-dir'], { cwd: dir, ceiling: dirname(dir) })).toString('utf8').split('\n')
+  const gitDir = out[0]?.trim() ?? ''
+  const common = resolve(gitDir, out[1]?.trim() ?? '.')
+  const places = [gitDir, common]
+  // Alternates may have alternates of their own (git follows five levels); each level is checked.
+  const objectDirs = [join(common, 'objects')]
+  for (let i = 0; i < objectDirs.length && i < 64; i++) {
+    const objects = objectDirs[i]!
+    const alternates = join(objects, 'info', 'alternates')
+    if (!existsSync(alternates)) continue
+    for (const line of readFileSync(alternates, 'utf8').split('\n')) {
+      if (line.trim() === '' || line.startsWith('#')) continue
+      const alternate = resolve(objects, line.trim())
+      places.push(alternate)
+      objectDirs.push(alternate)
+    }
+  }
+  for (const place of places) await checkLocalPath(place, reach)
+  return gitDir
+}
+
+/**
  * The directory git commands run in: a local repository as it is, a remote one mirrored into the
  * cache. With a reach policy, a local repository must lie under an allowed path, and a remote one
  * must pass the host check; git then connects to the addresses checked (http.curloptResolve),
@@ -184,12 +217,15 @@ export async function openRepository(url: string, cacheDir: string, reach?: Reac
     const dir = await checkLocalPath(url, reach)
     try {
       if (!statSync(dir).isDirectory()) throw new Error('not a directory')
-      await git(['rev-parse', '--git-dir'], { cwd: dir })
+      if (reach?.allowedPaths === undefined) {
+        await git(['rev-parse', '--git-dir'], { cwd: dir })
+        return resolve(dir)
+      }
+      return await containedGitDir(dir, reach)
     } catch (cause) {
       if (reach?.allowedPaths !== undefined) throw new SourceError(PATH_REFUSED, { cause })
       throw new SourceError(`${url} is not a git repository`, { cause })
     }
-    return resolve(dir)
   }
   // A URL is data, never an option or a command: refuse '-…', ext:: and fd:: outright.
   if (url.startsWith('-') || /^(?:ext|fd)::/i.test(url) || /::/.test(url.split('/')[0] ?? '')) throw new SourceError(`${redactUrl(url)} is not a repository URL`)
