@@ -279,6 +279,12 @@ export const SPECS: ProviderSpec[] = [
       invalid: ['source "https://{hex:8}:{hex:7}@gems.contribsys.com/"', 'https://{hex:8}:{hex:8}@gems.example.com/'],
     },
   },
+  named({
+    id: 'shortcut-api-token', kind: 'shortcut_api_token', severity: 'high',
+    description: 'Shortcut (formerly Clubhouse) API token (a UUID) next to the word shortcut',
+    pattern: UUID, near: ['shortcut', 'clubhouse'], label: 'shortcut', keywords: ['shortcut', 'clubhouse'],
+    sample: '{uuid}',
+  }),
   prefixed({
     id: 'slack-config-access-token', kind: 'slack_config_token', severity: 'high',
     description: 'Slack app configuration access token (xoxe.xoxb-/xoxe.xoxp-)',
@@ -303,14 +309,14 @@ export const SPECS: ProviderSpec[] = [
   }),
   named({
     id: 'snyk-api-token', kind: 'snyk_api_token', severity: 'high',
-    description: 'Snyk API or OAuth token (a UUID) next to the word snyk',
-    pattern: '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', near: ['snyk'], label: 'snyk', keywords: ['snyk'],
+    description: 'Snyk API or OAuth token (UUID-shaped) next to the word snyk',
+    pattern: '[0-9a-zA-Z]{8}-[0-9a-zA-Z]{4}-[0-9a-zA-Z]{4}-[0-9a-zA-Z]{4}-[0-9a-zA-Z]{12}', near: ['snyk'], label: 'snyk', keywords: ['snyk'],
     sample: '{uuid}',
   }),
   named({
     id: 'sonar-api-token', kind: 'sonar_token', severity: 'high',
     description: 'SonarQube or SonarCloud token (40 characters) next to sonar login/token',
-    pattern: '[A-Za-z0-9=_-]{40}', near: ['sonar(?:qube|cloud)?[_. -]?(?:api[_. -]?)?(?:login|token|key|auth)'], label: 'sonar', keywords: ['sonar'], entropy: 3,
+    pattern: '[A-Za-z0-9=_-]{40}', near: ['sonar(?:qube|cloud)?[_. -]?(?:api[_. -]?)?(?:login|token|key|auth|secret)', 'sonar(?:qube|cloud)'], label: 'sonar', keywords: ['sonar'], entropy: 3,
     sample: '{hex:40}', valid: ['SONAR_TOKEN={a62:40}', 'mvn sonar:sonar -Dsonar.login={hex:40}'],
   }),
   prefixed({
@@ -362,8 +368,8 @@ export const SPECS: ProviderSpec[] = [
   prefixed({
     id: 'square-oauth-secret', kind: 'square_oauth_secret', severity: 'critical',
     description: 'Square application OAuth secret',
-    pattern: 'sq0csp-[A-Za-z0-9_-]{43}', keywords: ['sq0csp-'], entropy: 3.5,
-    sample: 'sq0csp-{b64u:43}',
+    pattern: 'sq0c[a-z]{2}-[A-Za-z0-9_-]{40,50}', keywords: ['sq0c'], entropy: 3.5,
+    sample: 'sq0csp-{b64u:43}', short: 'sq0csp-{b64u:30}',
   }),
   named({
     id: 'squarespace-access-token', kind: 'squarespace_access_token', severity: 'high',
@@ -393,8 +399,8 @@ export const SPECS: ProviderSpec[] = [
   prefixed({
     id: 'supabase-personal-access-token', kind: 'supabase_access_token', severity: 'critical',
     description: 'Supabase personal access token (management API)',
-    pattern: 'sbp_[a-f0-9]{40}', keywords: ['sbp_'], entropy: 3,
-    sample: 'sbp_{hex:40}', invalid: ['sbp_{upper:40}'],
+    pattern: 'sbp_[a-z0-9]{40}', keywords: ['sbp_'], entropy: 3,
+    sample: 'sbp_{lc:40}', invalid: ['sbp_{upper:40}'],
   }),
   prefixed({
     id: 'supabase-secret-key', kind: 'supabase_secret_key', severity: 'critical',
@@ -505,6 +511,12 @@ export const SPECS: ProviderSpec[] = [
       invalid: ['AAAAAAAAAAAAAAAAAAAAA{a62:9}AAAAAAA{a62:20}', 'AAAAAAAAAAAAAAAAAAAAAAxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'AAAAAAAAAAAAAAAAAAAAAA{a62:4}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
     },
   },
+  named({
+    id: 'twitter-bearer-token-named', kind: 'twitter_bearer_token', severity: 'high',
+    description: 'Twitter (X) bearer token with URL-encoded parts, next to the word twitter',
+    pattern: '[A-Za-z0-9]{20,60}%[A-Za-z0-9%]{40,140}', near: ['twitter'], label: 'twitter', keywords: ['twitter'], entropy: 4,
+    sample: '{upper:22}%{a62:23}%{a62:6}%{a62:3}%{a62:9}%{a62:52}', short: '{upper:22}%{a62:10}',
+  }),
   prefixed({
     id: 'typeform-api-token', kind: 'typeform_api_token', severity: 'high',
     description: 'Typeform personal access token',
@@ -551,6 +563,18 @@ export const SPECS: ProviderSpec[] = [
     sample: '{uc:36}',
   }),
   named({
+    id: 'wiz-client-id', kind: 'wiz_client_id', severity: 'medium',
+    description: 'Wiz service account client id (53 characters) next to the word wiz',
+    pattern: '[A-Za-z0-9]{53}', near: ['(?<![A-Za-z])wiz(?![a-z]{2})'], label: 'wiz', keywords: ['wiz'], entropy: 4,
+    sample: '{a62:53}', invalid: ['wizard_key = "{a62:53}"'],
+  }),
+  named({
+    id: 'wiz-client-secret', kind: 'wiz_client_secret', severity: 'critical',
+    description: 'Wiz service account client secret (64 characters) next to the word wiz',
+    pattern: '[A-Za-z0-9]{64}', near: ['(?<![A-Za-z])wiz(?![a-z]{2})'], label: 'wiz', keywords: ['wiz'], entropy: 4,
+    sample: '{a62:64}', invalid: ['wizard_secret = "{a62:64}"'],
+  }),
+  named({
     id: 'wandb-api-key', kind: 'wandb_api_key', severity: 'high',
     description: 'Weights & Biases API key (40 hex) next to wandb',
     pattern: '[a-f0-9]{40}', near: ['wandb', 'weights[_ -]?(?:and|&)[_ -]?biases'], label: 'wandb', keywords: ['wandb', 'biases'], entropy: 3,
@@ -582,6 +606,12 @@ export const SPECS: ProviderSpec[] = [
     sample: 'AQVN{b64u:36}', short: 'AQVN{b64u:20}',
   }),
   named({
+    id: 'yandex-legacy-api-key', kind: 'yandex_api_key', severity: 'medium',
+    description: 'Yandex service API key (83 characters: Dictionary, Translate) next to the word yandex',
+    pattern: '[A-Za-z0-9.]{83}', near: ['yandex'], label: 'yandex', keywords: ['yandex'], entropy: 3.5,
+    sample: 'dict.1.1.{d:8}T{d:6}Z.{hex:16}.{hex:40}',
+  }),
+  named({
     id: 'yandex-aws-access-token', kind: 'yandex_static_key', severity: 'high',
     description: 'Yandex Cloud static access key (YC…, the S3-compatible key) next to the word yandex',
     pattern: 'YC[A-Za-z0-9_-]{38}', near: ['yandex'], label: 'yandex', keywords: ['yandex'], entropy: 3.5,
@@ -599,7 +629,7 @@ export const SPECS: ProviderSpec[] = [
   named({
     id: 'zendesk-secret-key', kind: 'zendesk_api_token', severity: 'high',
     description: 'Zendesk API token or OAuth secret (40 characters) next to the word zendesk',
-    pattern: '[A-Za-z0-9]{40}', near: ['zendesk'], label: 'zendesk', keywords: ['zendesk'], entropy: 3.5,
+    pattern: '[A-Za-z0-9_-]{40}', near: ['zendesk'], label: 'zendesk', keywords: ['zendesk'], entropy: 3.5,
     sample: '{a62:40}',
   }),
   prefixed({
