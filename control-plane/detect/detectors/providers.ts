@@ -56,7 +56,7 @@ export function providerRules(): Rule[] {
     regexRule({
       // Configuration tokens (xoxe.xoxp-), refresh tokens (xoxe-1-) and short workspace tokens are specs of their own (providers/s-z.ts).
       id: 'slack-token', kind: 'slack_token', severity: 'high', description: 'Slack bot, user, app or legacy token',
-      regex: re(`${B}(?:xox[bpaoesr]-[0-9]{8,14}-[A-Za-z0-9-]{8,250}|xapp-[0-9]-[A-Za-z0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,80})${E2}`),
+      regex: re(`${B}(?:xox[bpaoesr]-[0-9]{8,14}-[A-Za-z0-9-]{8,250}|xox[os]-[0-9]{1,14}(?:-[0-9]{1,14}){2}-[a-fA-F0-9]{8,80}|xapp-[0-9]-[A-Za-z0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,80})${E2}`),
       keywords: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], entropy: 3,
     }),
     regexRule({

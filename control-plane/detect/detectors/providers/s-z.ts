@@ -10,6 +10,7 @@
  */
 import type { Severity } from '../../rule.js'
 import { shannonEntropy } from '../../entropy.js'
+import { isPlaceholder } from '../../suppress.js'
 import type { Rng } from '../../corpus/random.js'
 import type { ProviderSpec, Sample } from '../provider-spec.js'
 
@@ -127,6 +128,24 @@ function sentryClaims(token: string): boolean {
 function twitterBearerBody(token: string): boolean {
   const body = token.replace(/^A+/, '')
   return shannonEntropy(body) >= 4 && !/x{6,}|X{6,}/.test(body)
+}
+
+/**
+ * For tokens whose prefix and shape are proof enough, the generic placeholder checks are too
+ * strict (they refuse `123456` anywhere, and published samples of these formats are full of such
+ * runs); what a made-up value still shows is a long run of one character or of x's.
+ */
+function noFillerRun(token: string): boolean {
+  return !/(.)\1{5,}|x{4,}|X{4,}/.test(token)
+}
+
+/**
+ * A Slack workspace token: the numeric parts are ids (a workspace's, an app's) and may be anything;
+ * the last part is the secret and must not be a placeholder.
+ */
+function slackSecretPart(token: string): boolean {
+  const last = token.slice(token.lastIndexOf('-') + 1)
+  return !isPlaceholder(last) && !/x{4,}|X{4,}/.test(token)
 }
 
 /** The specs of this group. */
@@ -302,9 +321,10 @@ export const SPECS: ProviderSpec[] = [
   prefixed({
     id: 'slack-legacy-workspace-token', kind: 'slack_workspace_token', severity: 'high',
     description: 'Slack legacy workspace app access or refresh token (xoxa-, xoxr-)',
-    pattern: 'xox[ar]-(?:[0-9]-)?[A-Za-z0-9]{8,48}', keywords: ['xoxa-', 'xoxr-'], entropy: 3,
+    pattern: 'xox[ar]-(?:[0-9]-)?[A-Za-z0-9]{8,48}(?:-[A-Za-z0-9]{4,48}){0,4}', keywords: ['xoxa-', 'xoxr-'], entropy: 2.5,
+    validate: slackSecretPart, skipPlaceholderCheck: true,
     sample: 'xoxa-2-{a62:40}', short: 'xoxa-2-{a62:6}',
-    valid: ['xoxr-{a62:32}'],
+    valid: ['xoxr-{a62:32}', '"access_token": "xoxa-2-{d:9}-{d:11}-{d:13}-{hex:18}"'],
     invalid: ['xoxa-2-{a62:5}', 'xoxq-2-{a62:40}'],
   }),
   named({
@@ -340,10 +360,10 @@ export const SPECS: ProviderSpec[] = [
   prefixed({
     id: 'sourcegraph-access-token', kind: 'sourcegraph_access_token', severity: 'critical',
     description: 'Sourcegraph access token (sgp_, sgp_local_, or instance-scoped sgp_<16 hex>_)',
-    pattern: 'sgp_(?:(?:[a-fA-F0-9]{16}|local)_)?[a-fA-F0-9]{40}', keywords: ['sgp_'], entropy: 3,
+    pattern: 'sgp_(?:(?:[a-fA-F0-9]{16}|local)_)?[a-fA-F0-9]{40}', keywords: ['sgp_'], entropy: 3, validate: noFillerRun, skipPlaceholderCheck: true,
     sample: 'sgp_{hex:16}_{hex:40}',
     valid: ['sgp_local_{hex:40}', 'SRC_ACCESS_TOKEN=sgp_{hex:40}'],
-    invalid: ['sgp_local_{a62:40}'],
+    invalid: ['sgp_local_{a62:40}', 'sgp_{hex:16}_0000000000{hex:30}'],
   }),
   named({
     id: 'sourcegraph-legacy-access-token', kind: 'sourcegraph_access_token', severity: 'critical',
@@ -387,13 +407,15 @@ export const SPECS: ProviderSpec[] = [
   named({
     id: 'sumologic-access-id', kind: 'sumologic_access_id', severity: 'medium',
     description: 'Sumo Logic access id (su…) next to the word sumo',
-    pattern: 'su[A-Za-z0-9]{12}', near: ['(?<![A-Za-z])sumo'], label: 'sumo', keywords: ['sumo'], entropy: 3,
+    pattern: 'su[A-Za-z0-9]{12}', near: ['(?<![A-Za-z])(?:[S][U][M][O]|[Ss][u][m][o])'], label: 'sumo', keywords: ['sumo'], entropy: 3,
     sample: 'su{a62:12}',
+    // Written in one case on purpose: `sumOfValues = sumOfValues` is code, not a Sumo Logic id.
+    invalid: ['sumOfExposures = sumOfExposures;'],
   }),
   named({
     id: 'sumologic-access-token', kind: 'sumologic_access_key', severity: 'high',
     description: 'Sumo Logic access key (64 characters) next to the word sumo',
-    pattern: '[A-Za-z0-9]{64}', near: ['(?<![A-Za-z])sumo'], label: 'sumo', keywords: ['sumo'], entropy: 3.5,
+    pattern: '[A-Za-z0-9]{64}', near: ['(?<![A-Za-z])(?:[S][U][M][O]|[Ss][u][m][o])'], label: 'sumo', keywords: ['sumo'], entropy: 3.5,
     sample: '{a62:64}',
   }),
   prefixed({
