@@ -10,7 +10,7 @@
  */
 import type { Severity } from '../../rule.js'
 import { shannonEntropy } from '../../entropy.js'
-import { isPlaceholder } from '../../suppress.js'
+import { isEnvReference, isPlaceholder, isTemplated } from '../../suppress.js'
 import type { Rng } from '../../corpus/random.js'
 import type { ProviderSpec, Sample } from '../provider-spec.js'
 
@@ -137,6 +137,16 @@ function twitterBearerBody(token: string): boolean {
  */
 function noFillerRun(token: string): boolean {
   return !/(.)\1{5,}|x{4,}|X{4,}/.test(token)
+}
+
+/**
+ * The generic placeholder checks, except that counting runs (`123456`, `ABCDEF`) are let through:
+ * for a value already anchored by its name, such runs are how people write real-looking samples
+ * of it, and the other marks of a made-up value (x's, words, one character repeated) still apply.
+ */
+function notMadeUp(token: string): boolean {
+  const masked = token.replace(/012345|123456|234567|abcdef|ABCDEF/g, 'q7Zk2w')
+  return !isPlaceholder(masked) && !isEnvReference(token) && !isTemplated(token)
 }
 
 /**
@@ -336,8 +346,10 @@ export const SPECS: ProviderSpec[] = [
   named({
     id: 'sonar-api-token', kind: 'sonar_token', severity: 'high',
     description: 'SonarQube or SonarCloud token (40 characters) next to sonar login/token',
-    pattern: '[A-Za-z0-9=_-]{40}', near: ['sonar(?:qube|cloud)?[_. -]?(?:api[_. -]?)?(?:login|token|key|auth|secret)', 'sonar(?:qube|cloud)'], label: 'sonar', keywords: ['sonar'], entropy: 3,
-    sample: '{hex:40}', valid: ['SONAR_TOKEN={a62:40}', 'mvn sonar:sonar -Dsonar.login={hex:40}'],
+    pattern: '(?:sq[upa]_)?[A-Za-z0-9=_-]{40}', near: ['sonar(?:qube|cloud)?[_. -]?(?:api[_. -]?)?(?:login|token|key|auth|secret)', 'sonar(?:qube|cloud)'], label: 'sonar', keywords: ['sonar'], entropy: 3,
+    validate: notMadeUp, skipPlaceholderCheck: true,
+    sample: '{hex:40}', valid: ['SONAR_TOKEN={a62:40}', 'mvn sonar:sonar -Dsonar.login={hex:40}', 'SONAR_LOGIN := "sqp_{a62:40}"'],
+    invalid: ['SONAR_TOKEN=${{ secrets.SONAR_TOKEN }}', 'sonar_token = "YOUR_SONAR_TOKEN_HERE_{upper:19}"'],
   }),
   prefixed({
     id: 'sonarqube-analysis-token', kind: 'sonarqube_analysis_token', severity: 'high',
@@ -386,7 +398,7 @@ export const SPECS: ProviderSpec[] = [
     invalid: ['sq0atp-{b64u:12}'],
   }),
   prefixed({
-    id: 'square-oauth-secret', kind: 'square_oauth_secret', severity: 'critical',
+    id: 'square-secret', kind: 'square_oauth_secret', severity: 'critical',
     description: 'Square application OAuth secret',
     pattern: 'sq0c[a-z]{2}-[A-Za-z0-9_-]{40,50}', keywords: ['sq0c'], entropy: 3.5,
     sample: 'sq0csp-{b64u:43}', short: 'sq0csp-{b64u:30}',
