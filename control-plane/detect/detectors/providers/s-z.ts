@@ -409,6 +409,12 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['squarespace'], label: 'squarespace', keywords: ['squarespace'],
     sample: '{uuid}',
   }),
+  named({
+    id: 'storyblok-access-token', kind: 'storyblok_token', severity: 'high',
+    description: 'Storyblok content delivery token (…tt) or personal access token (…tt-<digits>-…) next to the word storyblok',
+    pattern: '[0-9A-Za-z]{22}tt(?:-[0-9]{6}-[A-Za-z0-9_-]{20})?', near: ['storyblok'], label: 'storyblok', keywords: ['storyblok'], entropy: 3.5,
+    sample: '{a62:22}tt', valid: ['STORYBLOK_PERSONAL_TOKEN={a62:22}tt-{d:6}-{b64u:20}'],
+  }),
   prefixed({
     id: 'stripe-webhook-secret', kind: 'stripe_webhook_secret', severity: 'medium',
     description: 'Stripe webhook signing secret',
@@ -687,6 +693,7 @@ export const SPECS: ProviderSpec[] = [
  */
 function namedApiKeys(): ProviderSpec[] {
   const rows: readonly [id: string, kind: string, name: string, keywords: readonly string[], near: string, pattern: string, sample: string, severity: Severity, description: string][] = [
+    ['saucelabs-access-key', 'saucelabs_access_key', 'saucelabs', ['sauce'], 'sauce[_.-]?labs', '[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}', '{uuid}', 'high', 'Sauce Labs access key'],
     ['scraperapi-api-key', 'scraperapi_api_key', 'scraperapi', ['scraper'], 'scraper[_.-]?api', '[a-z0-9]{32}', '{lc:32}', 'medium', 'ScraperAPI key'],
     ['scrapingbee-api-key', 'scrapingbee_api_key', 'scrapingbee', ['scraping'], 'scraping[_.-]?bee', '[A-Z0-9]{80}', '{uc:80}', 'medium', 'ScrapingBee API key'],
     ['securitytrails-api-key', 'securitytrails_api_key', 'securitytrails', ['security'], 'security[_.-]?trails', '[A-Za-z0-9]{32}', '{a62:32}', 'medium', 'SecurityTrails API key'],
@@ -697,17 +704,22 @@ function namedApiKeys(): ProviderSpec[] {
     ['todoist-api-token', 'todoist_token', 'todoist', ['todoist'], 'todoist', '[a-f0-9]{40}', '{hex:40}', 'medium', 'Todoist API token'],
     ['tomtom-api-key', 'tomtom_api_key', 'tomtom', ['tomtom'], 'tomtom', '[A-Za-z0-9]{32}', '{a62:32}', 'low', 'TomTom maps API key'],
     ['twelvedata-api-key', 'twelvedata_api_key', 'twelvedata', ['twelve'], 'twelve[_.-]?data', '[a-z0-9]{32}', '{lc:32}', 'low', 'Twelve Data API key'],
+    ['uploadcare-secret-key', 'uploadcare_secret_key', 'uploadcare', ['uploadcare'], 'uploadcare', '[a-z0-9]{20}', '{lc:20}', 'medium', 'Uploadcare secret key'],
     ['unsplash-access-key', 'unsplash_access_key', 'unsplash', ['unsplash'], 'unsplash', '[A-Za-z0-9_-]{43}', '{b64u:43}', 'low', 'Unsplash access key'],
     ['userstack-api-key', 'userstack_api_key', 'userstack', ['userstack'], 'userstack', '[a-f0-9]{32}', '{hex:32}', 'low', 'userstack API key'],
     ['virustotal-api-key', 'virustotal_api_key', 'virustotal', ['virus', 'vt_api', 'vt-api', 'vt.api', 'vtapi'], 'virus[_.-]?total|\\bvt[_.-]?api', '[a-f0-9]{64}', '{hex:64}', 'medium', 'VirusTotal API key'],
     ['weatherstack-api-key', 'weatherstack_api_key', 'weatherstack', ['weatherstack'], 'weatherstack', '[a-f0-9]{32}', '{hex:32}', 'low', 'weatherstack API key'],
+    ['webex-client-secret', 'webex_client_secret', 'webex', ['webex'], 'webex', '[a-f0-9]{64}', '{hex:64}', 'high', 'Webex integration client secret'],
     ['webflow-api-token', 'webflow_api_token', 'webflow', ['webflow'], 'webflow', '[a-f0-9]{64}', '{hex:64}', 'high', 'Webflow API token'],
+    ['yelp-api-key', 'yelp_api_key', 'yelp', ['yelp'], 'yelp', '[A-Za-z0-9_=.-]{128}', '{b64u:128}', 'medium', 'Yelp Fusion API key'],
+    ['zenrows-api-key', 'zenrows_api_key', 'zenrows', ['zenrows'], 'zenrows', '[a-f0-9]{40}', '{hex:40}', 'medium', 'ZenRows API key'],
     ['zerobounce-api-key', 'zerobounce_api_key', 'zerobounce', ['zero'], 'zero[_.-]?bounce', '[a-f0-9]{32}', '{hex:32}', 'medium', 'ZeroBounce API key'],
+    ['zerotier-api-token', 'zerotier_api_token', 'zerotier', ['zerotier'], 'zerotier', '[A-Za-z0-9]{32}', '{a62:32}', 'high', 'ZeroTier Central API token'],
     ['zulip-api-key', 'zulip_api_key', 'zulip', ['zulip'], 'zulip', '[A-Za-z0-9]{32}', '{a62:32}', 'high', 'Zulip bot or user API key'],
   ]
   return rows.map(([id, kind, label, keywords, near, pattern, sample, severity, description]) => named({
     id, kind, severity, description: `${description} next to the service's name`, pattern, near: [near], label, keywords,
-    sample, entropy: /\[a-f0-9\]/.test(pattern) ? 3 : 3.5,
+    sample, entropy: /a-f0-9|\{8\}-/.test(pattern) ? 3 : 3.5,
   }))
 }
 
