@@ -161,6 +161,12 @@ function slackSecretPart(token: string): boolean {
 /** The specs of this group. */
 export const SPECS: ProviderSpec[] = [
   prefixed({
+    id: 'saladcloud-api-key', kind: 'saladcloud_api_key', severity: 'critical',
+    description: 'SaladCloud API key (GPU cloud)',
+    pattern: 'salad_cloud_[0-9A-Za-z]{1,7}_[0-9A-Za-z]{7,235}', keywords: ['salad_cloud_'], entropy: 3.5,
+    sample: 'salad_cloud_{a62:4}_{a62:44}', short: 'salad_cloud_{a62:4}_{a62:5}',
+  }),
+  prefixed({
     id: 'salesforce-access-token', kind: 'salesforce_access_token', severity: 'critical',
     description: 'Salesforce session or OAuth access token (organization id, `!`, session key)',
     pattern: '00[A-Za-z0-9]{13}![A-Za-z0-9._]{96}', keywords: ['00'], entropy: 4, boundaries: 'word',
@@ -172,6 +178,12 @@ export const SPECS: ProviderSpec[] = [
     pattern: '5Aep861[A-Za-z0-9._]{80,100}', keywords: ['5aep861'], entropy: 4, boundaries: 'word',
     sample: '5Aep861{a62:80}',
     invalid: ['5Aep861{a62:60}'],
+  }),
+  named({
+    id: 'sanity-auth-token', kind: 'sanity_token', severity: 'high',
+    description: 'Sanity API token (sk…, 81 characters) next to the word sanity',
+    pattern: 'sk[A-Za-z0-9]{79}', near: ['sanity'], label: 'sanity', keywords: ['sanity'], entropy: 4,
+    sample: 'sk{a62:79}',
   }),
   prefixed({
     id: 'scalingo-api-token', kind: 'scalingo_api_token', severity: 'critical',
@@ -483,6 +495,15 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'KEY[0-9A-Za-z_-]{55}', near: ['telnyx'], label: 'telnyx', keywords: ['telnyx'], entropy: 4,
     sample: 'KEY{uc:32}_{a62:22}',
   }),
+  {
+    id: 'tines-webhook-url', kind: 'tines_webhook', severity: 'medium',
+    description: 'Tines webhook URL (path and secret: anyone holding it can start the story)',
+    pattern: 'https://[A-Za-z0-9-]{1,63}\\.tines\\.com/webhook/[a-z0-9]{32}/[a-z0-9]{32}', keywords: ['tines.com'], boundaries: 'word',
+    samples: {
+      valid: ['TINES_WEBHOOK=https://{lower:8}-{lower:5}.tines.com/webhook/{lc:32}/{lc:32}', '"url": "https://{lower:9}.tines.com/webhook/{lc:32}/{lc:32}"'],
+      invalid: ['https://{lower:9}.tines.com/webhook/{lc:32}/{lc:31}', 'https://{lower:9}.tines.com/webhook/{lc:32}'],
+    },
+  },
   named({
     id: 'travisci-access-token', kind: 'travisci_token', severity: 'critical',
     description: 'Travis CI API token (22 characters) next to the word travis',
@@ -582,6 +603,13 @@ export const SPECS: ProviderSpec[] = [
     description: 'Vercel access token (24 characters) next to the word vercel',
     pattern: '[A-Za-z0-9]{24}', near: ['vercel'], label: 'vercel', keywords: ['vercel'], entropy: 3.5,
     sample: '{a62:24}',
+  }),
+  prefixed({
+    id: 'voiceflow-api-key', kind: 'voiceflow_api_key', severity: 'high',
+    description: 'Voiceflow Dialog Manager or workspace API key (VF.DM.…, VF.WS.…)',
+    pattern: 'VF\\.(?:(?:DM|WS)\\.)?[a-fA-F0-9]{24}\\.[A-Za-z0-9]{16}', keywords: ['vf.'], entropy: 3.5,
+    sample: 'VF.DM.{hex:24}.{a62:16}', valid: ['VF.WS.{hex:24}.{a62:16}', 'VF.{hex:24}.{a62:16}'],
+    invalid: ['VF.DM.{a62:24}.{a62:16}'],
   }),
   prefixed({
     id: 'volcengine-access-key-id', kind: 'volcengine_access_key', severity: 'high',
