@@ -195,8 +195,10 @@ export const SPECS: ProviderSpec[] = [
     id: 'scaleway-access-key', kind: 'scaleway_access_key', severity: 'medium',
     description: 'Scaleway access key id (SCW…; the secret is a UUID next to it)',
     pattern: 'SCW[A-Z0-9]{17}', keywords: ['scw'], entropy: 3,
+    // Generated ids mix letters and digits; an upper-case constant name (SCWINDOWSTATEMANAGER) does not.
+    validate: (s) => /[0-9]/.test(s.slice(3)) && /[A-Z]/.test(s.slice(3)),
     sample: 'SCW{uc:17}',
-    invalid: ['SCW{lower:17}'],
+    invalid: ['SCW{lower:17}', 'SCWINDOWSTATEMANAGER'],
   }),
   named({
     id: 'scaleway-secret-key', kind: 'scaleway_secret_key', severity: 'critical',
