@@ -54,9 +54,10 @@ export function providerRules(): Rule[] {
       regex: re(`${B}(?:sk|rk)_test_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_test_', 'rk_test_'], entropy: 3.5,
     }),
     regexRule({
-      id: 'slack-token', kind: 'slack_token', severity: 'high', description: 'Slack bot, user, app, refresh or configuration token',
-      regex: re(`${B}(?:xox[bpaoesr]-[0-9]{8,14}-[A-Za-z0-9-]{8,250}|xapp-[0-9]-[A-Z0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,80}|xoxe\\.xox[bp]-[0-9]-[A-Za-z0-9]{100,200})${E2}`),
-      keywords: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe', 'xapp-'], entropy: 3,
+      // Configuration tokens (xoxe.xoxp-), refresh tokens (xoxe-1-) and short workspace tokens are specs of their own (providers/s-z.ts).
+      id: 'slack-token', kind: 'slack_token', severity: 'high', description: 'Slack bot, user, app or legacy token',
+      regex: re(`${B}(?:xox[bpaoesr]-[0-9]{8,14}-[A-Za-z0-9-]{8,250}|xox[os]-[0-9]{1,14}(?:-[0-9]{1,14}){2}-[a-fA-F0-9]{8,80}|xapp-[0-9]-[A-Za-z0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,80})${E2}`),
+      keywords: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], entropy: 3,
     }),
     regexRule({
       id: 'slack-webhook', kind: 'slack_webhook', severity: 'medium', description: 'Slack incoming webhook or workflow trigger URL',
