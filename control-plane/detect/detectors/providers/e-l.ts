@@ -99,14 +99,10 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: [...named('eventbrite', '{uc:20}'), 'You can find a eventbrite secret {uc:20} within'], invalid: unnamed('eventbrite', '{uc:20}', '{uc:19}') },
   },
   {
-    id: 'facebook-secret', kind: 'facebook_app_secret', severity: 'high',
-    description: 'Facebook (Meta) app secret or client token next to the name',
-    pattern: '[a-fA-F0-9]{32}', near: ['facebook', 'fb[_.-]?(?:app[_.-]?)?(?:secret|client[_.-]?token)'],
-    keywords: ['facebook', 'fb_', 'fb.', 'fb-', 'fbapp', 'fbsecret', 'fbclient'], entropy: 3,
-    samples: {
-      valid: [...named('facebook', '{hex:32}'), 'facebook_app_secret = "{hex:32}"', 'facebook_client_access_token: {hex:32}', 'FB_APP_SECRET={hex:32}'],
-      invalid: unnamed('facebook', '{hex:32}', '{hex:31}'),
-    },
+    id: 'exchangerate-api-key', kind: 'exchangerate_api_key', severity: 'low',
+    description: 'ExchangeRate-API key next to the name',
+    pattern: '[a-f0-9]{24}', near: ['exchange[_.-]?rate'], keywords: ['exchangerate', 'exchange_rate', 'exchange-rate', 'exchange.rate'], entropy: 2.8,
+    samples: { valid: named('exchangerate', '{hex:24}'), invalid: unnamed('exchangerate', '{hex:24}', '{hex:20}') },
   },
   {
     id: 'facebook-access-token', kind: 'facebook_app_access_token', severity: 'high',
@@ -128,6 +124,16 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'facebook-secret', kind: 'facebook_app_secret', severity: 'high',
+    description: 'Facebook (Meta) app secret or client token next to the name',
+    pattern: '[a-fA-F0-9]{32}', near: ['facebook', 'fb[_.-]?(?:app[_.-]?)?(?:secret|client[_.-]?token)'],
+    keywords: ['facebook', 'fb_', 'fb.', 'fb-', 'fbapp', 'fbsecret', 'fbclient'], entropy: 3,
+    samples: {
+      valid: [...named('facebook', '{hex:32}'), 'facebook_app_secret = "{hex:32}"', 'facebook_client_access_token: {hex:32}', 'FB_APP_SECRET={hex:32}'],
+      invalid: unnamed('facebook', '{hex:32}', '{hex:31}'),
+    },
+  },
+  {
     id: 'fastly-api-token', kind: 'fastly_api_token', severity: 'critical',
     description: 'Fastly API token next to the name',
     pattern: '[A-Za-z0-9_=-]{32}', near: ['fastly'], keywords: ['fastly'], entropy: 3,
@@ -144,6 +150,13 @@ export const SPECS: ProviderSpec[] = [
     description: 'Figma personal access token, older format (digits and a UUID) next to the name',
     pattern: `[0-9]{6}-${UUID}`, near: ['figma'], keywords: ['figma'], entropy: 3,
     samples: { valid: named('figma', '{d:6}-{uuid}'), invalid: unnamed('figma', '{d:6}-{uuid}', '{d:3}-{uuid}') },
+  },
+  {
+    id: 'financialmodelingprep-api-key', kind: 'financialmodelingprep_api_key', severity: 'low',
+    description: 'Financial Modeling Prep API key next to the name',
+    pattern: '[A-Za-z0-9]{32}', near: ['financial[_.-]?modeling[_.-]?prep', 'fmp[_.-]?(?:api)?[_.-]?key'],
+    keywords: ['financialmodelingprep', 'financial_modeling_prep', 'financial-modeling-prep', 'fmp'], entropy: 3.5,
+    samples: { valid: [...named('financialmodelingprep', '{a62:32}'), 'FMP_API_KEY={a62:32}'], invalid: unnamed('financialmodelingprep', '{a62:32}', '{a62:30}') },
   },
   {
     id: 'finicity-api-token', kind: 'finicity_api_token', severity: 'high',
@@ -182,6 +195,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('flickr', '{lc:32}'), invalid: unnamed('flickr', '{lc:32}', '{lc:30}') },
   },
   {
+    id: 'flutterwave-encryption-key', kind: 'flutterwave_encryption_key', severity: 'high',
+    description: 'Flutterwave encryption key (FLWSECK… and 12 hex characters)',
+    pattern: 'FLWSECK(?:_TEST)?-?[a-hA-H0-9]{12}', keywords: ['flwseck'], entropy: 2,
+    samples: { valid: [...named('flutterwaveEncKey', 'FLWSECK_TEST-{hex:12}'), 'FLWSECK_TEST{hex:12}'], invalid: ['FLWSECK_TEST-{hex:10}', 'FLWSECK_TEST-{hex:14}'] },
+  },
+  {
     id: 'flutterwave-public-key', kind: 'flutterwave_public_key', severity: 'low',
     description: 'Flutterwave public key (FLWPUBK…-X)',
     pattern: 'FLWPUBK(?:_TEST)?-[a-hA-H0-9]{32}-X', keywords: ['flwpubk'], entropy: 2,
@@ -194,12 +213,6 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: [...named('flutterwaveSecKey', 'FLWSECK_TEST-{hex:32}-X'), 'FLWSECK-{hex:32}-X'], invalid: ['FLWSECK_TEST-{hex:31}-X', 'FLWSECK_TEST-{a62:32}-X'] },
   },
   {
-    id: 'flutterwave-encryption-key', kind: 'flutterwave_encryption_key', severity: 'high',
-    description: 'Flutterwave encryption key (FLWSECK… and 12 hex characters)',
-    pattern: 'FLWSECK(?:_TEST)?-?[a-hA-H0-9]{12}', keywords: ['flwseck'], entropy: 2,
-    samples: { valid: [...named('flutterwaveEncKey', 'FLWSECK_TEST-{hex:12}'), 'FLWSECK_TEST{hex:12}'], invalid: ['FLWSECK_TEST-{hex:10}', 'FLWSECK_TEST-{hex:14}'] },
-  },
-  {
     id: 'flyio-access-token', kind: 'flyio_access_token', severity: 'critical',
     description: 'Fly.io access token (fo1_, fm1a_, fm1r_, fm2_ macaroons)',
     pattern: '(?:fo1_[A-Za-z0-9_-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,4000}={0,3}|fm2_[A-Za-z0-9+/]{100,4000}={0,3})',
@@ -208,6 +221,12 @@ export const SPECS: ProviderSpec[] = [
       valid: [...named('fly', 'fo1_{b64u:43}'), 'Fly access token: fo1_{b64u:43}\n', 'FLY_API_TOKEN="FlyV1 fm1r_{b64:160}="', 'FLY_API_TOKEN: FlyV1 fm2_{b64:200}==,fm2_{b64:180}'],
       invalid: ['api_key = "fo1_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"', 'value="7SWa-Fo1_{b64u:80}"', 'fm2_{b64:60}'],
     },
+  },
+  {
+    id: 'foursquare-client-secret', kind: 'foursquare_client_secret', severity: 'medium',
+    description: 'Foursquare client secret or API key next to the name',
+    pattern: '[0-9A-Z]{48}', near: ['foursquare'], keywords: ['foursquare'], entropy: 3.5,
+    samples: { valid: named('foursquare', '{uc:48}'), invalid: unnamed('foursquare', '{uc:48}', '{uc:44}') },
   },
   {
     id: 'frameio-api-token', kind: 'frameio_api_token', severity: 'high',
@@ -247,6 +266,18 @@ export const SPECS: ProviderSpec[] = [
     description: 'Gemini (crypto exchange) master or account API key next to the name',
     pattern: '(?:master|account)-[A-Za-z0-9]{20}', near: ['gemini'], keywords: ['gemini'], entropy: 3,
     samples: { valid: [...named('gemini', 'master-{a62:20}'), 'GEMINI_KEY=account-{a62:20}'], invalid: ['key = "master-{a62:20}"', 'gemini_key = "master-{a62:12}"'] },
+  },
+  {
+    id: 'geoapify-api-key', kind: 'geoapify_api_key', severity: 'low',
+    description: 'Geoapify API key next to the name',
+    pattern: '[a-f0-9]{32}', near: ['geoapify'], keywords: ['geoapify'], entropy: 3,
+    samples: { valid: named('geoapify', '{hex:32}'), invalid: unnamed('geoapify', '{hex:32}', '{hex:30}') },
+  },
+  {
+    id: 'geocodio-api-key', kind: 'geocodio_api_key', severity: 'low',
+    description: 'Geocodio API key next to the name',
+    pattern: '[a-f0-9]{39}', near: ['geocodio'], keywords: ['geocodio'], entropy: 3,
+    samples: { valid: named('geocodio', '{hex:39}'), invalid: unnamed('geocodio', '{hex:39}', '{hex:40}') },
   },
   {
     id: 'getresponse-api-key', kind: 'getresponse_api_key', severity: 'medium',
@@ -290,10 +321,10 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('gocardless', 'sandbox_{b64u:40}'), invalid: unnamed('gocardless', 'sandbox_{b64u:40}', 'sandbox_{b64u:20}') },
   },
   {
-    id: 'google-oauth-client-secret', kind: 'google_oauth_client_secret', severity: 'high',
-    description: 'Google OAuth client secret (GOCSPX-…)',
-    pattern: 'GOCSPX-[A-Za-z0-9_-]{28}', keywords: ['gocspx-'], entropy: 3,
-    samples: { valid: [...bare('GOCSPX-{b64u:28}'), '"client_secret": "GOCSPX-{b64u:28}"'], invalid: ['GOCSPX-{b64u:20}', 'GOCSPX-{b64u:28}{a62:4}'] },
+    id: 'google-oauth-access-token', kind: 'google_oauth_access_token', severity: 'high',
+    description: 'Google OAuth 2.0 access token (ya29.…)',
+    pattern: 'ya29\\.[A-Za-z0-9_-]{30,2048}', keywords: ['ya29.'], entropy: 3.5,
+    samples: { valid: [...bare('ya29.{b64u:120}')], invalid: ['ya29.{b64u:12}', 'ya29.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'] },
   },
   {
     id: 'google-oauth-client-id', kind: 'google_oauth_client_id', severity: 'low',
@@ -302,10 +333,10 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: ['{d:12}-{lc:32}.apps.googleusercontent.com', '"client_id": "{d:12}-{lc:32}.apps.googleusercontent.com"'], invalid: ['{d:12}-{lc:20}.apps.googleusercontent.com', 'x{d:12}-{lc:32}.apps.googleusercontent.org'] },
   },
   {
-    id: 'google-oauth-access-token', kind: 'google_oauth_access_token', severity: 'high',
-    description: 'Google OAuth 2.0 access token (ya29.…)',
-    pattern: 'ya29\\.[A-Za-z0-9_-]{30,2048}', keywords: ['ya29.'], entropy: 3.5,
-    samples: { valid: [...bare('ya29.{b64u:120}')], invalid: ['ya29.{b64u:12}', 'ya29.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'] },
+    id: 'google-oauth-client-secret', kind: 'google_oauth_client_secret', severity: 'high',
+    description: 'Google OAuth client secret (GOCSPX-…)',
+    pattern: 'GOCSPX-[A-Za-z0-9_-]{28}', keywords: ['gocspx-'], entropy: 3,
+    samples: { valid: [...bare('GOCSPX-{b64u:28}'), '"client_secret": "GOCSPX-{b64u:28}"'], invalid: ['GOCSPX-{b64u:20}', 'GOCSPX-{b64u:28}{a62:4}'] },
   },
   {
     id: 'grafana-api-key', kind: 'grafana_api_key', severity: 'high',
@@ -331,6 +362,12 @@ export const SPECS: ProviderSpec[] = [
       valid: [...named('grafana-service-account-token', 'glsa_{a62:32}_{hex:8}'), "'Authorization': 'Bearer glsa_{a62:32}_{hex:8}'"],
       invalid: ['glsa_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX_AAAAAAAA', 'glsa_{a62:32}_{a62:8}x', 'glsa_{a62:30}_{hex:8}'],
     },
+  },
+  {
+    id: 'graphhopper-api-key', kind: 'graphhopper_api_key', severity: 'low',
+    description: 'GraphHopper API key (a UUID) next to the name',
+    pattern: UUID, near: ['graphhopper'], keywords: ['graphhopper'], entropy: 3,
+    samples: { valid: named('graphhopper', '{uuid}'), invalid: unnamed('graphhopper', '{uuid}', '{hex:8}-{hex:4}-{hex:12}') },
   },
   {
     id: 'groq-api-key', kind: 'groq_api_key', severity: 'high',
@@ -381,6 +418,18 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: [...named('heroku', 'HRKU-AA{b64u:58}'), 'const KEY = "HRKU-AA{b64u:58}""'], invalid: ['HRKU-AA{b64u:50}', 'HRKU-AA{b64u:58}{a62:3}'] },
   },
   {
+    id: 'hetzner-cloud-api-token', kind: 'hetzner_cloud_token', severity: 'critical',
+    description: 'Hetzner Cloud API token next to the name',
+    pattern: '[A-Za-z0-9]{64}', near: ['hetzner', 'hcloud'], keywords: ['hetzner', 'hcloud'], entropy: 4,
+    samples: { valid: [...named('hetzner', '{a62:64}'), 'HCLOUD_TOKEN={a62:64}'], invalid: unnamed('hetzner', '{a62:64}', '{a62:60}') },
+  },
+  {
+    id: 'holidayapi-api-key', kind: 'holidayapi_api_key', severity: 'low',
+    description: 'Holiday API key (a UUID) next to the name',
+    pattern: UUID, near: ['holiday[_.-]?api'], keywords: ['holidayapi', 'holiday_api', 'holiday-api', 'holiday.api'], entropy: 3,
+    samples: { valid: named('holidayapi', '{uuid}'), invalid: unnamed('holidayapi', '{uuid}', '{hex:8}-{hex:4}') },
+  },
+  {
     id: 'hubspot-api-key', kind: 'hubspot_api_key', severity: 'high',
     description: 'HubSpot API key (a UUID) next to the name',
     pattern: UUID, near: ['hubspot'], keywords: ['hubspot'], entropy: 3,
@@ -395,8 +444,8 @@ export const SPECS: ProviderSpec[] = [
   {
     id: 'hunter-api-key', kind: 'hunter_api_key', severity: 'medium',
     description: 'Hunter.io API key next to the name',
-    pattern: '[a-f0-9]{40}', near: ['hunter(?:[_.-]?io)?[_.-]?(?:api)?[_.-]?(?:key|token|secret)'], keywords: ['hunter'], entropy: 3,
-    samples: { valid: ['HUNTER_API_KEY={hex:40}', 'hunter_io_key: "{hex:40}"', '{"hunterApiKey": "{hex:40}"}'], invalid: ['hunter = "{hex:40}"', 'HUNTER_API_KEY={hex:32}'] },
+    pattern: '[a-z0-9_-]{40}', near: ['hunter'], keywords: ['hunter'], entropy: 3.3,
+    samples: { valid: named('hunter', '{hex:40}'), invalid: unnamed('hunter', '{hex:40}', '{hex:32}') },
   },
   {
     id: 'ibm-cloud-api-key', kind: 'ibm_cloud_api_key', severity: 'critical',
@@ -427,6 +476,24 @@ export const SPECS: ProviderSpec[] = [
     description: '42 Network (intra) OAuth client secret (s-s4t2ud-…, s-s4t2af-…)',
     pattern: 's-s4t2(?:ud|af)-[a-f0-9]{64}', keywords: ['s-s4t2ud-', 's-s4t2af-'], entropy: 3,
     samples: { valid: [...bare('s-s4t2ud-{hex:64}'), 'clientSecret = "s-s4t2af-{hex:64}"'], invalid: ['s-s4t2ud-{hex:60}', 's-s4t2xx-{hex:64}'] },
+  },
+  {
+    id: 'intrinio-api-key', kind: 'intrinio_api_key', severity: 'medium',
+    description: 'Intrinio API key next to the name',
+    pattern: '[A-Za-z0-9]{44}', near: ['intrinio'], keywords: ['intrinio'], entropy: 3.5,
+    samples: { valid: named('intrinio', '{a62:44}'), invalid: unnamed('intrinio', '{a62:44}', '{a62:40}') },
+  },
+  {
+    id: 'ipapi-api-key', kind: 'ipapi_api_key', severity: 'low',
+    description: 'ipapi access key next to the name',
+    pattern: '[a-f0-9]{32}', near: ['ipapi'], keywords: ['ipapi'], entropy: 3,
+    samples: { valid: named('ipapi', '{hex:32}'), invalid: unnamed('ipapi', '{hex:32}', '{hex:28}') },
+  },
+  {
+    id: 'ipgeolocation-api-key', kind: 'ipgeolocation_api_key', severity: 'low',
+    description: 'IP Geolocation API key next to the name',
+    pattern: '[a-f0-9]{32}', near: ['ipgeolocation'], keywords: ['ipgeolocation'], entropy: 3,
+    samples: { valid: named('ipgeolocation', '{hex:32}'), invalid: unnamed('ipgeolocation', '{hex:32}', '{hex:36}') },
   },
   {
     id: 'ipinfo-api-token', kind: 'ipinfo_api_token', severity: 'low',
@@ -503,7 +570,7 @@ export const SPECS: ProviderSpec[] = [
   {
     id: 'kucoin-access-token', kind: 'kucoin_access_token', severity: 'critical',
     description: 'KuCoin API key next to the name',
-    pattern: '[a-fA-F0-9]{24}', near: ['kucoin'], keywords: ['kucoin'], entropy: 3,
+    pattern: '[a-fA-F0-9]{24}', near: ['kucoin'], keywords: ['kucoin'], entropy: 2.8,
     samples: { valid: named('kucoin', '{hex:24}'), invalid: unnamed('kucoin', '{hex:24}', '{hex:22}') },
   },
   {
@@ -513,10 +580,28 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('kucoin', '{uuid}'), invalid: unnamed('kucoin', '{uuid}', '{hex:8}-{hex:4}-{hex:12}') },
   },
   {
+    id: 'langfuse-public-key', kind: 'langfuse_public_key', severity: 'low',
+    description: 'Langfuse public key (pk-lf- and a UUID)',
+    pattern: `pk-lf-${UUID}`, keywords: ['pk-lf-'], entropy: 3,
+    samples: { valid: bare('pk-lf-{uuid}'), invalid: ['pk-lf-{hex:8}-{hex:4}', 'pk-lf-{uuid}{hex:2}'] },
+  },
+  {
+    id: 'langfuse-secret-key', kind: 'langfuse_secret_key', severity: 'high',
+    description: 'Langfuse secret key (sk-lf- and a UUID)',
+    pattern: `sk-lf-${UUID}`, keywords: ['sk-lf-'], entropy: 3,
+    samples: { valid: bare('sk-lf-{uuid}'), invalid: ['sk-lf-{hex:8}-{hex:4}', 'sk-lf-{uuid}{hex:2}'] },
+  },
+  {
     id: 'langsmith-api-key', kind: 'langsmith_api_key', severity: 'high',
     description: 'LangSmith personal or service key (lsv2_pt_…, lsv2_sk_…)',
     pattern: 'lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}', keywords: ['lsv2_pt_', 'lsv2_sk_'], entropy: 3,
     samples: { valid: [...bare('lsv2_pt_{hex:32}_{hex:10}'), 'LANGCHAIN_API_KEY=lsv2_sk_{hex:32}_{hex:10}'], invalid: ['lsv2_pt_{hex:32}_{hex:8}', 'lsv2_xx_{hex:32}_{hex:10}'] },
+  },
+  {
+    id: 'languagelayer-api-key', kind: 'languagelayer_api_key', severity: 'low',
+    description: 'languagelayer API access key next to the name',
+    pattern: '[a-f0-9]{32}', near: ['languagelayer'], keywords: ['languagelayer'], entropy: 3,
+    samples: { valid: named('languagelayer', '{hex:32}'), invalid: unnamed('languagelayer', '{hex:32}', '{hex:31}') },
   },
   {
     id: 'launchdarkly-access-token', kind: 'launchdarkly_access_token', severity: 'high',
@@ -528,10 +613,12 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'launchdarkly-sdk-key', kind: 'launchdarkly_sdk_key', severity: 'high',
-    description: 'LaunchDarkly API, SDK or mobile key (api-, sdk-, mob- and a UUID) next to the name',
-    pattern: `(?:api|sdk|mob)-${UUID}`, near: ['launch[_.-]?darkly', 'ld[_.-]?(?:sdk|api|mobile)[_.-]?key'],
-    keywords: ['launchdarkly', 'launch_darkly', 'launch-darkly', 'launch.darkly', 'ld_sdk', 'ld_api', 'ld_mobile', 'ldsdk', 'ldapi'], entropy: 3,
-    samples: { valid: [...named('launchdarkly', 'sdk-{uuid}'), 'LD_SDK_KEY=sdk-{uuid}'], invalid: ['request_id = "api-{uuid}"', 'launchdarkly_key = "sdk-{hex:8}-{hex:4}"'] },
+    description: 'LaunchDarkly API, server SDK or mobile key (api-, sdk-, mob- and a UUID-shaped lowercase id)',
+    pattern: '(?:api|sdk|mob)-[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}', keywords: ['api-', 'sdk-', 'mob-'], entropy: 3,
+    samples: {
+      valid: [...named('launchdarkly', 'sdk-{uuid}'), 'LD_SDK_KEY=sdk-{lc:8}-{lc:4}-4{lc:3}-{lc:4}-{lc:12}', 'api-{lc:8}-{lc:4}-4{lc:3}-{lc:4}-{lc:12}'],
+      invalid: ['sdk-{lc:8}-{lc:4}-4{lc:3}-{lc:4}-{lc:11}', 'api-{uc:8}-{uc:4}-4{uc:3}-{uc:4}-{uc:12}', 'launchdarkly_key = "sdk-{hex:8}-{hex:4}"'],
+    },
   },
   {
     id: 'linear-api-key', kind: 'linear_api_key', severity: 'high',
@@ -558,6 +645,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('linkedin', '{lc:16}'), invalid: unnamed('linkedin', '{lc:16}', '{lc:18}') },
   },
   {
+    id: 'linode-api-token', kind: 'linode_api_token', severity: 'critical',
+    description: 'Linode (Akamai) personal access token next to the name',
+    pattern: '[a-f0-9]{64}', near: ['linode'], keywords: ['linode'], entropy: 3,
+    samples: { valid: named('linode', '{hex:64}'), invalid: unnamed('linode', '{hex:64}', '{hex:60}') },
+  },
+  {
     id: 'lob-api-key', kind: 'lob_api_key', severity: 'high',
     description: 'Lob secret API key (live_ or test_ and 35 hex characters) next to the name',
     pattern: '(?:live|test)_[a-f0-9]{35}', near: ['lob'], keywords: ['lob'], entropy: 3,
@@ -570,10 +663,22 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('lob', 'test_pub_{hex:31}'), invalid: unnamed('lob', 'test_pub_{hex:31}', 'test_pub_{hex:28}') },
   },
   {
+    id: 'locationiq-access-token', kind: 'locationiq_access_token', severity: 'low',
+    description: 'LocationIQ access token (pk. and 32 hex characters)',
+    pattern: 'pk\\.[a-f0-9]{32}', keywords: ['pk.'], entropy: 3,
+    samples: { valid: bare('pk.{hex:32}'), invalid: ['pk.{hex:30}', 'pk.eyJ{a62:60}'] },
+  },
+  {
     id: 'loggly-customer-token', kind: 'loggly_customer_token', severity: 'medium',
     description: 'Loggly customer token (a UUID) next to the name',
     pattern: UUID, near: ['loggly'], keywords: ['loggly'], entropy: 3,
     samples: { valid: [...named('loggly', '{uuid}'), 'https://logs-01.loggly.com/inputs/{uuid}/tag/http/'], invalid: unnamed('loggly', '{uuid}', '{hex:8}-{hex:4}-{hex:4}') },
+  },
+  {
+    id: 'loginradius-api-key', kind: 'loginradius_api_key', severity: 'medium',
+    description: 'LoginRadius API key (a UUID) next to the name',
+    pattern: UUID, near: ['loginradius'], keywords: ['loginradius'], entropy: 3,
+    samples: { valid: named('loginradius', '{uuid}'), invalid: unnamed('loginradius', '{uuid}', '{hex:8}-{hex:4}') },
   },
   {
     id: 'lokalise-api-token', kind: 'lokalise_api_token', severity: 'medium',
