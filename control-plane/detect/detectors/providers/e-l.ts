@@ -3,6 +3,7 @@
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
 import type { ProviderSpec } from '../provider-spec.js'
+import { ALPHA, type Rng } from '../../corpus/random.js'
 
 /** A UUID in either case (providers print them upper or lower). */
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
@@ -43,6 +44,23 @@ function decodesToJsonWith(token: string, prefix: string, key: string): boolean 
   if (body.length % 4 === 1) return false
   const text = Buffer.from(body, 'base64').toString('latin1')
   return text.startsWith(`{"${key}":"`)
+}
+
+/**
+ * A base64 (standard or URL-safe, padded or not) text that decodes to a JWT: three dot-separated
+ * base64url parts, the first of them a JSON object.
+ */
+function isBase64Jwt(token: string): boolean {
+  const jwt = Buffer.from(token, 'base64').toString('latin1')
+  const m = /^(eyJ[A-Za-z0-9_-]{2,})\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*=*$/.exec(jwt)
+  if (m === null) return false
+  return Buffer.from(m[1]!, 'base64url').toString('latin1').startsWith('{"')
+}
+
+/** A JWT made from seeded random claims, for samples. */
+function jwtOf(rng: Rng): string {
+  const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: rng.chars(12, ALPHA.base62), iat: 1700000000 })}.${rng.chars(43, ALPHA.base64url)}`
 }
 
 /** The specs of this group. */
@@ -233,6 +251,15 @@ export const SPECS: ProviderSpec[] = [
     description: 'Frame.io developer token (fio-u-…)',
     pattern: 'fio-u-[A-Za-z0-9_=-]{64}', keywords: ['fio-u-'], entropy: 3,
     samples: { valid: named('frameio', 'fio-u-{b64u:64}'), invalid: ['fio-u-{b64u:40}', 'fio-u-{b64u:70}'] },
+  },
+  {
+    id: 'freemius-secret-key', kind: 'freemius_secret_key', severity: 'high',
+    description: 'Freemius SDK secret key in a PHP config array ("secret_key" => "sk_…")',
+    pattern: `["']secret_key["']\\s{0,5}=>\\s{0,5}["'](sk_[^\\s"']{29})["']`, group: 1, keywords: ['secret_key'], entropy: 3,
+    samples: {
+      valid: ['$config = array(\n    "secret_key" => "sk_{a62:29}",\n);', "'secret_key' => 'sk_{a62:20}#{a62:8}',"],
+      invalid: ['secret_key => "sk_{a62:29}",', '"other_key" => "sk_{a62:29}",', '"secret_key" => sk_{a62:29},'],
+    },
   },
   {
     id: 'freshbooks-access-token', kind: 'freshbooks_access_token', severity: 'high',
@@ -554,6 +581,23 @@ export const SPECS: ProviderSpec[] = [
     description: 'JumpCloud API key next to the name',
     pattern: '[A-Za-z0-9]{40}', near: ['jumpcloud'], keywords: ['jumpcloud'], entropy: 3.5,
     samples: { valid: named('jumpcloud', '{a62:40}'), invalid: unnamed('jumpcloud', '{a62:40}', '{a62:36}') },
+  },
+  {
+    id: 'jwt-base64', kind: 'jwt_base64', severity: 'medium',
+    description: 'Base64-encoded JSON Web Token (ZXlK…: "eyJ" encoded again)',
+    pattern: 'ZXlK[A-Za-z0-9+/_-]{40,8000}={0,2}', keywords: ['zxlk'], entropy: 3, boundaries: 'word',
+    validate: isBase64Jwt,
+    samples: {
+      valid: [
+        (rng) => Buffer.from(jwtOf(rng)).toString('base64'),
+        (rng) => `token: ${Buffer.from(jwtOf(rng)).toString('base64url')}`,
+        (rng) => `"auth": "${Buffer.from(jwtOf(rng)).toString('base64').replace(/=+$/, '')}"`,
+      ],
+      invalid: [
+        (rng) => Buffer.from(`eyJ${rng.chars(60, 'abcdefghijklmnopqrstuvwxyz')} not a token`).toString('base64'),
+        'ZXlK{b64:20}',
+      ],
+    },
   },
   {
     id: 'klaviyo-private-api-key', kind: 'klaviyo_api_key', severity: 'high',
