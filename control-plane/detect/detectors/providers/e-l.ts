@@ -99,6 +99,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('elevenlabs', '{hex:32}'), invalid: unnamed('elevenlabs', '{hex:32}', '{hex:30}') },
   },
   {
+    id: 'endorlabs-api-key', kind: 'endorlabs_api_key', severity: 'high',
+    description: 'Endor Labs API key or secret (endr+…) next to the name',
+    pattern: 'endr\\+[A-Za-z0-9]{8,64}', near: ['endor'], keywords: ['endor'], entropy: 3,
+    samples: { valid: named('endorlabs', 'endr+{a62:16}'), invalid: ['key = "endr+{a62:16}"', 'endorlabs_key = "endr+{a62:4}"'] },
+  },
+  {
     id: 'etherscan-api-key', kind: 'etherscan_api_key', severity: 'medium',
     description: 'Etherscan API key next to the name',
     pattern: '[A-Z0-9]{34}', near: ['etherscan'], keywords: ['etherscan'], entropy: 3,
@@ -403,6 +409,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: bare('gsk_{a62:52}'), invalid: ['gsk_{a62:40}', 'gsk_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'] },
   },
   {
+    id: 'gumroad-access-token', kind: 'gumroad_access_token', severity: 'medium',
+    description: 'Gumroad access token next to the name',
+    pattern: '[A-Za-z0-9-]{43}', near: ['gumroad'], keywords: ['gumroad'], entropy: 3.5,
+    samples: { valid: named('gumroad', '{a62:43}'), invalid: unnamed('gumroad', '{a62:43}', '{a62:40}') },
+  },
+  {
     id: 'gyazo-access-token', kind: 'gyazo_access_token', severity: 'medium',
     description: 'Gyazo access token next to the name',
     pattern: '[A-Za-z0-9_-]{43}', near: ['gyazo'], keywords: ['gyazo'], entropy: 3.5,
@@ -413,6 +425,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Harness personal access or service account token (pat./sat.…)',
     pattern: '(?:pat|sat)\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9]{24}\\.[A-Za-z0-9]{20}', keywords: ['pat.', 'sat.'], entropy: 3,
     samples: { valid: [...bare('pat.{b64u:22}.{a62:24}.{a62:20}'), 'HARNESS_TOKEN=sat.{b64u:22}.{a62:24}.{a62:20}'], invalid: ['pat.{b64u:22}.{a62:20}.{a62:20}', 'pat.{b64u:22}.{a62:24}'] },
+  },
+  {
+    id: 'harvest-access-token', kind: 'harvest_access_token', severity: 'high',
+    description: 'Harvest personal access token next to the name',
+    pattern: '[A-Za-z0-9._]{97}', near: ['harvest'], keywords: ['harvest'], entropy: 4,
+    samples: { valid: named('harvest', '{d:7}.pt.{a62:86}'), invalid: unnamed('harvest', '{d:7}.pt.{a62:86}', '{d:7}.pt.{a62:80}') },
   },
   {
     id: 'hashicorp-tf-api-token', kind: 'terraform_cloud_token', severity: 'critical',
@@ -457,6 +475,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('holidayapi', '{uuid}'), invalid: unnamed('holidayapi', '{uuid}', '{hex:8}-{hex:4}') },
   },
   {
+    id: 'honeycomb-api-key', kind: 'honeycomb_api_key', severity: 'high',
+    description: 'Honeycomb API key (32 hex or 22 characters) next to the name',
+    pattern: '(?:[0-9a-f]{32}|[0-9A-Za-z]{22})', near: ['honeycomb'], keywords: ['honeycomb'], entropy: 3,
+    samples: { valid: [...named('honeycomb', '{a62:22}'), 'X-Honeycomb-Team: {hex:32}'], invalid: unnamed('honeycomb', '{a62:22}', '{a62:26}') },
+  },
+  {
     id: 'hubspot-api-key', kind: 'hubspot_api_key', severity: 'high',
     description: 'HubSpot API key (a UUID) next to the name',
     pattern: UUID, near: ['hubspot'], keywords: ['hubspot'], entropy: 3,
@@ -479,6 +503,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'IBM Cloud user or service API key next to the name',
     pattern: '[A-Za-z0-9_-]{44}', near: ['ibm'], keywords: ['ibm'], entropy: 4,
     samples: { valid: named('ibm', '{b64u:44}'), invalid: unnamed('ibm', '{b64u:44}', '{b64u:40}') },
+  },
+  {
+    id: 'imagekit-private-key', kind: 'imagekit_private_key', severity: 'high',
+    description: 'ImageKit private API key next to the name',
+    pattern: '[A-Za-z0-9_=]{36}', near: ['imagekit'], keywords: ['imagekit'], entropy: 3.5,
+    samples: { valid: named('imagekit', 'private_{a62:27}='), invalid: unnamed('imagekit', 'private_{a62:27}=', 'private_{a62:20}') },
   },
   {
     id: 'infracost-api-token', kind: 'infracost_api_token', severity: 'medium',
@@ -600,6 +630,12 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'keen-api-key', kind: 'keen_api_key', severity: 'medium',
+    description: 'Keen master or write key (64 characters) next to the name',
+    pattern: '[0-9A-Z]{64}', near: ['keen'], keywords: ['keen'], entropy: 3.5,
+    samples: { valid: named('keen', '{HEX:64}'), invalid: unnamed('keen', '{HEX:64}', '{HEX:60}') },
+  },
+  {
     id: 'klaviyo-private-api-key', kind: 'klaviyo_api_key', severity: 'high',
     description: 'Klaviyo private API key (pk_ and 34 characters)',
     pattern: 'pk_[A-Za-z0-9]{34}', keywords: ['pk_'], entropy: 3.5,
@@ -665,6 +701,12 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'lemlist-api-key', kind: 'lemlist_api_key', severity: 'medium',
+    description: 'lemlist API key next to the name',
+    pattern: '[a-f0-9]{32}', near: ['lemlist'], keywords: ['lemlist'], entropy: 3,
+    samples: { valid: named('lemlist', '{hex:32}'), invalid: unnamed('lemlist', '{hex:32}', '{hex:30}') },
+  },
+  {
     id: 'linear-api-key', kind: 'linear_api_key', severity: 'high',
     description: 'Linear personal API key (lin_api_…)',
     pattern: 'lin_api_[A-Za-z0-9]{40}', keywords: ['lin_api_'], entropy: 3.5,
@@ -723,6 +765,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'LoginRadius API key (a UUID) next to the name',
     pattern: UUID, near: ['loginradius'], keywords: ['loginradius'], entropy: 3,
     samples: { valid: named('loginradius', '{uuid}'), invalid: unnamed('loginradius', '{uuid}', '{hex:8}-{hex:4}') },
+  },
+  {
+    id: 'logzio-api-token', kind: 'logzio_api_token', severity: 'medium',
+    description: 'Logz.io API token (a UUID) next to the name',
+    pattern: '[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}', near: ['logz'], keywords: ['logz'], entropy: 3,
+    samples: { valid: named('logzio', '{uuid}'), invalid: unnamed('logzio', '{uuid}', '{hex:8}-{hex:4}') },
   },
   {
     id: 'lokalise-api-token', kind: 'lokalise_api_token', severity: 'medium',
