@@ -505,6 +505,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('ibm', '{b64u:44}'), invalid: unnamed('ibm', '{b64u:44}', '{b64u:40}') },
   },
   {
+    id: 'iexcloud-api-key', kind: 'iexcloud_api_key', severity: 'medium',
+    description: 'IEX Cloud API token next to the name',
+    pattern: '(?:[sp]k_|T[sp]k_)?[a-z0-9_]{32,35}', near: ['iex[_.-]?cloud', 'iexapis'], keywords: ['iexcloud', 'iex_cloud', 'iex-cloud', 'iex.cloud', 'iexapis'], entropy: 3,
+    samples: { valid: named('iexcloud', 'sk_{hex:32}'), invalid: unnamed('iexcloud', 'sk_{hex:32}', '{hex:20}') },
+  },
+  {
     id: 'imagekit-private-key', kind: 'imagekit_private_key', severity: 'high',
     description: 'ImageKit private API key next to the name',
     pattern: '[A-Za-z0-9_=]{36}', near: ['imagekit'], keywords: ['imagekit'], entropy: 3.5,
@@ -557,6 +563,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'IPinfo access token next to the name',
     pattern: '[a-f0-9]{14}', near: ['ipinfo'], keywords: ['ipinfo'], entropy: 2.2,
     samples: { valid: named('ipinfo', '{hex:14}'), invalid: unnamed('ipinfo', '{hex:14}', '{hex:16}') },
+  },
+  {
+    id: 'ipqualityscore-api-key', kind: 'ipqualityscore_api_key', severity: 'low',
+    description: 'IPQualityScore API key next to the name',
+    pattern: '[0-9A-Za-z]{32}', near: ['ipquality'], keywords: ['ipquality'], entropy: 3.3,
+    samples: { valid: named('ipqualityscore', '{lc:32}'), invalid: unnamed('ipqualityscore', '{lc:32}', '{lc:30}') },
   },
   {
     id: 'ipstack-api-key', kind: 'ipstack_api_key', severity: 'low',
@@ -682,6 +694,18 @@ export const SPECS: ProviderSpec[] = [
     description: 'languagelayer API access key next to the name',
     pattern: '[a-f0-9]{32}', near: ['languagelayer'], keywords: ['languagelayer'], entropy: 3,
     samples: { valid: named('languagelayer', '{hex:32}'), invalid: unnamed('languagelayer', '{hex:32}', '{hex:31}') },
+  },
+  {
+    id: 'larksuite-app-id', kind: 'larksuite_app_id', severity: 'low',
+    description: 'Lark (Feishu) app id (cli_…) next to the name',
+    pattern: 'cli_[A-Za-z0-9]{16}', near: ['lark', 'feishu'], keywords: ['lark', 'feishu'], entropy: 3,
+    samples: { valid: named('larksuite', 'cli_{a62:16}'), invalid: unnamed('lark', 'cli_{a62:16}', 'cli_{a62:12}') },
+  },
+  {
+    id: 'larksuite-app-secret', kind: 'larksuite_app_secret', severity: 'high',
+    description: 'Lark (Feishu) app secret next to the name',
+    pattern: '[A-Za-z0-9]{32}', near: ['lark[_.-]?(?:suite)?[_.-]?(?:app)?[_.-]?secret', 'feishu[_.-]?(?:app)?[_.-]?secret'], keywords: ['lark', 'feishu'], entropy: 3.5,
+    samples: { valid: ['LARK_APP_SECRET={a62:32}', 'larksuite_secret: "{a62:32}"', 'feishuAppSecret = "{a62:32}"'], invalid: ['lark_app_id = "{a62:32}"', 'LARK_APP_SECRET={a62:30}'] },
   },
   {
     id: 'launchdarkly-access-token', kind: 'launchdarkly_access_token', severity: 'high',
