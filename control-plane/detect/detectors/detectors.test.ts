@@ -105,6 +105,12 @@ t.test('docker config auth and Kubernetes Secret data are decoded', async (t) =>
   t.same(scan(manifest).map((f) => f.value).sort(), ['Qm9Xw2Rt7LpZ', 'W8x!kq2Lz0'], 'only the Secret document is decoded, and not its username')
   const json = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', data: { username: b('app'), password: b('Wq8$zLm3Pv!x') } }, null, 2)
   t.same(scan(json).map((f) => [f.kind, f.value, f.line]), [['kubernetes_secret', 'Wq8$zLm3Pv!x', 6]], 'a Secret as JSON')
+  const lower = `apiVersion: "v1"\ndata:\n\textra: "${b('admin:Hq7-Rw2z')}"\nkind: "secret"\nmetadata:\n\tname: sa\n`
+  t.same(scan(lower).map((f) => [f.value, f.line]), [['admin:Hq7-Rw2z', 3]], 'kind in lower case and quoted, data before it, tab-indented')
+  const block = `apiVersion: v1\nkind: Secret\ndata:\n  .dockercfg: |\n    ${b('{"auths":{"r.internal":{"auth":"Zq81LmR7"}}}')}\n`
+  t.same(scan(block).map((f) => [f.value, f.line]), [['{"auths":{"r.internal":{"auth":"Zq81LmR7"}}}', 5]], 'a block scalar value, on the line below its key')
+  const external = `apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nspec:\n  data:\n    - secretKey: api\n      remoteRef:\n        key: ${b('prod/api-key-9Qw')}\n`
+  t.same(scan(external), [], 'an ExternalSecret only names where the secret lives')
 })
 
 t.test('Slack webhooks, JWTs and Azure storage keys', async (t) => {

@@ -176,7 +176,7 @@ const K8S_PUBLIC_KEYS = /^(?:user(?:name)?|login|host(?:name)?|port|server|datab
 /** Kubernetes `kind: Secret` manifests: every `data` entry (base64-decoded) and `stringData` entry. */
 function kubernetesSecretRule(): Rule {
   return {
-    id: 'kubernetes-secret', kind: 'kubernetes_secret', description: 'Value in a Kubernetes Secret manifest', severity: 'high', keywords: ['kind: secret', 'kind: "secret"', '"kind": "secret"', '"kind":"secret"'], priority: 1,
+    id: 'kubernetes-secret', kind: 'kubernetes_secret', description: 'Value in a Kubernetes Secret manifest', severity: 'high', keywords: ['kind: secret', 'kind: "secret"', "kind: 'secret'", '"kind": "secret"', '"kind":"secret"'], priority: 1,
     *find(text: string): Iterable<Candidate> {
       let docStart = 0
       const docs: Array<[number, number]> = []
@@ -188,7 +188,8 @@ function kubernetesSecretRule(): Rule {
       docs.push([docStart, text.length])
       for (const [from, to] of docs) {
         const doc = text.slice(from, to)
-        if (!/^kind:\s*["']?Secret["']?\s*$/m.test(doc)) continue
+        // Any case and quoting, a little indentation (a manifest pasted into a list or a doc); not SecretStore, ExternalSecret.
+        if (!/^[ \t]{0,4}kind:[ \t]*["']?secret["']?[ \t]*$/im.test(doc)) continue
         yield* secretEntries(doc, from)
       }
       // The same manifest as JSON (kubectl get secret -o json, Helm output).
@@ -200,10 +201,15 @@ function kubernetesSecretRule(): Rule {
 function* secretEntries(doc: string, base: number): Iterable<Candidate> {
   let mode: 'data' | 'stringData' | undefined
   let indent = -1
+  const lines = doc.split('\n')
+  const starts: number[] = []
   let offset = 0
-  for (const line of doc.split('\n')) {
-    const lineStart = offset
+  for (const line of lines) {
+    starts.push(offset)
     offset += line.length + 1
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
     const head = /^(\s*)(data|stringData):\s*$/.exec(line)
     if (head !== null) {
       mode = head[2] as 'data' | 'stringData'
@@ -217,13 +223,30 @@ function* secretEntries(doc: string, base: number): Iterable<Candidate> {
       continue
     }
     const key = entry[2] ?? ''
-    const raw = entry[3] ?? ''
+    let raw = entry[3] ?? ''
+    // Where the value is written: its line and its first characters.
+    let rawLine = i
+    let written = raw
+    // A block scalar (`key: |` or `key: >`): the value is the more indented lines below.
+    if (/^[|>][-+]?$/.test(raw)) {
+      const own = (entry[1] ?? '').length
+      const block: string[] = []
+      while (i + 1 < lines.length && lines[i + 1]!.trim() !== '' && (/^(\s*)/.exec(lines[i + 1]!)?.[1] ?? '').length > own) {
+        i++
+        block.push(lines[i]!.trim())
+      }
+      if (block.length === 0) continue
+      raw = mode === 'data' ? block.join('') : block.join('\n')
+      rawLine = i - block.length + 1
+      written = block[0]!
+    }
     if (K8S_PUBLIC_KEYS.test(key)) continue
-    const value = mode === 'data' ? decodeBase64Text(raw) : raw
+    // Binary data (a keystore, a key file) is reported as written: its base64 is the secret's form.
+    const value = mode === 'data' ? decodeBase64Text(raw) ?? (raw.length >= 16 && /^[A-Za-z0-9+/]+={0,2}$/.test(raw) ? raw : undefined) : raw
     if (value === undefined || value.trim().length < 6) continue
     if (!notPlaceholder(value.trim())) continue
     if (value.length < 16 && charClasses(value) < 2) continue
-    yield { value: value.trim(), index: base + lineStart + line.lastIndexOf(raw) }
+    yield { value: value.trim(), index: base + starts[rawLine]! + lines[rawLine]!.lastIndexOf(written) }
   }
 }
 
