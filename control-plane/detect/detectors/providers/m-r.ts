@@ -392,11 +392,12 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
-    id: 'okta-access-token', kind: 'okta_api_token', severity: 'critical', description: 'Okta API token (00…) next to the word okta',
-    pattern: '00[A-Za-z0-9_=-]{40}', near: ['okta'], keywords: ['okta'], entropy: 4,
+    id: 'okta-access-token', kind: 'okta_api_token', severity: 'critical', description: 'Okta API token (00 and 40 characters) next to the word okta',
+    // Okta prints its tokens as 00 and 40 characters; older scanners take any 42.
+    pattern: '[A-Za-z0-9_=-]{42}', near: ['okta'], keywords: ['okta'], entropy: 4,
     samples: {
       valid: [...named('okta', '00{b64u:40}'), 'OKTA_CLIENT_TOKEN=00{a62:40}'],
-      invalid: [unnamed('00{b64u:40}'), 'okta_token = "00{b64u:30}"', 'okta_token = "11{b64u:40}"'],
+      invalid: [unnamed('00{b64u:40}'), 'okta_token = "00{b64u:30}"', 'okta_token = "00{b64u:41}"'],
     },
   },
   {
