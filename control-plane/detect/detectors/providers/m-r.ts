@@ -206,11 +206,11 @@ export const SPECS: ProviderSpec[] = [
   // MongoDB Atlas: service accounts (mdb_sa_id_ / mdb_sa_sk_) and the older programmatic API keys,
   // whose private half is a bare UUID known only by the name before it.
   {
-    id: 'mongodb-atlas-service-account-secret', kind: 'mongodb_atlas_service_account_secret', severity: 'critical', description: 'MongoDB Atlas service account client secret',
-    pattern: 'mdb_sa_sk_[A-Za-z0-9_-]{40}', keywords: ['mdb_sa_sk_'], entropy: 4,
+    id: 'mongodb-atlas-api-private-key', kind: 'mongodb_atlas_api_key', severity: 'critical', description: 'MongoDB Atlas programmatic API private key next to the words atlas private key',
+    pattern: UUID, near: ['(?:mongodb[_.-]?)?atlas[_.-]?(?:api[_.-]?)?(?:private|secret)', 'mongodb[_.-]?atlas'], keywords: ['atlas'], entropy: 3,
     samples: {
-      valid: ['mdb_sa_sk_{a62:40}', 'ATLAS_CLIENT_SECRET=mdb_sa_sk_{lower:2}_{a62:37}'],
-      invalid: ['mdb_sa_sk_{a62:30}', 'mdb_sa_sk_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+      valid: ['MONGODB_ATLAS_PRIVATE_KEY={uuid}', 'atlasPrivateKey := "{uuid}"', '{"atlas_api_private_key": "{uuid}"}', 'mongodbAtlasKey = "{uuid}"'],
+      invalid: [unnamed('{uuid}'), 'atlas_region = "{uuid}"', 'MONGODB_ATLAS_PRIVATE_KEY={hex:32}'],
     },
   },
   {
@@ -222,11 +222,19 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
-    id: 'mongodb-atlas-api-private-key', kind: 'mongodb_atlas_api_key', severity: 'critical', description: 'MongoDB Atlas programmatic API private key next to the words atlas private key',
-    pattern: UUID, near: ['(?:mongodb[_.-]?)?atlas[_.-]?(?:api[_.-]?)?(?:private|secret)', 'mongodb[_.-]?atlas'], keywords: ['atlas'], entropy: 3,
+    id: 'mongodb-atlas-service-account-secret', kind: 'mongodb_atlas_service_account_secret', severity: 'critical', description: 'MongoDB Atlas service account client secret',
+    pattern: 'mdb_sa_sk_[A-Za-z0-9_-]{40}', keywords: ['mdb_sa_sk_'], entropy: 4,
     samples: {
-      valid: ['MONGODB_ATLAS_PRIVATE_KEY={uuid}', 'atlasPrivateKey := "{uuid}"', '{"atlas_api_private_key": "{uuid}"}', 'mongodbAtlasKey = "{uuid}"'],
-      invalid: [unnamed('{uuid}'), 'atlas_region = "{uuid}"', 'MONGODB_ATLAS_PRIVATE_KEY={hex:32}'],
+      valid: ['mdb_sa_sk_{a62:40}', 'ATLAS_CLIENT_SECRET=mdb_sa_sk_{lower:2}_{a62:37}'],
+      invalid: ['mdb_sa_sk_{a62:30}', 'mdb_sa_sk_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    },
+  },
+  {
+    id: 'monkeylearn-api-key', kind: 'monkeylearn_api_key', severity: 'medium', description: 'MonkeyLearn API key next to the word monkeylearn',
+    pattern: '[0-9a-f]{40}', near: ['monkey[_.-]?learn'], keywords: ['monkeylearn', 'monkey_learn', 'monkey-learn', 'monkey.learn'], entropy: 3,
+    samples: {
+      valid: named('monkeylearn', '{hex:40}'),
+      invalid: [unnamed('{hex:40}'), 'monkeylearn_key = "{hex:39}"'],
     },
   },
   {
@@ -255,11 +263,11 @@ export const SPECS: ProviderSpec[] = [
   },
   // New Relic keys carry their kind in a four-letter prefix.
   {
-    id: 'new-relic-user-api-key', kind: 'new_relic_user_api_key', severity: 'high', description: 'New Relic user API key (NRAK-)',
-    pattern: 'NRAK-[A-Za-z0-9]{27}', keywords: ['nrak-'], entropy: 3.5,
+    id: 'new-relic-admin-key', kind: 'new_relic_admin_key', severity: 'critical', description: 'New Relic admin API key (NRAA-)',
+    pattern: 'NRAA-[a-f0-9]{27}', keywords: ['nraa-'], entropy: 3,
     samples: {
-      valid: ['NRAK-{uc:27}', 'NEW_RELIC_API_KEY="NRAK-{uc:27}"', ...named('newrelic', 'NRAK-{uc:27}')],
-      invalid: ['NRAK-{uc:20}', 'NRAK-{uc:28}', 'NRAK-XXXXXXXXXXXXXXXXXXXXXXXXXXX'],
+      valid: ['NRAA-{hex:27}', 'admin_key = "NRAA-{hex:27}"'],
+      invalid: ['NRAA-{hex:26}', 'NRAA-{upper:27}'],
     },
   },
   {
@@ -279,27 +287,19 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
-    id: 'new-relic-query-key', kind: 'new_relic_query_key', severity: 'medium', description: 'New Relic Insights query key (NRIQ-)',
-    pattern: 'NRIQ-[A-Za-z0-9_-]{32}', keywords: ['nriq-'], entropy: 3.5,
-    samples: {
-      valid: ['NRIQ-{b64u:32}', 'query_key: NRIQ-{a62:32}'],
-      invalid: ['NRIQ-{a62:20}', 'NRIQ-{a62:40}'],
-    },
-  },
-  {
-    id: 'new-relic-admin-key', kind: 'new_relic_admin_key', severity: 'critical', description: 'New Relic admin API key (NRAA-)',
-    pattern: 'NRAA-[a-f0-9]{27}', keywords: ['nraa-'], entropy: 3,
-    samples: {
-      valid: ['NRAA-{hex:27}', 'admin_key = "NRAA-{hex:27}"'],
-      invalid: ['NRAA-{hex:26}', 'NRAA-{upper:27}'],
-    },
-  },
-  {
     id: 'new-relic-license-key', kind: 'new_relic_license_key', severity: 'medium', description: 'New Relic ingest license key (…NRAL)',
     pattern: '[a-f0-9]{36}NRAL', keywords: ['nral'], entropy: 3,
     samples: {
       valid: ['{hex:36}NRAL', 'NEW_RELIC_LICENSE_KEY={hex:36}NRAL'],
       invalid: ['{hex:30}NRAL', '{upper:36}NRAL'],
+    },
+  },
+  {
+    id: 'new-relic-query-key', kind: 'new_relic_query_key', severity: 'medium', description: 'New Relic Insights query key (NRIQ-)',
+    pattern: 'NRIQ-[A-Za-z0-9_-]{32}', keywords: ['nriq-'], entropy: 3.5,
+    samples: {
+      valid: ['NRIQ-{b64u:32}', 'query_key: NRIQ-{a62:32}'],
+      invalid: ['NRIQ-{a62:20}', 'NRIQ-{a62:40}'],
     },
   },
   {
@@ -311,11 +311,29 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'new-relic-user-api-key', kind: 'new_relic_user_api_key', severity: 'high', description: 'New Relic user API key (NRAK-)',
+    pattern: 'NRAK-[A-Za-z0-9]{27}', keywords: ['nrak-'], entropy: 3.5,
+    samples: {
+      valid: ['NRAK-{uc:27}', 'NEW_RELIC_API_KEY="NRAK-{uc:27}"', ...named('newrelic', 'NRAK-{uc:27}')],
+      invalid: ['NRAK-{uc:20}', 'NRAK-{uc:28}', 'NRAK-XXXXXXXXXXXXXXXXXXXXXXXXXXX'],
+    },
+  },
+  {
     id: 'newsapi-api-key', kind: 'newsapi_api_key', severity: 'low', description: 'NewsAPI key next to the word newsapi',
     pattern: '[a-f0-9]{32}', near: ['news[_.-]?api'], keywords: ['newsapi', 'news_api', 'news-api', 'news.api'], entropy: 3,
     samples: {
       valid: named('newsapi', '{hex:32}'),
       invalid: [unnamed('{hex:32}'), 'newsapi_key = "{hex:30}"'],
+    },
+  },
+  {
+    id: 'nexmo-api-secret', kind: 'nexmo_api_secret', severity: 'high', description: 'Nexmo (Vonage) API secret next to the word nexmo',
+    // Sixteen characters is short: letters and digits both, so that an identifier is not taken for one.
+    pattern: '[A-Za-z0-9_-]{16}', near: ['nexmo'], keywords: ['nexmo'], entropy: 3.2,
+    validate: (s) => /[0-9]/.test(s) && /[A-Za-z]/.test(s),
+    samples: {
+      valid: [...named('nexmo', '{a62:12}{d:4}'), 'You can find a nexmo secret {d:2}{a62:14} within'],
+      invalid: [unnamed('{a62:12}{d:4}'), 'NEXMO_API_SECRET = NEXMO_SECRET_KEY', 'nexmo_secret = "{a62:15}"'],
     },
   },
   {
@@ -384,6 +402,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'oanda-api-key', kind: 'oanda_api_key', severity: 'critical', description: 'OANDA API token next to the word oanda',
+    pattern: '[a-f0-9]{32}-[a-f0-9]{32}|[A-Za-z0-9]{24}', near: ['oanda'], keywords: ['oanda'], entropy: 3.5,
+    samples: {
+      valid: [...named('oanda', '{hex:32}-{hex:32}'), 'You can find a oanda secret {a62:24} within'],
+      invalid: [unnamed('{hex:32}-{hex:32}'), 'oanda_token = "{a62:23}"'],
+    },
+  },
+  {
     id: 'octopus-deploy-api-key', kind: 'octopus_deploy_api_key', severity: 'critical', description: 'Octopus Deploy API key (API-…)',
     pattern: 'API-[A-Z0-9]{26}', keywords: ['api-'], entropy: 3,
     samples: {
@@ -425,19 +451,19 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
-    id: 'opsgenie-api-key', kind: 'opsgenie_api_key', severity: 'high', description: 'Opsgenie API key (UUID) next to the word opsgenie',
-    pattern: UUID, near: ['opsgenie'], keywords: ['opsgenie'], entropy: 3,
-    samples: {
-      valid: named('opsgenie', '{uuid}'),
-      invalid: [unnamed('{uuid}'), 'opsgenie_key = "{hex:32}"'],
-    },
-  },
-  {
     id: 'openweather-api-key', kind: 'openweather_api_key', severity: 'low', description: 'OpenWeather API key next to the word openweather',
     pattern: '[a-f0-9]{32}', near: ['open[_.-]?weather'], keywords: ['openweather', 'open_weather', 'open-weather', 'open.weather'], entropy: 3,
     samples: {
       valid: named('openweather', '{hex:32}'),
       invalid: [unnamed('{hex:32}'), 'openweather_key = "{hex:31}"'],
+    },
+  },
+  {
+    id: 'opsgenie-api-key', kind: 'opsgenie_api_key', severity: 'high', description: 'Opsgenie API key (UUID) next to the word opsgenie',
+    pattern: UUID, near: ['opsgenie'], keywords: ['opsgenie'], entropy: 3,
+    samples: {
+      valid: named('opsgenie', '{uuid}'),
+      invalid: [unnamed('{uuid}'), 'opsgenie_key = "{hex:32}"'],
     },
   },
   {
@@ -449,6 +475,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'pandadoc-api-key', kind: 'pandadoc_api_key', severity: 'high', description: 'PandaDoc API key next to the word pandadoc',
+    pattern: '[A-Za-z0-9]{40}', near: ['pandadoc'], keywords: ['pandadoc'], entropy: 3.5,
+    samples: {
+      valid: [...named('pandadoc', '{hex:40}'), 'PANDADOC_API_KEY={a62:40}'],
+      invalid: [unnamed('{hex:40}'), 'pandadoc_key = "{a62:39}"'],
+    },
+  },
+  {
     id: 'pastebin-api-key', kind: 'pastebin_api_key', severity: 'low', description: 'Pastebin developer API key next to the word pastebin',
     pattern: '[A-Za-z0-9_-]{32}', near: ['pastebin'], keywords: ['pastebin'], entropy: 3.8,
     samples: {
@@ -457,11 +491,35 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'peopledatalabs-api-key', kind: 'peopledatalabs_api_key', severity: 'medium', description: 'People Data Labs API key next to the word peopledatalabs',
+    pattern: '[a-z0-9]{64}', near: ['people[_.-]?data[_.-]?labs'], keywords: ['peopledatalabs', 'people_data_labs', 'people-data-labs'], entropy: 3,
+    samples: {
+      valid: named('peopledatalabs', '{hex:64}'),
+      invalid: [unnamed('{hex:64}'), 'peopledatalabs_key = "{hex:60}"'],
+    },
+  },
+  {
     id: 'perplexity-api-key', kind: 'perplexity_api_key', severity: 'high', description: 'Perplexity API key (pplx-)',
     pattern: 'pplx-[A-Za-z0-9]{48}', keywords: ['pplx-'], entropy: 4,
     samples: {
       valid: ['pplx-{a62:48}', 'PERPLEXITY_API_KEY="pplx-{a62:48}"'],
       invalid: ['pplx-{a62:47}', 'pplx-{a62:49}', 'pplx-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    },
+  },
+  {
+    id: 'pinata-api-key', kind: 'pinata_api_key', severity: 'low', description: 'Pinata API key (its public half) next to the word pinata',
+    pattern: '[0-9a-z]{20}', near: ['pinata'], keywords: ['pinata'], entropy: 3.2,
+    samples: {
+      valid: named('pinata', '{hex:20}'),
+      invalid: [unnamed('{hex:20}'), 'pinata_key = "{hex:19}"'],
+    },
+  },
+  {
+    id: 'pinata-api-secret', kind: 'pinata_api_secret', severity: 'high', description: 'Pinata API secret next to the word pinata',
+    pattern: '[0-9a-z]{64}', near: ['pinata'], keywords: ['pinata'], entropy: 3,
+    samples: {
+      valid: [...named('pinata', '{hex:64}'), 'You can find a pinata secret {lc:64} within'],
+      invalid: [unnamed('{hex:64}'), 'pinata_secret = "{hex:63}"'],
     },
   },
   {
@@ -531,6 +589,31 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'positionstack-api-key', kind: 'positionstack_api_key', severity: 'low', description: 'positionstack API key next to the word positionstack',
+    pattern: '[A-Za-z0-9_]{32}', near: ['position[_.-]?stack'], keywords: ['positionstack', 'position_stack', 'position-stack'], entropy: 3.5,
+    samples: {
+      valid: named('positionstack', '{a62:32}'),
+      invalid: [unnamed('{a62:32}'), 'positionstack_key = "{a62:31}"'],
+    },
+  },
+  // PostHog: phc_ project keys are meant for browsers; phx_ personal keys read everything.
+  {
+    id: 'posthog-personal-api-key', kind: 'posthog_personal_api_key', severity: 'high', description: 'PostHog personal API key (phx_)',
+    pattern: 'phx_[A-Za-z0-9_]{39,50}', keywords: ['phx_'], entropy: 4,
+    samples: {
+      valid: ['phx_{a62:43}', 'POSTHOG_PERSONAL_API_KEY=phx_{a62:47}'],
+      invalid: ['phx_{a62:30}', 'phx_{a62:60}'],
+    },
+  },
+  {
+    id: 'posthog-project-api-key', kind: 'posthog_project_api_key', severity: 'low', description: 'PostHog project API key (phc_, write-only, shipped to browsers)',
+    pattern: 'phc_[A-Za-z0-9]{39,50}', keywords: ['phc_'], entropy: 4,
+    samples: {
+      valid: ['phc_{a62:43}', 'posthog.init("phc_{a62:43}", {})'],
+      invalid: ['phc_{a62:30}', 'phc_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    },
+  },
+  {
     id: 'postman-api-token', kind: 'postman_api_token', severity: 'high', description: 'Postman API key (PMAK-)',
     pattern: 'PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}', keywords: ['pmak-'], entropy: 3,
     samples: {
@@ -544,23 +627,6 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: [...named('postmark', '{uuid}'), 'X-Postmark-Server-Token: {uuid}'],
       invalid: [unnamed('{uuid}'), 'postmark_token = "{hex:32}"'],
-    },
-  },
-  // PostHog: phc_ project keys are meant for browsers; phx_ personal keys read everything.
-  {
-    id: 'posthog-project-api-key', kind: 'posthog_project_api_key', severity: 'low', description: 'PostHog project API key (phc_, write-only, shipped to browsers)',
-    pattern: 'phc_[A-Za-z0-9]{39,50}', keywords: ['phc_'], entropy: 4,
-    samples: {
-      valid: ['phc_{a62:43}', 'posthog.init("phc_{a62:43}", {})'],
-      invalid: ['phc_{a62:30}', 'phc_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
-    },
-  },
-  {
-    id: 'posthog-personal-api-key', kind: 'posthog_personal_api_key', severity: 'high', description: 'PostHog personal API key (phx_)',
-    pattern: 'phx_[A-Za-z0-9_]{39,50}', keywords: ['phx_'], entropy: 4,
-    samples: {
-      valid: ['phx_{a62:43}', 'POSTHOG_PERSONAL_API_KEY=phx_{a62:47}'],
-      invalid: ['phx_{a62:30}', 'phx_{a62:60}'],
     },
   },
   {
@@ -577,6 +643,15 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: named('privateai', '{lc:32}'),
       invalid: [unnamed('{lc:32}'), 'privateai_key = "{lc:31}"'],
+    },
+  },
+  {
+    id: 'protocolsio-api-key', kind: 'protocolsio_api_key', severity: 'medium', description: 'protocols.io access token next to the word protocols',
+    // "protocols" is a common word: hex digests (at most 4 bits a character) are not taken for keys.
+    pattern: '[a-z0-9]{64}', near: ['protocols'], keywords: ['protocols'], entropy: 4.2,
+    samples: {
+      valid: named('protocolsio', '{lc:64}'),
+      invalid: [unnamed('{lc:64}'), 'protocols_digest = "{hex:64}"', 'protocolsio_key = "{lc:63}"'],
     },
   },
   // PubNub keys are public in clients, but a publish key lets anyone post to every channel.
@@ -605,6 +680,22 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'pushbullet-api-key', kind: 'pushbullet_api_key', severity: 'medium', description: 'Pushbullet access token next to the word pushbullet',
+    pattern: '[A-Za-z0-9_.]{34}', near: ['pushbullet'], keywords: ['pushbullet'], entropy: 3.8,
+    samples: {
+      valid: [...named('pushbullet', 'o.{a62:32}'), 'PUSHBULLET_TOKEN={a62:34}'],
+      invalid: [unnamed('o.{a62:32}'), 'pushbullet_token = "o.{a62:20}"'],
+    },
+  },
+  {
+    id: 'qase-api-token', kind: 'qase_api_token', severity: 'medium', description: 'Qase API token next to the word qase',
+    pattern: '[0-9a-zA-Z]{40}', near: ['qase'], keywords: ['qase'], entropy: 3.8,
+    samples: {
+      valid: named('qase', '{a62:40}'),
+      invalid: [unnamed('{a62:40}'), 'qase_token = "{a62:39}"'],
+    },
+  },
+  {
     id: 'railway-api-token', kind: 'railway_api_token', severity: 'critical', description: 'Railway API or project token (UUID) next to the word railway',
     pattern: UUID, near: ['railway'], keywords: ['railway'], entropy: 3,
     samples: {
@@ -630,19 +721,19 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
-    id: 'razorpay-test-key-id', kind: 'razorpay_test_key_id', severity: 'low', description: 'Razorpay test-mode key id (rzp_test_)',
-    pattern: 'rzp_test_[A-Za-z0-9]{14}', keywords: ['rzp_test_'], entropy: 3,
-    samples: {
-      valid: ['rzp_test_{a62:14}', 'key: "rzp_test_{a62:14}"'],
-      invalid: ['rzp_test_{a62:10}', 'rzp_test_{a62:20}'],
-    },
-  },
-  {
     id: 'razorpay-key-secret', kind: 'razorpay_key_secret', severity: 'critical', description: 'Razorpay key secret next to the word razorpay',
     pattern: '[A-Za-z0-9]{24}', near: ['razorpay'], keywords: ['razorpay'], entropy: 3.8,
     samples: {
       valid: named('razorpay', '{a62:24}'),
       invalid: [unnamed('{a62:24}'), 'razorpay_secret = "{a62:23}"'],
+    },
+  },
+  {
+    id: 'razorpay-test-key-id', kind: 'razorpay_test_key_id', severity: 'low', description: 'Razorpay test-mode key id (rzp_test_)',
+    pattern: 'rzp_test_[A-Za-z0-9]{14}', keywords: ['rzp_test_'], entropy: 3,
+    samples: {
+      valid: ['rzp_test_{a62:14}', 'key: "rzp_test_{a62:14}"'],
+      invalid: ['rzp_test_{a62:10}', 'rzp_test_{a62:20}'],
     },
   },
   {
@@ -699,6 +790,14 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: ['rootly_{hex:64}', 'ROOTLY_API_TOKEN="rootly_{hex:64}"'],
       invalid: ['rootly_{hex:60}', 'rootly_{upper:64}'],
+    },
+  },
+  {
+    id: 'route4me-api-key', kind: 'route4me_api_key', severity: 'medium', description: 'Route4Me API key next to the word route4me',
+    pattern: '[0-9A-Z]{32}', near: ['route4me'], keywords: ['route4me'], entropy: 3.5,
+    samples: {
+      valid: named('route4me', '{HEX:32}'),
+      invalid: [unnamed('{HEX:32}'), 'route4me_key = "{HEX:31}"', 'route4me_key = "{hex:32}"'],
     },
   },
   {
