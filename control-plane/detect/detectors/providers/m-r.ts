@@ -40,6 +40,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'mailerlite-api-key', kind: 'mailerlite_api_key', severity: 'high', description: 'MailerLite API key (classic) next to the word mailerlite',
+    pattern: '[a-z0-9]{32}', near: ['mailer[_.-]?lite'], keywords: ['mailerlite', 'mailer_lite', 'mailer-lite', 'mailer.lite'], entropy: 3,
+    samples: {
+      valid: named('mailerlite', '{lc:32}'),
+      invalid: [unnamed('{lc:32}'), 'mailerlite_key = "{lc:31}"', 'mailerlite_key = "{upper:32}"'],
+    },
+  },
+  {
     id: 'mailersend-api-token', kind: 'mailersend_api_token', severity: 'high', description: 'MailerSend API token',
     pattern: 'mlsn\\.[a-f0-9]{64}', keywords: ['mlsn.'], entropy: 3,
     samples: {
@@ -435,6 +443,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'opencagedata-api-key', kind: 'opencagedata_api_key', severity: 'low', description: 'OpenCage geocoding API key next to the word opencagedata',
+    pattern: '[a-z0-9]{32}', near: ['open[_.-]?cage[_.-]?data'], keywords: ['opencagedata', 'open_cage_data', 'open-cage-data'], entropy: 3,
+    samples: {
+      valid: named('opencagedata', '{lc:32}'),
+      invalid: [unnamed('{lc:32}'), 'opencagedata_key = "{lc:31}"', 'opencagedata_key = "{upper:32}"'],
+    },
+  },
+  {
     id: 'openrouter-api-key', kind: 'openrouter_api_key', severity: 'high', description: 'OpenRouter API key (sk-or-v1-)',
     pattern: 'sk-or-v1-[a-f0-9]{64}', keywords: ['sk-or-v1-'], entropy: 3,
     samples: {
@@ -531,11 +547,27 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'pipedream-api-key', kind: 'pipedream_api_key', severity: 'high', description: 'Pipedream API key next to the word pipedream',
+    pattern: '[a-z0-9]{32}', near: ['pipedream'], keywords: ['pipedream'], entropy: 3,
+    samples: {
+      valid: named('pipedream', '{lc:32}'),
+      invalid: [unnamed('{lc:32}'), 'pipedream_key = "{lc:31}"', 'pipedream_key = "{upper:32}"'],
+    },
+  },
+  {
     id: 'pipedrive-api-token', kind: 'pipedrive_api_token', severity: 'high', description: 'Pipedrive API token next to the word pipedrive',
     pattern: '[a-f0-9]{40}', near: ['pipedrive'], keywords: ['pipedrive'], entropy: 3,
     samples: {
       valid: named('pipedrive', '{hex:40}'),
       invalid: [unnamed('{hex:40}'), 'pipedrive_token = "{hex:32}"'],
+    },
+  },
+  {
+    id: 'pivotaltracker-api-token', kind: 'pivotaltracker_api_token', severity: 'medium', description: 'Pivotal Tracker API token next to the word pivotal',
+    pattern: '[a-z0-9]{32}', near: ['pivotal'], keywords: ['pivotal'], entropy: 3,
+    samples: {
+      valid: named('pivotal', '{lc:32}'),
+      invalid: [unnamed('{lc:32}'), 'pivotal_key = "{lc:31}"', 'pivotal_key = "{upper:32}"'],
     },
   },
   // Plaid: access tokens name their environment; client ids and secrets are known by the name.
@@ -771,9 +803,11 @@ export const SPECS: ProviderSpec[] = [
   {
     id: 'resend-api-key', kind: 'resend_api_key', severity: 'high', description: 'Resend API key (re_)',
     pattern: 're_[A-Za-z0-9]{8}_[A-Za-z0-9_]{20,40}', keywords: ['re_'], entropy: 4,
+    // `re_` also starts Python names (re_patterns_compiled_once_...): a key mixes digits and both cases.
+    validate: (s) => /[0-9]/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s),
     samples: {
       valid: ['re_{a62:8}_{a62:24}', 'RESEND_API_KEY="re_{a62:8}_{a62:4}_{a62:4}_{a62:4}_{a62:12}"'],
-      invalid: ['re_{a62:8}_{a62:10}', 're_{a62:32}'],
+      invalid: ['re_{a62:8}_{a62:10}', 're_{a62:32}', 'matcher = re_patterns_compiled_once_for_every_scanner'],
     },
   },
   {
