@@ -254,6 +254,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'mux-token-secret', kind: 'mux_token_secret', severity: 'high', description: 'Mux API token secret next to the word mux',
+    pattern: '[0-9A-Za-z/+]{75}', near: ['mux'], keywords: ['mux'], entropy: 4.5,
+    samples: {
+      valid: [...named('mux', '{b64:75}'), 'MUX_TOKEN_SECRET={a62:75}'],
+      invalid: [unnamed('{b64:75}'), 'mux_secret = "{a62:60}"'],
+    },
+  },
+  {
     id: 'netlify-access-token', kind: 'netlify_access_token', severity: 'high', description: 'Netlify access token next to the word netlify',
     pattern: '[A-Za-z0-9_=-]{40,46}', near: ['netlify'], keywords: ['netlify'], entropy: 4,
     samples: {
@@ -678,6 +686,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'prodpad-api-key', kind: 'prodpad_api_key', severity: 'medium', description: 'ProdPad API key next to the word prodpad',
+    pattern: '[a-f0-9]{64}', near: ['prodpad'], keywords: ['prodpad'], entropy: 3,
+    samples: {
+      valid: named('prodpad', '{hex:64}'),
+      invalid: [unnamed('{hex:64}'), 'prodpad_key = "{hex:63}"'],
+    },
+  },
+  {
     id: 'protocolsio-api-key', kind: 'protocolsio_api_key', severity: 'medium', description: 'protocols.io access token next to the word protocols',
     // "protocols" is a common word: hex digests (at most 4 bits a character) are not taken for keys.
     pattern: '[a-z0-9]{64}', near: ['protocols'], keywords: ['protocols'], entropy: 4.2,
@@ -712,6 +728,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'purestake-api-key', kind: 'purestake_api_key', severity: 'medium', description: 'PureStake (Algorand API) key next to the word purestake',
+    pattern: '[A-Za-z0-9]{40}', near: ['purestake'], keywords: ['purestake'], entropy: 3.8,
+    samples: {
+      valid: named('purestake', '{a62:40}'),
+      invalid: [unnamed('{a62:40}'), 'purestake_key = "{a62:39}"'],
+    },
+  },
+  {
     id: 'pushbullet-api-key', kind: 'pushbullet_api_key', severity: 'medium', description: 'Pushbullet access token next to the word pushbullet',
     pattern: '[A-Za-z0-9_.]{34}', near: ['pushbullet'], keywords: ['pushbullet'], entropy: 3.8,
     samples: {
@@ -741,6 +765,14 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: [...named('rapidapi', '{a62:50}'), "'X-RapidAPI-Key': '{b64u:50}'"],
       invalid: [unnamed('{a62:50}'), 'rapidapi_key = "{a62:49}"'],
+    },
+  },
+  {
+    id: 'rawg-api-key', kind: 'rawg_api_key', severity: 'low', description: 'RAWG video games database API key next to the word rawg',
+    pattern: '[0-9a-z]{32}', near: ['rawg'], keywords: ['rawg'], entropy: 3,
+    samples: {
+      valid: named('rawg', '{hex:32}'),
+      invalid: [unnamed('{hex:32}'), 'rawg_key = "{hex:31}"'],
     },
   },
   // Razorpay: the key id says live or test mode; the secret is known by the name.
