@@ -255,10 +255,11 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'mux-token-secret', kind: 'mux_token_secret', severity: 'high', description: 'Mux API token secret next to the word mux',
-    pattern: '[0-9A-Za-z/+]{75}', near: ['mux'], keywords: ['mux'], entropy: 4.5,
+    // A whole value, not 75 characters out of a longer base64 run; "mux" as a word, not inside tmux or demux.
+    pattern: '(?<![/+])[0-9A-Za-z/+]{75}(?![/+=])', near: ['(?<![A-Za-z])mux'], keywords: ['mux'], entropy: 4.5,
     samples: {
       valid: [...named('mux', '{b64:75}'), 'MUX_TOKEN_SECRET={a62:75}'],
-      invalid: [unnamed('{b64:75}'), 'mux_secret = "{a62:60}"'],
+      invalid: [unnamed('{b64:75}'), 'mux_secret = "{a62:60}"', 'demux = "{a62:75}"', 'mux_blob = "{a62:30}/{a62:75}/{a62:20}"'],
     },
   },
   {
