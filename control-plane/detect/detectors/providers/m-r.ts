@@ -395,6 +395,14 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'nuget-api-key-named', kind: 'nuget_api_key', severity: 'high', description: 'NuGet API key (46 characters) next to the word nuget',
+    pattern: '[a-z0-9]{46}', near: ['nuget'], keywords: ['nuget'], entropy: 4,
+    samples: {
+      valid: named('nuget', '{lc:46}'),
+      invalid: [unnamed('{lc:46}'), 'nuget_key = "{lc:45}"', 'nuget_key = "{hex:46}"'],
+    },
+  },
+  {
     id: 'nvidia-api-key', kind: 'nvidia_api_key', severity: 'high', description: 'NVIDIA NGC / build.nvidia.com API key (nvapi-)',
     pattern: 'nvapi-[A-Za-z0-9_-]{64}', keywords: ['nvapi-'], entropy: 4,
     samples: {
