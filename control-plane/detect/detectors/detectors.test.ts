@@ -198,3 +198,12 @@ t.test('regressions from scanning real packages: code, prose, names, badges and 
   ]
   for (const [text, path] of no) t.same(scan(text, path), [], text)
 })
+
+t.test('OpenAI: service-account keys and legacy keys of any length around the T3BlbkFJ mark are found', async (t) => {
+  const rng = new Rng(11)
+  const part = (n: number): string => rng.chars(n, ALPHA.base62)
+  for (const key of [`sk-service-${part(60)}T3BlbkFJ${part(60)}`, `sk-${part(32)}T3BlbkFJ${part(32)}`, `sk-${part(20)}T3BlbkFJ${part(20)}`]) {
+    t.same(scan(`OPENAI_API_KEY=${key}`).map((f) => [f.kind, f.value]), [['openai_api_key', key]], key.slice(0, 12))
+  }
+  t.same(scan(`key = sk-${part(4)}T3BlbkFJ${part(4)}`), [], 'too short to be a key')
+})

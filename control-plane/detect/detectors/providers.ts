@@ -74,7 +74,7 @@ export function providerRules(): Rule[] {
     }),
     regexRule({
       id: 'openai-api-key', kind: 'openai_api_key', severity: 'critical', description: 'OpenAI API key (legacy, project, service account, admin)',
-      regex: re(`${B}sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,200}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|[A-Za-z0-9]{48})${E2}`),
+      regex: re(`${B}sk-(?:(?:proj|svcacct|service|admin|None)-[A-Za-z0-9_-]{40,200}|[A-Za-z0-9]{8,100}T3BlbkFJ[A-Za-z0-9_-]{8,200}|[A-Za-z0-9]{48})${E2}`),
       keywords: ['sk-'], entropy: 4, validate: (s) => !s.startsWith('sk-ant-') && charClasses(s.slice(3)) >= 2,
     }),
     regexRule({
