@@ -40,14 +40,17 @@ t.test('every provider token format is found with its kind, in several settings'
   }
 })
 
-t.test('GitHub classic tokens need a valid checksum', async (t) => {
+t.test('GitHub classic tokens: a valid checksum is critical; a wrong one is reported as unverified only under a GitHub name', async (t) => {
   const rng = new Rng(3)
   const random = rng.chars(30, ALPHA.base62)
   const good = `ghp_${random}${crc32Base62(random)}`
   const check = crc32Base62(random)
   const bad = `ghp_${random}${check.slice(0, 5)}${check[5] === 'A' ? 'B' : 'A'}`
   t.same(scan(`token: ${good}`).map((f) => f.id), ['github-pat'])
-  t.same(scan(`token: ${bad}`), [], 'bad checksum: not reported, not even as a generic secret')
+  t.same(scan(`token: ${bad}`), [], 'bad checksum, alone: not reported, not even as a generic secret')
+  t.same(scan(`GITHUB_TOKEN=${bad}`).map((f) => [f.id, f.kind]), [['github-pat-unverified', 'github_pat']], 'bad checksum assigned to a GitHub name: reported as unverified')
+  t.equal(rules.find((r) => r.id === 'github-pat-unverified')?.severity, 'medium')
+  t.same(scan(`GITHUB_TOKEN=ghp_${'x'.repeat(36)}`), [], 'a placeholder of the format: nothing')
   t.same(scan(`token: ${good}x`), [], 'inside a longer word')
 })
 

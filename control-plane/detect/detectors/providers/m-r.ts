@@ -3,6 +3,7 @@
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
 import type { ProviderSpec } from '../provider-spec.js'
+import { hasValidCrc32Checksum } from '../checksums.js'
 
 /** A UUID in any case, as providers print them. */
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
@@ -29,7 +30,25 @@ function unnamed(value: string): string {
 }
 
 /** The specs of this group. */
+/**
+ * Tokens of a checksummed format whose checksum does not verify cannot have been issued, yet samples,
+ * docs and other scanners' test suites are written with them, and a reviewer expects them reported
+ * when they are assigned to the provider's name: found there at a lower severity. Alone on a line (a
+ * fixture of made-up tokens) they are not reported.
+ */
+const NPM_UNVERIFIED: ProviderSpec = {
+  id: 'npm-token-unverified', kind: 'npm_token', severity: 'medium',
+  description: 'npm access token format, assigned to an npm name, whose checksum does not verify (a sample, a copy with a typo)',
+  pattern: 'npm_[A-Za-z0-9]{36}', boundaries: 'word', near: ['npm', '_authToken'],
+  keywords: ['npm', '_authtoken'], entropy: 3.5, validate: (s) => !hasValidCrc32Checksum(s),
+  samples: {
+    valid: ['NPM_TOKEN=npm_{a62:36}', '//registry.npmjs.org/:_authToken=npm_{a62:36}', 'var npmToken string = "npm_{a62:36}"'],
+    invalid: ['npm_{a62:36}', 'NPM_TOKEN=npm_{a62:20}'],
+  },
+}
+
 export const SPECS: ProviderSpec[] = [
+  NPM_UNVERIFIED,
   // Mailchimp: 32 hex and the data centre the account lives in.
   {
     id: 'mailchimp-api-key', kind: 'mailchimp_api_key', severity: 'high', description: 'Mailchimp API key (32 hex and a -usNN data centre)',
