@@ -3,6 +3,7 @@
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
 import type { ProviderSpec, Sample } from '../provider-spec.js'
+import { isEnvReference, isTemplated } from '../../suppress.js'
 
 /**
  * The shapes a value recognised by its name is written in: an env line, JSON, Go, an XML element
@@ -30,8 +31,8 @@ function unnamed(name: string, value: string, shorter: string, placeholder: stri
   return [`value = "${value}"`, `${name.toUpperCase()}_API_KEY=${shorter}`, `${name}_token: ${placeholder}`]
 }
 
-/** The specs of this group. */
-export const SPECS: ProviderSpec[] = [
+/** The specs of this group, before the placeholder check is set (see `typedValuesAllowed`). */
+const TABLE: ProviderSpec[] = [
   {
     id: '1password-secret-key', kind: 'onepassword_secret_key', severity: 'critical',
     description: '1Password account secret key (A3-…), one half of what unlocks a vault',
@@ -50,6 +51,12 @@ export const SPECS: ProviderSpec[] = [
       valid: [...bare('ops_eyJ{b64:320}'), 'export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ{b64:400}=='],
       invalid: ['ops_eyJ{b64:120}', `ops_eyJ${'x'.repeat(300)}`, 'ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...'],
     },
+  },
+  {
+    id: 'ably-api-key', kind: 'ably_api_key', severity: 'high',
+    description: 'Ably API key (app id.key id:secret) next to the word ably',
+    pattern: '[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{6}:[A-Za-z0-9_+/=-]{40,46}', near: ['ably'], keywords: ['ably'], entropy: 3.5,
+    samples: { valid: named('ably', '{a62:6}.{a62:6}:{b64u:43}'), invalid: unnamed('ably', '{a62:6}.{a62:6}:{b64u:43}', '{a62:6}.{a62:6}:{b64u:20}', '<your-ably-key>') },
   },
   {
     id: 'adafruit-api-key', kind: 'adafruit_api_key', severity: 'high',
@@ -106,6 +113,18 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('aiven', '{b64:372}'), invalid: unnamed('aiven', '{b64:372}', '{b64:200}', 'x'.repeat(372)) },
   },
   {
+    id: 'airbrake-project-key', kind: 'airbrake_project_key', severity: 'medium',
+    description: 'Airbrake project key (32 characters) next to the word airbrake',
+    pattern: '[A-Za-z0-9-]{32}', near: ['airbrake'], keywords: ['airbrake'], entropy: 3,
+    samples: { valid: named('airbrake', '{hex:32}'), invalid: unnamed('airbrake', '{hex:32}', '{hex:24}', 'x'.repeat(32)) },
+  },
+  {
+    id: 'airbrake-user-key', kind: 'airbrake_user_key', severity: 'high',
+    description: 'Airbrake user key or token (40 characters) next to the word airbrake',
+    pattern: '[A-Za-z0-9-]{40}', near: ['airbrake'], keywords: ['airbrake'], entropy: 3,
+    samples: { valid: named('airbrake', '{hex:40}'), invalid: unnamed('airbrake', '{hex:40}', '{hex:36}', 'x'.repeat(40)) },
+  },
+  {
     id: 'airtable-api-key', kind: 'airtable_api_key', severity: 'high',
     description: 'Airtable legacy API key (17 characters) next to the word airtable',
     pattern: '[A-Za-z0-9]{17}', near: ['airtable'], keywords: ['airtable'], entropy: 3,
@@ -146,6 +165,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Apify API token (apify_api_…)',
     pattern: 'apify_api_[A-Za-z0-9]{36}', keywords: ['apify_api_'], entropy: 3.5,
     samples: { valid: bare('apify_api_{a62:36}'), invalid: ['apify_api_{a62:20}', `apify_api_${'x'.repeat(36)}`, 'apify_{a62:36}'] },
+  },
+  {
+    id: 'appwrite-api-key', kind: 'appwrite_api_key', severity: 'critical',
+    description: 'Appwrite server API key (standard_ and 256 hex)',
+    pattern: 'standard_[a-f0-9]{256}', keywords: ['standard_'], entropy: 3,
+    samples: { valid: bare('standard_{hex:256}'), invalid: ['standard_{hex:128}', 'standard_{upper:256}', 'nonstandard_{hex:256}'] },
   },
   {
     id: 'artifactory-api-key', kind: 'artifactory_api_key', severity: 'critical',
@@ -239,6 +264,19 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   ...azureSpecs(),
+  ...keyedSpecs(),
+  {
+    id: 'bannerbear-api-key', kind: 'bannerbear_api_key', severity: 'high',
+    description: 'Bannerbear project or master API key (bb_pr_/bb_ma_…)',
+    pattern: 'bb_(?:pr|ma)_[a-f0-9]{30}', keywords: ['bb_pr_', 'bb_ma_'], entropy: 3,
+    samples: { valid: bare('bb_pr_{hex:30}'), invalid: ['bb_pr_{hex:20}', 'bb_xx_{hex:30}', 'bb_ma_{upper:30}'] },
+  },
+  {
+    id: 'bannerbear-legacy-api-key', kind: 'bannerbear_api_key', severity: 'high',
+    description: 'Bannerbear API key, unprefixed (22 characters and tt) next to the word bannerbear',
+    pattern: '[A-Za-z0-9]{22}tt', near: ['bannerbear'], keywords: ['bannerbear'], entropy: 3,
+    samples: { valid: named('bannerbear', '{a62:22}tt'), invalid: unnamed('bannerbear', '{a62:22}tt', '{a62:16}tt', '<your-bannerbear-key>') },
+  },
   {
     id: 'beamer-api-token', kind: 'beamer_api_token', severity: 'medium',
     description: 'Beamer API key (b_…) next to the word beamer',
@@ -274,6 +312,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Bitbucket Data Center HTTP access token (BBDC-…)',
     pattern: 'BBDC-[A-Za-z0-9+/]{40,48}={0,2}', keywords: ['bbdc-'], entropy: 4,
     samples: { valid: bare('BBDC-{b64:44}'), invalid: ['BBDC-{b64:20}', `BBDC-${'x'.repeat(44)}`, 'BBDX-{b64:44}'] },
+  },
+  {
+    id: 'bitly-secret-key', kind: 'bitly_secret_key', severity: 'medium',
+    description: 'Bitly legacy API key (R_ and 32 hex)',
+    pattern: 'R_[a-f0-9]{32}', keywords: ['r_'], entropy: 3,
+    samples: { valid: bare('R_{hex:32}'), invalid: ['R_{hex:20}', 'R_{upper:32}', 'XR_{hex:32}'] },
   },
   {
     id: 'bitly-access-token', kind: 'bitly_access_token', severity: 'medium',
@@ -325,8 +369,8 @@ export const SPECS: ProviderSpec[] = [
   {
     id: 'bugsnag-api-key', kind: 'bugsnag_api_key', severity: 'medium',
     description: 'Bugsnag API key (32 hex) next to the word bugsnag',
-    pattern: '[a-f0-9]{32}', near: ['bugsnag'], keywords: ['bugsnag'], entropy: 3,
-    samples: { valid: named('bugsnag', '{hex:32}'), invalid: unnamed('bugsnag', '{hex:32}', '{hex:24}', '0'.repeat(32)) },
+    pattern: '[a-f0-9]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', near: ['bugsnag'], keywords: ['bugsnag'], entropy: 3,
+    samples: { valid: [...named('bugsnag', '{hex:32}'), 'BUGSNAG_API_KEY={uuid}'], invalid: unnamed('bugsnag', '{hex:32}', '{hex:24}', '0'.repeat(32)) },
   },
   {
     id: 'buildkite-api-token', kind: 'buildkite_api_token', severity: 'critical',
@@ -341,6 +385,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('buildkite', '{hex:40}'), invalid: unnamed('buildkite', '{hex:40}', '{hex:32}', '0'.repeat(40)) },
   },
   {
+    id: 'calcom-api-key', kind: 'calcom_api_key', severity: 'high',
+    description: 'Cal.com API key (cal_live_/cal_test_…)',
+    pattern: 'cal_(?:live|test)_[a-f0-9]{32}', keywords: ['cal_live_', 'cal_test_'], entropy: 3,
+    samples: { valid: bare('cal_live_{hex:32}'), invalid: ['cal_live_{hex:20}', 'cal_prod_{hex:32}', 'cal_live_{upper:32}'] },
+  },
+  {
     id: 'castai-api-key', kind: 'castai_api_key', severity: 'critical',
     description: 'CAST AI API key (castai_v1_…)',
     pattern: 'castai_v1_[A-Za-z0-9]{64}_[A-Za-z0-9]{8}', keywords: ['castai_v1_'], entropy: 2,
@@ -351,6 +401,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Chargebee API key (test_/live_…) next to the word chargebee',
     pattern: '(?:test|live)_[A-Za-z0-9]{32,34}', near: ['chargebee'], keywords: ['chargebee'], entropy: 3,
     samples: { valid: named('chargebee', 'live_{lc:32}'), invalid: ['nonMatchingToken := "{lc:32}"', 'chargebee_key = "test_{lc:20}"', 'token = "live_{lc:32}"'] },
+  },
+  {
+    id: 'checkout-secret-key', kind: 'checkout_secret_key', severity: 'critical',
+    description: 'Checkout.com secret key (sk_ or sk_test_ and a UUID)',
+    pattern: 'sk_(?:test_|sbox_)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', keywords: ['sk_'], entropy: 3,
+    samples: { valid: bare('sk_test_{uuid}'), invalid: ['sk_test_{hex:8}-{hex:4}', 'pk_test_{uuid}', 'sk_{lc:36}'] },
   },
   {
     id: 'chieftools-access-token', kind: 'chieftools_access_token', severity: 'high',
@@ -413,6 +469,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: bare('pk_{d:8}_{uc:32}'), invalid: ['pk_{d:8}_{uc:20}', 'pk_{d:8}_{lower:32}', `pk_{d:8}_${'X'.repeat(32)}`] },
   },
   {
+    id: 'close-api-key', kind: 'close_api_key', severity: 'high',
+    description: 'Close CRM API key (api_…)',
+    pattern: 'api_[A-Za-z0-9.]{45}', keywords: ['api_'], entropy: 3.5,
+    samples: { valid: bare('api_{a62:22}.{a62:22}'), invalid: ['api_{a62:20}', 'api_key_{a62:45}', 'api_{a62:60}'] },
+  },
+  {
     id: 'clojars-api-token', kind: 'clojars_api_token', severity: 'high',
     description: 'Clojars deploy token (CLOJARS_…)',
     pattern: 'CLOJARS_[a-z0-9]{60}', flags: 'i', keywords: ['clojars_'], entropy: 2,
@@ -435,6 +497,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Cloudflare Origin CA key (v1.0-…)',
     pattern: 'v1\\.0-[a-f0-9]{24}-[a-f0-9]{146}', keywords: ['v1.0-'], entropy: 2,
     samples: { valid: bare('v1.0-{hex:24}-{hex:146}'), invalid: ['v1.0-{hex:24}-{hex:100}', 'v1.1-{hex:24}-{hex:146}', 'v1.0-{hex:20}-{hex:146}'] },
+  },
+  {
+    id: 'cloudinary-url', kind: 'cloudinary_url', severity: 'high',
+    description: 'Cloudinary URL with API key and secret (cloudinary://key:secret@cloud)',
+    pattern: 'cloudinary://[0-9]{10,20}:[A-Za-z0-9_-]{20,40}@[A-Za-z0-9_-]{2,64}', keywords: ['cloudinary://'], entropy: 3,
+    samples: { valid: bare('cloudinary://{d:15}:{b64u:27}@{lower:8}'), invalid: ['cloudinary://{d:15}:{b64u:8}@{lower:8}', 'cloudinary://{lower:15}:{b64u:27}@{lower:8}', 'cloudinary://{d:15}@{lower:8}'] },
   },
   {
     id: 'cloudsmith-api-key', kind: 'cloudsmith_api_key', severity: 'high',
@@ -465,6 +533,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Cohere API key (40 characters) next to the word cohere',
     pattern: '[A-Za-z0-9]{40}', near: ['cohere', 'co_api_key'], keywords: ['cohere', 'co_api_key'], entropy: 4,
     samples: { valid: [...named('cohere', '{a62:40}'), 'CO_API_KEY={a62:40}'], invalid: unnamed('cohere', '{a62:40}', '{a62:30}', 'x'.repeat(40)) },
+  },
+  {
+    id: 'configcat-sdk-key', kind: 'configcat_sdk_key', severity: 'low',
+    description: 'ConfigCat SDK key (configcat-sdk-1/…/…)',
+    pattern: 'configcat-sdk-1/[A-Za-z0-9_-]{22}/[A-Za-z0-9_-]{22}', keywords: ['configcat-sdk-1/'], entropy: 3.5,
+    samples: { valid: bare('configcat-sdk-1/{b64u:22}/{b64u:22}'), invalid: ['configcat-sdk-1/{b64u:22}/{b64u:10}', 'configcat-sdk-2/{b64u:22}/{b64u:22}', 'configcat-sdk-1/{b64u:22}'] },
   },
   {
     id: 'coinbase-access-token', kind: 'coinbase_access_token', severity: 'critical',
@@ -503,6 +577,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: bare('pk_prod_{uc:28}'), invalid: ['pk_prod_{uc:20}', 'pk_prod_{lower:28}', `pk_test_${'X'.repeat(28)}`] },
   },
   {
+    id: 'courier-named-api-key', kind: 'courier_api_key', severity: 'high',
+    description: 'Courier API key (pk_<environment>_…) next to the word courier',
+    pattern: 'pk_[A-Za-z0-9]{1,20}_[A-Za-z0-9]{28}', near: ['courier'], keywords: ['courier'], entropy: 3,
+    samples: { valid: named('courier', 'pk_staging_{a62:28}'), invalid: unnamed('courier', 'pk_staging_{a62:28}', 'pk_staging_{a62:20}', '<your-courier-key>') },
+  },
+  {
     id: 'coveralls-repo-token', kind: 'coveralls_token', severity: 'medium',
     description: 'Coveralls repository or personal token next to the word coveralls',
     pattern: '[A-Za-z0-9_-]{32,40}', near: ['coveralls'], keywords: ['coveralls'], entropy: 3.5,
@@ -510,9 +590,15 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'crowdin-api-token', kind: 'crowdin_api_token', severity: 'high',
-    description: 'Crowdin personal access token (80 hex) next to the word crowdin',
-    pattern: '[a-f0-9]{80}', near: ['crowdin'], keywords: ['crowdin'], entropy: 3,
+    description: 'Crowdin personal access token (80 characters) next to the word crowdin',
+    pattern: '[A-Za-z0-9]{80}', near: ['crowdin'], keywords: ['crowdin'], entropy: 3,
     samples: { valid: named('crowdin', '{hex:80}'), invalid: unnamed('crowdin', '{hex:80}', '{hex:60}', '0'.repeat(80)) },
+  },
+  {
+    id: 'databricks-oauth-secret', kind: 'databricks_oauth_secret', severity: 'critical',
+    description: 'Databricks service principal OAuth secret (dose…)',
+    pattern: 'dose[a-f0-9]{32}', keywords: ['dose'], entropy: 3,
+    samples: { valid: bare('dose{hex:32}'), invalid: ['dose{hex:20}', 'dose{upper:32}', 'overdose{hex:32}'] },
   },
   {
     id: 'datadog-access-token', kind: 'datadog_access_token', severity: 'high',
@@ -543,6 +629,18 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('deepgram', '{hex:40}'), invalid: unnamed('deepgram', '{hex:40}', '{hex:32}', '0'.repeat(40)) },
   },
   {
+    id: 'deepl-api-key', kind: 'deepl_api_key', severity: 'high',
+    description: 'DeepL API Free key (a UUID and :fx)',
+    pattern: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:fx', keywords: [':fx'], entropy: 3,
+    samples: { valid: bare('{uuid}:fx'), invalid: ['{uuid}:fy', '{hex:8}-{hex:4}:fx', '{uuid}:fxx'] },
+  },
+  {
+    id: 'deepl-pro-api-key', kind: 'deepl_api_key', severity: 'high',
+    description: 'DeepL API key (a UUID) next to the word deepl',
+    pattern: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?::fx)?', near: ['deepl'], keywords: ['deepl'], entropy: 3,
+    samples: { valid: named('deepl', '{uuid}'), invalid: unnamed('deepl', '{uuid}', '{hex:8}-{hex:4}', '<your-deepl-key>') },
+  },
+  {
     id: 'deepseek-api-key', kind: 'deepseek_api_key', severity: 'high',
     description: 'DeepSeek API key (sk- and 32 hex) next to the word deepseek',
     pattern: 'sk-[a-f0-9]{32}', near: ['deepseek'], keywords: ['deepseek'], entropy: 3,
@@ -559,6 +657,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Deno Deploy personal or organization token (ddp_/ddw_…)',
     pattern: 'dd[pw]_[A-Za-z0-9]{36}', keywords: ['ddp_', 'ddw_'], entropy: 3.5,
     samples: { valid: bare('ddp_{a62:36}'), invalid: ['ddp_{a62:20}', 'ddx_{a62:36}', `ddw_${'x'.repeat(36)}`] },
+  },
+  {
+    id: 'dfuse-api-key', kind: 'dfuse_api_key', severity: 'medium',
+    description: 'dfuse API key (web_…)',
+    pattern: 'web_[a-z0-9]{32}', keywords: ['web_'], entropy: 3,
+    samples: { valid: bare('web_{lc:32}'), invalid: ['web_{lc:20}', 'web_{upper:32}', 'web_{lc:40}'] },
   },
   {
     id: 'discord-api-token', kind: 'discord_api_token', severity: 'high',
@@ -607,6 +711,15 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: ['SECRET_KEY = "django-insecure-123456789!%_&*^)abcdef"', 'SECRET_KEY = \'django-insecure-{lc:30}!@#{a62:15}\'', 'django-insecure-{a62:50}'],
       invalid: ['SECRET_KEY = "django-insecure-xxxxxxxxxxxxxxxx"', 'SECRET_KEY = "django-insecure-"', 'SECRET_KEY = "django-insecure-change-me-please"'],
+    },
+  },
+  {
+    id: 'dotenv-vault-key', kind: 'dotenv_vault_key', severity: 'critical',
+    description: 'dotenv-vault decryption key (DOTENV_KEY, dotenv://:key_…@dotenv.org)',
+    pattern: 'dotenv://:key_[a-f0-9]{64}@dotenv\\.(?:org|local)/vault/\\.env\\.vault\\?environment=[A-Za-z0-9_-]{1,40}', keywords: ['dotenv://:key_'], entropy: 3,
+    samples: {
+      valid: bare('dotenv://:key_{hex:64}@dotenv.org/vault/.env.vault?environment=production'),
+      invalid: ['dotenv://:key_{hex:40}@dotenv.org/vault/.env.vault?environment=production', 'dotenv://:key_{hex:64}@example.org/vault/.env.vault?environment=production', 'dotenv://:key_{upper:64}@dotenv.org/vault/.env.vault?environment=ci'],
     },
   },
   {
@@ -737,5 +850,144 @@ function dopplerSpecs(): ProviderSpec[] {
     spec('doppler-scim-token', 'doppler_scim_token', 'scim', 'SCIM token', 'high'),
     spec('doppler-service-account-token', 'doppler_service_account_token', 'sa', 'service account token', 'critical'),
     spec('doppler-service-token', 'doppler_service_token', 'st', 'service token', 'high', '(?:\\.[a-z0-9_-]{2,35})?'),
+  ]
+}
+
+/** What a person types instead of a key: runs of x, stars, ellipses, angle brackets, the usual words. */
+const MADE_UP = /x{4,}|X{4,}|\*{3,}|\.{3}|…|<[^>]*>|your[-_]|example|sample|placeholder|changeme|change_me|redacted|dummy/i
+
+/**
+ * A value a person made up rather than a generator. Unlike the scanner's general placeholder check,
+ * runs like `123456` or `abcdef` do not count: the values here are already tied to a provider by
+ * their prefix or the name before them, and keys written by hand into configuration (and into
+ * scanners' own test suites) often hold such runs.
+ */
+function madeUp(value: string): boolean {
+  return /^(.)\1+$/.test(value) || /(.)\1{7,}/.test(value) || MADE_UP.test(value) || isEnvReference(value) || isTemplated(value)
+}
+
+/** Replaces the general placeholder check with `madeUp`, keeping a spec's own check. */
+function typedValuesAllowed(spec: ProviderSpec): ProviderSpec {
+  if (spec.skipPlaceholderCheck === true) return spec
+  const own = spec.validate
+  return { ...spec, skipPlaceholderCheck: true, validate: (token) => !madeUp(token) && (own === undefined || own(token)) }
+}
+
+/** The specs of this group. */
+export const SPECS: ProviderSpec[] = TABLE.map(typedValuesAllowed)
+
+/** One API whose key is a plain random string, recognised by the provider's name before it. */
+interface Keyed {
+  /** Provider name, lowercase, as written before the key; also the id's and the kind's stem. */
+  name: string
+  title: string
+  /** Other names (regex sources) that may stand before the key. */
+  also?: readonly string[]
+  pattern: string
+  /** A sample key (template) and one of the wrong length. */
+  sample: string
+  short: string
+  severity?: ProviderSpec['severity']
+  entropy?: number
+}
+
+/** Keyed specs: `<name>-api-key`, kind `<name>_api_key`, high severity unless said. */
+function keyed(k: Keyed): ProviderSpec {
+  const stem = k.name.replace(/[^a-z0-9]+/g, '')
+  return {
+    id: `${stem}-api-key`, kind: `${stem}_api_key`, severity: k.severity ?? 'high',
+    description: `${k.title} API key next to the name ${k.title}`,
+    pattern: k.pattern, near: [k.name.replace(/\./g, '\\.'), ...(k.also ?? [])],
+    keywords: [k.name, ...(k.also ?? [])], entropy: k.entropy ?? 3,
+    samples: { valid: named(stem, k.sample), invalid: [...unnamed(stem, k.sample, k.short, `<your-${stem}-key>`)] },
+  }
+}
+
+/** APIs (many of them small) whose keys only their name tells apart. */
+function keyedSpecs(): ProviderSpec[] {
+  return [
+    keyed({ name: 'abbysale', title: 'Abbysale', pattern: '[A-Za-z0-9]{40}', sample: '{a62:40}', short: '{a62:30}', severity: 'medium' }),
+    keyed({ name: 'abuseipdb', title: 'AbuseIPDB', pattern: '[a-z0-9]{80}', sample: '{lc:80}', short: '{lc:60}', severity: 'medium' }),
+    keyed({ name: 'accuweather', title: 'AccuWeather', pattern: '[A-Za-z0-9%]{32,35}', sample: '{a62:32}', short: '{a62:20}', severity: 'low' }),
+    keyed({ name: 'airship', title: 'Airship', pattern: '[A-Za-z0-9]{91}', sample: '{a62:91}', short: '{a62:60}' }),
+    keyed({ name: 'airvisual', title: 'AirVisual', pattern: '[a-z0-9-]{36}', sample: '{uuid}', short: '{lc:20}', severity: 'low' }),
+    keyed({ name: 'alchemy', title: 'Alchemy', pattern: '[A-Za-z0-9]{23}_[A-Za-z0-9]{8}|[A-Za-z0-9_-]{32}', sample: '{a62:23}_{a62:8}', short: '{a62:20}', entropy: 3.5 }),
+    keyed({ name: 'alconost', title: 'Alconost', pattern: '[A-Za-z0-9]{32}', sample: '{a62:32}', short: '{a62:20}', severity: 'medium' }),
+    keyed({ name: 'aletheiaapi', title: 'Aletheia API', pattern: '[A-Z0-9]{32}', sample: '{uc:32}', short: '{uc:20}', severity: 'medium' }),
+    keyed({ name: 'alienvault', title: 'AlienVault OTX', also: ['otx'], pattern: '[a-z0-9]{64}', sample: '{hex:64}', short: '{hex:40}', severity: 'medium' }),
+    keyed({ name: 'allsports', title: 'AllSports', pattern: '[a-z0-9]{64}', sample: '{hex:64}', short: '{hex:40}', severity: 'low' }),
+    keyed({ name: 'ambee', title: 'Ambee', pattern: '[a-f0-9]{64}', sample: '{hex:64}', short: '{hex:40}', severity: 'low' }),
+    keyed({ name: 'apacta', title: 'Apacta', pattern: '[a-z0-9-]{36}', sample: '{uuid}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'api2cart', title: 'API2Cart', pattern: '[a-f0-9]{32}', sample: '{hex:32}', short: '{hex:20}' }),
+    keyed({ name: 'apideck', title: 'Apideck', pattern: '[A-Za-z0-9]{40}', sample: '{a62:40}', short: '{a62:30}' }),
+    keyed({ name: 'apollo', title: 'Apollo', pattern: '[A-Za-z0-9]{22}', sample: '{a62:22}', short: '{a62:16}', entropy: 3.5 }),
+    keyed({ name: 'appsynergy', title: 'AppSynergy', pattern: '[a-z0-9]{64}', sample: '{lc:64}', short: '{lc:40}', severity: 'medium' }),
+    keyed({ name: 'audd', title: 'AudD', pattern: '[a-z0-9-]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'low' }),
+    keyed({ name: 'autoklose', title: 'Autoklose', pattern: '[A-Za-z0-9-]{32}', sample: '{a62:32}', short: '{a62:20}', severity: 'medium' }),
+    keyed({ name: 'autopilot', title: 'Autopilot', pattern: '[a-f0-9]{32}', sample: '{hex:32}', short: '{hex:20}', severity: 'medium' }),
+    keyed({ name: 'avaza', title: 'Avaza', pattern: '[0-9]{1,12}-[a-f0-9]{40}', sample: '{d:6}-{hex:40}', short: '{d:6}-{hex:30}' }),
+    keyed({ name: 'aviationstack', title: 'aviationstack', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'low' }),
+    keyed({ name: 'axonaut', title: 'Axonaut', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'ayrshare', title: 'Ayrshare', pattern: '[A-Z]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}', sample: '{upper:7}-{uc:7}-{uc:7}-{uc:7}', short: '{upper:7}-{uc:7}-{uc:7}' }),
+    keyed({ name: 'baremetrics', title: 'Baremetrics', pattern: '[A-Za-z0-9_]{25}', sample: '{a62:25}', short: '{a62:18}' }),
+    keyed({ name: 'beebole', title: 'Beebole', pattern: '[a-z0-9]{40}', sample: '{lc:40}', short: '{lc:30}', severity: 'medium' }),
+    keyed({ name: 'besttime', title: 'BestTime', pattern: '[A-Za-z0-9_]{36}', sample: '{a62:36}', short: '{a62:24}', severity: 'low' }),
+    keyed({ name: 'bitbar', title: 'BitBar', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'bitcoinaverage', title: 'BitcoinAverage', pattern: '[A-Za-z0-9]{43}', sample: '{a62:43}', short: '{a62:30}', severity: 'medium' }),
+    keyed({ name: 'bitfinex', title: 'Bitfinex', pattern: '[A-Za-z0-9_-]{43}', sample: '{b64u:43}', short: '{b64u:30}', severity: 'critical' }),
+    keyed({ name: 'blazemeter', title: 'BlazeMeter', also: ['runscope'], pattern: '[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}', sample: '{uuid}', short: '{hex:8}-{hex:4}' }),
+    keyed({ name: 'blitapp', title: 'Blitapp', pattern: '[A-Za-z0-9_-]{39}', sample: '{b64u:39}', short: '{b64u:30}', severity: 'medium' }),
+    keyed({ name: 'boostnote', title: 'Boost Note', pattern: '[a-f0-9]{64}', sample: '{hex:64}', short: '{hex:40}', severity: 'medium' }),
+    keyed({ name: 'borgbase', title: 'BorgBase', pattern: '[A-Za-z0-9/_.-]{148,152}', sample: '{b64u:150}', short: '{b64u:100}', entropy: 4 }),
+    keyed({ name: 'brandfetch', title: 'Brandfetch', pattern: '[A-Za-z0-9]{40}', sample: '{a62:40}', short: '{a62:30}', severity: 'low' }),
+    keyed({ name: 'browshot', title: 'Browshot', pattern: '[A-Za-z0-9-]{28}', sample: '{a62:28}', short: '{a62:20}', severity: 'low' }),
+    keyed({ name: 'buddyns', title: 'BuddyNS', pattern: '[a-z0-9]{40}', sample: '{lc:40}', short: '{lc:30}' }),
+    keyed({ name: 'bugherd', title: 'BugHerd', pattern: '[a-z0-9]{22}', sample: '{lc:22}', short: '{lc:16}', severity: 'medium' }),
+    keyed({ name: 'bulbul', title: 'Bulbul', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'buttercms', title: 'ButterCMS', pattern: '[a-z0-9]{40}', sample: '{hex:40}', short: '{hex:30}', severity: 'medium' }),
+    keyed({ name: 'calendarific', title: 'Calendarific', pattern: '[a-z0-9]{40}', sample: '{lc:40}', short: '{lc:30}', severity: 'low' }),
+    keyed({ name: 'calendly', title: 'Calendly', pattern: '[A-Za-z0-9-]{20}\\.[A-Za-z0-9_-]{100,400}\\.[A-Za-z0-9_-]{43}', sample: 'eyJ{a62:17}.{b64u:171}.{b64u:43}', short: 'eyJ{a62:17}.{b64u:20}.{b64u:43}', entropy: 4 }),
+    keyed({ name: 'calorieninja', title: 'CalorieNinjas', also: ['calorieninjas'], pattern: '[A-Za-z0-9]{40}', sample: '{a62:40}', short: '{a62:30}', severity: 'low' }),
+    keyed({ name: 'campayn', title: 'Campayn', pattern: '[a-z0-9]{64}', sample: '{lc:64}', short: '{lc:40}', severity: 'medium' }),
+    keyed({ name: 'canny', title: 'Canny', pattern: '[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}', sample: '{lc:8}-{lc:4}-{lc:4}-{d:4}-{lc:12}', short: '{lc:8}-{lc:4}', severity: 'medium' }),
+    keyed({ name: 'capsulecrm', title: 'Capsule CRM', pattern: '[A-Za-z0-9._+=-]{64}', sample: '{b64u:64}', short: '{b64u:40}' }),
+    keyed({ name: 'carboninterface', title: 'Carbon Interface', pattern: '[A-Za-z0-9]{21}', sample: '{a62:21}', short: '{a62:14}', severity: 'low' }),
+    keyed({ name: 'centralstation', title: 'CentralStationCRM', pattern: '[a-z0-9]{30}', sample: '{lc:30}', short: '{lc:20}' }),
+    keyed({ name: 'chatfuel', title: 'Chatfuel', pattern: '[A-Za-z0-9]{128}', sample: '{a62:128}', short: '{a62:90}' }),
+    keyed({ name: 'checkly', title: 'Checkly', also: ['checklyhq'], pattern: '(?:cu_)?[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}' }),
+    keyed({ name: 'cicero', title: 'Cicero', pattern: '[a-z0-9]{40}', sample: '{lc:40}', short: '{lc:30}', severity: 'medium' }),
+    keyed({ name: 'clinchpad', title: 'ClinchPad', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'clockify', title: 'Clockify', pattern: '[A-Za-z0-9]{48}', sample: '{a62:48}', short: '{a62:30}' }),
+    keyed({ name: 'cloudimage', title: 'Cloudimage', pattern: '[a-z0-9_]{30}', sample: '{lc:30}', short: '{lc:20}', severity: 'low' }),
+    keyed({ name: 'cloudmersive', title: 'Cloudmersive', pattern: '[a-z0-9-]{36}', sample: '{uuid}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'cloudplan', title: 'Cloudplan', pattern: '[A-Z0-9-]{32}', sample: '{uc:32}', short: '{uc:20}', severity: 'medium' }),
+    keyed({ name: 'cloverly', title: 'Cloverly', pattern: '[a-z0-9:_]{28}', sample: 'private_key:{lc:16}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'clustdoc', title: 'Clustdoc', pattern: '[A-Za-z0-9]{60}', sample: '{a62:60}', short: '{a62:40}' }),
+    keyed({ name: 'coinapi', title: 'CoinAPI', pattern: '[A-Z0-9-]{36}', sample: '{HEX:8}-{HEX:4}-{HEX:4}-{HEX:4}-{HEX:12}', short: '{HEX:8}-{HEX:4}', severity: 'medium' }),
+    keyed({ name: 'coinlayer', title: 'coinlayer', pattern: '[a-z0-9]{32}', sample: '{hex:32}', short: '{hex:20}', severity: 'low' }),
+    keyed({ name: 'coinlib', title: 'Coinlib', pattern: '[a-z0-9]{16}', sample: '{lc:16}', short: '{lc:10}', severity: 'low' }),
+    keyed({ name: 'column', title: 'Column', pattern: '(?:test|live)_[A-Za-z0-9]{27}', sample: 'live_{a62:27}', short: 'live_{a62:20}', severity: 'critical' }),
+    keyed({ name: 'commercejs', title: 'Commerce.js', pattern: '[a-z0-9_]{48}', sample: 'sk_{hex:45}', short: '{hex:30}' }),
+    keyed({ name: 'commodities', title: 'Commodities-API', pattern: '[A-Za-z0-9]{60}', sample: '{a62:60}', short: '{a62:40}', severity: 'low' }),
+    keyed({ name: 'convertkit', title: 'ConvertKit', pattern: '[A-Za-z0-9_]{22}', sample: '{a62:22}', short: '{a62:16}' }),
+    keyed({ name: 'convier', title: 'Convier', pattern: '[0-9]{2}\\|[A-Za-z0-9]{40}', sample: '{d:2}|{a62:40}', short: '{d:2}|{a62:20}', severity: 'medium' }),
+    keyed({ name: 'countrylayer', title: 'countrylayer', pattern: '[a-z0-9]{32}', sample: '{hex:32}', short: '{hex:20}', severity: 'low' }),
+    keyed({ name: 'cryptocompare', title: 'CryptoCompare', pattern: '[a-z0-9-]{64}', sample: '{hex:64}', short: '{hex:40}', severity: 'low' }),
+    keyed({ name: 'currencyfreaks', title: 'CurrencyFreaks', pattern: '[a-z0-9]{32}', sample: '{hex:32}', short: '{hex:20}', severity: 'low' }),
+    keyed({ name: 'currencylayer', title: 'currencylayer', pattern: '[a-z0-9]{32}', sample: '{hex:32}', short: '{hex:20}', severity: 'low' }),
+    keyed({ name: 'currencyscoop', title: 'CurrencyScoop', pattern: '[a-z0-9]{32}', sample: '{hex:32}', short: '{hex:20}', severity: 'low' }),
+    keyed({ name: 'currentsapi', title: 'Currents API', pattern: '[A-Za-z0-9_-]{48}', sample: '{b64u:48}', short: '{b64u:30}', severity: 'low' }),
+    keyed({ name: 'daily', title: 'Daily', pattern: '[a-f0-9]{64}', sample: '{hex:64}', short: '{hex:40}' }),
+    keyed({ name: 'dandelion', title: 'Dandelion', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'low' }),
+    keyed({ name: 'data.gov', title: 'api.data.gov', also: ['datagov', 'data_gov'], pattern: '[A-Za-z0-9]{40}', sample: '{a62:40}', short: '{a62:30}', severity: 'low' }),
+    keyed({ name: 'deepai', title: 'DeepAI', pattern: '[a-z0-9-]{36}', sample: '{uuid}', short: '{lc:20}' }),
+    keyed({ name: 'delighted', title: 'Delighted', pattern: '[A-Za-z0-9]{32}', sample: '{a62:32}', short: '{a62:20}' }),
+    keyed({ name: 'detectlanguage', title: 'Detect Language', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'low' }),
+    keyed({ name: 'diffbot', title: 'Diffbot', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
+    keyed({ name: 'ditto', title: 'Ditto', pattern: '[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}\\.[a-z0-9]{40}', sample: '{uuid}.{hex:40}', short: '{uuid}.{hex:20}' }),
+    keyed({ name: 'dronahq', title: 'DronaHQ', pattern: '[a-z0-9]{50}', sample: '{lc:50}', short: '{lc:30}' }),
+    keyed({ name: 'dwolla', title: 'Dwolla', pattern: '[A-Za-z0-9-]{50}', sample: '{a62:50}', short: '{a62:30}', severity: 'critical' }),
+    keyed({ name: 'dynalist', title: 'Dynalist', pattern: '[A-Za-z0-9_-]{128}', sample: '{b64u:128}', short: '{b64u:90}', severity: 'medium' }),
+    keyed({ name: 'dyspatch', title: 'Dyspatch', pattern: '[A-Z0-9]{52}', sample: '{uc:52}', short: '{uc:40}' }),
   ]
 }
