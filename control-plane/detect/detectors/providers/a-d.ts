@@ -457,6 +457,30 @@ const TABLE: ProviderSpec[] = [
     samples: { valid: named('clearbit', 'sk_{hex:32}'), invalid: unnamed('clearbit', 'sk_{hex:32}', 'sk_{hex:20}', `sk_${'0'.repeat(32)}`) },
   },
   {
+    id: 'claude-code-oauth-token', kind: 'claude_code_oauth_token', severity: 'critical',
+    description: 'Claude Code OAuth token (sk-ant-oat01-…), a subscription login for CI and IDEs',
+    pattern: 'sk-ant-oat01-[A-Za-z0-9_-]{90,120}', keywords: ['sk-ant-oat01-'], entropy: 4,
+    samples: {
+      valid: [...bare('sk-ant-oat01-{b64u:95}'), 'CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-{b64u:95}"'],
+      invalid: ['sk-ant-oat01-{b64u:60}', 'sk-ant-oat02x{b64u:95}', `sk-ant-oat01-${'x'.repeat(95)}`],
+    },
+  },
+  {
+    id: 'claude-code-refresh-token', kind: 'claude_code_refresh_token', severity: 'critical',
+    description: 'Claude Code OAuth refresh token (sk-ant-ort01-…)',
+    pattern: 'sk-ant-ort01-[A-Za-z0-9_-]{90,120}', keywords: ['sk-ant-ort01-'], entropy: 4,
+    samples: { valid: bare('sk-ant-ort01-{b64u:95}'), invalid: ['sk-ant-ort01-{b64u:60}', 'sk-ant-ort0{b64u:95}', `sk-ant-ort01-${'x'.repeat(95)}`] },
+  },
+  {
+    id: 'claude-code-session-url', kind: 'claude_code_session_url', severity: 'high',
+    description: 'Claude Code session URL (remote control of a running session)',
+    pattern: 'https?://claude\\.ai/code/session_[A-Za-z0-9]{16,64}', flags: 'i', keywords: ['claude.ai/code/session_'],
+    samples: {
+      valid: ['https://claude.ai/code/session_01DDpXdCk8uhiRdzku123456', 'see https://claude.ai/code/session_{a62:24} for context', 'session = "https://CLAUDE.AI/code/session_{a62:24}/"'],
+      invalid: ['https://example.com/code/session_{a62:24}', 'https://claude.ai/chat/session_{a62:24}', 'https://claude.ai/code/session_short'],
+    },
+  },
+  {
     id: 'clickhouse-cloud-api-secret-key', kind: 'clickhouse_cloud_api_key', severity: 'critical',
     description: 'ClickHouse Cloud API secret key (4b1d…)',
     pattern: '4b1d[A-Za-z0-9]{38}', keywords: ['4b1d'], entropy: 3,
@@ -873,8 +897,14 @@ function typedValuesAllowed(spec: ProviderSpec): ProviderSpec {
   return { ...spec, skipPlaceholderCheck: true, validate: (token) => !madeUp(token) && (own === undefined || own(token)) }
 }
 
-/** The specs of this group. */
-export const SPECS: ProviderSpec[] = TABLE.map(typedValuesAllowed)
+/** The provider a spec is for: the first word of its id. */
+const providerOf = (spec: ProviderSpec): string => spec.id.split('-')[0] ?? spec.id
+
+/**
+ * The specs of this group, by provider name. The sort is stable, so that specs of one provider keep
+ * their order: where two report the same value at the same place, the first one listed is kept.
+ */
+export const SPECS: ProviderSpec[] = TABLE.map(typedValuesAllowed).sort((a, b) => providerOf(a).localeCompare(providerOf(b)))
 
 /** One API whose key is a plain random string, recognised by the provider's name before it. */
 interface Keyed {
