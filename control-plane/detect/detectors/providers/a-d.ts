@@ -49,7 +49,7 @@ const TABLE: ProviderSpec[] = [
     pattern: 'ops_eyJ[A-Za-z0-9+/]{250,2000}={0,3}', keywords: ['ops_eyj'], entropy: 4,
     samples: {
       valid: [...bare('ops_eyJ{b64:320}'), 'export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ{b64:400}=='],
-      invalid: ['ops_eyJ{b64:120}', `ops_eyJ${'x'.repeat(300)}`, 'ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...'],
+      invalid: ['ops_eyJ{b64:120}', `ops_eyJ${'x'.repeat(300)}`, 'ops_eyJ{b64:40}...'],
     },
   },
   {
@@ -87,8 +87,8 @@ const TABLE: ProviderSpec[] = [
     description: 'Adyen API key (AQE…)',
     pattern: 'AQE[A-Za-z0-9]{5,40}\\.[A-Za-z0-9_=-]{50,80}', keywords: ['aqe'], entropy: 3,
     samples: {
-      valid: [...bare('AQEyhmfx.{lc:60}'), 'adyenToken := "AQE{a62:6}.{b64u:70}"'],
-      invalid: ['AXEyhmfx.{lc:60}', 'AQEyhmfx.{lc:30}', 'AQE{a62:6}'],
+      valid: [...bare('AQE{lower:5}.{lc:60}'), 'adyenToken := "AQE{a62:6}.{b64u:70}"'],
+      invalid: ['AXE{lower:5}.{lc:60}', 'AQE{lower:5}.{lc:30}', 'AQE{a62:6}'],
     },
   },
   {
@@ -182,7 +182,7 @@ const TABLE: ProviderSpec[] = [
     id: 'artifactory-reference-token', kind: 'artifactory_reference_token', severity: 'critical',
     description: 'JFrog Artifactory reference token (cmVmd…, base64 of "ref")',
     pattern: 'cmVmd[A-Za-z0-9]{59}', keywords: ['cmvmd'], entropy: 4,
-    samples: { valid: bare('cmVmd{a62:59}'), invalid: ['cmVMd{a62:59}', 'cmVmd{a62:49}', 'gYnkgcmVmd{a62:59}VyZSB2'] },
+    samples: { valid: bare('cmVmd{a62:59}'), invalid: ['cmVMd{a62:59}', 'cmVmd{a62:49}', 'xYzabcmVmd{a62:59}Qw'] },
   },
   {
     id: 'asana-client-id', kind: 'asana_client_id', severity: 'low',
@@ -217,7 +217,7 @@ const TABLE: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{20}[A-Fa-f0-9]{4}', near: ['atlassian', 'confluence', 'jira'], keywords: ['atlassian', 'confluence', 'jira'], entropy: 3.5,
     samples: {
       valid: [...named('atlassian', '{lc:20}{hex:4}'), 'JIRA_API_TOKEN={a62:20}{HEX:4}', 'confluence_token: "{lc:20}{hex:4}"'],
-      invalid: [...unnamed('jira', '{lc:20}{hex:4}', '{lc:16}', 'x'.repeat(24)), 'getPagesInConfluenceSpace,searchConfluenceUsingCql'],
+      invalid: [...unnamed('jira', '{lc:20}{hex:4}', '{lc:16}', 'x'.repeat(24)), 'listConfluencePagesInSpace,findJiraIssuesByQuery'],
     },
   },
   {
@@ -476,7 +476,7 @@ const TABLE: ProviderSpec[] = [
     description: 'Claude Code session URL (remote control of a running session)',
     pattern: 'https?://claude\\.ai/code/session_[A-Za-z0-9]{16,64}', flags: 'i', keywords: ['claude.ai/code/session_'],
     samples: {
-      valid: ['https://claude.ai/code/session_01DDpXdCk8uhiRdzku123456', 'see https://claude.ai/code/session_{a62:24} for context', 'session = "https://CLAUDE.AI/code/session_{a62:24}/"'],
+      valid: ['https://claude.ai/code/session_01{a62:16}123456', 'see https://claude.ai/code/session_{a62:24} for context', 'session = "https://CLAUDE.AI/code/session_{a62:24}/"'],
       invalid: ['https://example.com/code/session_{a62:24}', 'https://claude.ai/chat/session_{a62:24}', 'https://claude.ai/code/session_short'],
     },
   },
@@ -733,7 +733,7 @@ const TABLE: ProviderSpec[] = [
     // Generated keys are random printable characters; runs like 123456 occur and are no placeholder.
     skipPlaceholderCheck: true, validate: (s) => !/x{6,}|\.{3}|your|change/i.test(s.slice(16)),
     samples: {
-      valid: ['SECRET_KEY = "django-insecure-123456789!%_&*^)abcdef"', 'SECRET_KEY = \'django-insecure-{lc:30}!@#{a62:15}\'', 'django-insecure-{a62:50}'],
+      valid: ['SECRET_KEY = "django-insecure-{lc:12}123456!%_&*^){lower:8}"', 'SECRET_KEY = \'django-insecure-{lc:30}!@#{a62:15}\'', 'django-insecure-{a62:50}'],
       invalid: ['SECRET_KEY = "django-insecure-xxxxxxxxxxxxxxxx"', 'SECRET_KEY = "django-insecure-"', 'SECRET_KEY = "django-insecure-change-me-please"'],
     },
   },
@@ -832,7 +832,7 @@ function azureSpecs(): ProviderSpec[] {
       id: 'azure-devops-pat', kind: 'azure_devops_pat', severity: 'critical',
       description: 'Azure DevOps personal access token, 84-character format with the AZDO signature',
       pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}AZDO[A-Za-z0-9]{4}', keywords: ['azdo'], entropy: 3.5,
-      samples: { valid: bare('{a62:52}JQQJ77BA{a62:16}AZDO{a62:4}'), invalid: ['{a62:52}JQQJ77BA{a62:16}AZDX{a62:4}', '{a62:40}JQQJ77BA{a62:16}AZDO{a62:4}', '{a62:52}JQQJ77BA{a62:10}AZDO{a62:4}'] },
+      samples: { valid: bare('{a62:52}JQQJ99{a62:18}AZDO{a62:4}'), invalid: ['{a62:52}JQQJ99{a62:18}AZDX{a62:4}', '{a62:40}JQQJ99{a62:18}AZDO{a62:4}', '{a62:52}JQQJ99{a62:10}AZDO{a62:4}'] },
     },
     {
       id: 'azure-devops-pat-legacy', kind: 'azure_devops_pat', severity: 'critical',
