@@ -591,15 +591,9 @@ export const SPECS: ProviderSpec[] = [
     description: 'JFrog Artifactory API key (73 characters) next to the name',
     pattern: '[A-Za-z0-9]{73}', near: ['jfrog', 'artifactory', 'bintray', 'xray'], keywords: ['jfrog', 'artifactory', 'bintray', 'xray'], entropy: 3,
     samples: {
-      valid: [...named('jfrog', '{lc:73}'), '--set imagePullSecretJfrog.password={lc:73}', 'ARTIFACTORY_API_KEY=AKCp{a62:69}'],
+      valid: [...named('jfrog', '{lc:73}'), '--set imagePullSecretJfrog.password={lc:73}'],
       invalid: unnamed('artifactory', '{lc:73}', '{lc:70}'),
     },
-  },
-  {
-    id: 'jfrog-api-key-prefixed', kind: 'jfrog_api_key', severity: 'critical',
-    description: 'JFrog Artifactory API key (AKCp…)',
-    pattern: 'AKCp[A-Za-z0-9]{69}', keywords: ['akcp'], entropy: 4,
-    samples: { valid: bare('AKCp{a62:69}'), invalid: ['AKCp{a62:60}', 'AKCp{a62:75}'] },
   },
   {
     id: 'jfrog-identity-token', kind: 'jfrog_identity_token', severity: 'critical',
@@ -609,12 +603,6 @@ export const SPECS: ProviderSpec[] = [
       valid: [...named('jfrog', '{lc:64}'), ...named('xray', '{lc:64}'), '"artifactory", "{lc:64}"'],
       invalid: unnamed('bintray', '{lc:64}', '{lc:62}'),
     },
-  },
-  {
-    id: 'jfrog-reference-token', kind: 'jfrog_reference_token', severity: 'critical',
-    description: 'JFrog reference token (base64 of "reftkn:01:…": cmVmdGtu…)',
-    pattern: 'cmVmdGtuOjAxOj[A-Za-z0-9]{50}', keywords: ['cmvmdgtuojaxo'], entropy: 4,
-    samples: { valid: bare('cmVmdGtuOjAxOj{a62:50}'), invalid: ['cmVmdGtuOjAxOj{a62:40}', 'cmVmdGtuOjAxOj{a62:50}{a62:4}'] },
   },
   {
     id: 'jotform-api-key', kind: 'jotform_api_key', severity: 'medium',
