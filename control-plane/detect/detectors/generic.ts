@@ -4,7 +4,7 @@
  * on the same text wins) and its value must pass the placeholder, reference, code and entropy checks.
  */
 import type { Candidate, Rule } from '../rule.js'
-import { isCodePath, isEnvReference, isPlausibleSecret, isTemplated } from '../suppress.js'
+import { isCodePath, isEnvReference, isPlausibleSecret, isPublicName, isTemplated } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
 
 /** Prefixes of provider tokens: a value with one was judged (and refused) by its provider rule. */
@@ -14,9 +14,19 @@ const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|(?:sk
 const META_SUFFIX = /(?:name|id|ids|path|file|dir|url|uri|type|length|len|size|ttl|expiry|expires|expiration|timeout|header|prefix|field|env|var|count|max|min|policy|version|endpoint|format|mode|hash|hint|label|ref|arn|kind|regex|pattern|rotation|created|updated|enabled|required|location|store|manager|provider|source|algorithm|algo|cipher|scheme|method|strategy)$/i
 
 const KEY = '(password|passwd|passphrase|pwd|pass(?![A-Za-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|(?:encryption|signing|master|session|consumer|license|app)[_.-]?key)'
+/**
+ * What stands between a name and its value. A type annotation (`API_TOKEN: &str =`, `apiKey: string =`,
+ * `API_KEY: str =`), Go's `var apiToken string =`, the assignments of Go (`:=`), PHP (`.=`, `??=`), Ruby
+ * and PHP arrays (`=>`), Makefiles (`::=`, `:::=`, `?=`, `+=`), YAML block scalars (`key: |` with the value
+ * indented on the next line) and a CSV cell (`apiToken,value`).
+ */
+const OPERATOR =
+  '(?::[ \\t]{0,4}&?(?:\'static[ \\t]{1,4})?[A-Za-z_][\\w.<>?|]{0,30}[ \\t]{0,4}=(?![=>])' +
+  '|[ \\t](?:string|String|str|\\[\\]byte)[ \\t]{1,4}=(?![=>])' +
+  '|:[ \\t]{0,4}[|>][-+]?[ \\t]{0,4}\\r?\\n[ \\t]{1,20}(?=[^\\s])' +
+  '|:{1,3}=|\\?\\?=|[.?+]=|=>|=|:|,(?=[^\\s,]))'
 const SOURCE =
-  // A type annotation may stand between the name and '=': `API_TOKEN: &str =`, `apiKey: string =`, `API_KEY: str =`.
-  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?[ \\t]{0,4}(?::[ \\t]{0,4}&?(?:'static[ \\t]{1,4})?[A-Za-z_][\\w.<>?|]{0,30}[ \\t]{0,4}=(?![=>])|:=|=>|=|:)[ \\t]{0,4}` +
+  `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?[ \\t]{0,4}${OPERATOR}[ \\t]{0,4}` +
   `(?:\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`
 
 /**
@@ -29,6 +39,16 @@ function isMadeUp(value: string): boolean {
     /x{4,}|X{4,}|<[^>]*>|your[-_]|[-_]here$/.test(value)
 }
 
+/** The identifier characters just before `index`: the start of the name the keyword is in. */
+function nameBefore(text: string, index: number): string {
+  let i = index
+  while (i > 0 && index - i < 40 && /[A-Za-z0-9_.$-]/.test(text.charAt(i - 1))) i--
+  return text.slice(i, index)
+}
+
+/** Files that pin dependencies: their digests and package names are not secrets. */
+export const LOCK_FILE = /(?:^|\/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|bun\.lock|Cargo\.lock|poetry\.lock|Pipfile\.lock|uv\.lock|Gemfile\.lock|composer\.lock|go\.sum|go\.mod|packages\.lock\.json|gradle\.lockfile|flake\.lock|mix\.lock|pubspec\.lock|Package\.resolved|[\w.-]+\.lock)$/
+
 /** The built-in generic detectors. */
 export function genericRules(): Rule[] {
   return [{
@@ -36,6 +56,7 @@ export function genericRules(): Rule[] {
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential'], priority: 0,
     *find(text: string, path = ''): Iterable<Candidate> {
       // In source code a literal secret is quoted; an unquoted right-hand side is an expression.
+      if (LOCK_FILE.test(path)) return
       const code = isCodePath(path)
       const re = new RegExp(SOURCE, 'gi')
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -44,6 +65,12 @@ export function genericRules(): Rule[] {
         const quoted = m[4]
         const value = (quoted ?? m[5] ?? '').trim()
         if (value === '' || META_SUFFIX.test(suffix)) continue
+        // The whole name, from where it starts before the keyword: `csrfToken`, `stripePublishableKey`.
+        if (isPublicName(nameBefore(text, m.index) + keyword + suffix)) continue
+        const operator = m[0].slice((m[1] ?? '').length + suffix.length)
+        // A block scalar's value is its whole first line; a CSV cell ends at the next comma or the line's end.
+        if (/^[^\n]*\n/.test(operator) && !/^(?:\r?\n|$)/.test(text.slice(m.index + m[0].length))) continue
+        if (/^[^,\n]*,$/.test(operator.trimEnd()) && quoted === undefined && !/^(?:,|\r?\n|$)/.test(text.slice(m.index + m[0].length))) continue
         // An unquoted value cut at the length cap is a blob (encrypted data, a certificate), not a secret we could hash whole.
         if (quoted === undefined && /^[^\s"'`;,<>(){}[\]\\]/.test(text.charAt(m.index + m[0].length))) continue
         // A YAML tag (`!vault |`, `!Ref DbPassword`, `!!binary`) says what follows; it is not the value.

@@ -6,7 +6,7 @@
  * `machine … password …` (.netrc), `_auth=` (.npmrc). The generic rule's `name = value` misses them.
  */
 import type { Candidate, Rule } from '../rule.js'
-import { isPlausibleSecret } from '../suppress.js'
+import { isPlausibleSecret, isPublicName } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
 
 /** A name that says its value is a secret. */
@@ -29,7 +29,14 @@ const SHAPES: Shape[] = [
   // Terraform: variable "db_password" { ... default = "..." }
   { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['variable'] },
   // XML elements: <password>...</password>, <db.password>...</db.password>
-  { source: `<(?<name>${SECRET_NAME})>(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]]{1,200})(?:\\]\\]>)?</\\k<name>>`, flags: 'gi', gate: ['</'] },
+  // The value may stand alone on its own indented line between the tags.
+  { source: `<(?<name>${SECRET_NAME})>[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]{}]{1,200})(?:\\]\\]>)?[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?</\\k<name>>`, flags: 'gi', gate: ['</'] },
+  // Jenkins credentials.xml and job configs keep a secret in braces: <password>{AQAAABAAAAAQ...}</password>
+  // (encrypted with the controller's key, which a leaked JENKINS_HOME holds too); exported or hand-written
+  // ones put a label first: <secret>{label AQAAABAAA value}</secret>. The value is the last word.
+  { source: `<(?<name>${SECRET_NAME})>\\s{0,40}\\{(?:[^{}<>\\n]{0,200}[ \\t])?(?<value>[A-Za-z0-9+/=_.~-]{8,4000})\\}\\s{0,40}</\\k<name>>`, flags: 'gi', gate: ['>{'] },
+  // Log lines: [DEBUG] Using Foo Key=..., [INFO] token: ..., level=debug msg="client secret=..."
+  { source: `\\[(?:DEBUG|INFO|TRACE|WARN|WARNING|ERROR|FINE|VERBOSE)\\][^\\n]{0,80}?(?<![A-Za-z0-9])(?<name>[A-Za-z0-9_.-]{0,30}?(?:key|token|secret|password|passwd|pwd|credentials?|auth))[ \\t]{0,2}[=:][ \\t]{0,2}["']?(?<value>[^\\s"',;]{1,200})`, flags: 'gi', gate: ['[debug]', '[info]', '[trace]', '[warn', '[error]', '[fine]', '[verbose]'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
   { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
   // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
@@ -75,7 +82,7 @@ export function namedValueRules(): Rule[] {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
           // Unquoted values end where prose or code punctuation starts: `--password value,`.
           const value = (m.groups?.value ?? '').replace(/[,;)\]}]+$/, '')
-          if (META.test(name)) continue
+          if (META.test(name) || isPublicName(name)) continue
           const password = /pass|pwd/i.test(name)
           if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
           if (!(password ? isPlausibleSecret(value, 6, 2.2, true) : isPlausibleSecret(value, 10, 3, true))) continue
