@@ -109,7 +109,7 @@ function namesItself(value: string): boolean {
     const m = words.exec(form)
     if (m === null) continue
     // Around the word, the filler people type with it: "MyS3cr3tP@ss", "SuperSecretKey", "dbPassword1".
-    const rest = (form.slice(0, m.index) + form.slice(m.index + m[0].length)).replace(/my|super|pass|key|db|admin|app|test|dev|prod/g, '').replace(/[^a-z]/g, '')
+    const rest = (form.slice(0, m.index) + form.slice(m.index + m[0].length)).replace(/my|super|pass(?!w)|key|db|admin|app|test|dev|prod/g, '').replace(/[^a-z]/g, '')
     if (rest.length <= 4) return true
   }
   return false

@@ -4,7 +4,8 @@
  * on the same text wins) and its value must pass the placeholder, reference, code and entropy checks.
  */
 import type { Candidate, Rule } from '../rule.js'
-import { isCodePath, isEnvReference, isPlausibleSecret, isPublicName, isTemplated } from '../suppress.js'
+import { isCodePath, isEnvReference, isPlaceholder, isPlausibleSecret, isPublicName, isTemplated, looksLikeIdentifier } from '../suppress.js'
+import { charClasses, shannonEntropy } from '../entropy.js'
 import { decodeBase64Text } from './structured.js'
 
 /** Prefixes of provider tokens: a value with one was judged (and refused) by its provider rule. */
@@ -27,7 +28,8 @@ const OPERATOR =
   '|:{1,3}=|\\?\\?=|[.?+]=|=>|=|:|,(?=[^\\s,]))'
 const SOURCE =
   `${KEY}([A-Za-z0-9_.-]{0,25}?)\\\\?["'\`]?\\]?[ \\t]{0,4}${OPERATOR}[ \\t]{0,4}` +
-  `(?:\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`
+  // A string literal may come wrapped: C# @"..." and $"...", Rust r"..." and String::from("..."), Java new String("...").
+  `(?:(?:@|\\$@?|r#{0,2}|b|u8|L|String::from\\(|(?:new[ \\t]{1,4})?String\\(|Some\\()?\\\\?(["'\`])([^\\n"'\`\\\\]{1,200}?)\\\\?\\3|([^\\s"'\`;,<>(){}\\[\\]\\\\]{1,200}))`
 
 /**
  * Decoded base64 that is a stand-in: a default or placeholder word, a reference, a template.
@@ -49,9 +51,42 @@ function nameBefore(text: string, index: number): string {
 /** Files that pin dependencies: their digests and package names are not secrets. */
 export const LOCK_FILE = /(?:^|\/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|bun\.lock|Cargo\.lock|poetry\.lock|Pipfile\.lock|uv\.lock|Gemfile\.lock|composer\.lock|go\.sum|go\.mod|packages\.lock\.json|gradle\.lockfile|flake\.lock|mix\.lock|pubspec\.lock|Package\.resolved|[\w.-]+\.lock)$/
 
+/**
+ * A token alone on its line, with a short issuer prefix: `pscale_tkn_...`, `PMAK-...`, `sq0atp-...`.
+ * Providers we have no rule for still mark their tokens so; alone on a line (pasted into a notes file,
+ * a secrets file, a heredoc), nothing else is written there. The prefix is one case, and the body must
+ * read as random, so that identifiers and slugs on their own line stay out.
+ */
+const PREFIXED_LINE = /^[ \t]{0,20}((?:[a-z][a-z0-9]{1,11}|[A-Z][A-Z0-9]{1,11})[_-](?:(?:[a-z][a-z0-9]{0,9}|[A-Z][A-Z0-9]{0,9})[_-]){0,2})([A-Za-z0-9_-]{16,300}={0,2})[ \t]{0,20}\r?$/gm
+
+function prefixedTokenRule(): Rule {
+  return {
+    id: 'prefixed-token', kind: 'generic_secret', description: 'Token with an issuer prefix alone on a line', severity: 'low',
+    keywords: [], priority: 0,
+    *find(text: string, path = ''): Iterable<Candidate> {
+      if (LOCK_FILE.test(path)) return
+      const re = new RegExp(PREFIXED_LINE.source, 'gm')
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        const prefix = m[1] ?? ''
+        const body = m[2] ?? ''
+        if (/^(?:sha\d{1,3}|md5|sha|uuid|v\d)[_-]/i.test(prefix)) continue
+        // Random bodies mix digits and letters and repeat little; hex needs length to be told from a short hash.
+        const hex = /^[0-9a-f]+$/i.test(body)
+        if (!/\d/.test(body) || !/[A-Za-z]/.test(body)) continue
+        if (hex ? body.length < 32 || shannonEntropy(body) < 3.3 : shannonEntropy(body) < 3.8 || (charClasses(body.replace(/[_=-]/g, '')) < 3 && (body.length < 24 || shannonEntropy(body) < 4))) continue
+        if (/[_-]{2}|(?:[_-][a-z]{2,}){3}/.test(body)) continue
+        const value = prefix + body
+        // A provider's own prefix: its rule judged the token (checksum, length) and its verdict stands.
+        if (PROVIDER_PREFIX.test(value) || isPlaceholder(value) || looksLikeIdentifier(body)) continue
+        yield { value, index: m.index + m[0].indexOf(value) }
+      }
+    },
+  }
+}
+
 /** The built-in generic detectors. */
 export function genericRules(): Rule[] {
-  return [{
+  return [prefixedTokenRule(), {
     id: 'generic-secret', kind: 'generic_secret', description: 'Secret or password assigned to a telling name', severity: 'medium',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential'], priority: 0,
     *find(text: string, path = ''): Iterable<Candidate> {
