@@ -13,7 +13,7 @@ import { decodeBase64Text } from './structured.js'
 const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass(?![a-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|(?:encryption|signing|master|session|consumer|license|storage|account|auth)[_.-]?key|(?:auth|nonce|logged[_.-]?in)[_.-]?(?:key|salt)|credentials?)[A-Za-z0-9_.-]{0,30}'
 
 /** Names of things about a secret (its name, path, length), not the secret. */
-const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required|algorithm|algo|cipher|scheme|method|strategy)$/i
+const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required|algorithm|algo|cipher|scheme|method|strategy|sha\d{0,3}|md5|digest|checksum|fingerprint|uuid|guid)$/i
 
 interface Shape {
   /** The regex; group `name` holds the secret's name (optional), group `value` the value. */
