@@ -77,7 +77,7 @@ const FILE_MARKER = /(?:leakgate:\s*(?:test-fixtures?|ignore-file)|test fixtures
  * browser), publishable and public keys, reCAPTCHA/Turnstile site keys, and keys that identify rather
  * than authenticate (idempotency, cache, sort, partition keys).
  */
-const PUBLIC_NAME = /(?:csrf|xsrf|public|publishable|site[_.-]?key|sitekey|recaptcha|turnstile|idempotency|cache[_.-]?key|sort[_.-]?key|partition[_.-]?key|primary[_.-]?key|foreign[_.-]?key|row[_.-]?key|lookup[_.-]?key|routing[_.-]?key)/i
+const PUBLIC_NAME = /(?:csrf|xsrf|public|publishable|site[_. -]?key|sitekey|recaptcha|turnstile|idempotency|(?:cache|sort|partition|primary|foreign|row|lookup|routing)[_. -]?key)/i
 
 /** A name whose value is public or identifies rather than authenticates (see PUBLIC_NAME). */
 export function isPublicName(name: string): boolean {

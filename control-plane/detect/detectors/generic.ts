@@ -9,7 +9,7 @@ import { charClasses, shannonEntropy } from '../entropy.js'
 import { decodeBase64Text } from './structured.js'
 
 /** Prefixes of provider tokens: a value with one was judged (and refused) by its provider rule. */
-const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|(?:sk|rk)_(?:live|test)_|gl[a-z]{1,5}-|xox|xapp-|AKIA|ASIA|AIza|sk-|SG\.|hf_|do[opr]_v1_|dckr_|hv[sbr]\.|dapi|shp|pypi-|eyJ|ssh-(?:rsa|ed25519|dss)|ecdsa-|age1)/
+const PROVIDER_PREFIX = /^(?:gh[pousr]_|github_pat_|npm_|pk_(?:live|test)_|pk\.eyJ|(?:sk|rk)_(?:live|test)_|gl[a-z]{1,5}-|xox|xapp-|AKIA|ASIA|AIza|sk-|SG\.|hf_|do[opr]_v1_|dckr_|hv[sbr]\.|dapi|shp|pypi-|eyJ|ssh-(?:rsa|ed25519|dss)|ecdsa-|age1)/
 
 /** Suffixes of key names that hold something about a secret, not the secret. */
 const META_SUFFIX = /(?:name|id|ids|path|file|dir|url|uri|type|length|len|size|ttl|expiry|expires|expiration|timeout|header|prefix|field|env|var|count|max|min|policy|version|endpoint|format|mode|hash|hint|label|ref|arn|kind|regex|pattern|rotation|created|updated|enabled|required|location|store|manager|provider|source|algorithm|algo|cipher|scheme|method|strategy|sha\d{0,3}|md5|digest|checksum|fingerprint|uuid|guid)$/i

@@ -36,7 +36,7 @@ const SHAPES: Shape[] = [
   // ones put a label first: <secret>{label AQAAABAAA value}</secret>. The value is the last word.
   { source: `<(?<name>${SECRET_NAME})>\\s{0,40}\\{(?:[^{}<>\\n]{0,200}[ \\t])?(?<value>[A-Za-z0-9+/=_.~-]{8,4000})\\}\\s{0,40}</\\k<name>>`, flags: 'gi', gate: ['>{'] },
   // Log lines: [DEBUG] Using Foo Key=..., [INFO] token: ..., level=debug msg="client secret=..."
-  { source: `\\[(?:DEBUG|INFO|TRACE|WARN|WARNING|ERROR|FINE|VERBOSE)\\][^\\n]{0,80}?(?<![A-Za-z0-9])(?<name>[A-Za-z0-9_.-]{0,30}?(?:key|token|secret|password|passwd|pwd|credentials?|auth))[ \\t]{0,2}[=:][ \\t]{0,2}["']?(?<value>[^\\s"',;]{1,200})`, flags: 'gi', gate: ['[debug]', '[info]', '[trace]', '[warn', '[error]', '[fine]', '[verbose]'] },
+  { source: `\\[(?:DEBUG|INFO|TRACE|WARN|WARNING|ERROR|FINE|VERBOSE)\\][^\\n]{0,80}?(?<![A-Za-z0-9])(?<name>[A-Za-z0-9_.-]{0,30}?(?:key|token|secret|password|passwd|pwd|credentials?|auth))[ \\t]{0,2}[=:][ \\t]{0,2}["']?(?<value>[^\\s"',;:]{1,200})(?![^\\s"',;])`, flags: 'gi', gate: ['[debug]', '[info]', '[trace]', '[warn', '[error]', '[fine]', '[verbose]'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
   { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
   // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
@@ -89,7 +89,8 @@ export function namedValueRules(): Rule[] {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
           // Unquoted values end where prose or code punctuation starts: `--password value,`.
           const value = (m.groups?.value ?? m.groups?.value2 ?? '').replace(/[,;)\]}]+$/, '')
-          if (META.test(name) || isPublicName(name)) continue
+          // The words just before the name belong to it in prose and logs: "cache key", "public token".
+          if (META.test(name) || isPublicName(text.slice(Math.max(0, m.index + m[0].indexOf(name) - 12), m.index + m[0].indexOf(name) + name.length))) continue
           const password = /pass|pwd/i.test(name)
           if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
           if (!(password ? isPlausibleSecret(value, 6, 2.2, true) : isPlausibleSecret(value, 10, 3, true))) continue
