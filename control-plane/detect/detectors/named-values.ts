@@ -93,6 +93,11 @@ export function namedValueRules(): Rule[] {
           if (META.test(name) || isPublicName(text.slice(Math.max(0, m.index + m[0].indexOf(name) - 12), m.index + m[0].indexOf(name) + name.length))) continue
           const password = /pass|pwd/i.test(name)
           if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
+          // Some issuers shape their keys as UUIDs: under a token or key name, one is the key.
+          if (!password && /(?:token|key|secret)$/i.test(name) && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+            yield { value, index: m.index + m[0].lastIndexOf(value) }
+            continue
+          }
           if (!(password ? isPlausibleSecret(value, 6, 2.2, true) : isPlausibleSecret(value, 10, 3, true))) continue
           yield { value, index: m.index + m[0].lastIndexOf(value) }
         }

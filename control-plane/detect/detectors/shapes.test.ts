@@ -39,6 +39,22 @@ t.test('assignment shapes of many languages and build tools', async (t) => {
   t.same(scan('api_token: |\n  first line of prose here\n  and more\n', 'a.yaml'), [], 'a block scalar of prose')
 })
 
+t.test('more names: creds, auth, a capital S after the keyword, UUID-shaped keys', async (t) => {
+  const s = secret(30)
+  t.same(scan(`creds = ${s}\n`), [s])
+  const pair = b64(`deploy:${secret(24)}`)
+  t.same(scan(`"user_auth": "${pair}"\n`, 'a.json'), [pair])
+  t.same(scan(`mySecretString=${s}\n`), [s])
+  const uuid = '3f2c9a1e-7b4d-4e8a-9c61-2d5f0b7a8e43'
+  t.same(scan(`HEROKU_API_KEY=${uuid}\n`), [uuid])
+  t.same(scan(`utils.GetEnvOrDefault("api_token", "${uuid}")\n`, 'main.go'), [uuid])
+  t.same(scan([
+    `secrets_manager_arn = "${s}"`, `minisat-master-keying:x64-uwp=fail`, `#RUN --mount=type=secret,id=jfrog_secret \\`,
+    `kms_key_id: "${uuid}"`, `token_audience = "${uuid}"`, `X-MS-Exchange-Organization-AuthSource: mail.acme.io`, `author = "dev@acme.io",`,
+    `credentialsId: '${uuid}'`, `password = "${uuid}"`,
+  ].join('\n')), [], 'plurals, longer words, key=value lists, ids, audiences, a UUID as a password')
+})
+
 t.test('Go, Kotlin, Swift, Rust, C#, PowerShell, Groovy and Terraform', async (t) => {
   const cases: Array<[path: string, text: (s: string) => string]> = [
     ['main.tf', (s) => `resource "aws_db_instance" "db" {\n  password = "${s}"\n}\n`],
