@@ -17,7 +17,33 @@ const KNOWN_EXAMPLES = new Set([
   'xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy',
   'je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY',
   'AKIAI44QH8DHBEXAMPLE',
+  // Google API keys published as examples in the Firebase Android SDK's sources and samples.
+  'AIzaSyabcdefghijklmnopqrstuvwxyz1234567',
+  'AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs',
+  'AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM',
+  'AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU',
+  'AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0',
+  'AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A',
+  'AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c',
+  'AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4',
+  'AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY',
+  'AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM',
+  'AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ',
+  'AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g',
+  'AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU',
+  'AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw',
+  'AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE',
+  'AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY',
 ])
+
+/**
+ * Passwords that documentation, tutorials and comics use as the example of a password: in a
+ * README they are what the reader is told to replace, never a leak.
+ */
+const SAMPLE_PASSWORDS = new Set(['hunter2', 'p@ssw0rd', 'p@ssword', 'passw0rd', 'p4ssw0rd', 'pa$$w0rd', 'pa$$word', 'letmein', 'trustno1',
+  'iloveyou', 'qwerty123', 'password1', 'password1!', 'password123!', 'passw0rd!', 'p@ssw0rd!', 'p@ssw0rd1', 'p@55w0rd', 'welcome1', 'welcome123',
+  'admin123', 'admin@123', 'root123', 'test1234', 'tr0ub4dor&3', 'correcthorsebatterystaple', 'correct-horse-battery-staple', 's3cr3t', 's3cret',
+  'secr3t', 'mys3cr3t', 'mysecretpassword', 'supersecret', 'supersecretpassword', 'topsecret', 'changeit', 'opensesame', 'swordfish'])
 
 /** Words that mark a made-up value, matched in one case (lower, UPPER, Capitalised): random tokens mix cases. */
 const PLACEHOLDER_WORD_LIST = ['example', 'sample', 'placeholder', 'changeme', 'change_me', 'change-me', 'replaceme', 'replace_me', 'redacted',
@@ -46,14 +72,28 @@ const LINE_MARKERS = /(?:(?:leakgate|gitleaks|trufflehog|detect-secrets|ggshield
 /** A file-level marker near the top of a file: the whole file is fixtures. */
 const FILE_MARKER = /(?:leakgate:\s*(?:test-fixtures?|ignore-file)|test fixtures?:\s*(?:fake|not real)|these (?:credentials|secrets|tokens|keys) are (?:fake|not real))/i
 
+/**
+ * Names of values that are public or single-use by design: CSRF and XSRF tokens (sent to every
+ * browser), publishable and public keys, reCAPTCHA/Turnstile site keys, and keys that identify rather
+ * than authenticate (idempotency, cache, sort, partition keys).
+ */
+const PUBLIC_NAME = /(?:csrf|xsrf|public|publishable|site[_. -]?key|sitekey|recaptcha|turnstile|idempotency|(?:cache|sort|partition|primary|foreign|row|lookup|routing)[_. -]?key)/i
+
+/** A name whose value is public or identifies rather than authenticates (see PUBLIC_NAME). */
+export function isPublicName(name: string): boolean {
+  return PUBLIC_NAME.test(name)
+}
+
 /** A documented or obviously made-up value. */
 export function isPlaceholder(value: string): boolean {
-  if (KNOWN_EXAMPLES.has(value)) return true
+  if (KNOWN_EXAMPLES.has(value) || SAMPLE_PASSWORDS.has(value.toLowerCase())) return true
   const random = value.length >= 32 && shannonEntropy(value) >= 4.3
   if ((random ? PLACEHOLDER_WORDS_BOUNDED : PLACEHOLDER_WORDS).test(value) || (random ? PLACEHOLDER_MARKS_RANDOM : PLACEHOLDER_MARKS).test(value)) return true
   // One character repeated, or a run like 1234567890 / abcdefgh, is typed, not generated.
   if (/^(.)\1+$/.test(value)) return true
   if (/(?:012345|123456|234567|abcdef|ABCDEF|qwerty|QWERTY)/.test(value)) return true
+  // Typed fillers that keep a real prefix: sk-ant-api03-abc123..., sk_live_1234abcd..., key-123xyz456...
+  if (/12345|abcde|ABCDE|abc123|123abc|ABC123|xyz123|123xyz|1234abcd|abcd1234|(?:123|abc)[A-Za-z0-9]{1,8}(?:456|def)[A-Za-z0-9]{1,8}(?:789|ghi)/.test(value)) return true
   if (value.length <= 24 && namesItself(value)) return true
   if (/(.)\1{7,}/.test(value)) return true
   return false
@@ -68,7 +108,8 @@ function namesItself(value: string): boolean {
   for (const form of [value.toLowerCase(), value.toLowerCase().replace(/[0-9$@!]/g, (c) => LEET[c] ?? c)]) {
     const m = words.exec(form)
     if (m === null) continue
-    const rest = (form.slice(0, m.index) + form.slice(m.index + m[0].length)).replace(/[^a-z]/g, '')
+    // Around the word, the filler people type with it: "MyS3cr3tP@ss", "SuperSecretKey", "dbPassword1".
+    const rest = (form.slice(0, m.index) + form.slice(m.index + m[0].length)).replace(/my|super|pass(?!w)|key|db|admin|app|test|dev|prod/g, '').replace(/[^a-z]/g, '')
     if (rest.length <= 4) return true
   }
   return false
@@ -155,6 +196,8 @@ export function looksLikeIdentifier(value: string): boolean {
   // Version constraints (>=1.2.3, ~2.0): the whole value, so that a password starting "=96~" is not one.
   if (/^[~^>=<]{1,2}v?\d+(?:\.(?:\d+|x|\*))*(?:-[0-9A-Za-z.]+)?$/.test(value)) return true
   if (/^urn:/i.test(value)) return true
+  // An artifact and its version: jjwt-jackson-0.11.2, spring-security-oauth2-2.3.5.RELEASE, lodash-4.17.21.tgz.
+  if (/^[A-Za-z][\w.-]{0,80}?[-_@]v?\d{1,4}(?:\.\d{1,6}){1,3}(?:[.-](?:RELEASE|FINAL|Final|GA|SNAPSHOT|M\d{1,3}|RC\d{0,3}|rc\d{0,3}|alpha\d{0,3}|beta\d{0,3}|jar|war|tgz|tar\.gz|zip|whl|gem|nupkg|pom))*$/.test(value)) return true
   if (/^(?:https?|file|ftp):\/\/[^@\s]*$/i.test(value)) return true
   if (/^(?:\.{0,2}\/|~\/)[\w./-]*$/.test(value)) return true
   return false

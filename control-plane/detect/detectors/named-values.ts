@@ -6,14 +6,14 @@
  * `machine … password …` (.netrc), `_auth=` (.npmrc). The generic rule's `name = value` misses them.
  */
 import type { Candidate, Rule } from '../rule.js'
-import { isPlausibleSecret } from '../suppress.js'
+import { isPlausibleSecret, isPublicName } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
 
 /** A name that says its value is a secret. */
 const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass(?![a-z])|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|(?:encryption|signing|master|session|consumer|license|storage|account|auth)[_.-]?key|(?:auth|nonce|logged[_.-]?in)[_.-]?(?:key|salt)|credentials?)[A-Za-z0-9_.-]{0,30}'
 
 /** Names of things about a secret (its name, path, length), not the secret. */
-const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required|algorithm|algo|cipher|scheme|method|strategy)$/i
+const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required|algorithm|algo|cipher|scheme|method|strategy|sha\d{0,3}|md5|digest|checksum|fingerprint|uuid|guid)$/i
 
 interface Shape {
   /** The regex; group `name` holds the secret's name (optional), group `value` the value. */
@@ -29,12 +29,26 @@ const SHAPES: Shape[] = [
   // Terraform: variable "db_password" { ... default = "..." }
   { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['variable'] },
   // XML elements: <password>...</password>, <db.password>...</db.password>
-  { source: `<(?<name>${SECRET_NAME})>(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]]{1,200})(?:\\]\\]>)?</\\k<name>>`, flags: 'gi', gate: ['</'] },
+  // The value may stand alone on its own indented line between the tags.
+  { source: `<(?<name>${SECRET_NAME})>[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]{}]{1,200})(?:\\]\\]>)?[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?</\\k<name>>`, flags: 'gi', gate: ['</'] },
+  // Jenkins credentials.xml and job configs keep a secret in braces: <password>{AQAAABAAAAAQ...}</password>
+  // (encrypted with the controller's key, which a leaked JENKINS_HOME holds too); exported or hand-written
+  // ones put a label first: <secret>{label AQAAABAAA value}</secret>. The value is the last word.
+  { source: `<(?<name>${SECRET_NAME})>\\s{0,40}\\{(?:[^{}<>\\n]{0,200}[ \\t])?(?<value>[A-Za-z0-9+/=_.~-]{8,4000})\\}\\s{0,40}</\\k<name>>`, flags: 'gi', gate: ['>{'] },
+  // Log lines: [DEBUG] Using Foo Key=..., [INFO] token: ..., level=debug msg="client secret=..."
+  { source: `\\[(?:DEBUG|INFO|TRACE|WARN|WARNING|ERROR|FINE|VERBOSE)\\][^\\n]{0,80}?(?<![A-Za-z0-9])(?<name>[A-Za-z0-9_.-]{0,30}?(?:key|token|secret|password|passwd|pwd|credentials?|auth))[ \\t]{0,2}[=:][ \\t]{0,2}["']?(?<value>[^\\s"',;:]{1,200})(?![^\\s"',;])`, flags: 'gi', gate: ['[debug]', '[info]', '[trace]', '[warn', '[error]', '[fine]', '[verbose]'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
   { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
   // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
   // definitions and Azure app settings {"name": "DB_PASSWORD", "value": "..."}.
   { source: `"(?:key|name)"\\s{0,4}:\\s{0,4}"(?<name>${SECRET_NAME})"\\s{0,4},\\s{0,40}(?:"(?:type|enabled)"\\s{0,4}:\\s{0,4}(?:"\\w{1,20}"|true|false)\\s{0,4},\\s{0,40})?"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['"value"'] },
+  // Postman auth helpers: "apikey": [{"key": "value", "value": "..."}, {"key": "key", "value": "X-Api-Key"}];
+  // in an apikey array the entry named "value" is the key itself.
+  { source: `"key"\\s{0,4}:\\s{0,4}"value"\\s{0,4},\\s{0,40}"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"|"value"\\s{0,4}:\\s{0,4}"(?<value2>[^"\\n]{1,200})"\\s{0,4},\\s{0,40}"key"\\s{0,4}:\\s{0,4}"value"`, flags: 'g', gate: ['"apikey"'] },
+  // GitLab CI variables with options: DEPLOY_TOKEN:\n  value: "..."\n  description: ...
+  { source: `^[ \\t]{0,20}(?<name>${SECRET_NAME}):[ \\t]*\\r?\\n[ \\t]{1,40}value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gim', gate: ['value:'] },
+  // Android builds: buildConfigField "String", "API_KEY", "\"...\"" and resValue "string", "api_key", "..."
+  { source: `(?:buildConfigField|resValue)\\(?\\s{0,4}["'][A-Za-z]{1,20}["']\\s{0,4},\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,4}["'](?:\\\\["'])?(?<value>[^"'\\\\\\n]{1,200})`, flags: 'gi', gate: ['buildconfigfield', 'resvalue'] },
   // Basic-auth pairs in code: requests' auth=("user", "..."), HTTPBasicAuth, Go's SetBasicAuth, Java's
   // PasswordAuthentication, .NET's NetworkCredential: the second string is the password.
   { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth=(', 'auth =(', 'auth= (', 'auth = (', 'basicauth(', 'digestauth(', 'passwordauthentication(', 'networkcredential(', 'usernamepasswordcredentials('] },
@@ -59,14 +73,14 @@ const SHAPES: Shape[] = [
   { source: `docker[ \\t]+login\\b[^\\n]{0,120}?[ \\t]-p[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['docker'] },
   { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'] },
   // .netrc: machine host login user password value
-  { source: `\\bmachine\\s+\\S{1,255}\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'g', gate: ['machine'] },
+  { source: `(?:\\bmachine\\s+\\S{1,255}|^[ \\t]{0,8}default)\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'gm', gate: ['machine', 'default'] },
 ]
 
 /** The named-value detectors. */
 export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)', severity: 'medium',
-    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli'], priority: 0,
+    keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli', 'default', 'buildconfigfield', 'resvalue'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
       for (const shape of SHAPES) {
         if (!shape.gate.some((g) => lower.includes(g))) continue
@@ -74,10 +88,16 @@ export function namedValueRules(): Rule[] {
         for (let m = re.exec(text); m !== null; m = re.exec(text)) {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
           // Unquoted values end where prose or code punctuation starts: `--password value,`.
-          const value = (m.groups?.value ?? '').replace(/[,;)\]}]+$/, '')
-          if (META.test(name)) continue
+          const value = (m.groups?.value ?? m.groups?.value2 ?? '').replace(/[,;)\]}]+$/, '')
+          // The words just before the name belong to it in prose and logs: "cache key", "public token".
+          if (META.test(name) || isPublicName(text.slice(Math.max(0, m.index + m[0].indexOf(name) - 12), m.index + m[0].indexOf(name) + name.length))) continue
           const password = /pass|pwd/i.test(name)
           if (/^[a-z]+(?:[-_][a-z]+)*$/.test(value)) continue
+          // Some issuers shape their keys as UUIDs: under a token or key name, one is the key.
+          if (!password && /(?:token|key|secret)$/i.test(name) && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+            yield { value, index: m.index + m[0].lastIndexOf(value) }
+            continue
+          }
           if (!(password ? isPlausibleSecret(value, 6, 2.2, true) : isPlausibleSecret(value, 10, 3, true))) continue
           yield { value, index: m.index + m[0].lastIndexOf(value) }
         }
@@ -98,13 +118,20 @@ export function namedValueRules(): Rule[] {
     },
   }, {
     id: 'npmrc-auth', kind: 'npm_auth', description: 'Registry credentials in an .npmrc (_auth, base64 user:password)', severity: 'high',
-    keywords: ['_auth'], priority: 2,
+    keywords: ['_auth', '_password'], priority: 2,
     *find(text: string): Iterable<Candidate> {
-      const re = /(?:^|:)_auth\s{0,4}=\s{0,4}["']?([A-Za-z0-9+/]{8,400}={0,2})/gm
+      const re = /(?:^|:)_(auth|password)\s{0,4}=\s{0,4}["']?([A-Za-z0-9+/]{8,400}={0,2})/gm
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        const pair = decodeBase64Text(m[1] ?? '')
+        const written = m[2] ?? ''
+        const decoded = decodeBase64Text(written)
+        // _password holds the password alone, base64-encoded; _auth holds user:password.
+        if (m[1] === 'password') {
+          if (decoded !== undefined && isPlausibleSecret(decoded, 4, 1.5, true)) yield { value: decoded, index: m.index + m[0].lastIndexOf(written), length: written.length }
+          continue
+        }
+        const pair = decoded
         if (pair === undefined || !pair.includes(':') || !isPlausibleSecret(pair.slice(pair.indexOf(':') + 1), 4, 1.5, true)) continue
-        yield { value: pair, index: m.index + m[0].lastIndexOf(m[1] ?? '') }
+        yield { value: pair, index: m.index + m[0].lastIndexOf(written), length: written.length }
       }
     },
   }]

@@ -3,7 +3,7 @@
  * them. Patterns are bounded on both sides so that a token inside a longer identifier does not
  * match, and every quantifier is bounded so that a megabyte-long line costs linear time.
  */
-import { regexRule, type Rule } from '../rule.js'
+import { regexRule, type Candidate, type Rule } from '../rule.js'
 import { hasValidCrc32Checksum } from './checksums.js'
 import { charClasses } from '../entropy.js'
 import { providerRule } from './provider-spec.js'
@@ -148,16 +148,42 @@ export function providerRules(): Rule[] {
       id: 'age-secret-key', kind: 'age_secret_key', severity: 'high', description: 'age encryption secret key',
       regex: re(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`), keywords: ['age-secret-key-1'], skipPlaceholderCheck: true,
     }),
-    regexRule({
-      id: 'jwt', kind: 'jwt', severity: 'medium', description: 'JSON Web Token',
-      regex: re(`${B}ey[A-Za-z0-9_-]{10,500}\\.ey[A-Za-z0-9_-]{10,4000}\\.[A-Za-z0-9_-]{16,1000}${E2}`), keywords: ['eyj', 'eyi', 'eya'],
-      validate: isJwt,
-    }),
+    jwtRule(),
     ...PROVIDER_SPECS.map(providerRule),
   ]
 }
 
-/** A JWT whose header decodes to a JSON object naming an algorithm, and that is not the jwt.io example. */
+/**
+ * JSON Web Tokens: signed (`header.claims.signature`), unsigned (`alg: none`, nothing after the
+ * second dot), with a pretty-printed header (`{\n  "alg"` encodes to `ewog…`), and a whole token
+ * base64-encoded once more (`ZXlK…`, as Kubernetes Secrets and CI variables hold them), reported as written.
+ */
+function jwtRule(): Rule {
+  const part = 'e[wy][A-Za-z0-9_-]'
+  const token = `${B}${part}{10,500}\\.${part}{10,4000}\\.(?:[A-Za-z0-9_-]{16,1000})?(?![A-Za-z0-9_=-])`
+  // base64 of "eyJ" or of "ewo": a JWT encoded again.
+  const wrapped = `${B}(?:ZXlK|ZXdv)[A-Za-z0-9+/]{40,8000}={0,2}(?![A-Za-z0-9+/=])`
+  return {
+    id: 'jwt', kind: 'jwt', severity: 'medium', description: 'JSON Web Token (signed, unsigned, or base64-encoded whole)',
+    keywords: ['eyj', 'eyi', 'eya', 'ewog', 'zxlk', 'zxdv'], priority: 2,
+    *find(text: string): Iterable<Candidate> {
+      const direct = new RegExp(token, 'g')
+      for (let m = direct.exec(text); m !== null; m = direct.exec(text)) {
+        if (isJwt(m[0])) yield { value: m[0], index: m.index }
+      }
+      const again = new RegExp(wrapped, 'g')
+      for (let m = again.exec(text); m !== null; m = again.exec(text)) {
+        const decoded = Buffer.from(m[0], 'base64').toString('utf8').trim()
+        if (/^e[wy][A-Za-z0-9_-]{10,500}\.e[wy][A-Za-z0-9_-]{10,4000}\.(?:[A-Za-z0-9_-]{16,1000})?$/.test(decoded) && isJwt(decoded)) yield { value: m[0], index: m.index }
+      }
+    },
+  }
+}
+
+/**
+ * A JWT whose header decodes to a JSON object naming an algorithm, and that is not the jwt.io
+ * example; without a signature, only if its header says `alg: none` (else it is a truncated token).
+ */
 function isJwt(token: string): boolean {
   const [header, payload, signature] = token.split('.')
   if (header === undefined || payload === undefined || signature === undefined) return false
@@ -165,10 +191,12 @@ function isJwt(token: string): boolean {
   try {
     const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as unknown
     const claims = Buffer.from(payload, 'base64url').toString('utf8')
-    JSON.parse(claims)
+    const c = JSON.parse(claims) as unknown
+    if (c === null || typeof c !== 'object') return false
     // Documentation's sample claims (jwt.io's John Doe, subject 1234567890).
     if (/"name"\s*:\s*"John Doe"|"sub"\s*:\s*"1234567890"/.test(claims)) return false
-    return h !== null && typeof h === 'object' && 'alg' in h
+    if (h === null || typeof h !== 'object' || !('alg' in h)) return false
+    return signature !== '' || String((h as { alg: unknown }).alg).toLowerCase() === 'none'
   } catch {
     return false
   }
