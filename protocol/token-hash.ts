@@ -1,6 +1,12 @@
 /**
  * How a token becomes what Leakgate stores and sends: its SHA-256 (lowercase hex of the digest of its
  * UTF-8 bytes) and a preview short enough to recognise it by, never enough to use it.
+ *
+ * With a hash key (the deployment's secret, `hashKey` option), what is stored and synced is instead
+ * the token's keyed hash: HMAC-SHA256(key, SHA-256 of the token as 32 raw bytes), lowercase hex. A
+ * plain SHA-256 of a weak password is found again by hashing a word list; a keyed one is not, without
+ * the key. It is computed from the SHA-256, not from the token, so whatever only has a token's SHA-256
+ * (the scanner's findings, a hash added in the console) can still be keyed by the control plane.
  */
 import * as crypto from 'node:crypto'
 import { Type } from '@sinclair/typebox'
@@ -37,6 +43,63 @@ export function sha256Hex(value: string): string {
   if (oneShot !== undefined) return oneShot('sha256', value, 'hex') as string
   return crypto.createHash('sha256').update(value, 'utf8').digest('hex')
 }
+
+/** The fewest bytes a hash key may have: a key is as strong as a 256-bit secret or it is no key. */
+export const HASH_KEY_MIN_BYTES = 32
+
+/** The most bytes a hash key may have (HMAC hashes longer keys first; nothing is gained past this). */
+export const HASH_KEY_MAX_BYTES = 128
+
+/**
+ * Reads a hash key written as hex (64 to 256 characters, 32 to 128 bytes; `openssl rand -hex 32`).
+ * Returns a reason instead of a key when `text` cannot be one; the reason never quotes the text.
+ */
+export function parseHashKey(text: string): { key: Buffer } | { reason: string } {
+  const hex = text.trim()
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) return { reason: 'must be written as hex (an even number of 0-9, a-f characters)' }
+  const key = Buffer.from(hex, 'hex')
+  if (key.length < HASH_KEY_MIN_BYTES) return { reason: `must be at least ${HASH_KEY_MIN_BYTES} bytes (${HASH_KEY_MIN_BYTES * 2} hex characters), got ${key.length}` }
+  if (key.length > HASH_KEY_MAX_BYTES) return { reason: `must be at most ${HASH_KEY_MAX_BYTES} bytes (${HASH_KEY_MAX_BYTES * 2} hex characters), got ${key.length}` }
+  // A random 32-byte key has about 30 distinct byte values; fewer than 16 is a typed or repeated pattern.
+  if (new Set(key).size < 16) return { reason: 'looks like a pattern, not random bytes' }
+  return { key }
+}
+
+/**
+ * A token's keyed hash, from its SHA-256 (32 raw bytes, or 64 hex characters of either case):
+ * HMAC-SHA256(key, digest) in lowercase hex. The one definition both the control plane (keying the
+ * SHA-256s it receives) and the node (keying each candidate credential) use.
+ */
+export function keyedHash(key: Uint8Array, sha256: Uint8Array | string): string {
+  const digest = typeof sha256 === 'string' ? Buffer.from(sha256, 'hex') : sha256
+  if (digest.length !== 32) throw new TypeError(`keyedHash takes a SHA-256 (32 bytes), got ${digest.length} bytes`)
+  return crypto.createHmac('sha256', key).update(digest).digest('hex')
+}
+
+/** A token's keyed hash in base64, the form the node's index looks up (as `sha256Base64` without a key). */
+export function keyedTokenBase64(key: Uint8Array, token: string): string {
+  return crypto.createHmac('sha256', key).update(sha256Digest(token)).digest('base64')
+}
+
+/** A token's keyed hash in hex (`keyedHash` of its SHA-256). */
+export function keyedTokenHex(key: Uint8Array, token: string): string {
+  return keyedHash(key, sha256Digest(token))
+}
+
+/**
+ * What names a hash key without revealing it: the first 16 hex characters of HMAC-SHA256(key,
+ * "leakgate hash key id"). The store records it, and nodes send it when they sync, so a mismatch is
+ * seen at once instead of every lookup silently missing.
+ */
+export function hashKeyId(key: Uint8Array): string {
+  return crypto.createHmac('sha256', key).update('leakgate hash key id').digest('hex').slice(0, 16)
+}
+
+/**
+ * The request header a node sends its hash key id in when it syncs (`/v1/sync/snapshot`,
+ * `/v1/sync/changes`); absent when it has no key. Lowercase, as Node's headers objects are keyed.
+ */
+export const HASH_KEY_ID_HEADER = 'leakgate-hash-key-id'
 
 /** Whether `s` is a SHA-256 in Leakgate's form: 64 lowercase hex characters. */
 export function isSha256Hex(s: string): boolean {
