@@ -42,8 +42,9 @@ export function storeFile(t: Teardown, store: Store): Database.Database {
 
 /** Builds a control plane over a fresh store; `overrides` are config options. */
 export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}): Promise<TestPlane> {
-  const dir = tempDir(t, 'leakgate-cp-')
-  const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', ...overrides })
+  const config = defaultControlPlaneConfig({ dataDir: tempDir(t, 'leakgate-cp-'), logLevel: 'info', ...overrides })
+  // An overridden dataDir is a store the test reopens (a restart): the harness opens that one.
+  const dir = config.dataDir
   const store = Store.open(dir, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
