@@ -21,7 +21,7 @@ export const TokenHashAnyCase = Type.String({ pattern: '^[0-9a-fA-F]{64}$' })
 
 // crypto.hash (Node >= 20.12) is a one-shot digest without the Hash object's allocation and
 // method calls; it halves the cost of hashing a short credential on the node's hot path.
-const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'buffer' | 'hex' | 'base64') => Buffer | string }).hash
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string | Buffer, enc: 'buffer' | 'hex' | 'base64' | 'binary') => Buffer | string }).hash
 
 /** SHA-256 digest (32 bytes) of the UTF-8 bytes of `value`. */
 export function sha256Digest(value: string): Buffer {
@@ -66,6 +66,61 @@ export function parseHashKey(text: string): { key: Buffer } | { reason: string }
 }
 
 /**
+ * HMAC-SHA256 with one key, as three one-shot SHA-256s over buffers prepared once (RFC 2104: the key's
+ * inner and outer pads are fixed, only the message changes). `createHmac` for each credential cost
+ * about nine times a plain SHA-256 on the node's hot path, most of it making the Hmac object and
+ * importing the key each time; crypto.hash to a Buffer costs three times crypto.hash to a string, so
+ * the digests in between travel as latin1 strings (bench/RESULTS.md "Hash key"). Not reentrant, which
+ * a synchronous call is not.
+ */
+class KeyedSha256 {
+  readonly #inner = Buffer.alloc(64 + 32)
+  readonly #outer = Buffer.alloc(64 + 32)
+
+  constructor(key: Uint8Array) {
+    const k = key.length > 64 ? crypto.createHash('sha256').update(key).digest() : key
+    for (let i = 0; i < 64; i++) {
+      const b = k[i] ?? 0
+      this.#inner[i] = b ^ 0x36
+      this.#outer[i] = b ^ 0x5c
+    }
+  }
+
+  /** HMAC-SHA256(key, digest) of a 32-byte digest. */
+  of(digest: Uint8Array, enc: 'hex' | 'base64'): string {
+    this.#inner.set(digest, 64)
+    return this.#finish(enc)
+  }
+
+  /** HMAC-SHA256(key, SHA-256 of the UTF-8 bytes of `token`). */
+  ofToken(token: string, enc: 'hex' | 'base64'): string {
+    if (oneShot === undefined) return this.of(sha256Digest(token), enc)
+    this.#inner.write(oneShot('sha256', token, 'binary') as string, 64, 'latin1')
+    return this.#finish(enc)
+  }
+
+  #finish(enc: 'hex' | 'base64'): string {
+    if (oneShot === undefined) {
+      this.#outer.set(crypto.createHash('sha256').update(this.#inner).digest(), 64)
+      return crypto.createHash('sha256').update(this.#outer).digest(enc)
+    }
+    this.#outer.write(oneShot('sha256', this.#inner, 'binary') as string, 64, 'latin1')
+    return oneShot('sha256', this.#outer, enc) as string
+  }
+}
+
+// One prepared HMAC a key: a node and a control plane each have one key, so this holds one entry.
+const prepared = new WeakMap<Uint8Array, KeyedSha256>()
+function keyed(key: Uint8Array): KeyedSha256 {
+  let k = prepared.get(key)
+  if (k === undefined) {
+    k = new KeyedSha256(key)
+    prepared.set(key, k)
+  }
+  return k
+}
+
+/**
  * A token's keyed hash, from its SHA-256 (32 raw bytes, or 64 hex characters of either case):
  * HMAC-SHA256(key, digest) in lowercase hex. The one definition both the control plane (keying the
  * SHA-256s it receives) and the node (keying each candidate credential) use.
@@ -73,17 +128,17 @@ export function parseHashKey(text: string): { key: Buffer } | { reason: string }
 export function keyedHash(key: Uint8Array, sha256: Uint8Array | string): string {
   const digest = typeof sha256 === 'string' ? Buffer.from(sha256, 'hex') : sha256
   if (digest.length !== 32) throw new TypeError(`keyedHash takes a SHA-256 (32 bytes), got ${digest.length} bytes`)
-  return crypto.createHmac('sha256', key).update(digest).digest('hex')
+  return keyed(key).of(digest, 'hex')
 }
 
 /** A token's keyed hash in base64, the form the node's index looks up (as `sha256Base64` without a key). */
 export function keyedTokenBase64(key: Uint8Array, token: string): string {
-  return crypto.createHmac('sha256', key).update(sha256Digest(token)).digest('base64')
+  return keyed(key).ofToken(token, 'base64')
 }
 
 /** A token's keyed hash in hex (`keyedHash` of its SHA-256). */
 export function keyedTokenHex(key: Uint8Array, token: string): string {
-  return keyedHash(key, sha256Digest(token))
+  return keyed(key).ofToken(token, 'hex')
 }
 
 /**
