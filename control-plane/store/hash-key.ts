@@ -64,9 +64,9 @@ export class StoredHashes {
     return this.#key === undefined ? fingerprint : keyedHash(this.#key, sha256Hex(`finding fingerprint\0${fingerprint}`)).slice(0, 32)
   }
 
-  /** A token's preview as stored: a hash-only placeholder names the stored hash, not the SHA-256. */
+  /** A token's preview as stored: with a key, a hash-only placeholder names the stored hash, not the SHA-256. */
   preview(preview: string, stored: string): string {
-    return preview.startsWith(HASH_PREVIEW_PREFIX) ? `${HASH_PREVIEW_PREFIX}${stored.slice(0, 8)}` : preview
+    return this.keyed && preview.startsWith(HASH_PREVIEW_PREFIX) ? `${HASH_PREVIEW_PREFIX}${stored.slice(0, 8)}` : preview
   }
 }
 
