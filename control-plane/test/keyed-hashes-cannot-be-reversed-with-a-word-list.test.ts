@@ -48,7 +48,10 @@ async function expose(t: Test, hashKey: string | undefined): Promise<Exposure> {
   const id = (created.json() as { id: number }).id
   await waitFor('the node to block the leaked password', async () => (await fetch(`${node.url}/x`, { headers: { 'x-api-key': LEAKED } })).status === 403, 30_000)
   await waitFor('a sighting to reach the control plane', async () => (plane.call('GET', `/v1/leaks/${id}`, plane.keys.analyst)).then((r) => (r.json() as { hits: number }).hits > 0), 30_000)
-  await waitFor('the node to cache the change', () => readdirSync(cacheDir).includes('index.changes.json'), 30_000)
+  // The node has cached the leak once its cache holds the hash the control plane stores for it.
+  const stored = ((await plane.call('GET', `/v1/leaks/${id}`, plane.keys.analyst)).json() as { tokens: Array<{ sha256: string }> }).tokens[0]!.sha256
+  const cache = (): Buffer => Buffer.concat(readdirSync(cacheDir).map((f) => readFileSync(join(cacheDir, f))))
+  await waitFor('the node to cache the leak', () => cache().toString('latin1').includes(stored) || cache().includes(Buffer.from(stored, 'hex')), 30_000)
 
   const headers = hashKey === undefined ? {} : { [HASH_KEY_ID_HEADER]: hashKeyId(Buffer.from(hashKey, 'hex')) }
   const snapshot = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node, undefined, headers)
@@ -60,7 +63,7 @@ async function expose(t: Test, hashKey: string | undefined): Promise<Exposure> {
     'the leak in the API': Buffer.from((await plane.call('GET', `/v1/leaks/${id}`, plane.keys.analyst)).body),
     'the sync snapshot': snapshot.rawPayload,
     'the sync changes': Buffer.from(changes.body),
-    "the node's cache": Buffer.concat(readdirSync(cacheDir).map((f) => readFileSync(join(cacheDir, f)))),
+    "the node's cache": cache(),
   }
   return { plane, node, places }
 }
