@@ -8,7 +8,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { loggerOptions } from '../lib/logger.js'
 import { installAuth } from './auth.js'
-import type { ControlPlaneConfig } from './config.js'
+import { hashKeyOf, type ControlPlaneConfig } from './config.js'
 import consolePlugin from './console/plugin.js'
 import type { RouteContext } from './context.js'
 import { NotFoundError } from '../lib/errors.js'
@@ -79,6 +79,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
     changesRetention: config.changesRetention,
+    hashKey: { key: hashKeyOf(config) },
   })
   const sync = new SyncService(store, {
     maxWaitSeconds: config.longPollMaxWaitSeconds,
@@ -108,6 +109,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     schemaErrorFormatter: formatSchemaErrors,
   })
   app.decorate('leakgate', ctx)
+  const converted = store.hashKeyConversion
+  if (converted !== undefined) {
+    app.log.warn({ hashKeyId: store.hashes.keyId, converted }, 'hash key set: every token hash in the store was converted to its keyed hash, once (the store now needs this key to start)')
+  }
   // Connections past the cap are closed as they arrive, before any request is read.
   app.server.maxConnections = config.maxConnections
   const scans = new ScanService(store, {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
@@ -51,4 +52,15 @@ t.test('config/control-plane.yaml documents every option with its default, and l
 t.test('a headers timeout longer than the request timeout is refused', async (t) => {
   t.throws(() => loadControlPlaneConfig({ env: { LEAKGATE_REQUEST_TIMEOUT: '5', LEAKGATE_HEADERS_TIMEOUT: '6' } }), /headersTimeoutSeconds.*must not exceed requestTimeoutSeconds/)
   t.equal(loadControlPlaneConfig({ env: { LEAKGATE_REQUEST_TIMEOUT: '5', LEAKGATE_HEADERS_TIMEOUT: '5' } }).headersTimeoutSeconds, 5)
+})
+
+t.test('a hash key shorter than 32 bytes, not hex, or a pattern is refused, naming the option', async (t) => {
+  const key = randomBytes(32).toString('hex')
+  t.equal(loadControlPlaneConfig({ env: { LEAKGATE_HASH_KEY: key } }).hashKey, key)
+  for (const bad of [randomBytes(31).toString('hex'), `${key.slice(0, 63)}z`, 'ab'.repeat(32), `${key}0`]) {
+    const thrown = t.throws(() => loadControlPlaneConfig({ env: { LEAKGATE_HASH_KEY: bad } }), { code: 'LEAKGATE_ERR_CONFIG' }) as Error
+    t.match(thrown.message, /hashKey option \(LEAKGATE_HASH_KEY\)/)
+    t.notMatch(thrown.message, bad, 'the key is not echoed')
+  }
+  t.throws(() => defaultControlPlaneConfig({ hashKey: 'ab'.repeat(16) }), { code: 'LEAKGATE_ERR_CONFIG' })
 })

@@ -2,8 +2,9 @@
  * The control plane's configuration: one JSON schema, every option with its default, env variable
  * and flag. `config/control-plane.yaml` documents each one; keep the two in step.
  */
-import { loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+import { loadConfig, optionName, type ConfigSchema, type ConfigSources } from '../lib/config.js'
 import { ConfigError } from '../lib/errors.js'
+import { parseHashKey } from '../protocol/token-hash.js'
 
 /** Risk levels, lowest first. */
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const
@@ -62,6 +63,7 @@ export interface ControlPlaneConfig {
   headersTimeoutSeconds: number
   maxConnections: number
   metricsKey?: string
+  hashKey?: string
   limits: LimitsConfig
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   scanSources: ScanSourceConfig[]
@@ -93,6 +95,7 @@ export const controlPlaneSchema: ConfigSchema = {
     headersTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10, description: 'longest time to receive a request\'s headers (at most requestTimeoutSeconds); a silent or trickling client is cut off', 'x-env': 'LEAKGATE_HEADERS_TIMEOUT', 'x-flag': 'headers-timeout' },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 2000, description: 'most open connections on the API port; further ones are closed at once (keep it under the process\'s file limit; each node holds about two)', 'x-env': 'LEAKGATE_MAX_CONNECTIONS', 'x-flag': 'max-connections' },
     metricsKey: { type: 'string', pattern: KEY_PATTERN, description: 'when set, /metrics needs Authorization: Bearer <this key> (24 to 256 printable characters)', 'x-env': 'LEAKGATE_METRICS_KEY', 'x-secret': true },
+    hashKey: { type: 'string', minLength: 1, maxLength: 1024, description: 'the deployment\'s hash key: tokens are stored and synced as HMAC-SHA256(key, SHA-256), so a weak password cannot be found again from its hash; 64 to 256 hex characters (`openssl rand -hex 32`); every node needs the same key; once set, it cannot change', 'x-env': 'LEAKGATE_HASH_KEY', 'x-secret': true },
     limits: {
       type: 'object', additionalProperties: false,
       default: { tokensPerLeak: 100, sightingsPerBatch: 1000, changesPerResponse: 10_000, sightingsKeptPerLeak: 1000 },
@@ -146,6 +149,7 @@ export const controlPlaneSchema: ConfigSchema = {
  */
 export function loadControlPlaneConfig(sources: ConfigSources): Readonly<ControlPlaneConfig> {
   const config = loadConfig<ControlPlaneConfig>(controlPlaneSchema, sources)
+  hashKeyOf(config)
   if (config.adminKey !== undefined && config.adminKey === config.nodeKey) {
     throw new ConfigError(
       'adminKey option (LEAKGATE_ADMIN_KEY) and nodeKey option (LEAKGATE_NODE_KEY) must differ: one key has one role',
@@ -172,5 +176,18 @@ export function defaultControlPlaneConfig(overrides: Record<string, unknown> = {
     // An override becomes the default, so the schema still validates it.
     properties[key] = key in overrides ? { ...prop, default: overrides[key] } : prop
   }
-  return loadConfig<ControlPlaneConfig>({ ...controlPlaneSchema, properties }, {})
+  const config = loadConfig<ControlPlaneConfig>({ ...controlPlaneSchema, properties }, {})
+  hashKeyOf(config)
+  return config
+}
+
+/**
+ * The `hashKey` option as bytes, or undefined when none is set.
+ * @throws {ConfigError} naming the option when the key is not 32 to 128 random bytes in hex.
+ */
+export function hashKeyOf(config: Readonly<Pick<ControlPlaneConfig, 'hashKey'>>): Buffer | undefined {
+  if (config.hashKey === undefined) return undefined
+  const parsed = parseHashKey(config.hashKey)
+  if ('reason' in parsed) throw new ConfigError(`${optionName(controlPlaneSchema, 'hashKey')} ${parsed.reason}; make one with \`openssl rand -hex 32\``)
+  return parsed.key
 }

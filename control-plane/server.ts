@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../lib/errors.js'
 import { buildControlPlane } from './app.js'
-import { controlPlaneSchema, loadControlPlaneConfig } from './config.js'
+import { controlPlaneSchema, hashKeyOf, loadControlPlaneConfig } from './config.js'
 import { Store } from './store/store.js'
 
 function usage(): string {
@@ -51,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
     changesRetention: config.changesRetention,
+    hashKey: { key: hashKeyOf(config) },
   })
   const seeded: string[] = []
   if (config.adminKey !== undefined) seeded.push(`admin ${store.keys.seed(config.adminKey, 'admin', 'LEAKGATE_ADMIN_KEY')}`)

@@ -75,6 +75,13 @@ export const RateLimitedError = define('LEAKGATE_ERR_RATE_LIMITED', '%s', 429)
 /** 410: the changes asked for are no longer kept (or the store was reset); fetch the snapshot. */
 export const SyncGoneError = define('LEAKGATE_ERR_SYNC_GONE', '%s', 410)
 
+/**
+ * 409: hash keys that do not match. Answered to a node whose `Leakgate-Hash-Key-Id` (or its absence)
+ * differs from the store's hash key, and thrown at start by a control plane whose `hashKey` option
+ * differs from the key its store was converted with (or is missing): either would miss every leak.
+ */
+export const HashKeyMismatchError = define('LEAKGATE_ERR_HASH_KEY_MISMATCH', '%s', 409)
+
 /** 415: the body is not JSON. */
 export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 

@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { createLogger } from '../lib/logger.js'
 import { buildAdmin } from './admin.js'
-import type { NodeConfig } from './config.js'
+import { nodeHashKeyOf, type NodeConfig } from './config.js'
 import { compileBodyPlan } from './body-credentials.js'
 import { compilePlan } from './credentials.js'
 import { Forwarder } from './forward.js'
@@ -26,6 +26,7 @@ import { routeTemplate, SightingBuffer, SightingSender } from './sightings.js'
 import { SyncClient } from './sync-client.js'
 import { Upgrades } from './upgrade.js'
 import { IndexHolder } from './verdict.js'
+import { hashKeyId } from '../protocol/token-hash.js'
 
 export type { ProxyServer } from './proxy-server.js'
 
@@ -62,7 +63,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const logger = createLogger(config.logLevel, 'leakgate-node', deps.logStream).child({}, {
     serializers: { req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, route: routeTemplate(req.url ?? '/') }) },
   })
-  const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate }
+  const hashKey = nodeHashKeyOf(config)
+  const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate, ...(hashKey === undefined ? {} : { hashKey }) }
   const initial = deps.index ?? (config.index === undefined ? undefined : loadIndexFile(config.index, indexOptions, logger))
   // An index given up front is never synced: sync age stays -1, so an age alert cannot fire on an air-gapped node.
   const holder = new IndexHolder(initial)
@@ -74,6 +76,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const sync = followsControlPlane
     ? new SyncClient({
         controlPlane, nodeKey, nodeId,
+        hashKeyId: hashKey === undefined ? undefined : hashKeyId(hashKey),
         version: deps.version ?? '0.0.0',
         cacheDir: config.cacheDir,
         waitSeconds: config.syncWaitSeconds,

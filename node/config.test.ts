@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { loadNodeConfig, DEFAULT_CREDENTIAL_PLACES } from './config.js'
 
@@ -36,4 +37,13 @@ t.test('credential places: a path place has no name, every other place one', asy
   t.throws(() => loadNodeConfig({ env: env('[{"in":"query"}]') }), { message: /LEAKGATE_CREDENTIAL_PLACES/ })
   t.throws(() => loadNodeConfig({ env: env('[{"in":"path","name":"x"}]') }), { message: /LEAKGATE_CREDENTIAL_PLACES/ })
   t.equal(loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_MIN_CANDIDATE_LENGTH: '12' } }).minCandidateLength, 12)
+})
+
+t.test('a hash key shorter than 32 bytes is refused, naming the option', async (t) => {
+  const key = randomBytes(32).toString('hex')
+  t.equal(loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_HASH_KEY: key } }).hashKey, key)
+  const short = randomBytes(16).toString('hex')
+  const thrown = t.throws(() => loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_HASH_KEY: short } }), { code: 'LEAKGATE_ERR_CONFIG' }) as Error
+  t.match(thrown.message, /hashKey option \(LEAKGATE_HASH_KEY\)/)
+  t.notMatch(thrown.message, short, 'the key is not echoed')
 })

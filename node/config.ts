@@ -3,7 +3,9 @@
  * (lib/config.ts). `config/node.yaml` documents every option with its default.
  */
 import { hostname } from 'node:os'
-import { loadConfig, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+import { loadConfig, optionName, type ConfigSchema, type ConfigSources } from '../lib/config.js'
+import { ConfigError } from '../lib/errors.js'
+import { parseHashKey } from '../protocol/token-hash.js'
 
 /**
  * Where a credential is taken from: `header` (authorization and proxy-authorization read as
@@ -26,6 +28,7 @@ export interface NodeConfig {
   upstream: string
   controlPlane: string
   nodeKey?: string
+  hashKey?: string
   nodeId: string
   cacheDir: string
   index?: string
@@ -84,6 +87,7 @@ export const nodeConfigSchema: ConfigSchema = {
     upstream: { type: 'string', pattern: '^https?://[^/?#]+/?$', description: 'the API behind the node: http(s)://host:port', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
     controlPlane: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8080', description: 'control plane base URL', 'x-env': 'LEAKGATE_CONTROL_PLANE', 'x-flag': 'control-plane' },
     nodeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'API key with the node role', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
+    hashKey: { type: 'string', minLength: 1, maxLength: 1024, description: 'the control plane\'s hash key (the same hex string): each credential is looked up by its keyed hash; a node without it, or with another, is refused by the control plane and keeps its last index', 'x-env': 'LEAKGATE_HASH_KEY', 'x-secret': true },
     nodeId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._:-]+$', default: sanitizeId(hostname()), description: 'this node\'s name in the fleet', 'x-env': 'LEAKGATE_NODE_ID', 'x-flag': 'node-id' },
     cacheDir: { type: 'string', minLength: 1, default: './data/node', description: 'where the last good index is kept', 'x-env': 'LEAKGATE_CACHE_DIR', 'x-flag': 'cache-dir' },
     index: { type: 'string', minLength: 1, description: 'enforce this snapshot file and use no control plane', 'x-env': 'LEAKGATE_INDEX', 'x-flag': 'index' },
@@ -134,5 +138,18 @@ function sanitizeId(name: string): string {
  * @throws {ConfigError} naming each bad option with its env variable and flag.
  */
 export function loadNodeConfig(sources: ConfigSources): Readonly<NodeConfig> {
-  return loadConfig<NodeConfig>(nodeConfigSchema, sources)
+  const config = loadConfig<NodeConfig>(nodeConfigSchema, sources)
+  nodeHashKeyOf(config)
+  return config
+}
+
+/**
+ * The `hashKey` option as bytes, or undefined when none is set.
+ * @throws {ConfigError} naming the option when the key is not 32 to 128 random bytes in hex.
+ */
+export function nodeHashKeyOf(config: Readonly<Pick<NodeConfig, 'hashKey'>>): Buffer | undefined {
+  if (config.hashKey === undefined) return undefined
+  const parsed = parseHashKey(config.hashKey)
+  if ('reason' in parsed) throw new ConfigError(`${optionName(nodeConfigSchema, 'hashKey')} ${parsed.reason}; use the control plane's key`)
+  return parsed.key
 }

@@ -40,6 +40,8 @@ export class NodeCounters {
   /** Form or JSON bodies past `bodyCheckLimit` forwarded unchecked (`bodyCheckOverflow: pass`); the request is also counted by its verdict. */
   bodyUnchecked = 0
   syncErrors = 0
+  /** Sync requests the control plane refused because this node's hash key is not its own (also counted in syncErrors). */
+  hashKeyMismatches = 0
   sightingsDropped = 0
 }
 
@@ -131,6 +133,7 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
   new Gauge({ name: 'leakgate_node_tunnels_open', help: 'WebSocket tunnels open between clients and the upstream', registers: [registry], collect() { this.set(counters.tunnelsOpen) } })
   const simple: [string, string, () => number][] = [
     ['leakgate_node_sync_errors_total', 'Failed exchanges with the control plane (sync, sightings)', () => counters.syncErrors],
+    ['leakgate_node_hash_key_mismatches_total', 'Sync requests refused because this node\'s hash key is not the control plane\'s (the node keeps its last index)', () => counters.hashKeyMismatches],
     ['leakgate_node_body_unchecked_total', 'Form or JSON bodies past bodyCheckLimit forwarded without their credentials checked (bodyCheckOverflow: pass)', () => counters.bodyUnchecked],
     ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],
     ['leakgate_node_sightings_dropped_total', 'Sightings dropped because the buffer was full or the control plane refused them', () => counters.sightingsDropped],

@@ -24,14 +24,15 @@ import type { NodeConfig } from './config.js'
 import type { CredentialPlan } from './credentials.js'
 import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
 import type { Forwarder } from './forward.js'
-import { sha256Hex } from '../protocol/token-hash.js'
+import { keyedTokenHex, sha256Hex } from '../protocol/token-hash.js'
+import { nodeHashKeyOf } from './config.js'
 import type { NodeMetrics } from './metrics.js'
 import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
 import { judge, type IndexHolder, type Verdict } from './verdict.js'
 
 /** What the request path is made of. */
 export interface RequestPathParts {
-  config: Pick<Readonly<NodeConfig>, 'bodyLimit' | 'bodyCheckLimit' | 'bodyCheckOverflow' | 'noIndex' | 'maxCredentials' | 'maxCredentialLength' | 'trustProxy' | 'logLevel'>
+  config: Pick<Readonly<NodeConfig>, 'bodyLimit' | 'bodyCheckLimit' | 'bodyCheckOverflow' | 'noIndex' | 'maxCredentials' | 'maxCredentialLength' | 'trustProxy' | 'logLevel' | 'hashKey'>
   plan: CredentialPlan
   /** The plan a form or JSON body is checked with (body-credentials.ts `compileBodyPlan`). */
   bodyPlan: CredentialPlan
@@ -60,6 +61,9 @@ export interface RequestPath {
 export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, plan, bodyPlan, holder, forwarder, sightings, logger, isDraining } = parts
   const { counters, checkSeconds } = parts.metrics
+  // A sighting names the token by the hash the index holds (keyed with a hash key), never by a plain SHA-256 the key was meant to replace.
+  const hashKey = nodeHashKeyOf(config)
+  const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
   // The verdict step's refusals never vary with the request: made once.
   const noIndex = refusal('no_index', new NoIndexError())
@@ -95,7 +99,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     const method = req.method ?? 'GET'
     const kind = verdict.kind === 'block' ? 'block' : 'monitor'
     for (const hit of verdict.hits) {
-      sightings.push({ leakId: hit.entry.leakId, sha256: sha256Hex(hit.credential), at, host, method, route, client, verdict: kind })
+      sightings.push({ leakId: hit.entry.leakId, sha256: sightingHash(hit.credential), at, host, method, route, client, verdict: kind })
     }
   }
 

@@ -23,7 +23,8 @@ import { isChangesFrame, MAX_WAIT_SECONDS, type Change } from '../protocol/chang
 import type { Heartbeat } from '../protocol/heartbeat.js'
 import { IndexCache } from './leakdb/cache.js'
 import { LeakIndex, type IndexOptions } from './leakdb/index.js'
-import { SyncError } from '../lib/errors.js'
+import { HashKeyMismatchError, SyncError } from '../lib/errors.js'
+import { HASH_KEY_ID_HEADER } from '../protocol/token-hash.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
 
@@ -32,6 +33,8 @@ export interface SyncClientOptions {
   controlPlane: string
   nodeKey: string | undefined
   nodeId: string
+  /** The id of the node's hash key (protocol/token-hash.ts hashKeyId), sent with every sync request; undefined without a key. */
+  hashKeyId?: string | undefined
   version: string
   cacheDir: string
   /** Long-poll wait of /v1/sync/changes, 0..MAX_WAIT_SECONDS (30) seconds. */
@@ -147,7 +150,9 @@ export class SyncClient {
         }
         this.#o.counters.syncErrors++
         const e = err as { code?: string; message?: string }
-        const level = this.#failing ? 'debug' : 'warn'
+        if (err instanceof HashKeyMismatchError) this.#o.counters.hashKeyMismatches++
+        // A hash key mismatch is an operator's error that no retry fixes: said as an error, once.
+        const level = this.#failing ? 'debug' : err instanceof HashKeyMismatchError ? 'error' : 'warn'
         this.#failing = true
         this.#o.logger[level]({ err: { code: e.code, message: e.message }, revision: this.#o.holder.current?.revision ?? null }, 'sync with the control plane failed; enforcing the index in force and retrying')
         await this.#sleep(backoffDelay(attempt++))
@@ -183,7 +188,11 @@ export class SyncClient {
   }
 
   async #get(path: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
-    return httpRequest(this.#base + path, { method: 'GET', dispatcher: this.#agent, headers: this.#headers(headers), signal: this.#abort.signal })
+    // The sync requests say which hash key this node looks credentials up with, so the control plane
+    // refuses a node that would miss every leak instead of feeding it an index it cannot match.
+    const keyId = this.#o.hashKeyId
+    const withKey = keyId === undefined ? headers : { ...headers, [HASH_KEY_ID_HEADER]: keyId }
+    return httpRequest(this.#base + path, { method: 'GET', dispatcher: this.#agent, headers: this.#headers(withKey), signal: this.#abort.signal })
   }
 
   async #fetchSnapshot(): Promise<void> {
@@ -281,6 +290,18 @@ export class SyncClient {
   }
 
   async #statusError(res: Dispatcher.ResponseData, what: string): Promise<Error> {
+    if (res.statusCode === 409) {
+      // The control plane's problem detail says which side lacks the key or has another (ids only).
+      const text = (await readBounded(res.body, 64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8')
+      let detail = 'the hash key of this node is not the control plane\'s'
+      try {
+        const d = (JSON.parse(text) as { detail?: unknown }).detail
+        if (typeof d === 'string') detail = d.slice(0, 500)
+      } catch {
+        // keep the generic detail
+      }
+      return new HashKeyMismatchError(`${what}: ${detail}; enforcing the last good index`)
+    }
     await res.body.dump()
     const hint = res.statusCode === 401 || res.statusCode === 403 ? ' (check LEAKGATE_NODE_KEY: it needs a key with the node role)' : ''
     return new SyncError(`${what}: control plane answered ${res.statusCode}${hint}`)

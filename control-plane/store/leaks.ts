@@ -11,11 +11,12 @@
 import type Database from 'better-sqlite3'
 import { NotFoundError } from '../../lib/errors.js'
 import type { AuditLog } from './audit.js'
+import type { StoredHashes } from './hash-key.js'
 import { LeakDecisions } from './leak-decisions.js'
 import { FindingUpserts, type FindingGroup } from './leak-findings.js'
 import { listLeaks } from './leak-list.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
-import type { DecisionInput, Leak, LeakDetail, LeakQuery, NewLeak } from './leak-types.js'
+import type { DecisionInput, Leak, LeakDetail, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
 import type { SightingRepo } from './sightings.js'
 
 export type * from './leak-types.js'
@@ -29,10 +30,12 @@ export class LeakRepo {
   readonly #sightings: SightingRepo
   readonly #decisions: LeakDecisions
   readonly #findings: FindingUpserts
+  readonly #hashes: StoredHashes
   readonly #write: <T>(fn: () => T) => T
 
-  constructor(db: Database.Database, records: LeakRecords, audit: AuditLog, sightings: SightingRepo, write: <T>(fn: () => T) => T) {
+  constructor(db: Database.Database, records: LeakRecords, audit: AuditLog, sightings: SightingRepo, hashes: StoredHashes, write: <T>(fn: () => T) => T) {
     this.#db = db
+    this.#hashes = hashes
     this.#records = records
     this.#audit = audit
     this.#sightings = sightings
@@ -62,7 +65,7 @@ export class LeakRepo {
 
   /** Records a new leak (audited as created by `actor`) and puts its tokens in the index. */
   create(input: NewLeak, actor: string): LeakDetail {
-    const id = this.#write(() => this.#records.insert(input, actor))
+    const id = this.#write(() => this.#records.insert({ ...input, tokens: this.#stored(input.tokens) }, actor))
     return this.require(id)
   }
 
@@ -72,7 +75,7 @@ export class LeakRepo {
    * rescores it. Status and action of an existing leak are the operator's and stay as they are.
    */
   upsertFromFindings(group: FindingGroup, actor: string): { leak: LeakDetail; created: boolean } {
-    const result = this.#write(() => this.#findings.apply(group, actor))
+    const result = this.#write(() => this.#findings.apply({ ...group, tokens: this.#stored(group.tokens) }, actor))
     return { leak: this.require(result.id), created: result.created }
   }
 
@@ -85,5 +88,13 @@ export class LeakRepo {
   /** One page of leaks, with the total matching the filters. */
   list(query: LeakQuery): { items: Leak[]; nextCursor: string | null; total: number } {
     return listLeaks(this.#db, query)
+  }
+
+  // Tokens arrive with their SHA-256 (hashed from the value on arrival, or sent as a hash): stored keyed when the store is.
+  #stored(tokens: readonly TokenInput[]): TokenInput[] {
+    return tokens.map((t) => {
+      const sha256 = this.#hashes.of(t.sha256)
+      return { ...t, sha256, preview: this.#hashes.preview(t.preview, sha256) }
+    })
   }
 }

@@ -173,4 +173,17 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE leaks SET seen_by_nodes = 1 WHERE hits > 0 AND seen_by_nodes = 0;
     `,
   },
+  {
+    version: 3,
+    name: 'hash key: whether token hashes are keyed, and the id of the key',
+    sql: `
+      -- One row once the store's token hashes are keyed (HMAC-SHA256 with the hashKey option); none while
+      -- they are plain SHA-256s. The key's id only (protocol/token-hash.ts hashKeyId), never the key.
+      CREATE TABLE hash_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_id TEXT NOT NULL CHECK (length(key_id) = 16),
+        keyed_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ]

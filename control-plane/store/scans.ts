@@ -4,6 +4,7 @@
  */
 import type Database from 'better-sqlite3'
 import type { Finding, Progress, ScanSourceSpec, ScanState } from '../detect/index.js'
+import type { StoredHashes } from './hash-key.js'
 
 /** A scan as `GET /v1/scans/:id` shows it (docs/api.md "Scans"). */
 export interface ScanRecord {
@@ -50,7 +51,10 @@ const MAX_RECORDED_FINDINGS = 10_000
 export class ScanRepo {
   readonly #s
 
-  constructor(db: Database.Database) {
+  readonly #hashes: StoredHashes
+
+  constructor(db: Database.Database, hashes: StoredHashes) {
+    this.#hashes = hashes
     this.#s = {
       insert: db.prepare<[string, string, string, string, number, number, string, string | null], { id: number }>(
         'INSERT INTO scans (source, status, progress, findings, leaks_created, leaks_updated, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id'),
@@ -89,7 +93,7 @@ export class ScanRepo {
   /** Records a scan made elsewhere, already finished; returns its id. */
   recordFinished(source: ScanSourceSpec, outcome: Omit<ScanOutcome, 'status' | 'error'>): number {
     const { progress, findings, leaksCreated, leaksUpdated, finishedAt } = outcome
-    return this.#s.insert.get(JSON.stringify(source), 'done', JSON.stringify(progress), JSON.stringify(findings.slice(0, MAX_RECORDED_FINDINGS)), leaksCreated, leaksUpdated, finishedAt, finishedAt)!.id
+    return this.#s.insert.get(JSON.stringify(source), 'done', JSON.stringify(progress), JSON.stringify(this.#stored(findings)), leaksCreated, leaksUpdated, finishedAt, finishedAt)!.id
   }
 
   /** The running counts of a scan under way. */
@@ -100,7 +104,7 @@ export class ScanRepo {
   /** Ends a running scan. */
   finish(id: number, outcome: ScanOutcome): void {
     this.#s.finish.run({
-      id, status: outcome.status, progress: JSON.stringify(outcome.progress), findings: JSON.stringify(outcome.findings.slice(0, MAX_RECORDED_FINDINGS)),
+      id, status: outcome.status, progress: JSON.stringify(outcome.progress), findings: JSON.stringify(this.#stored(outcome.findings)),
       created: outcome.leaksCreated, updated: outcome.leaksUpdated, now: outcome.finishedAt, error: outcome.error,
     })
   }
@@ -122,5 +126,10 @@ export class ScanRepo {
   /** Replaces what a source's last history scan left. */
   saveState(sourceKey: string, state: ScanState, now: string): void {
     this.#s.saveState.run(sourceKey, JSON.stringify(state), now)
+  }
+
+  // A finding carries its token's SHA-256 and a fingerprint made from it: stored keyed when the store is.
+  #stored(findings: readonly Finding[]): Finding[] {
+    return findings.slice(0, MAX_RECORDED_FINDINGS).map((f) => ({ ...f, sha256: this.#hashes.of(f.sha256), fingerprint: this.#hashes.fingerprint(f.fingerprint) }))
   }
 }

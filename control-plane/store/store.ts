@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events'
 import type Database from 'better-sqlite3'
 import { openDatabase } from './db.js'
 import { AuditLog } from './audit.js'
+import { applyHashKey, recordedKeyId, StoredHashes, type HashKeyConversion } from './hash-key.js'
 import { IndexLog } from './index-log.js'
 import { KeyRepo } from './keys.js'
 import { LeakRecords } from './leak-records.js'
@@ -23,6 +24,11 @@ import { StatsRepo } from './stats.js'
 export interface StoreOptions extends LeakPolicy {
   /** How many index changes to keep for nodes catching up. */
   changesRetention: number
+  /**
+   * The `hashKey` option: `{ key }` (undefined for none) is checked against the store and converts an
+   * unkeyed store when set. Left out (tools that store no token hash, such as `leakgate keys`): not checked.
+   */
+  hashKey?: { key: Buffer | undefined }
 }
 
 /** The store's default options (the config defaults), for tools such as `leakgate keys`. */
@@ -42,6 +48,10 @@ export class Store {
   readonly keys: KeyRepo
   readonly stats: StatsRepo
   readonly scans: ScanRepo
+  /** How received SHA-256s become stored hashes (keyed or not). */
+  readonly hashes: StoredHashes
+  /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
+  readonly hashKeyConversion: HashKeyConversion | undefined
   readonly #db: Database.Database
   readonly #events = new EventEmitter()
   readonly #retention: number
@@ -52,21 +62,29 @@ export class Store {
     this.location = db.name
     this.#retention = options.changesRetention
     this.#events.setMaxListeners(0)
+    this.hashKeyConversion = options.hashKey === undefined ? undefined : applyHashKey(db, options.hashKey.key)
+    this.hashes = options.hashKey === undefined ? new StoredHashes(undefined, recordedKeyId(db)) : new StoredHashes(options.hashKey.key)
     this.index = new IndexLog(db)
     this.#lastRevision = this.index.revision()
     this.audit = new AuditLog(db)
     const records = new LeakRecords(db, this.index, this.audit, options)
     this.sightings = new SightingRepo(db, records, options.sightingsKeptPerLeak)
-    this.leaks = new LeakRepo(db, records, this.audit, this.sightings, (fn) => this.write(fn))
+    this.leaks = new LeakRepo(db, records, this.audit, this.sightings, this.hashes, (fn) => this.write(fn))
     this.nodes = new NodeRepo(db)
     this.keys = new KeyRepo(db)
     this.stats = new StatsRepo(db)
-    this.scans = new ScanRepo(db)
+    this.scans = new ScanRepo(db, this.hashes)
   }
 
   /** Opens (creating and migrating when needed) the store in `dataDir`. */
   static open(dataDir: string, options: StoreOptions = DEFAULT_STORE_OPTIONS): Store {
-    return new Store(openDatabase(dataDir), options)
+    const db = openDatabase(dataDir)
+    try {
+      return new Store(db, options)
+    } catch (err) {
+      db.close()
+      throw err
+    }
   }
 
   /** Calls `listener(revision)` after each committed write that advanced the revision. */

@@ -8,9 +8,9 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
 import { LeakIndex } from '../../node/leakdb/index.js'
-import { makePreview, sha256Hex } from '../../protocol/token-hash.js'
+import { HASH_KEY_ID_HEADER, hashKeyId, makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import { buildControlPlane } from '../app.js'
-import { defaultControlPlaneConfig, type ControlPlaneConfig } from '../config.js'
+import { defaultControlPlaneConfig, hashKeyOf, type ControlPlaneConfig } from '../config.js'
 import { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
 import { tempDir, type Teardown } from '../../test/support.js'
@@ -42,13 +42,15 @@ export function storeFile(t: Teardown, store: Store): Database.Database {
 
 /** Builds a control plane over a fresh store; `overrides` are config options. */
 export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}): Promise<TestPlane> {
-  const dir = tempDir(t, 'leakgate-cp-')
-  const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', ...overrides })
+  const config = defaultControlPlaneConfig({ dataDir: tempDir(t, 'leakgate-cp-'), logLevel: 'info', ...overrides })
+  // An overridden dataDir is a store the test reopens (a restart): the harness opens that one.
+  const dir = config.dataDir
   const store = Store.open(dir, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
     changesRetention: config.changesRetention,
+    hashKey: { key: hashKeyOf(config) },
   })
   const keys = { admin: generateKey(), analyst: generateKey(), node: generateKey() }
   store.keys.add(keys.admin, 'admin')
@@ -102,9 +104,11 @@ export function newNodeKey(plane: TestPlane): string {
 
 /** The index a node would load now: the plane's snapshot, read by the node's own index code. */
 export async function snapshotIndex(plane: TestPlane): Promise<LeakIndex> {
-  const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
+  const hashKey = hashKeyOf(plane.config)
+  const headers: Record<string, string> = hashKey === undefined ? {} : { [HASH_KEY_ID_HEADER]: hashKeyId(hashKey) }
+  const res = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node, undefined, headers)
   if (res.statusCode !== 200) throw new Error(`snapshot answered ${res.statusCode}: ${res.body}`)
-  return LeakIndex.fromSnapshot(res.rawPayload)
+  return LeakIndex.fromSnapshot(res.rawPayload, hashKey === undefined ? {} : { hashKey })
 }
 
 /** A finding as a scanner pushes it in `POST /v1/scans` (hash and preview only), for `token`; `over` replaces fields. */

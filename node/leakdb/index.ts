@@ -18,7 +18,7 @@ import { validateChanges, type Change } from '../../protocol/changes.js'
 import { SnapshotCorruptError, ChangeInvalidError } from '../../lib/errors.js'
 import type { LeakAction as Action } from '../../protocol/leak.js'
 import { ENTRY_SIZE, HEADER_SIZE, LEAK_ID_MASK, MONITOR_BIT, readSnapshotHeader } from '../../protocol/snapshot.js'
-import { sha256Base64 } from '../../protocol/token-hash.js'
+import { keyedTokenBase64, sha256Base64 } from '../../protocol/token-hash.js'
 
 /** What the index says of a leaked token. */
 export interface IndexEntry {
@@ -34,6 +34,11 @@ export interface IndexOptions {
   cacheMaxKeyLength?: number
   /** Target false-positive rate of the bloom filter. Default 0.01. */
   falsePositiveRate?: number
+  /**
+   * The control plane's hash key: the index then holds keyed hashes (protocol/token-hash.ts) and a
+   * credential is looked up by its keyed hash. Default: none (plain SHA-256s).
+   */
+  hashKey?: Uint8Array
 }
 
 /** Counters since the index was made; they only grow. */
@@ -75,6 +80,8 @@ export class LeakIndex {
   readonly #bloom: BlockedBloom
   readonly #cache: LRUCache<string, CachedVerdict> | undefined
   readonly #cacheMaxKeyLength: number
+  /** A credential's hash as the index holds it, in base64. */
+  readonly #hash: (credential: string) => string
   // Bumped by every change: cached verdicts of an older generation are misses. Clearing the LRU instead
   // took 16-41 ms at 100 000 entries (lru-cache visits each), holding every request up that long.
   #generation = 0
@@ -100,6 +107,8 @@ export class LeakIndex {
     if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new TypeError(`cacheSize must be a non-negative integer, got ${String(cacheSize)}`)
     this.#cache = cacheSize > 0 ? new LRUCache<string, CachedVerdict>({ max: cacheSize }) : undefined
     this.#cacheMaxKeyLength = options.cacheMaxKeyLength ?? DEFAULTS.cacheMaxKeyLength
+    const key = options.hashKey
+    this.#hash = key === undefined ? sha256Base64 : (credential) => keyedTokenBase64(key, credential)
   }
 
   /** An index with no entries at revision 0. */
@@ -164,12 +173,12 @@ export class LeakIndex {
       }
       this.stats.cacheMisses++
     }
-    const entry = this.#checkBase64(sha256Base64(credential))
+    const entry = this.#checkBase64(this.#hash(credential))
     if (cache !== undefined && credential.length <= this.#cacheMaxKeyLength) cache.set(credential, { generation: this.#generation, entry: entry ?? MISS })
     return entry
   }
 
-  /** Checks a SHA-256 digest (32 bytes). Undefined: not leaked. */
+  /** Checks a digest (32 bytes) in the index's form: a SHA-256, or a keyed hash with a hash key. Undefined: not leaked. */
   checkDigest(digest: Uint8Array): IndexEntry | undefined {
     return this.#checkBase64(Buffer.from(digest.buffer, digest.byteOffset, 16).toString('base64'))
   }
