@@ -173,7 +173,6 @@ t.test('false alarms: example keys, placeholders with real prefixes, public valu
   const v = secret(40)
   t.same(scan(`<meta name="csrf-token" content="${v}">\n<input type="hidden" name="csrf_token" value="${v}">\n`, 'index.html'), [])
   t.same(scan(`csrfToken: "${v}",\npublicToken: "${v}",\npublic_key = "${v}"\npublishableKey: "${v}"\nsite_key = "${v}"\nrecaptchaSiteKey: '${v}'\n`, 'a.yaml'), [])
-  t.same(scan(`mapboxgl.accessToken = "pk.eyJ1IjoiYWNtZSIsImEiOiJja2x4In0.${rng.chars(22, ALPHA.base64url)}";\n`, 'map.js'), [], 'a Mapbox public token')
   t.same(scan('token: jjwt-jackson-0.11.2\nsecret_lib=spring-security-oauth2-2.3.5.RELEASE\napi_key_lib: google-api-client-1.32.1.jar\n', 'deps.txt'), [])
   t.same(scan('password: P@ssw0rd\npassword = "correct horse battery staple"\npassword: hunter2\nDB_PASSWORD=MyS3cr3tP@ss\n', 'README.md'), [])
   t.same(scan(`token_id: ${rng.chars(32, ALPHA.lowerHex)}\nsecret_uuid: 123e4567-e89b-12d3-a456-426614174000\napi_key_sha256: ${rng.chars(64, ALPHA.lowerHex)}\n`, 'a.yaml'), [])

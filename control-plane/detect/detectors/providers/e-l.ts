@@ -48,24 +48,6 @@ function decodesToJsonWith(token: string, prefix: string, key: string): boolean 
 }
 
 /**
- * A base64 (standard or URL-safe, padded or not) text that decodes to a JWT: three dot-separated
- * base64url parts, the first of them a JSON object.
- */
-function isBase64Jwt(token: string): boolean {
-  const jwt = Buffer.from(token, 'base64').toString('latin1')
-  const m = /^(eyJ[A-Za-z0-9_-]{2,})\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*=*$/.exec(jwt)
-  if (m === null) return false
-  return Buffer.from(m[1]!, 'base64url').toString('latin1').startsWith('{"')
-}
-
-/** A JWT made from seeded random claims, for samples. */
-function jwtOf(rng: Rng): string {
-  const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
-  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: rng.chars(12, ALPHA.base62), iat: 1700000000 })}.${rng.chars(43, ALPHA.base64url)}`
-}
-
-/** The specs of this group. */
-/**
  * Tokens of a checksummed format whose checksum does not verify cannot have been issued, yet samples,
  * docs and other scanners' test suites are written with them, and a reviewer expects them reported
  * when they are assigned to the provider's name: found there at a lower severity. Alone on a line (a
@@ -82,6 +64,7 @@ const GITHUB_UNVERIFIED: ProviderSpec = {
   },
 }
 
+/** The specs of this group. */
 export const SPECS: ProviderSpec[] = [
   GITHUB_UNVERIFIED,
   {
@@ -615,23 +598,6 @@ export const SPECS: ProviderSpec[] = [
     description: 'JumpCloud API key next to the name',
     pattern: '[A-Za-z0-9]{40}', near: ['jumpcloud'], keywords: ['jumpcloud'], entropy: 3.5,
     samples: { valid: named('jumpcloud', '{a62:40}'), invalid: unnamed('jumpcloud', '{a62:40}', '{a62:36}') },
-  },
-  {
-    id: 'jwt-base64', kind: 'jwt_base64', severity: 'medium',
-    description: 'Base64-encoded JSON Web Token (ZXlK…: "eyJ" encoded again)',
-    pattern: 'ZXlK[A-Za-z0-9+/_-]{40,8000}={0,2}', keywords: ['zxlk'], entropy: 3, boundaries: 'word',
-    validate: isBase64Jwt,
-    samples: {
-      valid: [
-        (rng) => Buffer.from(jwtOf(rng)).toString('base64'),
-        (rng) => `token: ${Buffer.from(jwtOf(rng)).toString('base64url')}`,
-        (rng) => `"auth": "${Buffer.from(jwtOf(rng)).toString('base64').replace(/=+$/, '')}"`,
-      ],
-      invalid: [
-        (rng) => Buffer.from(`eyJ${rng.chars(60, 'abcdefghijklmnopqrstuvwxyz')} not a token`).toString('base64'),
-        'ZXlK{b64:20}',
-      ],
-    },
   },
   {
     id: 'keen-api-key', kind: 'keen_api_key', severity: 'medium',

@@ -29,7 +29,6 @@ function unnamed(value: string): string {
   return `api_token = "${value}"`
 }
 
-/** The specs of this group. */
 /**
  * Tokens of a checksummed format whose checksum does not verify cannot have been issued, yet samples,
  * docs and other scanners' test suites are written with them, and a reviewer expects them reported
@@ -47,6 +46,7 @@ const NPM_UNVERIFIED: ProviderSpec = {
   },
 }
 
+/** The specs of this group. */
 export const SPECS: ProviderSpec[] = [
   NPM_UNVERIFIED,
   // Mailchimp: 32 hex and the data centre the account lives in.
