@@ -130,3 +130,10 @@ export function formatSarif(findings: readonly Finding[], rules: readonly Rule[]
   }
   return JSON.stringify(log, null, 2) + '\n'
 }
+
+/** The README's list of kinds: a Markdown table, one row a kind (scripts/docs-kinds.ts writes it). */
+export function formatKindsMarkdown(rules: readonly Rule[]): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+  const rows = kindsOf(rules).map((k) => `| \`${k.kind}\` | ${k.severity} | ${k.rules.map((r) => `\`${r}\``).join(', ')} | ${cell(k.description)} |`)
+  return ['| kind | severity | rules | what it is |', '| --- | --- | --- | --- |', ...rows].join('\n') + '\n'
+}
