@@ -202,7 +202,7 @@ const BATCH_FILES = 256
  * findings taken in the order the batches were made. A directory smaller than one batch is
  * scanned here, without starting threads.
  */
-async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, here: { rules: Rule[]; allowlist: Allowlist }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
+async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: Allowlist }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
   const maxFindings = options.maxFindings ?? Infinity
   const maxBytes = options.maxBytes ?? Infinity
   let threads: ScanThreads | undefined
@@ -214,9 +214,12 @@ async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sour
     findings.push(...await inFlight.shift()!)
     if (findings.length >= maxFindings) truncated = 'findings'
   }
+  const here = (items: ScanItem[]): Finding[] =>
+    items.flatMap((item) => toFindings(scanText(item.text, { ...local, path: item.origin.file }), item.origin, sources.showSecrets))
   const send = async (): Promise<void> => {
     threads ??= new ScanThreads(jobs, sources)
-    inFlight.push(threads.scan(batch))
+    // While the threads start, this thread scans: a scan is never slower for having asked for threads.
+    inFlight.push(threads.ready ? threads.scan(batch) : Promise.resolve(here(batch)))
     batch = []
     bytes = 0
     while (inFlight.length >= jobs * 2 && truncated === undefined) await settle()
@@ -235,7 +238,7 @@ async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sour
     if (truncated !== 'findings' && batch.length > 0) {
       if (threads === undefined) {
         // Smaller than a batch: not worth a thread's start.
-        inFlight.push(Promise.resolve(batch.flatMap((item) => toFindings(scanText(item.text, { ...here, path: item.origin.file }), item.origin, sources.showSecrets))))
+        inFlight.push(Promise.resolve(here(batch)))
       } else {
         await send()
       }

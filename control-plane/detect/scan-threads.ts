@@ -33,7 +33,7 @@ interface ThreadData {
 }
 
 type Request = { id: number; items: ScanItem[] }
-type Reply = { id: number; findings: Finding[] } | { id: number; error: string }
+type Reply = { id: number; findings: Finding[] } | { id: number; error: string } | { ready: true }
 
 /** An allowlist as sources, or undefined when it holds regexes that are not JavaScript's own (RE2). */
 export function allowlistSources(list: Allowlist): RuleSources['allowlist'] | undefined {
@@ -46,6 +46,7 @@ export function allowlistSources(list: Allowlist): RuleSources['allowlist'] | un
 /** Worker threads that scan batches of files. */
 export class ScanThreads {
   readonly #workers: Worker[] = []
+  /** Threads that have built their rules and wait for a batch. */
   readonly #idle: Worker[] = []
   readonly #queue: Array<{ request: Request; resolve: (f: Finding[]) => void; reject: (e: Error) => void }> = []
   readonly #waiting = new Map<number, { worker: Worker; resolve: (f: Finding[]) => void; reject: (e: Error) => void }>()
@@ -61,9 +62,18 @@ export class ScanThreads {
       // A thread that ends on its own (a crash, or nothing left to wait for) still owes its batches.
       worker.on('exit', (code) => this.#fail(new Error(`a scan thread ended (exit ${code})`)))
       this.#workers.push(worker)
-      this.#idle.push(worker)
     }
   }
+
+  /**
+   * Whether a thread has its rules: until then (a thread's start costs a module load and the rules'
+   * compilation) the caller does better to scan a batch itself than to wait.
+   */
+  get ready(): boolean {
+    return this.#started
+  }
+
+  #started = false
 
   /** Scans a batch of files; resolves with their findings in the batch's order. */
   scan(items: ScanItem[]): Promise<Finding[]> {
@@ -90,6 +100,12 @@ export class ScanThreads {
   }
 
   #answer(worker: Worker, reply: Reply): void {
+    if ('ready' in reply) {
+      this.#started = true
+      this.#idle.push(worker)
+      this.#dispatch()
+      return
+    }
     const job = this.#waiting.get(reply.id)
     if (job === undefined) return
     this.#waiting.delete(reply.id)
@@ -116,6 +132,7 @@ if (!isMainThread && (workerData as Partial<ThreadData> | undefined)?.leakgateSc
     rulesFiles: sources.rulesFiles,
     allowlist: { regexes: sources.allowlist.regexes.map(regex), paths: sources.allowlist.paths.map(regex), stopwords: sources.allowlist.stopwords },
   }))
+  void ready.then(() => port.postMessage({ ready: true } satisfies Reply), () => port.postMessage({ ready: true } satisfies Reply))
   port.on('message', (request: Request) => {
     void ready.then(({ rules, allowlist }) => {
       const findings: Finding[] = []
