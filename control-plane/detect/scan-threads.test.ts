@@ -1,10 +1,14 @@
 import t from 'tap'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { scanSource } from './index.js'
+import { resolveRules, scanSource } from './index.js'
+import { ScanThreads } from './scan-threads.js'
+import { scanText } from './scanner.js'
+import { toFindings } from './findings.js'
+import type { ScanItem } from './sources/source.js'
 import { PROVIDER_TOKENS } from './corpus/tokens.js'
 import { Rng } from './corpus/random.js'
-import { tempDir } from './test/helpers.js'
+import { tempDir, waitFor } from './test/helpers.js'
 
 t.test('a directory scanned on two threads gives the findings of one thread, in the same order', async (t) => {
   const dir = tempDir(t, 'leakgate-threads-')
@@ -40,4 +44,21 @@ t.test('a directory smaller than a batch is scanned without threads, and the sam
   const four = await scanSource({ type: 'dir', path: dir }, { jobs: 4 })
   t.equal(one.findings.length, 1)
   t.same(four.findings, one.findings)
+})
+
+t.test('threads scan batches as this thread would, each batch answered in its own order', async (t) => {
+  const rng = new Rng(8)
+  const names = Object.keys(PROVIDER_TOKENS)
+  const batches: ScanItem[][] = Array.from({ length: 6 }, (_, b) => Array.from({ length: 5 }, (_, f) => ({
+    text: Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `token_${i} = "${PROVIDER_TOKENS[rng.pick(names)]!(rng).value}"` : `let x${i} = ${i}`)).join('\n'),
+    origin: { source: 'dir', file: `b${b}/f${f}.ts` },
+  })))
+  const threads = new ScanThreads(2, { rulesFiles: [], allowlist: { regexes: [], paths: [], stopwords: [] }, showSecrets: false })
+  t.teardown(() => threads.close())
+  await waitFor('threads ready', () => threads.ready, 120_000)
+  const answers = await Promise.all(batches.map((b) => threads.scan(b)))
+  const { rules, allowlist } = resolveRules({})
+  const expected = batches.map((b) => b.flatMap((item) => toFindings(scanText(item.text, { rules, allowlist, path: item.origin.file }), item.origin, false)))
+  t.ok(expected.flat().length > 30, 'the batches hold findings')
+  t.same(answers, expected)
 })
