@@ -53,9 +53,13 @@ export function maxMatchLength(source: string): number {
       } else if (c === '(') {
         let look = false
         if (source.startsWith('(?:', i)) i += 3
-        else if (source.startsWith('(?=', i) || source.startsWith('(?!', i)) (i += 3), (look = true)
-        else if (source.startsWith('(?<=', i) || source.startsWith('(?<!', i)) (i += 4), (look = true)
-        else if (source.startsWith('(?<', i)) i = source.indexOf('>', i) + 1
+        else if (source.startsWith('(?=', i) || source.startsWith('(?!', i)) {
+          i += 3
+          look = true
+        } else if (source.startsWith('(?<=', i) || source.startsWith('(?<!', i)) {
+          i += 4
+          look = true
+        } else if (source.startsWith('(?<', i)) i = source.indexOf('>', i) + 1
         else if (source.startsWith('(?', i)) ok = false
         else i++
         const inner = alternatives()
