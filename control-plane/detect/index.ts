@@ -196,11 +196,14 @@ function threadSources(options: ScanOptions): RuleSources | undefined {
 /** A batch goes to a thread once it holds this many bytes or files: small files travel together. */
 const BATCH_BYTES = 512 * 1024
 const BATCH_FILES = 256
+/** Threads start once this much was read: below it, their start (module loads, rule compilation) costs more than it saves. */
+const THREADS_AFTER_BYTES = 4 * 1024 * 1024
 
 /**
  * Reads on this thread, scans on `jobs` threads: batches of files, a few in flight a thread, their
- * findings taken in the order the batches were made. A directory smaller than one batch is
- * scanned here, without starting threads.
+ * findings taken in the order the batches were made. The first THREADS_AFTER_BYTES are scanned
+ * here, and so is every batch until a thread is ready: a small directory starts no thread, and a
+ * large one is never slower for having asked for threads.
  */
 async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: Allowlist }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
   const maxFindings = options.maxFindings ?? Infinity
@@ -217,9 +220,9 @@ async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sour
   const here = (items: ScanItem[]): Finding[] =>
     items.flatMap((item) => toFindings(scanText(item.text, { ...local, path: item.origin.file }), item.origin, sources.showSecrets))
   const send = async (): Promise<void> => {
-    threads ??= new ScanThreads(jobs, sources)
+    if (progress.bytes >= THREADS_AFTER_BYTES) threads ??= new ScanThreads(jobs, sources)
     // While the threads start, this thread scans: a scan is never slower for having asked for threads.
-    inFlight.push(threads.ready ? threads.scan(batch) : Promise.resolve(here(batch)))
+    inFlight.push(threads?.ready === true ? threads.scan(batch) : Promise.resolve(here(batch)))
     batch = []
     bytes = 0
     while (inFlight.length >= jobs * 2 && truncated === undefined) await settle()
@@ -235,14 +238,7 @@ async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sour
       if (bytes >= BATCH_BYTES || batch.length >= BATCH_FILES) await send()
       if (truncated !== undefined) break
     }
-    if (truncated !== 'findings' && batch.length > 0) {
-      if (threads === undefined) {
-        // Smaller than a batch: not worth a thread's start.
-        inFlight.push(Promise.resolve(here(batch)))
-      } else {
-        await send()
-      }
-    }
+    if (truncated !== 'findings' && batch.length > 0) await send()
     while (inFlight.length > 0 && truncated !== 'findings') await settle()
     return truncated
   } finally {
