@@ -1,5 +1,5 @@
 import t from 'tap'
-import { assessRisk, levelOf, withOverride } from './risk.js'
+import { assessRisk, kindSeverity, levelOf, withOverride } from './risk.js'
 
 const now = new Date('2026-11-28T12:00:00Z')
 
@@ -11,6 +11,20 @@ t.test('live keys in public sources rank above test keys reported by hand', asyn
   t.equal(test.risk, 'low')
   t.same(live.factors.map((f) => f.factor), ['live_token', 'public_source', 'still_present'])
   t.equal(live.score, live.factors.reduce((s, f) => s + f.points, 0), 'the score is the sum of its factors')
+})
+
+t.test("a built-in kind is weighed by its rules' severity, another kind by its name", async (t) => {
+  const factor = (kind: string): string | undefined => assessRisk({ kind, source: 'manual', hits: 0, seenByNodes: 0, now }).factors[0]?.factor
+  t.equal(kindSeverity('github_pat'), 'critical')
+  t.equal(factor('github_pat'), 'live_token', 'critical kind')
+  t.equal(kindSeverity('stripe_secret_test'), 'low')
+  t.equal(factor('stripe_secret_test'), 'test_token', 'low kind, though its name says stripe')
+  t.equal(kindSeverity('slack_webhook'), 'medium')
+  t.equal(factor('slack_webhook'), 'token_kind', 'medium kind, though its name says slack')
+  t.equal(kindSeverity('acme_prod_key'), undefined)
+  t.equal(factor('acme_prod_key'), 'live_token', 'unknown kind: by its name')
+  t.equal(factor('acme_sandbox_key'), 'test_token')
+  t.equal(factor('acme_key'), 'token_kind')
 })
 
 t.test('history only, age and git URLs', async (t) => {

@@ -3,7 +3,9 @@
  * leak is ranked where it is (the factors are stored with the leak and shown in the console).
  *
  * Factors and their points:
- * - token kind: a live or production key (30) weighs more than an unknown kind (15) or a test key (5);
+ * - token kind: a live or production key (30) weighs more than an unknown kind (15) or a test key (5). A kind
+ *   the built-in rules report is weighed by its severity there (critical or high: live; medium: 15; low:
+ *   test); another kind by its name (`live`, `prod`, a provider's name: live; `test`, `sandbox`: test);
  * - source exposure: a public source (github, gitlab, paste, postman, a public URL: 30) above a
  *   private or manual one (10);
  * - presence: still in the working tree (20) above only in the history (10);
@@ -18,6 +20,8 @@
  * `operator_override` factor; the computed factors stay beside it so the reasoning is still visible.
  */
 import { RISK_LEVELS, type RiskLevel } from './config.js'
+import { builtinRules } from './detect/rules.js'
+import type { Severity } from './detect/rule.js'
 
 /** One reason for a leak's risk. */
 export interface RiskFactor {
@@ -52,6 +56,21 @@ const PUBLIC_SOURCES = new Set(['github', 'gitlab', 'bitbucket', 'paste', 'postm
 const LIVE_KIND = /(live|prod|production|aws|github|gitlab|slack|stripe_secret|private_key|openai|anthropic|gcp|azure|twilio|sendgrid)/i
 const TEST_KIND = /(test|sandbox|dev|example|dummy|fake|staging)/i
 const DAY = 86_400_000
+const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 }
+
+let severities: Map<string, Severity> | undefined
+
+/** The severity of a kind the built-in rules report (the highest of its rules'), undefined for another kind. */
+export function kindSeverity(kind: string): Severity | undefined {
+  if (severities === undefined) {
+    severities = new Map()
+    for (const r of builtinRules()) {
+      const known = severities.get(r.kind)
+      if (known === undefined || RANK[r.severity] > RANK[known]) severities.set(r.kind, r.severity)
+    }
+  }
+  return severities.get(kind)
+}
 
 /** The numeric rank of a level (low 0 … critical 3), for comparisons and sorting. */
 export function riskRank(level: RiskLevel): number {
@@ -70,8 +89,13 @@ export function levelOf(score: number): RiskLevel {
 export function assessRisk(input: RiskInput): RiskAssessment {
   const factors: RiskFactor[] = []
   const kind = input.kind ?? ''
+  const severity = kind === '' ? undefined : kindSeverity(kind)
   if (kind === '') {
     factors.push({ factor: 'unknown_kind', points: 15, detail: 'the kind of credential is not known' })
+  } else if (severity !== undefined) {
+    if (severity === 'low') factors.push({ factor: 'test_token', points: 5, detail: `${kind} is a low-severity credential (a test or sandbox key)` })
+    else if (severity === 'medium') factors.push({ factor: 'token_kind', points: 15, detail: `${kind} credential (medium severity)` })
+    else factors.push({ factor: 'live_token', points: 30, detail: `${kind} is a ${severity}-severity credential` })
   } else if (TEST_KIND.test(kind)) {
     factors.push({ factor: 'test_token', points: 5, detail: `${kind} looks like a test or sandbox credential` })
   } else if (LIVE_KIND.test(kind)) {

@@ -4,10 +4,12 @@
  * something was found, 0 when nothing was, 2 on an error. Progress goes to standard error.
  */
 import { existsSync, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
 import { readIgnoreFile, type Finding } from './findings.js'
-import { formatJson, formatSarif, formatTable, type OutputFormat } from './output.js'
+import { formatJson, formatKindsJson, formatKindsTable, formatSarif, formatTable, type OutputFormat } from './output.js'
+import { builtinRules } from './rules.js'
 import { loadScanConfig } from './scan-config.js'
 import { pushFindings } from './push.js'
 import type { Progress } from './sources/source.js'
@@ -33,6 +35,8 @@ options:
   --cache-dir DIR        where remote repositories are mirrored (LEAKGATE_SCAN_CACHE_DIR)
   --github-api-url URL   GitHub API base, for GitHub Enterprise (LEAKGATE_GITHUB_API_URL)
   --github-max-wait S    longest wait for a rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
+  --jobs N               threads scanning a directory's files (default: the cores; 1: this thread)
+  --list-kinds           print the kinds of secret the built-in rules find, and exit
   --quiet                no progress on standard error
 GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN.`
 
@@ -60,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
         'github-org': { type: 'string' },
         'github-user': { type: 'string' },
         quiet: { type: 'boolean' },
+        jobs: { type: 'string' },
+        'list-kinds': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -83,8 +89,16 @@ export async function main(argv: string[]): Promise<number> {
         'github-api-url': v['github-api-url'], 'github-max-wait': v['github-max-wait'], 'ignore-file': v['ignore-file'],
       },
     })
+    if (v['list-kinds'] === true) {
+      process.stdout.write(v.format === 'json' ? formatKindsJson(builtinRules()) : formatKindsTable(builtinRules()))
+      return 0
+    }
+    const jobs = v.jobs === undefined ? availableParallelism() : Number(v.jobs)
+    if (!Number.isInteger(jobs) || jobs < 1) throw usageError(`--jobs must be a whole number of threads, 1 or more, got "${v.jobs}"`)
     const source = sourceOf(parsed.positionals, v)
-    const { rules, allowlist } = resolveRules({ rulesFiles: config.rules === undefined ? [] : [config.rules] })
+    const rulesFiles = config.rules === undefined ? [] : [config.rules]
+    // Resolved here for SARIF's rule descriptions (and to report a bad rules file before reading anything).
+    const { rules } = resolveRules({ rulesFiles })
     const ignore = config.ignoreFile === undefined ? new Set<string>() : readIgnoreFile(config.ignoreFile)
     if (v.push === true && (config.apiKey === undefined || config.apiKey === '')) throw usageError('--push needs an admin API key in LEAKGATE_API_KEY')
     const progress = progressPrinter(v.quiet === true)
@@ -92,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     let result
     try {
       result = await scanSource(source, {
-        rules, allowlist, ignore,
+        rulesFiles, ignore, jobs,
         showSecrets: v['show-secrets'] === true && format !== 'sarif',
         maxFileSize: config.maxFileSize,
         cacheDir: config.cacheDir,
@@ -103,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
       progress.done()
     }
     const { findings } = result
-    const out = format === 'json' ? formatJson(findings) : format === 'sarif' ? formatSarif(findings, rules, leakgateVersion()) : formatTable(findings)
+    const out = format === 'json' ? formatJson(findings, rules) : format === 'sarif' ? formatSarif(findings, rules, leakgateVersion()) : formatTable(findings)
     process.stdout.write(out)
     if (v.quiet !== true) console.error(summary(findings, result.progress, Date.now() - started))
     if (v.push === true) {

@@ -16,6 +16,7 @@ import { dirSource } from './sources/dir.js'
 import { gitSource, type GitState } from './sources/git.js'
 import { githubSource, type GitHubState } from './sources/github.js'
 import { checkLocalPath, type ReachPolicy } from './sources/reach.js'
+import { allowlistSources, ScanThreads, type RuleSources } from './scan-threads.js'
 
 export type { Finding } from './findings.js'
 export type { Progress } from './sources/source.js'
@@ -69,6 +70,12 @@ export interface ScanOptions {
   maxFindings?: number
   /** The scan stops once it has read this many bytes (the result says `truncated`); default unlimited. */
   maxBytes?: number
+  /**
+   * Threads scanning a directory's files (default 1: this thread). More than one only for a
+   * directory, and only when the rules are the built-in ones plus `rulesFiles` (not `rules`):
+   * each thread builds them again. The findings are the same, in the same order.
+   */
+  jobs?: number
 }
 
 /** A scan's result. */
@@ -155,22 +162,88 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   const maxFindings = options.maxFindings ?? Infinity
   const maxBytes = options.maxBytes ?? Infinity
   let truncated: ScanResult['truncated']
-  let n = 0
-  for await (const item of items) {
-    options.signal?.throwIfAborted()
-    const found = scanText(item.text, { rules, allowlist, path: item.origin.file })
-    if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
-    options.onProgress?.(progress)
-    if (findings.length >= maxFindings) truncated = 'findings'
-    else if (progress.bytes >= maxBytes) truncated = 'bytes'
-    // Leaving the loop ends the source (and its git processes) through the generator's return.
-    if (truncated !== undefined) break
-    // Let a server that runs scans in-process answer requests between files.
-    if (++n % 64 === 0) await yieldToLoop()
+  const sources = source.type === 'dir' && (options.jobs ?? 1) > 1 && options.rules === undefined ? threadSources(options) : undefined
+  if (sources !== undefined) {
+    truncated = await scanInThreads(items, options.jobs ?? 1, sources, { rules, allowlist }, findings, progress, options)
+  } else {
+    let n = 0
+    for await (const item of items) {
+      options.signal?.throwIfAborted()
+      const found = scanText(item.text, { rules, allowlist, path: item.origin.file })
+      if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
+      options.onProgress?.(progress)
+      if (findings.length >= maxFindings) truncated = 'findings'
+      else if (progress.bytes >= maxBytes) truncated = 'bytes'
+      // Leaving the loop ends the source (and its git processes) through the generator's return.
+      if (truncated !== undefined) break
+      // Let a server that runs scans in-process answer requests between files.
+      if (++n % 64 === 0) await yieldToLoop()
+    }
   }
   if (findings.length > maxFindings) findings.length = maxFindings
   // Repositories' own .leakgateignore files (git: state.ignore; github: one a repository).
   for (const f of state.ignore ?? []) ignore.add(f)
   for (const repo of Object.values(state.repos ?? {})) for (const f of repo.ignore ?? []) ignore.add(f)
   return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
+}
+
+function threadSources(options: ScanOptions): RuleSources | undefined {
+  const allowlist = allowlistSources(options.allowlist ?? emptyAllowlist())
+  if (allowlist === undefined) return undefined
+  return { rulesFiles: [...(options.rulesFiles ?? [])], allowlist, showSecrets: options.showSecrets === true }
+}
+
+/** A batch goes to a thread once it holds this many bytes or files: small files travel together. */
+const BATCH_BYTES = 512 * 1024
+const BATCH_FILES = 256
+/** Threads start once this much was read: below it, their start (module loads, rule compilation) costs more than it saves. */
+const THREADS_AFTER_BYTES = 4 * 1024 * 1024
+
+/**
+ * Reads on this thread, scans on `jobs` threads: batches of files, a few in flight a thread, their
+ * findings taken in the order the batches were made. The first THREADS_AFTER_BYTES are scanned
+ * here, and so is every batch until a thread is ready: a small directory starts no thread, and a
+ * large one is never slower for having asked for threads.
+ */
+async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: Allowlist }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
+  const maxFindings = options.maxFindings ?? Infinity
+  const maxBytes = options.maxBytes ?? Infinity
+  let threads: ScanThreads | undefined
+  const inFlight: Array<Promise<Finding[]>> = []
+  let batch: ScanItem[] = []
+  let bytes = 0
+  let truncated: ScanResult['truncated']
+  const settle = async (): Promise<void> => {
+    findings.push(...await inFlight.shift()!)
+    if (findings.length >= maxFindings) truncated = 'findings'
+  }
+  const here = (items: ScanItem[]): Finding[] =>
+    items.flatMap((item) => toFindings(scanText(item.text, { ...local, path: item.origin.file }), item.origin, sources.showSecrets))
+  const send = async (): Promise<void> => {
+    if (progress.bytes >= THREADS_AFTER_BYTES) threads ??= new ScanThreads(jobs, sources)
+    // While the threads start, this thread scans: a scan is never slower for having asked for threads.
+    inFlight.push(threads?.ready === true ? threads.scan(batch) : Promise.resolve(here(batch)))
+    batch = []
+    bytes = 0
+    while (inFlight.length >= jobs * 2 && truncated === undefined) await settle()
+  }
+  try {
+    for await (const item of items) {
+      options.signal?.throwIfAborted()
+      batch.push(item)
+      bytes += item.text.length
+      options.onProgress?.(progress)
+      if (progress.bytes >= maxBytes) truncated = 'bytes'
+      if (truncated !== undefined) break
+      if (bytes >= BATCH_BYTES || batch.length >= BATCH_FILES) await send()
+      if (truncated !== undefined) break
+    }
+    if (truncated !== 'findings' && batch.length > 0) await send()
+    while (inFlight.length > 0 && truncated !== 'findings') await settle()
+    return truncated
+  } finally {
+    // Findings not taken are still owed an answer; none is wanted.
+    for (const p of inFlight) p.catch(() => undefined)
+    await threads?.close()
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { shannonEntropy } from './entropy.js'
 import { isEnvReference, isPlaceholder, isTemplated } from './suppress.js'
+import { reachOf } from './regex-extent.js'
 
 /** One secret found by a rule: the value, and where it is written in the text. */
 export interface Candidate {
@@ -41,10 +42,30 @@ export interface Rule {
   readonly priority: number
   readonly allowlist?: Allowlist
   /**
-   * `path` is the text's file path, for rules that read code and configuration differently;
-   * `lower` the text lowercased, which the scanner has made already.
+   * Set when every match of the rule holds one of its keywords and lies within `before` characters
+   * before the keyword and `after` characters after its end, and no attempt of the rule's pattern
+   * reads further (look-arounds aside, which read at most LOOK_PAD): the scanner then runs the rule
+   * only on windows around the keyword's occurrences, with `range`. Unset: the whole text.
    */
-  find(text: string, path?: string, lower?: string): Iterable<Candidate>
+  readonly reach?: Reach
+  /**
+   * `path` is the text's file path, for rules that read code and configuration differently;
+   * `lower` the text lowercased, which the scanner has made already. `range` (only for a rule with
+   * `reach`): report only the matches starting in [from, to], looking for them from `from`.
+   */
+  find(text: string, path?: string, lower?: string, range?: Range): Iterable<Candidate>
+}
+
+/** How far a rule's matches reach around its keywords (Rule.reach). */
+export interface Reach {
+  before: number
+  after: number
+}
+
+/** Where in a text a rule looks for the starts of its matches. */
+export interface Range {
+  from: number
+  to: number
 }
 
 /** Options of a regex rule. */
@@ -69,6 +90,8 @@ export interface RegexRuleSpec {
   /** Skip the placeholder, env reference and templating checks (for structured tokens whose checksum is proof). */
   skipPlaceholderCheck?: boolean
   allowlist?: Allowlist
+  /** Set only when every match holds a keyword and is bounded (see Rule.reach; regex-extent.ts `reachOf`). */
+  reach?: Reach
 }
 
 /** Builds a rule from a regex. */
@@ -76,18 +99,24 @@ export function regexRule(spec: RegexRuleSpec): Rule {
   const flags = spec.regex.flags.includes('g') ? spec.regex.flags : spec.regex.flags + 'g'
   const source = spec.regex.source
   const group = spec.group ?? 0
+  const keywords = spec.keywords.map((k) => k.toLowerCase())
+  // Proven from the pattern when not given: bounded, and starting with one of the keywords.
+  const reach = spec.reach ?? reachOf(source, keywords)
   return {
     id: spec.id,
     kind: spec.kind ?? spec.id.replace(/-/g, '_'),
     description: spec.description,
     severity: spec.severity ?? 'medium',
-    keywords: spec.keywords.map((k) => k.toLowerCase()),
+    keywords,
     priority: spec.priority ?? 2,
     ...(spec.allowlist === undefined ? {} : { allowlist: spec.allowlist }),
-    *find(text: string): Iterable<Candidate> {
+    ...(reach === undefined ? {} : { reach }),
+    *find(text: string, _path?: string, _lower?: string, range?: Range): Iterable<Candidate> {
       // A fresh RegExp a call: rules are shared between concurrent scans.
       const re = new RegExp(source, flags)
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (range !== undefined) re.lastIndex = range.from
+      const to = range?.to ?? Infinity
+      for (let m = re.exec(text); m !== null && m.index <= to; m = re.exec(text)) {
         if (m[0].length === 0) {
           re.lastIndex++
           continue

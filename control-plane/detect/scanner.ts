@@ -6,7 +6,9 @@
  * detectors/), lines are located by binary search over line starts, and a file gives at most
  * `maxFindings` findings, so a megabyte-long minified line or a generated file cannot stall a scan.
  */
-import type { Allowlist, Candidate, Rule } from './rule.js'
+import type { Allowlist, Candidate, Reach, Rule } from './rule.js'
+import { keywordMatcher, type KeywordHits, type KeywordMatcher } from './keywords.js'
+import { LOOK_PAD } from './regex-extent.js'
 import { hasFileMarker, hasLineMarker } from './suppress.js'
 
 /** A secret found in one text, before it is tied to a source (file, commit). */
@@ -43,13 +45,14 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   if (global !== undefined && global.paths.some((p) => p.test(path))) return []
   const max = options.maxFindings ?? 500
   const lower = text.toLowerCase()
-  const present = keywordsIn(lower, options.rules)
+  const hits = keywordsIn(lower, options.rules)
+  const present = hits.present
   const placed: Placed[] = []
   for (const rule of options.rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => present.has(k))) continue
     if (rule.allowlist !== undefined && rule.allowlist.paths.some((p) => p.test(path))) continue
     let count = 0
-    for (const c of rule.find(text, path, lower)) {
+    for (const c of candidatesOf(rule, text, lower, path, hits)) {
       if (allowed(c.value, rule.allowlist) || allowed(c.value, global)) continue
       placed.push({ ...c, rule, end: c.index + (c.length ?? c.value.length) })
       if (++count >= max) break
@@ -72,41 +75,72 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   return out
 }
 
-interface KeywordMatcher {
-  regex: RegExp
-  /** For each keyword, every keyword it contains (itself included): finding it finds them. */
-  implied: Map<string, string[]>
-  count: number
-}
-
 const matchers = new WeakMap<readonly Rule[], KeywordMatcher>()
 
 /**
- * The rules' keywords that occur in a lowercased text, found in one pass of one regex (longest
- * keyword first at each place) instead of one `includes` a keyword: with ~100 keywords, most
- * absent, that pass is what a file costs when no rule has anything to say.
+ * The rules' keywords that occur in a lowercased text, and where those of windowed rules occur:
+ * one pass of one automaton (keywords.ts) whatever the number of keywords.
  */
-function keywordsIn(lower: string, rules: readonly Rule[]): Set<string> {
+function keywordsIn(lower: string, rules: readonly Rule[]): KeywordHits {
   let m = matchers.get(rules)
   if (m === undefined) {
-    const all = [...new Set(rules.flatMap((r) => r.keywords))].sort((a, b) => b.length - a.length)
-    const escape = (k: string): string => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    m = {
-      regex: new RegExp(all.length === 0 ? '(?!)' : all.map(escape).join('|'), 'g'),
-      implied: new Map(all.map((k) => [k, all.filter((o) => k.includes(o))])),
-      count: all.length,
-    }
+    m = keywordMatcher(rules.flatMap((r) => r.keywords), new Set(rules.filter((r) => r.reach !== undefined).flatMap((r) => r.keywords)))
     matchers.set(rules, m)
   }
-  const found = new Set<string>()
-  const re = new RegExp(m.regex.source, 'g')
-  for (let hit = re.exec(lower); hit !== null; hit = re.exec(lower)) {
-    if (!found.has(hit[0])) for (const k of m.implied.get(hit[0]) ?? [hit[0]]) found.add(k)
-    if (found.size === m.count) break
-    // Keywords overlap ('"auth' and 'authorization'): look again from the next character.
-    re.lastIndex = hit.index + 1
+  return m.find(lower)
+}
+
+/** Above this share of the text, a rule's windows are not worth their slicing: it reads the whole text. */
+const WINDOWED_SHARE = 0.5
+
+/**
+ * The merged windows where a rule with `reach` can have matches: around each occurrence of its
+ * keywords, `before` characters before it and `after` after its end. Undefined when they would
+ * cover much of the text anyway.
+ */
+function windowsOf(rule: Rule, reach: Reach, at: ReadonlyMap<string, number[]>, length: number): Array<[number, number]> | undefined {
+  const spans: Array<[number, number]> = []
+  for (const k of rule.keywords) {
+    for (const h of at.get(k) ?? []) spans.push([Math.max(0, h - reach.before), Math.min(length, h + k.length + reach.after)])
   }
-  return found
+  if (rule.keywords.length > 1) spans.sort((a, b) => a[0] - b[0])
+  const merged: Array<[number, number]> = []
+  let covered = 0
+  for (const span of spans) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && span[0] <= last[1]) {
+      covered += Math.max(0, span[1] - last[1])
+      last[1] = Math.max(last[1], span[1])
+    } else {
+      merged.push(span)
+      covered += span[1] - span[0]
+    }
+    if (covered > length * WINDOWED_SHARE) return undefined
+  }
+  return merged
+}
+
+/**
+ * A rule's candidates: from the whole text, or, for a rule with `reach`, from the windows around
+ * its keywords. A window's text starts LOOK_PAD characters early and ends LOOK_PAD late, so that
+ * look-behinds, look-aheads and word boundaries see what they would in the whole text; matches are
+ * looked for from the window's start only, and offsets are mapped back.
+ * (Why this finds exactly what the whole text gives: regex-extent.ts and Rule.reach.)
+ */
+function* candidatesOf(rule: Rule, text: string, lower: string, path: string, hits: KeywordHits): Iterable<Candidate> {
+  // Lowercasing changed some lengths (a few non-ASCII letters): offsets in `lower` are not the text's.
+  const windows = rule.reach === undefined || lower.length !== text.length ? undefined : windowsOf(rule, rule.reach, hits.at, text.length)
+  if (windows === undefined) {
+    yield* rule.find(text, path, lower)
+    return
+  }
+  for (const [from, to] of windows) {
+    const start = Math.max(0, from - LOOK_PAD)
+    const end = Math.min(text.length, to + LOOK_PAD)
+    for (const c of rule.find(text.slice(start, end), path, lower.slice(start, end), { from: from - start, to: to - start })) {
+      yield { ...c, index: c.index + start }
+    }
+  }
 }
 
 function allowed(value: string, list: Allowlist | undefined): boolean {

@@ -14,6 +14,7 @@
  */
 import { regexRule, type Rule, type Severity } from '../rule.js'
 import { ALPHA, type Rng } from '../corpus/random.js'
+import { reachOf } from '../regex-extent.js'
 
 /**
  * A sample: a text (a line of a file, or a bare token) in which `{alphabet:length}` placeholders
@@ -67,6 +68,8 @@ export function providerRule(spec: ProviderSpec): Rule {
     ? token
     // The name, then anything but a line's worth of other text, then the value.
     : `(?:${spec.near.map(caseless).join('|')})[^\\n]{0,${NEAR_GAP}}?(?:\\n[ \\t]{0,40})?${token}`
+  // Where the pattern starts with a keyword and is bounded, the scanner runs it only around the keyword.
+  const reach = reachOf(source, spec.keywords)
   return regexRule({
     id: spec.id,
     kind: spec.kind,
@@ -80,6 +83,7 @@ export function providerRule(spec: ProviderSpec): Rule {
     ...(spec.entropy === undefined ? {} : { entropy: spec.entropy }),
     ...(spec.validate === undefined ? {} : { validate: spec.validate }),
     ...(spec.skipPlaceholderCheck === true ? { skipPlaceholderCheck: true } : {}),
+    ...(reach === undefined ? {} : { reach }),
   })
 }
 

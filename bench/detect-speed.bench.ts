@@ -1,0 +1,93 @@
+/**
+ * Scanner speed at the size the rule set is heading for: MB/s of the engine on one core, and of a
+ * whole directory scan on one thread and on two.
+ *
+ *   node --import ./scripts/register-ts.js bench/detect-speed.bench.ts
+ *
+ * Rules: every built-in rule, plus a synthetic provider set (bench/detect-synthetic.ts: 260 specs,
+ * prefixed tokens and name-anchored values) standing for the providers still to come; after those
+ * land in the built-in set, the "built-in" lines are the real figures.
+ * Engine: scanText over TypeScript's lib/*.js and *.d.ts held in memory, one thread; windowed rules
+ * against the same rules made to read the whole text; rounds interleaved, medians.
+ * End to end: scanSource on node_modules/typescript (large files) and on the labelled corpus (1 700
+ * small files), the synthetic rules loaded from a rules file, --jobs 1 against --jobs 2, interleaved.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { scanSource } from '../control-plane/detect/index.js'
+import { builtinRules } from '../control-plane/detect/rules.js'
+import { scanText } from '../control-plane/detect/scanner.js'
+import type { Rule } from '../control-plane/detect/rule.js'
+import { writeCorpus } from '../control-plane/detect/corpus/generate.js'
+import { syntheticRules, syntheticToml } from './detect-synthetic.js'
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+const show = (xs: number[]): string => `${median(xs).toFixed(1)} MB/s  [${xs.map((x) => x.toFixed(1)).join(', ')}]`
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+
+const lib = fileURLToPath(new URL('../node_modules/typescript/lib/', import.meta.url))
+const texts = readdirSync(lib)
+  .filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))
+  .map((f) => join(lib, f))
+  .filter((p) => statSync(p).isFile())
+  .map((p) => ({ path: p, text: readFileSync(p, 'utf8') }))
+const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t.text), 0)
+
+const builtin = builtinRules()
+const all = [...syntheticRules(), ...builtin]
+const unwindowed: Rule[] = all.map((r) => {
+  const { reach: _reach, ...rest } = r
+  return rest
+})
+const keywords = new Set(all.flatMap((r) => r.keywords)).size
+console.log(`${availableParallelism()} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
+console.log(`rules: ${builtin.length} built-in (${builtin.filter((r) => r.reach !== undefined).length} windowed); with the synthetic set ${all.length} rules, ${keywords} keywords, ${all.filter((r) => r.reach !== undefined).length} windowed`)
+
+const engine = (rules: readonly Rule[]): number => {
+  const t0 = performance.now()
+  let n = 0
+  for (const t of texts) n += scanText(t.text, { rules, path: t.path }).length
+  if (n < 0) console.log(n)
+  return bytes / 1e6 / ((performance.now() - t0) / 1000)
+}
+const sets: Array<[string, readonly Rule[]]> = [
+  [`built-in rules (${builtin.length})`, builtin],
+  [`built-in + synthetic (${all.length})`, all],
+  [`built-in + synthetic, no windows (every rule on the whole text)`, unwindowed],
+]
+for (const [, rules] of sets) engine(rules) // warm up
+const runs = sets.map((): number[] => [])
+for (let i = 0; i < ROUNDS; i++) sets.forEach(([, rules], j) => runs[j]!.push(engine(rules)))
+console.log(`engine, one thread, TypeScript's lib/ (${texts.length} files, ${(bytes / 1e6).toFixed(1)} MB), median of ${ROUNDS}, interleaved:`)
+sets.forEach(([name], j) => console.log(`  ${name}: ${show(runs[j]!)}`))
+
+const work = mkdtempSync(join(tmpdir(), 'leakgate-bench-speed-'))
+try {
+  const rulesFile = join(work, 'synthetic.toml')
+  writeFileSync(rulesFile, syntheticToml())
+  const corpusDir = join(work, 'corpus')
+  writeCorpus(corpusDir, { seed: 1, positives: 1200, negatives: 500 })
+  const dirs: Array<[string, string]> = [
+    ['node_modules/typescript', fileURLToPath(new URL('../node_modules/typescript/', import.meta.url))],
+    ['labelled corpus (small files)', corpusDir],
+  ]
+  for (const [name, path] of dirs) {
+    const byJobs = new Map<number, number[]>([[1, []], [2, []]])
+    let info = ''
+    const rounds = Math.max(3, Math.ceil(ROUNDS / 2))
+    for (let i = 0; i < rounds; i++) {
+      for (const jobs of [1, 2]) {
+        const t0 = performance.now()
+        const r = await scanSource({ type: 'dir', path }, { rulesFiles: [rulesFile], jobs })
+        byJobs.get(jobs)!.push(r.progress.bytes / 1e6 / ((performance.now() - t0) / 1000))
+        info = `${r.progress.files} files, ${(r.progress.bytes / 1e6).toFixed(1)} MB, ${r.findings.length} findings`
+      }
+    }
+    console.log(`end to end (walk, read, scan, hash), ${name} (${info}), built-in + synthetic rules, median of ${rounds}, interleaved:`)
+    for (const [jobs, xs] of byJobs) console.log(`  --jobs ${jobs}: ${show(xs)}`)
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
