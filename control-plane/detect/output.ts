@@ -135,5 +135,6 @@ export function formatSarif(findings: readonly Finding[], rules: readonly Rule[]
 export function formatKindsMarkdown(rules: readonly Rule[]): string {
   const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
   const rows = kindsOf(rules).map((k) => `| \`${k.kind}\` | ${k.severity} | ${k.rules.map((r) => `\`${r}\``).join(', ')} | ${cell(k.description)} |`)
-  return ['| kind | severity | rules | what it is |', '| --- | --- | --- | --- |', ...rows].join('\n') + '\n'
+  // Folded: hundreds of rows would push the rest of the README out of sight.
+  return [`<details><summary>All ${rows.length} kinds</summary>`, '', '| kind | severity | rules | what it is |', '| --- | --- | --- | --- |', ...rows, '', '</details>'].join('\n') + '\n'
 }
