@@ -84,7 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       },
     })
     const source = sourceOf(parsed.positionals, v)
-    const { rules, allowlist } = resolveRules({ rulesFiles: config.rules === undefined ? [] : [config.rules] })
+    const { rules, allowlist, warnings } = resolveRules({ rulesFiles: config.rules === undefined ? [] : [config.rules] })
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`)
     const ignore = config.ignoreFile === undefined ? new Set<string>() : readIgnoreFile(config.ignoreFile)
     if (v.push === true && (config.apiKey === undefined || config.apiKey === '')) throw usageError('--push needs an admin API key in LEAKGATE_API_KEY')
     const progress = progressPrinter(v.quiet === true)

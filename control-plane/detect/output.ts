@@ -41,7 +41,7 @@ export function formatSarif(findings: readonly Finding[], rules: readonly Rule[]
   const byId = new Map(rules.map((r) => [r.id, r]))
   const sarifRules = used.map((id) => {
     const r = byId.get(id)
-    return { id, name: id, shortDescription: { text: r?.description ?? id }, properties: { kind: r?.kind ?? id } }
+    return { id, name: id, shortDescription: { text: r?.description ?? id }, properties: { kind: r?.kind ?? id, ...(r?.tags === undefined || r.tags.length === 0 ? {} : { tags: r.tags }) } }
   })
   const results = findings.map((f) => ({
     ruleId: f.ruleId,
