@@ -33,24 +33,38 @@ export interface Re2Match {
   groups: ReadonlyArray<string | undefined>
 }
 
-/** A compiled RE2 pattern. */
+/**
+ * An RE2 pattern. RE2 in WebAssembly takes ~0.1 s to compile a counted repetition such as
+ * `[\w.-]{0,50}?`, which gitleaks' rules are full of: the pattern is checked at once with each
+ * `{n,m}` read as `*` or `+` (same syntax, same groups, same empty matches), and compiled as written
+ * the first time it is used, so a rules file loads fast and a rule whose keywords never occur costs nothing.
+ */
 export class Re2Pattern {
   readonly source: string
   /** Number of capturing groups. */
   readonly groupCount: number
-  readonly #re: Re2Class
+  /** Whether the pattern matches the empty text. */
+  readonly matchesEmpty: boolean
+  #re: Re2Class | undefined
 
   /** @throws SyntaxError naming what RE2 refuses in `source`. */
   constructor(source: string) {
     this.source = source
-    this.#re = new RE2(source, 'gu')
+    const relaxed = new RE2(withoutCounts(source), 'u')
     this.groupCount = countGroups(source)
+    this.matchesEmpty = relaxed.test('')
   }
 
   /** Whether the pattern matches anywhere in `text`. */
   test(text: string): boolean {
     for (const _ of this.matches(text)) return true
     return false
+  }
+
+  /** The compiled pattern. @throws SyntaxError if RE2 cannot compile it as written (too large). */
+  #compiled(): Re2Class {
+    this.#re ??= new RE2(this.source, 'gu')
+    return this.#re
   }
 
   /**
@@ -91,12 +105,59 @@ export class Re2Pattern {
     const plain = !/[\uD800-\uDFFF]/.test(window)
     // Lone surrogates (a window may cut a pair) would be mis-encoded on the way in: same length, replaced.
     const input = plain ? window : wellFormed(window)
-    this.#re.lastIndex = plain ? start : codePoints(input, start)
-    const m = this.#re.exec(input)
+    const re = this.#compiled()
+    re.lastIndex = plain ? start : codePoints(input, start)
+    const m = re.exec(input)
     if (m === null) return undefined
     const text = m[0] ?? ''
     return { index: plain ? m.index : utf16Offset(input, m.index), text, groups: m.slice(1) }
   }
+}
+
+/**
+ * The pattern with each counted repetition `{n}`, `{n,}`, `{n,m}` (outside classes and escapes) as
+ * `*` (n = 0) or `+`. @throws SyntaxError for counts RE2 refuses (above 1000, or m < n).
+ */
+function withoutCounts(source: string): string {
+  let out = ''
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!
+    if (c === '\\') {
+      out += source.slice(i, i + 2)
+      i++
+    } else if (c === '[') {
+      const start = i
+      i = classEnd(source, i)
+      out += source.slice(start, i + 1)
+    } else if (c === '{') {
+      const m = /^\{(\d+)(?:(,)(\d*))?\}/.exec(source.slice(i))
+      if (m === null) {
+        out += c
+        continue
+      }
+      const min = Number(m[1])
+      const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3])
+      if (min > 1000 || (max !== Infinity && max > 1000) || max < min) throw new SyntaxError(`bad repetition operator: ${m[0]}`)
+      out += min === 0 ? '*' : '+'
+      i += m[0].length - 1
+    } else out += c
+  }
+  return out
+}
+
+/** The index of the `]` closing the class that opens at `start`. */
+function classEnd(source: string, start: number): number {
+  let i = start + 1
+  if (source[i] === '^') i++
+  if (source[i] === ']') i++
+  for (; i < source.length && source[i] !== ']'; i++) {
+    if (source[i] === '\\') i++
+    else if (source.startsWith('[:', i)) {
+      const end = source.indexOf(':]', i + 2)
+      if (end >= 0) i = end + 1
+    }
+  }
+  return i
 }
 
 /** Capturing groups of a pattern RE2 accepted: `(` not in a class nor escaped, unless `(?` but for named groups. */
@@ -111,16 +172,7 @@ function countGroups(source: string): number {
       } else i++
     } else if (c === '[') {
       // A class: a leading ^ and a leading ] are part of it; [:name:] inside it is one item.
-      i++
-      if (source[i] === '^') i++
-      if (source[i] === ']') i++
-      for (; i < source.length && source[i] !== ']'; i++) {
-        if (source[i] === '\\') i++
-        else if (source.startsWith('[:', i)) {
-          const end = source.indexOf(':]', i + 2)
-          if (end >= 0) i = end + 1
-        }
-      }
+      i = classEnd(source, i)
     } else if (c === '(') {
       if (source[i + 1] !== '?' || source.startsWith('(?P<', i) || (source.startsWith('(?<', i) && source[i + 3] !== '=' && source[i + 3] !== '!')) count++
     }

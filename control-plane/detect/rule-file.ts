@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { RulesError } from '../../lib/errors.js'
 import type { Allowlist, Candidate, Rule } from './rule.js'
-import { Re2Pattern } from './re2.js'
+import { Re2Pattern, type Re2Match } from './re2.js'
 import { shannonEntropy } from './entropy.js'
 import { isEnvReference, isPlaceholder, isTemplated } from './suppress.js'
 
@@ -132,7 +132,7 @@ function finish(parsed: Parsed, errors: string[], origin: string): RuleSet {
     const { regex } = spec
     const group = spec.secretGroup ?? 0
     if (group > regex.groupCount) problem(`"secretGroup" ${group} but the regex has ${regex.groupCount} group${regex.groupCount === 1 ? '' : 's'}`)
-    else if (regex.test('')) problem('regex matches the empty string')
+    else if (regex.matchesEmpty) problem('regex matches the empty string')
     else rules.push(fileRule(spec, regex))
   }
   for (const [id, lists] of parsed.targeted) {
@@ -386,6 +386,16 @@ function parseAllowlist(raw: unknown, global: boolean, problem: (msg: string) =>
   }
 }
 
+/** The matches of a rule's regex; RE2 refusing to compile it as written (too large) names the rule. */
+function* compiledMatches(id: string, regex: Re2Pattern, text: string): Generator<Re2Match> {
+  try {
+    yield* regex.matches(text)
+  } catch (cause) {
+    if (cause instanceof SyntaxError) throw new RulesError(`rule ${id}: regex: ${cause.message}`, { cause })
+    throw cause
+  }
+}
+
 /** The detector a file's rule makes. */
 function fileRule(spec: Spec, regex: Re2Pattern): Rule {
   const { path } = spec
@@ -404,7 +414,7 @@ function fileRule(spec: Spec, regex: Re2Pattern): Rule {
     *find(text: string, filePath?: string): Iterable<Candidate> {
       // A rule with a path applies to the files it matches only.
       if (path !== undefined && !path.test(filePath ?? '')) return
-      for (const m of regex.matches(text)) {
+      for (const m of compiledMatches(spec.id, regex, text)) {
         // As gitleaks does: newlines at either end of a match are not part of it.
         const lead = /^\n*/.exec(m.text)?.[0].length ?? 0
         const match = m.text.slice(lead).replace(/\n+$/, '')

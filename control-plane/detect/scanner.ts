@@ -162,12 +162,18 @@ function ignores(list: Allowlist, f: Found): boolean {
   return checks.length > 0 && checks.every((check) => check())
 }
 
-/** The line holding the offset `at`, without its newline. */
+/**
+ * The line holding the offset `at`, without its newline, and at most `LINE_REACH` characters either
+ * side of it: on a minified megabyte-long line, testing the whole line for every finding made a
+ * scan quadratic.
+ */
 function lineAt(text: string, at: number): string {
   const start = at === 0 ? 0 : text.lastIndexOf('\n', at - 1) + 1
   const end = text.indexOf('\n', at)
-  return text.slice(start, end < 0 ? text.length : end)
+  return text.slice(Math.max(start, at - LINE_REACH), Math.min(end < 0 ? text.length : end, at + LINE_REACH))
 }
+
+const LINE_REACH = 1000
 
 /**
  * Where rules report overlapping text, the higher priority wins (a GitHub token assigned to
