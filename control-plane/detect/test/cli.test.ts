@@ -92,7 +92,7 @@ t.test('errors exit 2: missing path, bad format, bad rules file (rule id named),
   writeFileSync(join(dir, 'bad.toml'), '[[rules]]\nid = "team-token"\nregex = "tt_(["\n')
   const rules = run([dir, '--rules', join(dir, 'bad.toml')])
   t.equal(rules.code, 2)
-  t.match(rules.stderr, /rule team-token: bad regex/)
+  t.match(rules.stderr, /rule team-token: regex: bad regex/)
   const push = run([dir, '--push'])
   t.equal(push.code, 2)
   t.match(push.stderr, /LEAKGATE_API_KEY/)
