@@ -23,7 +23,7 @@ GitHub organisation or user. Exit code: 1 secrets found, 0 none, 2 error.
 options:
   --history              read the whole git history, not only the current files
   --format FORMAT        table (default on a terminal), json (default otherwise) or sarif
-  --rules FILE           add gitleaks-style TOML rules (LEAKGATE_RULES)
+  --rules FILE           add a gitleaks configuration's rules (LEAKGATE_RULES)
   --show-secrets         print raw secrets (table and json only); never pushed
   --push                 send findings to the control plane (POST /v1/scans) with LEAKGATE_API_KEY
   --control-plane URL    control plane for --push (LEAKGATE_CONTROL_PLANE, http://127.0.0.1:8080)

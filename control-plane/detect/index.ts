@@ -42,7 +42,7 @@ export interface ScanState {
 export interface ScanOptions {
   /** The rules; default: the built-in ones plus those of `rulesFiles`. */
   rules?: readonly Rule[]
-  /** gitleaks-style TOML rules files added to the built-in rules. */
+  /** gitleaks configuration files whose rules are added to the built-in rules. */
   rulesFiles?: readonly string[]
   /** Paths and values to ignore across all rules. */
   allowlist?: Allowlist | readonly Allowlist[]
