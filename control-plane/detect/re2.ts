@@ -17,8 +17,14 @@ const { RE2 } = createRequire(import.meta.url)('re2-wasm') as { RE2: typeof Re2C
 
 /** The first window after a match, in UTF-16 code units: what one more match costs to look for. */
 const FIRST_WINDOW = 1024
-/** The largest window: a match longer than half of it may be missed; 4× it stays far below 16 MiB. */
-const MAX_WINDOW = 1 << 18
+/** The largest window: a match longer than half of it may be missed; its UTF-8 copy stays far below 16 MiB. */
+const MAX_WINDOW = 1 << 16
+/**
+ * How many patterns stay compiled at once. Each holds its program and DFA cache in the module's
+ * fixed 16 MiB, which aborts the module for good when full: the least recently used is freed.
+ */
+const MAX_COMPILED = 12
+const compiled: Re2Pattern[] = []
 /** A match ending this close to a window's end may continue past it: it is looked for again in a larger window. */
 const EDGE = 256
 /** Characters before a window's start given as context, so `\b` sees the previous character. */
@@ -53,6 +59,7 @@ export class Re2Pattern {
     const relaxed = new RE2(withoutCounts(source), 'u')
     this.groupCount = countGroups(source)
     this.matchesEmpty = relaxed.test('')
+    free(relaxed)
   }
 
   /** Whether the pattern matches anywhere in `text`. */
@@ -63,8 +70,21 @@ export class Re2Pattern {
 
   /** The compiled pattern. @throws SyntaxError if RE2 cannot compile it as written (too large). */
   #compiled(): Re2Class {
-    this.#re ??= new RE2(this.source, 'gu')
+    const at = compiled.indexOf(this)
+    if (at >= 0) compiled.splice(at, 1)
+    compiled.push(this)
+    if (this.#re === undefined) {
+      this.#re = new RE2(this.source, 'gu')
+      const oldest = compiled.length > MAX_COMPILED ? compiled.shift() : undefined
+      if (oldest !== undefined) oldest.#free()
+    }
     return this.#re
+  }
+
+  /** Gives the compiled pattern's memory back to the module (re2-wasm's objects are not garbage collected). */
+  #free(): void {
+    if (this.#re !== undefined) free(this.#re)
+    this.#re = undefined
   }
 
   /**
@@ -112,6 +132,11 @@ export class Re2Pattern {
     const text = m[0] ?? ''
     return { index: plain ? m.index : utf16Offset(input, m.index), text, groups: m.slice(1) }
   }
+}
+
+/** Gives a compiled pattern's memory back to the module (re2-wasm's objects are not garbage collected). */
+function free(re: Re2Class): void {
+  ;(re as unknown as { wrapper?: { delete?: () => void } }).wrapper?.delete?.()
 }
 
 /**
