@@ -25,7 +25,7 @@ GitHub organisation or user. Exit code: 1 secrets found, 0 none, 2 error.
 options:
   --history              read the whole git history, not only the current files
   --format FORMAT        table (default on a terminal), json (default otherwise) or sarif
-  --rules FILE           add gitleaks-style TOML rules (LEAKGATE_RULES)
+  --rules FILE           add a gitleaks configuration's rules (LEAKGATE_RULES)
   --show-secrets         print raw secrets (table and json only); never pushed
   --push                 send findings to the control plane (POST /v1/scans) with LEAKGATE_API_KEY
   --control-plane URL    control plane for --push (LEAKGATE_CONTROL_PLANE, http://127.0.0.1:8080)
@@ -97,8 +97,9 @@ export async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(jobs) || jobs < 1) throw usageError(`--jobs must be a whole number of threads, 1 or more, got "${v.jobs}"`)
     const source = sourceOf(parsed.positionals, v)
     const rulesFiles = config.rules === undefined ? [] : [config.rules]
-    // Resolved here for SARIF's rule descriptions (and to report a bad rules file before reading anything).
-    const { rules } = resolveRules({ rulesFiles })
+    // Resolved here for SARIF's rule descriptions, the warnings, and to report a bad rules file before reading anything.
+    const { rules, warnings } = resolveRules({ rulesFiles })
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`)
     const ignore = config.ignoreFile === undefined ? new Set<string>() : readIgnoreFile(config.ignoreFile)
     if (v.push === true && (config.apiKey === undefined || config.apiKey === '')) throw usageError('--push needs an admin API key in LEAKGATE_API_KEY')
     const progress = progressPrinter(v.quiet === true)

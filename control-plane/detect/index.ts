@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
-import { builtinRules, loadRulesFile, emptyAllowlist } from './rules.js'
+import { builtinRules, combineRules, loadRulesFile } from './rules.js'
 import type { Allowlist, Rule } from './rule.js'
 import { scanText } from './scanner.js'
 import { dedupeFindings, readIgnoreFile, toFindings, type Finding } from './findings.js'
@@ -43,10 +43,10 @@ export interface ScanState {
 export interface ScanOptions {
   /** The rules; default: the built-in ones plus those of `rulesFiles`. */
   rules?: readonly Rule[]
-  /** gitleaks-style TOML rules files added to the built-in rules. */
+  /** gitleaks configuration files whose rules are added to the built-in rules. */
   rulesFiles?: readonly string[]
   /** Paths and values to ignore across all rules. */
-  allowlist?: Allowlist
+  allowlist?: Allowlist | readonly Allowlist[]
   /** Fingerprints to leave out (`.leakgateignore`). A directory's own `.leakgateignore` is read too. */
   ignore?: ReadonlySet<string>
   /** Keep the raw secret on each finding (`secret`). Only for a person at a terminal. */
@@ -87,19 +87,14 @@ export interface ScanResult {
   truncated?: 'findings' | 'bytes'
 }
 
-/** Rules for a scan: the built-in set plus the rules files; their allowlists merged. */
-export function resolveRules(options: Pick<ScanOptions, 'rules' | 'rulesFiles' | 'allowlist'>): { rules: Rule[]; allowlist: Allowlist } {
-  const rules = options.rules !== undefined ? [...options.rules] : builtinRules()
-  const allowlist = options.allowlist ?? emptyAllowlist()
-  const merged: Allowlist = { regexes: [...allowlist.regexes], paths: [...allowlist.paths], stopwords: [...allowlist.stopwords] }
-  for (const file of options.rulesFiles ?? []) {
-    const set = loadRulesFile(file)
-    rules.unshift(...set.rules)
-    merged.regexes = [...merged.regexes, ...set.allowlist.regexes]
-    merged.paths = [...merged.paths, ...set.allowlist.paths]
-    merged.stopwords = [...merged.stopwords, ...set.allowlist.stopwords]
-  }
-  return { rules, allowlist: merged }
+/**
+ * Rules for a scan: the built-in set (less what the files disable or redefine) plus the rules files';
+ * their global allowlists after the given one; `warnings`: what the files ask for that is not done.
+ */
+export function resolveRules(options: Pick<ScanOptions, 'rules' | 'rulesFiles' | 'allowlist'>): { rules: Rule[]; allowlist: Allowlist[]; warnings: string[] } {
+  const given = options.allowlist === undefined ? [] : 'paths' in options.allowlist ? [options.allowlist] : [...options.allowlist]
+  const combined = combineRules(options.rules ?? builtinRules(), (options.rulesFiles ?? []).map((file) => loadRulesFile(file)))
+  return { rules: combined.rules, allowlist: [...given, ...combined.allowlists], warnings: combined.warnings }
 }
 
 /**
@@ -169,7 +164,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
     let n = 0
     for await (const item of items) {
       options.signal?.throwIfAborted()
-      const found = scanText(item.text, { rules, allowlist, path: item.origin.file })
+      const found = scanText(item.text, { rules, allowlist, path: item.origin.file, ...(item.origin.commit === undefined ? {} : { commit: item.origin.commit }) })
       if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
       options.onProgress?.(progress)
       if (findings.length >= maxFindings) truncated = 'findings'
@@ -188,7 +183,9 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
 }
 
 function threadSources(options: ScanOptions): RuleSources | undefined {
-  const allowlist = allowlistSources(options.allowlist ?? emptyAllowlist())
+  const given: readonly Allowlist[] = options.allowlist === undefined ? [] : 'regexes' in options.allowlist ? [options.allowlist] : options.allowlist
+  if (given.length > 1) return undefined
+  const allowlist = allowlistSources(given[0] ?? { regexes: [], paths: [], stopwords: [] })
   if (allowlist === undefined) return undefined
   return { rulesFiles: [...(options.rulesFiles ?? [])], allowlist, showSecrets: options.showSecrets === true }
 }
@@ -205,7 +202,7 @@ const THREADS_AFTER_BYTES = 4 * 1024 * 1024
  * here, and so is every batch until a thread is ready: a small directory starts no thread, and a
  * large one is never slower for having asked for threads.
  */
-async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: Allowlist }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
+async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: readonly Allowlist[] }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
   const maxFindings = options.maxFindings ?? Infinity
   const maxBytes = options.maxBytes ?? Infinity
   let threads: ScanThreads | undefined

@@ -96,7 +96,7 @@ export function formatSarif(findings: readonly Finding[], rules: readonly Rule[]
     return {
       id, name: id, shortDescription: { text: r?.description ?? id },
       ...(r === undefined ? {} : { defaultConfiguration: { level: SARIF_LEVEL[r.severity] } }),
-      properties: { kind: r?.kind ?? id, ...severity },
+      properties: { kind: r?.kind ?? id, ...severity, ...(r?.tags === undefined || r.tags.length === 0 ? {} : { tags: r.tags }) },
     }
   })
   const results = findings.map((f) => ({

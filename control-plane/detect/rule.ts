@@ -15,13 +15,30 @@ export interface Candidate {
   index: number
   /** Length of the secret as written, when it differs from the value's (decoded, normalised). */
   length?: number
+  /** The rule's whole match, when allowlists may test it (`regexTarget = "match"`); default: the value. */
+  match?: string
 }
 
-/** Paths and values that a rule (or the whole scan) ignores. */
+/** A compiled pattern as allowlists use it: a JavaScript RegExp or an RE2 pattern. */
+export interface Matcher {
+  test(text: string): boolean
+}
+
+/**
+ * Paths and values that a rule (or the whole scan) ignores. With condition `or` (the default) a path
+ * or a commit skips the whole text, and a regex or a stopword a finding; with `and`, a finding is
+ * ignored only when every criterion the allowlist has holds for it.
+ */
 export interface Allowlist {
-  regexes: readonly RegExp[]
-  paths: readonly RegExp[]
+  regexes: readonly Matcher[]
+  paths: readonly Matcher[]
+  /** Lowercase; a secret containing one is ignored. */
   stopwords: readonly string[]
+  /** Lowercase commit ids: texts read from these commits. */
+  commits?: readonly string[]
+  condition?: 'or' | 'and'
+  /** What `regexes` test: the secret (default), the rule's whole match, or the line it is on. */
+  regexTarget?: 'secret' | 'match' | 'line'
 }
 
 /** How bad a finding of a rule is, before anything about where it was found: the levels of a leak's risk. */
@@ -41,6 +58,10 @@ export interface Rule {
   /** Where two rules report overlapping text, the higher priority wins (provider over generic). */
   readonly priority: number
   readonly allowlist?: Allowlist
+  /** Further allowlists of the rule; any one of them, or `allowlist`, can ignore a finding. */
+  readonly allowlists?: readonly Allowlist[]
+  /** Labels a rules file gives the rule, shown in SARIF output. */
+  readonly tags?: readonly string[]
   /**
    * Set when every match of the rule holds one of its keywords and lies within `before` characters
    * before the keyword and `after` characters after its end, and no attempt of the rule's pattern

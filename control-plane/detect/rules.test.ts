@@ -2,7 +2,7 @@ import t from 'tap'
 import { fileURLToPath } from 'node:url'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { compilePattern, loadRulesFile, parseRules } from './rules.js'
+import { loadRulesFile, parseRules } from './rules.js'
 import { scanText } from './scanner.js'
 import { Rng, ALPHA } from './corpus/random.js'
 import { tempDir } from './test/helpers.js'
@@ -42,8 +42,8 @@ id = "bad-regex"
 regex = '''b'''
 
 [[rules]]
-id = "redos"
-regex = '''tok_(\\w+)+$'''
+id = "lookahead"
+regex = '''tok_(?=x)'''
 `
   const err = (() => {
     try {
@@ -54,7 +54,7 @@ regex = '''tok_(\\w+)+$'''
     return undefined
   })()
   t.equal(err?.code, 'LEAKGATE_ERR_RULES')
-  for (const id of ['bad-regex: bad regex', 'no-regex: "regex" is required', 'bad-group: "secretGroup" 3', 'empty-match: regex matches the empty string', 'bad-regex: duplicate id', 'redos: nested quantifiers']) {
+  for (const id of ['bad-regex: regex: bad regex "acme_([0-9": missing ]', 'no-regex: neither "regex" nor "path"', 'bad-group: "secretGroup" 3', 'empty-match: regex matches the empty string', 'bad-regex: duplicate id', 'lookahead: regex: bad regex']) {
     t.match(err?.message, `rule ${id}`)
   }
 })
@@ -62,12 +62,11 @@ regex = '''tok_(\\w+)+$'''
 t.test('not TOML at all, unknown keys, a bad allowlist regex', async (t) => {
   t.throws(() => parseRules('[[rules]\nid='), { code: 'LEAKGATE_ERR_RULES' })
   t.throws(() => parseRules('[[rules]]\nid = "a"\nregex = "x"\nregexx = "y"'), { code: 'LEAKGATE_ERR_RULES', message: /rule a: unknown key "regexx"/ })
-  t.throws(() => parseRules('[[rules]]\nid = "a"\nregex = "x"\n[rules.allowlist]\nregexes = ["("]'), { code: 'LEAKGATE_ERR_RULES', message: /rule a: allowlist: bad regex/ })
+  t.throws(() => parseRules('[[rules]]\nid = "a"\nregex = "x"\n[rules.allowlist]\nregexes = ["("]'), { code: 'LEAKGATE_ERR_RULES', message: /rule a: \[rules.allowlist\]: regexes: bad regex/ })
   t.throws(() => parseRules('nope = 1'), { code: 'LEAKGATE_ERR_RULES', message: /unknown top-level key "nope"/ })
 })
 
 t.test('gitleaks syntax: a leading (?i), secretGroup, keywords, entropy, stopwords', async (t) => {
-  t.equal(compilePattern('(?i)abc').flags, 'i')
   const set = parseRules(`
 [[rules]]
 id = "corp-token"

@@ -35,12 +35,21 @@ interface ThreadData {
 type Request = { id: number; items: ScanItem[] }
 type Reply = { id: number; findings: Finding[] } | { id: number; error: string } | { ready: true }
 
-/** An allowlist as sources, or undefined when it holds regexes that are not JavaScript's own (RE2). */
+/**
+ * An allowlist as sources, or undefined when it cannot travel as plain regexes: it holds RE2 patterns
+ * (a rules file's; the thread reloads those from the file), or commits, a condition or a target.
+ */
 export function allowlistSources(list: Allowlist): RuleSources['allowlist'] | undefined {
-  const all = [...list.regexes, ...list.paths]
-  if (!all.every((r) => r instanceof RegExp)) return undefined
-  const src = (r: RegExp): RegexSource => ({ source: r.source, flags: r.flags })
-  return { regexes: list.regexes.map(src), paths: list.paths.map(src), stopwords: [...list.stopwords] }
+  if (list.commits !== undefined || list.condition !== undefined || list.regexTarget !== undefined) return undefined
+  const regexes: RegexSource[] = []
+  const paths: RegexSource[] = []
+  for (const [from, to] of [[list.regexes, regexes], [list.paths, paths]] as const) {
+    for (const r of from) {
+      if (!(r instanceof RegExp)) return undefined
+      to.push({ source: r.source, flags: r.flags })
+    }
+  }
+  return { regexes, paths, stopwords: [...list.stopwords] }
 }
 
 /** Worker threads that scan batches of files. */

@@ -24,10 +24,12 @@ export interface TextFinding {
 /** What to scan a text with. */
 export interface ScanTextOptions {
   rules: readonly Rule[]
-  /** The scan-wide allowlist (global `[allowlist]` of the rules files, config). */
-  allowlist?: Allowlist
+  /** The scan-wide allowlists (global `[allowlist]`/`[[allowlists]]` of the rules files, config). */
+  allowlist?: Allowlist | readonly Allowlist[]
   /** The text's path, for path allowlists. */
   path?: string
+  /** The commit the text was read from, for commit allowlists. */
+  commit?: string
   /** Cap on findings from one text (default 500). */
   maxFindings?: number
 }
@@ -41,8 +43,9 @@ interface Placed extends Candidate {
 export function scanText(text: string, options: ScanTextOptions): TextFinding[] {
   if (text.length === 0 || hasFileMarker(text)) return []
   const path = options.path ?? ''
-  const global = options.allowlist
-  if (global !== undefined && global.paths.some((p) => p.test(path))) return []
+  const commit = (options.commit ?? '').toLowerCase()
+  const global = options.allowlist === undefined ? [] : 'paths' in options.allowlist ? [options.allowlist] : options.allowlist
+  if (global.some((a) => skipsText(a, path, commit))) return []
   const max = options.maxFindings ?? 500
   const lower = text.toLowerCase()
   const hits = keywordsIn(lower, options.rules)
@@ -50,10 +53,12 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   const placed: Placed[] = []
   for (const rule of options.rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => present.has(k))) continue
-    if (rule.allowlist !== undefined && rule.allowlist.paths.some((p) => p.test(path))) continue
+    const own = rule.allowlist === undefined ? rule.allowlists ?? [] : [rule.allowlist, ...rule.allowlists ?? []]
+    if (own.some((a) => skipsText(a, path, commit))) continue
     let count = 0
     for (const c of candidatesOf(rule, text, lower, path, hits)) {
-      if (allowed(c.value, rule.allowlist) || allowed(c.value, global)) continue
+      const found: Found = { secret: c.value, match: c.match ?? c.value, line: () => lineAt(text, c.index), path, commit }
+      if (global.some((a) => ignores(a, found)) || own.some((a) => ignores(a, found))) continue
       placed.push({ ...c, rule, end: c.index + (c.length ?? c.value.length) })
       if (++count >= max) break
     }
@@ -143,15 +148,66 @@ function* candidatesOf(rule: Rule, text: string, lower: string, path: string, hi
   }
 }
 
-function allowed(value: string, list: Allowlist | undefined): boolean {
-  if (list === undefined) return false
-  if (list.regexes.some((r) => r.test(value))) return true
-  if (list.stopwords.length > 0) {
-    const v = value.toLowerCase()
-    if (list.stopwords.some((w) => v.includes(w))) return true
-  }
-  return false
+/** A finding as allowlists see it. */
+interface Found {
+  secret: string
+  match: string
+  line: () => string
+  path: string
+  /** Lowercase; empty when the text is not from a commit. */
+  commit: string
 }
+
+function commitListed(list: Allowlist, commit: string): boolean {
+  return commit !== '' && (list.commits ?? []).includes(commit)
+}
+
+function pathListed(list: Allowlist, path: string): boolean {
+  return path !== '' && list.paths.some((p) => p.test(path))
+}
+
+/**
+ * Whether an allowlist skips a whole text: `or`, its path or commit is listed; `and`, both of those
+ * the allowlist has hold and it has no regexes or stopwords (which need a finding to test).
+ */
+function skipsText(list: Allowlist, path: string, commit: string): boolean {
+  if (list.condition !== 'and') return commitListed(list, commit) || pathListed(list, path)
+  if (list.regexes.length > 0 || list.stopwords.length > 0) return false
+  const checks = [...(list.commits?.length ? [commitListed(list, commit)] : []), ...(list.paths.length > 0 ? [pathListed(list, path)] : [])]
+  return checks.length > 0 && checks.every(Boolean)
+}
+
+/** Whether an allowlist ignores a finding: `or`, a regex or a stopword; `and`, every criterion it has. */
+function ignores(list: Allowlist, f: Found): boolean {
+  const regexHolds = (): boolean => {
+    const target = list.regexTarget === 'match' ? f.match : list.regexTarget === 'line' ? f.line() : f.secret
+    return target !== '' && list.regexes.some((r) => r.test(target))
+  }
+  const stopwordHolds = (): boolean => {
+    const secret = f.secret.toLowerCase()
+    return list.stopwords.some((w) => secret.includes(w))
+  }
+  if (list.condition !== 'and') return (list.regexes.length > 0 && regexHolds()) || (list.stopwords.length > 0 && stopwordHolds())
+  const checks: Array<() => boolean> = []
+  if (list.commits?.length) checks.push(() => commitListed(list, f.commit))
+  if (list.paths.length > 0) checks.push(() => pathListed(list, f.path))
+  if (list.regexes.length > 0) checks.push(regexHolds)
+  if (list.stopwords.length > 0) checks.push(stopwordHolds)
+  return checks.length > 0 && checks.every((check) => check())
+}
+
+/**
+ * The line holding the offset `at`, without its newline, and at most `LINE_REACH` characters either
+ * side of it: on a minified megabyte-long line, testing the whole line for every finding made a
+ * scan quadratic.
+ */
+function lineAt(text: string, at: number): string {
+  const start = at === 0 ? 0 : text.lastIndexOf('\n', at - 1) + 1
+  const end = text.indexOf('\n', at)
+  return text.slice(Math.max(start, at - LINE_REACH), Math.min(end < 0 ? text.length : end, at + LINE_REACH))
+}
+
+const LINE_REACH = 1000
 
 /**
  * Where rules report overlapping text, the higher priority wins (a GitHub token assigned to
