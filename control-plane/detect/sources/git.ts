@@ -183,9 +183,9 @@ async function* gitRecords(args: readonly string[], options: { cwd: string; inpu
  * any path outside them: one folder allowed must not open the host's other repositories.
  */
 async function containedGitDir(dir: string, reach: ReachPolicy): Promise<string> {
-  const out = (await git(['rev-parse', '--absolute-git-dir', '--git-common-dir'], { cwd: dir, ceiling: dirname(dir) })).toString('utf8').split('\n')
+  const out = (await git(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], { cwd: dir, ceiling: dirname(dir) })).toString('utf8').split('\n')
   const gitDir = out[0]?.trim() ?? ''
-  const common = resolve(gitDir, out[1]?.trim() ?? '.')
+  const common = out[1]?.trim() || gitDir
   const places = [gitDir, common]
   // Alternates may have alternates of their own (git follows five levels); each level is checked.
   const objectDirs = [join(common, 'objects')]
