@@ -80,11 +80,12 @@ t.test('two texts searched in turn, and a search suspended while another runs: e
   t.same([...outer].map((m) => [m.text, m.index]), [['n2', 5003], ['n3', 5006]])
 })
 
-t.test('what RE2 and Go refuse throws a SyntaxError naming it', async (t) => {
+t.test('what RE2 and Go refuse throws a SyntaxError naming it, a pattern too large to compile included', async (t) => {
   for (const [pattern, message] of [
     ['(?<=x)a', 'invalid perl operator: (?<='],
     ['a{1001}', 'invalid repetition size: {1001}'],
     ['(a', 'missing ): (a'],
     ['a\\Cb', 'invalid escape sequence: \\C'],
+    ['\\pL{1000}', 'pattern too large - compile failed'],
   ] as const) t.throws(() => new Re2Pattern(pattern), new SyntaxError(message), pattern)
 })

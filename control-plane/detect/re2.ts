@@ -4,10 +4,12 @@
  * make a scan hang on a crafted line, and `(?i)`, `(?P<name>…)`, `\z`, `[[:alnum:]]`, `(?-i:…)`
  * mean what they mean in Go.
  *
- * The binding turns a JavaScript string into UTF-8 at every call, so searching a long string match
- * after match (exec with lastIndex) would be quadratic. A text is therefore encoded once (the last
- * one is kept: the rules of a scan search the same text in a row) and searched as a Buffer, where
- * RE2 reports byte offsets; they are turned back into UTF-16 offsets here.
+ * The binding turns a JavaScript string into UTF-8 before searching it, keeping that copy only for
+ * the next call on the same compiled pattern with the same string: each rule of a scan would encode
+ * the text again (more than the search itself costs), and a pattern given another string between
+ * two matches (a path, a secret) would encode the whole text again at each match, which is
+ * quadratic. A text is therefore encoded once, the last one kept for the next pattern, and searched
+ * as a Buffer, where RE2 reports byte offsets; they are turned back into UTF-16 offsets here.
  */
 import { createRequire } from 'node:module'
 
