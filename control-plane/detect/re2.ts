@@ -29,7 +29,7 @@ export interface Re2Match {
   index: number
   end: number
   text: string
-  /** Capturing groups 1..n; undefined where a group did not take part. */
+  /** Capturing groups 1..n; undefined where a group did not take part (decoded from UTF-8: a lone surrogate reads U+FFFD). */
   groups: ReadonlyArray<string | undefined>
 }
 
