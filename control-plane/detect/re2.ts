@@ -1,173 +1,191 @@
 /**
- * Go/RE2 patterns (as gitleaks configurations write them) run on RE2 itself, through the re2-wasm
- * package: matching takes time linear in the text whatever the pattern, so no rules file can make a
- * scan hang on a crafted line, and `(?i)`, `(?P<name>…)`, `\z`, `[[:alnum:]]`, `(?-i:…)` mean what
- * they mean in Go.
+ * Go/RE2 patterns (as gitleaks configurations write them) run on RE2 itself, through the native
+ * binding `re2`: matching takes time linear in the text whatever the pattern, so no rules file can
+ * make a scan hang on a crafted line, and `(?i)`, `(?P<name>…)`, `\z`, `[[:alnum:]]`, `(?-i:…)`
+ * mean what they mean in Go.
  *
- * Two properties of re2-wasm shape the search. Each call copies its whole input into the module's
- * memory, so searching a long text match after match (exec with lastIndex) is quadratic; and that
- * memory is fixed at 16 MiB, so a text of a few megabytes aborts the module. Texts are therefore
- * searched through windows: small after a match, doubling while nothing is found, never larger than
- * `MAX_WINDOW`. Indices it reports count code points; they are turned back into UTF-16 offsets here.
+ * The binding turns a JavaScript string into UTF-8 before searching it, keeping that copy only for
+ * the next call on the same compiled pattern with the same string: each rule of a scan would encode
+ * the text again (more than the search itself costs), and a pattern given another string between
+ * two matches (a path, a secret) would encode the whole text again at each match, which is
+ * quadratic. A text is therefore encoded once, the last one kept for the next pattern, and searched
+ * as a Buffer, where RE2 reports byte offsets; they are turned back into UTF-16 offsets here.
  */
 import { createRequire } from 'node:module'
-import type { RE2 as Re2Class } from 're2-wasm'
 
-const { RE2 } = createRequire(import.meta.url)('re2-wasm') as { RE2: typeof Re2Class }
+/** What is used of the binding: a Buffer given to exec gives Buffers and byte offsets back. */
+interface Re2Class {
+  lastIndex: number
+  test(text: string): boolean
+  exec(bytes: Buffer): { index: number; length: number; [group: number]: Buffer | undefined } | null
+}
+const RE2 = createRequire(import.meta.url)('re2') as new (source: string, flags: string) => Re2Class
 
-/** The first window after a match, in UTF-16 code units: what one more match costs to look for. */
-const FIRST_WINDOW = 1024
-/** The largest window: a match longer than half of it may be missed; its UTF-8 copy stays far below 16 MiB. */
-const MAX_WINDOW = 1 << 16
-/**
- * How many patterns stay compiled at once. Each holds its program and DFA cache in the module's
- * fixed 16 MiB, which aborts the module for good when full: the least recently used is freed.
- */
-const MAX_COMPILED = 12
-const compiled: Re2Pattern[] = []
-/** A match ending this close to a window's end may continue past it: it is looked for again in a larger window. */
-const EDGE = 256
-/** Characters before a window's start given as context, so `\b` sees the previous character. */
-const CONTEXT = 2
+/** Texts shorter than this are encoded at each search rather than kept: a path or a secret tested must not evict the scanned text. */
+const KEEP_MIN = 4096
 
 /** One match: UTF-16 offsets in the searched text, the matched text and its groups. */
 export interface Re2Match {
   index: number
   end: number
   text: string
-  /** Capturing groups 1..n; undefined where a group did not take part. */
+  /** Capturing groups 1..n; undefined where a group did not take part (decoded from UTF-8: a lone surrogate reads U+FFFD). */
   groups: ReadonlyArray<string | undefined>
 }
 
-/**
- * An RE2 pattern. RE2 in WebAssembly takes ~0.1 s to compile a counted repetition such as
- * `[\w.-]{0,50}?`, which gitleaks' rules are full of: the pattern is checked at once with each
- * `{n,m}` read as `*` or `+` (same syntax, same groups, same empty matches), and compiled as written
- * the first time it is used, so a rules file loads fast and a rule whose keywords never occur costs nothing.
- */
+/** An RE2 pattern, compiled as written (RE2's `u` mode: `.` and classes match code points). */
 export class Re2Pattern {
   readonly source: string
   /** Number of capturing groups. */
   readonly groupCount: number
   /** Whether the pattern matches the empty text. */
   readonly matchesEmpty: boolean
-  #re: Re2Class | undefined
+  readonly #re: Re2Class
 
-  /** @throws SyntaxError naming what RE2 refuses in `source`. */
+  /** @throws SyntaxError naming what RE2 refuses in `source` (as RE2 says it, e.g. `invalid perl operator: (?<=`). */
   constructor(source: string) {
     this.source = source
-    const relaxed = new RE2(withoutCounts(source), 'u')
     this.groupCount = countGroups(source)
-    this.matchesEmpty = relaxed.test('')
-    free(relaxed)
+    this.#re = new RE2(source, 'gu')
+    this.matchesEmpty = this.test('')
   }
 
   /** Whether the pattern matches anywhere in `text`. */
   test(text: string): boolean {
-    for (const _ of this.matches(text)) return true
-    return false
-  }
-
-  /** The compiled pattern. @throws SyntaxError if RE2 cannot compile it as written (too large). */
-  #compiled(): Re2Class {
-    const at = compiled.indexOf(this)
-    if (at >= 0) compiled.splice(at, 1)
-    compiled.push(this)
-    if (this.#re === undefined) {
-      this.#re = new RE2(this.source, 'gu')
-      const oldest = compiled.length > MAX_COMPILED ? compiled.shift() : undefined
-      if (oldest !== undefined) oldest.#free()
-    }
-    return this.#re
-  }
-
-  /** Gives the compiled pattern's memory back to the module (re2-wasm's objects are not garbage collected). */
-  #free(): void {
-    if (this.#re !== undefined) free(this.#re)
-    this.#re = undefined
+    // One call: the binding's own conversion of the string costs no more than encoding it here.
+    this.#re.lastIndex = 0
+    return this.#re.test(text)
   }
 
   /**
-   * Successive non-overlapping matches, leftmost first, as RE2 finds them in the whole text (`^` and
-   * `$` are the text's bounds), except that a match longer than 128 KiB, or that only exists as a
-   * longer alternative than one that ends a window, can be reported shorter or missed.
+   * Successive non-overlapping matches, leftmost first, as Go's FindAll gives them over the whole
+   * text (`^` and `$` are the text's bounds; an empty match right after a match is skipped, and
+   * after an empty match the search moves on by one code point).
    */
   *matches(text: string): Generator<Re2Match> {
-    const n = text.length
+    const encoded = encode(text)
+    const { bytes } = encoded
+    const re = this.#re
     let at = 0
-    let width = FIRST_WINDOW
-    while (at < n || (at === 0 && n === 0)) {
-      const end = Math.min(n, at + width)
-      const from = Math.max(0, at - CONTEXT)
-      const m = this.#execAt(text.slice(from, end), at - from)
-      if (m === undefined) {
-        if (end === n) return
-        // Whatever starts in the first half of the window and fits in half of it was not there.
-        at = Math.max(at + 1, end - (width >> 1))
-        width = Math.min(MAX_WINDOW, width * 2)
-        continue
+    let previousEnd = -1
+    while (at <= bytes.length) {
+      // Set at every step: another search with the same pattern may have run while this one was suspended.
+      re.lastIndex = at
+      const m = re.exec(bytes)
+      if (m === null) return
+      const start = m.index
+      const stop = start + m[0]!.length
+      at = stop > start ? stop : stop + charBytes(bytes, stop)
+      if (stop === start && start === previousEnd) continue
+      previousEnd = stop
+      const index = encoded.utf16(start)
+      const end = stop === start ? index : encoded.utf16(stop)
+      const groups: Array<string | undefined> = []
+      for (let g = 1; g < m.length; g++) groups.push(m[g]?.toString('utf8'))
+      yield { index, end, text: text.slice(index, end), groups }
+    }
+  }
+}
+
+/** A text as RE2 searches it: its UTF-8 bytes, and the way back from a byte offset to a UTF-16 offset. */
+class Encoded {
+  readonly text: string
+  readonly bytes: Buffer
+  #offsets: Offsets | undefined
+
+  constructor(text: string) {
+    this.text = text
+    this.bytes = Buffer.from(text, 'utf8')
+  }
+
+  /** The UTF-16 offset of the character starting at byte `byte`. */
+  utf16(byte: number): number {
+    // Equal lengths: every character is ASCII, one byte and one code unit.
+    if (this.bytes.length === this.text.length) return byte
+    this.#offsets ??= new Offsets(this.text, this.bytes.length)
+    return this.#offsets.utf16(byte)
+  }
+}
+
+let kept: Encoded | undefined
+
+function encode(text: string): Encoded {
+  if (kept?.text === text) return kept
+  const encoded = new Encoded(text)
+  if (text.length >= KEEP_MIN) kept = encoded
+  return encoded
+}
+
+/** Bytes per checkpoint: a lookup walks at most this far. */
+const STEP = 64
+
+/**
+ * Byte offsets of a non-ASCII text's UTF-8 encoding mapped to UTF-16 offsets: a checkpoint every
+ * `STEP` bytes (the first character starting at or after it), then a short walk. Built in one pass
+ * the first time it is needed; 8 bytes a checkpoint instead of 4 a byte.
+ */
+class Offsets {
+  readonly #text: string
+  readonly #byteAt: Uint32Array
+  readonly #unitAt: Uint32Array
+
+  constructor(text: string, byteLength: number) {
+    this.#text = text
+    const count = Math.floor(byteLength / STEP) + 1
+    this.#byteAt = new Uint32Array(count)
+    this.#unitAt = new Uint32Array(count)
+    let byte = 0
+    let k = 0
+    for (let i = 0; i < text.length; ) {
+      while (k < count && k * STEP <= byte) {
+        this.#byteAt[k] = byte
+        this.#unitAt[k++] = i
       }
-      const index = from + m.index
-      const stop = index + m.text.length
-      if (end < n && stop > end - EDGE && width < MAX_WINDOW) {
-        width = Math.min(MAX_WINDOW, width * 2)
-        continue
-      }
-      yield { index, end: stop, text: m.text, groups: m.groups }
-      at = stop > index ? stop : index + 1
-      width = FIRST_WINDOW
-      if (n === 0) return
+      const bytes = utf8Bytes(text, i)
+      i += bytes === 4 ? 2 : 1
+      byte += bytes
+    }
+    for (; k < count; k++) {
+      this.#byteAt[k] = byteLength
+      this.#unitAt[k] = text.length
     }
   }
 
-  /** The first match in `window` starting at or after the UTF-16 offset `start`. */
-  #execAt(window: string, start: number): { index: number; text: string; groups: Array<string | undefined> } | undefined {
-    const plain = !/[\uD800-\uDFFF]/.test(window)
-    // Lone surrogates (a window may cut a pair) would be mis-encoded on the way in: same length, replaced.
-    const input = plain ? window : wellFormed(window)
-    const re = this.#compiled()
-    re.lastIndex = plain ? start : codePoints(input, start)
-    const m = re.exec(input)
-    if (m === null) return undefined
-    const text = m[0] ?? ''
-    return { index: plain ? m.index : utf16Offset(input, m.index), text, groups: m.slice(1) }
+  utf16(byte: number): number {
+    let k = Math.floor(byte / STEP)
+    // A character straddling the checkpoint put it past `byte`: the one before is at or below it.
+    if (this.#byteAt[k]! > byte) k--
+    let at = this.#byteAt[k]!
+    let i = this.#unitAt[k]!
+    while (at < byte && i < this.#text.length) {
+      const bytes = utf8Bytes(this.#text, i)
+      i += bytes === 4 ? 2 : 1
+      at += bytes
+    }
+    return i
   }
-}
-
-/** Gives a compiled pattern's memory back to the module (re2-wasm's objects are not garbage collected). */
-function free(re: Re2Class): void {
-  ;(re as unknown as { wrapper?: { delete?: () => void } }).wrapper?.delete?.()
 }
 
 /**
- * The pattern with each counted repetition `{n}`, `{n,}`, `{n,m}` (outside classes and escapes) as
- * `*` (n = 0) or `+`. @throws SyntaxError for counts RE2 refuses (above 1000, or m < n).
+ * The UTF-8 length of the character at UTF-16 offset `i`, as Buffer.from writes it: 4 bytes for a
+ * surrogate pair (two code units), else one code unit (a lone surrogate becomes U+FFFD, 3 bytes).
  */
-function withoutCounts(source: string): string {
-  let out = ''
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!
-    if (c === '\\') {
-      out += source.slice(i, i + 2)
-      i++
-    } else if (c === '[') {
-      const start = i
-      i = classEnd(source, i)
-      out += source.slice(start, i + 1)
-    } else if (c === '{') {
-      const m = /^\{(\d+)(?:(,)(\d*))?\}/.exec(source.slice(i))
-      if (m === null) {
-        out += c
-        continue
-      }
-      const min = Number(m[1])
-      const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3])
-      if (min > 1000 || (max !== Infinity && max > 1000) || max < min) throw new SyntaxError(`bad repetition operator: ${m[0]}`)
-      out += min === 0 ? '*' : '+'
-      i += m[0].length - 1
-    } else out += c
+function utf8Bytes(s: string, i: number): number {
+  const c = s.charCodeAt(i)
+  if (c < 0x80) return 1
+  if (c < 0x800) return 2
+  if (c >= 0xd800 && c <= 0xdbff) {
+    const next = s.charCodeAt(i + 1)
+    if (next >= 0xdc00 && next <= 0xdfff) return 4
   }
-  return out
+  return 3
+}
+
+/** The length of the UTF-8 character starting at `at` (1 at the end): how far an empty match moves the search. */
+function charBytes(bytes: Buffer, at: number): number {
+  const lead = bytes[at]
+  if (lead === undefined || lead < 0xc0) return 1
+  return lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4
 }
 
 /** The index of the `]` closing the class that opens at `start`. */
@@ -185,12 +203,16 @@ function classEnd(source: string, start: number): number {
   return i
 }
 
-/** Capturing groups of a pattern RE2 accepted: `(` not in a class nor escaped, unless `(?` but for named groups. */
+/**
+ * Capturing groups of a pattern: `(` not in a class nor escaped, unless `(?` but for named groups.
+ * @throws SyntaxError for `\C` (any byte), which Go refuses and which could end a match inside a character.
+ */
 function countGroups(source: string): number {
   let count = 0
   for (let i = 0; i < source.length; i++) {
     const c = source[i]
     if (c === '\\') {
+      if (source[i + 1] === 'C') throw new SyntaxError('invalid escape sequence: \\C')
       if (source[i + 1] === 'Q') {
         const end = source.indexOf('\\E', i + 2)
         i = end < 0 ? source.length : end + 1
@@ -203,27 +225,4 @@ function countGroups(source: string): number {
     }
   }
   return count
-}
-
-function wellFormed(s: string): string {
-  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-}
-
-function codePoints(s: string, utf16: number): number {
-  let count = 0
-  for (let i = 0; i < utf16; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) i++
-    count++
-  }
-  return count
-}
-
-function utf16Offset(s: string, codePoint: number): number {
-  let i = 0
-  for (let count = 0; count < codePoint && i < s.length; count++) {
-    const c = s.charCodeAt(i)
-    i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? 2 : 1
-  }
-  return i
 }

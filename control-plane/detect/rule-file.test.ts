@@ -228,7 +228,7 @@ paths = ["y"]
     'rule skip: "skipReport" (part of composite rules) is not supported',
     'rule typo: unknown key "entropyy"',
     'rule lookbehind: regex: bad regex',
-    'rule huge: regex: bad regex "e_[0-9]{1001}": bad repetition operator',
+    'rule huge: regex: bad regex "e_[0-9]{1001}": invalid repetition size: {1001}',
     'rule allow: [rules.allowlist] and [[rules.allowlists]] cannot both be used',
     'rule conditions: [[rules.allowlists]] #1: "condition" must be "OR" or "AND", not "XOR"',
     'rule conditions: [[rules.allowlists]] #1: "regexTarget" must be "secret", "match" or "line", not "file"',
