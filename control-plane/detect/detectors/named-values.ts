@@ -15,38 +15,30 @@ const SECRET_NAME = '[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd|pass
 /** Names of things about a secret (its name, path, length), not the secret. */
 const META = /(?:name|id|path|file|url|uri|type|length|len|size|ttl|expiry|timeout|header|prefix|field|version|endpoint|format|hint|label|ref|arn|policy|enabled|required|algorithm|algo|cipher|scheme|method|strategy|sha\d{0,3}|md5|digest|checksum|fingerprint|uuid|guid)$/i
 
-export interface Shape {
+interface Shape {
   /** The regex; group `name` holds the secret's name (optional), group `value` the value. */
   source: string
   flags: string
   /** Lowercase strings one of which the text must hold for the shape to be tried (speed). */
   gate: string[]
-  /**
-   * When every match holds one of the gates: how many lines before and after a gate's line a match
-   * may reach. The shape then reads only those lines around each gate (most of a file has none),
-   * instead of the whole text.
-   */
-  lines?: readonly [before: number, after: number]
-  /** Lowercase literals one of which every match holds, when `gate` does not say it; default `gate`. */
-  anchors?: readonly string[]
 }
 
-export const SHAPES: readonly Shape[] = [
+const SHAPES: Shape[] = [
   // Kubernetes and compose env lists: - name: DB_PASSWORD \n value: "..."
-  { source: `name:\\s{0,4}["']?(?<name>${SECRET_NAME})["']?[ \\t]*\\r?\\n[ \\t]*(?:-[ \\t]*)?value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gi', gate: ['value:'], lines: [5, 0] },
+  { source: `name:\\s{0,4}["']?(?<name>${SECRET_NAME})["']?[ \\t]*\\r?\\n[ \\t]*(?:-[ \\t]*)?value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gi', gate: ['value:'] },
   // Terraform: variable "db_password" { ... default = "..." }
   { source: `variable\\s{1,4}"(?<name>${SECRET_NAME})"\\s{0,4}\\{[^}]{0,400}?default\\s{0,4}=\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['variable'] },
   // XML elements: <password>...</password>, <db.password>...</db.password>
   // The value may stand alone on its own indented line between the tags.
-  { source: `<(?<name>${SECRET_NAME})>[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]{}]{1,200})(?:\\]\\]>)?[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?</\\k<name>>`, flags: 'gi', gate: ['</'], lines: [2, 0] },
+  { source: `<(?<name>${SECRET_NAME})>[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?(?:<!\\[CDATA\\[)?(?<value>[^<\\s\\]{}]{1,200})(?:\\]\\]>)?[ \\t]{0,40}(?:\\r?\\n[ \\t]{0,40})?</\\k<name>>`, flags: 'gi', gate: ['</'] },
   // Jenkins credentials.xml and job configs keep a secret in braces: <password>{AQAAABAAAAAQ...}</password>
   // (encrypted with the controller's key, which a leaked JENKINS_HOME holds too); exported or hand-written
   // ones put a label first: <secret>{label AQAAABAAA value}</secret>. The value is the last word.
   { source: `<(?<name>${SECRET_NAME})>\\s{0,40}\\{(?:[^{}<>\\n]{0,200}[ \\t])?(?<value>[A-Za-z0-9+/=_.~-]{8,4000})\\}\\s{0,40}</\\k<name>>`, flags: 'gi', gate: ['>{'] },
   // Log lines: [DEBUG] Using Foo Key=..., [INFO] token: ..., level=debug msg="client secret=..."
-  { source: `\\[(?:DEBUG|INFO|TRACE|WARN|WARNING|ERROR|FINE|VERBOSE)\\][^\\n]{0,80}?(?<![A-Za-z0-9])(?<name>[A-Za-z0-9_.-]{0,30}?(?:key|token|secret|password|passwd|pwd|credentials?|auth))[ \\t]{0,2}[=:][ \\t]{0,2}["']?(?<value>[^\\s"',;:]{1,200})(?![^\\s"',;])`, flags: 'gi', gate: ['[debug]', '[info]', '[trace]', '[warn', '[error]', '[fine]', '[verbose]'], lines: [0, 0] },
+  { source: `\\[(?:DEBUG|INFO|TRACE|WARN|WARNING|ERROR|FINE|VERBOSE)\\][^\\n]{0,80}?(?<![A-Za-z0-9])(?<name>[A-Za-z0-9_.-]{0,30}?(?:key|token|secret|password|passwd|pwd|credentials?|auth))[ \\t]{0,2}[=:][ \\t]{0,2}["']?(?<value>[^\\s"',;:]{1,200})(?![^\\s"',;])`, flags: 'gi', gate: ['[debug]', '[info]', '[trace]', '[warn', '[error]', '[fine]', '[verbose]'] },
   // XML attributes: key="ApiKey" value="..." (appSettings, Java properties XML)
-  { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'], lines: [8, 200] },
+  { source: `(?:key|name)\\s{0,2}=\\s{0,2}"(?<name>${SECRET_NAME})"\\s{1,4}value\\s{0,2}=\\s{0,2}"(?<value>[^"]{1,200})"`, flags: 'gi', gate: ['value'] },
   // JSON name/value pairs: Postman environments {"key": "dbPassword", "value": "..."}, ECS task
   // definitions and Azure app settings {"name": "DB_PASSWORD", "value": "..."}.
   { source: `"(?:key|name)"\\s{0,4}:\\s{0,4}"(?<name>${SECRET_NAME})"\\s{0,4},\\s{0,40}(?:"(?:type|enabled)"\\s{0,4}:\\s{0,4}(?:"\\w{1,20}"|true|false)\\s{0,4},\\s{0,40})?"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'gi', gate: ['"value"'] },
@@ -54,124 +46,35 @@ export const SHAPES: readonly Shape[] = [
   // in an apikey array the entry named "value" is the key itself.
   { source: `"key"\\s{0,4}:\\s{0,4}"value"\\s{0,4},\\s{0,40}"value"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"|"value"\\s{0,4}:\\s{0,4}"(?<value2>[^"\\n]{1,200})"\\s{0,4},\\s{0,40}"key"\\s{0,4}:\\s{0,4}"value"`, flags: 'g', gate: ['"apikey"'] },
   // GitLab CI variables with options: DEPLOY_TOKEN:\n  value: "..."\n  description: ...
-  { source: `^[ \\t]{0,20}(?<name>${SECRET_NAME}):[ \\t]*\\r?\\n[ \\t]{1,40}value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gim', gate: ['value:'], lines: [1, 0] },
+  { source: `^[ \\t]{0,20}(?<name>${SECRET_NAME}):[ \\t]*\\r?\\n[ \\t]{1,40}value:[ \\t]{0,4}["']?(?<value>[^"'\\s]{1,200})`, flags: 'gim', gate: ['value:'] },
   // Android builds: buildConfigField "String", "API_KEY", "\"...\"" and resValue "string", "api_key", "..."
-  { source: `(?:buildConfigField|resValue)\\(?\\s{0,4}["'][A-Za-z]{1,20}["']\\s{0,4},\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,4}["'](?:\\\\["'])?(?<value>[^"'\\\\\\n]{1,200})`, flags: 'gi', gate: ['buildconfigfield', 'resvalue'], lines: [0, 16] },
+  { source: `(?:buildConfigField|resValue)\\(?\\s{0,4}["'][A-Za-z]{1,20}["']\\s{0,4},\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,4}["'](?:\\\\["'])?(?<value>[^"'\\\\\\n]{1,200})`, flags: 'gi', gate: ['buildconfigfield', 'resvalue'] },
   // Basic-auth pairs in code: requests' auth=("user", "..."), HTTPBasicAuth, Go's SetBasicAuth, Java's
   // PasswordAuthentication, .NET's NetworkCredential: the second string is the password.
-  { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth=(', 'auth =(', 'auth= (', 'auth = (', 'basicauth(', 'digestauth(', 'passwordauthentication(', 'networkcredential(', 'usernamepasswordcredentials('], lines: [0, 12], anchors: ['auth', 'networkcredential(', 'credentials('] },
+  { source: `(?:\\bauth\\s{0,4}=\\s{0,4}\\(|(?:HTTPBasicAuth|HTTPDigestAuth|SetBasicAuth|BasicAuth|PasswordAuthentication|NetworkCredential|UsernamePasswordCredentials)\\()\\s{0,4}["'][^"'\\n]{1,100}["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'g', gate: ['auth=(', 'auth =(', 'auth= (', 'auth = (', 'basicauth(', 'digestauth(', 'passwordauthentication(', 'networkcredential(', 'usernamepasswordcredentials('] },
   // ASP.NET appsettings: "Jwt": { "Key": "..." }. A bare "Key" says nothing; inside a JWT section it is the signing key.
   { source: `"(?<name>Jwt[A-Za-z]{0,20}|JWT[A-Za-z]{0,20}|Token(?:Options|Settings))"\\s{0,4}:\\s{0,4}\\{[^{}]{0,400}?"(?:Key|Secret|SigningKey|SecretKey|IssuerSigningKey)"\\s{0,4}:\\s{0,4}"(?<value>[^"\\n]{1,200})"`, flags: 'g', gate: ['jwt', 'token'] },
   // PHP define('DB_PASSWORD', '...') and calls such as setPassword("..."), .password("...")
-  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,20}|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('], lines: [0, 30] },
+  { source: `(?:define\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,20}|(?:set|with|\\.)(?<name2>password|passwd|secret|token|apikey|api_key)\\()\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['define(', 'password(', 'passwd(', 'secret(', 'token(', 'apikey(', 'api_key('] },
   // A name and a value as the two first arguments of a call: os.environ.setdefault("DB_PASSWORD", "..."),
   // os.Setenv, System.setProperty, Environment.SetEnvironmentVariable, config.set('api_key', '...').
   { source: `\\(\\s{0,4}["'](?<name>${SECRET_NAME})["']\\s{0,4},\\s{0,4}["'](?<value>[^"'\\n]{1,200})["']`, flags: 'gi', gate: ['",', "',"] },
   // PowerShell: ConvertTo-SecureString "..." -AsPlainText (the plain-text password, by definition).
-  { source: `ConvertTo-SecureString\\s{1,4}(?:-String\\s{1,4})?["'](?<value>[^"'\\n]{1,200})["']\\s{1,4}-AsPlainText`, flags: 'gi', gate: ['convertto-securestring'], lines: [0, 12] },
+  { source: `ConvertTo-SecureString\\s{1,4}(?:-String\\s{1,4})?["'](?<value>[^"'\\n]{1,200})["']\\s{1,4}-AsPlainText`, flags: 'gi', gate: ['convertto-securestring'] },
   // Dockerfile ENV/ARG with a space: ENV DB_PASSWORD value
-  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim', gate: ['env ', 'arg ', 'env\t', 'arg\t'], lines: [0, 0] },
+  { source: `^[ \\t]*(?:ENV|ARG)[ \\t]+(?<name>${SECRET_NAME})[ \\t]+["']?(?<value>[^\\s"'=][^\\s"']{0,199})`, flags: 'gim', gate: ['env ', 'arg ', 'env\t', 'arg\t'] },
   // Command lines: --password value, -p'value' for mysql, sshpass -p value
-  { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim', gate: ['-password', '-passwd', '-pass', '-token', '-api-key', '-apikey', '-secret', '-client-secret'], lines: [0, 0] },
+  { source: `(?:^|\\s)--?(?<name>password|passwd|pass|token|api-key|apikey|secret|client-secret)[ \\t]{1,4}["']?(?<value>[^\\s"'$-][^\\s"']{0,199})`, flags: 'gim', gate: ['-password', '-passwd', '-pass', '-token', '-api-key', '-apikey', '-secret', '-client-secret'] },
   // C and C++ headers: #define WIFI_PASSWORD "..."
-  { source: `^[ \\t]*#[ \\t]*define[ \\t]+(?<name>${SECRET_NAME})[ \\t]+(?:L|u8)?"(?<value>[^"\\n]{1,200})"`, flags: 'gim', gate: ['#define', '# define'], lines: [0, 0], anchors: ['define'] },
+  { source: `^[ \\t]*#[ \\t]*define[ \\t]+(?<name>${SECRET_NAME})[ \\t]+(?:L|u8)?"(?<value>[^"\\n]{1,200})"`, flags: 'gim', gate: ['#define', '# define'] },
   // redis-cli -a value
-  { source: `redis-cli\\b[^\\n]{0,120}?[ \\t]-a[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['redis-cli'], lines: [0, 0] },
+  { source: `redis-cli\\b[^\\n]{0,120}?[ \\t]-a[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['redis-cli'] },
   // docker login -u user -p value (CI scripts)
-  { source: `docker[ \\t]+login\\b[^\\n]{0,120}?[ \\t]-p[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['docker'], lines: [0, 0] },
-  { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'], lines: [0, 1] },
+  { source: `docker[ \\t]+login\\b[^\\n]{0,120}?[ \\t]-p[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['docker'] },
+  { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'] },
   // .netrc: machine host login user password value
   { source: `(?:\\bmachine\\s+\\S{1,255}|^[ \\t]{0,8}default)\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'gm', gate: ['machine', 'default'] },
 ]
-
-/** Where each line of a text starts, found once and only if a shape asks. */
-export class LineIndex {
-  readonly #text: string
-  #starts: number[] | undefined
-  constructor(text: string) {
-    this.#text = text
-  }
-
-  /** Start offsets of every line. */
-  get starts(): number[] {
-    if (this.#starts === undefined) {
-      const starts = [0]
-      for (let i = this.#text.indexOf('\n'); i >= 0; i = this.#text.indexOf('\n', i + 1)) starts.push(i + 1)
-      this.#starts = starts
-    }
-    return this.#starts
-  }
-
-  /** The line holding offset `at` (0-based). */
-  lineOf(at: number): number {
-    const starts = this.starts
-    let lo = 0
-    let hi = starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if ((starts[mid] ?? 0) <= at) lo = mid
-      else hi = mid - 1
-    }
-    return lo
-  }
-}
-
-/**
- * The lines a shape can match in, around each of its anchors, merged: [start, end) offsets, whole
- * lines; undefined when they would cover most of the text anyway (or the lowercase text is not
- * aligned with the text), where reading it whole is simpler and no slower.
- */
-function windowsOf(shape: Shape, text: string, lower: string, lines: LineIndex): Array<[number, number]> | undefined {
-  if (shape.lines === undefined || lower.length !== text.length) return undefined
-  const [before, after] = shape.lines
-  const starts = lines.starts
-  const windows: Array<[number, number]> = []
-  for (const anchor of shape.anchors ?? shape.gate) {
-    for (let at = lower.indexOf(anchor); at >= 0; at = lower.indexOf(anchor, at + 1)) {
-      const line = lines.lineOf(at)
-      const last = line + after + 1
-      windows.push([starts[Math.max(0, line - before)] ?? 0, last < starts.length ? (starts[last] ?? text.length) : text.length])
-    }
-  }
-  windows.sort((a, b) => a[0] - b[0])
-  const merged: Array<[number, number]> = []
-  let covered = 0
-  for (const w of windows) {
-    const prev = merged[merged.length - 1]
-    if (prev !== undefined && w[0] <= prev[1]) {
-      covered += Math.max(0, w[1] - prev[1])
-      prev[1] = Math.max(prev[1], w[1])
-    } else {
-      merged.push([w[0], w[1]])
-      covered += w[1] - w[0]
-    }
-    if (covered > text.length / 2) return undefined
-  }
-  return merged
-}
-
-/**
- * A shape's matches in a text: read whole, or only in the lines around its anchors. A window is whole
- * lines, so what a match sees at its edges (a line start for `^`, a newline for `\s` and look-behinds)
- * is what it sees in the whole text; offsets are the whole text's.
- */
-export function* shapeMatches(shape: Shape, text: string, lower: string, lines: LineIndex): Generator<RegExpExecArray> {
-  const windows = windowsOf(shape, text, lower, lines)
-  if (windows === undefined) {
-    const re = new RegExp(shape.source, shape.flags)
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) yield m
-    return
-  }
-  const re = new RegExp(shape.source, shape.flags)
-  for (const [start, end] of windows) {
-    const part = text.slice(start, end)
-    re.lastIndex = 0
-    for (let m = re.exec(part); m !== null; m = re.exec(part)) {
-      m.index += start
-      yield m
-    }
-  }
-}
 
 /** The named-value detectors. */
 export function namedValueRules(): Rule[] {
@@ -179,10 +82,10 @@ export function namedValueRules(): Rule[] {
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)', severity: 'medium',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli', 'default', 'buildconfigfield', 'resvalue'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
-      const lines = new LineIndex(text)
       for (const shape of SHAPES) {
         if (!shape.gate.some((g) => lower.includes(g))) continue
-        for (const m of shapeMatches(shape, text, lower, lines)) {
+        const re = new RegExp(shape.source, shape.flags)
+        for (let m = re.exec(text); m !== null; m = re.exec(text)) {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
           // Unquoted values end where prose or code punctuation starts: `--password value,`.
           const value = (m.groups?.value ?? m.groups?.value2 ?? '').replace(/[,;)\]}]+$/, '')
