@@ -6,6 +6,7 @@
  * `machine … password …` (.netrc), `_auth=` (.npmrc). The generic rule's `name = value` misses them.
  */
 import type { Candidate, Rule } from '../rule.js'
+import { keywordMatcher } from '../keywords.js'
 import { isPlausibleSecret, isPublicName } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
 
@@ -76,14 +77,21 @@ const SHAPES: Shape[] = [
   { source: `(?:\\bmachine\\s+\\S{1,255}|^[ \\t]{0,8}default)\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'gm', gate: ['machine', 'default'] },
 ]
 
+/**
+ * Every shape's gates, found in one pass over the text: one `includes` a gate (some sixty) read a large
+ * file sixty times, a fifth of a scan's time on source code.
+ */
+const GATES = keywordMatcher(SHAPES.flatMap((shape) => shape.gate))
+
 /** The named-value detectors. */
 export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)', severity: 'medium',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli', 'default', 'buildconfigfield', 'resvalue'], priority: 0,
     *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
+      const gates = GATES.find(lower).present
       for (const shape of SHAPES) {
-        if (!shape.gate.some((g) => lower.includes(g))) continue
+        if (!shape.gate.some((g) => gates.has(g))) continue
         const re = new RegExp(shape.source, shape.flags)
         for (let m = re.exec(text); m !== null; m = re.exec(text)) {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'
