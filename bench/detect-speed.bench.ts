@@ -12,7 +12,7 @@
  * End to end: scanSource on node_modules/typescript (large files) and on the labelled corpus (1 700
  * small files), the synthetic rules loaded from a rules file, --jobs 1 against --jobs 2, interleaved.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,7 +21,7 @@ import { builtinRules } from '../control-plane/detect/rules.js'
 import { scanText } from '../control-plane/detect/scanner.js'
 import type { Rule } from '../control-plane/detect/rule.js'
 import { writeCorpus } from '../control-plane/detect/corpus/generate.js'
-import { syntheticRules, syntheticToml } from './detect-synthetic.js'
+import { syntheticRules } from './detect-synthetic.js'
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const show = (xs: number[]): string => `${median(xs).toFixed(1)} MB/s  [${xs.map((x) => x.toFixed(1)).join(', ')}]`
@@ -65,8 +65,6 @@ sets.forEach(([name], j) => console.log(`  ${name}: ${show(runs[j]!)}`))
 
 const work = mkdtempSync(join(tmpdir(), 'leakgate-bench-speed-'))
 try {
-  const rulesFile = join(work, 'synthetic.toml')
-  writeFileSync(rulesFile, syntheticToml())
   const corpusDir = join(work, 'corpus')
   writeCorpus(corpusDir, { seed: 1, positives: 1200, negatives: 500 })
   const dirs: Array<[string, string]> = [
@@ -80,12 +78,12 @@ try {
     for (let i = 0; i < rounds; i++) {
       for (const jobs of [1, 2]) {
         const t0 = performance.now()
-        const r = await scanSource({ type: 'dir', path }, { rulesFiles: [rulesFile], jobs })
+        const r = await scanSource({ type: 'dir', path }, { jobs })
         byJobs.get(jobs)!.push(r.progress.bytes / 1e6 / ((performance.now() - t0) / 1000))
         info = `${r.progress.files} files, ${(r.progress.bytes / 1e6).toFixed(1)} MB, ${r.findings.length} findings`
       }
     }
-    console.log(`end to end (walk, read, scan, hash), ${name} (${info}), built-in + synthetic rules, median of ${rounds}, interleaved:`)
+    console.log(`end to end (walk, read, scan, hash), ${name} (${info}), built-in rules, median of ${rounds}, interleaved:`)
     for (const [jobs, xs] of byJobs) console.log(`  --jobs ${jobs}: ${show(xs)}`)
   }
 } finally {

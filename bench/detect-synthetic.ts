@@ -5,7 +5,7 @@
  * seeded source so every run measures the same set.
  */
 import { Rng } from '../control-plane/detect/corpus/random.js'
-import { caseless, providerRule, type ProviderSpec } from '../control-plane/detect/detectors/provider-spec.js'
+import { providerRule, type ProviderSpec } from '../control-plane/detect/detectors/provider-spec.js'
 import type { Rule } from '../control-plane/detect/rule.js'
 
 const LOWER = 'abcdefghijklmnopqrstuvwxyz'
@@ -42,18 +42,4 @@ export function syntheticSpecs(count = 260, seed = 7): ProviderSpec[] {
 /** The rules of `syntheticSpecs`. */
 export function syntheticRules(count?: number, seed?: number): Rule[] {
   return syntheticSpecs(count, seed).map(providerRule)
-}
-
-/**
- * The same specs as a gitleaks-style TOML rules file (the patterns providerRule builds), so that a
- * scan on several threads, which rebuilds its rules from files, can load them too.
- */
-export function syntheticToml(count?: number, seed?: number): string {
-  const rules = syntheticSpecs(count, seed).map((spec) => {
-    const token = `(?<![A-Za-z0-9_])(${spec.pattern})(?![A-Za-z0-9_-])`
-    const regex = spec.near === undefined ? token : `(?:${spec.near.map(caseless).join('|')})[^\\n]{0,40}?(?:\\n[ \\t]{0,40})?${token}`
-    const keywords = spec.keywords.map((k) => `'${k}'`).join(', ')
-    return `[[rules]]\nid = '${spec.id}'\ndescription = '${spec.description}'\nregex = '''${regex}'''\nsecretGroup = 1\nkeywords = [${keywords}]\n`
-  })
-  return rules.join('\n')
 }

@@ -4,7 +4,6 @@
  * something was found, 0 when nothing was, 2 on an error. Progress goes to standard error.
  */
 import { existsSync, statSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
 import { readIgnoreFile, type Finding } from './findings.js'
@@ -35,7 +34,7 @@ options:
   --cache-dir DIR        where remote repositories are mirrored (LEAKGATE_SCAN_CACHE_DIR)
   --github-api-url URL   GitHub API base, for GitHub Enterprise (LEAKGATE_GITHUB_API_URL)
   --github-max-wait S    longest wait for a rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
-  --jobs N               threads scanning a directory's files (default: the cores; 1: this thread)
+  --jobs N               threads scanning a directory's files (default 1: this thread; see bench/RESULTS.md)
   --list-kinds           print the kinds of secret the built-in rules find, and exit
   --quiet                no progress on standard error
 GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN.`
@@ -93,7 +92,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(v.format === 'json' ? formatKindsJson(builtinRules()) : formatKindsTable(builtinRules()))
       return 0
     }
-    const jobs = v.jobs === undefined ? availableParallelism() : Number(v.jobs)
+    // One thread by default: on two cores, threads have not yet been measured faster (bench/RESULTS.md).
+    const jobs = v.jobs === undefined ? 1 : Number(v.jobs)
     if (!Number.isInteger(jobs) || jobs < 1) throw usageError(`--jobs must be a whole number of threads, 1 or more, got "${v.jobs}"`)
     const source = sourceOf(parsed.positionals, v)
     const rulesFiles = config.rules === undefined ? [] : [config.rules]
