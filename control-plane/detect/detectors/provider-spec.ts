@@ -14,7 +14,7 @@
  */
 import { regexRule, type Rule, type Severity } from '../rule.js'
 import { ALPHA, type Rng } from '../corpus/random.js'
-import { reachOf } from '../regex-extent.js'
+import { maxMatchLength, reachOf } from '../regex-extent.js'
 
 /**
  * A sample: a text (a line of a file, or a bare token) in which `{alphabet:length}` placeholders
@@ -51,6 +51,12 @@ export interface ProviderSpec {
   /** Skip the placeholder checks (checksummed formats, where the checksum is proof). */
   skipPlaceholderCheck?: boolean
   boundaries?: 'strict' | 'word'
+  /**
+   * Every match holds one of `keywords` somewhere inside it (not only at its start, which is found by
+   * itself): the scanner may then read only around the keyword's places (Rule.reach), as it does for
+   * patterns that start with their keyword. Set it only when it is true of the pattern.
+   */
+  keywordInside?: boolean
   /** Flags of `pattern` (`i`). */
   flags?: string
   samples: { valid: readonly Sample[]; invalid: readonly Sample[] }
@@ -69,7 +75,8 @@ export function providerRule(spec: ProviderSpec): Rule {
     // The name, then anything but a line's worth of other text, then the value.
     : `(?:${spec.near.map(caseless).join('|')})[^\\n]{0,${NEAR_GAP}}?(?:\\n[ \\t]{0,40})?${token}`
   // Where the pattern starts with a keyword and is bounded, the scanner runs it only around the keyword.
-  const reach = reachOf(source, spec.keywords)
+  const max = maxMatchLength(source)
+  const reach = reachOf(source, spec.keywords) ?? (spec.keywordInside === true && spec.near === undefined && Number.isFinite(max) ? { before: max, after: max } : undefined)
   return regexRule({
     id: spec.id,
     kind: spec.kind,

@@ -801,7 +801,7 @@ function azureSpecs(): ProviderSpec[] {
     id, kind, severity,
     description: `Azure ${service} key (identifiable format, ${signature.replace(/\\/g, '')} signature)`,
     pattern: `${alphabet}{${before}}${signature}${after}`,
-    keywords: [signature.replace(/\\/g, '').toLowerCase()], entropy: 3.5,
+    keywords: [signature.replace(/\\/g, '').toLowerCase()], keywordInside: true, entropy: 3.5,
     samples: {
       valid: bare(sample),
       invalid: [sample.replace(signature.replace(/\\/g, ''), 'QQQQ'), sample.replace(/^\{(\w+):(\d+)\}/, (_, a: string, n: string) => `{${a}:${Number(n) - 9}}`), `${'x'.repeat(before)}${signature.replace(/\\/g, '')}${'x'.repeat(8)}`],

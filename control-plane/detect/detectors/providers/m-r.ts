@@ -52,7 +52,7 @@ export const SPECS: ProviderSpec[] = [
   // Mailchimp: 32 hex and the data centre the account lives in.
   {
     id: 'mailchimp-api-key', kind: 'mailchimp_api_key', severity: 'high', description: 'Mailchimp API key (32 hex and a -usNN data centre)',
-    pattern: '[0-9a-fA-F]{32}-us[0-9]{1,2}', keywords: ['-us'], entropy: 3,
+    pattern: '[0-9a-fA-F]{32}-us[0-9]{1,2}', keywords: ['-us'], keywordInside: true, entropy: 3,
     samples: {
       valid: ['{hex:32}-us12', 'MAILCHIMP_KEY={hex:32}-us6', ...named('mailchimp', '{hex:32}-us21')],
       invalid: ['{hex:31}-us12', '{hex:32}-eu12', 'key = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-us12', '{hex:32}-us123'],
