@@ -89,7 +89,7 @@ async function readItem(path: string, file: string, limits: SourceLimits, progre
       progress.skipped++
       return undefined
     }
-    const bytes = await readAtMost(handle, limits.maxFileSize)
+    const bytes = await readAtMost(handle, limits.maxFileSize, s.size)
     if (bytes === undefined || isBinary(bytes)) {
       progress.skipped++
       return undefined
@@ -107,17 +107,23 @@ async function readItem(path: string, file: string, limits: SourceLimits, progre
 
 const CHUNK = 64 * 1024
 
-/** The file's bytes, or undefined once more than `max` have been read (the rest is never asked for). */
-async function readAtMost(handle: FileHandle, max: number): Promise<Buffer | undefined> {
+/**
+ * The file's bytes, or undefined once more than `max` have been read (the rest is never asked for).
+ * `sizeHint` (what stat says) sizes the first read, so a regular file is one read and no copy; the
+ * limit is still counted on what is read, since /proc files say 0 and a file may grow.
+ */
+async function readAtMost(handle: FileHandle, max: number, sizeHint = 0): Promise<Buffer | undefined> {
   const chunks: Buffer[] = []
   let total = 0
+  let next = Math.min(Math.max(sizeHint + 1, CHUNK), max + 1)
   for (;;) {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, max + 1 - total))
+    const buf = Buffer.allocUnsafe(Math.min(next, max + 1 - total))
     const { bytesRead } = await handle.read(buf, 0, buf.length, null)
     if (bytesRead === 0) break
     total += bytesRead
     if (total > max) return undefined
     chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))
+    next = CHUNK
   }
-  return Buffer.concat(chunks, total)
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)
 }
