@@ -12,7 +12,7 @@
  * End to end: scanSource on node_modules/typescript (large files) and on the labelled corpus (1 700
  * small files), the synthetic rules loaded from a rules file, --jobs 1 against --jobs 2, interleaved.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,18 +22,13 @@ import { scanText } from '../control-plane/detect/scanner.js'
 import type { Rule } from '../control-plane/detect/rule.js'
 import { writeCorpus } from '../control-plane/detect/corpus/generate.js'
 import { syntheticRules } from './detect-synthetic.js'
+import { typescriptLibTexts } from './typescript-lib.js'
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const show = (xs: number[]): string => `${median(xs).toFixed(1)} MB/s  [${xs.map((x) => x.toFixed(1)).join(', ')}]`
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 
-const lib = fileURLToPath(new URL('../node_modules/typescript/lib/', import.meta.url))
-const texts = readdirSync(lib)
-  .filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))
-  .map((f) => join(lib, f))
-  .filter((p) => statSync(p).isFile())
-  .map((p) => ({ path: p, text: readFileSync(p, 'utf8') }))
-const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t.text), 0)
+const { texts, bytes } = typescriptLibTexts()
 
 const builtin = builtinRules()
 const all = [...syntheticRules(), ...builtin]

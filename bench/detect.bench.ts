@@ -9,7 +9,7 @@
  * against provider rules alone, alternated A B A B on one machine; and end to end (walk, read,
  * scan) on node_modules/typescript and on the corpus directory (many small files).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,7 @@ import { scanText } from '../control-plane/detect/scanner.js'
 import { providerRules } from '../control-plane/detect/detectors/providers.js'
 import { writeCorpus, writeHistoryRepo } from '../control-plane/detect/corpus/generate.js'
 import { score } from '../control-plane/detect/corpus/evaluate.js'
+import { typescriptLibTexts } from './typescript-lib.js'
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`
@@ -45,13 +46,7 @@ async function quality(work: string): Promise<void> {
 }
 
 function speed(): void {
-  const lib = fileURLToPath(new URL('../node_modules/typescript/lib/', import.meta.url))
-  const texts = readdirSync(lib)
-    .filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))
-    .map((f) => join(lib, f))
-    .filter((p) => statSync(p).isFile())
-    .map((p) => ({ path: p, text: readFileSync(p, 'utf8') }))
-  const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t.text), 0)
+  const { texts, bytes } = typescriptLibTexts()
   const all = builtinRules()
   const providers = providerRules()
   const run = (rules: typeof all): number => {
