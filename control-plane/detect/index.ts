@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { builtinRules, combineRules, loadRulesFile } from './rules.js'
-import type { Allowlist, Rule } from './rule.js'
+import { allowlistsOf, type Allowlist, type Rule } from './rule.js'
 import { scanText } from './scanner.js'
 import { dedupeFindings, readIgnoreFile, toFindings, type Finding } from './findings.js'
 import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem } from './sources/source.js'
@@ -92,7 +92,7 @@ export interface ScanResult {
  * their global allowlists after the given one; `warnings`: what the files ask for that is not done.
  */
 export function resolveRules(options: Pick<ScanOptions, 'rules' | 'rulesFiles' | 'allowlist'>): { rules: Rule[]; allowlist: Allowlist[]; warnings: string[] } {
-  const given = options.allowlist === undefined ? [] : 'paths' in options.allowlist ? [options.allowlist] : [...options.allowlist]
+  const given = allowlistsOf(options.allowlist)
   const combined = combineRules(options.rules ?? builtinRules(), (options.rulesFiles ?? []).map((file) => loadRulesFile(file)))
   return { rules: combined.rules, allowlist: [...given, ...combined.allowlists], warnings: combined.warnings }
 }
@@ -183,7 +183,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
 }
 
 function threadSources(options: ScanOptions): RuleSources | undefined {
-  const given: readonly Allowlist[] = options.allowlist === undefined ? [] : 'regexes' in options.allowlist ? [options.allowlist] : options.allowlist
+  const given = allowlistsOf(options.allowlist)
   if (given.length > 1) return undefined
   const allowlist = allowlistSources(given[0] ?? { regexes: [], paths: [], stopwords: [] })
   if (allowlist === undefined) return undefined

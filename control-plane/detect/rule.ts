@@ -41,6 +41,11 @@ export interface Allowlist {
   regexTarget?: 'secret' | 'match' | 'line'
 }
 
+/** One allowlist or several, as options take them, as a list. */
+export function allowlistsOf(given: Allowlist | readonly Allowlist[] | undefined): readonly Allowlist[] {
+  return given === undefined ? [] : 'paths' in given ? [given] : given
+}
+
 /** How bad a finding of a rule is, before anything about where it was found: the levels of a leak's risk. */
 export type Severity = 'low' | 'medium' | 'high' | 'critical'
 

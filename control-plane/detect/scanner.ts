@@ -6,7 +6,7 @@
  * detectors/), lines are located by binary search over line starts, and a file gives at most
  * `maxFindings` findings, so a megabyte-long minified line or a generated file cannot stall a scan.
  */
-import type { Allowlist, Candidate, Reach, Rule } from './rule.js'
+import { allowlistsOf, type Allowlist, type Candidate, type Reach, type Rule } from './rule.js'
 import { keywordMatcher, type KeywordHits, type KeywordMatcher } from './keywords.js'
 import { LOOK_PAD } from './regex-extent.js'
 import { hasFileMarker, hasLineMarker } from './suppress.js'
@@ -44,7 +44,7 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   if (text.length === 0 || hasFileMarker(text)) return []
   const path = options.path ?? ''
   const commit = (options.commit ?? '').toLowerCase()
-  const global = options.allowlist === undefined ? [] : 'paths' in options.allowlist ? [options.allowlist] : options.allowlist
+  const global = allowlistsOf(options.allowlist)
   if (global.some((a) => skipsText(a, path, commit))) return []
   const max = options.maxFindings ?? 500
   const lower = text.toLowerCase()
