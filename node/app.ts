@@ -16,6 +16,7 @@ import { createLogger } from '../lib/logger.js'
 import { buildAdmin } from './admin.js'
 import { nodeHashKeyOf, type NodeConfig } from './config.js'
 import { compileBodyPlan } from './body-credentials.js'
+import { checkPlaces, checkUpgrades, createCheckPath } from './check-mode.js'
 import { compilePlan } from './credentials.js'
 import { Forwarder } from './forward.js'
 import { LeakIndex } from './leakdb/index.js'
@@ -42,8 +43,10 @@ export interface NodeDeps {
 
 /** A built node: two servers not yet listening, and the parts tests and server.ts look at. */
 export interface LeakgateNode {
-  /** The reverse proxy (listen on `config.port`). */
+  /** The reverse proxy (listen on `config.port`); in check mode, the port answering checks. */
   readonly proxy: ProxyServer
+  /** In proxy mode with `checkPort`: the port answering checks beside the proxy (check-mode.ts). */
+  readonly checks: ProxyServer | undefined
   /** /metrics, /healthz, /readyz (listen on `config.adminPort`). */
   readonly admin: FastifyInstance
   readonly holder: IndexHolder
@@ -98,16 +101,31 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
       sender?.start()
     },
     closing() {
-      upgrades.closeAll()
+      upgrades?.closeAll()
     },
     async stopped() {
       await sync?.stop()
       await sender?.stop()
-      await forwarder.close()
+      await forwarder?.close()
     },
   })
-  const forwarder = new Forwarder({
-    upstream: config.upstream,
+  // A server answering checks (check-mode.ts): the proxy's own in check mode, or one beside it on checkPort.
+  const answerChecks = (server: ReturnType<typeof createProxyServer>): void => {
+    const places = checkPlaces(config.credentialPlaces)
+    const onCheck = createCheckPath({ config, plan: compilePlan(places, config), bodyPlan: compileBodyPlan(places, config), holder, sightings, metrics, logger, isDraining: server.isDraining })
+    server.server.on('request', onCheck)
+    server.server.on('upgrade', checkUpgrades(onCheck))
+  }
+  let checks: ReturnType<typeof createProxyServer> | undefined
+  if (config.checkPort !== undefined) {
+    // Sync and sightings are started and stopped by the proxy server's life; this one only waits for the cached index.
+    checks = createProxyServer(config, { ready: sync?.ready, started() {}, async stopped() {} })
+    answerChecks(checks)
+  }
+  const upstream = config.mode === 'proxy' ? config.upstream : undefined
+  if (upstream === undefined) answerChecks(proxy)
+  const forwarder = upstream === undefined ? undefined : new Forwarder({
+    upstream,
     connections: config.upstreamConnections,
     timeoutMs: config.upstreamTimeoutMs,
     bodyLimit: config.bodyLimit,
@@ -118,19 +136,23 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   })
   const plan = compilePlan(config.credentialPlaces, config)
   const bodyPlan = compileBodyPlan(config.credentialPlaces, config)
-  const path = createRequestPath({ config, plan, bodyPlan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
-  proxy.server.on('request', path.onRequest)
-  // Without an `upgrade` listener node:http would treat an upgrade as a plain request and then stop
-  // reading the connection, which hung until the keep-alive timeout.
-  const upgrades = new Upgrades({ upstream: config.upstream, timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, counters, logger, check: path.check })
-  proxy.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrades.handle(req, socket, head))
+  let upgrades: Upgrades | undefined
+  if (upstream !== undefined && forwarder !== undefined) {
+    const path = createRequestPath({ config, plan, bodyPlan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
+    proxy.server.on('request', path.onRequest)
+    // Without an `upgrade` listener node:http would treat an upgrade as a plain request and then stop
+    // reading the connection, which hung until the keep-alive timeout.
+    const tunnels = new Upgrades({ upstream, timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, counters, logger, check: path.check })
+    proxy.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => tunnels.handle(req, socket, head))
+    upgrades = tunnels
+  }
 
   const admin = buildAdmin(logger, metrics, holder)
 
   return {
-    proxy, admin, holder, sightings, metrics, sync, logger,
+    proxy, checks, admin, holder, sightings, metrics, sync, logger,
     async close() {
-      await Promise.all([proxy.close(), admin.close()])
+      await Promise.all([proxy.close(), admin.close(), checks?.close()])
     },
   }
 }

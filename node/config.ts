@@ -25,7 +25,12 @@ export interface NodeConfig {
   adminPort: number
   host: string
   adminHost: string
-  upstream: string
+  /** `proxy`: forward to `upstream`; `check`: answer a gateway's authorization subrequests (check-mode.ts). */
+  mode: 'proxy' | 'check'
+  /** A second port answering checks beside the proxy (proxy mode only). */
+  checkPort?: number
+  /** Required in proxy mode; check mode forwards nothing. */
+  upstream?: string
   controlPlane: string
   nodeKey?: string
   hashKey?: string
@@ -78,12 +83,14 @@ export const DEFAULT_CREDENTIAL_PLACES: readonly CredentialPlace[] = [
 export const nodeConfigSchema: ConfigSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['upstream'],
+  // `upstream` is required in proxy mode only: loadNodeConfig checks it.
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8000, description: 'proxy port', 'x-env': 'LEAKGATE_PORT', 'x-flag': 'port' },
     adminPort: { type: 'integer', minimum: 0, maximum: 65535, default: 9100, description: 'admin port: /metrics, /healthz, /readyz', 'x-env': 'LEAKGATE_ADMIN_PORT', 'x-flag': 'admin-port' },
     host: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the proxy listens on', 'x-env': 'LEAKGATE_HOST', 'x-flag': 'host' },
     adminHost: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the admin port listens on', 'x-env': 'LEAKGATE_ADMIN_HOST', 'x-flag': 'admin-host' },
+    mode: { type: 'string', enum: ['proxy', 'check'], default: 'proxy', description: 'proxy: forward to the upstream; check: forward nothing, answer a gateway\'s authorization subrequests (nginx auth_request, Envoy ext_authz, Traefik ForwardAuth) with 200 or 403', 'x-env': 'LEAKGATE_MODE', 'x-flag': 'mode' },
+    checkPort: { type: 'integer', minimum: 0, maximum: 65535, description: 'in proxy mode, also answer authorization subrequests on this port, as check mode does', 'x-env': 'LEAKGATE_CHECK_PORT', 'x-flag': 'check-port' },
     upstream: { type: 'string', pattern: '^https?://[^/?#]+/?$', description: 'the API behind the node: http(s)://host:port', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
     controlPlane: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8080', description: 'control plane base URL', 'x-env': 'LEAKGATE_CONTROL_PLANE', 'x-flag': 'control-plane' },
     nodeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'API key with the node role', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
@@ -140,6 +147,12 @@ function sanitizeId(name: string): string {
 export function loadNodeConfig(sources: ConfigSources): Readonly<NodeConfig> {
   const config = loadConfig<NodeConfig>(nodeConfigSchema, sources)
   nodeHashKeyOf(config)
+  if (config.mode === 'proxy' && config.upstream === undefined) {
+    throw new ConfigError(`invalid configuration:\n  - ${optionName(nodeConfigSchema, 'upstream')} is required (or ${optionName(nodeConfigSchema, 'mode')} check, which forwards nothing)`)
+  }
+  if (config.mode === 'check' && config.checkPort !== undefined) {
+    throw new ConfigError(`invalid configuration:\n  - ${optionName(nodeConfigSchema, 'checkPort')} is for proxy mode; in check mode the ${optionName(nodeConfigSchema, 'port')} answers the checks`)
+  }
   return config
 }
 

@@ -21,7 +21,8 @@ function usage(): string {
     'usage: leakgate node [--config FILE] [--index FILE] [options]',
     '',
     'Runs an edge node: a reverse proxy to the upstream that blocks or flags requests carrying leaked',
-    'credentials. Without --index it follows the control plane and keeps its last index in the cache dir.',
+    'credentials (or, with --mode check, the authorization service a gateway asks before it forwards).',
+    'Without --index it follows the control plane and keeps its last index in the cache dir.',
     '',
     '  --config FILE      YAML or JSON file of options (see config/node.yaml); env wins over it, flags over env',
     '  --help             this text',
@@ -78,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   const { proxy, admin, logger } = node
   await admin.listen({ port: config.adminPort, host: config.adminHost })
   await proxy.listen({ port: config.port, host: config.host })
-  logger.info({ proxy: proxy.addresses()[0], admin: admin.addresses()[0], upstream: config.upstream, nodeId: config.nodeId }, 'leakgate node listening')
+  if (node.checks !== undefined && config.checkPort !== undefined) await node.checks.listen({ port: config.checkPort, host: config.host })
+  logger.info({ mode: config.mode, proxy: proxy.addresses()[0], checks: node.checks?.addresses()[0], admin: admin.addresses()[0], upstream: config.upstream, nodeId: config.nodeId }, 'leakgate node listening')
 
   let closing = false
   const shutdown = (signal: string): void => {
