@@ -47,3 +47,16 @@ t.test('a hash key shorter than 32 bytes is refused, naming the option', async (
   t.match(thrown.message, /hashKey option \(LEAKGATE_HASH_KEY\)/)
   t.notMatch(thrown.message, short, 'the key is not echoed')
 })
+
+t.test('mode: proxy by default and needs an upstream; check needs none and takes no checkPort', async (t) => {
+  t.equal(loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x' } }).mode, 'proxy')
+  const check = loadNodeConfig({ env: { LEAKGATE_MODE: 'check' } })
+  t.equal(check.mode, 'check')
+  t.equal(check.upstream, undefined)
+  t.equal(loadNodeConfig({ flags: { mode: 'check' } }).mode, 'check', 'the --mode flag')
+  t.throws(() => loadNodeConfig({ env: {} }), { code: 'LEAKGATE_ERR_CONFIG', message: /mode option \(LEAKGATE_MODE, --mode\) check/ }, 'proxy without upstream names check mode as the alternative')
+  t.throws(() => loadNodeConfig({ env: { LEAKGATE_MODE: 'gateway' } }), { message: /LEAKGATE_MODE/ })
+  t.equal(loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x', LEAKGATE_CHECK_PORT: '8001' } }).checkPort, 8001)
+  t.equal(loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x' }, flags: { 'check-port': '8002' } }).checkPort, 8002)
+  t.throws(() => loadNodeConfig({ env: { LEAKGATE_MODE: 'check', LEAKGATE_CHECK_PORT: '8001' } }), { code: 'LEAKGATE_ERR_CONFIG', message: /checkPort option \(LEAKGATE_CHECK_PORT, --check-port\) is for proxy mode/ })
+})

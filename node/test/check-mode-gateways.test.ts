@@ -58,14 +58,27 @@ function matches(m: StringMatcher, name: string): boolean {
   return false
 }
 
-/** The ext_authz filter of the shipped Envoy config, and the header_mutation before it. */
-function envoyConfig(): { authz: Record<string, any>; removed: string[] } {
-  const doc = parse(deploy('envoy/ext-authz.yaml'))
-  const filters: Array<{ name: string; typed_config: Record<string, any> }> = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters
+/** The parts of the ext_authz filter's config the check request depends on. */
+interface EnvoyAuthz {
+  failure_mode_allow?: boolean
+  allowed_headers: { patterns: StringMatcher[] }
+  with_request_body: { max_request_bytes: number }
+  http_service: { path_prefix?: string; authorization_response: { allowed_upstream_headers: { patterns: StringMatcher[] } } }
+}
+
+interface EnvoyFilter {
+  name: string
+  typed_config: EnvoyAuthz & { mutations?: { request_mutations?: Array<{ remove: string }> } }
+}
+
+/** The ext_authz filter of the shipped Envoy config, and the headers the header_mutation before it removes. */
+function envoyConfig(): { authz: EnvoyAuthz; removed: string[] } {
+  const doc = parse(deploy('envoy/ext-authz.yaml')) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { http_filters: EnvoyFilter[] } }> }> }> } }
+  const filters = doc.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config.http_filters ?? []
   const authz = filters.find((f) => f.name === 'envoy.filters.http.ext_authz')?.typed_config
   if (authz === undefined) throw new Error('no ext_authz filter in deploy/envoy/ext-authz.yaml')
   const mutation = filters.find((f) => f.name === 'envoy.filters.http.header_mutation')?.typed_config
-  const removed = (mutation?.mutations?.request_mutations ?? []).map((m: { remove: string }) => m.remove)
+  const removed = (mutation?.mutations?.request_mutations ?? []).map((m) => m.remove)
   return { authz, removed }
 }
 
@@ -75,9 +88,9 @@ t.test('Envoy ext_authz HTTP service: the check request its config makes', async
   const { authz, removed } = envoyConfig()
   t.equal(authz.failure_mode_allow, false, 'fails closed')
   t.notOk(authz.http_service.path_prefix, 'no path prefix: sightings name the API\'s own routes')
-  const allowed: StringMatcher[] = authz.allowed_headers.patterns
-  const upstreamAllowed: StringMatcher[] = authz.http_service.authorization_response.allowed_upstream_headers.patterns
-  const maxBody: number = authz.with_request_body.max_request_bytes
+  const allowed = authz.allowed_headers.patterns
+  const upstreamAllowed = authz.http_service.authorization_response.allowed_upstream_headers.patterns
+  const maxBody = authz.with_request_body.max_request_bytes
 
   async function viaEnvoy(c: ClientRequest, pathPrefix = ''): Promise<Outcome> {
     // Envoy's check request: the original method and :path (query included, after path_prefix), Host,
