@@ -37,7 +37,7 @@ import { extractCredentials, type CredentialPlan } from './credentials.js'
 import type { NodeMetrics } from './metrics.js'
 import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
 import { judge, type IndexHolder, type Verdict } from './verdict.js'
-import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, ShuttingDownError, TooManyCredentialsError } from '../lib/errors.js'
+import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
 import { keyedTokenHex, sha256Hex } from '../protocol/token-hash.js'
 
 /** What the check path is made of (the proxy's request path has the same parts, less the forwarder). */
@@ -107,7 +107,6 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
   const hashKey = nodeHashKeyOf(config)
   const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
-  const draining = refusal('draining', new ShuttingDownError(), undefined, true)
   const noIndex = refusal('no_index', new NoIndexError())
   const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
   const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
@@ -221,7 +220,9 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
       const t0 = performance.now()
       res.once('close', () => logger.debug({ method: req.method, route: routeTemplate(req.url ?? '/'), status: res.statusCode, ms: Math.round((performance.now() - t0) * 1000) / 1000 }, 'check answered'))
     }
-    if (isDraining()) return refuse(req, res, draining)
+    // Draining, the node still holds its index: a check on a connection that was busy when closing began
+    // is answered as any other (a refusal would be the gateway's 500), and the connection then closes.
+    if (isDraining()) res.shouldKeepAlive = false
     const original = originalOf(req)
     // Either method may be the client's to write: a body is read if either reads as one with a body.
     const kinds = bodyKinds(original.method, req.headers) | bodyKinds(req.method, req.headers)
