@@ -115,7 +115,7 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
   const unreadableCharset = refusal('body_charset', new BadRequestError('the request cannot be checked as sent: its form or JSON body declares a charset the node cannot decode; send it as UTF-8'))
   const readLimit = Math.min(config.bodyCheckLimit, config.bodyLimit)
   // The other targets are read into this list, then handed to the verdict with the rest.
-  const ownScratch: string[] = []
+  const alsoScratch: string[] = []
 
   function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
     counters.refused[r.reason]++
@@ -138,10 +138,10 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
   function answer(req: IncomingMessage, res: ServerResponse, original: OriginalRequest, body?: (out: string[]) => number): void {
     const more = original.also.length === 0 && body === undefined ? undefined : (out: string[]): number => {
       for (const url of original.also) {
-        const n = extractCredentials(plan, NO_HEADERS, url, ownScratch)
+        const n = extractCredentials(plan, NO_HEADERS, url, alsoScratch)
         if (n < 0) return n
-        for (const c of ownScratch) if (!out.includes(c)) out.push(c)
-        ownScratch.length = 0
+        for (const c of alsoScratch) if (!out.includes(c)) out.push(c)
+        alsoScratch.length = 0
       }
       return body === undefined ? 0 : body(out)
     }
@@ -151,7 +151,7 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
       verdict = judge(plan, holder, req.headers, original.url, more)
       if (verdict.checked > 0) checkSeconds.observe((performance.now() - t0) / 1000)
     } catch (err) {
-      ownScratch.length = 0
+      alsoScratch.length = 0
       logger.error({ err: { message: (err as Error).message } }, 'credential check failed')
       refuse(req, res, internalError)
       return
@@ -218,7 +218,7 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
   return function onCheck(req, res) {
     if (verbose) {
       const t0 = performance.now()
-      res.once('close', () => logger.debug({ method: req.method, route: routeTemplate(req.url ?? '/'), status: res.statusCode, ms: Math.round((performance.now() - t0) * 1000) / 1000 }, 'check answered'))
+      res.once('close', () => logger.debug({ method: req.method, route: routeTemplate(originalOf(req).url), status: res.statusCode, ms: Math.round((performance.now() - t0) * 1000) / 1000 }, 'check answered'))
     }
     // Draining, the node still holds its index: a check on a connection that was busy when closing began
     // is answered as any other (a refusal would be the gateway's 500), and the connection then closes.
