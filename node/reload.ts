@@ -42,7 +42,7 @@ export class Reloads {
   async #runAll(trigger: string): Promise<ReloadOutcome[]> {
     const logger = this.#logger
     if (this.list.length === 0) {
-      logger.info({ trigger }, 'nothing to reload: no index file and no config file were given')
+      logger.info({ trigger }, 'nothing to reload: this node was started with no index file and no config file')
       return []
     }
     const outcomes: ReloadOutcome[] = []

@@ -110,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGHUP', () => {
     if (closing) return
-    logger.info({ signal: 'SIGHUP' }, 'reloading the index file and the config file')
+    logger.info({ signal: 'SIGHUP' }, 'reloading what can change without a restart')
     void node.reload('SIGHUP')
   })
 
