@@ -54,7 +54,8 @@ export function spawnNode(t: Teardown, args: string[], env: Record<string, strin
 
 /** Waits for the node to listen and answers its proxy's and admin port's base URLs. */
 export async function listening(p: NodeProcess): Promise<{ url: string; adminUrl: string }> {
-  const line = await p.waitForLog('leakgate node listening')
+  // A minute: the TypeScript sources compile at start, slow on a loaded machine.
+  const line = await p.waitForLog('leakgate node listening', () => true, 60_000)
   const { proxy, admin } = line as { proxy: { port: number }; admin: { port: number } }
   return { url: `http://127.0.0.1:${proxy.port}`, adminUrl: `http://127.0.0.1:${admin.port}` }
 }
