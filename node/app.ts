@@ -5,9 +5,8 @@
  * Where each thing happens, by file: a request's steps in request-path.ts (admission.ts →
  * credentials.ts → verdict.ts → answer.ts or forward.ts), upgrades (WebSocket) in upgrade.ts; the
  * proxy server's life in proxy-server.ts; /healthz, /readyz and /metrics in admin.ts; how an index
- * reaches the node in sync-client.ts.
+ * reaches the node in sync-client.ts, or from a file in index-file.ts; what SIGHUP reloads in reload.ts.
  */
-import { readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
@@ -19,9 +18,11 @@ import { compileBodyPlan } from './body-credentials.js'
 import { checkPlaces, checkUpgrades, createCheckPath } from './check-mode.js'
 import { compilePlan } from './credentials.js'
 import { Forwarder } from './forward.js'
-import { LeakIndex } from './leakdb/index.js'
+import { IndexFileReloader } from './index-file.js'
+import type { LeakIndex } from './leakdb/index.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { createProxyServer, type ProxyServer } from './proxy-server.js'
+import { configFileReloader, Reloads, type Reloader, type ReloadOutcome } from './reload.js'
 import { createRequestPath } from './request-path.js'
 import { routeTemplate, SightingBuffer, SightingSender } from './sightings.js'
 import { SyncClient } from './sync-client.js'
@@ -30,6 +31,7 @@ import { IndexHolder } from './verdict.js'
 import { hashKeyId } from '../protocol/token-hash.js'
 
 export type { ProxyServer } from './proxy-server.js'
+export type { Reloader, ReloadOutcome } from './reload.js'
 
 /** What a node is built with besides its configuration. */
 export interface NodeDeps {
@@ -39,6 +41,8 @@ export interface NodeDeps {
   logStream?: DestinationStream
   /** The node's version, reported in heartbeats. */
   version?: string
+  /** Reads the configuration again from its sources (`--config FILE`), for `reload`. */
+  rereadConfig?: () => Readonly<NodeConfig>
 }
 
 /** A built node: two servers not yet listening, and the parts tests and server.ts look at. */
@@ -55,6 +59,10 @@ export interface LeakgateNode {
   /** The sync client, when the node follows a control plane (no `index` given). */
   readonly sync: SyncClient | undefined
   readonly logger: Logger
+  /** What `reload` runs, in order (the index file, the config file); push one to reload more. */
+  readonly reloaders: Reloader[]
+  /** Reloads what can change without a restart (SIGHUP), logging each; never rejects, a failed part stays as it was. */
+  reload(trigger?: string): Promise<ReloadOutcome[]>
   /** Closes both apps (the proxy drains requests in flight), stops sync and sends what sightings it can. */
   close(): Promise<void>
 }
@@ -68,14 +76,19 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   })
   const hashKey = nodeHashKeyOf(config)
   const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate, ...(hashKey === undefined ? {} : { hashKey }) }
-  const initial = deps.index ?? (config.index === undefined ? undefined : loadIndexFile(config.index, indexOptions, logger))
   // An index given up front is never synced: sync age stays -1, so an age alert cannot fire on an air-gapped node.
-  const holder = new IndexHolder(initial)
+  const holder = new IndexHolder(deps.index)
   const metrics = createNodeMetrics(holder)
   const { counters } = metrics
+  const indexFile = config.index === undefined ? undefined : new IndexFileReloader({ path: config.index, indexOptions, holder, counters, logger })
+  if (deps.index === undefined && indexFile !== undefined) {
+    const index = indexFile.readNow()
+    holder.swap(index)
+    logger.info({ file: config.index, revision: index.revision, indexEntries: index.size }, 'enforcing the index file; no control plane')
+  }
   const sightings = new SightingBuffer(config.sightingBufferSize, counters)
   const { controlPlane, nodeKey, nodeId } = config
-  const followsControlPlane = initial === undefined
+  const followsControlPlane = holder.current === undefined
   const sync = followsControlPlane
     ? new SyncClient({
         controlPlane, nodeKey, nodeId,
@@ -99,8 +112,10 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     started() {
       sync?.start()
       sender?.start()
+      indexFile?.watch()
     },
     closing() {
+      indexFile?.close()
       upgrades?.closeAll()
     },
     async stopped() {
@@ -147,19 +162,23 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     upgrades = tunnels
   }
 
-  const admin = buildAdmin(logger, metrics, holder)
+  const admin = buildAdmin(logger, metrics, holder, proxy.isDraining)
+
+  const reloads = new Reloads(logger)
+  if (indexFile !== undefined) reloads.list.push({ name: 'index file', reload: async () => ({ ...(await indexFile.reload()) }) })
+  if (deps.rereadConfig !== undefined) reloads.list.push(configFileReloader(config, deps.rereadConfig, logger))
 
   return {
     proxy, checks, admin, holder, sightings, metrics, sync, logger,
+    reloaders: reloads.list,
+    reload: (trigger = 'reload') => reloads.run(trigger),
     async close() {
-      await Promise.all([proxy.close(), admin.close(), checks?.close()])
+      // The admin port outlives the drain: /healthz stays 200 and /readyz answers 503 until the proxies are done.
+      try {
+        await Promise.all([proxy.close(), checks?.close()])
+      } finally {
+        await admin.close()
+      }
     },
   }
-}
-
-/** `--index FILE`: the node enforces this snapshot and follows no control plane. */
-function loadIndexFile(path: string, options: { cacheSize: number; falsePositiveRate: number }, logger: Logger): LeakIndex {
-  const index = LeakIndex.fromSnapshot(readFileSync(path), options)
-  logger.info({ file: path, revision: index.revision, indexEntries: index.size }, 'enforcing the index file; no control plane')
-  return index
 }

@@ -43,6 +43,8 @@ export class NodeCounters {
   /** Sync requests the control plane refused because this node's hash key is not its own (also counted in syncErrors). */
   hashKeyMismatches = 0
   sightingsDropped = 0
+  /** Loads of the `--index` file after the start (changed, SIGHUP): put in force, or failed and the index in force kept. */
+  readonly indexReloads = { ok: 0, failed: 0 }
 }
 
 // Check time buckets: a check is microseconds; anything past a millisecond is a problem to see.
@@ -128,6 +130,13 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
     name: 'leakgate_node_upgrades_total', help: 'Upgrade requests (WebSocket, h2c) by verdict; refused: answered by admission or the verdict step', labelNames: ['verdict'], registers: [registry],
     collect() {
       for (const [verdict, delta] of upgradesPending) this.inc({ verdict }, delta())
+    },
+  })
+  const reloadsPending = (['ok', 'failed'] as const).map((result) => [result, deltaOf(() => counters.indexReloads[result])] as const)
+  new Counter({
+    name: 'leakgate_node_index_reloads_total', help: 'Loads of the --index file after the start (file changed, SIGHUP) by result: ok, or failed (the index in force kept)', labelNames: ['result'], registers: [registry],
+    collect() {
+      for (const [result, delta] of reloadsPending) this.inc({ result }, delta())
     },
   })
   new Gauge({ name: 'leakgate_node_tunnels_open', help: 'WebSocket tunnels open between clients and the upstream', registers: [registry], collect() { this.set(counters.tunnelsOpen) } })

@@ -64,7 +64,6 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   // A sighting names the token by the hash the index holds (keyed with a hash key), never by a plain SHA-256 the key was meant to replace.
   const hashKey = nodeHashKeyOf(config)
   const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
-  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
   // The verdict step's refusals never vary with the request: made once.
   const noIndex = refusal('no_index', new NoIndexError())
   const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
@@ -197,7 +196,8 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   return {
     check,
     onRequest(req, res) {
-      if (verbose) logCompletion(req, res)
+      // Read at each request, not once: SIGHUP may change the level (a number compared, 20 is debug).
+      if (logger.levelVal <= 20) logCompletion(req, res)
       if (!admitted(req, res)) return
       const kinds = bodyKinds(req.method, req.headers)
       if (kinds !== 0) {

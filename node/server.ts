@@ -1,12 +1,15 @@
 /**
- * `leakgate node`: load the configuration, build the node, listen, and drain on SIGTERM/SIGINT.
+ * `leakgate node`: load the configuration, build the node, listen, drain on SIGTERM/SIGINT, reload on
+ * SIGHUP. A port that cannot be bound ends the process (exit 1): a node half started, its admin port
+ * saying healthy with no proxy behind it, would hold traffic an orchestrator should send elsewhere.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { optionName } from '../lib/config.js'
 import { ConfigError, isSnapshotError } from '../lib/errors.js'
-import { buildNode } from './app.js'
-import { loadNodeConfig, nodeConfigSchema } from './config.js'
+import type { Logger } from 'pino'
+import { buildNode, type LeakgateNode } from './app.js'
+import { loadNodeConfig, nodeConfigSchema, type NodeConfig } from './config.js'
 
 // A drain that takes longer than this is cut short: an orchestrator's kill would come next anyway.
 const DRAIN_TIMEOUT_MS = 25_000
@@ -62,13 +65,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   const { help: _help, config: file, ...flags } = values
-  const config = loadNodeConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
+  const sources = { file: typeof file === 'string' ? file : undefined, env: process.env, flags }
+  const config = loadNodeConfig(sources)
   if (config.index === undefined && config.nodeKey === undefined) {
     console.error(`leakgate node: warning: no ${optionName(nodeConfigSchema, 'nodeKey')}; the control plane will refuse this node`)
   }
-  let node: ReturnType<typeof buildNode>
+  let node: LeakgateNode
   try {
-    node = buildNode(config, { version: version() })
+    // SIGHUP rereads the same file, env and flags: only the file can have changed.
+    node = buildNode(config, { version: version(), ...(sources.file === undefined ? {} : { rereadConfig: () => loadNodeConfig(sources) }) })
   } catch (err) {
     const e = err as { code?: string; message?: string }
     if (isSnapshotError(err) || e.code === 'ENOENT') {
@@ -77,10 +82,6 @@ export async function main(argv: string[]): Promise<number> {
     throw err
   }
   const { proxy, admin, logger } = node
-  await admin.listen({ port: config.adminPort, host: config.adminHost })
-  await proxy.listen({ port: config.port, host: config.host })
-  if (node.checks !== undefined && config.checkPort !== undefined) await node.checks.listen({ port: config.checkPort, host: config.host })
-  logger.info({ mode: config.mode, proxy: proxy.addresses()[0], checks: node.checks?.addresses()[0], admin: admin.addresses()[0], upstream: config.upstream, nodeId: config.nodeId }, 'leakgate node listening')
 
   let closing = false
   const shutdown = (signal: string): void => {
@@ -104,7 +105,65 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
   }
+  // Before listening: a signal during the start (the cache can take seconds to load) is handled too;
+  // SIGHUP's default would kill the node, where operators expect a reload.
   process.once('SIGTERM', () => shutdown('SIGTERM'))
   process.once('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGHUP', () => {
+    if (closing) return
+    logger.info({ signal: 'SIGHUP' }, 'reloading what can change without a restart')
+    void node.reload('SIGHUP')
+  })
+
+  const isClosing = (): boolean => closing
+  const { checks } = node
+  const { checkPort } = config
+  const bound = (await listenOrFail(node, 'adminPort', config, isClosing, () => admin.listen({ port: config.adminPort, host: config.adminHost }))) &&
+    (await listenOrFail(node, 'port', config, isClosing, () => proxy.listen({ port: config.port, host: config.host }))) &&
+    (checks === undefined || checkPort === undefined ||
+      (await listenOrFail(node, 'checkPort', config, isClosing, () => checks.listen({ port: checkPort, host: config.host }))))
+  if (closing) return -1 // a signal came while starting: its handler exits
+  if (!bound) {
+    await stopAfterFailedStart(node)
+    return 1
+  }
+  logger.info({ mode: config.mode, proxy: proxy.addresses()[0], checks: node.checks?.addresses()[0], admin: admin.addresses()[0], upstream: config.upstream, nodeId: config.nodeId }, 'leakgate node listening')
   return -1
+}
+
+// Why a listen failed, in the operator's words; other codes keep the system's message.
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use by another process',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'the address is not one of this machine\'s',
+}
+
+/** Runs `listen`; on failure logs one line naming the port, its option and why, and answers false. */
+async function listenOrFail(node: LeakgateNode, key: 'port' | 'adminPort' | 'checkPort', config: Readonly<NodeConfig>, isClosing: () => boolean, listen: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await listen()
+    return true
+  } catch (err) {
+    if (isClosing()) return false // stopped by a signal while starting, not a port problem
+    const e = err as { code?: string; message?: string }
+    const host = key === 'adminPort' ? config.adminHost : config.host
+    const port = key === 'adminPort' ? config.adminPort : key === 'port' ? config.port : config.checkPort
+    const why = (e.code === undefined ? undefined : LISTEN_ERRORS[e.code]) ?? e.message ?? String(err)
+    const hostKey = key === 'adminPort' ? 'adminHost' : 'host'
+    logFatal(node.logger, { err: { code: e.code, message: e.message }, host, port },
+      `cannot listen on ${host}:${port}: ${why}; set the ${optionName(nodeConfigSchema, key)} or the ${optionName(nodeConfigSchema, hostKey)}. Exiting`)
+    return false
+  }
+}
+
+function logFatal(logger: Logger, fields: Record<string, unknown>, msg: string): void {
+  logger.fatal(fields, msg)
+  logger.flush?.()
+}
+
+/** Closes what did start (the other port, the cache load) so the process ends; exits if something still holds it. */
+async function stopAfterFailedStart(node: LeakgateNode): Promise<void> {
+  // Exits anyway if anything keeps the process alive past the close: never a half-started node.
+  setTimeout(() => process.exit(1), 5000).unref()
+  await node.close().catch(() => {})
 }
