@@ -27,6 +27,7 @@ import { SyncClient } from './sync-client.js'
 import { Upgrades } from './upgrade.js'
 import { IndexHolder } from './verdict.js'
 import { hashKeyId } from '../protocol/token-hash.js'
+import { leakgateVersion } from '../lib/version.js'
 
 export type { ProxyServer } from './proxy-server.js'
 
@@ -36,7 +37,7 @@ export interface NodeDeps {
   index?: LeakIndex
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream
-  /** The node's version, reported in heartbeats. */
+  /** The node's version, reported in heartbeats and `leakgate_build_info`; package.json's by default. */
   version?: string
 }
 
@@ -68,7 +69,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const initial = deps.index ?? (config.index === undefined ? undefined : loadIndexFile(config.index, indexOptions, logger))
   // An index given up front is never synced: sync age stays -1, so an age alert cannot fire on an air-gapped node.
   const holder = new IndexHolder(initial)
-  const metrics = createNodeMetrics(holder)
+  const version = deps.version ?? leakgateVersion()
+  const metrics = createNodeMetrics(holder, version)
   const { counters } = metrics
   const sightings = new SightingBuffer(config.sightingBufferSize, counters)
   const { controlPlane, nodeKey, nodeId } = config
@@ -77,7 +79,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     ? new SyncClient({
         controlPlane, nodeKey, nodeId,
         hashKeyId: hashKey === undefined ? undefined : hashKeyId(hashKey),
-        version: deps.version ?? '0.0.0',
+        version,
         cacheDir: config.cacheDir,
         waitSeconds: config.syncWaitSeconds,
         heartbeatMs: config.heartbeatMs,
@@ -113,6 +115,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     counters,
+    upstreamSeconds: metrics.upstreamSeconds,
     logger,
     isDraining: proxy.isDraining,
   })
