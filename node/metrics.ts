@@ -200,7 +200,7 @@ export function createNodeMetrics(holder: IndexHolder, version = leakgateVersion
 
   const checkSeconds = new FastHistogram('leakgate_node_check_seconds', 'Time to check a request\'s credentials against the index', CHECK_BUCKETS)
   const requestSeconds = new FastHistogram('leakgate_node_request_duration_seconds', 'Time from a request\'s arrival to the end of its answer, by verdict, status class and method (upgrades aside)', REQUEST_BUCKETS, REQUEST_SERIES)
-  const upstreamSeconds = new FastHistogram('leakgate_node_upstream_duration_seconds', 'Time from sending a request upstream to the upstream\'s response head, by status class (failures: leakgate_node_upstream_errors_total)', REQUEST_BUCKETS, STATUS_SERIES)
+  const upstreamSeconds = new FastHistogram('leakgate_node_upstream_duration_seconds', 'Time from handing a request to the upstream pool (waiting for a connection included) to the upstream\'s response head, by status class (failures: leakgate_node_upstream_errors_total)', REQUEST_BUCKETS, STATUS_SERIES)
   for (const h of [checkSeconds, requestSeconds, upstreamSeconds]) registry.registerMetric(h as unknown as Parameters<Registry['registerMetric']>[0])
   return { registry, counters, checkSeconds, requests: new RequestMeter(requestSeconds, counters), upstreamSeconds }
 }
