@@ -165,10 +165,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     }
   })
   app.addHook('onResponse', async (request, reply) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    )
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
+    metrics.httpRequests.inc(labels)
+    // A held-open route's duration is its client's wait (control-plane/metrics.ts).
+    if (request.routeOptions.config.heldOpen !== true) metrics.httpDuration.observe(labels, reply.elapsedTime / 1000)
   })
 
   await app.register(fastifySwagger, {

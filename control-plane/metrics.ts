@@ -2,22 +2,42 @@
  * The control plane's Prometheus metrics, on a Registry of its own (nothing registered at import).
  * Leak and node gauges are read from the store when scraped, so they are never stale.
  * Labels never carry an id, a hash, a path with ids, or a client address.
+ *
+ * Every HTTP request is counted (`leakgate_cp_http_requests_total`); its duration is observed only on
+ * routes that answer as soon as they can. A route that holds requests open (the nodes' long-poll, which
+ * waits up to its `wait` for a change) says so with `config: { heldOpen: true }`: its durations are its
+ * clients' wait, and in the histogram would wreck any latency objective.
  */
-import { Gauge, Histogram, Registry } from 'prom-client'
-import { registerDefaultMetrics } from '../lib/default-metrics.js'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { registerBuildInfo, registerDefaultMetrics } from '../lib/default-metrics.js'
+import { leakgateVersion } from '../lib/version.js'
 import type { Store } from './store/store.js'
 import type { SyncService } from './sync.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route holds requests open (a long-poll, an event stream): counted, but left out of the duration histogram. */
+    heldOpen?: boolean
+  }
+}
+
+/** The labels of the HTTP metrics. */
+type HttpLabel = 'method' | 'route' | 'status_code'
 
 /** The metrics of one control-plane instance. */
 export interface ControlPlaneMetrics {
   registry: Registry
-  httpDuration: Histogram<'method' | 'route' | 'status_code'>
+  /** Every request answered. */
+  httpRequests: Counter<HttpLabel>
+  /** Durations of requests to routes that do not hold them open. */
+  httpDuration: Histogram<HttpLabel>
 }
 
 /** Makes the registry and its metrics. */
 export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds: number): ControlPlaneMetrics {
   const registry = new Registry()
   registerDefaultMetrics(registry)
+  registerBuildInfo(registry, leakgateVersion())
   new Gauge({
     name: 'leakgate_cp_leaks',
     help: 'Leaks by status, risk and action',
@@ -60,12 +80,18 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
       this.set(store.index.size())
     },
   })
+  const httpRequests = new Counter({
+    name: 'leakgate_cp_http_requests_total',
+    help: 'HTTP requests answered, by route template (long-polls included)',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [registry],
+  })
   const httpDuration = new Histogram({
     name: 'leakgate_cp_http_request_duration_seconds',
-    help: 'HTTP request durations by route template',
+    help: 'HTTP request durations by route template; routes that hold requests open (the sync long-poll) are left out',
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [registry],
   })
-  return { registry, httpDuration }
+  return { registry, httpRequests, httpDuration }
 }

@@ -85,6 +85,9 @@ export const HashKeyMismatchError = define('LEAKGATE_ERR_HASH_KEY_MISMATCH', '%s
 /** 415: the body is not JSON. */
 export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 
+/** 503: the control plane's `/readyz`: its database cannot be queried, or its schema is not the one this build expects. */
+export const NotReadyError = define('LEAKGATE_ERR_NOT_READY', '%s', 503)
+
 // ---------------------------------------------------------------------------------------------------
 // Answered by the node on its proxy port (never by the upstream).
 

@@ -84,6 +84,7 @@ export function problemBody(status: number, code: string, detail: string, extra?
 /**
  * Answers a problem straight on a node:http response (the node's proxy port has no framework in front).
  * `close`: end the connection after the answer, when the request's body was not read to its end.
+ * Returns the body bytes sent (none to a HEAD request), which the node counts.
  */
 export function writeProblem(
   res: ServerResponse,
@@ -91,9 +92,11 @@ export function writeProblem(
   code: string,
   detail: string,
   options: { extra?: Record<string, unknown>; headers?: Record<string, string>; close?: boolean } = {},
-): void {
+): number {
   const body = problemBody(status, code, detail, options.extra)
+  const length = Buffer.byteLength(body)
   if (options.close === true) res.shouldKeepAlive = false
-  res.writeHead(status, { 'content-type': PROBLEM_TYPE, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...options.headers })
+  res.writeHead(status, { 'content-type': PROBLEM_TYPE, 'cache-control': 'no-store', 'content-length': length, ...options.headers })
   res.end(body)
+  return res.req.method === 'HEAD' ? 0 : length
 }

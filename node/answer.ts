@@ -36,15 +36,15 @@ export function hasUnreadBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')
 }
 
-/** Answers a refusal; the request goes no further. */
-export function answerRefusal(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
-  writeProblem(res, r.status, r.code, r.detail, { close: r.close || hasUnreadBody(req) })
+/** Answers a refusal; the request goes no further. Returns the body bytes sent. */
+export function answerRefusal(req: IncomingMessage, res: ServerResponse, r: Refusal): number {
+  return writeProblem(res, r.status, r.code, r.detail, { close: r.close || hasUnreadBody(req) })
 }
 
-/** Answers 403 for a request carrying a credential of a leak whose action is block. */
-export function answerBlocked(req: IncomingMessage, res: ServerResponse, leakId: number): void {
+/** Answers 403 for a request carrying a credential of a leak whose action is block. Returns the body bytes sent. */
+export function answerBlocked(req: IncomingMessage, res: ServerResponse, leakId: number): number {
   const e = new LeakedCredentialError(leakId)
-  writeProblem(res, 403, e.code, e.message, { extra: { leakId }, headers: { 'leakgate-leak-id': String(leakId) }, close: hasUnreadBody(req) })
+  return writeProblem(res, 403, e.code, e.message, { extra: { leakId }, headers: { 'leakgate-leak-id': String(leakId) }, close: hasUnreadBody(req) })
 }
 
 /** A request node:http could not parse (the server's `clientError`): a problem+json answer, then the connection ends. */

@@ -29,6 +29,7 @@ import { SyncClient } from './sync-client.js'
 import { Upgrades } from './upgrade.js'
 import { IndexHolder } from './verdict.js'
 import { hashKeyId } from '../protocol/token-hash.js'
+import { leakgateVersion } from '../lib/version.js'
 
 export type { ProxyServer } from './proxy-server.js'
 export type { Reloader, ReloadOutcome } from './reload.js'
@@ -39,7 +40,7 @@ export interface NodeDeps {
   index?: LeakIndex
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream
-  /** The node's version, reported in heartbeats. */
+  /** The node's version, reported in heartbeats and `leakgate_build_info`; package.json's by default. */
   version?: string
   /** Reads the configuration again from its sources (`--config FILE`), for `reload`. */
   rereadConfig?: () => Readonly<NodeConfig>
@@ -78,7 +79,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate, ...(hashKey === undefined ? {} : { hashKey }) }
   // An index given up front is never synced: sync age stays -1, so an age alert cannot fire on an air-gapped node.
   const holder = new IndexHolder(deps.index)
-  const metrics = createNodeMetrics(holder)
+  const version = deps.version ?? leakgateVersion()
+  const metrics = createNodeMetrics(holder, version)
   const { counters } = metrics
   const indexFile = config.index === undefined ? undefined : new IndexFileReloader({ path: config.index, indexOptions, holder, counters, logger })
   if (deps.index === undefined && indexFile !== undefined) {
@@ -93,7 +95,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     ? new SyncClient({
         controlPlane, nodeKey, nodeId,
         hashKeyId: hashKey === undefined ? undefined : hashKeyId(hashKey),
-        version: deps.version ?? '0.0.0',
+        version,
         cacheDir: config.cacheDir,
         waitSeconds: config.syncWaitSeconds,
         heartbeatMs: config.heartbeatMs,
@@ -146,6 +148,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     counters,
+    upstreamSeconds: metrics.upstreamSeconds,
     logger,
     isDraining: proxy.isDraining,
   })

@@ -35,6 +35,7 @@ import { addBodyCredentials } from './body-credentials.js'
 import { nodeHashKeyOf, type CredentialPlace, type NodeConfig } from './config.js'
 import { extractCredentials, type CredentialPlan } from './credentials.js'
 import type { NodeMetrics } from './metrics.js'
+import { RequestVerdict } from './request-meter.js'
 import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
 import { judge, type IndexHolder, type Verdict } from './verdict.js'
 import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
@@ -103,10 +104,9 @@ const NO_HEADERS: IncomingHttpHeaders = {}
 /** Makes the `request` listener of a port that answers checks. */
 export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, plan, bodyPlan, holder, sightings, logger, isDraining } = parts
-  const { counters, checkSeconds } = parts.metrics
+  const { counters, checkSeconds, requests } = parts.metrics
   const hashKey = nodeHashKeyOf(config)
   const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
-  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace'
   const noIndex = refusal('no_index', new NoIndexError())
   const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
   const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
@@ -119,7 +119,8 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
 
   function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
     counters.refused[r.reason]++
-    answerRefusal(req, res, r)
+    requests.judged(res, RequestVerdict.refused)
+    counters.responseBytes += answerRefusal(req, res, r)
   }
 
   function recordSightings(verdict: Verdict, req: IncomingMessage, original: OriginalRequest): void {
@@ -159,18 +160,21 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
     switch (verdict.kind) {
       case 'pass':
         counters.pass++
+        requests.judged(res, RequestVerdict.pass)
         allow(res, '')
         return
       case 'monitor':
         counters.monitor++
+        requests.judged(res, RequestVerdict.monitor)
         recordSightings(verdict, req, original)
         allow(res, verdict.monitorIds)
         return
       case 'block':
         counters.block++
+        requests.judged(res, RequestVerdict.block)
         recordSightings(verdict, req, original)
         logger.warn({ leakId: verdict.leakId, method: original.method, route: routeTemplate(original.url) }, 'denied a request carrying a leaked credential')
-        answerBlocked(req, res, verdict.leakId)
+        counters.responseBytes += answerBlocked(req, res, verdict.leakId)
         return
       case 'no-index':
         if (config.noIndex === 'closed') {
@@ -178,6 +182,7 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
           return
         }
         counters.pass++
+        requests.judged(res, RequestVerdict.pass)
         allow(res, '')
         return
       case 'too-many':
@@ -216,7 +221,9 @@ export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, r
   }
 
   return function onCheck(req, res) {
-    if (verbose) {
+    requests.start(res)
+    // Read at each request, not once: SIGHUP may change the level (a number compared, 20 is debug).
+    if (logger.levelVal <= 20) {
       const t0 = performance.now()
       res.once('close', () => logger.debug({ method: req.method, route: routeTemplate(originalOf(req).url), status: res.statusCode, ms: Math.round((performance.now() - t0) * 1000) / 1000 }, 'check answered'))
     }

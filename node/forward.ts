@@ -11,12 +11,15 @@
  * an upstream that says it is overloaded).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
 import { hasUnreadBody } from './answer.js'
 import { BadRequestError, BodyTooLargeError, UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
 import { writeProblem } from '../lib/problem.js'
+import type { FastHistogram } from './metrics.js'
+import { statusClassOf } from './request-meter.js'
 
 /** What a forwarder needs from the node's configuration and state. */
 export interface ForwarderOptions {
@@ -30,8 +33,10 @@ export interface ForwarderOptions {
   bodyLimit: number
   /** Take X-Forwarded-Proto from the client (behind a load balancer). */
   trustProxy: boolean
-  /** Where upstream failures are counted. */
-  counters: { upstreamErrors: number }
+  /** Where upstream failures and the body bytes each way are counted. */
+  counters: { upstreamErrors: number; requestBytes: number; responseBytes: number }
+  /** Time to the upstream's response head, by status class (`statusClassOf`). */
+  upstreamSeconds: FastHistogram
   logger: Logger
   /** Whether the node is draining: answers then close their connection when done. */
   isDraining(): boolean
@@ -56,6 +61,8 @@ const REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED'])
 interface ForwardContext {
   /** Whether the node is draining. */
   isDraining(): boolean
+  counters: ForwarderOptions['counters']
+  upstreamSeconds: FastHistogram
   /** Answers a failed forward; `clientGone`: the client left, nothing to answer. */
   onFailure(req: IncomingMessage, res: ServerResponse, err: Error & { code?: string; cause?: unknown }, clientGone: boolean): void
 }
@@ -68,7 +75,7 @@ export class Forwarder {
 
   constructor(options: ForwarderOptions) {
     this.#options = options
-    this.#context = { isDraining: options.isDraining, onFailure: (req, res, err, clientGone) => answerFailure(req, res, err, clientGone, options) }
+    this.#context = { isDraining: options.isDraining, counters: options.counters, upstreamSeconds: options.upstreamSeconds, onFailure: (req, res, err, clientGone) => answerFailure(req, res, err, clientGone, options) }
     this.#pool = new Pool(options.upstream, {
       connections: options.connections,
       pipelining: 1,
@@ -98,7 +105,7 @@ export class Forwarder {
     else if (h['transfer-encoding'] !== undefined) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
     else if (h['content-length'] !== undefined && h['content-length'] !== '0') body = req
 
-    const handler = new ForwardHandler(req, res, this.#context)
+    const handler = new ForwardHandler(req, res, this.#context, buffered === undefined)
     try {
       this.#pool.dispatch({ origin: this.#options.upstream, path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body }, handler)
     } catch (err) {
@@ -172,11 +179,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | undefined
   #resume: (() => void) | undefined
   #clientGone = false
+  /** The body streams from the client (not read whole already, and counted, by the request path). */
+  readonly #streamed: boolean
+  readonly #sentAt = performance.now()
 
-  constructor(req: IncomingMessage, res: ServerResponse, context: ForwardContext) {
+  constructor(req: IncomingMessage, res: ServerResponse, context: ForwardContext, streamed: boolean) {
     this.#req = req
     this.#res = res
     this.#context = context
+    this.#streamed = streamed
     // (Inline arrows, not arrow class fields: tsx wraps each named function it creates, per request.)
     res.once('close', () => this.#closed())
   }
@@ -193,7 +204,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.#clientGone) abort(new Error('the client closed the connection'))
   }
 
+  // undici 7 passes the chunk written (its types say a size): either is counted.
+  onBodySent(chunk: Buffer | number): void {
+    if (this.#streamed) this.#context.counters.requestBytes += typeof chunk === 'number' ? chunk : chunk.length
+  }
+
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    this.#context.upstreamSeconds.observeIn(statusClassOf(statusCode), (performance.now() - this.#sentAt) / 1000)
     this.#resume = resume
     const res = this.#res
     const out = passedBackHeaders(raw)
@@ -211,6 +228,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.#context.counters.responseBytes += chunk.length
     if (this.#res.write(chunk)) return true
     this.#res.once('drain', () => this.#resume?.())
     return false
@@ -237,13 +255,13 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & {
   const code = err.code ?? (err.cause as { code?: string } | undefined)?.code
   if (code === BodyTooLargeError.code) {
     const e = new BodyTooLargeError(options.bodyLimit)
-    if (!res.headersSent) writeProblem(res, 413, e.code, e.message, { close: hasUnreadBody(req) })
+    if (!res.headersSent) options.counters.responseBytes += writeProblem(res, 413, e.code, e.message, { close: hasUnreadBody(req) })
     else res.destroy()
     return
   }
   if (code !== undefined && REFUSED_CODES.has(code)) {
     const e = headerNotForwardable(options.logger, code)
-    if (!res.headersSent) writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
+    if (!res.headersSent) options.counters.responseBytes += writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
     else res.destroy()
     return
   }
@@ -255,7 +273,7 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & {
     return
   }
   const e = code !== undefined && TIMEOUT_CODES.has(code) ? new UpstreamTimeoutError() : new UpstreamError()
-  writeProblem(res, e.statusCode, e.code, e.message, { close: hasUnreadBody(req) })
+  options.counters.responseBytes += writeProblem(res, e.statusCode, e.code, e.message, { close: hasUnreadBody(req) })
 }
 
 /**

@@ -5,7 +5,9 @@
  * `/metrics` is scraped. That keeps label hashing and object allocation off the hot path.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
-import { registerDefaultMetrics } from '../lib/default-metrics.js'
+import { registerBuildInfo, registerDefaultMetrics } from '../lib/default-metrics.js'
+import { leakgateVersion } from '../lib/version.js'
+import { REQUEST_SERIES, RequestMeter, STATUS_SERIES } from './request-meter.js'
 import type { IndexHolder } from './verdict.js'
 
 /**
@@ -37,6 +39,12 @@ export class NodeCounters {
   /** WebSocket tunnels open now. */
   tunnelsOpen = 0
   upstreamErrors = 0
+  /** Requests on the proxy port not yet answered in full (upgrades aside). */
+  inFlight = 0
+  /** Request body bytes read from clients: forwarded as they stream, or read whole to be checked. */
+  requestBytes = 0
+  /** Response body bytes sent to clients: the upstream's, and the node's own answers'. */
+  responseBytes = 0
   /** Form or JSON bodies past `bodyCheckLimit` forwarded unchecked (`bodyCheckOverflow: pass`); the request is also counted by its verdict. */
   bodyUnchecked = 0
   syncErrors = 0
@@ -49,10 +57,19 @@ export class NodeCounters {
 
 // Check time buckets: a check is microseconds; anything past a millisecond is a problem to see.
 const CHECK_BUCKETS = [0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005]
+// Request and upstream time buckets: the node adds a fraction of a millisecond, so the low end is
+// fine-grained enough to see it; the high end reaches the upstream timeout's default (60 s).
+const REQUEST_BUCKETS = [0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+/** A histogram series' labels. */
+export type SeriesLabels = Readonly<Record<string, string>>
 
 /**
- * A histogram with fixed buckets that costs one loop over 11 numbers to observe. prom-client's own
- * Histogram allocates on every observe; a custom metric object with `get()` is what its Registry reads.
+ * A histogram with fixed buckets that costs one loop over its bounds to observe, and allocates nothing.
+ * prom-client's own Histogram allocates on every observe (and hashes its labels); a custom metric
+ * object with `get()` is what its Registry reads. A labelled histogram has a fixed list of series,
+ * each its label values, chosen by index (`observeIn`); only the series observed at least once are
+ * exported, so a table of every label combination costs nothing in the scrape until it is used.
  */
 export class FastHistogram {
   readonly name: string
@@ -60,24 +77,37 @@ export class FastHistogram {
   readonly type = 'histogram'
   readonly aggregator = 'sum'
   readonly #bounds: readonly number[]
+  readonly #series: readonly SeriesLabels[]
+  /** Per series, the count of each bucket (not cumulative): `#counts[series * bounds + i]`. */
   readonly #counts: Float64Array
-  #sum = 0
-  #count = 0
+  readonly #sums: Float64Array
+  readonly #totals: Float64Array
 
-  constructor(name: string, help: string, bounds: readonly number[]) {
+  /** `series`: the label values of each series; one series without labels by default. */
+  constructor(name: string, help: string, bounds: readonly number[], series: readonly SeriesLabels[] = [{}]) {
     this.name = name
     this.help = help
     this.#bounds = bounds
-    this.#counts = new Float64Array(bounds.length)
+    this.#series = series
+    this.#counts = new Float64Array(bounds.length * series.length)
+    this.#sums = new Float64Array(series.length)
+    this.#totals = new Float64Array(series.length)
   }
 
+  /** Observes into the first (for an unlabelled histogram, the only) series. */
   observe(seconds: number): void {
-    this.#sum += seconds
-    this.#count++
+    this.observeIn(0, seconds)
+  }
+
+  /** Observes into series number `series` (an index into the constructor's list). */
+  observeIn(series: number, seconds: number): void {
+    this.#sums[series] = (this.#sums[series] as number) + seconds
+    this.#totals[series] = (this.#totals[series] as number) + 1
     const bounds = this.#bounds
+    const base = series * bounds.length
     for (let i = 0; i < bounds.length; i++) {
       if (seconds <= (bounds[i] as number)) {
-        this.#counts[i] = (this.#counts[i] as number) + 1
+        this.#counts[base + i] = (this.#counts[base + i] as number) + 1
         return
       }
     }
@@ -85,14 +115,21 @@ export class FastHistogram {
 
   get(): { name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] } {
     const values = []
-    let cumulative = 0
-    for (let i = 0; i < this.#bounds.length; i++) {
-      cumulative += this.#counts[i] as number
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: this.#bounds[i] as number }, value: cumulative })
+    const n = this.#bounds.length
+    for (let s = 0; s < this.#series.length; s++) {
+      const total = this.#totals[s] as number
+      // An unlabelled histogram is exported from the start; a labelled series once it has a value.
+      if (total === 0 && this.#series.length > 1) continue
+      const labels = this.#series[s] as SeriesLabels
+      let cumulative = 0
+      for (let i = 0; i < n; i++) {
+        cumulative += this.#counts[s * n + i] as number
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: this.#bounds[i] as number }, value: cumulative })
+      }
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: total })
+      values.push({ metricName: `${this.name}_sum`, labels: { ...labels }, value: this.#sums[s] as number })
+      values.push({ metricName: `${this.name}_count`, labels: { ...labels }, value: total })
     }
-    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.#count })
-    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.#sum })
-    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.#count })
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
   }
 }
@@ -102,13 +139,18 @@ export interface NodeMetrics {
   readonly registry: Registry
   readonly counters: NodeCounters
   readonly checkSeconds: FastHistogram
+  /** Times each request on the proxy port (`leakgate_node_request_duration_seconds`). */
+  readonly requests: RequestMeter
+  /** Time from sending a request upstream to its response head, by `statusClassOf` (`leakgate_node_upstream_duration_seconds`). */
+  readonly upstreamSeconds: FastHistogram
 }
 
-/** Makes a fresh registry with every node metric; nothing is registered globally. */
-export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
+/** Makes a fresh registry with every node metric; nothing is registered globally. `version`: `leakgate_build_info`'s. */
+export function createNodeMetrics(holder: IndexHolder, version = leakgateVersion()): NodeMetrics {
   const registry = new Registry()
   const counters = new NodeCounters()
   registerDefaultMetrics(registry)
+  registerBuildInfo(registry, version)
 
   const pending = { pass: deltaOf(() => counters.pass), block: deltaOf(() => counters.block), monitor: deltaOf(() => counters.monitor) }
   new Counter({
@@ -139,12 +181,15 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
       for (const [result, delta] of reloadsPending) this.inc({ result }, delta())
     },
   })
+  new Gauge({ name: 'leakgate_node_requests_in_flight', help: 'Requests on the proxy port being handled now (upgrades aside)', registers: [registry], collect() { this.set(counters.inFlight) } })
   new Gauge({ name: 'leakgate_node_tunnels_open', help: 'WebSocket tunnels open between clients and the upstream', registers: [registry], collect() { this.set(counters.tunnelsOpen) } })
   const simple: [string, string, () => number][] = [
     ['leakgate_node_sync_errors_total', 'Failed exchanges with the control plane (sync, sightings)', () => counters.syncErrors],
     ['leakgate_node_hash_key_mismatches_total', 'Sync requests refused because this node\'s hash key is not the control plane\'s (the node keeps its last index)', () => counters.hashKeyMismatches],
     ['leakgate_node_body_unchecked_total', 'Form or JSON bodies past bodyCheckLimit forwarded without their credentials checked (bodyCheckOverflow: pass)', () => counters.bodyUnchecked],
     ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],
+    ['leakgate_node_request_body_bytes_total', 'Request body bytes received from clients (forwarded, or read to be checked)', () => counters.requestBytes],
+    ['leakgate_node_response_body_bytes_total', 'Response body bytes sent to clients (the upstream\'s answers and the node\'s own)', () => counters.responseBytes],
     ['leakgate_node_sightings_dropped_total', 'Sightings dropped because the buffer was full or the control plane refused them', () => counters.sightingsDropped],
     ['leakgate_node_cache_hits_total', 'Index lookups answered by the LRU of recent verdicts', () => holder.stats().cacheHits],
     ['leakgate_node_cache_misses_total', 'Index lookups that missed the LRU', () => holder.stats().cacheMisses],
@@ -163,8 +208,10 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
   })
 
   const checkSeconds = new FastHistogram('leakgate_node_check_seconds', 'Time to check a request\'s credentials against the index', CHECK_BUCKETS)
-  registry.registerMetric(checkSeconds as unknown as Parameters<Registry['registerMetric']>[0])
-  return { registry, counters, checkSeconds }
+  const requestSeconds = new FastHistogram('leakgate_node_request_duration_seconds', 'Time from a request\'s arrival to the end of its answer, by verdict, status class and method (upgrades aside)', REQUEST_BUCKETS, REQUEST_SERIES)
+  const upstreamSeconds = new FastHistogram('leakgate_node_upstream_duration_seconds', 'Time from handing a request to the upstream pool (waiting for a connection included) to the upstream\'s response head, by status class (failures: leakgate_node_upstream_errors_total)', REQUEST_BUCKETS, STATUS_SERIES)
+  for (const h of [checkSeconds, requestSeconds, upstreamSeconds]) registry.registerMetric(h as unknown as Parameters<Registry['registerMetric']>[0])
+  return { registry, counters, checkSeconds, requests: new RequestMeter(requestSeconds, counters), upstreamSeconds }
 }
 
 /** A Counter is fed from a monotonic number by what it grew since the last scrape. */

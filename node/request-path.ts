@@ -9,6 +9,7 @@
  *   → answer (answer.ts)       block: 403, counted, sightings recorded; a request that cannot be judged: refused
  *   or forward (forward.ts)    pass and monitor, counted; monitor also records sightings
  *
+ * Every request is timed from its arrival to the end of its answer, under its verdict (request-meter.ts).
  * A blocked request never reaches the upstream. The path allocates nothing of its own for a clean request
  * without a body to check, and stays synchronous for it; only a request with a form or JSON body waits
  * for its body before it is judged.
@@ -27,6 +28,7 @@ import type { Forwarder } from './forward.js'
 import { keyedTokenHex, sha256Hex } from '../protocol/token-hash.js'
 import { nodeHashKeyOf } from './config.js'
 import type { NodeMetrics } from './metrics.js'
+import { RequestVerdict } from './request-meter.js'
 import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
 import { judge, type IndexHolder, type Verdict } from './verdict.js'
 
@@ -60,7 +62,7 @@ export interface RequestPath {
 /** Makes the request path: the `request` listener, and its checking steps for upgrades. */
 export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, plan, bodyPlan, holder, forwarder, sightings, logger, isDraining } = parts
-  const { counters, checkSeconds } = parts.metrics
+  const { counters, checkSeconds, requests } = parts.metrics
   // A sighting names the token by the hash the index holds (keyed with a hash key), never by a plain SHA-256 the key was meant to replace.
   const hashKey = nodeHashKeyOf(config)
   const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
@@ -76,7 +78,8 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
 
   function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): false {
     counters.refused[r.reason]++
-    answerRefusal(req, res, r)
+    requests.judged(res, RequestVerdict.refused)
+    counters.responseBytes += answerRefusal(req, res, r)
     return false
   }
 
@@ -115,20 +118,24 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
       switch (verdict.kind) {
         case 'pass':
           counters.pass++
+          requests.judged(res, RequestVerdict.pass)
           return ''
         case 'monitor':
           counters.monitor++
+          requests.judged(res, RequestVerdict.monitor)
           recordSightings(verdict, req, url)
           return verdict.monitorIds
         case 'block':
           counters.block++
+          requests.judged(res, RequestVerdict.block)
           recordSightings(verdict, req, url)
           logger.warn({ leakId: verdict.leakId, method: req.method, route: routeTemplate(url) }, 'blocked a request carrying a leaked credential')
-          answerBlocked(req, res, verdict.leakId)
+          counters.responseBytes += answerBlocked(req, res, verdict.leakId)
           return false
         case 'no-index':
           if (config.noIndex === 'closed') return refuse(req, res, noIndex)
           counters.pass++
+          requests.judged(res, RequestVerdict.pass)
           return ''
         case 'too-many':
           return refuse(req, res, tooMany)
@@ -157,6 +164,8 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   async function judgeWithBody(req: IncomingMessage, res: ServerResponse, kinds: number): Promise<void> {
     const read = await readBody(req, readLimit)
     if (read.state === 'aborted') return
+    // Past the limit, what was read streams on with the rest, and the forwarder counts it.
+    if (read.state === 'complete') counters.requestBytes += read.bytes.length
     if (read.state === 'overflow') {
       overflowed(req, res)
       return
@@ -196,6 +205,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   return {
     check,
     onRequest(req, res) {
+      requests.start(res)
       // Read at each request, not once: SIGHUP may change the level (a number compared, 20 is debug).
       if (logger.levelVal <= 20) logCompletion(req, res)
       if (!admitted(req, res)) return

@@ -49,7 +49,8 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { sync, store }) =>
 
   // `wait` is optional on the wire; its default is filled in by the validator.
   app.get<{ Querystring: Required<ChangesQuery> }>('/v1/sync/changes', {
-    config: { roles: ['node'] },
+    // heldOpen: a long-poll's time is its wait, kept out of the request duration histogram.
+    config: { roles: ['node'], heldOpen: true },
     preHandler: sameHashKey,
     schema: {
       summary: 'Index changes after a revision (long-poll)',

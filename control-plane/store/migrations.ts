@@ -187,3 +187,6 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ]
+
+/** The schema version this build expects: its newest migration's. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0

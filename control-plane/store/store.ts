@@ -98,6 +98,11 @@ export class Store {
     this.#db.prepare('SELECT 1').get()
   }
 
+  /** The newest migration applied to the database (`LATEST_SCHEMA_VERSION` when it is current); throws when it cannot be read. */
+  schemaVersion(): number {
+    return (this.#db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v
+  }
+
   /**
    * Runs `fn` in one write transaction and announces a new revision after it commits. The
    * repositories' writes run through it; callers outside them (the scans service) use it to make several

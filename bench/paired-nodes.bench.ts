@@ -1,0 +1,110 @@
+/**
+ * Two Leakgate nodes, this checkout and another (`--against DIR`, a checkout with its node_modules),
+ * driven AT THE SAME TIME round after round, so whatever else loads the machine falls on both alike:
+ * the steadiest way found to see a cost of a few per cent on a shared machine, where sequential rounds
+ * (proxy.bench.ts) move by more than that between rounds. Both enforce the same 10 000-hash index
+ * (the index size does not matter to what is compared: the work around the check) and forward to one origin.
+ *
+ *   node --import ./scripts/register-ts.js bench/paired-nodes.bench.ts --against ../base [--rounds 12] [--requests 20000] [--connections 16]
+ *
+ * Prints, per round and as medians, each node's main-thread CPU a request (/proc/PID/task/PID) and
+ * the ratio this ÷ the other. Run it against a copy of this very checkout first (an A/A run): its
+ * ratios show the noise.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { encodeSnapshot } from '../protocol/snapshot.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const { values } = parseArgs({ options: { against: { type: 'string' }, rounds: { type: 'string', default: '12' }, requests: { type: 'string', default: '20000' }, connections: { type: 'string', default: '16' } } })
+if (values.against === undefined) throw new TypeError('--against DIR is required: the checkout to compare this one with')
+const other = resolve(values.against)
+
+const children: ChildProcess[] = []
+const dir = mkdtempSync(join(tmpdir(), 'leakgate-paired-'))
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Starts `args` from `cwd` and resolves with its pid and the port `pick` reads from its stdout. */
+function start(cwd: string, args: string[], pick: (line: unknown) => number | undefined): Promise<{ pid: number; port: number }> {
+  const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  return new Promise((done, fail) => {
+    let buf = ''
+    let found = false
+    child.stdout?.on('data', (d: Buffer) => {
+      if (found) return // later lines are read and dropped so the pipe never fills
+      buf += d.toString()
+      for (const line of buf.split('\n')) {
+        let port: number | undefined
+        try {
+          port = pick(JSON.parse(line))
+        } catch {
+          continue
+        }
+        if (port !== undefined) {
+          found = true
+          done({ pid: child.pid ?? 0, port })
+          return
+        }
+      }
+    })
+    child.on('exit', (code) => {
+      if (!found) fail(new Error(`${args.join(' ')} in ${cwd} exited ${code}`))
+    })
+  })
+}
+
+/** Main-thread CPU time (user + system) of a process, in ms. */
+function mainThreadMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10 // utime, stime in USER_HZ ticks of 10 ms
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+const origin = await start(ROOT, ['bench/origin.ts'], (j) => (typeof (j as { url?: unknown }).url === 'string' ? Number(new URL((j as { url: string }).url).port) : undefined))
+const file = join(dir, 'index.snapshot')
+writeFileSync(file, encodeSnapshot(Array.from({ length: 10_000 }, (_, i) => ({ sha256: randomBytes(32).toString('hex'), action: 'block' as const, leakId: i + 1 })), 1))
+const nodeArgs = ['cli.ts', 'node', '--index', file, '--upstream', `http://127.0.0.1:${origin.port}`, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info']
+const proxyPort = (j: unknown): number | undefined => (j as { proxy?: { port?: number } }).proxy?.port
+const here = await start(ROOT, nodeArgs, proxyPort)
+const there = await start(other, nodeArgs, proxyPort)
+
+const clean = Array.from({ length: 50_000 }, () => `sk_live_${randomBytes(18).toString('base64url')}`)
+const amount = Number(values.requests)
+const connections = Number(values.connections)
+function drive(port: number): Promise<autocannon.Result> {
+  let i = Math.floor(Math.random() * clean.length)
+  return autocannon({
+    url: `http://127.0.0.1:${port}`, connections, amount,
+    requests: [{ setupRequest: (req) => ({ ...req, path: '/v1/items/42?page=2', headers: { authorization: `Bearer ${clean[i++ % clean.length]}` } }) }],
+  })
+}
+
+await Promise.all([drive(here.port), drive(there.port)]) // warm-up: JIT, pools, LRU
+const mine: number[] = []
+const theirs: number[] = []
+const ratios: number[] = []
+for (let r = 0; r < Number(values.rounds); r++) {
+  const h0 = mainThreadMs(here.pid)
+  const t0 = mainThreadMs(there.pid)
+  const [h, t] = await Promise.all([drive(here.port), drive(there.port)])
+  const us = ((mainThreadMs(here.pid) - h0) * 1000) / Math.max(1, h.requests.total)
+  const them = ((mainThreadMs(there.pid) - t0) * 1000) / Math.max(1, t.requests.total)
+  mine.push(us)
+  theirs.push(them)
+  ratios.push(us / them)
+  console.log(`round ${r + 1}: this ${us.toFixed(1)} µs/req, ${other} ${them.toFixed(1)} µs/req, ratio ${(us / them).toFixed(3)}`)
+}
+console.log(`\nmain-thread CPU a request, medians: this ${median(mine).toFixed(1)} µs, ${other} ${median(theirs).toFixed(1)} µs; ratio per round: median ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)} to ${Math.max(...ratios).toFixed(3)})`)
+process.exit(0)
