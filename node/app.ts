@@ -8,7 +8,7 @@
  * reaches the node in sync-client.ts.
  */
 import { readFileSync } from 'node:fs'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
@@ -24,6 +24,7 @@ import { createProxyServer, type ProxyServer } from './proxy-server.js'
 import { createRequestPath } from './request-path.js'
 import { routeTemplate, SightingBuffer, SightingSender } from './sightings.js'
 import { SyncClient } from './sync-client.js'
+import { createTls, type NodeTls } from './tls.js'
 import { Upgrades } from './upgrade.js'
 import { IndexHolder } from './verdict.js'
 import { hashKeyId } from '../protocol/token-hash.js'
@@ -52,6 +53,8 @@ export interface LeakgateNode {
   /** The sync client, when the node follows a control plane (no `index` given). */
   readonly sync: SyncClient | undefined
   readonly logger: Logger
+  /** With `tlsCert` and `tlsKey`: `tls.reload()` re-reads the certificate pair (the files are also watched). */
+  readonly tls: NodeTls | undefined
   /** Closes both apps (the proxy drains requests in flight), stops sync and sends what sightings it can. */
   close(): Promise<void>
 }
@@ -89,6 +92,9 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     ? new SightingSender({ buffer: sightings, controlPlane, nodeKey, nodeId, batchSize: config.sightingBatchSize, flushMs: config.sightingFlushMs, counters, logger })
     : undefined
 
+  const tls = config.tlsCert === undefined || config.tlsKey === undefined
+    ? undefined
+    : createTls({ files: { cert: config.tlsCert, key: config.tlsKey }, maxHeaderSize: config.maxHeaderSize, keepAliveTimeoutMs: config.keepAliveTimeoutMs, counters, logger })
   // The proxy server owns the draining state the forwarder and the request path read; it stops the
   // forwarder (made just below) only on close.
   const proxy = createProxyServer(config, {
@@ -99,13 +105,15 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     },
     closing() {
       upgrades.closeAll()
+      tls?.closeSessions()
     },
     async stopped() {
+      tls?.close()
       await sync?.stop()
       await sender?.stop()
       await forwarder.close()
     },
-  })
+  }, tls?.server)
   const forwarder = new Forwarder({
     upstream: config.upstream,
     connections: config.upstreamConnections,
@@ -119,16 +127,19 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const plan = compilePlan(config.credentialPlaces, config)
   const bodyPlan = compileBodyPlan(config.credentialPlaces, config)
   const path = createRequestPath({ config, plan, bodyPlan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
-  proxy.server.on('request', path.onRequest)
+  // With TLS, an HTTP/2 request comes as node:http2's compatibility request and response, which the
+  // request path reads as node:http's (forward.ts and answer.ts mind the few differences).
+  const server = proxy.server as Server
+  server.on('request', path.onRequest)
   // Without an `upgrade` listener node:http would treat an upgrade as a plain request and then stop
   // reading the connection, which hung until the keep-alive timeout.
   const upgrades = new Upgrades({ upstream: config.upstream, timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, counters, logger, check: path.check })
-  proxy.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrades.handle(req, socket, head))
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrades.handle(req, socket, head))
 
   const admin = buildAdmin(logger, metrics, holder)
 
   return {
-    proxy, admin, holder, sightings, metrics, sync, logger,
+    proxy, admin, holder, sightings, metrics, sync, logger, tls,
     async close() {
       await Promise.all([proxy.close(), admin.close()])
     },

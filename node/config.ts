@@ -27,6 +27,8 @@ export interface NodeConfig {
   adminHost: string
   upstream: string
   controlPlane: string
+  tlsCert?: string
+  tlsKey?: string
   nodeKey?: string
   hashKey?: string
   nodeId: string
@@ -84,7 +86,10 @@ export const nodeConfigSchema: ConfigSchema = {
     adminPort: { type: 'integer', minimum: 0, maximum: 65535, default: 9100, description: 'admin port: /metrics, /healthz, /readyz', 'x-env': 'LEAKGATE_ADMIN_PORT', 'x-flag': 'admin-port' },
     host: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the proxy listens on', 'x-env': 'LEAKGATE_HOST', 'x-flag': 'host' },
     adminHost: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the admin port listens on', 'x-env': 'LEAKGATE_ADMIN_HOST', 'x-flag': 'admin-host' },
-    upstream: { type: 'string', pattern: '^https?://[^/?#]+/?$', description: 'the API behind the node: http(s)://host:port', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
+    // A path prefix is allowed (`http://api:8080/v2`): requests go to prefix + path. No query, no fragment.
+    upstream: { type: 'string', pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'the API behind the node: http(s)://host:port, optionally with a path prefix', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
+    tlsCert: { type: 'string', minLength: 1, description: 'PEM certificate chain: the proxy port serves TLS (HTTP/2 and HTTP/1.1); with tlsKey', 'x-env': 'LEAKGATE_TLS_CERT', 'x-flag': 'tls-cert' },
+    tlsKey: { type: 'string', minLength: 1, description: 'PEM private key of tlsCert', 'x-env': 'LEAKGATE_TLS_KEY', 'x-flag': 'tls-key' },
     controlPlane: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8080', description: 'control plane base URL', 'x-env': 'LEAKGATE_CONTROL_PLANE', 'x-flag': 'control-plane' },
     nodeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'API key with the node role', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
     hashKey: { type: 'string', minLength: 1, maxLength: 1024, description: 'the control plane\'s hash key (the same hex string): each credential is looked up by its keyed hash; a node without it, or with another, is refused by the control plane and keeps its last index', 'x-env': 'LEAKGATE_HASH_KEY', 'x-secret': true },
@@ -140,6 +145,9 @@ function sanitizeId(name: string): string {
 export function loadNodeConfig(sources: ConfigSources): Readonly<NodeConfig> {
   const config = loadConfig<NodeConfig>(nodeConfigSchema, sources)
   nodeHashKeyOf(config)
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError(`${optionName(nodeConfigSchema, 'tlsCert')} and ${optionName(nodeConfigSchema, 'tlsKey')} go together: give both, or neither for plain HTTP`)
+  }
   return config
 }
 

@@ -37,6 +37,8 @@ export class NodeCounters {
   /** WebSocket tunnels open now. */
   tunnelsOpen = 0
   upstreamErrors = 0
+  /** TLS handshakes that failed on the proxy port (node/tls.ts). */
+  tlsHandshakeErrors = 0
   /** Form or JSON bodies past `bodyCheckLimit` forwarded unchecked (`bodyCheckOverflow: pass`); the request is also counted by its verdict. */
   bodyUnchecked = 0
   syncErrors = 0
@@ -136,6 +138,7 @@ export function createNodeMetrics(holder: IndexHolder): NodeMetrics {
     ['leakgate_node_hash_key_mismatches_total', 'Sync requests refused because this node\'s hash key is not the control plane\'s (the node keeps its last index)', () => counters.hashKeyMismatches],
     ['leakgate_node_body_unchecked_total', 'Form or JSON bodies past bodyCheckLimit forwarded without their credentials checked (bodyCheckOverflow: pass)', () => counters.bodyUnchecked],
     ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],
+    ['leakgate_node_tls_handshake_errors_total', 'TLS handshakes that failed on the proxy port (bad client hello, protocol or certificate refused, plain HTTP sent)', () => counters.tlsHandshakeErrors],
     ['leakgate_node_sightings_dropped_total', 'Sightings dropped because the buffer was full or the control plane refused them', () => counters.sightingsDropped],
     ['leakgate_node_cache_hits_total', 'Index lookups answered by the LRU of recent verdicts', () => holder.stats().cacheHits],
     ['leakgate_node_cache_misses_total', 'Index lookups that missed the LRU', () => holder.stats().cacheMisses],

@@ -93,7 +93,8 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   function recordSightings(verdict: Verdict, req: IncomingMessage, url: string): void {
     const at = new Date().toISOString()
     // Host and X-Forwarded-For are the client's to write: kept only when they read as a host and an address.
-    const host = sightingHost(req.headers.host)
+    // (Over HTTP/2 the client's host is `:authority`.)
+    const host = sightingHost(req.headers.host ?? (req.headers[':authority'] as string | undefined))
     const route = routeTemplate(url)
     const client = sightingClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy)
     const method = req.method ?? 'GET'
