@@ -6,7 +6,7 @@
  * leak ids, counts and limits.
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { Http2ServerResponse } from 'node:http2'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { BadRequestError, LeakedCredentialError } from '../lib/errors.js'
 import { problemBody, writeProblem } from '../lib/problem.js'
@@ -37,6 +37,19 @@ export function hasUnreadBody(req: IncomingMessage): boolean {
   if (req.complete) return false
   const cl = req.headers['content-length']
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')
+}
+
+/**
+ * For an HTTP/2 request with a body: once the answer is sent, the rest of a body nobody read is read and
+ * dropped, so the stream ends (an HTTP/1.1 answer closes the connection instead). Left unread, it would
+ * hold the client's stream open for good: HTTP/2 flow control stops it sending into a full window.
+ */
+export function dropUnreadBody(req: IncomingMessage): void {
+  const stream = (req as unknown as Http2ServerRequest).stream
+  if (stream.endAfterHeaders) return
+  stream.once('finish', () => {
+    if (!stream.readableEnded && !stream.destroyed) req.resume()
+  })
 }
 
 /** Answers a refusal; the request goes no further. */

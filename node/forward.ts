@@ -17,11 +17,12 @@
  * and the upstream's trailers come back as trailers.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Http2ServerResponse } from 'node:http2'
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
 import { Client, H2CClient, Pool, type Dispatcher } from 'undici'
 import { answerGrpc, hasUnreadBody, isGrpc } from './answer.js'
+import { http2Body } from './body.js'
 import { BadRequestError, BodyTooLargeError, UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
 import { writeProblem } from '../lib/problem.js'
 
@@ -119,7 +120,7 @@ export class Forwarder {
     // is never forwarded).
     let body: IncomingMessage | ByteLimit | Buffer | null = null
     if (buffered !== undefined) body = buffered
-    else if (h['transfer-encoding'] !== undefined || (req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders)) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
+    else if (h['transfer-encoding'] !== undefined || http2Body(req)) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
     else if (h['content-length'] !== undefined && h['content-length'] !== '0') body = req
 
     const handler = new ForwardHandler(req, res, this.#context, grpc)

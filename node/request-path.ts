@@ -17,8 +17,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { admit } from './admission.js'
-import { answerBlocked, answerRefusal, refusal, type Refusal } from './answer.js'
-import { bodyKinds, bodyTexts, declaredPastLimit, readBody } from './body.js'
+import { answerBlocked, answerRefusal, dropUnreadBody, refusal, type Refusal } from './answer.js'
+import { bodyKinds, bodyTexts, declaredPastLimit, http2Body, readBody } from './body.js'
 import { addBodyCredentials } from './body-credentials.js'
 import type { NodeConfig } from './config.js'
 import type { CredentialPlan } from './credentials.js'
@@ -199,8 +199,9 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     check,
     onRequest(req, res) {
       if (verbose) logCompletion(req, res)
+      if (req.httpVersionMajor === 2) dropUnreadBody(req)
       if (!admitted(req, res)) return
-      const kinds = bodyKinds(req.method, req.headers)
+      const kinds = bodyKinds(req.method, req.headers, req.httpVersionMajor === 2 && http2Body(req))
       if (kinds !== 0) {
         if (declaredPastLimit(req.headers, readLimit)) overflowed(req, res)
         else judgeWithBody(req, res, kinds).catch((err: unknown) => {
