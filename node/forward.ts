@@ -266,17 +266,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     return false
   }
 
-  onComplete(trailers?: (Buffer | string)[] | null): void {
+  onComplete(raw?: (Buffer | string)[] | Record<string, string | string[] | undefined> | null): void {
     const res = this.#res
+    const trailers = trailerPairs(raw)
     if (this.#held !== undefined) {
-      if (trailers === undefined || trailers === null || trailers.length === 0) {
+      if (trailers.length === 0) {
         // No body, no trailers: its status was in its headers, and they go back as they came, ending the stream.
         respondEnded(res, this.#held.status, this.#held.headers)
         return
       }
       if (!this.#release()) return
     }
-    if (trailers !== undefined && trailers !== null && trailers.length > 0 && this.#req.httpVersionMajor === 2) {
+    if (trailers.length > 0 && this.#req.httpVersionMajor === 2) {
       // gRPC's status comes in trailers; node:http2 sends them after the body.
       const out = passedBackHeaders(trailers)
       const record: Record<string, string> = {}
@@ -307,6 +308,20 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       return false
     }
   }
+}
+
+/** The upstream's trailers as name, value pairs: undici gives HTTP/1.1 trailers raw, HTTP/2 ones as node:http2's object. */
+function trailerPairs(raw: (Buffer | string)[] | Record<string, string | string[] | undefined> | null | undefined): (Buffer | string)[] {
+  if (raw === undefined || raw === null) return []
+  if (Array.isArray(raw)) return raw
+  const out: string[] = []
+  for (const name in raw) {
+    const value = raw[name]
+    if (value === undefined) continue
+    if (typeof value === 'string') out.push(name, value)
+    else for (const v of value) out.push(name, v)
+  }
+  return out
 }
 
 /** Answers with `headers` in one HEADERS frame that ends the stream (HTTP/2: a gRPC trailers-only answer). */
