@@ -13,6 +13,9 @@ import { createSecureServer, type Http2SecureServer, type Http2Session, type Sec
 import { basename, dirname, resolve } from 'node:path'
 import { createSecureContext } from 'node:tls'
 import type { Logger } from 'pino'
+import { optionName } from '../lib/config.js'
+import { ConfigError } from '../lib/errors.js'
+import { nodeConfigSchema } from './config.js'
 
 // Renames come as several events (the temp file written, then renamed, certificate then key): one reload after they settle.
 const RELOAD_DEBOUNCE_MS = 200
@@ -66,12 +69,19 @@ export function readPair(files: TlsFiles): { cert: Buffer; key: Buffer } {
 /**
  * Makes the TLS proxy server with the pair loaded now (a pair that does not load fails here, at start)
  * and starts watching the files.
- * @throws when the pair cannot be loaded.
+ * @throws {ConfigError} naming both options when the pair cannot be loaded.
  */
 export function createTls(options: TlsOptions): NodeTls {
   const { files, counters, logger } = options
+  let pair: { cert: Buffer; key: Buffer }
+  try {
+    pair = readPair(files)
+  } catch (err) {
+    const why = (err as { code?: string }).code === 'ENOENT' ? 'a file does not exist' : (err as Error).message
+    throw new ConfigError(`${optionName(nodeConfigSchema, 'tlsCert')} and ${optionName(nodeConfigSchema, 'tlsKey')}: cannot load the pair: ${why}`, { cause: err })
+  }
   const secure: SecureServerOptions = {
-    ...readPair(files),
+    ...pair,
     allowHTTP1: true,
     minVersion: 'TLSv1.2',
     honorCipherOrder: true,

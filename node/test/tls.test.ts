@@ -10,6 +10,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
 import t from 'tap'
 import { Agent, request } from 'undici'
 import { Rng, ALPHA } from '../../control-plane/detect/corpus/random.js'
+import { buildNode } from '../app.js'
 import { loadNodeConfig } from '../config.js'
 import { h2Client, indexOf, makeCertificate, metricValue, startNode, startUpstream, tempDir, waitFor, type Teardown } from './helpers.js'
 
@@ -147,6 +148,15 @@ t.test('tlsCert and tlsKey go together', async (t) => {
   t.match(thrown.message, /LEAKGATE_TLS_CERT/)
   t.match(thrown.message, /LEAKGATE_TLS_KEY/)
   t.throws(() => loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://x' }, flags: { 'tls-key': '/tmp/key.pem' } }), { message: /--tls-cert/ })
+  // A pair that does not load stops the node at start, naming the options (not the index, not the key's bytes).
+  const dir = tempDir(t)
+  const a = makeCertificate(dir, 'a')
+  const b = makeCertificate(dir, 'b')
+  for (const [name, cert, key] of [['a missing file', join(dir, 'none.pem'), a.key], ['a key that is not the certificate\'s', a.cert, b.key]] as const) {
+    const config = loadNodeConfig({ env: { LEAKGATE_UPSTREAM: 'http://127.0.0.1:1', LEAKGATE_TLS_CERT: cert, LEAKGATE_TLS_KEY: key, LEAKGATE_LOG_LEVEL: 'silent' } })
+    const err = t.throws(() => buildNode(config, { index: indexOf(planted) }), { code: 'LEAKGATE_ERR_CONFIG' }, name) as Error
+    t.match(err.message, /LEAKGATE_TLS_CERT.*LEAKGATE_TLS_KEY/, `${name}: both options named`)
+  }
 })
 
 t.test('reload: a renewed pair is taken up, on demand and when the files are replaced; a bad one is refused', async (t) => {
