@@ -1,14 +1,17 @@
 /**
  * The proxy port over TLS: HTTP/2 and HTTP/1.1 by ALPN, the same credential check on both (blocked,
  * monitored, clean; headers, query, body), TLS 1.2 at least, failed handshakes counted, and the
- * certificate pair reloaded on demand and when its files are replaced, a bad pair refused.
+ * certificate pair reloaded on demand and when its files are replaced, a bad pair refused; a WebSocket
+ * over TLS judged and tunnelled.
  */
 import { X509Certificate } from 'node:crypto'
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { Agent, request } from 'undici'
+import { WebSocket, WebSocketServer } from 'ws'
 import { Rng, ALPHA } from '../../control-plane/detect/corpus/random.js'
 import { buildNode } from '../app.js'
 import { loadNodeConfig } from '../config.js'
@@ -195,4 +198,31 @@ t.test('reload: a renewed pair is taken up, on demand and when the files are rep
   t.equal(tls.reload(), true, 'a good pair is taken up on demand')
   t.equal((await servedCertificate(url)).fingerprint256, fingerprintOf(third.cert))
   t.notMatch(logs.text, /BEGIN/, 'no PEM text in the logs')
+})
+
+t.test('a WebSocket over TLS (HTTP/1.1) is judged and tunnelled as on plain HTTP', async (t) => {
+  const echo = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  echo.on('connection', (ws) => ws.on('message', (data) => ws.send(`echo ${String(data)}`)))
+  await new Promise<void>((resolve) => echo.once('listening', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const c of echo.clients) c.terminate()
+    echo.close(() => resolve())
+  }))
+  const { url } = await startNode(t, { upstream: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, tls: true, deps: { index: indexOf(planted) } })
+  const open = (headers: Record<string, string>): Promise<WebSocket | number> => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace('https:', 'wss:')}/socket`, { headers, rejectUnauthorized: false })
+    ws.once('open', () => resolve(ws))
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    ws.once('error', reject)
+  })
+  t.equal(await open({ 'x-api-key': BLOCKED }), 403, 'a blocked handshake: 403')
+  const ws = await open({ 'x-api-key': 'clean-value-0000000000' })
+  if (typeof ws === 'number') throw new Error(`refused: ${ws}`)
+  const reply = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))))
+  ws.send('over tls')
+  t.equal(await reply, 'echo over tls')
+  ws.terminate()
 })
