@@ -4,8 +4,8 @@
  *
  * Where each thing happens, by file: a request's steps in request-path.ts (admission.ts →
  * credentials.ts → verdict.ts → answer.ts or forward.ts), upgrades (WebSocket) in upgrade.ts; the
- * proxy server's life in proxy-server.ts; /healthz, /readyz and /metrics in admin.ts; how an index
- * reaches the node in sync-client.ts.
+ * proxy server's life in proxy-server.ts (with TLS, HTTP/2 and certificate reloads: tls.ts); /healthz,
+ * /readyz and /metrics in admin.ts; how an index reaches the node in sync-client.ts.
  */
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage, Server } from 'node:http'
