@@ -226,3 +226,15 @@ t.test('a WebSocket over TLS (HTTP/1.1) is judged and tunnelled as on plain HTTP
   t.equal(await reply, 'echo over tls')
   ws.terminate()
 })
+
+t.test('closing the node sends HTTP/2 clients away and does not wait on their idle sessions', async (t) => {
+  const upstream = await startUpstream(t)
+  const { url, node } = await startNode(t, { upstream: upstream.url, tls: true, deps: { index: indexOf(planted) } })
+  const client = h2Client(t, url)
+  t.equal((await client.send('/v1/a')).status, 200)
+  const goaway = new Promise<void>((resolve) => client.session.once('goaway', () => resolve()))
+  const started = Date.now()
+  await node.close()
+  await goaway
+  t.ok(Date.now() - started < 5_000, 'closed without waiting for the client')
+})
