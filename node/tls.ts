@@ -99,14 +99,20 @@ export function createTls(options: TlsOptions): NodeTls {
   server.on('session', (session: Http2Session) => {
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
+    const idleMs = options.keepAliveTimeoutMs
+    if (idleMs === 0) return
     let open = 0
     session.on('stream', (stream: { once(event: 'close', f: () => void): void }) => {
       open++
-      stream.once('close', () => open--)
+      stream.once('close', () => {
+        // The inactivity timer may have fired while a stream was open: armed again from the last stream's end.
+        if (--open === 0 && !session.closed) session.setTimeout(idleMs)
+      })
     })
-    if (options.keepAliveTimeoutMs > 0) session.setTimeout(options.keepAliveTimeoutMs, () => {
+    session.on('timeout', () => {
       if (open === 0) session.close()
     })
+    session.setTimeout(idleMs)
   })
 
   const reload = (): boolean => {

@@ -238,3 +238,17 @@ t.test('closing the node sends HTTP/2 clients away and does not wait on their id
   await goaway
   t.ok(Date.now() - started < 5_000, 'closed without waiting for the client')
 })
+
+t.test('an idle HTTP/2 connection is closed after keepAliveTimeoutMs, a busy one is not', async (t) => {
+  const upstream = await startUpstream(t)
+  const { url } = await startNode(t, { upstream: upstream.url, tls: true, env: { LEAKGATE_KEEP_ALIVE_TIMEOUT_MS: '300' }, deps: { index: indexOf(planted) } })
+  const client = h2Client(t, url)
+  const slow = client.send('/slow')
+  await waitFor('the slow request at the upstream', () => upstream.seen.length === 1, 5_000)
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  t.notOk(client.session.closed, 'a session with a request in flight stays open past the idle time')
+  upstream.release()
+  t.equal((await slow).status, 200)
+  await waitFor('the idle session closed', () => client.session.closed || client.session.destroyed, 5_000)
+  t.pass('the idle session was sent away')
+})
