@@ -85,11 +85,12 @@ export function createTls(options: TlsOptions): NodeTls {
     allowHTTP1: true,
     minVersion: 'TLSv1.2',
     honorCipherOrder: true,
-    // node:http reads maxHeaderSize for the HTTP/1.1 connections; HTTP/2 has its own setting.
-    maxHeaderSize: options.maxHeaderSize,
     settings: { maxHeaderListSize: options.maxHeaderSize },
-  } as SecureServerOptions
+  }
   const server = createSecureServer(secure)
+  // node:http2 does not pass a maxHeaderSize option on to the HTTP/1.1 connections it hands to node:http,
+  // whose parser reads this field of the server.
+  ;(server as unknown as { maxHeaderSize: number }).maxHeaderSize = options.maxHeaderSize
   server.on('tlsClientError', (err: Error & { code?: string }) => {
     counters.tlsHandshakeErrors++
     logger.debug({ err: { code: err.code, message: err.message } }, 'TLS handshake failed')

@@ -252,3 +252,11 @@ t.test('an idle HTTP/2 connection is closed after keepAliveTimeoutMs, a busy one
   await waitFor('the idle session closed', () => client.session.closed || client.session.destroyed, 5_000)
   t.pass('the idle session was sent away')
 })
+
+t.test('maxHeaderSize holds on HTTP/1.1 over TLS: 431', async (t) => {
+  const upstream = await startUpstream(t)
+  const { url } = await startNode(t, { upstream: upstream.url, tls: true, env: { LEAKGATE_MAX_HEADER_SIZE: '4096' }, deps: { index: indexOf(planted) } })
+  const h1 = h1Client(t)
+  t.equal((await h1(`${url}/a`, { headers: { 'x-pad': 'p'.repeat(6000) } })).status, 431)
+  t.equal((await h1(`${url}/a`)).status, 200, 'the node still serves')
+})
