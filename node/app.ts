@@ -4,10 +4,11 @@
  *
  * Where each thing happens, by file: a request's steps in request-path.ts (admission.ts →
  * credentials.ts → verdict.ts → answer.ts or forward.ts), upgrades (WebSocket) in upgrade.ts; the
- * proxy server's life in proxy-server.ts; /healthz, /readyz and /metrics in admin.ts; how an index
- * reaches the node in sync-client.ts, or from a file in index-file.ts; what SIGHUP reloads in reload.ts.
+ * proxy server's life in proxy-server.ts (with TLS, HTTP/2 and certificate reloads: tls.ts); /healthz,
+ * /readyz and /metrics in admin.ts; how an index reaches the node in sync-client.ts, or from a file in
+ * index-file.ts; what SIGHUP reloads in reload.ts.
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
@@ -26,6 +27,7 @@ import { configFileReloader, Reloads, type Reloader, type ReloadOutcome } from '
 import { createRequestPath } from './request-path.js'
 import { routeTemplate, SightingBuffer, SightingSender } from './sightings.js'
 import { SyncClient } from './sync-client.js'
+import { createTls, type NodeTls } from './tls.js'
 import { Upgrades } from './upgrade.js'
 import { IndexHolder } from './verdict.js'
 import { hashKeyId } from '../protocol/token-hash.js'
@@ -64,6 +66,8 @@ export interface LeakgateNode {
   readonly reloaders: Reloader[]
   /** Reloads what can change without a restart (SIGHUP), logging each; never rejects, a failed part stays as it was. */
   reload(trigger?: string): Promise<ReloadOutcome[]>
+  /** With `tlsCert` and `tlsKey`: `tls.reload()` re-reads the certificate pair (the files are also watched). */
+  readonly tls: NodeTls | undefined
   /** Closes both apps (the proxy drains requests in flight), stops sync and sends what sightings it can. */
   close(): Promise<void>
 }
@@ -107,6 +111,9 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     ? new SightingSender({ buffer: sightings, controlPlane, nodeKey, nodeId, batchSize: config.sightingBatchSize, flushMs: config.sightingFlushMs, counters, logger })
     : undefined
 
+  const tls = config.tlsCert === undefined || config.tlsKey === undefined
+    ? undefined
+    : createTls({ files: { cert: config.tlsCert, key: config.tlsKey }, maxHeaderSize: config.maxHeaderSize, keepAliveTimeoutMs: config.keepAliveTimeoutMs, counters, logger })
   // The proxy server owns the draining state the forwarder and the request path read; it stops the
   // forwarder (made just below) only on close.
   const proxy = createProxyServer(config, {
@@ -119,13 +126,15 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     closing() {
       indexFile?.close()
       upgrades?.closeAll()
+      tls?.closeSessions()
     },
     async stopped() {
+      tls?.close()
       await sync?.stop()
       await sender?.stop()
       await forwarder?.close()
     },
-  })
+  }, tls?.server)
   // A server answering checks (check-mode.ts): the proxy's own in check mode, or one beside it on checkPort.
   const answerChecks = (server: ReturnType<typeof createProxyServer>): void => {
     const places = checkPlaces(config.credentialPlaces)
@@ -157,11 +166,14 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   let upgrades: Upgrades | undefined
   if (upstream !== undefined && forwarder !== undefined) {
     const path = createRequestPath({ config, plan, bodyPlan, holder, forwarder, sightings, metrics, logger, isDraining: proxy.isDraining })
-    proxy.server.on('request', path.onRequest)
+    // With TLS, an HTTP/2 request comes as node:http2's compatibility request and response, which the
+    // request path reads as node:http's (forward.ts and answer.ts mind the few differences).
+    const server = proxy.server as Server
+    server.on('request', path.onRequest)
     // Without an `upgrade` listener node:http would treat an upgrade as a plain request and then stop
     // reading the connection, which hung until the keep-alive timeout.
     const tunnels = new Upgrades({ upstream, timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, counters, logger, check: path.check })
-    proxy.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => tunnels.handle(req, socket, head))
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => tunnels.handle(req, socket, head))
     upgrades = tunnels
   }
 
@@ -170,9 +182,18 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const reloads = new Reloads(logger)
   if (indexFile !== undefined) reloads.list.push({ name: 'index file', reload: async () => ({ ...(await indexFile.reload()) }) })
   if (deps.rereadConfig !== undefined) reloads.list.push(configFileReloader(config, deps.rereadConfig, logger))
+  if (tls !== undefined) {
+    reloads.list.push({
+      name: 'TLS files',
+      async reload() {
+        if (!tls.reload()) throw new Error('the new certificate pair is refused; the pair in force stays')
+        return { cert: config.tlsCert }
+      },
+    })
+  }
 
   return {
-    proxy, checks, admin, holder, sightings, metrics, sync, logger,
+    proxy, checks, admin, holder, sightings, metrics, sync, logger, tls,
     reloaders: reloads.list,
     reload: (trigger = 'reload') => reloads.run(trigger),
     async close() {

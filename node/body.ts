@@ -16,18 +16,28 @@
  * (Express's body parsers inflate it), inflation held to the same limit.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { FORM_BODY, JSON_BODY } from './body-credentials.js'
 
 const FORM_TYPE = 'application/x-www-form-urlencoded'
 
 /**
+ * Whether an HTTP/2 request has a body: over HTTP/2 a body is any DATA after the headers, and needs
+ * no Content-Length (node:http2 holds one that is sent to the bytes that come).
+ */
+export function http2Body(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
+}
+
+/**
  * The kinds (`FORM_BODY` | `JSON_BODY` bits) a request's body is read as; 0 when it has no body or
  * one of a type no stack parses into parameters. Allocates nothing for a request without a body.
+ * `framed`: the request has a body whatever its headers say (HTTP/2, `http2Body`).
  */
-export function bodyKinds(method: string | undefined, headers: IncomingHttpHeaders): number {
+export function bodyKinds(method: string | undefined, headers: IncomingHttpHeaders, framed = false): number {
   const cl = headers['content-length']
-  if (headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) return 0
+  if (!framed && headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0')) return 0
   const type = headers['content-type']
   if (type === undefined || type.trim() === '') return method === 'POST' ? FORM_BODY : 0
   const lower = type.toLowerCase()

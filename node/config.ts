@@ -32,6 +32,8 @@ export interface NodeConfig {
   /** Required in proxy mode; check mode forwards nothing. */
   upstream?: string
   controlPlane: string
+  tlsCert?: string
+  tlsKey?: string
   nodeKey?: string
   hashKey?: string
   nodeId: string
@@ -91,7 +93,9 @@ export const nodeConfigSchema: ConfigSchema = {
     adminHost: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'address the admin port listens on', 'x-env': 'LEAKGATE_ADMIN_HOST', 'x-flag': 'admin-host' },
     mode: { type: 'string', enum: ['proxy', 'check'], default: 'proxy', description: 'proxy: forward to the upstream; check: forward nothing, answer a gateway\'s authorization subrequests (nginx auth_request, Envoy ext_authz, Traefik ForwardAuth) with 200 or 403', 'x-env': 'LEAKGATE_MODE', 'x-flag': 'mode' },
     checkPort: { type: 'integer', minimum: 0, maximum: 65535, description: 'in proxy mode, also answer authorization subrequests on this port, as check mode does', 'x-env': 'LEAKGATE_CHECK_PORT', 'x-flag': 'check-port' },
-    upstream: { type: 'string', pattern: '^https?://[^/?#]+/?$', description: 'the API behind the node: http(s)://host:port', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
+    upstream: { type: 'string', pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'the API behind the node: http(s)://host:port, optionally with a path prefix', 'x-env': 'LEAKGATE_UPSTREAM', 'x-flag': 'upstream' },
+    tlsCert: { type: 'string', minLength: 1, description: 'PEM certificate chain: the proxy port serves TLS (HTTP/2 and HTTP/1.1); with tlsKey', 'x-env': 'LEAKGATE_TLS_CERT', 'x-flag': 'tls-cert' },
+    tlsKey: { type: 'string', minLength: 1, description: 'PEM private key of tlsCert', 'x-env': 'LEAKGATE_TLS_KEY', 'x-flag': 'tls-key' },
     controlPlane: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8080', description: 'control plane base URL', 'x-env': 'LEAKGATE_CONTROL_PLANE', 'x-flag': 'control-plane' },
     nodeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'API key with the node role', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
     hashKey: { type: 'string', minLength: 1, maxLength: 1024, description: 'the control plane\'s hash key (the same hex string): each credential is looked up by its keyed hash; a node without it, or with another, is refused by the control plane and keeps its last index', 'x-env': 'LEAKGATE_HASH_KEY', 'x-secret': true },
@@ -152,6 +156,9 @@ export function loadNodeConfig(sources: ConfigSources): Readonly<NodeConfig> {
   }
   if (config.mode === 'check' && config.checkPort !== undefined) {
     throw new ConfigError(`invalid configuration:\n  - ${optionName(nodeConfigSchema, 'checkPort')} is for proxy mode; in check mode the ${optionName(nodeConfigSchema, 'port')} answers the checks`)
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError(`${optionName(nodeConfigSchema, 'tlsCert')} and ${optionName(nodeConfigSchema, 'tlsKey')} go together: give both, or neither for plain HTTP`)
   }
   return config
 }

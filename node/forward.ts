@@ -9,13 +9,21 @@
  * upstream's; X-Forwarded-For appended, -Proto and -Host set; upstream failures as 502, timeouts as 504.
  * Not kept: reply-from's silent retries of an upstream 503 on GET (a proxy should not multiply load on
  * an upstream that says it is overloaded).
+ *
+ * An upstream URL with a path prefix (`http://api:8080/v2`) gets prefix + path. An HTTP/2 request from a
+ * client (TLS, tls.ts) goes upstream as HTTP/1.1 like any other, its pseudo-headers left out and its
+ * `:authority` read as its Host; a gRPC call needs HTTP/2 end to end (trailers), so it goes through an
+ * HTTP/2 connection (TLS with ALPN to an https upstream, cleartext prior knowledge, h2c, to an http one),
+ * and the upstream's trailers come back as trailers.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
+import type { Http2ServerResponse } from 'node:http2'
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
-import { Pool, type Dispatcher } from 'undici'
-import { hasUnreadBody } from './answer.js'
+import { Client, H2CClient, Pool, type Dispatcher } from 'undici'
+import { answerGrpc, hasUnreadBody, isGrpc } from './answer.js'
+import { http2Body } from './body.js'
 import { BadRequestError, BodyTooLargeError, UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
 import { writeProblem } from '../lib/problem.js'
 import type { FastHistogram } from './metrics.js'
@@ -23,7 +31,7 @@ import { statusClassOf } from './request-meter.js'
 
 /** What a forwarder needs from the node's configuration and state. */
 export interface ForwarderOptions {
-  /** `http(s)://host:port` of the upstream. */
+  /** `http(s)://host:port` of the upstream, with a path prefix or not. */
   upstream: string
   /** Keep-alive connections to the upstream. */
   connections: number
@@ -67,16 +75,29 @@ interface ForwardContext {
   onFailure(req: IncomingMessage, res: ServerResponse, err: Error & { code?: string; cause?: unknown }, clientGone: boolean): void
 }
 
+/** The upstream URL as its origin and its path prefix ('' for none; never ending with `/`). */
+export function upstreamTarget(upstream: string): { origin: string; prefix: string } {
+  const url = new URL(upstream)
+  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') }
+}
+
 /** Forwards requests to one upstream through a keep-alive pool. */
 export class Forwarder {
   readonly #pool: Pool
   readonly #options: ForwarderOptions
   readonly #context: ForwardContext
+  readonly #origin: string
+  readonly #prefix: string
+  /** The HTTP/2 connection gRPC calls go through, made at the first. */
+  #h2: Dispatcher | undefined
 
   constructor(options: ForwarderOptions) {
     this.#options = options
     this.#context = { isDraining: options.isDraining, counters: options.counters, upstreamSeconds: options.upstreamSeconds, onFailure: (req, res, err, clientGone) => answerFailure(req, res, err, clientGone, options) }
-    this.#pool = new Pool(options.upstream, {
+    const { origin, prefix } = upstreamTarget(options.upstream)
+    this.#origin = origin
+    this.#prefix = prefix
+    this.#pool = new Pool(origin, {
       connections: options.connections,
       pipelining: 1,
       keepAliveTimeout: 60_000,
@@ -95,19 +116,26 @@ export class Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, monitorIds: string, buffered?: Buffer): void {
     const h = req.headers
     const headers = upstreamHeaders(req, monitorIds, this.#options.trustProxy)
+    const grpc = isGrpc(req)
+    // gRPC servers want to be told the client reads trailers (the only `te` HTTP/2 allows).
+    if (grpc) headers.push('te', 'trailers')
 
     // A body is what node's parser says there is: a Content-Length (already held to the limit by
-    // admission) or chunked, counted here as it streams.
+    // admission) or chunked, counted here as it streams. Over HTTP/2 a body is any DATA after the
+    // headers, with or without a Content-Length: counted as it streams too.
     // A body read whole already goes as a Buffer: undici sends it with its Content-Length (Transfer-Encoding
     // is never forwarded).
     let body: IncomingMessage | ByteLimit | Buffer | null = null
     if (buffered !== undefined) body = buffered
-    else if (h['transfer-encoding'] !== undefined) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
+    else if (h['transfer-encoding'] !== undefined || http2Body(req)) body = req.pipe(new ByteLimit(this.#options.bodyLimit))
     else if (h['content-length'] !== undefined && h['content-length'] !== '0') body = req
 
-    const handler = new ForwardHandler(req, res, this.#context, buffered === undefined)
+    const handler = new ForwardHandler(req, res, this.#context, buffered === undefined, grpc)
+    // The client's path is admitted as one starting with a single `/`: after the prefix it stays inside it.
+    const path = this.#prefix === '' ? req.url ?? '/' : this.#prefix + (req.url ?? '/')
     try {
-      this.#pool.dispatch({ origin: this.#options.upstream, path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body }, handler)
+      const dispatcher = grpc ? this.#grpcDispatcher() : this.#pool
+      dispatcher.dispatch({ origin: this.#origin, path, method: req.method as Dispatcher.HttpMethod, headers, body }, handler)
     } catch (err) {
       handler.onError(err as Error)
     }
@@ -115,7 +143,18 @@ export class Forwarder {
 
   /** Closes the upstream connections once the requests on them are done. */
   async close(): Promise<void> {
-    await this.#pool.close()
+    await Promise.all([this.#pool.close(), this.#h2?.close()])
+  }
+
+  /** One multiplexed HTTP/2 connection for gRPC calls: prior knowledge to an http upstream, ALPN to an https one. */
+  #grpcDispatcher(): Dispatcher {
+    if (this.#h2 === undefined) {
+      const timeouts = { headersTimeout: this.#options.timeoutMs, bodyTimeout: this.#options.timeoutMs, keepAliveTimeout: 60_000 }
+      this.#h2 = this.#origin.startsWith('http:')
+        ? new H2CClient(this.#origin, timeouts)
+        : new Client(this.#origin, { ...timeouts, allowH2: true, pipelining: 100, maxConcurrentStreams: 100 })
+    }
+    return this.#h2
   }
 }
 
@@ -141,7 +180,8 @@ export function upstreamHeaders(req: IncomingMessage, monitorIds: string, trustP
   const headers: string[] = []
   const listed = h.connection === undefined ? undefined : connectionTokens(h.connection)
   for (const name in h) {
-    if (DROPPED_REQUEST.has(name) || ownHeader(name) || listed?.includes(name) === true) continue
+    // HTTP/2 pseudo-headers (`:path`, `:authority`...) are the request line, not headers.
+    if (DROPPED_REQUEST.has(name) || ownHeader(name) || listed?.includes(name) === true || name.charCodeAt(0) === 58) continue
     const value = h[name]
     if (value === undefined) continue
     if (typeof value === 'string') headers.push(name, value)
@@ -152,15 +192,16 @@ export function upstreamHeaders(req: IncomingMessage, monitorIds: string, trustP
   const client = req.socket.remoteAddress ?? ''
   const xff = h['x-forwarded-for']
   headers.push('x-forwarded-for', xff === undefined || xff === '' ? client : `${xff}, ${client}`)
-  headers.push('x-forwarded-proto', forwardedProto(h, trustProxy))
-  const host = h.host
+  headers.push('x-forwarded-proto', forwardedProto(req, trustProxy))
+  const host = h.host ?? (h[':authority'] as string | undefined)
   if (host !== undefined) headers.push('x-forwarded-host', host)
   else if (h['x-forwarded-host'] !== undefined) headers.push('x-forwarded-host', h['x-forwarded-host'] as string)
   return headers
 }
 
-/** X-Forwarded-Proto: the client's last one behind a trusted proxy, otherwise `http` (the proxy port is plain HTTP). */
-function forwardedProto(h: IncomingHttpHeaders, trustProxy: boolean): string {
+/** X-Forwarded-Proto: the client's last one behind a trusted proxy, otherwise how the client reached the node. */
+function forwardedProto(req: IncomingMessage, trustProxy: boolean): string {
+  const h: IncomingHttpHeaders = req.headers
   if (trustProxy) {
     const proto = h['x-forwarded-proto']
     if (typeof proto === 'string' && proto !== '') {
@@ -168,7 +209,7 @@ function forwardedProto(h: IncomingHttpHeaders, trustProxy: boolean): string {
       return (last === -1 ? proto : proto.slice(last + 1)).trim()
     }
   }
-  return 'http'
+  return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
 }
 
 /** One forwarded request: undici's (native, callback-style) handler writing straight into `res`. */
@@ -176,18 +217,22 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   readonly #context: ForwardContext
+  readonly #grpc: boolean
   #abort: ((err?: Error) => void) | undefined
   #resume: (() => void) | undefined
   #clientGone = false
   /** The body streams from the client (not read whole already, and counted, by the request path). */
   readonly #streamed: boolean
   readonly #sentAt = performance.now()
+  /** A gRPC answer whose headers carry its status (trailers-only, most likely): held until its end shows whether a body follows. */
+  #held: { status: number; headers: string[] } | undefined
 
-  constructor(req: IncomingMessage, res: ServerResponse, context: ForwardContext, streamed: boolean) {
+  constructor(req: IncomingMessage, res: ServerResponse, context: ForwardContext, streamed: boolean, grpc: boolean) {
     this.#req = req
     this.#res = res
     this.#context = context
     this.#streamed = streamed
+    this.#grpc = grpc
     // (Inline arrows, not arrow class fields: tsx wraps each named function it creates, per request.)
     res.once('close', () => this.#closed())
   }
@@ -217,6 +262,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // An HTTP/1 connection cannot take another request before this one's body is read; the upstream
     // answered early (a 401 before the upload, say), so this connection ends with the answer.
     if (hasUnreadBody(this.#req) || this.#context.isDraining()) res.shouldKeepAlive = false
+    if (this.#grpc && out.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'grpc-status')) {
+      this.#held = { status: statusCode, headers: out }
+      return true
+    }
     try {
       res.writeHead(statusCode, out)
     } catch (err) {
@@ -228,14 +277,31 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#held !== undefined && !this.#release()) return false
     this.#context.counters.responseBytes += chunk.length
     if (this.#res.write(chunk)) return true
     this.#res.once('drain', () => this.#resume?.())
     return false
   }
 
-  onComplete(): void {
+  onComplete(raw?: (Buffer | string)[] | Record<string, string | string[] | undefined> | null): void {
     const res = this.#res
+    const trailers = trailerPairs(raw)
+    if (this.#held !== undefined) {
+      if (trailers.length === 0) {
+        // No body, no trailers: its status was in its headers, and they go back as they came, ending the stream.
+        respondEnded(res, this.#held.status, this.#held.headers)
+        return
+      }
+      if (!this.#release()) return
+    }
+    if (trailers.length > 0 && this.#req.httpVersionMajor === 2) {
+      // gRPC's status comes in trailers; node:http2 sends them after the body.
+      const out = passedBackHeaders(trailers)
+      const record: Record<string, string> = {}
+      for (let i = 0; i < out.length; i += 2) record[out[i] as string] = out[i + 1] as string
+      res.addTrailers(record)
+    }
     if (this.#context.isDraining() && res.shouldKeepAlive) {
       // The server is draining and this answer's head promised keep-alive: end the connection after it.
       const socket = this.#req.socket
@@ -247,6 +313,50 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onError(err: Error & { code?: string; cause?: unknown }): void {
     this.#context.onFailure(this.#req, this.#res, err, this.#clientGone || this.#res.destroyed)
   }
+
+  /** Writes the held gRPC headers (a body or trailers follow after all); false when node refused them. */
+  #release(): boolean {
+    const held = this.#held as { status: number; headers: string[] }
+    this.#held = undefined
+    try {
+      this.#res.writeHead(held.status, held.headers)
+      return true
+    } catch (err) {
+      this.#abort?.(err as Error)
+      return false
+    }
+  }
+}
+
+/** The upstream's trailers as name, value pairs: undici gives HTTP/1.1 trailers raw, HTTP/2 ones as node:http2's object. */
+function trailerPairs(raw: (Buffer | string)[] | Record<string, string | string[] | undefined> | null | undefined): (Buffer | string)[] {
+  if (raw === undefined || raw === null) return []
+  if (Array.isArray(raw)) return raw
+  const out: string[] = []
+  for (const name in raw) {
+    const value = raw[name]
+    if (value === undefined) continue
+    if (typeof value === 'string') out.push(name, value)
+    else for (const v of value) out.push(name, v)
+  }
+  return out
+}
+
+/** Answers with `headers` in one HEADERS frame that ends the stream (HTTP/2: a gRPC trailers-only answer). */
+function respondEnded(res: ServerResponse, status: number, headers: string[]): void {
+  const out: Record<string, string | string[] | number> = { ':status': status }
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = (headers[i] as string).toLowerCase()
+    const value = headers[i + 1] as string
+    const had = out[name]
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [String(had), value]
+  }
+  const stream = (res as unknown as Http2ServerResponse).stream
+  try {
+    stream.respond(out, { endStream: true })
+  } catch {
+    stream.destroy()
+  }
 }
 
 /** Answers a failed forward (or cuts the answer off when it had begun). */
@@ -255,13 +365,13 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & {
   const code = err.code ?? (err.cause as { code?: string } | undefined)?.code
   if (code === BodyTooLargeError.code) {
     const e = new BodyTooLargeError(options.bodyLimit)
-    if (!res.headersSent) options.counters.responseBytes += writeProblem(res, 413, e.code, e.message, { close: hasUnreadBody(req) })
+    if (!res.headersSent) options.counters.responseBytes += answerProblem(req, res, 413, e)
     else res.destroy()
     return
   }
   if (code !== undefined && REFUSED_CODES.has(code)) {
     const e = headerNotForwardable(options.logger, code)
-    if (!res.headersSent) options.counters.responseBytes += writeProblem(res, 400, e.code, e.message, { close: hasUnreadBody(req) })
+    if (!res.headersSent) options.counters.responseBytes += answerProblem(req, res, 400, e)
     else res.destroy()
     return
   }
@@ -273,7 +383,14 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, err: Error & {
     return
   }
   const e = code !== undefined && TIMEOUT_CODES.has(code) ? new UpstreamTimeoutError() : new UpstreamError()
-  options.counters.responseBytes += writeProblem(res, e.statusCode, e.code, e.message, { close: hasUnreadBody(req) })
+  options.counters.responseBytes += answerProblem(req, res, e.statusCode, e)
+}
+
+/** A failed forward's answer: a problem, or to a gRPC call its gRPC status. Returns the body bytes sent. */
+function answerProblem(req: IncomingMessage, res: ServerResponse, status: number, e: { code: string; message: string }): number {
+  if (!isGrpc(req)) return writeProblem(res, status, e.code, e.message, { close: hasUnreadBody(req) })
+  answerGrpc(res, status, e.message)
+  return 0
 }
 
 /**

@@ -45,6 +45,8 @@ export class NodeCounters {
   requestBytes = 0
   /** Response body bytes sent to clients: the upstream's, and the node's own answers'. */
   responseBytes = 0
+  /** TLS handshakes that failed on the proxy port (node/tls.ts). */
+  tlsHandshakeErrors = 0
   /** Form or JSON bodies past `bodyCheckLimit` forwarded unchecked (`bodyCheckOverflow: pass`); the request is also counted by its verdict. */
   bodyUnchecked = 0
   syncErrors = 0
@@ -190,6 +192,7 @@ export function createNodeMetrics(holder: IndexHolder, version = leakgateVersion
     ['leakgate_node_upstream_errors_total', 'Requests the upstream failed (502/504)', () => counters.upstreamErrors],
     ['leakgate_node_request_body_bytes_total', 'Request body bytes received from clients (forwarded, or read to be checked)', () => counters.requestBytes],
     ['leakgate_node_response_body_bytes_total', 'Response body bytes sent to clients (the upstream\'s answers and the node\'s own)', () => counters.responseBytes],
+    ['leakgate_node_tls_handshake_errors_total', 'TLS handshakes that failed on the proxy port (bad client hello, protocol or certificate refused, plain HTTP sent)', () => counters.tlsHandshakeErrors],
     ['leakgate_node_sightings_dropped_total', 'Sightings dropped because the buffer was full or the control plane refused them', () => counters.sightingsDropped],
     ['leakgate_node_cache_hits_total', 'Index lookups answered by the LRU of recent verdicts', () => holder.stats().cacheHits],
     ['leakgate_node_cache_misses_total', 'Index lookups that missed the LRU', () => holder.stats().cacheMisses],

@@ -1,8 +1,10 @@
 /**
  * The proxy port's server and its life: node:http with no framework in front (the request listener is
- * request-path.ts), listening only once the node may judge, and draining on close.
+ * request-path.ts), or with TLS the node:http2 secure server of tls.ts (HTTP/2 and HTTP/1.1), listening
+ * only once the node may judge, and draining on close.
  */
 import { createServer, type Server } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { answerClientError } from './answer.js'
 import type { NodeConfig } from './config.js'
@@ -10,7 +12,7 @@ import { ShuttingDownError } from '../lib/errors.js'
 
 /** The proxy port's server, with the few methods callers use (named as fastify names them). */
 export interface ProxyServer {
-  readonly server: Server
+  readonly server: Server | Http2SecureServer
   /** Loads the cached index (if any), then listens, starts sync and sighting delivery, and resolves to the proxy's base URL. */
   listen(options: { port: number; host: string }): Promise<string>
   /** The address listened on (empty before `listen`). */
@@ -31,12 +33,17 @@ export interface ProxyLife {
   stopped(): Promise<void>
 }
 
-/** The proxy server; `isDraining()` turns true when `close` begins and stays so. */
+/**
+ * The proxy server; `isDraining()` turns true when `close` begins and stays so. `secure`: the TLS server
+ * to use (tls.ts) instead of plain node:http; the HTTP/1.1 settings apply to its HTTP/1.1 connections.
+ */
 export function createProxyServer(
   config: Pick<Readonly<NodeConfig>, 'maxHeaderSize' | 'keepAliveTimeoutMs' | 'requestTimeoutMs' | 'maxConnections'>,
   life: ProxyLife,
+  secure?: Http2SecureServer,
 ): ProxyServer & { isDraining(): boolean } {
-  const server = createServer({ maxHeaderSize: config.maxHeaderSize })
+  // node:http2 hands HTTP/1.1 connections to node:http's own connection handling, which reads these fields.
+  const server = (secure ?? createServer({ maxHeaderSize: config.maxHeaderSize })) as Server
   server.keepAliveTimeout = config.keepAliveTimeoutMs
   server.requestTimeout = config.requestTimeoutMs
   server.maxConnections = config.maxConnections
@@ -61,7 +68,7 @@ export function createProxyServer(
       })
       life.started()
       const a = server.address() as AddressInfo
-      return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+      return `${secure === undefined ? 'http' : 'https'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
     },
     addresses() {
       const a = server.address()

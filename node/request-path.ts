@@ -18,8 +18,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { admit } from './admission.js'
-import { answerBlocked, answerRefusal, refusal, type Refusal } from './answer.js'
-import { bodyKinds, bodyTexts, declaredPastLimit, readBody } from './body.js'
+import { answerBlocked, answerRefusal, dropUnreadBody, refusal, type Refusal } from './answer.js'
+import { bodyKinds, bodyTexts, declaredPastLimit, http2Body, readBody } from './body.js'
 import { addBodyCredentials } from './body-credentials.js'
 import type { NodeConfig } from './config.js'
 import type { CredentialPlan } from './credentials.js'
@@ -95,7 +95,8 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   function recordSightings(verdict: Verdict, req: IncomingMessage, url: string): void {
     const at = new Date().toISOString()
     // Host and X-Forwarded-For are the client's to write: kept only when they read as a host and an address.
-    const host = sightingHost(req.headers.host)
+    // (Over HTTP/2 the client's host is `:authority`.)
+    const host = sightingHost(req.headers.host ?? (req.headers[':authority'] as string | undefined))
     const route = routeTemplate(url)
     const client = sightingClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy)
     const method = req.method ?? 'GET'
@@ -208,8 +209,9 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
       requests.start(res)
       // Read at each request, not once: SIGHUP may change the level (a number compared, 20 is debug).
       if (logger.levelVal <= 20) logCompletion(req, res)
+      if (req.httpVersionMajor === 2) dropUnreadBody(req)
       if (!admitted(req, res)) return
-      const kinds = bodyKinds(req.method, req.headers)
+      const kinds = bodyKinds(req.method, req.headers, req.httpVersionMajor === 2 && http2Body(req))
       if (kinds !== 0) {
         if (declaredPastLimit(req.headers, readLimit)) overflowed(req, res)
         else judgeWithBody(req, res, kinds).catch((err: unknown) => {

@@ -19,13 +19,13 @@ import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { UpstreamError, UpstreamTimeoutError } from '../lib/errors.js'
 import { writeProblem } from '../lib/problem.js'
-import { headerNotForwardable, passedBackHeaders, upstreamHeaders } from './forward.js'
+import { headerNotForwardable, passedBackHeaders, upstreamHeaders, upstreamTarget } from './forward.js'
 import type { NodeCounters } from './metrics.js'
 import { routeTemplate } from './sightings.js'
 
 /** What the upgrade handler needs from the node. */
 export interface UpgradeOptions {
-  /** `http(s)://host:port` of the upstream. */
+  /** `http(s)://host:port` of the upstream, with a path prefix or not (the request's path goes after it). */
   upstream: string
   /** Upstream handshake timeout: 504 past it (an open tunnel has none). */
   timeoutMs: number
@@ -41,11 +41,13 @@ export interface UpgradeOptions {
 export class Upgrades {
   readonly #o: UpgradeOptions
   readonly #target: URL
+  readonly #prefix: string
   readonly #open = new Set<Duplex>()
 
   constructor(options: UpgradeOptions) {
     this.#o = options
     this.#target = new URL(options.upstream)
+    this.#prefix = upstreamTarget(options.upstream).prefix
   }
 
   /** The `upgrade` listener: `head` holds the bytes the client sent after the request head. */
@@ -75,7 +77,7 @@ export class Upgrades {
       host: target.hostname.replace(/^\[|\]$/g, ''),
       port: target.port === '' ? (https ? 443 : 80) : Number(target.port),
       method: req.method ?? 'GET',
-      path: req.url ?? '/',
+      path: this.#prefix + (req.url ?? '/'),
       headers,
       setHost: false,
       agent: false as const,

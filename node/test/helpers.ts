@@ -1,9 +1,13 @@
 /**
  * What the node's tests share: a small upstream that records what reaches it, an index made from
- * planted tokens, a node built and listening on port 0, all closed in `t.teardown`, and the ways the
- * tests talk to it (a pooled GET, a raw request whose bytes are exactly what the test wrote).
+ * planted tokens, a node built and listening on port 0 (plain HTTP, or TLS with a certificate made for
+ * the test), all closed in `t.teardown`, and the ways the tests talk to it (a pooled GET, a raw request
+ * whose bytes are exactly what the test wrote, an HTTP/2 client).
  */
+import { execFileSync } from 'node:child_process'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import { connect as h2connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2'
+import { join } from 'node:path'
 import { connect, type AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import type { Test } from 'tap'
@@ -14,7 +18,7 @@ import { sha256Hex } from '../../protocol/token-hash.js'
 import type { LeakAction as Action } from '../../protocol/leak.js'
 import { LeakIndex } from '../leakdb/index.js'
 import { encodeSnapshot } from '../../protocol/snapshot.js'
-import type { Teardown } from '../../test/support.js'
+import { tempDir, type Teardown } from '../../test/support.js'
 
 export { tempDir, waitFor, type Teardown } from '../../test/support.js'
 
@@ -124,13 +128,36 @@ export interface RunningNode {
   logs: LogCapture
 }
 
+/** A certificate pair's files. */
+export interface CertFiles {
+  cert: string
+  key: string
+}
+
+/**
+ * A self-signed P-256 certificate for `localhost` and 127.0.0.1, valid one day, made now by the openssl
+ * command in `dir` (keys are never committed). `name` tells pairs in one directory apart.
+ */
+export function makeCertificate(dir: string, name = 'node'): CertFiles {
+  const cert = join(dir, `${name}-cert.pem`)
+  const key = join(dir, `${name}-key.pem`)
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+  return { cert, key }
+}
+
+/**
+ * Starts a node on 127.0.0.1 port 0. `tls`: the proxy port serves TLS (HTTP/2 and HTTP/1.1) with this
+ * pair, or with one made for the test when `true`; its URL is then https.
+ */
 export async function startNode(
   t: Teardown,
-  options: { upstream: string; env?: Record<string, string>; deps?: NodeDeps },
+  options: { upstream: string; env?: Record<string, string>; deps?: NodeDeps; tls?: boolean | CertFiles },
 ): Promise<RunningNode> {
   const logs = new LogCapture()
+  const pair = options.tls === true ? makeCertificate(tempDir(t)) : options.tls === false ? undefined : options.tls
   const config = loadNodeConfig({
-    env: { LEAKGATE_CONTROL_PLANE: 'http://127.0.0.1:1', LEAKGATE_LOG_LEVEL: 'info', ...options.env },
+    env: { LEAKGATE_CONTROL_PLANE: 'http://127.0.0.1:1', LEAKGATE_LOG_LEVEL: 'info', ...(pair === undefined ? {} : { LEAKGATE_TLS_CERT: pair.cert, LEAKGATE_TLS_KEY: pair.key }), ...options.env },
     flags: { upstream: options.upstream, port: '0', 'admin-port': '0', host: '127.0.0.1', 'admin-host': '127.0.0.1' },
   })
   const node = buildNode(config, { logStream: logs, ...options.deps })
@@ -139,7 +166,7 @@ export async function startNode(
   await node.admin.listen({ port: 0, host: '127.0.0.1' })
   const port = (node.proxy.server.address() as AddressInfo).port
   const adminPort = (node.admin.server.address() as AddressInfo).port
-  return { node, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, config, logs }
+  return { node, url: `${pair === undefined ? 'http' : 'https'}://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, config, logs }
 }
 
 /** An answer as a test reads it. */
@@ -159,6 +186,52 @@ export function pooledGet(t: Teardown): (url: string, headers?: Record<string, s
   return async (url, headers = {}) => {
     const res = await request(url, { dispatcher: agent, headers })
     return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, text: await res.body.text() }
+  }
+}
+
+/** An HTTP/2 answer: its headers (`:status` among them), body, trailers, and whether the headers ended the stream. */
+export interface H2Answer {
+  status: number
+  headers: H2Headers
+  text: string
+  body: Buffer
+  trailers: H2Headers | undefined
+  /** The answer was one HEADERS frame with END_STREAM (a gRPC trailers-only answer). */
+  headersOnly: boolean
+}
+
+/**
+ * An HTTP/2 client on one session to `url` (TLS, the test's self-signed certificate accepted, or h2c for
+ * http), closed at `t`'s teardown. `send` sends one request: `path`, headers, and an optional body.
+ */
+export function h2Client(t: Teardown, url: string): { session: ClientHttp2Session; send(path: string, options?: { method?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<H2Answer> } {
+  const session = h2connect(url, { rejectUnauthorized: false })
+  session.on('error', () => {})
+  // (A session the server already sent away never calls a close callback.)
+  t.teardown(() => session.closed || session.destroyed ? undefined : new Promise<void>((resolve) => session.close(() => resolve())))
+  return {
+    session,
+    send(path, options = {}) {
+      return new Promise((resolve, reject) => {
+        const stream = session.request({ ':method': options.method ?? 'GET', ':path': path, ...options.headers }, { endStream: options.body === undefined })
+        let headers: H2Headers = {}
+        let headersOnly = false
+        let trailers: H2Headers | undefined
+        const chunks: Buffer[] = []
+        stream.on('response', (h, flags) => {
+          headers = h
+          headersOnly = (flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0
+        })
+        stream.on('trailers', (h) => (trailers = h))
+        stream.on('data', (c: Buffer) => chunks.push(c))
+        stream.on('error', reject)
+        stream.on('close', () => {
+          const body = Buffer.concat(chunks)
+          resolve({ status: Number(headers[':status']), headers, text: body.toString('utf8'), body, trailers, headersOnly })
+        })
+        if (options.body !== undefined) stream.end(options.body)
+      })
+    },
   }
 }
 
