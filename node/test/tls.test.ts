@@ -162,7 +162,7 @@ t.test('tlsCert and tlsKey go together', async (t) => {
   }
 })
 
-t.test('reload: a renewed pair is taken up, on demand and when the files are replaced; a bad one is refused', async (t) => {
+t.test('reload: a renewed pair is taken up, on demand, on SIGHUP and when the files are replaced; a bad one is refused', async (t) => {
   const dir = tempDir(t)
   const live = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }
   const first = makeCertificate(dir, 'first')
@@ -194,8 +194,12 @@ t.test('reload: a renewed pair is taken up, on demand and when the files are rep
   const h2 = h2Client(t, url)
   t.equal((await h2.send('/still-serving')).status, 200, 'and the node still serves')
 
+  const refused = (await node.reload('SIGHUP')).find((o) => o.name === 'TLS files')
+  t.equal(refused?.ok, false, 'SIGHUP reloads the pair too, and refuses a bad one')
+
   copyFileSync(third.key, live.key)
-  t.equal(tls.reload(), true, 'a good pair is taken up on demand')
+  const taken = (await node.reload('SIGHUP')).find((o) => o.name === 'TLS files')
+  t.equal(taken?.ok, true, 'a good pair is taken up on SIGHUP')
   t.equal((await servedCertificate(url)).fingerprint256, fingerprintOf(third.cert))
   t.notMatch(logs.text, /BEGIN/, 'no PEM text in the logs')
 })
