@@ -89,7 +89,8 @@ const matchers = new WeakMap<readonly Rule[], KeywordMatcher>()
 function keywordsIn(lower: string, rules: readonly Rule[]): KeywordHits {
   let m = matchers.get(rules)
   if (m === undefined) {
-    m = keywordMatcher(rules.flatMap((r) => r.keywords), new Set(rules.filter((r) => r.reach !== undefined).flatMap((r) => r.keywords)))
+    // The rules' presence strings ride along: one walk of the text answers them too.
+    m = keywordMatcher(rules.flatMap((r) => [...r.keywords, ...r.presence ?? []]), new Set(rules.filter((r) => r.reach !== undefined).flatMap((r) => r.keywords)))
     matchers.set(rules, m)
   }
   return m.find(lower)
@@ -136,13 +137,13 @@ function* candidatesOf(rule: Rule, text: string, lower: string, path: string, hi
   // Lowercasing changed some lengths (a few non-ASCII letters): offsets in `lower` are not the text's.
   const windows = rule.reach === undefined || lower.length !== text.length ? undefined : windowsOf(rule, rule.reach, hits.at, text.length)
   if (windows === undefined) {
-    yield* rule.find(text, path, lower)
+    yield* rule.find(text, path, lower, undefined, hits.present)
     return
   }
   for (const [from, to] of windows) {
     const start = Math.max(0, from - LOOK_PAD)
     const end = Math.min(text.length, to + LOOK_PAD)
-    for (const c of rule.find(text.slice(start, end), path, lower.slice(start, end), { from: from - start, to: to - start })) {
+    for (const c of rule.find(text.slice(start, end), path, lower.slice(start, end), { from: from - start, to: to - start }, hits.present)) {
       yield { ...c, index: c.index + start }
     }
   }
