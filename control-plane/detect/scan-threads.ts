@@ -1,9 +1,11 @@
 /**
- * Scanning a directory's files on several threads. The main thread walks and reads (dirSource)
- * and hands batches of files to worker threads; each worker builds the rules itself from where
- * they come from (the built-in rules, the rules files, the scan allowlist's sources), since rule
- * objects hold functions and cannot be sent. Batches come back in the order they went, so the
- * findings are those of a one-thread scan, in the same order.
+ * Scanning a directory's files on several threads. The main thread only lists the files and hands
+ * batches of paths out; each worker thread reads its files itself (the same checks as the one-thread
+ * scan: regular, not binary, within the size limit), scans them, and sends back per file only the
+ * bytes read and the findings. Each worker builds the rules itself from where they come from (the
+ * built-in rules, the rules files, the scan allowlist's sources), since rule objects hold functions
+ * and cannot be sent; it does so once, when it starts, and threads are kept for the process (one
+ * pool per rule sources), so a second scan pays no start.
  *
  * This module is also the workers' entry point (startWorker on its own URL).
  */
@@ -11,8 +13,9 @@ import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_t
 import { startWorker } from '../../lib/worker.js'
 import { scanText } from './scanner.js'
 import { toFindings, type Finding } from './findings.js'
-import type { Allowlist } from './rule.js'
-import type { ScanItem } from './sources/source.js'
+import type { Allowlist, Rule } from './rule.js'
+import { readDirFile, type DirFile, type DirText } from './sources/dir.js'
+import type { SourceLimits } from './sources/source.js'
 
 /** A regex as sent to a worker. */
 interface RegexSource {
@@ -27,13 +30,17 @@ export interface RuleSources {
   showSecrets: boolean
 }
 
+/** What became of one file of a batch: undefined, skipped (unreadable, binary, too large); else its bytes and findings. */
+export type FileOutcome = { bytes: number; findings: Finding[] } | undefined
+
 interface ThreadData {
   leakgateScanThread: true
   sources: RuleSources
 }
 
-type Request = { id: number; items: ScanItem[] }
-type Reply = { id: number; findings: Finding[] } | { id: number; error: string } | { ready: true }
+type Request = { id: number; files: DirFile[]; limits: SourceLimits }
+// Structured clone keeps `undefined` in arrays; null is sent for it all the same, to say so plainly.
+type Reply = { id: number; outcomes: Array<{ bytes: number; findings: Finding[] } | null> } | { id: number; error: string } | { ready: true }
 
 /**
  * An allowlist as sources, or undefined when it cannot travel as plain regexes: it holds RE2 patterns
@@ -52,15 +59,47 @@ export function allowlistSources(list: Allowlist): RuleSources['allowlist'] | un
   return { regexes, paths, stopwords: [...list.stopwords] }
 }
 
-/** Worker threads that scan batches of files. */
+/** Reads a batch takes at once, so its scanning does not wait on the file system. */
+const BATCH_READ_AHEAD = 4
+
+/**
+ * Reads and scans a batch of listed files on this thread, as a worker does: each file's outcome in the
+ * batch's order.
+ */
+export async function scanDirBatch(files: readonly DirFile[], limits: SourceLimits, scan: { rules: readonly Rule[]; allowlist: readonly Allowlist[]; showSecrets: boolean }): Promise<FileOutcome[]> {
+  const reads: Array<Promise<DirText | undefined>> = []
+  const outcomes: FileOutcome[] = []
+  let next = 0
+  const fill = (): void => {
+    while (reads.length < BATCH_READ_AHEAD && next < files.length) reads.push(readDirFile(files[next++]!, limits))
+  }
+  fill()
+  while (reads.length > 0) {
+    const read = await reads.shift()!
+    fill()
+    if (read === undefined) {
+      outcomes.push(undefined)
+      continue
+    }
+    const found = scanText(read.item.text, { rules: scan.rules, allowlist: scan.allowlist, path: read.item.origin.file })
+    outcomes.push({ bytes: read.bytes, findings: found.length === 0 ? [] : toFindings(found, read.item.origin, scan.showSecrets) })
+  }
+  return outcomes
+}
+
+/**
+ * Worker threads that read and scan batches of files. Idle threads do not keep the process alive
+ * (they are unreferenced between batches), so a pool can outlive the scan that started it.
+ */
 export class ScanThreads {
   readonly #workers: Worker[] = []
   /** Threads that have built their rules and wait for a batch. */
   readonly #idle: Worker[] = []
-  readonly #queue: Array<{ request: Request; resolve: (f: Finding[]) => void; reject: (e: Error) => void }> = []
-  readonly #waiting = new Map<number, { worker: Worker; resolve: (f: Finding[]) => void; reject: (e: Error) => void }>()
+  readonly #queue: Array<{ request: Request; resolve: (o: FileOutcome[]) => void; reject: (e: Error) => void }> = []
+  readonly #waiting = new Map<number, { worker: Worker; resolve: (o: FileOutcome[]) => void; reject: (e: Error) => void }>()
   #next = 0
   #failed: Error | undefined
+  #started = false
 
   constructor(count: number, sources: RuleSources) {
     const data: ThreadData = { leakgateScanThread: true, sources }
@@ -74,21 +113,29 @@ export class ScanThreads {
     }
   }
 
+  /** How many threads the pool has. */
+  get size(): number {
+    return this.#workers.length
+  }
+
   /**
    * Whether a thread has its rules: until then (a thread's start costs a module load and the rules'
    * compilation) the caller does better to scan a batch itself than to wait.
    */
   get ready(): boolean {
-    return this.#started
+    return this.#started && this.#failed === undefined
   }
 
-  #started = false
+  /** Whether the pool can take no more work (a thread failed, or it was closed). */
+  get failed(): boolean {
+    return this.#failed !== undefined
+  }
 
-  /** Scans a batch of files; resolves with their findings in the batch's order. */
-  scan(items: ScanItem[]): Promise<Finding[]> {
+  /** Reads and scans a batch of files; resolves with each file's outcome, in the batch's order. */
+  scan(files: DirFile[], limits: SourceLimits): Promise<FileOutcome[]> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed)
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request: { id: this.#next++, items }, resolve, reject })
+      this.#queue.push({ request: { id: this.#next++, files, limits }, resolve, reject })
       this.#dispatch()
     })
   }
@@ -104,23 +151,30 @@ export class ScanThreads {
       const worker = this.#idle.pop()!
       const job = this.#queue.shift()!
       this.#waiting.set(job.request.id, { worker, resolve: job.resolve, reject: job.reject })
+      // A thread at work keeps the process alive until it answers.
+      worker.ref()
       worker.postMessage(job.request)
     }
+  }
+
+  #rest(worker: Worker): void {
+    worker.unref()
+    this.#idle.push(worker)
   }
 
   #answer(worker: Worker, reply: Reply): void {
     if ('ready' in reply) {
       this.#started = true
-      this.#idle.push(worker)
+      this.#rest(worker)
       this.#dispatch()
       return
     }
     const job = this.#waiting.get(reply.id)
     if (job === undefined) return
     this.#waiting.delete(reply.id)
-    this.#idle.push(worker)
+    this.#rest(worker)
     if ('error' in reply) job.reject(new Error(reply.error))
-    else job.resolve(reply.findings)
+    else job.resolve(reply.outcomes.map((o) => o ?? undefined))
     this.#dispatch()
   }
 
@@ -130,6 +184,35 @@ export class ScanThreads {
     this.#waiting.clear()
     for (const job of this.#queue.splice(0)) job.reject(err)
   }
+}
+
+/** The process's pools, one per rule sources and size: started by the first scan that needs one. */
+const pools = new Map<string, ScanThreads>()
+
+/**
+ * The process's pool of `jobs` threads for these rule sources, started now if there is none (its
+ * threads then compile the rules while the caller goes on). A pool whose thread failed is replaced.
+ */
+export function scanThreadsFor(jobs: number, sources: RuleSources): ScanThreads {
+  const key = JSON.stringify([jobs, sources])
+  let pool = pools.get(key)
+  if (pool === undefined || pool.failed) {
+    pool = new ScanThreads(jobs, sources)
+    pools.set(key, pool)
+  }
+  return pool
+}
+
+/** Whether a started pool for these sources is ready to scan (a scan then needs no warm-up on its own thread). */
+export function scanThreadsReady(jobs: number, sources: RuleSources): boolean {
+  return pools.get(JSON.stringify([jobs, sources]))?.ready === true
+}
+
+/** Stops every pool the process started (tests, and a server shutting down). */
+export async function closeScanThreads(): Promise<void> {
+  const all = [...pools.values()]
+  pools.clear()
+  await Promise.all(all.map((p) => p.close()))
 }
 
 if (!isMainThread && (workerData as Partial<ThreadData> | undefined)?.leakgateScanThread === true && parentPort !== null) {
@@ -143,13 +226,9 @@ if (!isMainThread && (workerData as Partial<ThreadData> | undefined)?.leakgateSc
   }))
   void ready.then(() => port.postMessage({ ready: true } satisfies Reply), () => port.postMessage({ ready: true } satisfies Reply))
   port.on('message', (request: Request) => {
-    void ready.then(({ rules, allowlist }) => {
-      const findings: Finding[] = []
-      for (const item of request.items) {
-        const found = scanText(item.text, { rules, allowlist, path: item.origin.file })
-        if (found.length > 0) findings.push(...toFindings(found, item.origin, sources.showSecrets))
-      }
-      port.postMessage({ id: request.id, findings } satisfies Reply)
+    void ready.then(async ({ rules, allowlist }) => {
+      const outcomes = await scanDirBatch(request.files, request.limits, { rules, allowlist, showSecrets: sources.showSecrets })
+      port.postMessage({ id: request.id, outcomes: outcomes.map((o) => o ?? null) } satisfies Reply)
     }).catch((err: unknown) => {
       port.postMessage({ id: request.id, error: (err as Error).message } satisfies Reply)
     })
