@@ -82,7 +82,7 @@ export interface Rule {
   readonly presence?: readonly string[]
   /**
    * `path` is the text's file path, for rules that read code and configuration differently;
-   * `lower` the text lowercased, which the scanner has made already. `range` (only for a rule with
+   * `lower` the text lowercased, when the caller has made it (the scanner does not). `range` (only for a rule with
    * `reach`): report only the matches starting in [from, to], looking for them from `from`.
    * `present`: the keywords and `presence` strings that occur in the whole text (a superset of
    * the rule's own; absent when the caller is not the scanner).

@@ -94,7 +94,7 @@ export function namedValueRules(): Rule[] {
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli', 'default', 'buildconfigfield', 'resvalue'], priority: 0,
     presence: GATE_STRINGS,
     *find(text: string, _path?: string, lower?: string, _range?: Range, present?: ReadonlySet<string>): Iterable<Candidate> {
-      const gates = present ?? GATES.find(lower ?? text.toLowerCase()).present
+      const gates = present ?? GATES.find(lower ?? text).present
       for (const shape of SHAPES) {
         if (!shape.gate.some((g) => gates.has(g)) || !(shape.also ?? []).every((g) => gates.has(g))) continue
         const re = new RegExp(shape.source, shape.flags)
