@@ -72,9 +72,10 @@ export interface ScanOptions {
   /** The scan stops once it has read this many bytes (the result says `truncated`); default unlimited. */
   maxBytes?: number
   /**
-   * Threads scanning a directory's files (default 1: this thread). More than one only for a
-   * directory, and only when the rules are the built-in ones plus `rulesFiles` (not `rules`):
-   * each thread builds them again. The findings are the same, in the same order.
+   * Threads scanning a directory's files, this one included (default 1: this thread). More than one
+   * only for a directory of 4 MiB or more (or when a pool is already up), and only when the rules are
+   * the built-in ones plus `rulesFiles` (not `rules`): each worker builds them again, once, and stays
+   * for the process's next scans. The findings are the same, in the same order.
    */
   jobs?: number
 }
@@ -200,17 +201,19 @@ const BATCH_FILES = 64
 const THREADS_AFTER_BYTES = 4 * 1024 * 1024
 
 /**
- * Lists on this thread, reads and scans on `jobs` threads: batches of paths, several in flight a
- * thread, each file's outcome taken in listing order, so findings, progress and limits are those of a
- * one-thread scan. The threads are the process's pool (scan-threads.ts): a warm pool takes every
- * batch; otherwise one starts once the listing holds THREADS_AFTER_BYTES, and this thread scans each
- * batch until a thread is ready, so a small directory starts none and a large one is never slower
- * for having asked for threads.
+ * Lists on this thread, reads and scans on `jobs` threads (this one and `jobs - 1` workers): batches
+ * of paths, each file's outcome taken in listing order, so findings, progress and limits are those of
+ * a one-thread scan. The workers are the process's pool (scan-threads.ts): a warm pool takes batches
+ * at once; otherwise one starts once the listing holds THREADS_AFTER_BYTES, so a small directory
+ * starts none. This thread scans every batch no worker wants (all busy, or not ready yet), so a
+ * large directory is never slower for having asked for threads.
  */
 async function scanInThreads(root: string, limits: SourceLimits, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: readonly Allowlist[] }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
   const maxFindings = options.maxFindings ?? Infinity
   const maxBytes = options.maxBytes ?? Infinity
-  let threads = scanThreadsReady(jobs, sources) ? scanThreadsFor(jobs, sources) : undefined
+  // This thread scans too: `jobs` threads in all.
+  const workers = jobs - 1
+  let threads = scanThreadsReady(workers, sources) ? scanThreadsFor(workers, sources) : undefined
   const inFlight: Array<Promise<FileOutcome[]>> = []
   let batch: DirFile[] = []
   let batchBytes = 0
@@ -233,11 +236,12 @@ async function scanInThreads(root: string, limits: SourceLimits, jobs: number, s
     }
   }
   const send = async (): Promise<void> => {
-    if (threads === undefined && listed >= THREADS_AFTER_BYTES) threads = scanThreadsFor(jobs, sources)
-    // While the threads start, this thread scans, one batch at a time (a thread may be ready after it):
-    // a scan is never slower for having asked for threads.
-    if (threads?.ready !== true && here !== undefined) await here
-    if (threads?.ready === true) inFlight.push(threads.scan(batch, limits))
+    if (threads === undefined && listed >= THREADS_AFTER_BYTES) threads = scanThreadsFor(workers, sources)
+    // This thread scans a batch whenever no thread wants it (they are busy, or still starting), one
+    // batch at a time (a thread may want the next once it is done): a scan is never slower for having
+    // asked for threads, and this thread, its rules already built, is one of the `jobs`.
+    if (threads?.wantsWork !== true && here !== undefined) await here
+    if (threads?.wantsWork === true) inFlight.push(threads.scan(batch, limits))
     else {
       const mine = scanDirBatch(batch, limits, { ...local, showSecrets: sources.showSecrets })
       here = mine.then(() => undefined, () => undefined)

@@ -80,7 +80,8 @@ t.test('a second scan with the same rules reuses the threads the first one start
   // More than the bytes after which a scan starts threads.
   for (let f = 0; f < 6; f++) writeFileSync(join(dir, `f${f}.txt`), `${'let filler = compute(1) // text\n'.repeat(30_000)}key = "${PROVIDER_TOKENS.githubClassic!(rng).value}"\n`)
   const first = await scanSource({ type: 'dir', path: dir }, { jobs: 2 })
-  await waitFor('threads ready', () => scanThreadsReady(2, poolSources), 120_000)
+  // --jobs 2: this thread and one worker.
+  await waitFor('threads ready', () => scanThreadsReady(1, poolSources), 120_000)
   const second = await scanSource({ type: 'dir', path: dir }, { jobs: 2 })
   t.equal(first.findings.length, 6)
   t.same(second.findings, first.findings)

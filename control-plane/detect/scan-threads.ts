@@ -93,13 +93,12 @@ export async function scanDirBatch(files: readonly DirFile[], limits: SourceLimi
  */
 export class ScanThreads {
   readonly #workers: Worker[] = []
-  /** Threads that have built their rules and wait for a batch. */
-  readonly #idle: Worker[] = []
+  /** Batches each ready thread holds (sent, not answered); absent until the thread has its rules. */
+  readonly #load = new Map<Worker, number>()
   readonly #queue: Array<{ request: Request; resolve: (o: FileOutcome[]) => void; reject: (e: Error) => void }> = []
   readonly #waiting = new Map<number, { worker: Worker; resolve: (o: FileOutcome[]) => void; reject: (e: Error) => void }>()
   #next = 0
   #failed: Error | undefined
-  #started = false
 
   constructor(count: number, sources: RuleSources) {
     const data: ThreadData = { leakgateScanThread: true, sources }
@@ -109,6 +108,8 @@ export class ScanThreads {
       worker.on('error', (err) => this.#fail(err))
       // A thread that ends on its own (a crash, or nothing left to wait for) still owes its batches.
       worker.on('exit', (code) => this.#fail(new Error(`a scan thread ended (exit ${code})`)))
+      // Only a thread at work keeps the process alive: one still starting when a scan ends does not.
+      worker.unref()
       this.#workers.push(worker)
     }
   }
@@ -123,7 +124,17 @@ export class ScanThreads {
    * compilation) the caller does better to scan a batch itself than to wait.
    */
   get ready(): boolean {
-    return this.#started && this.#failed === undefined
+    return this.#load.size > 0 && this.#failed === undefined
+  }
+
+  /**
+   * Whether a ready thread would start on a batch sent now, or holds fewer than PER_THREAD: when
+   * none does, a caller that can scan does better to scan the batch itself.
+   */
+  get wantsWork(): boolean {
+    if (this.#failed !== undefined || this.#queue.length > 0) return false
+    for (const held of this.#load.values()) if (held < PER_THREAD) return true
+    return false
   }
 
   /** Whether the pool can take no more work (a thread failed, or it was closed). */
@@ -147,32 +158,39 @@ export class ScanThreads {
   }
 
   #dispatch(): void {
-    while (this.#idle.length > 0 && this.#queue.length > 0) {
-      const worker = this.#idle.pop()!
+    while (this.#queue.length > 0 && this.#failed === undefined) {
+      // The least busy ready thread, if it has room.
+      let worker: Worker | undefined
+      let least = PER_THREAD
+      for (const [w, held] of this.#load) {
+        if (held < least) {
+          worker = w
+          least = held
+        }
+      }
+      if (worker === undefined) return
       const job = this.#queue.shift()!
       this.#waiting.set(job.request.id, { worker, resolve: job.resolve, reject: job.reject })
+      this.#load.set(worker, least + 1)
       // A thread at work keeps the process alive until it answers.
-      worker.ref()
+      if (least === 0) worker.ref()
       worker.postMessage(job.request)
     }
   }
 
-  #rest(worker: Worker): void {
-    worker.unref()
-    this.#idle.push(worker)
-  }
-
   #answer(worker: Worker, reply: Reply): void {
     if ('ready' in reply) {
-      this.#started = true
-      this.#rest(worker)
+      this.#load.set(worker, 0)
+      worker.unref()
       this.#dispatch()
       return
     }
     const job = this.#waiting.get(reply.id)
     if (job === undefined) return
     this.#waiting.delete(reply.id)
-    this.#rest(worker)
+    const held = (this.#load.get(worker) ?? 1) - 1
+    this.#load.set(worker, held)
+    if (held === 0) worker.unref()
     if ('error' in reply) job.reject(new Error(reply.error))
     else job.resolve(reply.outcomes.map((o) => o ?? undefined))
     this.#dispatch()
@@ -185,6 +203,9 @@ export class ScanThreads {
     for (const job of this.#queue.splice(0)) job.reject(err)
   }
 }
+
+/** Batches a thread holds at once: the next one is there when it finishes one, with no round trip. */
+const PER_THREAD = 2
 
 /** The process's pools, one per rule sources and size: started by the first scan that needs one. */
 const pools = new Map<string, ScanThreads>()
