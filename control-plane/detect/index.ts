@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
-import { builtinRules, combineRules, loadRulesFile } from './rules.js'
+import { resolveRules } from './rules.js'
 import { allowlistsOf, type Allowlist, type Rule } from './rule.js'
 import { scanText } from './scanner.js'
 import { dedupeFindings, readIgnoreFile, toFindings, type Finding } from './findings.js'
@@ -16,10 +16,11 @@ import { dirFiles, dirSource, type DirFile } from './sources/dir.js'
 import { gitSource, type GitState } from './sources/git.js'
 import { githubSource, type GitHubState } from './sources/github.js'
 import { checkLocalPath, type ReachPolicy } from './sources/reach.js'
-import { allowlistSources, scanDirBatch, scanThreadsFor, scanThreadsReady, type FileOutcome, type RuleSources } from './scan-threads.js'
+import { allowlistSources, scanDirBatch, scanThreadsFor, scanThreadsStarted, type FileOutcome, type RuleSources } from './scan-threads.js'
 export { closeScanThreads } from './scan-threads.js'
 
 export type { Finding } from './findings.js'
+export { resolveRules } from './rules.js'
 export type { Progress } from './sources/source.js'
 export type { ReachPolicy } from './sources/reach.js'
 
@@ -73,7 +74,7 @@ export interface ScanOptions {
   maxBytes?: number
   /**
    * Threads scanning a directory's files, this one included (default 1: this thread). More than one
-   * only for a directory of 4 MiB or more (or when a pool is already up), and only when the rules are
+   * only for a directory of 2 MiB or more (or when a pool is already up), and only when the rules are
    * the built-in ones plus `rulesFiles` (not `rules`): each worker builds them again, once, and stays
    * for the process's next scans. The findings are the same, in the same order.
    */
@@ -87,16 +88,6 @@ export interface ScanResult {
   state: ScanState
   /** Set when the scan stopped at `maxFindings` or `maxBytes`: what it says is incomplete. */
   truncated?: 'findings' | 'bytes'
-}
-
-/**
- * Rules for a scan: the built-in set (less what the files disable or redefine) plus the rules files';
- * their global allowlists after the given one; `warnings`: what the files ask for that is not done.
- */
-export function resolveRules(options: Pick<ScanOptions, 'rules' | 'rulesFiles' | 'allowlist'>): { rules: Rule[]; allowlist: Allowlist[]; warnings: string[] } {
-  const given = allowlistsOf(options.allowlist)
-  const combined = combineRules(options.rules ?? builtinRules(), (options.rulesFiles ?? []).map((file) => loadRulesFile(file)))
-  return { rules: combined.rules, allowlist: [...given, ...combined.allowlists], warnings: combined.warnings }
 }
 
 /**
@@ -186,7 +177,17 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
 }
 
-function threadSources(options: ScanOptions): RuleSources | undefined {
+/**
+ * Starts the worker threads a scan of a directory with these options would use, so that they build
+ * their rules while the caller does its own start (the CLI: loading modules, resolving rules). Does
+ * nothing when the scan would use none. They never keep the process alive.
+ */
+export function warmScanThreads(options: Pick<ScanOptions, 'jobs' | 'rules' | 'rulesFiles' | 'allowlist' | 'showSecrets'>): void {
+  const sources = (options.jobs ?? 1) > 1 && options.rules === undefined ? threadSources(options) : undefined
+  if (sources !== undefined) scanThreadsFor((options.jobs ?? 1) - 1, sources)
+}
+
+function threadSources(options: Pick<ScanOptions, 'rulesFiles' | 'allowlist' | 'showSecrets'>): RuleSources | undefined {
   const given = allowlistsOf(options.allowlist)
   if (given.length > 1) return undefined
   const allowlist = allowlistSources(given[0] ?? { regexes: [], paths: [], stopwords: [] })
@@ -198,7 +199,7 @@ function threadSources(options: ScanOptions): RuleSources | undefined {
 const BATCH_BYTES = 1024 * 1024
 const BATCH_FILES = 64
 /** Threads start once the listing holds this much: below it, their start (module loads, rule compilation) costs more than it saves. */
-const THREADS_AFTER_BYTES = 4 * 1024 * 1024
+const THREADS_AFTER_BYTES = 2 * 1024 * 1024
 
 /**
  * Lists on this thread, reads and scans on `jobs` threads (this one and `jobs - 1` workers): batches
@@ -213,7 +214,8 @@ async function scanInThreads(root: string, limits: SourceLimits, jobs: number, s
   const maxBytes = options.maxBytes ?? Infinity
   // This thread scans too: `jobs` threads in all.
   const workers = jobs - 1
-  let threads = scanThreadsReady(workers, sources) ? scanThreadsFor(workers, sources) : undefined
+  // A pool already up (an earlier scan, or warmScanThreads) is used from the first batch.
+  let threads = scanThreadsStarted(workers, sources) ? scanThreadsFor(workers, sources) : undefined
   const inFlight: Array<Promise<FileOutcome[]>> = []
   let batch: DirFile[] = []
   let batchBytes = 0

@@ -1,7 +1,8 @@
 /**
  * The rule set: built-in detectors, and user rules loaded from gitleaks configuration files (rule-file.ts).
  */
-import type { Rule } from './rule.js'
+import { allowlistsOf, type Allowlist, type Rule } from './rule.js'
+import { combineRules, loadRulesFile } from './rule-file.js'
 import { providerRules } from './detectors/providers.js'
 import { structuredRules } from './detectors/structured.js'
 import { genericRules } from './detectors/generic.js'
@@ -20,3 +21,13 @@ export function builtinRules(): Rule[] {
 }
 
 export { combineRules, loadRulesFile, parseRules, type RuleSet } from './rule-file.js'
+
+/**
+ * Rules for a scan: the built-in set (less what the files disable or redefine) plus the rules files';
+ * their global allowlists after the given one; `warnings`: what the files ask for that is not done.
+ */
+export function resolveRules(options: { rules?: readonly Rule[]; rulesFiles?: readonly string[]; allowlist?: Allowlist | readonly Allowlist[] }): { rules: Rule[]; allowlist: Allowlist[]; warnings: string[] } {
+  const given = allowlistsOf(options.allowlist)
+  const combined = combineRules(options.rules ?? builtinRules(), (options.rulesFiles ?? []).map((file) => loadRulesFile(file)))
+  return { rules: combined.rules, allowlist: [...given, ...combined.allowlists], warnings: combined.warnings }
+}

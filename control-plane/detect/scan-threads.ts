@@ -11,7 +11,7 @@
  */
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads'
 import { startWorker } from '../../lib/worker.js'
-import { scanText } from './scanner.js'
+import { prepareRules, scanText } from './scanner.js'
 import { toFindings, type Finding } from './findings.js'
 import type { Allowlist, Rule } from './rule.js'
 import { readDirFile, type DirFile, type DirText } from './sources/dir.js'
@@ -224,9 +224,14 @@ export function scanThreadsFor(jobs: number, sources: RuleSources): ScanThreads 
   return pool
 }
 
-/** Whether a started pool for these sources is ready to scan (a scan then needs no warm-up on its own thread). */
+/** Whether a started pool for these sources is ready to scan. */
 export function scanThreadsReady(jobs: number, sources: RuleSources): boolean {
   return pools.get(JSON.stringify([jobs, sources]))?.ready === true
+}
+
+/** Whether a pool for these sources was started and has not failed (it may still be building its rules). */
+export function scanThreadsStarted(jobs: number, sources: RuleSources): boolean {
+  return pools.get(JSON.stringify([jobs, sources]))?.failed === false
 }
 
 /** Stops every pool the process started (tests, and a server shutting down). */
@@ -240,11 +245,17 @@ if (!isMainThread && (workerData as Partial<ThreadData> | undefined)?.leakgateSc
   const port = parentPort
   const { sources } = workerData as ThreadData
   const regex = (r: RegexSource): RegExp => new RegExp(r.source, r.flags)
-  // Not a top-level await: index.ts imports this module, and would wait for it to finish.
-  const ready = import('./index.js').then(({ resolveRules }) => resolveRules({
-    rulesFiles: sources.rulesFiles,
-    allowlist: { regexes: sources.allowlist.regexes.map(regex), paths: sources.allowlist.paths.map(regex), stopwords: sources.allowlist.stopwords },
-  }))
+  // Not a top-level await: index.ts imports this module, and would wait for it to finish. rules.js, not
+  // index.js: the git and GitHub sources are no thread's business, and loading them cost a start 0.1 s.
+  const ready = import('./rules.js').then(({ resolveRules }) => {
+    const resolved = resolveRules({
+      rulesFiles: sources.rulesFiles,
+      allowlist: { regexes: sources.allowlist.regexes.map(regex), paths: sources.allowlist.paths.map(regex), stopwords: sources.allowlist.stopwords },
+    })
+    // The keyword automaton too, before the thread says it is ready, not on its first batch.
+    prepareRules(resolved.rules)
+    return resolved
+  })
   void ready.then(() => port.postMessage({ ready: true } satisfies Reply), () => port.postMessage({ ready: true } satisfies Reply))
   port.on('message', (request: Request) => {
     void ready.then(async ({ rules, allowlist }) => {

@@ -85,6 +85,11 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   return out
 }
 
+/** Builds what scanning with `rules` needs (the keyword automaton) now rather than on the first text. */
+export function prepareRules(rules: readonly Rule[]): void {
+  keywordsIn('', rules)
+}
+
 const matchers = new WeakMap<readonly Rule[], KeywordMatcher>()
 /**
  * Automata by what they were built from: each scan resolves its rules into a new list, and the same
