@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
-import { scanSource, resolveRules, warmScanThreads, type ScanSourceSpec } from './index.js'
+import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
 import { readIgnoreFile, type Finding } from './findings.js'
 import { formatJson, formatKindsJson, formatKindsTable, formatSarif, formatTable, type OutputFormat } from './output.js'
 import { builtinRules } from './rules.js'
@@ -100,8 +100,6 @@ export async function main(argv: string[]): Promise<number> {
     const source = sourceOf(parsed.positionals, v)
     const rulesFiles = config.rules === undefined ? [] : [config.rules]
     const showSecrets = v['show-secrets'] === true && format !== 'sarif'
-    // Threads build their rules while this one does; a directory under the threads' threshold never uses them.
-    if (source.type === 'dir') warmScanThreads({ jobs, rulesFiles, showSecrets })
     // Resolved here for SARIF's rule descriptions, the warnings, and to report a bad rules file before reading anything.
     const { rules, warnings } = resolveRules({ rulesFiles })
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`)

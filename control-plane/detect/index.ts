@@ -177,16 +177,6 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
 }
 
-/**
- * Starts the worker threads a scan of a directory with these options would use, so that they build
- * their rules while the caller does its own start (the CLI: loading modules, resolving rules). Does
- * nothing when the scan would use none. They never keep the process alive.
- */
-export function warmScanThreads(options: Pick<ScanOptions, 'jobs' | 'rules' | 'rulesFiles' | 'allowlist' | 'showSecrets'>): void {
-  const sources = (options.jobs ?? 1) > 1 && options.rules === undefined ? threadSources(options) : undefined
-  if (sources !== undefined) scanThreadsFor((options.jobs ?? 1) - 1, sources)
-}
-
 function threadSources(options: Pick<ScanOptions, 'rulesFiles' | 'allowlist' | 'showSecrets'>): RuleSources | undefined {
   const given = allowlistsOf(options.allowlist)
   if (given.length > 1) return undefined
@@ -214,7 +204,7 @@ async function scanInThreads(root: string, limits: SourceLimits, jobs: number, s
   const maxBytes = options.maxBytes ?? Infinity
   // This thread scans too: `jobs` threads in all.
   const workers = jobs - 1
-  // A pool already up (an earlier scan, or warmScanThreads) is used from the first batch.
+  // A pool already up (an earlier scan's) is used from the first batch.
   let threads = scanThreadsStarted(workers, sources) ? scanThreadsFor(workers, sources) : undefined
   const inFlight: Array<Promise<FileOutcome[]>> = []
   let batch: DirFile[] = []
