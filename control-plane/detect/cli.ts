@@ -4,6 +4,7 @@
  * something was found, 0 when nothing was, 2 on an error. Progress goes to standard error.
  */
 import { existsSync, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
 import { readIgnoreFile, type Finding } from './findings.js'
@@ -34,7 +35,8 @@ options:
   --cache-dir DIR        where remote repositories are mirrored (LEAKGATE_SCAN_CACHE_DIR)
   --github-api-url URL   GitHub API base, for GitHub Enterprise (LEAKGATE_GITHUB_API_URL)
   --github-max-wait S    longest wait for a rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
-  --jobs N               threads scanning a directory's files (default 1: this thread; see bench/RESULTS.md)
+  --jobs N               threads scanning a directory's files (default: the cores, at most 4;
+                         a directory under 4 MiB is scanned on one)
   --list-kinds           print the kinds of secret the built-in rules find, and exit
   --quiet                no progress on standard error
 GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN.`
@@ -92,11 +94,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(v.format === 'json' ? formatKindsJson(builtinRules()) : formatKindsTable(builtinRules()))
       return 0
     }
-    // One thread by default: on two cores, threads have not yet been measured faster (bench/RESULTS.md).
-    const jobs = v.jobs === undefined ? 1 : Number(v.jobs)
+    // The cores by default: beyond a few, threads' rule compilation and memory cost more than they give.
+    const jobs = v.jobs === undefined ? Math.min(availableParallelism(), MAX_DEFAULT_JOBS) : Number(v.jobs)
     if (!Number.isInteger(jobs) || jobs < 1) throw usageError(`--jobs must be a whole number of threads, 1 or more, got "${v.jobs}"`)
     const source = sourceOf(parsed.positionals, v)
     const rulesFiles = config.rules === undefined ? [] : [config.rules]
+    const showSecrets = v['show-secrets'] === true && format !== 'sarif'
     // Resolved here for SARIF's rule descriptions, the warnings, and to report a bad rules file before reading anything.
     const { rules, warnings } = resolveRules({ rulesFiles })
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`)
@@ -108,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       result = await scanSource(source, {
         rulesFiles, ignore, jobs,
-        showSecrets: v['show-secrets'] === true && format !== 'sarif',
+        showSecrets,
         maxFileSize: config.maxFileSize,
         cacheDir: config.cacheDir,
         github: { apiUrl: config.githubApiUrl, ...(config.githubToken === undefined ? {} : { token: config.githubToken }), maxRateLimitWait: config.maxRateLimitWait },
@@ -132,6 +135,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
 }
+
+/** The most threads a scan uses when `--jobs` is not given. */
+const MAX_DEFAULT_JOBS = 4
 
 function usageError(message: string): Error {
   return Object.assign(new Error(message), { code: 'USAGE' })

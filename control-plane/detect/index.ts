@@ -7,18 +7,20 @@ import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
-import { builtinRules, combineRules, loadRulesFile } from './rules.js'
+import { resolveRules } from './rules.js'
 import { allowlistsOf, type Allowlist, type Rule } from './rule.js'
 import { scanText } from './scanner.js'
 import { dedupeFindings, readIgnoreFile, toFindings, type Finding } from './findings.js'
-import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem } from './sources/source.js'
-import { dirSource } from './sources/dir.js'
+import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem, type SourceLimits } from './sources/source.js'
+import { dirFiles, dirSource, type DirFile } from './sources/dir.js'
 import { gitSource, type GitState } from './sources/git.js'
 import { githubSource, type GitHubState } from './sources/github.js'
 import { checkLocalPath, type ReachPolicy } from './sources/reach.js'
-import { allowlistSources, ScanThreads, type RuleSources } from './scan-threads.js'
+import { allowlistSources, scanDirBatch, scanThreadsFor, scanThreadsStarted, type FileOutcome, type RuleSources } from './scan-threads.js'
+export { closeScanThreads } from './scan-threads.js'
 
 export type { Finding } from './findings.js'
+export { resolveRules } from './rules.js'
 export type { Progress } from './sources/source.js'
 export type { ReachPolicy } from './sources/reach.js'
 
@@ -71,9 +73,10 @@ export interface ScanOptions {
   /** The scan stops once it has read this many bytes (the result says `truncated`); default unlimited. */
   maxBytes?: number
   /**
-   * Threads scanning a directory's files (default 1: this thread). More than one only for a
-   * directory, and only when the rules are the built-in ones plus `rulesFiles` (not `rules`):
-   * each thread builds them again. The findings are the same, in the same order.
+   * Threads scanning a directory's files, this one included (default 1: this thread). More than one
+   * only for a directory of 2 MiB or more (or when a pool is already up), and only when the rules are
+   * the built-in ones plus `rulesFiles` (not `rules`): each worker builds them again, once, and stays
+   * for the process's next scans. The findings are the same, in the same order.
    */
   jobs?: number
 }
@@ -88,16 +91,6 @@ export interface ScanResult {
 }
 
 /**
- * Rules for a scan: the built-in set (less what the files disable or redefine) plus the rules files';
- * their global allowlists after the given one; `warnings`: what the files ask for that is not done.
- */
-export function resolveRules(options: Pick<ScanOptions, 'rules' | 'rulesFiles' | 'allowlist'>): { rules: Rule[]; allowlist: Allowlist[]; warnings: string[] } {
-  const given = allowlistsOf(options.allowlist)
-  const combined = combineRules(options.rules ?? builtinRules(), (options.rulesFiles ?? []).map((file) => loadRulesFile(file)))
-  return { rules: combined.rules, allowlist: [...given, ...combined.allowlists], warnings: combined.warnings }
-}
-
-/**
  * Scans a directory, a git repository or a GitHub organisation/user.
  * @throws RulesError, SourceError, GitHubError (codes LEAKGATE_ERR_*) when the scan cannot run.
  */
@@ -109,6 +102,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   const state: ScanState = {}
   const ignore = new Set(options.ignore ?? [])
   let items: AsyncGenerator<ScanItem>
+  let dirPath: string | undefined
   const reach = {
     ...(options.reach === undefined ? {} : { reach: options.reach }),
     ...(options.onDiagnostic === undefined ? {} : { onDiagnostic: options.onDiagnostic }),
@@ -119,6 +113,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
       if (existsSync(path) && statSync(path).isDirectory()) {
         for (const f of readIgnoreFile(join(path, '.leakgateignore'))) ignore.add(f)
       }
+      dirPath = path
       items = dirSource(path, limits, progress)
       break
     }
@@ -157,9 +152,9 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   const maxFindings = options.maxFindings ?? Infinity
   const maxBytes = options.maxBytes ?? Infinity
   let truncated: ScanResult['truncated']
-  const sources = source.type === 'dir' && (options.jobs ?? 1) > 1 && options.rules === undefined ? threadSources(options) : undefined
-  if (sources !== undefined) {
-    truncated = await scanInThreads(items, options.jobs ?? 1, sources, { rules, allowlist }, findings, progress, options)
+  const sources = dirPath !== undefined && (options.jobs ?? 1) > 1 && options.rules === undefined ? threadSources(options) : undefined
+  if (dirPath !== undefined && sources !== undefined) {
+    truncated = await scanInThreads(dirPath, limits, options.jobs ?? 1, sources, { rules, allowlist }, findings, progress, options)
   } else {
     let n = 0
     for await (const item of items) {
@@ -182,7 +177,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
 }
 
-function threadSources(options: ScanOptions): RuleSources | undefined {
+function threadSources(options: Pick<ScanOptions, 'rulesFiles' | 'allowlist' | 'showSecrets'>): RuleSources | undefined {
   const given = allowlistsOf(options.allowlist)
   if (given.length > 1) return undefined
   const allowlist = allowlistSources(given[0] ?? { regexes: [], paths: [], stopwords: [] })
@@ -190,57 +185,81 @@ function threadSources(options: ScanOptions): RuleSources | undefined {
   return { rulesFiles: [...(options.rulesFiles ?? [])], allowlist, showSecrets: options.showSecrets === true }
 }
 
-/** A batch goes to a thread once it holds this many bytes or files: small files travel together. */
-const BATCH_BYTES = 512 * 1024
-const BATCH_FILES = 256
-/** Threads start once this much was read: below it, their start (module loads, rule compilation) costs more than it saves. */
-const THREADS_AFTER_BYTES = 4 * 1024 * 1024
+/** A batch goes to a thread once it holds this many bytes (by the listing's sizes) or files: small files travel together. */
+const BATCH_BYTES = 1024 * 1024
+const BATCH_FILES = 64
+/** Threads start once the listing holds this much: below it, their start (module loads, rule compilation) costs more than it saves. */
+const THREADS_AFTER_BYTES = 2 * 1024 * 1024
 
 /**
- * Reads on this thread, scans on `jobs` threads: batches of files, a few in flight a thread, their
- * findings taken in the order the batches were made. The first THREADS_AFTER_BYTES are scanned
- * here, and so is every batch until a thread is ready: a small directory starts no thread, and a
- * large one is never slower for having asked for threads.
+ * Lists on this thread, reads and scans on `jobs` threads (this one and `jobs - 1` workers): batches
+ * of paths, each file's outcome taken in listing order, so findings, progress and limits are those of
+ * a one-thread scan. The workers are the process's pool (scan-threads.ts): a warm pool takes batches
+ * at once; otherwise one starts once the listing holds THREADS_AFTER_BYTES, so a small directory
+ * starts none. This thread scans every batch no worker wants (all busy, or not ready yet), so a
+ * large directory is never slower for having asked for threads.
  */
-async function scanInThreads(items: AsyncGenerator<ScanItem>, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: readonly Allowlist[] }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
+async function scanInThreads(root: string, limits: SourceLimits, jobs: number, sources: RuleSources, local: { rules: Rule[]; allowlist: readonly Allowlist[] }, findings: Finding[], progress: Progress, options: ScanOptions): Promise<ScanResult['truncated']> {
   const maxFindings = options.maxFindings ?? Infinity
   const maxBytes = options.maxBytes ?? Infinity
-  let threads: ScanThreads | undefined
-  const inFlight: Array<Promise<Finding[]>> = []
-  let batch: ScanItem[] = []
-  let bytes = 0
+  // This thread scans too: `jobs` threads in all.
+  const workers = jobs - 1
+  // A pool already up (an earlier scan's) is used from the first batch.
+  let threads = scanThreadsStarted(workers, sources) ? scanThreadsFor(workers, sources) : undefined
+  const inFlight: Array<Promise<FileOutcome[]>> = []
+  let batch: DirFile[] = []
+  let batchBytes = 0
+  let listed = 0
+  let here: Promise<void> | undefined
   let truncated: ScanResult['truncated']
   const settle = async (): Promise<void> => {
-    findings.push(...await inFlight.shift()!)
-    if (findings.length >= maxFindings) truncated = 'findings'
+    for (const outcome of await inFlight.shift()!) {
+      if (outcome === undefined) {
+        progress.skipped++
+        continue
+      }
+      progress.files++
+      progress.bytes += outcome.bytes
+      findings.push(...outcome.findings)
+      options.onProgress?.(progress)
+      if (findings.length >= maxFindings) truncated = 'findings'
+      else if (progress.bytes >= maxBytes) truncated = 'bytes'
+      if (truncated !== undefined) return
+    }
   }
-  const here = (items: ScanItem[]): Finding[] =>
-    items.flatMap((item) => toFindings(scanText(item.text, { ...local, path: item.origin.file }), item.origin, sources.showSecrets))
   const send = async (): Promise<void> => {
-    if (progress.bytes >= THREADS_AFTER_BYTES) threads ??= new ScanThreads(jobs, sources)
-    // While the threads start, this thread scans: a scan is never slower for having asked for threads.
-    inFlight.push(threads?.ready === true ? threads.scan(batch) : Promise.resolve(here(batch)))
+    if (threads === undefined && listed >= THREADS_AFTER_BYTES) threads = scanThreadsFor(workers, sources)
+    // This thread scans a batch whenever no thread wants it (they are busy, or still starting), one
+    // batch at a time (a thread may want the next once it is done): a scan is never slower for having
+    // asked for threads, and this thread, its rules already built, is one of the `jobs`.
+    if (threads?.wantsWork !== true && here !== undefined) await here
+    if (threads?.wantsWork === true) inFlight.push(threads.scan(batch, limits))
+    else {
+      const mine = scanDirBatch(batch, limits, { ...local, showSecrets: sources.showSecrets })
+      here = mine.then(() => undefined, () => undefined)
+      inFlight.push(mine)
+    }
     batch = []
-    bytes = 0
-    while (inFlight.length >= jobs * 2 && truncated === undefined) await settle()
+    batchBytes = 0
+    while (inFlight.length >= jobs * 8 && truncated === undefined) await settle()
   }
   try {
-    for await (const item of items) {
+    for await (const f of dirFiles(root, progress, true)) {
       options.signal?.throwIfAborted()
-      batch.push(item)
-      bytes += item.text.length
-      options.onProgress?.(progress)
-      if (progress.bytes >= maxBytes) truncated = 'bytes'
-      if (truncated !== undefined) break
-      if (bytes >= BATCH_BYTES || batch.length >= BATCH_FILES) await send()
+      batch.push(f)
+      batchBytes += f.size
+      listed += f.size
+      if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) await send()
       if (truncated !== undefined) break
     }
-    if (truncated !== 'findings' && batch.length > 0) await send()
-    while (inFlight.length > 0 && truncated !== 'findings') await settle()
+    if (truncated === undefined && batch.length > 0) await send()
+    while (inFlight.length > 0 && truncated === undefined) {
+      options.signal?.throwIfAborted()
+      await settle()
+    }
     return truncated
   } finally {
-    // Findings not taken are still owed an answer; none is wanted.
+    // Outcomes not taken are still owed an answer; none is wanted.
     for (const p of inFlight) p.catch(() => undefined)
-    await threads?.close()
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The keyword prefilter: every keyword of every rule found in one pass over the lowercased text,
- * by one Aho-Corasick automaton (a trie of the keywords whose missing transitions are filled in
- * from the failure links, so each character costs one table read). With ~700 keywords a regex
- * alternation or one `includes` a keyword costs a pass a keyword, more or less; this costs one.
+ * The keyword prefilter: every keyword of every rule found in one pass over the text, by one
+ * Aho-Corasick automaton (a trie of the keywords whose missing transitions are filled in from the
+ * failure links, so each character costs one table read). With ~700 keywords a regex alternation
+ * or one `includes` a keyword costs a pass a keyword, more or less; this costs one. ASCII letters
+ * are matched without regard to case by the table itself (an upper-case letter's column is its
+ * lower-case one's), so the text is not lowercased first: that copy cost as much as the pass.
  *
  * Besides which keywords occur, it records where the "positional" keywords occur (those of rules
  * that run only near their keywords, see Rule.reach), so the scanner can run those rules on
@@ -15,19 +17,25 @@ const WIDTH = 128
 /** What one pass found: the keywords present, and the places of the positional ones. */
 export interface KeywordHits {
   present: Set<string>
-  /** Keyword → start offsets (in the lowercased text) where it occurs, for positional keywords only. */
+  /** Keyword → start offsets in the text where it occurs, for positional keywords only. */
   at: Map<string, number[]>
+  /**
+   * False when a positional keyword outside ASCII occurs but its places could not be told (lowercasing
+   * the text changed its length): rules must then read the whole text.
+   */
+  placed: boolean
 }
 
 /** A compiled keyword set. */
 export interface KeywordMatcher {
-  find(lower: string): KeywordHits
+  /** The keywords in `text`, ASCII letters matched in any case. */
+  find(text: string): KeywordHits
 }
 
 /**
  * Compiles `keywords` (lowercase). `positional`: the keywords whose every occurrence is wanted.
- * Keywords with characters outside ASCII are looked for with `includes` / `indexOf` (there are
- * few or none).
+ * Keywords with characters outside ASCII are looked for with `includes` / `indexOf` in the
+ * lowercased text (there are few or none; the text is lowercased only for them).
  */
 export function keywordMatcher(keywords: readonly string[], positional: ReadonlySet<string> = new Set()): KeywordMatcher {
   const all = [...new Set(keywords)].filter((k) => k.length > 0)
@@ -82,33 +90,42 @@ export function keywordMatcher(keywords: readonly string[], positional: Readonly
       }
     }
   }
+  // Upper-case letters go where their lower-case letters go: matching ignores ASCII case.
+  for (let st = 0; st < states; st++) {
+    for (let c = 65; c <= 90; c++) goto[st * WIDTH + c] = goto[st * WIDTH + c + 32]!
+  }
+  // States are stored premultiplied by WIDTH, so a step is one add and one read.
+  for (let i = 0; i < goto.length; i++) goto[i] = goto[i]! * WIDTH
   // Per state: 0 nothing ends here, 1 only keywords whose presence is enough, 2 a positional one too.
   const kindOf = new Uint8Array(states)
-  for (let s = 0; s < states; s++) {
-    const out = outputs[s]!
-    if (out.length > 0) kindOf[s] = out.some((i) => positional.has(ascii[i]!)) ? 2 : 1
+  for (let st = 0; st < states; st++) {
+    const out = outputs[st]!
+    if (out.length > 0) kindOf[st] = out.some((i) => positional.has(ascii[i]!)) ? 2 : 1
   }
   const lengths = ascii.map((k) => k.length)
   return {
-    find(lower: string): KeywordHits {
+    find(text: string): KeywordHits {
       const present = new Set<string>()
       const at = new Map<string, number[]>()
       const seen = new Uint8Array(states)
+      let placed = true
+      const length = text.length
       let s = 0
-      for (let i = 0; i < lower.length; i++) {
-        const c = lower.charCodeAt(i)
-        s = c < WIDTH ? goto[s * WIDTH + c]! : 0
-        const kind = kindOf[s]!
+      for (let i = 0; i < length; i++) {
+        const c = text.charCodeAt(i)
+        s = c < WIDTH ? goto[s + c]! : 0
+        const state = s >> SHIFT
+        const kind = kindOf[state]!
         if (kind === 0) continue
         if (kind === 1) {
           // Presence only: the first time a state is reached is all that counts.
-          if (seen[s] === 0) {
-            seen[s] = 1
-            for (const k of outputs[s]!) present.add(ascii[k]!)
+          if (seen[state] === 0) {
+            seen[state] = 1
+            for (const k of outputs[state]!) present.add(ascii[k]!)
           }
           continue
         }
-        for (const k of outputs[s]!) {
+        for (const k of outputs[state]!) {
           const word = ascii[k]!
           present.add(word)
           if (!positional.has(word)) continue
@@ -118,15 +135,27 @@ export function keywordMatcher(keywords: readonly string[], positional: Readonly
           else list.push(start)
         }
       }
-      for (const k of other) {
-        if (!lower.includes(k)) continue
-        present.add(k)
-        if (!positional.has(k)) continue
-        const list: number[] = []
-        for (let i = lower.indexOf(k); i >= 0; i = lower.indexOf(k, i + 1)) list.push(i)
-        at.set(k, list)
+      if (other.length > 0) {
+        const lower = text.toLowerCase()
+        // Lowercasing changed some lengths (a few non-ASCII letters): offsets in `lower` would not be the text's.
+        const sameOffsets = lower.length === text.length
+        for (const k of other) {
+          if (!lower.includes(k)) continue
+          present.add(k)
+          if (!positional.has(k)) continue
+          if (!sameOffsets) {
+            placed = false
+            continue
+          }
+          const list: number[] = []
+          for (let i = lower.indexOf(k); i >= 0; i = lower.indexOf(k, i + 1)) list.push(i)
+          at.set(k, list)
+        }
       }
-      return { present, at }
+      return { present, at, placed }
     },
   }
 }
+
+/** log2(WIDTH): a premultiplied state back to its number. */
+const SHIFT = 7

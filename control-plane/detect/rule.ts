@@ -75,11 +75,19 @@ export interface Rule {
    */
   readonly reach?: Reach
   /**
-   * `path` is the text's file path, for rules that read code and configuration differently;
-   * `lower` the text lowercased, which the scanner has made already. `range` (only for a rule with
-   * `reach`): report only the matches starting in [from, to], looking for them from `from`.
+   * Lowercase strings whose presence in the text the rule wants to know (gates for its parts), with
+   * no effect on whether it runs: the scanner looks for them in the same automaton pass as every
+   * rule's keywords, so the text is walked once, and hands what it found to `find` as `present`.
    */
-  find(text: string, path?: string, lower?: string, range?: Range): Iterable<Candidate>
+  readonly presence?: readonly string[]
+  /**
+   * `path` is the text's file path, for rules that read code and configuration differently;
+   * `lower` the text lowercased, when the caller has made it (the scanner does not). `range` (only for a rule with
+   * `reach`): report only the matches starting in [from, to], looking for them from `from`.
+   * `present`: the keywords and `presence` strings that occur in the whole text (a superset of
+   * the rule's own; absent when the caller is not the scanner).
+   */
+  find(text: string, path?: string, lower?: string, range?: Range, present?: ReadonlySet<string>): Iterable<Candidate>
 }
 
 /** How far a rule's matches reach around its keywords (Rule.reach). */

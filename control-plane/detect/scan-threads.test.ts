@@ -2,13 +2,14 @@ import t from 'tap'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resolveRules, scanSource } from './index.js'
-import { ScanThreads } from './scan-threads.js'
-import { scanText } from './scanner.js'
-import { toFindings } from './findings.js'
-import type { ScanItem } from './sources/source.js'
+import { closeScanThreads, scanDirBatch, ScanThreads, scanThreadsReady, type RuleSources } from './scan-threads.js'
+import type { DirFile } from './sources/dir.js'
 import { PROVIDER_TOKENS } from './corpus/tokens.js'
 import { Rng } from './corpus/random.js'
 import { tempDir, waitFor } from './test/helpers.js'
+
+/** What scanSource hands the pool for the built-in rules and no allowlist. */
+const poolSources: RuleSources = { rulesFiles: [], allowlist: { regexes: [], paths: [], stopwords: [] }, showSecrets: false }
 
 t.test('a directory scanned on two threads gives the findings of one thread, in the same order', async (t) => {
   const dir = tempDir(t, 'leakgate-threads-')
@@ -46,19 +47,43 @@ t.test('a directory smaller than a batch is scanned without threads, and the sam
   t.same(four.findings, one.findings)
 })
 
-t.test('threads scan batches as this thread would, each batch answered in its own order', async (t) => {
+t.test('threads read and scan batches of files as this thread would, each batch answered in its own order', async (t) => {
+  const dir = tempDir(t, 'leakgate-threads-batches-')
   const rng = new Rng(8)
   const names = Object.keys(PROVIDER_TOKENS)
-  const batches: ScanItem[][] = Array.from({ length: 6 }, (_, b) => Array.from({ length: 5 }, (_, f) => ({
-    text: Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `token_${i} = "${PROVIDER_TOKENS[rng.pick(names)]!(rng).value}"` : `let x${i} = ${i}`)).join('\n'),
-    origin: { source: 'dir', file: `b${b}/f${f}.ts` },
-  })))
+  const batches: DirFile[][] = Array.from({ length: 6 }, (_, b) => Array.from({ length: 5 }, (_, f) => {
+    const file = `b${b}-f${f}.ts`
+    writeFileSync(join(dir, file), Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `token_${i} = "${PROVIDER_TOKENS[rng.pick(names)]!(rng).value}"` : `let x${i} = ${i}`)).join('\n'))
+    return { path: join(dir, file), file, size: 0 }
+  }))
+  // A file that is gone by the time it is read, and a binary one: skipped, in their places.
+  batches[1]!.splice(2, 0, { path: join(dir, 'gone.ts'), file: 'gone.ts', size: 0 })
+  writeFileSync(join(dir, 'blob.bin'), Buffer.from([1, 0, 2]))
+  batches[2]!.push({ path: join(dir, 'blob.bin'), file: 'blob.bin', size: 3 })
   const threads = new ScanThreads(2, { rulesFiles: [], allowlist: { regexes: [], paths: [], stopwords: [] }, showSecrets: false })
   t.teardown(() => threads.close())
   await waitFor('threads ready', () => threads.ready, 120_000)
-  const answers = await Promise.all(batches.map((b) => threads.scan(b)))
+  const limits = { maxFileSize: 1024 * 1024 }
+  const answers = await Promise.all(batches.map((b) => threads.scan(b, limits)))
   const { rules, allowlist } = resolveRules({})
-  const expected = batches.map((b) => b.flatMap((item) => toFindings(scanText(item.text, { rules, allowlist, path: item.origin.file }), item.origin, false)))
-  t.ok(expected.flat().length > 30, 'the batches hold findings')
+  const expected = await Promise.all(batches.map((b) => scanDirBatch(b, limits, { rules, allowlist, showSecrets: false })))
+  t.ok(expected.flat().flatMap((o) => o?.findings ?? []).length > 30, 'the batches hold findings')
+  t.equal(answers[1]![2], undefined, 'a missing file is skipped in its place')
+  t.equal(answers[2]![5], undefined, 'a binary file is skipped in its place')
   t.same(answers, expected)
+})
+
+t.test('a second scan with the same rules reuses the threads the first one started', async (t) => {
+  t.teardown(closeScanThreads)
+  const dir = tempDir(t, 'leakgate-threads-pool-')
+  const rng = new Rng(5)
+  // More than the bytes after which a scan starts threads.
+  for (let f = 0; f < 6; f++) writeFileSync(join(dir, `f${f}.txt`), `${'let filler = compute(1) // text\n'.repeat(30_000)}key = "${PROVIDER_TOKENS.githubClassic!(rng).value}"\n`)
+  const first = await scanSource({ type: 'dir', path: dir }, { jobs: 2 })
+  // --jobs 2: this thread and one worker.
+  await waitFor('threads ready', () => scanThreadsReady(1, poolSources), 120_000)
+  const second = await scanSource({ type: 'dir', path: dir }, { jobs: 2 })
+  t.equal(first.findings.length, 6)
+  t.same(second.findings, first.findings)
+  t.same(second.progress, first.progress)
 })

@@ -3,7 +3,7 @@
  * inline markers and overlaps rule out, and places each finding at its line and column.
  *
  * Cost stays linear in the text whatever its shape: each rule's patterns are bounded (see
- * detectors/), lines are located by binary search over line starts, and a file gives at most
+ * detectors/), lines are counted once up to the last finding, and a file gives at most
  * `maxFindings` findings, so a megabyte-long minified line or a generated file cannot stall a scan.
  */
 import { allowlistsOf, type Allowlist, type Candidate, type Reach, type Rule } from './rule.js'
@@ -47,8 +47,7 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   const global = allowlistsOf(options.allowlist)
   if (global.some((a) => skipsText(a, path, commit))) return []
   const max = options.maxFindings ?? 500
-  const lower = text.toLowerCase()
-  const hits = keywordsIn(lower, options.rules)
+  const hits = keywordsIn(text, options.rules)
   const present = hits.present
   const placed: Placed[] = []
   for (const rule of options.rules) {
@@ -56,7 +55,7 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
     const own = rule.allowlist === undefined ? rule.allowlists ?? [] : [rule.allowlist, ...rule.allowlists ?? []]
     if (own.some((a) => skipsText(a, path, commit))) continue
     let count = 0
-    for (const c of candidatesOf(rule, text, lower, path, hits)) {
+    for (const c of candidatesOf(rule, text, path, hits)) {
       const found: Found = { secret: c.value, match: c.match ?? c.value, line: () => lineAt(text, c.index), path, commit }
       if (global.some((a) => ignores(a, found)) || own.some((a) => ignores(a, found))) continue
       placed.push({ ...c, rule, end: c.index + (c.length ?? c.value.length) })
@@ -65,34 +64,60 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   }
   if (placed.length === 0) return []
   const kept = resolveOverlaps(placed)
-  const lines = lineStarts(text)
   const out: TextFinding[] = []
+  // Lines are counted as the findings go (they are in text order), only as far as the last one.
+  let line = 1
+  let lineStart = 0
+  let newline = text.indexOf('\n')
   for (const p of kept) {
-    const lineIndex = lineOf(lines, p.index)
-    const start = lines[lineIndex] ?? 0
-    const lineEnd = lineIndex + 1 < lines.length ? (lines[lineIndex + 1] ?? text.length) : text.length
+    while (newline >= 0 && newline < p.index) {
+      line++
+      lineStart = newline + 1
+      newline = text.indexOf('\n', lineStart)
+    }
+    const lineEnd = newline < 0 ? text.length : newline + 1
     // Markers are looked for near the secret: a whole minified line is not one statement.
-    const context = text.slice(Math.max(start, p.index - 300), Math.min(lineEnd, p.end + 300))
+    const context = text.slice(Math.max(lineStart, p.index - 300), Math.min(lineEnd, p.end + 300))
     if (hasLineMarker(context)) continue
-    out.push({ rule: p.rule, value: p.value, line: lineIndex + 1, column: p.index - start + 1 })
+    out.push({ rule: p.rule, value: p.value, line, column: p.index - lineStart + 1 })
     if (out.length >= max) break
   }
   return out
 }
 
+/** Builds what scanning with `rules` needs (the keyword automaton) now rather than on the first text. */
+export function prepareRules(rules: readonly Rule[]): void {
+  keywordsIn('', rules)
+}
+
 const matchers = new WeakMap<readonly Rule[], KeywordMatcher>()
+/**
+ * Automata by what they were built from: each scan resolves its rules into a new list, and the same
+ * keywords should not cost a new automaton (~100 ms) a scan. Few distinct sets ever exist in a process.
+ */
+const matchersByKeywords = new Map<string, KeywordMatcher>()
+const MAX_MATCHERS = 16
 
 /**
- * The rules' keywords that occur in a lowercased text, and where those of windowed rules occur:
+ * The rules' keywords that occur in a text (any ASCII case), and where those of windowed rules occur:
  * one pass of one automaton (keywords.ts) whatever the number of keywords.
  */
-function keywordsIn(lower: string, rules: readonly Rule[]): KeywordHits {
+function keywordsIn(text: string, rules: readonly Rule[]): KeywordHits {
   let m = matchers.get(rules)
   if (m === undefined) {
-    m = keywordMatcher(rules.flatMap((r) => r.keywords), new Set(rules.filter((r) => r.reach !== undefined).flatMap((r) => r.keywords)))
+    // The rules' presence strings ride along: one walk of the text answers them too.
+    const keywords = rules.flatMap((r) => [...r.keywords, ...r.presence ?? []])
+    const positional = [...new Set(rules.filter((r) => r.reach !== undefined).flatMap((r) => r.keywords))]
+    const key = JSON.stringify([[...new Set(keywords)], positional])
+    m = matchersByKeywords.get(key)
+    if (m === undefined) {
+      m = keywordMatcher(keywords, new Set(positional))
+      if (matchersByKeywords.size >= MAX_MATCHERS) matchersByKeywords.clear()
+      matchersByKeywords.set(key, m)
+    }
     matchers.set(rules, m)
   }
-  return m.find(lower)
+  return m.find(text)
 }
 
 /** Above this share of the text, a rule's windows are not worth their slicing: it reads the whole text. */
@@ -132,17 +157,16 @@ function windowsOf(rule: Rule, reach: Reach, at: ReadonlyMap<string, number[]>, 
  * looked for from the window's start only, and offsets are mapped back.
  * (Why this finds exactly what the whole text gives: regex-extent.ts and Rule.reach.)
  */
-function* candidatesOf(rule: Rule, text: string, lower: string, path: string, hits: KeywordHits): Iterable<Candidate> {
-  // Lowercasing changed some lengths (a few non-ASCII letters): offsets in `lower` are not the text's.
-  const windows = rule.reach === undefined || lower.length !== text.length ? undefined : windowsOf(rule, rule.reach, hits.at, text.length)
+function* candidatesOf(rule: Rule, text: string, path: string, hits: KeywordHits): Iterable<Candidate> {
+  const windows = rule.reach === undefined || !hits.placed ? undefined : windowsOf(rule, rule.reach, hits.at, text.length)
   if (windows === undefined) {
-    yield* rule.find(text, path, lower)
+    yield* rule.find(text, path, undefined, undefined, hits.present)
     return
   }
   for (const [from, to] of windows) {
     const start = Math.max(0, from - LOOK_PAD)
     const end = Math.min(text.length, to + LOOK_PAD)
-    for (const c of rule.find(text.slice(start, end), path, lower.slice(start, end), { from: from - start, to: to - start })) {
+    for (const c of rule.find(text.slice(start, end), path, undefined, { from: from - start, to: to - start }, hits.present)) {
       yield { ...c, index: c.index + start }
     }
   }
@@ -258,21 +282,4 @@ function resolveOverlaps(placed: Placed[]): Placed[] {
     }
   }
   return kept.sort((a, b) => a.index - b.index)
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0]
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1)
-  return starts
-}
-
-function lineOf(starts: number[], offset: number): number {
-  let lo = 0
-  let hi = starts.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if ((starts[mid] ?? 0) <= offset) lo = mid
-    else hi = mid - 1
-  }
-  return lo
 }

@@ -5,7 +5,7 @@
  * '...')` (PHP), `ENV DB_PASSWORD value` (Dockerfile), `--password value` (command lines),
  * `machine … password …` (.netrc), `_auth=` (.npmrc). The generic rule's `name = value` misses them.
  */
-import type { Candidate, Rule } from '../rule.js'
+import type { Candidate, Range, Rule } from '../rule.js'
 import { keywordMatcher } from '../keywords.js'
 import { isPlausibleSecret, isPublicName } from '../suppress.js'
 import { decodeBase64Text } from './structured.js'
@@ -22,6 +22,8 @@ interface Shape {
   flags: string
   /** Lowercase strings one of which the text must hold for the shape to be tried (speed). */
   gate: string[]
+  /** Lowercase strings each of which the text must hold too: words every match has, past a costly start. */
+  also?: string[]
 }
 
 const SHAPES: Shape[] = [
@@ -74,24 +76,27 @@ const SHAPES: Shape[] = [
   { source: `docker[ \\t]+login\\b[^\\n]{0,120}?[ \\t]-p[ \\t]+["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['docker'] },
   { source: `(?:mysql|mysqldump|sshpass)\\b[^\\n]{0,120}?\\s-p["']?(?<value>[^\\s"'$]{3,200})`, flags: 'g', gate: ['mysql', 'sshpass'] },
   // .netrc: machine host login user password value
-  { source: `(?:\\bmachine\\s+\\S{1,255}|^[ \\t]{0,8}default)\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'gm', gate: ['machine', 'default'] },
+  { source: `(?:\\bmachine\\s+\\S{1,255}|^[ \\t]{0,8}default)\\s+login\\s+\\S{1,255}\\s+password\\s+(?<value>[^\\s'"\`]{1,200})`, flags: 'gm', gate: ['machine', 'default'], also: ['login', 'password'] },
 ]
 
 /**
  * Every shape's gates, found in one pass over the text: one `includes` a gate (some sixty) read a large
- * file sixty times, a fifth of a scan's time on source code.
+ * file sixty times, a fifth of a scan's time on source code. The scanner finds them in its own pass
+ * (the rule's `presence`); this matcher serves callers that give no `present`.
  */
-const GATES = keywordMatcher(SHAPES.flatMap((shape) => shape.gate))
+const GATE_STRINGS = [...new Set(SHAPES.flatMap((shape) => [...shape.gate, ...shape.also ?? []]))]
+const GATES = keywordMatcher(GATE_STRINGS)
 
 /** The named-value detectors. */
 export function namedValueRules(): Rule[] {
   return [{
     id: 'named-secret', kind: 'generic_secret', description: 'Secret whose name and value are written apart (env lists, XML, Terraform, PHP, Dockerfile, command lines, .netrc)', severity: 'medium',
     keywords: ['pass', 'pwd', 'secret', 'token', 'key', 'credential', 'mysql', 'securestring', 'auth', 'docker', 'redis-cli', 'default', 'buildconfigfield', 'resvalue'], priority: 0,
-    *find(text: string, _path?: string, lower = text.toLowerCase()): Iterable<Candidate> {
-      const gates = GATES.find(lower).present
+    presence: GATE_STRINGS,
+    *find(text: string, _path?: string, lower?: string, _range?: Range, present?: ReadonlySet<string>): Iterable<Candidate> {
+      const gates = present ?? GATES.find(lower ?? text).present
       for (const shape of SHAPES) {
-        if (!shape.gate.some((g) => gates.has(g))) continue
+        if (!shape.gate.some((g) => gates.has(g)) || !(shape.also ?? []).every((g) => gates.has(g))) continue
         const re = new RegExp(shape.source, shape.flags)
         for (let m = re.exec(text); m !== null; m = re.exec(text)) {
           const name = m.groups?.name ?? m.groups?.name2 ?? 'password'

@@ -11,8 +11,47 @@ import { isBinary, type Progress, type ScanItem, type SourceLimits } from './sou
 
 const READ_AHEAD = 16
 
+/** A regular file found under the root: where it is, its name as findings give it, and its size when listed. */
+export interface DirFile {
+  path: string
+  file: string
+  /** What lstat said when listed (0 when it could not say): for sharing work out, never a limit. */
+  size: number
+}
+
 /** Yields the text files under `root`. */
 export async function* dirSource(root: string, limits: SourceLimits, progress: Progress): AsyncGenerator<ScanItem> {
+  // Reads overlap (a window of READ_AHEAD files) while results keep the listing's order: one
+  // read at a time left the scan waiting on the file system for most of its time.
+  const pending: Array<Promise<DirText | undefined>> = []
+  const take = async (): Promise<ScanItem | undefined> => {
+    const read = await pending.shift()!
+    if (read === undefined) {
+      progress.skipped++
+      return undefined
+    }
+    progress.files++
+    progress.bytes += read.bytes
+    return read.item
+  }
+  for await (const f of dirFiles(root, progress)) {
+    pending.push(readDirFile(f, limits))
+    if (pending.length < READ_AHEAD) continue
+    const item = await take()
+    if (item !== undefined) yield item
+  }
+  while (pending.length > 0) {
+    const item = await take()
+    if (item !== undefined) yield item
+  }
+}
+
+/**
+ * The regular files under `root` (or `root` itself when it is a file), in the order a scan reports
+ * them: a directory's files by name, then its subdirectories by name; `.git` and symbolic links are
+ * left out. `sizes`: lstat each file for DirFile.size (else 0). Unreadable directories count as skipped.
+ */
+export async function* dirFiles(root: string, progress: Progress, sizes = false): AsyncGenerator<DirFile> {
   let stat
   try {
     stat = await lstat(root)
@@ -20,8 +59,7 @@ export async function* dirSource(root: string, limits: SourceLimits, progress: P
     throw new SourceError(`${root}: ${(cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (cause as Error).message}`, { cause })
   }
   if (stat.isFile()) {
-    const item = await readItem(root, root.split(sep).pop() ?? root, limits, progress)
-    if (item !== undefined) yield item
+    yield { path: root, file: root.split(sep).pop() ?? root, size: stat.size }
     return
   }
   if (!stat.isDirectory()) throw new SourceError(`${root}: not a file or directory`)
@@ -48,57 +86,39 @@ export async function* dirSource(root: string, limits: SourceLimits, progress: P
         files.push(path)
       }
     }
-    // Reads overlap (a window of READ_AHEAD files) while results keep directory order: one
-    // read at a time left the scan waiting on the file system for most of its time.
-    const pending: Array<Promise<ScanItem | undefined>> = []
-    let next = 0
-    const fill = (): void => {
-      while (pending.length < READ_AHEAD && next < files.length) {
-        const path = files[next++]!
-        pending.push(readItem(path, relative(root, path).split(sep).join('/'), limits, progress))
-      }
-    }
-    fill()
-    while (pending.length > 0) {
-      const item = await pending.shift()!
-      fill()
-      if (item !== undefined) yield item
-    }
+    const found = sizes ? await Promise.all(files.map((path) => lstat(path).then((s) => s.size, () => 0))) : undefined
+    for (const [i, path] of files.entries()) yield { path, file: relative(root, path).split(sep).join('/'), size: found?.[i] ?? 0 }
     // Reverse so that the stack visits directories in name order.
     stack.push(...subdirs.reverse())
   }
 }
 
+/** A file read as text, and how many bytes it was. */
+export interface DirText {
+  item: ScanItem
+  bytes: number
+}
+
 /**
- * Reads one file, if it is a regular file (checked on the opened descriptor, so a file swapped for a
- * FIFO or a device between listing and opening is not read) and not larger than the limit, counted
- * on the bytes read: /proc files say 0 in stat and yield megabytes. O_NOFOLLOW refuses a symbolic
- * link put in its place; O_NONBLOCK keeps a FIFO from blocking the open.
+ * Reads one listed file, if it is a regular file (checked on the opened descriptor, so a file swapped
+ * for a FIFO or a device between listing and opening is not read), not binary and not larger than the
+ * limit, counted on the bytes read: /proc files say 0 in stat and yield megabytes. O_NOFOLLOW refuses
+ * a symbolic link put in its place; O_NONBLOCK keeps a FIFO from blocking the open. Undefined: skipped.
  */
-async function readItem(path: string, file: string, limits: SourceLimits, progress: Progress): Promise<ScanItem | undefined> {
+export async function readDirFile(f: DirFile, limits: SourceLimits): Promise<DirText | undefined> {
   let handle
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    handle = await open(f.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch {
-    progress.skipped++
     return undefined
   }
   try {
     const s = await handle.stat()
-    if (!s.isFile() || s.size > limits.maxFileSize) {
-      progress.skipped++
-      return undefined
-    }
+    if (!s.isFile() || s.size > limits.maxFileSize) return undefined
     const bytes = await readAtMost(handle, limits.maxFileSize, s.size)
-    if (bytes === undefined || isBinary(bytes)) {
-      progress.skipped++
-      return undefined
-    }
-    progress.files++
-    progress.bytes += bytes.length
-    return { text: bytes.toString('utf8'), origin: { source: 'dir', file } }
+    if (bytes === undefined || isBinary(bytes)) return undefined
+    return { item: { text: bytes.toString('utf8'), origin: { source: 'dir', file: f.file } }, bytes: bytes.length }
   } catch {
-    progress.skipped++
     return undefined
   } finally {
     await handle.close().catch(() => undefined)
