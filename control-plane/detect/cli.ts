@@ -36,7 +36,7 @@ options:
   --github-api-url URL   GitHub API base, for GitHub Enterprise (LEAKGATE_GITHUB_API_URL)
   --github-max-wait S    longest wait for a rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
   --jobs N               threads scanning a directory's files (default: the cores, at most 4;
-                         a directory under 4 MiB is scanned on one)
+                         a directory under 2 MiB is scanned on one)
   --list-kinds           print the kinds of secret the built-in rules find, and exit
   --quiet                no progress on standard error
 GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN.`
