@@ -59,8 +59,18 @@ export interface ProviderSpec {
   keywordInside?: boolean
   /** Flags of `pattern` (`i`). */
   flags?: string
+  /**
+   * Where this spec and another rule report overlapping text, the higher priority wins. By default a
+   * self-describing token (no `near`) has 2 and a named value 1, so a generic JWT or `sk_live_` rule
+   * wins over a named one; a spec whose name proves a more specific issuer than the other rule's
+   * shape (a Monday.com JWT, a Paystack `sk_live_` key) sets `PRIORITY_OVER_SHAPE`.
+   */
+  priority?: number
   samples: { valid: readonly Sample[]; invalid: readonly Sample[] }
 }
+
+/** The priority of a spec whose name tells a more specific issuer than a token's shape (see `ProviderSpec.priority`). */
+export const PRIORITY_OVER_SHAPE = 3
 
 /** How far a value may stand from the name before it (`"snyk_token": "…"`, `Using Snyk Key=…`). */
 const NEAR_GAP = 40
@@ -86,7 +96,7 @@ export function providerRule(spec: ProviderSpec): Rule {
     // The token is wrapped in a group of its own, so the spec's groups are one further.
     group: spec.group === undefined ? 1 : spec.group + 1,
     keywords: spec.keywords,
-    priority: spec.near === undefined ? 2 : 1,
+    priority: spec.priority ?? (spec.near === undefined ? 2 : 1),
     ...(spec.entropy === undefined ? {} : { entropy: spec.entropy }),
     ...(spec.validate === undefined ? {} : { validate: spec.validate }),
     ...(spec.skipPlaceholderCheck === true ? { skipPlaceholderCheck: true } : {}),
@@ -149,4 +159,43 @@ export function expandSample(sample: Sample, rng: Rng): string {
     if (alphabet === undefined || length === undefined) throw new RangeError(`unknown sample placeholder {${name}${length === undefined ? '' : `:${length}`}}`)
     return rng.chars(Number(length), alphabet)
   })
+}
+
+/**
+ * True samples of a value recognisable only by the name before it (`name` as a developer writes it,
+ * `snyk`, `elasticEmail`): the shapes such a value is written in and other scanners' test suites
+ * use: env lines, config assignments, JSON, Go, an XML element with the value on its own line, a log line.
+ */
+export function named(name: string, value: string): string[] {
+  const title = name.charAt(0).toUpperCase() + name.slice(1)
+  const upper = name.toUpperCase()
+  return [
+    `${upper}_API_KEY=${value}`,
+    `${upper}_API_TOKEN=${value}`,
+    `${name}_api_token = "${value}"`,
+    `{\n    "${name}_token": "${value}"\n}`,
+    `{"${name.toLowerCase()}_api_key": "${value}"}`,
+    `${name}Token := "${value}"`,
+    `var ${name}Key string = "${value}"`,
+    `<${name}Key>\n    ${value}\n</${name}Key>`,
+    `[DEBUG] Using ${title} Key=${value}`,
+  ]
+}
+
+/** True samples of a token whose format says who issued it: bare, an env line, JSON, Go, a header. */
+export function bare(token: string): string[] {
+  return [token, `API_TOKEN=${token}`, `"credentials": "${token}"`, `apiToken := "${token}"`, `Authorization: Bearer ${token}`]
+}
+
+/** A value with no provider's name before it: a name-anchored spec must not report it. */
+export function withoutName(value: string): string {
+  return `api_token = "${value}"`
+}
+
+/**
+ * False samples of a value recognised by its name: the value without the name, a wrong length after
+ * the name, and a placeholder after the name (a run of x's unless given).
+ */
+export function unnamed(name: string, value: string, wrong: string, placeholder?: string): string[] {
+  return [withoutName(value), `${name.toUpperCase()}_API_KEY=${wrong}`, `${name}_token: ${placeholder ?? 'x'.repeat(Math.max(8, wrong.length))}`]
 }

@@ -2,34 +2,8 @@
  * Provider detectors, providers named A-D (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import type { ProviderSpec, Sample } from '../provider-spec.js'
+import { bare, named, unnamed, type ProviderSpec } from '../provider-spec.js'
 import { isEnvReference, isTemplated } from '../../suppress.js'
-
-/**
- * The shapes a value recognised by its name is written in: an env line, JSON, Go, an XML element
- * with the value on its own line, a log line. `name` is the provider's name as a developer writes it.
- */
-function named(name: string, value: string): Sample[] {
-  const title = name.charAt(0).toUpperCase() + name.slice(1)
-  return [
-    `${name.toUpperCase()}_API_KEY=${value}`,
-    `{\n    "${name}_token": "${value}"\n}`,
-    `${name}Token := "${value}"`,
-    `var ${name}Key string = "${value}"`,
-    `<${name}Key>\n    ${value}\n</${name}Key>`,
-    `[DEBUG] Using ${title} Key=${value}`,
-  ]
-}
-
-/** The shapes a self-describing token is written in: bare, an env line, JSON, a Go assignment. */
-function bare(value: string): Sample[] {
-  return [value, `API_TOKEN=${value}`, `"credentials": "${value}"`, `apiToken := "${value}"`]
-}
-
-/** A value recognised by its name: the same value without the name, too short, or a placeholder. */
-function unnamed(name: string, value: string, shorter: string, placeholder: string): Sample[] {
-  return [`value = "${value}"`, `${name.toUpperCase()}_API_KEY=${shorter}`, `${name}_token: ${placeholder}`]
-}
 
 /** The specs of this group, before the placeholder check is set (see `typedValuesAllowed`). */
 const TABLE: ProviderSpec[] = [

@@ -2,32 +2,11 @@
  * Provider detectors, providers named M-R (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import type { ProviderSpec } from '../provider-spec.js'
+import { named, withoutName, type ProviderSpec } from '../provider-spec.js'
 import { hasValidCrc32Checksum } from '../checksums.js'
 
 /** A UUID in any case, as providers print them. */
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
-
-/**
- * The lines in which a value recognised by its provider's name must be found: the assignments,
- * JSON, XML and log lines that the samples of other scanners are written in.
- */
-function named(name: string, value: string): string[] {
-  const title = name[0]!.toUpperCase() + name.slice(1)
-  return [
-    `${name}Token := "${value}"`,
-    `var ${name}Key string = "${value}"`,
-    `<${name}Key>\n    ${value}\n</${name}Key>`,
-    `[DEBUG] Using ${title} Key=${value}`,
-    `{"${name.toLowerCase()}_api_key": "${value}"}`,
-    `${name.toUpperCase()}_API_TOKEN=${value}`,
-  ]
-}
-
-/** The same value with no provider's name before it: a name-anchored rule must not report it. */
-function unnamed(value: string): string {
-  return `api_token = "${value}"`
-}
 
 /**
  * Tokens of a checksummed format whose checksum does not verify cannot have been issued, yet samples,
@@ -63,7 +42,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['mailer[_.-]?lite'], keywords: ['mailerlite', 'mailer_lite', 'mailer-lite', 'mailer.lite'], entropy: 3,
     samples: {
       valid: named('mailerlite', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'mailerlite_key = "{lc:31}"', 'mailerlite_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'mailerlite_key = "{lc:31}"', 'mailerlite_key = "{upper:32}"'],
     },
   },
   {
@@ -87,7 +66,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['mailjet'], keywords: ['mailjet'], entropy: 3,
     samples: {
       valid: named('mailjet', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'mailjet_key = "{hex:31}"', 'mailjet_key = "{upper:32}"'],
+      invalid: [withoutName('{hex:32}'), 'mailjet_key = "{hex:31}"', 'mailjet_key = "{upper:32}"'],
     },
   },
   {
@@ -95,7 +74,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'md-[A-Za-z0-9_-]{22}|[A-Za-z0-9]{22}', near: ['mandrill'], keywords: ['mandrill'], entropy: 3.5,
     samples: {
       valid: [...named('mandrill', 'md-{a62:22}'), 'MANDRILL_KEY={a62:22}'],
-      invalid: [unnamed('md-{a62:22}'), 'mandrill_key = "md-{a62:12}"', 'mandrill_key = "{a62:30}"'],
+      invalid: [withoutName('md-{a62:22}'), 'mandrill_key = "md-{a62:12}"', 'mandrill_key = "{a62:30}"'],
     },
   },
   // Mapbox tokens are `pk.` (public), `sk.` (secret) or `tk.` (temporary) and base64url JSON naming the user.
@@ -104,7 +83,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'pk\\.[A-Za-z0-9_-]{50,200}\\.[A-Za-z0-9_-]{20,30}', near: ['mapbox'], keywords: ['mapbox'], entropy: 3.5,
     samples: {
       valid: named('mapbox', 'pk.{a62:60}.{a62:22}'),
-      invalid: [unnamed('pk.{a62:60}.{a62:22}'), 'mapbox_token = "pk.{a62:20}.{a62:22}"'],
+      invalid: [withoutName('pk.{a62:60}.{a62:22}'), 'mapbox_token = "pk.{a62:20}.{a62:22}"'],
     },
   },
   {
@@ -128,7 +107,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'sk\\.[A-Za-z0-9.-]{80,240}', near: ['mapbox'], keywords: ['mapbox'], entropy: 4,
     samples: {
       valid: named('mapbox', 'sk.{a62:60}.{a62:30}'),
-      invalid: [unnamed('sk.{a62:60}.{a62:30}'), 'mapbox_token = "sk.{a62:40}"'],
+      invalid: [withoutName('sk.{a62:60}.{a62:30}'), 'mapbox_token = "sk.{a62:40}"'],
     },
   },
   {
@@ -144,7 +123,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{26}', near: ['mattermost'], keywords: ['mattermost'], entropy: 3,
     samples: {
       valid: named('mattermost', '{lc:26}'),
-      invalid: [unnamed('{lc:26}'), 'mattermost_token = "{lc:25}"', 'mattermost_token = "{upper:26}"'],
+      invalid: [withoutName('{lc:26}'), 'mattermost_token = "{lc:25}"', 'mattermost_token = "{upper:26}"'],
     },
   },
   {
@@ -177,7 +156,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{25}', near: ['message[_.-]?bird'], keywords: ['messagebird', 'message_bird', 'message-bird', 'message.bird'], entropy: 3.5,
     samples: {
       valid: [...named('messagebird', '{a62:25}'), 'MESSAGE_BIRD_KEY={a62:25}'],
-      invalid: [unnamed('{a62:25}'), 'messagebird_key = "{a62:24}"', 'messagebird_key = "xxxxxxxxxxxxxxxxxxxxxxxxx"'],
+      invalid: [withoutName('{a62:25}'), 'messagebird_key = "{a62:24}"', 'messagebird_key = "xxxxxxxxxxxxxxxxxxxxxxxxx"'],
     },
   },
   {
@@ -185,7 +164,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['message[_.-]?bird'], keywords: ['messagebird', 'message_bird', 'message-bird', 'message.bird'], entropy: 3,
     samples: {
       valid: named('messagebird', '{uuid}'),
-      invalid: [unnamed('{uuid}'), 'messagebird_client_id = "{hex:8}-{hex:4}-{hex:4}-{hex:12}"'],
+      invalid: [withoutName('{uuid}'), 'messagebird_client_id = "{hex:8}-{hex:4}-{hex:4}-{hex:12}"'],
     },
   },
   // Teams incoming webhooks: the old connector URL, and the Power Automate / Logic Apps workflow
@@ -227,7 +206,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{32}', near: ['mistral'], keywords: ['mistral'], entropy: 3.8,
     samples: {
       valid: named('mistral', '{a62:32}'),
-      invalid: [unnamed('{a62:32}'), 'mistral_key = "{a62:31}"', 'mistral_key = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"'],
+      invalid: [withoutName('{a62:32}'), 'mistral_key = "{a62:31}"', 'mistral_key = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"'],
     },
   },
   // MongoDB Atlas: service accounts (mdb_sa_id_ / mdb_sa_sk_) and the older programmatic API keys,
@@ -237,7 +216,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['(?:mongodb[_.-]?)?atlas[_.-]?(?:api[_.-]?)?(?:private|secret)', 'mongodb[_.-]?atlas'], keywords: ['atlas'], entropy: 3,
     samples: {
       valid: ['MONGODB_ATLAS_PRIVATE_KEY={uuid}', 'atlasPrivateKey := "{uuid}"', '{"atlas_api_private_key": "{uuid}"}', 'mongodbAtlasKey = "{uuid}"'],
-      invalid: [unnamed('{uuid}'), 'atlas_region = "{uuid}"', 'MONGODB_ATLAS_PRIVATE_KEY={hex:32}'],
+      invalid: [withoutName('{uuid}'), 'atlas_region = "{uuid}"', 'MONGODB_ATLAS_PRIVATE_KEY={hex:32}'],
     },
   },
   {
@@ -261,7 +240,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-f]{40}', near: ['monkey[_.-]?learn'], keywords: ['monkeylearn', 'monkey_learn', 'monkey-learn', 'monkey.learn'], entropy: 3,
     samples: {
       valid: named('monkeylearn', '{hex:40}'),
-      invalid: [unnamed('{hex:40}'), 'monkeylearn_key = "{hex:39}"'],
+      invalid: [withoutName('{hex:40}'), 'monkeylearn_key = "{hex:39}"'],
     },
   },
   {
@@ -269,7 +248,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{64}', near: ['moralis'], keywords: ['moralis'], entropy: 4,
     samples: {
       valid: named('moralis', '{a62:64}'),
-      invalid: [unnamed('{a62:64}'), 'moralis_key = "{a62:63}"'],
+      invalid: [withoutName('{a62:64}'), 'moralis_key = "{a62:63}"'],
     },
   },
   {
@@ -278,7 +257,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '(?<![/+])[0-9A-Za-z/+]{75}(?![/+=])', near: ['(?<![A-Za-z])mux'], keywords: ['mux'], entropy: 4.5,
     samples: {
       valid: [...named('mux', '{b64:75}'), 'MUX_TOKEN_SECRET={a62:75}'],
-      invalid: [unnamed('{b64:75}'), 'mux_secret = "{a62:60}"', 'demux = "{a62:75}"', 'mux_blob = "{a62:30}/{a62:75}/{a62:20}"'],
+      invalid: [withoutName('{b64:75}'), 'mux_secret = "{a62:60}"', 'demux = "{a62:75}"', 'mux_blob = "{a62:30}/{a62:75}/{a62:20}"'],
     },
   },
   {
@@ -286,7 +265,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_=-]{40,46}', near: ['netlify'], keywords: ['netlify'], entropy: 4,
     samples: {
       valid: [...named('netlify', '{a62:43}'), 'netlify_token: {b64u:40}'],
-      invalid: [unnamed('{a62:43}'), 'netlify_token = "{a62:30}"', 'netlify_token = "{a62:50}"'],
+      invalid: [withoutName('{a62:43}'), 'netlify_token = "{a62:30}"', 'netlify_token = "{a62:50}"'],
     },
   },
   {
@@ -343,7 +322,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{64}', near: ['new[_.-]?relic'], keywords: ['newrelic', 'new_relic', 'new-relic', 'new.relic'], entropy: 4,
     samples: {
       valid: [...named('newrelic', '{a62:64}'), 'NEW_RELIC_KEY={lc:64}'],
-      invalid: [unnamed('{a62:64}'), 'newrelic_key = "{a62:60}"'],
+      invalid: [withoutName('{a62:64}'), 'newrelic_key = "{a62:60}"'],
     },
   },
   {
@@ -359,7 +338,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['news[_.-]?api'], keywords: ['newsapi', 'news_api', 'news-api', 'news.api'], entropy: 3,
     samples: {
       valid: named('newsapi', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'newsapi_key = "{hex:30}"'],
+      invalid: [withoutName('{hex:32}'), 'newsapi_key = "{hex:30}"'],
     },
   },
   {
@@ -369,7 +348,7 @@ export const SPECS: ProviderSpec[] = [
     validate: (s) => /[0-9]/.test(s) && /[A-Za-z]/.test(s),
     samples: {
       valid: [...named('nexmo', '{a62:12}{d:4}'), 'You can find a nexmo secret {d:2}{a62:14} within'],
-      invalid: [unnamed('{a62:12}{d:4}'), 'NEXMO_API_SECRET = NEXMO_SECRET_KEY', 'nexmo_secret = "{a62:15}"'],
+      invalid: [withoutName('{a62:12}{d:4}'), 'NEXMO_API_SECRET = NEXMO_SECRET_KEY', 'nexmo_secret = "{a62:15}"'],
     },
   },
   {
@@ -377,7 +356,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '2[A-Za-z0-9]{26}_[0-9][A-Za-z0-9]{20}', near: ['ngrok'], keywords: ['ngrok'], entropy: 4,
     samples: {
       valid: [...named('ngrok', '2{a62:26}_{d:1}{a62:20}'), 'ngrok config add-authtoken 2{a62:26}_{d:1}{a62:20}'],
-      invalid: [unnamed('2{a62:26}_{d:1}{a62:20}'), 'ngrok_token = "2{a62:20}_{d:1}{a62:20}"'],
+      invalid: [withoutName('2{a62:26}_{d:1}{a62:20}'), 'ngrok_token = "2{a62:20}_{d:1}{a62:20}"'],
     },
   },
   {
@@ -418,7 +397,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{46}', near: ['nuget'], keywords: ['nuget'], entropy: 4,
     samples: {
       valid: named('nuget', '{lc:46}'),
-      invalid: [unnamed('{lc:46}'), 'nuget_key = "{lc:45}"', 'nuget_key = "{hex:46}"'],
+      invalid: [withoutName('{lc:46}'), 'nuget_key = "{lc:45}"', 'nuget_key = "{hex:46}"'],
     },
   },
   {
@@ -434,7 +413,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{30}', near: ['nylas'], keywords: ['nylas'], entropy: 3.8,
     samples: {
       valid: named('nylas', '{a62:30}'),
-      invalid: [unnamed('{a62:30}'), 'nylas_key = "{a62:29}"'],
+      invalid: [withoutName('{a62:30}'), 'nylas_key = "{a62:29}"'],
     },
   },
   {
@@ -442,7 +421,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9=_-]{32}', near: ['nytimes', 'new[_.-]?york[_.-]?times'], keywords: ['nytimes', 'newyorktimes', 'new-york-times', 'new_york_times'], entropy: 3.5,
     samples: {
       valid: [...named('nytimes', '{a62:32}'), 'new-york-times_key: {b64u:32}'],
-      invalid: [unnamed('{a62:32}'), 'nytimes_key = "{a62:31}"'],
+      invalid: [withoutName('{a62:32}'), 'nytimes_key = "{a62:31}"'],
     },
   },
   {
@@ -450,7 +429,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}-[a-f0-9]{32}|[A-Za-z0-9]{24}', near: ['oanda'], keywords: ['oanda'], entropy: 3.5,
     samples: {
       valid: [...named('oanda', '{hex:32}-{hex:32}'), 'You can find a oanda secret {a62:24} within'],
-      invalid: [unnamed('{hex:32}-{hex:32}'), 'oanda_token = "{a62:23}"'],
+      invalid: [withoutName('{hex:32}-{hex:32}'), 'oanda_token = "{a62:23}"'],
     },
   },
   {
@@ -467,7 +446,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_=-]{42}', near: ['okta'], keywords: ['okta'], entropy: 4,
     samples: {
       valid: [...named('okta', '00{b64u:40}'), 'OKTA_CLIENT_TOKEN=00{a62:40}'],
-      invalid: [unnamed('00{b64u:40}'), 'okta_token = "00{b64u:30}"', 'okta_token = "00{b64u:41}"'],
+      invalid: [withoutName('00{b64u:40}'), 'okta_token = "00{b64u:30}"', 'okta_token = "00{b64u:41}"'],
     },
   },
   {
@@ -475,7 +454,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{64}', near: ['one[_.-]?login'], keywords: ['onelogin', 'one_login', 'one-login', 'one.login'], entropy: 3,
     samples: {
       valid: named('onelogin', '{hex:64}'),
-      invalid: [unnamed('{hex:64}'), 'onelogin_secret = "{hex:60}"'],
+      invalid: [withoutName('{hex:64}'), 'onelogin_secret = "{hex:60}"'],
     },
   },
   {
@@ -483,7 +462,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['open[_.-]?cage[_.-]?data'], keywords: ['opencagedata', 'open_cage_data', 'open-cage-data'], entropy: 3,
     samples: {
       valid: named('opencagedata', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'opencagedata_key = "{lc:31}"', 'opencagedata_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'opencagedata_key = "{lc:31}"', 'opencagedata_key = "{upper:32}"'],
     },
   },
   {
@@ -507,7 +486,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['open[_.-]?weather'], keywords: ['openweather', 'open_weather', 'open-weather', 'open.weather'], entropy: 3,
     samples: {
       valid: named('openweather', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'openweather_key = "{hex:31}"'],
+      invalid: [withoutName('{hex:32}'), 'openweather_key = "{hex:31}"'],
     },
   },
   {
@@ -515,7 +494,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['opsgenie'], keywords: ['opsgenie'], entropy: 3,
     samples: {
       valid: named('opsgenie', '{uuid}'),
-      invalid: [unnamed('{uuid}'), 'opsgenie_key = "{hex:32}"'],
+      invalid: [withoutName('{uuid}'), 'opsgenie_key = "{hex:32}"'],
     },
   },
   {
@@ -523,7 +502,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_+-]{20}', near: ['pager[_.-]?duty'], keywords: ['pagerduty', 'pager_duty', 'pager-duty', 'pager.duty'], entropy: 3.5,
     samples: {
       valid: [...named('pagerduty', '{a62:20}'), 'PAGERDUTY_TOKEN=u+{a62:18}'],
-      invalid: [unnamed('{a62:20}'), 'pagerduty_key = "{a62:19}"', 'pagerduty_key = "{a62:21}"'],
+      invalid: [withoutName('{a62:20}'), 'pagerduty_key = "{a62:19}"', 'pagerduty_key = "{a62:21}"'],
     },
   },
   {
@@ -531,7 +510,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{40}', near: ['pandadoc'], keywords: ['pandadoc'], entropy: 3.5,
     samples: {
       valid: [...named('pandadoc', '{hex:40}'), 'PANDADOC_API_KEY={a62:40}'],
-      invalid: [unnamed('{hex:40}'), 'pandadoc_key = "{a62:39}"'],
+      invalid: [withoutName('{hex:40}'), 'pandadoc_key = "{a62:39}"'],
     },
   },
   {
@@ -539,7 +518,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_-]{32}', near: ['pastebin'], keywords: ['pastebin'], entropy: 3.8,
     samples: {
       valid: named('pastebin', '{a62:32}'),
-      invalid: [unnamed('{a62:32}'), 'pastebin_key = "{a62:30}"'],
+      invalid: [withoutName('{a62:32}'), 'pastebin_key = "{a62:30}"'],
     },
   },
   {
@@ -547,7 +526,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{64}', near: ['people[_.-]?data[_.-]?labs'], keywords: ['peopledatalabs', 'people_data_labs', 'people-data-labs'], entropy: 3,
     samples: {
       valid: named('peopledatalabs', '{hex:64}'),
-      invalid: [unnamed('{hex:64}'), 'peopledatalabs_key = "{hex:60}"'],
+      invalid: [withoutName('{hex:64}'), 'peopledatalabs_key = "{hex:60}"'],
     },
   },
   {
@@ -560,10 +539,10 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'pinata-api-key', kind: 'pinata_api_key', severity: 'low', description: 'Pinata API key (its public half) next to the word pinata',
-    pattern: '[0-9a-z]{20}', near: ['pinata'], keywords: ['pinata'], entropy: 3.2,
+    pattern: '[0-9a-z]{20}', near: ['pinata'], keywords: ['pinata'], entropy: 3,
     samples: {
       valid: named('pinata', '{hex:20}'),
-      invalid: [unnamed('{hex:20}'), 'pinata_key = "{hex:19}"'],
+      invalid: [withoutName('{hex:20}'), 'pinata_key = "{hex:19}"'],
     },
   },
   {
@@ -571,7 +550,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-z]{64}', near: ['pinata'], keywords: ['pinata'], entropy: 3,
     samples: {
       valid: [...named('pinata', '{hex:64}'), 'You can find a pinata secret {lc:64} within'],
-      invalid: [unnamed('{hex:64}'), 'pinata_secret = "{hex:63}"'],
+      invalid: [withoutName('{hex:64}'), 'pinata_secret = "{hex:63}"'],
     },
   },
   {
@@ -587,7 +566,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['pipedream'], keywords: ['pipedream'], entropy: 3,
     samples: {
       valid: named('pipedream', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'pipedream_key = "{lc:31}"', 'pipedream_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'pipedream_key = "{lc:31}"', 'pipedream_key = "{upper:32}"'],
     },
   },
   {
@@ -595,7 +574,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{40}', near: ['pipedrive'], keywords: ['pipedrive'], entropy: 3,
     samples: {
       valid: named('pipedrive', '{hex:40}'),
-      invalid: [unnamed('{hex:40}'), 'pipedrive_token = "{hex:32}"'],
+      invalid: [withoutName('{hex:40}'), 'pipedrive_token = "{hex:32}"'],
     },
   },
   {
@@ -603,7 +582,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['pivotal'], keywords: ['pivotal'], entropy: 3,
     samples: {
       valid: named('pivotal', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'pivotal_key = "{lc:31}"', 'pivotal_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'pivotal_key = "{lc:31}"', 'pivotal_key = "{upper:32}"'],
     },
   },
   // Plaid: access tokens name their environment; client ids and secrets are known by the name.
@@ -620,7 +599,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{24}', near: ['plaid'], keywords: ['plaid'], entropy: 3,
     samples: {
       valid: named('plaid', '{hex:24}'),
-      invalid: [unnamed('{hex:24}'), 'plaid_client_id = "{hex:23}"'],
+      invalid: [withoutName('{hex:24}'), 'plaid_client_id = "{hex:23}"'],
     },
   },
   {
@@ -628,7 +607,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{30}', near: ['plaid'], keywords: ['plaid'], entropy: 3.5,
     samples: {
       valid: named('plaid', '{lc:30}'),
-      invalid: [unnamed('{lc:30}'), 'plaid_secret = "{lc:29}"'],
+      invalid: [withoutName('{lc:30}'), 'plaid_secret = "{lc:29}"'],
     },
   },
   // PlanetScale: service tokens, OAuth tokens and database passwords.
@@ -661,7 +640,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_]{32}', near: ['position[_.-]?stack'], keywords: ['positionstack', 'position_stack', 'position-stack'], entropy: 3.5,
     samples: {
       valid: named('positionstack', '{a62:32}'),
-      invalid: [unnamed('{a62:32}'), 'positionstack_key = "{a62:31}"'],
+      invalid: [withoutName('{a62:32}'), 'positionstack_key = "{a62:31}"'],
     },
   },
   // PostHog: phc_ project keys are meant for browsers; phx_ personal keys read everything.
@@ -694,7 +673,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['postmark'], keywords: ['postmark'], entropy: 3,
     samples: {
       valid: [...named('postmark', '{uuid}'), 'X-Postmark-Server-Token: {uuid}'],
-      invalid: [unnamed('{uuid}'), 'postmark_token = "{hex:32}"'],
+      invalid: [withoutName('{uuid}'), 'postmark_token = "{hex:32}"'],
     },
   },
   {
@@ -710,7 +689,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['private[_.-]?ai'], keywords: ['privateai', 'private_ai', 'private-ai', 'private.ai'], entropy: 3,
     samples: {
       valid: named('privateai', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'privateai_key = "{lc:31}"'],
+      invalid: [withoutName('{lc:32}'), 'privateai_key = "{lc:31}"'],
     },
   },
   {
@@ -718,7 +697,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{64}', near: ['prodpad'], keywords: ['prodpad'], entropy: 3,
     samples: {
       valid: named('prodpad', '{hex:64}'),
-      invalid: [unnamed('{hex:64}'), 'prodpad_key = "{hex:63}"'],
+      invalid: [withoutName('{hex:64}'), 'prodpad_key = "{hex:63}"'],
     },
   },
   {
@@ -727,7 +706,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{64}', near: ['protocols'], keywords: ['protocols'], entropy: 4.2,
     samples: {
       valid: named('protocolsio', '{lc:64}'),
-      invalid: [unnamed('{lc:64}'), 'protocols_digest = "{hex:64}"', 'protocolsio_key = "{lc:63}"'],
+      invalid: [withoutName('{lc:64}'), 'protocols_digest = "{hex:64}"', 'protocolsio_key = "{lc:63}"'],
     },
   },
   // PubNub keys are public in clients, but a publish key lets anyone post to every channel.
@@ -760,7 +739,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{40}', near: ['purestake'], keywords: ['purestake'], entropy: 3.8,
     samples: {
       valid: named('purestake', '{a62:40}'),
-      invalid: [unnamed('{a62:40}'), 'purestake_key = "{a62:39}"'],
+      invalid: [withoutName('{a62:40}'), 'purestake_key = "{a62:39}"'],
     },
   },
   {
@@ -768,7 +747,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_.]{34}', near: ['pushbullet'], keywords: ['pushbullet'], entropy: 3.8,
     samples: {
       valid: [...named('pushbullet', 'o.{a62:32}'), 'PUSHBULLET_TOKEN={a62:34}'],
-      invalid: [unnamed('o.{a62:32}'), 'pushbullet_token = "o.{a62:20}"'],
+      invalid: [withoutName('o.{a62:32}'), 'pushbullet_token = "o.{a62:20}"'],
     },
   },
   {
@@ -776,7 +755,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-zA-Z]{40}', near: ['qase'], keywords: ['qase'], entropy: 3.8,
     samples: {
       valid: named('qase', '{a62:40}'),
-      invalid: [unnamed('{a62:40}'), 'qase_token = "{a62:39}"'],
+      invalid: [withoutName('{a62:40}'), 'qase_token = "{a62:39}"'],
     },
   },
   {
@@ -784,7 +763,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['railway'], keywords: ['railway'], entropy: 3,
     samples: {
       valid: [...named('railway', '{uuid}'), 'RAILWAY_TOKEN={uuid}'],
-      invalid: [unnamed('{uuid}'), 'railway_token = "{hex:32}"'],
+      invalid: [withoutName('{uuid}'), 'railway_token = "{hex:32}"'],
     },
   },
   {
@@ -792,7 +771,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_-]{50}', near: ['rapid[_.-]?api'], keywords: ['rapidapi', 'rapid_api', 'rapid-api', 'rapid.api'], entropy: 4,
     samples: {
       valid: [...named('rapidapi', '{a62:50}'), "'X-RapidAPI-Key': '{b64u:50}'"],
-      invalid: [unnamed('{a62:50}'), 'rapidapi_key = "{a62:49}"'],
+      invalid: [withoutName('{a62:50}'), 'rapidapi_key = "{a62:49}"'],
     },
   },
   {
@@ -800,7 +779,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-z]{32}', near: ['rawg'], keywords: ['rawg'], entropy: 3,
     samples: {
       valid: named('rawg', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'rawg_key = "{hex:31}"'],
+      invalid: [withoutName('{hex:32}'), 'rawg_key = "{hex:31}"'],
     },
   },
   // Razorpay: the key id says live or test mode; the secret is known by the name.
@@ -817,7 +796,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{24}', near: ['razorpay'], keywords: ['razorpay'], entropy: 3.8,
     samples: {
       valid: named('razorpay', '{a62:24}'),
-      invalid: [unnamed('{a62:24}'), 'razorpay_secret = "{a62:23}"'],
+      invalid: [withoutName('{a62:24}'), 'razorpay_secret = "{a62:23}"'],
     },
   },
   {
@@ -841,7 +820,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['rebrandly'], keywords: ['rebrandly'], entropy: 3,
     samples: {
       valid: named('rebrandly', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'rebrandly_key = "{hex:30}"'],
+      invalid: [withoutName('{hex:32}'), 'rebrandly_key = "{hex:30}"'],
     },
   },
   {
@@ -875,7 +854,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['rollbar'], keywords: ['rollbar'], entropy: 3,
     samples: {
       valid: named('rollbar', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'rollbar_token = "{hex:31}"'],
+      invalid: [withoutName('{hex:32}'), 'rollbar_token = "{hex:31}"'],
     },
   },
   {
@@ -891,7 +870,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9A-Z]{32}', near: ['route4me'], keywords: ['route4me'], entropy: 3.5,
     samples: {
       valid: named('route4me', '{HEX:32}'),
-      invalid: [unnamed('{HEX:32}'), 'route4me_key = "{HEX:31}"', 'route4me_key = "{hex:32}"'],
+      invalid: [withoutName('{HEX:32}'), 'route4me_key = "{HEX:31}"', 'route4me_key = "{hex:32}"'],
     },
   },
   {

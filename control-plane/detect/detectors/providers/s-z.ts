@@ -12,7 +12,7 @@ import type { Severity } from '../../rule.js'
 import { shannonEntropy } from '../../entropy.js'
 import { isEnvReference, isPlaceholder, isTemplated } from '../../suppress.js'
 import type { Rng } from '../../corpus/random.js'
-import type { ProviderSpec, Sample } from '../provider-spec.js'
+import { bare, named as namedSamples, type ProviderSpec, type Sample } from '../provider-spec.js'
 
 /** What the two helpers need to know of a spec. */
 interface Base {
@@ -67,7 +67,7 @@ function prefixed(base: Base): ProviderSpec {
     id: base.id, kind: base.kind, description: base.description, severity: base.severity, pattern: base.pattern, keywords: base.keywords,
     ...optional(base),
     samples: {
-      valid: [s, `${base.kind.toUpperCase()}=${s}`, `{"token": "${s}"}`, `    auth_token: '${s}'`, ...(base.valid ?? [])],
+      valid: [...bare(s), `${base.kind.toUpperCase()}=${s}`, `    auth_token: '${s}'`, ...(base.valid ?? [])],
       invalid: [base.short ?? shorter(s), placeholder(s), ...(base.invalid ?? [])],
     },
   }
@@ -82,19 +82,13 @@ function named(base: Base & {
 }): ProviderSpec {
   const s = base.sample
   const n = base.label
-  const cap = n.charAt(0).toUpperCase() + n.slice(1)
   return {
     id: base.id, kind: base.kind, description: base.description, severity: base.severity, pattern: base.pattern, keywords: base.keywords,
     near: base.near,
     ...optional(base),
     samples: {
       valid: [
-        `${n.toUpperCase()}_API_KEY=${s}`,
-        `"${n}_token": "${s}"`,
-        `${n}Token := "${s}"`,
-        `var ${n}Key string = "${s}"`,
-        `<${n}Key>\n    ${s}\n</${n}Key>`,
-        `[DEBUG] Using ${cap} Key=${s}`,
+        ...namedSamples(n, s),
         ...(base.valid ?? []),
       ],
       invalid: [`${n}_key = "${base.short ?? shorter(s)}"`, `${n}_key = "${placeholder(s)}"`, `id = "${s}"`, ...(base.invalid ?? [])],
