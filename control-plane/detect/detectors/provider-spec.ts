@@ -199,3 +199,24 @@ export function withoutName(value: string): string {
 export function unnamed(name: string, value: string, wrong: string, placeholder?: string): string[] {
   return [withoutName(value), `${name.toUpperCase()}_API_KEY=${wrong}`, `${name}_token: ${placeholder ?? 'x'.repeat(Math.max(8, wrong.length))}`]
 }
+
+/**
+ * A sample JWT with the given claims (HS256 header, random signature), for specs whose tokens are JWTs
+ * a provider issues: the claims make it decode as the provider's would.
+ */
+export function jwtSample(claims: Record<string, unknown>): (rng: Rng) => string {
+  const part = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+  return (rng) => `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}.${rng.chars(43, ALPHA.base64url)}`
+}
+
+/** The claims of a JWT, or undefined when its middle part is not base64url JSON. */
+export function jwtClaims(token: string): Record<string, unknown> | undefined {
+  const payload = token.split('.')[1]
+  if (payload === undefined) return undefined
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown
+    return claims !== null && typeof claims === 'object' ? claims as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}

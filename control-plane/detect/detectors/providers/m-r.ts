@@ -2,7 +2,7 @@
  * Provider detectors, providers named M-R (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import { named, withoutName, type ProviderSpec } from '../provider-spec.js'
+import { PRIORITY_OVER_SHAPE, jwtSample, named, withoutName, type ProviderSpec } from '../provider-spec.js'
 import { hasValidCrc32Checksum } from '../checksums.js'
 
 /** A UUID in any case, as providers print them. */
@@ -233,6 +233,15 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: ['mdb_sa_sk_{a62:40}', 'ATLAS_CLIENT_SECRET=mdb_sa_sk_{lower:2}_{a62:37}'],
       invalid: ['mdb_sa_sk_{a62:30}', 'mdb_sa_sk_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+    },
+  },
+  {
+    // A JWT: the name before it says whose, so it wins over the generic JWT rule on the same text.
+    id: 'monday-api-token', kind: 'monday_api_token', severity: 'high', description: 'Monday.com API token (a JWT) next to the word monday',
+    pattern: 'ey[A-Za-z0-9_-]{10,80}\\.ey[A-Za-z0-9_.-]{100,200}', near: ['monday'], keywords: ['monday'], entropy: 4, priority: PRIORITY_OVER_SHAPE,
+    samples: {
+      valid: ['MONDAY_API_TOKEN={jwt}', 'mondayToken := "{jwt}"', '<mondayKey>\n    {jwt}\n</mondayKey>', '{"monday_api_key": "{jwt}"}'].map((line) => (rng) => line.replace('{jwt}', jwtSample({ tid: rng.int(1e8, 9e8), aai: rng.int(10, 99), uid: rng.int(1e7, 9e7), iad: '2024-05-01T10:00:00.000Z', per: 'me:write', actid: rng.int(1e6, 9e6), rgn: 'use1' })(rng))),
+      invalid: [(rng) => withoutName(jwtSample({ tid: rng.int(1e8, 9e8), uid: rng.int(1e7, 9e7), per: 'me:write', rgn: 'use1' })(rng)), 'monday_token = "eyJ{a62:20}"'],
     },
   },
   {
@@ -519,6 +528,23 @@ export const SPECS: ProviderSpec[] = [
     samples: {
       valid: named('pastebin', '{a62:32}'),
       invalid: [withoutName('{a62:32}'), 'pastebin_key = "{a62:30}"'],
+    },
+  },
+  {
+    // PayMongo and Paystack keys start like Stripe's (`sk_live_`): the name before them says whose.
+    id: 'paymongo-secret-key', kind: 'paymongo_secret_key', severity: 'critical', description: 'PayMongo secret key next to the word paymongo',
+    pattern: '(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{24}|[A-Za-z0-9]{32}', near: ['paymongo'], keywords: ['paymongo'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: {
+      valid: [...named('paymongo', 'sk_live_{a62:24}'), 'PAYMONGO_SECRET_KEY={a62:32}'],
+      invalid: [withoutName('{a62:32}'), 'paymongo_key = "sk_live_{a62:12}"', 'paymongo_key = "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"'],
+    },
+  },
+  {
+    id: 'paystack-secret-key', kind: 'paystack_secret_key', severity: 'critical', description: 'Paystack secret key (sk_live_/sk_test_ and 40 characters) next to the word paystack',
+    pattern: 'sk_[a-z]{1,12}_[A-Za-z0-9]{40}', near: ['paystack'], keywords: ['paystack'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: {
+      valid: [...named('paystack', 'sk_live_{a62:40}'), 'PAYSTACK_SECRET_KEY=sk_test_{hex:40}'],
+      invalid: [withoutName('sk_live_{a62:40}'), 'paystack_key = "sk_live_{a62:30}"', 'paystack_key = "pk_live_{a62:40}"'],
     },
   },
   {

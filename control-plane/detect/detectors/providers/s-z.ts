@@ -12,7 +12,7 @@ import type { Severity } from '../../rule.js'
 import { shannonEntropy } from '../../entropy.js'
 import { isEnvReference, isPlaceholder, isTemplated } from '../../suppress.js'
 import type { Rng } from '../../corpus/random.js'
-import { bare, named as namedSamples, type ProviderSpec, type Sample } from '../provider-spec.js'
+import { PRIORITY_OVER_SHAPE, bare, jwtClaims, jwtSample, named as namedSamples, withoutName, type ProviderSpec, type Sample } from '../provider-spec.js'
 
 /** What the two helpers need to know of a spec. */
 interface Base {
@@ -456,6 +456,21 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'sb_secret_[A-Za-z0-9_-]{28,64}', keywords: ['sb_secret_'], entropy: 3.5,
     sample: 'sb_secret_{b64u:31}', short: 'sb_secret_{b64u:16}',
   }),
+  {
+    // The service-role key is a JWT whose claims say so; the anon key (role anon) is public by design.
+    id: 'supabase-service-role-key', kind: 'supabase_service_role_key', severity: 'critical',
+    description: 'Supabase service-role key (a JWT with role service_role: bypasses row-level security) next to a Supabase or service-role name',
+    pattern: 'ey[A-Za-z0-9_-]{10,500}\\.ey[A-Za-z0-9_-]{10,2000}\\.[A-Za-z0-9_-]{16,500}', near: ['supabase', 'service[_-]?role'],
+    keywords: ['supabase', 'service_role', 'service-role', 'servicerole'], priority: PRIORITY_OVER_SHAPE,
+    validate: (token) => jwtClaims(token)?.role === 'service_role',
+    samples: {
+      valid: ['SUPABASE_SERVICE_ROLE_KEY={jwt}', 'supabaseKey := "{jwt}"', '{"service_role": "{jwt}"}', 'const supabase = createClient(url, "{jwt}")'].map((line) => (rng: Rng) => line.replace('{jwt}', jwtSample({ iss: 'supabase', ref: rng.chars(20, 'abcdefghijklmnopqrstuvwxyz'), role: 'service_role', iat: rng.int(1.6e9, 1.7e9), exp: rng.int(1.9e9, 2.1e9) })(rng))),
+      invalid: [
+        (rng) => `SUPABASE_ANON_KEY=${jwtSample({ iss: 'supabase', ref: rng.chars(20, 'abcdefghijklmnopqrstuvwxyz'), role: 'anon', iat: rng.int(1.6e9, 1.7e9) })(rng)}`,
+        (rng) => withoutName(jwtSample({ iss: 'supabase', role: 'service_role', iat: rng.int(1.6e9, 1.7e9) })(rng)),
+      ],
+    },
+  },
   prefixed({
     id: 'tailscale-api-key', kind: 'tailscale_api_key', severity: 'critical',
     description: 'Tailscale API access token or OAuth client secret',
