@@ -12,7 +12,7 @@
  *
  * Every quantifier is bounded, so a megabyte-long line costs linear time.
  */
-import { regexRule, type Rule, type Severity } from '../rule.js'
+import { regexRule, type Candidate, type Rule, type Severity } from '../rule.js'
 import { ALPHA, type Rng } from '../corpus/random.js'
 import { maxMatchLength, reachOf } from '../regex-extent.js'
 
@@ -66,6 +66,14 @@ export interface ProviderSpec {
    * shape (a Monday.com JWT, a Paystack `sk_live_` key) sets `PRIORITY_OVER_SHAPE`.
    */
   priority?: number
+  /**
+   * The public half of a two-part credential (an account SID beside its auth token): where a text
+   * matching `id` stands within `within` characters (default 200) before or after a token, the
+   * token is reported even with no name before it, since the id says whose it is and the token is
+   * the part that leaks access. `keywords` (lowercase literals) let the prefilter run the spec on
+   * texts holding the id but none of the spec's own keywords.
+   */
+  pairedWith?: { id: string; keywords: readonly string[]; within?: number }
   samples: { valid: readonly Sample[]; invalid: readonly Sample[] }
 }
 
@@ -77,6 +85,49 @@ const NEAR_GAP = 40
 
 /** Builds the rule of a spec. */
 export function providerRule(spec: ProviderSpec): Rule {
+  const rule = ownRule(spec)
+  return spec.pairedWith === undefined ? rule : pairedRule(spec, rule, spec.pairedWith)
+}
+
+/**
+ * A spec's rule that also reports a token standing near its id (ProviderSpec.pairedWith): the
+ * token's own pattern, bounded, with the spec's checks, kept where the id matches within reach.
+ */
+function pairedRule(spec: ProviderSpec, named: Rule, pair: NonNullable<ProviderSpec['pairedWith']>): Rule {
+  const within = pair.within ?? 200
+  const { near: _near, pairedWith: _pair, ...own } = spec
+  const alone = ownRule({ ...own, keywordInside: false })
+  const id = new RegExp(`(?<![A-Za-z0-9_])(?:${pair.id})(?![A-Za-z0-9_])`, 'g')
+  const keywords = [...new Set([...spec.keywords, ...pair.keywords])]
+  // Reach is dropped: the id, not a keyword, bounds where a token may stand.
+  const { reach: _reach, ...rest } = named
+  return {
+    ...rest,
+    keywords,
+    *find(text: string, path?: string, lower?: string): Iterable<Candidate> {
+      const seen = new Set<number>()
+      for (const c of named.find(text, path, lower)) {
+        seen.add(c.index)
+        yield c
+      }
+      for (const c of alone.find(text, path, lower)) {
+        if (seen.has(c.index)) continue
+        const end = c.index + (c.length ?? c.value.length)
+        const from = Math.max(0, c.index - within)
+        id.lastIndex = from
+        for (let m = id.exec(text); m !== null && m.index <= end + within; m = id.exec(text)) {
+          // The id is another text than the token itself.
+          if (m.index + m[0].length <= c.index || m.index >= end) {
+            yield c
+            break
+          }
+        }
+      }
+    },
+  }
+}
+
+function ownRule(spec: ProviderSpec): Rule {
   const start = '(?<![A-Za-z0-9_])'
   const end = spec.boundaries === 'word' ? '(?![A-Za-z0-9_])' : '(?![A-Za-z0-9_-])'
   const token = `${start}(${spec.pattern})${end}`

@@ -8,6 +8,7 @@ import { hasValidCrc32Checksum } from './checksums.js'
 import { charClasses } from '../entropy.js'
 import { providerRule } from './provider-spec.js'
 import { PROVIDER_SPECS } from './providers/index.js'
+import { slackSecretPart } from './providers/s-z.js'
 
 /** Start boundary: not inside a longer word. */
 const B = '(?<![A-Za-z0-9_])'
@@ -58,6 +59,9 @@ export function providerRules(): Rule[] {
       id: 'slack-token', kind: 'slack_token', severity: 'high', description: 'Slack bot, user, app or legacy token',
       regex: re(`${B}(?:xox[bpaoesr]-[0-9]{8,14}-[A-Za-z0-9-]{8,250}|xox[os]-[0-9]{1,14}(?:-[0-9]{1,14}){2}-[a-fA-F0-9]{8,80}|xapp-[0-9]-[A-Za-z0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,80})${E2}`),
       keywords: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], entropy: 3,
+      // The numeric parts are workspace, user and app ids, which may hold any digits (`123456` too);
+      // only the last part is the secret, and only it must not look typed.
+      validate: slackSecretPart, skipPlaceholderCheck: true,
     }),
     regexRule({
       id: 'slack-webhook', kind: 'slack_webhook', severity: 'medium', description: 'Slack incoming webhook or workflow trigger URL',

@@ -147,7 +147,7 @@ function notMadeUp(token: string): boolean {
  * A Slack workspace token: the numeric parts are ids (a workspace's, an app's) and may be anything;
  * the last part is the secret and must not be a placeholder.
  */
-function slackSecretPart(token: string): boolean {
+export function slackSecretPart(token: string): boolean {
   const last = token.slice(token.lastIndexOf('-') + 1)
   return !isPlaceholder(last) && !/x{4,}|X{4,}/.test(token)
 }
@@ -540,6 +540,22 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-f]{64}', near: ['trello'], label: 'trello', keywords: ['trello'], entropy: 3,
     sample: '{hex:64}',
   }),
+  {
+    // Two parts: the account SID (AC…) is an id, the auth token beside it is what grants access.
+    id: 'twilio-auth-token-near-sid', kind: 'twilio_auth_token', severity: 'high',
+    description: 'Twilio auth token (32 hex) next to the word twilio or within a few lines of an account SID',
+    pattern: '[0-9a-f]{32}', near: ['twill?io'], keywords: ['twilio', 'twillio'], entropy: 3,
+    pairedWith: { id: 'AC[0-9a-f]{32}', keywords: ['account_sid', 'accountsid', 'account sid', 'sid'] },
+    samples: {
+      valid: [
+        ...namedSamples('twilio', '{hex:32}'),
+        'You can find a twillio secret {hex:32} within',
+        'TWILIO_ACCOUNT_SID=AC{hex:32}\nAUTH="{hex:32}"',
+        'from twilio.rest import Client\n\nclient = Client("AC{hex:32}", "{hex:32}")',
+      ],
+      invalid: [withoutName('{hex:32}'), 'twilio_token = "{hex:31}"', 'commit {hex:32}\nsid: 12\n\n'],
+    },
+  },
   named({
     id: 'twitch-api-token', kind: 'twitch_api_token', severity: 'high',
     description: 'Twitch client secret or OAuth token (30 characters) next to the word twitch',
