@@ -117,6 +117,12 @@ const TABLE: ProviderSpec[] = [
     samples: { valid: named('algolia', '{lc:32}'), invalid: unnamed('algolia', '{lc:32}', '{lc:24}', 'x'.repeat(32)) },
   },
   {
+    id: 'akamai-edgegrid-token', kind: 'akamai_edgegrid_token', severity: 'high',
+    description: 'Akamai EdgeGrid client or access token (akab-…)',
+    pattern: 'akab-[a-z0-9]{16}-[a-z0-9]{16}', keywords: ['akab-'], entropy: 3.5,
+    samples: { valid: [...bare('akab-{lc:16}-{lc:16}'), 'client_token = akab-{lc:16}-{lc:16}'], invalid: ['akab-{lc:16}-{lc:10}', 'akab-{upper:16}-{upper:16}', `akab-${'x'.repeat(16)}-${'x'.repeat(16)}`] },
+  },
+  {
     id: 'alibaba-access-key-id', kind: 'alibaba_access_key', severity: 'critical',
     description: 'Alibaba Cloud AccessKey id (LTAI…)',
     pattern: 'LTAI[A-Za-z0-9]{12,20}', keywords: ['ltai'], entropy: 3,
@@ -221,6 +227,12 @@ const TABLE: ProviderSpec[] = [
       valid: [...bare('authress_{lc:12}.{lc:5}.acc_{lc:20}.{b64u:60}'), 'AUTHRESS_KEY=sc_{lc:20}.{lc:4}.acc-{lc:16}.{b64:40}'],
       invalid: ['authress_{lc:12}.{lc:5}.abc_{lc:20}.{b64u:60}', 'authress_{lc:12}.{lc:5}.acc_{lc:20}.{b64u:10}', 'sc_{lc:3}.{lc:5}.acc_{lc:20}.{b64u:60}'],
     },
+  },
+  {
+    id: 'amazon-mws-auth-token', kind: 'amazon_mws_auth_token', severity: 'high',
+    description: 'Amazon Marketplace Web Service auth token (amzn.mws.…)',
+    pattern: 'amzn\\.mws\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', keywords: ['amzn.mws.'], entropy: 3,
+    samples: { valid: bare('amzn.mws.{uuid}'), invalid: ['amzn.mws.{hex:8}-{hex:4}-{hex:4}', 'amzn.mws.{upper:8}-{upper:4}-{upper:4}-{upper:4}-{upper:12}', 'amzn.mws.00000000-0000-0000-0000-000000000000'] },
   },
   {
     id: 'aws-amazon-bedrock-api-key-long-lived', kind: 'aws_bedrock_api_key', severity: 'critical',
@@ -938,6 +950,11 @@ function keyedSpecs(): ProviderSpec[] {
     keyed({ name: 'axonaut', title: 'Axonaut', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
     keyed({ name: 'ayrshare', title: 'Ayrshare', pattern: '[A-Z]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}', sample: '{upper:7}-{uc:7}-{uc:7}-{uc:7}', short: '{upper:7}-{uc:7}-{uc:7}' }),
     keyed({ name: 'baremetrics', title: 'Baremetrics', pattern: '[A-Za-z0-9_]{25}', sample: '{a62:25}', short: '{a62:18}' }),
+    keyed({ name: 'bitgo', title: 'BitGo', pattern: '(?:v2x)?[a-f0-9]{64}', sample: '{hex:64}', short: '{hex:50}', severity: 'critical' }),
+    keyed({ name: 'blocknative', title: 'Blocknative', pattern: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', sample: '{uuid}', short: '{hex:8}-{hex:4}-{hex:4}', severity: 'medium' }),
+    keyed({ name: 'bscscan', title: 'BscScan', pattern: '[0-9A-Z]{34}', sample: '{uc:34}', short: '{uc:28}', severity: 'low' }),
+    keyed({ name: 'coinmarketcap', title: 'CoinMarketCap', also: ['cmc[_-]pro', 'x-cmc'], pattern: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', sample: '{uuid}', short: '{hex:8}-{hex:4}-{hex:4}', severity: 'medium' }),
+    keyed({ name: 'customerio', title: 'Customer.io', also: ['customer[_.-]io'], pattern: '[A-Za-z0-9]{20}', sample: '{a62:20}', short: '{a62:14}', entropy: 3.3 }),
     keyed({ name: 'beebole', title: 'Beebole', pattern: '[a-z0-9]{40}', sample: '{lc:40}', short: '{lc:30}', severity: 'medium' }),
     keyed({ name: 'besttime', title: 'BestTime', pattern: '[A-Za-z0-9_]{36}', sample: '{a62:36}', short: '{a62:24}', severity: 'low' }),
     keyed({ name: 'bitbar', title: 'BitBar', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),

@@ -202,6 +202,11 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'mixpanel-api-secret', kind: 'mixpanel_api_secret', severity: 'medium', description: 'Mixpanel API secret or service account secret next to the word mixpanel',
+    pattern: '[A-Za-z0-9-]{32}', near: ['mixpanel'], keywords: ['mixpanel'], entropy: 3,
+    samples: { valid: named('mixpanel', '{hex:32}'), invalid: [withoutName('{hex:32}'), 'mixpanel_key = "{hex:28}"'] },
+  },
+  {
     id: 'mistral-api-key', kind: 'mistral_api_key', severity: 'high', description: 'Mistral AI API key next to the word mistral',
     pattern: '[A-Za-z0-9]{32}', near: ['mistral'], keywords: ['mistral'], entropy: 3.8,
     samples: {
@@ -556,6 +561,11 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'percy-token', kind: 'percy_token', severity: 'high', description: 'Percy (BrowserStack visual testing) project token next to the word percy',
+    pattern: '(?:[a-z]{3,6}_)?[0-9a-f]{64}', near: ['percy'], keywords: ['percy'], entropy: 3,
+    samples: { valid: [...named('percy', '{hex:64}'), 'PERCY_TOKEN=web_{hex:64}'], invalid: [withoutName('{hex:64}'), 'percy_token = "{hex:40}"'] },
+  },
+  {
     id: 'perplexity-api-key', kind: 'perplexity_api_key', severity: 'high', description: 'Perplexity API key (pplx-)',
     pattern: 'pplx-[A-Za-z0-9]{48}', keywords: ['pplx-'], entropy: 4,
     samples: {
@@ -586,6 +596,11 @@ export const SPECS: ProviderSpec[] = [
       valid: ['pcsk_{a62:6}_{a62:65}', 'PINECONE_API_KEY=pcsk_{a62:5}_{a62:64}'],
       invalid: ['pcsk_{a62:6}_{a62:20}', 'pcsk_{a62:70}'],
     },
+  },
+  {
+    id: 'plivo-auth-token', kind: 'plivo_auth_token', severity: 'high', description: 'Plivo auth token (40 characters) next to the word plivo',
+    pattern: '[A-Za-z0-9_-]{40}', near: ['plivo'], keywords: ['plivo'], entropy: 3.5,
+    samples: { valid: named('plivo', '{a62:40}'), invalid: [withoutName('{a62:40}'), 'plivo_token = "{a62:30}"'] },
   },
   {
     id: 'pipedream-api-key', kind: 'pipedream_api_key', severity: 'high', description: 'Pipedream API key next to the word pipedream',
@@ -767,6 +782,11 @@ export const SPECS: ProviderSpec[] = [
       valid: named('purestake', '{a62:40}'),
       invalid: [withoutName('{a62:40}'), 'purestake_key = "{a62:39}"'],
     },
+  },
+  {
+    id: 'pusher-channels-secret', kind: 'pusher_channels_secret', severity: 'high', description: 'Pusher Channels app secret (20 hex) next to the word pusher',
+    pattern: '[a-f0-9]{20}', near: ['pusher'], keywords: ['pusher'], entropy: 2.5,
+    samples: { valid: named('pusher', '{hex:20}'), invalid: [withoutName('{hex:20}'), 'pusher_secret = "{hex:16}"'] },
   },
   {
     id: 'pushbullet-api-key', kind: 'pushbullet_api_key', severity: 'medium', description: 'Pushbullet access token next to the word pushbullet',

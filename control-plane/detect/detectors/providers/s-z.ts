@@ -500,6 +500,12 @@ export const SPECS: ProviderSpec[] = [
     sample: '{d:10}:AA{b64u:33}',
     invalid: ['telegram_token = "{d:10}:{b64u:10}"'],
   }),
+  prefixed({
+    id: 'tencent-cloud-secret-id', kind: 'tencent_cloud_secret_id', severity: 'high',
+    description: 'Tencent Cloud API SecretId (AKID…), the id half of a key pair whose secret is usually beside it',
+    pattern: 'AKID[A-Za-z0-9]{32}', keywords: ['akid'], entropy: 3.5,
+    sample: 'AKID{a62:32}', invalid: ['AKID{upper:20}'],
+  }),
   named({
     id: 'telnyx-api-key', kind: 'telnyx_api_key', severity: 'high',
     description: 'Telnyx API v2 key (KEY…) next to the word telnyx',
@@ -669,6 +675,12 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{64}', near: ['(?<![A-Za-z])wiz(?![a-z]{2})'], label: 'wiz', keywords: ['wiz'], entropy: 4,
     sample: '{a62:64}', invalid: ['wizard_secret = "{a62:64}"'],
   }),
+  prefixed({
+    id: 'wakatime-api-key', kind: 'wakatime_api_key', severity: 'medium',
+    description: 'WakaTime API key (waka_ and a UUID)',
+    pattern: 'waka_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', keywords: ['waka_'], entropy: 3,
+    sample: 'waka_{uuid}', short: 'waka_{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:10}',
+  }),
   named({
     id: 'wandb-api-key', kind: 'wandb_api_key', severity: 'high',
     description: 'Weights & Biases API key (40 hex) next to wandb',
@@ -748,6 +760,9 @@ export const SPECS: ProviderSpec[] = [
  */
 function namedApiKeys(): ProviderSpec[] {
   const rows: readonly [id: string, kind: string, name: string, keywords: readonly string[], near: string, pattern: string, sample: string, severity: Severity, description: string][] = [
+    ['sparkpost-api-key', 'sparkpost_api_key', 'sparkpost', ['sparkpost'], 'spark[_.-]?post', '[A-Za-z0-9]{40}', '{a62:40}', 'high', 'SparkPost API key'],
+    ['spotify-client-secret', 'spotify_client_secret', 'spotify', ['spotify'], 'spotify', '[A-Za-z0-9]{32}', '{a62:32}', 'medium', 'Spotify client secret'],
+    ['stytch-secret', 'stytch_secret', 'stytch', ['stytch'], 'stytch', 'secret-(?:live|test)-[A-Za-z0-9_-]{36}=?|[A-Za-z0-9_-]{47}=', 'secret-live-{b64u:36}', 'critical', 'Stytch project secret'],
     ['saucelabs-access-key', 'saucelabs_access_key', 'saucelabs', ['sauce'], 'sauce[_.-]?labs', '[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}', '{uuid}', 'high', 'Sauce Labs access key'],
     ['scraperapi-api-key', 'scraperapi_api_key', 'scraperapi', ['scraper'], 'scraper[_.-]?api', '[a-z0-9]{32}', '{lc:32}', 'medium', 'ScraperAPI key'],
     ['scrapingbee-api-key', 'scrapingbee_api_key', 'scrapingbee', ['scraping'], 'scraping[_.-]?bee', '[A-Z0-9]{80}', '{uc:80}', 'medium', 'ScrapingBee API key'],
