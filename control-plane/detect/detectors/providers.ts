@@ -48,11 +48,11 @@ export function providerRules(): Rule[] {
     // Two kinds, so that the control plane's risk scoring tells a live key from a test-mode one.
     regexRule({
       id: 'stripe-secret-key', kind: 'stripe_secret_live', severity: 'critical', description: 'Stripe live secret or restricted key (publishable pk_ keys are public)',
-      regex: re(`${B}(?:sk|rk)_live_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_live_', 'rk_live_'], entropy: 3.5,
+      regex: re(`${B}(?:sk|rk)_(?:live|prod)_[A-Za-z0-9]{16,247}${E}`), keywords: ['sk_live_', 'rk_live_', 'sk_prod_', 'rk_prod_'], entropy: 3.5,
     }),
     regexRule({
       id: 'stripe-test-key', kind: 'stripe_secret_test', severity: 'low', description: 'Stripe test-mode secret or restricted key',
-      regex: re(`${B}(?:sk|rk)_test_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_test_', 'rk_test_'], entropy: 3.5,
+      regex: re(`${B}(?:sk|rk)_test_[A-Za-z0-9]{16,247}${E}`), keywords: ['sk_test_', 'rk_test_'], entropy: 3.5,
     }),
     regexRule({
       // Configuration tokens (xoxe.xoxp-), refresh tokens (xoxe-1-) and short workspace tokens are specs of their own (providers/s-z.ts).

@@ -237,8 +237,9 @@ const TABLE: ProviderSpec[] = [
   {
     id: 'aws-amazon-bedrock-api-key-long-lived', kind: 'aws_bedrock_api_key', severity: 'critical',
     description: 'Amazon Bedrock long-term API key (ABSK…)',
-    pattern: 'ABSK[A-Za-z0-9+/]{109,269}={0,2}', keywords: ['absk'], entropy: 4,
-    samples: { valid: [...bare('ABSK{b64:132}'), 'AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS{b64:110}='], invalid: ['ABSK{b64:60}', `ABSK${'A'.repeat(132)}`, 'ABSC{b64:132}'] },
+    // base64 of `BedrockAPIKey-` right after ABSK proves the key on its own, so a shorter one is still one.
+    pattern: 'ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{20,269}={0,2}|ABSK[A-Za-z0-9+/]{109,269}={0,2}', keywords: ['absk'], entropy: 4,
+    samples: { valid: [...bare('ABSK{b64:132}'), 'AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS{b64:110}=', 'bedrock_key = "ABSKQmVkcm9ja0FQSUtleS{b64:40}"'], invalid: ['ABSK{b64:60}', `ABSK${'A'.repeat(132)}`, 'ABSC{b64:132}'] },
   },
   {
     id: 'aws-amazon-bedrock-api-key-short-lived', kind: 'aws_bedrock_short_term_key', severity: 'high',
@@ -797,7 +798,7 @@ function azureSpecs(): ProviderSpec[] {
     {
       id: 'azure-ai-services-key', kind: 'azure_ai_services_key', severity: 'high',
       description: 'Azure AI services (OpenAI, Cognitive Services) key, 84-character format with the ACOG signature',
-      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}ACOG[A-Za-z0-9]{4}', keywords: ['acog'], entropy: 3.5,
+      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}ACOG[A-Za-z0-9]{4}(?:[A-Za-z0-9]{2}==)?', keywords: ['acog'], entropy: 3.5,
       samples: { valid: bare('{a62:52}JQQJ99{a62:18}ACOG{a62:4}'), invalid: ['{a62:52}JQQJ99{a62:18}ACOX{a62:4}', '{a62:40}JQQJ99{a62:18}ACOG{a62:4}', '{a62:52}JQQJ99{a62:10}ACOG{a62:4}'] },
     },
     identifiable('azure-apim-key', 'azure_apim_key', 'API Management direct management', 'critical', 76, 'APIM', '[A-Za-z0-9+/]{6}==', '[A-Za-z0-9+/]', '{b64:76}APIM{b64:6}=='),
@@ -817,8 +818,8 @@ function azureSpecs(): ProviderSpec[] {
     {
       id: 'azure-devops-pat', kind: 'azure_devops_pat', severity: 'critical',
       description: 'Azure DevOps personal access token, 84-character format with the AZDO signature',
-      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}AZDO[A-Za-z0-9]{4}', keywords: ['azdo'], entropy: 3.5,
-      samples: { valid: bare('{a62:52}JQQJ99{a62:18}AZDO{a62:4}'), invalid: ['{a62:52}JQQJ99{a62:18}AZDX{a62:4}', '{a62:40}JQQJ99{a62:18}AZDO{a62:4}', '{a62:52}JQQJ99{a62:10}AZDO{a62:4}'] },
+      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}AZDO[A-Za-z0-9]{4}(?:[A-Za-z0-9]{2}==)?', keywords: ['azdo'], entropy: 3.5,
+      samples: { valid: [...bare('{a62:52}JQQJ99{a62:18}AZDO{a62:4}'), 'AZURE_DEVOPS_PAT={a62:52}JQQJ99{a62:18}AZDO{a62:4}{a62:2}=='], invalid: ['{a62:52}JQQJ99{a62:18}AZDX{a62:4}', '{a62:40}JQQJ99{a62:18}AZDO{a62:4}', '{a62:52}JQQJ99{a62:10}AZDO{a62:4}'] },
     },
     {
       id: 'azure-devops-pat-legacy', kind: 'azure_devops_pat', severity: 'critical',
@@ -826,7 +827,7 @@ function azureSpecs(): ProviderSpec[] {
       pattern: '[a-z0-9]{52}', near: ['azure', 'devops', 'ado[_.-]?pat', 'vsts'], keywords: ['azure', 'devops', 'ado_pat', 'adopat', 'ado-pat', 'vsts'], entropy: 3,
       samples: { valid: [...named('azure', '{lc:52}'), 'AZURE_DEVOPS_PAT={lc:52}'], invalid: unnamed('azure', '{lc:52}', '{lc:40}', 'x'.repeat(52)) },
     },
-    identifiable('azure-event-grid-key', 'azure_event_grid_key', 'Event Grid', 'critical', 33, 'AZEG', '[A-Za-z0-9]{6}=', '[A-Za-z0-9]', '{a62:33}AZEG{a62:6}='),
+    identifiable('azure-event-grid-key', 'azure_event_grid_key', 'Event Grid', 'critical', 33, 'AZEG', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}AZEG{b64:6}='),
     identifiable('azure-event-hub-key', 'azure_event_hub_key', 'Event Hubs', 'critical', 33, '\\+AEh', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}+AEh{b64:6}='),
     identifiable('azure-function-key', 'azure_function_key', 'Functions', 'critical', 44, 'AzFu', '[A-Za-z0-9_-]{6}==', '[A-Za-z0-9_-]', '{b64u:44}AzFu{b64u:6}=='),
     identifiable('azure-iot-hub-key', 'azure_iot_hub_key', 'IoT Hub', 'critical', 33, 'AIoT', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}AIoT{b64:6}='),
@@ -836,9 +837,11 @@ function azureSpecs(): ProviderSpec[] {
       pattern: '[a-fA-F0-9]{32}', near: ['openai\\.azure\\.com', 'azure[_.-]?openai', 'cognitive[_.-]?services?', 'ocp-apim-subscription-key'], keywords: ['openai.azure.com', 'azure_openai', 'azureopenai', 'azure-openai', 'azure.openai', 'cognitive', 'ocp-apim-subscription-key'], entropy: 3,
       samples: { valid: [...named('azureOpenai', '{hex:32}'), 'AZURE_OPENAI_API_KEY={hex:32}', 'Ocp-Apim-Subscription-Key: {hex:32}'], invalid: unnamed('azureOpenai', '{hex:32}', '{hex:24}', '0'.repeat(32)) },
     },
+    identifiable('azure-ml-web-service-key', 'azure_ml_web_service_key', 'Machine Learning web service (classic)', 'high', 76, '\\+AMC', '[A-Za-z0-9+/]{6}==', '[A-Za-z0-9+/]', '{b64:76}+AMC{b64:6}=='),
     identifiable('azure-relay-key', 'azure_relay_key', 'Relay', 'critical', 33, '\\+ARm', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}+ARm{b64:6}='),
     identifiable('azure-search-key', 'azure_search_key', 'AI Search admin or query', 'high', 42, 'AzSe', '[A-Za-z0-9]{6}', '[A-Za-z0-9]', '{a62:42}AzSe{a62:6}'),
     identifiable('azure-service-bus-key', 'azure_service_bus_key', 'Service Bus', 'critical', 33, '\\+ASb', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}+ASb{b64:6}='),
+    identifiable('azure-storage-identifiable-key', 'azure_storage_key', 'Storage account', 'critical', 76, '\\+ASt', '[A-Za-z0-9+/]{6}==', '[A-Za-z0-9+/]', '{b64:76}+ASt{b64:6}=='),
   ]
 }
 

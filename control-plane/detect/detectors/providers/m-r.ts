@@ -47,10 +47,10 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'mailersend-api-token', kind: 'mailersend_api_token', severity: 'high', description: 'MailerSend API token',
-    pattern: 'mlsn\\.[a-f0-9]{64}', keywords: ['mlsn.'], entropy: 3,
+    pattern: 'mlsn\\.[A-Za-z0-9]{64}', keywords: ['mlsn.'], entropy: 3,
     samples: {
-      valid: ['mlsn.{hex:64}', 'MAILERSEND_API_KEY="mlsn.{hex:64}"'],
-      invalid: ['mlsn.{hex:63}', 'mlsn.{upper:64}', 'mlsn.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+      valid: ['mlsn.{hex:64}', 'MAILERSEND_API_KEY="mlsn.{hex:64}"', 'mlsn.{a62:64}'],
+      invalid: ['mlsn.{hex:63}', 'mlsn.{hex:65}', 'mlsn.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
     },
   },
   {
@@ -284,7 +284,7 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'netlify-personal-access-token', kind: 'netlify_access_token', severity: 'high', description: 'Netlify personal access token (nfp_)',
-    pattern: 'nfp_[A-Za-z0-9]{36,48}', keywords: ['nfp_'], entropy: 4,
+    pattern: 'nfp_[A-Za-z0-9_]{36,48}', keywords: ['nfp_'], entropy: 4,
     samples: {
       valid: ['nfp_{a62:40}', 'NETLIFY_AUTH_TOKEN=nfp_{a62:40}'],
       invalid: ['nfp_{a62:20}', 'nfp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
