@@ -241,6 +241,17 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    // Mollie's keys are prefixed by their mode only (live_, test_, access_): the name says whose.
+    id: 'mollie-api-key', kind: 'mollie_api_key', severity: 'critical', description: 'Mollie API key (live_/test_ and 30 characters) next to the word mollie',
+    pattern: '(?:live|test)_[A-Za-z0-9]{30}', near: ['mollie'], keywords: ['mollie'], entropy: 3.5,
+    samples: { valid: [...named('mollie', 'live_{a62:30}'), 'MOLLIE_KEY=test_{a62:30}'], invalid: [withoutName('live_{a62:30}'), 'mollie_key = "live_{a62:20}"', 'mollie_key = "prod_{a62:30}"'] },
+  },
+  {
+    id: 'mollie-access-token', kind: 'mollie_access_token', severity: 'critical', description: 'Mollie organization access token (access_ and 40 characters) next to the word mollie',
+    pattern: 'access_[A-Za-z0-9]{40}', near: ['mollie'], keywords: ['mollie'], entropy: 3.5,
+    samples: { valid: named('mollie', 'access_{a62:40}'), invalid: [withoutName('access_{a62:40}'), 'mollie_token = "access_{a62:30}"'] },
+  },
+  {
     // A JWT: the name before it says whose, so it wins over the generic JWT rule on the same text.
     id: 'monday-api-token', kind: 'monday_api_token', severity: 'high', description: 'Monday.com API token (a JWT) next to the word monday',
     pattern: 'ey[A-Za-z0-9_-]{10,80}\\.ey[A-Za-z0-9_.-]{100,200}', near: ['monday'], keywords: ['monday'], entropy: 4, priority: PRIORITY_OVER_SHAPE,
