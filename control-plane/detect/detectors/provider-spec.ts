@@ -133,8 +133,9 @@ function ownRule(spec: ProviderSpec): Rule {
   const token = `${start}(${spec.pattern})${end}`
   const source = spec.near === undefined
     ? token
-    // The name, then anything but a line's worth of other text, then the value.
-    : `(?:${spec.near.map(caseless).join('|')})[^\\n]{0,${NEAR_GAP}}?(?:\\n[ \\t]{0,40})?${token}`
+    // The name, then anything but a line's worth of other text, then the value, on the same line or
+    // the next one (an XML element's text; a Kubernetes env entry's `value:` under its `name:`).
+    : `(?:${spec.near.map(caseless).join('|')})[^\\n]{0,${NEAR_GAP}}?(?:\\n[ \\t]{0,40}(?:value[ \\t]{0,4}:[ \\t]{0,4}["']?)?)?${token}`
   // Where the pattern starts with a keyword and is bounded, the scanner runs it only around the keyword.
   const max = maxMatchLength(source)
   const reach = reachOf(source, spec.keywords) ?? (spec.keywordInside === true && spec.near === undefined && Number.isFinite(max) ? { before: max, after: max } : undefined)

@@ -2,7 +2,7 @@
  * Provider detectors, providers named A-D (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import { bare, named, unnamed, type ProviderSpec } from '../provider-spec.js'
+import { PRIORITY_OVER_SHAPE, bare, named, unnamed, type ProviderSpec } from '../provider-spec.js'
 import { isEnvReference, isTemplated } from '../../suppress.js'
 
 /** The specs of this group, before the placeholder check is set (see `typedValuesAllowed`). */
@@ -430,6 +430,13 @@ const TABLE: ProviderSpec[] = [
     description: 'CircleCI API token, unprefixed (40 hex) next to the word circle',
     pattern: '[a-fA-F0-9]{40}', near: ['circle[_.-]?ci', 'circle[_.-]?token', 'circle'], keywords: ['circle'], entropy: 3,
     samples: { valid: [...named('circleci', '{hex:40}'), 'CIRCLE_TOKEN={hex:40}'], invalid: unnamed('circleci', '{hex:40}', '{hex:32}', '0'.repeat(40)) },
+  },
+  {
+    // Clerk's secret keys start like Stripe's (`sk_live_`): the name before them says whose.
+    id: 'clerk-secret-key', kind: 'clerk_secret_key', severity: 'critical',
+    description: 'Clerk secret key (sk_live_/sk_test_) next to the word clerk',
+    pattern: 'sk_(?:live|test)_[A-Za-z0-9]{20,80}', near: ['clerk'], keywords: ['clerk'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: { valid: [...named('clerk', 'sk_live_{a62:42}'), 'CLERK_SECRET_KEY=sk_test_{a62:42}'], invalid: [...unnamed('clerk', 'sk_live_{a62:42}', 'sk_live_{a62:10}'), 'clerk_key = "pk_live_{a62:42}"'] },
   },
   {
     id: 'clarifai-api-key', kind: 'clarifai_api_key', severity: 'high',

@@ -188,6 +188,12 @@ export const SPECS: ProviderSpec[] = [
     samples: { valid: named('fixer', '{hex:32}'), invalid: unnamed('fixer', '{hex:32}', '{hex:31}') },
   },
   {
+    id: 'flagsmith-environment-key', kind: 'flagsmith_environment_key', severity: 'medium',
+    description: 'Flagsmith environment key (22 characters, server-side keys prefixed ser.) next to the word flagsmith',
+    pattern: '(?:ser\\.)?[A-Za-z0-9]{22}', near: ['flagsmith'], keywords: ['flagsmith'], entropy: 3.5,
+    samples: { valid: [...named('flagsmith', '{a62:22}'), 'FLAGSMITH_SERVER_KEY=ser.{a62:22}'], invalid: unnamed('flagsmith', '{a62:22}', '{a62:16}') },
+  },
+  {
     id: 'flickr-access-token', kind: 'flickr_access_token', severity: 'medium',
     description: 'Flickr API key next to the name',
     pattern: '[A-Za-z0-9]{32}', near: ['flickr'], keywords: ['flickr'], entropy: 3,

@@ -681,6 +681,13 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'waka_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', keywords: ['waka_'], entropy: 3,
     sample: 'waka_{uuid}', short: 'waka_{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:10}',
   }),
+  {
+    // WorkOS keys start like Stripe's (`sk_live_`, `sk_test_`): the name before them says whose.
+    id: 'workos-api-key', kind: 'workos_api_key', severity: 'critical',
+    description: 'WorkOS API key (sk_live_/sk_test_) next to the word workos',
+    pattern: 'sk_(?:live|test)_[A-Za-z0-9]{20,100}', near: ['work[_-]?os'], keywords: ['workos', 'work_os', 'work-os'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: { valid: [...namedSamples('workos', 'sk_live_{a62:60}'), 'WORKOS_API_KEY=sk_test_{a62:60}'], invalid: [withoutName('sk_live_{a62:60}'), 'workos_key = "sk_live_{a62:10}"'] },
+  },
   named({
     id: 'wandb-api-key', kind: 'wandb_api_key', severity: 'high',
     description: 'Weights & Biases API key (40 hex) next to wandb',
