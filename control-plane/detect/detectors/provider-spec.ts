@@ -97,7 +97,7 @@ function pairedRule(spec: ProviderSpec, named: Rule, pair: NonNullable<ProviderS
   const within = pair.within ?? 200
   const { near: _near, pairedWith: _pair, ...own } = spec
   const alone = ownRule({ ...own, keywordInside: false })
-  const id = new RegExp(`(?<![A-Za-z0-9_])(?:${pair.id})(?![A-Za-z0-9_])`, 'g')
+  const idSource = `(?<![A-Za-z0-9_])(?:${pair.id})(?![A-Za-z0-9_])`
   const keywords = [...new Set([...spec.keywords, ...pair.keywords])]
   // Reach is dropped: the id, not a keyword, bounds where a token may stand.
   const { reach: _reach, ...rest } = named
@@ -105,6 +105,8 @@ function pairedRule(spec: ProviderSpec, named: Rule, pair: NonNullable<ProviderS
     ...rest,
     keywords,
     *find(text: string, path?: string, lower?: string): Iterable<Candidate> {
+      // A fresh RegExp a call: rules are shared between concurrent scans.
+      const id = new RegExp(idSource, 'g')
       const seen = new Set<number>()
       for (const c of named.find(text, path, lower)) {
         seen.add(c.index)

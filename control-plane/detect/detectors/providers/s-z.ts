@@ -551,7 +551,7 @@ export const SPECS: ProviderSpec[] = [
     id: 'twilio-auth-token-near-sid', kind: 'twilio_auth_token', severity: 'high',
     description: 'Twilio auth token (32 hex) next to the word twilio or within a few lines of an account SID',
     pattern: '[0-9a-f]{32}', near: ['twill?io'], keywords: ['twilio', 'twillio'], entropy: 3,
-    pairedWith: { id: 'AC[0-9a-f]{32}', keywords: ['account_sid', 'accountsid', 'account sid', 'sid'] },
+    pairedWith: { id: 'AC[0-9a-f]{32}', keywords: ['account_sid', 'accountsid', 'account sid'] },
     samples: {
       valid: [
         ...namedSamples('twilio', '{hex:32}'),
