@@ -100,11 +100,30 @@ interface Kind {
   needsName?: boolean
   /** A provider shape too common to find alone (88 base64 characters): needs its name nearby, not a column header away. */
   contextual?: boolean
+  /**
+   * Only the provider's name says whose the value is (a Mollie `live_` key, a Paystack `sk_live_` key):
+   * planted only where its name is written right before it, as a scanner of such names needs.
+   */
+  nameOnly?: boolean
 }
 
 function checksummed(g: Gen, prefix: string): string {
   const body = g.str(ALNUM, 30)
   return `${prefix}${body}${base62(crc32(body), 6)}`
+}
+
+/** A JWT with the given claims and a random HS256-sized signature. */
+function jwtWith(g: Gen, claims: Record<string, unknown>): string {
+  const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+  return `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}.${g.str(B64URL, 43)}`
+}
+
+const uuid = (g: Gen): string => `${g.str(HEX, 8)}-${g.str(HEX, 4)}-4${g.str(HEX, 3)}-${g.pick(['8', '9', 'a', 'b'])}${g.str(HEX, 3)}-${g.str(HEX, 12)}`
+
+/** A Bedrock long-term key: ABSK and the base64 of `BedrockAPIKey-<id>-at-<account>:<secret>`. */
+function bedrockKey(g: Gen): string {
+  const inner = `BedrockAPIKey-${g.str('abcdefghijklmnopqrstuvwxyz0123456789', 4)}-at-${g.digits(12)}:${g.str(B64, 40)}`
+  return `ABSK${Buffer.from(inner).toString('base64')}`
 }
 
 function password(g: Gen): string {
@@ -152,6 +171,23 @@ const KINDS: Kind[] = [
   { kind: 'azure_storage_key', make: (g) => `${g.str(B64, 86)}==`, names: ['AZURE_STORAGE_KEY', 'storage_account_key'], contextual: true },
   { kind: 'age', make: (g) => `AGE-SECRET-KEY-1${g.str(BECH32, 58)}`, names: ['SOPS_AGE_KEY', 'age_key'] },
   { kind: 'jwt', make: jwt, names: ['ACCESS_TOKEN', 'SERVICE_JWT', 'authToken'] },
+  // Formats added after the first version of this corpus, written from the issuers' published layouts.
+  { kind: 'aws_bedrock_key', make: bedrockKey, names: ['AWS_BEARER_TOKEN_BEDROCK', 'bedrockApiKey'] },
+  { kind: 'atlassian_api_token', make: (g) => `ATATT3xFfGF0${g.str(B64URL, 171)}=${g.str('0123456789ABCDEF', 8)}`, names: ['JIRA_API_TOKEN', 'ATLASSIAN_TOKEN', 'confluenceToken'] },
+  { kind: 'azure_storage_identifiable', make: (g) => `${g.str(B64, 76)}+ASt${g.str(B64, 5)}${g.pick(['A', 'Q', 'g', 'w'])}==`, names: ['STORAGE_KEY', 'blobKey'] },
+  { kind: 'azure_function_key', make: (g) => `${g.str(B64URL, 44)}AzFu${g.str(B64URL, 5)}${g.pick(['A', 'Q', 'g', 'w'])}==`, names: ['FUNCTION_KEY', 'x_functions_key'] },
+  { kind: 'azure_service_bus_key', make: (g) => `${g.str(B64, 33)}+ASb${g.str('ABCDEFGHIJKLMNOP', 1)}${g.str(B64, 5)}=`, names: ['SERVICEBUS_SHARED_ACCESS_KEY', 'sasKey'] },
+  { kind: 'akamai_edgegrid', make: (g) => `akab-${g.str('abcdefghijklmnopqrstuvwxyz0123456789', 16)}-${g.str('abcdefghijklmnopqrstuvwxyz0123456789', 16)}`, names: ['client_token', 'AKAMAI_ACCESS_TOKEN'] },
+  { kind: 'amazon_mws', make: (g) => `amzn.mws.${uuid(g)}`, names: ['MWS_AUTH_TOKEN', 'mwsAuthToken'] },
+  { kind: 'tencent_secret_id', make: (g) => `AKID${g.str(ALNUM, 32)}`, names: ['TENCENTCLOUD_SECRET_ID', 'secretId'] },
+  { kind: 'wakatime', make: (g) => `waka_${uuid(g)}`, names: ['WAKATIME_API_KEY'] },
+  { kind: 'rootly', make: (g) => `rootly_${g.str(HEX, 64)}`, names: ['ROOTLY_API_TOKEN'] },
+  { kind: 'pinecone', make: (g) => `pcsk_${g.str(ALNUM, 6)}_${g.str(ALNUM, 63)}`, names: ['PINECONE_API_KEY', 'pineconeKey'] },
+  { kind: 'paystack', make: (g) => `sk_${g.pick(['live', 'test'])}_${g.str(HEX, 40)}`, names: ['PAYSTACK_SECRET_KEY', 'paystack_secret'], nameOnly: true },
+  { kind: 'mollie', make: (g) => `${g.pick(['live', 'test'])}_${g.str(ALNUM, 30)}`, names: ['MOLLIE_API_KEY', 'mollieKey'], nameOnly: true },
+  { kind: 'twilio_auth_token', make: (g) => g.str(HEX, 32), names: ['TWILIO_AUTH_TOKEN', 'twilioAuthToken'], nameOnly: true },
+  { kind: 'monday', make: (g) => jwtWith(g, { tid: 100_000_000 + g.int(800_000_000), aai: 11 + g.int(80), uid: 10_000_000 + g.int(80_000_000), iad: '2024-06-01T09:30:00.000Z', per: 'me:write', actid: 1_000_000 + g.int(8_000_000), rgn: 'use1' }), names: ['MONDAY_API_TOKEN', 'mondayToken'], nameOnly: true },
+  { kind: 'supabase_service_role', make: (g) => jwtWith(g, { iss: 'supabase', ref: g.str('abcdefghijklmnopqrstuvwxyz', 20), role: 'service_role', iat: 1_700_000_000 + g.int(40_000_000), exp: 2_000_000_000 + g.int(90_000_000) }), names: ['SUPABASE_SERVICE_ROLE_KEY', 'supabaseServiceKey'], nameOnly: true },
   { kind: 'generic_password', make: password, names: ['DB_PASSWORD', 'db_pass', 'DB_PASS', 'password', 'MYSQL_ROOT_PASSWORD', 'adminPassword', 'SMTP_PASSWORD', 'redisPassword'], needsName: true },
   { kind: 'generic_secret', make: (g) => g.str(g.pick([ALNUM, HEX, B64URL]), 24 + g.int(24)), names: ['api_secret', 'client_secret', 'APP_SECRET', 'SECRET_KEY', 'jwtSecret', 'API_KEY', 'webhook_secret', 'encryption_key', 'signing_secret'], needsName: true },
 ]
@@ -222,6 +258,8 @@ const SHAPES: Record<string, Shape> = {
 
 /** Shapes where a value has no telling name beside it, only a column header or a prefix: for provider tokens. */
 const PROVIDER_ONLY_SHAPES = new Set(['csv', 'sql', 'log'])
+/** Shapes that also drop or move the name (a bearer header, a Maven password, a Postman variable): not for `nameOnly` kinds. */
+const NAMELESS_SHAPES = new Set([...PROVIDER_ONLY_SHAPES, 'maven', 'postman', 'markdown'])
 
 /** Secrets that need more than a `name = value` line. */
 function structured(g: Gen): Made {
@@ -557,7 +595,7 @@ function write(root: string, path: string, text: string): string {
 function positive(g: Gen): Made {
   if (g.bool(0.3)) return structured(g)
   const kind = g.bool(0.7) ? g.pick(PROVIDERS) : g.pick(KINDS.filter((k) => k.needsName === true))
-  const names = Object.keys(SHAPES).filter((s) => (kind.needsName !== true && kind.contextual !== true) || !PROVIDER_ONLY_SHAPES.has(s))
+  const names = Object.keys(SHAPES).filter((s) => kind.nameOnly === true ? !NAMELESS_SHAPES.has(s) : (kind.needsName !== true && kind.contextual !== true) || !PROVIDER_ONLY_SHAPES.has(s))
   const shape = g.pick(names)
   const value = kind.make(g)
   let name = g.pick(kind.names)
@@ -649,7 +687,7 @@ export function writeHistoryRepo(root: string, options: { seed: number; rounds: 
     } else if (how === 4) { // commit message
       const k = g.pick(PROVIDERS)
       const v = k.make(g)
-      const shapes = [`fix deploy\n\n${k.names[0]}=${v}`, ...(k.contextual === true ? [] : [`rotate ${k.names[0]}\n\nold value was ${v}, revoked`, `debug: token ${v}`])]
+      const shapes = [`fix deploy\n\n${k.names[0]}=${v}`, ...(k.contextual === true || k.nameOnly === true ? [] : [`rotate ${k.names[0]}\n\nold value was ${v}, revoked`, `debug: token ${v}`])]
       write(root, `r${i}/NOTES.txt`, `round ${i}\n`)
       commit(g.pick(shapes))
       labels.push({ file: '(commit message)', value: v, kind: `${k.kind}_commit_message`, historyOnly: true })

@@ -210,3 +210,31 @@ t.test('OpenAI: service-account keys and legacy keys of any length around the T3
   }
   t.same(scan(`key = sk-${part(4)}T3BlbkFJ${part(4)}`), [], 'too short to be a key')
 })
+
+t.test('Slack ids may hold any digits: only the secret part is checked for typed runs', async (t) => {
+  const rng = new Rng(7)
+  const secret = `Kq7${rng.chars(21, ALPHA.base62)}`
+  const bot = `xoxb-123456789012-1234567890123-${secret}`
+  const user = `xoxp-123456789012-123456789012-1234567890123-${rng.chars(32, ALPHA.lowerHex)}`
+  foundAndSilent(t, [[`SLACK_BOT_TOKEN=${bot}`, bot], [user, user]], [
+    'xoxb-123456789012-123456789012-abcdefghijklmnopqrstuvwx',
+    'xoxb-000000000000-000000000000-XXXXXXXXXXXXXXXXXXXXXXXX',
+    'xoxb-1234567890-1234567890-1234567890abcdefghijkl',
+  ])
+})
+
+t.test('a named token wins over the shape it shares with a generic rule (a Paystack sk_live_ key is not a Stripe key)', async (t) => {
+  const rng = new Rng(8)
+  const key = `sk_live_${rng.chars(40, ALPHA.base62)}`
+  t.same(scan(`PAYSTACK_SECRET_KEY=${key}`).map((f) => [f.kind, f.value]), [['paystack_secret_key', key]])
+  t.same(scan(`STRIPE_SECRET_KEY=${key}`).map((f) => f.kind), ['stripe_secret_live'], 'without the name it stays Stripe')
+})
+
+t.test('the secret half of a two-part credential is found beside its id, with no name before it', async (t) => {
+  const rng = new Rng(9)
+  const sid = `AC${rng.chars(32, ALPHA.lowerHex)}`
+  const token = rng.chars(32, ALPHA.lowerHex)
+  const text = `from twilio.rest import Client\n\n# account\nclient = Client("${sid}", "${token}")\n`
+  t.ok(scan(text).some((f) => f.kind === 'twilio_auth_token' && f.value === token))
+  t.notOk(scan(`from twilio.rest import Client\n\n\nchecksum = "${token}"\n`).some((f) => f.kind === 'twilio_auth_token'), 'no id, no name near: nothing')
+})

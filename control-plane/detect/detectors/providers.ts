@@ -8,6 +8,7 @@ import { hasValidCrc32Checksum } from './checksums.js'
 import { charClasses } from '../entropy.js'
 import { providerRule } from './provider-spec.js'
 import { PROVIDER_SPECS } from './providers/index.js'
+import { slackSecretPart } from './providers/s-z.js'
 
 /** Start boundary: not inside a longer word. */
 const B = '(?<![A-Za-z0-9_])'
@@ -47,17 +48,20 @@ export function providerRules(): Rule[] {
     // Two kinds, so that the control plane's risk scoring tells a live key from a test-mode one.
     regexRule({
       id: 'stripe-secret-key', kind: 'stripe_secret_live', severity: 'critical', description: 'Stripe live secret or restricted key (publishable pk_ keys are public)',
-      regex: re(`${B}(?:sk|rk)_live_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_live_', 'rk_live_'], entropy: 3.5,
+      regex: re(`${B}(?:sk|rk)_(?:live|prod)_[A-Za-z0-9]{16,247}${E}`), keywords: ['sk_live_', 'rk_live_', 'sk_prod_', 'rk_prod_'], entropy: 3.5,
     }),
     regexRule({
       id: 'stripe-test-key', kind: 'stripe_secret_test', severity: 'low', description: 'Stripe test-mode secret or restricted key',
-      regex: re(`${B}(?:sk|rk)_test_[A-Za-z0-9]{20,247}${E}`), keywords: ['sk_test_', 'rk_test_'], entropy: 3.5,
+      regex: re(`${B}(?:sk|rk)_test_[A-Za-z0-9]{16,247}${E}`), keywords: ['sk_test_', 'rk_test_'], entropy: 3.5,
     }),
     regexRule({
       // Configuration tokens (xoxe.xoxp-), refresh tokens (xoxe-1-) and short workspace tokens are specs of their own (providers/s-z.ts).
       id: 'slack-token', kind: 'slack_token', severity: 'high', description: 'Slack bot, user, app or legacy token',
       regex: re(`${B}(?:xox[bpaoesr]-[0-9]{8,14}-[A-Za-z0-9-]{8,250}|xox[os]-[0-9]{1,14}(?:-[0-9]{1,14}){2}-[a-fA-F0-9]{8,80}|xapp-[0-9]-[A-Za-z0-9]{8,14}-[0-9]{8,14}-[A-Za-z0-9]{20,80})${E2}`),
       keywords: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], entropy: 3,
+      // The numeric parts are workspace, user and app ids, which may hold any digits (`123456` too);
+      // only the last part is the secret, and only it must not look typed.
+      validate: slackSecretPart, skipPlaceholderCheck: true,
     }),
     regexRule({
       id: 'slack-webhook', kind: 'slack_webhook', severity: 'medium', description: 'Slack incoming webhook or workflow trigger URL',

@@ -2,34 +2,8 @@
  * Provider detectors, providers named A-D (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import type { ProviderSpec, Sample } from '../provider-spec.js'
+import { PRIORITY_OVER_SHAPE, bare, named, unnamed, type ProviderSpec } from '../provider-spec.js'
 import { isEnvReference, isTemplated } from '../../suppress.js'
-
-/**
- * The shapes a value recognised by its name is written in: an env line, JSON, Go, an XML element
- * with the value on its own line, a log line. `name` is the provider's name as a developer writes it.
- */
-function named(name: string, value: string): Sample[] {
-  const title = name.charAt(0).toUpperCase() + name.slice(1)
-  return [
-    `${name.toUpperCase()}_API_KEY=${value}`,
-    `{\n    "${name}_token": "${value}"\n}`,
-    `${name}Token := "${value}"`,
-    `var ${name}Key string = "${value}"`,
-    `<${name}Key>\n    ${value}\n</${name}Key>`,
-    `[DEBUG] Using ${title} Key=${value}`,
-  ]
-}
-
-/** The shapes a self-describing token is written in: bare, an env line, JSON, a Go assignment. */
-function bare(value: string): Sample[] {
-  return [value, `API_TOKEN=${value}`, `"credentials": "${value}"`, `apiToken := "${value}"`]
-}
-
-/** A value recognised by its name: the same value without the name, too short, or a placeholder. */
-function unnamed(name: string, value: string, shorter: string, placeholder: string): Sample[] {
-  return [`value = "${value}"`, `${name.toUpperCase()}_API_KEY=${shorter}`, `${name}_token: ${placeholder}`]
-}
 
 /** The specs of this group, before the placeholder check is set (see `typedValuesAllowed`). */
 const TABLE: ProviderSpec[] = [
@@ -143,6 +117,12 @@ const TABLE: ProviderSpec[] = [
     samples: { valid: named('algolia', '{lc:32}'), invalid: unnamed('algolia', '{lc:32}', '{lc:24}', 'x'.repeat(32)) },
   },
   {
+    id: 'akamai-edgegrid-token', kind: 'akamai_edgegrid_token', severity: 'high',
+    description: 'Akamai EdgeGrid client or access token (akab-…)',
+    pattern: 'akab-[a-z0-9]{16}-[a-z0-9]{16}', keywords: ['akab-'], entropy: 3.5,
+    samples: { valid: [...bare('akab-{lc:16}-{lc:16}'), 'client_token = akab-{lc:16}-{lc:16}'], invalid: ['akab-{lc:16}-{lc:10}', 'akab-{upper:16}-{upper:16}', `akab-${'x'.repeat(16)}-${'x'.repeat(16)}`] },
+  },
+  {
     id: 'alibaba-access-key-id', kind: 'alibaba_access_key', severity: 'critical',
     description: 'Alibaba Cloud AccessKey id (LTAI…)',
     pattern: 'LTAI[A-Za-z0-9]{12,20}', keywords: ['ltai'], entropy: 3,
@@ -249,10 +229,17 @@ const TABLE: ProviderSpec[] = [
     },
   },
   {
+    id: 'amazon-mws-auth-token', kind: 'amazon_mws_auth_token', severity: 'high',
+    description: 'Amazon Marketplace Web Service auth token (amzn.mws.…)',
+    pattern: 'amzn\\.mws\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', keywords: ['amzn.mws.'], entropy: 3,
+    samples: { valid: bare('amzn.mws.{uuid}'), invalid: ['amzn.mws.{hex:8}-{hex:4}-{hex:4}', 'amzn.mws.{upper:8}-{upper:4}-{upper:4}-{upper:4}-{upper:12}', 'amzn.mws.00000000-0000-0000-0000-000000000000'] },
+  },
+  {
     id: 'aws-amazon-bedrock-api-key-long-lived', kind: 'aws_bedrock_api_key', severity: 'critical',
     description: 'Amazon Bedrock long-term API key (ABSK…)',
-    pattern: 'ABSK[A-Za-z0-9+/]{109,269}={0,2}', keywords: ['absk'], entropy: 4,
-    samples: { valid: [...bare('ABSK{b64:132}'), 'AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS{b64:110}='], invalid: ['ABSK{b64:60}', `ABSK${'A'.repeat(132)}`, 'ABSC{b64:132}'] },
+    // base64 of `BedrockAPIKey-` right after ABSK proves the key on its own, so a shorter one is still one.
+    pattern: 'ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{20,269}={0,2}|ABSK[A-Za-z0-9+/]{109,269}={0,2}', keywords: ['absk'], entropy: 4,
+    samples: { valid: [...bare('ABSK{b64:132}'), 'AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS{b64:110}=', 'bedrock_key = "ABSKQmVkcm9ja0FQSUtleS{b64:40}"'], invalid: ['ABSK{b64:60}', `ABSK${'A'.repeat(132)}`, 'ABSC{b64:132}'] },
   },
   {
     id: 'aws-amazon-bedrock-api-key-short-lived', kind: 'aws_bedrock_short_term_key', severity: 'high',
@@ -443,6 +430,13 @@ const TABLE: ProviderSpec[] = [
     description: 'CircleCI API token, unprefixed (40 hex) next to the word circle',
     pattern: '[a-fA-F0-9]{40}', near: ['circle[_.-]?ci', 'circle[_.-]?token', 'circle'], keywords: ['circle'], entropy: 3,
     samples: { valid: [...named('circleci', '{hex:40}'), 'CIRCLE_TOKEN={hex:40}'], invalid: unnamed('circleci', '{hex:40}', '{hex:32}', '0'.repeat(40)) },
+  },
+  {
+    // Clerk's secret keys start like Stripe's (`sk_live_`): the name before them says whose.
+    id: 'clerk-secret-key', kind: 'clerk_secret_key', severity: 'critical',
+    description: 'Clerk secret key (sk_live_/sk_test_) next to the word clerk',
+    pattern: 'sk_(?:live|test)_[A-Za-z0-9]{20,80}', near: ['clerk'], keywords: ['clerk'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: { valid: [...named('clerk', 'sk_live_{a62:42}'), 'CLERK_SECRET_KEY=sk_test_{a62:42}'], invalid: [...unnamed('clerk', 'sk_live_{a62:42}', 'sk_live_{a62:10}'), 'clerk_key = "pk_live_{a62:42}"'] },
   },
   {
     id: 'clarifai-api-key', kind: 'clarifai_api_key', severity: 'high',
@@ -811,7 +805,7 @@ function azureSpecs(): ProviderSpec[] {
     {
       id: 'azure-ai-services-key', kind: 'azure_ai_services_key', severity: 'high',
       description: 'Azure AI services (OpenAI, Cognitive Services) key, 84-character format with the ACOG signature',
-      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}ACOG[A-Za-z0-9]{4}', keywords: ['acog'], entropy: 3.5,
+      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}ACOG[A-Za-z0-9]{4}(?:[A-Za-z0-9]{2}==)?', keywords: ['acog'], entropy: 3.5,
       samples: { valid: bare('{a62:52}JQQJ99{a62:18}ACOG{a62:4}'), invalid: ['{a62:52}JQQJ99{a62:18}ACOX{a62:4}', '{a62:40}JQQJ99{a62:18}ACOG{a62:4}', '{a62:52}JQQJ99{a62:10}ACOG{a62:4}'] },
     },
     identifiable('azure-apim-key', 'azure_apim_key', 'API Management direct management', 'critical', 76, 'APIM', '[A-Za-z0-9+/]{6}==', '[A-Za-z0-9+/]', '{b64:76}APIM{b64:6}=='),
@@ -831,8 +825,8 @@ function azureSpecs(): ProviderSpec[] {
     {
       id: 'azure-devops-pat', kind: 'azure_devops_pat', severity: 'critical',
       description: 'Azure DevOps personal access token, 84-character format with the AZDO signature',
-      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}AZDO[A-Za-z0-9]{4}', keywords: ['azdo'], entropy: 3.5,
-      samples: { valid: bare('{a62:52}JQQJ99{a62:18}AZDO{a62:4}'), invalid: ['{a62:52}JQQJ99{a62:18}AZDX{a62:4}', '{a62:40}JQQJ99{a62:18}AZDO{a62:4}', '{a62:52}JQQJ99{a62:10}AZDO{a62:4}'] },
+      pattern: '[A-Za-z0-9]{52}JQQJ[A-Za-z0-9]{20}AZDO[A-Za-z0-9]{4}(?:[A-Za-z0-9]{2}==)?', keywords: ['azdo'], entropy: 3.5,
+      samples: { valid: [...bare('{a62:52}JQQJ99{a62:18}AZDO{a62:4}'), 'AZURE_DEVOPS_PAT={a62:52}JQQJ99{a62:18}AZDO{a62:4}{a62:2}=='], invalid: ['{a62:52}JQQJ99{a62:18}AZDX{a62:4}', '{a62:40}JQQJ99{a62:18}AZDO{a62:4}', '{a62:52}JQQJ99{a62:10}AZDO{a62:4}'] },
     },
     {
       id: 'azure-devops-pat-legacy', kind: 'azure_devops_pat', severity: 'critical',
@@ -840,7 +834,7 @@ function azureSpecs(): ProviderSpec[] {
       pattern: '[a-z0-9]{52}', near: ['azure', 'devops', 'ado[_.-]?pat', 'vsts'], keywords: ['azure', 'devops', 'ado_pat', 'adopat', 'ado-pat', 'vsts'], entropy: 3,
       samples: { valid: [...named('azure', '{lc:52}'), 'AZURE_DEVOPS_PAT={lc:52}'], invalid: unnamed('azure', '{lc:52}', '{lc:40}', 'x'.repeat(52)) },
     },
-    identifiable('azure-event-grid-key', 'azure_event_grid_key', 'Event Grid', 'critical', 33, 'AZEG', '[A-Za-z0-9]{6}=', '[A-Za-z0-9]', '{a62:33}AZEG{a62:6}='),
+    identifiable('azure-event-grid-key', 'azure_event_grid_key', 'Event Grid', 'critical', 33, 'AZEG', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}AZEG{b64:6}='),
     identifiable('azure-event-hub-key', 'azure_event_hub_key', 'Event Hubs', 'critical', 33, '\\+AEh', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}+AEh{b64:6}='),
     identifiable('azure-function-key', 'azure_function_key', 'Functions', 'critical', 44, 'AzFu', '[A-Za-z0-9_-]{6}==', '[A-Za-z0-9_-]', '{b64u:44}AzFu{b64u:6}=='),
     identifiable('azure-iot-hub-key', 'azure_iot_hub_key', 'IoT Hub', 'critical', 33, 'AIoT', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}AIoT{b64:6}='),
@@ -850,9 +844,11 @@ function azureSpecs(): ProviderSpec[] {
       pattern: '[a-fA-F0-9]{32}', near: ['openai\\.azure\\.com', 'azure[_.-]?openai', 'cognitive[_.-]?services?', 'ocp-apim-subscription-key'], keywords: ['openai.azure.com', 'azure_openai', 'azureopenai', 'azure-openai', 'azure.openai', 'cognitive', 'ocp-apim-subscription-key'], entropy: 3,
       samples: { valid: [...named('azureOpenai', '{hex:32}'), 'AZURE_OPENAI_API_KEY={hex:32}', 'Ocp-Apim-Subscription-Key: {hex:32}'], invalid: unnamed('azureOpenai', '{hex:32}', '{hex:24}', '0'.repeat(32)) },
     },
+    identifiable('azure-ml-web-service-key', 'azure_ml_web_service_key', 'Machine Learning web service (classic)', 'high', 76, '\\+AMC', '[A-Za-z0-9+/]{6}==', '[A-Za-z0-9+/]', '{b64:76}+AMC{b64:6}=='),
     identifiable('azure-relay-key', 'azure_relay_key', 'Relay', 'critical', 33, '\\+ARm', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}+ARm{b64:6}='),
     identifiable('azure-search-key', 'azure_search_key', 'AI Search admin or query', 'high', 42, 'AzSe', '[A-Za-z0-9]{6}', '[A-Za-z0-9]', '{a62:42}AzSe{a62:6}'),
     identifiable('azure-service-bus-key', 'azure_service_bus_key', 'Service Bus', 'critical', 33, '\\+ASb', '[A-Za-z0-9+/]{6}=', '[A-Za-z0-9+/]', '{b64:33}+ASb{b64:6}='),
+    identifiable('azure-storage-identifiable-key', 'azure_storage_key', 'Storage account', 'critical', 76, '\\+ASt', '[A-Za-z0-9+/]{6}==', '[A-Za-z0-9+/]', '{b64:76}+ASt{b64:6}=='),
   ]
 }
 
@@ -964,6 +960,11 @@ function keyedSpecs(): ProviderSpec[] {
     keyed({ name: 'axonaut', title: 'Axonaut', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),
     keyed({ name: 'ayrshare', title: 'Ayrshare', pattern: '[A-Z]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}', sample: '{upper:7}-{uc:7}-{uc:7}-{uc:7}', short: '{upper:7}-{uc:7}-{uc:7}' }),
     keyed({ name: 'baremetrics', title: 'Baremetrics', pattern: '[A-Za-z0-9_]{25}', sample: '{a62:25}', short: '{a62:18}' }),
+    keyed({ name: 'bitgo', title: 'BitGo', pattern: '(?:v2x)?[a-f0-9]{64}', sample: '{hex:64}', short: '{hex:50}', severity: 'critical' }),
+    keyed({ name: 'blocknative', title: 'Blocknative', pattern: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', sample: '{uuid}', short: '{hex:8}-{hex:4}-{hex:4}', severity: 'medium' }),
+    keyed({ name: 'bscscan', title: 'BscScan', pattern: '[0-9A-Z]{34}', sample: '{uc:34}', short: '{uc:28}', severity: 'low' }),
+    keyed({ name: 'coinmarketcap', title: 'CoinMarketCap', also: ['cmc[_-]pro', 'x-cmc'], pattern: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', sample: '{uuid}', short: '{hex:8}-{hex:4}-{hex:4}', severity: 'medium' }),
+    keyed({ name: 'customerio', title: 'Customer.io', also: ['customer[_.-]io'], pattern: '[A-Za-z0-9]{20}', sample: '{a62:20}', short: '{a62:14}', entropy: 3.3 }),
     keyed({ name: 'beebole', title: 'Beebole', pattern: '[a-z0-9]{40}', sample: '{lc:40}', short: '{lc:30}', severity: 'medium' }),
     keyed({ name: 'besttime', title: 'BestTime', pattern: '[A-Za-z0-9_]{36}', sample: '{a62:36}', short: '{a62:24}', severity: 'low' }),
     keyed({ name: 'bitbar', title: 'BitBar', pattern: '[a-z0-9]{32}', sample: '{lc:32}', short: '{lc:20}', severity: 'medium' }),

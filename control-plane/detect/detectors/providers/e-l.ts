@@ -2,7 +2,7 @@
  * Provider detectors, providers named E-L (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import type { ProviderSpec } from '../provider-spec.js'
+import { bare, named, unnamed, type ProviderSpec } from '../provider-spec.js'
 import { crc32Base62, hasValidCrc32Checksum } from '../checksums.js'
 import { ALPHA, type Rng } from '../../corpus/random.js'
 
@@ -11,33 +11,6 @@ const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 
 /** LaunchDarkly's prefixed keys: API, server SDK and mobile. */
 const LAUNCHDARKLY_KEY = new RegExp(`^(?:api|sdk|mob)-${UUID}$`)
-
-/**
- * True samples of a value recognised by the name before it, in the shapes such values take:
- * an assignment in a config file, an environment line, Go code, an XML element with the value on
- * its own line, JSON, a log line.
- */
-function named(name: string, value: string): string[] {
-  const capitalised = name.charAt(0).toUpperCase() + name.slice(1)
-  return [
-    `${name}_api_token = "${value}"`,
-    `${name.toUpperCase()}_KEY=${value}`,
-    `var ${name}Token string = "${value}"`,
-    `<${name}Key>\n    ${value}\n</${name}Key>`,
-    `{"${name}_secret": "${value}"}`,
-    `[DEBUG] Using ${capitalised} Key=${value}`,
-  ]
-}
-
-/** False samples of a name-anchored value: the value without the name, a wrong length after it, a run of x. */
-function unnamed(name: string, value: string, wrong: string): string[] {
-  return [`token = "${value}"`, `${name}_token = "${wrong}"`, `${name}_token = "${'x'.repeat(Math.max(8, wrong.length))}"`]
-}
-
-/** True samples of a token whose prefix names its issuer: bare, in an environment line, in JSON, in a header. */
-function bare(token: string): string[] {
-  return [token, `API_TOKEN=${token}`, `{"token": "${token}"}`, `Authorization: Bearer ${token}`]
-}
 
 /** A base64 text that decodes to JSON starting with the given key (Grafana's keys are base64 JSON). */
 function decodesToJsonWith(token: string, prefix: string, key: string): boolean {
@@ -213,6 +186,12 @@ export const SPECS: ProviderSpec[] = [
     description: 'Fixer (exchange rates) API key next to the name',
     pattern: '[a-f0-9]{32}', near: ['fixer(?:[_.-]?io)?'], keywords: ['fixer'], entropy: 3,
     samples: { valid: named('fixer', '{hex:32}'), invalid: unnamed('fixer', '{hex:32}', '{hex:31}') },
+  },
+  {
+    id: 'flagsmith-environment-key', kind: 'flagsmith_environment_key', severity: 'medium',
+    description: 'Flagsmith environment key (22 characters, server-side keys prefixed ser.) next to the word flagsmith',
+    pattern: '(?:ser\\.)?[A-Za-z0-9]{22}', near: ['flagsmith'], keywords: ['flagsmith'], entropy: 3.5,
+    samples: { valid: [...named('flagsmith', '{a62:22}'), 'FLAGSMITH_SERVER_KEY=ser.{a62:22}'], invalid: unnamed('flagsmith', '{a62:22}', '{a62:16}') },
   },
   {
     id: 'flickr-access-token', kind: 'flickr_access_token', severity: 'medium',

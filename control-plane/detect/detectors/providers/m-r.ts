@@ -2,32 +2,11 @@
  * Provider detectors, providers named M-R (by the provider's name; digits go with A-D).
  * See ../provider-spec.ts for what a spec holds and how its samples are written.
  */
-import type { ProviderSpec } from '../provider-spec.js'
+import { PRIORITY_OVER_SHAPE, jwtSample, named, withoutName, type ProviderSpec } from '../provider-spec.js'
 import { hasValidCrc32Checksum } from '../checksums.js'
 
 /** A UUID in any case, as providers print them. */
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'
-
-/**
- * The lines in which a value recognised by its provider's name must be found: the assignments,
- * JSON, XML and log lines that the samples of other scanners are written in.
- */
-function named(name: string, value: string): string[] {
-  const title = name[0]!.toUpperCase() + name.slice(1)
-  return [
-    `${name}Token := "${value}"`,
-    `var ${name}Key string = "${value}"`,
-    `<${name}Key>\n    ${value}\n</${name}Key>`,
-    `[DEBUG] Using ${title} Key=${value}`,
-    `{"${name.toLowerCase()}_api_key": "${value}"}`,
-    `${name.toUpperCase()}_API_TOKEN=${value}`,
-  ]
-}
-
-/** The same value with no provider's name before it: a name-anchored rule must not report it. */
-function unnamed(value: string): string {
-  return `api_token = "${value}"`
-}
 
 /**
  * Tokens of a checksummed format whose checksum does not verify cannot have been issued, yet samples,
@@ -63,15 +42,15 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['mailer[_.-]?lite'], keywords: ['mailerlite', 'mailer_lite', 'mailer-lite', 'mailer.lite'], entropy: 3,
     samples: {
       valid: named('mailerlite', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'mailerlite_key = "{lc:31}"', 'mailerlite_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'mailerlite_key = "{lc:31}"', 'mailerlite_key = "{upper:32}"'],
     },
   },
   {
     id: 'mailersend-api-token', kind: 'mailersend_api_token', severity: 'high', description: 'MailerSend API token',
-    pattern: 'mlsn\\.[a-f0-9]{64}', keywords: ['mlsn.'], entropy: 3,
+    pattern: 'mlsn\\.[A-Za-z0-9]{64}', keywords: ['mlsn.'], entropy: 3,
     samples: {
-      valid: ['mlsn.{hex:64}', 'MAILERSEND_API_KEY="mlsn.{hex:64}"'],
-      invalid: ['mlsn.{hex:63}', 'mlsn.{upper:64}', 'mlsn.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
+      valid: ['mlsn.{hex:64}', 'MAILERSEND_API_KEY="mlsn.{hex:64}"', 'mlsn.{a62:64}'],
+      invalid: ['mlsn.{hex:63}', 'mlsn.{hex:65}', 'mlsn.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
     },
   },
   {
@@ -87,7 +66,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['mailjet'], keywords: ['mailjet'], entropy: 3,
     samples: {
       valid: named('mailjet', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'mailjet_key = "{hex:31}"', 'mailjet_key = "{upper:32}"'],
+      invalid: [withoutName('{hex:32}'), 'mailjet_key = "{hex:31}"', 'mailjet_key = "{upper:32}"'],
     },
   },
   {
@@ -95,7 +74,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'md-[A-Za-z0-9_-]{22}|[A-Za-z0-9]{22}', near: ['mandrill'], keywords: ['mandrill'], entropy: 3.5,
     samples: {
       valid: [...named('mandrill', 'md-{a62:22}'), 'MANDRILL_KEY={a62:22}'],
-      invalid: [unnamed('md-{a62:22}'), 'mandrill_key = "md-{a62:12}"', 'mandrill_key = "{a62:30}"'],
+      invalid: [withoutName('md-{a62:22}'), 'mandrill_key = "md-{a62:12}"', 'mandrill_key = "{a62:30}"'],
     },
   },
   // Mapbox tokens are `pk.` (public), `sk.` (secret) or `tk.` (temporary) and base64url JSON naming the user.
@@ -104,7 +83,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'pk\\.[A-Za-z0-9_-]{50,200}\\.[A-Za-z0-9_-]{20,30}', near: ['mapbox'], keywords: ['mapbox'], entropy: 3.5,
     samples: {
       valid: named('mapbox', 'pk.{a62:60}.{a62:22}'),
-      invalid: [unnamed('pk.{a62:60}.{a62:22}'), 'mapbox_token = "pk.{a62:20}.{a62:22}"'],
+      invalid: [withoutName('pk.{a62:60}.{a62:22}'), 'mapbox_token = "pk.{a62:20}.{a62:22}"'],
     },
   },
   {
@@ -128,7 +107,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'sk\\.[A-Za-z0-9.-]{80,240}', near: ['mapbox'], keywords: ['mapbox'], entropy: 4,
     samples: {
       valid: named('mapbox', 'sk.{a62:60}.{a62:30}'),
-      invalid: [unnamed('sk.{a62:60}.{a62:30}'), 'mapbox_token = "sk.{a62:40}"'],
+      invalid: [withoutName('sk.{a62:60}.{a62:30}'), 'mapbox_token = "sk.{a62:40}"'],
     },
   },
   {
@@ -144,7 +123,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{26}', near: ['mattermost'], keywords: ['mattermost'], entropy: 3,
     samples: {
       valid: named('mattermost', '{lc:26}'),
-      invalid: [unnamed('{lc:26}'), 'mattermost_token = "{lc:25}"', 'mattermost_token = "{upper:26}"'],
+      invalid: [withoutName('{lc:26}'), 'mattermost_token = "{lc:25}"', 'mattermost_token = "{upper:26}"'],
     },
   },
   {
@@ -177,7 +156,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{25}', near: ['message[_.-]?bird'], keywords: ['messagebird', 'message_bird', 'message-bird', 'message.bird'], entropy: 3.5,
     samples: {
       valid: [...named('messagebird', '{a62:25}'), 'MESSAGE_BIRD_KEY={a62:25}'],
-      invalid: [unnamed('{a62:25}'), 'messagebird_key = "{a62:24}"', 'messagebird_key = "xxxxxxxxxxxxxxxxxxxxxxxxx"'],
+      invalid: [withoutName('{a62:25}'), 'messagebird_key = "{a62:24}"', 'messagebird_key = "xxxxxxxxxxxxxxxxxxxxxxxxx"'],
     },
   },
   {
@@ -185,7 +164,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['message[_.-]?bird'], keywords: ['messagebird', 'message_bird', 'message-bird', 'message.bird'], entropy: 3,
     samples: {
       valid: named('messagebird', '{uuid}'),
-      invalid: [unnamed('{uuid}'), 'messagebird_client_id = "{hex:8}-{hex:4}-{hex:4}-{hex:12}"'],
+      invalid: [withoutName('{uuid}'), 'messagebird_client_id = "{hex:8}-{hex:4}-{hex:4}-{hex:12}"'],
     },
   },
   // Teams incoming webhooks: the old connector URL, and the Power Automate / Logic Apps workflow
@@ -223,11 +202,16 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'mixpanel-api-secret', kind: 'mixpanel_api_secret', severity: 'medium', description: 'Mixpanel API secret or service account secret next to the word mixpanel',
+    pattern: '[A-Za-z0-9-]{32}', near: ['mixpanel'], keywords: ['mixpanel'], entropy: 3,
+    samples: { valid: named('mixpanel', '{hex:32}'), invalid: [withoutName('{hex:32}'), 'mixpanel_key = "{hex:28}"'] },
+  },
+  {
     id: 'mistral-api-key', kind: 'mistral_api_key', severity: 'high', description: 'Mistral AI API key next to the word mistral',
     pattern: '[A-Za-z0-9]{32}', near: ['mistral'], keywords: ['mistral'], entropy: 3.8,
     samples: {
       valid: named('mistral', '{a62:32}'),
-      invalid: [unnamed('{a62:32}'), 'mistral_key = "{a62:31}"', 'mistral_key = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"'],
+      invalid: [withoutName('{a62:32}'), 'mistral_key = "{a62:31}"', 'mistral_key = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"'],
     },
   },
   // MongoDB Atlas: service accounts (mdb_sa_id_ / mdb_sa_sk_) and the older programmatic API keys,
@@ -237,7 +221,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['(?:mongodb[_.-]?)?atlas[_.-]?(?:api[_.-]?)?(?:private|secret)', 'mongodb[_.-]?atlas'], keywords: ['atlas'], entropy: 3,
     samples: {
       valid: ['MONGODB_ATLAS_PRIVATE_KEY={uuid}', 'atlasPrivateKey := "{uuid}"', '{"atlas_api_private_key": "{uuid}"}', 'mongodbAtlasKey = "{uuid}"'],
-      invalid: [unnamed('{uuid}'), 'atlas_region = "{uuid}"', 'MONGODB_ATLAS_PRIVATE_KEY={hex:32}'],
+      invalid: [withoutName('{uuid}'), 'atlas_region = "{uuid}"', 'MONGODB_ATLAS_PRIVATE_KEY={hex:32}'],
     },
   },
   {
@@ -257,11 +241,31 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    // Mollie's keys are prefixed by their mode only (live_, test_, access_): the name says whose.
+    id: 'mollie-api-key', kind: 'mollie_api_key', severity: 'critical', description: 'Mollie API key (live_/test_ and 30 characters) next to the word mollie',
+    pattern: '(?:live|test)_[A-Za-z0-9]{30}', near: ['mollie'], keywords: ['mollie'], entropy: 3.5,
+    samples: { valid: [...named('mollie', 'live_{a62:30}'), 'MOLLIE_KEY=test_{a62:30}'], invalid: [withoutName('live_{a62:30}'), 'mollie_key = "live_{a62:20}"', 'mollie_key = "prod_{a62:30}"'] },
+  },
+  {
+    id: 'mollie-access-token', kind: 'mollie_access_token', severity: 'critical', description: 'Mollie organization access token (access_ and 40 characters) next to the word mollie',
+    pattern: 'access_[A-Za-z0-9]{40}', near: ['mollie'], keywords: ['mollie'], entropy: 3.5,
+    samples: { valid: named('mollie', 'access_{a62:40}'), invalid: [withoutName('access_{a62:40}'), 'mollie_token = "access_{a62:30}"'] },
+  },
+  {
+    // A JWT: the name before it says whose, so it wins over the generic JWT rule on the same text.
+    id: 'monday-api-token', kind: 'monday_api_token', severity: 'high', description: 'Monday.com API token (a JWT) next to the word monday',
+    pattern: 'ey[A-Za-z0-9_-]{10,80}\\.ey[A-Za-z0-9_.-]{100,200}', near: ['monday'], keywords: ['monday'], entropy: 4, priority: PRIORITY_OVER_SHAPE,
+    samples: {
+      valid: ['MONDAY_API_TOKEN={jwt}', 'mondayToken := "{jwt}"', '<mondayKey>\n    {jwt}\n</mondayKey>', '{"monday_api_key": "{jwt}"}'].map((line) => (rng) => line.replace('{jwt}', jwtSample({ tid: rng.int(1e8, 9e8), aai: rng.int(10, 99), uid: rng.int(1e7, 9e7), iad: '2024-05-01T10:00:00.000Z', per: 'me:write', actid: rng.int(1e6, 9e6), rgn: 'use1' })(rng))),
+      invalid: [(rng) => withoutName(jwtSample({ tid: rng.int(1e8, 9e8), uid: rng.int(1e7, 9e7), per: 'me:write', rgn: 'use1' })(rng)), 'monday_token = "eyJ{a62:20}"'],
+    },
+  },
+  {
     id: 'monkeylearn-api-key', kind: 'monkeylearn_api_key', severity: 'medium', description: 'MonkeyLearn API key next to the word monkeylearn',
     pattern: '[0-9a-f]{40}', near: ['monkey[_.-]?learn'], keywords: ['monkeylearn', 'monkey_learn', 'monkey-learn', 'monkey.learn'], entropy: 3,
     samples: {
       valid: named('monkeylearn', '{hex:40}'),
-      invalid: [unnamed('{hex:40}'), 'monkeylearn_key = "{hex:39}"'],
+      invalid: [withoutName('{hex:40}'), 'monkeylearn_key = "{hex:39}"'],
     },
   },
   {
@@ -269,7 +273,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{64}', near: ['moralis'], keywords: ['moralis'], entropy: 4,
     samples: {
       valid: named('moralis', '{a62:64}'),
-      invalid: [unnamed('{a62:64}'), 'moralis_key = "{a62:63}"'],
+      invalid: [withoutName('{a62:64}'), 'moralis_key = "{a62:63}"'],
     },
   },
   {
@@ -278,7 +282,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '(?<![/+])[0-9A-Za-z/+]{75}(?![/+=])', near: ['(?<![A-Za-z])mux'], keywords: ['mux'], entropy: 4.5,
     samples: {
       valid: [...named('mux', '{b64:75}'), 'MUX_TOKEN_SECRET={a62:75}'],
-      invalid: [unnamed('{b64:75}'), 'mux_secret = "{a62:60}"', 'demux = "{a62:75}"', 'mux_blob = "{a62:30}/{a62:75}/{a62:20}"'],
+      invalid: [withoutName('{b64:75}'), 'mux_secret = "{a62:60}"', 'demux = "{a62:75}"', 'mux_blob = "{a62:30}/{a62:75}/{a62:20}"'],
     },
   },
   {
@@ -286,12 +290,12 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_=-]{40,46}', near: ['netlify'], keywords: ['netlify'], entropy: 4,
     samples: {
       valid: [...named('netlify', '{a62:43}'), 'netlify_token: {b64u:40}'],
-      invalid: [unnamed('{a62:43}'), 'netlify_token = "{a62:30}"', 'netlify_token = "{a62:50}"'],
+      invalid: [withoutName('{a62:43}'), 'netlify_token = "{a62:30}"', 'netlify_token = "{a62:50}"'],
     },
   },
   {
     id: 'netlify-personal-access-token', kind: 'netlify_access_token', severity: 'high', description: 'Netlify personal access token (nfp_)',
-    pattern: 'nfp_[A-Za-z0-9]{36,48}', keywords: ['nfp_'], entropy: 4,
+    pattern: 'nfp_[A-Za-z0-9_]{36,48}', keywords: ['nfp_'], entropy: 4,
     samples: {
       valid: ['nfp_{a62:40}', 'NETLIFY_AUTH_TOKEN=nfp_{a62:40}'],
       invalid: ['nfp_{a62:20}', 'nfp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'],
@@ -343,7 +347,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{64}', near: ['new[_.-]?relic'], keywords: ['newrelic', 'new_relic', 'new-relic', 'new.relic'], entropy: 4,
     samples: {
       valid: [...named('newrelic', '{a62:64}'), 'NEW_RELIC_KEY={lc:64}'],
-      invalid: [unnamed('{a62:64}'), 'newrelic_key = "{a62:60}"'],
+      invalid: [withoutName('{a62:64}'), 'newrelic_key = "{a62:60}"'],
     },
   },
   {
@@ -359,7 +363,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['news[_.-]?api'], keywords: ['newsapi', 'news_api', 'news-api', 'news.api'], entropy: 3,
     samples: {
       valid: named('newsapi', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'newsapi_key = "{hex:30}"'],
+      invalid: [withoutName('{hex:32}'), 'newsapi_key = "{hex:30}"'],
     },
   },
   {
@@ -369,7 +373,7 @@ export const SPECS: ProviderSpec[] = [
     validate: (s) => /[0-9]/.test(s) && /[A-Za-z]/.test(s),
     samples: {
       valid: [...named('nexmo', '{a62:12}{d:4}'), 'You can find a nexmo secret {d:2}{a62:14} within'],
-      invalid: [unnamed('{a62:12}{d:4}'), 'NEXMO_API_SECRET = NEXMO_SECRET_KEY', 'nexmo_secret = "{a62:15}"'],
+      invalid: [withoutName('{a62:12}{d:4}'), 'NEXMO_API_SECRET = NEXMO_SECRET_KEY', 'nexmo_secret = "{a62:15}"'],
     },
   },
   {
@@ -377,7 +381,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '2[A-Za-z0-9]{26}_[0-9][A-Za-z0-9]{20}', near: ['ngrok'], keywords: ['ngrok'], entropy: 4,
     samples: {
       valid: [...named('ngrok', '2{a62:26}_{d:1}{a62:20}'), 'ngrok config add-authtoken 2{a62:26}_{d:1}{a62:20}'],
-      invalid: [unnamed('2{a62:26}_{d:1}{a62:20}'), 'ngrok_token = "2{a62:20}_{d:1}{a62:20}"'],
+      invalid: [withoutName('2{a62:26}_{d:1}{a62:20}'), 'ngrok_token = "2{a62:20}_{d:1}{a62:20}"'],
     },
   },
   {
@@ -418,7 +422,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{46}', near: ['nuget'], keywords: ['nuget'], entropy: 4,
     samples: {
       valid: named('nuget', '{lc:46}'),
-      invalid: [unnamed('{lc:46}'), 'nuget_key = "{lc:45}"', 'nuget_key = "{hex:46}"'],
+      invalid: [withoutName('{lc:46}'), 'nuget_key = "{lc:45}"', 'nuget_key = "{hex:46}"'],
     },
   },
   {
@@ -434,7 +438,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{30}', near: ['nylas'], keywords: ['nylas'], entropy: 3.8,
     samples: {
       valid: named('nylas', '{a62:30}'),
-      invalid: [unnamed('{a62:30}'), 'nylas_key = "{a62:29}"'],
+      invalid: [withoutName('{a62:30}'), 'nylas_key = "{a62:29}"'],
     },
   },
   {
@@ -442,7 +446,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9=_-]{32}', near: ['nytimes', 'new[_.-]?york[_.-]?times'], keywords: ['nytimes', 'newyorktimes', 'new-york-times', 'new_york_times'], entropy: 3.5,
     samples: {
       valid: [...named('nytimes', '{a62:32}'), 'new-york-times_key: {b64u:32}'],
-      invalid: [unnamed('{a62:32}'), 'nytimes_key = "{a62:31}"'],
+      invalid: [withoutName('{a62:32}'), 'nytimes_key = "{a62:31}"'],
     },
   },
   {
@@ -450,7 +454,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}-[a-f0-9]{32}|[A-Za-z0-9]{24}', near: ['oanda'], keywords: ['oanda'], entropy: 3.5,
     samples: {
       valid: [...named('oanda', '{hex:32}-{hex:32}'), 'You can find a oanda secret {a62:24} within'],
-      invalid: [unnamed('{hex:32}-{hex:32}'), 'oanda_token = "{a62:23}"'],
+      invalid: [withoutName('{hex:32}-{hex:32}'), 'oanda_token = "{a62:23}"'],
     },
   },
   {
@@ -467,7 +471,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_=-]{42}', near: ['okta'], keywords: ['okta'], entropy: 4,
     samples: {
       valid: [...named('okta', '00{b64u:40}'), 'OKTA_CLIENT_TOKEN=00{a62:40}'],
-      invalid: [unnamed('00{b64u:40}'), 'okta_token = "00{b64u:30}"', 'okta_token = "00{b64u:41}"'],
+      invalid: [withoutName('00{b64u:40}'), 'okta_token = "00{b64u:30}"', 'okta_token = "00{b64u:41}"'],
     },
   },
   {
@@ -475,7 +479,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{64}', near: ['one[_.-]?login'], keywords: ['onelogin', 'one_login', 'one-login', 'one.login'], entropy: 3,
     samples: {
       valid: named('onelogin', '{hex:64}'),
-      invalid: [unnamed('{hex:64}'), 'onelogin_secret = "{hex:60}"'],
+      invalid: [withoutName('{hex:64}'), 'onelogin_secret = "{hex:60}"'],
     },
   },
   {
@@ -483,7 +487,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['open[_.-]?cage[_.-]?data'], keywords: ['opencagedata', 'open_cage_data', 'open-cage-data'], entropy: 3,
     samples: {
       valid: named('opencagedata', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'opencagedata_key = "{lc:31}"', 'opencagedata_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'opencagedata_key = "{lc:31}"', 'opencagedata_key = "{upper:32}"'],
     },
   },
   {
@@ -507,7 +511,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['open[_.-]?weather'], keywords: ['openweather', 'open_weather', 'open-weather', 'open.weather'], entropy: 3,
     samples: {
       valid: named('openweather', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'openweather_key = "{hex:31}"'],
+      invalid: [withoutName('{hex:32}'), 'openweather_key = "{hex:31}"'],
     },
   },
   {
@@ -515,7 +519,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['opsgenie'], keywords: ['opsgenie'], entropy: 3,
     samples: {
       valid: named('opsgenie', '{uuid}'),
-      invalid: [unnamed('{uuid}'), 'opsgenie_key = "{hex:32}"'],
+      invalid: [withoutName('{uuid}'), 'opsgenie_key = "{hex:32}"'],
     },
   },
   {
@@ -523,7 +527,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_+-]{20}', near: ['pager[_.-]?duty'], keywords: ['pagerduty', 'pager_duty', 'pager-duty', 'pager.duty'], entropy: 3.5,
     samples: {
       valid: [...named('pagerduty', '{a62:20}'), 'PAGERDUTY_TOKEN=u+{a62:18}'],
-      invalid: [unnamed('{a62:20}'), 'pagerduty_key = "{a62:19}"', 'pagerduty_key = "{a62:21}"'],
+      invalid: [withoutName('{a62:20}'), 'pagerduty_key = "{a62:19}"', 'pagerduty_key = "{a62:21}"'],
     },
   },
   {
@@ -531,7 +535,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{40}', near: ['pandadoc'], keywords: ['pandadoc'], entropy: 3.5,
     samples: {
       valid: [...named('pandadoc', '{hex:40}'), 'PANDADOC_API_KEY={a62:40}'],
-      invalid: [unnamed('{hex:40}'), 'pandadoc_key = "{a62:39}"'],
+      invalid: [withoutName('{hex:40}'), 'pandadoc_key = "{a62:39}"'],
     },
   },
   {
@@ -539,7 +543,24 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_-]{32}', near: ['pastebin'], keywords: ['pastebin'], entropy: 3.8,
     samples: {
       valid: named('pastebin', '{a62:32}'),
-      invalid: [unnamed('{a62:32}'), 'pastebin_key = "{a62:30}"'],
+      invalid: [withoutName('{a62:32}'), 'pastebin_key = "{a62:30}"'],
+    },
+  },
+  {
+    // PayMongo and Paystack keys start like Stripe's (`sk_live_`): the name before them says whose.
+    id: 'paymongo-secret-key', kind: 'paymongo_secret_key', severity: 'critical', description: 'PayMongo secret key next to the word paymongo',
+    pattern: '(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{24}|[A-Za-z0-9]{32}', near: ['paymongo'], keywords: ['paymongo'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: {
+      valid: [...named('paymongo', 'sk_live_{a62:24}'), 'PAYMONGO_SECRET_KEY={a62:32}'],
+      invalid: [withoutName('{a62:32}'), 'paymongo_key = "sk_live_{a62:12}"', 'paymongo_key = "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"'],
+    },
+  },
+  {
+    id: 'paystack-secret-key', kind: 'paystack_secret_key', severity: 'critical', description: 'Paystack secret key (sk_live_/sk_test_ and 40 characters) next to the word paystack',
+    pattern: 'sk_[a-z]{1,12}_[A-Za-z0-9]{40}', near: ['paystack'], keywords: ['paystack'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: {
+      valid: [...named('paystack', 'sk_live_{a62:40}'), 'PAYSTACK_SECRET_KEY=sk_test_{hex:40}'],
+      invalid: [withoutName('sk_live_{a62:40}'), 'paystack_key = "sk_live_{a62:30}"', 'paystack_key = "pk_live_{a62:40}"'],
     },
   },
   {
@@ -547,8 +568,13 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{64}', near: ['people[_.-]?data[_.-]?labs'], keywords: ['peopledatalabs', 'people_data_labs', 'people-data-labs'], entropy: 3,
     samples: {
       valid: named('peopledatalabs', '{hex:64}'),
-      invalid: [unnamed('{hex:64}'), 'peopledatalabs_key = "{hex:60}"'],
+      invalid: [withoutName('{hex:64}'), 'peopledatalabs_key = "{hex:60}"'],
     },
+  },
+  {
+    id: 'percy-token', kind: 'percy_token', severity: 'high', description: 'Percy (BrowserStack visual testing) project token next to the word percy',
+    pattern: '(?:[a-z]{3,6}_)?[0-9a-f]{64}', near: ['percy'], keywords: ['percy'], entropy: 3,
+    samples: { valid: [...named('percy', '{hex:64}'), 'PERCY_TOKEN=web_{hex:64}'], invalid: [withoutName('{hex:64}'), 'percy_token = "{hex:40}"'] },
   },
   {
     id: 'perplexity-api-key', kind: 'perplexity_api_key', severity: 'high', description: 'Perplexity API key (pplx-)',
@@ -560,10 +586,10 @@ export const SPECS: ProviderSpec[] = [
   },
   {
     id: 'pinata-api-key', kind: 'pinata_api_key', severity: 'low', description: 'Pinata API key (its public half) next to the word pinata',
-    pattern: '[0-9a-z]{20}', near: ['pinata'], keywords: ['pinata'], entropy: 3.2,
+    pattern: '[0-9a-z]{20}', near: ['pinata'], keywords: ['pinata'], entropy: 3,
     samples: {
       valid: named('pinata', '{hex:20}'),
-      invalid: [unnamed('{hex:20}'), 'pinata_key = "{hex:19}"'],
+      invalid: [withoutName('{hex:20}'), 'pinata_key = "{hex:19}"'],
     },
   },
   {
@@ -571,7 +597,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-z]{64}', near: ['pinata'], keywords: ['pinata'], entropy: 3,
     samples: {
       valid: [...named('pinata', '{hex:64}'), 'You can find a pinata secret {lc:64} within'],
-      invalid: [unnamed('{hex:64}'), 'pinata_secret = "{hex:63}"'],
+      invalid: [withoutName('{hex:64}'), 'pinata_secret = "{hex:63}"'],
     },
   },
   {
@@ -583,11 +609,16 @@ export const SPECS: ProviderSpec[] = [
     },
   },
   {
+    id: 'plivo-auth-token', kind: 'plivo_auth_token', severity: 'high', description: 'Plivo auth token (40 characters) next to the word plivo',
+    pattern: '[A-Za-z0-9_-]{40}', near: ['plivo'], keywords: ['plivo'], entropy: 3.5,
+    samples: { valid: named('plivo', '{a62:40}'), invalid: [withoutName('{a62:40}'), 'plivo_token = "{a62:30}"'] },
+  },
+  {
     id: 'pipedream-api-key', kind: 'pipedream_api_key', severity: 'high', description: 'Pipedream API key next to the word pipedream',
     pattern: '[a-z0-9]{32}', near: ['pipedream'], keywords: ['pipedream'], entropy: 3,
     samples: {
       valid: named('pipedream', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'pipedream_key = "{lc:31}"', 'pipedream_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'pipedream_key = "{lc:31}"', 'pipedream_key = "{upper:32}"'],
     },
   },
   {
@@ -595,7 +626,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{40}', near: ['pipedrive'], keywords: ['pipedrive'], entropy: 3,
     samples: {
       valid: named('pipedrive', '{hex:40}'),
-      invalid: [unnamed('{hex:40}'), 'pipedrive_token = "{hex:32}"'],
+      invalid: [withoutName('{hex:40}'), 'pipedrive_token = "{hex:32}"'],
     },
   },
   {
@@ -603,7 +634,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['pivotal'], keywords: ['pivotal'], entropy: 3,
     samples: {
       valid: named('pivotal', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'pivotal_key = "{lc:31}"', 'pivotal_key = "{upper:32}"'],
+      invalid: [withoutName('{lc:32}'), 'pivotal_key = "{lc:31}"', 'pivotal_key = "{upper:32}"'],
     },
   },
   // Plaid: access tokens name their environment; client ids and secrets are known by the name.
@@ -620,7 +651,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{24}', near: ['plaid'], keywords: ['plaid'], entropy: 3,
     samples: {
       valid: named('plaid', '{hex:24}'),
-      invalid: [unnamed('{hex:24}'), 'plaid_client_id = "{hex:23}"'],
+      invalid: [withoutName('{hex:24}'), 'plaid_client_id = "{hex:23}"'],
     },
   },
   {
@@ -628,7 +659,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{30}', near: ['plaid'], keywords: ['plaid'], entropy: 3.5,
     samples: {
       valid: named('plaid', '{lc:30}'),
-      invalid: [unnamed('{lc:30}'), 'plaid_secret = "{lc:29}"'],
+      invalid: [withoutName('{lc:30}'), 'plaid_secret = "{lc:29}"'],
     },
   },
   // PlanetScale: service tokens, OAuth tokens and database passwords.
@@ -661,7 +692,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_]{32}', near: ['position[_.-]?stack'], keywords: ['positionstack', 'position_stack', 'position-stack'], entropy: 3.5,
     samples: {
       valid: named('positionstack', '{a62:32}'),
-      invalid: [unnamed('{a62:32}'), 'positionstack_key = "{a62:31}"'],
+      invalid: [withoutName('{a62:32}'), 'positionstack_key = "{a62:31}"'],
     },
   },
   // PostHog: phc_ project keys are meant for browsers; phx_ personal keys read everything.
@@ -694,7 +725,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['postmark'], keywords: ['postmark'], entropy: 3,
     samples: {
       valid: [...named('postmark', '{uuid}'), 'X-Postmark-Server-Token: {uuid}'],
-      invalid: [unnamed('{uuid}'), 'postmark_token = "{hex:32}"'],
+      invalid: [withoutName('{uuid}'), 'postmark_token = "{hex:32}"'],
     },
   },
   {
@@ -710,7 +741,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{32}', near: ['private[_.-]?ai'], keywords: ['privateai', 'private_ai', 'private-ai', 'private.ai'], entropy: 3,
     samples: {
       valid: named('privateai', '{lc:32}'),
-      invalid: [unnamed('{lc:32}'), 'privateai_key = "{lc:31}"'],
+      invalid: [withoutName('{lc:32}'), 'privateai_key = "{lc:31}"'],
     },
   },
   {
@@ -718,7 +749,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{64}', near: ['prodpad'], keywords: ['prodpad'], entropy: 3,
     samples: {
       valid: named('prodpad', '{hex:64}'),
-      invalid: [unnamed('{hex:64}'), 'prodpad_key = "{hex:63}"'],
+      invalid: [withoutName('{hex:64}'), 'prodpad_key = "{hex:63}"'],
     },
   },
   {
@@ -727,7 +758,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-z0-9]{64}', near: ['protocols'], keywords: ['protocols'], entropy: 4.2,
     samples: {
       valid: named('protocolsio', '{lc:64}'),
-      invalid: [unnamed('{lc:64}'), 'protocols_digest = "{hex:64}"', 'protocolsio_key = "{lc:63}"'],
+      invalid: [withoutName('{lc:64}'), 'protocols_digest = "{hex:64}"', 'protocolsio_key = "{lc:63}"'],
     },
   },
   // PubNub keys are public in clients, but a publish key lets anyone post to every channel.
@@ -760,15 +791,20 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{40}', near: ['purestake'], keywords: ['purestake'], entropy: 3.8,
     samples: {
       valid: named('purestake', '{a62:40}'),
-      invalid: [unnamed('{a62:40}'), 'purestake_key = "{a62:39}"'],
+      invalid: [withoutName('{a62:40}'), 'purestake_key = "{a62:39}"'],
     },
+  },
+  {
+    id: 'pusher-channels-secret', kind: 'pusher_channels_secret', severity: 'high', description: 'Pusher Channels app secret (20 hex) next to the word pusher',
+    pattern: '[a-f0-9]{20}', near: ['pusher'], keywords: ['pusher'], entropy: 2.5,
+    samples: { valid: named('pusher', '{hex:20}'), invalid: [withoutName('{hex:20}'), 'pusher_secret = "{hex:16}"'] },
   },
   {
     id: 'pushbullet-api-key', kind: 'pushbullet_api_key', severity: 'medium', description: 'Pushbullet access token next to the word pushbullet',
     pattern: '[A-Za-z0-9_.]{34}', near: ['pushbullet'], keywords: ['pushbullet'], entropy: 3.8,
     samples: {
       valid: [...named('pushbullet', 'o.{a62:32}'), 'PUSHBULLET_TOKEN={a62:34}'],
-      invalid: [unnamed('o.{a62:32}'), 'pushbullet_token = "o.{a62:20}"'],
+      invalid: [withoutName('o.{a62:32}'), 'pushbullet_token = "o.{a62:20}"'],
     },
   },
   {
@@ -776,7 +812,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-zA-Z]{40}', near: ['qase'], keywords: ['qase'], entropy: 3.8,
     samples: {
       valid: named('qase', '{a62:40}'),
-      invalid: [unnamed('{a62:40}'), 'qase_token = "{a62:39}"'],
+      invalid: [withoutName('{a62:40}'), 'qase_token = "{a62:39}"'],
     },
   },
   {
@@ -784,7 +820,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: UUID, near: ['railway'], keywords: ['railway'], entropy: 3,
     samples: {
       valid: [...named('railway', '{uuid}'), 'RAILWAY_TOKEN={uuid}'],
-      invalid: [unnamed('{uuid}'), 'railway_token = "{hex:32}"'],
+      invalid: [withoutName('{uuid}'), 'railway_token = "{hex:32}"'],
     },
   },
   {
@@ -792,7 +828,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9_-]{50}', near: ['rapid[_.-]?api'], keywords: ['rapidapi', 'rapid_api', 'rapid-api', 'rapid.api'], entropy: 4,
     samples: {
       valid: [...named('rapidapi', '{a62:50}'), "'X-RapidAPI-Key': '{b64u:50}'"],
-      invalid: [unnamed('{a62:50}'), 'rapidapi_key = "{a62:49}"'],
+      invalid: [withoutName('{a62:50}'), 'rapidapi_key = "{a62:49}"'],
     },
   },
   {
@@ -800,7 +836,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-z]{32}', near: ['rawg'], keywords: ['rawg'], entropy: 3,
     samples: {
       valid: named('rawg', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'rawg_key = "{hex:31}"'],
+      invalid: [withoutName('{hex:32}'), 'rawg_key = "{hex:31}"'],
     },
   },
   // Razorpay: the key id says live or test mode; the secret is known by the name.
@@ -817,7 +853,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{24}', near: ['razorpay'], keywords: ['razorpay'], entropy: 3.8,
     samples: {
       valid: named('razorpay', '{a62:24}'),
-      invalid: [unnamed('{a62:24}'), 'razorpay_secret = "{a62:23}"'],
+      invalid: [withoutName('{a62:24}'), 'razorpay_secret = "{a62:23}"'],
     },
   },
   {
@@ -841,7 +877,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['rebrandly'], keywords: ['rebrandly'], entropy: 3,
     samples: {
       valid: named('rebrandly', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'rebrandly_key = "{hex:30}"'],
+      invalid: [withoutName('{hex:32}'), 'rebrandly_key = "{hex:30}"'],
     },
   },
   {
@@ -875,7 +911,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[a-f0-9]{32}', near: ['rollbar'], keywords: ['rollbar'], entropy: 3,
     samples: {
       valid: named('rollbar', '{hex:32}'),
-      invalid: [unnamed('{hex:32}'), 'rollbar_token = "{hex:31}"'],
+      invalid: [withoutName('{hex:32}'), 'rollbar_token = "{hex:31}"'],
     },
   },
   {
@@ -891,7 +927,7 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9A-Z]{32}', near: ['route4me'], keywords: ['route4me'], entropy: 3.5,
     samples: {
       valid: named('route4me', '{HEX:32}'),
-      invalid: [unnamed('{HEX:32}'), 'route4me_key = "{HEX:31}"', 'route4me_key = "{hex:32}"'],
+      invalid: [withoutName('{HEX:32}'), 'route4me_key = "{HEX:31}"', 'route4me_key = "{hex:32}"'],
     },
   },
   {

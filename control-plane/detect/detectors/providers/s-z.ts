@@ -12,7 +12,7 @@ import type { Severity } from '../../rule.js'
 import { shannonEntropy } from '../../entropy.js'
 import { isEnvReference, isPlaceholder, isTemplated } from '../../suppress.js'
 import type { Rng } from '../../corpus/random.js'
-import type { ProviderSpec, Sample } from '../provider-spec.js'
+import { PRIORITY_OVER_SHAPE, bare, jwtClaims, jwtSample, named as namedSamples, withoutName, type ProviderSpec, type Sample } from '../provider-spec.js'
 
 /** What the two helpers need to know of a spec. */
 interface Base {
@@ -67,7 +67,7 @@ function prefixed(base: Base): ProviderSpec {
     id: base.id, kind: base.kind, description: base.description, severity: base.severity, pattern: base.pattern, keywords: base.keywords,
     ...optional(base),
     samples: {
-      valid: [s, `${base.kind.toUpperCase()}=${s}`, `{"token": "${s}"}`, `    auth_token: '${s}'`, ...(base.valid ?? [])],
+      valid: [...bare(s), `${base.kind.toUpperCase()}=${s}`, `    auth_token: '${s}'`, ...(base.valid ?? [])],
       invalid: [base.short ?? shorter(s), placeholder(s), ...(base.invalid ?? [])],
     },
   }
@@ -82,19 +82,13 @@ function named(base: Base & {
 }): ProviderSpec {
   const s = base.sample
   const n = base.label
-  const cap = n.charAt(0).toUpperCase() + n.slice(1)
   return {
     id: base.id, kind: base.kind, description: base.description, severity: base.severity, pattern: base.pattern, keywords: base.keywords,
     near: base.near,
     ...optional(base),
     samples: {
       valid: [
-        `${n.toUpperCase()}_API_KEY=${s}`,
-        `"${n}_token": "${s}"`,
-        `${n}Token := "${s}"`,
-        `var ${n}Key string = "${s}"`,
-        `<${n}Key>\n    ${s}\n</${n}Key>`,
-        `[DEBUG] Using ${cap} Key=${s}`,
+        ...namedSamples(n, s),
         ...(base.valid ?? []),
       ],
       invalid: [`${n}_key = "${base.short ?? shorter(s)}"`, `${n}_key = "${placeholder(s)}"`, `id = "${s}"`, ...(base.invalid ?? [])],
@@ -153,7 +147,7 @@ function notMadeUp(token: string): boolean {
  * A Slack workspace token: the numeric parts are ids (a workspace's, an app's) and may be anything;
  * the last part is the secret and must not be a placeholder.
  */
-function slackSecretPart(token: string): boolean {
+export function slackSecretPart(token: string): boolean {
   const last = token.slice(token.lastIndexOf('-') + 1)
   return !isPlaceholder(last) && !/x{4,}|X{4,}/.test(token)
 }
@@ -462,6 +456,21 @@ export const SPECS: ProviderSpec[] = [
     pattern: 'sb_secret_[A-Za-z0-9_-]{28,64}', keywords: ['sb_secret_'], entropy: 3.5,
     sample: 'sb_secret_{b64u:31}', short: 'sb_secret_{b64u:16}',
   }),
+  {
+    // The service-role key is a JWT whose claims say so; the anon key (role anon) is public by design.
+    id: 'supabase-service-role-key', kind: 'supabase_service_role_key', severity: 'critical',
+    description: 'Supabase service-role key (a JWT with role service_role: bypasses row-level security) next to a Supabase or service-role name',
+    pattern: 'ey[A-Za-z0-9_-]{10,500}\\.ey[A-Za-z0-9_-]{10,2000}\\.[A-Za-z0-9_-]{16,500}', near: ['supabase', 'service[_-]?role'],
+    keywords: ['supabase', 'service_role', 'service-role', 'servicerole'], priority: PRIORITY_OVER_SHAPE,
+    validate: (token) => jwtClaims(token)?.role === 'service_role',
+    samples: {
+      valid: ['SUPABASE_SERVICE_ROLE_KEY={jwt}', 'supabaseKey := "{jwt}"', '{"service_role": "{jwt}"}', 'const supabase = createClient(url, "{jwt}")'].map((line) => (rng: Rng) => line.replace('{jwt}', jwtSample({ iss: 'supabase', ref: rng.chars(20, 'abcdefghijklmnopqrstuvwxyz'), role: 'service_role', iat: rng.int(1.6e9, 1.7e9), exp: rng.int(1.9e9, 2.1e9) })(rng))),
+      invalid: [
+        (rng) => `SUPABASE_ANON_KEY=${jwtSample({ iss: 'supabase', ref: rng.chars(20, 'abcdefghijklmnopqrstuvwxyz'), role: 'anon', iat: rng.int(1.6e9, 1.7e9) })(rng)}`,
+        (rng) => withoutName(jwtSample({ iss: 'supabase', role: 'service_role', iat: rng.int(1.6e9, 1.7e9) })(rng)),
+      ],
+    },
+  },
   prefixed({
     id: 'tailscale-api-key', kind: 'tailscale_api_key', severity: 'critical',
     description: 'Tailscale API access token or OAuth client secret',
@@ -490,6 +499,12 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9]{5,16}:[A-Za-z0-9_-]{35}', near: ['telegr', 'tgram', 'tg[_-]?bot'], label: 'telegram', keywords: ['telegr', 'tgram', 'tg_bot', 'tg-bot', 'tgbot'],
     sample: '{d:10}:AA{b64u:33}',
     invalid: ['telegram_token = "{d:10}:{b64u:10}"'],
+  }),
+  prefixed({
+    id: 'tencent-cloud-secret-id', kind: 'tencent_cloud_secret_id', severity: 'high',
+    description: 'Tencent Cloud API SecretId (AKID…), the id half of a key pair whose secret is usually beside it',
+    pattern: 'AKID[A-Za-z0-9]{32}', keywords: ['akid'], entropy: 3.5,
+    sample: 'AKID{a62:32}', invalid: ['AKID{upper:20}'],
   }),
   named({
     id: 'telnyx-api-key', kind: 'telnyx_api_key', severity: 'high',
@@ -531,6 +546,22 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[0-9a-f]{64}', near: ['trello'], label: 'trello', keywords: ['trello'], entropy: 3,
     sample: '{hex:64}',
   }),
+  {
+    // Two parts: the account SID (AC…) is an id, the auth token beside it is what grants access.
+    id: 'twilio-auth-token-near-sid', kind: 'twilio_auth_token', severity: 'high',
+    description: 'Twilio auth token (32 hex) next to the word twilio or within a few lines of an account SID',
+    pattern: '[0-9a-f]{32}', near: ['twill?io'], keywords: ['twilio', 'twillio'], entropy: 3,
+    pairedWith: { id: 'AC[0-9a-f]{32}', keywords: ['account_sid', 'accountsid', 'account sid'] },
+    samples: {
+      valid: [
+        ...namedSamples('twilio', '{hex:32}'),
+        'You can find a twillio secret {hex:32} within',
+        'TWILIO_ACCOUNT_SID=AC{hex:32}\nAUTH="{hex:32}"',
+        'from twilio.rest import Client\n\nclient = Client("AC{hex:32}", "{hex:32}")',
+      ],
+      invalid: [withoutName('{hex:32}'), 'twilio_token = "{hex:31}"', 'commit {hex:32}\nsid: 12\n\n'],
+    },
+  },
   named({
     id: 'twitch-api-token', kind: 'twitch_api_token', severity: 'high',
     description: 'Twitch client secret or OAuth token (30 characters) next to the word twitch',
@@ -644,6 +675,19 @@ export const SPECS: ProviderSpec[] = [
     pattern: '[A-Za-z0-9]{64}', near: ['(?<![A-Za-z])wiz(?![a-z]{2})'], label: 'wiz', keywords: ['wiz'], entropy: 4,
     sample: '{a62:64}', invalid: ['wizard_secret = "{a62:64}"'],
   }),
+  prefixed({
+    id: 'wakatime-api-key', kind: 'wakatime_api_key', severity: 'medium',
+    description: 'WakaTime API key (waka_ and a UUID)',
+    pattern: 'waka_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', keywords: ['waka_'], entropy: 3,
+    sample: 'waka_{uuid}', short: 'waka_{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:10}',
+  }),
+  {
+    // WorkOS keys start like Stripe's (`sk_live_`, `sk_test_`): the name before them says whose.
+    id: 'workos-api-key', kind: 'workos_api_key', severity: 'critical',
+    description: 'WorkOS API key (sk_live_/sk_test_) next to the word workos',
+    pattern: 'sk_(?:live|test)_[A-Za-z0-9]{20,100}', near: ['work[_-]?os'], keywords: ['workos', 'work_os', 'work-os'], entropy: 3.5, priority: PRIORITY_OVER_SHAPE,
+    samples: { valid: [...namedSamples('workos', 'sk_live_{a62:60}'), 'WORKOS_API_KEY=sk_test_{a62:60}'], invalid: [withoutName('sk_live_{a62:60}'), 'workos_key = "sk_live_{a62:10}"'] },
+  },
   named({
     id: 'wandb-api-key', kind: 'wandb_api_key', severity: 'high',
     description: 'Weights & Biases API key (40 hex) next to wandb',
@@ -723,6 +767,9 @@ export const SPECS: ProviderSpec[] = [
  */
 function namedApiKeys(): ProviderSpec[] {
   const rows: readonly [id: string, kind: string, name: string, keywords: readonly string[], near: string, pattern: string, sample: string, severity: Severity, description: string][] = [
+    ['sparkpost-api-key', 'sparkpost_api_key', 'sparkpost', ['sparkpost'], 'spark[_.-]?post', '[A-Za-z0-9]{40}', '{a62:40}', 'high', 'SparkPost API key'],
+    ['spotify-client-secret', 'spotify_client_secret', 'spotify', ['spotify'], 'spotify', '[A-Za-z0-9]{32}', '{a62:32}', 'medium', 'Spotify client secret'],
+    ['stytch-secret', 'stytch_secret', 'stytch', ['stytch'], 'stytch', 'secret-(?:live|test)-[A-Za-z0-9_-]{36}=?|[A-Za-z0-9_-]{47}=', 'secret-live-{b64u:36}', 'critical', 'Stytch project secret'],
     ['saucelabs-access-key', 'saucelabs_access_key', 'saucelabs', ['sauce'], 'sauce[_.-]?labs', '[a-z0-9]{8}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{12}', '{uuid}', 'high', 'Sauce Labs access key'],
     ['scraperapi-api-key', 'scraperapi_api_key', 'scraperapi', ['scraper'], 'scraper[_.-]?api', '[a-z0-9]{32}', '{lc:32}', 'medium', 'ScraperAPI key'],
     ['scrapingbee-api-key', 'scrapingbee_api_key', 'scrapingbee', ['scraping'], 'scraping[_.-]?bee', '[A-Z0-9]{80}', '{uc:80}', 'medium', 'ScrapingBee API key'],

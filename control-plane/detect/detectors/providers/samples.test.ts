@@ -49,6 +49,8 @@ t.test('a value recognised by its name is found after the name, in either case, 
   t.same(scan(`ACME_KEY=${uuid}`), [uuid])
   t.same(scan(`var acmeToken string = "${uuid}"`), [uuid])
   t.same(scan(`<acmeKey>\n    ${uuid}\n</acmeKey>`), [uuid], 'value on the next line')
+  t.same(scan(`env:\n  - name: ACME_API_KEY\n    value: "${uuid}"`), [uuid], 'a Kubernetes env entry: value under its name')
+  t.same(scan(`- name: ACME_API_KEY\n  other: "${uuid}"`), [], 'another key under the name: nothing')
   t.same(scan(`id = ${uuid}`), [], 'no name: nothing')
   t.same(scan(`acme = x${uuid}`), [], 'inside a longer word: nothing')
 })
