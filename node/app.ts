@@ -7,7 +7,6 @@
  * proxy server's life in proxy-server.ts; /healthz, /readyz and /metrics in admin.ts; how an index
  * reaches the node in sync-client.ts.
  */
-import { readFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
@@ -137,7 +136,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
 
 /** `--index FILE`: the node enforces this snapshot and follows no control plane. */
 function loadIndexFile(path: string, options: { cacheSize: number; falsePositiveRate: number }, logger: Logger): LeakIndex {
-  const index = LeakIndex.fromSnapshot(readFileSync(path), options)
+  const index = LeakIndex.fromFileSync(path, options)
   logger.info({ file: path, revision: index.revision, indexEntries: index.size }, 'enforcing the index file; no control plane')
   return index
 }
