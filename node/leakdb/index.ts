@@ -388,7 +388,7 @@ class BaseLoader {
     for (; b < buckets && done < budget; b++) {
       const start = offsets[b]!
       const end = offsets[b + 1]!
-      if (end < start) throw new SnapshotCorruptError(`snapshot bucket offsets decrease at bucket ${b}`)
+      if (end < start || end > hi.length) throw new SnapshotCorruptError(`snapshot bucket offsets decrease or overrun at bucket ${b}`)
       const top = (b << R) >>> 0
       for (let i = start; i < end; i++) {
         const h = hi[i]!
