@@ -141,14 +141,24 @@ async function readEntries(input: AsyncIterable<Buffer>, builder: SnapshotBuilde
     builder.add(entry)
   }
   let carry: Buffer = Buffer.alloc(0)
-  for await (const chunk of input) {
-    const data = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
+  for await (const chunk of input as AsyncIterable<Buffer>) {
     let s = 0
-    for (let nl = data.indexOf(10, s); nl !== -1; nl = data.indexOf(10, s)) {
-      take(data, s, nl)
+    if (carry.length > 0) {
+      // Only the line cut by the chunk boundary is joined; the rest is read where it lies.
+      const nl = chunk.indexOf(10)
+      if (nl === -1) {
+        carry = Buffer.concat([carry, chunk])
+        continue
+      }
+      const line = Buffer.concat([carry, chunk.subarray(0, nl)])
+      take(line, 0, line.length)
       s = nl + 1
     }
-    carry = Buffer.from(data.subarray(s))
+    for (let nl = chunk.indexOf(10, s); nl !== -1; nl = chunk.indexOf(10, s)) {
+      take(chunk, s, nl)
+      s = nl + 1
+    }
+    carry = Buffer.from(chunk.subarray(s))
   }
   if (carry.length > 0) take(carry, 0, carry.length)
   return lines
