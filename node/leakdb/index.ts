@@ -379,7 +379,6 @@ class BaseLoader {
    */
   step(budget: number): boolean {
     const { offsets, hi, lo, values, bucketBits: B } = this.#parts
-    const R = 32 - B
     const buckets = offsets.length - 1
     const bloom = this.bloom
     let b = this.#bucket
@@ -389,7 +388,6 @@ class BaseLoader {
       const start = offsets[b]!
       const end = offsets[b + 1]!
       if (end < start || end > hi.length) throw new SnapshotCorruptError(`snapshot bucket offsets decrease or overrun at bucket ${b}`)
-      const top = (b << R) >>> 0
       for (let i = start; i < end; i++) {
         const h = hi[i]!
         const l = lo[i]!
@@ -399,8 +397,8 @@ class BaseLoader {
         const value = values[i]!
         if ((value & LEAK_ID_MASK) === 0) throw new SnapshotCorruptError(`snapshot entry ${i} has leak id 0`)
         if ((value & MONITOR_BIT) === 0) blocks++
-        bloom.add((top | (h >>> B)) >>> 0, h, l)
       }
+      bloom.addBucket(b, B, hi, lo, start, end)
       done += end - start + 1
     }
     this.#bucket = b
