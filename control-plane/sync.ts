@@ -10,7 +10,7 @@
  */
 import type { Worker } from 'node:worker_threads'
 import type { ChangesAnswer } from '../protocol/changes.js'
-import { encodeSnapshot } from '../protocol/snapshot.js'
+import { encodeSnapshot, snapshotCount } from '../protocol/snapshot.js'
 import { SyncGoneError } from '../lib/errors.js'
 import { startWorker } from '../lib/worker.js'
 import type { BuildAnswer } from './snapshot-worker.js'
@@ -78,7 +78,7 @@ export class SyncService {
     const cached = this.#cached
     if (cached?.revision === revision) return cached
     // The entry count of the last snapshot says how big the index is, without counting a million rows.
-    const entries = cached === undefined ? index.size() : (cached.body.length - 64) / 36
+    const entries = cached === undefined ? index.size() : snapshotCount(cached.body)
     if (entries < (this.#options.workerThreshold ?? 100_000)) {
       // better-sqlite3 is synchronous: no write can land between reading the revision and the entries.
       this.#cached = { revision, etag: `"r${revision}"`, body: encodeSnapshot(index.entries(), revision) }

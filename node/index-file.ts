@@ -1,7 +1,7 @@
 /**
  * `--index FILE`: the snapshot file a node enforces without a control plane. Read once at start, then
- * read again whenever it changes and on SIGHUP; a new index is built off the main thread and swapped in
- * whole, and a file that does not load (corrupt, truncated, wrong checksum, gone) is refused with the
+ * read again whenever it changes and on SIGHUP; a new index is read in chunks, yielding to requests
+ * between them, and swapped in whole, and a file that does not load (corrupt, truncated, wrong checksum, gone) is refused with the
  * index in force kept (fail-static, as for a bad snapshot from the control plane).
  *
  * The file is watched through its folder, not by itself: `leakgate index build` (and most tools that
@@ -9,8 +9,8 @@
  * ConfigMap swaps a symlinked folder beside it. So every event of the folder schedules a look, and the
  * look reloads only when the file's identity (device, inode, size, times) differs from the last one read.
  */
-import { readFileSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { statSync, watch, type FSWatcher, type Stats } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { LeakIndex, type IndexOptions } from './leakdb/index.js'
@@ -26,16 +26,16 @@ const GONE = 'gone'
  * @throws a snapshot error (lib/errors.ts) or a file system error.
  */
 export function readIndexFile(path: string, options: IndexOptions): LeakIndex {
-  return LeakIndex.fromSnapshot(readFileSync(path), options)
+  return LeakIndex.fromFileSync(path, options)
 }
 
 /**
- * Reads an index file and builds the index on a worker thread, so the node keeps answering while a
- * large file loads. The one place a running node loads an index file.
+ * Reads an index file in chunks straight into a new index, the event loop free between them, so the
+ * node keeps answering while a large file loads. The one place a running node loads an index file.
  * @throws a snapshot error (lib/errors.ts) or a file system error.
  */
 export async function loadIndexFileInBackground(path: string, options: IndexOptions): Promise<LeakIndex> {
-  return LeakIndex.fromSnapshotInWorker(await readFile(path), options)
+  return LeakIndex.fromFile(path, options)
 }
 
 /** What a reload of the index file did, for the log line. */

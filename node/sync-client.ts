@@ -25,6 +25,7 @@ import { IndexCache } from './leakdb/cache.js'
 import { LeakIndex, type IndexOptions } from './leakdb/index.js'
 import { HashKeyMismatchError, SyncError } from '../lib/errors.js'
 import { HASH_KEY_ID_HEADER } from '../protocol/token-hash.js'
+import { MAX_SNAPSHOT_BYTES } from '../protocol/snapshot.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
 
@@ -49,7 +50,6 @@ export interface SyncClientOptions {
 
 const MIN_BACKOFF_MS = 250
 const MAX_BACKOFF_MS = 30_000
-const MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024 * 1024 - 1
 const MAX_CHANGES_BYTES = 256 * 1024 * 1024
 // Past this many journaled changes, a fresh snapshot is cheaper to keep than the journal.
 const MAX_JOURNAL = 200_000
@@ -71,8 +71,8 @@ export class SyncClient {
   readonly #abort = new AbortController()
   #loop: Promise<void> | undefined
   #ready: Promise<void> | undefined
-  /** A snapshot received but not yet written to the cache (its write failed): no journal can be written without it. */
-  #unsavedSnapshot: Uint8Array | undefined
+  /** An index loaded from a snapshot not yet written to the cache (or whose write failed): no journal can be written without it. */
+  #unsavedSnapshot: LeakIndex | undefined
   #heartbeat: NodeJS.Timeout | undefined
   #persistTimer: NodeJS.Timeout | undefined
   #persisting: Promise<void> = Promise.resolve()
@@ -199,10 +199,18 @@ export class SyncClient {
     const { holder, logger } = this.#o
     const res = await this.#get('/v1/sync/snapshot', {})
     if (res.statusCode !== 200) throw await this.#statusError(res, 'snapshot')
-    const buf = await readBounded(res.body, MAX_SNAPSHOT_BYTES)
-    // Built on a worker thread: a large snapshot (about 1.5 s at 10M hashes) must not hold requests up.
-    // Throws on a bad snapshot: the index in force stays.
-    const index = await LeakIndex.fromSnapshotInWorker(buf, this.#o.indexOptions)
+    // Read into the new index's arrays as the body arrives, checksum computed on the way: the body is
+    // never held whole, and the filter is built in slices that leave the event loop free between them.
+    // Throws on a bad snapshot (the body is then closed): the index in force stays.
+    const length = Number(res.headers['content-length'])
+    const limits = { maxBytes: MAX_SNAPSHOT_BYTES, ...(Number.isSafeInteger(length) && length >= 0 ? { size: length } : {}) }
+    let index: LeakIndex
+    try {
+      index = await LeakIndex.fromStream(res.body, this.#o.indexOptions, limits)
+    } catch (err) {
+      res.body.destroy()
+      throw err
+    }
     if (this.#stopped) return
     const current = holder.current
     if (current !== undefined && index.revision < current.revision && !this.#refusedOlder) {
@@ -215,19 +223,22 @@ export class SyncClient {
     holder.swap(index)
     holder.lastSyncAt = Date.now()
     this.#needSnapshot = false
-    logger.info({ revision: index.revision, indexEntries: index.size, bytes: buf.length }, 'loaded a snapshot from the control plane')
+    logger.info({ revision: index.revision, indexEntries: index.size, indexBytes: index.byteLength }, 'loaded a snapshot from the control plane')
     clearTimeout(this.#persistTimer)
     this.#persistTimer = undefined
     this.#journal = []
-    this.#unsavedSnapshot = buf
-    this.#persisting = this.#persisting.then(() => this.#saveSnapshot(buf)).catch((err: unknown) => this.#logPersistError(err))
+    this.#unsavedSnapshot = index
+    this.#persisting = this.#persisting.then(() => this.#saveSnapshot(index)).catch((err: unknown) => this.#logPersistError(err))
   }
 
-  /** Writes a snapshot unless a newer one came meanwhile (that one's write is queued after this). */
-  async #saveSnapshot(buf: Uint8Array): Promise<void> {
-    if (this.#unsavedSnapshot !== buf) return
-    await this.#cache.saveSnapshot(buf)
-    if (this.#unsavedSnapshot === buf) this.#unsavedSnapshot = undefined
+  /**
+   * Writes the snapshot of an index, from its own arrays, unless a newer one came meanwhile (that one's
+   * write is queued after this).
+   */
+  async #saveSnapshot(index: LeakIndex): Promise<void> {
+    if (this.#unsavedSnapshot !== index) return
+    await this.#cache.saveIndex(index)
+    if (this.#unsavedSnapshot === index) this.#unsavedSnapshot = undefined
   }
 
   async #pollChanges(): Promise<void> {

@@ -22,7 +22,7 @@ t.test('a saved snapshot and its changes load back as the same index', async (t)
   t.equal(loaded!.check(TOKEN), undefined)
   t.same(loaded!.check('second'), { action: 'monitor', leakId: 2 })
   const reader = new IndexCache(dir)
-  await reader.load({}, false)
+  await reader.load()
   t.same(reader.loadedChanges.map((c) => c.rev), [8, 9], 'the replayed journal is kept to append to')
   for (const f of readdirSync(dir)) t.notOk(readFileSync(`${dir}/${f}`).includes(TOKEN), `${f} holds no raw token`)
   t.same(readdirSync(dir).sort(), ['index.changes.json', 'index.snapshot'], 'no temporary file left behind')
@@ -58,7 +58,7 @@ t.test('a corrupt journal is dropped, not the snapshot: the index is the snapsho
   }
   for (const [what, text] of Object.entries(journals)) {
     writeFileSync(cache.changesPath, text)
-    const loaded = await cache.load({}, false)
+    const loaded = await cache.load()
     t.ok(loaded, `${what}: the snapshot still loads`)
     t.equal(loaded!.revision, 7, `${what}: at the snapshot's revision`)
     t.same(loaded!.check('a'), { action: 'block', leakId: 1 }, `${what}: the snapshot's leak is enforced`)
@@ -66,7 +66,7 @@ t.test('a corrupt journal is dropped, not the snapshot: the index is the snapsho
     t.same(cache.loadedChanges, [], `${what}: nothing of the journal kept`)
   }
   writeFileSync(cache.changesPath, JSON.stringify({ base: 7, changes: [] }))
-  await cache.load({}, false)
+  await cache.load()
   t.equal(cache.journalError, undefined, 'a good journal clears the error')
 })
 
@@ -85,12 +85,12 @@ t.test('a failed snapshot write leaves no journal tagged with the old snapshot',
   // not revision 11 without the leak of revision 10.
   rmSync(cache.snapshotPath, { recursive: true })
   writeFileSync(cache.snapshotPath, old)
-  const loaded = await new IndexCache(dir).load({}, false)
+  const loaded = await new IndexCache(dir).load()
   t.equal(loaded!.revision, 7)
   t.equal(loaded!.check('c'), undefined)
   await cache.saveSnapshot(newer)
   await cache.saveChanges([{ rev: 11, op: 'upsert', sha256: sha256Hex('c'), action: 'block', leakId: 3 }])
-  const again = await new IndexCache(dir).load({}, false)
+  const again = await new IndexCache(dir).load()
   t.equal(again!.revision, 11, 'once a snapshot is saved, its changes are journaled again')
   t.same(again!.check('b'), { action: 'block', leakId: 2 })
 })

@@ -2,7 +2,7 @@
  * A node's last good index on disk, so it can start and enforce while the control plane is away.
  *
  * Two files in the cache folder, each replaced atomically (writeFileAtomic):
- *   index.snapshot        the last snapshot received, byte for byte (hashes only)
+ *   index.snapshot        the snapshot of the index in force (hashes only), written from its arrays
  *   index.changes.json    `{ "base": <snapshot revision>, "changes": [Change, ...] }`: every change
  *                         applied since that snapshot (hashes only), replayed on load
  * A journal whose base is not the snapshot's revision belongs to an older snapshot and is ignored.
@@ -13,7 +13,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChangeInvalidError, IndexInputError, isLeakgateError, type LeakgateError } from '../../lib/errors.js'
 import type { Change } from '../../protocol/changes.js'
-import { readSnapshotHeader } from '../../protocol/snapshot.js'
+import { readSnapshotHeader, snapshotChunks } from '../../protocol/snapshot.js'
 import { LeakIndex, type IndexOptions } from './index.js'
 import { writeFileAtomic } from './write-file-atomic.js'
 
@@ -52,20 +52,21 @@ export class IndexCache {
   }
 
   /**
-   * Loads the cached index, or undefined when there is none. The snapshot is built on a worker thread
-   * (`inWorker`, default true), so a node that serves while it starts is not held up by a large one.
+   * Loads the cached index, or undefined when there is none. The snapshot is read straight into the
+   * index's arrays in chunks, the event loop free between them (LeakIndex.fromFile), so a node that
+   * serves while it starts is not held up, and the load takes no memory beyond the index's.
    * A corrupt journal is dropped (see `journalError`): the index is the snapshot's alone.
-   * @throws a snapshot error (lib/errors.ts) when the cached snapshot is corrupt (the caller logs it and starts without an index).
+   * @throws a snapshot error (lib/errors.ts) when the cached snapshot is corrupt or of an older format
+   *   (the caller logs it, starts without an index and fetches a fresh snapshot).
    */
-  async load(options: IndexOptions = {}, inWorker = true): Promise<LeakIndex | undefined> {
-    let buf: Buffer
+  async load(options: IndexOptions = {}): Promise<LeakIndex | undefined> {
+    let index: LeakIndex
     try {
-      buf = await readFile(this.snapshotPath)
+      index = await LeakIndex.fromFile(this.snapshotPath, options)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const index = inWorker ? await LeakIndex.fromSnapshotInWorker(buf, options) : LeakIndex.fromSnapshot(buf, options)
     this.#loadedChanges = []
     this.#journalError = undefined
     this.#base = index.revision
@@ -93,16 +94,28 @@ export class IndexCache {
     return index
   }
 
-  /** Saves a snapshot as received (checked first), and starts a new, empty journal for it. */
+  /**
+   * Saves the snapshot an index was loaded from (its live changes excluded: they go in the journal),
+   * written from the index's own arrays, and starts a new, empty journal for it.
+   */
+  async saveIndex(index: LeakIndex): Promise<void> {
+    const base = index.base
+    await this.#replaceSnapshot(base.revision, snapshotChunks(base))
+  }
+
+  /** Saves a snapshot held in memory (checked first), and starts a new, empty journal for it. */
   async saveSnapshot(buf: Uint8Array): Promise<void> {
-    const header = readSnapshotHeader(buf)
+    await this.#replaceSnapshot(readSnapshotHeader(buf).revision, buf)
+  }
+
+  async #replaceSnapshot(revision: number, bytes: Uint8Array | Iterable<Uint8Array>): Promise<void> {
     // Until the new snapshot is on disk, no journal may be written: it would hold changes since the
     // new snapshot under the old one's base, and a restart would replay them onto the wrong snapshot.
     this.#base = -1
     await mkdir(this.dir, { recursive: true })
-    await writeFileAtomic(this.snapshotPath, buf)
-    this.#base = header.revision
-    await writeFileAtomic(this.changesPath, JSON.stringify({ base: header.revision, changes: [] }))
+    await writeFileAtomic(this.snapshotPath, bytes)
+    this.#base = revision
+    await writeFileAtomic(this.changesPath, JSON.stringify({ base: revision, changes: [] }))
   }
 
   /** Saves every change applied since the saved snapshot (the whole list, replacing the journal). */

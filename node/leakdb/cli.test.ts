@@ -40,3 +40,20 @@ t.test('bad input exits 2, names the line, writes nothing', async (t) => {
   t.equal(run(['build'], '').status, 2, '--out is required')
   t.match(run(['--help'], '').stdout, /index build --out FILE/)
 })
+
+t.test('a large input in many chunks: CRLF lines, comments and full entries are all read', async (t) => {
+  const out = `${tempDir(t)}/big.snapshot`
+  const lines: string[] = []
+  for (let i = 0; i < 20_000; i++) {
+    if (i % 1000 === 0) lines.push(`# part ${i / 1000}`)
+    lines.push(i % 7 === 0 ? `${sha256Hex(`tok-${i}`)},monitor,${i + 1}` : sha256Hex(`tok-${i}`))
+  }
+  const res = run(['build', '--out', out], lines.join('\r\n')) // no newline after the last line
+  t.equal(res.status, 0, res.stderr)
+  const index = LeakIndex.fromSnapshot(readFileSync(out))
+  t.equal(index.size, 20_000)
+  t.same(index.check('tok-0'), { action: 'monitor', leakId: 1 })
+  t.same(index.check('tok-1'), { action: 'block', leakId: 1 })
+  t.same(index.check('tok-19999'), { action: 'monitor', leakId: 20_000 }, 'the last line (7 × 2857), without a newline')
+  t.equal(index.check('tok-20000'), undefined)
+})

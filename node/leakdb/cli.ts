@@ -2,10 +2,9 @@
  * `leakgate index build --out FILE`: builds a snapshot from standard input, one entry a line:
  * a SHA-256 hex (action block, leak id 1), or `hex,action,leakId`. Blank lines and `#` comments skipped.
  */
-import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MAX_LEAK_ID, type LeakAction } from '../../protocol/leak.js'
-import { encodeSnapshot, type SnapshotEntry } from '../../protocol/snapshot.js'
+import { SnapshotBuilder, snapshotChunks, snapshotSize, type SnapshotEntry } from '../../protocol/snapshot.js'
 import { isSha256Hex } from '../../protocol/token-hash.js'
 import { writeFileAtomic } from './write-file-atomic.js'
 
@@ -67,25 +66,100 @@ export async function main(argv: string[]): Promise<number> {
     console.error('leakgate index build: --revision must be a non-negative integer')
     return 2
   }
-  const entries: SnapshotEntry[] = []
-  const seen = new Set<string>()
-  let lineNo = 0
+  const builder = new SnapshotBuilder()
+  let lines: Uint32Array
   try {
-    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-      lineNo++
-      const entry = parseIndexLine(line, lineNo)
-      if (entry === undefined) continue
-      const hex = entry.sha256 as string
-      if (seen.has(hex)) throw new Error(`line ${lineNo}: hash repeated (already given on an earlier line)`)
-      seen.add(hex)
-      entries.push(entry)
-    }
+    lines = await readEntries(process.stdin, builder)
   } catch (err) {
     console.error(`leakgate index build: ${(err as Error).message}; nothing written`)
     return 2
   }
-  const snapshot = encodeSnapshot(entries, revision)
-  await writeFileAtomic(values.out, snapshot)
-  console.error(`leakgate index build: wrote ${entries.length} entries at revision ${revision} to ${values.out} (${snapshot.length} bytes)`)
+  let parts
+  try {
+    parts = builder.build(revision, (i) => `line ${lines[i]!}`)
+  } catch (err) {
+    console.error(`leakgate index build: ${(err as Error).message}; nothing written`)
+    return 2
+  }
+  await writeFileAtomic(values.out, snapshotChunks(parts))
+  const size = snapshotSize(parts.values.length, parts.bucketBits)
+  console.error(`leakgate index build: wrote ${parts.values.length} entries at revision ${revision} to ${values.out} (${size} bytes)`)
   return 0
+}
+
+// Hex digit values by byte; -1 for any other byte.
+const HEX = new Int8Array(256).fill(-1)
+for (let d = 0; d < 16; d++) {
+  HEX['0123456789abcdef'.charCodeAt(d)] = d
+  HEX['0123456789ABCDEF'.charCodeAt(d)] = d
+}
+
+/**
+ * Reads the entries of standard input into `builder`, and returns the line number of each entry.
+ * Lines are cut from the raw bytes: a line that is a bare 64-digit hex hash (all of them, in a large
+ * list) is parsed in place, without making a string of it; any other line goes through parseIndexLine.
+ * That took 10 million hashes from about two minutes (readline, a Set of strings, an object an entry) to seconds.
+ */
+async function readEntries(input: AsyncIterable<Buffer>, builder: SnapshotBuilder): Promise<Uint32Array> {
+  let lines = new Uint32Array(1024)
+  let lineNo = 0
+  const take = (data: Buffer, s: number, e: number): void => {
+    lineNo++
+    if (e > s && data[e - 1] === 0x0d) e--
+    if (builder.size === lines.length) {
+      const grown = new Uint32Array(lines.length * 2)
+      grown.set(lines)
+      lines = grown
+    }
+    if (e - s === 64) {
+      let w0 = 0
+      let w1 = 0
+      let w2 = 0
+      let w3 = 0
+      let bad = 0
+      for (let k = 0; k < 8; k++) {
+        const a = HEX[data[s + k]!]!
+        const b = HEX[data[s + 8 + k]!]!
+        const c = HEX[data[s + 16 + k]!]!
+        const d = HEX[data[s + 24 + k]!]!
+        bad |= a | b | c | d
+        w0 = (w0 << 4) | (a & 15)
+        w1 = (w1 << 4) | (b & 15)
+        w2 = (w2 << 4) | (c & 15)
+        w3 = (w3 << 4) | (d & 15)
+      }
+      for (let k = s + 32; k < e; k++) bad |= HEX[data[k]!]!
+      if (bad >= 0) {
+        lines[builder.size] = lineNo
+        builder.addWords(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0, 1)
+        return
+      }
+    }
+    const entry = parseIndexLine(data.toString('utf8', s, e), lineNo)
+    if (entry === undefined) return
+    lines[builder.size] = lineNo
+    builder.add(entry)
+  }
+  let carry: Buffer = Buffer.alloc(0)
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    let s = 0
+    if (carry.length > 0) {
+      // Only the line cut by the chunk boundary is joined; the rest is read where it lies.
+      const nl = chunk.indexOf(10)
+      if (nl === -1) {
+        carry = Buffer.concat([carry, chunk])
+        continue
+      }
+      const line = Buffer.concat([carry, chunk.subarray(0, nl)])
+      take(line, 0, line.length)
+      s = nl + 1
+    }
+    for (let nl = chunk.indexOf(10, s); nl !== -1; nl = chunk.indexOf(10, s)) {
+      take(chunk, s, nl)
+      s = nl + 1
+    }
+    carry = Buffer.from(chunk.subarray(s))
+  }
+  if (carry.length > 0) take(carry, 0, carry.length)
+  return lines
 }

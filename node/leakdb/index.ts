@@ -4,20 +4,26 @@
  * A lookup goes: LRU of recent verdicts (keyed by the credential, in memory only) → SHA-256 →
  * blocked bloom filter (most clean credentials stop here) → live changes since the snapshot →
  * the sorted base arrays. Memory per leaked hash, at 10 million: 8 bytes of key + 4 of value in
- * typed arrays, about 1.5 of bloom and under 1 of bucket table (bench/RESULTS.md "Index").
+ * typed arrays, about 1.5 of bloom and under 1 of bucket table (bench/RESULTS.md "Index"). The base
+ * arrays are the snapshot's own sections (protocol/snapshot.ts): a load reads them straight in, from a
+ * file or an HTTP body, in chunks, and keeps no other copy; only the bloom filter is built on load.
  *
  * Exactness: the base stores, per hash, the first B + 64 bits of its digest (B = bucket bits, about
  * log2(N) − 3, so 85 bits at 10 million hashes) and matches on all of them. A clean credential is
  * taken for a leaked one only if its SHA-256 agrees with one of the N leaked digests on those bits:
- * probability N / 2^(B+64) per check, 2^-64 whatever N (about 5e-20). Keeping the other bits would double
- * the memory per hash for no observable gain. Live changes are matched on 126 bits.
+ * probability N / 2^(B+64) per check. Since 2^B ≥ N / 8 (up to 2^24 buckets, 134 million hashes), that is
+ * at most 8 / 2^64 ≈ 4.3e-19 a check: 2.6e-19 at 10 million, so 2.6e-7 over a trillion checks. Keeping
+ * the other bits would double the memory per hash for no observable gain. Live changes are matched on 126 bits.
  */
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { LRUCache } from 'lru-cache'
 import { BlockedBloom } from './bloom.js'
 import { validateChanges, type Change } from '../../protocol/changes.js'
 import { SnapshotCorruptError, ChangeInvalidError } from '../../lib/errors.js'
 import type { LeakAction as Action } from '../../protocol/leak.js'
-import { ENTRY_SIZE, HEADER_SIZE, LEAK_ID_MASK, MONITOR_BIT, readSnapshotHeader } from '../../protocol/snapshot.js'
+import { LEAK_ID_MASK, MIN_BUCKET_BITS, MONITOR_BIT, SnapshotDecoder, type DecodeLimits, type SnapshotParts } from '../../protocol/snapshot.js'
 import { keyedTokenBase64, sha256Base64 } from '../../protocol/token-hash.js'
 
 /** What the index says of a leaked token. */
@@ -57,10 +63,6 @@ interface CachedVerdict {
 }
 const DEFAULTS = { cacheSize: 100_000, cacheMaxKeyLength: 256, falsePositiveRate: 0.01 }
 
-function bucketBitsFor(n: number): number {
-  return Math.min(24, Math.max(4, Math.ceil(Math.log2(Math.max(n, 1))) - 3))
-}
-
 // Room in the bloom filter for live upserts before its false-positive rate drifts up.
 function bloomCapacity(n: number): number {
   return n + Math.max(4096, Math.ceil(n / 8))
@@ -91,16 +93,16 @@ export class LeakIndex {
   #size: number
   readonly stats: IndexStats = { cacheHits: 0, cacheMisses: 0, bloomFalsePositives: 0 }
 
-  private constructor(
-    parts: { bucketBits: number; offsets: Uint32Array; hi: Uint32Array; lo: Uint32Array; values: Uint32Array; bloom: BlockedBloom; revision: number },
-    options: IndexOptions,
-  ) {
+  readonly #base: SnapshotParts
+
+  private constructor(parts: SnapshotParts, bloom: BlockedBloom, options: IndexOptions) {
+    this.#base = parts
     this.#bucketBits = parts.bucketBits
     this.#offsets = parts.offsets
     this.#hi = parts.hi
     this.#lo = parts.lo
     this.#values = parts.values
-    this.#bloom = parts.bloom
+    this.#bloom = bloom
     this.#revision = parts.revision
     this.#size = parts.hi.length
     const cacheSize = options.cacheSize ?? DEFAULTS.cacheSize
@@ -113,33 +115,96 @@ export class LeakIndex {
 
   /** An index with no entries at revision 0. */
   static empty(options: IndexOptions = {}): LeakIndex {
-    return LeakIndex.#fromParts(buildParts(Buffer.alloc(0), 0, 0, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate), options)
-  }
-
-  /**
-   * Builds an index from a snapshot (see snapshot.ts for the layout).
-   * @throws a snapshot error (lib/errors.ts) when the snapshot is truncated, corrupt, unsorted or of an unknown version.
-   */
-  static fromSnapshot(buf: Uint8Array, options: IndexOptions = {}): LeakIndex {
-    const header = readSnapshotHeader(buf)
-    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
-    return LeakIndex.#fromParts(buildParts(b, header.count, header.revision, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate), options)
-  }
-
-  /**
-   * Builds an index from a snapshot on a worker thread, so a large one (about 1.5 s at 10 million
-   * hashes) does not hold the event loop, and requests, up while it loads. Same checks and errors as
-   * `fromSnapshot`; the typed arrays move back to this thread without a copy.
-   */
-  static async fromSnapshotInWorker(buf: Uint8Array, options: IndexOptions = {}): Promise<LeakIndex> {
-    const { loadInWorker } = await import('./load-worker.js')
-    const parts = await loadInWorker(buf, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
+    const empty = new Uint32Array(0)
+    const parts = { revision: 0, bucketBits: MIN_BUCKET_BITS, offsets: new Uint32Array(2 ** MIN_BUCKET_BITS + 1), hi: empty, lo: empty, values: empty, blockCount: 0 }
     return LeakIndex.#fromParts(parts, options)
   }
 
-  static #fromParts(parts: IndexParts, options: IndexOptions): LeakIndex {
-    const bloom = new BlockedBloom({ expectedKeys: bloomCapacity(parts.hi.length), falsePositiveRate: parts.falsePositiveRate }, parts.bloomWords)
-    return new LeakIndex({ ...parts, bloom }, options)
+  /**
+   * Builds an index from a whole snapshot in memory (see protocol/snapshot.ts for the layout); its
+   * sections are copied, so the buffer can go. Loading a large one: `fromFile` or `fromStream`.
+   * @throws a snapshot error (lib/errors.ts) when the snapshot is truncated, corrupt, unsorted or of an unknown version.
+   */
+  static fromSnapshot(buf: Uint8Array, options: IndexOptions = {}): LeakIndex {
+    const decoder = new SnapshotDecoder({ size: buf.length })
+    decoder.push(buf)
+    return LeakIndex.#fromParts(decoder.end(), options)
+  }
+
+  /**
+   * Loads a snapshot file, reading it straight into the index's arrays a chunk at a time: the memory
+   * a load takes is the index's own. Blocks the thread (about a second at 10 million hashes): for a
+   * process that serves nothing yet (`leakgate node --index` at start).
+   * @throws a snapshot error (lib/errors.ts) as `fromSnapshot`, or the file's read error.
+   */
+  static fromFileSync(path: string, options: IndexOptions = {}): LeakIndex {
+    const fd = openSync(path, 'r')
+    try {
+      const decoder = new SnapshotDecoder({ size: fstatSync(fd).size })
+      for (;;) {
+        const target = decoder.target()
+        if (target.length === 0) break
+        const n = readSync(fd, target, 0, Math.min(target.length, READ_CHUNK), null)
+        if (n === 0) break
+        decoder.advance(n)
+      }
+      return LeakIndex.#fromParts(decoder.end(), options)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /**
+   * Loads a snapshot file as `fromFileSync` does, without holding the event loop: reads of 1 MiB, and
+   * the filter built in slices, with the loop free between them. For a node that serves meanwhile.
+   */
+  static async fromFile(path: string, options: IndexOptions = {}): Promise<LeakIndex> {
+    const file = await open(path, 'r')
+    try {
+      const decoder = new SnapshotDecoder({ size: (await file.stat()).size })
+      for (;;) {
+        const target = decoder.target()
+        if (target.length === 0) break
+        const { bytesRead } = await file.read(target, 0, Math.min(target.length, READ_CHUNK), null)
+        if (bytesRead === 0) break
+        decoder.advance(bytesRead)
+      }
+      return await LeakIndex.#fromPartsAsync(decoder.end(), options)
+    } finally {
+      await file.close()
+    }
+  }
+
+  /**
+   * Loads a snapshot from chunks as they arrive (an HTTP body), copying each into the index's arrays:
+   * no copy of the whole body is ever held. Throws at the first framing error (the caller's stream is
+   * then closed by the loop's exit); the checksum is checked at the end, before the filter is built.
+   */
+  static async fromStream(chunks: AsyncIterable<Uint8Array>, options: IndexOptions = {}, limits: DecodeLimits = {}): Promise<LeakIndex> {
+    const decoder = new SnapshotDecoder(limits)
+    for await (const chunk of chunks) decoder.push(chunk)
+    return LeakIndex.#fromPartsAsync(decoder.end(), options)
+  }
+
+  static #fromParts(parts: SnapshotParts, options: IndexOptions): LeakIndex {
+    const loader = new BaseLoader(parts, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
+    while (!loader.step(Infinity));
+    return new LeakIndex(parts, loader.bloom, options)
+  }
+
+  // Slices of 64k entries take a few milliseconds: the most a request waits behind a load.
+  static async #fromPartsAsync(parts: SnapshotParts, options: IndexOptions): Promise<LeakIndex> {
+    const loader = new BaseLoader(parts, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
+    while (!loader.step(65_536)) await yieldToLoop()
+    return new LeakIndex(parts, loader.bloom, options)
+  }
+
+  /**
+   * The snapshot this index was loaded from, without the live changes applied since: its arrays, not a
+   * copy (read-only), so the node's cache can write it back to disk (protocol/snapshot.ts snapshotChunks).
+   */
+  get base(): Readonly<SnapshotParts> {
+    return this.#base
   }
 
   /** The revision of the last snapshot or change applied. */
@@ -285,64 +350,65 @@ export class LeakIndex {
   }
 }
 
-/** The typed arrays of a built index: what a loader thread hands back. */
-export interface IndexParts {
-  bucketBits: number
-  offsets: Uint32Array
-  hi: Uint32Array
-  lo: Uint32Array
-  values: Uint32Array
-  bloomWords: Uint32Array
-  falsePositiveRate: number
-  revision: number
-}
+const READ_CHUNK = 1 << 20
 
 /**
- * Reads the n sorted entries of a checked snapshot into the index's arrays, in one pass.
- * @throws {SnapshotCorruptError} on entries out of order, repeated, or with leak id 0.
+ * Checks the base arrays of a decoded snapshot (buckets in order, entries sorted and distinct within
+ * each, no leak id 0, the header's block count) and fills the bloom filter from them, `step` by step.
+ * Keys go in in digest order, so the filter fills front to back (bloom.ts).
  */
-export function buildParts(b: Buffer, n: number, revision: number, falsePositiveRate: number): IndexParts {
-  const B = bucketBitsFor(n)
-  const R = 32 - B
-  const buckets = 2 ** B
-  const offsets = new Uint32Array(buckets + 1)
-  const hi = new Uint32Array(n)
-  const lo = new Uint32Array(n)
-  const values = new Uint32Array(n)
-  const bloom = new BlockedBloom({ expectedKeys: bloomCapacity(n), falsePositiveRate })
-  let p0 = -1
-  let p1 = 0
-  let p2 = 0
-  let cursor = 0
-  for (let i = 0, at = HEADER_SIZE; i < n; i++, at += ENTRY_SIZE) {
-    // Byte reads, not readUInt32BE: twice as fast here (1.1 s against 2.6 s for 10M entries, A/B in one process).
-    const w0 = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
-    const w1 = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0
-    const w2 = ((b[at + 8]! << 24) | (b[at + 9]! << 16) | (b[at + 10]! << 8) | b[at + 11]!) >>> 0
-    if (w0 < p0 || (w0 === p0 && (w1 < p1 || (w1 === p1 && w2 <= p2)))) {
-      throw new SnapshotCorruptError(`snapshot entry ${i} is out of order or repeated`)
+class BaseLoader {
+  readonly bloom: BlockedBloom
+  readonly #parts: SnapshotParts
+  #bucket = 0
+  #blocks = 0
+
+  constructor(parts: SnapshotParts, falsePositiveRate: number) {
+    this.#parts = parts
+    this.bloom = new BlockedBloom({ expectedKeys: bloomCapacity(parts.values.length), falsePositiveRate })
+    const { offsets } = parts
+    if (offsets[0] !== 0 || offsets[offsets.length - 1] !== parts.values.length) {
+      throw new SnapshotCorruptError('snapshot bucket offsets do not span its entries')
     }
-    const bucket = w0 >>> R
-    const khi = ((w0 << B) | (w1 >>> R)) >>> 0
-    const klo = ((w1 << B) | (w2 >>> R)) >>> 0
-    if (i > 0 && p0 >>> R === bucket && hi[i - 1] === khi && lo[i - 1] === klo) {
-      throw new SnapshotCorruptError(`snapshot entries ${i - 1} and ${i} agree on their first ${B + 64} bits`)
-    }
-    const value = ((b[at + 32]! << 24) | (b[at + 33]! << 16) | (b[at + 34]! << 8) | b[at + 35]!) >>> 0
-    if ((value & LEAK_ID_MASK) === 0) {
-      throw new SnapshotCorruptError(`snapshot entry ${i} has leak id 0`)
-    }
-    while (cursor <= bucket) offsets[cursor++] = i
-    hi[i] = khi
-    lo[i] = klo
-    values[i] = value
-    bloom.add(w0, khi, klo)
-    p0 = w0
-    p1 = w1
-    p2 = w2
   }
-  while (cursor <= buckets) offsets[cursor++] = n
-  return { bucketBits: B, offsets, hi, lo, values, bloomWords: bloom.words, falsePositiveRate, revision }
+
+  /**
+   * Checks and adds the entries of the next buckets, about `budget` of them (whole buckets).
+   * @returns true once every entry is in.
+   * @throws {SnapshotCorruptError} on entries out of order, repeated, with leak id 0, or counts that disagree.
+   */
+  step(budget: number): boolean {
+    const { offsets, hi, lo, values, bucketBits: B } = this.#parts
+    const buckets = offsets.length - 1
+    const bloom = this.bloom
+    let b = this.#bucket
+    let blocks = this.#blocks
+    let done = 0
+    for (; b < buckets && done < budget; b++) {
+      const start = offsets[b]!
+      const end = offsets[b + 1]!
+      if (end < start || end > hi.length) throw new SnapshotCorruptError(`snapshot bucket offsets decrease or overrun at bucket ${b}`)
+      for (let i = start; i < end; i++) {
+        const h = hi[i]!
+        const l = lo[i]!
+        if (i > start && (h < hi[i - 1]! || (h === hi[i - 1]! && l <= lo[i - 1]!))) {
+          throw new SnapshotCorruptError(`snapshot entry ${i} is out of order or repeated`)
+        }
+        const value = values[i]!
+        if ((value & LEAK_ID_MASK) === 0) throw new SnapshotCorruptError(`snapshot entry ${i} has leak id 0`)
+        if ((value & MONITOR_BIT) === 0) blocks++
+      }
+      bloom.addBucket(b, B, hi, lo, start, end)
+      done += end - start + 1
+    }
+    this.#bucket = b
+    this.#blocks = blocks
+    if (b < buckets) return false
+    if (blocks !== this.#parts.blockCount) {
+      throw new SnapshotCorruptError(`snapshot says ${this.#parts.blockCount} entries block, its values ${blocks}`)
+    }
+    return true
+  }
 }
 
 // 21 base64 characters: the digest's first 126 bits, the same whether 16 or 32 bytes were encoded.

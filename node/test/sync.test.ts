@@ -10,6 +10,8 @@ import t from 'tap'
 import { buildControlPlane } from '../../control-plane/app.js'
 import { startPlane, tempDir, type TestPlane } from '../../control-plane/test/harness.js'
 import { startNode, startUpstream, waitFor, type RunningNode } from './helpers.js'
+import { FORMAT_VERSION, readSnapshotHeader } from '../../protocol/snapshot.js'
+import { goldenV1 } from '../../protocol/test/snapshots.js'
 
 const tokens = Array.from({ length: 6 }, (_, i) => `sk_live_SyncTestToken${i}_0123456789abcdef`)
 
@@ -170,4 +172,29 @@ t.test('a snapshot the cache could not write is written before the changes that 
   const two = await startNode(t, { upstream: upstream.url, env })
   for (const token of tokens.slice(0, 2)) t.equal(await status(two, token), 403, `${token.slice(0, 22)}… blocked from the cache`)
   t.match(two.logs.text, /started from the cached index/)
+})
+
+t.test('a cache in an older snapshot format is refused and replaced by a fresh snapshot from the control plane', async (t) => {
+  const { upstream, plane, cpUrl, cacheDir } = await setup(t)
+  // What an older node left behind: a version-1 snapshot (the format's golden fixture).
+  writeFileSync(join(cacheDir, 'index.snapshot'), goldenV1)
+  writeFileSync(join(cacheDir, 'index.changes.json'), JSON.stringify({ base: 42, changes: [] }))
+  await addLeak(plane, tokens[0] as string)
+  const node = await startNode(t, { upstream: upstream.url, env: nodeEnv(cpUrl, plane.keys.node, cacheDir) })
+  await waitFor('the refusal to be logged', () => node.logs.text.includes('cached index refused'), 10_000)
+  const line = node.logs.lines.find((l) => l.includes('cached index refused')) ?? ''
+  t.match(JSON.parse(line), { level: 50, err: { code: 'LEAKGATE_ERR_SNAPSHOT_VERSION' } })
+  await waitFor('the control plane\'s leak to be blocked', async () => (await status(node, tokens[0] as string)) === 403, 15_000)
+  t.equal(await status(node, 'leaked-token-1'), 200, 'nothing of the old cache is enforced')
+  await waitFor('the cache to be rewritten in the current format', () => {
+    try {
+      return readSnapshotHeader(readFileSync(join(cacheDir, 'index.snapshot'))).version === FORMAT_VERSION
+    } catch {
+      return false
+    }
+  }, 10_000)
+  await node.node.close()
+  const again = await startNode(t, { upstream: upstream.url, env: nodeEnv('http://127.0.0.1:9', plane.keys.node, cacheDir) })
+  await waitFor('a start from the rewritten cache', () => /started from the cached index/.test(again.logs.text), 10_000)
+  t.equal(await status(again, tokens[0] as string), 403, 'the rewritten cache loads')
 })
