@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { SyncGoneError } from '../lib/errors.js'
 
 const { values } = parseArgs({ options: { entries: { type: 'string', default: '10000000' } } })
 const N = Number(values.entries)
@@ -110,7 +111,7 @@ function standIn(snapshot: string): { server: Server; gone: { value: boolean }; 
     } else if (req.url?.startsWith('/v1/sync/changes') === true) {
       if (gone.value) {
         gone.value = false
-        res.writeHead(410, { 'content-type': 'application/problem+json' }).end('{"code":"LEAKGATE_ERR_SYNC_GONE"}')
+        res.writeHead(410, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ code: SyncGoneError.code }))
         return
       }
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"revision":1,"changes":[]}'), 300)

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Rng } from '../detect/corpus/random.js'
+import { LeakIndex } from '../../node/leakdb/index.js'
 import { startNode, startUpstream, type RunningNode } from '../../node/test/helpers.js'
 import { HASH_KEY_ID_HEADER, hashKeyId, sha256Digest, sha256Hex } from '../../protocol/token-hash.js'
 import { startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
@@ -68,12 +69,22 @@ async function expose(t: Test, hashKey: string | undefined): Promise<Exposure> {
   return { plane, node, places }
 }
 
-/** Which of the word list's plain SHA-256s (hex, its first 8 characters, or raw bytes) show up in `bytes`. */
+/**
+ * Which of the word list's plain SHA-256s show up in `bytes`: as hex, its first 8 characters or raw bytes;
+ * and, for a snapshot (whose layout keeps only some digest bits, in the index's arrays), as a word the
+ * snapshot loaded as an index (as anyone holding the file could) takes for a leaked credential.
+ */
 function wordsFoundIn(bytes: Buffer): string[] {
   const text = bytes.toString('latin1')
+  let index: LeakIndex | undefined
+  try {
+    index = LeakIndex.fromSnapshot(bytes, { cacheSize: 0 })
+  } catch {
+    // not a snapshot: the byte searches alone
+  }
   return WORDS.filter((w) => {
     const hex = sha256Hex(w)
-    return text.includes(hex) || text.includes(hex.slice(0, 8)) || bytes.includes(sha256Digest(w))
+    return text.includes(hex) || text.includes(hex.slice(0, 8)) || bytes.includes(sha256Digest(w)) || index?.check(w) !== undefined
   })
 }
 
