@@ -2,7 +2,7 @@
  * Two Leakgate nodes, this checkout and another (`--against DIR`, a checkout with its node_modules),
  * driven AT THE SAME TIME round after round, so whatever else loads the machine falls on both alike:
  * the steadiest way found to see a cost of a few per cent on a shared machine, where sequential rounds
- * (proxy.bench.ts) move by more than that between rounds. Both enforce the same 10 000-hash index
+ * (proxy.bench.ts) move by more than that between rounds. Both enforce the same 10 000 hashes (each index file built by its own checkout's `leakgate index build`)
  * (the index size does not matter to what is compared: the work around the check) and forward to one origin.
  *
  *   node --import ./scripts/register-ts.js bench/paired-nodes.bench.ts --against ../base [--rounds 12] [--requests 20000] [--connections 16]
@@ -11,7 +11,7 @@
  * the ratio this ÷ the other. Run it against a copy of this very checkout first (an A/A run): its
  * ratios show the noise.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,7 +19,6 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { encodeSnapshot } from '../protocol/snapshot.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const { values } = parseArgs({ options: { against: { type: 'string' }, rounds: { type: 'string', default: '12' }, requests: { type: 'string', default: '20000' }, connections: { type: 'string', default: '16' } } })
@@ -73,12 +72,17 @@ function mainThreadMs(pid: number): number {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 const origin = await start(ROOT, ['bench/origin.ts'], (j) => (typeof (j as { url?: unknown }).url === 'string' ? Number(new URL((j as { url: string }).url).port) : undefined))
-const file = join(dir, 'index.snapshot')
-writeFileSync(file, encodeSnapshot(Array.from({ length: 10_000 }, (_, i) => ({ sha256: randomBytes(32).toString('hex'), action: 'block' as const, leakId: i + 1 })), 1))
-const nodeArgs = ['cli.ts', 'node', '--index', file, '--upstream', `http://127.0.0.1:${origin.port}`, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info']
+// Each checkout builds the index file with its own `leakgate index build`: the snapshot format may differ between them.
+const hashes = join(dir, 'hashes.txt')
+writeFileSync(hashes, Array.from({ length: 10_000 }, (_, i) => `${randomBytes(32).toString('hex')},block,${i + 1}\n`).join(''))
+function buildIndex(cwd: string, out: string): string {
+  execFileSync(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'index', 'build', '--out', out], { cwd, input: readFileSync(hashes), stdio: ['pipe', 'ignore', 'inherit'] })
+  return out
+}
+const nodeArgs = (file: string): string[] => ['cli.ts', 'node', '--index', file, '--upstream', `http://127.0.0.1:${origin.port}`, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info']
 const proxyPort = (j: unknown): number | undefined => (j as { proxy?: { port?: number } }).proxy?.port
-const here = await start(ROOT, nodeArgs, proxyPort)
-const there = await start(other, nodeArgs, proxyPort)
+const here = await start(ROOT, nodeArgs(buildIndex(ROOT, join(dir, 'here.snapshot'))), proxyPort)
+const there = await start(other, nodeArgs(buildIndex(other, join(dir, 'there.snapshot'))), proxyPort)
 
 const clean = Array.from({ length: 50_000 }, () => `sk_live_${randomBytes(18).toString('base64url')}`)
 const amount = Number(values.requests)

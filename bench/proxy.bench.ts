@@ -26,7 +26,7 @@
  * autocannon's histogram rounds to whole milliseconds. Clean traffic carries `Authorization: Bearer`
  * from a pool of 200 000 distinct tokens, more than the node's LRU holds, so most checks go to the index.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
@@ -375,7 +375,8 @@ async function main(): Promise<void> {
     for (const n of sizes) {
       const t0 = performance.now()
       const file = join(dir, `leaks-${n}.snapshot`)
-      const snapshot = encodeSnapshot(randomEntries(n, n === 0 ? [] : leaked), 1)
+      const entries = [...randomEntries(n, n === 0 ? [] : leaked)]
+      const snapshot = encodeSnapshot(entries, 1)
       writeFileSync(file, snapshot)
       if (n === 1_000_000) {
         checks.push(`judge() on a 1M index, 200 000 distinct clean tokens (LRU misses): ${checkCost(snapshot, clean).toFixed(0)} ns/request`)
@@ -390,7 +391,12 @@ async function main(): Promise<void> {
       if (n > 0) targets.push({ name: `leakgate, ${label} leaks, 1 % leaked`, url: `http://127.0.0.1:${c.port}`, leakedShare: 0.01, pid })
       if (n === 1_000_000 && values.compare !== '') {
         const other = resolve(values.compare)
-        const o = await startChild(['cli.ts', 'node', '--index', file, '--upstream', upstream, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info'], portLine, other)
+        // The other checkout builds its own file from the same entries: its snapshot format may differ.
+        const otherFile = join(dir, 'leaks-other.snapshot')
+        execFileSync(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'index', 'build', '--out', otherFile], {
+          cwd: other, input: entries.map((e) => `${typeof e.sha256 === 'string' ? e.sha256 : Buffer.from(e.sha256 as Uint8Array).toString('hex')},${e.action},${e.leakId}\n`).join(''), stdio: ['pipe', 'ignore', 'inherit'], maxBuffer: 1 << 30,
+        })
+        const o = await startChild(['cli.ts', 'node', '--index', otherFile, '--upstream', upstream, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info'], portLine, other)
         children.push(o.child)
         targets.push({ name: `leakgate (${basename(other)}), 1M leaks, clean`, url: `http://127.0.0.1:${o.port}`, leakedShare: 0, pid: o.child.pid ?? 0 })
       }
