@@ -66,26 +66,28 @@ export class BlockedBloom {
     return this.#words.byteLength
   }
 
-  /** Adds a key. */
+  /** Adds a key (its words as uint32 or as int32: only their bits count). */
   add(a: number, b: number, c: number): void {
     const words = this.#words
-    const base = this.#block(a, b) * WORDS_PER_BLOCK
-    let h = c
+    const base = this.#block(a) * WORDS_PER_BLOCK
+    let h = c | 0
     const step = (b >>> 16) | 1
     for (let i = 0; i < this.#probes; i++) {
       const bit = h & BLOCK_BITS_MASK
       words[base + (bit >>> 5)]! |= 1 << (bit & 31)
-      h = (h + step + (h >>> 9)) >>> 0
+      h = (h + step + (h >>> 9)) | 0
     }
   }
 
   /**
    * Adds the keys of entries start..end-1 of bucket `bucket` of an index's base arrays: key i is
    * (bucket << (32 - bucketBits) | hi[i] >>> bucketBits, hi[i], lo[i]). One call a bucket, not one a key,
-   * and only small integers passed: a call passes numbers of 2^31 and more boxed, so a call a key made
-   * tens of millions of short-lived heap numbers in a 10M load, and V8 grew its heap by about 20 MiB for them.
+   * and only small integers passed: a call passes numbers of 2^31 and more boxed. The arrays are Int32Array
+   * views (only the bits count here): the index's loader reads them so, to make no garbage a key
+   * (index.ts BaseLoader.step). `top` exceeds 2^31 from bucket 2^(B-1) on and V8 deoptimizes this once
+   * there ("lost precision"); computed as a double instead, the loop took 0.8 s more at 10 million keys.
    */
-  addBucket(bucket: number, bucketBits: number, hi: Uint32Array, lo: Uint32Array, start: number, end: number): void {
+  addBucket(bucket: number, bucketBits: number, hi: Int32Array, lo: Int32Array, start: number, end: number): void {
     const top = (bucket << (32 - bucketBits)) >>> 0
     const words = this.#words
     const blocks = this.#blocks
@@ -107,19 +109,19 @@ export class BlockedBloom {
   /** False: the key was never added. True: it may have been. */
   mayContain(a: number, b: number, c: number): boolean {
     const words = this.#words
-    const base = this.#block(a, b) * WORDS_PER_BLOCK
-    let h = c
+    const base = this.#block(a) * WORDS_PER_BLOCK
+    let h = c | 0
     const step = (b >>> 16) | 1
     for (let i = 0; i < this.#probes; i++) {
       const bit = h & BLOCK_BITS_MASK
       if ((words[base + (bit >>> 5)]! & (1 << (bit & 31))) === 0) return false
-      h = (h + step + (h >>> 9)) >>> 0
+      h = (h + step + (h >>> 9)) | 0
     }
     return true
   }
 
-  // Monotonic in the digest's first 32 bits: scaled onto [0, blocks).
-  #block(top: number, _b: number): number {
-    return Math.floor((top / 4294967296) * this.#blocks)
+  // Monotonic in the digest's first 32 bits (read as unsigned): scaled onto [0, blocks).
+  #block(top: number): number {
+    return Math.floor((top >>> 0) * (this.#blocks / 4294967296))
   }
 }

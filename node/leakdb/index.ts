@@ -76,8 +76,9 @@ function decode(value: number): IndexEntry {
 export class LeakIndex {
   readonly #bucketBits: number
   readonly #offsets: Uint32Array
-  readonly #hi: Uint32Array
-  readonly #lo: Uint32Array
+  // The base's hi and lo words as int32: see `#find`.
+  readonly #hi: Int32Array
+  readonly #lo: Int32Array
   readonly #values: Uint32Array
   readonly #bloom: BlockedBloom
   readonly #cache: LRUCache<string, CachedVerdict> | undefined
@@ -99,8 +100,8 @@ export class LeakIndex {
     this.#base = parts
     this.#bucketBits = parts.bucketBits
     this.#offsets = parts.offsets
-    this.#hi = parts.hi
-    this.#lo = parts.lo
+    this.#hi = int32View(parts.hi)
+    this.#lo = int32View(parts.lo)
     this.#values = parts.values
     this.#bloom = bloom
     this.#revision = parts.revision
@@ -254,14 +255,15 @@ export class LeakIndex {
     const g1 = (B64[s.charCodeAt(4)]! << 18) | (B64[s.charCodeAt(5)]! << 12) | (B64[s.charCodeAt(6)]! << 6) | B64[s.charCodeAt(7)]!
     const g2 = (B64[s.charCodeAt(8)]! << 18) | (B64[s.charCodeAt(9)]! << 12) | (B64[s.charCodeAt(10)]! << 6) | B64[s.charCodeAt(11)]!
     const g3 = (B64[s.charCodeAt(12)]! << 18) | (B64[s.charCodeAt(13)]! << 12) | (B64[s.charCodeAt(14)]! << 6) | B64[s.charCodeAt(15)]!
-    const w0 = ((g0 << 8) | (g1 >>> 16)) >>> 0
-    const w1 = (((g1 & 0xffff) << 16) | (g2 >>> 8)) >>> 0
-    const w2 = (((g2 & 0xff) << 24) | g3) >>> 0
+    // Words as int32, not uint32: see `#find`.
+    const w0 = (g0 << 8) | (g1 >>> 16)
+    const w1 = ((g1 & 0xffff) << 16) | (g2 >>> 8)
+    const w2 = ((g2 & 0xff) << 24) | g3
     const B = this.#bucketBits
     const R = 32 - B
     const bucket = w0 >>> R
-    const khi = ((w0 << B) | (w1 >>> R)) >>> 0
-    const klo = ((w1 << B) | (w2 >>> R)) >>> 0
+    const khi = (w0 << B) | (w1 >>> R)
+    const klo = (w1 << B) | (w2 >>> R)
     if (!this.#bloom.mayContain(w0, khi, klo)) return undefined
     if (this.#overlay.size > 0) {
       const live = this.#overlay.get(s.slice(0, OVERLAY_KEY_CHARS))
@@ -323,10 +325,10 @@ export class LeakIndex {
     const B = this.#bucketBits
     const R = 32 - B
     const d = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength)
-    const w0 = d.readUInt32BE(0)
-    const w1 = d.readUInt32BE(4)
-    const w2 = d.readUInt32BE(8)
-    return { w0, bucket: w0 >>> R, khi: ((w0 << B) | (w1 >>> R)) >>> 0, klo: ((w1 << B) | (w2 >>> R)) >>> 0 }
+    const w0 = d.readInt32BE(0)
+    const w1 = d.readInt32BE(4)
+    const w2 = d.readInt32BE(8)
+    return { w0, bucket: w0 >>> R, khi: (w0 << B) | (w1 >>> R), klo: (w1 << B) | (w2 >>> R) }
   }
 
   #findDigest(digest: Uint8Array): number {
@@ -334,15 +336,21 @@ export class LeakIndex {
     return this.#find(bucket, khi, klo)
   }
 
-  // Entries of a bucket are sorted by (hi, lo); a bucket holds about 8 at most sizes, so a scan beats a search.
+  /**
+   * Entries of a bucket are sorted by (hi, lo); a bucket holds about 8 at most sizes, so a scan beats a search.
+   * Words are compared as int32 (keys as `#checkBase64` makes them, arrays through Int32Array views), the
+   * unsigned order by flipping the sign bit: a uint32 of 2^31 or more is a heap-allocated number wherever V8
+   * runs the code unoptimized, so half the words read would allocate; int32 values never do.
+   */
   #find(bucket: number, khi: number, klo: number): number {
     const hi = this.#hi
     const end = this.#offsets[bucket + 1]!
+    const k = khi ^ SIGN
     for (let i = this.#offsets[bucket]!; i < end; i++) {
       const h = hi[i]!
       if (h === khi) {
         if (this.#lo[i] === klo) return i
-      } else if (h > khi) {
+      } else if ((h ^ SIGN) > k) {
         return -1
       }
     }
@@ -352,6 +360,19 @@ export class LeakIndex {
 
 const READ_CHUNK = 1 << 20
 
+// Out of `BaseLoader.step`'s loop on purpose (see there).
+function entryError(i: number, what: string): Error {
+  return new SnapshotCorruptError(`snapshot entry ${i} ${what}`)
+}
+
+// The int32 sign bit: x ^ SIGN orders int32s as their uint32 bits order.
+const SIGN = -0x80000000
+
+// The same words read as int32: V8 keeps those unboxed even in unoptimized code (a uint32 of 2^31 or more it boxes).
+function int32View(a: Uint32Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length)
+}
+
 /**
  * Checks the base arrays of a decoded snapshot (buckets in order, entries sorted and distinct within
  * each, no leak id 0, the header's block count) and fills the bloom filter from them, `step` by step.
@@ -360,11 +381,18 @@ const READ_CHUNK = 1 << 20
 class BaseLoader {
   readonly bloom: BlockedBloom
   readonly #parts: SnapshotParts
+  // The parts' hi, lo and values as int32 (see `step`).
+  readonly #hi: Int32Array
+  readonly #lo: Int32Array
+  readonly #values: Int32Array
   #bucket = 0
   #blocks = 0
 
   constructor(parts: SnapshotParts, falsePositiveRate: number) {
     this.#parts = parts
+    this.#hi = int32View(parts.hi)
+    this.#lo = int32View(parts.lo)
+    this.#values = int32View(parts.values)
     this.bloom = new BlockedBloom({ expectedKeys: bloomCapacity(parts.values.length), falsePositiveRate })
     const { offsets } = parts
     if (offsets[0] !== 0 || offsets[offsets.length - 1] !== parts.values.length) {
@@ -374,11 +402,21 @@ class BaseLoader {
 
   /**
    * Checks and adds the entries of the next buckets, about `budget` of them (whole buckets).
+   * The loop must not allocate: garbage a key, at 10 million keys, grows V8's young generation to its
+   * maximum and the node's resident memory by about 20 MiB. So the error messages are built out of line
+   * (`entryError`: with its template literals in the loop body, V8's sampling heap profiler put 230 MiB, 24
+   * bytes an entry, on this function in a 10M load; 1.4 MiB without), and every per-entry value is an int32
+   * (words read through Int32Array views, compared in unsigned order by flipping the sign bit), since V8 runs
+   * this loop unoptimized for stretches (before it is optimized, after its deopts), and there every uint32 of
+   * 2^31 or more read is a new heap number.
    * @returns true once every entry is in.
    * @throws {SnapshotCorruptError} on entries out of order, repeated, with leak id 0, or counts that disagree.
    */
   step(budget: number): boolean {
-    const { offsets, hi, lo, values, bucketBits: B } = this.#parts
+    const { offsets, bucketBits: B } = this.#parts
+    const hi = this.#hi
+    const lo = this.#lo
+    const values = this.#values
     const buckets = offsets.length - 1
     const bloom = this.bloom
     let b = this.#bucket
@@ -389,14 +427,16 @@ class BaseLoader {
       const end = offsets[b + 1]!
       if (end < start || end > hi.length) throw new SnapshotCorruptError(`snapshot bucket offsets decrease or overrun at bucket ${b}`)
       for (let i = start; i < end; i++) {
-        const h = hi[i]!
-        const l = lo[i]!
-        if (i > start && (h < hi[i - 1]! || (h === hi[i - 1]! && l <= lo[i - 1]!))) {
-          throw new SnapshotCorruptError(`snapshot entry ${i} is out of order or repeated`)
+        const h = hi[i]! ^ SIGN
+        const l = lo[i]! ^ SIGN
+        if (i > start) {
+          const ph = hi[i - 1]! ^ SIGN
+          if (h < ph || (h === ph && l <= (lo[i - 1]! ^ SIGN))) throw entryError(i, 'is out of order or repeated')
         }
         const value = values[i]!
-        if ((value & LEAK_ID_MASK) === 0) throw new SnapshotCorruptError(`snapshot entry ${i} has leak id 0`)
-        if ((value & MONITOR_BIT) === 0) blocks++
+        if ((value & LEAK_ID_MASK) === 0) throw entryError(i, 'has leak id 0')
+        // The monitor bit is the sign bit.
+        if (value >= 0) blocks++
       }
       bloom.addBucket(b, B, hi, lo, start, end)
       done += end - start + 1
