@@ -6,6 +6,7 @@
  * (the index size does not matter to what is compared: the work around the check) and forward to one origin.
  *
  *   node --import ./scripts/register-ts.js bench/paired-nodes.bench.ts --against ../base [--rounds 12] [--requests 20000] [--connections 16]
+ *     [--body-bytes N] [--there-env K=V ...]   (POST bodies of N bytes; an environment variable for the other node only)
  *
  * Prints, per round and as medians, each node's main-thread CPU a request (/proc/PID/task/PID) and
  * the ratio this ÷ the other. Run it against a copy of this very checkout first (an A/A run): its
@@ -21,7 +22,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
-const { values } = parseArgs({ options: { against: { type: 'string' }, rounds: { type: 'string', default: '12' }, requests: { type: 'string', default: '20000' }, connections: { type: 'string', default: '16' } } })
+const { values } = parseArgs({ options: { against: { type: 'string' }, rounds: { type: 'string', default: '12' }, requests: { type: 'string', default: '20000' }, connections: { type: 'string', default: '16' }, 'there-env': { type: 'string', multiple: true, default: [] }, 'body-bytes': { type: 'string', default: '0' } } })
 if (values.against === undefined) throw new TypeError('--against DIR is required: the checkout to compare this one with')
 const other = resolve(values.against)
 
@@ -33,8 +34,8 @@ process.on('exit', () => {
 })
 
 /** Starts `args` from `cwd` and resolves with its pid and the port `pick` reads from its stdout. */
-function start(cwd: string, args: string[], pick: (line: unknown) => number | undefined): Promise<{ pid: number; port: number }> {
-  const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+function start(cwd: string, args: string[], pick: (line: unknown) => number | undefined, env: Record<string, string> = {}): Promise<{ pid: number; port: number }> {
+  const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
   return new Promise((done, fail) => {
     let buf = ''
@@ -82,16 +83,20 @@ function buildIndex(cwd: string, out: string): string {
 const nodeArgs = (file: string): string[] => ['cli.ts', 'node', '--index', file, '--upstream', `http://127.0.0.1:${origin.port}`, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'info']
 const proxyPort = (j: unknown): number | undefined => (j as { proxy?: { port?: number } }).proxy?.port
 const here = await start(ROOT, nodeArgs(buildIndex(ROOT, join(dir, 'here.snapshot'))), proxyPort)
-const there = await start(other, nodeArgs(buildIndex(other, join(dir, 'there.snapshot'))), proxyPort)
+// `--there-env K=V` (repeatable): the other node's environment only, to compare a setting on one checkout.
+const thereEnv = Object.fromEntries((values['there-env'] as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+const there = await start(other, nodeArgs(buildIndex(other, join(dir, 'there.snapshot'))), proxyPort, thereEnv)
 
 const clean = Array.from({ length: 50_000 }, () => `sk_live_${randomBytes(18).toString('base64url')}`)
 const amount = Number(values.requests)
 const connections = Number(values.connections)
+const body = Number(values['body-bytes']) > 0 ? randomBytes(Number(values['body-bytes'])).toString('latin1') : undefined
 function drive(port: number): Promise<autocannon.Result> {
   let i = Math.floor(Math.random() * clean.length)
   return autocannon({
     url: `http://127.0.0.1:${port}`, connections, amount,
-    requests: [{ setupRequest: (req) => ({ ...req, path: '/v1/items/42?page=2', headers: { authorization: `Bearer ${clean[i++ % clean.length]}` } }) }],
+    // `--body-bytes N`: each request a POST of N bytes (octet-stream, streamed through unchecked).
+    requests: [{ setupRequest: (req) => ({ ...req, path: '/v1/items/42?page=2', ...(body === undefined ? {} : { method: 'POST' as const, body }), headers: { authorization: `Bearer ${clean[i++ % clean.length]}`, ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }) } }) }],
   })
 }
 
