@@ -8,7 +8,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
-import { BadRequestError, LeakedCredentialError } from '../lib/errors.js'
+import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, LeakedCredentialError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
 import { problemBody, writeProblem } from '../lib/problem.js'
 import type { RefusalReason } from './metrics.js'
 
@@ -128,4 +128,29 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   const e = new BadRequestError(status === 431 ? 'the request head is larger than the node accepts' : status === 408 ? 'the request took too long to arrive' : 'the request cannot be forwarded as sent: malformed HTTP')
   const body = problemBody(status, e.code, e.message)
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+}
+
+/** The refusals of the verdict step, one set a port: they never vary with the request. */
+export interface VerdictRefusals {
+  noIndex: Refusal
+  tooMany: Refusal
+  tooLong: Refusal
+  internalError: Refusal
+  tooLargeToCheck: Refusal
+  unreadableCharset: Refusal
+}
+
+/**
+ * Makes the verdict step's refusals once. `internal` and `charset` are the details that say what the
+ * port does (forward a request, or answer a check).
+ */
+export function verdictRefusals(limits: { maxCredentials: number; maxCredentialLength: number; bodyCheckLimit: number }, internal: string, charset: string): VerdictRefusals {
+  return {
+    noIndex: refusal('no_index', new NoIndexError()),
+    tooMany: refusal('too_many_credentials', new TooManyCredentialsError(limits.maxCredentials)),
+    tooLong: refusal('credential_too_long', new CredentialTooLongError(limits.maxCredentialLength)),
+    internalError: refusal('internal_error', new InternalError(internal)),
+    tooLargeToCheck: refusal('body_too_large_to_check', new BodyTooLargeToCheckError(limits.bodyCheckLimit)),
+    unreadableCharset: refusal('body_charset', new BadRequestError(charset)),
+  }
 }

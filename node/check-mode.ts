@@ -25,21 +25,19 @@
  * sightings; the host likewise.
  */
 import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
-import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { answerBlocked, answerRefusal, refusal, type Refusal } from './answer.js'
+import { answerBlocked, answerRefusal, verdictRefusals, type Refusal } from './answer.js'
 import { bodyKinds, bodyTexts, declaredPastLimit, readBody } from './body.js'
 import { addBodyCredentials } from './body-credentials.js'
-import { nodeHashKeyOf, type CredentialPlace, type NodeConfig } from './config.js'
+import { sightingHashOf, type CredentialPlace, type NodeConfig } from './config.js'
 import { extractCredentials, type CredentialPlan } from './credentials.js'
 import type { NodeMetrics } from './metrics.js'
 import { RequestVerdict } from './request-meter.js'
+import { responseOn } from './upgrade.js'
 import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
 import { judge, type IndexHolder, type Verdict } from './verdict.js'
-import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
-import { keyedTokenHex, sha256Hex } from '../protocol/token-hash.js'
 
 /** What the check path is made of (the proxy's request path has the same parts, less the forwarder). */
 export interface CheckPathParts {
@@ -105,14 +103,10 @@ const NO_HEADERS: IncomingHttpHeaders = {}
 export function createCheckPath(parts: CheckPathParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, plan, bodyPlan, holder, sightings, logger, isDraining } = parts
   const { counters, checkSeconds, requests } = parts.metrics
-  const hashKey = nodeHashKeyOf(config)
-  const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
-  const noIndex = refusal('no_index', new NoIndexError())
-  const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
-  const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
-  const internalError = refusal('internal_error', new InternalError('the node could not complete this check'))
-  const tooLargeToCheck = refusal('body_too_large_to_check', new BodyTooLargeToCheckError(config.bodyCheckLimit))
-  const unreadableCharset = refusal('body_charset', new BadRequestError('the request cannot be checked as sent: its form or JSON body declares a charset the node cannot decode; send it as UTF-8'))
+  const sightingHash = sightingHashOf(config)
+  const { noIndex, tooMany, tooLong, internalError, tooLargeToCheck, unreadableCharset } = verdictRefusals(config,
+    'the node could not complete this check',
+    'the request cannot be checked as sent: its form or JSON body declares a charset the node cannot decode; send it as UTF-8')
   const readLimit = Math.min(config.bodyCheckLimit, config.bodyLimit)
   // The other targets are read into this list, then handed to the verdict with the rest.
   const alsoScratch: string[] = []
@@ -268,13 +262,6 @@ function allow(res: ServerResponse, monitorIds: string): void {
 export function checkUpgrades(onCheck: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, socket: Duplex) => void {
   return (req, socket) => {
     socket.on('error', () => socket.destroy())
-    const res = new ServerResponse(req)
-    res.shouldKeepAlive = false
-    res.assignSocket(socket as Socket)
-    res.once('finish', () => {
-      res.detachSocket(socket as Socket)
-      socket.end()
-    })
-    onCheck(req, res)
+    onCheck(req, responseOn(req, socket))
   }
 }

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os'
 import { loadConfig, optionName, type ConfigSchema, type ConfigSources } from '../lib/config.js'
 import { ConfigError } from '../lib/errors.js'
-import { parseHashKey } from '../protocol/token-hash.js'
+import { keyedTokenHex, parseHashKey, sha256Hex } from '../protocol/token-hash.js'
 
 /**
  * Where a credential is taken from: `header` (authorization and proxy-authorization read as
@@ -172,4 +172,13 @@ export function nodeHashKeyOf(config: Readonly<Pick<NodeConfig, 'hashKey'>>): Bu
   const parsed = parseHashKey(config.hashKey)
   if ('reason' in parsed) throw new ConfigError(`${optionName(nodeConfigSchema, 'hashKey')} ${parsed.reason}; use the control plane's key`)
   return parsed.key
+}
+
+/**
+ * How a sighting names a credential: by the hash the index holds (keyed with a hash key), never by a
+ * plain SHA-256 the key was meant to replace.
+ */
+export function sightingHashOf(config: Readonly<Pick<NodeConfig, 'hashKey'>>): (credential: string) => string {
+  const hashKey = nodeHashKeyOf(config)
+  return hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
 }

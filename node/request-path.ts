@@ -18,15 +18,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { admit } from './admission.js'
-import { answerBlocked, answerRefusal, dropUnreadBody, refusal, type Refusal } from './answer.js'
+import { answerBlocked, answerRefusal, dropUnreadBody, verdictRefusals, type Refusal } from './answer.js'
 import { bodyKinds, bodyTexts, declaredPastLimit, http2Body, readBody } from './body.js'
 import { addBodyCredentials } from './body-credentials.js'
-import type { NodeConfig } from './config.js'
+import { sightingHashOf, type NodeConfig } from './config.js'
 import type { CredentialPlan } from './credentials.js'
-import { BadRequestError, BodyTooLargeToCheckError, CredentialTooLongError, InternalError, NoIndexError, TooManyCredentialsError } from '../lib/errors.js'
 import type { Forwarder } from './forward.js'
-import { keyedTokenHex, sha256Hex } from '../protocol/token-hash.js'
-import { nodeHashKeyOf } from './config.js'
 import type { NodeMetrics } from './metrics.js'
 import { RequestVerdict } from './request-meter.js'
 import { routeTemplate, sightingClient, sightingHost, type SightingBuffer } from './sightings.js'
@@ -63,16 +60,10 @@ export interface RequestPath {
 export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, plan, bodyPlan, holder, forwarder, sightings, logger, isDraining } = parts
   const { counters, checkSeconds, requests } = parts.metrics
-  // A sighting names the token by the hash the index holds (keyed with a hash key), never by a plain SHA-256 the key was meant to replace.
-  const hashKey = nodeHashKeyOf(config)
-  const sightingHash = hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
-  // The verdict step's refusals never vary with the request: made once.
-  const noIndex = refusal('no_index', new NoIndexError())
-  const tooMany = refusal('too_many_credentials', new TooManyCredentialsError(config.maxCredentials))
-  const tooLong = refusal('credential_too_long', new CredentialTooLongError(config.maxCredentialLength))
-  const internalError = refusal('internal_error', new InternalError('the node could not complete this request'))
-  const tooLargeToCheck = refusal('body_too_large_to_check', new BodyTooLargeToCheckError(config.bodyCheckLimit))
-  const unreadableCharset = refusal('body_charset', new BadRequestError('the request cannot be forwarded as sent: its form or JSON body declares a charset the node cannot decode to check it; send it as UTF-8'))
+  const sightingHash = sightingHashOf(config)
+  const { noIndex, tooMany, tooLong, internalError, tooLargeToCheck, unreadableCharset } = verdictRefusals(config,
+    'the node could not complete this request',
+    'the request cannot be forwarded as sent: its form or JSON body declares a charset the node cannot decode to check it; send it as UTF-8')
   // A body past bodyLimit is not buffered either: forwarding streams it into the 413 it gets there.
   const readLimit = Math.min(config.bodyCheckLimit, config.bodyLimit)
 

@@ -180,7 +180,7 @@ export class Upgrades {
  * A response written straight on an upgrade's socket (node:http gives none for an upgrade), for the
  * node's own answers and relayed ones; the socket ends after it.
  */
-function responseOn(req: IncomingMessage, socket: Duplex): ServerResponse {
+export function responseOn(req: IncomingMessage, socket: Duplex): ServerResponse {
   const res = new ServerResponse(req)
   res.shouldKeepAlive = false
   res.assignSocket(socket as Socket)
