@@ -26,6 +26,7 @@ import { LeakIndex, type IndexOptions } from './leakdb/index.js'
 import { HashKeyMismatchError, SyncError } from '../lib/errors.js'
 import { HASH_KEY_ID_HEADER } from '../protocol/token-hash.js'
 import { MAX_SNAPSHOT_BYTES } from '../protocol/snapshot.js'
+import { freeingAsRead } from './leakdb/collect.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
 
@@ -201,12 +202,13 @@ export class SyncClient {
     if (res.statusCode !== 200) throw await this.#statusError(res, 'snapshot')
     // Read into the new index's arrays as the body arrives, checksum computed on the way: the body is
     // never held whole, and the filter is built in slices that leave the event loop free between them.
+    // The spent socket reads are freed as it goes (leakdb/collect.ts), or they would stay resident.
     // Throws on a bad snapshot (the body is then closed): the index in force stays.
     const length = Number(res.headers['content-length'])
     const limits = { maxBytes: MAX_SNAPSHOT_BYTES, ...(Number.isSafeInteger(length) && length >= 0 ? { size: length } : {}) }
     let index: LeakIndex
     try {
-      index = await LeakIndex.fromStream(res.body, this.#o.indexOptions, limits)
+      index = await LeakIndex.fromStream(freeingAsRead(res.body), this.#o.indexOptions, limits)
     } catch (err) {
       res.body.destroy()
       throw err

@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { LeakIndex, IndexEntry } from './leakdb/index.js'
 import { extractCredentials, TOO_LONG, type CredentialPlan } from './credentials.js'
+import { collectReplaced } from './leakdb/collect.js'
 
 /** Lookup counters summed over every index this holder has held. */
 export interface LookupStats {
@@ -30,15 +31,19 @@ export class IndexHolder {
     return this.#index
   }
 
-  /** Puts a new index in force at once; requests in flight finish with the old one. */
+  /**
+   * Puts a new index in force at once; requests in flight finish with the old one, whose memory is
+   * then collected (leakdb/collect.ts) rather than held until V8 next needs room.
+   */
   swap(index: LeakIndex): void {
     const old = this.#index
+    this.#index = index
     if (old !== undefined && old !== index) {
       this.#retired.cacheHits += old.stats.cacheHits
       this.#retired.cacheMisses += old.stats.cacheMisses
       this.#retired.bloomFalsePositives += old.stats.bloomFalsePositives
+      collectReplaced()
     }
-    this.#index = index
   }
 
   /** Monotonic lookup counters, across swaps. */
