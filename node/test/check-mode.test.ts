@@ -3,7 +3,7 @@
  * `noIndex` decides (open: 200, closed: 503); a check port beside the proxy answers checks while the
  * proxy keeps forwarding; the gateway's headers and the node's own are never credentials; a client's
  * Leakgate-* headers never sway the verdict; bodies past the check limit follow bodyCheckOverflow;
- * refusals and verdicts are counted on /metrics as in proxy mode.
+ * refusals and verdicts are counted and timed on /metrics as in proxy mode.
  */
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -97,4 +97,10 @@ t.test('refusals, upgrades and monitor answers', async (t) => {
   t.equal(upgrade.status, 403, 'an upgrade request is judged like any check')
   t.equal(await metricValue(adminUrl, 'leakgate_node_requests_total', '{verdict="monitor"}'), 1)
   t.equal(await metricValue(adminUrl, 'leakgate_node_requests_total', '{verdict="block"}'), 1)
+  const timed = (verdict: string, status: string): Promise<number> =>
+    metricValue(adminUrl, 'leakgate_node_request_duration_seconds_count', `{verdict="${verdict}",status_class="${status}",method="GET"}`)
+  t.equal(await timed('monitor', '2xx'), 1, 'checks are timed under their verdict and answer, as proxied requests are')
+  t.equal((await timed('block', '4xx')) || 0, 0, 'an upgrade is not timed (it has its own counters)')
+  t.equal((await get(`${url}/`, { 'x-original-uri': `/v1/x?api_key=${BLOCKED}` })).status, 403)
+  t.equal(await timed('block', '4xx'), 1)
 })
