@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import t from 'tap'
 import { freshDatabase, withPostgres } from '../test/postgres.js'
 import { tempDir } from '../test/harness.js'
@@ -128,6 +129,29 @@ t.test('PostgreSQL engine', withPostgres, async (t) => {
     const log = await sql.all<{ rev: number; by: string }>('SELECT rev, by FROM log ORDER BY rev')
     t.same(log.map((r) => r.rev), revs)
     t.ok(new Set(log.map((r) => r.by)).size === 2, 'both pools wrote')
+  })
+
+  t.test('the revision row lock alone (no write lock) keeps revisions gap-free under READ COMMITTED', async (t) => {
+    // What the engine's comment claims: plain pg pools, BEGIN / UPDATE ... RETURNING / COMMIT, no advisory lock.
+    await sql.exec("CREATE TABLE counter2 (k text PRIMARY KEY, v bigint NOT NULL); INSERT INTO counter2 VALUES ('revision', 0); CREATE TABLE log2 (rev bigint PRIMARY KEY)")
+    const pools = [new pg.Pool({ connectionString: url, max: 8 }), new pg.Pool({ connectionString: url, max: 8 })]
+    t.teardown(async () => { for (const p of pools) await p.end() })
+    const bump = async (pool: pg.Pool, fail: boolean): Promise<number | undefined> => {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const rev = Number((await client.query<{ v: string }>("UPDATE counter2 SET v = v + 1 WHERE k = 'revision' RETURNING v")).rows[0]?.v)
+        await new Promise((r) => setTimeout(r, Math.random() * 3))
+        await client.query('INSERT INTO log2 (rev) VALUES ($1)', [rev])
+        await client.query(fail ? 'ROLLBACK' : 'COMMIT')
+        return fail ? undefined : rev
+      } finally {
+        client.release()
+      }
+    }
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => bump(pools[i % 2] as pg.Pool, i % 5 === 2)))
+    const revs = results.filter((r): r is number => r !== undefined).sort((a, b) => a - b)
+    t.same(revs, Array.from({ length: 160 }, (_, i) => i + 1))
   })
 
   t.test('listen and notify, across two pools, delivered at commit only', async (t) => {

@@ -160,7 +160,8 @@ export interface PostgresOptions {
 
 interface TxContext {
   client: pg.PoolClient
-  depth: number
+  /** Savepoints made so far in this transaction: each nested call's gets its own name. */
+  savepoints: { count: number }
 }
 
 /** `Sql` on PostgreSQL. */
@@ -250,7 +251,7 @@ export class PostgresSql implements Sql {
       await client.query('BEGIN')
       try {
         await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK_KEY])
-        const result = await this.#tx.run({ client, depth: 0 }, fn)
+        const result = await this.#tx.run({ client, savepoints: { count: 0 } }, fn)
         await client.query('COMMIT')
         return result
       } catch (err) {
@@ -268,10 +269,10 @@ export class PostgresSql implements Sql {
   }
 
   async #nested<T>(outer: TxContext, fn: () => Promise<T>): Promise<T> {
-    const name = `leakgate_sp_${outer.depth + 1}`
+    const name = `leakgate_sp_${++outer.savepoints.count}`
     await outer.client.query(`SAVEPOINT ${name}`)
     try {
-      const result = await this.#tx.run({ client: outer.client, depth: outer.depth + 1 }, fn)
+      const result = await this.#tx.run(outer, fn)
       await outer.client.query(`RELEASE SAVEPOINT ${name}`)
       return result
     } catch (err) {
