@@ -17,6 +17,9 @@ const COMMANDS: Record<string, Command> = {
   scan: { summary: 'find secrets in a directory, a git repository or an organisation', load: () => import('./control-plane/detect/cli.js') },
   keys: { summary: 'manage control-plane API keys', load: () => import('./control-plane/keys-cli.js') },
   index: { summary: 'build a leak index snapshot file', load: () => import('./node/leakdb/cli.js') },
+  migrate: { summary: "apply the store's migrations (SQLite or PostgreSQL)", load: async () => ({ main: (await import('./control-plane/store-cli.js')).migrate }) },
+  export: { summary: 'write the whole store as newline-delimited JSON', load: async () => ({ main: (await import('./control-plane/store-cli.js')).exportMain }) },
+  import: { summary: 'read an export into a new store (SQLite to PostgreSQL, say)', load: async () => ({ main: (await import('./control-plane/store-cli.js')).importMain }) },
 }
 
 function usage(): string {

@@ -161,6 +161,12 @@ export const ScanRefusedError = define('LEAKGATE_ERR_SCAN_REFUSED', 'this source
 export const GitHubError = define('LEAKGATE_ERR_GITHUB', 'GitHub API: %s', 502)
 
 // ---------------------------------------------------------------------------------------------------
+// Store tools (`leakgate migrate`, `export`, `import`).
+
+/** `leakgate import`: the target store is not empty, has another schema version, or the export file is not one. */
+export const StoreImportError = define('LEAKGATE_ERR_STORE_IMPORT', 'cannot import the store: %s', 500)
+
+// ---------------------------------------------------------------------------------------------------
 // Every command.
 
 /** The configuration cannot be used; the message names each bad option, its env variable and flag. The CLI exits 2. */
