@@ -17,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { parseArgs } from 'node:util'
 import { loadControlPlaneConfig, controlPlaneSchema } from './control-plane/config.js'
 import type { ConfigSchema } from './lib/config.js'
@@ -71,19 +72,27 @@ async function answers200(url: string): Promise<string> {
   }
 }
 
-/** '' when `host:port` accepts a TCP connection, else why not (no request is sent: nothing reaches the upstream). */
-function accepts(what: string, host: string, port: number): Promise<string> {
+/**
+ * '' when `host:port` accepts a connection (with `tls`, a completed TLS handshake: a connection closed
+ * mid-handshake would count as a failed one in the node's metrics), else why not. No request is sent:
+ * nothing reaches the upstream or the request metrics.
+ */
+function accepts(what: string, host: string, port: number, tls: boolean): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect({ host: reachable(host), port, timeout: TIMEOUT_MS })
-    socket.once('connect', () => {
-      socket.destroy()
+    const where = `${what} ${reachable(host)}:${port}`
+    // Any certificate: this checks that the port serves, not who may trust it.
+    const socket = tls
+      ? tlsConnect({ host: reachable(host), port, timeout: TIMEOUT_MS, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
+      : connect({ host: reachable(host), port, timeout: TIMEOUT_MS })
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      socket.end()
       resolve('')
     })
     socket.once('timeout', () => {
       socket.destroy()
-      resolve(`${what} ${reachable(host)}:${port}: no connection within ${TIMEOUT_MS} ms`)
+      resolve(`${where}: no ${tls ? 'TLS handshake' : 'connection'} within ${TIMEOUT_MS} ms`)
     })
-    socket.once('error', (err) => resolve(`${what} ${reachable(host)}:${port}: ${err.message}`))
+    socket.once('error', (err) => resolve(`${where}: ${err.message}`))
   })
 }
 
@@ -96,8 +105,9 @@ async function nodeProblems(args: readonly string[]): Promise<string[]> {
   const config = loadNodeConfig(sourcesOf(nodeConfigSchema, args))
   return Promise.all([
     answers200(urlOf(config.adminHost, config.adminPort, '/healthz')),
-    accepts('proxy port', config.host, config.port),
-    ...(config.checkPort === undefined ? [] : [accepts('check port', config.host, config.checkPort)]),
+    accepts('proxy port', config.host, config.port, config.tlsCert !== undefined),
+    // The check port beside a proxy serves plain HTTP.
+    ...(config.checkPort === undefined ? [] : [accepts('check port', config.host, config.checkPort, false)]),
   ])
 }
 
@@ -116,7 +126,7 @@ async function problems(command: readonly string[]): Promise<string[]> {
     found = await Promise.all([
       answers200(urlOf(host, cp.port, '/readyz')),
       answers200(urlOf(host, node.adminPort, '/healthz')),
-      accepts('proxy port', host, node.port),
+      accepts('proxy port', host, node.port, false),
     ])
   } else found = []
   return found.filter((p) => p !== '')
