@@ -179,6 +179,43 @@ t.test('compose.yaml: images, commands, env names, ports and files are real', as
   tt.same(exposed.sort(), [CP_PORT, NODE_PORT, ADMIN_PORT].sort(), 'the image exposes the default ports')
 })
 
+t.test('the image: # syntax first, a health check the build makes, the README\'s docker lines consistent', async (tt) => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+  // BuildKit reads the syntax directive only on the first line.
+  tt.equal(dockerfile.split('\n')[0], '# syntax=docker/dockerfile:1', 'the syntax directive is the first line')
+  const check = /^HEALTHCHECK .*CMD \["node", "dist\/([\w/-]+)\.js"\]$/m.exec(dockerfile)?.[1]
+  const built = obj(JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8'))).include
+  tt.ok(check !== undefined && existsSync(join(ROOT, `${check}.ts`)), `the health check's source exists (${check}.ts)`)
+  tt.ok(arr(built).includes(`${check}.ts`), 'and the build compiles it into dist/')
+  tt.match(dockerfile, /^ENTRYPOINT \["tini", "--", "node", "dist\/cli\.js"\]$/m, 'the entrypoint is the CLI, whose command the health check reads')
+
+  // The README's docker lines: one network, names that resolve, real commands, env names and ports.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const block = /### Docker\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+  const lines = block.replace(/\\\n\s*/g, ' ').split('\n').filter((l) => l.startsWith('docker run'))
+  tt.ok(lines.length >= 3, 'the README runs an API, a control plane and a node')
+  const network = /^docker network create (\S+)$/m.exec(block)?.[1]
+  tt.ok(network !== undefined, 'on a network it creates')
+  const names = new Set<string>()
+  for (const line of lines) {
+    tt.match(line, new RegExp(`--network ${network} `), `on that network: ${line.slice(0, 60)}…`)
+    const name = /--name (\S+)/.exec(line)?.[1]
+    if (name !== undefined) names.add(name)
+    const words = line.split(/\s+/)
+    const image = words.findIndex((w, i) => i > 1 && !w.startsWith('-') && !words[i - 1]!.match(/^-(?:-name|-network|p|v|e)$/))
+    if (words[image] !== 'leakgate') continue
+    const command = words[image + 1]
+    const envNames = words.filter((_, i) => words[i - 1] === '-e').map((w) => w.split('=')[0]!)
+    checkLeakgateContainer(tt, `README docker run … ${command}`, command, envNames)
+    const published = words.filter((_, i) => words[i - 1] === '-p').map((w) => Number(w.split(':').at(-1)))
+    tt.same(published.sort(), command === 'node' ? [NODE_PORT, ADMIN_PORT].sort() : [CP_PORT], `${command}: publishes its default ports`)
+    for (const w of envNames.length > 0 ? words.filter((x) => /^LEAKGATE_(?:UPSTREAM|CONTROL_PLANE)=/.test(x)) : []) {
+      const host = new URL(w.split('=')[1]!).hostname
+      tt.ok(names.has(host), `${w.split('=')[0]}: ${host} is a container started before, on the network`)
+    }
+  }
+})
+
 const prometheusConfig = obj(parse(readFileSync(join(DEPLOY, 'prometheus/prometheus.yml'), 'utf8')))
 const scrapeJobs = new Map(arr(prometheusConfig.scrape_configs).map((c) => [str(obj(c).job_name), arr(obj(arr(obj(c).static_configs)[0]).targets).map(str)] as const))
 
