@@ -272,10 +272,10 @@ t.test('Kubernetes: control plane and nodes are configured through the same env 
   for (const m of manifests) tt.ok(str(m.doc.apiVersion) !== '' && str(m.doc.kind) !== '', `${m.file}: ${str(m.doc.kind)} ${str(obj(m.doc.metadata).name)}`)
   const configMaps = new Map(ofKind('ConfigMap').map((c) => [str(obj(c.metadata).name), Object.keys(obj(c.data))]))
   const secretKeys = new Set<string>()
-  for (const deployment of ofKind('Deployment')) {
+  for (const deployment of [...ofKind('Deployment'), ...ofKind('Job')]) {
     const name = str(obj(deployment.metadata).name)
     const pod = obj(obj(deployment.spec).template)
-    tt.same(obj(obj(obj(deployment.spec).selector).matchLabels), obj(obj(pod.metadata).labels), `${name}: selects its own pods`)
+    if (deployment.kind === 'Deployment') tt.same(obj(obj(obj(deployment.spec).selector).matchLabels), obj(obj(pod.metadata).labels), `${name}: selects its own pods`)
     for (const c of arr(obj(pod.spec).containers).map(obj)) {
       checkImage(tt, name, str(c.image))
       const names = [...arr(c.env).map((e) => str(obj(e).name))]
@@ -298,6 +298,10 @@ t.test('Kubernetes: control plane and nodes are configured through the same env 
       const probe = (k: string): { path: string; port: number } => {
         const get = obj(obj(c[k]).httpGet)
         return { path: str(get.path), port: ports.get(str(get.port)) ?? Number(get.port) }
+      }
+      if (deployment.kind === 'Job') {
+        tt.equal(command, 'migrate', `${name}: runs the migrations`)
+        continue
       }
       if (partOf(command) === 'node') {
         tt.same(ports.get('proxy'), NODE_PORT, `${name}: proxy port is the default`)
