@@ -1,5 +1,6 @@
-# One image, two parts: `docker run IMAGE control-plane` or `docker run -e LEAKGATE_UPSTREAM=… IMAGE node`.
 # syntax=docker/dockerfile:1
+# One image, two parts: `docker run IMAGE control-plane` or `docker run -e LEAKGATE_UPSTREAM=… IMAGE node`
+# (deploy/compose.yaml runs a whole deployment from it).
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -26,6 +27,8 @@ USER node
 VOLUME ["/data"]
 # control plane 8080; node proxy 8000 and its admin port (metrics, health) 9100
 EXPOSE 8080 8000 9100
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 CMD ["node", "dist/lib/healthcheck.js"]
+# Checks the part the container runs (read from its command line): the control plane's /readyz; a node's
+# admin /healthz and its proxy port; so a node whose proxy port is gone is unhealthy.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 CMD ["node", "dist/healthcheck.js"]
 ENTRYPOINT ["tini", "--", "node", "dist/cli.js"]
 CMD ["control-plane"]

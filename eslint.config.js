@@ -50,7 +50,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  { files: ['cli.ts', 'demo.ts'], rules: { 'no-restricted-imports': forbid(NO_TSX) } },
+  { files: ['cli.ts', 'demo.ts', 'healthcheck.ts'], rules: { 'no-restricted-imports': forbid(NO_TSX) } },
   { files: ['node/**/*.ts'], ignores: TESTS, rules: { 'no-restricted-imports': forbid(NO_TSX, NOT_CONTROL_PLANE) } },
   { files: ['control-plane/**/*.ts'], ignores: TESTS, rules: { 'no-restricted-imports': forbid(NO_TSX, NOT_NODE) } },
   { files: ['control-plane/detect/*.ts'], rules: { 'no-restricted-imports': forbid(NO_TSX, NOT_NODE, ...detectBoundary(0)) } },

@@ -123,6 +123,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     onDiagnostic: (text, source) => app.log.warn({ git: text.slice(0, 1000), sourceType: source.type }, 'scan: git failed on a remote repository'),
     reach: { allowedPaths: [...config.scan.allowedPaths], allowedHosts: [...config.scan.allowedHosts] },
     limits: { timeoutSeconds: config.scan.timeoutSeconds, memoryMb: config.scan.memoryMb, maxFindings: config.scan.maxFindings, maxBytes: config.scan.maxBytes },
+    onFinish: (status) => metrics.scans.inc({ status }),
   })
   // The API takes JSON only: other bodies get a clear 415 instead of a confusing schema error.
   app.removeContentTypeParser('text/plain')

@@ -31,6 +31,8 @@ export interface ControlPlaneMetrics {
   httpRequests: Counter<HttpLabel>
   /** Durations of requests to routes that do not hold them open. */
   httpDuration: Histogram<HttpLabel>
+  /** Scans this process ran to their end, by final status. */
+  scans: Counter<'status'>
 }
 
 /** Makes the registry and its metrics. */
@@ -93,5 +95,13 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [registry],
   })
-  return { registry, httpRequests, httpDuration }
+  const scans = new Counter({
+    name: 'leakgate_cp_scans_total',
+    help: 'Scans this process ran that ended, by status (done, failed); pushed results are not counted',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  })
+  // Both series exist from the first scrape, so an alert on failures sees its first one.
+  for (const status of ['done', 'failed']) scans.inc({ status }, 0)
+  return { registry, httpRequests, httpDuration, scans }
 }

@@ -33,6 +33,8 @@ export interface ScanServiceOptions {
   onDiagnostic?: (text: string, source: ScanSourceSpec) => void
   /** How long and large one scan may grow (config `scan`); defaults as there. */
   limits?: Partial<ScanLimits>
+  /** Called when a scan this service ran ends, with its record's final status (the metrics count them). */
+  onFinish?: (status: 'done' | 'failed') => void
 }
 
 /** How long and large one scan may grow. */
@@ -265,9 +267,11 @@ export class ScanService {
         // A scan cut short has not read every commit: the next one must not skip those it left.
         if (source.type !== 'dir' && source.history === true && result.truncated === undefined) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
       })
+      this.#options.onFinish?.('done')
     } catch (err) {
       const e = err as Error
       scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: e.message.slice(0, 1000) })
+      this.#options.onFinish?.('failed')
       this.#options.onError?.(e, source)
     } finally {
       this.#busy.delete(key)
