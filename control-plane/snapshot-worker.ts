@@ -6,8 +6,7 @@
  * consistent revision while the main thread goes on writing.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { encodeParts, SnapshotBuilder } from '../protocol/snapshot.js'
-import type { IndexEntry } from './store/index-log.js'
+import { encodeSnapshotOf } from './snapshot-build.js'
 import { openIndexReader, type StoreLocation } from './store/index-reader.js'
 
 /** A build request. */
@@ -24,7 +23,7 @@ if (port !== null) {
   port.on('message', (msg: BuildRequest) => void build(msg))
   const build = async (msg: BuildRequest): Promise<void> => {
     try {
-      const { revision, body } = await reader.read(async (revision, entries) => ({ revision, body: await encode(entries, revision) }))
+      const { revision, body } = await reader.read(async (revision, entries) => ({ revision, body: await encodeSnapshotOf(entries, revision) }))
       // Transfer the bytes instead of copying it (about 13 MB a million entries), when the buffer owns its whole ArrayBuffer.
       const own = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength
       port.postMessage({ id: msg.id, revision, body } satisfies BuildAnswer, own ? [body.buffer as ArrayBuffer] : [])
@@ -34,14 +33,3 @@ if (port !== null) {
   }
 }
 
-/** The snapshot of `entries`, whether the reader yields them at once (SQLite) or in batches it awaits. */
-async function encode(entries: Iterable<IndexEntry> | AsyncIterable<IndexEntry>, revision: number): Promise<Uint8Array> {
-  const builder = new SnapshotBuilder()
-  if (Symbol.asyncIterator in entries) {
-    for await (const entry of entries) builder.add(entry)
-  } else {
-    // Not through `for await`: a promise per entry would cost a million microtasks.
-    for (const entry of entries) builder.add(entry)
-  }
-  return encodeParts(builder.build(revision))
-}
