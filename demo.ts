@@ -69,14 +69,14 @@ export async function main(argv: string[]): Promise<number> {
   const upstreamUrl = `http://${host}:${portOf(upstream.address())}`
 
   const cpConfig = loadControlPlaneConfig({ env: { ...env, LEAKGATE_DATA_DIR: dataDir }, flags: { host } })
-  const store = Store.open(cpConfig.dataDir, {
+  const store = await Store.open(cpConfig.dataDir, {
     defaultAction: cpConfig.defaultAction,
     autoBlockRisk: cpConfig.autoBlockRisk,
     sightingsKeptPerLeak: cpConfig.limits.sightingsKeptPerLeak,
     changesRetention: cpConfig.changesRetention,
   })
-  store.keys.add(adminKey, 'admin', 'demo admin')
-  store.keys.add(nodeKey, 'node', 'demo node')
+  await store.keys.add(adminKey, 'admin', 'demo admin')
+  await store.keys.add(nodeKey, 'node', 'demo node')
   const cp = await buildControlPlane(cpConfig, { store })
   cp.addHook('onClose', async () => store.close())
   await cp.listen({ port: cpConfig.port, host })

@@ -40,11 +40,11 @@ function quantile(sorted: number[], q: number): number {
 const ms = (x: number): string => `${x.toFixed(1)} ms`
 
 const root = mkdtempSync(join(tmpdir(), 'leakgate-sync-bench-'))
-const store = Store.open(join(root, 'cp'))
+const store = await Store.open(join(root, 'cp'))
 const admin = generateKey()
 const nodeKey = generateKey()
-store.keys.add(admin, 'admin')
-store.keys.add(nodeKey, 'node')
+await store.keys.add(admin, 'admin')
+await store.keys.add(nodeKey, 'node')
 const app = await buildControlPlane(defaultControlPlaneConfig({ dataDir: join(root, 'cp'), logLevel: 'warn' }), { store })
 let changeBytes = 0
 let changeAnswers = 0
@@ -72,7 +72,7 @@ async function startNodes(n: number, round: number): Promise<{ holders: IndexHol
     const holder = new IndexHolder()
     // A node key reports only as the node it first reported as: each simulated node has its own.
     const key = generateKey()
-    store.keys.add(key, 'node')
+    await store.keys.add(key, 'node')
     const client = new SyncClient({
       controlPlane: base, nodeKey: key, nodeId: `bench-${round}-${i}`, version: 'bench', cacheDir: join(root, `node-${round}-${i}`),
       waitSeconds: 25, heartbeatMs: 60_000, persistDebounceMs: PERSIST_MS, indexOptions: {}, holder, counters: new NodeCounters(), logger,
@@ -81,7 +81,7 @@ async function startNodes(n: number, round: number): Promise<{ holders: IndexHol
     holders.push(holder)
     clients.push(client)
   }
-  const revision = store.index.revision()
+  const revision = await store.index.revision()
   await until(() => holders.every((h) => (h.current?.revision ?? -1) >= revision), 30_000)
   return { holders, stop: async () => { await Promise.all(clients.map((c) => c.stop())) } }
 }
@@ -154,7 +154,7 @@ if (DECISIONS > 0) {
 
 // Snapshot at ENTRIES leaks: the index table filled directly (the snapshot reads only it).
 // A connection of the bench's own: the store offers no SQL handle.
-const sqlite = new Database(store.location)
+const sqlite = new Database(store.location.address)
 const fill = performance.now()
 sqlite.transaction(() => {
   const put = sqlite.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?)')
@@ -176,7 +176,7 @@ for (let i = 0; i < 5; i++) {
   // A B A B: a snapshot at a new revision (built in the worker; polled until served), then the
   // cached one; /healthz is timed throughout to show the event loop is not stalled by the build.
   sqlite.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
-  const want = String(store.index.revision())
+  const want = String(await store.index.revision())
   let worstHealth = 0
   let building = true
   const pinger = (async () => {
@@ -220,5 +220,5 @@ console.log(lines.join('\n'))
 
 await app.close()
 sqlite.close()
-store.close()
+await store.close()
 rmSync(root, { recursive: true, force: true })

@@ -74,7 +74,7 @@ declare module 'fastify' {
 /** Builds the control plane (routes, auth, OpenAPI, console). Call `ready()` or `listen()` on it. */
 export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, deps: ControlPlaneDeps = {}): Promise<FastifyInstance> {
   const ownsStore = deps.store === undefined
-  const store = deps.store ?? Store.open(config.dataDir, {
+  const store = deps.store ?? await Store.open(config.dataDir, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
@@ -115,7 +115,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   }
   // Connections past the cap are closed as they arrive, before any request is read.
   app.server.maxConnections = config.maxConnections
-  const scans = new ScanService(store, {
+  const scans = await ScanService.open(store, {
     cacheDir: deps.scans?.cacheDir ?? join(config.dataDir, 'scan-cache'),
     github: deps.scans?.github ?? githubAccessFromEnv(process.env),
     actor: 'scanner',
@@ -137,7 +137,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     await sync.close()
     // Running scans write to the store: they end first.
     await scans.close()
-    if (ownsStore) store.close()
+    if (ownsStore) await store.close()
   })
   // Nodes reconnecting after a restart all ask for the snapshot: have it ready (or building) first.
   app.addHook('onReady', async () => {

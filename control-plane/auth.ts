@@ -44,12 +44,12 @@ export function bearerKey(header: string | undefined): string | undefined {
 }
 
 /** The principal of a request whose route declares roles; throws 401/403 otherwise. */
-export function authenticate(keys: KeyRepo, request: FastifyRequest, roles: readonly Role[]): Principal {
+export async function authenticate(keys: KeyRepo, request: FastifyRequest, roles: readonly Role[]): Promise<Principal> {
   const header = request.headers.authorization
   if (header === undefined) throw new UnauthorizedError('this route needs an API key: send Authorization: Bearer <key>')
   const match = BEARER.exec(header)
   if (match?.[1] === undefined) throw new UnauthorizedError('the Authorization header must be "Bearer <key>"')
-  const principal = keys.verify(match[1])
+  const principal = await keys.verify(match[1])
   if (principal === undefined) throw new UnauthorizedError('the API key is not known to this control plane')
   if (principal.role !== 'admin' && !roles.includes(principal.role)) {
     throw new ForbiddenError(`a ${principal.role} key may not do this; it needs ${['admin', ...roles].join(' or ')}`)
@@ -112,7 +112,7 @@ export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: A
     const roles = request.routeOptions.config.roles
     if (roles === undefined) return
     try {
-      request.principal = authenticate(keys, request, roles)
+      request.principal = await authenticate(keys, request, roles)
     } catch (err) {
       if (err instanceof UnauthorizedError) {
         reply.header('www-authenticate', 'Bearer realm="leakgate"')

@@ -14,9 +14,9 @@ t.test('keys create prints the key once and stores only its hash', async (t) => 
   const key = res.out.trim()
   t.match(key, /^lgk_[0-9A-Za-z]{40}$/)
   t.match(res.err, /created analyst key key_[0-9a-f]{8}/)
-  const store = Store.open(dir)
-  t.same(store.keys.verify(key)?.role, 'analyst')
-  store.close()
+  const store = await Store.open(dir)
+  t.same((await store.keys.verify(key))?.role, 'analyst')
+  await store.close()
   for (const f of readdirSync(dir)) t.notOk(readFileSync(join(dir, f)).includes(key), `the key is not in ${f}`)
 })
 

@@ -46,14 +46,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
   const dataDir = parsed.values['data-dir'] ?? (process.env.LEAKGATE_DATA_DIR || './data')
-  const store = Store.open(dataDir)
+  const store = await Store.open(dataDir)
   try {
     const key = generateKey()
-    const keyId = store.keys.add(key, role as Role, label)
+    const keyId = await store.keys.add(key, role as Role, label)
     console.log(key)
     console.error(`created ${role} key ${keyId} in ${dataDir}; it is shown only this once`)
   } finally {
-    store.close()
+    await store.close()
   }
   return 0
 }

@@ -45,17 +45,19 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     help: 'Leaks by status, risk and action',
     labelNames: ['status', 'risk', 'action'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      // Read before the reset, so a scrape never sees the gauge emptied while the query runs.
+      const counts = await store.stats.leakCounts()
       this.reset()
-      for (const r of store.stats.leakCounts()) this.set({ status: r.status, risk: r.risk, action: r.action }, r.n)
+      for (const r of counts) this.set({ status: r.status, risk: r.risk, action: r.action }, r.n)
     },
   })
   new Gauge({
     name: 'leakgate_cp_nodes',
     help: 'Nodes heard from within the stale window',
     registers: [registry],
-    collect() {
-      this.set(store.nodes.countSince(new Date(Date.now() - nodeStaleSeconds * 1000).toISOString()))
+    async collect() {
+      this.set(await store.nodes.countSince(new Date(Date.now() - nodeStaleSeconds * 1000).toISOString()))
     },
   })
   new Gauge({
@@ -70,16 +72,16 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     name: 'leakgate_cp_index_revision',
     help: 'Current revision of the index',
     registers: [registry],
-    collect() {
-      this.set(store.index.revision())
+    async collect() {
+      this.set(await store.index.revision())
     },
   })
   new Gauge({
     name: 'leakgate_cp_index_entries',
     help: 'Entries in the index nodes enforce',
     registers: [registry],
-    collect() {
-      this.set(store.index.size())
+    async collect() {
+      this.set(await store.index.size())
     },
   })
   const httpRequests = new Counter({

@@ -159,34 +159,45 @@ export class ScanService {
   readonly #processes = new Set<RunningScan>()
   readonly #limits: ScanLimits
 
-  constructor(store: Store, options: ScanServiceOptions) {
+  private constructor(store: Store, options: ScanServiceOptions) {
     this.#store = store
     this.#options = options
     this.#limits = { ...DEFAULT_SCAN_LIMITS, ...options.limits }
+  }
+
+  /** The scans service of `store`, once the scans a previous run left `running` are marked failed. */
+  static async open(store: Store, options: ScanServiceOptions): Promise<ScanService> {
     // A control plane killed mid-scan leaves "running" rows: they will never finish.
-    store.scans.abandonRunning(new Date().toISOString())
+    await store.scans.abandonRunning(new Date().toISOString())
+    return new ScanService(store, options)
   }
 
   /** One scan, or undefined. */
-  get(id: number): ScanRecord | undefined {
+  async get(id: number): Promise<ScanRecord | undefined> {
     return this.#store.scans.get(id)
   }
 
   /** Records findings made elsewhere (`leakgate scan --push`) as a finished scan and turns them into leaks. */
-  ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string): ScanRecord {
+  async ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string): Promise<ScanRecord> {
     const now = new Date().toISOString()
-    const { created, updated } = this.#toLeaks(findings, source, actor)
+    const { created, updated } = await this.#toLeaks(findings, source, actor)
     const files = new Set(findings.map((f) => f.file)).size
-    const id = this.#store.scans.recordFinished(source, { progress: { files }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
-    return this.get(id)!
+    const id = await this.#store.scans.recordFinished(source, { progress: { files }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
+    return this.#recorded(id)
   }
 
   /** Starts a scan in the background; the record says `running` until it is done or failed. */
-  start(source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined = this.#options.reach): ScanRecord {
-    const id = this.#store.scans.start(source, new Date().toISOString())
+  async start(source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined = this.#options.reach): Promise<ScanRecord> {
+    const id = await this.#store.scans.start(source, new Date().toISOString())
     const run = this.#run(id, source, actor, reach).finally(() => this.#running.delete(id))
     this.#running.set(id, run)
-    return this.get(id)!
+    return this.#recorded(id)
+  }
+
+  async #recorded(id: number): Promise<ScanRecord> {
+    const record = await this.get(id)
+    if (record === undefined) throw new Error(`scan ${id} was recorded and is gone`)
+    return record
   }
 
   /** Resolves when the scan is no longer running (tests and shutdown). */
@@ -215,7 +226,7 @@ export class ScanService {
         const reach = this.#options.reach
         const path = source.type === 'dir' ? source.path : source.type === 'git' ? localPathOf(source.url) : undefined
         const allowed = reach?.allowedPaths !== undefined && path !== undefined ? { ...reach, allowedPaths: [...reach.allowedPaths, path] } : reach
-        this.start(source, this.#options.actor ?? 'scanner', allowed)
+        this.start(source, this.#options.actor ?? 'scanner', allowed).catch((err: unknown) => this.#options.onError?.(err as Error, source))
       }
       const first = setTimeout(tick, timing.firstDelayMs ?? 1000)
       first.unref()
@@ -239,7 +250,7 @@ export class ScanService {
     const scans = this.#store.scans
     this.#busy.add(key)
     try {
-      const since = scans.state(key)
+      const since = await scans.state(key)
       if (this.#abort.signal.aborted) throw new Error(STOPPED)
       const github = this.#options.github
       // The scan runs in a process of its own: the API's event loop and memory are not its to take.
@@ -254,7 +265,8 @@ export class ScanService {
           maxBytes: this.#limits.maxBytes,
         },
       }, this.#limits, {
-        onProgress: (p) => scans.setProgress(id, p),
+        // Progress is a hint for the API; the scan's end writes the last counts, so a lost update costs nothing.
+        onProgress: (p) => { scans.setProgress(id, p).catch(() => undefined) },
         onDiagnostic: (text) => this.#options.onDiagnostic?.(text, source),
       })
       this.#processes.add(running)
@@ -262,15 +274,15 @@ export class ScanService {
       const { created, updated } = await this.#toLeaksInSteps(result.findings, source, actor)
       const cut = result.truncated === undefined ? null
         : `the scan stopped early: ${result.truncated === 'findings' ? `${this.#limits.maxFindings} findings (scan.maxFindings)` : `${this.#limits.maxBytes} bytes read (scan.maxBytes)`}; what it found is kept`
-      this.#store.write(() => {
-        scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
+      await this.#store.write(async () => {
+        await scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
         // A scan cut short has not read every commit: the next one must not skip those it left.
-        if (source.type !== 'dir' && source.history === true && result.truncated === undefined) scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
+        if (source.type !== 'dir' && source.history === true && result.truncated === undefined) await scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
       })
       this.#options.onFinish?.('done')
     } catch (err) {
       const e = err as Error
-      scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: e.message.slice(0, 1000) })
+      await scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: e.message.slice(0, 1000) })
       this.#options.onFinish?.('failed')
       this.#options.onError?.(e, source)
     } finally {
@@ -290,7 +302,7 @@ export class ScanService {
       let made = false
       for (let i = 0; i < group.tokens.length; i += TOKENS_A_STEP) {
         if (this.#abort.signal.aborted) throw new Error(STOPPED)
-        const r = this.#store.leaks.upsertFromFindings({ ...group, tokens: group.tokens.slice(i, i + TOKENS_A_STEP) }, actor)
+        const r = await this.#store.leaks.upsertFromFindings({ ...group, tokens: group.tokens.slice(i, i + TOKENS_A_STEP) }, actor)
         if (i === 0) made = r.created
         await yieldToLoop()
       }
@@ -300,11 +312,11 @@ export class ScanService {
     return { created, updated }
   }
 
-  #toLeaks(findings: readonly Finding[], source: ScanSourceSpec, actor: string): { created: number; updated: number } {
+  async #toLeaks(findings: readonly Finding[], source: ScanSourceSpec, actor: string): Promise<{ created: number; updated: number }> {
     let created = 0
     let updated = 0
     for (const group of groupFindings(findings, source)) {
-      const r = this.#store.leaks.upsertFromFindings(group, actor)
+      const r = await this.#store.leaks.upsertFromFindings(group, actor)
       if (r.created) created++
       else updated++
     }

@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   const { config: file, help: _help, ...flags } = parsed.values
   const config = loadControlPlaneConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
 
-  const store = Store.open(config.dataDir, {
+  const store = await Store.open(config.dataDir, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
@@ -54,13 +54,13 @@ export async function main(argv: string[]): Promise<number> {
     hashKey: { key: hashKeyOf(config) },
   })
   const seeded: string[] = []
-  if (config.adminKey !== undefined) seeded.push(`admin ${store.keys.seed(config.adminKey, 'admin', 'LEAKGATE_ADMIN_KEY')}`)
-  if (config.nodeKey !== undefined) seeded.push(`node ${store.keys.seed(config.nodeKey, 'node', 'LEAKGATE_NODE_KEY')}`)
+  if (config.adminKey !== undefined) seeded.push(`admin ${await store.keys.seed(config.adminKey, 'admin', 'LEAKGATE_ADMIN_KEY')}`)
+  if (config.nodeKey !== undefined) seeded.push(`node ${await store.keys.seed(config.nodeKey, 'node', 'LEAKGATE_NODE_KEY')}`)
 
   const app = await buildControlPlane(config, { store })
   app.addHook('onClose', async () => store.close())
   if (seeded.length > 0) app.log.info({ keys: seeded }, 'seeded API keys from the environment')
-  if (store.keys.count() === 0) {
+  if (await store.keys.count() === 0) {
     app.log.warn('no API key exists: set LEAKGATE_ADMIN_KEY or run `leakgate keys create --role admin`')
   }
   try {

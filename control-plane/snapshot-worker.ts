@@ -6,8 +6,8 @@
  * consistent revision while the main thread goes on writing.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { encodeSnapshot } from '../protocol/snapshot.js'
-import { openIndexReader } from './store/index-reader.js'
+import { encodeSnapshotOf } from './snapshot-build.js'
+import { openIndexReader, type StoreLocation } from './store/index-reader.js'
 
 /** A build request. */
 export interface BuildRequest {
@@ -19,15 +19,17 @@ export type BuildAnswer = { id: number; revision: number; body: Uint8Array } | {
 
 const port = parentPort
 if (port !== null) {
-  const reader = openIndexReader((workerData as { storeLocation: string }).storeLocation)
-  port.on('message', (msg: BuildRequest) => {
+  const reader = openIndexReader((workerData as { storeLocation: StoreLocation }).storeLocation)
+  port.on('message', (msg: BuildRequest) => void build(msg))
+  const build = async (msg: BuildRequest): Promise<void> => {
     try {
-      const { revision, body } = reader.read((revision, entries) => ({ revision, body: encodeSnapshot(entries, revision) }))
+      const { revision, body } = await reader.read(async (revision, entries) => ({ revision, body: await encodeSnapshotOf(entries, revision) }))
       // Transfer the bytes instead of copying it (about 13 MB a million entries), when the buffer owns its whole ArrayBuffer.
       const own = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength
       port.postMessage({ id: msg.id, revision, body } satisfies BuildAnswer, own ? [body.buffer as ArrayBuffer] : [])
     } catch (err) {
       port.postMessage({ id: msg.id, error: (err as Error).message } satisfies BuildAnswer)
     }
-  })
+  }
 }
+

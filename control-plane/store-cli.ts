@@ -10,11 +10,10 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 import { ConfigError } from '../lib/errors.js'
-import { DB_FILE, openDatabase } from './store/db.js'
-import { migratePostgres } from './store/migrations-postgres.js'
+import { migrate as migrateStore } from './store/db.js'
 import { PostgresSql } from './store/postgres.js'
 import type { Sql } from './store/sql.js'
-import { InterimSqliteSql } from './store/sqlite-interim.js'
+import { DB_FILE, openSqlite, SqliteSql } from './store/sqlite.js'
 import { exportStore, importStore, schemaVersion } from './store/transfer.js'
 
 const WHERE = `The store: --database-url URL (or LEAKGATE_DATABASE_URL) for PostgreSQL, otherwise the SQLite
@@ -68,7 +67,7 @@ async function openTarget(values: { 'database-url'?: string | undefined; 'data-d
     shown.password = ''
     const sql = new PostgresSql(url, { max: 2 })
     try {
-      if (migrateIt) await migratePostgres(sql)
+      if (migrateIt) await migrateStore(sql)
       else await sql.get('SELECT 1')
     } catch (err) {
       await sql.close()
@@ -77,12 +76,21 @@ async function openTarget(values: { 'database-url'?: string | undefined; 'data-d
     return { sql, name: shown.toString() }
   }
   const dir = values['data-dir'] ?? (process.env.LEAKGATE_DATA_DIR || './data')
-  if (migrateIt) return { sql: new InterimSqliteSql(openDatabase(dir)), name: dir }
+  if (migrateIt) {
+    const sql = openSqlite(dir)
+    try {
+      await migrateStore(sql)
+    } catch (err) {
+      await sql.close()
+      throw err
+    }
+    return { sql, name: dir }
+  }
   const file = join(dir, DB_FILE)
   if (!existsSync(file)) throw new ConfigError(`there is no store in ${dir} (no ${DB_FILE}); give the data directory with --data-dir or LEAKGATE_DATA_DIR`)
   const db = new Database(file, { fileMustExist: true })
   db.pragma('busy_timeout = 5000')
-  return { sql: new InterimSqliteSql(db), name: dir }
+  return { sql: new SqliteSql(db), name: dir }
 }
 
 async function run(tool: Tool, argv: string[], body: (sql: Sql, name: string, file: string | undefined) => Promise<void>): Promise<number> {

@@ -60,8 +60,8 @@ t.test('410 when since is older than what is kept, or ahead of the store', async
   const tokens = Array.from({ length: 100 }, (_, i) => ({ value: `retention-token-${i}-abcdefgh` }))
   const created = (await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens })).json()
   await plane.call('PATCH', `/v1/leaks/${created.id}`, plane.keys.admin, { action: 'block' })
-  t.equal(plane.store.index.revision(), 200)
-  t.equal(plane.store.index.prunedThrough(), 100, 'the log was pruned to its retention')
+  t.equal(await plane.store.index.revision(), 200)
+  t.equal(await plane.store.index.prunedThrough(), 100, 'the log was pruned to its retention')
 
   const old = await plane.call('GET', '/v1/sync/changes?since=50', plane.keys.node)
   t.equal(old.statusCode, 410)

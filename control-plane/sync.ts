@@ -10,9 +10,10 @@
  */
 import type { Worker } from 'node:worker_threads'
 import type { ChangesAnswer } from '../protocol/changes.js'
-import { encodeSnapshot, snapshotCount } from '../protocol/snapshot.js'
+import { snapshotCount } from '../protocol/snapshot.js'
 import { SyncGoneError } from '../lib/errors.js'
 import { startWorker } from '../lib/worker.js'
+import { encodeSnapshotOf } from './snapshot-build.js'
 import type { BuildAnswer } from './snapshot-worker.js'
 import type { Store } from './store/store.js'
 
@@ -63,7 +64,7 @@ export class SyncService {
   }
 
   /** The current revision. */
-  revision(): number {
+  async revision(): Promise<number> {
     return this.#store.index.revision()
   }
 
@@ -74,18 +75,19 @@ export class SyncService {
    */
   async snapshot(): Promise<SnapshotBody> {
     const index = this.#store.index
-    const revision = index.revision()
+    const revision = await index.revision()
     const cached = this.#cached
     if (cached?.revision === revision) return cached
     // The entry count of the last snapshot says how big the index is, without counting a million rows.
-    const entries = cached === undefined ? index.size() : snapshotCount(cached.body)
+    const entries = cached === undefined ? await index.size() : snapshotCount(cached.body)
     if (entries < (this.#options.workerThreshold ?? 100_000)) {
-      // better-sqlite3 is synchronous: no write can land between reading the revision and the entries.
-      this.#cached = { revision, etag: `"r${revision}"`, body: encodeSnapshot(index.entries(), revision) }
-      return this.#cached
+      // Revision and entries read in one transaction, so no write lands between them.
+      const snap = await index.atOneRevision(async (rev, all) => ({ revision: rev, etag: `"r${rev}"`, body: await encodeSnapshotOf(all, rev) }))
+      if (this.#cached === undefined || snap.revision >= this.#cached.revision) this.#cached = snap
+      return snap
     }
     const fresh = this.#building ?? this.#buildInWorker()
-    if (cached !== undefined && cached.revision >= index.prunedThrough()) return cached
+    if (cached !== undefined && cached.revision >= await index.prunedThrough()) return cached
     return fresh
   }
 
@@ -95,21 +97,24 @@ export class SyncService {
    * @throws {SyncGoneError} when `since` is older than what is kept, or newer than the current revision.
    */
   async changes(since: number, waitSeconds: number, signal?: AbortSignal): Promise<ChangesAnswer> {
-    const first = this.#read(since)
     const wait = Math.min(waitSeconds, this.#options.maxWaitSeconds)
-    if (first.changes.length > 0 || wait <= 0 || this.#closed) return first
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#waiters.delete(done)
-        signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      const timer = setTimeout(done, wait * 1000)
-      this.#waiters.add(done)
-      signal?.addEventListener('abort', done, { once: true })
-    })
-    return this.#read(since)
+    if (wait <= 0 || this.#closed) return this.#read(since)
+    // Listening before the first read: a write that commits while it is under way still wakes this request.
+    let wake!: () => void
+    const woken = new Promise<void>((resolve) => { wake = resolve })
+    const timer = setTimeout(wake, wait * 1000)
+    this.#waiters.add(wake)
+    signal?.addEventListener('abort', wake, { once: true })
+    try {
+      const first = await this.#read(since)
+      if (first.changes.length > 0 || this.#closed) return first
+      await woken
+      return await this.#read(since)
+    } finally {
+      clearTimeout(timer)
+      this.#waiters.delete(wake)
+      signal?.removeEventListener('abort', wake)
+    }
   }
 
   /** Releases every held request (they answer with what they have), stops listening and the worker. */
@@ -169,16 +174,20 @@ export class SyncService {
     return worker
   }
 
-  #read(since: number): ChangesAnswer {
+  async #read(since: number): Promise<ChangesAnswer> {
     const index = this.#store.index
-    const revision = index.revision()
+    const revision = await index.revision()
     if (since > revision) {
       throw new SyncGoneError(`since=${since} is ahead of the control plane's revision ${revision} (its store was reset); fetch /v1/sync/snapshot`)
     }
-    if (since < index.prunedThrough()) {
-      throw new SyncGoneError(`changes up to revision ${index.prunedThrough()} are no longer kept; fetch /v1/sync/snapshot`)
+    // Three reads, no transaction, in an order that keeps the answer whole: changes committed after the
+    // revision was read are left for the next request, and the pruned-through mark is read after the
+    // changes, so a prune that ran in between is seen and answered as gone rather than as a gap.
+    const changes = (await index.changesSince(since, this.#options.changesPerResponse)).filter((c) => c.rev <= revision)
+    const prunedThrough = await index.prunedThrough()
+    if (since < prunedThrough) {
+      throw new SyncGoneError(`changes up to revision ${prunedThrough} are no longer kept; fetch /v1/sync/snapshot`)
     }
-    const changes = index.changesSince(since, this.#options.changesPerResponse)
     const last = changes.at(-1)
     // A capped answer covers only up to its last change; the node asks again from there.
     const covered = changes.length === this.#options.changesPerResponse && last !== undefined ? last.rev : revision

@@ -5,12 +5,12 @@ import { startPlane, storeFile, type TestPlane } from '../test/harness.js'
 const GOOD_HASH = 'a'.repeat(64)
 
 /** Row counts of every table plus the revision: what "nothing changed" means. */
-function storeState(plane: TestPlane, db: Database.Database): Record<string, number> {
+async function storeState(plane: TestPlane, db: Database.Database): Promise<Record<string, number>> {
   const state: Record<string, number> = {}
   for (const table of ['leaks', 'tokens', 'leak_tokens', 'decisions', 'changes', 'index_entries', 'sightings', 'nodes', 'api_keys']) {
     state[table] = db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number
   }
-  state.revision = plane.store.index.revision()
+  state.revision = await plane.store.index.revision()
   state.updated = (db.prepare("SELECT count(*) FROM leaks WHERE updated_at != created_at").pluck().get() as number)
   return state
 }
@@ -20,7 +20,7 @@ t.test('bad inputs get a 4xx problem+json and change nothing', async (t) => {
   const seeded = await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'seed-token-abcdefgh-123' }] })
   t.equal(seeded.statusCode, 201)
   const db = storeFile(t, plane.store)
-  const before = storeState(plane, db)
+  const before = await storeState(plane, db)
 
   const tok = (n: number): { value: string }[] => Array.from({ length: n }, (_, i) => ({ value: `token-number-${i}-abcdefgh` }))
   // [label, method, url, body (string = raw), expected status, expected code]
@@ -92,7 +92,7 @@ t.test('bad inputs get a 4xx problem+json and change nothing', async (t) => {
     t.match(problem.type, /^https:\/\/leakgate\.dev\/problems\//)
     t.ok(typeof problem.detail === 'string' && problem.detail.length > 10, `${label}: a detail (${problem.detail})`)
     t.notOk(problem.detail.includes('ghp_secretsecretsecret'), `${label}: the detail does not echo a token`)
-    t.same(storeState(plane, db), before, `${label}: nothing changed`)
+    t.same(await storeState(plane, db), before, `${label}: nothing changed`)
   }
 
   const form = await plane.app.inject({
@@ -100,6 +100,6 @@ t.test('bad inputs get a 4xx problem+json and change nothing', async (t) => {
   })
   t.equal(form.statusCode, 415, form.body)
   t.equal(form.json().code, 'LEAKGATE_ERR_UNSUPPORTED_MEDIA_TYPE')
-  t.same(storeState(plane, db), before)
+  t.same(await storeState(plane, db), before)
 
 })

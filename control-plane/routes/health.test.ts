@@ -39,7 +39,7 @@ t.test('readyz: 200 with every check ok on a healthy store', async (t) => {
 
 t.test('readyz: 503 naming the database when the store cannot be queried', async (t) => {
   const plane = await startPlane(t)
-  plane.store.close()
+  await plane.store.close()
   const res = await plane.call('GET', '/readyz')
   t.equal(res.statusCode, 503)
   t.match(res.headers['content-type'], /application\/problem\+json/)

@@ -41,16 +41,16 @@ interface Readiness {
 }
 
 /** Runs the readiness checks; a failure's cause goes to the log, not to the (public) answer. */
-function readiness(store: Store, log: FastifyBaseLogger): Readiness {
+async function readiness(store: Store, log: FastifyBaseLogger): Promise<Readiness> {
   try {
-    store.ping()
+    await store.ping()
   } catch (err) {
     log.warn({ err: { message: (err as Error).message } }, 'readyz: the database cannot be queried')
     return { database: 'failed', migrations: 'not_checked' }
   }
   let schemaVersion: number
   try {
-    schemaVersion = store.schemaVersion()
+    schemaVersion = await store.schemaVersion()
   } catch (err) {
     log.warn({ err: { message: (err as Error).message } }, 'readyz: the schema version cannot be read')
     return { database: 'ok', migrations: 'failed' }
@@ -64,8 +64,8 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, metrics, c
     schema: { summary: 'Liveness', tags: ['health'] },
     logLevel: 'warn',
   }, async () => {
-    store.ping()
-    return { status: 'ok', revision: store.index.revision() }
+    await store.ping()
+    return { status: 'ok', revision: await store.index.revision() }
   })
 
   // For load balancers and orchestrators: 503 takes this instance out of rotation until its store is usable.
@@ -73,7 +73,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, metrics, c
     schema: { summary: 'Readiness: the database answers and its schema is current; 503 names the failed check', tags: ['health'] },
     logLevel: 'warn',
   }, async (request, reply) => {
-    const checks = readiness(store, request.log)
+    const checks = await readiness(store, request.log)
     if (checks.database === 'ok' && checks.migrations === 'ok') {
       return { status: 'ready', checks: { database: 'ok', migrations: 'ok' }, schemaVersion: checks.schemaVersion }
     }

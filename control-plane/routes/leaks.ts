@@ -148,7 +148,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     // Every free-text field is compared as sent (not as JSON, whose escaping would hide a value).
     const locationFields = Object.fromEntries(Object.entries(body.location ?? {}).map(([k, v]) => [`location.${k}`, v === undefined || v === null ? undefined : String(v)]))
     refuseEchoedSecrets(raw, { title: body.title, comment: body.comment, kind: body.kind, source: body.source, ...locationFields })
-    const leak = store.leaks.create({
+    const leak = await store.leaks.create({
       title: body.title, source: body.source ?? 'manual', kind: body.kind, location: body.location, tokens: hashed,
       risk: body.risk, action: body.action, comment: body.comment,
     }, principalOf(request).keyId)

@@ -9,7 +9,7 @@ t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t
   t.equal(hb.statusCode, 204)
   // Each node has its own key: a node key reports only as the node it first reported as.
   const second = generateKey()
-  plane.store.keys.add(second, 'node')
+  await plane.store.keys.add(second, 'node')
   await plane.call('POST', '/v1/nodes/heartbeat', second, { nodeId: 'edge-2', version: '0.1.0', revision: 2, indexEntries: 2 })
 
   const fleet = (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json()

@@ -29,11 +29,13 @@ const PRUNE_EVERY_MS_MAX = 3_600_000
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) => {
   const limits = nodeLimits(config)
-  const prune = (): void => {
-    const pruned = store.nodes.prune(new Date(Date.now() - config.nodePruneSeconds * 1000).toISOString())
+  const prune = async (): Promise<void> => {
+    const pruned = await store.nodes.prune(new Date(Date.now() - config.nodePruneSeconds * 1000).toISOString())
     if (pruned > 0) app.log.info({ pruned, nodePruneSeconds: config.nodePruneSeconds }, 'pruned nodes not heard from')
   }
-  const timer = setInterval(prune, Math.min(config.nodePruneSeconds * 1000, PRUNE_EVERY_MS_MAX))
+  const timer = setInterval(() => {
+    prune().catch((err: unknown) => app.log.warn({ err }, 'pruning nodes failed'))
+  }, Math.min(config.nodePruneSeconds * 1000, PRUNE_EVERY_MS_MAX))
   timer.unref()
   app.addHook('onClose', async () => clearInterval(timer))
 
@@ -47,7 +49,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
       response: { ...problems(400, 401, 403, 413, 415, 429) },
     },
   }, async (request, reply) => {
-    store.nodes.heartbeat(request.body, reporterOf(request), limits)
+    await store.nodes.heartbeat(request.body, reporterOf(request), limits)
     return reply.code(204).send()
   })
 
@@ -84,9 +86,9 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
       },
     },
   }, async (request) => {
-    const revision = store.index.revision()
+    const revision = await store.index.revision()
     const staleBefore = Date.now() - config.nodeStaleSeconds * 1000
-    const page = store.nodes.list(request.query.limit, request.query.cursor)
+    const page = await store.nodes.list(request.query.limit, request.query.cursor)
     const items = page.items.map((n) => ({
       ...n,
       lag: n.revision === null ? null : Math.max(0, revision - n.revision),
@@ -106,7 +108,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
     },
   }, async (request, reply) => {
     const { id } = request.params
-    if (!store.nodes.remove(id)) throw new NotFoundError(`no node "${id}"`)
+    if (!(await store.nodes.remove(id))) throw new NotFoundError(`no node "${id}"`)
     // The audit log is of leak decisions; removing a node is logged with who did it.
     request.log.info({ nodeId: id, keyId: principalOf(request).keyId }, 'node removed by an admin')
     return reply.code(204).send()

@@ -142,7 +142,7 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     else if (source.type === 'git' && urlHasCredential(source.url)) throw new BadRequestError('a git URL must not carry credentials; push findings with the URL without them')
     const actor = principalOf(request).keyId
     const findings = request.body.findings
-    const record = findings === undefined ? scans.start(source, actor) : scans.ingest(source, findings, actor)
+    const record = findings === undefined ? await scans.start(source, actor) : await scans.ingest(source, findings, actor)
     return reply.code(202).send(record)
   })
 
@@ -150,7 +150,7 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     config: { roles: ['analyst'] },
     schema: { summary: "A scan's status, progress and findings", tags: ['scans'], params: idParams, response: { 200: scanOutput, ...problems(400, 401, 403, 404) } },
   }, async (request) => {
-    const record = scans.get(request.params.id)
+    const record = await scans.get(request.params.id)
     if (record === undefined) throw new NotFoundError(`there is no scan ${request.params.id}`)
     return record
   })

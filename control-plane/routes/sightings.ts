@@ -20,9 +20,9 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
       },
     },
   }, async (request, reply) => {
-    store.nodes.claim(request.body.nodeId, reporterOf(request), limits)
+    await store.nodes.claim(request.body.nodeId, reporterOf(request), limits)
     const sightings = request.body.sightings.map((s) => (s.sha256 === undefined ? s : { ...s, sha256: s.sha256.toLowerCase() }))
-    return reply.code(202).send(store.sightings.record(request.body.nodeId, sightings))
+    return reply.code(202).send(await store.sightings.record(request.body.nodeId, sightings))
   })
 }
 

@@ -1,59 +1,44 @@
 /**
- * Opening the SQLite file: pragmas for durability, then the migrations.
- *
- * Durability: WAL with `synchronous = FULL`. In WAL mode NORMAL already survives a kill -9 (the WAL
- * is in the OS page cache), but not a power cut or kernel crash; FULL fsyncs the WAL at every commit,
- * so a write the API has acknowledged survives both. The control plane's writes are operator
- * decisions, scans and sighting batches, few enough that one fsync each costs nothing that matters.
+ * Migrating a store through its `Sql` connection, either engine: each migration the database has not
+ * seen yet, in order, in one transaction with its row in `schema_migrations`, so a crash leaves it
+ * applied or not.
  */
-import { chmodSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { MIGRATIONS } from './migrations.js'
+import { MIGRATIONS, migrationText } from './migrations.js'
+import type { Sql } from './sql.js'
 
-/** The database file's name inside the data directory. */
-export const DB_FILE = 'leakgate.db'
+/**
+ * The key of the advisory lock PostgreSQL migrations run under ("LGMI" in ASCII): replicas starting at
+ * once take turns, and the later ones find the work done. (On SQLite, `BEGIN IMMEDIATE` does that.)
+ */
+const MIGRATE_LOCK_KEY = 0x4c474d49
 
-/** Opens (creating when needed) and migrates the store in `dataDir`. */
-export function openDatabase(dataDir: string): Database.Database {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const file = join(dataDir, DB_FILE)
-  const db = new Database(file)
-  try {
-    // Hashes of tokens and API keys: nothing usable, but nobody else's business either. Best effort:
-    // a file another user owns (a shared volume) stays as it is.
-    try {
-      chmodSync(file, 0o600)
-    } catch {
-      // not ours to change
-    }
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL')
-    db.pragma('foreign_keys = ON')
-    // Another process (`leakgate keys create`) may write while the server runs.
-    db.pragma('busy_timeout = 5000')
-    migrate(db)
-  } catch (err) {
-    db.close()
-    throw err
+/**
+ * Applies the migrations the database has not seen yet, one transaction each, and returns the schema
+ * version. Refuses a database written by a newer Leakgate (a schema version this build does not know).
+ */
+export async function migrate(sql: Sql): Promise<number> {
+  const newest = MIGRATIONS.at(-1)?.version ?? 0
+  for (;;) {
+    const applied = await sql.transaction(async () => {
+      if (sql.dialect === 'postgres') await sql.get('SELECT pg_advisory_xact_lock(?)', [MIGRATE_LOCK_KEY])
+      await sql.exec(sql.dialect === 'postgres'
+        ? 'CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)'
+        : 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+      const current = await schemaVersionOf(sql)
+      if (current > newest) {
+        throw new Error(`the store was written by a newer Leakgate (schema ${current}, this one knows ${newest}); upgrade Leakgate`)
+      }
+      const next = MIGRATIONS.find((m) => m.version > current)
+      if (next === undefined) return false
+      await sql.exec(migrationText(next, sql.dialect))
+      await sql.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [next.version, next.name, new Date().toISOString()])
+      return true
+    })
+    if (!applied) return newest
   }
-  return db
 }
 
-/** Applies the migrations the database has not seen yet; returns the schema version. */
-export function migrate(db: Database.Database): number {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT')
-  const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v
-  const newest = MIGRATIONS.at(-1)?.version ?? 0
-  if (current > newest) {
-    throw new Error(`the store was written by a newer Leakgate (schema ${current}, this one knows ${newest}); upgrade Leakgate`)
-  }
-  for (const m of MIGRATIONS) {
-    if (m.version <= current) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString())
-    }).immediate()
-  }
-  return newest
+/** The newest migration applied to the database (0 for none). */
+export async function schemaVersionOf(sql: Sql): Promise<number> {
+  return (await sql.get<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM schema_migrations'))?.v ?? 0
 }

@@ -8,11 +8,11 @@
  * transaction: SHA-256 → keyed hash is computable, the other way is not, so the conversion is one way.
  * Starting without the key, or with another, is refused: the hashes would no longer match any node's.
  */
-import type Database from 'better-sqlite3'
 import { HashKeyMismatchError } from '../../lib/errors.js'
 import { hashKeyId, keyedHash, sha256Hex } from '../../protocol/token-hash.js'
 import { searchText } from './leak-records.js'
 import type { LeakLocation } from './leak-types.js'
+import type { Sql } from './sql.js'
 
 /** The preview a token added by hash only gets: `sha256:` and the first 8 characters of its stored hash. */
 export const HASH_PREVIEW_PREFIX = 'sha256:'
@@ -75,9 +75,9 @@ export class StoredHashes {
  * store when a key is given. Returns what the conversion rewrote, or undefined when there was none.
  * @throws {HashKeyMismatchError} when the store is keyed and `key` is missing or another key.
  */
-export function applyHashKey(db: Database.Database, key: Buffer | undefined): HashKeyConversion | undefined {
+export async function applyHashKey(sql: Sql, key: Buffer | undefined): Promise<HashKeyConversion | undefined> {
   const hashes = new StoredHashes(key)
-  const recorded = recordedKeyId(db)
+  const recorded = await recordedKeyId(sql)
   if (recorded !== undefined) {
     if (hashes.keyId === undefined) {
       throw new HashKeyMismatchError(`this store's token hashes are keyed (hash key id ${recorded}) and no hashKey option (LEAKGATE_HASH_KEY) is set: start with the key the store was converted with`)
@@ -88,41 +88,76 @@ export function applyHashKey(db: Database.Database, key: Buffer | undefined): Ha
     return undefined
   }
   if (hashes.keyId === undefined) return undefined
-  return db.transaction(() => convert(db, hashes)).immediate()
+  return sql.transaction(async () => {
+    // Two control planes starting with the key at once: the second finds the store converted.
+    if (await recordedKeyId(sql) !== undefined) return undefined
+    return convert(sql, hashes)
+  })
 }
 
 /** The id of the key the store's hashes are keyed with, or undefined for plain SHA-256s. */
-export function recordedKeyId(db: Database.Database): string | undefined {
-  return (db.prepare('SELECT key_id FROM hash_key').get() as { key_id: string } | undefined)?.key_id
+export async function recordedKeyId(sql: Sql): Promise<string | undefined> {
+  return (await sql.get<{ key_id: string }>('SELECT key_id FROM hash_key'))?.key_id
 }
 
-function convert(db: Database.Database, hashes: StoredHashes): HashKeyConversion {
-  db.function('leakgate_keyed', { deterministic: true }, (sha256: unknown) => (typeof sha256 === 'string' ? hashes.of(sha256) : sha256))
-  const tokens = db.prepare('UPDATE tokens SET sha256 = leakgate_keyed(sha256)').run().changes
-  db.prepare(`UPDATE tokens SET preview = '${HASH_PREVIEW_PREFIX}' || substr(sha256, 1, 8) WHERE preview LIKE '${HASH_PREVIEW_PREFIX}%'`).run()
-  const indexEntries = db.prepare('UPDATE index_entries SET sha256 = leakgate_keyed(sha256)').run().changes
-  const changes = db.prepare('UPDATE changes SET sha256 = leakgate_keyed(sha256)').run().changes
-  const sightings = db.prepare('UPDATE sightings SET sha256 = leakgate_keyed(sha256) WHERE sha256 IS NOT NULL').run().changes
+/** Rows a conversion reads at a time: the index and the change log may hold millions. */
+const BATCH = 10_000
+
+/**
+ * Rewrites column `column` of `table`, keyed by the integer primary key `id` (stable while the hash
+ * changes), batch by batch. Returns how many rows were rewritten.
+ */
+async function rekeyById(sql: Sql, hashes: StoredHashes, table: string, id: string, column: string): Promise<number> {
+  let after = -1
+  let n = 0
+  for (;;) {
+    const rows = await sql.all<{ id: number; h: string }>(
+      `SELECT ${id} AS id, ${column} AS h FROM ${table} WHERE ${id} > ? AND ${column} IS NOT NULL ORDER BY ${id} LIMIT ?`, [after, BATCH])
+    for (const r of rows) await sql.run(`UPDATE ${table} SET ${column} = ? WHERE ${id} = ?`, [hashes.of(r.h), r.id])
+    n += rows.length
+    const last = rows.at(-1)
+    if (last === undefined || rows.length < BATCH) return n
+    after = last.id
+  }
+}
+
+async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversion> {
+  const tokens = await rekeyById(sql, hashes, 'tokens', 'id', 'sha256')
+  await sql.run(`UPDATE tokens SET preview = '${HASH_PREVIEW_PREFIX}' || substr(sha256, 1, 8) WHERE preview LIKE '${HASH_PREVIEW_PREFIX}%'`)
+  // index_entries is keyed by the hash itself: paging by it while rewriting it would meet rewritten rows
+  // again. Each is first renamed to `k` + its keyed hash (65 characters, outside the pages of 64-character
+  // ones), then the marks are taken off in one statement.
+  let indexEntries = 0
+  let after = ''
+  for (;;) {
+    const rows = await sql.all<{ sha256: string }>('SELECT sha256 FROM index_entries WHERE sha256 > ? AND length(sha256) = 64 ORDER BY sha256 LIMIT ?', [after, BATCH])
+    for (const r of rows) await sql.run('UPDATE index_entries SET sha256 = ? WHERE sha256 = ?', [`k${hashes.of(r.sha256)}`, r.sha256])
+    indexEntries += rows.length
+    const last = rows.at(-1)
+    if (last === undefined || rows.length < BATCH) break
+    after = last.sha256
+  }
+  await sql.run('UPDATE index_entries SET sha256 = substr(sha256, 2) WHERE length(sha256) = 65')
+  const changes = await rekeyById(sql, hashes, 'changes', 'rev', 'sha256')
+  const sightings = await rekeyById(sql, hashes, 'sightings', 'id', 'sha256')
   // The list's q filter searches previews: the placeholders in it change with them.
-  const placeholders = db.prepare<[], { id: number; title: string; location: string }>(`
+  const placeholders = await sql.all<{ id: number; title: string; location: string }>(`
     SELECT DISTINCT l.id, l.title, l.location FROM leaks l JOIN leak_tokens lt ON lt.leak_id = l.id JOIN tokens t ON t.id = lt.token_id
-    WHERE t.preview LIKE '${HASH_PREVIEW_PREFIX}%'`).all()
-  const previewsOf = db.prepare<[number], { preview: string }>('SELECT t.preview FROM leak_tokens lt JOIN tokens t ON t.id = lt.token_id WHERE lt.leak_id = ? ORDER BY t.id')
-  const setSearch = db.prepare('UPDATE leaks SET search_text = ? WHERE id = ?')
+    WHERE t.preview LIKE '${HASH_PREVIEW_PREFIX}%'`)
   for (const l of placeholders) {
-    setSearch.run(searchText(l.title, JSON.parse(l.location) as LeakLocation, previewsOf.all(l.id).map((p) => p.preview)), l.id)
+    const previews = await sql.all<{ preview: string }>('SELECT t.preview FROM leak_tokens lt JOIN tokens t ON t.id = lt.token_id WHERE lt.leak_id = ? ORDER BY t.id', [l.id])
+    await sql.run('UPDATE leaks SET search_text = ? WHERE id = ?', [searchText(l.title, JSON.parse(l.location) as LeakLocation, previews.map((p) => p.preview)), l.id])
   }
   // A scan's record keeps its findings as JSON, each with the token's SHA-256 and a fingerprint made from it.
-  const scanRows = db.prepare<[], { id: number; findings: string }>("SELECT id, findings FROM scans WHERE findings <> '[]'").all()
-  const setFindings = db.prepare('UPDATE scans SET findings = ? WHERE id = ?')
+  const scanRows = await sql.all<{ id: number; findings: string }>("SELECT id, findings FROM scans WHERE findings <> '[]'")
   for (const row of scanRows) {
     const findings = (JSON.parse(row.findings) as Array<{ sha256?: unknown; fingerprint?: unknown }>).map((f) => ({
       ...f,
       ...(typeof f.sha256 === 'string' ? { sha256: hashes.of(f.sha256) } : {}),
       ...(typeof f.fingerprint === 'string' ? { fingerprint: hashes.fingerprint(f.fingerprint) } : {}),
     }))
-    setFindings.run(JSON.stringify(findings), row.id)
+    await sql.run('UPDATE scans SET findings = ? WHERE id = ?', [JSON.stringify(findings), row.id])
   }
-  db.prepare('INSERT INTO hash_key (id, key_id, keyed_at) VALUES (1, ?, ?)').run(hashes.keyId, new Date().toISOString())
+  await sql.run('INSERT INTO hash_key (id, key_id, keyed_at) VALUES (1, ?, ?)', [hashes.keyId ?? null, new Date().toISOString()])
   return { tokens, indexEntries, changes, sightings, scans: scanRows.length }
 }

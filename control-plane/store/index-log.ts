@@ -7,10 +7,10 @@
  * else `monitor`; no open leak means no entry. Its `leakId` is the lowest-numbered leak with that
  * action, so the answer is stable whatever order leaks were added in.
  */
-import type Database from 'better-sqlite3'
 import type { Change } from '../../protocol/changes.js'
 import type { LeakAction } from '../../protocol/leak.js'
 import type { SnapshotEntry } from '../../protocol/snapshot.js'
+import type { Sql } from './sql.js'
 
 /** One entry of the index, with its hash in hex. */
 export type IndexEntry = SnapshotEntry & { sha256: string }
@@ -23,93 +23,126 @@ interface ChangeRow {
   leak_id: number | null
 }
 
+interface EntryRow {
+  sha256: string
+  action: LeakAction
+  leak_id: number
+}
+
+/** Rows a batch of `entries` reads: a million entries are a hundred queries, none holding much memory. */
+const ENTRY_BATCH = 10_000
+
 /** Reads and advances the index; `refresh` must run inside the caller's write transaction. */
 export class IndexLog {
-  readonly #db: Database.Database
-  readonly #stmts
+  readonly #sql: Sql
 
-  constructor(db: Database.Database) {
-    this.#db = db
-    this.#stmts = {
-      meta: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      want: db.prepare<[string], { action: LeakAction; leak_id: number }>(`
-        SELECT l.action AS action, l.id AS leak_id
-        FROM tokens t JOIN leak_tokens lt ON lt.token_id = t.id JOIN leaks l ON l.id = lt.leak_id
-        WHERE t.sha256 = ? AND l.status = 'open'
-        ORDER BY (l.action = 'block') DESC, l.id ASC LIMIT 1`),
-      have: db.prepare<[string], { action: LeakAction; leak_id: number }>('SELECT action, leak_id FROM index_entries WHERE sha256 = ?'),
-      put: db.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET action = excluded.action, leak_id = excluded.leak_id'),
-      del: db.prepare('DELETE FROM index_entries WHERE sha256 = ?'),
-      log: db.prepare('INSERT INTO changes (rev, op, sha256, action, leak_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
-      since: db.prepare<[number, number], ChangeRow>('SELECT rev, op, sha256, action, leak_id FROM changes WHERE rev > ? ORDER BY rev LIMIT ?'),
-      entries: db.prepare<[], { sha256: string; action: LeakAction; leak_id: number }>('SELECT sha256, action, leak_id FROM index_entries'),
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM index_entries'),
-      prune: db.prepare('DELETE FROM changes WHERE rev <= ?'),
-    }
+  constructor(sql: Sql) {
+    this.#sql = sql
   }
 
   /** The current revision: the number of index changes ever made. */
-  revision(): number {
-    return this.#stmts.meta.get('revision')?.value ?? 0
+  async revision(): Promise<number> {
+    return this.#meta('revision')
   }
 
   /** Changes up to this revision are no longer kept: a node behind it must fetch the snapshot. */
-  prunedThrough(): number {
-    return this.#stmts.meta.get('pruned_through')?.value ?? 0
+  async prunedThrough(): Promise<number> {
+    return this.#meta('pruned_through')
   }
 
   /**
    * Brings the entries of `hashes` in line with the leaks, logging one change each that moved.
    * Call inside a write transaction. Returns how many changes were logged.
    */
-  refresh(hashes: Iterable<string>, now: string): number {
-    let rev = this.revision()
+  async refresh(hashes: Iterable<string>, now: string): Promise<number> {
+    const sql = this.#sql
+    let rev = await this.revision()
     const start = rev
     for (const sha256 of new Set(hashes)) {
-      const want = this.#stmts.want.get(sha256)
-      const have = this.#stmts.have.get(sha256)
+      // The open leaks holding the hash, blocking ones first, then the lowest id.
+      const want = await sql.get<{ action: LeakAction; leak_id: number }>(`
+        SELECT l.action AS action, l.id AS leak_id
+        FROM tokens t JOIN leak_tokens lt ON lt.token_id = t.id JOIN leaks l ON l.id = lt.leak_id
+        WHERE t.sha256 = ? AND l.status = 'open'
+        ORDER BY CASE WHEN l.action = 'block' THEN 0 ELSE 1 END, l.id ASC LIMIT 1`, [sha256])
+      const have = await sql.get<{ action: LeakAction; leak_id: number }>('SELECT action, leak_id FROM index_entries WHERE sha256 = ?', [sha256])
       if (want === undefined) {
         if (have === undefined) continue
-        this.#stmts.del.run(sha256)
-        this.#stmts.log.run(++rev, 'delete', sha256, null, null, now)
+        await sql.run('DELETE FROM index_entries WHERE sha256 = ?', [sha256])
+        await this.#log(++rev, 'delete', sha256, null, null, now)
       } else {
         if (have !== undefined && have.action === want.action && have.leak_id === want.leak_id) continue
-        this.#stmts.put.run(sha256, want.action, want.leak_id)
-        this.#stmts.log.run(++rev, 'upsert', sha256, want.action, want.leak_id, now)
+        await sql.run('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET action = excluded.action, leak_id = excluded.leak_id',
+          [sha256, want.action, want.leak_id])
+        await this.#log(++rev, 'upsert', sha256, want.action, want.leak_id, now)
       }
     }
-    if (rev !== start) this.#stmts.setMeta.run(rev, 'revision')
+    if (rev !== start) await this.#setMeta('revision', rev)
     return rev - start
   }
 
   /** Up to `limit` changes after `since`, in rising revision. */
-  changesSince(since: number, limit: number): Change[] {
-    return this.#stmts.since.all(since, limit).map((r) =>
+  async changesSince(since: number, limit: number): Promise<Change[]> {
+    const rows = await this.#sql.all<ChangeRow>('SELECT rev, op, sha256, action, leak_id FROM changes WHERE rev > ? ORDER BY rev LIMIT ?', [since, limit])
+    return rows.map((r) =>
       r.op === 'upsert'
         ? { rev: r.rev, op: 'upsert', sha256: r.sha256, action: r.action ?? 'monitor', leakId: r.leak_id ?? 0 }
         : { rev: r.rev, op: 'delete', sha256: r.sha256 },
     )
   }
 
-  /** Every entry of the index now (iterated from SQLite, not loaded at once). */
-  *entries(): IterableIterator<IndexEntry> {
-    for (const r of this.#stmts.entries.iterate()) yield { sha256: r.sha256, action: r.action, leakId: r.leak_id }
+  /**
+   * Every entry of the index, in batches by hash (keyset paging on the primary key, so each batch is
+   * an index range scan on either engine). Outside a transaction, writes may land between batches:
+   * read it inside `atOneRevision` for a consistent view.
+   */
+  async *entries(batch = ENTRY_BATCH): AsyncGenerator<IndexEntry> {
+    let after = ''
+    for (;;) {
+      const rows = await this.#sql.all<EntryRow>('SELECT sha256, action, leak_id FROM index_entries WHERE sha256 > ? ORDER BY sha256 LIMIT ?', [after, batch])
+      for (const r of rows) yield { sha256: r.sha256, action: r.action, leakId: r.leak_id }
+      const last = rows.at(-1)
+      if (last === undefined || rows.length < batch) return
+      after = last.sha256
+    }
+  }
+
+  /**
+   * Calls `fn` with the revision and the entries at that revision, in one transaction so that no write
+   * lands between them. It holds the store's write turn while it runs: for the small indexes the
+   * control plane encodes in-process (large ones are read by the snapshot worker, `index-reader.ts`).
+   */
+  async atOneRevision<T>(fn: (revision: number, entries: AsyncIterable<IndexEntry>) => Promise<T>): Promise<T> {
+    // On PostgreSQL this transaction must see one snapshot for all its statements (REPEATABLE READ).
+    return this.#sql.transaction(async () => fn(await this.revision(), this.entries()))
   }
 
   /** How many entries the index holds. */
-  size(): number {
-    return this.#stmts.count.get()?.n ?? 0
+  async size(): Promise<number> {
+    return (await this.#sql.get<{ n: number }>('SELECT count(*) AS n FROM index_entries'))?.n ?? 0
   }
 
   /** Forgets changes beyond the newest `keep`. Returns the new pruned-through revision. */
-  prune(keep: number): number {
-    const through = this.revision() - keep
-    if (through <= this.prunedThrough()) return this.prunedThrough()
-    this.#db.transaction(() => {
-      this.#stmts.prune.run(through)
-      this.#stmts.setMeta.run(through, 'pruned_through')
-    }).immediate()
-    return through
+  async prune(keep: number): Promise<number> {
+    return this.#sql.transaction(async () => {
+      const through = (await this.revision()) - keep
+      const pruned = await this.prunedThrough()
+      if (through <= pruned) return pruned
+      await this.#sql.run('DELETE FROM changes WHERE rev <= ?', [through])
+      await this.#setMeta('pruned_through', through)
+      return through
+    })
+  }
+
+  async #meta(key: string): Promise<number> {
+    return (await this.#sql.get<{ value: number }>('SELECT value FROM meta WHERE key = ?', [key]))?.value ?? 0
+  }
+
+  async #setMeta(key: string, value: number): Promise<void> {
+    await this.#sql.run('UPDATE meta SET value = ? WHERE key = ?', [value, key])
+  }
+
+  async #log(rev: number, op: 'upsert' | 'delete', sha256: string, action: LeakAction | null, leakId: number | null, at: string): Promise<void> {
+    await this.#sql.run('INSERT INTO changes (rev, op, sha256, action, leak_id, at) VALUES (?, ?, ?, ?, ?, ?)', [rev, op, sha256, action, leakId, at])
   }
 }

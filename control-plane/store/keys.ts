@@ -3,7 +3,7 @@
  * that hash, which audit entries name), and checked in constant time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type Database from 'better-sqlite3'
+import type { Sql } from './sql.js'
 
 /** The roles a key can have. */
 export const ROLES = ['admin', 'analyst', 'node'] as const
@@ -41,25 +41,19 @@ export function keyIdOf(key: string): string {
 
 /** The api_keys table. */
 export class KeyRepo {
-  readonly #db: Database.Database
-  readonly #s
+  readonly #sql: Sql
 
-  constructor(db: Database.Database) {
-    this.#db = db
-    this.#s = {
-      revokeSeed: db.prepare('DELETE FROM api_keys WHERE label = ? AND hash != ?'),
-      put: db.prepare(`
-        INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (hash) DO UPDATE SET role = excluded.role, label = coalesce(excluded.label, api_keys.label)`),
-      byId: db.prepare<[string], { hash: string; role: Role }>('SELECT hash, role FROM api_keys WHERE key_id = ?'),
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys'),
-    }
+  constructor(sql: Sql) {
+    this.#sql = sql
   }
 
   /** Stores `key` (hashed) with `role`; a key already stored takes the new role. Returns its key id. */
-  add(key: string, role: Role, label?: string): string {
+  async add(key: string, role: Role, label?: string): Promise<string> {
     const keyId = keyIdOf(key)
-    this.#s.put.run(keyId, hashKey(key).toString('hex'), role, label ?? null, new Date().toISOString())
+    await this.#sql.run(`
+      INSERT INTO api_keys (key_id, hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (hash) DO UPDATE SET role = excluded.role, label = coalesce(excluded.label, api_keys.label)`,
+    [keyId, hashKey(key).toString('hex'), role, label ?? null, new Date().toISOString()])
     return keyId
   }
 
@@ -67,30 +61,30 @@ export class KeyRepo {
    * Seeds a key from the environment under `label` (e.g. `LEAKGATE_ADMIN_KEY`), revoking the key a
    * previous start seeded under the same label: changing the variable rotates the key.
    */
-  seed(key: string, role: Role, label: string): string {
+  async seed(key: string, role: Role, label: string): Promise<string> {
     const hash = hashKey(key).toString('hex')
-    return this.#db.transaction(() => {
-      this.#s.revokeSeed.run(label, hash)
+    return this.#sql.transaction(async () => {
+      await this.#sql.run('DELETE FROM api_keys WHERE label = ? AND hash <> ?', [label, hash])
       return this.add(key, role, label)
-    }).immediate()
+    })
   }
 
   /**
    * The principal of a presented key, or undefined. Rows are found by key id (a prefix of the hash,
    * which says nothing useful about the key), then the full hashes are compared in constant time.
    */
-  verify(key: string): Principal | undefined {
+  async verify(key: string): Promise<Principal | undefined> {
     const digest = hashKey(key)
     const keyId = `key_${digest.toString('hex').slice(0, 8)}`
     let found: Principal | undefined
-    for (const row of this.#s.byId.all(keyId)) {
+    for (const row of await this.#sql.all<{ hash: string; role: Role }>('SELECT hash, role FROM api_keys WHERE key_id = ?', [keyId])) {
       if (timingSafeEqual(Buffer.from(row.hash, 'hex'), digest)) found = { keyId, role: row.role }
     }
     return found
   }
 
   /** How many keys exist. */
-  count(): number {
-    return this.#s.count.get()?.n ?? 0
+  async count(): Promise<number> {
+    return (await this.#sql.get<{ n: number }>('SELECT count(*) AS n FROM api_keys'))?.n ?? 0
   }
 }

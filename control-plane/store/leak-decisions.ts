@@ -3,28 +3,23 @@
  * audit entry, and the index entries of the leak's tokens brought in line, all in the caller's
  * transaction.
  */
-import type Database from 'better-sqlite3'
 import { NotFoundError } from '../../lib/errors.js'
 import { riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
 import type { LeakRecords } from './leak-records.js'
 import type { DecisionInput, DecisionState } from './leak-types.js'
+import type { Sql } from './sql.js'
 
 /** Applies decisions to leaks. */
 export class LeakDecisions {
+  readonly #sql: Sql
   readonly #records: LeakRecords
   readonly #audit: AuditLog
-  readonly #s
 
-  constructor(db: Database.Database, records: LeakRecords, audit: AuditLog) {
+  constructor(sql: Sql, records: LeakRecords, audit: AuditLog) {
+    this.#sql = sql
     this.#records = records
     this.#audit = audit
-    this.#s = {
-      decide: db.prepare(`
-        UPDATE leaks SET action = @action, status = @status, risk = @risk, risk_rank = @riskRank,
-          risk_score = @riskScore, risk_factors = @riskFactors, risk_overridden = @riskOverridden, updated_at = @now
-        WHERE id = @id`),
-    }
   }
 
   /**
@@ -32,8 +27,8 @@ export class LeakDecisions {
    * risk is kept as an override beside the computed factors. Call inside a write transaction.
    * @throws {NotFoundError} when there is no such leak.
    */
-  apply(id: number, input: DecisionInput, actor: string): void {
-    const row = this.#records.byId(id)
+  async apply(id: number, input: DecisionInput, actor: string): Promise<void> {
+    const row = await this.#records.byId(id)
     if (row === undefined) throw new NotFoundError(`there is no leak ${id}`)
     const now = new Date().toISOString()
     const from: DecisionState = { action: row.action, status: row.status, risk: row.risk }
@@ -41,17 +36,20 @@ export class LeakDecisions {
     let overridden = row.risk_overridden === 1
     let riskScore = row.risk_score
     if (input.risk !== undefined) {
-      const computed = this.#records.assess(row)
+      const computed = await this.#records.assess(row)
       assessed = withOverride(computed, input.risk, actor)
       overridden = true
       riskScore = computed.score
     }
     const to: DecisionState = { action: input.action ?? row.action, status: input.status ?? row.status, risk: assessed.risk }
-    this.#s.decide.run({
+    await this.#sql.run(`
+      UPDATE leaks SET action = @action, status = @status, risk = @risk, risk_rank = @riskRank,
+        risk_score = @riskScore, risk_factors = @riskFactors, risk_overridden = @riskOverridden, updated_at = @now
+      WHERE id = @id`, {
       id, action: to.action, status: to.status, risk: to.risk, riskRank: riskRank(to.risk), riskScore,
       riskFactors: JSON.stringify(assessed.factors), riskOverridden: overridden ? 1 : 0, now,
     })
-    this.#audit.append(id, actor, now, from, to, input.comment)
-    this.#records.refreshIndex(id, now)
+    await this.#audit.append(id, actor, now, from, to, input.comment)
+    await this.#records.refreshIndex(id, now)
   }
 }

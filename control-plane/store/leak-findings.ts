@@ -4,9 +4,9 @@
  * decisions on that leak (status, action) are never undone by a rescan.
  */
 import { createHash } from 'node:crypto'
-import type Database from 'better-sqlite3'
 import { searchText, uniqueTokens, type LeakRecords } from './leak-records.js'
 import type { LeakLocation, TokenInput } from './leak-types.js'
+import type { Sql } from './sql.js'
 
 /**
  * A group of a scanner's findings that are one exposure (one file at one place, say): what
@@ -34,23 +34,19 @@ export function dedupeKeyOf(group: FindingGroup): string {
 
 /** Turns finding groups into leaks. */
 export class FindingUpserts {
+  readonly #sql: Sql
   readonly #records: LeakRecords
-  readonly #s
 
-  constructor(db: Database.Database, records: LeakRecords) {
+  constructor(sql: Sql, records: LeakRecords) {
+    this.#sql = sql
     this.#records = records
-    this.#s = {
-      update: db.prepare(`
-        UPDATE leaks SET in_history_only = @inHistoryOnly, exposed_at = @exposedAt, search_text = @searchText,
-          updated_at = @now WHERE id = @id`),
-    }
   }
 
   /**
    * Makes `group` a leak, or adds its new tokens to the leak an earlier scan made of the same
    * exposure and rescores it. Call inside a write transaction. Returns the leak's id and whether it is new.
    */
-  apply(group: FindingGroup, actor: string): { id: number; created: boolean } {
+  async apply(group: FindingGroup, actor: string): Promise<{ id: number; created: boolean }> {
     const records = this.#records
     const key = dedupeKeyOf(group)
     // A closed or false-positive leak keeps the tokens it was decided on. A token it never held is a
@@ -59,28 +55,30 @@ export class FindingUpserts {
     // successor has its own dedupe key, so the next rescan finds it; its own closing starts another.
     let dedupeKey = key
     let tokens = uniqueTokens(group.tokens)
-    let existing = records.byDedupe(dedupeKey)
+    let existing = await records.byDedupe(dedupeKey)
     while (existing !== undefined && existing.status !== 'open') {
-      const held = new Set(records.tokensOf(existing.id).map((t) => t.sha256))
+      const held = new Set((await records.tokensOf(existing.id)).map((t) => t.sha256))
       tokens = tokens.filter((t) => !held.has(t.sha256))
       if (tokens.length === 0) return { id: existing.id, created: false }
       dedupeKey = `${key}#after-${existing.id}`
-      existing = records.byDedupe(dedupeKey)
+      existing = await records.byDedupe(dedupeKey)
     }
     if (existing === undefined) {
-      return { id: records.insert({ ...group, tokens, dedupeKey }, actor), created: true }
+      return { id: await records.insert({ ...group, tokens, dedupeKey }, actor), created: true }
     }
     const now = new Date().toISOString()
-    records.linkTokens(existing.id, tokens, group.kind, now)
+    await records.linkTokens(existing.id, tokens, group.kind, now)
     const inHistoryOnly = existing.in_history_only === 1 && group.inHistoryOnly === true
     const exposedAt = earliest(existing.exposed_at, group.exposedAt)
-    const previews = records.tokensOf(existing.id).map((t) => t.preview)
-    this.#s.update.run({
+    const previews = (await records.tokensOf(existing.id)).map((t) => t.preview)
+    await this.#sql.run(`
+      UPDATE leaks SET in_history_only = @inHistoryOnly, exposed_at = @exposedAt, search_text = @searchText,
+        updated_at = @now WHERE id = @id`, {
       id: existing.id, inHistoryOnly: inHistoryOnly ? 1 : 0, exposedAt,
       searchText: searchText(existing.title, JSON.parse(existing.location) as LeakLocation, previews), now,
     })
-    records.rescore(existing.id)
-    if (existing.status === 'open') records.refreshIndex(existing.id, now)
+    await records.rescore(existing.id)
+    if (existing.status === 'open') await records.refreshIndex(existing.id, now)
     return { id: existing.id, created: false }
   }
 }

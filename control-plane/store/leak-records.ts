@@ -5,12 +5,12 @@
  * (`leaks.ts`, `sightings.ts`) run these inside theirs, so a leak, its audit entry and the index
  * never get out of step.
  */
-import type Database from 'better-sqlite3'
 import type { RiskLevel } from '../config.js'
 import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
 import type { IndexLog } from './index-log.js'
 import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, TokenInput } from './leak-types.js'
+import type { Sql } from './sql.js'
 
 /** A `leaks` row with its token count, as `SELECT_LEAK` reads it. */
 export interface LeakRow {
@@ -44,59 +44,37 @@ export const SELECT_LEAK = `
 
 /** The leak rows and their tokens. */
 export class LeakRecords {
+  readonly #sql: Sql
   readonly #index: IndexLog
   readonly #audit: AuditLog
   readonly #policy: LeakPolicy
-  readonly #s
 
-  constructor(db: Database.Database, index: IndexLog, audit: AuditLog, policy: LeakPolicy) {
+  constructor(sql: Sql, index: IndexLog, audit: AuditLog, policy: LeakPolicy) {
+    this.#sql = sql
     this.#index = index
     this.#audit = audit
     this.#policy = policy
-    this.#s = {
-      byId: db.prepare<[number], LeakRow>(`${SELECT_LEAK} WHERE l.id = ?`),
-      byDedupe: db.prepare<[string], LeakRow>(`${SELECT_LEAK} WHERE l.dedupe_key = ?`),
-      insertLeak: db.prepare(`
-        INSERT INTO leaks (title, source, kind, location, dedupe_key, risk, risk_rank, risk_score, risk_factors,
-          risk_overridden, status, action, in_history_only, exposed_at, created_at, updated_at, search_text)
-        VALUES (@title, @source, @kind, @location, @dedupeKey, @risk, @riskRank, @riskScore, @riskFactors,
-          @riskOverridden, 'open', @action, @inHistoryOnly, @exposedAt, @now, @now, @searchText)`),
-      setSearchText: db.prepare('UPDATE leaks SET search_text = ? WHERE id = ?'),
-      upsertToken: db.prepare<[string, string, string | null, string], { id: number }>(`
-        INSERT INTO tokens (sha256, preview, kind, created_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (sha256) DO UPDATE SET
-          -- A real preview replaces the placeholder of a token first reported by hash only.
-          preview = CASE WHEN tokens.preview LIKE 'sha256:%' AND excluded.preview NOT LIKE 'sha256:%'
-                         THEN excluded.preview ELSE tokens.preview END,
-          kind = coalesce(tokens.kind, excluded.kind)
-        RETURNING id`),
-      link: db.prepare('INSERT OR IGNORE INTO leak_tokens (leak_id, token_id) VALUES (?, ?)'),
-      tokensOf: db.prepare<[number], LeakToken>(`
-        SELECT t.sha256, t.preview, t.kind FROM leak_tokens lt JOIN tokens t ON t.id = lt.token_id
-        WHERE lt.leak_id = ? ORDER BY t.id`),
-      rescore: db.prepare(`
-        UPDATE leaks SET risk = @risk, risk_rank = @riskRank, risk_score = @riskScore, risk_factors = @riskFactors
-        WHERE id = @id`),
-    }
   }
 
   /** The row of leak `id`, or undefined. */
-  byId(id: number): LeakRow | undefined {
-    return this.#s.byId.get(id)
+  async byId(id: number): Promise<LeakRow | undefined> {
+    return this.#sql.get<LeakRow>(`${SELECT_LEAK} WHERE l.id = ?`, [id])
   }
 
   /** The row of the leak a scan made under `dedupeKey`, or undefined. */
-  byDedupe(dedupeKey: string): LeakRow | undefined {
-    return this.#s.byDedupe.get(dedupeKey)
+  async byDedupe(dedupeKey: string): Promise<LeakRow | undefined> {
+    return this.#sql.get<LeakRow>(`${SELECT_LEAK} WHERE l.dedupe_key = ?`, [dedupeKey])
   }
 
   /** The tokens of leak `id`, oldest first. */
-  tokensOf(id: number): LeakToken[] {
-    return this.#s.tokensOf.all(id)
+  async tokensOf(id: number): Promise<LeakToken[]> {
+    return this.#sql.all<LeakToken>(`
+      SELECT t.sha256, t.preview, t.kind FROM leak_tokens lt JOIN tokens t ON t.id = lt.token_id
+      WHERE lt.leak_id = ? ORDER BY t.id`, [id])
   }
 
   /** Records a new leak with its tokens and its audit entry (created by `actor`), and indexes it. Returns its id. */
-  insert(input: NewLeak, actor: string): number {
+  async insert(input: NewLeak, actor: string): Promise<number> {
     const now = new Date().toISOString()
     const location = input.location ?? {}
     const title = input.title ?? defaultTitle(input)
@@ -105,37 +83,51 @@ export class LeakRecords {
     const score = assessed.score
     if (input.risk !== undefined) assessed = withOverride(assessed, input.risk, actor)
     const action = input.action ?? this.#actionFor(assessed.risk)
-    const info = this.#s.insertLeak.run({
+    const inserted = await this.#sql.get<{ id: number }>(`
+      INSERT INTO leaks (title, source, kind, location, dedupe_key, risk, risk_rank, risk_score, risk_factors,
+        risk_overridden, status, action, in_history_only, exposed_at, created_at, updated_at, search_text)
+      VALUES (@title, @source, @kind, @location, @dedupeKey, @risk, @riskRank, @riskScore, @riskFactors,
+        @riskOverridden, 'open', @action, @inHistoryOnly, @exposedAt, @now, @now, @searchText)
+      RETURNING id`, {
       title, source: input.source, kind: input.kind ?? null, location: JSON.stringify(location), dedupeKey: input.dedupeKey ?? null,
       risk: assessed.risk, riskRank: riskRank(assessed.risk), riskScore: score, riskFactors: JSON.stringify(assessed.factors),
       riskOverridden: input.risk === undefined ? 0 : 1, action, inHistoryOnly: input.inHistoryOnly === true ? 1 : 0,
       exposedAt: input.exposedAt ?? null, now, searchText: '',
     })
-    const id = Number(info.lastInsertRowid)
-    this.linkTokens(id, tokens, input.kind, now)
-    this.#s.setSearchText.run(searchText(title, location, this.tokensOf(id).map((t) => t.preview)), id)
-    this.#audit.append(id, actor, now, null, { action, status: 'open', risk: assessed.risk }, input.comment)
-    this.#index.refresh(tokens.map((t) => t.sha256), now)
+    if (inserted === undefined) throw new Error('INSERT ... RETURNING id returned no row')
+    const id = inserted.id
+    await this.linkTokens(id, tokens, input.kind, now)
+    const previews = (await this.tokensOf(id)).map((t) => t.preview)
+    await this.#sql.run('UPDATE leaks SET search_text = ? WHERE id = ?', [searchText(title, location, previews), id])
+    await this.#audit.append(id, actor, now, null, { action, status: 'open', risk: assessed.risk }, input.comment)
+    await this.#index.refresh(tokens.map((t) => t.sha256), now)
     return id
   }
 
   /** Adds `tokens` to leak `id` (a token's own kind first, else `kind`); tokens it holds already stay as they are. */
-  linkTokens(id: number, tokens: readonly TokenInput[], kind: string | undefined, now: string): void {
+  async linkTokens(id: number, tokens: readonly TokenInput[], kind: string | undefined, now: string): Promise<void> {
     for (const t of tokens) {
-      const token = this.#s.upsertToken.get(t.sha256, t.preview, t.kind ?? kind ?? null, now)
-      if (token !== undefined) this.#s.link.run(id, token.id)
+      const token = await this.#sql.get<{ id: number }>(`
+        INSERT INTO tokens (sha256, preview, kind, created_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (sha256) DO UPDATE SET
+          -- A real preview replaces the placeholder of a token first reported by hash only.
+          preview = CASE WHEN tokens.preview LIKE 'sha256:%' AND excluded.preview NOT LIKE 'sha256:%'
+                         THEN excluded.preview ELSE tokens.preview END,
+          kind = coalesce(tokens.kind, excluded.kind)
+        RETURNING id`, [t.sha256, t.preview, t.kind ?? kind ?? null, now])
+      if (token !== undefined) await this.#sql.run('INSERT INTO leak_tokens (leak_id, token_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [id, token.id])
     }
   }
 
   /** Brings the index entries of leak `id`'s tokens in line with it (after its status or action changed). */
-  refreshIndex(id: number, now: string): void {
-    this.#index.refresh(this.tokensOf(id).map((t) => t.sha256), now)
+  async refreshIndex(id: number, now: string): Promise<void> {
+    await this.#index.refresh((await this.tokensOf(id)).map((t) => t.sha256), now)
   }
 
   /** The risk a leak's current facts give it, before any operator override. */
-  assess(row: LeakRow): RiskAssessment {
+  async assess(row: LeakRow): Promise<RiskAssessment> {
     const location = JSON.parse(row.location) as LeakLocation
-    const kind = row.kind ?? this.tokensOf(row.id).find((t) => t.kind !== null)?.kind
+    const kind = row.kind ?? (await this.tokensOf(row.id)).find((t) => t.kind !== null)?.kind
     return assessRisk({
       kind, source: row.source, location, inHistoryOnly: row.in_history_only === 1,
       exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, now: new Date(),
@@ -143,19 +135,20 @@ export class LeakRecords {
   }
 
   /** Recomputes a leak's risk from its current facts, unless an operator has overridden it. */
-  rescore(id: number): void {
-    const row = this.byId(id)
+  async rescore(id: number): Promise<void> {
+    const row = await this.byId(id)
     if (row === undefined) return
-    const computed = this.assess(row)
+    const computed = await this.assess(row)
+    const rescore = 'UPDATE leaks SET risk = @risk, risk_rank = @riskRank, risk_score = @riskScore, risk_factors = @riskFactors WHERE id = @id'
     if (row.risk_overridden === 1) {
       // The operator's level stays; the factors beside it are refreshed, override marker last.
       const factors = JSON.parse(row.risk_factors) as RiskFactor[]
       const marker = factors.find((f) => f.factor === 'operator_override')
       const updated = marker === undefined ? computed.factors : [...computed.factors, marker]
-      this.#s.rescore.run({ id, risk: row.risk, riskRank: riskRank(row.risk), riskScore: computed.score, riskFactors: JSON.stringify(updated) })
+      await this.#sql.run(rescore, { id, risk: row.risk, riskRank: riskRank(row.risk), riskScore: computed.score, riskFactors: JSON.stringify(updated) })
       return
     }
-    this.#s.rescore.run({ id, risk: computed.risk, riskRank: riskRank(computed.risk), riskScore: computed.score, riskFactors: JSON.stringify(computed.factors) })
+    await this.#sql.run(rescore, { id, risk: computed.risk, riskRank: riskRank(computed.risk), riskScore: computed.score, riskFactors: JSON.stringify(computed.factors) })
   }
 
   #actionFor(risk: RiskLevel): LeakAction {

@@ -8,7 +8,6 @@
  * decision), `leak-findings.ts` (findings to leaks), `leak-list.ts` (filters and paging); the
  * shapes are in `leak-types.ts`.
  */
-import type Database from 'better-sqlite3'
 import { NotFoundError } from '../../lib/errors.js'
 import type { AuditLog } from './audit.js'
 import type { StoredHashes } from './hash-key.js'
@@ -18,54 +17,55 @@ import { listLeaks } from './leak-list.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
 import type { DecisionInput, Leak, LeakDetail, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
 import type { SightingRepo } from './sightings.js'
+import type { Sql } from './sql.js'
 
 export type * from './leak-types.js'
 export type { FindingGroup } from './leak-findings.js'
 
 /** The leak operations. Writes run through `write`: one transaction, the revision announced after its commit. */
 export class LeakRepo {
-  readonly #db: Database.Database
+  readonly #sql: Sql
   readonly #records: LeakRecords
   readonly #audit: AuditLog
   readonly #sightings: SightingRepo
   readonly #decisions: LeakDecisions
   readonly #findings: FindingUpserts
   readonly #hashes: StoredHashes
-  readonly #write: <T>(fn: () => T) => T
+  readonly #write: <T>(fn: () => Promise<T>) => Promise<T>
 
-  constructor(db: Database.Database, records: LeakRecords, audit: AuditLog, sightings: SightingRepo, hashes: StoredHashes, write: <T>(fn: () => T) => T) {
-    this.#db = db
+  constructor(sql: Sql, records: LeakRecords, audit: AuditLog, sightings: SightingRepo, hashes: StoredHashes, write: <T>(fn: () => Promise<T>) => Promise<T>) {
+    this.#sql = sql
     this.#hashes = hashes
     this.#records = records
     this.#audit = audit
     this.#sightings = sightings
-    this.#decisions = new LeakDecisions(db, records, audit)
-    this.#findings = new FindingUpserts(db, records)
+    this.#decisions = new LeakDecisions(sql, records, audit)
+    this.#findings = new FindingUpserts(sql, records)
     this.#write = write
   }
 
   /** One leak with its tokens, decisions and 100 newest sightings, or undefined. */
-  get(id: number): LeakDetail | undefined {
-    const row = this.#records.byId(id)
+  async get(id: number): Promise<LeakDetail | undefined> {
+    const row = await this.#records.byId(id)
     if (row === undefined) return undefined
     return {
       ...toLeak(row),
-      tokens: this.#records.tokensOf(id),
-      decisions: this.#audit.ofLeak(id),
-      sightings: this.#sightings.recent(id),
+      tokens: await this.#records.tokensOf(id),
+      decisions: await this.#audit.ofLeak(id),
+      sightings: await this.#sightings.recent(id),
     }
   }
 
   /** Like `get`, but a 404 when there is no such leak. */
-  require(id: number): LeakDetail {
-    const leak = this.get(id)
+  async require(id: number): Promise<LeakDetail> {
+    const leak = await this.get(id)
     if (leak === undefined) throw new NotFoundError(`there is no leak ${id}`)
     return leak
   }
 
   /** Records a new leak (audited as created by `actor`) and puts its tokens in the index. */
-  create(input: NewLeak, actor: string): LeakDetail {
-    const id = this.#write(() => this.#records.insert({ ...input, tokens: this.#stored(input.tokens) }, actor))
+  async create(input: NewLeak, actor: string): Promise<LeakDetail> {
+    const id = await this.#write(async () => this.#records.insert({ ...input, tokens: this.#stored(input.tokens) }, actor))
     return this.require(id)
   }
 
@@ -74,20 +74,20 @@ export class LeakRepo {
    * exposure (same fingerprint, or same source, location and tokens), adds any new tokens to it and
    * rescores it. Status and action of an existing leak are the operator's and stay as they are.
    */
-  upsertFromFindings(group: FindingGroup, actor: string): { leak: LeakDetail; created: boolean } {
-    const result = this.#write(() => this.#findings.apply({ ...group, tokens: this.#stored(group.tokens) }, actor))
-    return { leak: this.require(result.id), created: result.created }
+  async upsertFromFindings(group: FindingGroup, actor: string): Promise<{ leak: LeakDetail; created: boolean }> {
+    const result = await this.#write(async () => this.#findings.apply({ ...group, tokens: this.#stored(group.tokens) }, actor))
+    return { leak: await this.require(result.id), created: result.created }
   }
 
   /** An operator's decision: changes action, status and/or risk, audits it, updates the index. */
-  decide(id: number, input: DecisionInput, actor: string): LeakDetail {
-    this.#write(() => this.#decisions.apply(id, input, actor))
+  async decide(id: number, input: DecisionInput, actor: string): Promise<LeakDetail> {
+    await this.#write(async () => this.#decisions.apply(id, input, actor))
     return this.require(id)
   }
 
   /** One page of leaks, with the total matching the filters. */
-  list(query: LeakQuery): { items: Leak[]; nextCursor: string | null; total: number } {
-    return listLeaks(this.#db, query)
+  async list(query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
+    return listLeaks(this.#sql, query)
   }
 
   // Tokens arrive with their SHA-256 (hashed from the value on arrival, or sent as a hash): stored keyed when the store is.

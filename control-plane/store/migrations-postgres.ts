@@ -1,6 +1,7 @@
 /**
  * The store's migrations in PostgreSQL's dialect: the same history as the SQLite ones (the same
- * versions and names, from MIGRATIONS), each version's text written for PostgreSQL, and the runner.
+ * versions and names as MIGRATIONS), each version's text written for PostgreSQL; `migrationText` picks
+ * it for a PostgreSQL store.
  *
  * Types mirror SQLite's so that the repositories' SQL and the rows they read are the same on both
  * engines: INTEGER ids and counters are bigint (read back as numbers), AUTOINCREMENT and rowid ids
@@ -8,9 +9,6 @@
  * 0/1 flags stay integer, REAL is double precision, TEXT is text (timestamps as ISO-8601 text, JSON as
  * text). Checks, uniques, indexes and foreign keys are the SQLite schema's.
  */
-import { MIGRATIONS } from './migrations.js'
-import type { Sql } from './sql.js'
-
 /** Each migration's PostgreSQL text, by version. Never edit a released one: add the next. */
 export const POSTGRES_MIGRATIONS: ReadonlyMap<number, string> = new Map([
   [
@@ -176,40 +174,3 @@ export const POSTGRES_MIGRATIONS: ReadonlyMap<number, string> = new Map([
     `,
   ],
 ])
-
-/**
- * The key of the advisory lock migrations run under ("LGMI" in ASCII): two replicas starting at once
- * take turns, and the second finds the work done.
- */
-const MIGRATE_LOCK_KEY = 0x4c474d49
-
-/**
- * Applies the migrations a PostgreSQL database has not seen yet, each in its own transaction,
- * recorded in `schema_migrations`; returns the schema version. Refuses a database written by a newer
- * Leakgate (a schema version this build does not know).
- */
-export async function migratePostgres(sql: Sql): Promise<number> {
-  if (sql.dialect !== 'postgres') throw new TypeError('migratePostgres needs a PostgreSQL connection')
-  const newest = MIGRATIONS.at(-1)?.version ?? 0
-  for (;;) {
-    const applied = await sql.transaction(async () => {
-      // Under the lock (held until this transaction ends), so that concurrent starts do not both
-      // create the table or apply the same version.
-      await sql.get('SELECT pg_advisory_xact_lock(?)', [MIGRATE_LOCK_KEY])
-      await sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)')
-      const row = await sql.get<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')
-      const current = row?.v ?? 0
-      if (current > newest) {
-        throw new Error(`the store was written by a newer Leakgate (schema ${current}, this one knows ${newest}); upgrade Leakgate`)
-      }
-      const next = MIGRATIONS.find((m) => m.version > current)
-      if (next === undefined) return false
-      const text = POSTGRES_MIGRATIONS.get(next.version)
-      if (text === undefined) throw new Error(`migration ${next.version} has no PostgreSQL text`)
-      await sql.exec(text)
-      await sql.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [next.version, next.name, new Date().toISOString()])
-      return true
-    })
-    if (!applied) return newest
-  }
-}

@@ -3,11 +3,26 @@
  * recorded in `schema_migrations`. Never edit a released migration: add the next one.
  */
 
-/** One schema step. */
+import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
+import type { SqlDialect } from './sql.js'
+
+/**
+ * One schema step. `sql` is one text both engines run, or a text per engine where their DDL differs
+ * (types, `STRICT`, `AUTOINCREMENT`...). The steps written before the PostgreSQL store keep their
+ * PostgreSQL text apart, in migrations-postgres.ts.
+ */
 export interface Migration {
   version: number
   name: string
-  sql: string
+  sql: string | { sqlite: string; postgres?: string }
+}
+
+/** The text of migration `m` for `dialect`. */
+export function migrationText(m: Migration, dialect: SqlDialect): string {
+  if (typeof m.sql === 'string') return m.sql
+  const text = m.sql[dialect] ?? (dialect === 'postgres' ? POSTGRES_MIGRATIONS.get(m.version) : undefined)
+  if (text === undefined) throw new Error(`migration ${m.version} (${m.name}) has no ${dialect} text`)
+  return text
 }
 
 /** Every migration, oldest first. */
@@ -15,7 +30,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'leaks, tokens, decisions, sync, sightings, nodes, keys, scans',
-    sql: `
+    sql: { sqlite: `
       CREATE TABLE meta (
         key TEXT PRIMARY KEY,
         value INTEGER NOT NULL
@@ -145,12 +160,12 @@ export const MIGRATIONS: readonly Migration[] = [
         state TEXT NOT NULL DEFAULT '{}',
         updated_at TEXT NOT NULL
       ) STRICT;
-    `,
+    ` },
   },
   {
     version: 2,
     name: 'node identities (the key a node reports with), prune index, nodes that saw each leak',
-    sql: `
+    sql: { sqlite: `
       -- The key id a node is bound to: the node key it first reported with (null: not yet bound, e.g. a
       -- row from before this migration or made by an admin key; the first node key to report claims it).
       ALTER TABLE nodes ADD COLUMN key_id TEXT;
@@ -171,12 +186,12 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE leaks SET seen_by_nodes = (SELECT count(*) FROM leak_seen_by s WHERE s.leak_id = leaks.id);
       -- A leak with hits whose sightings were all pruned still counts as seen by one node.
       UPDATE leaks SET seen_by_nodes = 1 WHERE hits > 0 AND seen_by_nodes = 0;
-    `,
+    ` },
   },
   {
     version: 3,
     name: 'hash key: whether token hashes are keyed, and the id of the key',
-    sql: `
+    sql: { sqlite: `
       -- One row once the store's token hashes are keyed (HMAC-SHA256 with the hashKey option); none while
       -- they are plain SHA-256s. The key's id only (protocol/token-hash.ts hashKeyId), never the key.
       CREATE TABLE hash_key (
@@ -184,7 +199,7 @@ export const MIGRATIONS: readonly Migration[] = [
         key_id TEXT NOT NULL CHECK (length(key_id) = 16),
         keyed_at TEXT NOT NULL
       ) STRICT;
-    `,
+    ` },
   },
 ]
 

@@ -4,10 +4,10 @@
  * report as it. The binding lasts as long as the node's row and its key: a pruned or removed node, or a
  * node whose key was revoked, may be claimed again (so a rotated key takes over its node).
  */
-import type Database from 'better-sqlite3'
 import type { Heartbeat } from '../../protocol/heartbeat.js'
 import { NodeIdentityError, NodeLimitError } from '../../lib/errors.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import type { Sql } from './sql.js'
 
 /** A node as stored. */
 export interface NodeRecord {
@@ -51,30 +51,10 @@ interface NodeRow {
 
 /** Heartbeats in, fleet out. */
 export class NodeRepo {
-  readonly #db: Database.Database
-  readonly #s
+  readonly #sql: Sql
 
-  constructor(db: Database.Database) {
-    this.#db = db
-    this.#s = {
-      upsert: db.prepare(`
-        INSERT INTO nodes (id, version, revision, index_entries, sync_age_seconds, last_contact_at)
-        VALUES (@id, @version, @revision, @indexEntries, @syncAgeSeconds, @now)
-        ON CONFLICT (id) DO UPDATE SET version = excluded.version, revision = excluded.revision,
-          index_entries = excluded.index_entries, sync_age_seconds = excluded.sync_age_seconds,
-          last_contact_at = excluded.last_contact_at`),
-      page: db.prepare<[string, number], NodeRow>('SELECT * FROM nodes WHERE id > ? ORDER BY id LIMIT ?'),
-      owner: db.prepare<[string], { key_id: string | null; live: number }>(`
-        SELECT key_id, EXISTS (SELECT 1 FROM api_keys k WHERE k.key_id = nodes.key_id) AS live FROM nodes WHERE id = ?`),
-      boundTo: db.prepare<[string, string], { id: string }>('SELECT id FROM nodes WHERE key_id = ? AND id != ? LIMIT 1'),
-      bind: db.prepare('UPDATE nodes SET key_id = ? WHERE id = ?'),
-      insert: db.prepare('INSERT INTO nodes (id, key_id, last_contact_at) VALUES (?, ?, ?)'),
-      touch: db.prepare('UPDATE nodes SET last_contact_at = ? WHERE id = ?'),
-      total: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM nodes'),
-      prune: db.prepare('DELETE FROM nodes WHERE last_contact_at < ?'),
-      remove: db.prepare('DELETE FROM nodes WHERE id = ?'),
-      count: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM nodes WHERE last_contact_at >= ?'),
-    }
+  constructor(sql: Sql) {
+    this.#sql = sql
   }
 
   /**
@@ -83,24 +63,28 @@ export class NodeRepo {
    * @throws {NodeIdentityError} the key is bound to another node, or the node to another (live) key.
    * @throws {NodeLimitError} the node is new and the fleet already holds `maxNodes`.
    */
-  claim(nodeId: string, reporter: Reporter, limits: NodeLimits): void {
-    this.#db.transaction(() => this.#claim(nodeId, reporter, limits)).immediate()
+  async claim(nodeId: string, reporter: Reporter, limits: NodeLimits): Promise<void> {
+    await this.#sql.transaction(async () => this.#claim(nodeId, reporter, limits))
   }
 
-  #claim(nodeId: string, reporter: Reporter, limits: NodeLimits): void {
+  async #claim(nodeId: string, reporter: Reporter, limits: NodeLimits): Promise<void> {
+    const sql = this.#sql
     const now = new Date().toISOString()
     if (reporter.bound) {
-      const other = this.#s.boundTo.get(reporter.keyId, nodeId)
+      const other = await sql.get<{ id: string }>('SELECT id FROM nodes WHERE key_id = ? AND id <> ? LIMIT 1', [reporter.keyId, nodeId])
       if (other !== undefined) {
         throw new NodeIdentityError(`this node key is bound to node "${other.id}" and may report only as it, not as "${nodeId}"; give each node its own key (leakgate keys create --role node)`)
       }
     }
-    const row = this.#s.owner.get(nodeId)
+    const row = await sql.get<{ key_id: string | null; live: number }>(`
+      SELECT key_id, CASE WHEN EXISTS (SELECT 1 FROM api_keys k WHERE k.key_id = nodes.key_id) THEN 1 ELSE 0 END AS live
+      FROM nodes WHERE id = ?`, [nodeId])
     if (row === undefined) {
       // Nodes gone silent give up their places before a new node is counted against the limit.
-      this.#s.prune.run(new Date(Date.now() - limits.pruneSeconds * 1000).toISOString())
-      if ((this.#s.total.get()?.n ?? 0) >= limits.maxNodes) throw new NodeLimitError(limits.maxNodes)
-      this.#s.insert.run(nodeId, reporter.bound ? reporter.keyId : null, now)
+      await this.prune(new Date(Date.now() - limits.pruneSeconds * 1000).toISOString())
+      const total = (await sql.get<{ n: number }>('SELECT count(*) AS n FROM nodes'))?.n ?? 0
+      if (total >= limits.maxNodes) throw new NodeLimitError(limits.maxNodes)
+      await sql.run('INSERT INTO nodes (id, key_id, last_contact_at) VALUES (?, ?, ?)', [nodeId, reporter.bound ? reporter.keyId : null, now])
       return
     }
     if (reporter.bound && row.key_id !== reporter.keyId) {
@@ -108,49 +92,45 @@ export class NodeRepo {
       if (row.key_id !== null && row.live === 1) {
         throw new NodeIdentityError(`node "${nodeId}" is bound to another key; this key may not report as it`)
       }
-      this.#s.bind.run(reporter.keyId, nodeId)
+      await sql.run('UPDATE nodes SET key_id = ? WHERE id = ?', [reporter.keyId, nodeId])
     }
-    this.#s.touch.run(now, nodeId)
+    await sql.run('UPDATE nodes SET last_contact_at = ? WHERE id = ?', [now, nodeId])
   }
 
   /** Removes nodes not heard from since `before` (ISO time); returns how many. */
-  prune(before: string): number {
-    return this.#s.prune.run(before).changes
+  async prune(before: string): Promise<number> {
+    return (await this.#sql.run('DELETE FROM nodes WHERE last_contact_at < ?', [before])).changes
   }
 
   /** Removes node `id` from the fleet (its key may then register again); false when there is no such node. */
-  remove(id: string): boolean {
-    return this.#s.remove.run(id).changes > 0
+  async remove(id: string): Promise<boolean> {
+    return (await this.#sql.run('DELETE FROM nodes WHERE id = ?', [id])).changes > 0
   }
 
   /**
    * Records a heartbeat of a node `reporter` may report as (see `claim`). A fleet sends many and each
-   * is replaced by the next, so this one write runs with `synchronous = NORMAL`: no fsync of its own
-   * (WAL still makes it survive a kill -9; a power cut may lose the last few, which the next heartbeat restores). Everything else stays FULL.
+   * is replaced by the next, so this one write is committed `relaxed`: no fsync of its own (it still
+   * survives a kill -9; a power cut may lose the last few, which the next heartbeat restores).
    */
-  heartbeat(h: Heartbeat, reporter: Reporter, limits: NodeLimits): void {
-    this.#db.pragma('synchronous = NORMAL')
-    try {
-      this.#db.transaction(() => {
-        this.#claim(h.nodeId, reporter, limits)
-        this.#upsert(h)
-      }).immediate()
-    } finally {
-      this.#db.pragma('synchronous = FULL')
-    }
-  }
-
-  #upsert(h: Heartbeat): void {
-    this.#s.upsert.run({
-      id: h.nodeId, version: h.version ?? null, revision: h.revision ?? null, indexEntries: h.indexEntries ?? null,
-      syncAgeSeconds: h.syncAgeSeconds ?? null, now: new Date().toISOString(),
-    })
+  async heartbeat(h: Heartbeat, reporter: Reporter, limits: NodeLimits): Promise<void> {
+    await this.#sql.transaction(async () => {
+      await this.#claim(h.nodeId, reporter, limits)
+      await this.#sql.run(`
+        INSERT INTO nodes (id, version, revision, index_entries, sync_age_seconds, last_contact_at)
+        VALUES (@id, @version, @revision, @indexEntries, @syncAgeSeconds, @now)
+        ON CONFLICT (id) DO UPDATE SET version = excluded.version, revision = excluded.revision,
+          index_entries = excluded.index_entries, sync_age_seconds = excluded.sync_age_seconds,
+          last_contact_at = excluded.last_contact_at`, {
+        id: h.nodeId, version: h.version ?? null, revision: h.revision ?? null, indexEntries: h.indexEntries ?? null,
+        syncAgeSeconds: h.syncAgeSeconds ?? null, now: new Date().toISOString(),
+      })
+    }, { durability: 'relaxed' })
   }
 
   /** A page of at most `limit` nodes by id, after `cursor` (a `nextCursor` of a previous page). */
-  list(limit: number, cursor?: string): NodePage {
+  async list(limit: number, cursor?: string): Promise<NodePage> {
     const after = cursor === undefined ? '' : String(decodeCursor(cursor, CURSOR_KEY).value)
-    const rows = this.#s.page.all(after, limit + 1)
+    const rows = await this.#sql.all<NodeRow>('SELECT * FROM nodes WHERE id > ? ORDER BY id LIMIT ?', [after, limit + 1])
     const items = rows.slice(0, limit).map((r) => ({
       id: r.id, version: r.version, revision: r.revision, indexEntries: r.index_entries,
       syncAgeSeconds: r.sync_age_seconds, lastContactAt: r.last_contact_at,
@@ -160,7 +140,7 @@ export class NodeRepo {
   }
 
   /** Nodes heard from since `since` (ISO time). */
-  countSince(since: string): number {
-    return this.#s.count.get(since)?.n ?? 0
+  async countSince(since: string): Promise<number> {
+    return (await this.#sql.get<{ n: number }>('SELECT count(*) AS n FROM nodes WHERE last_contact_at >= ?', [since]))?.n ?? 0
   }
 }

@@ -5,9 +5,9 @@ import { freshDatabase, withPostgres } from '../test/postgres.js'
 import { tempDir } from '../test/harness.js'
 import { migrate } from './db.js'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js'
-import { migratePostgres, POSTGRES_MIGRATIONS } from './migrations-postgres.js'
+import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import { PostgresSql, rewritePlaceholders } from './postgres.js'
-import { InterimSqliteSql } from './sqlite-interim.js'
+import { SqliteSql } from './sqlite.js'
 import { storeTableNames, tableColumns } from './transfer.js'
 
 t.test('placeholders: ? and @name become $n; strings, identifiers, comments and casts stay', async (t) => {
@@ -202,14 +202,13 @@ t.test('PostgreSQL migrations', withPostgres, async (t) => {
   t.test('a fresh database gets every version, with the same tables and columns as SQLite', async (t) => {
     const sql = new PostgresSql(await freshDatabase(t))
     t.teardown(() => sql.close())
-    t.equal(await migratePostgres(sql), LATEST_SCHEMA_VERSION)
+    t.equal(await migrate(sql), LATEST_SCHEMA_VERSION)
     t.same(await sql.all('SELECT version, name FROM schema_migrations ORDER BY version'), MIGRATIONS.map((m) => ({ version: m.version, name: m.name })))
-    t.equal(await migratePostgres(sql), LATEST_SCHEMA_VERSION, 'again: nothing to do')
+    t.equal(await migrate(sql), LATEST_SCHEMA_VERSION, 'again: nothing to do')
     t.equal((await sql.get<{ n: number }>('SELECT count(*) AS n FROM schema_migrations'))?.n, MIGRATIONS.length)
 
-    const db = new Database(`${tempDir(t)}/store.db`)
-    migrate(db)
-    const lite = new InterimSqliteSql(db)
+    const lite = new SqliteSql(new Database(`${tempDir(t)}/store.db`))
+    await migrate(lite)
     t.teardown(() => lite.close())
     const tables = await storeTableNames(lite)
     t.same(await storeTableNames(sql), tables, 'the same tables')
@@ -222,15 +221,15 @@ t.test('PostgreSQL migrations', withPostgres, async (t) => {
     const a = new PostgresSql(url)
     const b = new PostgresSql(url)
     t.teardown(async () => { await a.close(); await b.close() })
-    t.same(await Promise.all([migratePostgres(a), migratePostgres(b)]), [LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION])
+    t.same(await Promise.all([migrate(a), migrate(b)]), [LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION])
     t.equal((await a.get<{ n: number }>('SELECT count(*) AS n FROM schema_migrations'))?.n, MIGRATIONS.length)
   })
 
   t.test('a database from a newer Leakgate is refused', async (t) => {
     const sql = new PostgresSql(await freshDatabase(t))
     t.teardown(() => sql.close())
-    await migratePostgres(sql)
+    await migrate(sql)
     await sql.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [LATEST_SCHEMA_VERSION + 1, 'from the future', new Date().toISOString()])
-    await t.rejects(migratePostgres(sql), /newer Leakgate/)
+    await t.rejects(migrate(sql), /newer Leakgate/)
   })
 })

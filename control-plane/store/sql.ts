@@ -18,6 +18,17 @@ export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>
 /** Which engine a connection speaks to. */
 export type SqlDialect = 'sqlite' | 'postgres'
 
+/** How a transaction commits. */
+export interface TransactionOptions {
+  /**
+   * `relaxed`: the commit need not reach the disk before it returns (a crash of the machine, not of the
+   * process, may lose it): for writes that the next one replaces anyway, such as node heartbeats.
+   * SQLite: `synchronous = NORMAL` for this transaction; PostgreSQL: `SET LOCAL synchronous_commit = off`.
+   * Default `full`. A nested call joins the outer transaction and its durability.
+   */
+  durability?: 'full' | 'relaxed'
+}
+
 /** A database connection (SQLite) or pool (PostgreSQL), with transactions bound to the async context. */
 export interface Sql {
   readonly dialect: SqlDialect
@@ -34,7 +45,7 @@ export interface Sql {
    * when it throws. Every statement made from inside `fn` (in its async context) runs in it; a nested
    * call joins the outer transaction. Write transactions are serialized (no two interleave).
    */
-  transaction<T>(fn: () => Promise<T>): Promise<T>
+  transaction<T>(fn: () => Promise<T>, options?: TransactionOptions): Promise<T>
   /** True inside a `transaction` callback (in this async context). */
   readonly inTransaction: boolean
   /** Closes the connection or pool; the object is unusable after. */

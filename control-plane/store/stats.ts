@@ -1,7 +1,7 @@
 /** Counts of leaks for the console's charts and the control plane's metrics. */
-import type Database from 'better-sqlite3'
 import { RISK_LEVELS, type RiskLevel } from '../config.js'
 import type { LeakStatus } from './leak-types.js'
+import type { Sql } from './sql.js'
 
 /** `GET /v1/stats` (docs/api.md). */
 export interface LeakStats {
@@ -27,24 +27,23 @@ function zeroRisk(): Record<RiskLevel, number> {
 
 /** Reads counts over the leaks table. */
 export class StatsRepo {
-  readonly #db: Database.Database
+  readonly #sql: Sql
 
-  constructor(db: Database.Database) {
-    this.#db = db
+  constructor(sql: Sql) {
+    this.#sql = sql
   }
 
   /** Counts leaks with `status` (or every leak for `all`); `byStatus` always counts every leak. */
-  leaks(status: LeakStatus | 'all'): LeakStats {
-    const db = this.#db
+  async leaks(status: LeakStatus | 'all'): Promise<LeakStats> {
+    const sql = this.#sql
     const byStatus: Record<LeakStatus, number> = { open: 0, closed: 0, false_positive: 0 }
-    for (const r of db.prepare('SELECT status, count(*) AS n FROM leaks GROUP BY status').all() as { status: LeakStatus; n: number }[]) {
+    for (const r of await sql.all<{ status: LeakStatus; n: number }>('SELECT status, count(*) AS n FROM leaks GROUP BY status')) {
       byStatus[r.status] = r.n
     }
     const filter = status === 'all' ? '' : 'WHERE status = ?'
     const args = status === 'all' ? [] : [status]
-    const rows = db.prepare(`SELECT source, risk, action, count(*) AS n FROM leaks ${filter} GROUP BY source, risk, action`).all(...args) as {
-      source: string; risk: RiskLevel; action: 'block' | 'monitor'; n: number
-    }[]
+    const rows = await sql.all<{ source: string; risk: RiskLevel; action: 'block' | 'monitor'; n: number }>(
+      `SELECT source, risk, action, count(*) AS n FROM leaks ${filter} GROUP BY source, risk, action`, args)
     const stats: LeakStats = { total: 0, byRisk: zeroRisk(), bySource: {}, byStatus, byAction: { block: 0, monitor: 0 }, riskBySource: {} }
     for (const r of rows) {
       stats.total += r.n
@@ -59,7 +58,7 @@ export class StatsRepo {
   }
 
   /** Leak counts by status, risk and action. */
-  leakCounts(): LeakCount[] {
-    return this.#db.prepare('SELECT status, risk, action, count(*) AS n FROM leaks GROUP BY status, risk, action').all() as LeakCount[]
+  async leakCounts(): Promise<LeakCount[]> {
+    return this.#sql.all<LeakCount>('SELECT status, risk, action, count(*) AS n FROM leaks GROUP BY status, risk, action')
   }
 }

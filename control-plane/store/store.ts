@@ -6,11 +6,11 @@
  * the nodes' long-polls.
  */
 import { EventEmitter } from 'node:events'
-import type Database from 'better-sqlite3'
-import { openDatabase } from './db.js'
 import { AuditLog } from './audit.js'
+import { migrate, schemaVersionOf } from './db.js'
 import { applyHashKey, recordedKeyId, StoredHashes, type HashKeyConversion } from './hash-key.js'
 import { IndexLog } from './index-log.js'
+import type { StoreLocation } from './index-reader.js'
 import { KeyRepo } from './keys.js'
 import { LeakRecords } from './leak-records.js'
 import type { LeakPolicy } from './leak-types.js'
@@ -18,6 +18,8 @@ import { LeakRepo } from './leaks.js'
 import { NodeRepo } from './nodes.js'
 import { ScanRepo } from './scans.js'
 import { SightingRepo } from './sightings.js'
+import type { Sql } from './sql.js'
+import { openSqlite, SqliteSql } from './sqlite.js'
 import { StatsRepo } from './stats.js'
 
 /** What the store needs to know of the configuration. */
@@ -36,10 +38,10 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
   defaultAction: 'monitor', autoBlockRisk: 'off', sightingsKeptPerLeak: 1000, changesRetention: 1_000_000,
 }
 
-/** The SQLite store and its repositories. */
+/** The store and its repositories, over one `Sql` connection (SQLite) or pool (PostgreSQL). */
 export class Store {
-  /** Where another thread opens this store to read it (`openIndexReader`): the SQLite file's path. */
-  readonly location: string
+  /** Where another thread opens this store to read its index (`openIndexReader`). */
+  readonly location: StoreLocation
   readonly index: IndexLog
   readonly leaks: LeakRepo
   readonly audit: AuditLog
@@ -52,39 +54,54 @@ export class Store {
   readonly hashes: StoredHashes
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
   readonly hashKeyConversion: HashKeyConversion | undefined
-  readonly #db: Database.Database
+  readonly #sql: Sql
   readonly #events = new EventEmitter()
   readonly #retention: number
   #lastRevision: number
 
-  private constructor(db: Database.Database, options: StoreOptions) {
-    this.#db = db
-    this.location = db.name
+  private constructor(sql: Sql, location: StoreLocation, options: StoreOptions, init: { hashes: StoredHashes; conversion: HashKeyConversion | undefined; revision: number }) {
+    this.#sql = sql
+    this.location = location
     this.#retention = options.changesRetention
     this.#events.setMaxListeners(0)
-    this.hashKeyConversion = options.hashKey === undefined ? undefined : applyHashKey(db, options.hashKey.key)
-    this.hashes = options.hashKey === undefined ? new StoredHashes(undefined, recordedKeyId(db)) : new StoredHashes(options.hashKey.key)
-    this.index = new IndexLog(db)
-    this.#lastRevision = this.index.revision()
-    this.audit = new AuditLog(db)
-    const records = new LeakRecords(db, this.index, this.audit, options)
-    this.sightings = new SightingRepo(db, records, options.sightingsKeptPerLeak)
-    this.leaks = new LeakRepo(db, records, this.audit, this.sightings, this.hashes, (fn) => this.write(fn))
-    this.nodes = new NodeRepo(db)
-    this.keys = new KeyRepo(db)
-    this.stats = new StatsRepo(db)
-    this.scans = new ScanRepo(db, this.hashes)
+    this.hashKeyConversion = init.conversion
+    this.hashes = init.hashes
+    this.index = new IndexLog(sql)
+    this.#lastRevision = init.revision
+    this.audit = new AuditLog(sql)
+    const records = new LeakRecords(sql, this.index, this.audit, options)
+    this.sightings = new SightingRepo(sql, records, options.sightingsKeptPerLeak)
+    this.leaks = new LeakRepo(sql, records, this.audit, this.sightings, this.hashes, async (fn) => this.write(fn))
+    this.nodes = new NodeRepo(sql)
+    this.keys = new KeyRepo(sql)
+    this.stats = new StatsRepo(sql)
+    this.scans = new ScanRepo(sql, this.hashes)
   }
 
-  /** Opens (creating and migrating when needed) the store in `dataDir`. */
-  static open(dataDir: string, options: StoreOptions = DEFAULT_STORE_OPTIONS): Store {
-    const db = openDatabase(dataDir)
+  /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */
+  static async open(dataDir: string, options: StoreOptions = DEFAULT_STORE_OPTIONS): Promise<Store> {
+    const sql = openSqlite(dataDir)
     try {
-      return new Store(db, options)
+      return await Store.fromSql(sql, options)
     } catch (err) {
-      db.close()
+      await sql.close()
       throw err
     }
+  }
+
+  /**
+   * The store over an open connection: migrates it, checks (or applies) the hash key, and reads the
+   * revision. `location` tells another thread where to read the index; a SQLite connection knows its
+   * own file. The caller closes `sql` when this throws; after, `close()` does.
+   */
+  static async fromSql(sql: Sql, options: StoreOptions = DEFAULT_STORE_OPTIONS, location?: StoreLocation): Promise<Store> {
+    const where = location ?? (sql instanceof SqliteSql ? { dialect: 'sqlite', address: sql.file } : undefined)
+    if (where === undefined) throw new TypeError('Store.fromSql: a location is needed for a connection other than SQLite\'s (where the snapshot worker reads the index)')
+    await migrate(sql)
+    const conversion = options.hashKey === undefined ? undefined : await applyHashKey(sql, options.hashKey.key)
+    const hashes = options.hashKey === undefined ? new StoredHashes(undefined, await recordedKeyId(sql)) : new StoredHashes(options.hashKey.key)
+    const revision = await new IndexLog(sql).revision()
+    return new Store(sql, where, options, { hashes, conversion, revision })
   }
 
   /** Calls `listener(revision)` after each committed write that advanced the revision. */
@@ -94,13 +111,13 @@ export class Store {
   }
 
   /** Throws unless the database answers a query (the liveness check). */
-  ping(): void {
-    this.#db.prepare('SELECT 1').get()
+  async ping(): Promise<void> {
+    await this.#sql.get('SELECT 1')
   }
 
   /** The newest migration applied to the database (`LATEST_SCHEMA_VERSION` when it is current); throws when it cannot be read. */
-  schemaVersion(): number {
-    return (this.#db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v
+  async schemaVersion(): Promise<number> {
+    return schemaVersionOf(this.#sql)
   }
 
   /**
@@ -108,27 +125,28 @@ export class Store {
    * repositories' writes run through it; callers outside them (the scans service) use it to make several
    * repository writes one transaction.
    */
-  write<T>(fn: () => T): T {
-    const result = this.#db.transaction(fn).immediate()
-    this.#afterWrite()
+  async write<T>(fn: () => Promise<T>): Promise<T> {
+    // Inside a caller's transaction (a repository write nested in `write`): the outer `write` announces
+    // after its commit, so a rolled-back revision is never announced.
+    if (this.#sql.inTransaction) return fn()
+    const result = await this.#sql.transaction(fn)
+    await this.#afterWrite()
     return result
   }
 
   /** Closes the database; the store is unusable after. */
-  close(): void {
+  async close(): Promise<void> {
     this.#events.removeAllListeners()
-    if (this.#db.open) this.#db.close()
+    await this.#sql.close()
   }
 
-  #afterWrite(): void {
-    // Inside a caller's transaction (a repository write nested in `write`): announce after its commit,
-    // which `write` does, so a rolled-back revision is never announced.
-    if (this.#db.inTransaction) return
-    const revision = this.index.revision()
-    if (revision === this.#lastRevision) return
+  async #afterWrite(): Promise<void> {
+    const revision = await this.index.revision()
+    // Two writes ending together may read their revisions in either order: announce each rise once.
+    if (revision <= this.#lastRevision) return
     this.#lastRevision = revision
     // Pruning is rare work (only when the log outgrows its retention), done outside the request's transaction.
-    if (revision - this.index.prunedThrough() > this.#retention * 1.1) this.index.prune(this.#retention)
+    if (revision - await this.index.prunedThrough() > this.#retention * 1.1) await this.index.prune(this.#retention)
     this.#events.emit('revision', revision)
   }
 }

@@ -7,10 +7,10 @@ import { ALPHA, Rng } from '../detect/corpus/random.js'
 import { exportMain, importMain, migrate as migrateMain } from '../store-cli.js'
 import { runMain, startPlane, tempDir } from '../test/harness.js'
 import { freshDatabase, withPostgres } from '../test/postgres.js'
-import { DB_FILE, migrate } from './db.js'
+import { migrate } from './db.js'
 import { LATEST_SCHEMA_VERSION } from './migrations.js'
 import { PostgresSql } from './postgres.js'
-import { InterimSqliteSql } from './sqlite-interim.js'
+import { DB_FILE, SqliteSql } from './sqlite.js'
 import { exportStore, importStore, STORE_TABLES, storeTableNames, tableCounts } from './transfer.js'
 
 const rng = new Rng(1313)
@@ -41,9 +41,8 @@ async function exportFile(t: Test, args: string[]): Promise<{ file: string; text
 }
 
 t.test('the export names every table of the migrated schema', async (t) => {
-  const db = new Database(join(tempDir(t), DB_FILE))
-  migrate(db)
-  const sql = new InterimSqliteSql(db)
+  const sql = new SqliteSql(new Database(join(tempDir(t), DB_FILE)))
+  await migrate(sql)
   t.teardown(() => sql.close())
   t.same(STORE_TABLES.map((x) => x.name).sort(), await storeTableNames(sql))
 })
@@ -72,8 +71,8 @@ t.test('SQLite to SQLite: the same rows; a non-empty target and a bad file are r
   const res = await runMain(importMain, ['--data-dir', target, file])
   t.equal(res.code, 0, res.err)
   t.match(res.err, /imported \d+ rows/)
-  const from = new InterimSqliteSql(new Database(join(dir, DB_FILE)))
-  const to = new InterimSqliteSql(new Database(join(target, DB_FILE)))
+  const from = new SqliteSql(new Database(join(dir, DB_FILE)))
+  const to = new SqliteSql(new Database(join(target, DB_FILE)))
   t.teardown(async () => { await from.close(); await to.close() })
   t.same(await tableCounts(to), await tableCounts(from))
   const again = await exportFile(t, ['--data-dir', target])
@@ -103,7 +102,7 @@ t.test('SQLite to PostgreSQL round trip (the CLI, as an operator moves a store)'
   const imported = await runMain(importMain, ['--database-url', url, file])
   t.equal(imported.code, 0, imported.err)
 
-  const lite = new InterimSqliteSql(new Database(join(dir, DB_FILE)))
+  const lite = new SqliteSql(new Database(join(dir, DB_FILE)))
   const pg = new PostgresSql(url)
   t.teardown(async () => { await lite.close(); await pg.close() })
   const counts = await tableCounts(pg)
@@ -132,7 +131,7 @@ t.test('import is all or nothing', withPostgres, async (t) => {
   t.teardown(() => sql.close())
   t.equal((await runMain(migrateMain, ['--database-url', url])).code, 0)
   const lines: string[] = []
-  const source = new InterimSqliteSql(new Database(join((await plantedStore(t)).dir, DB_FILE)))
+  const source = new SqliteSql(new Database(join((await plantedStore(t)).dir, DB_FILE)))
   t.teardown(() => source.close())
   await exportStore(source, (l) => { lines.push(l) })
   // A decision on a leak that does not exist: the foreign key refuses it, after the leaks went in.

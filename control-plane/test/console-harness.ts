@@ -75,11 +75,11 @@ export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url
     // Nodes go stale after 2 s here (30 s by default) so the nodes page can be seen flagging one.
     env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2' },
   })
-  const store = Store.open(dataDir)
+  const store = await Store.open(dataDir)
   stack.teardown(() => store.close())
-  store.keys.add(keys.admin, 'admin', 'console test admin')
-  store.keys.add(keys.analyst, 'analyst', 'console test analyst')
-  store.keys.add(keys.node, 'node', 'console test node')
+  await store.keys.add(keys.admin, 'admin', 'console test admin')
+  await store.keys.add(keys.analyst, 'analyst', 'console test analyst')
+  await store.keys.add(keys.node, 'node', 'console test node')
   const app = await buildControlPlane(config, { store })
   stack.teardown(() => app.close())
   const address = await app.listen({ port: 0, host: '127.0.0.1' })

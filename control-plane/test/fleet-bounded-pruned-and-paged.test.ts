@@ -2,9 +2,9 @@ import t from 'tap'
 import { generateKey } from '../store/keys.js'
 import { allPages, startPlane, storeFile, waitFor, type TestPlane } from './harness.js'
 
-function nodeKey(plane: TestPlane): string {
+async function nodeKey(plane: TestPlane): Promise<string> {
   const key = generateKey()
-  plane.store.keys.add(key, 'node')
+  await plane.store.keys.add(key, 'node')
   return key
 }
 
@@ -15,13 +15,13 @@ async function ids(plane: TestPlane): Promise<string[]> {
 t.test('the number of nodes is bounded by maxNodes: past it, 403 and no row', async (t) => {
   const plane = await startPlane(t, { maxNodes: 3 })
   for (const id of ['edge-1', 'edge-2', 'edge-3']) {
-    t.equal((await plane.call('POST', '/v1/nodes/heartbeat', nodeKey(plane), { nodeId: id })).statusCode, 204)
+    t.equal((await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: id })).statusCode, 204)
   }
-  const fourth = await plane.call('POST', '/v1/nodes/heartbeat', nodeKey(plane), { nodeId: 'edge-4' })
+  const fourth = await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-4' })
   t.equal(fourth.statusCode, 403)
   t.equal(fourth.json().code, 'LEAKGATE_ERR_NODE_LIMIT')
   t.match(fourth.json().detail, /3 nodes.*maxNodes/)
-  const bySightings = await plane.call('POST', '/v1/sightings', nodeKey(plane), { nodeId: 'edge-5', sightings: [] })
+  const bySightings = await plane.call('POST', '/v1/sightings', (await nodeKey(plane)), { nodeId: 'edge-5', sightings: [] })
   t.equal(bySightings.statusCode, 403, 'sightings cannot register a node past the limit either')
   t.same(await ids(plane), ['edge-1', 'edge-2', 'edge-3'])
   // An admin key is bounded too: the limit is the fleet's, not the key's.
@@ -30,10 +30,10 @@ t.test('the number of nodes is bounded by maxNodes: past it, 403 and no row', as
 
 t.test('a node silent for nodePruneSeconds gives up its place to a new node', async (t) => {
   const plane = await startPlane(t, { maxNodes: 2, nodePruneSeconds: 3600 })
-  await plane.call('POST', '/v1/nodes/heartbeat', nodeKey(plane), { nodeId: 'edge-old' })
-  await plane.call('POST', '/v1/nodes/heartbeat', nodeKey(plane), { nodeId: 'edge-live' })
+  await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-old' })
+  await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-live' })
   storeFile(t, plane.store).prepare("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-old'").run()
-  t.equal((await plane.call('POST', '/v1/nodes/heartbeat', nodeKey(plane), { nodeId: 'edge-new' })).statusCode, 204)
+  t.equal((await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-new' })).statusCode, 204)
   t.same(await ids(plane), ['edge-live', 'edge-new'])
 })
 
@@ -47,7 +47,7 @@ t.test('stale nodes are pruned on a timer', async (t) => {
 
 t.test('an admin removes a node: 204, logged; others may not', async (t) => {
   const plane = await startPlane(t)
-  const key = nodeKey(plane)
+  const key = await nodeKey(plane)
   await plane.call('POST', '/v1/nodes/heartbeat', key, { nodeId: 'edge-1' })
   t.equal((await plane.call('DELETE', '/v1/nodes/edge-1', plane.keys.analyst)).statusCode, 403)
   t.equal((await plane.call('DELETE', '/v1/nodes/edge-1', key)).statusCode, 403)

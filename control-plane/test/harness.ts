@@ -35,7 +35,7 @@ export interface TestPlane {
  * (how many token rows, a node's last contact made old). The store itself offers no SQL handle.
  */
 export function storeFile(t: Teardown, store: Store): Database.Database {
-  const db = new Database(store.location)
+  const db = new Database(store.location.address)
   t.teardown(() => db.close())
   return db
 }
@@ -45,7 +45,7 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
   const config = defaultControlPlaneConfig({ dataDir: tempDir(t, 'leakgate-cp-'), logLevel: 'info', ...overrides })
   // An overridden dataDir is a store the test reopens (a restart): the harness opens that one.
   const dir = config.dataDir
-  const store = Store.open(dir, {
+  const store = await Store.open(dir, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
@@ -53,9 +53,9 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
     hashKey: { key: hashKeyOf(config) },
   })
   const keys = { admin: generateKey(), analyst: generateKey(), node: generateKey() }
-  store.keys.add(keys.admin, 'admin')
-  store.keys.add(keys.analyst, 'analyst')
-  store.keys.add(keys.node, 'node')
+  await store.keys.add(keys.admin, 'admin')
+  await store.keys.add(keys.analyst, 'analyst')
+  await store.keys.add(keys.node, 'node')
   const logs: string[] = []
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -67,7 +67,7 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
   await app.ready()
   t.teardown(async () => {
     await app.close()
-    store.close()
+    await store.close()
   })
   const call: TestPlane['call'] = (method, url, key, body, headers = {}) =>
     app.inject({
@@ -96,9 +96,9 @@ export async function allPages(plane: TestPlane, path: string, key: string): Pro
 }
 
 /** A new key with the node role: a node key reports only as the node it first reported as, so each node needs its own. */
-export function newNodeKey(plane: TestPlane): string {
+export async function newNodeKey(plane: TestPlane): Promise<string> {
   const key = generateKey()
-  plane.store.keys.add(key, 'node')
+  await plane.store.keys.add(key, 'node')
   return key
 }
 

@@ -30,7 +30,7 @@ t.test('a new hash key converts the store once; SHA-256s received after are keye
   t.equal((await before.call('POST', '/v1/sightings', before.keys.node, { nodeId: 'edge-1', sightings: [sighting] })).statusCode, 202)
   t.equal(before.store.hashes.keyed, false)
   await before.app.close()
-  before.store.close()
+  await before.store.close()
 
   const after = await startPlane(t, { dataDir, hashKey: KEY.toString('hex') })
   const lines = after.logs.filter((l) => l.includes('"converted"'))
@@ -59,15 +59,15 @@ t.test('a new hash key converts the store once; SHA-256s received after are keye
   const stored = (db.prepare('SELECT sha256 FROM tokens').all() as Array<{ sha256: string }>).map((r) => r.sha256)
   t.same(stored.sort(), [BY_VALUE, BY_HASH, PUSHED, LATER_BY_HASH, LATER_PUSHED].map(keyed).sort(), 'no plain SHA-256 is stored')
   await after.app.close()
-  after.store.close()
+  await after.store.close()
 
   const options = { defaultAction: 'monitor', autoBlockRisk: 'off', sightingsKeptPerLeak: 10, changesRetention: 1000 } as const
-  t.throws(() => Store.open(dataDir, { ...options, hashKey: { key: OTHER_KEY } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'another key')
-  t.throws(() => Store.open(dataDir, { ...options, hashKey: { key: undefined } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'no key')
-  const again = Store.open(dataDir, { ...options, hashKey: { key: KEY } })
+  await t.rejects(Store.open(dataDir, { ...options, hashKey: { key: OTHER_KEY } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'another key')
+  await t.rejects(Store.open(dataDir, { ...options, hashKey: { key: undefined } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'no key')
+  const again = await Store.open(dataDir, { ...options, hashKey: { key: KEY } })
   t.equal(again.hashKeyConversion, undefined, 'the same key converts nothing twice')
-  t.same(again.leaks.require(a.id).tokens.map((x) => x.sha256), [keyed(BY_VALUE)])
-  again.close()
+  t.same((await again.leaks.require(a.id)).tokens.map((x) => x.sha256), [keyed(BY_VALUE)])
+  await again.close()
 
   // The command refuses to start, saying which option to set.
   await t.rejects(spawnPlane(t, { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_HASH_KEY: OTHER_KEY.toString('hex') }), { message: /exited with 1[\s\S]*hashKey option \(LEAKGATE_HASH_KEY\)/ })

@@ -8,7 +8,7 @@ async function fleet(plane: TestPlane): Promise<{ id: string; version: string | 
 
 t.test('a node key reports only as the node it first reported as', async (t) => {
   const plane = await startPlane(t)
-  const a = nodeKey(plane)
+  const a = await nodeKey(plane)
   t.equal((await plane.call('POST', '/v1/nodes/heartbeat', a, { nodeId: 'edge-a', version: '1.0.0' })).statusCode, 204)
   t.equal((await plane.call('POST', '/v1/nodes/heartbeat', a, { nodeId: 'edge-a', version: '1.0.1' })).statusCode, 204, 'as itself, again and again')
 
@@ -24,8 +24,8 @@ t.test('a node key reports only as the node it first reported as', async (t) => 
 
 t.test("a second key cannot overwrite another node's heartbeat or post sightings in its name", async (t) => {
   const plane = await startPlane(t)
-  const a = nodeKey(plane)
-  const b = nodeKey(plane)
+  const a = await nodeKey(plane)
+  const b = await nodeKey(plane)
   const leak = (await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'identity-test-token-abcdefgh' }] })).json()
   await plane.call('POST', '/v1/nodes/heartbeat', a, { nodeId: 'edge-a', version: 'real', revision: 1 })
 
@@ -48,13 +48,13 @@ t.test("a second key cannot overwrite another node's heartbeat or post sightings
 t.test('a rotated key takes over its node once the old key is revoked', async (t) => {
   const plane = await startPlane(t)
   const first = generateKey()
-  plane.store.keys.seed(first, 'node', 'LEAKGATE_NODE_KEY')
+  await plane.store.keys.seed(first, 'node', 'LEAKGATE_NODE_KEY')
   t.equal((await plane.call('POST', '/v1/nodes/heartbeat', first, { nodeId: 'edge-1' })).statusCode, 204)
   const second = generateKey()
-  plane.store.keys.seed(second, 'node', 'LEAKGATE_NODE_KEY')
+  await plane.store.keys.seed(second, 'node', 'LEAKGATE_NODE_KEY')
   t.equal((await plane.call('POST', '/v1/nodes/heartbeat', second, { nodeId: 'edge-1', version: 'rotated' })).statusCode, 204)
   t.same((await fleet(plane)).map((n) => [n.id, n.version]), [['edge-1', 'rotated']])
-  const third = nodeKey(plane)
+  const third = await nodeKey(plane)
   t.equal((await plane.call('POST', '/v1/nodes/heartbeat', third, { nodeId: 'edge-1' })).statusCode, 403, 'the live new key owns it now')
 })
 

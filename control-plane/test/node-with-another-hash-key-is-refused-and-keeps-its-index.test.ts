@@ -58,7 +58,7 @@ t.test('a node without the key, or with another, is refused, logs it, counts it 
   for (const [what, hashKey] of [['no hash key', undefined], ['another hash key', OTHER_KEY.toString('hex')]] as const) {
     const cacheDir = tempDir(t, 'leakgate-node-cache-')
     cpSync(goodCache, cacheDir, { recursive: true })
-    const nodeKey = newNodeKey(plane)
+    const nodeKey = await newNodeKey(plane)
     const node = await startNode(t, { upstream: upstream.url, env: { ...env(cacheDir, `edge-${what.replace(/ /g, '-')}`), LEAKGATE_NODE_KEY: nodeKey, ...(hashKey === undefined ? {} : { LEAKGATE_HASH_KEY: hashKey }) } })
     await waitFor(`the refusal to be counted (${what})`, async () => (await metricValue(node.adminUrl, 'leakgate_node_hash_key_mismatches_total')) >= 1, 30_000)
     t.equal(await metricValue(node.adminUrl, 'leakgate_node_index_revision'), revision, `${what}: the cached index stays in force`)

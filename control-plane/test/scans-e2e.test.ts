@@ -46,11 +46,11 @@ async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string,
   const dir = tempDir(t, 'leakgate-scans-')
   // The repositories these tests make live in the temporary folder: the scans may read it.
   const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', port: 0, scan: { allowedPaths: [tmpdir()] }, ...overrides })
-  const store = Store.open(dir, { defaultAction: config.defaultAction, autoBlockRisk: config.autoBlockRisk, sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak, changesRetention: config.changesRetention })
+  const store = await Store.open(dir, { defaultAction: config.defaultAction, autoBlockRisk: config.autoBlockRisk, sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak, changesRetention: config.changesRetention })
   const admin = generateKey()
   const analyst = generateKey()
-  store.keys.add(admin, 'admin')
-  store.keys.add(analyst, 'analyst')
+  await store.keys.add(admin, 'admin')
+  await store.keys.add(analyst, 'analyst')
   const logs: string[] = []
   const sink = new Writable({ write(c: Buffer, _e, cb) { logs.push(c.toString('utf8')); cb() } })
   const app = await buildControlPlane(config, {
@@ -61,7 +61,7 @@ async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string,
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(async () => {
     await app.close()
-    store.close()
+    await store.close()
   })
   const call: Plane['call'] = async (method, path, key, body) => {
     const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })

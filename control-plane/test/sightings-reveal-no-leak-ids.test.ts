@@ -49,7 +49,7 @@ t.test('a burst of sightings from one node raises risk as one node\'s evidence; 
   t.same(points(afterBurst), points(afterOne), 'the same points')
 
   const second = generateKey()
-  plane.store.keys.add(second, 'node')
+  await plane.store.keys.add(second, 'node')
   await plane.call('POST', '/v1/sightings', second, { nodeId: 'edge-2', sightings: [one] })
   const confirmed = (await plane.call('GET', `/v1/leaks/${leak.id}`, plane.keys.analyst)).json()
   t.equal(confirmed.risk, 'critical', 'seen at a second node')

@@ -70,7 +70,7 @@ t.test('connections past maxConnections are closed at once; a freed place serves
 t.test('a long-poll held longer than requestTimeoutSeconds still answers', async (t) => {
   const plane = await startPlane(t, { requestTimeoutSeconds: 1, headersTimeoutSeconds: 1 })
   const port = await listen(plane)
-  const since = plane.store.index.revision()
+  const since = await plane.store.index.revision()
   const started = Date.now()
   const res = await fetch(`http://127.0.0.1:${port}/v1/sync/changes?since=${since}&wait=4`, { headers: { authorization: `Bearer ${plane.keys.node}` } })
   const ms = Date.now() - started

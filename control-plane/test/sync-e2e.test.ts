@@ -64,7 +64,7 @@ t.test('decisions reach the node; it keeps enforcing without the control plane',
   t.same(audit.items.map((d: { comment: string | null }) => d.comment), ['reopened', 'rotated', 'watch it', null])
 
   // The node reports back: heartbeats with its revision, and sightings of the blocked requests.
-  const revision = plane.store.index.revision()
+  const revision = await plane.store.index.revision()
   await waitFor('a heartbeat at the current revision', async () => {
     const fleet = (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json()
     return fleet.items.some((n: { id: string; revision: number }) => n.id === 'edge-e2e' && n.revision === revision)

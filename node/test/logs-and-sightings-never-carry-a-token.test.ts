@@ -50,7 +50,7 @@ for (const level of ['trace', 'debug', 'info', 'warn'] as const) {
     const node = await startNode(t, {
       upstream: upstream.url,
       env: {
-        LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: newNodeKey(plane), LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_NODE_ID: `plant-${level}`,
+        LEAKGATE_CONTROL_PLANE: cpUrl, LEAKGATE_NODE_KEY: (await newNodeKey(plane)), LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_NODE_ID: `plant-${level}`,
         LEAKGATE_LOG_LEVEL: level, LEAKGATE_SIGHTING_FLUSH_MS: '50', LEAKGATE_SYNC_WAIT_SECONDS: '1', LEAKGATE_TRUST_PROXY: 'true',
       },
     })

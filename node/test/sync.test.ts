@@ -58,7 +58,7 @@ t.test('a control plane whose store was reset answers 410; the node takes its sn
 
   // A new, empty store on the same address: its revision is below the node's.
   const second = await startPlane(t)
-  second.store.keys.add(first.keys.node, 'node')
+  await second.store.keys.add(first.keys.node, 'node')
   await listen(second, port)
   await addLeak(second, tokens[5] as string)
   await waitFor('the new control plane\'s leak to be blocked', async () => (await status(node, tokens[5] as string)) === 403, 15_000)
