@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { LeakIndex, IndexEntry } from './leakdb/index.js'
+import type { Change } from '../protocol/changes.js'
 import { extractCredentials, TOO_LONG, type CredentialPlan } from './credentials.js'
 
 /** Lookup counters summed over every index this holder has held. */
@@ -14,9 +15,22 @@ export interface LookupStats {
   bloomFalsePositives: number
 }
 
+/**
+ * Told of every index put in force and every batch of changes applied to it: how the primary of a
+ * multi-process node (workers.ts) passes its index on to the proxy processes.
+ */
+export interface IndexListener {
+  /** `index` is in force; `sinceBase`: the changes already applied on top of its snapshot (`index.base`). */
+  swapped(index: LeakIndex, sinceBase: readonly Change[]): void
+  /** `changes` were applied to the index in force, bringing it to `revision`. */
+  changed(changes: readonly Change[], revision: number): void
+}
+
 /** Holds the index the node enforces; `undefined` until one is loaded. */
 export class IndexHolder {
   #index: LeakIndex | undefined
+  /** Told of swaps and changes; none in a single-process node. */
+  listener: IndexListener | undefined
   readonly #retired: LookupStats = { cacheHits: 0, cacheMisses: 0, bloomFalsePositives: 0 }
   /** When the index was last known current (ms since epoch), -1 before that ever happened. */
   lastSyncAt = -1
@@ -30,8 +44,11 @@ export class IndexHolder {
     return this.#index
   }
 
-  /** Puts a new index in force at once; requests in flight finish with the old one. */
-  swap(index: LeakIndex): void {
+  /**
+   * Puts a new index in force at once; requests in flight finish with the old one. `sinceBase`: the
+   * changes already applied to it since its snapshot (a cache's journal), for the listener.
+   */
+  swap(index: LeakIndex, sinceBase: readonly Change[] = []): void {
     const old = this.#index
     if (old !== undefined && old !== index) {
       this.#retired.cacheHits += old.stats.cacheHits
@@ -39,6 +56,12 @@ export class IndexHolder {
       this.#retired.bloomFalsePositives += old.stats.bloomFalsePositives
     }
     this.#index = index
+    this.listener?.swapped(index, sinceBase)
+  }
+
+  /** Says that `changes` were applied to the index in force (the sync client calls it after `applyChanges`). */
+  changed(changes: readonly Change[], revision: number): void {
+    this.listener?.changed(changes, revision)
   }
 
   /** Monotonic lookup counters, across swaps. */
