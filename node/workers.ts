@@ -276,6 +276,7 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
     })
     worker.on('exit', (code, signal) => {
       workers.delete(worker.id)
+      void retire(worker.id)
       if (closing || failing) return
       if (!started && !state.listening) {
         // Not one worker listens yet: a worker that cannot start is a node that cannot start.
@@ -295,6 +296,17 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
   }
   const endings = new Set<Promise<void>>()
 
+  // A dead worker's counters, as last scraped, stay in the sums: without them a restart would make
+  // every summed counter go down, which Prometheus reads as a reset of the whole series.
+  const lastSeen = new Map<number, MetricsJson>()
+  let retired: MetricsJson = []
+  const retire = async (id: number): Promise<void> => {
+    const last = lastSeen.get(id)
+    lastSeen.delete(id)
+    if (last === undefined) return
+    const counters = last.filter((m) => ['counter', 'histogram'].includes(String(m.type)))
+    retired = await AggregatorRegistry.aggregate([retired, counters]).getMetricsAsJSON()
+  }
   const listening = (): WorkerState[] => [...workers.values()].filter((s) => s.listening)
   const admin = buildAdmin(logger, metrics, holder, () => closing, {
     health: () => ({ ok: !started || workers.size > 0, workers: { running: workers.size, listening: listening().length, asked: count } }),
@@ -307,9 +319,15 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
     },
     async metrics() {
       const own = await metrics.registry.getMetricsAsJSON()
-      const theirs = await Promise.all(listening().map((s) => ask<Extract<FromWorker, { t: 'metrics' }>>(s, (id) => ({ t: 'metrics', id }))))
-      const lists: MetricsJson[] = [own]
-      for (const answer of theirs) if (answer !== undefined) lists.push(answer.metrics.filter((m) => !PRIMARY_SERIES.has(m.name)))
+      const states = listening()
+      const theirs = await Promise.all(states.map((s) => ask<Extract<FromWorker, { t: 'metrics' }>>(s, (id) => ({ t: 'metrics', id }))))
+      const lists: MetricsJson[] = [own, retired]
+      theirs.forEach((answer, i) => {
+        if (answer === undefined) return
+        const list = answer.metrics.filter((m) => !PRIMARY_SERIES.has(m.name))
+        lastSeen.set((states[i] as WorkerState).worker.id, list)
+        lists.push(list)
+      })
       return AggregatorRegistry.aggregate(lists).metrics()
     },
   })
@@ -374,6 +392,8 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
     return 1
   }
   // Workers start while the cache loads: they wait for the index the primary sends them.
+  // No stdin for the workers: they read none, and an inherited one the primary's shell holds made tsx's loader hang.
+  cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   for (let i = 0; i < count; i++) fork()
   if (sync !== undefined) {
     await sync.ready
