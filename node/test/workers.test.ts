@@ -2,13 +2,20 @@
  * A node on two processes (LEAKGATE_WORKERS=2), the real `leakgate node` against the real control plane:
  * a leaked credential is refused whichever worker answers; a decision made on the control plane reaches
  * both; every sighting reaches the control plane once; /metrics sums the workers; a killed worker is
- * started again and serves; SIGTERM drains them all and the last sightings still arrive.
+ * started again and serves; SIGTERM drains them all and the last sightings still arrive. On an index
+ * file: SIGHUP reloads every process, and a changed file reaches both workers. A port taken: exit 1.
  */
+import { readdirSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import t from 'tap'
 import { Rng, ALPHA } from '../../control-plane/detect/corpus/random.js'
 import { startPlane, type TestPlane } from '../../control-plane/test/harness.js'
+import { encodeSnapshot } from '../../protocol/snapshot.js'
+import { sha256Hex } from '../../protocol/token-hash.js'
+import { writeFileAtomic } from '../leakdb/write-file-atomic.js'
 import { listening, spawnNode, type NodeProcess } from './cli-process.js'
 import { startUpstream, tempDir, waitFor } from './helpers.js'
 
@@ -124,4 +131,56 @@ t.test('two workers: both refuse a leaked credential, follow decisions, report e
   t.equal(await hits(plane, firstId), 2 * REQUESTS, 'each sighting of the first leak reported once')
   t.equal(await hits(plane, secondId), REQUESTS, 'each sighting of the second leak reported once')
   t.notMatch(p.stdout, first, 'no credential in the logs')
+})
+
+t.test('two workers on an index file: SIGHUP reloads the primary and every worker; a changed file reaches both', async (t) => {
+  t.setTimeout(300_000)
+  const upstream = await startUpstream(t)
+  const dir = tempDir(t)
+  const index = join(dir, 'leaks.snapshot')
+  await writeFileAtomic(index, encodeSnapshot([{ sha256: sha256Hex(first), action: 'block', leakId: 7 }], 1))
+  const config = join(dir, 'node.json')
+  await writeFile(config, JSON.stringify({ upstream: upstream.url, logLevel: 'info', workers: '2' }))
+  const p = spawnNode(t, ['--config', config, '--index', index, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1'], { LEAKGATE_CACHE_DIR: join(dir, 'cache') })
+  const { url, adminUrl } = await listening(p)
+  t.equal(await get(`${url}/x`, first), 403)
+  t.equal(await get(`${url}/x`, second), 200, 'the second token is not in the file yet')
+
+  await writeFile(config, JSON.stringify({ upstream: upstream.url, logLevel: 'debug', workers: '2' }))
+  p.child.kill('SIGHUP')
+  await p.waitForLog('reloaded the workers')
+  const configLines = p.logs().filter((l) => l.msg === 'reloaded the config file')
+  t.equal(configLines.length, 3, 'the primary and both workers reloaded the config file')
+  t.same(new Set(configLines.map((l) => l.logLevel)), new Set(['debug']))
+
+  // The file replaced: the primary's watch loads it, and both workers get it.
+  await writeFileAtomic(index, encodeSnapshot([{ sha256: sha256Hex(first), action: 'block', leakId: 7 }, { sha256: sha256Hex(second), action: 'block', leakId: 8 }], 2))
+  await waitFor('both workers at revision 2', async () => {
+    const r = await readyz(adminUrl)
+    return r.status === 'ready' && r.workers?.each.length === 2 && r.workers.each.every((w) => w.revision === 2)
+  }, 30_000)
+  const statuses: number[] = []
+  for (let i = 0; i < REQUESTS; i++) statuses.push(await get(`${url}/x`, second))
+  t.same(new Set(statuses), new Set([403]), 'the new entry refused by every worker')
+  t.equal(blockers(p, 8).size, 2, 'both workers refused it')
+  p.child.kill('SIGTERM')
+  t.equal(await p.exit, 0)
+  t.same(readdirSync(join(dir, 'cache', 'workers')), [], 'the index files written for the workers are removed at exit')
+})
+
+t.test('two workers, the proxy port taken: exit 1, one line naming the port and its option', async (t) => {
+  t.setTimeout(300_000)
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+  const port = (taken.address() as AddressInfo).port
+  const p = spawnNode(t, ['--upstream', 'http://127.0.0.1:9', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--port', String(port), '--admin-port', '0'], {
+    LEAKGATE_WORKERS: '2', LEAKGATE_CACHE_DIR: tempDir(t), LEAKGATE_CONTROL_PLANE: 'http://127.0.0.1:9',
+  })
+  t.equal(await p.exit, 1, 'the process ends with exit code 1')
+  const fatal = p.logs().filter((l) => l.level === 60)
+  t.equal(fatal.length, 1, 'one fatal line')
+  t.match(String(fatal[0]?.msg), `cannot listen on 127.0.0.1:${port}: the port is already in use`)
+  t.match(String(fatal[0]?.msg), 'LEAKGATE_PORT')
+  t.notMatch(p.stdout, 'leakgate node listening')
 })
