@@ -148,6 +148,8 @@ interface WorkerState {
   readonly worker: Worker
   readonly pid: number
   readonly startedAt: number
+  /** It said hello: its handlers are set, it gets what is broadcast. */
+  greeted: boolean
   listening: boolean
   revision: number | undefined
   entries: number
@@ -165,9 +167,12 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
   const metrics = createNodeMetrics(holder, deps.version)
   const { counters } = metrics
   const workers = new Map<number, WorkerState>()
+  // Only to workers that said hello: one that has not has no handler yet, and its greeting brings it up to date.
   const broadcast = (m: ToWorker): void => {
-    for (const s of workers.values()) tell(s.worker, m)
+    for (const s of workers.values()) if (s.greeted) tell(s.worker, m)
   }
+  // Files a primary killed before its stop could remove them.
+  await rm(join(config.cacheDir, 'workers'), { recursive: true, force: true })
   const feed = new WorkerIndexFeed(join(config.cacheDir, 'workers'), logger, broadcast)
   holder.listener = feed
 
@@ -229,7 +234,7 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
   const fork = (): void => {
     const worker = cluster.fork()
     const pid = worker.process.pid ?? 0
-    const state: WorkerState = { worker, pid, startedAt: Date.now(), listening: false, revision: undefined, entries: 0 }
+    const state: WorkerState = { worker, pid, startedAt: Date.now(), greeted: false, listening: false, revision: undefined, entries: 0 }
     workers.set(worker.id, state)
     // Over once the process has exited and its channel is read to the end (its last sightings with it).
     const ended = Promise.all([new Promise((r) => worker.once('exit', r)), new Promise((r) => worker.once('disconnect', r))]).then(() => {})
@@ -239,6 +244,7 @@ export async function runPrimary(config: Readonly<NodeConfig>, count: number, de
       if (!isMessage<FromWorker>(m)) return
       switch (m.t) {
         case 'hello': {
+          state.greeted = true
           const greeting = feed.greeting()
           if (greeting !== undefined) tell(worker, greeting)
           break
