@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
@@ -148,15 +148,16 @@ async function throughput(origin: string): Promise<void> {
   let next = 0
   const seconds = Number(values.seconds)
   const connections = Number(values.connections)
-  const run = async (url: string, duration: number): Promise<{ rps: number; p50: number; p99: number }> => {
+  const run = async (url: string, duration: number): Promise<{ rps: number; p50: number; p99: number; errors: number }> => {
     const r = await autocannon({
       url, connections, duration,
       requests: [{ path: '/v1/items?page=2', setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` } }) }],
     })
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} answers not 2xx, ${r.errors} errors`)
-    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 }
+    if (r.non2xx > 0) throw new Error(`${r.non2xx} answers not 2xx`)
+    // Errors are timeouts (autocannon's 10 s) on a starved machine: counted and shown, not fatal.
+    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts }
   }
-  const targets = [1, W].map((workers) => ({ workers, samples: [] as { rps: number; p50: number; p99: number }[] }))
+  const targets = [1, W].map((workers) => ({ workers, samples: [] as { rps: number; p50: number; p99: number; errors: number }[] }))
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
@@ -165,13 +166,13 @@ async function throughput(origin: string): Promise<void> {
       const s = await run(node.url, seconds)
       await stop(node)
       t.samples.push(s)
-      console.error(`round ${round + 1}, ${t.workers} process(es): ${Math.round(s.rps)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms`)
+      console.error(`round ${round + 1}, ${t.workers} process(es): ${Math.round(s.rps)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${s.errors} errors; load average ${loadavg()[0]?.toFixed(1)}`)
     }
   }
   console.log(`\n${values.rounds} interleaved rounds of ${seconds} s, ${connections} connections, ${cpus().length} cores shared by client, origin and node; medians\n`)
-  console.log('| node processes | req/s | p50 ms | p99 ms |')
-  console.log('| ---: | ---: | ---: | ---: |')
-  for (const t of targets) console.log(`| ${t.workers} | ${Math.round(median(t.samples.map((s) => s.rps)))} | ${median(t.samples.map((s) => s.p50))} | ${median(t.samples.map((s) => s.p99))} |`)
+  console.log('| node processes | req/s | p50 ms | p99 ms | errors (all rounds) |')
+  console.log('| ---: | ---: | ---: | ---: | ---: |')
+  for (const t of targets) console.log(`| ${t.workers} | ${Math.round(median(t.samples.map((s) => s.rps)))} | ${median(t.samples.map((s) => s.p50))} | ${median(t.samples.map((s) => s.p99))} | ${t.samples.reduce((a, s) => a + s.errors, 0)} |`)
 }
 
 try {

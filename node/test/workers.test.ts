@@ -5,6 +5,7 @@
  * started again and serves; SIGTERM drains them all and the last sightings still arrive. On an index
  * file: SIGHUP reloads every process, and a changed file reaches both workers. A port taken: exit 1.
  */
+import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
@@ -108,6 +109,11 @@ t.test('two workers: both refuse a leaked credential, follow decisions, report e
   t.equal(await metric(adminUrl, 'leakgate_node_requests_total{verdict="pass"}'), 1)
   t.equal(await metric(adminUrl, 'leakgate_node_workers'), 2)
   t.equal(await metric(adminUrl, 'leakgate_node_index_entries'), 2, 'the index series are the primary\'s, not summed over the processes')
+  const promtool = process.env.LEAKGATE_PROMTOOL ?? 'promtool'
+  if (spawnSync(promtool, ['--version'], { stdio: 'ignore' }).status === 0) {
+    const run = spawnSync(promtool, ['check', 'metrics'], { input: await (await fetch(`${adminUrl}/metrics`)).text(), encoding: 'utf8' })
+    t.equal(run.status, 0, `the summed metrics pass promtool check metrics: ${run.stdout}${run.stderr}`.trim())
+  }
 
   // A killed worker is logged and started again; its counts stay in the sums.
   const victim = ready.workers?.each[0]?.pid as number
