@@ -159,7 +159,7 @@ export class SightingRelay implements BackgroundPart {
   }
 }
 
-/** Runs a worker: builds its node, listens as the primary said, and answers the primary's messages. Never returns. */
+/** Runs a worker: builds its node, listens once the primary's index is in, and answers the primary's messages; resolves -1 (it keeps running). */
 export async function runWorker(config: Readonly<NodeConfig>, deps: { version: string; rereadConfig?: () => Readonly<NodeConfig> }): Promise<number> {
   const hashKey = nodeHashKeyOf(config)
   const indexOptions = { cacheSize: config.cacheSize, falsePositiveRate: config.falsePositiveRate, ...(hashKey === undefined ? {} : { hashKey }) }
