@@ -13,6 +13,7 @@ const BENCHES: Record<string, string[]> = {
   sync: ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts'],
   'check-mode': ['--import', './scripts/register-ts.js', 'bench/check-mode.bench.ts', '--rounds', '6', '--duration', '5'],
   'node-memory': ['--import', './scripts/register-ts.js', 'bench/node-memory.bench.ts'],
+  'node-workers': ['--import', './scripts/register-ts.js', 'bench/node-workers.bench.ts'],
   'body-check': ['--import', './scripts/register-ts.js', 'bench/body-check.bench.ts'],
   'hash-key': ['--import', './scripts/register-ts.js', 'bench/hash-key.bench.ts'],
   detect: ['--import', './scripts/register-ts.js', 'bench/detect.bench.ts'],

@@ -21,7 +21,7 @@ import { compilePlan } from './credentials.js'
 import { Forwarder } from './forward.js'
 import { IndexFileReloader } from './index-file.js'
 import type { LeakIndex } from './leakdb/index.js'
-import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { createNodeMetrics, type NodeCounters, type NodeMetrics } from './metrics.js'
 import { createProxyServer, type ProxyServer } from './proxy-server.js'
 import { configFileReloader, Reloads, type Reloader, type ReloadOutcome } from './reload.js'
 import { createRequestPath } from './request-path.js'
@@ -46,6 +46,21 @@ export interface NodeDeps {
   version?: string
   /** Reads the configuration again from its sources (`--config FILE`), for `reload`. */
   rereadConfig?: () => Readonly<NodeConfig>
+  /**
+   * A worker of a multi-process node (worker.ts): the index comes from this feed instead of a sync
+   * client or the index file, and sightings leave through `sightingRelay` instead of a sender.
+   */
+  feed?: (parts: { holder: IndexHolder; logger: Logger }) => BackgroundPart & { readonly ready: Promise<void> }
+  /** Takes the sightings out of the node's buffer (a worker's relay to its primary); with `feed`. */
+  sightingRelay?: (buffer: SightingBuffer, counters: NodeCounters) => BackgroundPart
+  /** Fields on every log line (a worker's id). */
+  logFields?: Record<string, unknown>
+}
+
+/** Work a node starts once listening and stops once drained. */
+export interface BackgroundPart {
+  start(): void
+  stop(): Promise<void>
 }
 
 /** A built node: two servers not yet listening, and the parts tests and server.ts look at. */
@@ -76,7 +91,7 @@ export interface LeakgateNode {
 export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): LeakgateNode {
   // Paths are logged as route templates: some APIs take keys in the path (`/bot<token>/…`), which
   // no credential place covers, and a log must not keep them.
-  const logger = createLogger(config.logLevel, 'leakgate-node', deps.logStream).child({}, {
+  const logger = createLogger(config.logLevel, 'leakgate-node', deps.logStream).child({ ...deps.logFields }, {
     serializers: { req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, route: routeTemplate(req.url ?? '/') }) },
   })
   const hashKey = nodeHashKeyOf(config)
@@ -86,7 +101,8 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const version = deps.version ?? leakgateVersion()
   const metrics = createNodeMetrics(holder, version)
   const { counters } = metrics
-  const indexFile = config.index === undefined ? undefined : new IndexFileReloader({ path: config.index, indexOptions, holder, counters, logger })
+  const feed = deps.feed?.({ holder, logger })
+  const indexFile = config.index === undefined || feed !== undefined ? undefined : new IndexFileReloader({ path: config.index, indexOptions, holder, counters, logger })
   if (deps.index === undefined && indexFile !== undefined) {
     const index = indexFile.readNow()
     holder.swap(index)
@@ -94,7 +110,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   }
   const sightings = new SightingBuffer(config.sightingBufferSize, counters)
   const { controlPlane, nodeKey, nodeId } = config
-  const followsControlPlane = holder.current === undefined
+  const followsControlPlane = holder.current === undefined && feed === undefined
   const sync = followsControlPlane
     ? new SyncClient({
         controlPlane, nodeKey, nodeId,
@@ -107,7 +123,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
         indexOptions, holder, counters, logger,
       })
     : undefined
-  const sender = followsControlPlane
+  const sender = deps.sightingRelay !== undefined ? deps.sightingRelay(sightings, counters) : followsControlPlane
     ? new SightingSender({ buffer: sightings, controlPlane, nodeKey, nodeId, batchSize: config.sightingBatchSize, flushMs: config.sightingFlushMs, counters, logger })
     : undefined
 
@@ -116,10 +132,11 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     : createTls({ files: { cert: config.tlsCert, key: config.tlsKey }, maxHeaderSize: config.maxHeaderSize, keepAliveTimeoutMs: config.keepAliveTimeoutMs, counters, logger })
   // The proxy server owns the draining state the forwarder and the request path read; it stops the
   // forwarder (made just below) only on close.
+  const follower = feed ?? sync
   const proxy = createProxyServer(config, {
-    ready: sync?.ready,
+    ready: follower?.ready,
     started() {
-      sync?.start()
+      follower?.start()
       sender?.start()
       indexFile?.watch()
     },
@@ -130,7 +147,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
     },
     async stopped() {
       tls?.close()
-      await sync?.stop()
+      await follower?.stop()
       await sender?.stop()
       await forwarder?.close()
     },
@@ -145,7 +162,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   let checks: ReturnType<typeof createProxyServer> | undefined
   if (config.checkPort !== undefined) {
     // Sync and sightings are started and stopped by the proxy server's life; this one only waits for the cached index.
-    checks = createProxyServer(config, { ready: sync?.ready, started() {}, async stopped() {} })
+    checks = createProxyServer(config, { ready: follower?.ready, started() {}, async stopped() {} })
     answerChecks(checks)
   }
   const upstream = config.mode === 'proxy' ? config.upstream : undefined

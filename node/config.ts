@@ -2,7 +2,7 @@
  * The edge node's configuration: one JSON schema, loaded from file, then env, then flags
  * (lib/config.ts). `config/node.yaml` documents every option with its default.
  */
-import { hostname } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { loadConfig, optionName, type ConfigSchema, type ConfigSources } from '../lib/config.js'
 import { ConfigError } from '../lib/errors.js'
 import { keyedTokenHex, parseHashKey, sha256Hex } from '../protocol/token-hash.js'
@@ -63,6 +63,8 @@ export interface NodeConfig {
   upstreamTimeoutMs: number
   trustProxy: boolean
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Proxy processes on the one port: `auto` (one a core) or a count; `1` is a single process (see `workerCount`). */
+  workers: string
 }
 
 /** The default places, as README's tour lists them (the edge node's credentials). */
@@ -135,6 +137,7 @@ export const nodeConfigSchema: ConfigSchema = {
     requestTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 120_000, description: 'longest client request (0: none)', 'x-env': 'LEAKGATE_REQUEST_TIMEOUT_MS' },
     upstreamTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000, default: 60_000, description: 'upstream headers/body timeout: 504 beyond', 'x-env': 'LEAKGATE_UPSTREAM_TIMEOUT_MS' },
     trustProxy: { type: 'boolean', default: false, description: 'take the client address from X-Forwarded-For (behind a load balancer)', 'x-env': 'LEAKGATE_TRUST_PROXY' },
+    workers: { type: 'string', pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1', description: 'proxy processes sharing the port (node:cluster), fed by one sync client: auto (one a core) or a count; 1: a single process', 'x-env': 'LEAKGATE_WORKERS', 'x-flag': 'workers' },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level', 'x-env': 'LEAKGATE_LOG_LEVEL', 'x-flag': 'log-level' },
   },
 }
@@ -181,4 +184,9 @@ export function nodeHashKeyOf(config: Readonly<Pick<NodeConfig, 'hashKey'>>): Bu
 export function sightingHashOf(config: Readonly<Pick<NodeConfig, 'hashKey'>>): (credential: string) => string {
   const hashKey = nodeHashKeyOf(config)
   return hashKey === undefined ? sha256Hex : (credential: string): string => keyedTokenHex(hashKey, credential)
+}
+
+/** How many proxy processes `workers` asks for: `auto` is one a core the process may use. */
+export function workerCount(config: Readonly<Pick<NodeConfig, 'workers'>>): number {
+  return config.workers === 'auto' ? availableParallelism() : Number(config.workers)
 }

@@ -3,13 +3,17 @@
  * SIGHUP. A port that cannot be bound ends the process (exit 1): a node half started, its admin port
  * saying healthy with no proxy behind it, would hold traffic an orchestrator should send elsewhere.
  */
+import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { optionName } from '../lib/config.js'
 import { ConfigError, isSnapshotError } from '../lib/errors.js'
 import type { Logger } from 'pino'
 import { buildNode, type LeakgateNode } from './app.js'
-import { loadNodeConfig, nodeConfigSchema, type NodeConfig } from './config.js'
+import { loadNodeConfig, nodeConfigSchema, workerCount, type NodeConfig } from './config.js'
+import { listenFailure, type PortOption } from './listen-errors.js'
+import { runPrimary } from './workers.js'
+import { runWorker } from './worker.js'
 
 // A drain that takes longer than this is cut short: an orchestrator's kill would come next anyway.
 const DRAIN_TIMEOUT_MS = 25_000
@@ -67,9 +71,13 @@ export async function main(argv: string[]): Promise<number> {
   const { help: _help, config: file, ...flags } = values
   const sources = { file: typeof file === 'string' ? file : undefined, env: process.env, flags }
   const config = loadNodeConfig(sources)
+  const rereadConfig = sources.file === undefined ? undefined : () => loadNodeConfig(sources)
+  const workers = workerCount(config)
+  if (workers > 1 && cluster.isWorker) return runWorker(config, { version: version(), ...(rereadConfig === undefined ? {} : { rereadConfig }) })
   if (config.index === undefined && config.nodeKey === undefined) {
     console.error(`leakgate node: warning: no ${optionName(nodeConfigSchema, 'nodeKey')}; the control plane will refuse this node`)
   }
+  if (workers > 1) return runPrimary(config, workers, { version: version(), ...(rereadConfig === undefined ? {} : { rereadConfig }) })
   let node: LeakgateNode
   try {
     // SIGHUP rereads the same file, env and flags: only the file can have changed.
@@ -131,27 +139,16 @@ export async function main(argv: string[]): Promise<number> {
   return -1
 }
 
-// Why a listen failed, in the operator's words; other codes keep the system's message.
-const LISTEN_ERRORS: Record<string, string> = {
-  EADDRINUSE: 'the port is already in use by another process',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'the address is not one of this machine\'s',
-}
-
 /** Runs `listen`; on failure logs one line naming the port, its option and why, and answers false. */
-async function listenOrFail(node: LeakgateNode, key: 'port' | 'adminPort' | 'checkPort', config: Readonly<NodeConfig>, isClosing: () => boolean, listen: () => Promise<unknown>): Promise<boolean> {
+async function listenOrFail(node: LeakgateNode, key: PortOption, config: Readonly<NodeConfig>, isClosing: () => boolean, listen: () => Promise<unknown>): Promise<boolean> {
   try {
     await listen()
     return true
   } catch (err) {
     if (isClosing()) return false // stopped by a signal while starting, not a port problem
     const e = err as { code?: string; message?: string }
-    const host = key === 'adminPort' ? config.adminHost : config.host
-    const port = key === 'adminPort' ? config.adminPort : key === 'port' ? config.port : config.checkPort
-    const why = (e.code === undefined ? undefined : LISTEN_ERRORS[e.code]) ?? e.message ?? String(err)
-    const hostKey = key === 'adminPort' ? 'adminHost' : 'host'
-    logFatal(node.logger, { err: { code: e.code, message: e.message }, host, port },
-      `cannot listen on ${host}:${port}: ${why}; set the ${optionName(nodeConfigSchema, key)} or the ${optionName(nodeConfigSchema, hostKey)}. Exiting`)
+    const { fields, msg } = listenFailure(key, config, { code: e.code, message: e.message ?? String(err) })
+    logFatal(node.logger, fields, msg)
     return false
   }
 }

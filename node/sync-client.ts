@@ -167,7 +167,7 @@ export class SyncClient {
       const cached = await this.#cache.load(this.#o.indexOptions)
       if (cached === undefined) return
       this.#journal = [...this.#cache.loadedChanges]
-      if (holder.current === undefined) holder.swap(cached)
+      if (holder.current === undefined) holder.swap(cached, this.#journal)
       logger.info({ revision: cached.revision, indexEntries: cached.size }, 'started from the cached index')
       const journalError = this.#cache.journalError
       if (journalError !== undefined) {
@@ -266,6 +266,7 @@ export class SyncClient {
     const revision = body.revision
     if (holder.current !== index) return // a snapshot replaced the index meanwhile
     index.applyChanges(changes, revision) // validates the whole batch first; throws and keeps the index on a bad one
+    holder.changed(changes, index.revision)
     holder.lastSyncAt = Date.now()
     this.#refusedOlder = false
     const fresh = changes.filter((c) => c.rev > since)

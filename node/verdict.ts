@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { LeakIndex, IndexEntry } from './leakdb/index.js'
+import type { Change } from '../protocol/changes.js'
 import { extractCredentials, TOO_LONG, type CredentialPlan } from './credentials.js'
 import { collectReplaced } from './leakdb/collect.js'
 
@@ -15,9 +16,22 @@ export interface LookupStats {
   bloomFalsePositives: number
 }
 
+/**
+ * Told of every index put in force and every batch of changes applied to it: how the primary of a
+ * multi-process node (workers.ts) passes its index on to the proxy processes.
+ */
+export interface IndexListener {
+  /** `index` is in force; `sinceBase`: the changes already applied on top of its snapshot (`index.base`). */
+  swapped(index: LeakIndex, sinceBase: readonly Change[]): void
+  /** `changes` were applied to the index in force, bringing it to `revision`. */
+  changed(changes: readonly Change[], revision: number): void
+}
+
 /** Holds the index the node enforces; `undefined` until one is loaded. */
 export class IndexHolder {
   #index: LeakIndex | undefined
+  /** Told of swaps and changes; none in a single-process node. */
+  listener: IndexListener | undefined
   readonly #retired: LookupStats = { cacheHits: 0, cacheMisses: 0, bloomFalsePositives: 0 }
   /** When the index was last known current (ms since epoch), -1 before that ever happened. */
   lastSyncAt = -1
@@ -33,9 +47,10 @@ export class IndexHolder {
 
   /**
    * Puts a new index in force at once; requests in flight finish with the old one, whose memory is
-   * then collected (leakdb/collect.ts) rather than held until V8 next needs room.
+   * then collected (leakdb/collect.ts) rather than held until V8 next needs room. `sinceBase`: the
+   * changes already applied to it since its snapshot (a cache's journal), for the listener.
    */
-  swap(index: LeakIndex): void {
+  swap(index: LeakIndex, sinceBase: readonly Change[] = []): void {
     const old = this.#index
     this.#index = index
     if (old !== undefined && old !== index) {
@@ -44,6 +59,12 @@ export class IndexHolder {
       this.#retired.bloomFalsePositives += old.stats.bloomFalsePositives
       collectReplaced()
     }
+    this.listener?.swapped(index, sinceBase)
+  }
+
+  /** Says that `changes` were applied to the index in force (the sync client calls it after `applyChanges`). */
+  changed(changes: readonly Change[], revision: number): void {
+    this.listener?.changed(changes, revision)
   }
 
   /** Monotonic lookup counters, across swaps. */
