@@ -74,7 +74,7 @@ declare module 'fastify' {
 /** Builds the control plane (routes, auth, OpenAPI, console). Call `ready()` or `listen()` on it. */
 export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, deps: ControlPlaneDeps = {}): Promise<FastifyInstance> {
   const ownsStore = deps.store === undefined
-  const store = deps.store ?? await Store.open(config.dataDir, {
+  const store = deps.store ?? await Store.openConfigured(config, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,

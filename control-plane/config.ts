@@ -48,6 +48,8 @@ export interface ControlPlaneConfig {
   port: number
   host: string
   dataDir: string
+  /** PostgreSQL for the store instead of the SQLite file in `dataDir`. */
+  databaseUrl?: string
   adminKey?: string
   nodeKey?: string
   defaultAction: 'block' | 'monitor'
@@ -80,6 +82,7 @@ export const controlPlaneSchema: ConfigSchema = {
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port of the API, console and sync (0 picks a free port)', 'x-env': 'LEAKGATE_CP_PORT', 'x-flag': 'port' },
     host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address to listen on', 'x-env': 'LEAKGATE_CP_HOST', 'x-flag': 'host' },
     dataDir: { type: 'string', minLength: 1, default: './data', description: 'folder of the SQLite store (leakgate.db)', 'x-env': 'LEAKGATE_DATA_DIR', 'x-flag': 'data-dir' },
+    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', maxLength: 4096, description: 'the store on PostgreSQL: postgres://user:password@host:5432/database (libpq options such as sslmode in the query string); several control planes may share one database; unset: the SQLite file in dataDir', 'x-env': 'LEAKGATE_DATABASE_URL', 'x-flag': 'database-url', 'x-secret': true },
     adminKey: { type: 'string', pattern: KEY_PATTERN, description: 'an admin API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true },
     nodeKey: { type: 'string', pattern: KEY_PATTERN, description: 'a node API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
     defaultAction: { type: 'string', enum: ['monitor', 'block'], default: 'monitor', description: 'action of a new leak when neither the request nor autoBlockRisk sets one', 'x-env': 'LEAKGATE_DEFAULT_ACTION', 'x-flag': 'default-action' },

@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   const { config: file, help: _help, ...flags } = parsed.values
   const config = loadControlPlaneConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
 
-  const store = await Store.open(config.dataDir, {
+  const store = await Store.openConfigured(config, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,

@@ -16,6 +16,7 @@ import { LeakRecords } from './leak-records.js'
 import type { LeakPolicy } from './leak-types.js'
 import { LeakRepo } from './leaks.js'
 import { NodeRepo } from './nodes.js'
+import { PostgresSql } from './postgres.js'
 import { ScanRepo } from './scans.js'
 import { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
@@ -83,6 +84,21 @@ export class Store {
     const sql = openSqlite(dataDir)
     try {
       return await Store.fromSql(sql, options)
+    } catch (err) {
+      await sql.close()
+      throw err
+    }
+  }
+
+  /**
+   * Opens the store a configuration names: PostgreSQL when `databaseUrl` is set, otherwise the SQLite
+   * file in `dataDir`; migrated, hash key checked.
+   */
+  static async openConfigured(where: { dataDir: string; databaseUrl?: string | undefined }, options: StoreOptions = DEFAULT_STORE_OPTIONS): Promise<Store> {
+    if (where.databaseUrl === undefined) return Store.open(where.dataDir, options)
+    const sql = new PostgresSql(where.databaseUrl)
+    try {
+      return await Store.fromSql(sql, options, { dialect: 'postgres', address: where.databaseUrl })
     } catch (err) {
       await sql.close()
       throw err
