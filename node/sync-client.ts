@@ -8,7 +8,7 @@
  *   is fetched once the control plane answers.
  * - With no index, fetches `GET /v1/sync/snapshot`; with one, follows `GET /v1/sync/changes?since=&wait=`
  *   (long-poll). 410 (revision too old, or the control plane's store was reset): fetch the snapshot.
- * - The snapshot is asked with `?redirect=1`: the control plane names the snapshot's immutable URL
+ * - The snapshot is asked with `?redirect=true`: the control plane names the snapshot's immutable URL
  *   (`/v1/sync/snapshot/<revision>?digest=`), fetched from `snapshotUrl` (a cache in front of the control
  *   plane) or the control plane's URL, so that a cache can serve a fleet one build. The bytes must be the
  *   ones named (digest), of the revision named, made with this node's hash key (`Leakgate-Hash-Key-Id`);
@@ -211,7 +211,7 @@ export class SyncClient {
    * bytes must be; else (an older control plane, or the immutable fetch failed) from the control plane.
    */
   async #snapshotAnswer(): Promise<{ res: Dispatcher.ResponseData; named?: { revision: number; digest: string } }> {
-    const asked = await this.#get('/v1/sync/snapshot?redirect=1', {})
+    const asked = await this.#get('/v1/sync/snapshot?redirect=true', {})
     if (asked.statusCode === 200) return { res: asked }
     if (asked.statusCode !== 307 && asked.statusCode !== 302 && asked.statusCode !== 303) throw await this.#statusError(asked, 'snapshot')
     await asked.body.dump()

@@ -4,7 +4,7 @@
  * trailer), so that the URL names one body forever. A store reset reuses revision numbers and another
  * hash key makes other entries; either way the digest differs, and a cache never confuses the two.
  *
- * The control plane answers `GET /v1/sync/snapshot?redirect=1` with 307 to this URL, written relative
+ * The control plane answers `GET /v1/sync/snapshot?redirect=true` with 307 to this URL, written relative
  * to the request's path; the node reads the revision and digest back with parseSnapshotLocation.
  */
 import { TRAILER_SIZE } from './snapshot.js'

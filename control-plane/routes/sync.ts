@@ -4,7 +4,7 @@
  *
  * Each snapshot is also published at an immutable URL, `/v1/sync/snapshot/:revision?digest=`, that a
  * cache in front of the control plane may keep and hand to every node (docs/api.md, "Snapshots through
- * a cache"); `GET /v1/sync/snapshot?redirect=1` sends a node there.
+ * a cache"); `GET /v1/sync/snapshot?redirect=true` sends a node there.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { HashKeyMismatchError, NotFoundError } from '../../lib/errors.js'
