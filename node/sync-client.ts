@@ -229,10 +229,13 @@ export class SyncClient {
           await res.body.dump()
           throw new HashKeyMismatchError(`snapshot: ${this.#snapshotBase} served a snapshot made with ${typeof keyId === 'string' ? `hash key id ${keyId.slice(0, 16)}` : 'no hash key'}, and this node has ${this.#o.hashKeyId === undefined ? 'none' : `id ${this.#o.hashKeyId}`}; enforcing the last good index`)
         }
-        return { res, named }
+        // Headers of another snapshot (a cache keyed wrongly, or a stale copy): not worth reading the bytes.
+        if (res.headers.etag === `"r${named.revision}-${named.digest}"`) return { res, named }
+        why = `answered the ETag ${String(res.headers.etag).slice(0, 80)}`
+      } else {
+        why = `answered ${res.statusCode}`
       }
       await res.body.dump()
-      why = `answered ${res.statusCode}`
     } catch (err) {
       if (err instanceof HashKeyMismatchError || this.#stopped) throw err
       why = (err as Error).message
