@@ -87,6 +87,11 @@ async function main(): Promise<void> {
     await waitFor('the start snapshot to be built', async () => (await planeMetrics(plane)).builds >= 1, 300_000)
     console.log(`control plane up, ${ENTRIES.toLocaleString('en')}-entry snapshot built ${((Date.now() - started) / 1000).toFixed(1)} s after its start`)
 
+    // What the control plane burns doing nothing (timers, GC), to read the rounds' CPU against.
+    const idle0 = cpuSeconds(plane.child.pid as number)
+    await new Promise((resolve) => setTimeout(resolve, 10_000))
+    console.log(`control plane idle: ${((cpuSeconds(plane.child.pid as number) - idle0) / 10).toFixed(3)} CPU s a second`)
+
     const lines = [
       `| round | nodes | all have it | median | snapshot bodies sent by the CP | other requests to the CP | snapshot builds | CP CPU | nginx CPU |`,
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -134,7 +139,8 @@ async function startCacheNginx(plane: PlaneProcess): Promise<RunningNginx & { st
   return { ...nginx, stop: async () => { for (const fn of undo) await fn() } }
 }
 
-async function planeMetrics(plane: PlaneProcess): Promise<{ builds: number; bodies: number; others: number }> {
+async function planeMetrics(plane: PlaneProcess): Promise<{ builds: number; bodies: number; others: number; kinds: Map<string, number> }> {
+  const kinds = new Map<string, number>()
   const text = await (await fetch(`${plane.url}/metrics`)).text()
   let builds = 0
   let bodies = 0
@@ -145,9 +151,13 @@ async function planeMetrics(plane: PlaneProcess): Promise<{ builds: number; bodi
     const n = Number(line.slice(line.lastIndexOf(' ') + 1))
     // A snapshot body leaves the control plane on a 200 GET of either snapshot route.
     if (/method="GET",route="\/v1\/sync\/snapshot(\/:revision)?",status_code="200"/.test(line)) bodies += n
-    else others += n
+    else {
+      others += n
+      const m = /method="(\w+)",route="([^"]+)",status_code="(\d+)"/.exec(line)
+      if (m !== null) kinds.set(`${m[1]} ${m[2]} ${m[3]}`, n)
+    }
   }
-  return { builds, bodies, others }
+  return { builds, bodies, others, kinds }
 }
 
 /** User + system CPU seconds of a process and its threads (and, with `children`, its child processes). */
@@ -203,7 +213,8 @@ async function round(plane: PlaneProcess, nginx: (RunningNginx & { stop: () => P
   if (bad.length > 0) throw new Error(`${bad.length} clients did not get the snapshot: ${JSON.stringify(bad.slice(0, 3))}`)
   const times = fetched.map((f) => f.ms).sort((a, b) => a - b)
   const caches = Object.entries(fetched.reduce<Record<string, number>>((acc, f) => ({ ...acc, [f.cache]: (acc[f.cache] ?? 0) + 1 }), {})).map(([k, v]) => `${k} ${v}`).join(', ')
-  console.log(`  ${o.base}: ${fetched.length} × ${(fetched[0]?.bytes ?? 0) / 1e6} MB; cache: ${caches}`)
+  const kinds = [...after.kinds].map(([k, n]) => [k, n - (before.kinds.get(k) ?? 0)] as const).filter(([, n]) => n > 0).map(([k, n]) => `${k}: ${n}`).join(', ')
+  console.log(`  ${o.base}: ${fetched.length} × ${(fetched[0]?.bytes ?? 0) / 1e6} MB; cache: ${caches}; other requests to the CP: ${kinds || 'none'}; ${((times.at(-1) ?? 0) / 1000).toFixed(1)} s`)
   const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
   return {
     all: s(times.at(-1) ?? 0),
