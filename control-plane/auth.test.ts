@@ -35,7 +35,6 @@ t.test('roles are enforced on every route', async (t) => {
     ['GET', '/v1/stats', undefined, ['admin', 'analyst']],
     ['GET', '/v1/audit', undefined, ['admin', 'analyst']],
     ['GET', '/v1/sync/snapshot', undefined, ['admin', 'node']],
-    ['GET', '/v1/sync/snapshot/1', undefined, ['admin', 'node']],
     ['GET', '/v1/sync/changes?since=0', undefined, ['admin', 'node']],
     ['POST', '/v1/sightings', sightings, ['admin', 'node']],
     ['POST', '/v1/nodes/heartbeat', heartbeat, ['admin', 'node']],

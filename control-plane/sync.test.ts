@@ -175,6 +175,7 @@ t.test('immutable snapshot URL: redirect on request, cacheable headers, strong E
   }
   t.equal((await plane.call('GET', url)).statusCode, 401, 'the node key is needed, as on /v1/sync/snapshot')
   t.equal((await plane.call('GET', url, plane.keys.analyst)).statusCode, 403)
+  t.equal((await plane.call('GET', url, plane.keys.admin)).statusCode, 200, 'the admin may, as on /v1/sync/snapshot')
   t.equal((await plane.call('GET', '/v1/sync/snapshot/x', plane.keys.node)).statusCode, 400)
 
   // A node redirected to revision 1 just before revision 2 was built still gets it; two builds later, 404.
