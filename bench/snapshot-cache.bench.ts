@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     const nodeKey = generateKey()
     fillStore(join(root, 'cp'), ENTRIES)
     const started = Date.now()
-    const plane = await spawnPlane(t, { LEAKGATE_DATA_DIR: join(root, 'cp'), LEAKGATE_NODE_KEY: nodeKey, LEAKGATE_LOG_LEVEL: 'info', LEAKGATE_MAX_CONNECTIONS: '10000' })
+    const plane = await spawnPlane(t, { LEAKGATE_DATA_DIR: join(root, 'cp'), LEAKGATE_NODE_KEY: nodeKey, LEAKGATE_LOG_LEVEL: 'info', LEAKGATE_MAX_CONNECTIONS: '10000' }, 300_000)
     await waitFor('the start snapshot to be built', async () => (await planeMetrics(plane)).builds >= 1, 300_000)
     console.log(`control plane up, ${ENTRIES.toLocaleString('en')}-entry snapshot built ${((Date.now() - started) / 1000).toFixed(1)} s after its start`)
 
