@@ -76,7 +76,7 @@ t.test('public routes answer without a key', async (t) => {
   const doc = await plane.call('GET', '/docs/json')
   t.equal(doc.statusCode, 200)
   const paths = Object.keys(doc.json().paths as object)
-  for (const p of ['/v1/leaks', '/v1/leaks/{id}', '/v1/stats', '/v1/audit', '/v1/sync/snapshot', '/v1/sync/changes', '/v1/sightings', '/v1/nodes', '/v1/nodes/heartbeat', '/v1/me']) {
+  for (const p of ['/v1/leaks', '/v1/leaks/{id}', '/v1/stats', '/v1/audit', '/v1/sync/snapshot', '/v1/sync/snapshot/{revision}', '/v1/sync/changes', '/v1/sightings', '/v1/nodes', '/v1/nodes/heartbeat', '/v1/me']) {
     t.ok(paths.includes(p), `OpenAPI documents ${p}`)
   }
   t.equal((await plane.call('GET', '/docs')).statusCode < 400, true)

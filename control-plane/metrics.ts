@@ -68,6 +68,15 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
       this.set(sync.waiting)
     },
   })
+  new Counter({
+    name: 'leakgate_cp_snapshot_builds_total',
+    help: 'Snapshots of the index built (one per revision fetched, however many nodes or caches fetch it)',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(sync.builds)
+    },
+  })
   new Gauge({
     name: 'leakgate_cp_index_revision',
     help: 'Current revision of the index',

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
+import { HASH_KEY_ID_HEADER, hashKeyId } from '../protocol/token-hash.js'
 import { LeakIndex } from '../node/leakdb/index.js'
 import { startPlane } from './test/harness.js'
 
@@ -121,4 +123,90 @@ t.test('a large index is built in a worker thread; meanwhile the last snapshot i
   t.equal(fresh.revision, 2, 'then the fresh one')
   t.equal(fresh.etag, '"r2"')
   t.ok(LeakIndex.fromSnapshot(fresh.body).check('worker-token-2-abcdefgh'))
+})
+
+t.test('immutable snapshot URL: redirect on request, cacheable headers, strong ETag, 304, 404 for what is not kept', async (t) => {
+  const plane = await startPlane(t)
+  await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'immutable-token-1-abcdefgh' }] })
+  const direct = await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
+  t.equal(direct.statusCode, 200, 'without ?redirect, the bytes as before (older nodes)')
+  t.equal(direct.headers['cache-control'], 'no-store')
+
+  const redirect = await plane.call('GET', '/v1/sync/snapshot?redirect=true', plane.keys.node)
+  t.equal(redirect.statusCode, 307)
+  t.equal(redirect.headers['cache-control'], 'no-store', 'the redirect itself is never cached: it names the current revision')
+  t.equal(redirect.headers['leakgate-revision'], '1')
+  const location = String(redirect.headers.location)
+  t.match(location, /^snapshot\/1\?digest=[0-9a-f]{32}$/, 'relative to /v1/sync/snapshot')
+  const digest = location.split('digest=')[1]
+  t.equal(digest, direct.rawPayload.subarray(-32, -16).toString('hex'), 'the digest is the start of the snapshot\'s own checksum')
+
+  const url = `/v1/sync/snapshot/1?digest=${digest}`
+  const first = await plane.call('GET', url, plane.keys.node)
+  t.equal(first.statusCode, 200)
+  t.equal(first.headers['cache-control'], 'public, max-age=31536000, immutable')
+  t.equal(first.headers.etag, `"r1-${digest}"`)
+  t.equal(first.headers['leakgate-revision'], '1')
+  t.equal(first.headers['content-type'], 'application/octet-stream')
+  t.equal(first.headers['leakgate-hash-key-id'], undefined, 'no hash key, no key id')
+  t.same(first.rawPayload, direct.rawPayload, 'the same bytes as /v1/sync/snapshot')
+
+  const again = await plane.call('GET', url, plane.keys.node, undefined, { 'if-none-match': `"r0-${digest}", "r1-${digest}"` })
+  t.equal(again.statusCode, 304)
+  t.equal(again.rawPayload.length, 0)
+  t.equal(again.headers.etag, `"r1-${digest}"`)
+  t.equal(again.headers['cache-control'], 'public, max-age=31536000, immutable')
+  t.equal((await plane.call('GET', url, plane.keys.node, undefined, { 'if-none-match': '"r1"' })).statusCode, 200, 'another ETag: the bytes')
+
+  const head = await plane.call('HEAD', url, plane.keys.node)
+  t.equal(head.statusCode, 200, 'HEAD answers as GET (what a cache asks to authorize a node)')
+  t.equal(head.rawPayload.length, 0)
+
+  const bare = await plane.call('GET', '/v1/sync/snapshot/1', plane.keys.node)
+  t.equal(bare.statusCode, 200)
+  t.equal(bare.headers['cache-control'], 'public, no-cache', 'without the digest the URL may name other bytes after a store reset: revalidated')
+
+  for (const [what, path] of [['another digest', `/v1/sync/snapshot/1?digest=${'0'.repeat(32)}`], ['a revision never reached', '/v1/sync/snapshot/9']] as const) {
+    const res = await plane.call('GET', path, plane.keys.node)
+    t.equal(res.statusCode, 404, what)
+    t.equal(res.json().code, 'LEAKGATE_ERR_NOT_FOUND', what)
+    t.match(res.headers['content-type'], /application\/problem\+json/)
+    t.equal(res.headers['cache-control'], 'no-store', `${what}: a refusal is not cached`)
+  }
+  t.equal((await plane.call('GET', url)).statusCode, 401, 'the node key is needed, as on /v1/sync/snapshot')
+  t.equal((await plane.call('GET', url, plane.keys.analyst)).statusCode, 403)
+  t.equal((await plane.call('GET', url, plane.keys.admin)).statusCode, 200, 'the admin may, as on /v1/sync/snapshot')
+  t.equal((await plane.call('GET', '/v1/sync/snapshot/x', plane.keys.node)).statusCode, 400)
+
+  // A node redirected to revision 1 just before revision 2 was built still gets it; two builds later, 404.
+  await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'immutable-token-2-abcdefgh' }] })
+  t.match((await plane.call('GET', '/v1/sync/snapshot?redirect=true', plane.keys.node)).headers.location, /^snapshot\/2\?/)
+  t.equal((await plane.call('GET', url, plane.keys.node)).statusCode, 200, 'the snapshot before the last one is kept')
+  await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'immutable-token-3-abcdefgh' }] })
+  await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
+  t.equal((await plane.call('GET', url, plane.keys.node)).statusCode, 404, 'older ones are not')
+
+  // However often a revision is fetched, it is built once.
+  const builds = async (): Promise<number> => Number(/^leakgate_cp_snapshot_builds_total (\d+)$/m.exec((await plane.call('GET', '/metrics')).body)?.[1])
+  const before = await builds()
+  for (let i = 0; i < 5; i++) await plane.call('GET', '/v1/sync/snapshot/3', plane.keys.node)
+  await plane.call('GET', '/v1/sync/snapshot', plane.keys.node)
+  t.equal(await builds(), before, 'no build for a kept revision')
+  await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'immutable-token-4-abcdefgh' }] })
+  for (let i = 0; i < 5; i++) await plane.call('GET', '/v1/sync/snapshot/4', plane.keys.node)
+  t.equal(await builds(), before + 1, 'the current revision asked at its URL: built once')
+})
+
+t.test('immutable snapshot URL with a hash key: the key id travels with the bytes; another key is refused', async (t) => {
+  const key = randomBytes(32)
+  const plane = await startPlane(t, { hashKey: key.toString('hex') })
+  const id = { [HASH_KEY_ID_HEADER]: hashKeyId(key) }
+  const redirect = await plane.call('GET', '/v1/sync/snapshot?redirect=true', plane.keys.node, undefined, id)
+  const path = `/v1/sync/snapshot/${String(redirect.headers.location).slice('snapshot/'.length)}`
+  const ok = await plane.call('GET', path, plane.keys.node, undefined, id)
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.headers[HASH_KEY_ID_HEADER], hashKeyId(key), 'a cache keeps it with the body; the node checks it')
+  const other = await plane.call('GET', path, plane.keys.node, undefined, { [HASH_KEY_ID_HEADER]: hashKeyId(randomBytes(32)) })
+  t.equal(other.statusCode, 409)
+  t.equal(other.json().code, 'LEAKGATE_ERR_HASH_KEY_MISMATCH')
 })

@@ -41,6 +41,9 @@ export class SyncService {
   readonly #waiters = new Set<() => void>()
   readonly #unsubscribe: () => void
   #cached: SnapshotBody | undefined
+  /** The snapshot built before `#cached`: still served at its immutable URL, for a node redirected to it just before. */
+  #previous: SnapshotBody | undefined
+  #builds = 0
   #building: Promise<SnapshotBody> | undefined
   #worker: Worker | undefined
   #nextId = 1
@@ -63,6 +66,11 @@ export class SyncService {
     return this.#closed
   }
 
+  /** How many snapshots were built (encoded on the spot or in the worker) since start. */
+  get builds(): number {
+    return this.#builds
+  }
+
   /** The current revision. */
   async revision(): Promise<number> {
     return this.#store.index.revision()
@@ -83,12 +91,26 @@ export class SyncService {
     if (entries < (this.#options.workerThreshold ?? 100_000)) {
       // Revision and entries read in one transaction, so no write lands between them.
       const snap = await index.atOneRevision(async (rev, all) => ({ revision: rev, etag: `"r${rev}"`, body: await encodeSnapshotOf(all, rev) }))
-      if (this.#cached === undefined || snap.revision >= this.#cached.revision) this.#cached = snap
+      this.#builds++
+      if (this.#cached === undefined || snap.revision >= this.#cached.revision) this.#keep(snap)
       return snap
     }
     const fresh = this.#building ?? this.#buildInWorker()
     if (cached !== undefined && cached.revision >= await index.prunedThrough()) return cached
     return fresh
+  }
+
+  /**
+   * The snapshot of exactly `revision`, for its immutable URL: the last one built or the one before it
+   * (a node may have been sent to that one just before a newer one was built), or the current revision's,
+   * built now if need be. Undefined for any other revision: no snapshot of it is kept, and none is built.
+   */
+  async snapshotAt(revision: number): Promise<SnapshotBody | undefined> {
+    const kept = [this.#cached, this.#previous].find((s) => s?.revision === revision)
+    if (kept !== undefined) return kept
+    if (revision !== await this.#store.index.revision()) return undefined
+    const built = await this.snapshot()
+    return built.revision === revision ? built : undefined
   }
 
   /**
@@ -127,13 +149,19 @@ export class SyncService {
     if (worker !== undefined) await worker.terminate()
   }
 
+  #keep(snap: SnapshotBody): void {
+    if (this.#cached !== undefined && this.#cached.revision !== snap.revision) this.#previous = this.#cached
+    this.#cached = snap
+  }
+
   #buildInWorker(): Promise<SnapshotBody> {
     const build = (async (): Promise<SnapshotBody> => {
       const answer = await this.#ask()
       if ('error' in answer) throw new Error(`building the snapshot failed: ${answer.error}`)
       const body = Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength)
+      this.#builds++
       const snap = { revision: answer.revision, etag: `"r${answer.revision}"`, body }
-      if (this.#cached === undefined || snap.revision > this.#cached.revision) this.#cached = snap
+      if (this.#cached === undefined || snap.revision > this.#cached.revision) this.#keep(snap)
       return snap
     })()
     this.#building = build

@@ -114,6 +114,7 @@ export function buildNode(config: Readonly<NodeConfig>, deps: NodeDeps = {}): Le
   const sync = followsControlPlane
     ? new SyncClient({
         controlPlane, nodeKey, nodeId,
+        ...(config.snapshotUrl === undefined ? {} : { snapshotUrl: config.snapshotUrl }),
         hashKeyId: hashKey === undefined ? undefined : hashKeyId(hashKey),
         version,
         cacheDir: config.cacheDir,

@@ -32,6 +32,8 @@ export interface NodeConfig {
   /** Required in proxy mode; check mode forwards nothing. */
   upstream?: string
   controlPlane: string
+  /** A cache in front of the control plane (nginx, a CDN) that snapshots are fetched through, at their immutable URL. */
+  snapshotUrl?: string
   tlsCert?: string
   tlsKey?: string
   nodeKey?: string
@@ -99,6 +101,7 @@ export const nodeConfigSchema: ConfigSchema = {
     tlsCert: { type: 'string', minLength: 1, description: 'PEM certificate chain: the proxy port serves TLS (HTTP/2 and HTTP/1.1); with tlsKey', 'x-env': 'LEAKGATE_TLS_CERT', 'x-flag': 'tls-cert' },
     tlsKey: { type: 'string', minLength: 1, description: 'PEM private key of tlsCert', 'x-env': 'LEAKGATE_TLS_KEY', 'x-flag': 'tls-key' },
     controlPlane: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8080', description: 'control plane base URL', 'x-env': 'LEAKGATE_CONTROL_PLANE', 'x-flag': 'control-plane' },
+    snapshotUrl: { type: 'string', pattern: '^https?://[^?#]+$', description: 'base URL of a cache in front of the control plane (nginx, a CDN): snapshots are fetched through it at their immutable URL, /v1/sync/snapshot/<revision>; without it, from the control plane\'s own URL, which may be such a cache too', 'x-env': 'LEAKGATE_SNAPSHOT_URL', 'x-flag': 'snapshot-url' },
     nodeKey: { type: 'string', minLength: 1, maxLength: 200, description: 'API key with the node role', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
     hashKey: { type: 'string', minLength: 1, maxLength: 1024, description: 'the control plane\'s hash key (the same hex string): each credential is looked up by its keyed hash; a node without it, or with another, is refused by the control plane and keeps its last index', 'x-env': 'LEAKGATE_HASH_KEY', 'x-secret': true },
     nodeId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._:-]+$', default: sanitizeId(hostname()), description: 'this node\'s name in the fleet', 'x-env': 'LEAKGATE_NODE_ID', 'x-flag': 'node-id' },

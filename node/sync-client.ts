@@ -8,6 +8,12 @@
  *   is fetched once the control plane answers.
  * - With no index, fetches `GET /v1/sync/snapshot`; with one, follows `GET /v1/sync/changes?since=&wait=`
  *   (long-poll). 410 (revision too old, or the control plane's store was reset): fetch the snapshot.
+ * - The snapshot is asked with `?redirect=true`: the control plane names the snapshot's immutable URL
+ *   (`/v1/sync/snapshot/<revision>?digest=`), fetched from `snapshotUrl` (a cache in front of the control
+ *   plane) or the control plane's URL, so that a cache can serve a fleet one build. The bytes must be the
+ *   ones named (digest), of the revision named, made with this node's hash key (`Leakgate-Hash-Key-Id`);
+ *   a cache failing or answering anything else, the snapshot is fetched from the control plane directly.
+ *   A control plane that predates the redirect answers the bytes at once.
  * - A snapshot older than the index in force (served while the control plane builds a newer one) is
  *   not taken: the node follows the changes from its own revision. Only if those answer 410 too (the
  *   control plane's store was reset) is the next snapshot taken whatever its revision.
@@ -25,7 +31,8 @@ import { IndexCache } from './leakdb/cache.js'
 import { LeakIndex, type IndexOptions } from './leakdb/index.js'
 import { HashKeyMismatchError, SyncError } from '../lib/errors.js'
 import { HASH_KEY_ID_HEADER } from '../protocol/token-hash.js'
-import { MAX_SNAPSHOT_BYTES } from '../protocol/snapshot.js'
+import { MAX_SNAPSHOT_BYTES, TRAILER_SIZE } from '../protocol/snapshot.js'
+import { parseSnapshotLocation, snapshotPath } from '../protocol/snapshot-url.js'
 import { freeingAsRead } from './leakdb/collect.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
@@ -33,6 +40,8 @@ import type { IndexHolder } from './verdict.js'
 /** Options of a sync client. */
 export interface SyncClientOptions {
   controlPlane: string
+  /** Base URL of a cache in front of the control plane that snapshots are fetched through; the control plane's URL without it. */
+  snapshotUrl?: string
   nodeKey: string | undefined
   nodeId: string
   /** The id of the node's hash key (protocol/token-hash.ts hashKeyId), sent with every sync request; undefined without a key. */
@@ -69,6 +78,7 @@ export class SyncClient {
   readonly #cache: IndexCache
   readonly #agent: Agent
   readonly #base: string
+  readonly #snapshotBase: string
   readonly #abort = new AbortController()
   #loop: Promise<void> | undefined
   #ready: Promise<void> | undefined
@@ -91,6 +101,7 @@ export class SyncClient {
     this.#o = options
     this.#cache = new IndexCache(options.cacheDir)
     this.#base = options.controlPlane.replace(/\/+$/, '')
+    this.#snapshotBase = (options.snapshotUrl ?? options.controlPlane).replace(/\/+$/, '')
     // Long polls hold a connection up to `wait` seconds: allow for it before calling the server dead.
     const timeout = (options.waitSeconds + 15) * 1000
     this.#agent = new Agent({ connections: 4, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 60_000 })
@@ -188,18 +199,57 @@ export class SyncClient {
     return h
   }
 
-  async #get(path: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  async #get(path: string, headers: Record<string, string>, base = this.#base): Promise<Dispatcher.ResponseData> {
     // The sync requests say which hash key this node looks credentials up with, so the control plane
     // refuses a node that would miss every leak instead of feeding it an index it cannot match.
     const keyId = this.#o.hashKeyId
     const withKey = keyId === undefined ? headers : { ...headers, [HASH_KEY_ID_HEADER]: keyId }
-    return httpRequest(this.#base + path, { method: 'GET', dispatcher: this.#agent, headers: this.#headers(withKey), signal: this.#abort.signal })
+    return httpRequest(base + path, { method: 'GET', dispatcher: this.#agent, headers: this.#headers(withKey), signal: this.#abort.signal })
+  }
+
+  /**
+   * The snapshot's answer (200): at its immutable URL when the control plane names one, with what the
+   * bytes must be; else (an older control plane, or the immutable fetch failed) from the control plane.
+   */
+  async #snapshotAnswer(): Promise<{ res: Dispatcher.ResponseData; named?: { revision: number; digest: string } }> {
+    const asked = await this.#get('/v1/sync/snapshot?redirect=true', {})
+    if (asked.statusCode === 200) return { res: asked }
+    if (asked.statusCode !== 307 && asked.statusCode !== 302 && asked.statusCode !== 303) throw await this.#statusError(asked, 'snapshot')
+    await asked.body.dump()
+    const location = asked.headers.location
+    const named = typeof location === 'string' ? parseSnapshotLocation(location, `${this.#base}/v1/sync/snapshot`) : undefined
+    if (named === undefined) throw new SyncError('snapshot: the control plane redirected elsewhere than a snapshot\'s immutable URL under its own')
+    let why: string
+    try {
+      const res = await this.#get(snapshotPath(named.revision, named.digest), {}, this.#snapshotBase)
+      if (res.statusCode === 200) {
+        // Another deployment's cache (or control plane) behind snapshotUrl: no retry fixes it, and its
+        // index would miss every leak: refused, as the control plane refuses a node with another key.
+        const keyId = res.headers[HASH_KEY_ID_HEADER]
+        if ((typeof keyId === 'string' ? keyId : undefined) !== this.#o.hashKeyId) {
+          await res.body.dump()
+          throw new HashKeyMismatchError(`snapshot: ${this.#snapshotBase} served a snapshot made with ${typeof keyId === 'string' ? `hash key id ${keyId.slice(0, 16)}` : 'no hash key'}, and this node has ${this.#o.hashKeyId === undefined ? 'none' : `id ${this.#o.hashKeyId}`}; enforcing the last good index`)
+        }
+        // Headers of another snapshot (a cache keyed wrongly, or a stale copy): not worth reading the bytes.
+        if (res.headers.etag === `"r${named.revision}-${named.digest}"`) return { res, named }
+        why = `answered the ETag ${String(res.headers.etag).slice(0, 80)}`
+      } else {
+        why = `answered ${res.statusCode}`
+      }
+      await res.body.dump()
+    } catch (err) {
+      if (err instanceof HashKeyMismatchError || this.#stopped) throw err
+      why = (err as Error).message
+    }
+    this.#o.logger.warn({ snapshotUrl: this.#snapshotBase, revision: named.revision, reason: why }, 'the snapshot\'s immutable URL failed; fetching the snapshot from the control plane directly')
+    const direct = await this.#get('/v1/sync/snapshot', {})
+    if (direct.statusCode !== 200) throw await this.#statusError(direct, 'snapshot')
+    return { res: direct }
   }
 
   async #fetchSnapshot(): Promise<void> {
     const { holder, logger } = this.#o
-    const res = await this.#get('/v1/sync/snapshot', {})
-    if (res.statusCode !== 200) throw await this.#statusError(res, 'snapshot')
+    const { res, named } = await this.#snapshotAnswer()
     // Read into the new index's arrays as the body arrives, checksum computed on the way: the body is
     // never held whole, and the filter is built in slices that leave the event loop free between them.
     // The spent socket reads are freed as it goes (leakdb/collect.ts), or they would stay resident.
@@ -207,13 +257,18 @@ export class SyncClient {
     const length = Number(res.headers['content-length'])
     const limits = { maxBytes: MAX_SNAPSHOT_BYTES, ...(Number.isSafeInteger(length) && length >= 0 ? { size: length } : {}) }
     let index: LeakIndex
+    const tail = new Tail()
     try {
-      index = await LeakIndex.fromStream(freeingAsRead(res.body), this.#o.indexOptions, limits)
+      index = await LeakIndex.fromStream(tail.through(freeingAsRead(res.body)), this.#o.indexOptions, limits)
     } catch (err) {
       res.body.destroy()
       throw err
     }
     if (this.#stopped) return
+    // The decoder checked the trailer against the bytes; the trailer must also be the one the URL named.
+    if (named !== undefined && (index.revision !== named.revision || tail.bytes.subarray(0, 16).toString('hex') !== named.digest)) {
+      throw new SyncError(`snapshot: the bytes served for revision ${named.revision} (digest ${named.digest}) are another snapshot (revision ${index.revision}); refused`)
+    }
     const current = holder.current
     if (current !== undefined && index.revision < current.revision && !this.#refusedOlder) {
       this.#refusedOlder = true
@@ -365,6 +420,20 @@ export class SyncClient {
       }
       signal.addEventListener('abort', done, { once: true })
     })
+  }
+}
+
+/** Passes a body's chunks through, keeping its last TRAILER_SIZE bytes: the snapshot's checksum. */
+class Tail {
+  bytes: Buffer = Buffer.alloc(0)
+
+  async *through(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    for await (const chunk of body) {
+      const c = chunk as Buffer
+      // A copy: the chunk's memory may be reused once it is consumed.
+      this.bytes = Buffer.from(c.length >= TRAILER_SIZE ? c.subarray(c.length - TRAILER_SIZE) : Buffer.concat([this.bytes, c]).subarray(-TRAILER_SIZE))
+      yield chunk
+    }
   }
 }
 

@@ -18,8 +18,8 @@ export interface PlaneProcess {
   kill: (signal: NodeJS.Signals) => Promise<void>
 }
 
-/** Starts a control plane on a free port with `env`; resolves once it listens. */
-export async function spawnPlane(t: Teardown, env: Record<string, string>): Promise<PlaneProcess> {
+/** Starts a control plane on a free port with `env`; resolves once it listens (fails after `startMs`). */
+export async function spawnPlane(t: Teardown, env: Record<string, string>, startMs = 30_000): Promise<PlaneProcess> {
   const child = spawn(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, 'cli.ts', 'control-plane'], {
     cwd: ROOT,
     env: { ...process.env, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', ...env },
@@ -35,7 +35,7 @@ export async function spawnPlane(t: Teardown, env: Record<string, string>): Prom
   }
   t.teardown(() => kill('SIGKILL'))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`control plane did not start:\n${out}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`control plane did not start:\n${out}`)), startMs)
     const onData = (): void => {
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
       if (m?.[1] !== undefined) {

@@ -71,18 +71,19 @@ export interface RunningNginx {
 
 /**
  * Runs nginx in the foreground from a temp prefix: its own pid file, error log and temp paths, never as
- * root (as root, it runs as `nobody`). Stopped at `t`'s teardown.
+ * root (as root, it runs as `nobody`). `recipe` is given the port and the prefix (for paths of its own,
+ * such as a cache). Stopped at `t`'s teardown.
  */
-export async function startNginx(t: Teardown, recipe: (listen: number) => string): Promise<RunningNginx> {
+export async function startNginx(t: Teardown, recipe: (listen: number, dir: string) => string, options: { workerConnections?: number } = {}): Promise<RunningNginx> {
   const dir = tempDir(t, 'leakgate-nginx-')
   const listen = await freePort()
-  writeFileSync(join(dir, 'leakgate.conf'), recipe(listen))
+  writeFileSync(join(dir, 'leakgate.conf'), recipe(listen, dir))
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir, k)};`).join('\n')
   writeFileSync(join(dir, 'nginx.conf'), [
     'worker_processes 1;',
     `pid ${join(dir, 'nginx.pid')};`,
     `error_log ${join(dir, 'error.log')} warn;`,
-    'events { worker_connections 256; }',
+    `events { worker_connections ${options.workerConnections ?? 256}; }`,
     'http {',
     '  access_log off;',
     temp,
