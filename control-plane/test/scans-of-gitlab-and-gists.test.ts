@@ -77,11 +77,11 @@ t.test('a GitLab group and a user\'s gists become leaks located in their project
   t.notMatch(said, GITHUB_TOKEN, 'the GitHub token is in no log line nor scan record')
 })
 
-t.test('with the default reach rules an API on loopback is refused, and asked nothing', async (t) => {
+t.test('with the default reach rules an API on loopback is refused, and asked nothing (GitHub organisations too)', async (t) => {
   const gitlab = await fakeGitLab(t, [{ path: 'acme/api', cloneUrl: 'file:///nonexistent' }])
   const gists = await fakeGists(t, { bob: [] })
   const plane = await planeFor(t, gitlab, gists, {})
-  for (const source of [{ type: 'gitlab', group: 'acme' }, { type: 'gitlab', project: 'acme/api' }, { type: 'github', gists: 'bob' }]) {
+  for (const source of [{ type: 'gitlab', group: 'acme' }, { type: 'gitlab', project: 'acme/api' }, { type: 'github', gists: 'bob' }, { type: 'github', org: 'acme' }]) {
     const res = await plane.call('POST', '/v1/scans', plane.keys.admin, { source })
     t.equal(res.statusCode, 202)
     const scan = await finished(plane, res.json().id as number)

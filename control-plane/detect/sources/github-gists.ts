@@ -7,7 +7,8 @@ import { GitHubError } from '../../../lib/errors.js'
 import { gitSource, type GitState } from './git.js'
 import type { Progress, ScanItem, SourceLimits } from './source.js'
 import type { ReachPolicy } from './reach.js'
-import { cloneAllowed, openWebApi, webAddress, type WebApi } from './web-api.js'
+import { openGitHubApi } from './github.js'
+import { cloneAllowed, webAddress, type WebApi } from './web-api.js'
 
 /** Options of a gists source. */
 export interface GistSourceOptions {
@@ -53,23 +54,6 @@ export function gistFileAnchor(file: string): string {
 
 const USER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
 
-function openGitHub(options: GistSourceOptions): Promise<WebApi> {
-  const headers: Record<string, string> = {
-    accept: 'application/vnd.github+json',
-    'x-github-api-version': '2022-11-28',
-    'user-agent': 'leakgate-scan',
-  }
-  if (options.token !== undefined && options.token !== '') headers.authorization = `Bearer ${options.token}`
-  return openWebApi({
-    apiUrl: options.apiUrl ?? 'https://api.github.com',
-    headers,
-    reach: options.reach,
-    maxRateLimitWait: options.maxRateLimitWait ?? 900,
-    tokenVariable: 'LEAKGATE_GITHUB_TOKEN',
-    fail: (message, opts) => new GitHubError(message, opts),
-  })
-}
-
 function checkUser(user: string): void {
   if (!USER.test(user)) throw new GitHubError(`give a user name (letters, digits, '-'), got ${JSON.stringify(user)}`)
 }
@@ -77,7 +61,7 @@ function checkUser(user: string): void {
 /** Lists a user's public gists, following pagination and honouring rate limits. */
 export async function listGists(options: GistSourceOptions, api?: WebApi): Promise<Gist[]> {
   checkUser(options.user)
-  const client = api ?? await openGitHub(options)
+  const client = api ?? await openGitHubApi(options)
   try {
     const first = `${client.api}/users/${encodeURIComponent(options.user)}/gists?per_page=100`
     const gists: Gist[] = []
@@ -99,7 +83,7 @@ export async function listGists(options: GistSourceOptions, api?: WebApi): Promi
 /** Yields the texts of every listed gist; `state` receives each gist's ref commits. */
 export async function* gistSource(options: GistSourceOptions, progress: Progress, state: Record<string, GitState> = {}): AsyncGenerator<ScanItem> {
   checkUser(options.user)
-  const api = await openGitHub(options)
+  const api = await openGitHubApi(options)
   let gists: Gist[]
   try {
     gists = await listGists(options, api)

@@ -7,7 +7,6 @@
  */
 import { isIP, type LookupFunction } from 'node:net'
 import { Agent, fetch, type Response } from 'undici'
-import { nextLink } from './github.js'
 import { checkRemote, redactUrl, type ReachPolicy } from './reach.js'
 
 /** How to reach one API. */
@@ -148,6 +147,16 @@ export async function openWebApi(options: WebApiOptions): Promise<WebApi> {
       await dispatcher?.close()
     },
   }
+}
+
+/** The next page's URL from a `Link` header, if any. */
+export function nextLink(link: string | null): string | undefined {
+  if (link === null) return undefined
+  for (const part of link.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part)
+    if (m !== null) return m[1]
+  }
+  return undefined
 }
 
 /** Requests left, in GitHub's (`x-ratelimit-remaining`) or GitLab's (`ratelimit-remaining`) header. */
