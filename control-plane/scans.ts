@@ -210,8 +210,8 @@ export class ScanService {
   /**
    * Scans each configured source now and then every `intervalSeconds`, skipping a source whose
    * previous scan is still running. Timers do not keep the process alive. Returns the sources it
-   * cannot scan (a gitlab source without group, user or project, a git source without url or with a credential in it...), for the
-   * caller to report.
+   * cannot scan (a gitlab source without group, user or project, a git source without url or with a
+   * credential in it...), for the caller to report.
    */
   schedule(sources: readonly ScanSourceConfig[], timing: ScheduleTiming = {}): ScanSourceConfig[] {
     const skipped: ScanSourceConfig[] = []
