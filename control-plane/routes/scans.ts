@@ -1,8 +1,9 @@
 /**
  * `/v1/scans`: start a scan of a directory, a git repository, a GitHub organisation/user, a GitHub
  * user's gists, or a GitLab group/user/project on the control plane, or hand over findings a
- * `leakgate scan --push` made; read a scan's progress and findings. Findings carry hashes and previews only: a body with a raw secret (`secret`, or a
- * preview longer than 4 + 4 characters) is refused. The scans themselves, and the schedule of
+ * `leakgate scan --push` made; read a scan's progress and findings. Findings carry hashes and
+ * previews only: a body with a raw secret (`secret`, or a preview longer than 4 + 4 characters) is
+ * refused. The scans themselves, and the schedule of
  * `scanSources`, are the scans service's (control-plane/scans.ts).
  */
 import type { FastifyPluginAsync } from 'fastify'
