@@ -140,6 +140,12 @@ t.test('with reach rules: an API on a forbidden address is not asked, and clone 
   t.equal(progress.repos, 0)
   t.equal(progress.skipped, 4, 'a file URL without allowed paths, another host (private, link-local), a URL with credentials: skipped')
   t.equal(internal.connections(), 0, 'nothing connects to the private address a clone URL named')
+
+  // An API named by a host name: resolved and checked, then reached at the addresses checked.
+  const byName = gl.api.replace('127.0.0.1', 'localhost')
+  const listed = await listProjects({ group: 'acme', apiUrl: byName, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 }, reach: { allowedHosts: ['127.0.0.0/8', '::1'] } })
+  t.equal(listed.length, 4, 'listed through the pinned addresses')
+  await t.rejects(listProjects({ group: 'acme', apiUrl: byName, history: false, cacheDir: '/nonexistent', limits: { maxFileSize: 1 }, reach: { allowedHosts: ['localhost'] } }), { code: 'LEAKGATE_ERR_GITLAB' }, 'a name entry does not make a loopback address allowed')
 })
 
 t.test('the token is sent to the API only: never to git, never in an error or a diagnostic', async (t) => {
