@@ -25,7 +25,7 @@ import scanRoutes from './routes/scans.js'
 import sightingRoutes from './routes/sightings.js'
 import statsRoutes from './routes/stats.js'
 import syncRoutes from './routes/sync.js'
-import { githubAccessFromEnv, ScanService, type ScanServiceOptions, type ScheduleTiming } from './scans.js'
+import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService, type ScanServiceOptions, type ScheduleTiming } from './scans.js'
 import { Store } from './store/store.js'
 import { SyncService } from './sync.js'
 import { formatSchemaErrors, validatorCompiler } from './validation.js'
@@ -61,7 +61,7 @@ export interface ControlPlaneDeps {
   /** A logger of the caller's (tests capture lines with it); wins over `logger`. */
   loggerInstance?: FastifyBaseLogger
   /** Options of the scans service (where repositories are mirrored, GitHub access) and the schedule's timing. */
-  scans?: Partial<Pick<ScanServiceOptions, 'cacheDir' | 'github'>> & { schedule?: ScheduleTiming }
+  scans?: Partial<Pick<ScanServiceOptions, 'cacheDir' | 'github' | 'gitlab'>> & { schedule?: ScheduleTiming }
 }
 
 declare module 'fastify' {
@@ -118,6 +118,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   const scans = await ScanService.open(store, {
     cacheDir: deps.scans?.cacheDir ?? join(config.dataDir, 'scan-cache'),
     github: deps.scans?.github ?? githubAccessFromEnv(process.env),
+    gitlab: deps.scans?.gitlab ?? gitlabAccessFromEnv(process.env),
     actor: 'scanner',
     onError: (err, source) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, sourceType: source.type }, 'scan failed'),
     onDiagnostic: (text, source) => app.log.warn({ git: text.slice(0, 1000), sourceType: source.type }, 'scan: git failed on a remote repository'),
@@ -190,7 +191,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   }
   await app.register(scanRoutes, { ...ctx, scans })
   for (const skipped of scans.schedule(config.scanSources, deps.scans?.schedule)) {
-    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with a url that carries no credential, github with org or user); skipped')
+    app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with a url that carries no credential, github with org, user or gists, gitlab with group, user or project); skipped')
   }
   await app.register(consolePlugin)
   return app

@@ -18,6 +18,11 @@ export interface ScanSourceConfig {
   path?: string
   org?: string
   user?: string
+  /** github: the user whose gists are scanned. */
+  gists?: string
+  /** gitlab: a group's full path (its subgroups are scanned too), or one project's. */
+  group?: string
+  project?: string
   history?: boolean
   intervalSeconds?: number
 }
@@ -123,6 +128,9 @@ export const controlPlaneSchema: ConfigSchema = {
           path: { type: 'string', minLength: 1, maxLength: 4096 },
           org: { type: 'string', minLength: 1, maxLength: 200 },
           user: { type: 'string', minLength: 1, maxLength: 200 },
+          gists: { type: 'string', minLength: 1, maxLength: 200 },
+          group: { type: 'string', minLength: 1, maxLength: 1024 },
+          project: { type: 'string', minLength: 1, maxLength: 1024 },
           history: { type: 'boolean', default: false },
           intervalSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000, default: 3600 },
         },

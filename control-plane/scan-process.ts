@@ -2,7 +2,7 @@
  * Runs one scan in a child process of its own (control-plane/scan-worker.ts): a heap limit
  * (`--max-old-space-size`), a wall-clock limit, a process group that a timeout or the control
  * plane's shutdown kills whole (the scan and its git processes), and an environment that carries
- * no Leakgate key and no GitHub token (the token, when there is one, goes over IPC).
+ * no Leakgate key and no GitHub or GitLab token (a token, when there is one, goes over IPC).
  */
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'

@@ -2,15 +2,15 @@
  * A scan's own process: the control plane forks one per scan (control-plane/scan-process.ts), so a
  * scan's reads, regular expressions and git processes never hold the API's event loop, its memory is
  * capped by the child's heap limit, and ending the scan (timeout, shutdown) is killing a process
- * group. It gets its one request over IPC (the GitHub token comes that way, never through the
- * environment), answers progress, git diagnostics and the result, and exits.
+ * group. It gets its one request over IPC (the GitHub and GitLab tokens come that way, never through
+ * the environment), answers progress, git diagnostics and the result, and exits.
  */
 import { scanSource, type Progress, type ScanOptions, type ScanResult, type ScanSourceSpec } from './detect/index.js'
 
 /** What the control plane asks of a scan process. */
 export interface ScanRequest {
   source: ScanSourceSpec
-  options: Pick<ScanOptions, 'cacheDir' | 'github' | 'since' | 'reach' | 'maxFindings' | 'maxBytes'>
+  options: Pick<ScanOptions, 'cacheDir' | 'github' | 'gitlab' | 'since' | 'reach' | 'maxFindings' | 'maxBytes'>
 }
 
 /** What a scan process tells the control plane. */

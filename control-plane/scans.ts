@@ -23,6 +23,7 @@ export interface ScanServiceOptions {
   /** Where remote repositories are mirrored. */
   cacheDir: string
   github?: ScanOptions['github']
+  gitlab?: ScanOptions['gitlab']
   /** Actor written in the audit log for leaks the scanner creates. */
   actor?: string
   /** Called when a background scan fails (the message is in the scan record too). */
@@ -67,12 +68,22 @@ export function githubAccessFromEnv(env: NodeJS.ProcessEnv): NonNullable<ScanOpt
   }
 }
 
+/** GitLab access from the environment: `LEAKGATE_GITLAB_API_URL`, `LEAKGATE_GITLAB_TOKEN` or `GITLAB_TOKEN`. */
+export function gitlabAccessFromEnv(env: NodeJS.ProcessEnv): NonNullable<ScanOptions['gitlab']> {
+  const token = env.LEAKGATE_GITLAB_TOKEN || env.GITLAB_TOKEN
+  return {
+    ...(env.LEAKGATE_GITLAB_API_URL ? { apiUrl: env.LEAKGATE_GITLAB_API_URL } : {}),
+    ...(token ? { token } : {}),
+  }
+}
+
 /** A stable key naming a source, for `scan_state`. */
 export function sourceKey(source: ScanSourceSpec): string {
   switch (source.type) {
     case 'dir': return `dir:${source.path}`
     case 'git': return `git:${source.url}${source.history === true ? ':history' : ''}`
-    case 'github': return `github:${'org' in source ? `org:${source.org}` : `user:${source.user}`}${source.history === true ? ':history' : ''}`
+    case 'github': return `github:${'org' in source ? `org:${source.org}` : 'gists' in source ? `gists:${source.gists}` : `user:${source.user}`}${source.history === true ? ':history' : ''}`
+    case 'gitlab': return `gitlab:${'group' in source ? `group:${source.group}` : 'user' in source ? `user:${source.user}` : `project:${source.project}`}${source.history === true ? ':history' : ''}`
   }
 }
 
@@ -137,6 +148,10 @@ export function toSpec(config: ScanSourceConfig): ScanSourceSpec | undefined {
   if (config.type === 'git' && config.url !== undefined) return { type: 'git', url: config.url, history }
   if (config.type === 'github' && config.org !== undefined) return { type: 'github', org: config.org, history }
   if (config.type === 'github' && config.user !== undefined) return { type: 'github', user: config.user, history }
+  if (config.type === 'github' && config.gists !== undefined) return { type: 'github', gists: config.gists, history }
+  if (config.type === 'gitlab' && config.group !== undefined) return { type: 'gitlab', group: config.group, history }
+  if (config.type === 'gitlab' && config.user !== undefined) return { type: 'gitlab', user: config.user, history }
+  if (config.type === 'gitlab' && config.project !== undefined) return { type: 'gitlab', project: config.project, history }
   return undefined
 }
 
@@ -208,8 +223,8 @@ export class ScanService {
   /**
    * Scans each configured source now and then every `intervalSeconds`, skipping a source whose
    * previous scan is still running. Timers do not keep the process alive. Returns the sources it
-   * cannot scan (a gitlab source, a git source without url or with a credential in it...), for the
-   * caller to report.
+   * cannot scan (a gitlab source without group, user or project, a git source without url or with a
+   * credential in it...), for the caller to report.
    */
   schedule(sources: readonly ScanSourceConfig[], timing: ScheduleTiming = {}): ScanSourceConfig[] {
     const skipped: ScanSourceConfig[] = []
@@ -252,13 +267,14 @@ export class ScanService {
     try {
       const since = await scans.state(key)
       if (this.#abort.signal.aborted) throw new Error(STOPPED)
-      const github = this.#options.github
+      const { github, gitlab } = this.#options
       // The scan runs in a process of its own: the API's event loop and memory are not its to take.
       const running = startScanProcess({
         source,
         options: {
           cacheDir: this.#options.cacheDir,
           ...(github === undefined ? {} : { github }),
+          ...(gitlab === undefined ? {} : { gitlab }),
           ...(since === undefined || source.type === 'dir' || source.history !== true ? {} : { since }),
           ...(reach === undefined ? {} : { reach }),
           maxFindings: this.#limits.maxFindings,

@@ -160,6 +160,9 @@ export const ScanRefusedError = define('LEAKGATE_ERR_SCAN_REFUSED', 'this source
 /** The GitHub API answered with an error or an unexpected body. */
 export const GitHubError = define('LEAKGATE_ERR_GITHUB', 'GitHub API: %s', 502)
 
+/** The GitLab API answered with an error or an unexpected body, or cannot be reached. */
+export const GitLabError = define('LEAKGATE_ERR_GITLAB', 'GitLab API: %s', 502)
+
 // ---------------------------------------------------------------------------------------------------
 // Store tools (`leakgate migrate`, `export`, `import`).
 

@@ -16,11 +16,13 @@ import type { Progress } from './sources/source.js'
 import { leakgateVersion } from '../../lib/version.js'
 
 const USAGE = `usage: leakgate scan <path or git URL> [options]
-       leakgate scan --github-org NAME | --github-user NAME [options]
+       leakgate scan --github-org NAME | --github-user NAME | --github-gists USER [options]
+       leakgate scan --gitlab-group PATH | --gitlab-user NAME | --gitlab-project PATH [options]
 
 Finds leaked credentials in a directory, a git repository (with --history: every commit of
-every branch and tag, deleted files and commit messages) or the public repositories of a
-GitHub organisation or user. Exit code: 1 secrets found, 0 none, 2 error.
+every branch and tag, deleted files and commit messages), the public repositories of a GitHub
+organisation or user, a GitHub user's public gists, or the public projects of a GitLab group
+(subgroups included) or user, or one GitLab project. Exit code: 1 secrets found, 0 none, 2 error.
 
 options:
   --history              read the whole git history, not only the current files
@@ -34,12 +36,14 @@ options:
   --max-file-size BYTES  skip larger files (LEAKGATE_SCAN_MAX_FILE_SIZE, 10 MiB)
   --cache-dir DIR        where remote repositories are mirrored (LEAKGATE_SCAN_CACHE_DIR)
   --github-api-url URL   GitHub API base, for GitHub Enterprise (LEAKGATE_GITHUB_API_URL)
-  --github-max-wait S    longest wait for a rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
+  --github-max-wait S    longest wait for a GitHub or GitLab rate-limit reset (LEAKGATE_GITHUB_MAX_WAIT)
+  --gitlab-api-url URL   GitLab API base, for a self-managed GitLab (LEAKGATE_GITLAB_API_URL,
+                         https://gitlab.com/api/v4)
   --jobs N               threads scanning a directory's files (default: the cores, at most 4;
                          a directory under 2 MiB is scanned on one)
   --list-kinds           print the kinds of secret the built-in rules find, and exit
   --quiet                no progress on standard error
-GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN.`
+GitHub token: LEAKGATE_GITHUB_TOKEN or GITHUB_TOKEN. GitLab token: LEAKGATE_GITLAB_TOKEN or GITLAB_TOKEN.`
 
 /** Runs `leakgate scan`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -64,6 +68,11 @@ export async function main(argv: string[]): Promise<number> {
         'github-max-wait': { type: 'string' },
         'github-org': { type: 'string' },
         'github-user': { type: 'string' },
+        'github-gists': { type: 'string' },
+        'gitlab-api-url': { type: 'string' },
+        'gitlab-group': { type: 'string' },
+        'gitlab-user': { type: 'string' },
+        'gitlab-project': { type: 'string' },
         quiet: { type: 'boolean' },
         jobs: { type: 'string' },
         'list-kinds': { type: 'boolean' },
@@ -88,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
       flags: {
         rules: v.rules, 'cache-dir': v['cache-dir'], 'max-file-size': v['max-file-size'], 'control-plane': v['control-plane'],
         'github-api-url': v['github-api-url'], 'github-max-wait': v['github-max-wait'], 'ignore-file': v['ignore-file'],
+        'gitlab-api-url': v['gitlab-api-url'],
       },
     })
     if (v['list-kinds'] === true) {
@@ -115,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
         maxFileSize: config.maxFileSize,
         cacheDir: config.cacheDir,
         github: { apiUrl: config.githubApiUrl, ...(config.githubToken === undefined ? {} : { token: config.githubToken }), maxRateLimitWait: config.maxRateLimitWait },
+        gitlab: { apiUrl: config.gitlabApiUrl, ...(config.gitlabToken === undefined ? {} : { token: config.gitlabToken }), maxRateLimitWait: config.maxRateLimitWait },
         onProgress: progress.update,
       })
     } finally {
@@ -143,12 +154,24 @@ function usageError(message: string): Error {
   return Object.assign(new Error(message), { code: 'USAGE' })
 }
 
-function sourceOf(positionals: string[], v: { history?: boolean; 'github-org'?: string; 'github-user'?: string }): ScanSourceSpec {
+/** The flags that name a hosted source, and the source each makes. */
+const HOSTED = {
+  'github-org': (org: string, history: boolean): ScanSourceSpec => ({ type: 'github', org, history }),
+  'github-user': (user: string, history: boolean): ScanSourceSpec => ({ type: 'github', user, history }),
+  'github-gists': (gists: string, history: boolean): ScanSourceSpec => ({ type: 'github', gists, history }),
+  'gitlab-group': (group: string, history: boolean): ScanSourceSpec => ({ type: 'gitlab', group, history }),
+  'gitlab-user': (user: string, history: boolean): ScanSourceSpec => ({ type: 'gitlab', user, history }),
+  'gitlab-project': (project: string, history: boolean): ScanSourceSpec => ({ type: 'gitlab', project, history }),
+} as const
+
+function sourceOf(positionals: string[], v: { history?: boolean } & Partial<Record<keyof typeof HOSTED, string>>): ScanSourceSpec {
   const history = v.history === true
-  if (v['github-org'] !== undefined || v['github-user'] !== undefined) {
-    if (positionals.length > 0) throw usageError('give either a path or URL, or --github-org/--github-user, not both')
-    if (v['github-org'] !== undefined && v['github-user'] !== undefined) throw usageError('give --github-org or --github-user, not both')
-    return v['github-org'] !== undefined ? { type: 'github', org: v['github-org'], history } : { type: 'github', user: v['github-user']!, history }
+  const hosted = (Object.keys(HOSTED) as Array<keyof typeof HOSTED>).filter((flag) => v[flag] !== undefined)
+  if (hosted.length > 0) {
+    if (positionals.length > 0) throw usageError(`give either a path or URL, or --${hosted[0]}, not both`)
+    if (hosted.length > 1) throw usageError(`give one of ${hosted.map((f) => `--${f}`).join(', ')}, not several`)
+    const flag = hosted[0]!
+    return HOSTED[flag](v[flag]!, history)
   }
   if (positionals.length !== 1) throw usageError('give one path or git URL to scan')
   const target = positionals[0]!

@@ -15,6 +15,8 @@ import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem, type SourceL
 import { dirFiles, dirSource, type DirFile } from './sources/dir.js'
 import { gitSource, type GitState } from './sources/git.js'
 import { githubSource, type GitHubState } from './sources/github.js'
+import { gistSource } from './sources/github-gists.js'
+import { gitlabSource } from './sources/gitlab.js'
 import { checkLocalPath, type ReachPolicy } from './sources/reach.js'
 import { allowlistSources, scanDirBatch, scanThreadsFor, scanThreadsStarted, type FileOutcome, type RuleSources } from './scan-threads.js'
 export { closeScanThreads } from './scan-threads.js'
@@ -30,6 +32,10 @@ export type ScanSourceSpec =
   | { type: 'git'; url: string; history?: boolean }
   | { type: 'github'; org: string; history?: boolean }
   | { type: 'github'; user: string; history?: boolean }
+  | { type: 'github'; gists: string; history?: boolean }
+  | { type: 'gitlab'; group: string; history?: boolean }
+  | { type: 'gitlab'; user: string; history?: boolean }
+  | { type: 'gitlab'; project: string; history?: boolean }
 
 /** What a scan leaves for the next scan of the same source. */
 export interface ScanState {
@@ -37,7 +43,7 @@ export interface ScanState {
   tips?: string[]
   /** git: fingerprints from the repository's `.leakgateignore`. */
   ignore?: string[]
-  /** github: the same, per repository (`acme/api`). */
+  /** github, gitlab: the same, per repository (`acme/api`, `acme/platform/api`, `gist:ID`). */
   repos?: Record<string, GitState>
 }
 
@@ -58,6 +64,8 @@ export interface ScanOptions {
   /** Where remote repositories are mirrored; default `$TMPDIR/leakgate-scan-cache`. */
   cacheDir?: string
   github?: { apiUrl?: string; token?: string; maxRateLimitWait?: number; includeForks?: boolean }
+  /** GitLab access: API base (default https://gitlab.com/api/v4) and token (sent as `PRIVATE-TOKEN`). */
+  gitlab?: { apiUrl?: string; token?: string; maxRateLimitWait?: number; includeForks?: boolean }
   /** State from the previous scan of this source: only new commits are read. */
   since?: ScanState
   /** Called as the scan goes, after each file or commit message. */
@@ -91,7 +99,8 @@ export interface ScanResult {
 }
 
 /**
- * Scans a directory, a git repository or a GitHub organisation/user.
+ * Scans a directory, a git repository, a GitHub organisation's or user's repositories, a GitHub
+ * user's gists, or a GitLab group's, user's or single project.
  * @throws RulesError, SourceError, GitHubError (codes LEAKGATE_ERR_*) when the scan cannot run.
  */
 export async function scanSource(source: ScanSourceSpec, options: ScanOptions = {}): Promise<ScanResult> {
@@ -130,7 +139,21 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
     case 'github': {
       const repos: GitHubState = {}
       state.repos = repos
-      const since = options.since?.repos === undefined ? undefined : Object.fromEntries(Object.entries(options.since.repos).map(([k, v]) => [k, v.tips]))
+      const since = sinceOfRepos(options.since)
+      if ('gists' in source) {
+        items = gistSource({
+          user: source.gists,
+          history: source.history ?? false,
+          cacheDir,
+          limits,
+          ...(options.github?.apiUrl === undefined ? {} : { apiUrl: options.github.apiUrl }),
+          ...(options.github?.token === undefined ? {} : { token: options.github.token }),
+          ...(options.github?.maxRateLimitWait === undefined ? {} : { maxRateLimitWait: options.github.maxRateLimitWait }),
+          ...(since === undefined ? {} : { since }),
+          ...reach,
+        }, progress, repos)
+        break
+      }
       items = githubSource({
         ...('org' in source ? { org: source.org } : { user: source.user }),
         history: source.history ?? false,
@@ -140,6 +163,25 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
         ...(options.github?.token === undefined ? {} : { token: options.github.token }),
         ...(options.github?.maxRateLimitWait === undefined ? {} : { maxRateLimitWait: options.github.maxRateLimitWait }),
         ...(options.github?.includeForks === undefined ? {} : { includeForks: options.github.includeForks }),
+        ...(since === undefined ? {} : { since }),
+        ...reach,
+      }, progress, repos)
+      break
+    }
+    case 'gitlab': {
+      const repos: Record<string, GitState> = {}
+      state.repos = repos
+      const since = sinceOfRepos(options.since)
+      const gitlab = options.gitlab
+      items = gitlabSource({
+        ...('group' in source ? { group: source.group } : 'user' in source ? { user: source.user } : { project: source.project }),
+        history: source.history ?? false,
+        cacheDir,
+        limits,
+        ...(gitlab?.apiUrl === undefined ? {} : { apiUrl: gitlab.apiUrl }),
+        ...(gitlab?.token === undefined ? {} : { token: gitlab.token }),
+        ...(gitlab?.maxRateLimitWait === undefined ? {} : { maxRateLimitWait: gitlab.maxRateLimitWait }),
+        ...(gitlab?.includeForks === undefined ? {} : { includeForks: gitlab.includeForks }),
         ...(since === undefined ? {} : { since }),
         ...reach,
       }, progress, repos)
@@ -175,6 +217,11 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   for (const f of state.ignore ?? []) ignore.add(f)
   for (const repo of Object.values(state.repos ?? {})) for (const f of repo.ignore ?? []) ignore.add(f)
   return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
+}
+
+/** Per repository, the commits an earlier scan read (organisation, group and gists scans). */
+function sinceOfRepos(since: ScanState | undefined): Record<string, string[]> | undefined {
+  return since?.repos === undefined ? undefined : Object.fromEntries(Object.entries(since.repos).map(([k, v]) => [k, v.tips]))
 }
 
 function threadSources(options: Pick<ScanOptions, 'rulesFiles' | 'allowlist' | 'showSecrets'>): RuleSources | undefined {

@@ -13,6 +13,8 @@ export interface ScanConfig {
   apiKey?: string
   githubApiUrl: string
   githubToken?: string
+  gitlabApiUrl: string
+  gitlabToken?: string
   maxRateLimitWait: number
   ignoreFile?: string
 }
@@ -29,7 +31,9 @@ export const scanConfigSchema: ConfigSchema = {
     apiKey: { type: 'string', description: 'admin API key for --push', 'x-env': 'LEAKGATE_API_KEY', 'x-secret': true },
     githubApiUrl: { type: 'string', description: 'GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)', default: 'https://api.github.com', pattern: '^https?://', 'x-env': 'LEAKGATE_GITHUB_API_URL', 'x-flag': 'github-api-url' },
     githubToken: { type: 'string', description: 'GitHub token (GITHUB_TOKEN is read too)', 'x-env': 'LEAKGATE_GITHUB_TOKEN', 'x-secret': true },
-    maxRateLimitWait: { type: 'integer', description: 'longest wait, in seconds, for a GitHub rate-limit reset', default: 900, minimum: 0, 'x-env': 'LEAKGATE_GITHUB_MAX_WAIT', 'x-flag': 'github-max-wait' },
+    gitlabApiUrl: { type: 'string', description: 'GitLab REST API base URL (self-managed: https://HOST/api/v4)', default: 'https://gitlab.com/api/v4', pattern: '^https?://', 'x-env': 'LEAKGATE_GITLAB_API_URL', 'x-flag': 'gitlab-api-url' },
+    gitlabToken: { type: 'string', description: 'GitLab token, sent as PRIVATE-TOKEN (GITLAB_TOKEN is read too)', 'x-env': 'LEAKGATE_GITLAB_TOKEN', 'x-secret': true },
+    maxRateLimitWait: { type: 'integer', description: 'longest wait, in seconds, for a GitHub or GitLab rate-limit reset', default: 900, minimum: 0, 'x-env': 'LEAKGATE_GITHUB_MAX_WAIT', 'x-flag': 'github-max-wait' },
     ignoreFile: { type: 'string', description: 'a .leakgateignore file of fingerprints to leave out', 'x-env': 'LEAKGATE_IGNORE_FILE', 'x-flag': 'ignore-file' },
   },
 }
@@ -38,6 +42,7 @@ export const scanConfigSchema: ConfigSchema = {
 export function loadScanConfig(sources: ConfigSources): Readonly<ScanConfig> {
   const env = { ...(sources.env ?? {}) }
   if ((env.LEAKGATE_GITHUB_TOKEN ?? '') === '' && (env.GITHUB_TOKEN ?? '') !== '') env.LEAKGATE_GITHUB_TOKEN = env.GITHUB_TOKEN
+  if ((env.LEAKGATE_GITLAB_TOKEN ?? '') === '' && (env.GITLAB_TOKEN ?? '') !== '') env.LEAKGATE_GITLAB_TOKEN = env.GITLAB_TOKEN
   if ((env.LEAKGATE_API_KEY ?? '') === '' && (env.LEAKGATE_ADMIN_KEY ?? '') !== '') env.LEAKGATE_API_KEY = env.LEAKGATE_ADMIN_KEY
   return loadConfig<ScanConfig>(scanConfigSchema, { ...sources, env })
 }

@@ -1,8 +1,9 @@
 /**
- * `/v1/scans`: start a scan of a directory, a git repository or a GitHub organisation/user on the
- * control plane, or hand over findings a `leakgate scan --push` made; read a scan's progress and
- * findings. Findings carry hashes and previews only: a body with a raw secret (`secret`, or a
- * preview longer than 4 + 4 characters) is refused. The scans themselves, and the schedule of
+ * `/v1/scans`: start a scan of a directory, a git repository, a GitHub organisation/user, a GitHub
+ * user's gists, or a GitLab group/user/project on the control plane, or hand over findings a
+ * `leakgate scan --push` made; read a scan's progress and findings. Findings carry hashes and
+ * previews only: a body with a raw secret (`secret`, or a preview longer than 4 + 4 characters) is
+ * refused. The scans themselves, and the schedule of
  * `scanSources`, are the scans service's (control-plane/scans.ts).
  */
 import type { FastifyPluginAsync } from 'fastify'
@@ -11,6 +12,7 @@ import type { RouteContext } from '../context.js'
 import { isAbsolute } from 'node:path'
 import { BadRequestError, NotFoundError, ScanRefusedError } from '../../lib/errors.js'
 import type { ScanConfig } from '../config.js'
+import { isGitLabPath, isGitLabUser } from '../detect/sources/gitlab.js'
 import { localPathOf, PATH_REFUSED, pathAllowed, REMOTE_PROTOCOLS, urlHasCredential } from '../detect/sources/reach.js'
 import type { ScanSourceSpec } from '../detect/index.js'
 import type { Finding } from '../detect/findings.js'
@@ -22,16 +24,24 @@ export interface ScanRouteOptions extends RouteContext {
   scans: ScanService
 }
 
+const GITHUB_NAME = '^[A-Za-z0-9][A-Za-z0-9-]*$'
+/** A GitLab group or project path: segments that do not start with '.' or '-', joined by '/'. */
+const GITLAB_PATH = '^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$'
+
 const sourceInput = {
   type: 'object',
   additionalProperties: false,
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['dir', 'git', 'github'] },
+    type: { type: 'string', enum: ['dir', 'git', 'github', 'gitlab'] },
     path: { type: 'string', minLength: 1, maxLength: 4096, format: 'text' },
     url: { type: 'string', minLength: 1, maxLength: 2048, format: 'text' },
-    org: { type: 'string', minLength: 1, maxLength: 39, pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
-    user: { type: 'string', minLength: 1, maxLength: 39, pattern: '^[A-Za-z0-9][A-Za-z0-9-]*$' },
+    org: { type: 'string', minLength: 1, maxLength: 39, pattern: GITHUB_NAME },
+    // A GitHub user name, or a GitLab one (which may hold '_' and '.'): checkSource tells them apart.
+    user: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' },
+    gists: { type: 'string', minLength: 1, maxLength: 39, pattern: GITHUB_NAME },
+    group: { type: 'string', minLength: 1, maxLength: 1024, pattern: GITLAB_PATH },
+    project: { type: 'string', minLength: 1, maxLength: 1024, pattern: GITLAB_PATH },
     history: { type: 'boolean' },
   },
 } as const
@@ -112,10 +122,16 @@ function checkSource(source: Record<string, unknown>): ScanSourceSpec {
     case 'git':
       if (fields !== 'url') throw new BadRequestError('a git source takes {"type": "git", "url": "https://… or /path", "history"?: true}')
       return { type: 'git', url: source.url as string, history: source.history === true }
+    case 'gitlab':
+      if (fields === 'group' && isGitLabPath(source.group as string)) return { type: 'gitlab', group: source.group as string, history: source.history === true }
+      if (fields === 'user' && isGitLabUser(source.user as string)) return { type: 'gitlab', user: source.user as string, history: source.history === true }
+      if (fields === 'project' && isGitLabPath(source.project as string)) return { type: 'gitlab', project: source.project as string, history: source.history === true }
+      throw new BadRequestError('a gitlab source takes {"type": "gitlab", "group": "acme/platform"}, {"type": "gitlab", "user": "bob"} or {"type": "gitlab", "project": "acme/platform/api"}')
     default:
       if (fields === 'org') return { type: 'github', org: source.org as string, history: source.history === true }
-      if (fields === 'user') return { type: 'github', user: source.user as string, history: source.history === true }
-      throw new BadRequestError('a github source takes {"type": "github", "org": "acme"} or {"type": "github", "user": "bob"}')
+      if (fields === 'user' && new RegExp(GITHUB_NAME).test(source.user as string) && (source.user as string).length <= 39) return { type: 'github', user: source.user as string, history: source.history === true }
+      if (fields === 'gists') return { type: 'github', gists: source.gists as string, history: source.history === true }
+      throw new BadRequestError('a github source takes {"type": "github", "org": "acme"}, {"type": "github", "user": "bob"} or {"type": "github", "gists": "bob"} (an organisation has no gists: name its users)')
   }
 }
 

@@ -36,10 +36,18 @@ export interface GitSourceOptions {
   repo?: string
   /** Web address of the repository for links (`https://github.com/acme/api`). */
   webUrl?: string
+  /** Links to a file at a commit and to a commit, where the host's differ from GitHub's `blob/` and `commit/` (GitLab, gists). */
+  links?: WebLinks
   /** What the scan may reach; undefined: anything (the CLI). */
   reach?: ReachPolicy
   /** Receives what git said when a remote failed (redacted), for the operator's log only. */
   onDiagnostic?: (text: string) => void
+}
+
+/** How a host links to a file's line at a commit, and to a commit. */
+export interface WebLinks {
+  blob: (commit: string, file: string, line: number) => string
+  commit: (commit: string) => string
 }
 
 /** What a git scan leaves for the next one. */
@@ -421,6 +429,10 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
   const cwd = await openRepository(options.url, options.cacheDir, options.reach, options.onDiagnostic)
   const sourceType = options.sourceType ?? 'git'
   const webUrl = options.webUrl ?? webUrlOf(options.url)
+  const links: WebLinks | undefined = options.links ?? (webUrl === undefined ? undefined : {
+    blob: (commit, file, line) => `${webUrl}/blob/${commit}/${file}#L${line}`,
+    commit: (commit) => `${webUrl}/commit/${commit}`,
+  })
   const { refs, head } = await listRefs(cwd)
   state.tips = [...new Set(refs.map((r) => r.commit))]
   if (refs.length === 0) return
@@ -432,7 +444,7 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
     commit,
     ...(branch === undefined ? {} : { branch }),
     ...(options.repo === undefined ? {} : { repo: options.repo }),
-    ...(webUrl === undefined ? {} : { url: (line: number) => (file === '(commit message)' ? `${webUrl}/commit/${commit}` : `${webUrl}/blob/${commit}/${file}#L${line}`) }),
+    ...(links === undefined ? {} : { url: (line: number) => (file === '(commit message)' ? links.commit(commit) : links.blob(commit, file, line)) }),
     inHistoryOnly,
   })
 

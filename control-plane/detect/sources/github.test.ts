@@ -134,3 +134,9 @@ t.test('the token goes to the API origin only, and clones come only from its hos
   t.same(findings, [])
   t.same(elsewhere, [])
 })
+
+t.test('with reach rules, an API on a forbidden address is asked nothing', async (t) => {
+  const gh = await fakeGitHub(t, [])
+  await t.rejects(scanSource({ type: 'github', org: 'acme' }, { cacheDir: tempDir(t, 'leakgate-gh-reach-'), github: { apiUrl: gh.api, token: 'secret-token-2' }, reach: { allowedHosts: ['*'] } }), { code: 'LEAKGATE_ERR_GITHUB', message: /not allowed \(scan\.allowedHosts\)/ })
+  t.same(gh.seen, [], 'loopback is not public: nothing sent, the token least of all')
+})
