@@ -31,12 +31,8 @@ const DEPLOY = join(ROOT, 'deploy')
 const PROMTOOL = process.env.LEAKGATE_PROMTOOL ?? 'promtool'
 
 /** Names the kit uses that other work of the same change adds to the code, and where. */
-const PENDING_ENV: Record<string, string> = {
-  LEAKGATE_DATABASE_URL: 'the PostgreSQL store (control plane, databaseUrl)',
-  LEAKGATE_WORKERS: 'the multi-core node (workers)',
-}
+const PENDING_ENV: Record<string, string> = {}
 const PENDING_COMMANDS: Record<string, string> = {
-  migrate: 'the PostgreSQL store (leakgate migrate)',
   'scan-worker': 'scan workers (leakgate scan-worker)',
 }
 
