@@ -90,6 +90,12 @@ export function bloomCapacity(n: number): number {
   return n + Math.max(4096, Math.ceil(n / 8))
 }
 
+/** A credential's hash as an index with these options holds it, in base64: a SHA-256, or a keyed hash with a hash key. */
+export function credentialHasher(options: IndexOptions): (credential: string) => string {
+  const key = options.hashKey
+  return key === undefined ? sha256Base64 : (credential) => keyedTokenBase64(key, credential)
+}
+
 /** The entry an index value word stands for. */
 export function decode(value: number): IndexEntry {
   return { action: (value & MONITOR_BIT) === 0 ? 'block' : 'monitor', leakId: value & LEAK_ID_MASK }
@@ -133,8 +139,7 @@ export class LeakIndex implements IndexReader {
     if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new TypeError(`cacheSize must be a non-negative integer, got ${String(cacheSize)}`)
     this.#cache = cacheSize > 0 ? new LRUCache<string, CachedVerdict>({ max: cacheSize }) : undefined
     this.#cacheMaxKeyLength = options.cacheMaxKeyLength ?? DEFAULTS.cacheMaxKeyLength
-    const key = options.hashKey
-    this.#hash = key === undefined ? sha256Base64 : (credential) => keyedTokenBase64(key, credential)
+    this.#hash = credentialHasher(options)
   }
 
   /** An index with no entries at revision 0. */
