@@ -4,7 +4,7 @@
  * whole, while changes are applied to the current index in place.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { LeakIndex, IndexEntry } from './leakdb/index.js'
+import type { IndexEntry, IndexReader } from './leakdb/index.js'
 import { extractCredentials, TOO_LONG, type CredentialPlan } from './credentials.js'
 import { collectReplaced } from './leakdb/collect.js'
 
@@ -15,34 +15,45 @@ export interface LookupStats {
   bloomFalsePositives: number
 }
 
-/** Holds the index the node enforces; `undefined` until one is loaded. */
+/**
+ * Holds the index the node enforces; `undefined` until one is loaded. While a reload runs it may be a
+ * snapshot file read in place (leakdb/snapshot-file.ts) rather than a loaded index.
+ */
 export class IndexHolder {
-  #index: LeakIndex | undefined
+  #index: IndexReader | undefined
   readonly #retired: LookupStats = { cacheHits: 0, cacheMisses: 0, bloomFalsePositives: 0 }
+  #collected: Promise<void> = Promise.resolve()
   /** When the index was last known current (ms since epoch), -1 before that ever happened. */
   lastSyncAt = -1
 
-  constructor(index?: LeakIndex) {
+  constructor(index?: IndexReader) {
     this.#index = index
   }
 
   /** The index in force, if any. */
-  get current(): LeakIndex | undefined {
+  get current(): IndexReader | undefined {
     return this.#index
   }
 
+  /** Settles once the index last replaced has been collected (its memory given back). */
+  get collected(): Promise<void> {
+    return this.#collected
+  }
+
   /**
-   * Puts a new index in force at once; requests in flight finish with the old one, whose memory is
-   * then collected (leakdb/collect.ts) rather than held until V8 next needs room.
+   * Puts a new index in force at once; requests in flight finish with the old one (a lookup is
+   * synchronous), whose file, if it has one, is then closed and whose memory is collected
+   * (leakdb/collect.ts) rather than held until V8 next needs room.
    */
-  swap(index: LeakIndex): void {
+  swap(index: IndexReader): void {
     const old = this.#index
     this.#index = index
     if (old !== undefined && old !== index) {
       this.#retired.cacheHits += old.stats.cacheHits
       this.#retired.cacheMisses += old.stats.cacheMisses
       this.#retired.bloomFalsePositives += old.stats.bloomFalsePositives
-      collectReplaced()
+      old.close?.()
+      this.#collected = collectReplaced()
     }
   }
 
