@@ -186,19 +186,22 @@ export class LeakIndex implements IndexReader {
   /**
    * Loads a snapshot file as `fromFileSync` does, without holding the event loop: reads of 1 MiB, and
    * the filter built in slices, with the loop free between them. For a node that serves meanwhile.
+   * @param checked what a check of this file's entries found (snapshot-file.ts): its checksum and the
+   *   filter built from them. When the file's checksum is that one, they are the same bytes, so the
+   *   entries are not checked again and the filter is taken as it is; otherwise it is loaded as any file.
    */
-  static async fromFile(path: string | FileHandle, options: IndexOptions = {}): Promise<LeakIndex> {
-    if (typeof path !== 'string') return LeakIndex.#readFile(path, options)
+  static async fromFile(path: string | FileHandle, options: IndexOptions = {}, checked?: { checksum: Uint8Array; bloom: BlockedBloom }): Promise<LeakIndex> {
+    if (typeof path !== 'string') return LeakIndex.#readFile(path, options, checked)
     const file = await open(path, 'r')
     try {
-      return await LeakIndex.#readFile(file, options)
+      return await LeakIndex.#readFile(file, options, checked)
     } finally {
       await file.close()
     }
   }
 
   // From the file's start whatever its handle's position: a handle may have been read from before.
-  static async #readFile(file: FileHandle, options: IndexOptions): Promise<LeakIndex> {
+  static async #readFile(file: FileHandle, options: IndexOptions, checked?: { checksum: Uint8Array; bloom: BlockedBloom }): Promise<LeakIndex> {
     const decoder = new SnapshotDecoder({ size: (await file.stat()).size })
     let position = 0
     for (;;) {
@@ -209,7 +212,9 @@ export class LeakIndex implements IndexReader {
       position += bytesRead
       decoder.advance(bytesRead)
     }
-    return LeakIndex.#fromPartsAsync(decoder.end(), options)
+    const parts = decoder.end()
+    if (checked !== undefined && Buffer.from(decoder.checksum).equals(checked.checksum)) return new LeakIndex(parts, checked.bloom, options)
+    return LeakIndex.#fromPartsAsync(parts, options)
   }
 
   /**

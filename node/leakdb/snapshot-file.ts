@@ -62,6 +62,7 @@ export class SnapshotFileView implements IndexReader {
   readonly #hiAt: number
   readonly #loAt: number
   readonly #valuesAt: number
+  readonly #checksum: Uint8Array
   // One bucket's hi and lo words, read for a lookup (grown for a larger bucket).
   #hiWords = new Int32Array(64)
   #loWords = new Int32Array(64)
@@ -81,6 +82,7 @@ export class SnapshotFileView implements IndexReader {
     this.#hiAt = HEADER_SIZE + parts.offsets.byteLength
     this.#loAt = this.#hiAt + 4 * count
     this.#valuesAt = this.#loAt + 4 * count
+    this.#checksum = checked.checksum
   }
 
   /**
@@ -124,11 +126,13 @@ export class SnapshotFileView implements IndexReader {
   }
 
   /**
-   * Loads the file into an index (LeakIndex.fromFile through the open descriptor: checked again whole,
-   * the event loop free between reads), to put in force in the view's place.
+   * Loads the file into an index (LeakIndex.fromFile through the open descriptor, the event loop free
+   * between reads), to put in force in the view's place. The index takes over the view's filter when
+   * the file's checksum is still the one checked (a file rewritten in place meanwhile is loaded, and
+   * checked, as any other).
    */
   async load(): Promise<LeakIndex> {
-    return LeakIndex.fromFile(this.#file, this.#options)
+    return LeakIndex.fromFile(this.#file, this.#options, { checksum: this.#checksum, bloom: this.#bloom })
   }
 
   /** Closes the file; the view answers nothing after. */
