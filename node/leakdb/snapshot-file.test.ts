@@ -104,3 +104,22 @@ t.test('a bad file is refused as a load refuses it, and nothing stays open', asy
     await t.rejects(SnapshotFileView.open(file), { code: loadError }, `${what}: the view refuses it alike`)
   }
 })
+
+t.test('a file rewritten in place after the check is loaded as what it now holds, checked again', async (t) => {
+  const file = join(tempDir(t), 'x.snapshot')
+  const before = Array.from({ length: 500 }, () => rng.bytes(32))
+  const after = Array.from({ length: 700 }, () => rng.bytes(32))
+  writeFileSync(file, encodeParts(partsOf(before, 1)))
+  const view = await SnapshotFileView.open(file)
+  t.teardown(() => view.close())
+  writeFileSync(file, encodeParts(partsOf(after, 2))) // same inode: the open descriptor sees the new bytes
+  const index = await view.load()
+  t.equal(index.revision, 2)
+  t.equal(index.size, 700)
+  t.ok(after.every((d) => index.checkDigest(d) !== undefined), 'every entry of the new content is found')
+  t.ok(before.every((d) => index.checkDigest(d) === undefined), 'none of the old')
+  const corrupt = encodeParts(partsOf(after, 3))
+  corrupt[100]! ^= 1
+  writeFileSync(file, corrupt)
+  await t.rejects(view.load(), { code: 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM' }, 'a corrupt rewrite is refused')
+})
