@@ -5,7 +5,7 @@
  * streamed from a control plane (here a small stand-in serving the file, so the index need not be
  * written to a control plane's store first), then the same snapshot again while the first index serves
  * (a 410): its peak is taken from a VmHWM reset just before (`/proc/PID/clear_refs`), so it is the
- * reload's own, not the first load's. Also times `leakgate index build` for N hashes.
+ * reload's own, not the first load's; likewise `--index FILE` read again on SIGHUP. Also times `leakgate index build` for N hashes.
  *
  *   node --import ./scripts/register-ts.js bench/node-memory.bench.ts [--entries 10000000]
  *
@@ -152,6 +152,13 @@ async function measure(snapshot: string, entries: number): Promise<Row[]> {
     const load = await waitForLine(run, /enforcing the index file/)
     const s = await settled(run.child.pid!)
     rows.push({ how: '--index FILE', entries, ...s, load })
+    // SIGHUP: the file loaded again while its index serves.
+    if (!resetPeak(run.child.pid!)) console.log('VmHWM could not be reset: the reload row\'s peak is the process\'s')
+    const t0 = performance.now()
+    run.child.kill('SIGHUP')
+    await waitForLine(run, /reloaded the index file/)
+    const reload = (performance.now() - t0) / 1000
+    rows.push({ how: '--index FILE again (SIGHUP, old index serving)', entries, ...(await settled(run.child.pid!)), load: reload })
     await stop(run)
   }
   // 2. the cache folder, control plane away
