@@ -8,12 +8,17 @@
  * write safely) replace it by rename, which a watch on the old file would not survive, and a Kubernetes
  * ConfigMap swaps a symlinked folder beside it. So every event of the folder schedules a look, and the
  * look reloads only when the file's identity (device, inode, size, times) differs from the last one read.
+ *
+ * A reload never holds two indexes: the new file is opened once and checked whole while the old index
+ * serves, then read in place (leakdb/snapshot-file.ts) while the old index is let go and the new one
+ * loads from the same descriptor (a file renamed over it meanwhile does not change what is read).
  */
 import { statSync, watch, type FSWatcher, type Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { LeakIndex, type IndexOptions } from './leakdb/index.js'
+import { SnapshotFileView } from './leakdb/snapshot-file.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
 
@@ -31,7 +36,8 @@ export function readIndexFile(path: string, options: IndexOptions): LeakIndex {
 
 /**
  * Reads an index file in chunks straight into a new index, the event loop free between them, so the
- * node keeps answering while a large file loads. The one place a running node loads an index file.
+ * node keeps answering while a large file loads: a reload with no index in force (with one, the file
+ * is read in place meanwhile instead, see `IndexFileReloader`).
  * @throws a snapshot error (lib/errors.ts) or a file system error.
  */
 export async function loadIndexFileInBackground(path: string, options: IndexOptions): Promise<LeakIndex> {
@@ -160,16 +166,42 @@ export class IndexFileReloader {
     if (this.#closed) return undefined
     // Remembered even when refused, so other files' events in the folder do not log the same refusal again.
     this.#seen = identity
-    let index: LeakIndex
-    try {
-      // Two indexes are in memory until the swap: the old one serves while the new one builds.
-      index = await loadIndexFileInBackground(path, indexOptions)
-    } catch (err) {
-      counters.indexReloads.failed++
-      throw err
-    }
-    if (this.#closed) return undefined
     const previousRevision = holder.current?.revision ?? null
+    let index: LeakIndex
+    if (holder.current === undefined) {
+      try {
+        index = await loadIndexFileInBackground(path, indexOptions)
+      } catch (err) {
+        counters.indexReloads.failed++
+        throw err
+      }
+      if (this.#closed) return undefined
+    } else {
+      let view: SnapshotFileView
+      try {
+        view = await SnapshotFileView.open(path, indexOptions)
+      } catch (err) {
+        counters.indexReloads.failed++
+        throw err
+      }
+      if (this.#closed) {
+        view.close()
+        return undefined
+      }
+      // Checked whole: it goes in force, read in place, and the old index's memory is given back
+      // before the new one's is taken. From here the load completes even if the reloader is closed.
+      holder.swap(view)
+      await holder.collected
+      try {
+        index = await view.load()
+      } catch (err) {
+        // The view stays in force (the file as checked); the next event or SIGHUP loads it again.
+        this.#seen = undefined
+        counters.indexReloads.failed++
+        throw err
+      }
+      if (holder.current !== view) return undefined
+    }
     holder.swap(index)
     counters.indexReloads.ok++
     return { file: path, revision: index.revision, previousRevision, indexEntries: index.size }

@@ -19,6 +19,10 @@
  *   control plane's store was reset) is the next snapshot taken whatever its revision.
  * - A bad snapshot or change batch is refused and the index in force is kept (fail-static); so is the
  *   index whenever the control plane cannot be reached. Retries back off exponentially with jitter.
+ * - A snapshot taken while an index is in force never sits in memory beside it: it is written to the
+ *   cache folder and checked whole there while the old index serves, then read in place from that file
+ *   (leakdb/snapshot-file.ts) while the old index is let go and the new one loads. Only when the cache
+ *   folder cannot take it (not writable, disk full) is it loaded beside the old index, as a first one is.
  * - Persists: a new snapshot at once, the changes since it after `persistDebounceMs`. A snapshot that
  *   could not be written is written again before the next changes, and at `stop`.
  * - Heartbeats (`POST /v1/nodes/heartbeat`) every `heartbeatMs`.
@@ -27,12 +31,13 @@ import { Agent, request as httpRequest, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { isChangesFrame, MAX_WAIT_SECONDS, type Change } from '../protocol/changes.js'
 import type { Heartbeat } from '../protocol/heartbeat.js'
-import { IndexCache } from './leakdb/cache.js'
+import { IndexCache, StagingFailedError, type StagedSnapshot } from './leakdb/cache.js'
 import { LeakIndex, type IndexOptions } from './leakdb/index.js'
 import { HashKeyMismatchError, SyncError } from '../lib/errors.js'
 import { HASH_KEY_ID_HEADER } from '../protocol/token-hash.js'
-import { MAX_SNAPSHOT_BYTES, TRAILER_SIZE } from '../protocol/snapshot.js'
+import { MAX_SNAPSHOT_BYTES, TRAILER_SIZE, type DecodeLimits } from '../protocol/snapshot.js'
 import { parseSnapshotLocation, snapshotPath } from '../protocol/snapshot-url.js'
+import { SnapshotFileView } from './leakdb/snapshot-file.js'
 import { freeingAsRead } from './leakdb/collect.js'
 import type { NodeCounters } from './metrics.js'
 import type { IndexHolder } from './verdict.js'
@@ -93,6 +98,8 @@ export class SyncClient {
   /** A snapshot older than the index in force was just refused; a 410 since then means take the next one anyway. */
   #refusedOlder = false
   #failing = false
+  /** Whether a snapshot had to be loaded beside the index in force (cache folder not writable) already: said once at warn. */
+  #overlapSaid = false
   #heartbeatFailing = false
   #stopped = false
 
@@ -147,7 +154,8 @@ export class SyncClient {
     let attempt = 0
     while (!this.#stopped) {
       try {
-        if (this.#needSnapshot || this.#o.holder.current === undefined) await this.#fetchSnapshot()
+        // Changes apply to a loaded index only, never to a snapshot file read in place while it loads.
+        if (this.#needSnapshot || !(this.#o.holder.current instanceof LeakIndex)) await this.#fetchSnapshot()
         else await this.#pollChanges()
         attempt = 0
         if (this.#failing) {
@@ -211,7 +219,7 @@ export class SyncClient {
    * The snapshot's answer (200): at its immutable URL when the control plane names one, with what the
    * bytes must be; else (an older control plane, or the immutable fetch failed) from the control plane.
    */
-  async #snapshotAnswer(): Promise<{ res: Dispatcher.ResponseData; named?: { revision: number; digest: string } }> {
+  async #snapshotAnswer(): Promise<{ res: Dispatcher.ResponseData; named?: NamedSnapshot }> {
     const asked = await this.#get('/v1/sync/snapshot?redirect=true', {})
     if (asked.statusCode === 200) return { res: asked }
     if (asked.statusCode !== 307 && asked.statusCode !== 302 && asked.statusCode !== 303) throw await this.#statusError(asked, 'snapshot')
@@ -247,15 +255,36 @@ export class SyncClient {
     return { res: direct }
   }
 
-  async #fetchSnapshot(): Promise<void> {
-    const { holder, logger } = this.#o
+  async #requestSnapshot(): Promise<{ res: Dispatcher.ResponseData; limits: DecodeLimits; named?: NamedSnapshot }> {
     const { res, named } = await this.#snapshotAnswer()
+    const length = Number(res.headers['content-length'])
+    const limits = { maxBytes: MAX_SNAPSHOT_BYTES, ...(Number.isSafeInteger(length) && length >= 0 ? { size: length } : {}) }
+    return { res, limits, ...(named === undefined ? {} : { named }) }
+  }
+
+  async #fetchSnapshot(): Promise<void> {
+    const { res, limits, named } = await this.#requestSnapshot()
+    if (this.#o.holder.current === undefined) return this.#loadInMemory(res, limits, named)
+    try {
+      await this.#reloadThroughFile(res, limits, named)
+      return
+    } catch (err) {
+      if (!(err instanceof StagingFailedError)) throw err
+      const level = this.#overlapSaid ? 'debug' : 'warn'
+      this.#overlapSaid = true
+      this.#o.logger[level]({ err: { message: err.message }, cacheDir: this.#o.cacheDir }, 'cannot write the snapshot to the cache folder; loading it beside the index in force (both in memory until the swap)')
+    }
+    const again = await this.#requestSnapshot()
+    await this.#loadInMemory(again.res, again.limits, again.named)
+  }
+
+  /** Loads a snapshot straight into a new index: the first one, or beside the index in force when the cache folder cannot take it. */
+  async #loadInMemory(res: Dispatcher.ResponseData, limits: DecodeLimits, named: NamedSnapshot | undefined): Promise<void> {
+    const { holder, logger } = this.#o
     // Read into the new index's arrays as the body arrives, checksum computed on the way: the body is
     // never held whole, and the filter is built in slices that leave the event loop free between them.
     // The spent socket reads are freed as it goes (leakdb/collect.ts), or they would stay resident.
     // Throws on a bad snapshot (the body is then closed): the index in force stays.
-    const length = Number(res.headers['content-length'])
-    const limits = { maxBytes: MAX_SNAPSHOT_BYTES, ...(Number.isSafeInteger(length) && length >= 0 ? { size: length } : {}) }
     let index: LeakIndex
     const tail = new Tail()
     try {
@@ -265,17 +294,8 @@ export class SyncClient {
       throw err
     }
     if (this.#stopped) return
-    // The decoder checked the trailer against the bytes; the trailer must also be the one the URL named.
-    if (named !== undefined && (index.revision !== named.revision || tail.bytes.subarray(0, 16).toString('hex') !== named.digest)) {
-      throw new SyncError(`snapshot: the bytes served for revision ${named.revision} (digest ${named.digest}) are another snapshot (revision ${index.revision}); refused`)
-    }
-    const current = holder.current
-    if (current !== undefined && index.revision < current.revision && !this.#refusedOlder) {
-      this.#refusedOlder = true
-      this.#needSnapshot = false
-      logger.info({ revision: current.revision, snapshotRevision: index.revision }, 'the control plane served an older snapshot than the index in force; following the changes from the index in force')
-      return
-    }
+    checkNamed(named, index.revision, tail.bytes)
+    if (this.#refuseOlder(index.revision)) return
     this.#refusedOlder = false
     holder.swap(index)
     holder.lastSyncAt = Date.now()
@@ -286,6 +306,92 @@ export class SyncClient {
     this.#journal = []
     this.#unsavedSnapshot = index
     this.#persisting = this.#persisting.then(() => this.#saveSnapshot(index)).catch((err: unknown) => this.#logPersistError(err))
+  }
+
+  /**
+   * Takes a snapshot while an index is in force without holding two: written to the cache folder and
+   * checked whole (framing, checksum, then every entry) while the old index serves; then that file, read
+   * in place, is put in force, the old index let go (and collected), and the file loaded into the new
+   * index. A bad or older snapshot is refused before anything is let go.
+   * @throws {StagingFailedError} when the cache folder cannot take the snapshot (nothing changed then).
+   */
+  async #reloadThroughFile(res: Dispatcher.ResponseData, limits: DecodeLimits, named: NamedSnapshot | undefined): Promise<void> {
+    const { holder, logger, indexOptions } = this.#o
+    let staged: StagedSnapshot
+    const tail = new Tail()
+    try {
+      staged = await this.#cache.stageSnapshot(tail.through(freeingAsRead(res.body)), limits)
+    } catch (err) {
+      res.body.destroy()
+      throw err
+    }
+    let view: SnapshotFileView
+    try {
+      checkNamed(named, staged.checked.parts.revision, tail.bytes)
+      if (this.#stopped || this.#refuseOlder(staged.checked.parts.revision)) {
+        await this.#cache.discardStaged(staged)
+        return
+      }
+      view = await SnapshotFileView.open(staged.path, indexOptions, staged.checked)
+    } catch (err) {
+      await this.#cache.discardStaged(staged)
+      throw err
+    }
+    if (this.#stopped) {
+      view.close()
+      await this.#cache.discardStaged(staged)
+      return
+    }
+    // The snapshot is good. It becomes the cached one (queued after any write of the old one, which it
+    // replaces; the view reads its open descriptor, which the rename does not disturb), the journal of
+    // the old one is dropped, and the old index goes out of force.
+    this.#refusedOlder = false
+    clearTimeout(this.#persistTimer)
+    this.#persistTimer = undefined
+    this.#journal = []
+    this.#unsavedSnapshot = undefined
+    const adopted = this.#persisting.then(() => this.#cache.adoptSnapshot(staged)).then(() => true, (err: unknown) => {
+      this.#logPersistError(err)
+      return false
+    })
+    this.#persisting = adopted.then(() => {})
+    holder.swap(view)
+    holder.lastSyncAt = Date.now()
+    logger.info({ revision: view.revision, indexEntries: view.size }, 'enforcing the new snapshot from its file while it loads; the previous index is let go')
+    // The old index's memory back before the new one's is taken: that is the point of the view.
+    await holder.collected
+    let index: LeakIndex
+    try {
+      index = await view.load()
+    } catch (err) {
+      // The view, checked whole, stays in force; a fresh snapshot is fetched to replace it.
+      this.#needSnapshot = true
+      throw err
+    }
+    if (holder.current !== view) return
+    holder.swap(index)
+    this.#needSnapshot = false
+    logger.info({ revision: index.revision, indexEntries: index.size, indexBytes: index.byteLength }, 'loaded a snapshot from the control plane')
+    if (!(await adopted)) {
+      // The file could not be put in place: the index is written from its arrays, as a first snapshot is.
+      this.#unsavedSnapshot = index
+      this.#persisting = this.#persisting.then(() => this.#saveSnapshot(index)).catch((err: unknown) => this.#logPersistError(err))
+    }
+  }
+
+  /**
+   * Whether a snapshot at `revision` is refused as older than the index in force (served while the
+   * control plane builds a newer one); after a 410 that follows such a refusal, the next one is taken.
+   */
+  #refuseOlder(revision: number): boolean {
+    const current = this.#o.holder.current
+    if (current !== undefined && revision < current.revision && !this.#refusedOlder) {
+      this.#refusedOlder = true
+      this.#needSnapshot = false
+      this.#o.logger.info({ revision: current.revision, snapshotRevision: revision }, 'the control plane served an older snapshot than the index in force; following the changes from the index in force')
+      return true
+    }
+    return false
   }
 
   /**
@@ -300,7 +406,8 @@ export class SyncClient {
 
   async #pollChanges(): Promise<void> {
     const { holder } = this.#o
-    const index = holder.current as LeakIndex
+    const index = holder.current
+    if (!(index instanceof LeakIndex)) return
     const since = index.revision
     const res = await this.#get(`/v1/sync/changes?since=${since}&wait=${this.#o.waitSeconds}`, { accept: 'application/json' })
     if (res.statusCode === 410) {
@@ -424,6 +531,22 @@ export class SyncClient {
 }
 
 /** Passes a body's chunks through, keeping its last TRAILER_SIZE bytes: the snapshot's checksum. */
+/** The snapshot an immutable URL names: its revision and the first 16 bytes of its checksum, in hex. */
+interface NamedSnapshot {
+  revision: number
+  digest: string
+}
+
+/**
+ * The decoder checked the trailer against the bytes; when an immutable URL named the snapshot, the
+ * trailer and revision must also be the ones it named (a cache keyed wrongly serves another).
+ */
+function checkNamed(named: NamedSnapshot | undefined, revision: number, trailer: Buffer): void {
+  if (named !== undefined && (revision !== named.revision || trailer.subarray(0, 16).toString('hex') !== named.digest)) {
+    throw new SyncError(`snapshot: the bytes served for revision ${named.revision} (digest ${named.digest}) are another snapshot (revision ${revision}); refused`)
+  }
+}
+
 class Tail {
   bytes: Buffer = Buffer.alloc(0)
 

@@ -4,7 +4,7 @@
  * whole, while changes are applied to the current index in place.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { LeakIndex, IndexEntry } from './leakdb/index.js'
+import { LeakIndex, type IndexEntry, type IndexReader } from './leakdb/index.js'
 import type { Change } from '../protocol/changes.js'
 import { extractCredentials, TOO_LONG, type CredentialPlan } from './credentials.js'
 import { collectReplaced } from './leakdb/collect.js'
@@ -17,8 +17,10 @@ export interface LookupStats {
 }
 
 /**
- * Told of every index put in force and every batch of changes applied to it: how the primary of a
- * multi-process node (workers.ts) passes its index on to the proxy processes.
+/**
+ * Told of every loaded index put in force and every batch of changes applied to it: how the primary of
+ * a multi-process node (workers.ts) passes its index on to the proxy processes. A snapshot file read in
+ * place during a reload is not announced: the workers keep their index until the loaded one comes.
  */
 export interface IndexListener {
   /** `index` is in force; `sinceBase`: the changes already applied on top of its snapshot (`index.base`). */
@@ -27,39 +29,50 @@ export interface IndexListener {
   changed(changes: readonly Change[], revision: number): void
 }
 
-/** Holds the index the node enforces; `undefined` until one is loaded. */
+/**
+ * Holds the index the node enforces; `undefined` until one is loaded. While a reload runs it may be a
+ * snapshot file read in place (leakdb/snapshot-file.ts) rather than a loaded index.
+ */
 export class IndexHolder {
-  #index: LeakIndex | undefined
+  #index: IndexReader | undefined
   /** Told of swaps and changes; none in a single-process node. */
   listener: IndexListener | undefined
   readonly #retired: LookupStats = { cacheHits: 0, cacheMisses: 0, bloomFalsePositives: 0 }
+  #collected: Promise<void> = Promise.resolve()
   /** When the index was last known current (ms since epoch), -1 before that ever happened. */
   lastSyncAt = -1
 
-  constructor(index?: LeakIndex) {
+  constructor(index?: IndexReader) {
     this.#index = index
   }
 
   /** The index in force, if any. */
-  get current(): LeakIndex | undefined {
+  get current(): IndexReader | undefined {
     return this.#index
   }
 
+  /** Settles once the index last replaced has been collected (its memory given back). */
+  get collected(): Promise<void> {
+    return this.#collected
+  }
+
   /**
-   * Puts a new index in force at once; requests in flight finish with the old one, whose memory is
-   * then collected (leakdb/collect.ts) rather than held until V8 next needs room. `sinceBase`: the
-   * changes already applied to it since its snapshot (a cache's journal), for the listener.
+   * Puts a new index in force at once; requests in flight finish with the old one (a lookup is
+   * synchronous), whose file, if it has one, is then closed and whose memory is collected
+   * (leakdb/collect.ts) rather than held until V8 next needs room. `sinceBase`: the changes already
+   * applied to it since its snapshot (a cache's journal), for the listener.
    */
-  swap(index: LeakIndex, sinceBase: readonly Change[] = []): void {
+  swap(index: IndexReader, sinceBase: readonly Change[] = []): void {
     const old = this.#index
     this.#index = index
     if (old !== undefined && old !== index) {
       this.#retired.cacheHits += old.stats.cacheHits
       this.#retired.cacheMisses += old.stats.cacheMisses
       this.#retired.bloomFalsePositives += old.stats.bloomFalsePositives
-      collectReplaced()
+      old.close?.()
+      this.#collected = collectReplaced()
     }
-    this.listener?.swapped(index, sinceBase)
+    if (index instanceof LeakIndex) this.listener?.swapped(index, sinceBase)
   }
 
   /** Says that `changes` were applied to the index in force (the sync client calls it after `applyChanges`). */

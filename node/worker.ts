@@ -107,8 +107,9 @@ export class WorkerFeed implements BackgroundPart {
   }
 
   #apply(changes: readonly Change[], revision: number): void {
+    // A worker's index is always one the primary fed it, loaded (never a file read in place).
     const index = this.#holder.current
-    if (index === undefined) return
+    if (!(index instanceof LeakIndex)) return
     try {
       index.applyChanges(changes, revision)
     } catch (err) {

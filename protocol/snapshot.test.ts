@@ -55,6 +55,44 @@ t.test('the decoder gives the same parts whatever the chunking, and refuses byte
   t.throws(() => new SnapshotDecoder({ maxBytes: 1000 }).push(snap.subarray(0, 40)), { code: 'LEAKGATE_ERR_SNAPSHOT_CORRUPT' }, 'more than the limit is refused before anything is allocated')
 })
 
+t.test('a decoder keeping only the offsets checks the same bytes at constant memory, pushed or read into its target', async (t) => {
+  const entries: SnapshotEntry[] = Array.from({ length: 200_000 }, (_, i) => ({ sha256: randomBytes(32), action: 'block', leakId: i + 1 }))
+  const snap = encodeSnapshot(entries, 5)
+  const whole = new SnapshotDecoder()
+  whole.push(snap)
+  const expected = whole.end()
+  for (const size of [1000, 65_536]) {
+    const d = new SnapshotDecoder({ size: snap.length }, 'offsets')
+    for (let at = 0; at < snap.length; at += size) d.push(snap.subarray(at, at + size))
+    const parts = d.end()
+    t.same(parts.offsets, expected.offsets, `pushed in chunks of ${size}: the bucket table`)
+    t.equal(parts.hi.length + parts.lo.length + parts.values.length, 0, 'no entry kept')
+    t.equal(d.header?.count, 200_000)
+    t.ok(Buffer.from(d.checksum).equals(snap.subarray(snap.length - 32)), 'the checksum')
+  }
+  // Read into its target, as from a file: the entry sections go through one scratch buffer of at most 1 MiB.
+  const read = new SnapshotDecoder({}, 'offsets')
+  let at = 0
+  let largest = 0
+  for (let target = read.target(); target.length > 0; target = read.target()) {
+    const n = Math.min(target.length, 300_000, snap.length - at)
+    largest = Math.max(largest, target.length)
+    target.set(snap.subarray(at, at + n))
+    at += n
+    read.advance(n)
+  }
+  t.same(read.end().offsets, expected.offsets)
+  t.ok(largest <= 1 << 20, `targets of at most 1 MiB (${largest})`)
+  const bad = Buffer.from(snap)
+  bad[snap.length - 1000]! ^= 1 // in the values, which are not kept
+  const refused = new SnapshotDecoder({}, 'offsets')
+  refused.push(bad)
+  t.throws(() => refused.end(), { code: 'LEAKGATE_ERR_SNAPSHOT_CHECKSUM' }, 'a changed byte in a section not kept is still refused')
+  const short = new SnapshotDecoder({}, 'offsets')
+  short.push(snap.subarray(0, snap.length - 10))
+  t.throws(() => short.end(), { code: 'LEAKGATE_ERR_SNAPSHOT_TRUNCATED' })
+})
+
 t.test('encodeSnapshot refuses bad input', async (t) => {
   t.throws(() => encodeSnapshot([{ sha256: 'zz', action: 'block', leakId: 1 }], 1), { code: 'LEAKGATE_ERR_INDEX_INPUT' })
   t.throws(() => encodeSnapshot([{ sha256: sha256Hex('a'), action: 'block', leakId: 0 }], 1), { code: 'LEAKGATE_ERR_INDEX_INPUT' })

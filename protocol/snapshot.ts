@@ -291,64 +291,104 @@ export interface DecodeLimits {
 }
 
 /**
+ * What a decoder keeps: `all` the arrays (to load an index), or only the `offsets`, the entry sections
+ * being checksummed as they pass and not kept (to check a snapshot written to a file, at constant memory:
+ * the parts then have empty hi, lo and values).
+ */
+export type DecodeKeep = 'all' | 'offsets'
+
+// A section skipped (checksummed, not kept) is its length in bytes.
+type Section = Uint8Array | number
+
+const SKIP_SCRATCH = 1 << 20
+
+/**
  * Reads a snapshot as it arrives, into the arrays it describes: give it chunks (`push`), or read
  * straight into `target()` and call `advance`; then `end()` checks the checksum and hands the arrays
  * over. Framing errors are thrown as soon as they are seen (a version-1 file at its first 40 bytes).
  */
 export class SnapshotDecoder {
   readonly #limits: DecodeLimits
+  readonly #keep: DecodeKeep
   readonly #hash: Hash = createHash('sha256')
   readonly #header = new Uint8Array(HEADER_SIZE)
   readonly #trailer = new Uint8Array(TRAILER_SIZE)
   // What is filled next, in order: the header, then (once it is read) the four arrays and the trailer.
-  readonly #targets: Uint8Array[] = [this.#header]
+  readonly #targets: Section[] = [this.#header]
+  // Where a skipped section is read to, through `target()` (allocated on first use).
+  #scratch: Uint8Array | undefined
   #current = 0
   #filled = 0
   #received = 0
   #parts: SnapshotParts | undefined
   #expected = -1
 
-  constructor(limits: DecodeLimits = {}) {
+  constructor(limits: DecodeLimits = {}, keep: DecodeKeep = 'all') {
     this.#limits = limits
+    this.#keep = keep
+  }
+
+  /** The header, once its 40 bytes are in (checked); undefined before. */
+  get header(): SnapshotHeader | undefined {
+    return this.#parts === undefined ? undefined : readHeader(this.#header)
+  }
+
+  /** The snapshot's checksum (its last 32 bytes), as received; meaningful once `end()` has accepted it. */
+  get checksum(): Uint8Array {
+    return this.#trailer
   }
 
   /** Where the next bytes go: the unfilled rest of the current section; empty once the snapshot is complete. */
   target(): Uint8Array {
     const t = this.#targets[this.#current]
-    return t === undefined ? new Uint8Array(0) : t.subarray(this.#filled)
+    if (t === undefined) return new Uint8Array(0)
+    if (typeof t !== 'number') return t.subarray(this.#filled)
+    this.#scratch ??= new Uint8Array(SKIP_SCRATCH)
+    return this.#scratch.subarray(0, Math.min(SKIP_SCRATCH, t - this.#filled))
   }
 
   /** Records that the first `n` bytes of `target()` were filled. */
   advance(n: number): void {
     const t = this.#targets[this.#current]
-    if (t === undefined || n > t.length - this.#filled) throw new RangeError('advance past the target')
-    if (t !== this.#trailer) this.#hash.update(t.subarray(this.#filled, this.#filled + n))
+    if (t === undefined || n > lengthOf(t) - this.#filled || (typeof t === 'number' && n > SKIP_SCRATCH)) throw new RangeError('advance past the target')
+    if (typeof t === 'number') this.#hash.update(this.#scratch!.subarray(0, n))
+    else if (t !== this.#trailer) this.#hash.update(t.subarray(this.#filled, this.#filled + n))
+    this.#consumed(t, n)
+  }
+
+  #consumed(t: Section, n: number): void {
     this.#filled += n
     this.#received += n
-    if (this.#filled < t.length) return
+    if (this.#filled < lengthOf(t)) return
     if (t === this.#header) this.#readHeader()
     this.#current++
     this.#filled = 0
     // Skip empty sections (no entries), so target() is empty only at the very end.
-    while (this.#targets[this.#current]?.length === 0) this.#current++
+    while (this.#targets[this.#current] !== undefined && lengthOf(this.#targets[this.#current]!) === 0) this.#current++
   }
 
-  /** Copies a chunk in. @throws {SnapshotCorruptError} on bytes past the snapshot's end, or any framing error. */
+  /** Copies a chunk in (a skipped section's bytes are only checksummed). @throws {SnapshotCorruptError} on bytes past the snapshot's end, or any framing error. */
   push(chunk: Uint8Array): void {
     let at = 0
     while (at < chunk.length) {
-      const t = this.target()
-      if (t.length === 0) throw new SnapshotCorruptError(`snapshot has unexpected trailing bytes (more than the ${this.#received} its header announces)`)
-      const n = Math.min(t.length, chunk.length - at)
-      t.set(chunk.subarray(at, at + n))
-      this.advance(n)
+      const t = this.#targets[this.#current]
+      if (t === undefined) throw new SnapshotCorruptError(`snapshot has unexpected trailing bytes (more than the ${this.#received} its header announces)`)
+      const n = Math.min(lengthOf(t) - this.#filled, chunk.length - at)
+      if (typeof t === 'number') {
+        this.#hash.update(chunk.subarray(at, at + n))
+        this.#consumed(t, n)
+      } else {
+        t.set(chunk.subarray(at, at + n), this.#filled)
+        this.advance(n)
+      }
       at += n
     }
   }
 
   /**
-   * Checks that the snapshot is complete and its checksum right; returns its parts.
-   * Entry order is checked by the index as it builds its filter (one pass instead of two).
+   * Checks that the snapshot is complete and its checksum right; returns its parts (with `keep`
+   * `offsets`, their hi, lo and values are empty). Entry order is checked by the index as it builds
+   * its filter (one pass instead of two).
    */
   end(): SnapshotParts {
     const parts = this.#parts
@@ -387,18 +427,24 @@ export class SnapshotDecoder {
     const size = this.#limits.size
     if (size !== undefined && size < expected) throw new SnapshotTruncatedError(`snapshot is truncated: ${size} bytes, its header announces ${expected}`)
     if (size !== undefined && size > expected) throw new SnapshotCorruptError(`snapshot has ${size - expected} unexpected trailing bytes`)
+    const kept = this.#keep === 'all' ? n : 0
     const parts: SnapshotParts = {
       revision: header.revision,
       bucketBits: B,
       offsets: new Uint32Array(2 ** B + 1),
-      hi: new Uint32Array(n),
-      lo: new Uint32Array(n),
-      values: new Uint32Array(n),
+      hi: new Uint32Array(kept),
+      lo: new Uint32Array(kept),
+      values: new Uint32Array(kept),
       blockCount: header.blockCount,
     }
     this.#parts = parts
-    this.#targets.push(bytesOf(parts.offsets), bytesOf(parts.hi), bytesOf(parts.lo), bytesOf(parts.values), this.#trailer)
+    if (this.#keep === 'all') this.#targets.push(bytesOf(parts.offsets), bytesOf(parts.hi), bytesOf(parts.lo), bytesOf(parts.values), this.#trailer)
+    else this.#targets.push(bytesOf(parts.offsets), 12 * n, this.#trailer)
   }
+}
+
+function lengthOf(section: Section): number {
+  return typeof section === 'number' ? section : section.length
 }
 
 /**

@@ -17,7 +17,7 @@ t.test('a body read through freeingAsRead arrives whole and in order, across the
 
 t.test('making collections available leaves no gc function to other code', async (t) => {
   for await (const _ of freeingAsRead(chunksOf(randomBytes(5 << 20), 1 << 20))) void _
-  collectReplaced()
+  await collectReplaced()
   t.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'not on this context')
   t.equal(runInNewContext('typeof gc'), 'undefined', 'not on a context made after')
 })

@@ -54,8 +54,12 @@ export async function* freeingAsRead(chunks: AsyncIterable<Uint8Array>): AsyncGe
   }
 }
 
-/** Schedules one full collection, for when a large structure (a replaced index) has just become garbage. */
-export function collectReplaced(): void {
+/**
+ * Schedules one full collection, for when a large structure (a replaced index) has just become garbage;
+ * settles once it is done (at once where collections cannot be asked for), so a reload can wait for the
+ * old index's memory to be given back before it takes the new one's.
+ */
+export async function collectReplaced(): Promise<void> {
   const gc = collector()
-  if (gc !== undefined) gc({ type: 'major', execution: 'async' })
+  if (gc !== undefined) await gc({ type: 'major', execution: 'async' })
 }

@@ -16,7 +16,7 @@
  * the other bits would double the memory per hash for no observable gain. Live changes are matched on 126 bits.
  */
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { LRUCache } from 'lru-cache'
 import { BlockedBloom } from './bloom.js'
@@ -47,6 +47,28 @@ export interface IndexOptions {
   hashKey?: Uint8Array
 }
 
+/**
+ * What a node enforces and reports on: a loaded `LeakIndex`, or, for the moment a reload takes, a
+ * snapshot file read in place (snapshot-file.ts). Both answer the same lookups alike.
+ */
+export interface IndexReader {
+  /** The revision of the last snapshot or change applied. */
+  readonly revision: number
+  /** Leaked hashes in the index now. */
+  readonly size: number
+  /** Approximate bytes of memory held by the index structures. */
+  readonly byteLength: number
+  readonly stats: IndexStats
+  /** Checks one credential, as it came in a request. Undefined: not leaked. */
+  check(credential: string): IndexEntry | undefined
+  /** Checks a digest (32 bytes) in the index's form. Undefined: not leaked. */
+  checkDigest(digest: Uint8Array): IndexEntry | undefined
+  /** Whether the index holds a SHA-256 hex hash (no cache, no stats). */
+  has(sha256: string): boolean
+  /** Lets go of what the reader holds besides memory (a file); called once it is out of force. */
+  close?(): void
+}
+
 /** Counters since the index was made; they only grow. */
 export interface IndexStats {
   cacheHits: number
@@ -64,16 +86,23 @@ interface CachedVerdict {
 const DEFAULTS = { cacheSize: 100_000, cacheMaxKeyLength: 256, falsePositiveRate: 0.01 }
 
 // Room in the bloom filter for live upserts before its false-positive rate drifts up.
-function bloomCapacity(n: number): number {
+export function bloomCapacity(n: number): number {
   return n + Math.max(4096, Math.ceil(n / 8))
 }
 
-function decode(value: number): IndexEntry {
+/** A credential's hash as an index with these options holds it, in base64: a SHA-256, or a keyed hash with a hash key. */
+export function credentialHasher(options: IndexOptions): (credential: string) => string {
+  const key = options.hashKey
+  return key === undefined ? sha256Base64 : (credential) => keyedTokenBase64(key, credential)
+}
+
+/** The entry an index value word stands for. */
+export function decode(value: number): IndexEntry {
   return { action: (value & MONITOR_BIT) === 0 ? 'block' : 'monitor', leakId: value & LEAK_ID_MASK }
 }
 
 /** The leak index of one node. Build it from a snapshot; keep it current with `applyChanges`. */
-export class LeakIndex {
+export class LeakIndex implements IndexReader {
   readonly #bucketBits: number
   readonly #offsets: Uint32Array
   // The base's hi and lo words as int32: see `#find`.
@@ -110,8 +139,7 @@ export class LeakIndex {
     if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new TypeError(`cacheSize must be a non-negative integer, got ${String(cacheSize)}`)
     this.#cache = cacheSize > 0 ? new LRUCache<string, CachedVerdict>({ max: cacheSize }) : undefined
     this.#cacheMaxKeyLength = options.cacheMaxKeyLength ?? DEFAULTS.cacheMaxKeyLength
-    const key = options.hashKey
-    this.#hash = key === undefined ? sha256Base64 : (credential) => keyedTokenBase64(key, credential)
+    this.#hash = credentialHasher(options)
   }
 
   /** An index with no entries at revision 0. */
@@ -158,22 +186,35 @@ export class LeakIndex {
   /**
    * Loads a snapshot file as `fromFileSync` does, without holding the event loop: reads of 1 MiB, and
    * the filter built in slices, with the loop free between them. For a node that serves meanwhile.
+   * @param checked what a check of this file's entries found (snapshot-file.ts): its checksum and the
+   *   filter built from them. When the file's checksum is that one, they are the same bytes, so the
+   *   entries are not checked again and the filter is taken as it is; otherwise it is loaded as any file.
    */
-  static async fromFile(path: string, options: IndexOptions = {}): Promise<LeakIndex> {
+  static async fromFile(path: string | FileHandle, options: IndexOptions = {}, checked?: { checksum: Uint8Array; bloom: BlockedBloom }): Promise<LeakIndex> {
+    if (typeof path !== 'string') return LeakIndex.#readFile(path, options, checked)
     const file = await open(path, 'r')
     try {
-      const decoder = new SnapshotDecoder({ size: (await file.stat()).size })
-      for (;;) {
-        const target = decoder.target()
-        if (target.length === 0) break
-        const { bytesRead } = await file.read(target, 0, Math.min(target.length, READ_CHUNK), null)
-        if (bytesRead === 0) break
-        decoder.advance(bytesRead)
-      }
-      return await LeakIndex.#fromPartsAsync(decoder.end(), options)
+      return await LeakIndex.#readFile(file, options, checked)
     } finally {
       await file.close()
     }
+  }
+
+  // From the file's start whatever its handle's position: a handle may have been read from before.
+  static async #readFile(file: FileHandle, options: IndexOptions, checked?: { checksum: Uint8Array; bloom: BlockedBloom }): Promise<LeakIndex> {
+    const decoder = new SnapshotDecoder({ size: (await file.stat()).size })
+    let position = 0
+    for (;;) {
+      const target = decoder.target()
+      if (target.length === 0) break
+      const { bytesRead } = await file.read(target, 0, Math.min(target.length, READ_CHUNK), position)
+      if (bytesRead === 0) break
+      position += bytesRead
+      decoder.advance(bytesRead)
+    }
+    const parts = decoder.end()
+    if (checked !== undefined && Buffer.from(decoder.checksum).equals(checked.checksum)) return new LeakIndex(parts, checked.bloom, options)
+    return LeakIndex.#fromPartsAsync(parts, options)
   }
 
   /**
@@ -188,15 +229,17 @@ export class LeakIndex {
   }
 
   static #fromParts(parts: SnapshotParts, options: IndexOptions): LeakIndex {
-    const loader = new BaseLoader(parts, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
-    while (!loader.step(Infinity));
+    const loader = new BaseLoader(parts, parts.values.length, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
+    const [hi, lo, values] = [int32View(parts.hi), int32View(parts.lo), int32View(parts.values)]
+    while (!loader.step(hi, lo, values, 0, Infinity));
     return new LeakIndex(parts, loader.bloom, options)
   }
 
   // Slices of 64k entries take a few milliseconds: the most a request waits behind a load.
   static async #fromPartsAsync(parts: SnapshotParts, options: IndexOptions): Promise<LeakIndex> {
-    const loader = new BaseLoader(parts, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
-    while (!loader.step(65_536)) await yieldToLoop()
+    const loader = new BaseLoader(parts, parts.values.length, options.falsePositiveRate ?? DEFAULTS.falsePositiveRate)
+    const [hi, lo, values] = [int32View(parts.hi), int32View(parts.lo), int32View(parts.values)]
+    while (!loader.step(hi, lo, values, 0, 65_536)) await yieldToLoop()
     return new LeakIndex(parts, loader.bloom, options)
   }
 
@@ -249,21 +292,9 @@ export class LeakIndex {
     return this.#checkBase64(Buffer.from(digest.buffer, digest.byteOffset, 16).toString('base64'))
   }
 
-  // The first 16 base64 characters are the digest's first 96 bits, read without making a Buffer.
   #checkBase64(s: string): IndexEntry | undefined {
-    const g0 = (B64[s.charCodeAt(0)]! << 18) | (B64[s.charCodeAt(1)]! << 12) | (B64[s.charCodeAt(2)]! << 6) | B64[s.charCodeAt(3)]!
-    const g1 = (B64[s.charCodeAt(4)]! << 18) | (B64[s.charCodeAt(5)]! << 12) | (B64[s.charCodeAt(6)]! << 6) | B64[s.charCodeAt(7)]!
-    const g2 = (B64[s.charCodeAt(8)]! << 18) | (B64[s.charCodeAt(9)]! << 12) | (B64[s.charCodeAt(10)]! << 6) | B64[s.charCodeAt(11)]!
-    const g3 = (B64[s.charCodeAt(12)]! << 18) | (B64[s.charCodeAt(13)]! << 12) | (B64[s.charCodeAt(14)]! << 6) | B64[s.charCodeAt(15)]!
-    // Words as int32, not uint32: see `#find`.
-    const w0 = (g0 << 8) | (g1 >>> 16)
-    const w1 = ((g1 & 0xffff) << 16) | (g2 >>> 8)
-    const w2 = ((g2 & 0xff) << 24) | g3
-    const B = this.#bucketBits
-    const R = 32 - B
-    const bucket = w0 >>> R
-    const khi = (w0 << B) | (w1 >>> R)
-    const klo = (w1 << B) | (w2 >>> R)
+    keyFromBase64(s, this.#bucketBits)
+    const { w0, bucket, khi, klo } = lookupKey
     if (!this.#bloom.mayContain(w0, khi, klo)) return undefined
     if (this.#overlay.size > 0) {
       const live = this.#overlay.get(s.slice(0, OVERLAY_KEY_CHARS))
@@ -322,13 +353,8 @@ export class LeakIndex {
   }
 
   #keyOf(digest: Uint8Array): { w0: number; bucket: number; khi: number; klo: number } {
-    const B = this.#bucketBits
-    const R = 32 - B
-    const d = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength)
-    const w0 = d.readInt32BE(0)
-    const w1 = d.readInt32BE(4)
-    const w2 = d.readInt32BE(8)
-    return { w0, bucket: w0 >>> R, khi: (w0 << B) | (w1 >>> R), klo: (w1 << B) | (w2 >>> R) }
+    keyFromDigest(digest, this.#bucketBits)
+    return { ...lookupKey }
   }
 
   #findDigest(digest: Uint8Array): number {
@@ -336,26 +362,60 @@ export class LeakIndex {
     return this.#find(bucket, khi, klo)
   }
 
-  /**
-   * Entries of a bucket are sorted by (hi, lo); a bucket holds about 8 at most sizes, so a scan beats a search.
-   * Words are compared as int32 (keys as `#checkBase64` makes them, arrays through Int32Array views), the
-   * unsigned order by flipping the sign bit: a uint32 of 2^31 or more is a heap-allocated number wherever V8
-   * runs the code unoptimized, so half the words read would allocate; int32 values never do.
-   */
   #find(bucket: number, khi: number, klo: number): number {
-    const hi = this.#hi
-    const end = this.#offsets[bucket + 1]!
-    const k = khi ^ SIGN
-    for (let i = this.#offsets[bucket]!; i < end; i++) {
-      const h = hi[i]!
-      if (h === khi) {
-        if (this.#lo[i] === klo) return i
-      } else if ((h ^ SIGN) > k) {
-        return -1
-      }
-    }
-    return -1
+    return findEntry(this.#hi, this.#lo, this.#offsets[bucket]!, this.#offsets[bucket + 1]!, khi, klo)
   }
+}
+
+/**
+ * The key a digest is matched on, as the index keeps it under `bucketBits` B: its bucket (the first B
+ * bits), the words hi and lo of the base (the next 64 bits) and w0 (the first 32 bits), which with hi
+ * and lo picks the bloom filter's bits. Set by `keyFromBase64` and `keyFromDigest` and read at once: one
+ * object for the process, so that a lookup allocates nothing. Words are int32: see `findEntry`.
+ */
+export const lookupKey = { w0: 0, bucket: 0, khi: 0, klo: 0 }
+
+/** Sets `lookupKey` from a digest in base64 (its first 16 characters: the first 96 bits, read without making a Buffer). */
+export function keyFromBase64(s: string, bucketBits: number): void {
+  const g0 = (B64[s.charCodeAt(0)]! << 18) | (B64[s.charCodeAt(1)]! << 12) | (B64[s.charCodeAt(2)]! << 6) | B64[s.charCodeAt(3)]!
+  const g1 = (B64[s.charCodeAt(4)]! << 18) | (B64[s.charCodeAt(5)]! << 12) | (B64[s.charCodeAt(6)]! << 6) | B64[s.charCodeAt(7)]!
+  const g2 = (B64[s.charCodeAt(8)]! << 18) | (B64[s.charCodeAt(9)]! << 12) | (B64[s.charCodeAt(10)]! << 6) | B64[s.charCodeAt(11)]!
+  const g3 = (B64[s.charCodeAt(12)]! << 18) | (B64[s.charCodeAt(13)]! << 12) | (B64[s.charCodeAt(14)]! << 6) | B64[s.charCodeAt(15)]!
+  setKey((g0 << 8) | (g1 >>> 16), ((g1 & 0xffff) << 16) | (g2 >>> 8), ((g2 & 0xff) << 24) | g3, bucketBits)
+}
+
+/** Sets `lookupKey` from a digest's bytes (at least its first 12). */
+export function keyFromDigest(digest: Uint8Array, bucketBits: number): void {
+  const d = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength)
+  setKey(d.readInt32BE(0), d.readInt32BE(4), d.readInt32BE(8), bucketBits)
+}
+
+function setKey(w0: number, w1: number, w2: number, B: number): void {
+  const R = 32 - B
+  lookupKey.w0 = w0
+  lookupKey.bucket = w0 >>> R
+  lookupKey.khi = (w0 << B) | (w1 >>> R)
+  lookupKey.klo = (w1 << B) | (w2 >>> R)
+}
+
+/**
+ * Where the entry (khi, klo) is among entries start..end-1 of a bucket, or -1. Entries of a bucket are
+ * sorted by (hi, lo); a bucket holds about 8 at most sizes, so a scan beats a search.
+ * Words are compared as int32 (keys as `lookupKey` holds them, arrays through Int32Array views), the
+ * unsigned order by flipping the sign bit: a uint32 of 2^31 or more is a heap-allocated number wherever V8
+ * runs the code unoptimized, so half the words read would allocate; int32 values never do.
+ */
+export function findEntry(hi: Int32Array, lo: Int32Array, start: number, end: number, khi: number, klo: number): number {
+  const k = khi ^ SIGN
+  for (let i = start; i < end; i++) {
+    const h = hi[i]!
+    if (h === khi) {
+      if (lo[i] === klo) return i
+    } else if ((h ^ SIGN) > k) {
+      return -1
+    }
+  }
+  return -1
 }
 
 const READ_CHUNK = 1 << 20
@@ -369,39 +429,47 @@ function entryError(i: number, what: string): Error {
 const SIGN = -0x80000000
 
 // The same words read as int32: V8 keeps those unboxed even in unoptimized code (a uint32 of 2^31 or more it boxes).
-function int32View(a: Uint32Array): Int32Array {
+export function int32View(a: Uint32Array): Int32Array {
   return new Int32Array(a.buffer, a.byteOffset, a.length)
 }
 
 /**
  * Checks the base arrays of a decoded snapshot (buckets in order, entries sorted and distinct within
  * each, no leak id 0, the header's block count) and fills the bloom filter from them, `step` by step.
- * Keys go in in digest order, so the filter fills front to back (bloom.ts).
+ * Keys go in in digest order, so the filter fills front to back (bloom.ts). The entries may come whole
+ * or a window at a time (a snapshot file checked without being loaded: snapshot-file.ts).
  */
-class BaseLoader {
+export class BaseLoader {
   readonly bloom: BlockedBloom
-  readonly #parts: SnapshotParts
-  // The parts' hi, lo and values as int32 (see `step`).
-  readonly #hi: Int32Array
-  readonly #lo: Int32Array
-  readonly #values: Int32Array
+  readonly #offsets: Uint32Array
+  readonly #bucketBits: number
+  readonly #count: number
+  readonly #blockCount: number
   #bucket = 0
   #blocks = 0
 
-  constructor(parts: SnapshotParts, falsePositiveRate: number) {
-    this.#parts = parts
-    this.#hi = int32View(parts.hi)
-    this.#lo = int32View(parts.lo)
-    this.#values = int32View(parts.values)
-    this.bloom = new BlockedBloom({ expectedKeys: bloomCapacity(parts.values.length), falsePositiveRate })
-    const { offsets } = parts
-    if (offsets[0] !== 0 || offsets[offsets.length - 1] !== parts.values.length) {
+  /** @param count the entries the snapshot's header announces. */
+  constructor(table: Pick<SnapshotParts, 'offsets' | 'bucketBits' | 'blockCount'>, count: number, falsePositiveRate: number) {
+    this.#offsets = table.offsets
+    this.#bucketBits = table.bucketBits
+    this.#count = count
+    this.#blockCount = table.blockCount
+    this.bloom = new BlockedBloom({ expectedKeys: bloomCapacity(count), falsePositiveRate })
+    const { offsets } = table
+    if (offsets[0] !== 0 || offsets[offsets.length - 1] !== count) {
       throw new SnapshotCorruptError('snapshot bucket offsets do not span its entries')
     }
   }
 
+  /** The first entry of the next bucket to be checked: where the next window must start. */
+  get nextEntry(): number {
+    return this.#offsets[this.#bucket]!
+  }
+
   /**
-   * Checks and adds the entries of the next buckets, about `budget` of them (whole buckets).
+   * Checks and adds the entries of the next buckets, about `budget` of them (whole buckets), from the
+   * window of entries `first` to `first + hi.length - 1` (hi, lo and values read as int32); stops at a
+   * bucket the window does not hold whole.
    * The loop must not allocate: garbage a key, at 10 million keys, grows V8's young generation to its
    * maximum and the node's resident memory by about 20 MiB. So the error messages are built out of line
    * (`entryError`: with its template literals in the loop body, V8's sampling heap profiler put 230 MiB, 24
@@ -412,40 +480,42 @@ class BaseLoader {
    * @returns true once every entry is in.
    * @throws {SnapshotCorruptError} on entries out of order, repeated, with leak id 0, or counts that disagree.
    */
-  step(budget: number): boolean {
-    const { offsets, bucketBits: B } = this.#parts
-    const hi = this.#hi
-    const lo = this.#lo
-    const values = this.#values
+  step(hi: Int32Array, lo: Int32Array, values: Int32Array, first: number, budget: number): boolean {
+    const offsets = this.#offsets
+    const B = this.#bucketBits
     const buckets = offsets.length - 1
     const bloom = this.bloom
+    const held = first + hi.length
     let b = this.#bucket
     let blocks = this.#blocks
     let done = 0
     for (; b < buckets && done < budget; b++) {
       const start = offsets[b]!
       const end = offsets[b + 1]!
-      if (end < start || end > hi.length) throw new SnapshotCorruptError(`snapshot bucket offsets decrease or overrun at bucket ${b}`)
-      for (let i = start; i < end; i++) {
+      if (end < start || end > this.#count) throw new SnapshotCorruptError(`snapshot bucket offsets decrease or overrun at bucket ${b}`)
+      if (start < first || end > held) break
+      const s = start - first
+      const e = end - first
+      for (let i = s; i < e; i++) {
         const h = hi[i]! ^ SIGN
         const l = lo[i]! ^ SIGN
-        if (i > start) {
+        if (i > s) {
           const ph = hi[i - 1]! ^ SIGN
-          if (h < ph || (h === ph && l <= (lo[i - 1]! ^ SIGN))) throw entryError(i, 'is out of order or repeated')
+          if (h < ph || (h === ph && l <= (lo[i - 1]! ^ SIGN))) throw entryError(i + first, 'is out of order or repeated')
         }
         const value = values[i]!
-        if ((value & LEAK_ID_MASK) === 0) throw entryError(i, 'has leak id 0')
+        if ((value & LEAK_ID_MASK) === 0) throw entryError(i + first, 'has leak id 0')
         // The monitor bit is the sign bit.
         if (value >= 0) blocks++
       }
-      bloom.addBucket(b, B, hi, lo, start, end)
+      bloom.addBucket(b, B, hi, lo, s, e)
       done += end - start + 1
     }
     this.#bucket = b
     this.#blocks = blocks
     if (b < buckets) return false
-    if (blocks !== this.#parts.blockCount) {
-      throw new SnapshotCorruptError(`snapshot says ${this.#parts.blockCount} entries block, its values ${blocks}`)
+    if (blocks !== this.#blockCount) {
+      throw new SnapshotCorruptError(`snapshot says ${this.#blockCount} entries block, its values ${blocks}`)
     }
     return true
   }

@@ -31,7 +31,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
     await unlink(tmp).catch(() => {})
     throw err
   }
-  const dir = await open(dirname(path), 'r')
+  await syncFolder(dirname(path))
+}
+
+/** Syncs a folder, so that a rename in it survives a crash. */
+export async function syncFolder(path: string): Promise<void> {
+  const dir = await open(path, 'r')
   try {
     await dir.sync()
   } finally {

@@ -1,7 +1,8 @@
 /**
  * `--index FILE` is watched: a file rewritten (replaced by rename as `leakgate index build` writes it, or
  * written in place) is loaded without a restart, and a bad one (garbage, truncated, wrong checksum) is
- * refused with a log line saying why, counted, and the index in force kept.
+ * refused with a log line saying why, counted, and the index in force kept. While a file reloads (read in
+ * place, then loaded), a token it blocks stays blocked.
  */
 import t from 'tap'
 import { writeFile } from 'node:fs/promises'
@@ -10,6 +11,7 @@ import { Rng, ALPHA } from '../../control-plane/detect/corpus/random.js'
 import { encodeSnapshot } from '../../protocol/snapshot.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { writeFileAtomic } from '../leakdb/write-file-atomic.js'
+import { SnapshotFileView } from '../leakdb/snapshot-file.js'
 import { pooledGet, startNode, startUpstream, tempDir, waitFor } from './helpers.js'
 
 const rng = new Rng(0x1dec5)
@@ -43,7 +45,8 @@ t.test('a rewritten index file is enforced within seconds; bad files are refused
   await waitFor('the rewritten file to be enforced', async () => (await status(second)) === 403, 60_000)
   t.pass('a token added to the file is blocked, without a restart')
   t.comment(`enforced ${Date.now() - rewritten} ms after the rewrite`)
-  t.match(logs.text, /"msg":"reloaded the index file"/)
+  // Enforced from the file read in place first, then loaded: the reload is said and counted once loaded.
+  await waitFor('the reload to be logged', () => /"msg":"reloaded the index file"/.test(logs.text), 60_000)
   t.equal(await reloadsCounted(adminUrl, 'ok'), 1)
 
   const refusals: [string, Buffer, string][] = [
@@ -74,7 +77,7 @@ t.test('a rewritten index file is enforced within seconds; bad files are refused
   await writeFile(file, snapshotOf([third], 4))
   await waitFor('the file written in place to be enforced', async () => (await status(third)) === 403, 60_000)
   t.equal(await status(first), 200, 'the new file replaced the old index whole')
-  t.equal(await reloadsCounted(adminUrl, 'ok'), 2)
+  await waitFor('the second reload to be counted', async () => (await reloadsCounted(adminUrl, 'ok')) === 2, 60_000)
 })
 
 t.test('other files changing in the folder do not reload an unchanged index file', async (t) => {
@@ -89,4 +92,37 @@ t.test('other files changing in the folder do not reload an unchanged index file
   await new Promise((resolve) => setTimeout(resolve, 1200))
   t.equal(await reloadsCounted(adminUrl, 'ok'), 0, 'no reload')
   t.notMatch(logs.text, 'reloaded the index file')
+})
+
+t.test('while a large rewritten file reloads, a token blocked by both files is blocked at every moment', async (t) => {
+  const kept = token()
+  const added = token()
+  const filler = Array.from({ length: 300_000 }, () => sha256Hex(token()))
+  const big = (tokens: readonly string[], revision: number): Buffer =>
+    encodeSnapshot([...tokens.map((tk) => sha256Hex(tk)), ...filler].map((sha256, i) => ({ sha256, action: 'block' as const, leakId: i + 1 })), revision)
+  const dir = tempDir(t)
+  const file = join(dir, 'leaks.snapshot')
+  await writeFileAtomic(file, big([kept], 1))
+  const upstream = await startUpstream(t)
+  const { url, node, logs } = await startNode(t, { upstream: upstream.url, env: { LEAKGATE_INDEX: file } })
+  const get = pooledGet(t)
+  const statuses = new Map<number, number>()
+  let duringView = 0
+  let running = true
+  const loops = Array.from({ length: 4 }, async () => {
+    while (running) {
+      const view = node.holder.current instanceof SnapshotFileView
+      const { status } = await get(`${url}/x`, { authorization: `Bearer ${kept}` })
+      if (view && node.holder.current instanceof SnapshotFileView) duringView++
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    }
+  })
+  await writeFileAtomic(file, big([kept, added], 2))
+  await waitFor('the reload to be logged', () => /"msg":"reloaded the index file"/.test(logs.text), 60_000)
+  running = false
+  await Promise.all(loops)
+  t.same([...statuses.keys()], [403], `every request with the blocked token was blocked (${[...statuses.values()][0]} requests)`)
+  t.ok(duringView > 0, `some were judged while the new file was read in place (${duringView})`)
+  t.equal((await get(`${url}/x`, { authorization: `Bearer ${added}` })).status, 403, 'the new file is in force')
+  t.equal(node.holder.current?.revision, 2)
 })
