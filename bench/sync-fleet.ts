@@ -40,6 +40,8 @@ export interface FleetOptions {
   idleSeconds: number
   waitSeconds: number
   heartbeatMs: number
+  /** Nodes are started over this long. */
+  rampSeconds: number
 }
 
 /** One clock for every process on the machine, in milliseconds with sub-millisecond resolution. */
@@ -62,6 +64,7 @@ interface CpStats {
 type CpMessage = { type: 'listening'; port: number; hashKeyId: string } | CpStats
 type ClientsMessage =
   | { type: 'got'; rev: number; times: number[] }
+  | { type: 'progress'; errors: number; firstError: string | undefined }
   | { type: 'stopped'; errors: number; cpuMicros: number; elapsedMs: number; firstError: string | undefined }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,6 +85,8 @@ async function runControlPlane(): Promise<void> {
   store.keys.add(start.adminKey, 'admin')
   for (const key of start.nodeKeys) store.keys.add(key, 'node')
   await app.listen({ port: 0, host: '127.0.0.1' })
+  // Orphaned by a driver that failed: go too.
+  process.on('disconnect', () => process.exit(1))
   send({ type: 'listening', port: (app.server.address() as AddressInfo).port, hashKeyId: store.hashes.keyId ?? '' })
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stats') {
@@ -113,6 +118,7 @@ interface ClientsStart {
   firstId: number
   waitSeconds: number
   heartbeatMs: number
+  rampMs: number
 }
 
 async function runClients(): Promise<void> {
@@ -192,7 +198,9 @@ async function runClients(): Promise<void> {
       } catch (err) {
         if (stopped) break
         failed(err)
-        await sleep(Math.min(30_000, 250 * 2 ** attempt++))
+        // node/sync-client.ts's backoff: exponential, capped, jittered in its upper half.
+        const base = Math.min(30_000, 250 * 2 ** Math.min(attempt++, 20))
+        await sleep(base / 2 + Math.random() * (base / 2))
       }
     }
     clearTimeout(phase)
@@ -200,11 +208,20 @@ async function runClients(): Promise<void> {
     await agent.destroy()
   }
 
+  // Orphaned by a driver that failed: go too.
+  process.on('disconnect', () => process.exit(1))
+  const progress = setInterval(() => send({ type: 'progress', errors, firstError } satisfies ClientsMessage), 5000)
   const running: Promise<void>[] = []
-  for (const [i, key] of start.keys.entries()) running.push(node(key, `fleet-${start.firstId + i}`))
+  for (const [i, key] of start.keys.entries()) {
+    // Spread over the ramp: a thousand nodes connecting in one instant overflow the listen backlog
+    // (connect timeouts, resets) and say nothing about sync; nodes back off with jitter after that.
+    await sleep(start.rampMs / n)
+    running.push(node(key, `fleet-${start.firstId + i}`))
+  }
   const stop = await nextMessage<{ type: 'stop' }>(process)
   void stop
   stopped = true
+  clearInterval(progress)
   for (const abort of aborts) abort.abort()
   await Promise.all(running)
   const cpu = process.cpuUsage(cpu0)
@@ -294,11 +311,13 @@ export async function runFleet(o: FleetOptions): Promise<void> {
       if (m.type === 'got') {
         arrivals.set(m.rev, [...(arrivals.get(m.rev) ?? []), ...m.times])
         reported.set(m.rev, (reported.get(m.rev) ?? 0) + 1)
+      } else if (m.type === 'progress') {
+        if (process.env.FLEET_DEBUG !== undefined && m.errors > 0) console.error(`client process ${p}: ${m.errors} errors (first: ${m.firstError})`)
       } else if (m.type === 'stopped') {
         stopped.push(m)
       }
     })
-    c.send({ type: 'start', base, hashKeyId, keys, firstId: p * perProcess, waitSeconds: o.waitSeconds, heartbeatMs: o.heartbeatMs } satisfies ClientsStart)
+    c.send({ type: 'start', base, hashKeyId, keys, firstId: p * perProcess, waitSeconds: o.waitSeconds, heartbeatMs: o.heartbeatMs, rampMs: o.rampSeconds * 1000 } satisfies ClientsStart)
     clients.push(c)
   }
   for (;;) {

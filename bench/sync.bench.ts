@@ -5,7 +5,7 @@
  *
  *   node --import ./scripts/register-ts.js bench/sync.bench.ts [--decisions 100] [--entries 1000000]
  *   node --import ./scripts/register-ts.js bench/sync.bench.ts --nodes 1000 [--processes 4] [--decisions 30]
- *     [--spacing-ms 500] [--idle-seconds 30] [--wait 25] [--heartbeat-ms 10000]
+ *     [--spacing-ms 500] [--idle-seconds 30] [--wait 25] [--heartbeat-ms 10000] [--ramp-seconds 10]
  *
  * With `--nodes N`, only the fleet is measured: the control plane in a process of its own and N
  * simulated nodes over `--processes` client processes (bench/sync-fleet.ts says how); `--decisions`
@@ -35,7 +35,7 @@ const { values } = parseArgs({
   options: {
     decisions: { type: 'string' }, entries: { type: 'string', default: '1000000' }, 'persist-ms': { type: 'string', default: '600000' },
     nodes: { type: 'string' }, processes: { type: 'string', default: '4' }, 'spacing-ms': { type: 'string', default: '500' },
-    'idle-seconds': { type: 'string', default: '30' }, wait: { type: 'string', default: '25' }, 'heartbeat-ms': { type: 'string', default: '10000' },
+    'idle-seconds': { type: 'string', default: '30' }, wait: { type: 'string', default: '25' }, 'heartbeat-ms': { type: 'string', default: '10000' }, 'ramp-seconds': { type: 'string', default: '10' },
   },
 })
 if (values.nodes !== undefined) {
@@ -43,7 +43,7 @@ if (values.nodes !== undefined) {
   const { runFleet } = await import('./sync-fleet.js')
   await runFleet({
     nodes: Number(values.nodes), processes: Number(values.processes), decisions: Number(values.decisions ?? '30'),
-    spacingMs: Number(values['spacing-ms']), idleSeconds: Number(values['idle-seconds']), waitSeconds: Number(values.wait), heartbeatMs: Number(values['heartbeat-ms']),
+    spacingMs: Number(values['spacing-ms']), idleSeconds: Number(values['idle-seconds']), waitSeconds: Number(values.wait), heartbeatMs: Number(values['heartbeat-ms']), rampSeconds: Number(values['ramp-seconds']),
   })
   process.exit(0)
 }
