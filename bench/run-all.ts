@@ -11,6 +11,7 @@ const BENCHES: Record<string, string[]> = {
   credentials: ['--import', './scripts/register-ts.js', 'bench/credentials.bench.ts'],
   proxy: ['--import', './scripts/register-ts.js', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
   sync: ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts'],
+  'sync-fleet': ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts', '--nodes', '1000'],
   'check-mode': ['--import', './scripts/register-ts.js', 'bench/check-mode.bench.ts', '--rounds', '6', '--duration', '5'],
   'node-memory': ['--import', './scripts/register-ts.js', 'bench/node-memory.bench.ts'],
   'body-check': ['--import', './scripts/register-ts.js', 'bench/body-check.bench.ts'],

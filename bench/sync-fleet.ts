@@ -252,7 +252,8 @@ function child(role: string, files: number, extraNodeArgs: string[] = []): Child
 }
 
 function send(message: unknown): void {
-  process.send?.(message)
+  // A driver gone (it failed) takes its children with it (the 'disconnect' handlers): nothing to report to.
+  if (process.connected) process.send?.(message)
 }
 
 function nextMessage<T extends { type: string }>(from: NodeJS.Process | ChildProcess, type?: T['type']): Promise<T> {
@@ -324,7 +325,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
     const s = await stats(false)
     if (s.waiting >= o.nodes) break
     if (process.env.FLEET_DEBUG) console.error(`waiting ${s.waiting} at ${((clock() - connectStart) / 1000).toFixed(1)} s`)
-    if (clock() - connectStart > 120_000) throw new Error(`only ${s.waiting} of ${o.nodes} nodes hold a long poll after 120 s`)
+    if (clock() - connectStart > 300_000) throw new Error(`only ${s.waiting} of ${o.nodes} nodes hold a long poll after 300 s`)
     await sleep(200)
   }
   const connectMs = clock() - connectStart

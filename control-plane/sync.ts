@@ -16,6 +16,11 @@ import { startWorker } from '../lib/worker.js'
 import type { BuildAnswer } from './snapshot-worker.js'
 import type { Store } from './store/store.js'
 
+// How long a shared changes answer may be served without a revision event (see #answers).
+const ANSWER_TTL_MS = 1000
+// Nodes in step ask since one or two revisions; more distinct `since`s than this are read each time.
+const MAX_CACHED_ANSWERS = 64
+
 /** A snapshot body and its validators. */
 export interface SnapshotBody {
   revision: number
@@ -38,6 +43,15 @@ export class SyncService {
   readonly #store: Store
   readonly #options: SyncOptions
   readonly #waiters = new Set<() => void>()
+  /**
+   * Answers read since the last revision event, by `since`. A decision wakes the whole fleet at once,
+   * every node asking for the changes since the same revision, and the new polls that follow all ask
+   * since the new one: the store answers each question once and the fleet shares the answer (and the
+   * route its serialized body). Cleared on each revision event and after `ANSWER_TTL_MS`, so a write the
+   * events missed is seen as soon as without the cache's help; capped, so odd `since`s cannot fill it.
+   */
+  readonly #answers = new Map<number, ChangesAnswer>()
+  #answersFrom = 0
   readonly #unsubscribe: () => void
   #cached: SnapshotBody | undefined
   #building: Promise<SnapshotBody> | undefined
@@ -49,7 +63,10 @@ export class SyncService {
   constructor(store: Store, options: SyncOptions) {
     this.#store = store
     this.#options = options
-    this.#unsubscribe = store.onRevision(() => this.#wakeAll())
+    this.#unsubscribe = store.onRevision(() => {
+      this.#answers.clear()
+      this.#wakeAll()
+    })
   }
 
   /** How many changes requests are being held open now. */
@@ -170,6 +187,19 @@ export class SyncService {
   }
 
   #read(since: number): ChangesAnswer {
+    const now = Date.now()
+    if (now - this.#answersFrom > ANSWER_TTL_MS) {
+      this.#answers.clear()
+      this.#answersFrom = now
+    }
+    const cached = this.#answers.get(since)
+    if (cached !== undefined) return cached
+    const answer = this.#readStore(since)
+    if (this.#answers.size < MAX_CACHED_ANSWERS) this.#answers.set(since, answer)
+    return answer
+  }
+
+  #readStore(since: number): ChangesAnswer {
     const index = this.#store.index
     const revision = index.revision()
     if (since > revision) {
