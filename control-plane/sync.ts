@@ -47,8 +47,8 @@ export class SyncService {
    * Answers read since the last revision event, by `since`. A decision wakes the whole fleet at once,
    * every node asking for the changes since the same revision, and the new polls that follow all ask
    * since the new one: the store answers each question once and the fleet shares the answer (and the
-   * route its serialized body). Cleared on each revision event and after `ANSWER_TTL_MS`, so a write the
-   * events missed is seen as soon as without the cache's help; capped, so odd `since`s cannot fill it.
+   * route its serialized body). Cleared on each revision event, and after `ANSWER_TTL_MS` so that a write
+   * no event announced is seen at most that much later than without it; capped, so odd `since`s cannot fill it.
    */
   readonly #answers = new Map<number, ChangesAnswer>()
   #answersFrom = 0
@@ -108,7 +108,8 @@ export class SyncService {
 
   /**
    * Changes after `since`; when there are none, waits up to `waitSeconds` (capped by the
-   * configuration) for one, or until `signal` aborts (the client went away).
+   * configuration) for one, or until `signal` aborts (the client went away). The answer may be shared
+   * with other requests asking the same: read it, do not change it.
    * @throws {SyncGoneError} when `since` is older than what is kept, or newer than the current revision.
    */
   async changes(since: number, waitSeconds: number, signal?: AbortSignal): Promise<ChangesAnswer> {
