@@ -57,6 +57,8 @@ interface CpStats {
   /** The same after it. */
   cpuAfterMicros: number
   waiting: number
+  /** Connections the server closed on arrival, being at `maxConnections` (its 'drop' events). */
+  dropped: number
   at: number
   atAfter: number
 }
@@ -65,7 +67,7 @@ type CpMessage = { type: 'listening'; port: number; hashKeyId: string } | CpStat
 type ClientsMessage =
   | { type: 'got'; rev: number; times: number[] }
   | { type: 'progress'; errors: number; firstError: string | undefined }
-  | { type: 'stopped'; errors: number; cpuMicros: number; elapsedMs: number; firstError: string | undefined }
+  | { type: 'stopped'; errors: number; kinds: Record<string, number>; cpuMicros: number; elapsedMs: number; firstError: string | undefined }
 
 // ---------------------------------------------------------------------------------------------
 // Child: the control plane.
@@ -87,6 +89,8 @@ async function runControlPlane(): Promise<void> {
     store.keys.add(start.adminKey, 'admin')
     for (const key of start.nodeKeys) store.keys.add(key, 'node')
   })
+  let dropped = 0
+  app.server.on('drop', () => dropped++)
   await app.listen({ port: 0, host: '127.0.0.1' })
   // Orphaned by a driver that failed: go too.
   process.on('disconnect', () => process.exit(1))
@@ -102,7 +106,7 @@ async function runControlPlane(): Promise<void> {
       const mem = process.memoryUsage()
       send({
         type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, cpuMicros: cpu.user + cpu.system, cpuAfterMicros: after.user + after.system,
-        waiting: sync.waiting, at, atAfter: clock(),
+        waiting: sync.waiting, dropped, at, atAfter: clock(),
       } satisfies CpStats)
     } else if (m.type === 'close') {
       void app.close().then(() => process.exit(0))
@@ -133,11 +137,14 @@ async function runClients(): Promise<void> {
   let stopped = false
   let errors = 0
   let firstError: string | undefined
+  const kinds: Record<string, number> = {}
   const got = new Map<number, number[]>()
   const n = start.keys.length
   const failed = (err: unknown): void => {
     errors++
     firstError ??= (err as Error).message
+    const kind = (err as { code?: string }).code ?? (err as Error).message.slice(0, 40)
+    kinds[kind] = (kinds[kind] ?? 0) + 1
   }
 
   const node = async (key: string, id: string): Promise<void> => {
@@ -228,7 +235,7 @@ async function runClients(): Promise<void> {
   for (const abort of aborts) abort.abort()
   await Promise.all(running)
   const cpu = process.cpuUsage(cpu0)
-  send({ type: 'stopped', errors, cpuMicros: cpu.user + cpu.system, elapsedMs: clock() - started, firstError } satisfies ClientsMessage)
+  send({ type: 'stopped', errors, kinds, cpuMicros: cpu.user + cpu.system, elapsedMs: clock() - started, firstError } satisfies ClientsMessage)
   process.disconnect()
 }
 
@@ -307,6 +314,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
   const arrivals = new Map<number, number[]>()
   const reported = new Map<number, number>()
   const stopped: Extract<ClientsMessage, { type: 'stopped' }>[] = []
+  const progressErrors: number[] = []
   const connectStart = clock()
   for (let p = 0; p * perProcess < o.nodes; p++) {
     const keys = nodeKeys.slice(p * perProcess, (p + 1) * perProcess)
@@ -316,6 +324,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
         arrivals.set(m.rev, [...(arrivals.get(m.rev) ?? []), ...m.times])
         reported.set(m.rev, (reported.get(m.rev) ?? 0) + 1)
       } else if (m.type === 'progress') {
+        progressErrors[p] = m.errors
         if (process.env.FLEET_DEBUG !== undefined && m.errors > 0) console.error(`client process ${p}: ${m.errors} errors (first: ${m.firstError})`)
       } else if (m.type === 'stopped') {
         stopped.push(m)
@@ -332,6 +341,8 @@ export async function runFleet(o: FleetOptions): Promise<void> {
     await sleep(200)
   }
   const connectMs = clock() - connectStart
+  // Errors reported until then (every 5 s, so up to 5 s of them may count as after).
+  const errorsConnecting = progressErrors.reduce((a, b) => a + b, 0)
 
   let action: 'block' | 'monitor' = 'monitor'
   const revision0 = Number((await fetch(`${base}/v1/sync/snapshot`, { headers: { authorization: `Bearer ${adminKey}`, [HASH_KEY_ID_HEADER]: hashKeyId } }).then(async (r) => {
@@ -396,7 +407,10 @@ export async function runFleet(o: FleetOptions): Promise<void> {
   const perDecisionCpuMs = (busyCpuMs - idleN * busyWallMs) / o.decisions
   const clientCpu = stopped.reduce((s, m) => s + m.cpuMicros / 1000 / m.elapsedMs, 0)
   const clientErrors = stopped.reduce((s, m) => s + m.errors, 0)
-  const firstError = stopped.find((m) => m.firstError !== undefined)?.firstError
+  const errorsConnected = clientErrors - errorsConnecting
+  const kinds: Record<string, number> = {}
+  for (const m of stopped) for (const [k, v] of Object.entries(m.kinds)) kinds[k] = (kinds[k] ?? 0) + v
+  const kindList = Object.entries(kinds).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
   each.sort((a, b) => a - b)
   last.sort((a, b) => a - b)
   patch.sort((a, b) => a - b)
@@ -413,7 +427,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
   lines.push(`| idle, ${o.nodes} nodes connected | ${mb(idleNb.rss)} | ${mb(idleNb.heapUsed)} | ${(idleN * 100).toFixed(2)} % of a core |`)
   lines.push(`| per connected node | ${((idleNb.rss - idle0b.rss) / o.nodes / 1024).toFixed(1)} KiB | ${((idleNb.heapUsed - idle0b.heapUsed) / o.nodes / 1024).toFixed(1)} KiB | ${(((idleN - idle0) * 1000) / o.nodes).toFixed(3)} ms CPU per s |`)
   lines.push(`| during decisions | ${mb(busyB.rss)} | ${mb(busyB.heapUsed)} | ${((busyCpuMs / busyWallMs) * 100).toFixed(1)} % of a core; ${perDecisionCpuMs.toFixed(0)} ms CPU per decision (${((perDecisionCpuMs * 1000) / o.nodes).toFixed(0)} µs per node) |`)
-  lines.push('', `Client processes: ${(clientCpu * 100).toFixed(0)} % of a core in all (over the whole run); ${clientErrors} request errors${firstError === undefined ? '' : ` (first: ${firstError})`}. Idle windows ${o.idleSeconds} s; decisions window ${(busyWallMs / 1000).toFixed(0)} s (${(paused / 1000).toFixed(0)} s of it pauses).`)
+  lines.push('', `Client processes: ${(clientCpu * 100).toFixed(0)} % of a core in all (over the whole run); ${clientErrors} request errors${kindList === '' ? '' : ` (${kindList})`}, ${errorsConnected} of them once the fleet was connected; the server dropped ${busyB.dropped} connections at maxConnections (${idleNa.dropped} before the decisions). Idle windows ${o.idleSeconds} s; decisions window ${(busyWallMs / 1000).toFixed(0)} s (${(paused / 1000).toFixed(0)} s of it pauses).`)
   console.log(lines.join('\n'))
 }
 
