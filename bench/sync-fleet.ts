@@ -80,8 +80,10 @@ async function runControlPlane(): Promise<void> {
   const n = start.nodeKeys.length
   const app = await buildControlPlane(defaultControlPlaneConfig({
     dataDir: start.dataDir, logLevel: 'warn', hashKey: start.hashKey,
-    // The defaults hold 1,000 nodes and 2,000 connections; larger fleets are given room.
-    maxNodes: Math.max(1000, n), maxConnections: Math.max(2000, 2 * n + 100),
+    // The defaults hold 1,000 nodes and 2,000 connections. A node's undici pool may open 4 connections
+    // (node/sync-client.ts), and does while it connects and retries: at 2 a node the server dropped
+    // thousands of connections at 1,000 nodes and the nodes it dropped backed off for seconds.
+    maxNodes: Math.max(1000, n), maxConnections: Math.max(2000, 4 * n + 100),
   }))
   const { store, sync } = app.leakgate
   // One transaction: a thousand keys added one by one would be a thousand fsyncs before the bench starts.
