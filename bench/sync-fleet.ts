@@ -289,7 +289,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
   const adminKey = generateKey()
   const nodeKeys = Array.from({ length: o.nodes }, () => generateKey())
   const hashKey = randomBytes(32).toString('hex')
-  const files = 2 * o.nodes + 1024
+  const files = 4 * o.nodes + 1024
   const cp = child('control-plane', files, ['--expose-gc', ...(process.env.FLEET_CP_NODE_ARGS?.split(' ') ?? [])])
   const listening = nextMessage<Extract<CpMessage, { type: 'listening' }>>(cp, 'listening')
   cp.send({ type: 'start', dataDir: join(root, 'cp'), hashKey, adminKey, nodeKeys })
