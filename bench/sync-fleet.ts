@@ -15,6 +15,8 @@
  * from sending the PATCH until every node has the change.
  *
  * This file is also the entry point of the child processes: `--role control-plane` and `--role clients`.
+ * `FLEET_DEBUG=1` prints the connecting fleet and the clients' errors as they come; `FLEET_CP_NODE_ARGS`
+ * passes Node flags to the control plane's process (`--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
