@@ -12,6 +12,7 @@ const BENCHES: Record<string, string[]> = {
   proxy: ['--import', './scripts/register-ts.js', 'bench/proxy.bench.ts', '--rounds', '7', '--duration', '3', '--probe', '1500', '--ab', '8'],
   sync: ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts'],
   'snapshot-cache': ['--import', './scripts/register-ts.js', 'bench/snapshot-cache.bench.ts'],
+  'sync-fleet': ['--import', './scripts/register-ts.js', 'bench/sync.bench.ts', '--nodes', '1000'],
   'check-mode': ['--import', './scripts/register-ts.js', 'bench/check-mode.bench.ts', '--rounds', '6', '--duration', '5'],
   'node-memory': ['--import', './scripts/register-ts.js', 'bench/node-memory.bench.ts'],
   'node-workers': ['--import', './scripts/register-ts.js', 'bench/node-workers.bench.ts'],

@@ -4,6 +4,12 @@
  * bytes on the wire per decision; and the snapshot's size, build time and transfer time at 1M leaks.
  *
  *   node --import ./scripts/register-ts.js bench/sync.bench.ts [--decisions 100] [--entries 1000000]
+ *   node --import ./scripts/register-ts.js bench/sync.bench.ts --nodes 1000 [--processes 4] [--decisions 30]
+ *     [--spacing-ms 500] [--idle-seconds 30] [--wait 25] [--heartbeat-ms 10000] [--ramp-seconds 10]
+ *
+ * With `--nodes N`, only the fleet is measured: the control plane in a process of its own and N
+ * simulated nodes over `--processes` client processes (bench/sync-fleet.ts says how); `--decisions`
+ * then defaults to 30.
  *
  * 1-node and 50-node rounds alternate (A B A B), half the decisions each round, on one control plane.
  * A node "enforces" a decision when its index answers the new action for the token (polled every
@@ -25,8 +31,23 @@ import { NodeCounters } from '../node/metrics.js'
 import { SyncClient } from '../node/sync-client.js'
 import { IndexHolder } from '../node/verdict.js'
 
-const { values } = parseArgs({ options: { decisions: { type: 'string', default: '100' }, entries: { type: 'string', default: '1000000' }, 'persist-ms': { type: 'string', default: '600000' } } })
-const DECISIONS = Number(values.decisions)
+const { values } = parseArgs({
+  options: {
+    decisions: { type: 'string' }, entries: { type: 'string', default: '1000000' }, 'persist-ms': { type: 'string', default: '600000' },
+    nodes: { type: 'string' }, processes: { type: 'string', default: '4' }, 'spacing-ms': { type: 'string', default: '500' },
+    'idle-seconds': { type: 'string', default: '30' }, wait: { type: 'string', default: '25' }, 'heartbeat-ms': { type: 'string', default: '10000' }, 'ramp-seconds': { type: 'string', default: '10' },
+  },
+})
+if (values.nodes !== undefined) {
+  // The fleet: its own processes, its own tables (bench/sync-fleet.ts); nothing else is measured.
+  const { runFleet } = await import('./sync-fleet.js')
+  await runFleet({
+    nodes: Number(values.nodes), processes: Number(values.processes), decisions: Number(values.decisions ?? '30'),
+    spacingMs: Number(values['spacing-ms']), idleSeconds: Number(values['idle-seconds']), waitSeconds: Number(values.wait), heartbeatMs: Number(values['heartbeat-ms']), rampSeconds: Number(values['ramp-seconds']),
+  })
+  process.exit(0)
+}
+const DECISIONS = Number(values.decisions ?? '100')
 const ENTRIES = Number(values.entries)
 // 50 simulated nodes share this machine's one disk; real nodes each have their own. Their cache writes
 // (debounced fsyncs) would queue behind each other and behind the control plane's own fsync, which

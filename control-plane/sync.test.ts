@@ -49,6 +49,32 @@ t.test('long-poll: held while nothing changes, answered as soon as a decision la
   t.equal(plane.app.leakgate.sync.waiting, 0)
 })
 
+t.test('a fleet of held polls woken by one decision all get it, and each poll after it gets the next one', async (t) => {
+  const plane = await startPlane(t)
+  const created = (await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'leaked-token-abcdefghijk' }] })).json()
+  const sha256 = created.tokens[0].sha256 as string
+  const FLEET = 40
+  const parked = async (count: number): Promise<void> => {
+    const deadline = Date.now() + 5000
+    while (plane.app.leakgate.sync.waiting < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    t.equal(plane.app.leakgate.sync.waiting, count, `${count} polls held`)
+  }
+  const polls = (since: number): Promise<unknown[]> => Promise.all(Array.from({ length: FLEET }, async () => {
+    const res = await plane.call('GET', `/v1/sync/changes?since=${since}&wait=20`, plane.keys.node)
+    t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+    return res.json()
+  }))
+  for (const [rev, action] of [[2, 'block'], [3, 'monitor'], [4, 'block']] as const) {
+    const answers = polls(rev - 1)
+    await parked(FLEET)
+    await plane.call('PATCH', `/v1/leaks/${created.id}`, plane.keys.admin, { action })
+    t.same(await answers, Array.from({ length: FLEET }, () => ({ revision: rev, changes: [{ rev, op: 'upsert', sha256, action, leakId: created.id }] })), `every poll got revision ${rev}`)
+  }
+  // Asked again from an older revision, the answer holds every change since.
+  const behind = (await plane.call('GET', '/v1/sync/changes?since=1', plane.keys.node)).json()
+  t.same(behind.changes.map((c: { rev: number }) => c.rev), [2, 3, 4])
+})
+
 t.test('long-poll: an empty answer after the wait, and no wait at all without ?wait', async (t) => {
   const plane = await startPlane(t)
   const now = await plane.call('GET', '/v1/sync/changes?since=0', plane.keys.node)

@@ -17,6 +17,11 @@ import { encodeSnapshotOf } from './snapshot-build.js'
 import type { BuildAnswer } from './snapshot-worker.js'
 import type { Store } from './store/store.js'
 
+// How long a shared changes answer may be served without a revision event (see #answers).
+const ANSWER_TTL_MS = 1000
+// Nodes in step ask since one or two revisions; more distinct `since`s than this are read each time.
+const MAX_CACHED_ANSWERS = 64
+
 /** A snapshot body and its validators. */
 export interface SnapshotBody {
   revision: number
@@ -39,6 +44,15 @@ export class SyncService {
   readonly #store: Store
   readonly #options: SyncOptions
   readonly #waiters = new Set<() => void>()
+  /**
+   * Answers read since the last revision event, by `since`. A decision wakes the whole fleet at once,
+   * every node asking for the changes since the same revision, and the new polls that follow all ask
+   * since the new one: the store answers each question once and the fleet shares the answer (and the
+   * route its serialized body). Cleared on each revision event, and after `ANSWER_TTL_MS` so that a write
+   * no event announced is seen at most that much later than without it; capped, so odd `since`s cannot fill it.
+   */
+  readonly #answers = new Map<number, Promise<ChangesAnswer>>()
+  #answersFrom = 0
   readonly #unsubscribe: () => void
   #cached: SnapshotBody | undefined
   /** The snapshot built before `#cached`: still served at its immutable URL, for a node redirected to it just before. */
@@ -53,7 +67,10 @@ export class SyncService {
   constructor(store: Store, options: SyncOptions) {
     this.#store = store
     this.#options = options
-    this.#unsubscribe = store.onRevision(() => this.#wakeAll())
+    this.#unsubscribe = store.onRevision(() => {
+      this.#answers.clear()
+      this.#wakeAll()
+    })
   }
 
   /** How many changes requests are being held open now. */
@@ -115,7 +132,8 @@ export class SyncService {
 
   /**
    * Changes after `since`; when there are none, waits up to `waitSeconds` (capped by the
-   * configuration) for one, or until `signal` aborts (the client went away).
+   * configuration) for one, or until `signal` aborts (the client went away). The answer may be shared
+   * with other requests asking the same: read it, do not change it.
    * @throws {SyncGoneError} when `since` is older than what is kept, or newer than the current revision.
    */
   async changes(since: number, waitSeconds: number, signal?: AbortSignal): Promise<ChangesAnswer> {
@@ -202,7 +220,28 @@ export class SyncService {
     return worker
   }
 
-  async #read(since: number): Promise<ChangesAnswer> {
+  #read(since: number): Promise<ChangesAnswer> {
+    const now = Date.now()
+    if (now - this.#answersFrom > ANSWER_TTL_MS) {
+      this.#answers.clear()
+      this.#answersFrom = now
+    }
+    const cached = this.#answers.get(since)
+    if (cached !== undefined) return cached
+    // The read in progress is what is shared: a fleet woken at once waits on one read, not a thousand.
+    // A revision event during it clears it from the map (the polls it wakes read again); a failed read
+    // is not kept.
+    const answer = this.#readStore(since)
+    if (this.#answers.size < MAX_CACHED_ANSWERS) {
+      this.#answers.set(since, answer)
+      answer.catch(() => {
+        if (this.#answers.get(since) === answer) this.#answers.delete(since)
+      })
+    }
+    return answer
+  }
+
+  async #readStore(since: number): Promise<ChangesAnswer> {
     const index = this.#store.index
     const revision = await index.revision()
     if (since > revision) {

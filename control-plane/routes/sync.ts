@@ -16,6 +16,8 @@ import type { RouteContext } from '../context.js'
 import { problems } from './schemas.js'
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, { sync, store }) => {
+  // The fleet woken by one decision gets one answer object (SyncService shares it): serialized once.
+  const serialized = new WeakMap<ChangesAnswer, string>()
   // A node whose hash key is not the store's would look every credential up under the wrong hash and
   // miss every leak without a sign: it is refused instead, and keeps the index it has.
   const sameHashKey = async (request: FastifyRequest): Promise<void> => {
@@ -102,7 +104,14 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { sync, store }) =>
     const onClose = (): void => abort.abort()
     reply.raw.on('close', onClose)
     try {
-      return await sync.changes(request.query.since, request.query.wait, abort.signal)
+      const answer = await sync.changes(request.query.since, request.query.wait, abort.signal)
+      let body = serialized.get(answer)
+      if (body === undefined) {
+        // Plain JSON of the answer's own fields: what the response schema would write, without a serializer run per node.
+        body = JSON.stringify(answer)
+        serialized.set(answer, body)
+      }
+      return await reply.type('application/json; charset=utf-8').send(body)
     } finally {
       reply.raw.off('close', onClose)
     }
