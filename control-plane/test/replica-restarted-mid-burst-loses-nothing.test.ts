@@ -9,6 +9,9 @@ import { withPostgres } from './postgres.js'
 import { request } from './process.js'
 import { tokenMaker, freePort, cluster, replica, nodeOn, differs, converged, addLeak, decide } from './replicas.js'
 
+// A replica started twice and a burst of decisions on a machine that may be busy: more than tap's default.
+t.setTimeout(300_000)
+
 t.test('a replica restarted mid-burst loses no acknowledged decision; the nodes converge', withPostgres, async (t) => {
   const c = await cluster(t)
   const port = await freePort()
