@@ -35,7 +35,8 @@ export async function spawnPlane(t: Teardown, env: Record<string, string>): Prom
   }
   t.teardown(() => kill('SIGKILL'))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`control plane did not start:\n${out}`)), 30_000)
+    // Generous: replica tests start two at once on a machine that may be busy with other work.
+    const timer = setTimeout(() => reject(new Error(`control plane did not start:\n${out}`)), 60_000)
     const onData = (): void => {
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
       if (m?.[1] !== undefined) {
