@@ -29,6 +29,13 @@ interface EntryRow {
   leak_id: number
 }
 
+/**
+ * The PostgreSQL channel a write that advanced the revision notifies, with the new revision as its
+ * payload: every control plane on the database listens to it (`Store`), so a decision taken through one
+ * replica wakes the long-polls held by the others.
+ */
+export const REVISION_CHANNEL = 'leakgate_revision'
+
 /** Rows a batch of `entries` reads: a million entries are a hundred queries, none holding much memory. */
 const ENTRY_BATCH = 10_000
 
@@ -77,7 +84,12 @@ export class IndexLog {
         await this.#log(++rev, 'upsert', sha256, want.action, want.leak_id, now)
       }
     }
-    if (rev !== start) await this.#setMeta('revision', rev)
+    if (rev !== start) {
+      await this.#setMeta('revision', rev)
+      // Sent inside the write transaction: PostgreSQL delivers it at commit only (never for a rollback),
+      // in commit order, and once the change is visible to the listeners' next read.
+      if (sql.dialect === 'postgres') await sql.get('SELECT pg_notify(?, ?)', [REVISION_CHANNEL, String(rev)])
+    }
     return rev - start
   }
 
@@ -122,7 +134,11 @@ export class IndexLog {
     return (await this.#sql.get<{ n: number }>('SELECT count(*) AS n FROM index_entries'))?.n ?? 0
   }
 
-  /** Forgets changes beyond the newest `keep`. Returns the new pruned-through revision. */
+  /**
+   * Forgets changes beyond the newest `keep`. Returns the new pruned-through revision. Both marks are
+   * read inside the write transaction, so replicas pruning at once take turns and the later ones find
+   * the work done.
+   */
   async prune(keep: number): Promise<number> {
     return this.#sql.transaction(async () => {
       const through = (await this.revision()) - keep

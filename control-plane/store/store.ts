@@ -4,12 +4,17 @@
  * store's interface is all a second implementation (PostgreSQL) would have to provide.
  * `onRevision` listeners hear when a committed write advanced the index revision, which is what wakes
  * the nodes' long-polls.
+ *
+ * On PostgreSQL several control planes (replicas) may share the database. Each write that advances the
+ * revision notifies REVISION_CHANNEL at its commit (index-log.ts), and every store listens to it: a
+ * revision above the last one announced is announced here too, whichever replica wrote it. A store's
+ * own writes are announced once, by whichever of its commit and the notification comes first.
  */
 import { EventEmitter } from 'node:events'
 import { AuditLog } from './audit.js'
 import { migrate, schemaVersionOf } from './db.js'
 import { applyHashKey, recordedKeyId, StoredHashes, type HashKeyConversion } from './hash-key.js'
-import { IndexLog } from './index-log.js'
+import { IndexLog, REVISION_CHANNEL } from './index-log.js'
 import type { StoreLocation } from './index-reader.js'
 import { KeyRepo } from './keys.js'
 import { LeakRecords } from './leak-records.js'
@@ -22,6 +27,9 @@ import { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
 import { openSqlite, SqliteSql } from './sqlite.js'
 import { StatsRepo } from './stats.js'
+
+/** How often a store on PostgreSQL rereads the revision in case a notification was lost unnoticed. */
+const SAFETY_REREAD_MS = 30_000
 
 /** What the store needs to know of the configuration. */
 export interface StoreOptions extends LeakPolicy {
@@ -59,8 +67,12 @@ export class Store {
   readonly #events = new EventEmitter()
   readonly #retention: number
   #lastRevision: number
+  /** The pruned-through mark as last seen: a lower bound (another replica may have pruned further). */
+  #prunedThrough: number
+  #unlisten: (() => Promise<void>) | undefined
+  #safetyTimer: NodeJS.Timeout | undefined
 
-  private constructor(sql: Sql, location: StoreLocation, options: StoreOptions, init: { hashes: StoredHashes; conversion: HashKeyConversion | undefined; revision: number }) {
+  private constructor(sql: Sql, location: StoreLocation, options: StoreOptions, init: { hashes: StoredHashes; conversion: HashKeyConversion | undefined; revision: number; prunedThrough: number }) {
     this.#sql = sql
     this.location = location
     this.#retention = options.changesRetention
@@ -69,6 +81,7 @@ export class Store {
     this.hashes = init.hashes
     this.index = new IndexLog(sql)
     this.#lastRevision = init.revision
+    this.#prunedThrough = init.prunedThrough
     this.audit = new AuditLog(sql)
     const records = new LeakRecords(sql, this.index, this.audit, options)
     this.sightings = new SightingRepo(sql, records, options.sightingsKeptPerLeak)
@@ -116,8 +129,10 @@ export class Store {
     await migrate(sql)
     const conversion = options.hashKey === undefined ? undefined : await applyHashKey(sql, options.hashKey.key)
     const hashes = options.hashKey === undefined ? new StoredHashes(undefined, await recordedKeyId(sql)) : new StoredHashes(options.hashKey.key)
-    const revision = await new IndexLog(sql).revision()
-    return new Store(sql, where, options, { hashes, conversion, revision })
+    const index = new IndexLog(sql)
+    const store = new Store(sql, where, options, { hashes, conversion, revision: await index.revision(), prunedThrough: await index.prunedThrough() })
+    if (sql instanceof PostgresSql) await store.#listenToReplicas(sql)
+    return store
   }
 
   /** Calls `listener(revision)` after each committed write that advanced the revision. */
@@ -152,17 +167,52 @@ export class Store {
 
   /** Closes the database; the store is unusable after. */
   async close(): Promise<void> {
+    clearInterval(this.#safetyTimer)
     this.#events.removeAllListeners()
+    await this.#unlisten?.()
     await this.#sql.close()
   }
 
   async #afterWrite(): Promise<void> {
     const revision = await this.index.revision()
-    // Two writes ending together may read their revisions in either order: announce each rise once.
+    // Pruning is rare work (only when the log outgrows its retention), done outside the request's
+    // transaction. The mark kept here may be behind another replica's pruning: prune() rereads it.
+    if (revision - this.#prunedThrough > this.#retention * 1.1) this.#prunedThrough = await this.index.prune(this.#retention)
+    this.#announce(revision)
+  }
+
+  /** Emits `revision` when it is above the last one announced: each rise is announced once. */
+  #announce(revision: number): void {
+    // Two writes ending together may read their revisions in either order, and a write's own
+    // notification may arrive before or after its commit returns: only a rise counts.
     if (revision <= this.#lastRevision) return
     this.#lastRevision = revision
-    // Pruning is rare work (only when the log outgrows its retention), done outside the request's transaction.
-    if (revision - await this.index.prunedThrough() > this.#retention * 1.1) await this.index.prune(this.#retention)
     this.#events.emit('revision', revision)
   }
+
+  /** Rereads the revision (after notifications may have been missed) and announces it if it rose. */
+  async #catchUp(): Promise<void> {
+    this.#announce(await this.index.revision())
+  }
+
+  async #listenToReplicas(sql: PostgresSql): Promise<void> {
+    const catchUp = (): void => {
+      // A database that does not answer is reported by the liveness check; the next tick tries again.
+      this.#catchUp().catch(() => undefined)
+    }
+    this.#unlisten = await sql.listen(REVISION_CHANNEL, (payload) => {
+      const revision = payload === null ? Number.NaN : Number(payload)
+      // null: the LISTEN connection was lost and made again, and notifications sent meanwhile are gone.
+      if (Number.isSafeInteger(revision)) this.#announce(revision)
+      else catchUp()
+    })
+    // A write committed between the first read of the revision and LISTEN sent no notification here.
+    await this.#catchUp()
+    // The notification is the path; this slow reread only bounds how late a revision can be announced
+    // when the LISTEN connection dies without a sign (a peer or firewall dropping it silently, which
+    // TCP notices only after minutes): a revision missed that way is announced within this period.
+    this.#safetyTimer = setInterval(catchUp, SAFETY_REREAD_MS)
+    this.#safetyTimer.unref()
+  }
 }
+

@@ -18,8 +18,8 @@ export interface PlaneProcess {
   kill: (signal: NodeJS.Signals) => Promise<void>
 }
 
-/** Starts a control plane on a free port with `env`; resolves once it listens (fails after `startMs`). */
-export async function spawnPlane(t: Teardown, env: Record<string, string>, startMs = 30_000): Promise<PlaneProcess> {
+/** Starts a control plane on a free port with `env`; resolves once it listens (fails after `startMs`: generous, since replica tests start two at once on a machine that may be busy). */
+export async function spawnPlane(t: Teardown, env: Record<string, string>, startMs = 60_000): Promise<PlaneProcess> {
   const child = spawn(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, 'cli.ts', 'control-plane'], {
     cwd: ROOT,
     env: { ...process.env, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', ...env },
