@@ -128,6 +128,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     limits: { timeoutSeconds: config.scan.timeoutSeconds, memoryMb: config.scan.memoryMb, maxFindings: config.scan.maxFindings, maxBytes: config.scan.maxBytes },
     onFinish: (status) => metrics.scans.inc({ status }),
     ...(queue === undefined ? {} : { queue }),
+    onQueueError: (err) => app.log.error({ err: { message: err.message } }, 'watching the scan workers failed'),
   })
   scans.watchWorkers(config.scanJobs.heartbeatSeconds)
   registerScanJobMetrics(metrics.registry, async () => scans.jobCounts())

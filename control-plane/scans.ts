@@ -41,6 +41,8 @@ export interface ScanServiceOptions {
    * run here, and this service watches the workers' heartbeats. Undefined (SQLite): scans run here.
    */
   queue?: ScanQueue
+  /** Called when watching the workers' heartbeats failed (the database or the queue did not answer). */
+  onQueueError?: (err: Error) => void
   /** What a scan stopped by `close()` ends with; default: the control plane stopped during the scan. */
   stoppedMessage?: string
 }
@@ -314,7 +316,7 @@ export class ScanService {
       if (busy || this.#abort.signal.aborted) return
       busy = true
       this.#failStale(queue, heartbeatSeconds)
-        .catch((err: unknown) => this.#options.onError?.(err as Error, { type: 'dir', path: '(scan jobs)' }))
+        .catch((err: unknown) => this.#options.onQueueError?.(err as Error))
         .finally(() => { busy = false })
     }
     const timer = setInterval(check, heartbeatSeconds * 1000)
