@@ -15,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   'control-plane': { summary: 'run the control plane: API, console and sync', load: () => import('./control-plane/server.js') },
   node: { summary: 'run an edge node: the credential-checking reverse proxy', load: () => import('./node/server.js') },
   scan: { summary: 'find secrets in a directory, a git repository or an organisation', load: () => import('./control-plane/detect/cli.js') },
+  'scan-worker': { summary: 'run the scans a control plane on PostgreSQL queues (any number of workers)', load: () => import('./control-plane/scan-worker-cli.js') },
   keys: { summary: 'manage control-plane API keys', load: () => import('./control-plane/keys-cli.js') },
   index: { summary: 'build a leak index snapshot file', load: () => import('./node/leakdb/cli.js') },
   migrate: { summary: "apply the store's migrations (SQLite or PostgreSQL)", load: async () => ({ main: (await import('./control-plane/store-cli.js')).migrate }) },

@@ -14,7 +14,8 @@ import type { RouteContext } from './context.js'
 import { NotFoundError } from '../lib/errors.js'
 import { problemOf, problemSchema } from '../lib/problem.js'
 import { errorHandler, sendProblem } from './errors.js'
-import { createMetrics } from './metrics.js'
+import { createMetrics, registerScanJobMetrics } from './metrics.js'
+import { ScanQueue } from './scan-jobs.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
@@ -115,6 +116,8 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   }
   // Connections past the cap are closed as they arrive, before any request is read.
   app.server.maxConnections = config.maxConnections
+  // On PostgreSQL, scans are jobs for `leakgate scan-worker` processes; on SQLite they run here.
+  const queue = config.databaseUrl === undefined ? undefined : await ScanQueue.open(config.databaseUrl, config.scanJobs, (err) => app.log.error({ err: { message: err.message } }, 'scan queue (pg-boss) error'))
   const scans = await ScanService.open(store, {
     cacheDir: deps.scans?.cacheDir ?? join(config.dataDir, 'scan-cache'),
     github: deps.scans?.github ?? githubAccessFromEnv(process.env),
@@ -125,7 +128,11 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     reach: { allowedPaths: [...config.scan.allowedPaths], allowedHosts: [...config.scan.allowedHosts] },
     limits: { timeoutSeconds: config.scan.timeoutSeconds, memoryMb: config.scan.memoryMb, maxFindings: config.scan.maxFindings, maxBytes: config.scan.maxBytes },
     onFinish: (status) => metrics.scans.inc({ status }),
+    ...(queue === undefined ? {} : { queue }),
+    onQueueError: (err) => app.log.error({ err: { message: err.message } }, 'watching the scan workers failed'),
   })
+  scans.watchWorkers(config.scanJobs.heartbeatSeconds)
+  registerScanJobMetrics(metrics.registry, async () => scans.jobCounts())
   // The API takes JSON only: other bodies get a clear 415 instead of a confusing schema error.
   app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler())
@@ -138,6 +145,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     await sync.close()
     // Running scans write to the store: they end first.
     await scans.close()
+    await queue?.close()
     if (ownsStore) await store.close()
   })
   // Nodes reconnecting after a restart all ask for the snapshot: have it ready (or building) first.

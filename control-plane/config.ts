@@ -45,6 +45,13 @@ export interface ScanConfig {
   maxBytes: number
 }
 
+/** How scan jobs are retried and watched on PostgreSQL (`leakgate scan-worker`). */
+export interface ScanJobsConfig {
+  retryLimit: number
+  retryDelaySeconds: number
+  heartbeatSeconds: number
+}
+
 /** How long and large a scan may grow unless configured: the schema's defaults, and the scan service's. */
 export const DEFAULT_SCAN_LIMITS = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 } as const
 
@@ -75,6 +82,8 @@ export interface ControlPlaneConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   scanSources: ScanSourceConfig[]
   scan: ScanConfig
+  scanJobs: ScanJobsConfig
+  scanWorkerConcurrency: number
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
@@ -151,6 +160,18 @@ export const controlPlaneSchema: ConfigSchema = {
       },
       'x-env': 'LEAKGATE_SCAN',
     },
+    scanJobs: {
+      type: 'object', additionalProperties: false,
+      default: { retryLimit: 3, retryDelaySeconds: 30, heartbeatSeconds: 5 },
+      description: 'on PostgreSQL, scans are jobs for `leakgate scan-worker` processes: retries after a failed attempt (then the dead-letter queue), their base delay (doubled each time), and how often a worker heartbeats (three missed: the job is retried elsewhere)',
+      properties: {
+        retryLimit: { type: 'integer', minimum: 0, maximum: 100, default: 3 },
+        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 86_400, default: 30 },
+        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+      },
+      'x-env': 'LEAKGATE_SCAN_JOBS',
+    },
+    scanWorkerConcurrency: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: '`leakgate scan-worker`: how many scans it runs at once (each in a child process of scan.memoryMb)', 'x-env': 'LEAKGATE_SCAN_WORKER_CONCURRENCY', 'x-flag': 'concurrency' },
   },
 }
 

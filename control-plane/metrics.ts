@@ -11,6 +11,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { registerBuildInfo, registerDefaultMetrics } from '../lib/default-metrics.js'
 import { leakgateVersion } from '../lib/version.js'
+import type { ScanJobCounts } from './scan-jobs.js'
 import type { Store } from './store/store.js'
 import type { SyncService } from './sync.js'
 
@@ -115,4 +116,22 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
   // Both series exist from the first scrape, so an alert on failures sees its first one.
   for (const status of ['done', 'failed']) scans.inc({ status }, 0)
   return { registry, httpRequests, httpDuration, scans }
+}
+
+/**
+ * `leakgate_cp_scan_jobs{state}`: scan jobs by state, read when scraped: from the queue on PostgreSQL
+ * (queued: waiting or to retry; active: taken by a worker; failed: failed for good; dead: waiting in
+ * the dead-letter queue), from this process's running scans on SQLite. Every state has a series.
+ */
+export function registerScanJobMetrics(registry: Registry, counts: () => Promise<ScanJobCounts>): void {
+  new Gauge({
+    name: 'leakgate_cp_scan_jobs',
+    help: 'Scan jobs by state (queued, active, failed, dead)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const now = await counts()
+      for (const state of ['queued', 'active', 'failed', 'dead'] as const) this.set({ state }, now[state])
+    },
+  })
 }

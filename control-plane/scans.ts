@@ -13,9 +13,10 @@ import { DEFAULT_SCAN_LIMITS, type ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
 import { localPathOf, urlHasCredential } from './detect/sources/reach.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
+import { SCAN_DEAD_QUEUE, type ScanJob, type ScanJobCounts, type ScanJobData, type ScanQueue } from './scan-jobs.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
-import type { ScanRecord } from './store/scans.js'
+import type { ScanOutcome, ScanRecord } from './store/scans.js'
 import type { Store } from './store/store.js'
 
 /** How the service runs scans. */
@@ -36,6 +37,15 @@ export interface ScanServiceOptions {
   limits?: Partial<ScanLimits>
   /** Called when a scan this service ran ends, with its record's final status (the metrics count them). */
   onFinish?: (status: 'done' | 'failed') => void
+  /**
+   * The scan queue (PostgreSQL): scans are queued as jobs for `leakgate scan-worker` processes instead of
+   * run here, and this service watches the workers' heartbeats. Undefined (SQLite): scans run here.
+   */
+  queue?: ScanQueue
+  /** Called when watching the workers' heartbeats failed (the database or the queue did not answer). */
+  onQueueError?: (err: Error) => void
+  /** What a scan stopped by `close()` ends with; default: the control plane stopped during the scan. */
+  stoppedMessage?: string
 }
 
 /** How long and large one scan may grow. */
@@ -49,6 +59,17 @@ const TOKENS_A_STEP = 25
 
 /** The message a scan stopped by the control plane's shutdown ends with. */
 const STOPPED = 'the control plane stopped during the scan'
+
+/** A worker's heartbeats missed before its scan's job is failed and retried. */
+const MISSED_HEARTBEATS = 3
+
+/** How a scan run by `#scan` writes its end: at once, or only while its worker still holds the lease. */
+interface RunFence {
+  /** Stops the scan (its process, its ingestion) when the lease is lost. */
+  signal: AbortSignal
+  /** Writes the record's end; false when the scan is no longer this run's. */
+  finish: (outcome: ScanOutcome) => Promise<boolean>
+}
 
 
 /** Timing of scheduled scans (tests shorten it). */
@@ -173,17 +194,20 @@ export class ScanService {
   /** The scan processes under way, to stop at shutdown. */
   readonly #processes = new Set<RunningScan>()
   readonly #limits: ScanLimits
+  readonly #stoppedMessage: string
 
   private constructor(store: Store, options: ScanServiceOptions) {
     this.#store = store
     this.#options = options
     this.#limits = { ...DEFAULT_SCAN_LIMITS, ...options.limits }
+    this.#stoppedMessage = options.stoppedMessage ?? STOPPED
   }
 
   /** The scans service of `store`, once the scans a previous run left `running` are marked failed. */
   static async open(store: Store, options: ScanServiceOptions): Promise<ScanService> {
-    // A control plane killed mid-scan leaves "running" rows: they will never finish.
-    await store.scans.abandonRunning(new Date().toISOString())
+    // A control plane killed mid-scan leaves "running" rows: they will never finish. With a queue, the
+    // running scans are workers' (and a dead worker's are found by its heartbeat, `watchWorkers`).
+    if (options.queue === undefined) await store.scans.abandonRunning(new Date().toISOString())
     return new ScanService(store, options)
   }
 
@@ -201,12 +225,42 @@ export class ScanService {
     return this.#recorded(id)
   }
 
-  /** Starts a scan in the background; the record says `running` until it is done or failed. */
+  /**
+   * Starts a scan in the background; the record says `running` until it is done or failed. With a
+   * queue, the scan is queued for a worker instead: the record says `queued` until one takes it.
+   */
   async start(source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined = this.#options.reach): Promise<ScanRecord> {
+    if (this.#options.queue !== undefined) return this.#recorded(await this.#enqueue(this.#options.queue, source, actor, reach))
     const id = await this.#store.scans.start(source, new Date().toISOString())
     const run = this.#run(id, source, actor, reach).finally(() => this.#running.delete(id))
     this.#running.set(id, run)
     return this.#recorded(id)
+  }
+
+  /**
+   * Queues a scan: its record (`queued`), then its job. A scheduled scan (`every` seconds) is one job a
+   * slot of that length whoever sends it, so replicas running the same schedule queue it once; the
+   * record of a scan another replica queued first is removed again. Answers the record's id, or
+   * undefined for a scheduled scan already queued.
+   */
+  async #enqueue(queue: ScanQueue, source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined, every?: number): Promise<number> {
+    const key = sourceKey(source)
+    const scans = this.#store.scans
+    const id = await scans.enqueue(source, key, new Date().toISOString())
+    const data: ScanJobData = { scanId: id, source, actor, ...(reach === undefined ? {} : { reach }) }
+    let jobId: string | undefined
+    try {
+      jobId = await queue.send(data, this.#limits.timeoutSeconds, every === undefined ? undefined : { key, seconds: every })
+    } catch (err) {
+      await scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: `the scan could not be queued: ${(err as Error).message}`.slice(0, 1000) })
+      throw err
+    }
+    if (jobId === undefined) {
+      await scans.discardQueued(id)
+      return -1
+    }
+    await scans.setJob(id, jobId)
+    return id
   }
 
   async #recorded(id: number): Promise<ScanRecord> {
@@ -241,7 +295,16 @@ export class ScanService {
         const reach = this.#options.reach
         const path = source.type === 'dir' ? source.path : source.type === 'git' ? localPathOf(source.url) : undefined
         const allowed = reach?.allowedPaths !== undefined && path !== undefined ? { ...reach, allowedPaths: [...reach.allowedPaths, path] } : reach
-        this.start(source, this.#options.actor ?? 'scanner', allowed).catch((err: unknown) => this.#options.onError?.(err as Error, source))
+        const actor = this.#options.actor ?? 'scanner'
+        const queue = this.#options.queue
+        if (queue === undefined) {
+          this.start(source, actor, allowed).catch((err: unknown) => this.#options.onError?.(err as Error, source))
+          return
+        }
+        const every = (config.intervalSeconds ?? 3600) * (timing.intervalScale ?? 1)
+        this.#store.scans.busy(sourceKey(source))
+          .then(async (busy) => { if (!busy) await this.#enqueue(queue, source, actor, allowed, every) })
+          .catch((err: unknown) => this.#options.onError?.(err as Error, source))
       }
       const first = setTimeout(tick, timing.firstDelayMs ?? 1000)
       first.unref()
@@ -252,24 +315,154 @@ export class ScanService {
     return skipped
   }
 
+  /**
+   * Watches the workers' heartbeats (with a queue; any number of control planes may): every
+   * `heartbeatSeconds`, a running scan whose heartbeat is older than three of them has its job failed
+   * through pg-boss's `fail`, so that pg-boss retries it (after its backoff) on another worker, or
+   * dead-letters it after its last attempt. pg-boss 10 has no heartbeat of its own: its only lease is
+   * the job's expiry, which must outlast the longest scan (its wall-clock limit), so a worker killed
+   * five minutes into a scan limited to an hour would hold its job for the rest of the hour.
+   */
+  watchWorkers(heartbeatSeconds: number): void {
+    const queue = this.#options.queue
+    if (queue === undefined) return
+    let busy = false
+    const check = (): void => {
+      if (busy || this.#abort.signal.aborted) return
+      busy = true
+      this.#failStale(queue, heartbeatSeconds)
+        .catch((err: unknown) => this.#options.onQueueError?.(err as Error))
+        .finally(() => { busy = false })
+    }
+    const timer = setInterval(check, heartbeatSeconds * 1000)
+    timer.unref()
+    this.#timers.push(timer)
+  }
+
+  async #failStale(queue: ScanQueue, heartbeatSeconds: number): Promise<void> {
+    const scans = this.#store.scans
+    const before = new Date(Date.now() - MISSED_HEARTBEATS * heartbeatSeconds * 1000).toISOString()
+    for (const stale of await scans.stale(before)) {
+      const job = await queue.state(stale.jobId)
+      const message = `the scan worker stopped answering (no heartbeat for ${MISSED_HEARTBEATS * heartbeatSeconds} s) on attempt ${stale.attempts}`
+      const failedAt = new Date().toISOString()
+      if (job === undefined || job.state !== 'active' || job.attempt !== stale.attempts) {
+        // The job ended, or moved on, without this record: pg-boss's own expiry retried it, or the
+        // worker died between failing its job and writing the record. The next attempt takes the
+        // record over; a job that ended for good leaves it to fail here.
+        if (job === undefined || job.state === 'failed' || job.state === 'completed' || job.state === 'cancelled') {
+          await scans.finishAttempt(stale.id, stale.attempts, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: failedAt, error: message })
+        }
+        continue
+      }
+      // The record first: of two control planes finding the same scan, only the one that changed it
+      // fails the job, so a retry another worker has already taken is never failed in its place.
+      const claimed = job.final
+        ? await scans.finishAttempt(stale.id, stale.attempts, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: failedAt, error: `${message}; after ${stale.attempts} attempts the job went to the dead-letter queue ${SCAN_DEAD_QUEUE}` })
+        : await scans.requeue(stale.id, stale.attempts, `${message}; retried`)
+      if (claimed) await queue.fail(stale.jobId, message)
+    }
+  }
+
+  /** Scan jobs by state: the queue's with one; without, the scans running in this process. */
+  async jobCounts(): Promise<ScanJobCounts> {
+    if (this.#options.queue !== undefined) return this.#options.queue.counts()
+    return { queued: 0, active: this.#running.size, failed: 0, dead: 0 }
+  }
+
+  /**
+   * Runs one scan job (a `leakgate scan-worker`'s): takes its record for this attempt, heartbeats it
+   * while the scan runs, and ends the job: completed when the scan is done; failed when it fails, so
+   * pg-boss retries it or, after the last attempt, dead-letters it. A worker that lost the lease (its
+   * heartbeat went stale and another attempt took the scan) stops the scan and writes nothing more.
+   */
+  async runJob(queue: ScanQueue, job: ScanJob): Promise<'done' | 'failed' | 'lost'> {
+    const { scanId: id, source, actor, reach } = job.data
+    const scans = this.#store.scans
+    if (!await scans.take(id, job.attempt, new Date().toISOString())) {
+      // The scan ended already (its worker died between the record and the job), or is gone.
+      await queue.complete(job.id)
+      return 'lost'
+    }
+    const lease = new AbortController()
+    const heartbeat = setInterval(() => {
+      scans.heartbeat(id, job.attempt, new Date().toISOString()).then(
+        (held) => { if (!held) lease.abort(new Error('the scan was taken over by another attempt (this worker missed its heartbeats)')) },
+        // A heartbeat that could not be written is missed, not lost: the next one may pass.
+        () => undefined,
+      )
+    }, queue.settings.heartbeatSeconds * 1000)
+    try {
+      const finished = await this.#scan(id, source, actor, reach, {
+        signal: lease.signal,
+        finish: async (outcome) => scans.finishAttempt(id, job.attempt, outcome),
+      })
+      if (!finished) return 'lost'
+      await queue.complete(job.id)
+      this.#options.onFinish?.('done')
+      return 'done'
+    } catch (err) {
+      if (lease.signal.aborted) return 'lost'
+      const e = err as Error
+      // The job first: a worker dying before the record leaves a stale heartbeat, which the control
+      // plane resolves from the job's state.
+      await queue.fail(job.id, e.message.slice(0, 1000))
+      if (job.final) {
+        await scans.finishAttempt(id, job.attempt, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: `${e.message.slice(0, 800)} (attempt ${job.attempt} of ${job.attempt}; the job went to the dead-letter queue ${SCAN_DEAD_QUEUE})` })
+        this.#options.onFinish?.('failed')
+      } else {
+        await scans.requeue(id, job.attempt, `attempt ${job.attempt} failed, retried: ${e.message.slice(0, 900)}`)
+      }
+      this.#options.onError?.(e, source)
+      return 'failed'
+    } finally {
+      clearInterval(heartbeat)
+    }
+  }
+
   /** Stops the schedule and kills every running scan (with its git processes), and waits for them to end. */
   async close(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t)
     this.#abort.abort()
-    for (const p of this.#processes) p.stop(STOPPED)
+    for (const p of this.#processes) p.stop(this.#stoppedMessage)
     await Promise.allSettled([...this.#running.values()])
   }
 
   async #run(id: number, source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined): Promise<void> {
+    const scans = this.#store.scans
+    try {
+      await this.#scan(id, source, actor, reach, {
+        signal: this.#abort.signal,
+        finish: async (outcome) => { await scans.finish(id, outcome); return true },
+      })
+      this.#options.onFinish?.('done')
+    } catch (err) {
+      const e = err as Error
+      await scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: e.message.slice(0, 1000) })
+      this.#options.onFinish?.('failed')
+      this.#options.onError?.(e, source)
+    }
+  }
+
+  /**
+   * One scan: its own process, then its findings made into leaks and its record ended through
+   * `fence.finish` (with the source's state, in one transaction). Throws when the scan fails or
+   * `fence.signal` stops it; answers false when the record was no longer this run's to end.
+   */
+  async #scan(id: number, source: ScanSourceSpec, actor: string, reach: ReachPolicy | undefined, fence: RunFence): Promise<boolean> {
     const key = sourceKey(source)
     const scans = this.#store.scans
+    const stopped = (): Error => (this.#abort.signal.aborted ? new Error(this.#stoppedMessage) : (fence.signal.reason as Error))
     this.#busy.add(key)
+    let running: RunningScan | undefined
+    const onStop = (): void => running?.stop(stopped().message)
+    fence.signal.addEventListener('abort', onStop)
     try {
       const since = await scans.state(key)
-      if (this.#abort.signal.aborted) throw new Error(STOPPED)
+      if (this.#abort.signal.aborted || fence.signal.aborted) throw stopped()
       const { github, gitlab } = this.#options
       // The scan runs in a process of its own: the API's event loop and memory are not its to take.
-      const running = startScanProcess({
+      running = startScanProcess({
         source,
         options: {
           cacheDir: this.#options.cacheDir,
@@ -285,23 +478,20 @@ export class ScanService {
         onProgress: (p) => { scans.setProgress(id, p).catch(() => undefined) },
         onDiagnostic: (text) => this.#options.onDiagnostic?.(text, source),
       })
-      this.#processes.add(running)
-      const result = await running.result.finally(() => this.#processes.delete(running))
-      const { created, updated } = await this.#toLeaksInSteps(result.findings, source, actor)
+      const scan = running
+      this.#processes.add(scan)
+      const result = await scan.result.finally(() => this.#processes.delete(scan))
+      const { created, updated } = await this.#toLeaksInSteps(result.findings, source, actor, fence.signal)
       const cut = result.truncated === undefined ? null
         : `the scan stopped early: ${result.truncated === 'findings' ? `${this.#limits.maxFindings} findings (scan.maxFindings)` : `${this.#limits.maxBytes} bytes read (scan.maxBytes)`}; what it found is kept`
-      await this.#store.write(async () => {
-        await scans.finish(id, { status: 'done', progress: result.progress, findings: result.findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
+      return await this.#store.write(async () => {
+        const ended = await fence.finish({ status: 'done', progress: result.progress, findings: result.findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: new Date().toISOString(), error: cut })
         // A scan cut short has not read every commit: the next one must not skip those it left.
-        if (source.type !== 'dir' && source.history === true && result.truncated === undefined) await scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
+        if (ended && source.type !== 'dir' && source.history === true && result.truncated === undefined) await scans.saveState(key, mergeState(since, result.state), new Date().toISOString())
+        return ended
       })
-      this.#options.onFinish?.('done')
-    } catch (err) {
-      const e = err as Error
-      await scans.finish(id, { status: 'failed', progress: {}, findings: [], leaksCreated: 0, leaksUpdated: 0, finishedAt: new Date().toISOString(), error: e.message.slice(0, 1000) })
-      this.#options.onFinish?.('failed')
-      this.#options.onError?.(e, source)
     } finally {
+      fence.signal.removeEventListener('abort', onStop)
       this.#busy.delete(key)
     }
   }
@@ -311,13 +501,14 @@ export class ScanService {
    * findings made into leaks at once held the API for a few hundred milliseconds. A leak's tokens
    * added in parts end as the same leak (a rescan adds tokens the same way).
    */
-  async #toLeaksInSteps(findings: readonly Finding[], source: ScanSourceSpec, actor: string): Promise<{ created: number; updated: number }> {
+  async #toLeaksInSteps(findings: readonly Finding[], source: ScanSourceSpec, actor: string, signal: AbortSignal): Promise<{ created: number; updated: number }> {
     let created = 0
     let updated = 0
     for (const group of groupFindings(findings, source)) {
       let made = false
       for (let i = 0; i < group.tokens.length; i += TOKENS_A_STEP) {
-        if (this.#abort.signal.aborted) throw new Error(STOPPED)
+        if (this.#abort.signal.aborted) throw new Error(this.#stoppedMessage)
+        if (signal.aborted) throw signal.reason as Error
         const r = await this.#store.leaks.upsertFromFindings({ ...group, tokens: group.tokens.slice(i, i + TOKENS_A_STEP) }, actor)
         if (i === 0) made = r.created
         await yieldToLoop()

@@ -73,13 +73,14 @@ const scanOutput = {
   properties: {
     id: { type: 'integer' },
     source: { type: 'object', additionalProperties: true },
-    status: { type: 'string', enum: ['running', 'done', 'failed'] },
+    status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
     startedAt: { type: 'string' },
     finishedAt: { type: ['string', 'null'] },
     progress: { type: 'object', additionalProperties: { type: 'integer' } },
     findings: { type: 'array', items: { type: 'object', additionalProperties: true } },
     leaksCreated: { type: 'integer' },
     leaksUpdated: { type: 'integer' },
+    attempts: { type: 'integer' },
     error: { type: 'string' },
   },
 } as const

@@ -201,6 +201,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     ` },
   },
+  {
+    version: 4,
+    name: 'scan jobs: queued scans, the job that runs a scan, its attempts and heartbeat',
+    sql: {
+      // SQLite runs scans in the control plane's process and never queues one, but keeps the same
+      // columns and statuses so a store moves between the engines as it is. A CHECK cannot change in
+      // place in SQLite: the table is rebuilt (it holds no foreign key).
+      sqlite: `
+      CREATE TABLE scans_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+        progress TEXT NOT NULL DEFAULT '{}',
+        findings TEXT NOT NULL DEFAULT '[]',
+        leaks_created INTEGER NOT NULL DEFAULT 0,
+        leaks_updated INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT,
+        source_key TEXT,
+        job_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        heartbeat_at TEXT
+      ) STRICT;
+      INSERT INTO scans_new (id, source, status, progress, findings, leaks_created, leaks_updated, started_at, finished_at, error)
+        SELECT id, source, status, progress, findings, leaks_created, leaks_updated, started_at, finished_at, error FROM scans;
+      DROP TABLE scans;
+      ALTER TABLE scans_new RENAME TO scans;
+      CREATE INDEX scans_status ON scans (status, heartbeat_at);
+      CREATE INDEX scans_source_key ON scans (source_key, status);
+    `,
+      postgres: `
+      -- queued: waiting for a scan worker (a pg-boss job, job_id); attempts counts the workers that took
+      -- it; heartbeat_at is the running worker's last sign of life (a stale one gets the job retried).
+      ALTER TABLE scans DROP CONSTRAINT IF EXISTS scans_status_check;
+      ALTER TABLE scans ADD CONSTRAINT scans_status_check CHECK (status IN ('queued', 'running', 'done', 'failed'));
+      ALTER TABLE scans ADD COLUMN source_key text;
+      ALTER TABLE scans ADD COLUMN job_id text;
+      ALTER TABLE scans ADD COLUMN attempts bigint NOT NULL DEFAULT 0;
+      ALTER TABLE scans ADD COLUMN heartbeat_at text;
+      CREATE INDEX scans_status ON scans (status, heartbeat_at);
+      CREATE INDEX scans_source_key ON scans (source_key, status);
+    `,
+    },
+  },
 ]
 
 /** The schema version this build expects: its newest migration's. */

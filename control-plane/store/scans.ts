@@ -10,14 +10,24 @@ import type { Sql } from './sql.js'
 export interface ScanRecord {
   id: number
   source: ScanSourceSpec
-  status: 'running' | 'done' | 'failed'
+  /** `queued`: waiting for a scan worker (PostgreSQL only; SQLite runs scans at once). */
+  status: 'queued' | 'running' | 'done' | 'failed'
   startedAt: string
   finishedAt: string | null
   progress: Partial<Progress>
   findings: Finding[]
   leaksCreated: number
   leaksUpdated: number
+  /** How many times a scan worker took it (0: run by the control plane itself, or not taken yet). */
+  attempts: number
   error?: string
+}
+
+/** A running scan whose worker stopped heartbeating: its job is to be failed and retried. */
+export interface StaleScan {
+  id: number
+  jobId: string
+  attempts: number
 }
 
 /** How a scan ended, written once when it does. */
@@ -42,6 +52,7 @@ interface ScanRow {
   started_at: string
   finished_at: string | null
   error: string | null
+  attempts: number
 }
 
 /** Findings kept on a scan record; the leaks hold them all. */
@@ -73,6 +84,7 @@ export class ScanRepo {
       findings: JSON.parse(row.findings) as Finding[],
       leaksCreated: row.leaks_created,
       leaksUpdated: row.leaks_updated,
+      attempts: row.attempts,
       ...(row.error === null ? {} : { error: row.error }),
     }
   }
@@ -108,6 +120,72 @@ export class ScanRepo {
    */
   async abandonRunning(now: string): Promise<void> {
     await this.#sql.run("UPDATE scans SET status = 'failed', error = 'the control plane stopped during the scan', finished_at = ? WHERE status = 'running'", [now])
+  }
+
+  /**
+   * Records a scan waiting for a scan worker, as `queued`; returns its id. `sourceKey` names its source
+   * so that a scheduled scan is not queued again while one is waiting or running.
+   */
+  async enqueue(source: ScanSourceSpec, sourceKey: string, now: string): Promise<number> {
+    return this.#inserted(await this.#sql.get<{ id: number }>(
+      "INSERT INTO scans (source, source_key, status, progress, findings, leaks_created, leaks_updated, started_at) VALUES (?, ?, 'queued', '{}', '[]', 0, 0, ?) RETURNING id",
+      [JSON.stringify(source), sourceKey, now]))
+  }
+
+  /** Records the queue's job that runs a queued scan. */
+  async setJob(id: number, jobId: string): Promise<void> {
+    await this.#sql.run('UPDATE scans SET job_id = ? WHERE id = ?', [jobId, id])
+  }
+
+  /** Deletes a queued scan whose job was never made (another replica queued the same scheduled scan). */
+  async discardQueued(id: number): Promise<void> {
+    await this.#sql.run("DELETE FROM scans WHERE id = ? AND status = 'queued'", [id])
+  }
+
+  /** True when a scan of the source is waiting or running. */
+  async busy(sourceKey: string): Promise<boolean> {
+    return (await this.#sql.get("SELECT 1 AS x FROM scans WHERE source_key = ? AND status IN ('queued', 'running') LIMIT 1", [sourceKey])) !== undefined
+  }
+
+  /**
+   * A worker takes a scan for its `attempt` (1 for the job's first delivery): `running`, heartbeat now.
+   * The attempt number is the lease's fence: a later attempt takes over a scan an earlier one still
+   * holds (its worker presumed dead), never the reverse, and a finished scan is never taken again.
+   * False when the scan is not the worker's to run.
+   */
+  async take(id: number, attempt: number, now: string): Promise<boolean> {
+    const { changes } = await this.#sql.run(
+      "UPDATE scans SET status = 'running', attempts = ?, heartbeat_at = ?, progress = '{}' WHERE id = ? AND status IN ('queued', 'running') AND attempts < ?",
+      [attempt, now, id, attempt])
+    return changes === 1
+  }
+
+  /** The worker of `attempt` is alive; false when the scan is no longer its own (retried elsewhere, or ended). */
+  async heartbeat(id: number, attempt: number, now: string): Promise<boolean> {
+    const { changes } = await this.#sql.run("UPDATE scans SET heartbeat_at = ? WHERE id = ? AND attempts = ? AND status = 'running'", [now, id, attempt])
+    return changes === 1
+  }
+
+  /** Ends the scan `attempt` runs; false (and nothing written) when the scan is no longer that attempt's. */
+  async finishAttempt(id: number, attempt: number, outcome: ScanOutcome): Promise<boolean> {
+    const { changes } = await this.#sql.run("UPDATE scans SET status = @status, progress = @progress, findings = @findings, leaks_created = @created, leaks_updated = @updated, finished_at = @now, error = @error, heartbeat_at = NULL WHERE id = @id AND attempts = @attempt AND status = 'running'", {
+      id, attempt, status: outcome.status, progress: JSON.stringify(outcome.progress), findings: JSON.stringify(this.#stored(outcome.findings)),
+      created: outcome.leaksCreated, updated: outcome.leaksUpdated, now: outcome.finishedAt, error: outcome.error,
+    })
+    return changes === 1
+  }
+
+  /** Puts the scan `attempt` ran back to `queued`, saying why; false when it was not that attempt's. */
+  async requeue(id: number, attempt: number, error: string): Promise<boolean> {
+    const { changes } = await this.#sql.run("UPDATE scans SET status = 'queued', error = ?, heartbeat_at = NULL WHERE id = ? AND attempts = ? AND status = 'running'", [error, id, attempt])
+    return changes === 1
+  }
+
+  /** Running scans of a worker whose last heartbeat is older than `before`. */
+  async stale(before: string): Promise<StaleScan[]> {
+    const rows = await this.#sql.all<{ id: number; job_id: string; attempts: number }>(
+      "SELECT id, job_id, attempts FROM scans WHERE status = 'running' AND job_id IS NOT NULL AND heartbeat_at < ? ORDER BY id LIMIT 100", [before])
+    return rows.map((r) => ({ id: r.id, jobId: r.job_id, attempts: r.attempts }))
   }
 
   /** What the last history scan of a source (named by its key) left, or undefined. */
