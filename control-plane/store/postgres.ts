@@ -368,6 +368,8 @@ export class PostgresSql implements Sql {
   }
 
   async close(): Promise<void> {
+    // A second close (a test closing the store under a running app) is a no-op, as on SQLite.
+    if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#reconnectTimer)
     const listener = this.#listenClient
