@@ -3,7 +3,7 @@ import { sha256Hex } from '../../protocol/token-hash.js'
 import { openTestStore, sqliteOnly, storeSql, tempDir } from '../test/harness.js'
 import { openSqlite } from './sqlite.js'
 import { MIGRATIONS } from './migrations.js'
-import { DEFAULT_STORE_OPTIONS, Store } from './store.js'
+import { DEFAULT_STORE_OPTIONS } from './store.js'
 
 const token = (s: string): { sha256: string; preview: string; kind: string } => ({ sha256: sha256Hex(s), preview: `${s.slice(0, 4)}…${s.slice(-4)}`, kind: 'github_pat' })
 
