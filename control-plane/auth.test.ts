@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startPlane, storeFile } from './test/harness.js'
+import { startPlane, storeSql } from './test/harness.js'
 import { generateKey, keyIdOf } from './store/keys.js'
 
 t.test('keys: lgk_ + 40 base62, stored as SHA-256 only, key id from the hash', async (t) => {
@@ -10,7 +10,7 @@ t.test('keys: lgk_ + 40 base62, stored as SHA-256 only, key id from the hash', a
   const keyId = await plane.store.keys.add(key, 'analyst')
   t.equal(keyId, keyIdOf(key))
   t.match(keyId, /^key_[0-9a-f]{8}$/)
-  const rows = storeFile(t, plane.store).prepare('SELECT * FROM api_keys').all() as Record<string, unknown>[]
+  const rows = await storeSql(t, plane.store).all<Record<string, unknown>>('SELECT * FROM api_keys')
   t.notOk(JSON.stringify(rows).includes(key), 'the raw key is not in the table')
   t.same(await plane.store.keys.verify(key), { keyId, role: 'analyst' })
   // Another last character (a key may already end in `x`: 1 in 62): a key one character off is refused.

@@ -5,14 +5,13 @@ import { Rng } from './detect/corpus/random.js'
 import { PROVIDER_TOKENS } from './detect/corpus/tokens.js'
 import { scanSource } from './detect/index.js'
 import { ScanService } from './scans.js'
-import { Store } from './store/store.js'
-import { tempDir } from './test/harness.js'
+import { openTestStore, tempDir } from './test/harness.js'
 
 const rng = new Rng(99)
 
 t.test('pushed findings become one leak a file, located as the finding was; a repeat push adds none', async (t) => {
   const dir = tempDir(t)
-  const store = await Store.open(join(dir, 'data'))
+  const store = await openTestStore(t, join(dir, 'data'))
   t.teardown(() => store.close())
   const scans = await ScanService.open(store, { cacheDir: join(dir, 'cache') })
   t.teardown(() => scans.close())
@@ -42,12 +41,12 @@ t.test('pushed findings become one leak a file, located as the finding was; a re
 
 t.test('a scan left running by a stopped control plane is failed when the next one starts', async (t) => {
   const dir = tempDir(t)
-  const before = await Store.open(dir)
+  const before = await openTestStore(t, dir)
   const id = await before.scans.start({ type: 'dir', path: '/srv/code' }, new Date().toISOString())
   t.equal((await before.scans.get(id))?.status, 'running')
   await before.close()
 
-  const store = await Store.open(dir)
+  const store = await openTestStore(t, dir)
   t.teardown(() => store.close())
   const scans = await ScanService.open(store, { cacheDir: join(dir, 'cache') })
   t.teardown(() => scans.close())

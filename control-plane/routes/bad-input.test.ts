@@ -1,17 +1,17 @@
 import t from 'tap'
-import type Database from 'better-sqlite3'
-import { startPlane, storeFile, type TestPlane } from '../test/harness.js'
+import type { Sql } from '../store/sql.js'
+import { startPlane, storeSql, type TestPlane } from '../test/harness.js'
 
 const GOOD_HASH = 'a'.repeat(64)
 
 /** Row counts of every table plus the revision: what "nothing changed" means. */
-async function storeState(plane: TestPlane, db: Database.Database): Promise<Record<string, number>> {
+async function storeState(plane: TestPlane, db: Sql): Promise<Record<string, number>> {
   const state: Record<string, number> = {}
   for (const table of ['leaks', 'tokens', 'leak_tokens', 'decisions', 'changes', 'index_entries', 'sightings', 'nodes', 'api_keys']) {
-    state[table] = db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number
+    state[table] = (await db.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))?.n ?? -1
   }
   state.revision = await plane.store.index.revision()
-  state.updated = (db.prepare("SELECT count(*) FROM leaks WHERE updated_at != created_at").pluck().get() as number)
+  state.updated = (await db.get<{ n: number }>('SELECT count(*) AS n FROM leaks WHERE updated_at != created_at'))?.n ?? -1
   return state
 }
 
@@ -19,7 +19,7 @@ t.test('bad inputs get a 4xx problem+json and change nothing', async (t) => {
   const plane = await startPlane(t, { bodyLimit: 16 * 1024, limits: { tokensPerLeak: 5 } })
   const seeded = await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: 'seed-token-abcdefgh-123' }] })
   t.equal(seeded.statusCode, 201)
-  const db = storeFile(t, plane.store)
+  const db = storeSql(t, plane.store)
   const before = await storeState(plane, db)
 
   const tok = (n: number): { value: string }[] => Array.from({ length: n }, (_, i) => ({ value: `token-number-${i}-abcdefgh` }))

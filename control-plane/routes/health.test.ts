@@ -1,6 +1,6 @@
 import t from 'tap'
 import { LATEST_SCHEMA_VERSION } from '../store/migrations.js'
-import { startPlane, storeFile } from '../test/harness.js'
+import { startPlane, storeSql } from '../test/harness.js'
 
 t.test('healthz answers with the revision; the leaks gauge counts by status, risk and action', async (t) => {
   const plane = await startPlane(t)
@@ -49,12 +49,12 @@ t.test('readyz: 503 naming the database when the store cannot be queried', async
 
 t.test("readyz: 503 naming the migrations when the store's schema is not this build's", async (t) => {
   const plane = await startPlane(t)
-  const db = storeFile(t, plane.store)
-  db.prepare('DELETE FROM schema_migrations WHERE version = ?').run(LATEST_SCHEMA_VERSION)
+  const db = storeSql(t, plane.store)
+  await db.run('DELETE FROM schema_migrations WHERE version = ?', [LATEST_SCHEMA_VERSION])
   const behind = await plane.call('GET', '/readyz')
   t.equal(behind.statusCode, 503)
   t.match(behind.json(), { code: 'LEAKGATE_ERR_NOT_READY', checks: { database: 'ok', migrations: 'behind' }, schemaVersion: LATEST_SCHEMA_VERSION - 1, latestSchemaVersion: LATEST_SCHEMA_VERSION })
-  db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from a newer build', '2026-01-01T00:00:00Z'), (?, 'from a newer build', '2026-01-01T00:00:00Z')").run(LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION + 1)
+  await db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from a newer build', '2026-01-01T00:00:00Z'), (?, 'from a newer build', '2026-01-01T00:00:00Z')", [LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION + 1])
   const ahead = await plane.call('GET', '/readyz')
   t.equal(ahead.statusCode, 503)
   t.match(ahead.json(), { checks: { database: 'ok', migrations: 'ahead' }, detail: /upgrade/ })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
-import { allPages, snapshotIndex, startPlane, storeFile, type TestPlane } from '../test/harness.js'
+import { allPages, snapshotIndex, startPlane, storeSql, type TestPlane } from '../test/harness.js'
 
 async function changes(plane: TestPlane, since: number): Promise<{ revision: number; changes: { rev: number; op: string; sha256: string; action?: string; leakId?: number }[] }> {
   const res = await plane.call('GET', `/v1/sync/changes?since=${since}`, plane.keys.node)
@@ -94,9 +94,9 @@ t.test('a token already in an open leak is linked, not duplicated; the index pre
   t.equal(first.tokens[0].preview, `sha256:${sha256Hex(raw).slice(0, 8)}`, 'a placeholder preview for a hash-only token')
   const second = (await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: raw }, { value: raw }], action: 'block' })).json()
   t.equal(second.tokenCount, 1, 'the same token twice in one body counts once')
-  const db = storeFile(t, plane.store)
-  t.equal(db.prepare('SELECT count(*) AS n FROM tokens').pluck().get(), 1, 'one token row')
-  t.equal(db.prepare('SELECT count(*) AS n FROM leak_tokens').pluck().get(), 2, 'linked to both leaks')
+  const db = storeSql(t, plane.store)
+  t.equal((await db.get<{ n: number }>('SELECT count(*) AS n FROM tokens'))?.n, 1, 'one token row')
+  t.equal((await db.get<{ n: number }>('SELECT count(*) AS n FROM leak_tokens'))?.n, 2, 'linked to both leaks')
   const again = (await plane.call('GET', `/v1/leaks/${first.id}`, plane.keys.analyst)).json()
   t.equal(again.tokens[0].preview, 'xoxb…mnop', 'the real preview replaced the placeholder')
 

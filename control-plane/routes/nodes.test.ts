@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateKey } from '../store/keys.js'
-import { startPlane, storeFile } from '../test/harness.js'
+import { startPlane, storeSql } from '../test/harness.js'
 
 t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t) => {
   const plane = await startPlane(t, { nodeStaleSeconds: 1 })
@@ -19,7 +19,7 @@ t.test('heartbeats make the fleet: revision, lag, last contact, stale', async (t
   t.match(fleet.items[0].lastContactAt, /^\d{4}-\d\d-\d\dT/)
 
   // Age edge-1's last contact past the stale window (1 s) instead of sleeping.
-  storeFile(t, plane.store).prepare("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-1'").run()
+  await storeSql(t, plane.store).run("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-1'")
   const later = (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json()
   t.same(later.items.map((n: { stale: boolean }) => n.stale), [true, false])
   const metrics = await plane.call('GET', '/metrics')

@@ -139,7 +139,8 @@ function bind(statement: RewrittenSql, params: SqlParams | undefined): SqlValue[
       return v
     })
   }
-  if (params === undefined) return []
+  // No placeholder at all: the values (a list query's filters, all left out) have nothing to bind to.
+  if (params === undefined || statement.positional === 0) return []
   if (!Array.isArray(params)) throw new TypeError('a statement with ? placeholders takes an array of values')
   return [...(params as readonly SqlValue[])]
 }
@@ -367,6 +368,8 @@ export class PostgresSql implements Sql {
   }
 
   async close(): Promise<void> {
+    // A second close (a test closing the store under a running app) is a no-op, as on SQLite.
+    if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#reconnectTimer)
     const listener = this.#listenClient

@@ -1,14 +1,14 @@
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
-import { storeFile, tempDir } from '../test/harness.js'
+import { openTestStore, sqliteOnly, storeSql, tempDir } from '../test/harness.js'
 import { openSqlite } from './sqlite.js'
 import { MIGRATIONS } from './migrations.js'
-import { DEFAULT_STORE_OPTIONS, Store } from './store.js'
+import { DEFAULT_STORE_OPTIONS } from './store.js'
 
 const token = (s: string): { sha256: string; preview: string; kind: string } => ({ sha256: sha256Hex(s), preview: `${s.slice(0, 4)}…${s.slice(-4)}`, kind: 'github_pat' })
 
 t.test('upsertFromFindings: a rescan updates the leak instead of duplicating it', async (t) => {
-  const store = await Store.open(tempDir(t))
+  const store = await openTestStore(t, tempDir(t))
   t.teardown(() => store.close())
   const revisions: number[] = []
   store.onRevision((r) => revisions.push(r))
@@ -52,19 +52,19 @@ t.test('upsertFromFindings: a rescan updates the leak instead of duplicating it'
 
 t.test('the store survives reopening: migrations once, revision and data kept', async (t) => {
   const dir = tempDir(t)
-  const first = await Store.open(dir, DEFAULT_STORE_OPTIONS)
+  const first = await openTestStore(t, dir, DEFAULT_STORE_OPTIONS)
   const leak = await first.leaks.create({ source: 'manual', tokens: [token('abcd-efgh-ijkl-mnop')] }, 'key_test')
   await first.leaks.decide(leak.id, { action: 'block' }, 'key_test')
   t.equal(await first.index.revision(), 2)
   await first.close()
-  const second = await Store.open(dir, DEFAULT_STORE_OPTIONS)
+  const second = await openTestStore(t, dir, DEFAULT_STORE_OPTIONS)
   t.teardown(() => second.close())
   t.equal(await second.index.revision(), 2)
   t.equal((await second.leaks.get(leak.id))?.action, 'block')
-  t.equal(storeFile(t, second).prepare('SELECT count(*) FROM schema_migrations').pluck().get(), MIGRATIONS.length)
+  t.equal((await storeSql(t, second).get<{ n: number }>('SELECT count(*) AS n FROM schema_migrations'))?.n, MIGRATIONS.length)
 })
 
-t.test('the database is opened in WAL mode with synchronous = FULL', async (t) => {
+t.test('the database is opened in WAL mode with synchronous = FULL', sqliteOnly, async (t) => {
   const sql = openSqlite(tempDir(t))
   t.teardown(() => sql.close())
   t.same(await sql.get('PRAGMA journal_mode'), { journal_mode: 'wal' })
@@ -73,14 +73,14 @@ t.test('the database is opened in WAL mode with synchronous = FULL', async (t) =
 
 t.test('a store written by a newer Leakgate is refused', async (t) => {
   const dir = tempDir(t)
-  const store = await Store.open(dir)
-  storeFile(t, store).prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'now')").run()
+  const store = await openTestStore(t, dir)
+  await storeSql(t, store).run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'now')")
   await store.close()
-  await t.rejects(Store.open(dir), /newer Leakgate/)
+  await t.rejects(openTestStore(t, dir), /newer Leakgate/)
 })
 
 t.test('writes nested in store.write are announced once, after the commit; a rollback announces nothing', async (t) => {
-  const store = await Store.open(tempDir(t))
+  const store = await openTestStore(t, tempDir(t))
   t.teardown(() => store.close())
   const heard: number[] = []
   store.onRevision((r) => heard.push(r))
@@ -99,14 +99,14 @@ t.test('writes nested in store.write are announced once, after the commit; a rol
 
 t.test('scans: a finished record keeps at most 10 000 findings; what a history scan left survives reopening', async (t) => {
   const dir = tempDir(t)
-  const before = await Store.open(dir)
+  const before = await openTestStore(t, dir)
   const finding = { ruleId: 'github-pat', kind: 'github_pat', file: 'a.env', line: 1, column: 1, sha256: sha256Hex('x'), preview: 'ghp_…abcd', fingerprint: 'ab'.repeat(16), inHistoryOnly: false, source: 'dir', location: { path: 'a.env', line: 1 } }
   const id = await before.scans.start({ type: 'git', url: '/srv/repo', history: true }, '2026-01-01T00:00:00.000Z')
   await before.scans.finish(id, { status: 'done', progress: { commits: 3 }, findings: Array(10_001).fill(finding), leaksCreated: 1, leaksUpdated: 0, finishedAt: '2026-01-01T00:01:00.000Z', error: null })
   await before.scans.saveState('git:/srv/repo:history', { tips: ['abc'] }, '2026-01-01T00:01:00.000Z')
   await before.close()
 
-  const store = await Store.open(dir)
+  const store = await openTestStore(t, dir)
   t.teardown(() => store.close())
   const record = await store.scans.get(id)
   t.match(record, { status: 'done', progress: { commits: 3 }, leaksCreated: 1, finishedAt: '2026-01-01T00:01:00.000Z' })

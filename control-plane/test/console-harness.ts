@@ -12,9 +12,9 @@ import { buildNode } from '../../node/app.js'
 import { loadNodeConfig } from '../../node/config.js'
 import { buildControlPlane } from '../app.js'
 import { loadControlPlaneConfig } from '../config.js'
-import { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
 import { tempDir, type Teardown } from '../../test/support.js'
+import { openTestStore } from './test-store.js'
 
 export { waitFor } from '../../test/support.js'
 
@@ -66,7 +66,7 @@ export interface Keys {
 }
 
 /**
- * The real control plane on port 0 with a fresh SQLite store in a temp dir, its keys added as
+ * The real control plane on port 0 with a fresh store (a SQLite file in a temp dir, or a PostgreSQL database: test-store.ts), its keys added as
  * `leakgate control-plane` seeds them (and as `leakgate keys create --role analyst` adds one).
  */
 export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url: string; dataDir: string }> {
@@ -75,7 +75,7 @@ export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url
     // Nodes go stale after 2 s here (30 s by default) so the nodes page can be seen flagging one.
     env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2' },
   })
-  const store = await Store.open(dataDir)
+  const store = await openTestStore(stack, dataDir)
   stack.teardown(() => store.close())
   await store.keys.add(keys.admin, 'admin', 'console test admin')
   await store.keys.add(keys.analyst, 'analyst', 'console test analyst')

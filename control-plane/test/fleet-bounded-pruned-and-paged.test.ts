@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateKey } from '../store/keys.js'
-import { allPages, startPlane, storeFile, waitFor, type TestPlane } from './harness.js'
+import { allPages, startPlane, storeSql, waitFor, type TestPlane } from './harness.js'
 
 async function nodeKey(plane: TestPlane): Promise<string> {
   const key = generateKey()
@@ -32,7 +32,7 @@ t.test('a node silent for nodePruneSeconds gives up its place to a new node', as
   const plane = await startPlane(t, { maxNodes: 2, nodePruneSeconds: 3600 })
   await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-old' })
   await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-live' })
-  storeFile(t, plane.store).prepare("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-old'").run()
+  await storeSql(t, plane.store).run("UPDATE nodes SET last_contact_at = '2000-01-01T00:00:00.000Z' WHERE id = 'edge-old'")
   t.equal((await plane.call('POST', '/v1/nodes/heartbeat', (await nodeKey(plane)), { nodeId: 'edge-new' })).statusCode, 204)
   t.same(await ids(plane), ['edge-live', 'edge-new'])
 })

@@ -1,9 +1,9 @@
 /**
- * Test harness: a real control plane (app.inject, or listening on port 0) over a real SQLite file in
- * a temp folder, with one key of each role. Everything it makes is closed and removed in teardown.
+ * Test harness: a real control plane (app.inject, or listening on port 0) over a real store (a SQLite
+ * file in a temp folder, or a fresh PostgreSQL database with LEAKGATE_TEST_STORE=postgres: see
+ * test-store.ts), with one key of each role. Everything it makes is closed and removed in teardown.
  */
 import { Writable } from 'node:stream'
-import Database from 'better-sqlite3'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
@@ -11,11 +11,13 @@ import { LeakIndex } from '../../node/leakdb/index.js'
 import { HASH_KEY_ID_HEADER, hashKeyId, makePreview, sha256Hex } from '../../protocol/token-hash.js'
 import { buildControlPlane } from '../app.js'
 import { defaultControlPlaneConfig, hashKeyOf, type ControlPlaneConfig } from '../config.js'
-import { Store } from '../store/store.js'
+import type { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
 import { tempDir, type Teardown } from '../../test/support.js'
+import { openTestStore, testDatabaseUrl } from './test-store.js'
 
 export { tempDir, waitFor, type Teardown } from '../../test/support.js'
+export { openTestStore, sqliteOnly, storeSql, testDatabaseEnv, testDatabaseUrl, TEST_STORE } from './test-store.js'
 
 /** A control plane under test. */
 export interface TestPlane {
@@ -30,22 +32,14 @@ export interface TestPlane {
   call(method: string, url: string, key?: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>
 }
 
-/**
- * A SQLite connection of the test's own to `store`'s file, closed at teardown: for rows no API shows
- * (how many token rows, a node's last contact made old). The store itself offers no SQL handle.
- */
-export function storeFile(t: Teardown, store: Store): Database.Database {
-  const db = new Database(store.location.address)
-  t.teardown(() => db.close())
-  return db
-}
-
 /** Builds a control plane over a fresh store; `overrides` are config options. */
 export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}): Promise<TestPlane> {
-  const config = defaultControlPlaneConfig({ dataDir: tempDir(t, 'leakgate-cp-'), logLevel: 'info', ...overrides })
+  const dataDir = typeof overrides.dataDir === 'string' ? overrides.dataDir : tempDir(t, 'leakgate-cp-')
   // An overridden dataDir is a store the test reopens (a restart): the harness opens that one.
+  const databaseUrl = await testDatabaseUrl(t, dataDir)
+  const config = defaultControlPlaneConfig({ logLevel: 'info', ...overrides, dataDir, ...(databaseUrl === undefined ? {} : { databaseUrl }) })
   const dir = config.dataDir
-  const store = await Store.open(dir, {
+  const store = await openTestStore(t, dir, {
     defaultAction: config.defaultAction,
     autoBlockRisk: config.autoBlockRisk,
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,

@@ -8,9 +8,8 @@
 import t from 'tap'
 import { Rng } from '../detect/corpus/random.js'
 import { keyedHash, sha256Hex } from '../../protocol/token-hash.js'
-import { Store } from '../store/store.js'
 import { spawnPlane } from './process.js'
-import { pushedFinding, snapshotIndex, startPlane, storeFile, tempDir } from './harness.js'
+import { openTestStore, pushedFinding, snapshotIndex, startPlane, storeSql, tempDir } from './harness.js'
 
 const rng = new Rng(0x636f6e76)
 const KEY = rng.bytes(32)
@@ -46,8 +45,8 @@ t.test('a new hash key converts the store once; SHA-256s received after are keye
   const scan = (await after.call('GET', `/v1/scans/${pushed.json().id}`, after.keys.analyst)).json()
   t.equal(scan.findings[0].sha256, keyed(PUSHED), "a scan record's finding")
   t.not(scan.findings[0].fingerprint, pushedFinding(PUSHED).fingerprint, "and its fingerprint, made from the token's SHA-256")
-  const db = storeFile(t, after.store)
-  const changes = db.prepare('SELECT sha256 FROM changes').all() as Array<{ sha256: string }>
+  const db = storeSql(t, after.store)
+  const changes = await db.all<{ sha256: string }>('SELECT sha256 FROM changes')
   t.same(changes.map((c) => c.sha256).sort(), [keyed(BY_VALUE), keyed(BY_HASH), keyed(PUSHED)].sort(), 'the change log nodes follow')
 
   // Received as SHA-256s after the conversion: keyed on arrival.
@@ -56,15 +55,15 @@ t.test('a new hash key converts the store once; SHA-256s received after are keye
   const index = await snapshotIndex(after)
   t.equal(index.size, 5)
   for (const tok of [BY_VALUE, BY_HASH, PUSHED, LATER_BY_HASH, LATER_PUSHED]) t.ok(index.check(tok) !== undefined, 'a keyed node finds every token')
-  const stored = (db.prepare('SELECT sha256 FROM tokens').all() as Array<{ sha256: string }>).map((r) => r.sha256)
+  const stored = (await db.all<{ sha256: string }>('SELECT sha256 FROM tokens')).map((r) => r.sha256)
   t.same(stored.sort(), [BY_VALUE, BY_HASH, PUSHED, LATER_BY_HASH, LATER_PUSHED].map(keyed).sort(), 'no plain SHA-256 is stored')
   await after.app.close()
   await after.store.close()
 
   const options = { defaultAction: 'monitor', autoBlockRisk: 'off', sightingsKeptPerLeak: 10, changesRetention: 1000 } as const
-  await t.rejects(Store.open(dataDir, { ...options, hashKey: { key: OTHER_KEY } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'another key')
-  await t.rejects(Store.open(dataDir, { ...options, hashKey: { key: undefined } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'no key')
-  const again = await Store.open(dataDir, { ...options, hashKey: { key: KEY } })
+  await t.rejects(openTestStore(t, dataDir, { ...options, hashKey: { key: OTHER_KEY } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'another key')
+  await t.rejects(openTestStore(t, dataDir, { ...options, hashKey: { key: undefined } }), { code: 'LEAKGATE_ERR_HASH_KEY_MISMATCH' }, 'no key')
+  const again = await openTestStore(t, dataDir, { ...options, hashKey: { key: KEY } })
   t.equal(again.hashKeyConversion, undefined, 'the same key converts nothing twice')
   t.same((await again.leaks.require(a.id)).tokens.map((x) => x.sha256), [keyed(BY_VALUE)])
   await again.close()

@@ -16,10 +16,9 @@ import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
 import { buildControlPlane } from '../app.js'
 import { defaultControlPlaneConfig } from '../config.js'
-import { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
 import type { ScheduleTiming } from '../scans.js'
-import { tempDir, waitFor } from './harness.js'
+import { openTestStore, tempDir, waitFor } from './harness.js'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
 import { Rng } from '../detect/corpus/random.js'
 import { sha256Hex } from '../detect/findings.js'
@@ -46,7 +45,7 @@ async function plane(t: Parameters<typeof tempDir>[0], overrides: Record<string,
   const dir = tempDir(t, 'leakgate-scans-')
   // The repositories these tests make live in the temporary folder: the scans may read it.
   const config = defaultControlPlaneConfig({ dataDir: dir, logLevel: 'info', port: 0, scan: { allowedPaths: [tmpdir()] }, ...overrides })
-  const store = await Store.open(dir, { defaultAction: config.defaultAction, autoBlockRisk: config.autoBlockRisk, sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak, changesRetention: config.changesRetention })
+  const store = await openTestStore(t, dir, { defaultAction: config.defaultAction, autoBlockRisk: config.autoBlockRisk, sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak, changesRetention: config.changesRetention })
   const admin = generateKey()
   const analyst = generateKey()
   await store.keys.add(admin, 'admin')

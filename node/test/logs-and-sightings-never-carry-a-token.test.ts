@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { newNodeKey, startPlane, storeFile, type TestPlane } from '../../control-plane/test/harness.js'
+import { newNodeKey, startPlane, storeSql, type TestPlane } from '../../control-plane/test/harness.js'
 import { pooledGet, rawRequest, startNode, startUpstream, tempDir, waitFor } from './helpers.js'
 
 const secret = (tag: string): string => `${tag}${randomBytes(18).toString('base64url')}9`
@@ -34,9 +34,9 @@ await addLeak(plane, BLOCKED, 'block')
 await addLeak(plane, MONITORED, 'monitor')
 
 // Every sighting the control plane stored, as it arrived (the API shows only the recent ones).
-const db = storeFile(t, plane.store)
-function sightingsText(): { count: number; text: string } {
-  const rows = db.prepare('SELECT * FROM sightings').all()
+const db = storeSql(t, plane.store)
+async function sightingsText(): Promise<{ count: number; text: string }> {
+  const rows = await db.all('SELECT * FROM sightings')
   return { count: rows.length, text: JSON.stringify(rows) }
 }
 
@@ -94,11 +94,11 @@ for (const level of ['trace', 'debug', 'info', 'warn'] as const) {
     const { block, monitor } = node.node.metrics.counters
     t.ok(block > 0 && monitor > 0, 'requests were blocked and monitored')
     const expected = sightingsBefore + block + monitor
-    await waitFor('every sighting to reach the control plane', () => sightingsText().count === expected, 15_000)
+    await waitFor('every sighting to reach the control plane', async () => (await sightingsText()).count === expected, 15_000)
     sightingsBefore = expected
     await node.node.close()
 
-    const { text: sightings } = sightingsText()
+    const { text: sightings } = await sightingsText()
     t.match(sightings, /"route":"\/:param\/sendMessage"/, 'sightings carry route templates')
     const logs = node.logs.lines
     if (level === 'trace' || level === 'debug') t.ok(logs.some((line) => line.includes('request completed')), 'every request was logged')
