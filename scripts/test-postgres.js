@@ -41,6 +41,13 @@ const SQLITE_ONLY = [
   'control-plane/test/keyed-hashes-cannot-be-reversed-with-a-word-list.test.ts',
   // `leakgate keys` opens the SQLite store of --data-dir only.
   'control-plane/keys-cli.test.ts',
+  // PostgreSQL's own features (replicas, scan jobs): already on PostgreSQL in the first pass.
+  'control-plane/store/replica-revisions.test.ts',
+  'control-plane/test/replica-decision-reaches-the-other-replicas-nodes-within-a-second.test.ts',
+  'control-plane/test/replica-kill-9-keeps-acknowledged-writes.test.ts',
+  'control-plane/test/replica-restarted-mid-burst-loses-nothing.test.ts',
+  'control-plane/test/replicas-concurrent-decisions-keep-revisions-gap-free.test.ts',
+  'control-plane/test/scan-workers.test.ts',
 ]
 
 const files = [
