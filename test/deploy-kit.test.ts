@@ -33,7 +33,6 @@ const PROMTOOL = process.env.LEAKGATE_PROMTOOL ?? 'promtool'
 /** Names the kit uses that other work of the same change adds to the code, and where. */
 const PENDING_ENV: Record<string, string> = {}
 const PENDING_COMMANDS: Record<string, string> = {
-  'scan-worker': 'scan workers (leakgate scan-worker)',
 }
 
 type Doc = Record<string, unknown>
