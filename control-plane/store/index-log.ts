@@ -30,9 +30,11 @@ interface EntryRow {
 }
 
 /**
- * The PostgreSQL channel a write that advanced the revision notifies, with the new revision as its
- * payload: every control plane on the database listens to it (`Store`), so a decision taken through one
- * replica wakes the long-polls held by the others.
+ * The PostgreSQL channel a write that advanced the revision notifies: every control plane on the
+ * database listens to it (`Store`), so a decision taken through one replica wakes the long-polls held by
+ * the others. The payload is empty: PostgreSQL folds identical notifications of one transaction into one,
+ * so a transaction that advanced the revision several times is heard once, and listeners read the
+ * revision it committed (never an intermediate one).
  */
 export const REVISION_CHANNEL = 'leakgate_revision'
 
@@ -88,7 +90,7 @@ export class IndexLog {
       await this.#setMeta('revision', rev)
       // Sent inside the write transaction: PostgreSQL delivers it at commit only (never for a rollback),
       // in commit order, and once the change is visible to the listeners' next read.
-      if (sql.dialect === 'postgres') await sql.get('SELECT pg_notify(?, ?)', [REVISION_CHANNEL, String(rev)])
+      if (sql.dialect === 'postgres') await sql.get('SELECT pg_notify(?, ?)', [REVISION_CHANNEL, ''])
     }
     return rev - start
   }

@@ -200,12 +200,10 @@ export class Store {
       // A database that does not answer is reported by the liveness check; the next tick tries again.
       this.#catchUp().catch(() => undefined)
     }
-    this.#unlisten = await sql.listen(REVISION_CHANNEL, (payload) => {
-      const revision = payload === null ? Number.NaN : Number(payload)
-      // null: the LISTEN connection was lost and made again, and notifications sent meanwhile are gone.
-      if (Number.isSafeInteger(revision)) this.#announce(revision)
-      else catchUp()
-    })
+    // A notification says a transaction committed a new revision: read it (the notification comes after
+    // the commit, so the read sees it). null: the LISTEN connection was lost and made again, and
+    // notifications sent meanwhile are gone: reading the revision covers them too.
+    this.#unlisten = await sql.listen(REVISION_CHANNEL, () => catchUp())
     // A write committed between the first read of the revision and LISTEN sent no notification here.
     await this.#catchUp()
     // The notification is the path; this slow reread only bounds how late a revision can be announced
