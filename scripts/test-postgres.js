@@ -48,22 +48,16 @@ const SQLITE_ONLY = [
   'control-plane/test/replica-restarted-mid-burst-loses-nothing.test.ts',
   'control-plane/test/replicas-concurrent-decisions-keep-revisions-gap-free.test.ts',
   'control-plane/test/scan-workers.test.ts',
-  // They start scans through the control plane and wait for it to run them, as it does on SQLite. On
+  // They start scans through the control plane and wait for it to run them to the end, as it does on SQLite. On
   // PostgreSQL scans are jobs that `leakgate scan-worker` processes take (scan-workers.test.ts, above,
   // tests that path); these stay with the first pass until the test harness runs a worker beside them.
   'control-plane/test/allowed-folder-cannot-open-other-repositories.test.ts',
-  'control-plane/test/git-url-credentials-refused.test.ts',
-  'control-plane/test/hash-key-converts-the-store-once.test.ts',
-  'control-plane/test/hashes-stored-lowercase.test.ts',
   'control-plane/test/hung-scan-does-not-block-shutdown.test.ts',
-  'control-plane/test/new-token-after-closed-leak-enforced.test.ts',
   'control-plane/test/scan-of-proc-cannot-exhaust-memory.test.ts',
   'control-plane/test/scan-output-is-bounded.test.ts',
   'control-plane/test/scan-reaches-only-configured-paths-and-hosts.test.ts',
   'control-plane/test/scanned-names-obey-the-text-rules.test.ts',
-  'control-plane/test/scans-e2e.test.ts',
   'control-plane/test/scans-of-gitlab-and-gists.test.ts',
-  'control-plane/test/unusual-input-is-not-a-server-error.test.ts',
 ]
 
 const files = [
