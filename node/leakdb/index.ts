@@ -203,15 +203,7 @@ export class LeakIndex implements IndexReader {
   // From the file's start whatever its handle's position: a handle may have been read from before.
   static async #readFile(file: FileHandle, options: IndexOptions, checked?: { checksum: Uint8Array; bloom: BlockedBloom }): Promise<LeakIndex> {
     const decoder = new SnapshotDecoder({ size: (await file.stat()).size })
-    let position = 0
-    for (;;) {
-      const target = decoder.target()
-      if (target.length === 0) break
-      const { bytesRead } = await file.read(target, 0, Math.min(target.length, READ_CHUNK), position)
-      if (bytesRead === 0) break
-      position += bytesRead
-      decoder.advance(bytesRead)
-    }
+    await readInto(decoder, file)
     const parts = decoder.end()
     if (checked !== undefined && Buffer.from(decoder.checksum).equals(checked.checksum)) return new LeakIndex(parts, checked.bloom, options)
     return LeakIndex.#fromPartsAsync(parts, options)
@@ -530,3 +522,16 @@ function overlayKey(digest: Uint8Array): string {
 
 const B64 = new Uint8Array(128)
 for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) B64[c.charCodeAt(0)] = i
+
+/** Reads `file` from its start into `decoder`, a chunk at a time, until the decoder wants no more or the file ends. */
+export async function readInto(decoder: SnapshotDecoder, file: FileHandle): Promise<void> {
+  let position = 0
+  for (;;) {
+    const target = decoder.target()
+    if (target.length === 0) break
+    const { bytesRead } = await file.read(target, 0, Math.min(target.length, READ_CHUNK), position)
+    if (bytesRead === 0) break
+    position += bytesRead
+    decoder.advance(bytesRead)
+  }
+}

@@ -19,7 +19,7 @@ import { readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { BlockedBloom } from './bloom.js'
-import { BaseLoader, credentialHasher, decode, findEntry, keyFromBase64, keyFromDigest, LeakIndex, lookupKey, type IndexEntry, type IndexOptions, type IndexReader, type IndexStats } from './index.js'
+import { BaseLoader, credentialHasher, decode, findEntry, keyFromBase64, keyFromDigest, LeakIndex, lookupKey, readInto, type IndexEntry, type IndexOptions, type IndexReader, type IndexStats } from './index.js'
 import { HEADER_SIZE, SnapshotDecoder, type SnapshotParts } from '../../protocol/snapshot.js'
 import { SnapshotTruncatedError } from '../../lib/errors.js'
 
@@ -42,7 +42,6 @@ export function checkedSnapshot(decoder: SnapshotDecoder): CheckedSnapshot {
   return { parts, count: decoder.header!.count, checksum: Buffer.from(decoder.checksum) }
 }
 
-const READ_CHUNK = 1 << 20
 // Entries checked a window: three arrays of 256 KiB, a few milliseconds of work between yields.
 const WINDOW = 65_536
 const HOST_IS_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
@@ -197,15 +196,7 @@ async function readFullyAsync(file: FileHandle, into: Uint8Array, position: numb
 // Pass one: framing and checksum, keeping the bucket table only.
 async function checkFraming(file: FileHandle): Promise<CheckedSnapshot> {
   const decoder = new SnapshotDecoder({ size: (await file.stat()).size }, 'offsets')
-  let position = 0
-  for (;;) {
-    const target = decoder.target()
-    if (target.length === 0) break
-    const { bytesRead } = await file.read(target, 0, Math.min(target.length, READ_CHUNK), position)
-    if (bytesRead === 0) break
-    position += bytesRead
-    decoder.advance(bytesRead)
-  }
+  await readInto(decoder, file)
   return checkedSnapshot(decoder)
 }
 
