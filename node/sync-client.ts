@@ -111,7 +111,10 @@ export class SyncClient {
     this.#snapshotBase = (options.snapshotUrl ?? options.controlPlane).replace(/\/+$/, '')
     // Long polls hold a connection up to `wait` seconds: allow for it before calling the server dead.
     const timeout = (options.waitSeconds + 15) * 1000
-    this.#agent = new Agent({ connections: 4, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 60_000 })
+    // Two connections: the held long-poll and one for heartbeats and snapshots. A fleet of 1,000 nodes
+    // opening four each (as this pool once did while starting and retrying) overran the control plane's
+    // connection cap; sighting reports have their own pool (sightings.ts).
+    this.#agent = new Agent({ connections: 2, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 60_000 })
   }
 
   /**

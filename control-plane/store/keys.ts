@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Sql } from './sql.js'
 
 /** The roles a key can have. */
-export const ROLES = ['admin', 'analyst', 'node'] as const
+export const ROLES = ['admin', 'analyst', 'node', 'issuer', 'checker'] as const
 /** A key's role. */
 export type Role = (typeof ROLES)[number]
 

@@ -34,6 +34,7 @@ export const STORE_TABLES: readonly { name: string; key: readonly string[] }[] =
   { name: 'scans', key: ['id'] },
   { name: 'scan_state', key: ['source_key'] },
   { name: 'hash_key', key: ['id'] },
+  { name: 'events', key: ['id'] },
 ]
 
 /** The export's first line. */
