@@ -35,14 +35,14 @@ async function run(argv: string[]): Promise<number> {
     console.log(usage())
     return name === undefined ? 2 : 0
   }
-  if (name === '--version') {
+  if (name === '--version' || name === '-v' || name === 'version') {
     const { leakgateVersion } = await import('./lib/version.js')
     console.log(leakgateVersion())
     return 0
   }
   const command = COMMANDS[name]
   if (command === undefined) {
-    console.error(`leakgate: unknown command "${name}"\n\n${usage()}`)
+    console.error(`leakgate: unknown command "${name}" (leakgate --help lists the commands)`)
     return 2
   }
   const mod = await command.load()

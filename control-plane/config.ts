@@ -87,6 +87,7 @@ export interface ControlPlaneConfig {
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
+const KEY_EXPECT = '24 to 256 printable ASCII characters, without spaces'
 
 /** The schema (`lib/config.ts` format). */
 export const controlPlaneSchema: ConfigSchema = {
@@ -96,9 +97,9 @@ export const controlPlaneSchema: ConfigSchema = {
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port of the API, console and sync (0 picks a free port)', 'x-env': 'LEAKGATE_CP_PORT', 'x-flag': 'port' },
     host: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'address to listen on', 'x-env': 'LEAKGATE_CP_HOST', 'x-flag': 'host' },
     dataDir: { type: 'string', minLength: 1, default: './data', description: 'folder of the SQLite store (leakgate.db)', 'x-env': 'LEAKGATE_DATA_DIR', 'x-flag': 'data-dir' },
-    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', maxLength: 4096, description: 'the store on PostgreSQL: postgres://user:password@host:5432/database (libpq options such as sslmode in the query string); several control planes may share one database; unset: the SQLite file in dataDir', 'x-env': 'LEAKGATE_DATABASE_URL', 'x-flag': 'database-url', 'x-secret': true },
-    adminKey: { type: 'string', pattern: KEY_PATTERN, description: 'an admin API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true },
-    nodeKey: { type: 'string', pattern: KEY_PATTERN, description: 'a node API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
+    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://', 'x-expect': 'a postgres:// or postgresql:// URL', maxLength: 4096, description: 'the store on PostgreSQL: postgres://user:password@host:5432/database (libpq options such as sslmode in the query string); several control planes may share one database; unset: the SQLite file in dataDir', 'x-env': 'LEAKGATE_DATABASE_URL', 'x-flag': 'database-url', 'x-secret': true },
+    adminKey: { type: 'string', pattern: KEY_PATTERN, 'x-expect': KEY_EXPECT, description: 'an admin API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_ADMIN_KEY', 'x-secret': true },
+    nodeKey: { type: 'string', pattern: KEY_PATTERN, 'x-expect': KEY_EXPECT, description: 'a node API key seeded at start (24 to 256 printable characters; stored hashed)', 'x-env': 'LEAKGATE_NODE_KEY', 'x-secret': true },
     defaultAction: { type: 'string', enum: ['monitor', 'block'], default: 'monitor', description: 'action of a new leak when neither the request nor autoBlockRisk sets one', 'x-env': 'LEAKGATE_DEFAULT_ACTION', 'x-flag': 'default-action' },
     autoBlockRisk: { type: 'string', enum: ['off', ...RISK_LEVELS], default: 'off', description: 'new leaks at or above this risk are blocked at once; off leaves them at defaultAction', 'x-env': 'LEAKGATE_AUTO_BLOCK_RISK', 'x-flag': 'auto-block-risk' },
     changesRetention: { type: 'integer', minimum: 100, maximum: 100_000_000, default: 1_000_000, description: 'how many index changes are kept for nodes to catch up; an older `since` gets 410', 'x-env': 'LEAKGATE_CHANGES_RETENTION', 'x-flag': 'changes-retention' },
@@ -111,7 +112,7 @@ export const controlPlaneSchema: ConfigSchema = {
     requestTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30, description: 'longest time to receive a whole request (headers and body); a slower one is cut off (a long-poll\'s wait is not part of it)', 'x-env': 'LEAKGATE_REQUEST_TIMEOUT', 'x-flag': 'request-timeout' },
     headersTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10, description: 'longest time to receive a request\'s headers (at most requestTimeoutSeconds); a silent or trickling client is cut off', 'x-env': 'LEAKGATE_HEADERS_TIMEOUT', 'x-flag': 'headers-timeout' },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 5000, description: 'most open connections on the API port; further ones are closed at once (keep it under the process\'s file limit; a node holds two to three: its long-poll, its heartbeats and its sighting reports)', 'x-env': 'LEAKGATE_MAX_CONNECTIONS', 'x-flag': 'max-connections' },
-    metricsKey: { type: 'string', pattern: KEY_PATTERN, description: 'when set, /metrics needs Authorization: Bearer <this key> (24 to 256 printable characters)', 'x-env': 'LEAKGATE_METRICS_KEY', 'x-secret': true },
+    metricsKey: { type: 'string', pattern: KEY_PATTERN, 'x-expect': KEY_EXPECT, description: 'when set, /metrics needs Authorization: Bearer <this key> (24 to 256 printable characters)', 'x-env': 'LEAKGATE_METRICS_KEY', 'x-secret': true },
     hashKey: { type: 'string', minLength: 1, maxLength: 1024, description: 'the deployment\'s hash key: tokens are stored and synced as HMAC-SHA256(key, SHA-256), so a weak password cannot be found again from its hash; 64 to 256 hex characters (`openssl rand -hex 32`); every node needs the same key; once set, it cannot change', 'x-env': 'LEAKGATE_HASH_KEY', 'x-secret': true },
     limits: {
       type: 'object', additionalProperties: false,
@@ -152,7 +153,7 @@ export const controlPlaneSchema: ConfigSchema = {
       description: 'what scans may reach and how far they may go (each scan runs in a child process)',
       properties: {
         allowedPaths: { type: 'array', maxItems: 100, default: [], items: { type: 'string', minLength: 1, maxLength: 4096 } },
-        allowedHosts: { type: 'array', maxItems: 1000, default: ['*'], items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/@]+(?:/\\d{1,3})?$' } },
+        allowedHosts: { type: 'array', maxItems: 1000, default: ['*'], items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/@]+(?:/\\d{1,3})?$', 'x-expect': 'a host name, an IP address or a CIDR range such as 10.0.0.0/8 (no scheme, path or user)' } },
         timeoutSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: DEFAULT_SCAN_LIMITS.timeoutSeconds },
         memoryMb: { type: 'integer', minimum: 64, maximum: 65_536, default: DEFAULT_SCAN_LIMITS.memoryMb },
         maxFindings: { type: 'integer', minimum: 1, maximum: 10_000_000, default: DEFAULT_SCAN_LIMITS.maxFindings },

@@ -32,6 +32,8 @@ export interface OptionSchema {
   'x-flag'?: string
   /** A secret: never echoed back in an error message. */
   'x-secret'?: boolean
+  /** What a value matching `pattern` looks like, in words: an error says this, never the expression. */
+  'x-expect'?: string
 }
 
 /** The schema of one part's configuration. */
@@ -52,7 +54,8 @@ export interface ConfigSources {
   flags?: Record<string, string | boolean | undefined>
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false })
+// verbose: an error carries the schema it failed, so a nested option's `x-expect` can be read.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false, verbose: true })
 
 /**
  * Loads, merges, validates and deep-freezes a configuration.
@@ -101,7 +104,21 @@ function describeError(schema: ConfigSchema, err: ErrorObject): string {
   const top = path[0]
   if (top === undefined) return `configuration ${err.message ?? 'is invalid'}`
   const rest = path.length > 1 ? ` (at ${path.join('.')})` : ''
-  return `${optionName(schema, top)}${rest} ${err.message ?? 'is invalid'}`
+  return `${optionName(schema, top)}${rest} ${expectation(err)}`
+}
+
+// What the operator should write instead, in words: the allowed values of an enum, the `x-expect` of a
+// pattern (a regular expression tells a reader little), else Ajv's own message.
+function expectation(err: ErrorObject): string {
+  if (err.keyword === 'enum') {
+    const allowed = (err.params as { allowedValues?: readonly unknown[] }).allowedValues ?? []
+    return `must be one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`
+  }
+  if (err.keyword === 'pattern') {
+    const expect = (err.parentSchema as { 'x-expect'?: string } | undefined)?.['x-expect']
+    return expect === undefined ? 'is not in the expected form (see the option\'s description)' : `must be ${expect}`
+  }
+  return err.message ?? 'is invalid'
 }
 
 function coerce(key: string, prop: OptionSchema, raw: string | boolean, from: string): unknown {

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs'
+import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir, type Teardown } from '../test/harness.js'
@@ -119,4 +119,13 @@ t.test('the file is created readable by its owner only', async (t) => {
   const sql = openSqlite(dir)
   t.teardown(() => sql.close())
   t.equal(statSync(join(dir, DB_FILE)).mode & 0o777, 0o600)
+})
+
+t.test('a data directory that cannot hold the store: a config error naming the option, not a bare system error', async (t) => {
+  const file = join(tempDir(t), 'a-file')
+  writeFileSync(file, '')
+  t.throws(() => openSqlite(join(file, 'data')), {
+    code: 'LEAKGATE_ERR_CONFIG',
+    message: /the data directory ".*a-file\/data" cannot hold the store \(ENOTDIR\): set the dataDir option \(LEAKGATE_DATA_DIR, --data-dir\)/,
+  })
 })

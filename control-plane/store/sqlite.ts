@@ -16,6 +16,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { ConfigError } from '../../lib/errors.js'
 import type { Sql, SqlParams, SqlValue, TransactionOptions } from './sql.js'
 
 /** The database file's name inside the data directory. */
@@ -147,9 +148,16 @@ function spread(params: SqlParams | undefined): unknown[] {
  * the store's to run.
  */
 export function openSqlite(dataDir: string): SqliteSql {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const file = join(dataDir, DB_FILE)
-  const db = new Database(file)
+  let db: Database.Database
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    db = new Database(file)
+  } catch (cause) {
+    // A system error alone ("ENOTDIR: not a directory, mkdir …") does not say which setting to change.
+    const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message
+    throw new ConfigError(`the data directory ${JSON.stringify(dataDir)} cannot hold the store (${why}): set the dataDir option (LEAKGATE_DATA_DIR, --data-dir) to a folder this process can create and write`, { cause })
+  }
   try {
     // Hashes of tokens and API keys: nothing usable, but nobody else's business either. Best effort:
     // a file another user owns (a shared volume) stays as it is.
