@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     // Resolved here for SARIF's rule descriptions, the warnings, and to report a bad rules file before reading anything.
     const { rules, warnings } = resolveRules({ rulesFiles })
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`)
-    const ignore = config.ignoreFile === undefined ? new Set<string>() : readIgnoreFile(config.ignoreFile)
+    const ignore = config.ignoreFile === undefined ? new Set<string>() : readIgnoreFile(config.ignoreFile, (p) => process.stderr.write(`warning: ${p}\n`))
     if (v.push === true && (config.apiKey === undefined || config.apiKey === '')) throw usageError('--push needs an admin API key in LEAKGATE_API_KEY')
     const progress = progressPrinter(v.quiet === true)
     const started = Date.now()
@@ -127,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
         github: { apiUrl: config.githubApiUrl, ...(config.githubToken === undefined ? {} : { token: config.githubToken }), maxRateLimitWait: config.maxRateLimitWait },
         gitlab: { apiUrl: config.gitlabApiUrl, ...(config.gitlabToken === undefined ? {} : { token: config.gitlabToken }), maxRateLimitWait: config.maxRateLimitWait },
         onProgress: progress.update,
+        onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
       })
     } finally {
       progress.done()

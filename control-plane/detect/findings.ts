@@ -111,11 +111,15 @@ export function dedupeFindings(findings: readonly Finding[]): Finding[] {
   return [...byFingerprint.values()]
 }
 
+/** How many leading characters of a fingerprint the scan's table shows; an ignore entry may be that short. */
+export const SHOWN_FINGERPRINT_LENGTH = 12
+const FINGERPRINT_LENGTH = 32
+
 /**
  * Reads a `.leakgateignore`: one fingerprint a line; `#` starts a comment; blank lines are
- * skipped. A missing file is an empty list.
+ * skipped. A missing file is an empty list. `onProblem` hears of each entry that can ignore nothing.
  */
-export function readIgnoreFile(path: string): Set<string> {
+export function readIgnoreFile(path: string, onProblem?: (problem: string) => void): Set<string> {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -123,15 +127,39 @@ export function readIgnoreFile(path: string): Set<string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set()
     throw err
   }
-  return parseIgnore(text)
+  return parseIgnore(text, onProblem === undefined ? undefined : (p) => onProblem(`${path}: ${p}`))
 }
 
-/** Parses `.leakgateignore` text: one fingerprint a line, `#` comments, blank lines skipped. */
-export function parseIgnore(text: string): Set<string> {
+/**
+ * Parses `.leakgateignore` text: one fingerprint a line (whole, or its first 12 characters as the
+ * scan's table shows it; any case), `#` comments, blank lines skipped. An entry that is not that
+ * leaves nothing out: `onProblem` hears of it, so it does not fail silently.
+ */
+export function parseIgnore(text: string, onProblem?: (problem: string) => void): Set<string> {
   const out = new Set<string>()
-  for (const line of text.split('\n')) {
-    const entry = line.replace(/#.*$/, '').trim()
-    if (entry !== '') out.add(entry.split(/\s+/)[0]!)
-  }
+  text.split('\n').forEach((line, i) => {
+    const entry = line.replace(/#.*$/, '').trim().split(/\s+/)[0]!.toLowerCase()
+    if (entry === '') return
+    out.add(entry)
+    if (!isFingerprintStart(entry)) {
+      onProblem?.(`line ${i + 1}: "${entry.slice(0, 40)}" is not a fingerprint (${SHOWN_FINGERPRINT_LENGTH} to ${FINGERPRINT_LENGTH} hex characters, as a scan prints them): it leaves nothing out`)
+    }
+  })
   return out
+}
+
+function isFingerprintStart(entry: string): boolean {
+  return entry.length >= SHOWN_FINGERPRINT_LENGTH && entry.length <= FINGERPRINT_LENGTH && /^[0-9a-f]+$/.test(entry)
+}
+
+/**
+ * Whether `ignore` leaves out the finding of `fingerprint`: an entry equal to it, or to its first
+ * characters (at least the 12 the table shows: shorter ones would leave out unrelated findings).
+ */
+export function isIgnored(ignore: ReadonlySet<string>, fingerprint: string): boolean {
+  if (ignore.size === 0) return false
+  for (let n = SHOWN_FINGERPRINT_LENGTH; n <= FINGERPRINT_LENGTH; n++) {
+    if (ignore.has(fingerprint.slice(0, n))) return true
+  }
+  return false
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { resolveRules } from './rules.js'
 import { allowlistsOf, type Allowlist, type Rule } from './rule.js'
 import { scanText } from './scanner.js'
-import { dedupeFindings, readIgnoreFile, toFindings, type Finding } from './findings.js'
+import { dedupeFindings, isIgnored, readIgnoreFile, toFindings, type Finding } from './findings.js'
 import { DEFAULT_LIMITS, newProgress, type Progress, type ScanItem, type SourceLimits } from './sources/source.js'
 import { dirFiles, dirSource, type DirFile } from './sources/dir.js'
 import { gitSource, type GitState } from './sources/git.js'
@@ -70,6 +70,8 @@ export interface ScanOptions {
   since?: ScanState
   /** Called as the scan goes, after each file or commit message. */
   onProgress?: (progress: Readonly<Progress>) => void
+  /** Hears what the scan could not use as given (an entry of a directory's `.leakgateignore` that leaves nothing out). */
+  onWarning?: (message: string) => void
   /** Stops the scan between two files. */
   signal?: AbortSignal
   /** Which local paths and remote hosts the scan may reach; undefined: anything (the CLI). */
@@ -109,7 +111,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   const cacheDir = options.cacheDir ?? join(tmpdir(), 'leakgate-scan-cache')
   const progress = newProgress()
   const state: ScanState = {}
-  const ignore = new Set(options.ignore ?? [])
+  const ignore = new Set([...(options.ignore ?? [])].map((f) => f.toLowerCase()))
   let items: AsyncGenerator<ScanItem>
   let dirPath: string | undefined
   const reach = {
@@ -120,7 +122,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
     case 'dir': {
       const path = await checkLocalPath(source.path, options.reach)
       if (existsSync(path) && statSync(path).isDirectory()) {
-        for (const f of readIgnoreFile(join(path, '.leakgateignore'))) ignore.add(f)
+        for (const f of readIgnoreFile(join(path, '.leakgateignore'), options.onWarning)) ignore.add(f)
       }
       dirPath = path
       items = dirSource(path, limits, progress)
@@ -216,7 +218,7 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
   // Repositories' own .leakgateignore files (git: state.ignore; github: one a repository).
   for (const f of state.ignore ?? []) ignore.add(f)
   for (const repo of Object.values(state.repos ?? {})) for (const f of repo.ignore ?? []) ignore.add(f)
-  return { findings: dedupeFindings(findings).filter((f) => !ignore.has(f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
+  return { findings: dedupeFindings(findings).filter((f) => !isIgnored(ignore, f.fingerprint)), progress, state, ...(truncated === undefined ? {} : { truncated }) }
 }
 
 /** Per repository, the commits an earlier scan read (organisation, group and gists scans). */

@@ -83,6 +83,18 @@ t.test('nothing found: exit 0; .leakgateignore silences a reviewed finding', asy
   t.same(JSON.parse(r.stdout), [])
 })
 
+t.test('.leakgateignore takes the short fingerprint the table shows, in any case; an entry that is not one is warned about', async (t) => {
+  const dir = project(t)
+  const table = run([dir, '--format', 'table']).stdout
+  const shown = [...table.matchAll(/\b([0-9a-f]{12})\s*$/gm)].map((m) => m[1]!)
+  t.equal(shown.length, 2, 'the table shows two fingerprints')
+  writeFileSync(join(dir, '.leakgateignore'), `${shown[0]!.toUpperCase()}  # reviewed\n${shown[1]}\nnot-a-fingerprint\n`)
+  const r = run([dir, '--format', 'json'])
+  t.equal(r.code, 0, 'both left out')
+  t.same(JSON.parse(r.stdout), [])
+  t.match(r.stderr, /warning: .*\.leakgateignore: line 3: "not-a-fingerprint" is not a fingerprint \(12 to 32 hex characters, as a scan prints them\): it leaves nothing out/)
+})
+
 t.test('errors exit 2: missing path, bad format, bad rules file (rule id named), --push without a key', async (t) => {
   const dir = project(t)
   t.equal(run([join(dir, 'missing')]).code, 2)
