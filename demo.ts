@@ -1,12 +1,14 @@
 /**
  * `leakgate demo`: a whole Leakgate on one machine, in one process: the control plane (API, console,
  * sync), one node following it, and a small demo upstream behind the node. It seeds an admin and a
- * node key and two demo leaks (one blocked, one monitored), then prints the URLs and curl lines to try.
+ * node key and a dozen demo leaks (several kinds, sources, risks and states; a few already seen by the
+ * node), then prints the URLs and curl lines to try, last, and once more after the first requests.
  *
  * The demo's tokens are made up and printed on purpose so you can send them; they reach the store only
  * as hashes, like any other token.
  */
-import { createServer, type Server } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -68,7 +70,9 @@ export async function main(argv: string[]): Promise<number> {
   await new Promise<void>((ok, fail) => upstream.once('error', fail).listen(upstreamPort, host, ok))
   const upstreamUrl = `http://${host}:${portOf(upstream.address())}`
 
-  const cpConfig = loadControlPlaneConfig({ env: { ...env, LEAKGATE_DATA_DIR: dataDir }, flags: { host } })
+  // Quiet unless asked: request logs would scroll the banner (the URLs and the admin key) away.
+  const logLevel = env.LEAKGATE_LOG_LEVEL ?? 'warn'
+  const cpConfig = loadControlPlaneConfig({ env: { ...env, LEAKGATE_DATA_DIR: dataDir, LEAKGATE_LOG_LEVEL: logLevel }, flags: { host } })
   const store = await Store.open(cpConfig.dataDir, {
     defaultAction: cpConfig.defaultAction,
     autoBlockRisk: cpConfig.autoBlockRisk,
@@ -82,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   await cp.listen({ port: cpConfig.port, host })
   const cpUrl = `http://${host}:${portOf(cp.server.address())}`
 
-  await seedDemoLeaks(cpUrl, adminKey)
+  const seeded = await seedDemoLeaks(cpUrl, adminKey)
 
   const nodeConfig = loadNodeConfig({
     env: {
@@ -92,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       LEAKGATE_NODE_KEY: nodeKey,
       LEAKGATE_NODE_ID: env.LEAKGATE_NODE_ID ?? 'demo-node',
       LEAKGATE_CACHE_DIR: join(dataDir, 'node'),
+      LEAKGATE_LOG_LEVEL: logLevel,
     },
     flags: { host, 'admin-host': host },
   })
@@ -101,9 +106,11 @@ export async function main(argv: string[]): Promise<number> {
   const nodeUrl = `http://${host}:${portOf(node.proxy.server.address())}`
   const adminUrl = `http://${host}:${portOf(node.admin.server.address())}`
   await waitForIndex(`${adminUrl}/readyz`)
+  // A few of the seeded tokens are used once through the node, so the console shows where tokens were seen.
+  await sendSightings(nodeUrl, seeded)
 
   const freshAdmin = env.LEAKGATE_ADMIN_KEY === undefined
-  console.log(
+  const banner = (): void => console.log(
     [
       '',
       'Leakgate is running.',
@@ -123,6 +130,23 @@ export async function main(argv: string[]): Promise<number> {
       'Ctrl-C stops everything.',
     ].join('\n'),
   )
+  banner()
+  // Whatever the first requests log (at LEAKGATE_LOG_LEVEL=info, say) scrolls the banner away: print it
+  // once more when they have settled.
+  let again: NodeJS.Timeout | undefined
+  let repeated = false
+  const onFirstRequests = (req: IncomingMessage): void => {
+    // The node's own traffic to the control plane (sync, heartbeats, sightings) is not someone trying it.
+    if (repeated || /^\/v1\/(sync|nodes|sightings)\b/.test(req.url ?? '')) return
+    clearTimeout(again)
+    again = setTimeout(() => {
+      repeated = true
+      banner()
+    }, 3000)
+    again.unref()
+  }
+  cp.server.on('request', onFirstRequests)
+  node.proxy.server.on('request', onFirstRequests)
 
   let closing = false
   const shutdown = (): void => {
@@ -140,21 +164,77 @@ function portOf(address: string | AddressInfo | null): number {
   return address.port
 }
 
-async function seedDemoLeaks(cpUrl: string, adminKey: string): Promise<void> {
-  const demo = [
-    { title: 'Demo: payment key in a public gist', source: 'paste', action: 'block', risk: 'critical', token: DEMO_TOKENS.block },
-    { title: 'Demo: partner key in a shared Postman collection', source: 'postman', action: 'monitor', risk: 'medium', token: DEMO_TOKENS.monitor },
-  ]
+/** One demo leak: what the console shows, and the decision it is left in. */
+interface DemoLeak {
+  title: string
+  source: string
+  kind: string
+  risk: 'low' | 'medium' | 'high' | 'critical'
+  action: 'block' | 'monitor'
+  location?: Record<string, string | number>
+  /** Decided after it was added: a false positive, or closed once rotated. */
+  then?: { status: 'false_positive' | 'closed'; comment: string }
+  /** Requests made with its token through the node at start (sightings the console shows). */
+  sightings?: number
+  /** The printed demo token, or none: a random one is made (never printed). */
+  token?: string
+}
+
+const DEMO_LEAKS: readonly DemoLeak[] = [
+  { title: 'Payment API key in a public gist', source: 'gist', kind: 'payment_api_key', risk: 'critical', action: 'block', token: DEMO_TOKENS.block, sightings: 3, location: { url: 'https://gist.github.com/acme-dev/4f8a1c9e2b7d' } },
+  { title: 'Partner key in a shared Postman collection', source: 'postman', kind: 'partner_api_key', risk: 'medium', action: 'monitor', token: DEMO_TOKENS.monitor, sightings: 2, location: { url: 'https://www.postman.com/acme-partners/workspace/orders' } },
+  { title: 'GitHub token in acme/api .env', source: 'github', kind: 'github_pat', risk: 'high', action: 'block', sightings: 1, location: { repo: 'acme/api', path: '.env', line: 3, commit: '9c1e2f7a', branch: 'main', url: 'https://github.com/acme/api/blob/9c1e2f7a/.env#L3' } },
+  { title: 'AWS access key in acme/infra history', source: 'github', kind: 'aws_access_key', risk: 'critical', action: 'block', location: { repo: 'acme/infra', path: 'terraform/prod.tfvars', line: 12, commit: '3b7d0e55', branch: 'main' } },
+  { title: 'Slack bot token in a paste', source: 'paste', kind: 'slack_bot_token', risk: 'high', action: 'monitor', sightings: 1, location: { url: 'https://pastebin.com/u/acme-ops' } },
+  { title: 'OpenAI key in acme/ml-experiments notebook', source: 'gitlab', kind: 'openai_api_key', risk: 'high', action: 'block', location: { repo: 'acme/ml-experiments', path: 'notebooks/eval.ipynb', line: 41, branch: 'main' } },
+  { title: 'npm token in a published package', source: 'npm', kind: 'npm_token', risk: 'high', action: 'block', location: { url: 'https://www.npmjs.com/package/@acme/build-tools' } },
+  { title: 'Twilio key in a Docker image layer', source: 'dockerhub', kind: 'twilio_api_key', risk: 'medium', action: 'monitor', location: { repo: 'acme/notifier', path: '/app/config.json' } },
+  { title: 'Database password in a support ticket', source: 'manual', kind: 'password', risk: 'medium', action: 'monitor' },
+  { title: 'Mailgun key in a mobile app bundle', source: 'manual', kind: 'mailgun_api_key', risk: 'low', action: 'monitor' },
+  { title: 'Stripe test key in acme/docs examples', source: 'github', kind: 'stripe_test_key', risk: 'low', action: 'monitor', location: { repo: 'acme/docs', path: 'payments/quickstart.md', line: 88 }, then: { status: 'false_positive', comment: 'a test-mode key from the docs: it opens nothing' } },
+  { title: 'SendGrid key in acme/web history', source: 'github', kind: 'sendgrid_api_key', risk: 'medium', action: 'block', location: { repo: 'acme/web', path: 'config/mail.yml', line: 7, commit: 'e41a9d03' }, then: { status: 'closed', comment: 'rotated by the mail team' } },
+]
+
+/** A seeded leak's token and the requests to make with it through the node. */
+interface Seeded {
+  token: string
+  sightings: number
+}
+
+/**
+ * Adds the demo leaks the store does not have yet (by title), with their decisions. Returns the tokens
+ * of the ones added now that should be seen through the node (the made-up ones exist only in memory).
+ */
+async function seedDemoLeaks(cpUrl: string, adminKey: string): Promise<Seeded[]> {
   const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }
-  const existing = (await (await fetch(`${cpUrl}/v1/leaks?q=Demo%3A&limit=50`, { headers })).json()) as { items?: Array<{ title: string }> }
-  for (const d of demo) {
+  const existing = (await (await fetch(`${cpUrl}/v1/leaks?limit=200`, { headers })).json()) as { items?: Array<{ title: string }> }
+  const seeded: Seeded[] = []
+  for (const d of DEMO_LEAKS) {
     if (existing.items?.some((l) => l.title === d.title) === true) continue
+    const token = d.token ?? `demo_${d.kind}_${randomBytes(18).toString('base64url')}`
     const res = await fetch(`${cpUrl}/v1/leaks`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ title: d.title, source: d.source, action: d.action, risk: d.risk, tokens: [{ value: d.token }] }),
+      body: JSON.stringify({ title: d.title, source: d.source, kind: d.kind, action: d.action, risk: d.risk, tokens: [{ value: token }], ...(d.location === undefined ? {} : { location: d.location }) }),
     })
     if (res.status !== 201) throw new Error(`could not seed the demo leak "${d.title}": ${res.status} ${await res.text()}`)
+    if (d.then !== undefined) {
+      const { id } = (await res.json()) as { id: number }
+      const decided = await fetch(`${cpUrl}/v1/leaks/${id}`, { method: 'PATCH', headers, body: JSON.stringify(d.then) })
+      if (decided.status !== 200) throw new Error(`could not decide the demo leak "${d.title}": ${decided.status} ${await decided.text()}`)
+    }
+    if (d.sightings !== undefined) seeded.push({ token, sightings: d.sightings })
+  }
+  return seeded
+}
+
+/** Uses each seeded token through the node as often as asked; the node reports the sightings. */
+async function sendSightings(nodeUrl: string, seeded: readonly Seeded[]): Promise<void> {
+  for (const { token, sightings } of seeded) {
+    for (let i = 0; i < sightings; i++) {
+      const res = await fetch(`${nodeUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined)
+      await res?.body?.cancel()
+    }
   }
 }
 

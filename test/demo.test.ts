@@ -52,7 +52,19 @@ t.test('leakgate demo: console URL, admin key, and curl lines that block, flag a
   t.equal(page.status, 200)
   t.match(await page.text(), /<html/i)
   const leaks = (await (await fetch(`${consoleUrl}v1/leaks`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { items: unknown[] }
-  t.equal(leaks.items.length, 2)
+  t.equal(leaks.items.length, 12, 'a dozen demo leaks')
+  const items = leaks.items as Array<{ kind: string | null; source: string; risk: string; status: string; hits: number }>
+  t.ok(items.every((l) => l.kind !== null), 'every demo leak has a kind')
+  t.ok(new Set(items.map((l) => l.source)).size >= 5, 'from several sources')
+  t.same([...new Set(items.map((l) => l.risk))].sort(), ['critical', 'high', 'low', 'medium'], 'at every risk level')
+  t.same([...new Set(items.map((l) => l.status))].sort(), ['closed', 'false_positive', 'open'], 'in several states')
+  t.ok(items.filter((l) => l.hits > 0).length >= 3, 'some already seen by the node')
+  // The requests above logged (at info): the banner comes again once they settle, so it is not lost.
+  const printedOnce = out.split('Ctrl-C stops everything').length - 1
+  t.equal(printedOnce, 1, 'the banner, once so far')
+  const again = Date.now() + 15_000
+  while (out.split('Ctrl-C stops everything').length - 1 < 2 && Date.now() < again) await new Promise((ok) => setTimeout(ok, 100))
+  t.equal(out.split('Ctrl-C stops everything').length - 1, 2, 'the banner again after the first requests')
 
   // The demo's tokens are printed on purpose, but must reach no file and no log line.
   for (const file of filesUnder(dataDir)) {
