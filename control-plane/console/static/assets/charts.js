@@ -12,7 +12,27 @@ import { risks } from './meta.js'
 export const RISK_COLOR = { critical: '#9f1239', high: '#dc2626', medium: '#d97706', low: '#2563eb' }
 /** A risk the console has no colour for (one the control plane added later) is drawn grey. */
 const OTHER_RISK_COLOR = '#64748b'
-const SOURCE_PALETTE = ['#0f766e', '#7c3aed', '#0369a1', '#b45309', '#be185d', '#4d7c0f', '#475569', '#9333ea']
+// Source colours keep clear of the risk colours (no red, orange or blue), and belong to the source, not
+// to its rank, so a source keeps its colour from one view to the next.
+const SOURCE_PALETTE = ['#0f766e', '#6d28d9', '#4d7c0f', '#475569', '#a21caf', '#0e7490', '#854d0e', '#78716c']
+/** The sources Leakgate names itself, each with a colour of its own. */
+const KNOWN_SOURCE_COLOR = {
+  github: '#0f766e', gitlab: '#6d28d9', git: '#4d7c0f', dir: '#475569', manual: '#78716c',
+  gist: '#a21caf', paste: '#0e7490', postman: '#854d0e',
+}
+
+/**
+ * The colour of a source: its own when Leakgate knows it, else one picked by a hash of its name (the same
+ * in every view and every session; two unknown sources may share one).
+ * @param {string} source
+ */
+export function sourceColor(source) {
+  const known = KNOWN_SOURCE_COLOR[/** @type {keyof typeof KNOWN_SOURCE_COLOR} */ (source)]
+  if (known !== undefined) return known
+  let hash = 2166136261
+  for (let i = 0; i < source.length; i++) hash = Math.imul(hash ^ source.charCodeAt(i), 16777619) >>> 0
+  return SOURCE_PALETTE[hash % SOURCE_PALETTE.length] ?? OTHER_RISK_COLOR
+}
 
 /** @param {string} risk */
 const riskColor = (risk) => RISK_COLOR[risk] ?? OTHER_RISK_COLOR
@@ -149,8 +169,6 @@ export function drawCharts(container, stats, pick) {
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .map(([s]) => s)
-  /** @param {number} i */
-  const sourceColor = (i) => SOURCE_PALETTE[i % SOURCE_PALETTE.length] ?? OTHER_RISK_COLOR
   /** @param {string} r */
   const riskCount = (r) => byRisk[r] ?? 0
   /** @param {string} s */
@@ -211,7 +229,7 @@ export function drawCharts(container, stats, pick) {
       type: 'bar',
       data: {
         labels: sources,
-        datasets: [{ label: 'Open leaks', data: sources.map(sourceCount), backgroundColor: sources.map((_, i) => sourceColor(i)), borderRadius: 4, maxBarThickness: 28 }],
+        datasets: [{ label: 'Open leaks', data: sources.map(sourceCount), backgroundColor: sources.map(sourceColor), borderRadius: 4, maxBarThickness: 28 }],
       },
       options: {
         ...baseOptions((i) => pick({ source: sources[i] })),
@@ -259,7 +277,7 @@ export function drawCharts(container, stats, pick) {
     const risk = filters.risk
     const source = filters.source
     replace(riskLegendBox, legendOf('risk', RISKS, riskCount, riskColor, risk))
-    replace(sourceLegendBox, legendOf('source', sources, sourceCount, (_, i) => sourceColor(i), source))
+    replace(sourceLegendBox, legendOf('source', sources, sourceCount, sourceColor, source))
     paintSwatches(riskLegendBox)
     paintSwatches(sourceLegendBox)
     // Dim what the list is not showing, so the chart says which slice is selected.
@@ -270,7 +288,7 @@ export function drawCharts(container, stats, pick) {
     }
     const sourceData = sourceChart?.data.datasets[0]
     if (sourceChart && sourceData) {
-      sourceData.backgroundColor = sources.map((s, i) => fade(sourceColor(i), !source || source === s))
+      sourceData.backgroundColor = sources.map((s) => fade(sourceColor(s), !source || source === s))
       sourceChart.update('none')
     }
   }
