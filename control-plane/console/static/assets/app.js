@@ -136,7 +136,11 @@ function renderSignIn() {
       render()
     } catch (err) {
       const refused = err instanceof ApiError && (err.status === 401 || err.status === 403)
-      replace(error, errorBox(refused ? { title: 'Key refused', detail: 'The control plane does not know this key. Check it and try again.', status: err.status } : err))
+      // A known key whose role may not sign in (a checker key, which only checks tokens) is told so.
+      const detail = err instanceof ApiError && err.status === 403
+        ? 'This key\'s role cannot use the console (a checker key only checks tokens: use leakgate check). Sign in with an admin or analyst key.'
+        : 'The control plane does not know this key. Check it and try again.'
+      replace(error, errorBox(refused ? { title: 'Key refused', detail, status: err.status } : err))
     } finally {
       button.disabled = false
       button.textContent = 'Sign in'
