@@ -4,7 +4,8 @@ import t, { type Test } from 'tap'
 import { ALPHA, Rng } from '../detect/corpus/random.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { generateKey } from '../store/keys.js'
-import { startPlane, type TestPlane } from './harness.js'
+import { main } from '../check-cli.js'
+import { runMain, startPlane, type TestPlane } from './harness.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const rng = new Rng(4151)
@@ -111,4 +112,9 @@ t.test('anonymous when the control plane allows it; a keyed store needs --hash-k
   t.notOk(keyed.out.includes(hashKey) || keyed.err.includes(hashKey), 'the hash key is not printed')
   const clean = await check(['--url', url, '--hash-key-env', 'DEPLOYMENT_HASH_KEY'], { DEPLOYMENT_HASH_KEY: hashKey }, token())
   t.equal(clean.code, 0)
+})
+
+t.test('--help prints the usage; an unknown option is exit 2', async (t) => {
+  t.match(await runMain(main, ['--help']), { code: 0, out: /usage: leakgate check .*Exit status: 0 not leaked, 1 leaked, 2 could not tell/s })
+  t.match(await runMain(main, ['--nope']), { code: 2, err: /Unknown option '--nope'/ })
 })
