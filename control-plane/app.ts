@@ -21,6 +21,7 @@ import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import metaRoutes from './routes/meta.js'
+import rangeRoutes from './routes/range.js'
 import nodeRoutes from './routes/nodes.js'
 import scanRoutes from './routes/scans.js'
 import sightingRoutes from './routes/sightings.js'
@@ -194,7 +195,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
   await installAuth(app, store.keys, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

@@ -33,6 +33,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Roles allowed besides admin; routes without it are public (health, docs, console). */
     roles?: readonly Role[]
+    /**
+     * A request without any Authorization header passes with no principal (the range check, when the
+     * operator opens it). A key that is sent is still checked: a wrong one is a 401, as anywhere.
+     */
+    anonymous?: boolean
   }
 }
 
@@ -111,6 +116,7 @@ export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: A
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const roles = request.routeOptions.config.roles
     if (roles === undefined) return
+    if (request.routeOptions.config.anonymous === true && request.headers.authorization === undefined) return
     try {
       request.principal = await authenticate(keys, request, roles)
     } catch (err) {

@@ -73,6 +73,8 @@ export interface ControlPlaneConfig {
   maxNodes: number
   nodePruneSeconds: number
   authFailuresPerMinute: number
+  rangeAnonymous: boolean
+  rangeQueriesPerMinute: number
   requestTimeoutSeconds: number
   headersTimeoutSeconds: number
   maxConnections: number
@@ -109,6 +111,8 @@ export const controlPlaneSchema: ConfigSchema = {
     maxNodes: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000, description: 'most nodes the fleet may hold; a new node past it is refused (403) and no row is made', 'x-env': 'LEAKGATE_MAX_NODES', 'x-flag': 'max-nodes' },
     nodePruneSeconds: { type: 'integer', minimum: 1, maximum: 31_536_000, default: 604_800, description: 'a node not heard from for this long is removed from the fleet (its key may register again)', 'x-env': 'LEAKGATE_NODE_PRUNE_SECONDS', 'x-flag': 'node-prune-seconds' },
     authFailuresPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 30, description: 'failed authentications a client address (or a key id) may make in a minute; past it, its failures get 429 (right keys are never limited)', 'x-env': 'LEAKGATE_AUTH_FAILURES_PER_MINUTE', 'x-flag': 'auth-failures-per-minute' },
+    rangeAnonymous: { type: 'boolean', default: false, description: 'answer range checks (GET /v1/range/{prefix}: is a token leaked, asked by a 5-character hash prefix) without an API key; off: a checker, analyst or admin key is needed', 'x-env': 'LEAKGATE_RANGE_ANONYMOUS', 'x-flag': 'range-anonymous' },
+    rangeQueriesPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 120, description: 'range checks one key (or, without a key, one client address) may make in a minute; past it, 429 with Retry-After', 'x-env': 'LEAKGATE_RANGE_QUERIES_PER_MINUTE', 'x-flag': 'range-queries-per-minute' },
     requestTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30, description: 'longest time to receive a whole request (headers and body); a slower one is cut off (a long-poll\'s wait is not part of it)', 'x-env': 'LEAKGATE_REQUEST_TIMEOUT', 'x-flag': 'request-timeout' },
     headersTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10, description: 'longest time to receive a request\'s headers (at most requestTimeoutSeconds); a silent or trickling client is cut off', 'x-env': 'LEAKGATE_HEADERS_TIMEOUT', 'x-flag': 'headers-timeout' },
     maxConnections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 5000, description: 'most open connections on the API port; further ones are closed at once (keep it under the process\'s file limit; a node holds two to three: its long-poll, its heartbeats and its sighting reports)', 'x-env': 'LEAKGATE_MAX_CONNECTIONS', 'x-flag': 'max-connections' },

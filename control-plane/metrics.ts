@@ -135,3 +135,21 @@ export function registerScanJobMetrics(registry: Registry, counts: () => Promise
     },
   })
 }
+
+/** How range checks ended. */
+export const RANGE_OUTCOMES = ['answered', 'invalid', 'keyed', 'limited'] as const
+
+/**
+ * `leakgate_cp_range_queries_total{outcome}`: range checks by how they ended. No prefix label: the
+ * prefixes would tell what people check. Registered by the range route on the app's registry.
+ */
+export function registerRangeMetrics(registry: Registry): Counter<'outcome'> {
+  const counter = new Counter({
+    name: 'leakgate_cp_range_queries_total',
+    help: 'Range checks (GET /v1/range/{prefix}) by outcome: answered, invalid (bad prefix), keyed (hashes of another kind), limited (429)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  for (const outcome of RANGE_OUTCOMES) counter.inc({ outcome }, 0)
+  return counter
+}

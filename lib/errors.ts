@@ -82,6 +82,13 @@ export const SyncGoneError = define('LEAKGATE_ERR_SYNC_GONE', '%s', 410)
  */
 export const HashKeyMismatchError = define('LEAKGATE_ERR_HASH_KEY_MISMATCH', '%s', 409)
 
+/**
+ * 409: a hash-prefix range check whose hashes are not the store's: the store holds keyed hashes and the
+ * request sent no `Leakgate-Hash-Key-Id` (its prefix is of a plain SHA-256, which no stored hash
+ * has), or it sent a key id the store does not have. Answering would say "clean" for every token.
+ */
+export const RangeHashKeyError = define('LEAKGATE_ERR_RANGE_KEYED', '%s', 409)
+
 /** 415: the body is not JSON. */
 export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 

@@ -17,6 +17,7 @@ import { applyHashKey, recordedKeyId, StoredHashes, type HashKeyConversion } fro
 import { IndexLog, REVISION_CHANNEL } from './index-log.js'
 import type { StoreLocation } from './index-reader.js'
 import { KeyRepo } from './keys.js'
+import { LeakedHashes } from './leaked-hashes.js'
 import { LeakRecords } from './leak-records.js'
 import type { LeakPolicy } from './leak-types.js'
 import { LeakRepo } from './leaks.js'
@@ -59,6 +60,8 @@ export class Store {
   readonly keys: KeyRepo
   readonly stats: StatsRepo
   readonly scans: ScanRepo
+  /** Leaked token hashes by prefix, for range checks. */
+  readonly leakedHashes: LeakedHashes
   /** How received SHA-256s become stored hashes (keyed or not). */
   readonly hashes: StoredHashes
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
@@ -90,6 +93,7 @@ export class Store {
     this.keys = new KeyRepo(sql)
     this.stats = new StatsRepo(sql)
     this.scans = new ScanRepo(sql, this.hashes)
+    this.leakedHashes = new LeakedHashes(sql)
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */

@@ -67,13 +67,14 @@ export interface Keys {
 
 /**
  * The real control plane on port 0 with a fresh store (a SQLite file in a temp dir, or a PostgreSQL database: test-store.ts), its keys added as
- * `leakgate control-plane` seeds them (and as `leakgate keys create --role analyst` adds one).
+ * `leakgate control-plane` seeds them (and as `leakgate keys create --role analyst` adds one); `env`
+ * adds configuration.
  */
-export async function startControlPlane(stack: Stack, keys: Keys): Promise<{ url: string; dataDir: string }> {
+export async function startControlPlane(stack: Stack, keys: Keys, env: Record<string, string> = {}): Promise<{ url: string; dataDir: string }> {
   const dataDir = tempDir(stack, 'leakgate-console-cp-')
   const config = loadControlPlaneConfig({
     // Nodes go stale after 2 s here (30 s by default) so the nodes page can be seen flagging one.
-    env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2' },
+    env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2', ...env },
   })
   const store = await openTestStore(stack, dataDir)
   stack.teardown(() => store.close())

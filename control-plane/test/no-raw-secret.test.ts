@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -31,6 +32,17 @@ t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the log
   t.notOk(snapshot.bytes.includes(planted), 'not in the snapshot')
   t.notOk(changes.bytes.includes(planted), 'not in the changes')
 
+  // `leakgate check` of the planted token, and of one never seen: found and clean, and neither the
+  // command's output nor the control plane's log holds either.
+  const unseen = `ghp_UNSEEN${Date.now()}secretVALUE9876543210`
+  for (const [value, code] of [[planted, 1], [unseen, 0]] as const) {
+    const run = spawnSync(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'check', '--url', plane.url, '--key-env', 'CHECK_KEY'], {
+      cwd: new URL('../../', import.meta.url), input: value, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', CHECK_KEY: admin },
+    })
+    t.equal(run.status, code, `leakgate check exits ${code}`)
+    t.notOk(`${run.stdout}${run.stderr}`.includes(value), 'leakgate check does not print the token')
+  }
+
   // kill -9 leaves the WAL in place, so the last writes are still there to search.
   await plane.kill('SIGKILL')
   const files = readdirSync(dataDir)
@@ -44,5 +56,6 @@ t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the log
   const logs = plane.output()
   t.ok(logs.includes('"statusCode":201'), 'the log has the requests')
   t.notOk(logs.includes(planted), 'not in the logs')
+  t.notOk(logs.includes(unseen), 'nor the checked token')
   t.notOk(logs.includes(admin), 'nor the admin key')
 })

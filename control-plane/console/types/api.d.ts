@@ -18,6 +18,21 @@ export interface Meta {
   sorts: string[]
 }
 
+/** `GET /v1/range`: how range checks work on this control plane. */
+export interface RangeInfo {
+  prefixLength: number
+  bucket: number
+  anonymous: boolean
+  /** The hash key prefixes must be of keyed hashes under; null: plain SHA-256. */
+  hashKeyId: string | null
+}
+
+/** `GET /v1/range/{prefix}`: the leaked hashes with the prefix, among decoys, sorted. */
+export interface RangeAnswer {
+  prefix: string
+  hashes: string[]
+}
+
 /** Where a leak was found; every field optional. */
 export interface LeakLocation {
   url?: string

@@ -5,6 +5,7 @@
 //   #/new         add a leak by hand
 //   #/nodes       the node fleet
 //   #/audit       every decision, newest first
+//   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
 import { api, ApiError, clearKey, getKey, onUnauthorized, setKey } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { clearMeta, setMeta } from './meta.js'
@@ -13,6 +14,7 @@ import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
+import { mountCheck } from './check.js'
 import { rememberOverview } from './filters.js'
 /** @import { Meta, Session } from '../../types/api.js' */
 /** @import { Mount, PageContext, View } from '../../types/views.js' */
@@ -66,6 +68,7 @@ function route(path) {
   if (path === '/new') return { name: 'new', mount: mountAddLeak }
   if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
+  if (path === '/check') return { name: 'check', mount: mountCheck }
   return null
 }
 
@@ -133,7 +136,11 @@ function renderSignIn() {
       render()
     } catch (err) {
       const refused = err instanceof ApiError && (err.status === 401 || err.status === 403)
-      replace(error, errorBox(refused ? { title: 'Key refused', detail: 'The control plane does not know this key. Check it and try again.', status: err.status } : err))
+      // A known key whose role may not sign in (a checker key, which only checks tokens) is told so.
+      const detail = err instanceof ApiError && err.status === 403
+        ? 'This key\'s role cannot use the console (a checker key only checks tokens: use leakgate check). Sign in with an admin or analyst key.'
+        : 'The control plane does not know this key. Check it and try again.'
+      replace(error, errorBox(refused ? { title: 'Key refused', detail, status: err.status } : err))
     } finally {
       button.disabled = false
       button.textContent = 'Sign in'
@@ -170,6 +177,7 @@ function shell(session, routeName) {
       navLink('#/new', 'Add leak', routeName === 'new'),
       navLink('#/nodes', 'Nodes', routeName === 'nodes'),
       navLink('#/audit', 'Audit', routeName === 'audit'),
+      navLink('#/check', 'Check a token', routeName === 'check'),
     ),
     h(
       'div',
