@@ -3,7 +3,7 @@
  * the request is handled and only their SHA-256 and preview go further; the raw values are never
  * stored, logged or echoed.
  */
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { makePreview, sha256Hex as hashToken } from '../../protocol/token-hash.js'
 import { principalOf } from '../auth.js'
 import type { RiskLevel } from '../config.js'
@@ -47,6 +47,11 @@ interface RotationBody {
 }
 
 const rotationBody = { type: 'object', additionalProperties: false, properties: { comment } } as const
+
+/** A rotation's body is optional (`curl -X POST` with none is a fine request): no body reads as `{}`. */
+async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
+  request.body ??= {}
+}
 
 /** Turns the body's tokens into hashes and previews; a 400 for a token given both ways or neither. */
 function hashTokens(tokens: ManualToken[]): { hashed: TokenInput[]; raw: string[] } {
@@ -178,7 +183,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     return { ...leak, sightings: [] }
   })
 
-  app.post<{ Params: { id: number }; Body: RotationBody | undefined }>('/v1/leaks/:id/request-rotation', {
+  app.post<{ Params: { id: number }; Body: RotationBody }>('/v1/leaks/:id/request-rotation', {
     config: { roles: ['analyst'] },
     schema: {
       summary: 'Ask the issuer to rotate a leak\'s credential',
@@ -188,9 +193,10 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       body: rotationBody,
       response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 409, 413, 415) },
     },
-  }, async (request) => store.leaks.requestRotation(request.params.id, principalOf(request).keyId, request.body?.comment))
+    preValidation: emptyBodyAsObject,
+  }, async (request) => store.leaks.requestRotation(request.params.id, principalOf(request).keyId, request.body.comment))
 
-  app.post<{ Params: { id: number }; Body: RotationBody | undefined }>('/v1/leaks/:id/rotated', {
+  app.post<{ Params: { id: number }; Body: RotationBody }>('/v1/leaks/:id/rotated', {
     config: { roles: ['issuer'] },
     schema: {
       summary: 'The issuer confirms it rotated a leak\'s credential',
@@ -200,8 +206,9 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       body: rotationBody,
       response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 409, 413, 415) },
     },
+    preValidation: emptyBodyAsObject,
   }, async (request) => {
-    const leak = await store.leaks.confirmRotation(request.params.id, principalOf(request).keyId, request.body?.comment)
+    const leak = await store.leaks.confirmRotation(request.params.id, principalOf(request).keyId, request.body.comment)
     return principalOf(request).role === 'issuer' ? { ...leak, sightings: [] } : leak
   })
 
