@@ -10,6 +10,7 @@ import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
 import { BadRequestError, NotFoundError } from '../../lib/errors.js'
 import { echoesSecret } from '../../lib/echo.js'
+import { ROTATION_STATES } from '../store/leak-types.js'
 import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
 import {
   actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,
@@ -100,6 +101,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         additionalProperties: false,
         properties: {
           status: statusEnum, risk: riskEnum, source: sourceName, action: actionEnum, kind: kindName,
+          rotation: { type: 'string', enum: [...ROTATION_STATES] },
           q: { type: 'string', maxLength: 200, format: 'text' },
           sort: sortEnum,
           order: { type: 'string', enum: ['asc', 'desc'] },

@@ -142,6 +142,8 @@ export interface LeakQuery {
   source?: string | undefined
   action?: LeakAction | undefined
   kind?: string | undefined
+  /** Leaks in this rotation state. */
+  rotation?: RotationState | undefined
   q?: string | undefined
   sort?: LeakSort | undefined
   order?: 'asc' | 'desc' | undefined

@@ -60,6 +60,10 @@ t.test('a requested rotation keeps the leak open and blocked, is audited, and it
   t.same(entry?.from, { action: 'block', status: 'open', risk: leak.risk, rotation: null })
   t.same(entry?.to, { action: 'block', status: 'open', risk: leak.risk, rotation: 'requested' })
 
+  await blockedLeak(plane, `ghp_${rng.chars(36, ALPHA.base62)}`)
+  const pending = (await plane.call('GET', '/v1/leaks?rotation=requested', plane.keys.analyst)).json() as { items: LeakDetail[]; total: number }
+  t.same(pending.items.map((l) => l.id), [leak.id], 'the list filters by rotation state')
+
   const recorded = (await events(t, plane)).filter((e) => e.type === 'leak.rotation_requested')
   t.equal(recorded.length, 1, 'one event')
   t.equal(recorded[0]?.leakId, leak.id)
