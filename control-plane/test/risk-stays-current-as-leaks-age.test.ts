@@ -10,7 +10,7 @@ import { RiskSchedule } from '../risk-schedule.js'
 import { eventsAfter, type StoredEvent } from '../store/events.js'
 import { keyIdOf } from '../store/keys.js'
 import type { LeakDetail } from '../store/leaks.js'
-import { startPlane, storeSql, waitFor, type TestPlane } from './harness.js'
+import { startPlane, storeSql, TEST_STORE, waitFor, type TestPlane } from './harness.js'
 
 const rng = new Rng(0x61676564)
 const DAY = 86_400_000
@@ -80,6 +80,19 @@ t.test('the scheduled recompute moves an ageing leak\'s level, records one risk_
   const metrics = (await plane.call('GET', '/metrics')).body
   t.match(metrics, /leakgate_cp_risk_recomputes_total\{result="ok"\} 3/)
   t.match(metrics, /leakgate_cp_risk_level_changes_total 1/)
+})
+
+const replicasOnly = { skip: TEST_STORE === 'postgres' ? false : 'replicas share a PostgreSQL database (LEAKGATE_TEST_STORE=postgres); a SQLite file has one control plane' }
+
+t.test('two control planes on one PostgreSQL database, asked at the same moment, run the recompute once between them', replicasOnly, async (t) => {
+  const later = new Date(Date.now() + 9 * DAY)
+  const first = await startPlane(t, { riskRecomputeSeconds: 3600 }, { risk: { clock: () => later } })
+  const second = await startPlane(t, { riskRecomputeSeconds: 3600, dataDir: first.dir }, { risk: { clock: () => later } })
+  const ageing = await githubLeak(first)
+  const runs = await Promise.all([first.app.riskSchedule.runNow(), second.app.riskSchedule.runNow()])
+  t.equal(runs.filter((r) => r !== undefined).length, 1, 'one of them ran it')
+  t.equal((await leak(second, ageing.id)).risk, 'high')
+  t.equal(riskEvents(await eventsAfter(storeSql(t, first.store), 0, 1000)).length, 1, 'one event')
 })
 
 t.test('the timer runs the recompute by itself every riskRecomputeSeconds', async (t) => {
