@@ -15,6 +15,7 @@ import { NotFoundError } from '../lib/errors.js'
 import { problemOf, problemSchema } from '../lib/problem.js'
 import { errorHandler, sendProblem } from './errors.js'
 import { createMetrics, registerScanJobMetrics } from './metrics.js'
+import { RiskSchedule } from './risk-schedule.js'
 import { ScanQueue } from './scan-jobs.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
@@ -64,12 +65,16 @@ export interface ControlPlaneDeps {
   loggerInstance?: FastifyBaseLogger
   /** Options of the scans service (where repositories are mirrored, GitHub access) and the schedule's timing. */
   scans?: Partial<Pick<ScanServiceOptions, 'cacheDir' | 'github' | 'gitlab'>> & { schedule?: ScheduleTiming }
+  /** The scheduled risk recompute's clock (tests move time with it) and batch size. */
+  risk?: { clock?: () => Date; batchSize?: number }
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The control plane's store, sync service and metrics. */
     leakgate: RouteContext
+    /** The timer that keeps risk current (`riskRecomputeSeconds`); `runNow()` makes a run due now. */
+    riskSchedule: RiskSchedule
   }
 }
 
@@ -111,6 +116,21 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     schemaErrorFormatter: formatSchemaErrors,
   })
   app.decorate('leakgate', ctx)
+  const riskSchedule = new RiskSchedule(store, {
+    intervalSeconds: config.riskRecomputeSeconds,
+    ...(deps.risk?.clock === undefined ? {} : { clock: deps.risk.clock }),
+    ...(deps.risk?.batchSize === undefined ? {} : { batchSize: deps.risk.batchSize }),
+    onRun: (run) => {
+      metrics.riskRecomputes.inc({ result: 'ok' })
+      metrics.riskLevelChanges.inc(run.changed)
+      app.log.info({ scanned: run.scanned, updated: run.updated, changed: run.changed, batches: run.batches }, 'risk recomputed')
+    },
+    onError: (err) => {
+      metrics.riskRecomputes.inc({ result: 'failed' })
+      app.log.error({ err: { message: err.message } }, 'recomputing risk failed')
+    },
+  })
+  app.decorate('riskSchedule', riskSchedule)
   const converted = store.hashKeyConversion
   if (converted !== undefined) {
     app.log.warn({ hashKeyId: store.hashes.keyId, converted }, 'hash key set: every token hash in the store was converted to its keyed hash, once (the store now needs this key to start)')
@@ -143,6 +163,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   })
   app.addSchema(problemSchema)
   app.addHook('onClose', async () => {
+    await riskSchedule.close()
     await sync.close()
     // Running scans write to the store: they end first.
     await scans.close()
@@ -151,6 +172,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   })
   // Nodes reconnecting after a restart all ask for the snapshot: have it ready (or building) first.
   app.addHook('onReady', async () => {
+    riskSchedule.start()
     sync.snapshot().catch((err: unknown) => {
       if (!sync.closed) app.log.error({ err }, 'building the first snapshot failed')
     })

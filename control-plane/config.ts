@@ -86,6 +86,7 @@ export interface ControlPlaneConfig {
   scan: ScanConfig
   scanJobs: ScanJobsConfig
   scanWorkerConcurrency: number
+  riskRecomputeSeconds: number
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
@@ -176,6 +177,7 @@ export const controlPlaneSchema: ConfigSchema = {
       },
       'x-env': 'LEAKGATE_SCAN_JOBS',
     },
+    riskRecomputeSeconds: { type: 'integer', minimum: 0, maximum: 604_800, default: 3600, description: 'how often open leaks are scored again so factors that age (the exposure\'s age) stay current; replicas on one database run it once per interval between them; 0: never (risk then moves only on sightings, rescans and decisions)', 'x-env': 'LEAKGATE_RISK_RECOMPUTE_SECONDS', 'x-flag': 'risk-recompute-seconds' },
     scanWorkerConcurrency: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: '`leakgate scan-worker`: how many scans it runs at once (each in a child process of scan.memoryMb)', 'x-env': 'LEAKGATE_SCAN_WORKER_CONCURRENCY', 'x-flag': 'concurrency' },
   },
 }

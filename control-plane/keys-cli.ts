@@ -1,16 +1,17 @@
 /**
- * `leakgate keys create --role admin|analyst|node [--data-dir DIR]`: makes an API key, stores its
+ * `leakgate keys create --role admin|analyst|node|issuer [--data-dir DIR]`: makes an API key, stores its
  * hash in the control plane's store, and prints the key once. It cannot be shown again.
  */
 import { parseArgs } from 'node:util'
 import { Store } from './store/store.js'
 import { ROLES, generateKey, type Role } from './store/keys.js'
 
-const USAGE = `usage: leakgate keys create --role admin|analyst|node [--data-dir DIR] [--label TEXT]
+const USAGE = `usage: leakgate keys create --role admin|analyst|node|issuer [--data-dir DIR] [--label TEXT]
 
 Makes an API key, stores only its SHA-256 in the store (DIR, default LEAKGATE_DATA_DIR or ./data),
 and prints the key once on standard output. Roles: admin (everything), analyst (read only),
-node (sync, heartbeat, sightings).`
+node (sync, heartbeat, sightings), issuer (the credential issuer's system: reads the leaks it is
+asked to rotate and confirms their rotation).`
 
 /** Runs `leakgate keys ...`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

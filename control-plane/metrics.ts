@@ -34,6 +34,10 @@ export interface ControlPlaneMetrics {
   httpDuration: Histogram<HttpLabel>
   /** Scans this process ran to their end, by final status. */
   scans: Counter<'status'>
+  /** Scheduled risk recomputes this process ran, by result. */
+  riskRecomputes: Counter<'result'>
+  /** Leak levels those recomputes moved. */
+  riskLevelChanges: Counter
 }
 
 /** Makes the registry and its metrics. */
@@ -115,7 +119,29 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
   })
   // Both series exist from the first scrape, so an alert on failures sees its first one.
   for (const status of ['done', 'failed']) scans.inc({ status }, 0)
-  return { registry, httpRequests, httpDuration, scans }
+  new Gauge({
+    name: 'leakgate_cp_leaks_rotation',
+    help: 'Leaks by rotation state (requested: waiting for the issuer; rotated: confirmed)',
+    labelNames: ['rotation'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = new Map((await store.stats.rotationCounts()).map((r) => [r.rotation, r.n]))
+      for (const rotation of ['requested', 'rotated']) this.set({ rotation }, counts.get(rotation) ?? 0)
+    },
+  })
+  const riskRecomputes = new Counter({
+    name: 'leakgate_cp_risk_recomputes_total',
+    help: 'Scheduled recomputes of leak risk this process ran, by result (ok, failed); a replica that found the run taken by another counts nothing',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  for (const result of ['ok', 'failed']) riskRecomputes.inc({ result }, 0)
+  const riskLevelChanges = new Counter({
+    name: 'leakgate_cp_risk_level_changes_total',
+    help: 'Leak risk levels moved by the scheduled recomputes of this process (each also a leak.risk_changed event)',
+    registers: [registry],
+  })
+  return { registry, httpRequests, httpDuration, scans, riskRecomputes, riskLevelChanges }
 }
 
 /**

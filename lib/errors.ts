@@ -92,6 +92,12 @@ export const RangeHashKeyError = define('LEAKGATE_ERR_RANGE_KEYED', '%s', 409)
 /** 415: the body is not JSON. */
 export const UnsupportedMediaTypeError = define('LEAKGATE_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415)
 
+/** 409: the issuer confirms a rotation (`POST /v1/leaks/:id/rotated`) on a leak whose rotation nobody requested. */
+export const RotationNotRequestedError = define('LEAKGATE_ERR_ROTATION_NOT_REQUESTED', '%s', 409)
+
+/** 409: a rotation requested (`POST /v1/leaks/:id/request-rotation`) on a leak that is not open (closed or a false positive). */
+export const LeakNotOpenError = define('LEAKGATE_ERR_LEAK_NOT_OPEN', '%s', 409)
+
 /** 503: the control plane's `/readyz`: its database cannot be queried, or its schema is not the one this build expects. */
 export const NotReadyError = define('LEAKGATE_ERR_NOT_READY', '%s', 503)
 

@@ -3,13 +3,14 @@
  * the request is handled and only their SHA-256 and preview go further; the raw values are never
  * stored, logged or echoed.
  */
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { makePreview, sha256Hex as hashToken } from '../../protocol/token-hash.js'
 import { principalOf } from '../auth.js'
 import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
-import { BadRequestError } from '../../lib/errors.js'
+import { BadRequestError, NotFoundError } from '../../lib/errors.js'
 import { echoesSecret } from '../../lib/echo.js'
+import { ROTATION_STATES } from '../store/leak-types.js'
 import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
 import {
   actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,
@@ -41,6 +42,17 @@ interface DecisionBody {
 }
 
 const comment = { type: 'string', minLength: 1, maxLength: 2000, format: 'multiline' } as const
+
+interface RotationBody {
+  comment?: string
+}
+
+const rotationBody = { type: 'object', additionalProperties: false, properties: { comment } } as const
+
+/** A rotation's body is optional (`curl -X POST` with none is a fine request): no body reads as `{}`. */
+async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
+  request.body ??= {}
+}
 
 /** Turns the body's tokens into hashes and previews; a 400 for a token given both ways or neither. */
 function hashTokens(tokens: ManualToken[]): { hashed: TokenInput[]; raw: string[] } {
@@ -89,6 +101,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         additionalProperties: false,
         properties: {
           status: statusEnum, risk: riskEnum, source: sourceName, action: actionEnum, kind: kindName,
+          rotation: { type: 'string', enum: [...ROTATION_STATES] },
           q: { type: 'string', maxLength: 200, format: 'text' },
           sort: sortEnum,
           order: { type: 'string', enum: ['asc', 'desc'] },
@@ -156,14 +169,50 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   })
 
   app.get<{ Params: { id: number } }>('/v1/leaks/:id', {
-    config: { roles: ['analyst'] },
+    config: { roles: ['analyst', 'issuer'] },
     schema: {
       summary: 'One leak with its tokens, decisions and recent sightings',
+      description: 'An issuer key reads only the leaks whose rotation was requested (another is a 404, as a leak that does not exist), without their sightings.',
       tags: ['leaks'],
       params: idParams,
       response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404) },
     },
-  }, async (request) => store.leaks.require(request.params.id))
+  }, async (request) => {
+    const leak = await store.leaks.require(request.params.id)
+    if (principalOf(request).role !== 'issuer') return leak
+    // The issuer was sent the leaks it is asked to rotate, nothing else: not even whether another exists.
+    if (leak.rotation === null) throw new NotFoundError(`there is no leak ${leak.id}`)
+    return { ...leak, sightings: [] }
+  })
+
+  app.post<{ Params: { id: number }; Body: RotationBody }>('/v1/leaks/:id/request-rotation', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'Ask the issuer to rotate a leak\'s credential',
+      description: 'Marks the leak `rotation: "requested"` (audited; event leak.rotation_requested, with the tokens\' hashes and previews). Status and action stay: the leak stays open and enforced until the issuer confirms. Asked again while requested: 200, nothing new recorded. A closed or false-positive leak: 409.',
+      tags: ['leaks'],
+      params: idParams,
+      body: rotationBody,
+      response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 409, 413, 415) },
+    },
+    preValidation: emptyBodyAsObject,
+  }, async (request) => store.leaks.requestRotation(request.params.id, principalOf(request).keyId, request.body.comment))
+
+  app.post<{ Params: { id: number }; Body: RotationBody }>('/v1/leaks/:id/rotated', {
+    config: { roles: ['issuer'] },
+    schema: {
+      summary: 'The issuer confirms it rotated a leak\'s credential',
+      description: 'For an issuer key. The leak closes (its tokens leave the nodes\' index) and is marked `rotation: "rotated"`, audited with the issuer key as actor; event leak.rotated. Confirmed again: 200 with the same leak, nothing new recorded. A leak whose rotation was never requested: 409.',
+      tags: ['leaks'],
+      params: idParams,
+      body: rotationBody,
+      response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 409, 413, 415) },
+    },
+    preValidation: emptyBodyAsObject,
+  }, async (request) => {
+    const leak = await store.leaks.confirmRotation(request.params.id, principalOf(request).keyId, request.body.comment)
+    return principalOf(request).role === 'issuer' ? { ...leak, sightings: [] } : leak
+  })
 
   app.patch<{ Params: { id: number }; Body: DecisionBody }>('/v1/leaks/:id', {
     config: { roles: [] },

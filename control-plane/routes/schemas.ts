@@ -74,6 +74,9 @@ const leakProperties = {
   riskOverridden: { type: 'boolean' },
   status: { type: 'string' },
   action: { type: 'string' },
+  rotation: { type: ['string', 'null'] },
+  rotationRequestedAt: { type: ['string', 'null'] },
+  rotatedAt: { type: ['string', 'null'] },
   tokenCount: { type: 'integer' },
   hits: { type: 'integer' },
   lastSeenAt: { type: ['string', 'null'] },
@@ -86,7 +89,7 @@ export const leakOutput = { type: 'object', properties: leakProperties } as cons
 
 const decisionState = {
   type: 'object',
-  properties: { action: { type: 'string' }, status: { type: 'string' }, risk: { type: 'string' } },
+  properties: { action: { type: 'string' }, status: { type: 'string' }, risk: { type: 'string' }, rotation: { type: ['string', 'null'] } },
 } as const
 
 /** An audit entry. */

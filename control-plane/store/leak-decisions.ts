@@ -8,6 +8,7 @@ import { riskRank, withOverride, type RiskAssessment, type RiskFactor } from '..
 import type { AuditLog } from './audit.js'
 import type { LeakRecords } from './leak-records.js'
 import type { DecisionInput, DecisionState } from './leak-types.js'
+import { recordRiskChange } from './risk-changes.js'
 import type { Sql } from './sql.js'
 
 /** Applies decisions to leaks. */
@@ -50,6 +51,7 @@ export class LeakDecisions {
       riskFactors: JSON.stringify(assessed.factors), riskOverridden: overridden ? 1 : 0, now,
     })
     await this.#audit.append(id, actor, now, from, to, input.comment)
+    await recordRiskChange(this.#sql, id, { risk: row.risk, score: row.risk_score }, { risk: to.risk, score: riskScore, factors: assessed.factors }, 'decision', actor)
     await this.#records.refreshIndex(id, now)
   }
 }

@@ -77,7 +77,7 @@ export class FindingUpserts {
       id: existing.id, inHistoryOnly: inHistoryOnly ? 1 : 0, exposedAt,
       searchText: searchText(existing.title, JSON.parse(existing.location) as LeakLocation, previews), now,
     })
-    await records.rescore(existing.id)
+    await records.rescore(existing.id, 'scan')
     if (existing.status === 'open') await records.refreshIndex(existing.id, now)
     return { id: existing.id, created: false }
   }

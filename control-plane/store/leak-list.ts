@@ -25,6 +25,7 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   if (query.source !== undefined) { where.push('l.source = @source'); params.source = query.source }
   if (query.action !== undefined) { where.push('l.action = @action'); params.action = query.action }
   if (query.kind !== undefined) { where.push('l.kind = @kind'); params.kind = query.kind }
+  if (query.rotation !== undefined) { where.push('l.rotation = @rotation'); params.rotation = query.rotation }
   if (query.q !== undefined && query.q !== '') {
     // A substring test both engines have (SQLite has no strpos, PostgreSQL no instr): LIKE with the
     // pattern's own wildcards escaped. Both sides are lowercase, so LIKE's case rules do not matter.

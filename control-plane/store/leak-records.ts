@@ -9,7 +9,8 @@ import type { RiskLevel } from '../config.js'
 import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
 import type { IndexLog } from './index-log.js'
-import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, TokenInput } from './leak-types.js'
+import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, RotationState, TokenInput } from './leak-types.js'
+import { recordRiskChange, type RiskChangeCause } from './risk-changes.js'
 import type { Sql } from './sql.js'
 
 /** A `leaks` row with its token count, as `SELECT_LEAK` reads it. */
@@ -27,6 +28,9 @@ export interface LeakRow {
   risk_overridden: number
   status: LeakStatus
   action: LeakAction
+  rotation: RotationState | null
+  rotation_requested_at: string | null
+  rotated_at: string | null
   in_history_only: number
   exposed_at: string | null
   hits: number
@@ -124,18 +128,21 @@ export class LeakRecords {
     await this.#index.refresh((await this.tokensOf(id)).map((t) => t.sha256), now)
   }
 
-  /** The risk a leak's current facts give it, before any operator override. */
-  async assess(row: LeakRow): Promise<RiskAssessment> {
+  /** The risk a leak's current facts give it at `now`, before any operator override. */
+  async assess(row: LeakRow, now: Date = new Date()): Promise<RiskAssessment> {
     const location = JSON.parse(row.location) as LeakLocation
     const kind = row.kind ?? (await this.tokensOf(row.id)).find((t) => t.kind !== null)?.kind
     return assessRisk({
       kind, source: row.source, location, inHistoryOnly: row.in_history_only === 1,
-      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, now: new Date(),
+      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, now,
     })
   }
 
-  /** Recomputes a leak's risk from its current facts, unless an operator has overridden it. */
-  async rescore(id: number): Promise<void> {
+  /**
+   * Recomputes a leak's risk from its current facts, unless an operator has overridden it; a new level
+   * records `leak.risk_changed` (caused by `cause`) in the caller's transaction.
+   */
+  async rescore(id: number, cause: RiskChangeCause): Promise<void> {
     const row = await this.byId(id)
     if (row === undefined) return
     const computed = await this.assess(row)
@@ -149,6 +156,7 @@ export class LeakRecords {
       return
     }
     await this.#sql.run(rescore, { id, risk: computed.risk, riskRank: riskRank(computed.risk), riskScore: computed.score, riskFactors: JSON.stringify(computed.factors) })
+    await recordRiskChange(this.#sql, id, { risk: row.risk, score: row.risk_score }, computed, cause)
   }
 
   #actionFor(risk: RiskLevel): LeakAction {
@@ -188,6 +196,9 @@ export function toLeak(row: LeakRow): Leak {
     riskOverridden: row.risk_overridden === 1,
     status: row.status,
     action: row.action,
+    rotation: row.rotation,
+    rotationRequestedAt: row.rotation_requested_at,
+    rotatedAt: row.rotated_at,
     tokenCount: row.token_count,
     hits: row.hits,
     lastSeenAt: row.last_seen_at,

@@ -21,6 +21,14 @@ export interface LeakLocation {
 export const LEAK_STATUSES = ['open', 'closed', 'false_positive'] as const
 /** A leak's status. */
 export type LeakStatus = (typeof LEAK_STATUSES)[number]
+/**
+ * Where a leak's credential is in its rotation: `requested` (an operator asked the issuer to rotate it;
+ * the leak stays open and enforced meanwhile), `rotated` (the issuer confirmed; the leak was closed).
+ * null: no rotation asked. A state beside the status, not a status of its own.
+ */
+export const ROTATION_STATES = ['requested', 'rotated'] as const
+/** A leak's rotation state (null: none asked). */
+export type RotationState = (typeof ROTATION_STATES)[number]
 /** What nodes do with a leak's tokens (what nodes and control plane agree on). */
 export type { LeakAction }
 
@@ -36,6 +44,10 @@ export interface Leak {
   riskOverridden: boolean
   status: LeakStatus
   action: LeakAction
+  /** The rotation asked of the credential's issuer, if any. */
+  rotation: RotationState | null
+  rotationRequestedAt: string | null
+  rotatedAt: string | null
   tokenCount: number
   hits: number
   lastSeenAt: string | null
@@ -48,6 +60,8 @@ export interface DecisionState {
   action: LeakAction
   status: LeakStatus
   risk: RiskLevel
+  /** Present on the entries of a rotation (requested, confirmed). */
+  rotation?: RotationState | null
 }
 
 /** An audit entry. */
@@ -128,6 +142,8 @@ export interface LeakQuery {
   source?: string | undefined
   action?: LeakAction | undefined
   kind?: string | undefined
+  /** Leaks in this rotation state. */
+  rotation?: RotationState | undefined
   q?: string | undefined
   sort?: LeakSort | undefined
   order?: 'asc' | 'desc' | undefined

@@ -12,6 +12,7 @@ import { NotFoundError } from '../../lib/errors.js'
 import type { AuditLog } from './audit.js'
 import type { StoredHashes } from './hash-key.js'
 import { LeakDecisions } from './leak-decisions.js'
+import { LeakRotations } from './leak-rotation.js'
 import { FindingUpserts, type FindingGroup } from './leak-findings.js'
 import { listLeaks } from './leak-list.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
@@ -29,6 +30,7 @@ export class LeakRepo {
   readonly #audit: AuditLog
   readonly #sightings: SightingRepo
   readonly #decisions: LeakDecisions
+  readonly #rotations: LeakRotations
   readonly #findings: FindingUpserts
   readonly #hashes: StoredHashes
   readonly #write: <T>(fn: () => Promise<T>) => Promise<T>
@@ -40,6 +42,7 @@ export class LeakRepo {
     this.#audit = audit
     this.#sightings = sightings
     this.#decisions = new LeakDecisions(sql, records, audit)
+    this.#rotations = new LeakRotations(sql, records, audit)
     this.#findings = new FindingUpserts(sql, records)
     this.#write = write
   }
@@ -82,6 +85,21 @@ export class LeakRepo {
   /** An operator's decision: changes action, status and/or risk, audits it, updates the index. */
   async decide(id: number, input: DecisionInput, actor: string): Promise<LeakDetail> {
     await this.#write(async () => this.#decisions.apply(id, input, actor))
+    return this.require(id)
+  }
+
+  /**
+   * `actor` asks the credential's issuer to rotate it (`leak.rotation_requested`); the leak stays open
+   * and enforced. A rotation already requested stays as it is.
+   */
+  async requestRotation(id: number, actor: string, comment: string | undefined): Promise<LeakDetail> {
+    await this.#write(async () => this.#rotations.request(id, actor, comment))
+    return this.require(id)
+  }
+
+  /** The issuer `actor` confirms the rotation it was asked for: the leak closes (`leak.rotated`). Said twice, the second is a no-op. */
+  async confirmRotation(id: number, actor: string, comment: string | undefined): Promise<LeakDetail> {
+    await this.#write(async () => this.#rotations.confirm(id, actor, comment))
     return this.require(id)
   }
 

@@ -291,6 +291,27 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
     },
   },
+  {
+    version: 7,
+    name: 'rotation state of leaks (requested by an operator, confirmed by the issuer)',
+    sql: {
+      // rotation: null (none asked), 'requested' (an operator asked the issuer to rotate the credential;
+      // the leak stays open and enforced meanwhile), 'rotated' (the issuer confirmed; the leak closed).
+      // A state beside the status, not a status: the leak's status keeps meaning what nodes enforce.
+      sqlite: `
+      ALTER TABLE leaks ADD COLUMN rotation TEXT CHECK (rotation IN ('requested', 'rotated'));
+      ALTER TABLE leaks ADD COLUMN rotation_requested_at TEXT;
+      ALTER TABLE leaks ADD COLUMN rotated_at TEXT;
+      CREATE INDEX leaks_rotation ON leaks (rotation) WHERE rotation IS NOT NULL;
+    `,
+      postgres: `
+      ALTER TABLE leaks ADD COLUMN rotation text CHECK (rotation IN ('requested', 'rotated'));
+      ALTER TABLE leaks ADD COLUMN rotation_requested_at text;
+      ALTER TABLE leaks ADD COLUMN rotated_at text;
+      CREATE INDEX leaks_rotation ON leaks (rotation) WHERE rotation IS NOT NULL;
+    `,
+    },
+  },
 ]
 
 /** The schema version this build expects: its newest migration's. */

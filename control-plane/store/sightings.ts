@@ -57,7 +57,7 @@ export class SightingRepo {
         await sql.run(`
           DELETE FROM sightings WHERE leak_id = @leakId AND id NOT IN
             (SELECT id FROM sightings WHERE leak_id = @leakId ORDER BY at DESC, id DESC LIMIT @keep)`, { leakId, keep: this.#keep })
-        await this.#leaks.rescore(leakId)
+        await this.#leaks.rescore(leakId, 'sighting')
       }
       return { accepted: sightings.length, ignored: 0 }
     })

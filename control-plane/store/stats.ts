@@ -61,4 +61,9 @@ export class StatsRepo {
   async leakCounts(): Promise<LeakCount[]> {
     return this.#sql.all<LeakCount>('SELECT status, risk, action, count(*) AS n FROM leaks GROUP BY status, risk, action')
   }
+
+  /** Leaks by rotation state (`requested`, `rotated`), those with none left out. */
+  async rotationCounts(): Promise<Array<{ rotation: string; n: number }>> {
+    return this.#sql.all<{ rotation: string; n: number }>('SELECT rotation, count(*) AS n FROM leaks WHERE rotation IS NOT NULL GROUP BY rotation')
+  }
 }

@@ -22,6 +22,7 @@ import { LeakRecords } from './leak-records.js'
 import type { LeakPolicy } from './leak-types.js'
 import { LeakRepo } from './leaks.js'
 import { NodeRepo } from './nodes.js'
+import { RiskRecompute } from './risk-recompute.js'
 import { PostgresSql } from './postgres.js'
 import { ScanRepo } from './scans.js'
 import { SightingRepo } from './sightings.js'
@@ -62,6 +63,8 @@ export class Store {
   readonly scans: ScanRepo
   /** Leaked token hashes by prefix, for range checks. */
   readonly leakedHashes: LeakedHashes
+  /** The scheduled recompute of risk (`control-plane/risk-schedule.ts` drives it). */
+  readonly risk: RiskRecompute
   /** How received SHA-256s become stored hashes (keyed or not). */
   readonly hashes: StoredHashes
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
@@ -94,6 +97,7 @@ export class Store {
     this.stats = new StatsRepo(sql)
     this.scans = new ScanRepo(sql, this.hashes)
     this.leakedHashes = new LeakedHashes(sql)
+    this.risk = new RiskRecompute(sql, records, async (fn) => this.write(fn))
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */

@@ -9,7 +9,7 @@ import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
 import { LeakIndex } from '../../node/leakdb/index.js'
 import { HASH_KEY_ID_HEADER, hashKeyId, makePreview, sha256Hex } from '../../protocol/token-hash.js'
-import { buildControlPlane } from '../app.js'
+import { buildControlPlane, type ControlPlaneDeps } from '../app.js'
 import { defaultControlPlaneConfig, hashKeyOf, type ControlPlaneConfig } from '../config.js'
 import type { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
@@ -32,8 +32,8 @@ export interface TestPlane {
   call(method: string, url: string, key?: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>
 }
 
-/** Builds a control plane over a fresh store; `overrides` are config options. */
-export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}): Promise<TestPlane> {
+/** Builds a control plane over a fresh store; `overrides` are config options, `deps` what the app is built with besides (a clock). */
+export async function startPlane(t: Teardown, overrides: Record<string, unknown> = {}, deps: Omit<ControlPlaneDeps, 'store' | 'logger' | 'loggerInstance'> = {}): Promise<TestPlane> {
   const dataDir = typeof overrides.dataDir === 'string' ? overrides.dataDir : tempDir(t, 'leakgate-cp-')
   // An overridden dataDir is a store the test reopens (a restart): the harness opens that one.
   const databaseUrl = await testDatabaseUrl(t, dataDir)
@@ -57,7 +57,7 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
       cb()
     },
   })
-  const app = await buildControlPlane(config, { store, loggerInstance: pino(loggerOptions('trace', 'test'), sink) })
+  const app = await buildControlPlane(config, { ...deps, store, loggerInstance: pino(loggerOptions('trace', 'test'), sink) })
   await app.ready()
   t.teardown(async () => {
     await app.close()

@@ -61,6 +61,10 @@ export interface Leak {
   riskOverridden?: boolean
   status: string
   action: string
+  /** `requested`, `rotated`, or null when no rotation was asked. */
+  rotation?: string | null
+  rotationRequestedAt?: string | null
+  rotatedAt?: string | null
   tokenCount: number
   hits: number
   lastSeenAt: string | null
@@ -79,6 +83,8 @@ export interface LeakState {
   action: string
   status: string
   risk: string
+  /** On a rotation's entries only. */
+  rotation?: string | null
 }
 
 /** An audit entry; `from` is null for a leak's creation. */

@@ -23,6 +23,8 @@ export function changeText(from, to) {
   for (const key of /** @type {const} */ (['action', 'status', 'risk'])) {
     if (from[key] !== to?.[key]) parts.push(`${key} ${show(key, from[key])} → ${show(key, to?.[key])}`)
   }
+  // Only a rotation's entries carry its state (null: none asked before).
+  if ((from.rotation ?? null) !== (to?.rotation ?? null)) parts.push(`rotation ${from.rotation ?? 'none'} → ${to?.rotation ?? 'none'}`)
   return parts.length > 0 ? parts.join(', ') : 'no change'
 }
 

@@ -139,6 +139,17 @@ export function statusBadge(status) {
   return h('span', { class: `badge status status-${status}` }, statusLabel(status))
 }
 
+const ROTATION_LABEL = { requested: 'Rotation requested', rotated: 'Rotated' }
+
+/**
+ * The badge of a leak's rotation state, or null when no rotation was asked.
+ * @param {string | null | undefined} rotation
+ */
+export function rotationBadge(rotation) {
+  if (!rotation) return null
+  return h('span', { class: `badge rotation rotation-${rotation}`, 'data-testid': 'rotation-badge', 'data-rotation': rotation }, ROTATION_LABEL[/** @type {keyof typeof ROTATION_LABEL} */ (rotation)] ?? rotation)
+}
+
 /** @param {string} action */
 export function actionBadge(action) {
   return h('span', { class: `badge action action-${action}` }, action)

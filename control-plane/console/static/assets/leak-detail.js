@@ -2,7 +2,7 @@
 // One leak: its tokens, where it was found, its risk and why, the decisions an admin can take, the
 // audit trail and the sightings timeline.
 import { api, ApiError } from './api.js'
-import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, safeHref, statusBadge, statusLabel, timeEl } from './dom.js'
+import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, rotationBadge, safeHref, statusBadge, statusLabel, timeEl } from './dom.js'
 import { changeText } from './audit.js'
 import { overviewLink } from './filters.js'
 import { actions, risks, statuses } from './meta.js'
@@ -158,6 +158,8 @@ export function mountDetail(main, ctx) {
   const { id, session } = ctx
   let destroyed = false
   const isAdmin = session.role === 'admin'
+  // Asking the issuer for a rotation is an analyst's call as much as an admin's.
+  const canRequestRotation = session.role === 'admin' || session.role === 'analyst'
 
   /** @type {LeakDetail | null} */
   let current = null
@@ -213,6 +215,64 @@ export function mountDetail(main, ctx) {
   }
 
   /**
+   * The leak's rotation: its state, and the request to the credential's issuer.
+   * @param {LeakDetail} leak
+   * @param {unknown} failure the last request's error
+   * @param {string} commentText
+   */
+  function rotationPanel(leak, failure, commentText) {
+    const requestable = leak.status === 'open' && leak.rotation !== 'requested'
+    const why = !canRequestRotation
+      ? `Needs an analyst or admin key`
+      : leak.rotation === 'requested' ? 'Already requested' : leak.status !== 'open' ? 'Only an open leak\'s rotation can be requested' : false
+    const comment = h('textarea', { id: 'rotation-comment', name: 'comment', rows: '2', maxlength: '1000', disabled: !canRequestRotation || !requestable, 'data-testid': 'rotation-comment', placeholder: 'For the issuer (kept in the audit trail)', value: commentText })
+    const error = h('div', { id: 'rotation-error', tabindex: '-1', 'data-testid': 'rotation-error' }, failure ? errorBox(failure) : null)
+    const button = h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'request-rotation', disabled: !canRequestRotation || !requestable, title: why, onclick: () => requestRotation(comment, error, button) }, 'Request rotation')
+    /** @type {Record<string, string>} */
+    const stateText = {
+      requested: 'The credential\'s issuer was asked to rotate it. The leak stays open and enforced until the issuer confirms.',
+      rotated: 'The issuer confirmed the credential was rotated; the leak was closed.',
+    }
+    return h(
+      'section',
+      { class: 'card rotation', 'aria-labelledby': 'rotation-title', 'data-testid': 'rotation' },
+      h('h2', { id: 'rotation-title' }, 'Rotation ', rotationBadge(leak.rotation)),
+      h('p', { class: 'muted', 'data-testid': 'rotation-state', 'data-rotation': leak.rotation ?? 'none' }, leak.rotation ? (stateText[leak.rotation] ?? leak.rotation) : 'No rotation requested.'),
+      h(
+        'dl',
+        { class: 'facts' },
+        leak.rotationRequestedAt ? field('Requested', timeEl(leak.rotationRequestedAt)) : null,
+        leak.rotatedAt ? field('Rotated', timeEl(leak.rotatedAt)) : null,
+      ),
+      h('label', { for: 'rotation-comment' }, 'Comment'),
+      comment,
+      h('div', { class: 'button-row' }, button),
+      error,
+    )
+  }
+
+  /**
+   * @param {HTMLTextAreaElement} comment
+   * @param {HTMLElement} error
+   * @param {HTMLButtonElement} button
+   */
+  async function requestRotation(comment, error, button) {
+    button.disabled = true
+    replace(error)
+    const text = comment.value.trim()
+    try {
+      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}/request-rotation`, { method: 'POST', body: text ? { comment: text } : {} }))
+      if (destroyed) return
+      render(leak)
+      announce(`Rotation of leak ${id} requested from its issuer.`, 'success')
+    } catch (err) {
+      if (destroyed) return
+      if (current) render(current, undefined, '', err, text)
+      document.getElementById('rotation-error')?.focus()
+    }
+  }
+
+  /**
    * @param {Change} d
    * @param {HTMLTextAreaElement} comment
    * @param {HTMLElement} error
@@ -242,8 +302,10 @@ export function mountDetail(main, ctx) {
    * @param {LeakDetail} leak
    * @param {unknown} [failure]
    * @param {string} [commentText]
+   * @param {unknown} [rotationFailure]
+   * @param {string} [rotationComment]
    */
-  function render(leak, failure, commentText = '') {
+  function render(leak, failure, commentText = '', rotationFailure = undefined, rotationComment = '') {
     current = leak
     const factors = leak.riskFactors ?? []
     replace(
@@ -253,7 +315,7 @@ export function mountDetail(main, ctx) {
         'div',
         { class: 'page-head', 'data-testid': 'leak-detail', 'data-leak-id': String(leak.id) },
         h('h1', {}, leak.title || `Leak ${leak.id}`),
-        h('div', { class: 'badges' }, riskBadge(leak.risk), statusBadge(leak.status), actionBadge(leak.action)),
+        h('div', { class: 'badges' }, riskBadge(leak.risk), statusBadge(leak.status), actionBadge(leak.action), rotationBadge(leak.rotation)),
       ),
       h(
         'p',
@@ -293,6 +355,7 @@ export function mountDetail(main, ctx) {
           'div',
           { class: 'detail-side' },
           decisionPanel(leak, failure, commentText),
+          rotationPanel(leak, rotationFailure, rotationComment),
           h('section', { class: 'card', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, 'Audit trail'), auditTrail(leak.decisions)),
         ),
       ),

@@ -2,7 +2,7 @@
 // The leak list: filters (kept in the URL by the caller), removable chips, a sortable table and
 // cursor paging, with loading, empty and error states.
 import { api, withQuery } from './api.js'
-import { actionBadge, errorBox, h, replace, riskBadge, statusBadge, statusLabel, timeEl } from './dom.js'
+import { actionBadge, errorBox, h, replace, riskBadge, rotationBadge, statusBadge, statusLabel, timeEl } from './dom.js'
 import { FILTER_KEYS, filterLabel } from './filters.js'
 import { actions, risks, sorts, statuses } from './meta.js'
 /** @import { Leak, Page } from '../../types/api.js' */
@@ -73,7 +73,8 @@ function cell(leak, col) {
     case 'risk':
       return riskBadge(leak.risk)
     case 'status':
-      return statusBadge(leak.status)
+      // The rotation state rides beside the status: a leak waiting for its issuer is still open.
+      return leak.rotation ? h('span', { class: 'badges' }, statusBadge(leak.status), rotationBadge(leak.rotation)) : statusBadge(leak.status)
     case 'action':
       return actionBadge(leak.action)
     case 'lastSeenAt':
