@@ -25,9 +25,10 @@ const INT8_OID = 20
 const NUMERIC_OID = 1700
 
 /**
- * The key of the advisory lock every write transaction takes first (an arbitrary constant, "LEAK" in
- * ASCII): it serializes write transactions across every process on the database, as SQLite's
- * `BEGIN IMMEDIATE` does, which the repositories were written under (read, then write on what was read).
+ * The key of the advisory lock a write transaction takes first, its write turn (an arbitrary constant,
+ * "LEAK" in ASCII): it serializes write transactions across every process on the database, as SQLite's
+ * `BEGIN IMMEDIATE` does, which the repositories were written under (read, then write on what was
+ * read). A transaction begun with `writeTurn: 'deferred'` takes it only when it calls `takeWriteTurn()`.
  */
 export const WRITE_LOCK_KEY = 0x4c45414b
 
