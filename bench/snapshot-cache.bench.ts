@@ -26,6 +26,7 @@ import { spawnPlane, type PlaneProcess } from '../control-plane/test/process.js'
 import { cacheRecipe } from '../control-plane/test/nginx-cache.js'
 import { startNginx, type RunningNginx } from '../node/test/check-mode-helpers.js'
 import { tempDir, waitFor } from '../test/support.js'
+import { fillIndex } from './fill-index.js'
 
 const { values } = parseArgs({
   options: {
@@ -125,16 +126,7 @@ async function main(): Promise<void> {
 async function fillStore(dir: string, entries: number): Promise<void> {
   await (await Store.open(dir)).close()
   const sqlite = new Database(join(dir, 'leakgate.db'))
-  sqlite.transaction(() => {
-    const put = sqlite.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?)')
-    for (let i = 1; i <= entries; i++) {
-      const h = Buffer.alloc(32)
-      h.writeUInt32BE(i, 0)
-      h.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 4)
-      put.run(h.toString('hex'), i % 3 === 0 ? 'monitor' : 'block', 1000 + i)
-    }
-    sqlite.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
-  }).immediate()
+  fillIndex(sqlite, entries)
   sqlite.close()
 }
 

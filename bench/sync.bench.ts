@@ -30,6 +30,7 @@ import { Store } from '../control-plane/store/store.js'
 import { NodeCounters } from '../node/metrics.js'
 import { SyncClient } from '../node/sync-client.js'
 import { IndexHolder } from '../node/verdict.js'
+import { fillIndex } from './fill-index.js'
 
 const { values } = parseArgs({
   options: {
@@ -177,16 +178,7 @@ if (DECISIONS > 0) {
 // A connection of the bench's own: the store offers no SQL handle.
 const sqlite = new Database(store.location.address)
 const fill = performance.now()
-sqlite.transaction(() => {
-  const put = sqlite.prepare('INSERT INTO index_entries (sha256, action, leak_id) VALUES (?, ?, ?)')
-  for (let i = 1; i <= ENTRIES; i++) {
-    const h = Buffer.alloc(32)
-    h.writeUInt32BE(i, 0)
-    h.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 4)
-    put.run(h.toString('hex'), i % 3 === 0 ? 'monitor' : 'block', 1000 + i)
-  }
-  sqlite.prepare("UPDATE meta SET value = value + 1 WHERE key = 'revision'").run()
-}).immediate()
+fillIndex(sqlite, ENTRIES)
 const fillMs = performance.now() - fill
 const nodeAuth = { authorization: `Bearer ${nodeKey}` }
 const builds: number[] = []

@@ -1,17 +1,24 @@
 /**
- * `leakgate keys create --role admin|analyst|node|issuer [--data-dir DIR]`: makes an API key, stores its
- * hash in the control plane's store, and prints the key once. It cannot be shown again.
+ * `leakgate keys create --role admin|analyst|node|issuer|checker`: makes an API key, stores its hash in the control
+ * plane's store (SQLite or PostgreSQL, found as the control plane finds it), and prints the key once.
+ * It cannot be shown again.
  */
 import { parseArgs } from 'node:util'
+import { loadControlPlaneConfig } from './config.js'
 import { Store } from './store/store.js'
 import { ROLES, generateKey, type Role } from './store/keys.js'
 
-const USAGE = `usage: leakgate keys create --role admin|analyst|node|issuer [--data-dir DIR] [--label TEXT]
+const USAGE = `usage: leakgate keys create --role admin|analyst|node|issuer|checker [--label TEXT]
+                             [--database-url URL | --data-dir DIR] [--config FILE]
 
-Makes an API key, stores only its SHA-256 in the store (DIR, default LEAKGATE_DATA_DIR or ./data),
-and prints the key once on standard output. Roles: admin (everything), analyst (read only),
-node (sync, heartbeat, sightings), issuer (the credential issuer's system: reads the leaks it is
-asked to rotate and confirms their rotation).`
+Makes an API key, stores only its SHA-256 in the control plane's store, and prints the key once on
+standard output. Roles: admin (everything), analyst (read only), node (sync, heartbeat, sightings),
+issuer (the credential issuer's system: reads the leaks it is asked to rotate and confirms their
+rotation), checker (range checks only).
+
+The store is found as the control plane finds it: PostgreSQL when databaseUrl is set (--database-url,
+LEAKGATE_DATABASE_URL, or the --config file), otherwise the SQLite file of dataDir (--data-dir,
+LEAKGATE_DATA_DIR, the --config file, default ./data).`
 
 /** Runs `leakgate keys ...`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -19,7 +26,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { role: { type: 'string' }, 'data-dir': { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        role: { type: 'string' },
+        label: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'database-url': { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean' },
+      },
       allowPositionals: true,
       strict: true,
     })
@@ -46,15 +60,31 @@ export async function main(argv: string[]): Promise<number> {
     console.error('leakgate keys create: --label must be at most 200 characters without control characters')
     return 2
   }
-  const dataDir = parsed.values['data-dir'] ?? (process.env.LEAKGATE_DATA_DIR || './data')
-  const store = await Store.open(dataDir)
+  // The control plane's own loader, so the key lands in the store the control plane opens: the same
+  // file, env and flags, with the same precedence and the same errors.
+  const config = loadControlPlaneConfig({
+    file: parsed.values.config,
+    env: process.env,
+    flags: { 'data-dir': parsed.values['data-dir'], 'database-url': parsed.values['database-url'] },
+  })
+  // No hash key: API keys are stored as plain SHA-256s, and opening with one could convert the store's
+  // leak hashes, which is the control plane's work.
+  const store = await Store.openConfigured(config)
   try {
     const key = generateKey()
     const keyId = await store.keys.add(key, role as Role, label)
     console.log(key)
-    console.error(`created ${role} key ${keyId} in ${dataDir}; it is shown only this once`)
+    console.error(`created ${role} key ${keyId} in ${storeName(config)}; it is shown only this once`)
   } finally {
     await store.close()
   }
   return 0
+}
+
+/** Where the key went, for the operator: the data directory, or the database without its password. */
+function storeName(where: { dataDir: string; databaseUrl?: string | undefined }): string {
+  if (where.databaseUrl === undefined) return where.dataDir
+  const url = new URL(where.databaseUrl)
+  url.password = ''
+  return url.toString()
 }

@@ -40,7 +40,7 @@ start() {
   mkdir -p "$dir"
   chmod 700 "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
-  # C collation: text sorts by bytes, as SQLite sorts it, so both engines order the same.
+  # C collation for the cluster too (the store's columns are COLLATE "C" whatever the database's).
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \

@@ -36,11 +36,10 @@ const SQLITE_ONLY = [
   'control-plane/store/postgres.test.ts',
   'control-plane/store/index-reader.test.ts',
   'control-plane/store/transfer.test.ts',
+  'control-plane/store/collation.test.ts',
   // They search the SQLite file's and its WAL's bytes for a token (a PostgreSQL store's bytes are the server's).
   'control-plane/test/no-raw-secret.test.ts',
   'control-plane/test/keyed-hashes-cannot-be-reversed-with-a-word-list.test.ts',
-  // `leakgate keys` opens the SQLite store of --data-dir only.
-  'control-plane/keys-cli.test.ts',
   // PostgreSQL's own features (replicas, scan jobs): already on PostgreSQL in the first pass.
   'control-plane/store/replica-revisions.test.ts',
   'control-plane/test/replica-decision-reaches-the-other-replicas-nodes-within-a-second.test.ts',

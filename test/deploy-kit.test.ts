@@ -9,9 +9,6 @@
  * - the shipped nginx files work: the load balancer in front of a real control plane (health through
  *   it, /metrics hidden, cached snapshots only for a known key), the demo API behind a real node.
  * The image's health check has its own test (image-healthcheck.test.ts).
- *
- * A few names land with other work of the same change (the PostgreSQL store, scan workers, multi-core
- * nodes): until the code reads them, their checks are marked todo rather than failed (PENDING below).
  */
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, readFileSync, readdirSync } from 'node:fs'
@@ -29,11 +26,6 @@ import { tempDir, waitFor } from './support.js'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const DEPLOY = join(ROOT, 'deploy')
 const PROMTOOL = process.env.LEAKGATE_PROMTOOL ?? 'promtool'
-
-/** Names the kit uses that other work of the same change adds to the code, and where. */
-const PENDING_ENV: Record<string, string> = {}
-const PENDING_COMMANDS: Record<string, string> = {
-}
 
 type Doc = Record<string, unknown>
 const obj = (v: unknown): Doc => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Doc : {})
@@ -68,17 +60,11 @@ function partOf(command: string | undefined): Part {
 
 /** Checks one Leakgate container's command and env names against the CLI and the loaders. */
 function checkLeakgateContainer(tt: Test, where: string, command: string | undefined, envNames: readonly string[]): void {
-  if (command !== undefined && PENDING_COMMANDS[command] !== undefined && !CLI_COMMANDS.has(command)) {
-    tt.ok(CLI_COMMANDS.has(command), `${where}: command ${command}`, { todo: `lands with ${PENDING_COMMANDS[command]}` })
-  } else {
-    tt.ok(command !== undefined && CLI_COMMANDS.has(command), `${where}: \`leakgate ${command}\` is a CLI command`)
-  }
+  tt.ok(command !== undefined && CLI_COMMANDS.has(command), `${where}: \`leakgate ${command}\` is a CLI command`)
   const part = partOf(command)
   const known = part === 'node' ? NODE_ENV : CP_ENV
   for (const name of envNames.filter((n) => n.startsWith('LEAKGATE_'))) {
-    const pending = PENDING_ENV[name]
-    if (pending !== undefined && !known.has(name)) tt.ok(known.has(name), `${where}: ${name}`, { todo: `lands with ${pending}` })
-    else tt.ok(known.has(name), `${where}: ${name} is read by the ${part} configuration`)
+    tt.ok(known.has(name), `${where}: ${name} is read by the ${part} configuration`)
   }
 }
 

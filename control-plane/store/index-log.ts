@@ -65,6 +65,8 @@ export class IndexLog {
    */
   async refresh(hashes: Iterable<string>, now: string): Promise<number> {
     const sql = this.#sql
+    // The revision is read here and written below: only one write may do that at a time.
+    await sql.takeWriteTurn()
     let rev = await this.revision()
     const start = rev
     for (const sha256 of new Set(hashes)) {

@@ -309,6 +309,37 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE leaks ADD COLUMN rotation_requested_at text;
       ALTER TABLE leaks ADD COLUMN rotated_at text;
       CREATE INDEX leaks_rotation ON leaks (rotation) WHERE rotation IS NOT NULL;
+      `,
+      },
+    },
+  {
+    version: 8,
+    name: 'PostgreSQL text compares as bytes (COLLATE "C"), as SQLite compares it',
+    sql: {
+      // SQLite compares text with BINARY (memcmp) unless told otherwise: nothing to do.
+      sqlite: '-- SQLite compares text as bytes already.',
+      // A PostgreSQL column takes the database's collation, chosen when the database was created (often
+      // en_US.UTF-8, which orders "a" < "B" < "b" and skips punctuation at first): lists sorted by title
+      // or source and cursors (`title > ?`) would then order differently from SQLite, and range scans
+      // over hex hashes would compare through the locale, slower and without a byte-ordered index. Every
+      // text column of the store's tables becomes "C"; the types and values are the same, so only the
+      // indexes on the columns are rebuilt. A step that adds a text column later declares it COLLATE "C".
+      postgres: `
+      DO $$
+      DECLARE col record;
+      BEGIN
+        FOR col IN
+          SELECT c.relname AS tbl, a.attname AS name
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+            AND a.attnum > 0 AND NOT a.attisdropped
+            AND a.atttypid = 'text'::regtype AND a.attcollation <> 'pg_catalog."C"'::regcollation
+          ORDER BY c.relname, a.attnum
+        LOOP
+          EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE text COLLATE "C"', col.tbl, col.name);
+        END LOOP;
+      END
+      $$;
     `,
     },
   },

@@ -111,20 +111,35 @@ export class NodeRepo {
    * Records a heartbeat of a node `reporter` may report as (see `claim`). A fleet sends many and each
    * is replaced by the next, so this one write is committed `relaxed`: no fsync of its own (it still
    * survives a kill -9; a power cut may lose the last few, which the next heartbeat restores).
+   *
+   * Almost every heartbeat is from a node already in the fleet under the key that sends it: one UPDATE
+   * whose WHERE is the whole check (the node exists and is this key's, or an admin key reports), so on
+   * PostgreSQL it runs without the write turn and heartbeats do not queue behind each other or behind
+   * leak writes. Anything else (a new node, a node to bind, one pruned meanwhile) takes the turn and
+   * goes through `claim`'s checks, as before.
    */
   async heartbeat(h: Heartbeat, reporter: Reporter, limits: NodeLimits): Promise<void> {
+    const stats = {
+      id: h.nodeId, version: h.version ?? null, revision: h.revision ?? null, indexEntries: h.indexEntries ?? null,
+      syncAgeSeconds: h.syncAgeSeconds ?? null, now: new Date().toISOString(),
+    }
     await this.#sql.transaction(async () => {
+      // A binding changes only under the turn, and READ COMMITTED evaluates this WHERE again on the row
+      // as committed when it waited for the row: the check and the write are one step.
+      const known = await this.#sql.run(`
+        UPDATE nodes SET version = @version, revision = @revision, index_entries = @indexEntries,
+          sync_age_seconds = @syncAgeSeconds, last_contact_at = @now
+        WHERE id = @id AND (@bound = 0 OR key_id = @keyId)`, { ...stats, bound: reporter.bound ? 1 : 0, keyId: reporter.keyId })
+      if (known.changes > 0) return
+      await this.#sql.takeWriteTurn()
       await this.#claim(h.nodeId, reporter, limits)
       await this.#sql.run(`
         INSERT INTO nodes (id, version, revision, index_entries, sync_age_seconds, last_contact_at)
         VALUES (@id, @version, @revision, @indexEntries, @syncAgeSeconds, @now)
         ON CONFLICT (id) DO UPDATE SET version = excluded.version, revision = excluded.revision,
           index_entries = excluded.index_entries, sync_age_seconds = excluded.sync_age_seconds,
-          last_contact_at = excluded.last_contact_at`, {
-        id: h.nodeId, version: h.version ?? null, revision: h.revision ?? null, indexEntries: h.indexEntries ?? null,
-        syncAgeSeconds: h.syncAgeSeconds ?? null, now: new Date().toISOString(),
-      })
-    }, { durability: 'relaxed' })
+          last_contact_at = excluded.last_contact_at`, stats)
+    }, { durability: 'relaxed', writeTurn: 'deferred' })
   }
 
   /** A page of at most `limit` nodes by id, after `cursor` (a `nextCursor` of a previous page). */

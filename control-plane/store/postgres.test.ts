@@ -8,6 +8,8 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS, migrationText } from './migrations.j
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import { PostgresSql, rewritePlaceholders } from './postgres.js'
 import { SqliteSql } from './sqlite.js'
+import { generateKey } from './keys.js'
+import { Store } from './store.js'
 import { storeTableNames, tableColumns } from './transfer.js'
 
 t.test('placeholders: ? and @name become $n; strings, identifiers, comments and casts stay', async (t) => {
@@ -237,4 +239,46 @@ t.test('PostgreSQL migrations', withPostgres, async (t) => {
     await sql.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [LATEST_SCHEMA_VERSION + 1, 'from the future', new Date().toISOString()])
     await t.rejects(migrate(sql), /newer Leakgate/)
   })
+})
+
+t.test('the write turn: a known node\'s heartbeat does not wait for it, a new node\'s and a revision do', withPostgres, async (t) => {
+  const url = await freshDatabase(t)
+  const store = await Store.openConfigured({ dataDir: tempDir(t), databaseUrl: url })
+  t.teardown(() => store.close())
+  const key = { keyId: await store.keys.add(generateKey(), 'node'), bound: true }
+  const second = { keyId: await store.keys.add(generateKey(), 'node'), bound: true }
+  const limits = { maxNodes: 10, pruneSeconds: 3600 }
+  await store.nodes.heartbeat({ nodeId: 'edge-1' }, key, limits)
+
+  // Another process's write transaction holds the turn until `release`.
+  const other = new PostgresSql(url, { max: 1 })
+  t.teardown(() => other.close())
+  let release!: () => void
+  let holding!: () => void
+  const held = new Promise<void>((resolve) => { holding = resolve })
+  const writer = other.transaction(async () => {
+    holding()
+    await new Promise<void>((resolve) => { release = resolve })
+  })
+  await held
+  const settled = (p: Promise<unknown>): { done: boolean } => {
+    const state = { done: false }
+    void p.then(() => { state.done = true }, () => { state.done = true })
+    return state
+  }
+  await store.nodes.heartbeat({ nodeId: 'edge-1', revision: 7 }, key, limits)
+  t.pass('the known node\'s heartbeat was stored while another write held the turn')
+  const newNode = settled(store.nodes.heartbeat({ nodeId: 'edge-2' }, second, limits))
+  const otherKey = store.nodes.heartbeat({ nodeId: 'edge-1' }, second, limits)
+  const rebind = settled(otherKey)
+  const leak = settled(store.leaks.create({ source: 'manual', tokens: [{ sha256: 'ab'.repeat(32), preview: 'ab…' }] }, 'key_test'))
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.same([newNode.done, rebind.done, leak.done], [false, false, false], 'a new node, another key\'s claim and a leak write wait for the turn')
+  release()
+  await writer
+  await t.rejects(otherKey, /is bound to/, 'a node stays its key\'s, a key its node\'s')
+  while (!newNode.done || !leak.done) await new Promise((resolve) => setTimeout(resolve, 20))
+  const page = await store.nodes.list(10)
+  t.same(page.items.map((n) => [n.id, n.revision]), [['edge-1', 7], ['edge-2', null]])
+  t.equal(await store.index.revision(), 1)
 })

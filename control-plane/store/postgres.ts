@@ -11,16 +11,24 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import pg from 'pg'
-import type { Sql, SqlParams, SqlValue } from './sql.js'
+import type { Sql, SqlParams, SqlValue, TransactionOptions } from './sql.js'
+
+/** Takes the write lock for the transaction on `client`, once. */
+async function takeTurn(client: pg.PoolClient, turn: { held: boolean }): Promise<void> {
+  if (turn.held) return
+  await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK_KEY])
+  turn.held = true
+}
 
 /** int8 (bigint, count(*)) and numeric (sum, avg of integers) type oids. */
 const INT8_OID = 20
 const NUMERIC_OID = 1700
 
 /**
- * The key of the advisory lock every write transaction takes first (an arbitrary constant, "LEAK" in
- * ASCII): it serializes write transactions across every process on the database, as SQLite's
- * `BEGIN IMMEDIATE` does, which the repositories were written under (read, then write on what was read).
+ * The key of the advisory lock a write transaction takes first, its write turn (an arbitrary constant,
+ * "LEAK" in ASCII): it serializes write transactions across every process on the database, as SQLite's
+ * `BEGIN IMMEDIATE` does, which the repositories were written under (read, then write on what was
+ * read). A transaction begun with `writeTurn: 'deferred'` takes it only when it calls `takeWriteTurn()`.
  */
 export const WRITE_LOCK_KEY = 0x4c45414b
 
@@ -163,6 +171,8 @@ interface TxContext {
   client: pg.PoolClient
   /** Savepoints made so far in this transaction: each nested call's gets its own name. */
   savepoints: { count: number }
+  /** Whether the transaction holds the write lock (WRITE_LOCK_KEY): from its start unless deferred. */
+  turn: { held: boolean }
 }
 
 /** `Sql` on PostgreSQL. */
@@ -230,20 +240,23 @@ export class PostgresSql implements Sql {
   /**
    * Runs `fn` in one transaction on one pooled client (READ COMMITTED).
    *
-   * Ordering: every write transaction first takes the advisory lock WRITE_LOCK_KEY, so write
-   * transactions of every process run one after another, as on SQLite. The revision counter would be
-   * gap-free and totally ordered even without it: each write transaction advances it with
-   * `UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value`, which takes the row's
-   * lock until commit; a second transaction's UPDATE waits for that commit, then (READ COMMITTED
-   * re-reads the updated row) increments the committed value. So revisions are handed out in commit
-   * order, a rolled-back transaction gives its number back (its update is undone), and no reader sees
-   * revision n+1 committed before revision n.
+   * Ordering: a write transaction first takes the advisory lock WRITE_LOCK_KEY (its write turn), so
+   * write transactions of every process run one after another, as on SQLite, and the repositories'
+   * read-then-write steps see no other write between their read and their write. The revision is one
+   * of them: a write reads `meta.revision`, logs its changes under the next numbers and stores the last
+   * one, so revisions are gap-free and handed out in commit order, and a rolled-back transaction gives
+   * its numbers back. A transaction begun with `writeTurn: 'deferred'` takes the lock at
+   * `takeWriteTurn()` instead; IndexLog.refresh takes it before it reads the revision, so no write
+   * advances the revision outside its turn.
+   *
+   * `durability: 'relaxed'` sets `synchronous_commit = off` for the transaction: its commit returns
+   * before its WAL reaches the disk (a crash of the server may lose it; it is never seen half-done).
    *
    * A nested call joins the outer transaction inside a savepoint: when the nested callback throws,
    * only its statements are undone, and the outer transaction can go on (PostgreSQL would otherwise
    * refuse every later statement of an aborted transaction).
    */
-  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+  async transaction<T>(fn: () => Promise<T>, options?: TransactionOptions): Promise<T> {
     const outer = this.#tx.getStore()
     if (outer !== undefined) return this.#nested(outer, fn)
     const client = await this.#pool.connect()
@@ -251,8 +264,11 @@ export class PostgresSql implements Sql {
     try {
       await client.query('BEGIN')
       try {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK_KEY])
-        const result = await this.#tx.run({ client, savepoints: { count: 0 } }, fn)
+        // Only this transaction's commit waits less: its changes are as visible, and as ordered, as any.
+        if (options?.durability === 'relaxed') await client.query('SET LOCAL synchronous_commit = off')
+        const turn = { held: false }
+        if (options?.writeTurn !== 'deferred') await takeTurn(client, turn)
+        const result = await this.#tx.run({ client, savepoints: { count: 0 }, turn }, fn)
         await client.query('COMMIT')
         return result
       } catch (err) {
@@ -267,6 +283,12 @@ export class PostgresSql implements Sql {
     } finally {
       client.release(broken)
     }
+  }
+
+  async takeWriteTurn(): Promise<void> {
+    const tx = this.#tx.getStore()
+    if (tx === undefined) throw new Error('takeWriteTurn is called inside a transaction')
+    await takeTurn(tx.client, tx.turn)
   }
 
   async #nested<T>(outer: TxContext, fn: () => Promise<T>): Promise<T> {

@@ -27,6 +27,15 @@ export interface TransactionOptions {
    * Default `full`. A nested call joins the outer transaction and its durability.
    */
   durability?: 'full' | 'relaxed'
+  /**
+   * `deferred`: on PostgreSQL the transaction starts without the write turn (the advisory lock that
+   * runs write transactions one after another, as SQLite runs them) and takes it at `takeWriteTurn()`.
+   * For a write whose usual path needs no turn: one statement on a row of its own whose WHERE checks
+   * all it relies on (a known node's heartbeat), so it need not queue behind every other write. Before
+   * anything that reads and then writes on what it read, the transaction takes the turn. SQLite runs
+   * every transaction in turn anyway. Default `start`. A nested call joins the outer transaction.
+   */
+  writeTurn?: 'start' | 'deferred'
 }
 
 /** A database connection (SQLite) or pool (PostgreSQL), with transactions bound to the async context. */
@@ -46,6 +55,12 @@ export interface Sql {
    * call joins the outer transaction. Write transactions are serialized (no two interleave).
    */
   transaction<T>(fn: () => Promise<T>, options?: TransactionOptions): Promise<T>
+  /**
+   * Takes the write turn in a transaction begun with `writeTurn: 'deferred'`, waiting for the
+   * transaction that holds it; does nothing when this transaction holds it already, and on SQLite.
+   * Statements made before it saw the database as of their own time: reread what a write depends on.
+   */
+  takeWriteTurn(): Promise<void>
   /** True inside a `transaction` callback (in this async context). */
   readonly inTransaction: boolean
   /** Closes the connection or pool; the object is unusable after. */

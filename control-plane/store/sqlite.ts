@@ -103,6 +103,11 @@ export class SqliteSql implements Sql {
     }
   }
 
+  async takeWriteTurn(): Promise<void> {
+    // Transactions run one at a time (BEGIN IMMEDIATE, and the queue above): a transaction holds the turn from its start.
+    if (!this.#mine()) throw new Error('takeWriteTurn is called inside a transaction')
+  }
+
   async close(): Promise<void> {
     // A transaction under way ends first (a scan finishing its last write during shutdown).
     await this.#queue

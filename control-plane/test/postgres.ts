@@ -20,14 +20,17 @@ export const withPostgres: { skip: string | false } = {
     : false,
 }
 
-/** Makes an empty database on the test cluster and answers its URL; it is dropped at `t`'s teardown. */
-export async function freshDatabase(t: Teardown): Promise<string> {
+/**
+ * Makes an empty database on the test cluster and answers its URL; it is dropped at `t`'s teardown.
+ * `options` are CREATE DATABASE's (`TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`, say).
+ */
+export async function freshDatabase(t: Teardown, options = ''): Promise<string> {
   if (TEST_DATABASE_URL === undefined) throw new Error('freshDatabase needs LEAKGATE_TEST_DATABASE_URL (run the test with the withPostgres option)')
   const name = `leakgate_test_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL })
   await admin.connect()
   try {
-    await admin.query(`CREATE DATABASE ${name}`)
+    await admin.query(`CREATE DATABASE ${name} ${options}`)
   } finally {
     await admin.end()
   }

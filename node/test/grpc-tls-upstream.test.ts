@@ -14,7 +14,7 @@ import { encodeSnapshot } from '../../protocol/snapshot.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { writeFileAtomic } from '../leakdb/write-file-atomic.js'
 import { listening, spawnNode } from './cli-process.js'
-import { h2Client, makeCertificate, tempDir } from './helpers.js'
+import { h2Client, makeCertificate, tempDir, type Teardown } from './helpers.js'
 
 const rng = new Rng(0x6f_9d)
 const BLOCKED = `ghp_${rng.chars(36, ALPHA.base62)}`
@@ -25,12 +25,32 @@ function frame(message: Buffer): Buffer {
   return Buffer.concat([head, message])
 }
 
-t.test('gRPC to an https upstream goes over HTTP/2 by ALPN, certificate verified; blocked calls stay out', async (t) => {
+/**
+ * An https upstream (HTTP/2 by ALPN, a certificate of its own) answering with `onStream`, and a real
+ * `leakgate node` over TLS in front of it enforcing a snapshot that blocks BLOCKED; the node's process
+ * is given the upstream's certificate as an extra CA when `trusted`. Answers an HTTP/2 client of the node.
+ */
+async function nodeBeforeUpstream(t: Teardown, trusted: boolean, onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void): Promise<ReturnType<typeof h2Client>> {
   const dir = tempDir(t)
   const upstreamPair = makeCertificate(dir, 'upstream')
-  const seen: { scheme: string; alpn: string | false; path: string }[] = []
   const upstream = createSecureServer({ cert: readFileSync(upstreamPair.cert), key: readFileSync(upstreamPair.key) })
-  upstream.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+  upstream.on('stream', onStream)
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
+  const index = join(dir, 'leaks.snapshot')
+  await writeFileAtomic(index, encodeSnapshot([{ sha256: sha256Hex(BLOCKED), action: 'block', leakId: 81 }], 1))
+  const nodePair = makeCertificate(dir, 'node')
+  const p = spawnNode(t, [
+    '--upstream', `https://localhost:${(upstream.address() as AddressInfo).port}`, '--index', index,
+    '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1',
+  ], { LEAKGATE_TLS_CERT: nodePair.cert, LEAKGATE_TLS_KEY: nodePair.key, ...(trusted ? { NODE_EXTRA_CA_CERTS: upstreamPair.cert } : {}) })
+  const { url } = await listening(p)
+  return h2Client(t, url.replace('http:', 'https:'))
+}
+
+t.test('gRPC to an https upstream goes over HTTP/2 by ALPN, certificate verified; blocked calls stay out', async (t) => {
+  const seen: { scheme: string; alpn: string | false; path: string }[] = []
+  const client = await nodeBeforeUpstream(t, true, (stream, headers) => {
     stream.resume()
     stream.on('end', () => {
       seen.push({ scheme: String(headers[':scheme']), alpn: stream.session?.alpnProtocol ?? false, path: String(headers[':path']) })
@@ -39,18 +59,6 @@ t.test('gRPC to an https upstream goes over HTTP/2 by ALPN, certificate verified
       stream.end(frame(Buffer.from('pong')))
     })
   })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
-
-  const index = join(dir, 'leaks.snapshot')
-  await writeFileAtomic(index, encodeSnapshot([{ sha256: sha256Hex(BLOCKED), action: 'block', leakId: 81 }], 1))
-  const nodePair = makeCertificate(dir, 'node')
-  const p = spawnNode(t, [
-    '--upstream', `https://localhost:${(upstream.address() as AddressInfo).port}`, '--index', index,
-    '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1',
-  ], { LEAKGATE_TLS_CERT: nodePair.cert, LEAKGATE_TLS_KEY: nodePair.key, NODE_EXTRA_CA_CERTS: upstreamPair.cert })
-  const { url } = await listening(p)
-  const client = h2Client(t, url.replace('http:', 'https:'))
   const call = (authorization: string): { method: string; headers: Record<string, string>; body: Buffer } => ({
     method: 'POST', headers: { 'content-type': 'application/grpc', te: 'trailers', authorization }, body: frame(Buffer.from('ping')),
   })
@@ -66,25 +74,12 @@ t.test('gRPC to an https upstream goes over HTTP/2 by ALPN, certificate verified
 })
 
 t.test('gRPC to an https upstream whose certificate the node does not trust: UNAVAILABLE, nothing sent', async (t) => {
-  const dir = tempDir(t)
-  const upstreamPair = makeCertificate(dir, 'upstream')
   let reached = 0
-  const upstream = createSecureServer({ cert: readFileSync(upstreamPair.cert), key: readFileSync(upstreamPair.key) })
-  upstream.on('stream', (stream: ServerHttp2Stream) => {
+  const client = await nodeBeforeUpstream(t, false, (stream) => {
     reached++
     stream.respond({ ':status': 200 }, { endStream: true })
   })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
-  const index = join(dir, 'leaks.snapshot')
-  await writeFileAtomic(index, encodeSnapshot([{ sha256: sha256Hex(BLOCKED), action: 'block', leakId: 81 }], 1))
-  const nodePair = makeCertificate(dir, 'node')
-  const p = spawnNode(t, [
-    '--upstream', `https://localhost:${(upstream.address() as AddressInfo).port}`, '--index', index,
-    '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1',
-  ], { LEAKGATE_TLS_CERT: nodePair.cert, LEAKGATE_TLS_KEY: nodePair.key })
-  const { url } = await listening(p)
-  const answer = await h2Client(t, url.replace('http:', 'https:')).send('/test.Svc/Ping', {
+  const answer = await client.send('/test.Svc/Ping', {
     method: 'POST', headers: { 'content-type': 'application/grpc', te: 'trailers' }, body: frame(Buffer.from('ping')),
   })
   t.equal(answer.headers['grpc-status'], '14', 'UNAVAILABLE: the upstream could not be reached safely')

@@ -81,22 +81,39 @@ function hammer(node: RunningNode, get: ReturnType<typeof pooledGet>): { stop: (
   }
 }
 
-t.test('a reload while an index is in force: the blocked token is blocked at every moment, through the file read in place', async (t) => {
+/** A node synced from a stand-in control plane, enforcing its first snapshot; `status(token)` asks the node. */
+async function enforcingNode(t: Teardown, cacheDir: string): Promise<{ node: RunningNode; plane: Awaited<ReturnType<typeof standIn>>; get: ReturnType<typeof pooledGet>; status: (token: string) => Promise<number> }> {
   const upstream = await startUpstream(t)
   const plane = await standIn(t)
-  const cacheDir = tempDir(t)
   const node = await startNode(t, { upstream: upstream.url, env: env(plane.url, cacheDir) })
   const get = pooledGet(t)
   const status = async (tk: string): Promise<number> => (await get(`${node.url}/x`, { authorization: `Bearer ${tk}` })).status
   await waitFor('the first snapshot to be enforced', async () => (await status(BLOCKED)) === 403, 30_000)
+  return { node, plane, get, status }
+}
+
+/**
+ * The control plane answers 410 and then serves `snapshot`, while the blocked token is sent without
+ * pause; `settled` waits for what the test expects of the reload. Answers what `hammer` saw.
+ */
+async function reloadUnderLoad(n: Awaited<ReturnType<typeof enforcingNode>>, snapshot: Buffer, settled: () => Promise<void>): Promise<{ statuses: Map<number, number>; duringView: number }> {
+  const load = hammer(n.node, n.get)
+  n.plane.state.snapshot = snapshot
+  n.plane.state.gone = true
+  await settled()
+  return load.stop()
+}
+
+t.test('a reload while an index is in force: the blocked token is blocked at every moment, through the file read in place', async (t) => {
+  const cacheDir = tempDir(t)
+  const n = await enforcingNode(t, cacheDir)
+  const { node, status } = n
   await waitFor('the first snapshot to be cached', () => existsSync(join(cacheDir, 'index.snapshot')) && readFileSync(join(cacheDir, 'index.snapshot')).equals(first), 30_000)
 
-  const load = hammer(node, get)
-  plane.state.snapshot = second
-  plane.state.gone = true
-  await waitFor('the new snapshot to be enforced', async () => (await status(ADDED)) === 403, 60_000)
-  await waitFor('the new index to be loaded', () => node.logs.lines.filter((l) => l.includes('loaded a snapshot from the control plane')).length === 2, 60_000)
-  const { statuses, duringView } = await load.stop()
+  const { statuses, duringView } = await reloadUnderLoad(n, second, async () => {
+    await waitFor('the new snapshot to be enforced', async () => (await status(ADDED)) === 403, 60_000)
+    await waitFor('the new index to be loaded', () => node.logs.lines.filter((l) => l.includes('loaded a snapshot from the control plane')).length === 2, 60_000)
+  })
 
   t.same([...statuses.keys()], [403], `every request with the blocked token was blocked (${[...statuses.values()][0]} requests)`)
   t.ok(duringView > 0, `some were judged while the new snapshot was read in place from its file (${duringView})`)
@@ -109,22 +126,16 @@ t.test('a reload while an index is in force: the blocked token is blocked at eve
 })
 
 t.test('a corrupt snapshot after a 410 is refused: the old index stays in force and nothing is left in the cache folder', async (t) => {
-  const upstream = await startUpstream(t)
-  const plane = await standIn(t)
   const cacheDir = tempDir(t)
-  const node = await startNode(t, { upstream: upstream.url, env: env(plane.url, cacheDir) })
-  const get = pooledGet(t)
-  const status = async (tk: string): Promise<number> => (await get(`${node.url}/x`, { authorization: `Bearer ${tk}` })).status
-  await waitFor('the first snapshot to be enforced', async () => (await status(BLOCKED)) === 403, 30_000)
+  const n = await enforcingNode(t, cacheDir)
+  const { node, plane, status } = n
 
   const corrupt = Buffer.from(second)
   corrupt[corrupt.length - 100]! ^= 1
-  const load = hammer(node, get)
-  plane.state.snapshot = corrupt
   const served = plane.state.served
-  plane.state.gone = true
-  await waitFor('the corrupt snapshot to be refused', () => /LEAKGATE_ERR_SNAPSHOT_CHECKSUM/.test(node.logs.text) && plane.state.served > served, 60_000)
-  const { statuses } = await load.stop()
+  const { statuses } = await reloadUnderLoad(n, corrupt, async () => {
+    await waitFor('the corrupt snapshot to be refused', () => /LEAKGATE_ERR_SNAPSHOT_CHECKSUM/.test(node.logs.text) && plane.state.served > served, 60_000)
+  })
   t.same([...statuses.keys()], [403], 'the blocked token stayed blocked throughout')
   t.equal(await status(ADDED), 200, 'nothing of the corrupt snapshot is enforced')
   t.equal(node.node.holder.current?.revision, 1, 'the old index is in force')
@@ -134,20 +145,14 @@ t.test('a corrupt snapshot after a 410 is refused: the old index stays in force 
 })
 
 t.test('a cache folder that cannot take the snapshot: loaded beside the old index instead, said once', async (t) => {
-  const upstream = await startUpstream(t)
-  const plane = await standIn(t)
   const blocker = join(tempDir(t), 'a-file')
   writeFileSync(blocker, 'not a folder')
-  const node = await startNode(t, { upstream: upstream.url, env: env(plane.url, join(blocker, 'cache')) })
-  const get = pooledGet(t)
-  const status = async (tk: string): Promise<number> => (await get(`${node.url}/x`, { authorization: `Bearer ${tk}` })).status
-  await waitFor('the first snapshot to be enforced', async () => (await status(BLOCKED)) === 403, 30_000)
+  const n = await enforcingNode(t, join(blocker, 'cache'))
+  const { node, status } = n
 
-  const load = hammer(node, get)
-  plane.state.snapshot = second
-  plane.state.gone = true
-  await waitFor('the new snapshot to be enforced', async () => (await status(ADDED)) === 403, 60_000)
-  const { statuses } = await load.stop()
+  const { statuses } = await reloadUnderLoad(n, second, async () => {
+    await waitFor('the new snapshot to be enforced', async () => (await status(ADDED)) === 403, 60_000)
+  })
   t.same([...statuses.keys()], [403], 'the blocked token stayed blocked throughout')
   const fallbacks = node.logs.lines.filter((l) => l.includes('loading it beside the index in force'))
   t.equal(fallbacks.length, 1, 'the fallback is logged')

@@ -5,30 +5,14 @@
  */
 import { GitHubError } from '../../../lib/errors.js'
 import { gitSource, type GitState } from './git.js'
-import type { Progress, ScanItem, SourceLimits } from './source.js'
-import type { ReachPolicy } from './reach.js'
+import type { Progress, ScanItem } from './source.js'
 import { openGitHubApi } from './github.js'
-import { cloneAllowed, webAddress, type WebApi } from './web-api.js'
+import { cloneAllowed, webAddress, type HostedSourceOptions, type WebApi } from './web-api.js'
 
-/** Options of a gists source. */
-export interface GistSourceOptions {
+/** Options of a gists source (GitHub's API, default https://api.github.com). */
+export interface GistSourceOptions extends HostedSourceOptions {
   /** The user whose gists are scanned. */
   user: string
-  /** Default https://api.github.com. */
-  apiUrl?: string
-  /** Sent as `Authorization: Bearer`. */
-  token?: string
-  history: boolean
-  cacheDir: string
-  limits: SourceLimits
-  /** Longest wait for a rate-limit reset, in seconds (default 900); beyond it the scan fails. */
-  maxRateLimitWait?: number
-  /** Per gist (`gist:ID`), commits known from an earlier scan. */
-  since?: Readonly<Record<string, readonly string[]>>
-  /** What the scan may reach: the API's host and each clone; undefined: anything. */
-  reach?: ReachPolicy
-  /** Receives what git said when a clone failed (redacted), for the operator's log only. */
-  onDiagnostic?: (text: string) => void
 }
 
 /** A gist as the API lists it (the fields used). */

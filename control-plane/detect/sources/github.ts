@@ -8,35 +8,20 @@
  */
 import { GitHubError } from '../../../lib/errors.js'
 import { gitSource, type GitState } from './git.js'
-import type { Progress, ScanItem, SourceLimits } from './source.js'
+import type { Progress, ScanItem } from './source.js'
 import type { ReachPolicy } from './reach.js'
-import { cloneAllowed, openWebApi, type WebApi } from './web-api.js'
+import { cloneAllowed, openWebApi, type HostedSourceOptions, type WebApi } from './web-api.js'
 export { nextLink } from './web-api.js'
 
 /** Options of a GitHub source. */
-export interface GitHubSourceOptions {
+export interface GitHubSourceOptions extends HostedSourceOptions {
   /** One of org or user. */
   org?: string
   user?: string
-  /** Default https://api.github.com. */
-  apiUrl?: string
-  /** Sent as `Authorization: Bearer`; raises the rate limit from 60 to 5000 requests an hour. */
-  token?: string
-  history: boolean
-  cacheDir: string
-  limits: SourceLimits
   /** Forks hold their parent's history: skipped unless asked for. */
   includeForks?: boolean
-  /** Longest wait for a rate-limit reset, in seconds (default 900); beyond it the scan fails. */
-  maxRateLimitWait?: number
-  /** Per repository (`acme/api`), commits known from an earlier scan. */
-  since?: Readonly<Record<string, readonly string[]>>
   /** Called before each repository is cloned. */
   onRepo?: (fullName: string) => void
-  /** What the scan may reach (checked again for each clone); undefined: anything. */
-  reach?: ReachPolicy
-  /** Receives what git said when a clone failed (redacted), for the operator's log only. */
-  onDiagnostic?: (text: string) => void
 }
 
 /** A repository as the API lists it (the fields used). */

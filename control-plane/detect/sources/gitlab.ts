@@ -6,38 +6,22 @@
  */
 import { GitLabError } from '../../../lib/errors.js'
 import { gitSource, type GitState } from './git.js'
-import type { Progress, ScanItem, SourceLimits } from './source.js'
-import type { ReachPolicy } from './reach.js'
-import { cloneAllowed, encodePath, openWebApi, webAddress, type WebApi } from './web-api.js'
+import type { Progress, ScanItem } from './source.js'
+import { cloneAllowed, encodePath, openWebApi, webAddress, type HostedSourceOptions, type WebApi } from './web-api.js'
 
 /** gitlab.com's API. */
 export const GITLAB_API = 'https://gitlab.com/api/v4'
 
-/** Options of a GitLab source. */
-export interface GitLabSourceOptions {
+/** Options of a GitLab source (a self-managed instance's API: `https://gitlab.example.com/api/v4`). */
+export interface GitLabSourceOptions extends HostedSourceOptions {
   /** One of group (a full path: `acme/platform`), user, or project (`acme/platform/api`). */
   group?: string
   user?: string
   project?: string
-  /** Default https://gitlab.com/api/v4. */
-  apiUrl?: string
-  /** Sent as `PRIVATE-TOKEN` (a personal, group or project access token). */
-  token?: string
-  history: boolean
-  cacheDir: string
-  limits: SourceLimits
   /** Forks hold their parent's history: skipped in a group's or user's listing unless asked for. */
   includeForks?: boolean
-  /** Longest wait for a rate-limit reset, in seconds (default 900); beyond it the scan fails. */
-  maxRateLimitWait?: number
-  /** Per project (`acme/platform/api`), commits known from an earlier scan. */
-  since?: Readonly<Record<string, readonly string[]>>
   /** Called before each project is cloned. */
   onRepo?: (path: string) => void
-  /** What the scan may reach: the API's host and each clone; undefined: anything. */
-  reach?: ReachPolicy
-  /** Receives what git said when a clone failed (redacted), for the operator's log only. */
-  onDiagnostic?: (text: string) => void
 }
 
 /** A project as the API lists it (the fields used). */

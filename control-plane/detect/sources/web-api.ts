@@ -8,6 +8,29 @@
 import { isIP, type LookupFunction } from 'node:net'
 import { Agent, fetch, type Response } from 'undici'
 import { checkRemote, redactUrl, type ReachPolicy } from './reach.js'
+import type { SourceLimits } from './source.js'
+
+/**
+ * What every source listed through a host's API takes (GitHub organisations and users, their gists,
+ * GitLab groups, users and projects): how to reach the API and what each clone may do.
+ */
+export interface HostedSourceOptions {
+  /** The API base; default the host's public one (https://api.github.com, https://gitlab.com/api/v4). */
+  apiUrl?: string
+  /** The token, sent as the host expects it (GitHub: `Authorization: Bearer`; GitLab: `PRIVATE-TOKEN`). */
+  token?: string
+  history: boolean
+  cacheDir: string
+  limits: SourceLimits
+  /** Longest wait for a rate-limit reset, in seconds (default 900); beyond it the scan fails. */
+  maxRateLimitWait?: number
+  /** Per repository (`acme/api`; a gist: `gist:ID`), commits known from an earlier scan. */
+  since?: Readonly<Record<string, readonly string[]>>
+  /** What the scan may reach: the API's host and each clone; undefined: anything. */
+  reach?: ReachPolicy
+  /** Receives what git said when a clone failed (redacted), for the operator's log only. */
+  onDiagnostic?: (text: string) => void
+}
 
 /** How to reach one API. */
 export interface WebApiOptions {
