@@ -6,6 +6,7 @@
 import { NotFoundError } from '../../lib/errors.js'
 import { riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
+import { recordLeakEvent } from './leak-events.js'
 import type { LeakRecords } from './leak-records.js'
 import type { DecisionInput, DecisionState } from './leak-types.js'
 import type { Sql } from './sql.js'
@@ -51,5 +52,7 @@ export class LeakDecisions {
     })
     await this.#audit.append(id, actor, now, from, to, input.comment)
     await this.#records.refreshIndex(id, now)
+    // A decision that changes only the risk is announced as leak.risk_changed by whoever records that.
+    if (to.action !== from.action || to.status !== from.status) await recordLeakEvent(this.#sql, 'leak.decided', id, { actor, from, to })
   }
 }

@@ -40,6 +40,8 @@ export interface StoreOptions extends LeakPolicy {
    * unkeyed store when set. Left out (tools that store no token hash, such as `leakgate keys`): not checked.
    */
   hashKey?: { key: Buffer | undefined }
+  /** After a leak's first sighting by a node, at most one leak.sighted event an interval this long (default an hour). */
+  sightedEventSeconds?: number
 }
 
 /** The store's default options (the config defaults), for tools such as `leakgate keys`. */
@@ -84,7 +86,7 @@ export class Store {
     this.#prunedThrough = init.prunedThrough
     this.audit = new AuditLog(sql)
     const records = new LeakRecords(sql, this.index, this.audit, options)
-    this.sightings = new SightingRepo(sql, records, options.sightingsKeptPerLeak)
+    this.sightings = new SightingRepo(sql, records, options.sightingsKeptPerLeak, options.sightedEventSeconds)
     this.leaks = new LeakRepo(sql, records, this.audit, this.sightings, this.hashes, async (fn) => this.write(fn))
     this.nodes = new NodeRepo(sql)
     this.keys = new KeyRepo(sql)
