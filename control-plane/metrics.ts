@@ -34,6 +34,8 @@ export interface ControlPlaneMetrics {
   httpDuration: Histogram<HttpLabel>
   /** Scans this process ran to their end, by final status. */
   scans: Counter<'status'>
+  /** Webhook delivery attempts this process made, by outcome (delivered, retrying, failed). */
+  webhookDeliveries: Counter<'outcome'>
 }
 
 /** Makes the registry and its metrics. */
@@ -115,7 +117,22 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
   })
   // Both series exist from the first scrape, so an alert on failures sees its first one.
   for (const status of ['done', 'failed']) scans.inc({ status }, 0)
-  return { registry, httpRequests, httpDuration, scans }
+  const webhookDeliveries = new Counter({
+    name: 'leakgate_cp_webhook_deliveries_total',
+    help: 'Webhook delivery attempts this process made, by outcome: delivered, retrying (failed, tried again later), failed (given up)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  for (const outcome of ['delivered', 'retrying', 'failed']) webhookDeliveries.inc({ outcome }, 0)
+  new Gauge({
+    name: 'leakgate_cp_webhook_queue_depth',
+    help: 'Webhook deliveries waiting to be sent or retried (every replica sees the same queue)',
+    registers: [registry],
+    async collect() {
+      this.set(await store.webhooks.pendingCount())
+    },
+  })
+  return { registry, httpRequests, httpDuration, scans, webhookDeliveries }
 }
 
 /**

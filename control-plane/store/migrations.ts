@@ -300,6 +300,9 @@ export const MIGRATIONS: readonly Migration[] = [
       // the newest event when it was made, so it gets no event from before it existed.
       // webhook_deliveries: one event for one endpoint (unique: an event is fanned out once, whichever
       // replica does it); leased_until: the replica sending it holds it until then.
+      // events.fanned_out: a flag a row rather than a mark of the newest id, since on PostgreSQL ids are
+      // taken before commit: a transaction committing late could hold an id below the mark. The events
+      // recorded before webhooks existed are not fanned out.
       // leaks.sighted_event_at: when its last leak.sighted event was recorded (at most one an interval).
       // nodes.stale_since: set when a node.stale event is recorded, cleared by its next contact, so a
       // stale episode announces itself once.
@@ -338,7 +341,9 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
       CREATE INDEX webhook_deliveries_of ON webhook_deliveries (webhook_id, id);
-      INSERT INTO meta (key, value) VALUES ('webhook_fanout_through', (SELECT coalesce(max(id), 0) FROM events));
+      ALTER TABLE events ADD COLUMN fanned_out INTEGER NOT NULL DEFAULT 0;
+      UPDATE events SET fanned_out = 1;
+      CREATE INDEX events_to_fan_out ON events (id) WHERE fanned_out = 0;
       ALTER TABLE leaks ADD COLUMN sighted_event_at TEXT;
       ALTER TABLE nodes ADD COLUMN stale_since TEXT;
     `,
@@ -377,7 +382,9 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
       CREATE INDEX webhook_deliveries_of ON webhook_deliveries (webhook_id, id);
-      INSERT INTO meta (key, value) VALUES ('webhook_fanout_through', (SELECT coalesce(max(id), 0) FROM events));
+      ALTER TABLE events ADD COLUMN fanned_out bigint NOT NULL DEFAULT 0;
+      UPDATE events SET fanned_out = 1;
+      CREATE INDEX events_to_fan_out ON events (id) WHERE fanned_out = 0;
       ALTER TABLE leaks ADD COLUMN sighted_event_at text;
       ALTER TABLE nodes ADD COLUMN stale_since text;
     `,

@@ -110,6 +110,8 @@ export class NodeRepo {
    * checking at once each stale episode is announced by one.
    */
   async announceStale(before: string, now: string): Promise<number> {
+    // Most passes find none: a read first spares them a write transaction.
+    if (await this.#sql.get('SELECT 1 AS x FROM nodes WHERE last_contact_at < ? AND stale_since IS NULL LIMIT 1', [before]) === undefined) return 0
     return this.#sql.transaction(async () => {
       const stale = await this.#sql.all<{ id: string; last_contact_at: string; version: string | null; revision: number | null }>(
         'UPDATE nodes SET stale_since = ? WHERE last_contact_at < ? AND stale_since IS NULL RETURNING id, last_contact_at, version, revision', [now, before])

@@ -27,6 +27,7 @@ import { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
 import { openSqlite, SqliteSql } from './sqlite.js'
 import { StatsRepo } from './stats.js'
+import { WebhookRepo } from './webhooks.js'
 
 /** How often a store on PostgreSQL rereads the revision in case a notification was lost unnoticed. */
 const SAFETY_REREAD_MS = 30_000
@@ -61,6 +62,7 @@ export class Store {
   readonly keys: KeyRepo
   readonly stats: StatsRepo
   readonly scans: ScanRepo
+  readonly webhooks: WebhookRepo
   /** How received SHA-256s become stored hashes (keyed or not). */
   readonly hashes: StoredHashes
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
@@ -92,6 +94,7 @@ export class Store {
     this.keys = new KeyRepo(sql)
     this.stats = new StatsRepo(sql)
     this.scans = new ScanRepo(sql, this.hashes)
+    this.webhooks = new WebhookRepo(sql)
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */
