@@ -399,6 +399,7 @@ t.test('every form control has a label and every button a name, on every page', 
     ['#/new', 'add-leak-form'],
     ['#/nodes', 'nodes-table'],
     ['#/audit', 'audit-log'],
+    ['#/webhooks', 'webhook-form'],
   ]
   for (const [hash, ready] of pages) {
     await page.goto(`${cp.url}/${hash}`)

@@ -5,6 +5,7 @@
 //   #/new         add a leak by hand
 //   #/nodes       the node fleet
 //   #/audit       every decision, newest first
+//   #/webhooks    webhook endpoints and their deliveries (admins)
 import { api, ApiError, clearKey, getKey, onUnauthorized, setKey } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { clearMeta, setMeta } from './meta.js'
@@ -13,6 +14,7 @@ import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
+import { mountWebhooks } from './webhooks.js'
 import { rememberOverview } from './filters.js'
 /** @import { Meta, Session } from '../../types/api.js' */
 /** @import { Mount, PageContext, View } from '../../types/views.js' */
@@ -66,6 +68,7 @@ function route(path) {
   if (path === '/new') return { name: 'new', mount: mountAddLeak }
   if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
+  if (path === '/webhooks') return { name: 'webhooks', mount: mountWebhooks }
   return null
 }
 
@@ -170,6 +173,7 @@ function shell(session, routeName) {
       navLink('#/new', 'Add leak', routeName === 'new'),
       navLink('#/nodes', 'Nodes', routeName === 'nodes'),
       navLink('#/audit', 'Audit', routeName === 'audit'),
+      session.role === 'admin' ? navLink('#/webhooks', 'Webhooks', routeName === 'webhooks') : null,
     ),
     h(
       'div',
