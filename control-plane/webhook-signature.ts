@@ -28,7 +28,7 @@ export function signatureHeader(secrets: readonly string[], timestamp: number, b
  * Whether `header` signs `body` with `secret` at a time within `toleranceSeconds` of `now` (unix
  * seconds): what a receiver checks, in constant time a signature.
  */
-export function verifySignature(header: string, secret: string, body: string, toleranceSeconds = 300, now = Math.floor(Date.now() / 1000)): boolean {
+export function verifySignature(header: string, body: string, secret: string, toleranceSeconds = 300, now = Math.floor(Date.now() / 1000)): boolean {
   const parts = header.split(',').map((p) => p.trim().split('='))
   const t = Number(parts.find(([k]) => k === 't')?.[1])
   if (!Number.isInteger(t) || Math.abs(now - t) > toleranceSeconds) return false

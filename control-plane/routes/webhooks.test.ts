@@ -88,6 +88,11 @@ t.test('the secret is shown once; a rotated secret keeps signing beside the new 
   await waitFor('the third delivery', () => receiver.received.length >= 3)
   t.equal(receiver.received[2]?.verified, false, 'the replaced secret no longer verifies')
   t.equal(String(receiver.received[2]?.headers['leakgate-signature']).match(/v1=/g)?.length, 1)
+  // No body: the default overlap, a day.
+  const byDefault = await plane.call('POST', `/v1/webhooks/${hook.id}/rotate-secret`, plane.keys.admin)
+  t.equal(byDefault.statusCode, 200, byDefault.body)
+  t.ok(Math.abs(Date.parse(byDefault.json().previousSecretExpiresAt) - Date.now() - 86_400_000) < 60_000)
+  t.equal((await plane.call('POST', '/v1/webhooks/99/rotate-secret', plane.keys.admin, {})).statusCode, 404)
 })
 
 t.test('a failed delivery is redelivered on request, and an endpoint subscribed elsewhere gets nothing', async (t) => {

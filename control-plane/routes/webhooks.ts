@@ -121,8 +121,12 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
     return reply.code(204).send()
   })
 
-  app.post<{ Params: { id: number }; Body: { overlapSeconds?: number } | undefined }>('/v1/webhooks/:id/rotate-secret', {
+  app.post<{ Params: { id: number }; Body: { overlapSeconds?: number } }>('/v1/webhooks/:id/rotate-secret', {
     config: ADMIN,
+    // No body at all means the defaults, as an empty object does.
+    preValidation: async (request) => {
+      request.body ??= {}
+    },
     schema: {
       summary: 'Give a webhook endpoint a new secret (admin); the old one keeps signing beside it for overlapSeconds (default a day)',
       tags: ['webhooks'],
@@ -131,7 +135,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store, config }) 
       response: { 200: webhookWithSecret, ...problems(400, 401, 403, 404, 413, 415, 429) },
     },
   }, async (request) => {
-    const overlap = request.body?.overlapSeconds ?? 86_400
+    const overlap = request.body.overlapSeconds ?? 86_400
     const secret = newWebhookSecret()
     const hook = await store.webhooks.rotateSecret(request.params.id, secret, new Date(Date.now() + overlap * 1000).toISOString())
     if (hook === undefined) throw new NotFoundError(`there is no webhook ${request.params.id}`)
