@@ -147,3 +147,25 @@ t.test('a disabled endpoint gets nothing; a deleted one goes with its deliveries
   t.equal((await plane.call('GET', `/v1/webhooks/${hook.id}/deliveries`, plane.keys.admin)).statusCode, 404)
   t.equal((await plane.call('DELETE', `/v1/webhooks/${hook.id}`, plane.keys.admin)).statusCode, 404)
 })
+
+t.test('an endpoint that never answers slows neither the API nor the sync', async (t) => {
+  const receiver = await startReceiver(t)
+  receiver.answer = () => 'hang'
+  const plane = await startPlane(t, { webhooks: { ...FAST, timeoutSeconds: 5, concurrency: 2 } })
+  const hook = await addHook(plane, receiver)
+  receiver.secrets = [hook.secret]
+  await addLeak(plane)
+  await waitFor('an attempt held open by the endpoint', () => receiver.received.length >= 1)
+  const slowest = { api: 0, sync: 0 }
+  for (let i = 0; i < 10; i++) {
+    let started = performance.now()
+    t.equal((await plane.call('POST', '/v1/leaks', plane.keys.admin, { tokens: [{ value: token() }] })).statusCode, 201)
+    slowest.api = Math.max(slowest.api, performance.now() - started)
+    started = performance.now()
+    t.equal((await plane.call('GET', '/v1/sync/changes?since=0', plane.keys.node)).statusCode, 200)
+    slowest.sync = Math.max(slowest.sync, performance.now() - started)
+  }
+  t.ok(receiver.received.length <= 2, 'no more attempts at once than the concurrency')
+  t.ok(slowest.api < 1000, `the slowest leak created in ${Math.round(slowest.api)} ms`)
+  t.ok(slowest.sync < 1000, `the slowest changes answered in ${Math.round(slowest.sync)} ms`)
+})
