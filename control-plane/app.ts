@@ -28,10 +28,12 @@ import scanRoutes from './routes/scans.js'
 import sightingRoutes from './routes/sightings.js'
 import statsRoutes from './routes/stats.js'
 import syncRoutes from './routes/sync.js'
+import webhookRoutes from './routes/webhooks.js'
 import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService, type ScanServiceOptions, type ScheduleTiming } from './scans.js'
 import { Store } from './store/store.js'
 import { SyncService } from './sync.js'
 import { formatSchemaErrors, validatorCompiler } from './validation.js'
+import { WebhookService } from './webhooks.js'
 
 /** The CSP of API answers (JSON, problems, metrics): nothing to run, nothing to frame. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -87,6 +89,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
     changesRetention: config.changesRetention,
     hashKey: { key: hashKeyOf(config) },
+    sightedEventSeconds: config.webhooks.sightedIntervalSeconds,
   })
   const sync = new SyncService(store, {
     maxWaitSeconds: config.longPollMaxWaitSeconds,
@@ -162,8 +165,15 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     sendProblem(reply, problemOf(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0] ?? ''}`)))
   })
   app.addSchema(problemSchema)
+  // Deliveries are sent apart from requests: a slow endpoint holds only this loop's own connections.
+  const webhooks = new WebhookService(store, {
+    config: config.webhooks, publicUrl: config.publicUrl, nodeStaleSeconds: config.nodeStaleSeconds, log: app.log,
+    onOutcome: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  })
+  app.addHook('onReady', async () => webhooks.start())
   app.addHook('onClose', async () => {
     await riskSchedule.close()
+    await webhooks.close()
     await sync.close()
     // Running scans write to the store: they end first.
     await scans.close()
@@ -217,7 +227,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
   await installAuth(app, store.keys, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

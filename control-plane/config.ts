@@ -52,6 +52,18 @@ export interface ScanJobsConfig {
   heartbeatSeconds: number
 }
 
+/** How webhook deliveries are sent, retried and bounded. */
+export interface WebhooksConfig {
+  /** Whether endpoints may be loopback, private, link-local or other non-public addresses. */
+  allowPrivateTargets: boolean
+  timeoutSeconds: number
+  concurrency: number
+  retryBaseSeconds: number
+  giveUpSeconds: number
+  sightedIntervalSeconds: number
+  pollMilliseconds: number
+}
+
 /** How long and large a scan may grow unless configured: the schema's defaults, and the scan service's. */
 export const DEFAULT_SCAN_LIMITS = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 } as const
 
@@ -87,6 +99,9 @@ export interface ControlPlaneConfig {
   scanJobs: ScanJobsConfig
   scanWorkerConcurrency: number
   riskRecomputeSeconds: number
+  /** The console's public address, for links in webhook deliveries ('' for none). */
+  publicUrl: string
+  webhooks: WebhooksConfig
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
@@ -179,6 +194,22 @@ export const controlPlaneSchema: ConfigSchema = {
     },
     riskRecomputeSeconds: { type: 'integer', minimum: 0, maximum: 604_800, default: 3600, description: 'how often open leaks are scored again so factors that age (the exposure\'s age) stay current; replicas on one database run it once per interval between them; 0: never (risk then moves only on sightings, rescans and decisions)', 'x-env': 'LEAKGATE_RISK_RECOMPUTE_SECONDS', 'x-flag': 'risk-recompute-seconds' },
     scanWorkerConcurrency: { type: 'integer', minimum: 1, maximum: 64, default: 2, description: '`leakgate scan-worker`: how many scans it runs at once (each in a child process of scan.memoryMb)', 'x-env': 'LEAKGATE_SCAN_WORKER_CONCURRENCY', 'x-flag': 'concurrency' },
+    publicUrl: { type: 'string', pattern: '^(https?://[^\\s]+)?$', maxLength: 2048, default: '', description: 'the address users open the console at (https://leakgate.example.com), for links in webhook deliveries; empty: deliveries carry no link', 'x-env': 'LEAKGATE_PUBLIC_URL', 'x-flag': 'public-url' },
+    webhooks: {
+      type: 'object', additionalProperties: false,
+      default: { allowPrivateTargets: false, timeoutSeconds: 10, concurrency: 8, retryBaseSeconds: 30, giveUpSeconds: 86_400, sightedIntervalSeconds: 3600, pollMilliseconds: 1000 },
+      description: 'webhook deliveries: whether endpoints may be loopback or private addresses (off: only public ones, checked at every connection), the timeout of one attempt, how many are sent at once, the first retry\'s delay (doubled each time, with jitter), how long a delivery is retried, the interval between two leak.sighted events of a leak, and how often the queue is looked at',
+      properties: {
+        allowPrivateTargets: { type: 'boolean', default: false },
+        timeoutSeconds: { type: 'number', minimum: 0.1, maximum: 60, default: 10 },
+        concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+        retryBaseSeconds: { type: 'number', minimum: 0.01, maximum: 3600, default: 30 },
+        giveUpSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 86_400 },
+        sightedIntervalSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600 },
+        pollMilliseconds: { type: 'integer', minimum: 50, maximum: 60_000, default: 1000 },
+      },
+      'x-env': 'LEAKGATE_WEBHOOKS',
+    },
   },
 }
 

@@ -38,6 +38,8 @@ export interface ControlPlaneMetrics {
   riskRecomputes: Counter<'result'>
   /** Leak levels those recomputes moved. */
   riskLevelChanges: Counter
+  /** Webhook delivery attempts this process made, by outcome (delivered, retrying, failed). */
+  webhookDeliveries: Counter<'outcome'>
 }
 
 /** Makes the registry and its metrics. */
@@ -141,7 +143,22 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     help: 'Leak risk levels moved by the scheduled recomputes of this process (each also a leak.risk_changed event)',
     registers: [registry],
   })
-  return { registry, httpRequests, httpDuration, scans, riskRecomputes, riskLevelChanges }
+  const webhookDeliveries = new Counter({
+    name: 'leakgate_cp_webhook_deliveries_total',
+    help: 'Webhook delivery attempts this process made, by outcome: delivered, retrying (failed, tried again later), failed (given up)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  for (const outcome of ['delivered', 'retrying', 'failed']) webhookDeliveries.inc({ outcome }, 0)
+  new Gauge({
+    name: 'leakgate_cp_webhook_queue_depth',
+    help: 'Webhook deliveries waiting to be sent or retried (every replica sees the same queue)',
+    registers: [registry],
+    async collect() {
+      this.set(await store.webhooks.pendingCount())
+    },
+  })
+  return { registry, httpRequests, httpDuration, scans, riskRecomputes, riskLevelChanges, webhookDeliveries }
 }
 
 /**

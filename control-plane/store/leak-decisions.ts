@@ -6,6 +6,7 @@
 import { NotFoundError } from '../../lib/errors.js'
 import { riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
+import { recordLeakEvent } from './leak-events.js'
 import type { LeakRecords } from './leak-records.js'
 import type { DecisionInput, DecisionState } from './leak-types.js'
 import { recordRiskChange } from './risk-changes.js'
@@ -53,5 +54,7 @@ export class LeakDecisions {
     await this.#audit.append(id, actor, now, from, to, input.comment)
     await recordRiskChange(this.#sql, id, { risk: row.risk, score: row.risk_score }, { risk: to.risk, score: riskScore, factors: assessed.factors }, 'decision', actor)
     await this.#records.refreshIndex(id, now)
+    // A decision that changes only the risk is announced as leak.risk_changed by whoever records that.
+    if (to.action !== from.action || to.status !== from.status) await recordLeakEvent(this.#sql, 'leak.decided', id, { actor, from, to })
   }
 }

@@ -9,6 +9,7 @@ import type { RiskLevel } from '../config.js'
 import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFactor } from '../risk.js'
 import type { AuditLog } from './audit.js'
 import type { IndexLog } from './index-log.js'
+import { recordLeakEvent } from './leak-events.js'
 import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, RotationState, TokenInput } from './leak-types.js'
 import { recordRiskChange, type RiskChangeCause } from './risk-changes.js'
 import type { Sql } from './sql.js'
@@ -105,6 +106,7 @@ export class LeakRecords {
     await this.#sql.run('UPDATE leaks SET search_text = ? WHERE id = ?', [searchText(title, location, previews), id])
     await this.#audit.append(id, actor, now, null, { action, status: 'open', risk: assessed.risk }, input.comment)
     await this.#index.refresh(tokens.map((t) => t.sha256), now)
+    await recordLeakEvent(this.#sql, 'leak.created', id, { actor })
     return id
   }
 

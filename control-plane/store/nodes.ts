@@ -7,6 +7,7 @@
 import type { Heartbeat } from '../../protocol/heartbeat.js'
 import { NodeIdentityError, NodeLimitError } from '../../lib/errors.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { recordEvent } from './events.js'
 import type { Sql } from './sql.js'
 
 /** A node as stored. */
@@ -94,12 +95,31 @@ export class NodeRepo {
       }
       await sql.run('UPDATE nodes SET key_id = ? WHERE id = ?', [reporter.keyId, nodeId])
     }
-    await sql.run('UPDATE nodes SET last_contact_at = ? WHERE id = ?', [now, nodeId])
+    // A contact ends a stale episode: the node's next silence is announced again.
+    await sql.run('UPDATE nodes SET last_contact_at = ?, stale_since = NULL WHERE id = ?', [now, nodeId])
   }
 
   /** Removes nodes not heard from since `before` (ISO time); returns how many. */
   async prune(before: string): Promise<number> {
     return (await this.#sql.run('DELETE FROM nodes WHERE last_contact_at < ?', [before])).changes
+  }
+
+  /**
+   * Records node.stale for each node last heard from before `before` that has not been announced since
+   * its last contact; returns how many. The conditional update is the claim, so of several replicas
+   * checking at once each stale episode is announced by one.
+   */
+  async announceStale(before: string, now: string): Promise<number> {
+    // Most passes find none: a read first spares them a write transaction.
+    if (await this.#sql.get('SELECT 1 AS x FROM nodes WHERE last_contact_at < ? AND stale_since IS NULL LIMIT 1', [before]) === undefined) return 0
+    return this.#sql.transaction(async () => {
+      const stale = await this.#sql.all<{ id: string; last_contact_at: string; version: string | null; revision: number | null }>(
+        'UPDATE nodes SET stale_since = ? WHERE last_contact_at < ? AND stale_since IS NULL RETURNING id, last_contact_at, version, revision', [now, before])
+      for (const n of stale) {
+        await recordEvent(this.#sql, { type: 'node.stale', data: { node: { id: n.id, lastContactAt: n.last_contact_at, version: n.version, revision: n.revision } } })
+      }
+      return stale.length
+    })
   }
 
   /** Removes node `id` from the fleet (its key may then register again); false when there is no such node. */
@@ -138,7 +158,7 @@ export class NodeRepo {
         VALUES (@id, @version, @revision, @indexEntries, @syncAgeSeconds, @now)
         ON CONFLICT (id) DO UPDATE SET version = excluded.version, revision = excluded.revision,
           index_entries = excluded.index_entries, sync_age_seconds = excluded.sync_age_seconds,
-          last_contact_at = excluded.last_contact_at`, stats)
+          last_contact_at = excluded.last_contact_at, stale_since = NULL`, stats)
     }, { durability: 'relaxed', writeTurn: 'deferred' })
   }
 

@@ -3,6 +3,7 @@
  * next scan of the same source (`scan_state`: the commits of every ref it read).
  */
 import type { Finding, Progress, ScanSourceSpec, ScanState } from '../detect/index.js'
+import { recordEvent } from './events.js'
 import type { StoredHashes } from './hash-key.js'
 import type { Sql } from './sql.js'
 
@@ -97,8 +98,12 @@ export class ScanRepo {
   /** Records a scan made elsewhere, already finished; returns its id. */
   async recordFinished(source: ScanSourceSpec, outcome: Omit<ScanOutcome, 'status' | 'error'>): Promise<number> {
     const { progress, findings, leaksCreated, leaksUpdated, finishedAt } = outcome
-    return this.#inserted(await this.#sql.get<{ id: number }>(INSERT_SCAN,
-      [JSON.stringify(source), 'done', JSON.stringify(progress), JSON.stringify(this.#stored(findings)), leaksCreated, leaksUpdated, finishedAt, finishedAt]))
+    return this.#sql.transaction(async () => {
+      const id = this.#inserted(await this.#sql.get<{ id: number }>(INSERT_SCAN,
+        [JSON.stringify(source), 'done', JSON.stringify(progress), JSON.stringify(this.#stored(findings)), leaksCreated, leaksUpdated, finishedAt, finishedAt]))
+      await this.#announceFinished(id)
+      return id
+    })
   }
 
   /** The running counts of a scan under way. */
@@ -108,9 +113,12 @@ export class ScanRepo {
 
   /** Ends a running scan. */
   async finish(id: number, outcome: ScanOutcome): Promise<void> {
-    await this.#sql.run('UPDATE scans SET status = @status, progress = @progress, findings = @findings, leaks_created = @created, leaks_updated = @updated, finished_at = @now, error = @error WHERE id = @id', {
+    await this.#sql.transaction(async () => {
+      const { changes } = await this.#sql.run('UPDATE scans SET status = @status, progress = @progress, findings = @findings, leaks_created = @created, leaks_updated = @updated, finished_at = @now, error = @error WHERE id = @id', {
       id, status: outcome.status, progress: JSON.stringify(outcome.progress), findings: JSON.stringify(this.#stored(outcome.findings)),
       created: outcome.leaksCreated, updated: outcome.leaksUpdated, now: outcome.finishedAt, error: outcome.error,
+      })
+      if (changes > 0) await this.#announceFinished(id)
     })
   }
 
@@ -119,7 +127,26 @@ export class ScanRepo {
    * stopped mid-scan leaves rows that will never finish.
    */
   async abandonRunning(now: string): Promise<void> {
-    await this.#sql.run("UPDATE scans SET status = 'failed', error = 'the control plane stopped during the scan', finished_at = ? WHERE status = 'running'", [now])
+    await this.#sql.transaction(async () => {
+      const failed = await this.#sql.all<{ id: number }>("UPDATE scans SET status = 'failed', error = 'the control plane stopped during the scan', finished_at = ? WHERE status = 'running' RETURNING id", [now])
+      for (const { id } of failed) await this.#announceFinished(id)
+    })
+  }
+
+  /** Records scan.finished for scan `id` as it now stands (inside the transaction that finished it). */
+  async #announceFinished(id: number): Promise<void> {
+    const scan = await this.get(id)
+    if (scan === undefined) return
+    await recordEvent(this.#sql, {
+      type: 'scan.finished',
+      data: {
+        scan: {
+          id, source: scan.source, status: scan.status, startedAt: scan.startedAt, finishedAt: scan.finishedAt,
+          findings: scan.findings.length, leaksCreated: scan.leaksCreated, leaksUpdated: scan.leaksUpdated,
+          ...(scan.error === undefined ? {} : { error: scan.error }),
+        },
+      },
+    })
   }
 
   /**
@@ -168,11 +195,14 @@ export class ScanRepo {
 
   /** Ends the scan `attempt` runs; false (and nothing written) when the scan is no longer that attempt's. */
   async finishAttempt(id: number, attempt: number, outcome: ScanOutcome): Promise<boolean> {
-    const { changes } = await this.#sql.run("UPDATE scans SET status = @status, progress = @progress, findings = @findings, leaks_created = @created, leaks_updated = @updated, finished_at = @now, error = @error, heartbeat_at = NULL WHERE id = @id AND attempts = @attempt AND status = 'running'", {
+    return this.#sql.transaction(async () => {
+      const { changes } = await this.#sql.run("UPDATE scans SET status = @status, progress = @progress, findings = @findings, leaks_created = @created, leaks_updated = @updated, finished_at = @now, error = @error, heartbeat_at = NULL WHERE id = @id AND attempts = @attempt AND status = 'running'", {
       id, attempt, status: outcome.status, progress: JSON.stringify(outcome.progress), findings: JSON.stringify(this.#stored(outcome.findings)),
       created: outcome.leaksCreated, updated: outcome.leaksUpdated, now: outcome.finishedAt, error: outcome.error,
+      })
+      if (changes === 1) await this.#announceFinished(id)
+      return changes === 1
     })
-    return changes === 1
   }
 
   /** Puts the scan `attempt` ran back to `queued`, saying why; false when it was not that attempt's. */

@@ -6,6 +6,7 @@
  * and the answer is the same whichever they were, so it tells no one which leak ids exist.
  */
 import type { Sighting as ReportedSighting } from '../../protocol/sightings.js'
+import { recordLeakEvent } from './leak-events.js'
 import type { LeakRecords } from './leak-records.js'
 import type { Sighting } from './leak-types.js'
 import type { Sql } from './sql.js'
@@ -15,11 +16,14 @@ export class SightingRepo {
   readonly #sql: Sql
   readonly #leaks: LeakRecords
   readonly #keep: number
+  readonly #sightedEventMs: number
 
-  constructor(sql: Sql, leaks: LeakRecords, keepPerLeak: number) {
+  /** `sightedEventSeconds`: after a leak's first sighting by a node, at most one leak.sighted event an interval this long. */
+  constructor(sql: Sql, leaks: LeakRecords, keepPerLeak: number, sightedEventSeconds = 3600) {
     this.#sql = sql
     this.#leaks = leaks
     this.#keep = keepPerLeak
+    this.#sightedEventMs = sightedEventSeconds * 1000
   }
 
   /**
@@ -32,6 +36,7 @@ export class SightingRepo {
     return sql.transaction(async () => {
       const now = new Date().toISOString()
       const touched = new Set<number>()
+      const firstByNode = new Set<number>()
       for (const s of sightings) {
         if (await sql.get("SELECT id FROM leaks WHERE id = ? AND status = 'open'", [s.leakId]) === undefined) continue
         // Normalised so string comparison in SQL orders it; a node clock ahead of ours is cut to now,
@@ -49,7 +54,10 @@ export class SightingRepo {
           WHERE id = @leakId`, { leakId: s.leakId, at })
         if (!touched.has(s.leakId)) {
           const seen = await sql.run('INSERT INTO leak_seen_by (leak_id, node_id, first_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [s.leakId, nodeId, now])
-          if (seen.changes > 0) await sql.run('UPDATE leaks SET seen_by_nodes = seen_by_nodes + 1 WHERE id = ?', [s.leakId])
+          if (seen.changes > 0) {
+            await sql.run('UPDATE leaks SET seen_by_nodes = seen_by_nodes + 1 WHERE id = ?', [s.leakId])
+            firstByNode.add(s.leakId)
+          }
         }
         touched.add(s.leakId)
       }
@@ -58,9 +66,25 @@ export class SightingRepo {
           DELETE FROM sightings WHERE leak_id = @leakId AND id NOT IN
             (SELECT id FROM sightings WHERE leak_id = @leakId ORDER BY at DESC, id DESC LIMIT @keep)`, { leakId, keep: this.#keep })
         await this.#leaks.rescore(leakId, 'sighting')
+        await this.#announce(leakId, nodeId, firstByNode.has(leakId), now)
       }
       return { accepted: sightings.length, ignored: 0 }
     })
+  }
+
+  /**
+   * Records leak.sighted for a node's first sighting of a leak, and otherwise at most once an interval
+   * a leak (a burst of sightings is one event). The conditional update is the claim: of two replicas
+   * storing sightings of one leak at once, one moves the mark and records the event.
+   */
+  async #announce(leakId: number, nodeId: string, firstByNode: boolean, now: string): Promise<void> {
+    const since = new Date(Date.parse(now) - this.#sightedEventMs).toISOString()
+    const { changes } = await this.#sql.run(
+      'UPDATE leaks SET sighted_event_at = @now WHERE id = @leakId AND (@first = 1 OR sighted_event_at IS NULL OR sighted_event_at <= @since)',
+      { leakId, now, since, first: firstByNode ? 1 : 0 })
+    if (changes === 0) return
+    const hits = (await this.#sql.get<{ hits: number; seen_by_nodes: number }>('SELECT hits, seen_by_nodes FROM leaks WHERE id = ?', [leakId]))
+    await recordLeakEvent(this.#sql, 'leak.sighted', leakId, { nodeId, firstByNode, hits: hits?.hits ?? 0, seenByNodes: hits?.seen_by_nodes ?? 0 })
   }
 
   /** The 100 newest sightings of leak `leakId`, newest first. */

@@ -29,6 +29,7 @@ import { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
 import { openSqlite, SqliteSql } from './sqlite.js'
 import { StatsRepo } from './stats.js'
+import { WebhookRepo } from './webhooks.js'
 
 /** How often a store on PostgreSQL rereads the revision in case a notification was lost unnoticed. */
 const SAFETY_REREAD_MS = 30_000
@@ -42,6 +43,8 @@ export interface StoreOptions extends LeakPolicy {
    * unkeyed store when set. Left out (tools that store no token hash, such as `leakgate keys`): not checked.
    */
   hashKey?: { key: Buffer | undefined }
+  /** After a leak's first sighting by a node, at most one leak.sighted event an interval this long (default an hour). */
+  sightedEventSeconds?: number
 }
 
 /** The store's default options (the config defaults), for tools such as `leakgate keys`. */
@@ -65,6 +68,7 @@ export class Store {
   readonly leakedHashes: LeakedHashes
   /** The scheduled recompute of risk (`control-plane/risk-schedule.ts` drives it). */
   readonly risk: RiskRecompute
+  readonly webhooks: WebhookRepo
   /** How received SHA-256s become stored hashes (keyed or not). */
   readonly hashes: StoredHashes
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
@@ -90,7 +94,7 @@ export class Store {
     this.#prunedThrough = init.prunedThrough
     this.audit = new AuditLog(sql)
     const records = new LeakRecords(sql, this.index, this.audit, options)
-    this.sightings = new SightingRepo(sql, records, options.sightingsKeptPerLeak)
+    this.sightings = new SightingRepo(sql, records, options.sightingsKeptPerLeak, options.sightedEventSeconds)
     this.leaks = new LeakRepo(sql, records, this.audit, this.sightings, this.hashes, async (fn) => this.write(fn))
     this.nodes = new NodeRepo(sql)
     this.keys = new KeyRepo(sql)
@@ -98,6 +102,7 @@ export class Store {
     this.scans = new ScanRepo(sql, this.hashes)
     this.leakedHashes = new LeakedHashes(sql)
     this.risk = new RiskRecompute(sql, records, async (fn) => this.write(fn))
+    this.webhooks = new WebhookRepo(sql)
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */

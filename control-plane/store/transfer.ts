@@ -35,6 +35,8 @@ export const STORE_TABLES: readonly { name: string; key: readonly string[] }[] =
   { name: 'scan_state', key: ['source_key'] },
   { name: 'hash_key', key: ['id'] },
   { name: 'events', key: ['id'] },
+  { name: 'webhooks', key: ['id'] },
+  { name: 'webhook_deliveries', key: ['id'] },
 ]
 
 /** The export's first line. */

@@ -73,8 +73,13 @@ export interface Keys {
 export async function startControlPlane(stack: Stack, keys: Keys, env: Record<string, string> = {}): Promise<{ url: string; dataDir: string }> {
   const dataDir = tempDir(stack, 'leakgate-console-cp-')
   const config = loadControlPlaneConfig({
-    // Nodes go stale after 2 s here (30 s by default) so the nodes page can be seen flagging one.
-    env: { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2', ...env },
+    // Nodes go stale after 2 s here (30 s by default) so the nodes page can be seen flagging one;
+    // webhooks may reach the test's loopback receiver.
+    env: {
+      LEAKGATE_DATA_DIR: dataDir, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_LOG_LEVEL: 'warn', LEAKGATE_NODE_STALE_SECONDS: '2',
+      LEAKGATE_WEBHOOKS: JSON.stringify({ allowPrivateTargets: true, pollMilliseconds: 200 }),
+      ...env,
+    },
   })
   const store = await openTestStore(stack, dataDir)
   stack.teardown(() => store.close())

@@ -400,6 +400,7 @@ t.test('every form control has a label and every button a name, on every page', 
     ['#/nodes', 'nodes-table'],
     ['#/audit', 'audit-log'],
     ['#/check', 'check-form'],
+    ['#/webhooks', 'webhook-form'],
   ]
   for (const [hash, ready] of pages) {
     await page.goto(`${cp.url}/${hash}`)

@@ -156,3 +156,37 @@ export interface Problem {
   detail?: string
   code?: string
 }
+
+/** A webhook endpoint (`GET /v1/webhooks`). */
+export interface Webhook {
+  id: number
+  url: string
+  description: string | null
+  events: string[]
+  format: string
+  enabled: boolean
+  previousSecretExpiresAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+/** The answer that makes an endpoint or rotates its secret: the one time the secret is shown. */
+export interface WebhookWithSecret extends Webhook {
+  secret: string
+}
+
+/** One delivery (`GET /v1/webhooks/:id/deliveries`). */
+export interface WebhookDelivery {
+  id: number
+  webhookId: number
+  eventId: number
+  eventType: string
+  status: string
+  attempts: number
+  responseCode: number | null
+  durationMs: number | null
+  lastError: string | null
+  nextAttemptAt: string | null
+  createdAt: string
+  deliveredAt: string | null
+}

@@ -6,6 +6,7 @@
 //   #/nodes       the node fleet
 //   #/audit       every decision, newest first
 //   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
+//   #/webhooks    webhook endpoints and their deliveries (admins)
 import { api, ApiError, clearKey, getKey, onUnauthorized, setKey } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { clearMeta, setMeta } from './meta.js'
@@ -15,6 +16,7 @@ import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
 import { mountCheck } from './check.js'
+import { mountWebhooks } from './webhooks.js'
 import { rememberOverview } from './filters.js'
 /** @import { Meta, Session } from '../../types/api.js' */
 /** @import { Mount, PageContext, View } from '../../types/views.js' */
@@ -69,6 +71,7 @@ function route(path) {
   if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
   if (path === '/check') return { name: 'check', mount: mountCheck }
+  if (path === '/webhooks') return { name: 'webhooks', mount: mountWebhooks }
   return null
 }
 
@@ -178,6 +181,7 @@ function shell(session, routeName) {
       navLink('#/nodes', 'Nodes', routeName === 'nodes'),
       navLink('#/audit', 'Audit', routeName === 'audit'),
       navLink('#/check', 'Check a token', routeName === 'check'),
+      session.role === 'admin' ? navLink('#/webhooks', 'Webhooks', routeName === 'webhooks') : null,
     ),
     h(
       'div',
