@@ -37,7 +37,6 @@ export async function main(argv: string[]): Promise<number> {
   if (config.nodeKey !== undefined) seeded.push(`node ${await store.keys.seed(config.nodeKey, 'node', 'LEAKGATE_NODE_KEY')}`)
 
   const app = await buildControlPlane(config, { store })
-  app.addHook('onClose', async () => store.close())
   if (seeded.length > 0) app.log.info({ keys: seeded }, 'seeded API keys from the environment')
   if (await store.keys.count() === 0) {
     app.log.warn('no API key exists: set LEAKGATE_ADMIN_KEY or run `leakgate keys create --role admin`')
@@ -46,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await app.close()
+    await store.close()
     throw new ConfigError(`cannot listen on ${config.host}:${config.port} (port option LEAKGATE_CP_PORT, --port): ${(err as Error).message}`, { cause: err })
   }
 
@@ -54,7 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     if (closing) return
     closing = true
     app.log.info({ signal }, 'closing')
-    app.close().then(
+    // The store closes after the app: closing, the app ends its scans, which write their records.
+    app.close().then(() => store.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         app.log.error({ err }, 'close failed')
