@@ -1,6 +1,6 @@
 /**
  * GitLab groups and GitHub gists scanned through the real control plane (its API, its scan process,
- * SQLite), against servers that answer as those APIs do, configured the way an operator does it:
+ * its store), against servers that answer as those APIs do, configured the way an operator does it:
  * `LEAKGATE_GITLAB_API_URL` / `LEAKGATE_GITLAB_TOKEN`, `LEAKGATE_GITHUB_API_URL` / `LEAKGATE_GITHUB_TOKEN`.
  * The scan's reach rules hold for the APIs' hosts; tokens reach the APIs and no record or log line.
  */
