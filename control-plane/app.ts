@@ -134,7 +134,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     onFinish: (status) => metrics.scans.inc({ status }),
     ...(queue === undefined ? {} : { queue }),
     onQueueError: (err) => app.log.error({ err: { message: err.message } }, 'watching the scan workers failed'),
-    ...(workerMetrics === undefined ? {} : { onHeartbeat: (result: HeartbeatResult) => workerMetrics.heartbeats.inc({ result }) }),
+    ...(workerMetrics === undefined ? {} : { onHeartbeat: (result: HeartbeatResult) => workerMetrics.heartbeats.inc({ result }), onQueued: () => runner?.wake() }),
   })
   scans.watchWorkers(config.scanJobs.heartbeatSeconds)
   // With scanJobsInProcess, the loop a `leakgate scan-worker` runs, in this process once it is ready.

@@ -24,6 +24,8 @@ export interface ScanJobRunnerOptions {
 /** Loops taking scan jobs until stopped. */
 export class ScanJobRunner {
   readonly #stop = new AbortController()
+  /** Aborted (and replaced) by wake(): idle loops ask the queue at once. */
+  #wake = new AbortController()
   readonly #loops: Array<Promise<void>>
 
   /** Starts `options.concurrency` loops at once. */
@@ -37,7 +39,7 @@ export class ScanJobRunner {
           return undefined
         })
         if (job === undefined) {
-          await sleep(POLL_MS, undefined, { signal }).catch(() => undefined)
+          await sleep(POLL_MS, undefined, { signal: AbortSignal.any([signal, this.#wake.signal]) }).catch(() => undefined)
           continue
         }
         log.info({ scan: job.data.scanId, attempt: job.attempt, sourceType: job.data.source.type }, 'scan job taken')
@@ -55,6 +57,12 @@ export class ScanJobRunner {
       }
     }
     this.#loops = Array.from({ length: options.concurrency }, () => loop())
+  }
+
+  /** Has idle loops ask the queue now rather than at their next poll (this process just queued a job). */
+  wake(): void {
+    this.#wake.abort()
+    this.#wake = new AbortController()
   }
 
   /**

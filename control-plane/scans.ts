@@ -48,6 +48,8 @@ export interface ScanServiceOptions {
   onQueueError?: (err: Error) => void
   /** What a scan stopped by `close()` ends with; default: the control plane stopped during the scan. */
   stoppedMessage?: string
+  /** Called once this service queued a scan job (a runner in this process takes it at once). */
+  onQueued?: () => void
   /** Hears how each heartbeat of a job this service runs went (the worker's metrics count them). */
   onHeartbeat?: (result: HeartbeatResult) => void
 }
@@ -264,6 +266,7 @@ export class ScanService {
       return -1
     }
     await scans.setJob(id, jobId)
+    this.#options.onQueued?.()
     return id
   }
 
