@@ -23,7 +23,7 @@ import { controlPlaneSchema } from './config.js'
 import { ScanJobRunner } from './scan-job-runner.js'
 import { ScanQueue } from './scan-jobs.js'
 import { createScanWorkerMetrics } from './scan-worker-metrics.js'
-import { githubAccessFromEnv, ScanService } from './scans.js'
+import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService } from './scans.js'
 import { Store } from './store/store.js'
 
 function usage(): string {
@@ -32,7 +32,7 @@ function usage(): string {
     '',
     'Runs the scans a control plane on PostgreSQL queues (POST /v1/scans, scanSources). It needs the same',
     'databaseUrl (LEAKGATE_DATABASE_URL) and hashKey (LEAKGATE_HASH_KEY) as the control plane, and reads',
-    'scan (limits, allowed hosts) and scanJobs (retries, heartbeat) like it. LEAKGATE_GITHUB_TOKEN for GitHub.',
+    'scan (limits, allowed hosts) and scanJobs (retries, heartbeat) like it. LEAKGATE_GITHUB_TOKEN for GitHub, LEAKGATE_GITLAB_TOKEN for GitLab.',
     '',
     `  ${'--concurrency N'.padEnd(22)} ${'LEAKGATE_SCAN_WORKER_CONCURRENCY'.padEnd(34)} scans run at once (default ${String(controlPlaneSchema.properties.scanWorkerConcurrency?.default)})`,
     `  ${'--metrics-port N'.padEnd(22)} ${'LEAKGATE_SCAN_WORKER_METRICS_PORT'.padEnd(34)} serve Prometheus /metrics on this port (default 0: none)`,
@@ -106,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
   const scans = await ScanService.open(store, {
     cacheDir: join(config.dataDir, 'scan-cache'),
     github: githubAccessFromEnv(process.env),
+    gitlab: gitlabAccessFromEnv(process.env),
     actor: 'scanner',
     onError: (err, source) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, sourceType: source.type }, 'scan failed'),
     onDiagnostic: (text, source) => log.warn({ git: text.slice(0, 1000), sourceType: source.type }, 'scan: git failed on a remote repository'),
