@@ -17,6 +17,8 @@ import { errorHandler, sendProblem } from './errors.js'
 import { createMetrics, registerScanJobMetrics } from './metrics.js'
 import { RiskSchedule } from './risk-schedule.js'
 import { ScanQueue } from './scan-jobs.js'
+import { ScanJobRunner } from './scan-job-runner.js'
+import { createScanWorkerMetrics, type HeartbeatResult } from './scan-worker-metrics.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
@@ -140,8 +142,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   }
   // Connections past the cap are closed as they arrive, before any request is read.
   app.server.maxConnections = config.maxConnections
-  // On PostgreSQL, scans are jobs for `leakgate scan-worker` processes; on SQLite they run here.
+  // On PostgreSQL, scans are jobs for `leakgate scan-worker` processes (and for this one with
+  // scanJobsInProcess); on SQLite they run here.
   const queue = config.databaseUrl === undefined ? undefined : await ScanQueue.open(config.databaseUrl, config.scanJobs, (err) => app.log.error({ err: { message: err.message } }, 'scan queue (pg-boss) error'))
+  const workerMetrics = queue === undefined || config.scanJobsInProcess === 0 ? undefined : createScanWorkerMetrics(metrics.registry)
   const scans = await ScanService.open(store, {
     cacheDir: deps.scans?.cacheDir ?? join(config.dataDir, 'scan-cache'),
     github: deps.scans?.github ?? githubAccessFromEnv(process.env),
@@ -154,8 +158,11 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     onFinish: (status) => metrics.scans.inc({ status }),
     ...(queue === undefined ? {} : { queue }),
     onQueueError: (err) => app.log.error({ err: { message: err.message } }, 'watching the scan workers failed'),
+    ...(workerMetrics === undefined ? {} : { onHeartbeat: (result: HeartbeatResult) => workerMetrics.heartbeats.inc({ result }), onQueued: () => runner?.wake() }),
   })
   scans.watchWorkers(config.scanJobs.heartbeatSeconds)
+  // With scanJobsInProcess, the loop a `leakgate scan-worker` runs, in this process once it is ready.
+  let runner: ScanJobRunner | undefined
   registerScanJobMetrics(metrics.registry, async () => scans.jobCounts())
   // The API takes JSON only: other bodies get a clear 415 instead of a confusing schema error.
   app.removeContentTypeParser('text/plain')
@@ -175,10 +182,17 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     await riskSchedule.close()
     await webhooks.close()
     await sync.close()
-    // Running scans write to the store: they end first.
+    // Running scans write to the store: they end first (the jobs taken here fail, and are retried elsewhere).
+    const taking = runner?.stop()
     await scans.close()
+    await taking
     await queue?.close()
     if (ownsStore) await store.close()
+  })
+  app.addHook('onReady', async () => {
+    if (queue !== undefined && workerMetrics !== undefined) {
+      runner = new ScanJobRunner(queue, scans, { concurrency: config.scanJobsInProcess, log: app.log, metrics: workerMetrics })
+    }
   })
   // Nodes reconnecting after a restart all ask for the snapshot: have it ready (or building) first.
   app.addHook('onReady', async () => {

@@ -102,6 +102,8 @@ export interface ControlPlaneConfig {
   /** The console's public address, for links in webhook deliveries ('' for none). */
   publicUrl: string
   webhooks: WebhooksConfig
+  scanWorkerMetricsPort: number
+  scanJobsInProcess: number
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
@@ -210,6 +212,8 @@ export const controlPlaneSchema: ConfigSchema = {
       },
       'x-env': 'LEAKGATE_WEBHOOKS',
     },
+    scanWorkerMetricsPort: { type: 'integer', minimum: 0, maximum: 65535, default: 0, description: '`leakgate scan-worker`: TCP port of its Prometheus /metrics (on host; needs metricsKey like the control plane\'s when that is set); 0: none', 'x-env': 'LEAKGATE_SCAN_WORKER_METRICS_PORT', 'x-flag': 'metrics-port' },
+    scanJobsInProcess: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'on PostgreSQL: scan jobs this control plane takes from the queue and runs itself at once, as a `leakgate scan-worker` would (a small deployment then needs no worker process); 0: it only queues them; on SQLite it runs every scan itself and this is unused', 'x-env': 'LEAKGATE_SCAN_JOBS_IN_PROCESS', 'x-flag': 'scan-jobs-in-process' },
   },
 }
 

@@ -4,66 +4,88 @@
  * findings made into leaks with their dedupe keys), `scanWorkerConcurrency` at a time, heartbeating each
  * scan's record. Any number of workers, on any machine that reaches the database and the sources.
  * Configured like the control plane (the same file, env and flags: databaseUrl, hashKey, scan, scanJobs).
+ * The loop itself is control-plane/scan-job-runner.ts, which a control plane with `scanJobsInProcess`
+ * runs too. With `scanWorkerMetricsPort`, it serves its metrics (`leakgate_scan_worker_*`) on /metrics.
  * SIGTERM/SIGINT stop the running scans and give their jobs back to the queue (retried elsewhere).
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
 import { pino } from 'pino'
+import { Registry } from 'prom-client'
+import { registerBuildInfo, registerDefaultMetrics } from '../lib/default-metrics.js'
 import { ConfigError } from '../lib/errors.js'
 import { loggerOptions } from '../lib/logger.js'
-import { controlPlaneSchema, hashKeyOf, loadControlPlaneConfig } from './config.js'
+import { leakgateVersion } from '../lib/version.js'
+import { bearerKey } from './auth.js'
+import { configFromArgs, storeOptionsOf } from './cli-config.js'
+import { controlPlaneSchema } from './config.js'
+import { ScanJobRunner } from './scan-job-runner.js'
 import { ScanQueue } from './scan-jobs.js'
-import { githubAccessFromEnv, ScanService } from './scans.js'
+import { createScanWorkerMetrics } from './scan-worker-metrics.js'
+import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService } from './scans.js'
 import { Store } from './store/store.js'
-
-/** How often an idle worker asks the queue for a job. */
-const POLL_MS = 1000
 
 function usage(): string {
   return [
-    'usage: leakgate scan-worker [--config FILE] [--concurrency N] [control-plane options]',
+    'usage: leakgate scan-worker [--config FILE] [--concurrency N] [--metrics-port N] [control-plane options]',
     '',
     'Runs the scans a control plane on PostgreSQL queues (POST /v1/scans, scanSources). It needs the same',
     'databaseUrl (LEAKGATE_DATABASE_URL) and hashKey (LEAKGATE_HASH_KEY) as the control plane, and reads',
-    'scan (limits, allowed hosts) and scanJobs (retries, heartbeat) like it. LEAKGATE_GITHUB_TOKEN for GitHub.',
+    'scan (limits, allowed hosts) and scanJobs (retries, heartbeat) like it. LEAKGATE_GITHUB_TOKEN for GitHub, LEAKGATE_GITLAB_TOKEN for GitLab.',
     '',
     `  ${'--concurrency N'.padEnd(22)} ${'LEAKGATE_SCAN_WORKER_CONCURRENCY'.padEnd(34)} scans run at once (default ${String(controlPlaneSchema.properties.scanWorkerConcurrency?.default)})`,
+    `  ${'--metrics-port N'.padEnd(22)} ${'LEAKGATE_SCAN_WORKER_METRICS_PORT'.padEnd(34)} serve Prometheus /metrics on this port (default 0: none)`,
     `  ${'--config FILE'.padEnd(22)} ${''.padEnd(34)} a YAML or JSON file of options (see config/control-plane.yaml)`,
     '  `leakgate control-plane --help` lists every option.',
   ].join('\n')
 }
 
+/**
+ * Serves `GET /metrics` (the worker's registry) on `host:port`, behind `Authorization: Bearer
+ * <metricsKey>` when that is set (compared in constant time, like the control plane's).
+ */
+async function serveMetrics(registry: Registry, host: string, port: number, metricsKey: string | undefined): Promise<Server> {
+  const expected = metricsKey === undefined ? undefined : digest(metricsKey)
+  const server = createServer((req, res) => {
+    if ((req.url ?? '').split('?')[0] !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the scan worker serves GET /metrics only\n')
+      return
+    }
+    const sent = bearerKey(req.headers.authorization)
+    if (expected !== undefined && (sent === undefined || !timingSafeEqual(digest(sent), expected))) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="leakgate-metrics"' }).end('/metrics needs the metrics key: send Authorization: Bearer <metricsKey>\n')
+      return
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics could not be collected\n'),
+    )
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new ConfigError(`cannot listen on ${host}:${port} (scanWorkerMetricsPort option LEAKGATE_SCAN_WORKER_METRICS_PORT, --metrics-port): ${err.message}`, { cause: err })))
+    server.listen(port, host, () => resolve())
+  })
+  return server
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest()
+}
+
 /** Runs the worker; returns -1 while it works (the process stays up), or an exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, config: { type: 'string' } }
-  for (const p of Object.values(controlPlaneSchema.properties)) {
-    if (p['x-flag'] !== undefined) options[p['x-flag']] = { type: p.type === 'boolean' ? 'boolean' : 'string' }
-  }
-  let parsed
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false })
-  } catch (err) {
-    console.error(`leakgate scan-worker: ${(err as Error).message}\n\n${usage()}`)
-    return 2
-  }
-  if (parsed.values.help === true) {
-    console.log(usage())
-    return 0
-  }
-  const { config: file, help: _help, ...flags } = parsed.values
-  const config = loadControlPlaneConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
+  const config = configFromArgs('scan-worker', argv, usage)
+  if (typeof config === 'number') return config
   if (config.databaseUrl === undefined) {
     throw new ConfigError('leakgate scan-worker takes its jobs from the store on PostgreSQL: set databaseUrl (LEAKGATE_DATABASE_URL, --database-url) as on the control plane; on SQLite the control plane runs scans itself')
   }
   const log = pino(loggerOptions(config.logLevel, 'leakgate-scan-worker'))
-  const store = await Store.openConfigured(config, {
-    defaultAction: config.defaultAction,
-    autoBlockRisk: config.autoBlockRisk,
-    sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
-    changesRetention: config.changesRetention,
-    hashKey: { key: hashKeyOf(config) },
-  })
+  const registry = new Registry()
+  registerDefaultMetrics(registry)
+  registerBuildInfo(registry, leakgateVersion())
+  const metrics = createScanWorkerMetrics(registry)
+  const store = await Store.openConfigured(config, storeOptionsOf(config))
   let queue: ScanQueue
   try {
     queue = await ScanQueue.open(config.databaseUrl, config.scanJobs, (err) => log.error({ err: { message: err.message } }, 'scan queue (pg-boss) error'))
@@ -71,9 +93,20 @@ export async function main(argv: string[]): Promise<number> {
     await store.close()
     throw err
   }
+  let server: Server | undefined
+  if (config.scanWorkerMetricsPort !== 0) {
+    try {
+      server = await serveMetrics(registry, config.host, config.scanWorkerMetricsPort, config.metricsKey)
+    } catch (err) {
+      await queue.close()
+      await store.close()
+      throw err
+    }
+  }
   const scans = await ScanService.open(store, {
     cacheDir: join(config.dataDir, 'scan-cache'),
     github: githubAccessFromEnv(process.env),
+    gitlab: gitlabAccessFromEnv(process.env),
     actor: 'scanner',
     onError: (err, source) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, sourceType: source.type }, 'scan failed'),
     onDiagnostic: (text, source) => log.warn({ git: text.slice(0, 1000), sourceType: source.type }, 'scan: git failed on a remote repository'),
@@ -81,39 +114,23 @@ export async function main(argv: string[]): Promise<number> {
     limits: { timeoutSeconds: config.scan.timeoutSeconds, memoryMb: config.scan.memoryMb, maxFindings: config.scan.maxFindings, maxBytes: config.scan.maxBytes },
     queue,
     stoppedMessage: 'the scan worker stopped during the scan',
+    onHeartbeat: (result) => metrics.heartbeats.inc({ result }),
   })
 
-  const stop = new AbortController()
-  const loop = async (): Promise<void> => {
-    while (!stop.signal.aborted) {
-      const job = await queue.fetch().catch((err: unknown) => {
-        log.error({ err: { message: (err as Error).message } }, 'cannot fetch a scan job')
-        return undefined
-      })
-      if (job === undefined) {
-        await sleep(POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined)
-        continue
-      }
-      log.info({ scan: job.data.scanId, attempt: job.attempt, sourceType: job.data.source.type }, 'scan job taken')
-      const outcome = await scans.runJob(queue, job).catch((err: unknown) => {
-        log.error({ err: { message: (err as Error).message }, scan: job.data.scanId }, 'scan job could not be ended')
-        return 'failed' as const
-      })
-      log.info({ scan: job.data.scanId, attempt: job.attempt, outcome }, 'scan job ended')
-    }
-  }
-  const loops = Array.from({ length: config.scanWorkerConcurrency }, () => loop())
-  log.info({ concurrency: config.scanWorkerConcurrency }, 'scan worker ready')
+  const runner = new ScanJobRunner(queue, scans, { concurrency: config.scanWorkerConcurrency, log, metrics })
+  const address = server?.address()
+  log.info({ concurrency: config.scanWorkerConcurrency, ...(address == null || typeof address === 'string' ? {} : { metricsPort: address.port }) }, 'scan worker ready')
 
   let closing = false
   const shutdown = (signal: string): void => {
     if (closing) return
     closing = true
     log.info({ signal }, 'closing')
-    stop.abort()
+    const taking = runner.stop()
     // Running scans are stopped; their jobs fail and pg-boss gives them to another worker.
     scans.close()
-      .then(() => Promise.all(loops))
+      .then(() => taking)
+      .then(() => new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve()))))
       .then(() => queue.close())
       .then(() => store.close())
       .then(

@@ -14,6 +14,7 @@ import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } fro
 import { localPathOf, urlHasCredential } from './detect/sources/reach.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
 import { SCAN_DEAD_QUEUE, type ScanJob, type ScanJobCounts, type ScanJobData, type ScanQueue } from './scan-jobs.js'
+import type { HeartbeatResult } from './scan-worker-metrics.js'
 import type { FindingLocation } from './detect/findings.js'
 import type { FindingGroup, LeakLocation } from './store/leaks.js'
 import type { ScanOutcome, ScanRecord } from './store/scans.js'
@@ -38,14 +39,19 @@ export interface ScanServiceOptions {
   /** Called when a scan this service ran ends, with its record's final status (the metrics count them). */
   onFinish?: (status: 'done' | 'failed') => void
   /**
-   * The scan queue (PostgreSQL): scans are queued as jobs for `leakgate scan-worker` processes instead of
-   * run here, and this service watches the workers' heartbeats. Undefined (SQLite): scans run here.
+   * The scan queue (PostgreSQL): scans are queued as jobs for `leakgate scan-worker` processes (or a
+   * control plane's `scanJobsInProcess`) instead of run at once, and this service watches the workers'
+   * heartbeats. Undefined (SQLite): scans run here.
    */
   queue?: ScanQueue
   /** Called when watching the workers' heartbeats failed (the database or the queue did not answer). */
   onQueueError?: (err: Error) => void
   /** What a scan stopped by `close()` ends with; default: the control plane stopped during the scan. */
   stoppedMessage?: string
+  /** Called once this service queued a scan job (a runner in this process takes it at once). */
+  onQueued?: () => void
+  /** Hears how each heartbeat of a job this service runs went (the worker's metrics count them). */
+  onHeartbeat?: (result: HeartbeatResult) => void
 }
 
 /** How long and large one scan may grow. */
@@ -260,6 +266,7 @@ export class ScanService {
       return -1
     }
     await scans.setJob(id, jobId)
+    this.#options.onQueued?.()
     return id
   }
 
@@ -371,7 +378,7 @@ export class ScanService {
   }
 
   /**
-   * Runs one scan job (a `leakgate scan-worker`'s): takes its record for this attempt, heartbeats it
+   * Runs one scan job (a `leakgate scan-worker`'s, or this control plane's with `scanJobsInProcess`): takes its record for this attempt, heartbeats it
    * while the scan runs, and ends the job: completed when the scan is done; failed when it fails, so
    * pg-boss retries it or, after the last attempt, dead-letters it. A worker that lost the lease (its
    * heartbeat went stale and another attempt took the scan) stops the scan and writes nothing more.
@@ -387,9 +394,12 @@ export class ScanService {
     const lease = new AbortController()
     const heartbeat = setInterval(() => {
       scans.heartbeat(id, job.attempt, new Date().toISOString()).then(
-        (held) => { if (!held) lease.abort(new Error('the scan was taken over by another attempt (this worker missed its heartbeats)')) },
+        (held) => {
+          this.#options.onHeartbeat?.(held ? 'written' : 'lost')
+          if (!held) lease.abort(new Error('the scan was taken over by another attempt (this worker missed its heartbeats)'))
+        },
         // A heartbeat that could not be written is missed, not lost: the next one may pass.
-        () => undefined,
+        () => this.#options.onHeartbeat?.('failed'),
       )
     }, queue.settings.heartbeatSeconds * 1000)
     try {

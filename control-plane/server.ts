@@ -2,10 +2,10 @@
  * `leakgate control-plane`: load the configuration, open the store, seed the keys given in the
  * environment, listen, and close cleanly on SIGTERM/SIGINT.
  */
-import { parseArgs } from 'node:util'
 import { ConfigError } from '../lib/errors.js'
 import { buildControlPlane } from './app.js'
-import { controlPlaneSchema, hashKeyOf, loadControlPlaneConfig } from './config.js'
+import { configFromArgs, storeOptionsOf } from './cli-config.js'
+import { controlPlaneSchema } from './config.js'
 import { Store } from './store/store.js'
 
 function usage(): string {
@@ -28,37 +28,15 @@ function usage(): string {
 
 /** Runs the control plane; returns -1 while it serves (the process stays up), or an exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, config: { type: 'string' } }
-  for (const p of Object.values(controlPlaneSchema.properties)) {
-    if (p['x-flag'] !== undefined) options[p['x-flag']] = { type: p.type === 'boolean' ? 'boolean' : 'string' }
-  }
-  let parsed
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false })
-  } catch (err) {
-    console.error(`leakgate control-plane: ${(err as Error).message}\n\n${usage()}`)
-    return 2
-  }
-  if (parsed.values.help === true) {
-    console.log(usage())
-    return 0
-  }
-  const { config: file, help: _help, ...flags } = parsed.values
-  const config = loadControlPlaneConfig({ file: typeof file === 'string' ? file : undefined, env: process.env, flags })
+  const config = configFromArgs('control-plane', argv, usage)
+  if (typeof config === 'number') return config
 
-  const store = await Store.openConfigured(config, {
-    defaultAction: config.defaultAction,
-    autoBlockRisk: config.autoBlockRisk,
-    sightingsKeptPerLeak: config.limits.sightingsKeptPerLeak,
-    changesRetention: config.changesRetention,
-    hashKey: { key: hashKeyOf(config) },
-  })
+  const store = await Store.openConfigured(config, storeOptionsOf(config))
   const seeded: string[] = []
   if (config.adminKey !== undefined) seeded.push(`admin ${await store.keys.seed(config.adminKey, 'admin', 'LEAKGATE_ADMIN_KEY')}`)
   if (config.nodeKey !== undefined) seeded.push(`node ${await store.keys.seed(config.nodeKey, 'node', 'LEAKGATE_NODE_KEY')}`)
 
   const app = await buildControlPlane(config, { store })
-  app.addHook('onClose', async () => store.close())
   if (seeded.length > 0) app.log.info({ keys: seeded }, 'seeded API keys from the environment')
   if (await store.keys.count() === 0) {
     app.log.warn('no API key exists: set LEAKGATE_ADMIN_KEY or run `leakgate keys create --role admin`')
@@ -67,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
     await app.close()
+    await store.close()
     throw new ConfigError(`cannot listen on ${config.host}:${config.port} (port option LEAKGATE_CP_PORT, --port): ${(err as Error).message}`, { cause: err })
   }
 
@@ -75,7 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     if (closing) return
     closing = true
     app.log.info({ signal }, 'closing')
-    app.close().then(
+    // The store closes after the app: closing, the app ends its scans, which write their records.
+    app.close().then(() => store.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         app.log.error({ err }, 'close failed')

@@ -40,23 +40,15 @@ const SQLITE_ONLY = [
   // They search the SQLite file's and its WAL's bytes for a token (a PostgreSQL store's bytes are the server's).
   'control-plane/test/no-raw-secret.test.ts',
   'control-plane/test/keyed-hashes-cannot-be-reversed-with-a-word-list.test.ts',
-  // PostgreSQL's own features (replicas, scan jobs): already on PostgreSQL in the first pass.
+  // PostgreSQL's own features (replicas, scan jobs with separate workers): already on PostgreSQL in the first
+  // pass. (Tests that start scans through the control plane run here: on PostgreSQL the test's control
+  // plane works its scan jobs itself, scanJobsInProcess, see control-plane/test/test-store.ts.)
   'control-plane/store/replica-revisions.test.ts',
   'control-plane/test/replica-decision-reaches-the-other-replicas-nodes-within-a-second.test.ts',
   'control-plane/test/replica-kill-9-keeps-acknowledged-writes.test.ts',
   'control-plane/test/replica-restarted-mid-burst-loses-nothing.test.ts',
   'control-plane/test/replicas-concurrent-decisions-keep-revisions-gap-free.test.ts',
   'control-plane/test/scan-workers.test.ts',
-  // They start scans through the control plane and wait for it to run them to the end, as it does on SQLite. On
-  // PostgreSQL scans are jobs that `leakgate scan-worker` processes take (scan-workers.test.ts, above,
-  // tests that path); these stay with the first pass until the test harness runs a worker beside them.
-  'control-plane/test/allowed-folder-cannot-open-other-repositories.test.ts',
-  'control-plane/test/hung-scan-does-not-block-shutdown.test.ts',
-  'control-plane/test/scan-of-proc-cannot-exhaust-memory.test.ts',
-  'control-plane/test/scan-output-is-bounded.test.ts',
-  'control-plane/test/scan-reaches-only-configured-paths-and-hosts.test.ts',
-  'control-plane/test/scanned-names-obey-the-text-rules.test.ts',
-  'control-plane/test/scans-of-gitlab-and-gists.test.ts',
 ]
 
 const files = [

@@ -10,7 +10,8 @@
  *   it, /metrics hidden, cached snapshots only for a known key), the demo API behind a real node.
  * The image's health check has its own test (image-healthcheck.test.ts).
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { chmodSync, existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,6 +19,9 @@ import t, { type Test } from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
 import { controlPlaneSchema } from '../control-plane/config.js'
 import { cpFetch, Stack, startDeployment, startNode } from '../control-plane/test/console-harness.js'
+import { freshDatabase, withPostgres } from '../control-plane/test/postgres.js'
+import { request, spawnPlane } from '../control-plane/test/process.js'
+import { generateKey } from '../control-plane/store/keys.js'
 import type { ConfigSchema } from '../lib/config.js'
 import { nodeConfigSchema } from '../node/config.js'
 import { NGINX, startNginx } from '../node/test/check-mode-helpers.js'
@@ -206,6 +210,11 @@ t.test('Prometheus scrapes every replica and node where they serve /metrics', as
   const named = (part: string): string[] => Object.entries(services).filter(([, s]) => obj(s).image === LEAKGATE_IMAGE && commandOf(obj(s)) === part).map(([n]) => n)
   tt.same(cpTargets.sort(), named('control-plane').map((n) => `${n}:${CP_PORT}`).sort(), 'each replica on the API port')
   tt.same(nodeTargets.sort(), named('node').map((n) => `${n}:${ADMIN_PORT}`).sort(), 'each node on its admin port')
+  const workers = Object.entries(services).filter(([, s]) => obj(s).image === LEAKGATE_IMAGE && commandOf(obj(s)) === 'scan-worker')
+  tt.ok(workers.length > 0, 'a scan worker runs')
+  const workerTargets = workers.map(([n, s]) => `${n}:${Number(envOfService(obj(s)).LEAKGATE_SCAN_WORKER_METRICS_PORT ?? 0)}`)
+  tt.notOk(workerTargets.some((w) => w.endsWith(':0')), 'each scan worker serves its metrics (LEAKGATE_SCAN_WORKER_METRICS_PORT)')
+  tt.same((scrapeJobs.get('leakgate-scan-worker') ?? []).sort(), workerTargets.sort(), 'each scan worker on its metrics port')
   const mounted = arr(obj(services.prometheus).volumes).map(str).find((v) => v.startsWith('./prometheus:'))
   tt.ok(mounted?.endsWith(':/etc/prometheus:ro'), 'the config folder is mounted where --config.file points')
   tt.ok(arr(obj(services.prometheus).command).includes('--config.file=/etc/prometheus/prometheus.yml'), 'prometheus reads it')
@@ -408,9 +417,68 @@ t.test('every metric in the dashboard and the alert rules is exposed by a real c
   for (const { where, expr } of used) {
     const names = metricNamesOf(expr)
     tt.ok(names.length > 0, `${where}: names a metric`)
-    for (const name of names) tt.ok(exposedIn(types, name), `${where}: ${name} is exposed`)
+    // The scan worker's own metrics: checked against a real worker below.
+    for (const name of names.filter((n) => !n.startsWith(WORKER_PREFIX))) tt.ok(exposedIn(types, name), `${where}: ${name} is exposed`)
   }
 })
+
+/** The scan worker's metrics (it takes its jobs from PostgreSQL: the check needs a test cluster). */
+const WORKER_PREFIX = 'leakgate_scan_worker_'
+
+t.test('every scan-worker metric in the dashboard and the alert rules is exposed by a real `leakgate scan-worker`', withPostgres, async (tt) => {
+  const admin = generateKey()
+  const env = {
+    LEAKGATE_DATABASE_URL: await freshDatabase(tt),
+    LEAKGATE_DATA_DIR: tempDir(tt, 'leakgate-kit-worker-'),
+    LEAKGATE_ADMIN_KEY: admin,
+    LEAKGATE_SCAN_JOBS: JSON.stringify({ retryLimit: 0, retryDelaySeconds: 1, heartbeatSeconds: 1 }),
+  }
+  const plane = await spawnPlane(tt, env)
+  const port = await freePort()
+  const worker = spawn(process.execPath, ['--import', new URL('../scripts/register-ts.js', import.meta.url).href, 'cli.ts', 'scan-worker', '--metrics-port', String(port), '--host', '127.0.0.1'], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  worker.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')))
+  worker.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')))
+  tt.teardown(() => { if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL') })
+  await waitFor('the scan worker to start', async () => {
+    if (worker.exitCode !== null) throw new Error(`the scan worker exited:\n${out}`)
+    return out.includes('scan worker ready')
+  }, 60_000)
+  // A scan that fails (nothing listens there), taken by the worker.
+  const started = await request(`${plane.url}/v1/scans`, admin, 'POST', { source: { type: 'git', url: 'http://127.0.0.1:9/none.git' } })
+  tt.equal(started.status, 202, 'a scan is queued')
+  const id = (started.json() as { id: number }).id
+  await waitFor('the worker to fail the scan', async () => ((await request(`${plane.url}/v1/scans/${id}`, admin)).json() as { status: string }).status === 'failed', 60_000)
+
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  tt.match(text, /^leakgate_scan_worker_jobs_taken_total 1$/m, 'the job it took is counted')
+  tt.match(text, /^leakgate_scan_worker_jobs_ended_total\{outcome="failed"\} 1$/m, 'and its failure')
+  tt.match(text, /^leakgate_scan_worker_jobs_ended_total\{outcome="done"\} 0$/m, 'done jobs have a series from the start')
+  tt.match(text, /^leakgate_scan_worker_jobs_running 0$/m, 'nothing runs now')
+  tt.match(text, /^leakgate_scan_worker_scan_duration_seconds_count\{outcome="failed"\} 1$/m, 'its duration is observed')
+  tt.match(text, /^leakgate_build_info\{version="[^"]+"\} 1$/m, 'the build is named')
+  tt.equal((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status, 404, 'it serves /metrics only')
+  const types = typesOf(text)
+  let checked = 0
+  for (const { where, expr } of [...dashboardExprs, ...ruleExprs]) {
+    for (const name of metricNamesOf(expr).filter((n) => n.startsWith(WORKER_PREFIX))) {
+      checked++
+      tt.ok(exposedIn(types, name), `${where}: ${name} is exposed`)
+    }
+  }
+  tt.ok(checked > 0, `the kit reads the worker's metrics (${checked} uses)`)
+})
+
+/** A TCP port free now (the worker is told it rather than picking one). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
 
 // ---------------------------------------------------------------------------------------------------
 // nginx files and the health check, against real parts

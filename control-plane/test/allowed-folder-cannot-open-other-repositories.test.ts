@@ -12,7 +12,7 @@ import t from 'tap'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
 import { Rng } from '../detect/corpus/random.js'
 import { gitRepo } from '../detect/test/helpers.js'
-import { startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
 
 const rng = new Rng(404)
 
@@ -23,7 +23,7 @@ async function scanOf(plane: TestPlane, path: string): Promise<Scan> {
   let scan: Scan = { status: 'running', findings: [] }
   await waitFor('the scan', async () => {
     scan = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as Scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, 30_000)
   return scan
 }

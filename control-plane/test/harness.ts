@@ -14,10 +14,10 @@ import { defaultControlPlaneConfig, hashKeyOf, type ControlPlaneConfig } from '.
 import type { Store } from '../store/store.js'
 import { generateKey } from '../store/keys.js'
 import { tempDir, type Teardown } from '../../test/support.js'
-import { openTestStore, testDatabaseUrl } from './test-store.js'
+import { openTestStore, TEST_SCAN_JOBS, testDatabaseUrl } from './test-store.js'
 
 export { tempDir, waitFor, type Teardown } from '../../test/support.js'
-export { openTestStore, sqliteOnly, storeSql, testDatabaseEnv, testDatabaseUrl, TEST_STORE } from './test-store.js'
+export { openTestStore, sqliteOnly, storeSql, testDatabaseEnv, testDatabaseUrl, TEST_SCAN_JOBS, TEST_STORE } from './test-store.js'
 
 /** A control plane under test. */
 export interface TestPlane {
@@ -37,7 +37,7 @@ export async function startPlane(t: Teardown, overrides: Record<string, unknown>
   const dataDir = typeof overrides.dataDir === 'string' ? overrides.dataDir : tempDir(t, 'leakgate-cp-')
   // An overridden dataDir is a store the test reopens (a restart): the harness opens that one.
   const databaseUrl = await testDatabaseUrl(t, dataDir)
-  const config = defaultControlPlaneConfig({ logLevel: 'info', ...overrides, dataDir, ...(databaseUrl === undefined ? {} : { databaseUrl }) })
+  const config = defaultControlPlaneConfig({ logLevel: 'info', ...TEST_SCAN_JOBS, ...overrides, dataDir, ...(databaseUrl === undefined ? {} : { databaseUrl }) })
   const dir = config.dataDir
   const store = await openTestStore(t, dir, {
     defaultAction: config.defaultAction,
@@ -128,4 +128,9 @@ export async function runMain(main: (argv: string[]) => Promise<number>, argv: s
     console.log = log
     console.error = error
   }
+}
+
+/** True once a scan's record says it ended (done or failed): on PostgreSQL it is `queued` until a worker takes it, then `running`. */
+export function scanEnded(scan: { status: string }): boolean {
+  return scan.status === 'done' || scan.status === 'failed'
 }

@@ -9,7 +9,7 @@ import { createServer, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { generateKey } from '../store/keys.js'
-import { startPlane, tempDir, waitFor } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor } from './harness.js'
 import { request, spawnPlane } from './process.js'
 
 /** A TCP server that accepts connections and never answers; says which are still open. */
@@ -65,7 +65,7 @@ t.test('a scan that outlives scan.timeoutSeconds is stopped, its git with it', a
   let scan: { status: string; error?: string } = { status: 'running' }
   await waitFor('the scan to be stopped', async () => {
     scan = (await plane.call('GET', `/v1/scans/${res.json().id as number}`, plane.keys.analyst)).json() as typeof scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, 30_000)
   t.equal(scan.status, 'failed')
   t.match(scan.error, /longer than scan\.timeoutSeconds \(8 s\)/)

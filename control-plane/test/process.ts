@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Teardown } from './harness.js'
-import { testDatabaseEnv } from './test-store.js'
+import { TEST_SCAN_JOBS_ENV, testDatabaseEnv } from './test-store.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -22,10 +22,13 @@ export interface PlaneProcess {
 /**
  * Starts a control plane on a free port with `env`; resolves once it listens (fails after `startMs`:
  * generous, since replica tests start two at once on a machine that may be busy). Its store is the test
- * engine's (test-store.ts): on PostgreSQL, the database standing for its LEAKGATE_DATA_DIR.
+ * engine's (test-store.ts): on PostgreSQL, the database standing for its LEAKGATE_DATA_DIR, whose scan
+ * jobs it works itself.
  */
 export async function spawnPlane(t: Teardown, env: Record<string, string>, startMs = 60_000): Promise<PlaneProcess> {
-  const database = env.LEAKGATE_DATA_DIR === undefined || env.LEAKGATE_DATABASE_URL !== undefined ? {} : await testDatabaseEnv(t, env.LEAKGATE_DATA_DIR)
+  // On the test's database, it works its scan jobs itself (TEST_SCAN_JOBS); a test naming its own
+  // database chooses its own workers.
+  const database = env.LEAKGATE_DATA_DIR === undefined || env.LEAKGATE_DATABASE_URL !== undefined ? {} : { ...TEST_SCAN_JOBS_ENV, ...await testDatabaseEnv(t, env.LEAKGATE_DATA_DIR) }
   const child = spawn(process.execPath, ['--import', new URL('../../scripts/register-ts.js', import.meta.url).href, 'cli.ts', 'control-plane'], {
     cwd: ROOT,
     env: { ...process.env, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', ...database, ...env },

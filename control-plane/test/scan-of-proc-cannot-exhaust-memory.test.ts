@@ -12,7 +12,7 @@ import t from 'tap'
 type Tap = Pick<typeof t, 'ok'>
 import { dirSource } from '../detect/sources/dir.js'
 import { newProgress } from '../detect/sources/source.js'
-import { startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
 
 interface Scan { id: number; status: string; error?: string; progress: { files?: number; bytes?: number; skipped?: number } }
 
@@ -22,7 +22,7 @@ async function scanned(t: Tap, plane: TestPlane, path: string, within: number): 
   let scan: Scan | undefined
   await waitFor(`the scan of ${path} to end`, async () => {
     scan = (await plane.call('GET', `/v1/scans/${res.json().id as number}`, plane.keys.analyst)).json() as Scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, within)
   t.ok(Date.now() - started < within, `${path}: finished in ${Date.now() - started} ms`)
   return scan!

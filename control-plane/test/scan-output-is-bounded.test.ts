@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
 import { Rng } from '../detect/corpus/random.js'
-import { startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
 
 const rng = new Rng(77)
 
@@ -19,7 +19,7 @@ async function scan(plane: TestPlane, path: string): Promise<Scan> {
   let out: Scan = { status: 'running', findings: [], leaksCreated: 0, progress: {} }
   await waitFor(`scan ${id}`, async () => {
     out = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as Scan
-    return out.status !== 'running'
+    return scanEnded(out)
   }, 30_000)
   return out
 }

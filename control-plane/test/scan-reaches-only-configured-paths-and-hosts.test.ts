@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
 
 interface Scan { id: number; status: string; error?: string; progress: Record<string, number>; findings: unknown[] }
 
@@ -18,7 +18,7 @@ async function finished(plane: TestPlane, id: number): Promise<Scan> {
   let scan: Scan | undefined
   await waitFor(`scan ${id} to end`, async () => {
     scan = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as Scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, 30_000)
   return scan!
 }

@@ -28,8 +28,8 @@ interface Scan { id: number; status: string; attempts: number; leaksCreated: num
 
 interface Cluster { plane: PlaneProcess; env: Record<string, string>; admin: string; scan: (id: number) => Promise<Scan>; leaks: () => Promise<number> }
 
-/** A control plane on a fresh PostgreSQL database, with retries as given. */
-async function cluster(t: Teardown, retryLimit: number): Promise<Cluster> {
+/** A control plane on a fresh PostgreSQL database, with retries as given (and `extra` env). */
+async function cluster(t: Teardown, retryLimit: number, extra: Record<string, string> = {}): Promise<Cluster> {
   const admin = generateKey()
   const env = {
     LEAKGATE_DATABASE_URL: await freshDatabase(t),
@@ -40,6 +40,7 @@ async function cluster(t: Teardown, retryLimit: number): Promise<Cluster> {
     // is far longer than the test: only the heartbeat can hand a scan over in time.
     LEAKGATE_SCAN: JSON.stringify({ allowedPaths: [tmpdir()], timeoutSeconds: 600 }),
     LEAKGATE_SCAN_JOBS: JSON.stringify({ retryLimit, retryDelaySeconds: 1, heartbeatSeconds: HEARTBEAT_SECONDS }),
+    ...extra,
   }
   const plane = await spawnPlane(t, env)
   return {
@@ -100,6 +101,25 @@ t.test('a scan started through the API is queued, and a worker process runs it',
   t.equal(await c.leaks(), 2, 'its leaks are on the control plane')
   t.equal(await metric(c, 'queued'), 0)
   t.equal(await metric(c, 'active'), 0)
+})
+
+t.test('with scanJobsInProcess the control plane runs the jobs itself: no worker process', withPostgres, async (t) => {
+  const c = await cluster(t, 3, { LEAKGATE_SCAN_JOBS_IN_PROCESS: '1' })
+  const repo = gitRepo(tempDir(t, 'leakgate-workers-inproc-'))
+  repo.commit('keys', { '.env': `GITHUB_TOKEN=${PROVIDER_TOKENS.githubClassic!(rng).value}\n` })
+  const started = await request(`${c.plane.url}/v1/scans`, c.admin, 'POST', { source: { type: 'git', url: repo.dir, history: true } })
+  t.equal(started.status, 202)
+  const done = await waitFor('the control plane to finish the scan', async () => {
+    const s = await c.scan((started.json() as Scan).id)
+    return s.status === 'done' || s.status === 'failed' ? s : undefined
+  }, 60_000)
+  t.equal(done.status, 'done', done.error ?? '')
+  t.equal(done.attempts, 1, 'taken once, as a worker takes it')
+  t.equal(await c.leaks(), 1)
+  const text = (await request(`${c.plane.url}/metrics`, c.admin)).bytes.toString('utf8')
+  t.match(text, /^leakgate_scan_worker_jobs_ended_total\{outcome="done"\} 1$/m, 'its /metrics counts the job as a worker\'s')
+  t.match(text, /^leakgate_cp_scans_total\{status="done"\} 1$/m, 'and as a scan this process ran')
+  t.equal(await metric(c, 'queued'), 0)
 })
 
 t.test('a worker killed mid-scan: a second worker takes the job after the lease; no leak is duplicated', withPostgres, async (t) => {

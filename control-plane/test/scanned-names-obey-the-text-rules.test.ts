@@ -14,7 +14,7 @@ import { Rng } from '../detect/corpus/random.js'
 import { escapeText, isPlainText } from '../../lib/text.js'
 import { scanSource } from '../detect/index.js'
 import { pushFindings } from '../detect/push.js'
-import { startPlane, tempDir, waitFor } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor } from './harness.js'
 
 const rng = new Rng(2028)
 /** Characters that make what a person reads differ from what is stored. */
@@ -30,7 +30,7 @@ t.test('file names with bidi overrides, newlines, escapes and invisible characte
   let scan: { status: string; findings: Array<{ file: string; location: { path: string } }> } = { status: 'running', findings: [] }
   await waitFor('the scan', async () => {
     scan = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as typeof scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, 30_000)
   t.equal(scan.status, 'done')
   t.equal(scan.findings.length, ODD.length)
@@ -107,7 +107,7 @@ t.test('a file named after the secret it holds does not put the secret into the 
   let scan: { status: string; findings: unknown[] } = { status: 'running', findings: [] }
   await waitFor('the scan', async () => {
     scan = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as typeof scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, 30_000)
   t.equal(scan.status, 'done')
   t.equal(scan.findings.length, 2)

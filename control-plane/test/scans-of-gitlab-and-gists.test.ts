@@ -1,11 +1,11 @@
 /**
  * GitLab groups and GitHub gists scanned through the real control plane (its API, its scan process,
- * SQLite), against servers that answer as those APIs do, configured the way an operator does it:
+ * its store), against servers that answer as those APIs do, configured the way an operator does it:
  * `LEAKGATE_GITLAB_API_URL` / `LEAKGATE_GITLAB_TOKEN`, `LEAKGATE_GITHUB_API_URL` / `LEAKGATE_GITHUB_TOKEN`.
  * The scan's reach rules hold for the APIs' hosts; tokens reach the APIs and no record or log line.
  */
 import t from 'tap'
-import { startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
+import { scanEnded, startPlane, tempDir, waitFor, type TestPlane } from './harness.js'
 import { PROVIDER_TOKENS } from '../detect/corpus/tokens.js'
 import { Rng } from '../detect/corpus/random.js'
 import { sha256Hex } from '../detect/findings.js'
@@ -22,7 +22,7 @@ async function finished(plane: TestPlane, id: number): Promise<Scan> {
   let scan: Scan | undefined
   await waitFor(`scan ${id} to end`, async () => {
     scan = (await plane.call('GET', `/v1/scans/${id}`, plane.keys.analyst)).json() as Scan
-    return scan.status !== 'running'
+    return scanEnded(scan)
   }, 60_000)
   return scan!
 }

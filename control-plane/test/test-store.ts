@@ -30,6 +30,21 @@ export const sqliteOnly: { skip: string | false } = {
   skip: TEST_STORE === 'postgres' ? 'about the SQLite file itself: the suite runs on PostgreSQL' : false,
 }
 
+/**
+ * Scan options of a test's control plane. On PostgreSQL scans are queue jobs: the control plane works
+ * them itself (scanJobsInProcess, the same code as `leakgate scan-worker`), without retries, so a scan
+ * started through the API ends as it does on SQLite: done, or failed at its first failure. A test's own
+ * options win (scan-workers.test.ts runs separate workers and retries).
+ */
+export const TEST_SCAN_JOBS: { scanJobsInProcess?: number; scanJobs?: { retryLimit: number; retryDelaySeconds: number; heartbeatSeconds: number } } =
+  TEST_STORE === 'postgres' ? { scanJobsInProcess: 2, scanJobs: { retryLimit: 0, retryDelaySeconds: 1, heartbeatSeconds: 5 } } : {}
+
+/** TEST_SCAN_JOBS as a spawned control plane's env. */
+export const TEST_SCAN_JOBS_ENV: Record<string, string> = TEST_SCAN_JOBS.scanJobs === undefined ? {} : {
+  LEAKGATE_SCAN_JOBS_IN_PROCESS: String(TEST_SCAN_JOBS.scanJobsInProcess),
+  LEAKGATE_SCAN_JOBS: JSON.stringify(TEST_SCAN_JOBS.scanJobs),
+}
+
 /** The PostgreSQL database standing for each data directory, while its test runs. */
 const databases = new Map<string, Promise<string>>()
 
