@@ -53,6 +53,19 @@ t.test('a leak seen in traffic by one node is high; by two nodes or more, critic
   t.match(two.factors.at(-1), { factor: 'seen_in_traffic', detail: 'seen in 2 requests at 2 nodes' })
 })
 
+t.test('sightings older than 30 days weigh one level less, until the leak is seen again', async (t) => {
+  const daysAgo = (d: number): string => new Date(now.getTime() - d * 86_400_000).toISOString()
+  const recent = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 3, seenByNodes: 1, lastSeenAt: daysAgo(2), now })
+  t.equal(recent.risk, 'high', 'seen two days ago by one node: high')
+  const quiet = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 3, seenByNodes: 1, lastSeenAt: daysAgo(31), now })
+  t.equal(quiet.risk, 'medium', 'nothing for 31 days: medium')
+  t.match(quiet.factors.at(-1), { factor: 'seen_in_traffic', detail: 'seen in 3 requests at 1 node, none in the last 30 days' })
+  const twoQuiet = assessRisk({ kind: 'stripe_test', source: 'manual', hits: 3, seenByNodes: 2, lastSeenAt: daysAgo(45), now })
+  t.equal(twoQuiet.risk, 'high', 'two nodes, long ago: high, not critical')
+  const live = assessRisk({ kind: 'github_pat', source: 'github', hits: 3, seenByNodes: 1, lastSeenAt: daysAgo(60), now })
+  t.equal(live.risk, assessRisk({ kind: 'github_pat', source: 'github', hits: 0, seenByNodes: 0, now }).risk, 'never below what its other factors give')
+})
+
 t.test('levels and overrides', async (t) => {
   t.same([0, 44, 45, 69, 70, 89, 90].map(levelOf), ['low', 'low', 'medium', 'medium', 'high', 'high', 'critical'])
   const base = assessRisk({ kind: 'github_pat', source: 'github', hits: 0, seenByNodes: 0, now })

@@ -13,7 +13,8 @@
  * - sightings: a leak seen in traffic is in use. Seen by one node it is at least high; seen by two
  *   nodes or more it is critical whatever its score. Nodes are counted, not sightings: a burst from one
  *   node (or one forged report from one node key) is one node's evidence and cannot by itself make a
- *   leak critical.
+ *   leak critical. Sightings are evidence of use while recent: a leak not seen for more than 30 days
+ *   keeps one level less from them (at least medium from one node, high from two), until it is seen again.
  * Levels: critical at 90, high at 70, medium at 45, else low.
  *
  * An operator's override (a `risk` in POST or PATCH) is kept as the leak's level and marked by an
@@ -49,6 +50,8 @@ export interface RiskInput {
   hits: number
   /** How many distinct nodes have reported sightings of it. */
   seenByNodes: number
+  /** When it was last seen in traffic (absent: as recent as `now`). */
+  lastSeenAt?: string | null | undefined
   now: Date
 }
 
@@ -129,10 +132,16 @@ export function assessRisk(input: RiskInput): RiskAssessment {
   if (input.hits > 0) {
     // One node's word lifts a leak to high; critical needs a second node to confirm it.
     const nodes = Math.max(1, input.seenByNodes)
-    const floor = nodes >= 2 ? 90 : 70
+    const lastSeen = input.lastSeenAt === null || input.lastSeenAt === undefined ? Number.NaN : Date.parse(input.lastSeenAt)
+    // Use a month ago is weaker evidence of use now: one level less, until the next sighting.
+    const quiet = Number.isFinite(lastSeen) && input.now.getTime() - lastSeen > 30 * DAY
+    const floor = quiet ? (nodes >= 2 ? 70 : 45) : nodes >= 2 ? 90 : 70
     const points = Math.max(0, floor - score)
     const requests = `${input.hits} request${input.hits === 1 ? '' : 's'}`
-    factors.push({ factor: 'seen_in_traffic', points, detail: `seen in ${requests} at ${nodes} node${nodes === 1 ? '' : 's'}` })
+    const seen = `seen in ${requests} at ${nodes} node${nodes === 1 ? '' : 's'}`
+    factors.push(quiet
+      ? { factor: 'seen_in_traffic', points, detail: `${seen}, none in the last 30 days` }
+      : { factor: 'seen_in_traffic', points, detail: seen })
     score += points
     risk = levelOf(score)
   }

@@ -136,7 +136,7 @@ export class LeakRecords {
     const kind = row.kind ?? (await this.tokensOf(row.id)).find((t) => t.kind !== null)?.kind
     return assessRisk({
       kind, source: row.source, location, inHistoryOnly: row.in_history_only === 1,
-      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, now,
+      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, lastSeenAt: row.last_seen_at, now,
     })
   }
 

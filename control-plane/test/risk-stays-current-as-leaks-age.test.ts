@@ -114,6 +114,25 @@ t.test('riskRecomputeSeconds 0 starts no timer', async (t) => {
   t.equal((await leak(plane, ageing.id)).risk, 'medium', 'nothing ran')
 })
 
+t.test('a leak not seen in traffic for 30 days moves down a level on the schedule, with one risk_changed', async (t) => {
+  let now = new Date()
+  const plane = await startPlane(t, { riskRecomputeSeconds: 3600 }, { risk: { clock: () => now } })
+  const sql = storeSql(t, plane.store)
+  // A test key in a public source, still present: 5 + 30 + 20 = 55 (medium); seen by one node: high.
+  const seen = await githubLeak(plane, { kind: 'stripe_test_key' })
+  await plane.call('POST', '/v1/sightings', plane.keys.node, { nodeId: 'edge-1', sightings: [{ leakId: seen.id, at: new Date().toISOString() }] })
+  t.equal((await leak(plane, seen.id)).risk, 'high', 'seen: high')
+  const before = (await eventsAfter(sql, 0, 1000)).length
+  now = new Date(now.getTime() + 31 * DAY)
+  t.equal((await plane.app.riskSchedule.runNow())?.changed, 1, 'one level moved')
+  const after = await leak(plane, seen.id)
+  t.equal(after.risk, 'medium', 'a month without a sighting: one level less')
+  t.match(after.riskFactors.find((f) => f.factor === 'seen_in_traffic')?.detail, /none in the last 30 days/)
+  const events = riskEvents((await eventsAfter(sql, 0, 1000)).slice(before))
+  t.equal(events.length, 1)
+  t.match(events[0]?.data, { from: { risk: 'high' }, to: { risk: 'medium' }, cause: 'schedule' })
+})
+
 t.test('levels moved by a sighting or by an operator record risk_changed too, with their cause', async (t) => {
   const plane = await startPlane(t, { riskRecomputeSeconds: 0 })
   const sql = storeSql(t, plane.store)
