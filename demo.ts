@@ -19,6 +19,7 @@ import { generateKey } from './control-plane/store/keys.js'
 import { Store } from './control-plane/store/store.js'
 import { buildNode } from './node/app.js'
 import { loadNodeConfig } from './node/config.js'
+import { usageMistake } from './lib/usage.js'
 
 const USAGE = `usage: leakgate demo [--data-dir DIR] [--host HOST]
 
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ;({ values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }))
   } catch (err) {
-    console.error(`leakgate demo: ${(err as Error).message}\n\n${USAGE}`)
+    console.error(usageMistake('demo', (err as Error).message))
     return 2
   }
   if (values.help === true) {

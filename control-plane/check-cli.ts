@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util'
 import { HASH_KEY_ID_HEADER, hashKeyId, keyedHash, parseHashKey, sha256Hex } from '../protocol/token-hash.js'
 import { RANGE_PREFIX_LENGTH } from './range.js'
+import { usageMistake } from '../lib/usage.js'
 
 const USAGE = `usage: leakgate check [--url URL] [--env NAME] [--key-env NAME] [--hash-key-env NAME]
 
@@ -156,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     const message = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
       ? 'it takes no argument: pipe the token into standard input, or use --env NAME (a token on the command line would be seen in the process list and the shell history)'
       : (err as Error).message
-    console.error(`leakgate check: ${message}\n\n${USAGE}`)
+    console.error(usageMistake('check', message))
     return 2
   }
   if (parsed.values.help === true) {

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util'
 import { controlPlaneSchema, hashKeyOf, loadControlPlaneConfig, type ControlPlaneConfig } from './config.js'
 import type { StoreOptions } from './store/store.js'
+import { usageMistake } from '../lib/usage.js'
 
 /**
  * The loaded configuration, or the exit code once `--help` printed `usage()` (0) or a wrong flag was
@@ -21,7 +22,7 @@ export function configFromArgs(command: string, argv: string[], usage: () => str
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false })
   } catch (err) {
-    console.error(`leakgate ${command}: ${(err as Error).message}\n\n${usage()}`)
+    console.error(usageMistake(command, (err as Error).message))
     return 2
   }
   if (parsed.values.help === true) {

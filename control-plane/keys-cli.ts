@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { loadControlPlaneConfig } from './config.js'
 import { Store } from './store/store.js'
 import { ROLES, generateKey, type Role } from './store/keys.js'
+import { usageMistake } from '../lib/usage.js'
 
 const USAGE = `usage: leakgate keys create --role admin|analyst|node|issuer|checker [--label TEXT]
                              [--database-url URL | --data-dir DIR] [--config FILE]
@@ -38,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       strict: true,
     })
   } catch (err) {
-    console.error(`leakgate keys: ${(err as Error).message}\n\n${USAGE}`)
+    console.error(usageMistake('keys', (err as Error).message))
     return 2
   }
   if (parsed.values.help === true) {
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const [command, ...extra] = parsed.positionals
   if (command !== 'create' || extra.length > 0) {
-    console.error(`leakgate keys: expected the command "create"\n\n${USAGE}`)
+    console.error(usageMistake('keys', 'expected the command "create"'))
     return 2
   }
   const role = parsed.values.role

@@ -15,6 +15,7 @@ import { PostgresSql } from './store/postgres.js'
 import type { Sql } from './store/sql.js'
 import { DB_FILE, openSqlite, SqliteSql } from './store/sqlite.js'
 import { exportStore, importStore, schemaVersion } from './store/transfer.js'
+import { usageMistake } from '../lib/usage.js'
 
 const WHERE = `The store: --database-url URL (or LEAKGATE_DATABASE_URL) for PostgreSQL, otherwise the SQLite
 file of --data-dir DIR (or LEAKGATE_DATA_DIR, default ./data).`
@@ -103,7 +104,7 @@ async function run(tool: Tool, argv: string[], body: (sql: Sql, name: string, fi
       strict: true,
     })
   } catch (err) {
-    console.error(`leakgate ${tool}: ${(err as Error).message}\n\n${USAGE[tool]}`)
+    console.error(usageMistake(tool, (err as Error).message))
     return 2
   }
   if (parsed.values.help === true) {
@@ -111,7 +112,7 @@ async function run(tool: Tool, argv: string[], body: (sql: Sql, name: string, fi
     return 0
   }
   if (parsed.positionals.length > 1) {
-    console.error(`leakgate ${tool}: one file at most\n\n${USAGE[tool]}`)
+    console.error(usageMistake(tool, 'one file at most'))
     return 2
   }
   const file = parsed.positionals[0] === '-' ? undefined : parsed.positionals[0]

@@ -14,6 +14,7 @@ import { loadNodeConfig, nodeConfigSchema, workerCount, type NodeConfig } from '
 import { listenFailure, type PortOption } from './listen-errors.js'
 import { runPrimary } from './workers.js'
 import { runWorker } from './worker.js'
+import { usageMistake } from '../lib/usage.js'
 
 // A drain that takes longer than this is cut short: an orchestrator's kill would come next anyway.
 const DRAIN_TIMEOUT_MS = 25_000
@@ -61,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values
   } catch (err) {
-    console.error(`leakgate node: ${(err as Error).message}\n\n${usage()}`)
+    console.error(usageMistake('node', (err as Error).message))
     return 2
   }
   if (values.help === true) {

@@ -14,6 +14,7 @@ import { loadScanConfig } from './scan-config.js'
 import { pushFindings } from './push.js'
 import type { Progress } from './sources/source.js'
 import { leakgateVersion } from '../../lib/version.js'
+import { usageMistake } from '../../lib/usage.js'
 
 const USAGE = `usage: leakgate scan <path or git URL> [options]
        leakgate scan --github-org NAME | --github-user NAME | --github-gists USER [options]
@@ -80,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     })
   } catch (err) {
-    console.error(`leakgate scan: ${(err as Error).message}\n\n${USAGE}`)
+    console.error(usageMistake('scan', (err as Error).message))
     return 2
   }
   const v = parsed.values
@@ -143,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
     return findings.length > 0 ? 1 : 0
   } catch (err) {
     const e = err as Error & { code?: string }
-    console.error(`leakgate scan: ${e.message}${e.code === 'USAGE' ? `\n\n${USAGE}` : ''}`)
+    console.error(e.code === 'USAGE' ? usageMistake('scan', e.message) : `leakgate scan: ${e.message}`)
     return 2
   }
 }

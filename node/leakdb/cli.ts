@@ -7,6 +7,7 @@ import { MAX_LEAK_ID, type LeakAction } from '../../protocol/leak.js'
 import { SnapshotBuilder, snapshotChunks, snapshotSize, type SnapshotEntry } from '../../protocol/snapshot.js'
 import { isSha256Hex } from '../../protocol/token-hash.js'
 import { writeFileAtomic } from './write-file-atomic.js'
+import { usageMistake } from '../../lib/usage.js'
 
 const USAGE = `usage: leakgate index build --out FILE [--revision N] < hashes.txt
 
@@ -43,14 +44,14 @@ export async function main(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0
   }
   if (sub !== 'build') {
-    console.error(`leakgate index: unknown subcommand "${sub}"\n\n${USAGE}`)
+    console.error(usageMistake('index', `unknown subcommand "${sub}"`))
     return 2
   }
   let values: { out?: string | undefined; revision?: string | undefined; help?: boolean | undefined }
   try {
     ;({ values } = parseArgs({ args: rest, options: { out: { type: 'string' }, revision: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }))
   } catch (err) {
-    console.error(`leakgate index build: ${(err as Error).message}\n\n${USAGE}`)
+    console.error(usageMistake('index build', (err as Error).message))
     return 2
   }
   if (values.help === true) {
@@ -58,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (values.out === undefined) {
-    console.error(`leakgate index build: --out FILE is required\n\n${USAGE}`)
+    console.error(usageMistake('index build', '--out FILE is required'))
     return 2
   }
   const revision = values.revision === undefined ? 1 : Number(values.revision)
