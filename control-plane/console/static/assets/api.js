@@ -1,6 +1,8 @@
 // @ts-check
 // Talks to the control plane's JSON API with the signed-in key. The key lives in sessionStorage only:
-// it is gone when the browser tab closes, and it is never put in a URL.
+// it is gone when the browser tab closes, and it is never put in a URL. A tab opened beside a signed-in
+// one asks it for the key over a BroadcastChannel (same origin only; nothing is written anywhere else),
+// so opening a leak in a new tab does not sign out, and signing out in one tab signs out all of them.
 /** @import { Problem } from '../../types/api.js' */
 
 const KEY_STORAGE = 'leakgate.apiKey'
@@ -41,8 +43,57 @@ export function setKey(key) {
   sessionStorage.setItem(KEY_STORAGE, key)
 }
 
+/** Forgets the key here and in every other tab of the console. */
 export function clearKey() {
   sessionStorage.removeItem(KEY_STORAGE)
+  tabs?.postMessage({ type: 'signed-out' })
+}
+
+const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('leakgate-console') : null
+/** @type {() => void} */
+let signedOutElsewhere = () => {}
+/** @type {((key: string) => void) | null} */
+let waitingForKey = null
+
+tabs?.addEventListener('message', (event) => {
+  const msg = /** @type {{ type?: string, key?: unknown }} */ (event.data ?? {})
+  if (msg.type === 'ask') {
+    const key = getKey()
+    if (key) tabs.postMessage({ type: 'key', key })
+  } else if (msg.type === 'key' && typeof msg.key === 'string' && waitingForKey) {
+    waitingForKey(msg.key)
+  } else if (msg.type === 'signed-out' && getKey()) {
+    sessionStorage.removeItem(KEY_STORAGE)
+    signedOutElsewhere()
+  }
+})
+
+/**
+ * Called when another tab signs out (this tab's key is already gone).
+ * @param {() => void} handler
+ */
+export function onSignedOutElsewhere(handler) {
+  signedOutElsewhere = handler
+}
+
+/**
+ * The key of another open tab of the console, kept here too; null when no tab answers within `ms`.
+ * @param {number} [ms]
+ * @returns {Promise<string | null>}
+ */
+export function keyFromOtherTabs(ms = 400) {
+  if (!tabs) return Promise.resolve(null)
+  return new Promise((resolve) => {
+    const done = (/** @type {string | null} */ key) => {
+      clearTimeout(timer)
+      waitingForKey = null
+      if (key) setKey(key)
+      resolve(key)
+    }
+    const timer = setTimeout(() => done(null), ms)
+    waitingForKey = done
+    tabs.postMessage({ type: 'ask' })
+  })
 }
 
 /**

@@ -7,7 +7,7 @@
 //   #/audit       every decision, newest first
 //   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
 //   #/webhooks    webhook endpoints and their deliveries (admins)
-import { api, ApiError, clearKey, getKey, onUnauthorized, setKey } from './api.js'
+import { api, ApiError, clearKey, getKey, keyFromOtherTabs, onSignedOutElsewhere, onUnauthorized, setKey } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { clearMeta, setMeta } from './meta.js'
 import { mountOverview } from './overview.js'
@@ -86,6 +86,17 @@ function signOut(message = '') {
 }
 
 onUnauthorized(() => signOut('The control plane no longer accepts this key. Sign in again.'))
+onSignedOutElsewhere(() => {
+  clearMeta()
+  session = null
+  signinMessage = 'Signed out in another tab.'
+  current?.view?.destroy?.()
+  current = null
+  render()
+})
+
+/** A new tab asks the open ones for their key once, at its start; after a sign-out it does not. */
+let askOtherTabs = true
 
 function renderSignIn() {
   current?.view?.destroy?.()
@@ -177,7 +188,7 @@ function shell(session, routeName) {
       'nav',
       { 'aria-label': 'Main' },
       navLink('#/', 'Leaks', routeName === 'overview' || routeName.startsWith('leak-')),
-      navLink('#/new', 'Add leak', routeName === 'new'),
+      session.role === 'admin' ? navLink('#/new', 'Add leak', routeName === 'new') : null,
       navLink('#/nodes', 'Nodes', routeName === 'nodes'),
       navLink('#/audit', 'Audit', routeName === 'audit'),
       navLink('#/check', 'Check a token', routeName === 'check'),
@@ -201,6 +212,12 @@ function shell(session, routeName) {
 }
 
 async function render() {
+  if (!getKey() && askOtherTabs) {
+    askOtherTabs = false
+    replace(root, h('p', { class: 'loading', role: 'status' }, 'Signing in…'))
+    await keyFromOtherTabs()
+  }
+  askOtherTabs = false
   if (!getKey()) return renderSignIn()
   if (!session) {
     replace(root, h('p', { class: 'loading', role: 'status' }, 'Signing in…'))

@@ -323,7 +323,7 @@ export function mountDetail(main, ctx) {
         `#${leak.id} · ${leak.source}`,
         leak.kind ? ' · ' : '',
         leak.kind ? h('code', {}, leak.kind) : null,
-        ` · ${leak.hits ?? 0} hits · last seen `,
+        ` · ${leak.hits ?? 0} ${(leak.hits ?? 0) === 1 ? 'hit' : 'hits'} · last seen `,
         timeEl(leak.lastSeenAt),
         ' · found ',
         timeEl(leak.createdAt),

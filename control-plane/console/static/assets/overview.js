@@ -32,7 +32,8 @@ export function mountOverview(main, ctx) {
 
   replace(
     main,
-    h('div', { class: 'page-head' }, h('h1', {}, 'Leaks'), h('a', { class: 'btn btn-primary', href: '#/new', 'data-testid': 'add-leak-link' }, 'Add leak')),
+    // Only admins add leaks: an analyst is not shown a button that leads to a disabled form.
+    h('div', { class: 'page-head' }, h('h1', {}, 'Leaks'), ctx.session.role === 'admin' ? h('a', { class: 'btn btn-primary', href: '#/new', 'data-testid': 'add-leak-link' }, 'Add leak') : null),
     tiles,
     h('section', { 'aria-label': 'Open leaks at a glance' }, chartBox),
     list.element,
