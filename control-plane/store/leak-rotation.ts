@@ -10,7 +10,7 @@
  */
 import { LeakNotOpenError, NotFoundError, RotationNotRequestedError } from '../../lib/errors.js'
 import type { AuditLog } from './audit.js'
-import { recordEvent } from './events.js'
+import { recordLeakEvent } from './leak-events.js'
 import type { LeakRecords, LeakRow } from './leak-records.js'
 import type { DecisionState } from './leak-types.js'
 import type { Sql } from './sql.js'
@@ -45,11 +45,7 @@ export class LeakRotations {
       WHERE id = @id`, { id, now })
     await this.#audit.append(id, actor, now, stateOf(row), { ...stateOf(row), rotation: 'requested' }, comment)
     const tokens = (await this.#records.tokensOf(id)).map((t) => ({ sha256: t.sha256, preview: t.preview }))
-    await recordEvent(this.#sql, {
-      type: 'leak.rotation_requested',
-      leakId: id,
-      data: { tokens, requestedBy: actor, requestedAt: now, comment: comment ?? null },
-    })
+    await recordLeakEvent(this.#sql, 'leak.rotation_requested', id, { tokens, requestedBy: actor, requestedAt: now, comment: comment ?? null })
     return true
   }
 
@@ -70,11 +66,7 @@ export class LeakRotations {
       UPDATE leaks SET status = 'closed', rotation = 'rotated', rotated_at = @now, updated_at = @now WHERE id = @id`, { id, now })
     await this.#audit.append(id, actor, now, stateOf(row), { ...stateOf(row), status: 'closed', rotation: 'rotated' }, comment)
     await this.#records.refreshIndex(id, now)
-    await recordEvent(this.#sql, {
-      type: 'leak.rotated',
-      leakId: id,
-      data: { rotatedBy: actor, requestedAt: row.rotation_requested_at, rotatedAt: now, comment: comment ?? null },
-    })
+    await recordLeakEvent(this.#sql, 'leak.rotated', id, { rotatedBy: actor, requestedAt: row.rotation_requested_at, rotatedAt: now, comment: comment ?? null })
     return true
   }
 

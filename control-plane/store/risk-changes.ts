@@ -5,7 +5,7 @@
  */
 import type { RiskLevel } from '../config.js'
 import type { RiskFactor } from '../risk.js'
-import { recordEvent } from './events.js'
+import { recordLeakEvent } from './leak-events.js'
 import type { Sql } from './sql.js'
 
 /** What moved a leak's risk. */
@@ -23,16 +23,13 @@ export interface RiskPoint {
  */
 export async function recordRiskChange(sql: Sql, leakId: number, from: RiskPoint, to: RiskPoint & { factors: readonly RiskFactor[] }, cause: RiskChangeCause, by?: string): Promise<boolean> {
   if (from.risk === to.risk) return false
-  await recordEvent(sql, {
-    type: 'leak.risk_changed',
-    leakId,
-    data: {
-      from: { risk: from.risk, score: from.score },
-      to: { risk: to.risk, score: to.score },
-      factors: to.factors,
-      cause,
-      ...(by === undefined ? {} : { by }),
-    },
+  // After the leak's update: the event carries the leak at its new level.
+  await recordLeakEvent(sql, 'leak.risk_changed', leakId, {
+    from: { risk: from.risk, score: from.score },
+    to: { risk: to.risk, score: to.score },
+    factors: to.factors,
+    cause,
+    ...(by === undefined ? {} : { by }),
   })
   return true
 }

@@ -67,12 +67,14 @@ t.test('a requested rotation keeps the leak open and blocked, is audited, and it
   const recorded = (await events(t, plane)).filter((e) => e.type === 'leak.rotation_requested')
   t.equal(recorded.length, 1, 'one event')
   t.equal(recorded[0]?.leakId, leak.id)
-  t.same(recorded[0]?.data, {
+  const { leak: snapshot, ...data } = recorded[0]?.data ?? {}
+  t.same(data, {
     tokens: [{ sha256: sha256Hex(planted), preview: makePreview(planted) }],
     requestedBy: keyIdOf(plane.keys.analyst),
     requestedAt: requested.rotationRequestedAt,
     comment: 'rotate it at the issuer',
   })
+  t.match(snapshot, { id: leak.id, status: 'open', action: 'block' }, 'with the leak as it was, still open and blocked')
 
   // Asked again while requested: the same answer, nothing recorded twice.
   const again = await plane.call('POST', `/v1/leaks/${leak.id}/request-rotation`, plane.keys.admin)
@@ -115,7 +117,9 @@ t.test('the issuer confirming closes the leak, takes its token out of the index,
 
   const rotatedEvents = (await events(t, plane)).filter((e) => e.type === 'leak.rotated')
   t.equal(rotatedEvents.length, 1)
-  t.same(rotatedEvents[0]?.data, { rotatedBy: keyIdOf(issuer), requestedAt: rotated.rotationRequestedAt, rotatedAt: rotated.rotatedAt, comment: 'revoked, new key issued' })
+  const { leak: closedLeak, ...rotatedData } = rotatedEvents[0]?.data ?? {}
+  t.same(rotatedData, { rotatedBy: keyIdOf(issuer), requestedAt: rotated.rotationRequestedAt, rotatedAt: rotated.rotatedAt, comment: 'revoked, new key issued' })
+  t.match(closedLeak, { id: leak.id, status: 'closed' }, 'with the leak closed')
 
   // A retried confirmation (its answer lost on the way) answers the same and records nothing new.
   const again = await plane.call('POST', `/v1/leaks/${leak.id}/rotated`, issuer)

@@ -8,7 +8,7 @@ import t from 'tap'
 import { Rng } from '../detect/corpus/random.js'
 import { EVENT_TYPES } from '../store/events.js'
 import { generateKey } from '../store/keys.js'
-import { TEST_STORE, tempDir, waitFor, type Teardown } from './harness.js'
+import { openTestStore, TEST_STORE, tempDir, waitFor, type Teardown } from './harness.js'
 import { request, spawnPlane, type PlaneProcess } from './process.js'
 import { startReceiver, type Receiver } from './webhook-receiver.js'
 
@@ -74,8 +74,16 @@ t.test('every event type the control plane emits is delivered once, signed, and 
   }
   const pushed = await request(`${plane.proc.url}/v1/scans`, plane.admin, 'POST', { source: { type: 'dir', path: '/srv' }, findings: [] })
   t.equal(pushed.status, 202)
+  // The revocation loop: an operator asks the issuer to rotate, the issuer (its own key) confirms.
+  t.equal((await request(`${plane.proc.url}/v1/leaks/${leak.id}/request-rotation`, plane.admin, 'POST', { comment: 'please rotate' })).status, 200)
+  const issuer = generateKey()
+  const store = await openTestStore(t, plane.dataDir)
+  await store.keys.add(issuer, 'issuer', 'the issuer of the test tokens')
+  await store.close()
+  t.equal((await request(`${plane.proc.url}/v1/leaks/${leak.id}/rotated`, issuer, 'POST', { comment: 'revoked' })).status, 200)
 
-  const emitted = ['leak.created', 'leak.decided', 'leak.sighted', 'scan.finished', 'node.stale']
+  // The sighting made the leak high (seen by a node): leak.risk_changed.
+  const emitted = ['leak.created', 'leak.decided', 'leak.sighted', 'leak.risk_changed', 'leak.rotation_requested', 'leak.rotated', 'scan.finished', 'node.stale']
   await waitFor('a delivery of each event type', () => emitted.every((type) => receiver.accepted().some((b) => b.type === type)), 30_000)
   // Time for a duplicate to show if there were one (deliveries are looked at every 100 ms).
   await new Promise((r) => setTimeout(r, 1500))
@@ -97,6 +105,9 @@ t.test('every event type the control plane emits is delivered once, signed, and 
   t.equal(createdEvent.url, `https://leakgate.example.com/#/leaks/${leak.id}`)
   t.match(byType.get('leak.decided'), { leak: { id: leak.id, action: 'block' }, data: { from: { action: 'monitor' }, to: { action: 'block' } } })
   t.match(byType.get('leak.sighted'), { leak: { id: leak.id }, data: { nodeId: 'edge-1', firstByNode: true, hits: 2 } })
+  t.match(byType.get('leak.risk_changed'), { leak: { id: leak.id, risk: 'high' }, data: { from: { risk: 'medium' }, to: { risk: 'high' }, cause: 'sighting' } })
+  t.match(byType.get('leak.rotation_requested'), { leak: { id: leak.id, status: 'open' }, data: { tokens: [{ sha256: leak.tokens[0]?.sha256 }], comment: 'please rotate' } })
+  t.match(byType.get('leak.rotated'), { leak: { id: leak.id, status: 'closed' }, data: { comment: 'revoked' } })
   t.match(byType.get('scan.finished'), { data: { scan: { status: 'done', source: { type: 'dir' } } } })
   t.match(byType.get('node.stale'), { data: { node: { id: 'edge-1' } }, url: 'https://leakgate.example.com/#/nodes' })
 
@@ -105,7 +116,7 @@ t.test('every event type the control plane emits is delivered once, signed, and 
   t.ok(recorded.items.every((d) => d.status === 'delivered' && d.attempts === 1 && d.responseCode === 200), 'each recorded delivered at the first attempt')
 
   const metrics = await request(`${plane.proc.url}/metrics`, plane.admin)
-  t.match(metrics.bytes.toString(), /leakgate_cp_webhook_deliveries_total\{outcome="delivered"\} 5/)
+  t.match(metrics.bytes.toString(), new RegExp(`leakgate_cp_webhook_deliveries_total\\{outcome="delivered"\\} ${emitted.length}`))
   t.match(metrics.bytes.toString(), /leakgate_cp_webhook_queue_depth 0/)
 
   for (const r of receiver.received) t.notOk(r.body.includes(planted), `delivery ${String(r.headers['leakgate-delivery'])} holds no raw token`)
