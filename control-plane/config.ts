@@ -62,6 +62,8 @@ export interface WebhooksConfig {
   giveUpSeconds: number
   sightedIntervalSeconds: number
   pollMilliseconds: number
+  /** Days events and finished deliveries are kept (then deleted). */
+  retentionDays: number
 }
 
 /** How long and large a scan may grow unless configured: the schema's defaults, and the scan service's. */
@@ -199,8 +201,8 @@ export const controlPlaneSchema: ConfigSchema = {
     publicUrl: { type: 'string', pattern: '^(https?://[^\\s]+)?$', maxLength: 2048, default: '', description: 'the address users open the console at (https://leakgate.example.com), for links in webhook deliveries; empty: deliveries carry no link', 'x-env': 'LEAKGATE_PUBLIC_URL', 'x-flag': 'public-url' },
     webhooks: {
       type: 'object', additionalProperties: false,
-      default: { allowPrivateTargets: false, timeoutSeconds: 10, concurrency: 8, retryBaseSeconds: 30, giveUpSeconds: 86_400, sightedIntervalSeconds: 3600, pollMilliseconds: 1000 },
-      description: 'webhook deliveries: whether endpoints may be loopback or private addresses (off: only public ones, checked at every connection), the timeout of one attempt, how many are sent at once, the first retry\'s delay (doubled each time, with jitter), how long a delivery is retried, the interval between two leak.sighted events of a leak, and how often the queue is looked at',
+      default: { allowPrivateTargets: false, timeoutSeconds: 10, concurrency: 8, retryBaseSeconds: 30, giveUpSeconds: 86_400, sightedIntervalSeconds: 3600, pollMilliseconds: 1000, retentionDays: 30 },
+      description: 'webhook deliveries: whether endpoints may be loopback or private addresses (off: only public ones, checked at every connection), the timeout of one attempt, how many are sent at once, the first retry\'s delay (doubled each time, with jitter), how long a delivery is retried, the interval between two leak.sighted events of a leak, how often the queue is looked at, and how many days events and finished deliveries are kept',
       properties: {
         allowPrivateTargets: { type: 'boolean', default: false },
         timeoutSeconds: { type: 'number', minimum: 0.1, maximum: 60, default: 10 },
@@ -209,6 +211,7 @@ export const controlPlaneSchema: ConfigSchema = {
         giveUpSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 86_400 },
         sightedIntervalSeconds: { type: 'integer', minimum: 1, maximum: 604_800, default: 3600 },
         pollMilliseconds: { type: 'integer', minimum: 50, maximum: 60_000, default: 1000 },
+        retentionDays: { type: 'integer', minimum: 1, maximum: 3650, default: 30 },
       },
       'x-env': 'LEAKGATE_WEBHOOKS',
     },

@@ -204,6 +204,7 @@ export class WebhookService {
     if (now - this.#lastHousekeeping > 60_000) {
       this.#lastHousekeeping = now
       await webhooks.expire(new Date(now).toISOString())
+      await webhooks.prune(new Date(now - config.retentionDays * 86_400_000).toISOString())
     }
     const free = config.concurrency - this.#inFlight.size
     if (free <= 0) return

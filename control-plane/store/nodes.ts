@@ -148,7 +148,7 @@ export class NodeRepo {
       // as committed when it waited for the row: the check and the write are one step.
       const known = await this.#sql.run(`
         UPDATE nodes SET version = @version, revision = @revision, index_entries = @indexEntries,
-          sync_age_seconds = @syncAgeSeconds, last_contact_at = @now
+          sync_age_seconds = @syncAgeSeconds, last_contact_at = @now, stale_since = NULL
         WHERE id = @id AND (@bound = 0 OR key_id = @keyId)`, { ...stats, bound: reporter.bound ? 1 : 0, keyId: reporter.keyId })
       if (known.changes > 0) return
       await this.#sql.takeWriteTurn()

@@ -67,3 +67,30 @@ t.test('a node is announced stale once a silence, and again after it came back a
   const events = await sql.all<{ type: string }>("SELECT type FROM events WHERE type = 'node.stale'")
   t.equal(events.length, 2)
 })
+
+t.test('events fanned out and deliveries no longer pending are deleted once older than the retention; the rest stay', async (t) => {
+  const [store] = await twoReplicas(t)
+  const sql = storeSql(t, store)
+  const hook = await store.webhooks.create({ url: 'https://example.com/x', events: ['leak.created'] }, 'whsec_test')
+  for (let i = 1; i <= 4; i++) await store.leaks.create({ source: 'manual', tokens: [{ sha256: hex(100 + i), preview: `sha256:${i}` }] }, 'k')
+  while (await store.webhooks.fanOut(10, 3600, async () => '{}') > 0);
+  const { items } = await store.webhooks.deliveries(hook.id, 10)
+  t.equal(items.length, 4)
+  const [done, failed, pending, recent] = [...items].sort((x, y) => x.id - y.id)
+  await sql.run("UPDATE webhook_deliveries SET status = 'delivered' WHERE id = ?", [done!.id])
+  await sql.run("UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?", [failed!.id])
+  await sql.run("UPDATE webhook_deliveries SET status = 'delivered' WHERE id = ?", [recent!.id])
+  // Three of the four (and their events) are a month old; the fourth is recent.
+  const old = new Date(Date.now() - 31 * 86_400_000).toISOString()
+  await sql.run('UPDATE webhook_deliveries SET created_at = ? WHERE id <> ?', [old, recent!.id])
+  await sql.run('UPDATE events SET at = ? WHERE id <> ?', [old, recent!.eventId])
+  // One old event not fanned out yet (a replica was down): kept until it is.
+  await sql.run("INSERT INTO events (type, data, at, fanned_out) VALUES ('scan.finished', '{}', ?, 0)", [old])
+
+  const pruned = await store.webhooks.prune(new Date(Date.now() - 30 * 86_400_000).toISOString())
+  t.same(pruned, { events: 3, deliveries: 2 }, 'the old events fanned out; the delivered and the failed deliveries')
+  const left = (await store.webhooks.deliveries(hook.id, 10)).items.map((d) => d.id).sort((x, y) => x - y)
+  t.same(left, [pending!.id, recent!.id], 'a pending delivery stays, however old; a recent one stays')
+  const events = await sql.all<{ type: string; fanned_out: number }>('SELECT type, fanned_out FROM events ORDER BY id')
+  t.same(events.map((e) => [e.type, e.fanned_out]), [['leak.created', 1], ['scan.finished', 0]])
+})

@@ -14,6 +14,9 @@ import { decodeCursor, encodeCursor } from './cursor.js'
 import { leakSnapshot } from './leak-events.js'
 import type { Sql } from './sql.js'
 
+/** Rows a pruning transaction deletes at most. */
+const PRUNE_BATCH = 1000
+
 /** How an endpoint wants its deliveries: Leakgate's JSON, or a Slack incoming-webhook message. */
 export type WebhookFormat = 'json' | 'slack'
 
@@ -293,6 +296,26 @@ export class WebhookRepo {
     return (await this.#sql.transaction(async () => this.#sql.run(`
       UPDATE webhook_deliveries SET status = 'failed', last_error = coalesce(last_error, 'not delivered before giving up')
       WHERE status = 'pending' AND give_up_at < ? AND (leased_until IS NULL OR leased_until < ?)`, [now, now]))).changes
+  }
+
+  /**
+   * Deletes what is older than `before` and done with: events already fanned out, and deliveries no
+   * longer pending (delivered or given up; a redelivery of those is no longer offered). In batches of
+   * their own transactions, so a large backlog never holds the write turn long. Returns how many of each.
+   */
+  async prune(before: string): Promise<{ events: number; deliveries: number }> {
+    const batch = async (statement: string): Promise<number> => {
+      let total = 0
+      for (;;) {
+        const { changes } = await this.#sql.transaction(async () => this.#sql.run(statement, [before, PRUNE_BATCH]))
+        total += changes
+        if (changes < PRUNE_BATCH) return total
+      }
+    }
+    const events = await batch('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE fanned_out = 1 AND at < ? ORDER BY id LIMIT ?)')
+    const deliveries = await batch(`DELETE FROM webhook_deliveries WHERE id IN
+      (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ? ORDER BY id LIMIT ?)`)
+    return { events, deliveries }
   }
 
   /**
