@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { buildNode } from '../../node/app.js'
 import { loadNodeConfig } from '../../node/config.js'
 import { buildControlPlane } from '../app.js'
@@ -205,4 +205,34 @@ export async function seedLeaks(base: string, adminKey: string, seeds: readonly 
     ids.set(s.title, res.body.id)
   }
   return ids
+}
+
+/**
+ * A fresh page in a context of its own (its own session storage), recording what went wrong in it:
+ * page errors, console errors (but those `expected` matches) and, with `origin`, any request elsewhere.
+ */
+export async function openPage(browser: Browser, tt: Teardown, options: { expected?: RegExp; origin?: string } = {}): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })
+  tt.teardown(() => context.close())
+  const page = await context.newPage()
+  const problems: string[] = []
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !(options.expected?.test(msg.text()) ?? false)) problems.push(`console error: ${msg.text()}`)
+  })
+  const origin = options.origin
+  if (origin !== undefined) {
+    page.on('request', (req) => {
+      if (!req.url().startsWith(origin)) problems.push(`request outside the control plane: ${req.url()}`)
+    })
+  }
+  return { page, problems }
+}
+
+/** Signs `page` in to the console at `base` with `key`, and waits for the signed-in shell. */
+export async function signIn(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/`)
+  await page.getByTestId('signin-key').fill(key)
+  await page.getByTestId('signin-submit').click()
+  await page.getByTestId('whoami').waitFor()
 }

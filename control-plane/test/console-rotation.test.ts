@@ -4,8 +4,8 @@
  * confirmation shows as rotated and closed. Its own file, so the main console file keeps to its time.
  */
 import t from 'tap'
-import type { Browser, Page } from 'playwright-core'
-import { cpFetch, launchBrowser, rawToken, sha256, Stack, startDeployment, waitFor } from './console-harness.js'
+import type { Browser } from 'playwright-core'
+import { cpFetch, launchBrowser, openPage, rawToken, sha256, signIn, Stack, startDeployment, waitFor } from './console-harness.js'
 
 const stack = new Stack()
 t.teardown(stack.close)
@@ -13,25 +13,7 @@ t.teardown(stack.close)
 const { keys, cp } = await startDeployment(stack)
 const browser: Browser = await launchBrowser(stack)
 
-/** A fresh page that records page errors and console errors. */
-async function openPage(tt: { teardown: (fn: () => unknown) => void }): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })
-  tt.teardown(() => context.close())
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`)
-  })
-  return { page, problems }
-}
 
-async function signIn(page: Page, key: string): Promise<void> {
-  await page.goto(`${cp.url}/`)
-  await page.getByTestId('signin-key').fill(key)
-  await page.getByTestId('signin-submit').click()
-  await page.getByTestId('whoami').waitFor()
-}
 
 t.test('an analyst requests a rotation in the console; the detail and the list show its state until the issuer confirms', async (tt) => {
   const token = rawToken('ghp_')
@@ -41,8 +23,8 @@ t.test('an analyst requests a rotation in the console; the detail and the list s
   })
   tt.equal(created.status, 201)
   const id = created.body.id
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.analyst)
+  const { page, problems } = await openPage(browser, tt)
+  await signIn(page, cp.url, keys.analyst)
   await page.goto(`${cp.url}/#/leaks/${id}`)
   await page.getByTestId('leak-detail').waitFor()
   tt.equal(await page.getByTestId('rotation-state').getAttribute('data-rotation'), 'none')

@@ -3,8 +3,8 @@
  * receiver on loopback that verifies each delivery's signature.
  */
 import t from 'tap'
-import type { Browser, Page } from 'playwright-core'
-import { cpFetch, launchBrowser, makeKeys, rawToken, sha256, Stack, startControlPlane, waitFor } from './console-harness.js'
+import type { Browser } from 'playwright-core'
+import { cpFetch, launchBrowser, makeKeys, openPage, rawToken, sha256, signIn, Stack, startControlPlane, waitFor } from './console-harness.js'
 import { startReceiver } from './webhook-receiver.js'
 
 const stack = new Stack()
@@ -14,30 +14,12 @@ const keys = makeKeys()
 const cp = await startControlPlane(stack, keys)
 const browser: Browser = await launchBrowser(stack)
 
-/** A fresh page (own session storage) that records page errors and console errors. */
-async function openPage(tt: { teardown: (fn: () => unknown) => void }): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })
-  tt.teardown(() => context.close())
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`)
-  })
-  return { page, problems }
-}
 
-async function signIn(page: Page, key: string): Promise<void> {
-  await page.goto(`${cp.url}/`)
-  await page.getByTestId('signin-key').fill(key)
-  await page.getByTestId('signin-submit').click()
-  await page.getByTestId('whoami').waitFor()
-}
 
 t.test('an admin adds a webhook, sees its secret once, rotates it, and redelivers a delivery', async (tt) => {
   const receiver = await startReceiver(stack)
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.admin)
+  const { page, problems } = await openPage(browser, tt)
+  await signIn(page, cp.url, keys.admin)
   await page.getByRole('link', { name: 'Webhooks' }).click()
   await page.getByTestId('webhook-url').fill(receiver.url)
   await page.getByTestId('webhook-description').fill('console test')
@@ -68,8 +50,8 @@ t.test('an admin adds a webhook, sees its secret once, rotates it, and redeliver
   tt.equal(receiver.accepted()[1]?.id, receiver.accepted()[0]?.id, 'the same event sent again')
 
   // An analyst has no Webhooks page in the menu, and is told why when going there.
-  const analyst = await openPage(tt)
-  await signIn(analyst.page, keys.analyst)
+  const analyst = await openPage(browser, tt)
+  await signIn(analyst.page, cp.url, keys.analyst)
   tt.equal(await analyst.page.getByRole('link', { name: 'Webhooks' }).count(), 0)
   await analyst.page.goto(`${cp.url}/#/webhooks`)
   await analyst.page.getByTestId('webhooks-admin-only').waitFor()

@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import type { Browser, Page } from 'playwright-core'
-import { cpFetch, demoSeeds, launchBrowser, rawToken, seedLeaks, sha256, Stack, startDeployment, waitFor } from './console-harness.js'
+import { cpFetch, demoSeeds, launchBrowser, openPage, rawToken, seedLeaks, sha256, signIn, Stack, startDeployment, waitFor } from './console-harness.js'
 
 const stack = new Stack()
 t.teardown(stack.close)
@@ -24,28 +24,7 @@ async function throughNode(token: string): Promise<number> {
 const seeds = demoSeeds()
 const ids = await seedLeaks(cp.url, keys.admin, seeds)
 
-/** A fresh page (own session storage) that records page errors, CSP reports and off-origin requests. */
-async function openPage(tt: { teardown: (fn: () => unknown) => void }, expected?: RegExp): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })
-  tt.teardown(() => context.close())
-  const page = await context.newPage()
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !(expected?.test(msg.text()) ?? false)) problems.push(`console error: ${msg.text()}`)
-  })
-  page.on('request', (req) => {
-    if (!req.url().startsWith(cp.url)) problems.push(`request outside the control plane: ${req.url()}`)
-  })
-  return { page, problems }
-}
 
-async function signIn(page: Page, key: string): Promise<void> {
-  await page.goto(`${cp.url}/`)
-  await page.getByTestId('signin-key').fill(key)
-  await page.getByTestId('signin-submit').click()
-  await page.getByTestId('whoami').waitFor()
-}
 
 /** The risks of the rows the list shows, once it has finished loading. */
 async function listedRisks(page: Page): Promise<string[]> {
@@ -67,7 +46,7 @@ t.test('the console is self-contained under a strict CSP', async (tt) => {
 
 t.test('sign in, see the overview, sign out', async (tt) => {
   // Chromium logs the refused key's 401 as a console error: that one is expected here.
-  const { page, problems } = await openPage(tt, /status of 401/)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url, expected: /status of 401/ })
   await page.goto(`${cp.url}/`)
   await page.getByTestId('signin-key').fill('lgk_' + 'x'.repeat(40))
   await page.getByTestId('signin-submit').click()
@@ -95,12 +74,12 @@ t.test('sign in, see the overview, sign out', async (tt) => {
 })
 
 t.test('the menus list the values the control plane accepts, loaded once at sign-in', async (tt) => {
-  const { page, problems } = await openPage(tt)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
   const metaCalls: string[] = []
   page.on('request', (req) => {
     if (new URL(req.url()).pathname === '/v1/meta') metaCalls.push(req.url())
   })
-  await signIn(page, keys.admin)
+  await signIn(page, cp.url, keys.admin)
   const meta = (await cpFetch<{ risks: string[]; statuses: string[]; actions: string[] }>(cp.url, keys.analyst, '/v1/meta')).body
   const options = (testid: string): Promise<string[]> =>
     page.getByTestId(testid).locator('option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value).filter((v) => v !== ''))
@@ -121,8 +100,8 @@ t.test('the menus list the values the control plane accepts, loaded once at sign
 })
 
 t.test('clicking "high" in the risk chart lists only high leaks, with the filter in the URL', async (tt) => {
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.admin)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
+  await signIn(page, cp.url, keys.admin)
   const canvas = page.getByTestId('chart-risk')
   await canvas.waitFor()
   // Where Chart.js drew the "high" arc, from the chart itself; then a real mouse click there.
@@ -190,12 +169,12 @@ t.test('clicking "high" in the risk chart lists only high leaks, with the filter
 })
 
 t.test('blocking a leak in the console makes the node refuse its token', async (tt) => {
-  const { page, problems } = await openPage(tt)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
   const seed = seeds[0]!
   const id = ids.get(seed.title)!
   await waitFor('the node passes the monitored token', async () => (await throughNode(seed.token)) === 200)
 
-  await signIn(page, keys.admin)
+  await signIn(page, cp.url, keys.admin)
   await page.getByRole('link', { name: seed.title }).click()
   await page.getByTestId('leak-detail').waitFor()
   tt.equal(await page.getByTestId('token-sha256').first().innerText(), sha256(seed.token), 'the token is shown by its hash')
@@ -235,8 +214,8 @@ t.test('blocking a leak in the console makes the node refuse its token', async (
 })
 
 t.test('an analyst sees the decisions disabled, with the reason', async (tt) => {
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.analyst)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
+  await signIn(page, cp.url, keys.analyst)
   tt.equal(await page.getByTestId('role').textContent(), 'analyst')
   const seed = seeds[3]!
   await page.goto(`${cp.url}/#/leaks/${ids.get(seed.title)}`)
@@ -257,13 +236,13 @@ t.test('an analyst sees the decisions disabled, with the reason', async (tt) => 
 })
 
 t.test('a leak added by raw value leaves the browser only as its hash', async (tt) => {
-  const { page, problems } = await openPage(tt)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
   const raw = rawToken('ghp_RAWVALUE')
   const sent: { url: string; method: string; body: string; headers: string }[] = []
   page.on('request', (req) => {
     sent.push({ url: req.url(), method: req.method(), body: req.postData() ?? '', headers: JSON.stringify(req.headers()) })
   })
-  await signIn(page, keys.admin)
+  await signIn(page, cp.url, keys.admin)
   await page.getByRole('link', { name: 'Add leak' }).first().click()
   await page.getByTestId('add-leak-form').waitFor()
   // A line that is not a SHA-256 hash in hash mode is refused in the form, and nothing is sent.
@@ -316,8 +295,8 @@ t.test('the nodes page shows each node\'s sync state, and a stale node stands ou
     body: { nodeId: 'edge-gone', version: '0.0.9', revision: 1, indexEntries: 3, syncAgeSeconds: 0 },
   })
   tt.equal(beat.status, 204)
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.admin)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
+  await signIn(page, cp.url, keys.admin)
   await page.getByRole('link', { name: 'Nodes' }).click()
   const live = page.locator('[data-testid=node-row][data-node-id=console-test-edge]')
   const gone = page.locator('[data-testid=node-row][data-node-id=edge-gone]')
@@ -337,9 +316,9 @@ t.test('the nodes page shows each node\'s sync state, and a stale node stands ou
 })
 
 t.test('usable on a narrow screen: no sideways scrolling', async (tt) => {
-  const { page, problems } = await openPage(tt)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
   await page.setViewportSize({ width: 390, height: 844 })
-  await signIn(page, keys.admin)
+  await signIn(page, cp.url, keys.admin)
   await page.locator('[data-testid=leak-list][aria-busy=false]').waitFor()
   const overflow = (): Promise<number> => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   tt.equal(await overflow(), 0, 'overview fits')
@@ -362,8 +341,8 @@ t.test('the list pages with the cursor', async (tt) => {
     })
     if (res.status !== 201) throw new Error(`bulk seeding answered ${res.status}`)
   }
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.admin)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
+  await signIn(page, cp.url, keys.admin)
   await page.goto(`${cp.url}/#/?source=bulk-import&sort=title&order=asc`)
   await waitFor('the first page', async () => (await page.getByTestId('list-status').innerText()).includes(`Showing 1–25 of ${bulk}`))
   tt.equal(await page.getByTestId('leak-row').count(), 25)
@@ -378,8 +357,8 @@ t.test('the list pages with the cursor', async (tt) => {
 })
 
 t.test('a filter the control plane refuses shows its error, and removing it recovers', async (tt) => {
-  const { page, problems } = await openPage(tt, /status of 400/)
-  await signIn(page, keys.admin)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url, expected: /status of 400/ })
+  await signIn(page, cp.url, keys.admin)
   await page.goto(`${cp.url}/#/?risk=extreme`)
   const error = page.getByTestId('list-error')
   await error.waitFor()
@@ -391,8 +370,8 @@ t.test('a filter the control plane refuses shows its error, and removing it reco
 })
 
 t.test('every form control has a label and every button a name, on every page', async (tt) => {
-  const { page, problems } = await openPage(tt)
-  await signIn(page, keys.admin)
+  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
+  await signIn(page, cp.url, keys.admin)
   const pages: [string, string][] = [
     ['#/', 'leak-list'],
     [`#/leaks/${ids.get(seeds[2]!.title)}`, 'leak-detail'],
