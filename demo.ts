@@ -109,6 +109,8 @@ export async function main(argv: string[]): Promise<number> {
   await waitForIndex(`${adminUrl}/readyz`)
   // A few of the seeded tokens are used once through the node, so the console shows where tokens were seen.
   await sendSightings(nodeUrl, seeded)
+  // The node reports sightings in batches (sightingFlushMs): the console shows them once they arrive.
+  await waitForHits(cpUrl, adminKey, seeded.length)
 
   const freshAdmin = env.LEAKGATE_ADMIN_KEY === undefined
   const banner = (): void => console.log(
@@ -236,6 +238,17 @@ async function sendSightings(nodeUrl: string, seeded: readonly Seeded[]): Promis
       const res = await fetch(`${nodeUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined)
       await res?.body?.cancel()
     }
+  }
+}
+
+/** Waits (a few seconds at most) until `leaks` leaks show hits in the control plane. */
+async function waitForHits(cpUrl: string, adminKey: string, leaks: number): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (leaks > 0 && Date.now() < deadline) {
+    const res = await fetch(`${cpUrl}/v1/leaks?limit=200`, { headers: { authorization: `Bearer ${adminKey}` } }).catch(() => undefined)
+    const seen = res?.ok === true ? ((await res.json()) as { items: Array<{ hits: number }> }).items.filter((l) => l.hits > 0).length : 0
+    if (seen >= leaks) return
+    await new Promise((ok) => setTimeout(ok, 200))
   }
 }
 
