@@ -119,7 +119,7 @@ export function createLeakList(initial, navigate) {
       select('f-action', 'Action', actions().map((a) => [a, a]), f.action, 'filter-action'),
       text('f-source', 'Source', f.source, 'filter-source', { list: 'source-options' }),
       text('f-kind', 'Kind', f.kind, 'filter-kind', { placeholder: 'e.g. github_pat' }),
-      text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'title, location, preview' }),
+      text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'title or place', title: 'Searches titles, locations and token previews' }),
       sourceList,
       h('div', { class: 'field field-actions' }, h('button', { type: 'submit', class: 'btn' }, 'Apply')),
     )
