@@ -67,7 +67,10 @@ t.test('two workers: both refuse a leaked credential, follow decisions, report e
   // A killed worker is logged and started again; its counts stay in the sums.
   const victim = ready.workers?.each[0]?.pid as number
   process.kill(victim, 'SIGKILL')
-  const line = await p.waitForLog('a worker exited; starting another')
+  // A minute, and the node's last words if it does not come: a run of the whole suite once missed it in 30 s.
+  const line = await p.waitForLog('a worker exited; starting another', () => true, 60_000).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; the node's last output:\n${p.stdout.slice(-3000)}\n${p.stderr.slice(-2000)}`)
+  })
   t.equal(line.worker, victim)
   t.equal(line.signal, 'SIGKILL')
   await waitFor('two workers ready again', async () => {
