@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { makePreview, sha256Hex as hashToken } from '../../protocol/token-hash.js'
 import { principalOf } from '../auth.js'
+import { actorOf } from '../store/keys.js'
 import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
 import { BadRequestError, NotFoundError } from '../../lib/errors.js'
@@ -164,7 +165,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     const leak = await store.leaks.create({
       title: body.title, source: body.source ?? 'manual', kind: body.kind, location: body.location, tokens: hashed,
       risk: body.risk, action: body.action, comment: body.comment,
-    }, principalOf(request).keyId)
+    }, actorOf(principalOf(request)))
     return reply.code(201).header('location', `/v1/leaks/${leak.id}`).send(leak)
   })
 
@@ -234,7 +235,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       throw new BadRequestError('a decision needs at least one of "action", "status" or "risk"')
     }
     const input: DecisionInput = { action: body.action, status: body.status, risk: body.risk, comment: body.comment }
-    return store.leaks.decide(request.params.id, input, principalOf(request).keyId)
+    return store.leaks.decide(request.params.id, input, actorOf(principalOf(request)))
   })
 }
 

@@ -8,6 +8,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import { principalOf } from '../auth.js'
+import { actorOf } from '../store/keys.js'
 import type { RouteContext } from '../context.js'
 import { isAbsolute } from 'node:path'
 import { BadRequestError, NotFoundError, ScanRefusedError } from '../../lib/errors.js'
@@ -157,7 +158,7 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     const source = checkSource(request.body.source)
     if (request.body.findings === undefined) checkReach(source, options.config.scan)
     else if (source.type === 'git' && urlHasCredential(source.url)) throw new BadRequestError('a git URL must not carry credentials; push findings with the URL without them')
-    const actor = principalOf(request).keyId
+    const actor = actorOf(principalOf(request))
     const findings = request.body.findings
     const record = findings === undefined ? await scans.start(source, actor) : await scans.ingest(source, findings, actor)
     return reply.code(202).send(record)

@@ -14,6 +14,16 @@ export type Role = (typeof ROLES)[number]
 export interface Principal {
   keyId: string
   role: Role
+  /** The person acting: a key's owner, or the person signed in to the console; absent for keys without one. */
+  person?: string
+}
+
+/**
+ * How the audit trail names a caller: the person and, for a key, which one (`alice@example.com via
+ * key_c29bf0b9`), or the key id alone for a key nobody owns.
+ */
+export function actorOf(principal: Principal): string {
+  return principal.person === undefined ? principal.keyId : `${principal.person} via ${principal.keyId}`
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
