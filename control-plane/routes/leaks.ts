@@ -197,7 +197,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 409, 413, 415) },
     },
     preValidation: emptyBodyAsObject,
-  }, async (request) => store.leaks.requestRotation(request.params.id, principalOf(request).keyId, request.body.comment))
+  }, async (request) => store.leaks.requestRotation(request.params.id, actorOf(principalOf(request)), request.body.comment))
 
   app.post<{ Params: { id: number }; Body: RotationBody }>('/v1/leaks/:id/rotated', {
     config: { roles: ['issuer'] },
@@ -211,7 +211,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     },
     preValidation: emptyBodyAsObject,
   }, async (request) => {
-    const leak = await store.leaks.confirmRotation(request.params.id, principalOf(request).keyId, request.body.comment)
+    const leak = await store.leaks.confirmRotation(request.params.id, actorOf(principalOf(request)), request.body.comment)
     return principalOf(request).role === 'issuer' ? { ...leak, sightings: [] } : leak
   })
 
