@@ -31,6 +31,8 @@ import sightingRoutes from './routes/sightings.js'
 import statsRoutes from './routes/stats.js'
 import syncRoutes from './routes/sync.js'
 import webhookRoutes from './routes/webhooks.js'
+import eventRoutes, { type EventStreamOptions } from './routes/events.js'
+import { API_CSP } from './http-headers.js'
 import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService, type ScanServiceOptions, type ScheduleTiming } from './scans.js'
 import { Store } from './store/store.js'
 import { SyncService } from './sync.js'
@@ -38,7 +40,6 @@ import { formatSchemaErrors, validatorCompiler } from './validation.js'
 import { WebhookService } from './webhooks.js'
 
 /** The CSP of API answers (JSON, problems, metrics): nothing to run, nothing to frame. */
-const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 /** The CSP of `/docs` (Swagger UI): its scripts and the OpenAPI document from this origin; never framed. */
 const DOCS_CSP = [
@@ -71,6 +72,8 @@ export interface ControlPlaneDeps {
   scans?: Partial<Pick<ScanServiceOptions, 'cacheDir' | 'github' | 'gitlab'>> & { schedule?: ScheduleTiming }
   /** The scheduled risk recompute's clock (tests move time with it) and batch size. */
   risk?: { clock?: () => Date; batchSize?: number }
+  /** The console's live event stream: poll interval, keep-alive and how long a stream lasts (tests shorten them). */
+  eventStream?: Partial<EventStreamOptions>
 }
 
 declare module 'fastify' {
@@ -245,6 +248,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })
+  await app.register(eventRoutes, { ...ctx, ...(deps.eventStream === undefined ? {} : { eventStream: deps.eventStream }) })
   for (const skipped of scans.schedule(config.scanSources, deps.scans?.schedule)) {
     app.log.warn({ sourceType: skipped.type }, 'scanSources: this source cannot be scanned on a schedule (supported: dir with path, git with a url that carries no credential, github with org, user or gists, gitlab with group, user or project); skipped')
   }

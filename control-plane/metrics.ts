@@ -40,6 +40,8 @@ export interface ControlPlaneMetrics {
   riskLevelChanges: Counter
   /** Webhook delivery attempts this process made, by outcome (delivered, retrying, failed). */
   webhookDeliveries: Counter<'outcome'>
+  /** Reads how many live event streams are open (set by the stream route). */
+  liveStreams: { collect: () => number }
 }
 
 /** Makes the registry and its metrics. */
@@ -158,7 +160,16 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
       this.set(await store.webhooks.pendingCount())
     },
   })
-  return { registry, httpRequests, httpDuration, scans, riskRecomputes, riskLevelChanges, webhookDeliveries }
+  const liveStreams = { collect: () => 0 }
+  new Gauge({
+    name: 'leakgate_cp_live_streams',
+    help: 'Live event streams open to consoles (GET /v1/events/stream) on this process',
+    registers: [registry],
+    collect() {
+      this.set(liveStreams.collect())
+    },
+  })
+  return { registry, httpRequests, httpDuration, scans, riskRecomputes, riskLevelChanges, webhookDeliveries, liveStreams }
 }
 
 /**

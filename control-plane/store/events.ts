@@ -55,3 +55,22 @@ export async function eventsAfter(sql: Sql, afterId: number, limit: number): Pro
     'SELECT id, type, leak_id, data, at FROM events WHERE id > ? ORDER BY id LIMIT ?', [afterId, limit])
   return rows.map((r) => ({ id: r.id, type: r.type, leakId: r.leak_id, data: JSON.parse(r.data) as Record<string, unknown>, at: r.at }))
 }
+
+/** Reads the events, for whatever follows them live (the console's event stream). */
+export class EventLog {
+  readonly #sql: Sql
+
+  constructor(sql: Sql) {
+    this.#sql = sql
+  }
+
+  /** The newest event's id (0 when there is none): a new follower starts after it. */
+  async latestId(): Promise<number> {
+    return (await this.#sql.get<{ id: number | null }>('SELECT max(id) AS id FROM events'))?.id ?? 0
+  }
+
+  /** The events after `afterId`, oldest first, at most `limit`. */
+  async after(afterId: number, limit: number): Promise<StoredEvent[]> {
+    return eventsAfter(this.#sql, afterId, limit)
+  }
+}

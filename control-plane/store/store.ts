@@ -26,6 +26,7 @@ import { RiskRecompute } from './risk-recompute.js'
 import { PostgresSql } from './postgres.js'
 import { ScanRepo } from './scans.js'
 import { SightingRepo } from './sightings.js'
+import { EventLog } from './events.js'
 import type { Sql } from './sql.js'
 import { openSqlite, SqliteSql } from './sqlite.js'
 import { StatsRepo } from './stats.js'
@@ -69,6 +70,8 @@ export class Store {
   /** The scheduled recompute of risk (`control-plane/risk-schedule.ts` drives it). */
   readonly risk: RiskRecompute
   readonly webhooks: WebhookRepo
+  /** The events recorded with each change (the outbox), read by live followers. */
+  readonly events: EventLog
   /** How received SHA-256s become stored hashes (keyed or not). */
   readonly hashes: StoredHashes
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
@@ -103,6 +106,7 @@ export class Store {
     this.leakedHashes = new LeakedHashes(sql)
     this.risk = new RiskRecompute(sql, records, async (fn) => this.write(fn))
     this.webhooks = new WebhookRepo(sql)
+    this.events = new EventLog(sql)
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */
