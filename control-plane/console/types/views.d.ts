@@ -10,9 +10,25 @@ export interface PageContext {
   navigate(hash: string): void
 }
 
-/** A mounted page: `update` takes a new URL of the same page in place; `destroy` stops its work. */
+/** A change the control plane streams live (GET /v1/events/stream). */
+export interface LiveEvent {
+  id: number
+  /** leak.created, leak.decided, leak.sighted, leak.risk_changed, leak.rotation_requested, leak.rotated, scan.finished, node.stale */
+  type: string
+  leakId: number | null
+  at: string
+}
+
+/** Events as they came, or 'reset': more happened than was replayed, reload everything. */
+export type LiveChange = LiveEvent[] | 'reset'
+
+/**
+ * A mounted page: `update` takes a new URL of the same page in place; `live` is told of changes made
+ * anywhere (by other people, nodes, scans) so the page can reload what they touch; `destroy` stops its work.
+ */
 export interface View {
   update?(ctx: PageContext): void
+  live?(change: LiveChange): void
   destroy?(): void
 }
 

@@ -18,6 +18,7 @@ import { mountAudit } from './audit.js'
 import { mountCheck } from './check.js'
 import { mountWebhooks } from './webhooks.js'
 import { rememberOverview } from './filters.js'
+import { followChanges } from './live.js'
 /** @import { Meta, Session } from '../../types/api.js' */
 /** @import { Mount, PageContext, View } from '../../types/views.js' */
 
@@ -27,6 +28,38 @@ let session = null
 /** @type {{ name: string, view: View | null } | null} */
 let current = null
 let signinMessage = ''
+/** @type {(() => void) | null} stops following live changes */
+let stopFollowing = null
+let liveConnected = false
+
+/** Follows the control plane's live changes while signed in, and hands them to the page on screen. */
+function startFollowing() {
+  if (stopFollowing) return
+  stopFollowing = followChanges(
+    (change) => current?.view?.live?.(change),
+    (connected) => {
+      liveConnected = connected
+      showLive()
+    },
+  )
+}
+
+function stopFollowingChanges() {
+  stopFollowing?.()
+  stopFollowing = null
+  liveConnected = false
+}
+
+/** The header's mark of whether pages update by themselves. */
+function showLive() {
+  const mark = document.querySelector('[data-testid="live-status"]')
+  if (!mark) return
+  mark.textContent = liveConnected ? 'Live' : 'Not live'
+  mark.className = liveConnected ? 'live live-on' : 'live live-off'
+  mark.setAttribute('title', liveConnected
+    ? 'Pages update by themselves as leaks, decisions and sightings change'
+    : 'Live updates are reconnecting; pages show what they loaded')
+}
 
 /** @returns {HTMLElement} */
 function getRoot() {
@@ -76,6 +109,7 @@ function route(path) {
 }
 
 function signOut(message = '') {
+  stopFollowingChanges()
   clearKey()
   clearMeta()
   session = null
@@ -87,6 +121,7 @@ function signOut(message = '') {
 
 onUnauthorized(() => signOut('The control plane no longer accepts this key. Sign in again.'))
 onSignedOutElsewhere(() => {
+  stopFollowingChanges()
   clearMeta()
   session = null
   signinMessage = 'Signed out in another tab.'
@@ -197,6 +232,7 @@ function shell(session, routeName) {
     h(
       'div',
       { class: 'who' },
+      h('span', { 'data-testid': 'live-status', class: 'live live-off', role: 'status' }, 'Not live'),
       h(
         'span',
         { 'data-testid': 'whoami', class: 'who-id', title: `Signed in with key ${session.keyId}` },
@@ -208,6 +244,7 @@ function shell(session, routeName) {
     ),
   )
   replace(root, header, main)
+  showLive()
   return main
 }
 
@@ -229,6 +266,7 @@ async function render() {
       return
     }
   }
+  startFollowing()
   const { path, params } = parseHash()
   const r = route(path)
   if (!r) {

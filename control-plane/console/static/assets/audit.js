@@ -95,6 +95,10 @@ export function mountAudit(main) {
 
   load()
   return {
+    live(change) {
+      // Newest first: only the first page gains rows.
+      if (page === 0 && (change === 'reset' || change.some((e) => e.type === 'leak.created' || e.type === 'leak.decided' || e.type === 'leak.rotated'))) load()
+    },
     destroy() {
       destroyed = true
     },

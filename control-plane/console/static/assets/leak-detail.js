@@ -377,8 +377,29 @@ export function mountDetail(main, ctx) {
     }
   }
 
+  /** Reloads the leak in place after a change made elsewhere, keeping comments being typed. */
+  async function refresh() {
+    try {
+      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}`))
+      if (destroyed || !current) return
+      const typed = (/** @type {string} */ name) => {
+        const el = main.querySelector(`[data-testid="${name}"]`)
+        return el instanceof HTMLTextAreaElement ? el.value : ''
+      }
+      const focused = document.activeElement?.getAttribute('data-testid')
+      render(leak, undefined, typed('decision-comment'), undefined, typed('rotation-comment'))
+      const again = focused ? main.querySelector(`[data-testid="${focused}"]`) : null
+      if (again instanceof HTMLElement) again.focus()
+    } catch {
+      // The next change (or a manual reload) tries again; what is shown stays.
+    }
+  }
+
   load()
   return {
+    live(change) {
+      if (change === 'reset' || change.some((e) => e.leakId === id)) refresh()
+    },
     destroy() {
       destroyed = true
     },

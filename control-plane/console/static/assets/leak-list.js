@@ -253,12 +253,13 @@ export function createLeakList(initial, navigate) {
     )
   }
 
-  async function load() {
+  /** @param {{ quiet?: boolean }} [how] quiet: a live refresh, with no loading state shown */
+  async function load({ quiet = false } = {}) {
     controller?.abort()
     controller = new AbortController()
     const { signal } = controller
     element.setAttribute('aria-busy', 'true')
-    replace(status, h('span', { 'data-testid': 'list-loading', class: 'loading' }, 'Loading leaks…'))
+    if (!quiet) replace(status, h('span', { 'data-testid': 'list-loading', class: 'loading' }, 'Loading leaks…'))
     if (!body.firstChild) body.append(h('div', { class: 'skeleton', 'aria-hidden': 'true' }))
     try {
       const query = { ...state.filters, sort: state.sort, order: state.order, limit: PAGE_SIZE, cursor: pages[page] }
@@ -308,6 +309,10 @@ export function createLeakList(initial, navigate) {
   return {
     element,
     load,
+    /** Reloads the page shown, in place (a live change): no loading state, the same page and filters. */
+    refresh() {
+      load({ quiet: true })
+    },
     /** @param {ListState} next */
     setState(next) {
       state = next

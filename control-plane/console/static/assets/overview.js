@@ -87,7 +87,22 @@ export function mountOverview(main, ctx) {
   loadStats()
   list.load()
 
+  // Live changes arrive in bursts (a scan, a bulk decision): reload once they settle a moment.
+  /** @type {number | undefined} */
+  let settle
+  function reloadSoon() {
+    window.clearTimeout(settle)
+    settle = window.setTimeout(() => {
+      if (destroyed) return
+      loadStats()
+      list.refresh()
+    }, 300)
+  }
+
   return {
+    live(change) {
+      if (change === 'reset' || change.some((e) => e.type.startsWith('leak.') || e.type === 'scan.finished')) reloadSoon()
+    },
     update(next) {
       state = readState(next.params)
       charts?.setActive(state.filters)
@@ -95,6 +110,7 @@ export function mountOverview(main, ctx) {
     },
     destroy() {
       destroyed = true
+      window.clearTimeout(settle)
       charts?.destroy()
       list.destroy()
     },
