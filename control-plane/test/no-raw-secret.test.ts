@@ -32,6 +32,11 @@ t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the log
   t.notOk(snapshot.bytes.includes(planted), 'not in the snapshot')
   t.notOk(changes.bytes.includes(planted), 'not in the changes')
 
+  // The console's live stream, replayed from its first event: ids and types, nothing of the token.
+  const live = await readStream(`${plane.url}/v1/events/stream`, admin, '0', 1500)
+  t.match(live, /"type":"leak.decided"/, 'the live stream replays the changes')
+  t.notOk(live.includes(planted), 'not in the live event stream')
+
   // `leakgate check` of the planted token, and of one never seen: found and clean, and neither the
   // command's output nor the control plane's log holds either.
   const unseen = `ghp_UNSEEN${Date.now()}secretVALUE9876543210`
@@ -59,3 +64,21 @@ t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the log
   t.notOk(logs.includes(unseen), 'nor the checked token')
   t.notOk(logs.includes(admin), 'nor the admin key')
 })
+
+/** What an event stream sends within `ms` (from after `lastEventId`). */
+async function readStream(url: string, key: string, lastEventId: string, ms: number): Promise<string> {
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(), ms)
+  let text = ''
+  try {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${key}`, 'last-event-id': lastEventId }, signal: abort.signal })
+    if (res.body === null) return ''
+    const decoder = new TextDecoder()
+    for await (const chunk of res.body) text += decoder.decode(chunk as Uint8Array, { stream: true })
+  } catch {
+    // aborted when the time is up
+  } finally {
+    clearTimeout(timer)
+  }
+  return text
+}
