@@ -25,7 +25,8 @@
  *   folder cannot take it (not writable, disk full) is it loaded beside the old index, as a first one is.
  * - Persists: a new snapshot at once, the changes since it after `persistDebounceMs`. A snapshot that
  *   could not be written is written again before the next changes, and at `stop`.
- * - Heartbeats (`POST /v1/nodes/heartbeat`) every `heartbeatMs`.
+ * - Heartbeats (`POST /v1/nodes/heartbeat`) every `heartbeatMs`, and one soon after changes apply (at
+ *   most one a second), so the fleet view confirms a decision's revision within a moment.
  */
 import { Agent, request as httpRequest, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
@@ -68,6 +69,8 @@ const MAX_BACKOFF_MS = 30_000
 const MAX_CHANGES_BYTES = 256 * 1024 * 1024
 // Past this many journaled changes, a fresh snapshot is cheaper to keep than the journal.
 const MAX_JOURNAL = 200_000
+/** At most one early heartbeat (confirming a new revision) this often. */
+const CONFIRM_INTERVAL_MS = 1000
 
 class Gone extends Error {}
 
@@ -90,6 +93,9 @@ export class SyncClient {
   /** An index loaded from a snapshot not yet written to the cache (or whose write failed): no journal can be written without it. */
   #unsavedSnapshot: LeakIndex | undefined
   #heartbeat: NodeJS.Timeout | undefined
+  /** The early heartbeat that confirms a new revision, while one is due. */
+  #confirmTimer: NodeJS.Timeout | undefined
+  #lastConfirmAt = 0
   #persistTimer: NodeJS.Timeout | undefined
   #persisting: Promise<void> = Promise.resolve()
   /** Changes applied since the snapshot in the cache: what the cache's journal must hold. */
@@ -139,6 +145,7 @@ export class SyncClient {
     this.#stopped = true
     this.#abort.abort()
     clearInterval(this.#heartbeat)
+    clearTimeout(this.#confirmTimer)
     await this.#loop
     if (this.#persistTimer !== undefined) {
       clearTimeout(this.#persistTimer)
@@ -304,6 +311,7 @@ export class SyncClient {
     holder.lastSyncAt = Date.now()
     this.#needSnapshot = false
     logger.info({ revision: index.revision, indexEntries: index.size, indexBytes: index.byteLength }, 'loaded a snapshot from the control plane')
+    this.#confirmSoon()
     clearTimeout(this.#persistTimer)
     this.#persistTimer = undefined
     this.#journal = []
@@ -375,6 +383,7 @@ export class SyncClient {
     holder.swap(index)
     this.#needSnapshot = false
     logger.info({ revision: index.revision, indexEntries: index.size, indexBytes: index.byteLength }, 'loaded a snapshot from the control plane')
+    this.#confirmSoon()
     if (!(await adopted)) {
       // The file could not be put in place: the index is written from its arrays, as a first snapshot is.
       this.#unsavedSnapshot = index
@@ -436,6 +445,7 @@ export class SyncClient {
     this.#refusedOlder = false
     const fresh = changes.filter((c) => c.rev > since)
     if (fresh.length > 0) {
+      this.#confirmSoon()
       this.#journal.push(...fresh)
       if (this.#journal.length > MAX_JOURNAL) this.#needSnapshot = true
       else this.#schedulePersist()
@@ -484,6 +494,22 @@ export class SyncClient {
     await res.body.dump()
     const hint = res.statusCode === 401 || res.statusCode === 403 ? ' (check LEAKGATE_NODE_KEY: it needs a key with the node role)' : ''
     return new SyncError(`${what}: control plane answered ${res.statusCode}${hint}`)
+  }
+
+  /**
+   * Tells the control plane the new revision now rather than at the next heartbeat, so an operator's
+   * decision is confirmed as enforced within a moment (the console waits for it): at most one early
+   * heartbeat a second, so a burst of changes sends one or two.
+   */
+  #confirmSoon(): void {
+    if (this.#confirmTimer !== undefined) return
+    const wait = Math.max(0, this.#lastConfirmAt + CONFIRM_INTERVAL_MS - Date.now())
+    this.#confirmTimer = setTimeout(() => {
+      this.#confirmTimer = undefined
+      this.#lastConfirmAt = Date.now()
+      void this.#sendHeartbeat()
+    }, wait)
+    this.#confirmTimer.unref()
   }
 
   async #sendHeartbeat(): Promise<void> {

@@ -198,3 +198,25 @@ t.test('a cache in an older snapshot format is refused and replaced by a fresh s
   await waitFor('a start from the rewritten cache', () => /started from the cached index/.test(again.logs.text), 10_000)
   t.equal(await status(again, tokens[0] as string), 403, 'the rewritten cache loads')
 })
+
+t.test('a node confirms a new revision at once, not at its next heartbeat, so a decision is seen enforced', async (t) => {
+  const { upstream, plane, cpUrl, cacheDir } = await setup(t)
+  await addLeak(plane, tokens[0] as string)
+  // Heartbeats every ten minutes: only the early one after a change can report the new revision.
+  const node = await startNode(t, { upstream: upstream.url, env: { ...nodeEnv(cpUrl, plane.keys.node, cacheDir), LEAKGATE_HEARTBEAT_MS: '600000' } })
+  await waitFor('the first leak to be blocked', async () => (await status(node, tokens[0] as string)) === 403, 10_000)
+  const nodeRevision = async (): Promise<number> => {
+    const fleet = (await plane.call('GET', '/v1/nodes', plane.keys.analyst)).json() as { items: { id: string; revision: number }[] }
+    return fleet.items.find((n) => n.id === 'edge-sync-test')?.revision ?? -1
+  }
+  await waitFor('the node to report its first revision', async () => (await nodeRevision()) >= (node.node.holder.current?.revision ?? 1), 10_000)
+
+  const id = await addLeak(plane, tokens[1] as string)
+  await plane.call('PATCH', `/v1/leaks/${id}`, plane.keys.admin, { action: 'monitor' })
+  const decided = await plane.store.index.revision()
+  const reported = await waitFor('the fleet view to show the node at the decision\'s revision', async () => {
+    const r = await nodeRevision()
+    return r >= decided ? r : 0
+  }, 10_000)
+  t.ok(reported >= decided, `reported revision ${reported} ≥ ${decided}, well before the next heartbeat`)
+})
