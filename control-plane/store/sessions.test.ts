@@ -2,10 +2,10 @@
 // redeemed once for a token; the token is stored hashed only; it stops working when it expires, is
 // revoked, or is altered; and a sign-in's state is taken once.
 import t from 'tap'
-import { openTestStore, storeSql, tempDir } from '../test/harness.js'
+import { openTestStore, storeSql, tempDir, type Teardown } from '../test/harness.js'
 import { SessionRepo } from './sessions.js'
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: Teardown) {
   const dir = tempDir(t)
   const store = await openTestStore(t, dir)
   t.teardown(() => store.close())
