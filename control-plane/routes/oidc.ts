@@ -2,8 +2,8 @@
  * Console sign-in through OpenID Connect (control-plane/oidc.ts), and signing out of a session.
  *
  *   GET  /auth/oidc           public: is it on, and the provider's name for the sign-in button
- *   GET  /auth/oidc/start     public: remembers a new sign-in (state, nonce, PKCE verifier) in the
- *                             store, puts its state in an HttpOnly cookie, redirects to the provider
+ *   GET  /auth/oidc/start     public: puts a new sign-in (state, nonce, PKCE verifier) in an
+ *                             HttpOnly cookie, and its hashes in the store, redirects to the provider
  *   GET  /auth/oidc/callback  public: the provider's answer; the state must be the cookie's and one
  *                             begun here; the code is exchanged and the ID token checked; a person
  *                             with a role gets a session, handed over as a one-time code in an HttpOnly
@@ -17,13 +17,19 @@
  * began it. Pages shown by the callback (a refusal, a failure) carry the console's CSP and stylesheet.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { UnauthorizedError } from '../../lib/errors.js'
+import { RateLimitedError, UnauthorizedError } from '../../lib/errors.js'
 import { bearerKey, principalOf } from '../auth.js'
 import { CONSOLE_CSP } from '../console/plugin.js'
 import type { RouteContext } from '../context.js'
 import { OidcClient, signInOutcome } from '../oidc.js'
 import { SESSION_PREFIX } from '../store/sessions.js'
 import { problems } from './schemas.js'
+
+/**
+ * Sign-in steps one client address may take in a minute: each start keeps a row in the store for ten
+ * minutes, so an unbounded caller could fill it. Generous, since a whole office may share an address.
+ */
+const SIGN_IN_STEPS_PER_MINUTE = 60
 
 const LOGIN_COOKIE = 'leakgate_oidc_login'
 const HANDOFF_COOKIE = 'leakgate_oidc_handoff'
@@ -97,12 +103,22 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
 
   if (!enabled) return
   const client = new OidcClient(oidc, ctx.config.publicUrl)
+  const limiter = app.createRateLimit({ max: SIGN_IN_STEPS_PER_MINUTE, timeWindow: 60_000, keyGenerator: (request) => `oidc:${request.ip}` })
+  /** Seconds to wait when `request`'s address is past the limit, else 0. */
+  const overLimit = async (request: FastifyRequest): Promise<number> => {
+    const state = await limiter(request)
+    return !state.isAllowed && state.isExceeded ? Math.max(state.ttlInSeconds, 1) : 0
+  }
+  const limitedPage = (reply: FastifyReply, wait: number): FastifyReply =>
+    sendPage(reply.header('retry-after', String(wait)), 429, 'Too many sign-ins', `Too many sign-ins from this address. Try again in ${wait} s.`)
   // Cookies go over https only when the console is served over https (a local trial on http works too).
   const secure = ctx.config.publicUrl.startsWith('https:') ? '; Secure' : ''
 
   app.get('/auth/oidc/start', {
     schema: { summary: `Starts sign-in: redirects to the OpenID Connect provider`, tags: ['auth'], security: [], response: { 302: { type: 'null' } } },
   }, async (request, reply) => {
+    const wait = await overLimit(request)
+    if (wait > 0) return limitedPage(reply, wait)
     let start
     try {
       start = await client.begin()
@@ -110,27 +126,32 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       request.log.error({ err: { message: (err as Error).message }, issuer: oidc.issuer }, 'OpenID Connect: the provider\'s metadata could not be read')
       return sendPage(reply, 502, 'Sign-in is unavailable', `Leakgate could not reach ${oidc.name} to start signing you in. Try again later, or sign in with an API key.`)
     }
-    await ctx.store.sessions.beginLogin(start.state, { nonce: start.nonce, codeVerifier: start.codeVerifier })
+    // The browser keeps the sign-in's secrets (openid-client's random values are base64url: no dots);
+    // the store keeps the hashes, to take the sign-in once, on any replica.
+    const login = `${start.state}.${start.nonce}.${start.codeVerifier}`
+    await ctx.store.sessions.beginLogin(start.state, login)
     // Lax, not Strict: the provider's redirect back is a navigation from another site, which must carry it.
-    reply.header('set-cookie', `${LOGIN_COOKIE}=${start.state}; Path=/auth/oidc/callback; Max-Age=600; HttpOnly; SameSite=Lax${secure}`)
+    reply.header('set-cookie', `${LOGIN_COOKIE}=${login}; Path=/auth/oidc/callback; Max-Age=600; HttpOnly; SameSite=Lax${secure}`)
     return reply.redirect(start.url.href, 302)
   })
 
   app.get('/auth/oidc/callback', {
     schema: { summary: 'Where the provider sends people back; starts a console session', tags: ['auth'], security: [], response: { 303: { type: 'null' } } },
   }, async (request, reply) => {
+    const wait = await overLimit(request)
+    if (wait > 0) return limitedPage(reply, wait)
     const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1))
     const clearLogin = `${LOGIN_COOKIE}=; Path=/auth/oidc/callback; Max-Age=0; HttpOnly; SameSite=Lax${secure}`
     reply.header('set-cookie', clearLogin)
     const state = query.get('state')
-    const fromCookie = cookieOf(request, LOGIN_COOKIE)
+    const login = cookieOf(request, LOGIN_COOKIE) ?? ''
+    const [fromCookie, nonce, codeVerifier] = login.split('.')
     // A callback this browser did not start (another's link, a replayed one) is never exchanged.
-    if (state === null || fromCookie === undefined || state !== fromCookie) {
+    if (state === null || state !== fromCookie || nonce === undefined || codeVerifier === undefined) {
       request.log.warn('OpenID Connect: a callback whose state is not the one this browser started with; refused')
       return sendPage(reply, 400, 'Sign-in not completed', 'This sign-in was not started in this browser, or it has expired. Start again from the sign-in page.')
     }
-    const pending = await ctx.store.sessions.takeLogin(state)
-    if (pending === undefined) {
+    if (!await ctx.store.sessions.takeLogin(state, login)) {
       return sendPage(reply, 400, 'Sign-in not completed', 'This sign-in has expired or was already used. Start again from the sign-in page.')
     }
     const providerError = query.get('error')
@@ -140,7 +161,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     }
     let claims
     try {
-      claims = await client.finish(query, { state, ...pending })
+      claims = await client.finish(query, { state, nonce, codeVerifier })
     } catch (err) {
       // openid-client's messages name the failed check (nonce, audience, signature...), never a token.
       request.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'OpenID Connect: the code exchange or the ID token check failed')
@@ -172,6 +193,11 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       },
     },
   }, async (request, reply) => {
+    const wait = await overLimit(request)
+    if (wait > 0) {
+      reply.header('retry-after', String(wait))
+      throw new RateLimitedError(`too many sign-ins from this address; try again in ${wait} s`)
+    }
     const code = cookieOf(request, HANDOFF_COOKIE)
     reply.header('set-cookie', `${HANDOFF_COOKIE}=; Path=/auth/oidc/session; Max-Age=0; HttpOnly; SameSite=Strict${secure}`)
     const issued = code === undefined ? undefined : await ctx.store.sessions.redeem(code)

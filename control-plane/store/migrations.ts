@@ -450,8 +450,9 @@ export const MIGRATIONS: readonly Migration[] = [
       // compared in constant time, as API keys are). A session is made at the provider's callback with
       // a one-time code for the console page (handoff_hash); the token exists only once the page
       // redeems it, so it never passes through a URL. Sessions are for the console's two roles only.
-      // oidc_logins: a sign-in between the redirect to the provider and its callback (its state, nonce
-      // and PKCE verifier), kept here so any replica can take the callback, and taken once.
+      // oidc_logins: a sign-in between the redirect to the provider and its callback, by the hashes of
+      // its state and of the browser's cookie (state, nonce and PKCE verifier, which only the cookie
+      // holds), so any replica can take the callback, once.
       sqlite: `
       CREATE TABLE sessions (
         id INTEGER PRIMARY KEY,
@@ -469,8 +470,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_expires ON sessions (expires_at);
       CREATE TABLE oidc_logins (
         state_hash TEXT PRIMARY KEY,
-        nonce TEXT NOT NULL,
-        code_verifier TEXT NOT NULL,
+        login_hash TEXT NOT NULL,
         expires_at TEXT NOT NULL
       ) STRICT;
     `,
@@ -491,8 +491,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_expires ON sessions (expires_at);
       CREATE TABLE oidc_logins (
         state_hash text COLLATE "C" PRIMARY KEY,
-        nonce text COLLATE "C" NOT NULL,
-        code_verifier text COLLATE "C" NOT NULL,
+        login_hash text COLLATE "C" NOT NULL,
         expires_at text COLLATE "C" NOT NULL
       );
     `,

@@ -50,15 +50,18 @@ t.test('a handoff code not redeemed within two minutes is refused', async (t) =>
   t.equal(await sessions.redeem(code), undefined)
 })
 
-t.test('a sign-in state is taken once, and not after ten minutes', async (t) => {
-  const { sessions, advance } = await setup(t)
-  await sessions.beginLogin('state-1', { nonce: 'n1', codeVerifier: 'v1' })
-  await sessions.beginLogin('state-2', { nonce: 'n2', codeVerifier: 'v2' })
-  t.same(await sessions.takeLogin('state-1'), { nonce: 'n1', codeVerifier: 'v1' })
-  t.equal(await sessions.takeLogin('state-1'), undefined, 'taken once')
-  t.equal(await sessions.takeLogin('state-unknown'), undefined)
+t.test('a sign-in is taken once, with the cookie it began with, and not after ten minutes', async (t) => {
+  const { sessions, sql, advance } = await setup(t)
+  await sessions.beginLogin('state-1', 'state-1.nonce-1.verifier-1')
+  await sessions.beginLogin('state-2', 'state-2.nonce-2.verifier-2')
+  await sessions.beginLogin('state-3', 'state-3.nonce-3.verifier-3')
+  t.notOk(JSON.stringify(await sql.all('SELECT * FROM oidc_logins')).includes('verifier'), 'only hashes are stored')
+  t.equal(await sessions.takeLogin('state-1', 'state-1.nonce-1.verifier-1'), true)
+  t.equal(await sessions.takeLogin('state-1', 'state-1.nonce-1.verifier-1'), false, 'taken once')
+  t.equal(await sessions.takeLogin('state-3', 'state-3.nonce-x.verifier-x'), false, 'another cookie')
+  t.equal(await sessions.takeLogin('state-unknown', 'state-unknown.a.b'), false)
   advance(601)
-  t.equal(await sessions.takeLogin('state-2'), undefined, 'expired')
+  t.equal(await sessions.takeLogin('state-2', 'state-2.nonce-2.verifier-2'), false, 'expired')
 })
 
 t.test('the table refuses a session of a role other than the console\'s', async (t) => {

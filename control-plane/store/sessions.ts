@@ -47,12 +47,6 @@ export function sessionIdOf(token: string): string {
   return `session_${sha256(token).toString('hex').slice(0, 8)}`
 }
 
-/** A sign-in waiting for the provider's callback. */
-export interface PendingLogin {
-  nonce: string
-  codeVerifier: string
-}
-
 /** A session handed to the console page: its token (shown once) and who it is. */
 export interface IssuedSession {
   token: string
@@ -70,28 +64,33 @@ export class SessionRepo {
     this.#now = now
   }
 
-  /** Keeps a sign-in under `state` until the callback takes it (at most LOGIN_SECONDS). */
-  async beginLogin(state: string, login: PendingLogin): Promise<void> {
+  /**
+   * Keeps a sign-in under `state` until the callback takes it (at most LOGIN_SECONDS). `login` is the
+   * browser's cookie (its state, nonce and PKCE verifier): only its hash is kept, so the store holds no
+   * secret of a sign-in, and only the browser that began it can finish it.
+   */
+  async beginLogin(state: string, login: string): Promise<void> {
     const now = this.#now()
     await this.#sql.transaction(async () => {
       // Sign-ins abandoned at the provider are dropped as new ones begin.
       await this.#sql.run('DELETE FROM oidc_logins WHERE expires_at < ?', [now.toISOString()])
-      await this.#sql.run('INSERT INTO oidc_logins (state_hash, nonce, code_verifier, expires_at) VALUES (?, ?, ?, ?)', [
-        sha256(state).toString('hex'), login.nonce, login.codeVerifier, new Date(now.getTime() + LOGIN_SECONDS * 1000).toISOString(),
+      await this.#sql.run('INSERT INTO oidc_logins (state_hash, login_hash, expires_at) VALUES (?, ?, ?)', [
+        sha256(state).toString('hex'), sha256(login).toString('hex'), new Date(now.getTime() + LOGIN_SECONDS * 1000).toISOString(),
       ])
     })
   }
 
-  /** Takes (and forgets) the sign-in begun under `state`; undefined when none, already taken, or too old. */
-  async takeLogin(state: string): Promise<PendingLogin | undefined> {
+  /**
+   * Takes (and forgets) the sign-in begun under `state`: true when it was begun with this `login`
+   * cookie, is not too old, and was not taken before.
+   */
+  async takeLogin(state: string, login: string): Promise<boolean> {
     const hash = sha256(state).toString('hex')
     return this.#sql.transaction(async () => {
-      const row = await this.#sql.get<{ nonce: string; code_verifier: string; expires_at: string }>(
-        'SELECT nonce, code_verifier, expires_at FROM oidc_logins WHERE state_hash = ?', [hash])
-      if (row === undefined) return undefined
+      const row = await this.#sql.get<{ login_hash: string; expires_at: string }>('SELECT login_hash, expires_at FROM oidc_logins WHERE state_hash = ?', [hash])
+      if (row === undefined) return false
       await this.#sql.run('DELETE FROM oidc_logins WHERE state_hash = ?', [hash])
-      if (row.expires_at < this.#now().toISOString()) return undefined
-      return { nonce: row.nonce, codeVerifier: row.code_verifier }
+      return row.expires_at >= this.#now().toISOString() && timingSafeEqual(Buffer.from(row.login_hash, 'hex'), sha256(login))
     })
   }
 
