@@ -90,7 +90,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     schema: {
       summary: "Ends the caller's console session (a session token stops working at once; a key is left as it is)",
       tags: ['auth'],
-      response: { 204: { type: 'null' }, ...problems(401) },
+      response: { 204: { type: 'null' }, ...problems(401, 429) },
     },
   }, async (request, reply) => {
     const token = bearerKey(request.headers.authorization)
@@ -189,7 +189,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
           type: 'object', required: ['token', 'keyId', 'role', 'person', 'expiresAt'],
           properties: { token: { type: 'string' }, keyId: { type: 'string' }, role: { type: 'string' }, person: { type: 'string' }, expiresAt: { type: 'string' } },
         },
-        ...problems(401),
+        ...problems(401, 429),
       },
     },
   }, async (request, reply) => {

@@ -95,7 +95,9 @@ function signOut(message = '') {
   render()
 }
 
-onUnauthorized(() => signOut('The control plane no longer accepts this key. Sign in again.'))
+onUnauthorized(() => signOut(getKey()?.startsWith('lgs_')
+  ? 'Your session has ended (it expired, or was signed out elsewhere). Sign in again.'
+  : 'The control plane no longer accepts this key. Sign in again.'))
 onSignedOutElsewhere(() => {
   clearMeta()
   session = null
