@@ -55,9 +55,13 @@ t.test('sign-out ends a session and leaves a key as it is', async (t) => {
   t.equal((await plane.call('GET', '/v1/me', plane.keys.analyst)).statusCode, 200, 'the key still works')
   t.equal((await plane.call('POST', '/v1/sign-out')).statusCode, 401, 'nobody to sign out')
 
-  const issued = (await plane.store.sessions.redeem(await plane.store.sessions.start('alice@example.com', 'admin', 3600)))!
+  const code = await plane.store.sessions.start('alice@example.com', 'admin', 3600)
+  const issued = (await plane.store.sessions.redeem(code))!
   const me = await plane.call('GET', '/v1/me', issued.token)
   t.same(me.json(), { keyId: issued.principal.keyId, role: 'admin', person: 'alice@example.com' })
   t.equal((await plane.call('POST', '/v1/sign-out', issued.token)).statusCode, 204)
   t.equal((await plane.call('GET', '/v1/me', issued.token)).statusCode, 401)
+  const logs = plane.logs.join('')
+  t.match(logs, /console session ended/, 'the logs were captured')
+  t.notOk(logs.includes(issued.token) || logs.includes(code), 'neither the token nor the handoff code is logged')
 })
