@@ -24,6 +24,7 @@ import healthRoutes from './routes/health.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import metaRoutes from './routes/meta.js'
+import oidcRoutes from './routes/oidc.js'
 import rangeRoutes from './routes/range.js'
 import nodeRoutes from './routes/nodes.js'
 import scanRoutes from './routes/scans.js'
@@ -34,6 +35,7 @@ import webhookRoutes from './routes/webhooks.js'
 import eventRoutes, { type EventStreamOptions } from './routes/events.js'
 import { API_CSP } from './http-headers.js'
 import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService, type ScanServiceOptions, type ScheduleTiming } from './scans.js'
+import { SESSION_PREFIX } from './store/sessions.js'
 import { Store } from './store/store.js'
 import { SyncService } from './sync.js'
 import { formatSchemaErrors, validatorCompiler } from './validation.js'
@@ -243,8 +245,10 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   // The docs page runs Swagger UI's own scripts (same origin) and its inline styles; nothing else.
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
-  await installAuth(app, store.keys, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes]) {
+  // A bearer credential is an API key, or a console session of a person signed in through OpenID Connect.
+  const credentials = { verify: async (token: string) => (token.startsWith(SESSION_PREFIX) ? store.sessions.verify(token) : store.keys.verify(token)) }
+  await installAuth(app, credentials, { failuresPerMinute: config.authFailuresPerMinute })
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

@@ -48,8 +48,14 @@ export function bearerKey(header: string | undefined): string | undefined {
   return header === undefined ? undefined : BEARER.exec(header)?.[1]
 }
 
+/**
+ * What checks a presented credential: the API keys, or a verifier that also knows console sessions
+ * (`lgs_` tokens, control-plane/store/sessions.ts).
+ */
+export type Credentials = Pick<KeyRepo, 'verify'>
+
 /** The principal of a request whose route declares roles; throws 401/403 otherwise. */
-export async function authenticate(keys: KeyRepo, request: FastifyRequest, roles: readonly Role[]): Promise<Principal> {
+export async function authenticate(keys: Credentials, request: FastifyRequest, roles: readonly Role[]): Promise<Principal> {
   const header = request.headers.authorization
   if (header === undefined) throw new UnauthorizedError('this route needs an API key: send Authorization: Bearer <key>')
   const match = BEARER.exec(header)
@@ -82,7 +88,7 @@ function presentedKeyId(request: FastifyRequest): string | undefined {
  * Installs the auth hook and the guard that every `/v1` route declares its roles. Registers
  * `@fastify/rate-limit` (not limiting any route by itself) for its counters of failures.
  */
-export async function installAuth(app: FastifyInstance, keys: KeyRepo, limits: AuthLimits): Promise<void> {
+export async function installAuth(app: FastifyInstance, keys: Credentials, limits: AuthLimits): Promise<void> {
   await app.register(fastifyRateLimit, { global: false })
   const max = limits.failuresPerMinute
   // Counters of failures only: a request is counted once its key has failed.

@@ -66,6 +66,34 @@ export interface WebhooksConfig {
   retentionDays: number
 }
 
+/** How people map to console roles on OpenID Connect sign-in: by a claim's values, by lists, or both. */
+export interface OidcRolesConfig {
+  /** The claim whose value (text or list of texts) is looked up in `values` (`groups`, `roles`...). */
+  claim?: string
+  /** Claim value → the Leakgate role it gives (`admin` or `analyst`). */
+  values?: Record<string, 'admin' | 'analyst'>
+  /** People (values of the person claim, compared without case) who are admins. */
+  admins?: string[]
+  /** People who are analysts. */
+  analysts?: string[]
+}
+
+/** Sign-in to the console through an OpenID Connect provider; off while `issuer` is empty. */
+export interface OidcConfig {
+  issuer: string
+  clientId: string
+  /** Absent: a public client (PKCE alone); usually set through LEAKGATE_OIDC_CLIENT_SECRET. */
+  clientSecret?: string
+  /** The provider's name on the sign-in button ("Sign in with <name>"). */
+  name: string
+  scopes: string[]
+  /** The claim naming the person in the audit trail. */
+  personClaim: string
+  roles: OidcRolesConfig
+  /** How long a console session lasts. */
+  sessionHours: number
+}
+
 /** How long and large a scan may grow unless configured: the schema's defaults, and the scan service's. */
 export const DEFAULT_SCAN_LIMITS = { timeoutSeconds: 3600, memoryMb: 512, maxFindings: 10_000, maxBytes: 4 * 1024 ** 3 } as const
 
@@ -104,6 +132,7 @@ export interface ControlPlaneConfig {
   /** The console's public address, for links in webhook deliveries ('' for none). */
   publicUrl: string
   webhooks: WebhooksConfig
+  oidc: OidcConfig
   scanWorkerMetricsPort: number
   scanJobsInProcess: number
 }
@@ -215,6 +244,31 @@ export const controlPlaneSchema: ConfigSchema = {
       },
       'x-env': 'LEAKGATE_WEBHOOKS',
     },
+    oidc: {
+      type: 'object', additionalProperties: false,
+      default: { issuer: '', clientId: '', name: 'OpenID Connect', scopes: ['openid', 'email', 'profile'], personClaim: 'email', roles: {}, sessionHours: 12 },
+      description: 'console sign-in through an OpenID Connect provider (docs/oidc.md): its issuer URL, this client\'s id and secret, the name on the sign-in button, the scopes asked for, the claim naming the person, how people map to roles (a claim\'s values, lists of people, or both), and how many hours a console session lasts; off while issuer is empty',
+      properties: {
+        issuer: { type: 'string', maxLength: 2048, pattern: '^(https?://[^\\s]+)?$', 'x-expect': 'an http:// or https:// URL (the provider\'s issuer, as its /.well-known/openid-configuration names it)', default: '', 'x-env': 'LEAKGATE_OIDC_ISSUER' },
+        clientId: { type: 'string', maxLength: 512, default: '', 'x-env': 'LEAKGATE_OIDC_CLIENT_ID' },
+        clientSecret: { type: 'string', minLength: 1, maxLength: 4096, 'x-env': 'LEAKGATE_OIDC_CLIENT_SECRET', 'x-secret': true },
+        name: { type: 'string', minLength: 1, maxLength: 40, default: 'OpenID Connect', 'x-env': 'LEAKGATE_OIDC_NAME' },
+        scopes: { type: 'array', maxItems: 50, default: ['openid', 'email', 'profile'], items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,200}$', 'x-expect': 'a scope name (printable, no space, quote or backslash)' }, 'x-env': 'LEAKGATE_OIDC_SCOPES' },
+        personClaim: { type: 'string', minLength: 1, maxLength: 200, default: 'email', 'x-env': 'LEAKGATE_OIDC_PERSON_CLAIM' },
+        roles: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: {
+            claim: { type: 'string', minLength: 1, maxLength: 200 },
+            values: { type: 'object', maxProperties: 1000, additionalProperties: { type: 'string', enum: ['admin', 'analyst'] } },
+            admins: { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 320 } },
+            analysts: { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 320 } },
+          },
+          'x-env': 'LEAKGATE_OIDC_ROLES',
+        },
+        sessionHours: { type: 'number', minimum: 0.01, maximum: 720, default: 12, 'x-env': 'LEAKGATE_OIDC_SESSION_HOURS' },
+      },
+      'x-env': 'LEAKGATE_OIDC',
+    },
     scanWorkerMetricsPort: { type: 'integer', minimum: 0, maximum: 65535, default: 0, description: '`leakgate scan-worker`: TCP port of its Prometheus /metrics (on host; needs metricsKey like the control plane\'s when that is set); 0: none', 'x-env': 'LEAKGATE_SCAN_WORKER_METRICS_PORT', 'x-flag': 'metrics-port' },
     scanJobsInProcess: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'on PostgreSQL: scan jobs this control plane takes from the queue and runs itself at once, as a `leakgate scan-worker` would (a small deployment then needs no worker process); 0: it only queues them; on SQLite it runs every scan itself and this is unused', 'x-env': 'LEAKGATE_SCAN_JOBS_IN_PROCESS', 'x-flag': 'scan-jobs-in-process' },
   },
@@ -237,7 +291,29 @@ export function loadControlPlaneConfig(sources: ConfigSources): Readonly<Control
       'headersTimeoutSeconds option (LEAKGATE_HEADERS_TIMEOUT) must not exceed requestTimeoutSeconds (LEAKGATE_REQUEST_TIMEOUT): the headers are part of the request',
     )
   }
+  checkOidc(config)
   return config
+}
+
+/**
+ * Refuses an OpenID Connect setup that could not sign anyone in: an issuer without a client id or a
+ * public URL (the redirect URI is made from it), or no way for a person to get a role.
+ */
+function checkOidc(config: Readonly<ControlPlaneConfig>): void {
+  const oidc = config.oidc
+  if (oidc.issuer === '') return
+  if (oidc.clientId === '') throw new ConfigError('oidc.clientId (LEAKGATE_OIDC_CLIENT_ID) is required with oidc.issuer (LEAKGATE_OIDC_ISSUER): register Leakgate with the provider and give its client id')
+  if (config.publicUrl === '') throw new ConfigError('publicUrl option (LEAKGATE_PUBLIC_URL, --public-url) is required with oidc.issuer (LEAKGATE_OIDC_ISSUER): the provider sends people back to <publicUrl>/auth/oidc/callback')
+  if (!oidc.scopes.includes('openid')) throw new ConfigError('oidc.scopes (LEAKGATE_OIDC_SCOPES) must include "openid": without it the provider sends no ID token')
+  const r = oidc.roles
+  const byClaim = r.claim !== undefined && Object.keys(r.values ?? {}).length > 0
+  const byList = (r.admins?.length ?? 0) + (r.analysts?.length ?? 0) > 0
+  if (!byClaim && !byList) {
+    throw new ConfigError('oidc.roles (LEAKGATE_OIDC_ROLES) must give roles: a claim with its values ({"claim": "groups", "values": {"leakgate-admins": "admin"}}), lists of people ({"admins": ["alice@example.com"]}), or both')
+  }
+  if ((r.claim === undefined) !== (r.values === undefined)) {
+    throw new ConfigError('oidc.roles (LEAKGATE_OIDC_ROLES): claim and values go together (the claim whose values map to roles, and that map)')
+  }
 }
 
 /**
@@ -255,6 +331,7 @@ export function defaultControlPlaneConfig(overrides: Record<string, unknown> = {
   }
   const config = loadConfig<ControlPlaneConfig>({ ...controlPlaneSchema, properties }, {})
   hashKeyOf(config)
+  checkOidc(config)
   return config
 }
 

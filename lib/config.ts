@@ -73,6 +73,16 @@ export function loadConfig<T>(schema: ConfigSchema, sources: ConfigSources): Rea
     const flagName = prop['x-flag']
     const fromFlag = flagName === undefined ? undefined : flags[flagName]
     if (fromFlag !== undefined) merged[key] = coerce(key, prop, fromFlag, `flag --${flagName}`)
+    // An object option's fields may have env variables of their own (a secret among plain settings):
+    // each one set replaces that field of the object, whatever the file or the object's variable said.
+    for (const [field, sub] of Object.entries(prop.properties ?? {}) as Array<[string, OptionSchema]>) {
+      const subEnv = sub['x-env']
+      const fromSubEnv = subEnv === undefined ? undefined : env[subEnv]
+      if (fromSubEnv === undefined || fromSubEnv === '') continue
+      const current = merged[key]
+      const base = current !== null && typeof current === 'object' && !Array.isArray(current) ? current : {}
+      merged[key] = { ...base, [field]: coerce(`${key}.${field}`, sub, fromSubEnv, `env ${subEnv}`) }
+    }
   }
   const validate = ajv.compile(schema)
   if (!validate(merged)) {

@@ -8,9 +8,9 @@ const routes: FastifyPluginAsync<RouteContext> = async (app) => {
   app.get('/v1/me', {
     config: { roles: ['analyst', 'node'] },
     schema: {
-      summary: "The caller's key id and role",
+      summary: "The caller's key id (or console session id), role, and the person when known",
       tags: ['auth'],
-      response: { 200: { type: 'object', properties: { keyId: { type: 'string' }, role: { type: 'string' } } }, ...problems(401) },
+      response: { 200: { type: 'object', properties: { keyId: { type: 'string' }, role: { type: 'string' }, person: { type: 'string' } } }, ...problems(401) },
     },
   }, async (request) => principalOf(request))
 }

@@ -442,6 +442,61 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
     },
   },
+  {
+    version: 10,
+    name: 'console sessions of people signed in through OpenID Connect, and sign-ins under way',
+    sql: {
+      // A session's token is stored as its SHA-256 only (found by session_id, its first 8 hex, then
+      // compared in constant time, as API keys are). A session is made at the provider's callback with
+      // a one-time code for the console page (handoff_hash); the token exists only once the page
+      // redeems it, so it never passes through a URL. Sessions are for the console's two roles only.
+      // oidc_logins: a sign-in between the redirect to the provider and its callback, by the hashes of
+      // its state and of the browser's cookie (state, nonce and PKCE verifier, which only the cookie
+      // holds), so any replica can take the callback, once.
+      sqlite: `
+      CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT,
+        token_hash TEXT UNIQUE,
+        handoff_hash TEXT UNIQUE,
+        handoff_expires_at TEXT,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'analyst')),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT
+      ) STRICT;
+      CREATE INDEX sessions_session_id ON sessions (session_id);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+      CREATE TABLE oidc_logins (
+        state_hash TEXT PRIMARY KEY,
+        login_hash TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      ) STRICT;
+    `,
+      postgres: `
+      CREATE TABLE sessions (
+        id bigserial PRIMARY KEY,
+        session_id text COLLATE "C",
+        token_hash text COLLATE "C" UNIQUE,
+        handoff_hash text COLLATE "C" UNIQUE,
+        handoff_expires_at text COLLATE "C",
+        person text COLLATE "C" NOT NULL,
+        role text COLLATE "C" NOT NULL CHECK (role IN ('admin', 'analyst')),
+        created_at text COLLATE "C" NOT NULL,
+        expires_at text COLLATE "C" NOT NULL,
+        revoked_at text COLLATE "C"
+      );
+      CREATE INDEX sessions_session_id ON sessions (session_id);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+      CREATE TABLE oidc_logins (
+        state_hash text COLLATE "C" PRIMARY KEY,
+        login_hash text COLLATE "C" NOT NULL,
+        expires_at text COLLATE "C" NOT NULL
+      );
+    `,
+    },
+  },
 ]
 
 /** The schema version this build expects: its newest migration's. */

@@ -25,6 +25,7 @@ import { NodeRepo } from './nodes.js'
 import { RiskRecompute } from './risk-recompute.js'
 import { PostgresSql } from './postgres.js'
 import { ScanRepo } from './scans.js'
+import { SessionRepo } from './sessions.js'
 import { SightingRepo } from './sightings.js'
 import { EventLog } from './events.js'
 import type { Sql } from './sql.js'
@@ -63,6 +64,8 @@ export class Store {
   readonly sightings: SightingRepo
   readonly nodes: NodeRepo
   readonly keys: KeyRepo
+  /** Console sessions of people signed in through OpenID Connect. */
+  readonly sessions: SessionRepo
   readonly stats: StatsRepo
   readonly scans: ScanRepo
   /** Leaked token hashes by prefix, for range checks. */
@@ -101,6 +104,7 @@ export class Store {
     this.leaks = new LeakRepo(sql, records, this.audit, this.sightings, this.hashes, async (fn) => this.write(fn))
     this.nodes = new NodeRepo(sql)
     this.keys = new KeyRepo(sql)
+    this.sessions = new SessionRepo(sql)
     this.stats = new StatsRepo(sql)
     this.scans = new ScanRepo(sql, this.hashes)
     this.leakedHashes = new LeakedHashes(sql)

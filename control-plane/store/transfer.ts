@@ -37,6 +37,8 @@ export const STORE_TABLES: readonly { name: string; key: readonly string[] }[] =
   { name: 'events', key: ['id'] },
   { name: 'webhooks', key: ['id'] },
   { name: 'webhook_deliveries', key: ['id'] },
+  { name: 'sessions', key: ['id'] },
+  { name: 'oidc_logins', key: ['state_hash'] },
 ]
 
 /** The export's first line. */

@@ -88,7 +88,7 @@ export async function startControlPlane(stack: Stack, keys: Keys, env: Record<st
   await store.keys.add(keys.node, 'node', 'console test node')
   const app = await buildControlPlane(config, { store })
   stack.teardown(() => app.close())
-  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = await app.listen({ port: config.port, host: '127.0.0.1' })
   return { url: address.replace(/\/$/, ''), dataDir }
 }
 

@@ -8,6 +8,8 @@
 export interface Session {
   keyId: string
   role: string
+  /** The person signed in through OpenID Connect (or a key's owner); absent for a key nobody owns. */
+  person?: string
 }
 
 /** `GET /v1/meta`: the values the API accepts. Risks run from lowest to highest. */

@@ -3,6 +3,8 @@
 // it is gone when the browser tab closes, and it is never put in a URL. A tab opened beside a signed-in
 // one asks it for the key over a BroadcastChannel (same origin only; nothing is written anywhere else),
 // so opening a leak in a new tab does not sign out, and signing out in one tab signs out all of them.
+// A person signed in through OpenID Connect holds a session token (lgs_…) in the same place, shared the
+// same way; signing out ends that session on the control plane too.
 /** @import { Problem } from '../../types/api.js' */
 
 const KEY_STORAGE = 'leakgate.apiKey'
@@ -41,6 +43,58 @@ export function getKey() {
 /** @param {string} key */
 export function setKey(key) {
   sessionStorage.setItem(KEY_STORAGE, key)
+}
+
+/**
+ * Ends a console session on the control plane (a person signed in through OpenID Connect), so its
+ * token stops working wherever it was copied; a key is left as it is. Failures are ignored: signing out
+ * here goes on anyway, and the session ends by itself at its expiry.
+ */
+export async function endSession() {
+  const key = getKey()
+  if (!key || !key.startsWith('lgs_')) return
+  await api('/v1/sign-out', { method: 'POST', key }).catch(() => {})
+}
+
+/**
+ * Whether the control plane offers sign-in through OpenID Connect, and the provider's name.
+ * @returns {Promise<{ enabled: boolean, name?: string }>}
+ */
+export async function signInProvider() {
+  try {
+    const res = await fetch('/auth/oidc', { cache: 'no-store', credentials: 'omit', headers: { accept: 'application/json' } })
+    if (!res.ok) return { enabled: false }
+    const data = /** @type {{ enabled?: unknown, name?: unknown }} */ (await res.json())
+    return data.enabled === true && typeof data.name === 'string' ? { enabled: true, name: data.name } : { enabled: false }
+  } catch {
+    return { enabled: false }
+  }
+}
+
+/**
+ * After the provider sent the browser back: takes the session's token for the one-time code the
+ * control plane left in an HttpOnly cookie (sent with this request only, never readable here), and keeps
+ * it as the signed-in credential. The token comes in a POST answer, so it is in no URL or history.
+ * @returns {Promise<void>} rejects with ApiError when there is no sign-in to complete
+ */
+export async function completeSignIn() {
+  let res
+  try {
+    res = await fetch('/auth/oidc/session', {
+      method: 'POST',
+      headers: { accept: 'application/json, application/problem+json', 'content-type': 'application/json' },
+      body: '{}',
+      cache: 'no-store',
+      credentials: 'same-origin',
+    })
+  } catch {
+    throw new ApiError(0, { title: 'Control plane unreachable', detail: 'The sign-in could not be completed. Check that the control plane is running, then sign in again.' })
+  }
+  const data = /** @type {unknown} */ (await res.json().catch(() => null))
+  if (!res.ok) throw new ApiError(res.status, isProblem(data) ? data : null)
+  const token = typeof data === 'object' && data !== null ? Reflect.get(data, 'token') : undefined
+  if (typeof token !== 'string') throw new ApiError(res.status, { title: 'Sign-in not completed', detail: 'The control plane answered without a session.' })
+  setKey(token)
 }
 
 /** Forgets the key here and in every other tab of the console. */

@@ -7,7 +7,8 @@
 //   #/audit       every decision, newest first
 //   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
 //   #/webhooks    webhook endpoints and their deliveries (admins)
-import { api, ApiError, clearKey, getKey, keyFromOtherTabs, onSignedOutElsewhere, onUnauthorized, setKey } from './api.js'
+//   #/signed-in   where the OpenID Connect callback sends the browser: the session is taken, then #/
+import { api, ApiError, clearKey, completeSignIn, endSession, getKey, keyFromOtherTabs, onSignedOutElsewhere, onUnauthorized, setKey, signInProvider } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { clearMeta, setMeta } from './meta.js'
 import { mountOverview } from './overview.js'
@@ -108,6 +109,15 @@ function route(path) {
   return null
 }
 
+/** Whether the control plane offers OpenID Connect sign-in (asked once a page load). */
+const provider = signInProvider()
+
+/** Signs out when the person asks: their session (if they hold one) ends on the control plane too. */
+async function signOutByHand() {
+  await endSession()
+  signOut()
+}
+
 function signOut(message = '') {
   stopFollowingChanges()
   clearKey()
@@ -119,7 +129,9 @@ function signOut(message = '') {
   render()
 }
 
-onUnauthorized(() => signOut('The control plane no longer accepts this key. Sign in again.'))
+onUnauthorized(() => signOut(getKey()?.startsWith('lgs_')
+  ? 'Your session has ended (it expired, or was signed out elsewhere). Sign in again.'
+  : 'The control plane no longer accepts this key. Sign in again.'))
 onSignedOutElsewhere(() => {
   stopFollowingChanges()
   clearMeta()
@@ -166,6 +178,17 @@ function renderSignIn() {
     error,
     button,
   )
+  // Beside the key form, when the control plane has an OpenID Connect provider: a plain link, so the
+  // browser goes to the provider and back as a navigation (no script needed by the CSP).
+  const other = h('div', { class: 'signin-other', 'data-testid': 'signin-other' })
+  form.append(other)
+  provider.then((p) => {
+    if (!p.enabled) return
+    replace(other,
+      h('p', { class: 'signin-or muted small' }, 'or'),
+      h('a', { class: 'btn', href: '/auth/oidc/start', 'data-testid': 'signin-oidc' }, `Sign in with ${p.name}`),
+    )
+  })
   form.addEventListener('submit', async (event) => {
     event.preventDefault()
     const key = input.value.trim()
@@ -235,12 +258,16 @@ function shell(session, routeName) {
       h('span', { 'data-testid': 'live-status', class: 'live live-off', role: 'status' }, 'Not live'),
       h(
         'span',
-        { 'data-testid': 'whoami', class: 'who-id', title: `Signed in with key ${session.keyId}` },
+        {
+          'data-testid': 'whoami',
+          class: 'who-id',
+          title: session.person ? `Signed in as ${session.person} (${session.keyId})` : `Signed in with key ${session.keyId}`,
+        },
         h('span', { class: `role role-${session.role}`, 'data-testid': 'role' }, session.role),
         ' ',
-        h('code', {}, session.keyId),
+        session.person ? h('span', { class: 'who-person', 'data-testid': 'person' }, session.person) : h('code', {}, session.keyId),
       ),
-      h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'signout', onclick: () => signOut() }, 'Sign out'),
+      h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'signout', onclick: () => signOutByHand() }, 'Sign out'),
     ),
   )
   replace(root, header, main)
@@ -249,6 +276,20 @@ function shell(session, routeName) {
 }
 
 async function render() {
+  if (parseHash().path === '/signed-in') {
+    replace(root, h('p', { class: 'loading', role: 'status' }, 'Signing in…'))
+    askOtherTabs = false
+    try {
+      await completeSignIn()
+      signinMessage = ''
+    } catch (err) {
+      // A session already kept here (a reload of this page) is used; otherwise the form says why.
+      if (!getKey()) signinMessage = err instanceof ApiError && err.status === 401 ? 'The sign-in could not be completed: it was used already or took too long. Sign in again.' : (err instanceof ApiError ? err.title : 'The sign-in could not be completed.')
+    }
+    session = null
+    // Leaves #/signed-in out of the history, so Back does not try to complete the sign-in again.
+    history.replaceState(null, '', '#/')
+  }
   if (!getKey() && askOtherTabs) {
     askOtherTabs = false
     replace(root, h('p', { class: 'loading', role: 'status' }, 'Signing in…'))
