@@ -187,7 +187,7 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
       select('f-action', 'Action', actions().map((a) => [a, a]), f.action, 'filter-action'),
       select('f-source', 'Source', facetOptions('source'), f.source, 'filter-source'),
       select('f-kind', 'Kind', facetOptions('kind'), f.kind, 'filter-kind'),
-      text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'Title, place, preview', title: 'Searches titles, locations and token previews' }),
+      text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'Title or place', title: 'Searches titles, locations and token previews' }),
     )
   }
 
@@ -413,7 +413,8 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
         announce(`${leaks(result.changed.length)} ${d.done}.`, 'success')
       }
     } catch (err) {
-      const changedCount = err instanceof ApiError && err.code === 'LEAKGATE_ERR_BULK_COUNT_CHANGED'
+      // 409: the filters now match another count than the one confirmed; the list reloads with the new one.
+      const changedCount = err instanceof ApiError && err.status === 409
       replace(bulkResult, errorBox(err, null, 'bulk-error'))
       if (changedCount) allMatching = false
       renderSelection()
