@@ -182,7 +182,10 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       description: `Streamed (text/csv), all matching leaks by rising id, columns ${EXPORT_COLUMNS.join(', ')}. No token: each token only as the first 16 hex digits of its stored hash. Text cells starting with = + - @, a tab or a carriage return get a leading apostrophe, so a spreadsheet shows them as text.`,
       tags: ['leaks'],
       querystring: { type: 'object', additionalProperties: false, properties: filterProperties },
-      response: { ...problems(400, 401, 403) },
+      response: {
+        200: { description: 'The CSV: a header line, then a line a leak', content: { 'text/csv': { schema: { type: 'string' } } } },
+        ...problems(400, 401, 403),
+      },
     },
   }, async (request, reply) => {
     const day = new Date().toISOString().slice(0, 10)
