@@ -98,6 +98,12 @@ export const RotationNotRequestedError = define('LEAKGATE_ERR_ROTATION_NOT_REQUE
 /** 409: a rotation requested (`POST /v1/leaks/:id/request-rotation`) on a leak that is not open (closed or a false positive). */
 export const LeakNotOpenError = define('LEAKGATE_ERR_LEAK_NOT_OPEN', '%s', 409)
 
+/** 409: a bulk decision by filter (`POST /v1/leaks/bulk-decisions`) whose filter no longer matches the count the operator confirmed. */
+export const BulkCountChangedError = define('LEAKGATE_ERR_BULK_COUNT_CHANGED', '%s', 409)
+
+/** 400: a bulk decision over more leaks than one request may decide. */
+export const BulkTooLargeError = define('LEAKGATE_ERR_BULK_TOO_LARGE', '%s', 400)
+
 /** 503: the control plane's `/readyz`: its database cannot be queried, or its schema is not the one this build expects. */
 export const NotReadyError = define('LEAKGATE_ERR_NOT_READY', '%s', 503)
 

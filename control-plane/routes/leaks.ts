@@ -3,6 +3,7 @@
  * the request is handled and only their SHA-256 and preview go further; the raw values are never
  * stored, logged or echoed.
  */
+import { Readable } from 'node:stream'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { makePreview, sha256Hex as hashToken } from '../../protocol/token-hash.js'
 import { principalOf } from '../auth.js'
@@ -10,9 +11,10 @@ import { actorOf } from '../store/keys.js'
 import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
 import { BadRequestError, NotFoundError } from '../../lib/errors.js'
+import { csvLine } from '../csv.js'
 import { echoesSecret } from '../../lib/echo.js'
 import { ROTATION_STATES } from '../store/leak-types.js'
-import type { DecisionInput, LeakAction, LeakLocation, LeakQuery, LeakStatus, TokenInput } from '../store/leaks.js'
+import { BULK_DECISION_LIMIT, type BulkTarget, type DecisionInput, type LeakAction, type LeakExportRow, type LeakFilter, type LeakLocation, type LeakQuery, type LeakStatus, type TokenInput } from '../store/leaks.js'
 import {
   actionEnum, cursorString, idParams, kindName, leakDetailOutput, leakOutput, locationInput, pageLimit, problems,
   riskEnum, sha256Hex, sortEnum, sourceName, statusEnum,
@@ -43,6 +45,42 @@ interface DecisionBody {
 }
 
 const comment = { type: 'string', minLength: 1, maxLength: 2000, format: 'multiline' } as const
+
+/** The list's filters: the same in the list, its export and a bulk decision's `filter`. */
+const filterProperties = {
+  status: statusEnum, risk: riskEnum, source: sourceName, action: actionEnum, kind: kindName,
+  rotation: { type: 'string', enum: [...ROTATION_STATES] },
+  q: { type: 'string', maxLength: 200, format: 'text' },
+} as const
+
+const decisionProperties = { action: actionEnum, status: statusEnum, risk: riskEnum, comment } as const
+
+interface BulkBody extends DecisionBody {
+  ids?: number[]
+  filter?: LeakFilter
+  expectedCount?: number
+}
+
+/** The export's columns, in order. */
+const EXPORT_COLUMNS = ['id', 'title', 'kind', 'source', 'risk', 'state', 'decision', 'rotation', 'hits', 'first_seen', 'last_seen', 'fingerprint', 'token_hash_prefixes']
+
+function exportCells(r: LeakExportRow): Array<string | number | null> {
+  return [r.id, r.title, r.kind, r.source, r.risk, r.status, r.action, r.rotation, r.hits, r.createdAt, r.lastSeenAt, r.fingerprint, r.hashPrefixes.join(' ')]
+}
+
+/** The CSV text of the export: the header line, then a line a leak. */
+async function* exportCsv(rows: AsyncIterable<LeakExportRow>): AsyncGenerator<string> {
+  yield csvLine(EXPORT_COLUMNS)
+  for await (const r of rows) yield csvLine(exportCells(r))
+}
+
+/** A decision's body, checked to decide something. */
+function decisionOf(body: DecisionBody): DecisionInput {
+  if (body.action === undefined && body.status === undefined && body.risk === undefined) {
+    throw new BadRequestError('a decision needs at least one of "action", "status" or "risk"')
+  }
+  return { action: body.action, status: body.status, risk: body.risk, comment: body.comment }
+}
 
 interface RotationBody {
   comment?: string
@@ -101,9 +139,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
         type: 'object',
         additionalProperties: false,
         properties: {
-          status: statusEnum, risk: riskEnum, source: sourceName, action: actionEnum, kind: kindName,
-          rotation: { type: 'string', enum: [...ROTATION_STATES] },
-          q: { type: 'string', maxLength: 200, format: 'text' },
+          ...filterProperties,
           sort: sortEnum,
           order: { type: 'string', enum: ['asc', 'desc'] },
           limit: pageLimit,
@@ -119,6 +155,91 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       },
     },
   }, async (request) => store.leaks.list(request.query))
+
+  app.get('/v1/leaks/facets', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'The distinct sources and kinds of the leaks, with counts',
+      description: 'For the list\'s filter choices: each source and each kind (leaks without a kind left out), most leaks first, at most 500 of each.',
+      tags: ['leaks'],
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            sources: { type: 'array', items: { type: 'object', properties: { value: { type: 'string' }, count: { type: 'integer' } } } },
+            kinds: { type: 'array', items: { type: 'object', properties: { value: { type: 'string' }, count: { type: 'integer' } } } },
+          },
+        },
+        ...problems(401, 403),
+      },
+    },
+  }, async () => store.leaks.facets())
+
+  app.get<{ Querystring: LeakFilter }>('/v1/leaks/export.csv', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'Every leak matching the list\'s filters, as CSV',
+      description: `Streamed (text/csv), all matching leaks by rising id, columns ${EXPORT_COLUMNS.join(', ')}. No token: each token only as the first 16 hex digits of its stored hash. Text cells starting with = + - @, a tab or a carriage return get a leading apostrophe, so a spreadsheet shows them as text.`,
+      tags: ['leaks'],
+      querystring: { type: 'object', additionalProperties: false, properties: filterProperties },
+      response: {
+        200: { description: 'The CSV: a header line, then a line a leak', content: { 'text/csv': { schema: { type: 'string' } } } },
+        ...problems(400, 401, 403),
+      },
+    },
+  }, async (request, reply) => {
+    const day = new Date().toISOString().slice(0, 10)
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="leaks-${day}.csv"`)
+      .send(Readable.from(exportCsv(store.leaks.exportRows(request.query))))
+  })
+
+  app.post<{ Body: BulkBody }>('/v1/leaks/bulk-decisions', {
+    config: { roles: [] },
+    schema: {
+      summary: 'One decision on many leaks',
+      description: `The leaks by \`ids\`, or those \`filter\` (the list's filters) matches, with \`expectedCount\`: the count the operator confirmed; when the filter now matches another number, 409 LEAKGATE_ERR_BULK_COUNT_CHANGED and nothing changes. At most ${BULK_DECISION_LIMIT} leaks (400 LEAKGATE_ERR_BULK_TOO_LARGE). Each leak is decided and audited as a single decision, all in one transaction. A leak the move does not fit is left and listed in \`skipped\` (not_found, unchanged, not_open). \`revision\`: the index revision once committed.`,
+      tags: ['leaks'],
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ids: { type: 'array', minItems: 1, maxItems: BULK_DECISION_LIMIT, items: { type: 'integer', minimum: 1 } },
+          filter: { type: 'object', additionalProperties: false, properties: filterProperties },
+          expectedCount: { type: 'integer', minimum: 0 },
+          ...decisionProperties,
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            matched: { type: 'integer' },
+            changed: { type: 'array', items: { type: 'integer' } },
+            skipped: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, reason: { type: 'string', enum: ['not_found', 'unchanged', 'not_open'] }, detail: { type: 'string' } } } },
+            revision: { type: 'integer' },
+          },
+        },
+        ...problems(400, 401, 403, 409, 413, 415),
+      },
+    },
+  }, async (request) => {
+    const body = request.body
+    let target: BulkTarget
+    if (body.ids !== undefined && body.filter === undefined) {
+      if (body.expectedCount !== undefined && body.expectedCount !== new Set(body.ids).size) {
+        throw new BadRequestError(`"expectedCount" is ${body.expectedCount} but ${new Set(body.ids).size} distinct ids were sent`)
+      }
+      target = { ids: body.ids }
+    } else if (body.filter !== undefined && body.ids === undefined) {
+      if (body.expectedCount === undefined) throw new BadRequestError('a bulk decision by "filter" needs "expectedCount": the number of leaks the operator confirmed')
+      target = { filter: body.filter, expectedCount: body.expectedCount }
+    } else {
+      throw new BadRequestError('give either "ids" or "filter" (with "expectedCount"), not both')
+    }
+    return store.leaks.decideMany(target, decisionOf(body), actorOf(principalOf(request)))
+  })
 
   app.post<{ Body: ManualLeakBody }>('/v1/leaks', {
     config: { roles: [] },
@@ -219,24 +340,21 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     config: { roles: [] },
     schema: {
       summary: 'Decide on a leak: action, status, risk',
-      description: 'Closed and false_positive leaks leave the index; {"status":"open"} reopens. Every decision is audited.',
+      description: 'Closed and false_positive leaks leave the index; {"status":"open"} reopens. Every decision is audited. The answer carries `revision`: the index revision the decision committed (a node at or past it enforces it).',
       tags: ['leaks'],
       params: idParams,
       body: {
         type: 'object',
         additionalProperties: false,
-        properties: { action: actionEnum, status: statusEnum, risk: riskEnum, comment },
+        properties: decisionProperties,
       },
-      response: { 200: leakDetailOutput, ...problems(400, 401, 403, 404, 413, 415) },
+      response: {
+        // The leak, and the index revision the decision committed: a node at or past it enforces it.
+        200: { ...leakDetailOutput, properties: { ...leakDetailOutput.properties, revision: { type: 'integer' } } },
+        ...problems(400, 401, 403, 404, 413, 415),
+      },
     },
-  }, async (request) => {
-    const body = request.body
-    if (body.action === undefined && body.status === undefined && body.risk === undefined) {
-      throw new BadRequestError('a decision needs at least one of "action", "status" or "risk"')
-    }
-    const input: DecisionInput = { action: body.action, status: body.status, risk: body.risk, comment: body.comment }
-    return store.leaks.decide(request.params.id, input, actorOf(principalOf(request)))
-  })
+  }, async (request) => store.leaks.decide(request.params.id, decisionOf(request.body), actorOf(principalOf(request))))
 }
 
 export default routes

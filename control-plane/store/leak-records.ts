@@ -125,6 +125,11 @@ export class LeakRecords {
     }
   }
 
+  /** The index revision as this transaction sees it (after its own changes). */
+  async revision(): Promise<number> {
+    return this.#index.revision()
+  }
+
   /** Brings the index entries of leak `id`'s tokens in line with it (after its status or action changed). */
   async refreshIndex(id: number, now: string): Promise<void> {
     await this.#index.refresh((await this.tokensOf(id)).map((t) => t.sha256), now)

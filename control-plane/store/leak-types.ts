@@ -135,8 +135,8 @@ export interface DecisionInput {
   comment?: string | undefined
 }
 
-/** Filters and paging of the leak list. */
-export interface LeakQuery {
+/** The leak list's filters (what the list, the bulk decisions and the export share). */
+export interface LeakFilter {
   status?: LeakStatus | undefined
   risk?: RiskLevel | undefined
   source?: string | undefined
@@ -145,10 +145,51 @@ export interface LeakQuery {
   /** Leaks in this rotation state. */
   rotation?: RotationState | undefined
   q?: string | undefined
+}
+
+/** Filters and paging of the leak list. */
+export interface LeakQuery extends LeakFilter {
   sort?: LeakSort | undefined
   order?: 'asc' | 'desc' | undefined
   limit?: number | undefined
   cursor?: string | undefined
+}
+
+/** Why a bulk decision left a leak as it was. */
+export type BulkSkipReason = 'not_found' | 'unchanged' | 'not_open'
+
+/** What a bulk decision did: the leaks it moved, those it left (each with why), the index revision after. */
+export interface BulkDecisionResult {
+  /** How many leaks were asked for (ids given, or the filter's matches). */
+  matched: number
+  changed: number[]
+  skipped: Array<{ id: number; reason: BulkSkipReason; detail: string }>
+  /** The index revision once the decisions committed: nodes at or past it enforce them. */
+  revision: number
+}
+
+/** The distinct sources and kinds of the leaks, with how many leaks each. */
+export interface LeakFacets {
+  sources: Array<{ value: string; count: number }>
+  kinds: Array<{ value: string; count: number }>
+}
+
+/** A leak as the CSV export writes it: no token, only the first hex digits of each stored token hash. */
+export interface LeakExportRow {
+  id: number
+  title: string
+  kind: string | null
+  source: string
+  risk: RiskLevel
+  status: LeakStatus
+  action: LeakAction
+  rotation: RotationState | null
+  hits: number
+  createdAt: string
+  lastSeenAt: string | null
+  /** The leak's dedupe fingerprint (a scan's finding fingerprint), when it has one. */
+  fingerprint: string | null
+  hashPrefixes: string[]
 }
 
 /** Columns the list sorts by. */

@@ -14,14 +14,17 @@ import type { StoredHashes } from './hash-key.js'
 import { LeakDecisions } from './leak-decisions.js'
 import { LeakRotations } from './leak-rotation.js'
 import { FindingUpserts, type FindingGroup } from './leak-findings.js'
-import { listLeaks } from './leak-list.js'
+import { LeakBulkDecisions, type BulkTarget } from './leak-bulk-decisions.js'
+import { exportLeaks, leakFacets, listLeaks } from './leak-list.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
-import type { DecisionInput, Leak, LeakDetail, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
+import type { BulkDecisionResult, DecisionInput, Leak, LeakDetail, LeakExportRow, LeakFacets, LeakFilter, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
 import type { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
 
 export type * from './leak-types.js'
 export type { FindingGroup } from './leak-findings.js'
+export type { BulkTarget } from './leak-bulk-decisions.js'
+export { BULK_DECISION_LIMIT } from './leak-bulk-decisions.js'
 
 /** The leak operations. Writes run through `write`: one transaction, the revision announced after its commit. */
 export class LeakRepo {
@@ -30,6 +33,7 @@ export class LeakRepo {
   readonly #audit: AuditLog
   readonly #sightings: SightingRepo
   readonly #decisions: LeakDecisions
+  readonly #bulk: LeakBulkDecisions
   readonly #rotations: LeakRotations
   readonly #findings: FindingUpserts
   readonly #hashes: StoredHashes
@@ -42,6 +46,7 @@ export class LeakRepo {
     this.#audit = audit
     this.#sightings = sightings
     this.#decisions = new LeakDecisions(sql, records, audit)
+    this.#bulk = new LeakBulkDecisions(sql, records, this.#decisions)
     this.#rotations = new LeakRotations(sql, records, audit)
     this.#findings = new FindingUpserts(sql, records)
     this.#write = write
@@ -82,10 +87,21 @@ export class LeakRepo {
     return { leak: await this.require(result.id), created: result.created }
   }
 
-  /** An operator's decision: changes action, status and/or risk, audits it, updates the index. */
-  async decide(id: number, input: DecisionInput, actor: string): Promise<LeakDetail> {
-    await this.#write(async () => this.#decisions.apply(id, input, actor))
-    return this.require(id)
+  /**
+   * An operator's decision: changes action, status and/or risk, audits it, updates the index. Answers
+   * the leak and the index revision the decision committed (nodes at or past it enforce it).
+   */
+  async decide(id: number, input: DecisionInput, actor: string): Promise<LeakDetail & { revision: number }> {
+    const revision = await this.#write(async () => {
+      await this.#decisions.apply(id, input, actor)
+      return this.#records.revision()
+    })
+    return { ...(await this.require(id)), revision }
+  }
+
+  /** One decision on many leaks, in one transaction (`leak-bulk-decisions.ts`). */
+  async decideMany(target: BulkTarget, input: DecisionInput, actor: string): Promise<BulkDecisionResult> {
+    return this.#write(async () => this.#bulk.apply(target, input, actor))
   }
 
   /**
@@ -106,6 +122,16 @@ export class LeakRepo {
   /** One page of leaks, with the total matching the filters. */
   async list(query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
     return listLeaks(this.#sql, query)
+  }
+
+  /** The distinct sources and kinds, with their leak counts. */
+  async facets(): Promise<LeakFacets> {
+    return leakFacets(this.#sql)
+  }
+
+  /** Every leak matching the filters, for the CSV export: no token, only hash prefixes. */
+  exportRows(filter: LeakFilter): AsyncGenerator<LeakExportRow> {
+    return exportLeaks(this.#sql, filter)
   }
 
   // Tokens arrive with their SHA-256 (hashed from the value on arrival, or sent as a hash): stored keyed when the store is.

@@ -179,6 +179,7 @@ t.test('blocking a leak in the console makes the node refuse its token', async (
   tt.equal(await page.getByTestId('token-sha256').first().innerText(), sha256(seed.token), 'the token is shown by its hash')
   await page.getByTestId('decision-comment').fill('rotating; block until revoked')
   await page.getByTestId('decision-block').click()
+  await page.getByTestId('confirm-ok').click()
   await waitFor('the detail shows the leak blocked', async () => (await page.locator('[data-testid=leak-detail] .action-block').count()) === 1)
   await page.getByTestId('audit-trail').getByText('rotating; block until revoked').waitFor()
   tt.ok(await page.getByTestId('decision-block').isDisabled(), 'block is done: its button is disabled')

@@ -13,7 +13,8 @@ const SOURCES = ['manual', 'github', 'gitlab', 'git', 'postman', 'paste', 'other
 
 /** What each action does, said in its menu entry; an action without one shows its name alone. */
 /** @type {Record<string, string>} */
-const ACTION_HELP = { monitor: 'let requests through, record sightings', block: 'refuse requests at every node' }
+// Short enough to fit the menu's width (the option shows as the closed menu's text).
+const ACTION_HELP = { monitor: 'pass, record', block: 'refuse at nodes' }
 /** The action a hand-added leak starts with, when the control plane offers it: the cautious one. */
 const DEFAULT_ACTION = 'monitor'
 

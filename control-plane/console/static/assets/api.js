@@ -227,3 +227,39 @@ export function withQuery(path, params) {
   const s = q.toString()
   return s ? `${path}?${s}` : path
 }
+
+/**
+ * Downloads a file from the API with the signed-in key (a plain link could not send it): fetches it,
+ * then saves the body under the name the answer's Content-Disposition gives (or `fallback`).
+ * Rejects with ApiError.
+ * @param {string} path
+ * @param {string} fallback
+ */
+export async function download(path, fallback) {
+  /** @type {Record<string, string>} */
+  const headers = { accept: 'text/csv, application/problem+json' }
+  const key = getKey()
+  if (key) headers.authorization = `Bearer ${key}`
+  let res
+  try {
+    res = await fetch(path, { headers, cache: 'no-store', credentials: 'omit' })
+  } catch {
+    throw new ApiError(0, { title: 'Control plane unreachable', detail: 'The download did not reach the control plane. Check that it is running, then retry.' })
+  }
+  if (!res.ok) {
+    const data = (res.headers.get('content-type') ?? '').includes('json') ? await res.json().catch(() => null) : null
+    const err = new ApiError(res.status, isProblem(data) ? data : null)
+    if (res.status === 401) unauthorized(err)
+    throw err
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallback
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.append(a)
+  a.click()
+  a.remove()
+  // The click has handed the blob to the browser's download; the URL is not needed after.
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}

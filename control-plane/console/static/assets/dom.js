@@ -215,3 +215,13 @@ export function announce(message, kind = 'info') {
     region.className = 'toast'
   }, 6000)
 }
+
+/**
+ * The toast region, for a toast with its own content and timing (enforcement.js): any pending hiding
+ * of an earlier message is cancelled so it does not clear the new one.
+ * @returns {HTMLElement | null}
+ */
+export function takeToast() {
+  clearTimeout(toastTimer)
+  return live()
+}

@@ -4,6 +4,8 @@
 import { api, ApiError } from './api.js'
 import { absolute, actionBadge, announce, errorBox, h, replace, riskBadge, rotationBadge, safeHref, statusBadge, statusLabel, timeEl } from './dom.js'
 import { changeText } from './audit.js'
+import { confirmDialog } from './confirm-dialog.js'
+import { showEnforcement } from './enforcement.js'
 import { overviewLink } from './filters.js'
 import { actions, risks, statuses } from './meta.js'
 /** @import { Decision, LeakDetail, LeakLocation, LeakToken, Sighting } from '../../types/api.js' */
@@ -23,7 +25,7 @@ import { actions, risks, statuses } from './meta.js'
 // A value without words still gets a button, named by its value.
 /** @type {Record<string, { label: string, done: string, tone?: string }>} */
 const ACTION_WORDS = {
-  block: { label: 'Block', done: 'is now blocked at every node', tone: 'danger' },
+  block: { label: 'Block', done: 'is blocked', tone: 'danger' },
   monitor: { label: 'Monitor', done: 'is now monitored (requests pass, sightings recorded)' },
 }
 /** @type {Record<string, { id: string, label: string, done: string }>} */
@@ -279,6 +281,16 @@ export function mountDetail(main, ctx) {
    * @param {(HTMLButtonElement | HTMLSelectElement)[]} buttons
    */
   async function decide(d, comment, error, buttons) {
+    const blocking = d.body.action === 'block'
+    const before = current
+    // Blocking refuses the credential's requests at every node: it is confirmed first, and undoable.
+    if (blocking && !(await confirmDialog({
+      title: `Block leak ${id}?`,
+      message: 'Every node will refuse requests that carry this leak\'s credentials. You can undo it for a few seconds after.',
+      confirm: 'Block',
+      danger: true,
+    }))) return
+    if (destroyed) return
     for (const b of buttons) b.disabled = true
     replace(error)
     /** @type {Change['body'] & { comment?: string }} */
@@ -286,10 +298,22 @@ export function mountDetail(main, ctx) {
     const text = comment.value.trim()
     if (text) body.comment = text
     try {
-      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}`, { method: 'PATCH', body }))
+      const leak = /** @type {LeakDetail & { revision?: number }} */ (await api(`/v1/leaks/${id}`, { method: 'PATCH', body }))
       if (destroyed) return
       render(leak)
-      announce(`Leak ${id} ${d.done}.`, 'success')
+      if (blocking && typeof leak.revision === 'number') {
+        const previous = before?.action ?? 'monitor'
+        showEnforcement({
+          revision: leak.revision, pending: 'Blocking', done: 'Blocked', subject: `Leak ${id}`,
+          undo: async () => {
+            const back = /** @type {LeakDetail & { revision?: number }} */ (await api(`/v1/leaks/${id}`, { method: 'PATCH', body: { action: previous, comment: 'Undo of the block' } }))
+            if (!destroyed) render(back)
+            showEnforcement({ revision: back.revision ?? 0, pending: 'Undoing', done: 'Block undone', subject: `Leak ${id}` })
+          },
+        })
+      } else {
+        announce(`Leak ${id} ${d.done}.`, 'success')
+      }
     } catch (err) {
       if (destroyed) return
       // Redraw from the last known state (buttons enabled as they were), with the error and the comment kept.

@@ -1,8 +1,12 @@
 // @ts-check
-// The leak list: filters (kept in the URL by the caller), removable chips, a sortable table and
-// cursor paging, with loading, empty and error states.
-import { api, withQuery } from './api.js'
-import { actionBadge, errorBox, h, replace, riskBadge, rotationBadge, statusBadge, statusLabel, timeEl } from './dom.js'
+// The leak list: filters (kept in the URL by the caller) that apply as they are chosen, removable
+// chips, a sortable table with cursor paging and the total, a CSV download of every match, and, for an
+// admin, bulk decisions on the rows selected (or on every leak the filters match).
+// `refresh()` reloads the current page and the filter choices in place (for live updates from outside).
+import { api, ApiError, download, withQuery } from './api.js'
+import { actionBadge, announce, errorBox, h, replace, riskBadge, rotationBadge, statusBadge, statusLabel, timeEl } from './dom.js'
+import { confirmDialog } from './confirm-dialog.js'
+import { showEnforcement } from './enforcement.js'
 import { FILTER_KEYS, filterLabel } from './filters.js'
 import { actions, risks, sorts, statuses } from './meta.js'
 /** @import { Leak, Page } from '../../types/api.js' */
@@ -10,6 +14,39 @@ import { actions, risks, sorts, statuses } from './meta.js'
 /** @import { Filters, ListState } from './filters.js' */
 
 const PAGE_SIZE = 25
+/** The search box applies this long after the last keystroke. */
+const SEARCH_DEBOUNCE_MS = 300
+
+/** @param {number} n */
+const count = (n) => n.toLocaleString('en-US')
+/** @param {number} n */
+const leaks = (n) => `${count(n)} ${n === 1 ? 'leak' : 'leaks'}`
+
+/**
+ * `GET /v1/leaks/facets`.
+ * @typedef {{ sources?: { value: string, count: number }[], kinds?: { value: string, count: number }[] }} Facets
+ */
+/**
+ * `POST /v1/leaks/bulk-decisions`.
+ * @typedef {{ matched: number, changed: number[], skipped: { id: number, reason: string, detail: string }[], revision: number }} BulkResult
+ */
+
+/**
+ * A bulk decision of the action bar: its body, and the words around it.
+ * @typedef {{ id: string, label: string, body: { action?: string, status?: string }, danger?: boolean, effect: string, done: string }} BulkDecision
+ */
+
+/** The bulk decisions the control plane accepts (its actions and statuses), in the bar's order. */
+function bulkDecisions() {
+  /** @type {BulkDecision[]} */
+  const all = [
+    { id: 'block', label: 'Block', body: { action: 'block' }, danger: true, effect: 'Every node will refuse requests that carry their credentials.', done: 'blocked' },
+    { id: 'monitor', label: 'Monitor', body: { action: 'monitor' }, effect: 'Requests that carry their credentials will pass, and be recorded.', done: 'monitored' },
+    { id: 'false-positive', label: 'False positive', body: { status: 'false_positive' }, effect: 'They will be marked false positives; their credentials leave the nodes\' index.', done: 'marked false positives' },
+    { id: 'close', label: 'Close', body: { status: 'closed' }, effect: 'They will be closed; their credentials leave the nodes\' index.', done: 'closed' },
+  ]
+  return all.filter((d) => (d.body.action === undefined || actions().includes(d.body.action)) && (d.body.status === undefined || statuses().includes(d.body.status)))
+}
 
 /**
  * A column of the table; `sort` is the API's sort order it sorts by, when it can.
@@ -93,22 +130,53 @@ function cell(leak, col) {
  * chip; the caller puts the state in the URL and calls `setState` back.
  * @param {ListState} initial
  * @param {(state: ListState) => void} navigate
+ * @param {{ canDecide?: boolean }} [options] canDecide: show the selection and the bulk decisions (admin keys)
  */
-export function createLeakList(initial, navigate) {
+export function createLeakList(initial, navigate, { canDecide = false } = {}) {
   let state = initial
   /** @type {(string | null | undefined)[]} cursor of each page seen; index 0 is the first page */
   let pages = [null]
   let page = 0
   /** @type {AbortController | null} */
   let controller = null
+  /** @type {Leak[]} the rows shown */
+  let shown = []
+  /** How many leaks the filters match (the last answer's total). */
+  let total = 0
+  /** @type {Set<number>} the rows selected on this page */
+  let selected = new Set()
+  /** Every leak the filters match is selected, not only this page's rows. */
+  let allMatching = false
+  /** @type {Facets} */
+  let facets = {}
+  let searchTimer = 0
 
-  const sourceList = h('datalist', { id: 'source-options' })
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter leaks', 'data-testid': 'filters' })
   const chips = h('div', { class: 'chips', 'data-testid': 'filter-chips', 'aria-label': 'Active filters', role: 'group' })
   const body = h('div', { class: 'list-body' })
   const status = h('p', { class: 'list-status muted', role: 'status', 'aria-live': 'polite', 'data-testid': 'list-status' })
+  const csvError = h('div', { 'data-testid': 'csv-error' })
+  const csvButton = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'download-csv', title: 'Every leak these filters match, as CSV (no tokens: hash prefixes only)', onclick: () => downloadCsv() }, 'Download CSV')
+  const toolbar = h('div', { class: 'list-toolbar' }, status, csvButton)
+  const bulkBar = h('div', { class: 'bulk-bar', role: 'region', 'aria-label': 'Decide on the selected leaks', 'data-testid': 'bulk-bar', hidden: true })
+  const selectBanner = h('div', { class: 'select-banner', 'data-testid': 'select-banner', hidden: true })
+  const bulkResult = h('div', { 'data-testid': 'bulk-result', tabindex: '-1' })
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' })
-  const element = h('section', { class: 'card list-card', 'aria-labelledby': 'list-title', 'data-testid': 'leak-list', 'aria-busy': 'true' }, h('h2', { id: 'list-title', tabindex: '-1' }, 'Leak list'), form, chips, status, body, pager)
+  const element = h('section', { class: 'card list-card', 'aria-labelledby': 'list-title', 'data-testid': 'leak-list', 'aria-busy': 'true' }, h('h2', { id: 'list-title', tabindex: '-1' }, 'Leak list'), form, chips, toolbar, csvError, bulkResult, bulkBar, selectBanner, body, pager)
+
+  /**
+   * A select of the facet's values with their counts; a value in the URL the facets do not list (yet)
+   * is kept as a choice so the select shows it.
+   * @param {'source' | 'kind'} key
+   */
+  function facetOptions(key) {
+    const list = (key === 'source' ? facets.sources : facets.kinds) ?? []
+    /** @type {[string, string][]} */
+    const options = list.map((f) => [f.value, `${f.value} (${count(f.count)})`])
+    const current = state.filters[key]
+    if (current && !list.some((f) => f.value === current)) options.unshift([current, current])
+    return options
+  }
 
   function renderForm() {
     const f = state.filters
@@ -117,18 +185,30 @@ export function createLeakList(initial, navigate) {
       select('f-status', 'Status', statuses().map((s) => [s, statusLabel(s)]), f.status, 'filter-status'),
       select('f-risk', 'Risk', risks().map((r) => [r, r]), f.risk, 'filter-risk'),
       select('f-action', 'Action', actions().map((a) => [a, a]), f.action, 'filter-action'),
-      text('f-source', 'Source', f.source, 'filter-source', { list: 'source-options' }),
-      text('f-kind', 'Kind', f.kind, 'filter-kind', { placeholder: 'e.g. github_pat' }),
-      text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'title or place', title: 'Searches titles, locations and token previews' }),
-      sourceList,
-      h('div', { class: 'field field-actions' }, h('button', { type: 'submit', class: 'btn' }, 'Apply')),
+      select('f-source', 'Source', facetOptions('source'), f.source, 'filter-source'),
+      select('f-kind', 'Kind', facetOptions('kind'), f.kind, 'filter-kind'),
+      text('f-q', 'Search', f.q, 'filter-q', { type: 'search', placeholder: 'Title or place', title: 'Searches titles, locations and token previews' }),
     )
   }
 
-  // Values are synced in place (not re-rendered) so focus stays where the keyboard user left it.
+  /** Refills the source and kind choices in place (the rest of the form, and focus, stay). */
+  function renderFacets() {
+    for (const key of /** @type {const} */ (['source', 'kind'])) {
+      const field = form.elements.namedItem(key)
+      if (!(field instanceof HTMLSelectElement)) continue
+      const value = state.filters[key] ?? ''
+      replace(field, h('option', { value: '' }, 'Any'), facetOptions(key).map(([v, label]) => h('option', { value: v, selected: v === value }, label)))
+      field.value = value
+    }
+  }
+
+  // Values are synced in place (not re-rendered) so focus stays where the keyboard user left it; the
+  // field being typed in is left alone (its text may already be ahead of the URL).
   function syncForm() {
+    renderFacets()
     for (const key of FILTER_KEYS) {
       const field = form.elements.namedItem(key)
+      if (field === document.activeElement) continue
       if ((field instanceof HTMLInputElement || field instanceof HTMLSelectElement) && field.value !== (state.filters[key] ?? '')) field.value = state.filters[key] ?? ''
     }
   }
@@ -144,13 +224,29 @@ export function createLeakList(initial, navigate) {
     return filters
   }
 
+  function applyForm() {
+    clearTimeout(searchTimer)
+    const filters = readForm()
+    if (FILTER_KEYS.every((k) => (filters[k] ?? '') === (state.filters[k] ?? ''))) return
+    navigate({ ...state, filters })
+  }
+
   form.addEventListener('submit', (e) => {
     e.preventDefault()
-    navigate({ ...state, filters: readForm() })
+    applyForm()
   })
-  form.addEventListener('change', (e) => {
-    // Selects apply at once; text fields apply on Enter or when they lose focus.
-    if (e.target instanceof HTMLSelectElement || e.target instanceof HTMLInputElement) navigate({ ...state, filters: readForm() })
+  // Choices apply at once; the search box a moment after the last keystroke (or at once on Enter).
+  form.addEventListener('change', () => applyForm())
+  form.addEventListener('input', (e) => {
+    if (!(e.target instanceof HTMLInputElement)) return
+    clearTimeout(searchTimer)
+    searchTimer = window.setTimeout(applyForm, SEARCH_DEBOUNCE_MS)
+  })
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && e.target instanceof HTMLInputElement) {
+      e.preventDefault()
+      applyForm()
+    }
   })
 
   // After a chip is removed, keyboard focus goes to the chip that took its place (or the list title),
@@ -228,8 +324,158 @@ export function createLeakList(initial, navigate) {
     )
   }
 
+  /** How many leaks the selection stands for. */
+  function selectionSize() {
+    return allMatching ? total : selected.size
+  }
+
+  /** Redraws what depends on the selection: the checkboxes, the banner and the action bar. */
+  function renderSelection() {
+    if (!canDecide) return
+    for (const box of body.querySelectorAll('input[data-leak-id]')) {
+      if (box instanceof HTMLInputElement) box.checked = allMatching || selected.has(Number(box.dataset.leakId))
+    }
+    const all = body.querySelector('input[data-testid=select-page]')
+    const onPage = shown.length > 0 && shown.every((l) => selected.has(l.id))
+    if (all instanceof HTMLInputElement) {
+      all.checked = allMatching || onPage
+      all.indeterminate = !allMatching && !onPage && selected.size > 0
+    }
+    const n = selectionSize()
+    bulkBar.hidden = n === 0
+    selectBanner.hidden = !(allMatching || (onPage && total > shown.length))
+    if (allMatching) {
+      replace(selectBanner, `All ${leaks(total)} matching these filters are selected. `, h('button', { type: 'button', class: 'btn btn-quiet btn-small link', 'data-testid': 'clear-selection-banner', onclick: () => clearSelection() }, 'Clear selection'))
+    } else if (onPage && total > shown.length) {
+      replace(selectBanner, `All ${count(shown.length)} on this page are selected. `, h('button', { type: 'button', class: 'btn btn-quiet btn-small link', 'data-testid': 'select-all-matching', onclick: () => { allMatching = true; renderSelection() } }, `Select all ${leaks(total)} matching these filters`))
+    }
+    if (n === 0) return
+    replace(
+      bulkBar,
+      h('span', { class: 'bulk-count', 'data-testid': 'bulk-count' }, `${leaks(n)} selected`),
+      h('div', { class: 'bulk-actions', role: 'group', 'aria-label': 'Decisions' },
+        bulkDecisions().map((d) => h('button', { type: 'button', class: `btn btn-small ${d.danger ? 'btn-danger' : ''}`, 'data-testid': `bulk-${d.id}`, onclick: () => decideSelected(d) }, d.label)),
+        h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'bulk-clear', onclick: () => clearSelection() }, 'Clear selection')),
+    )
+  }
+
+  function clearSelection() {
+    selected = new Set()
+    allMatching = false
+    renderSelection()
+  }
+
+  /**
+   * The body of a bulk decision for the current selection: the ids, or the filters with the count
+   * the operator saw (the control plane refuses it if the filters now match another number).
+   * @param {Record<string, string>} decision
+   */
+  function bulkBody(decision) {
+    if (!allMatching) return { ids: [...selected], ...decision }
+    /** @type {Record<string, string>} */
+    const filter = {}
+    for (const key of FILTER_KEYS) {
+      const v = state.filters[key]
+      if (v) filter[key] = v
+    }
+    return { filter, expectedCount: total, ...decision }
+  }
+
+  /** @param {BulkDecision} d */
+  async function decideSelected(d) {
+    const n = selectionSize()
+    const ok = await confirmDialog({
+      title: `${d.label}: ${leaks(n)}?`,
+      message: `${d.effect} This applies to ${leaks(n)}${allMatching ? ' (every leak these filters match)' : ''}. Each is recorded in the audit trail.`,
+      confirm: `${d.label} ${leaks(n)}`,
+      danger: d.danger === true,
+    })
+    if (!ok) return
+    replace(bulkResult)
+    for (const b of bulkBar.querySelectorAll('button')) b.disabled = true
+    try {
+      const result = /** @type {BulkResult} */ (await api('/v1/leaks/bulk-decisions', { method: 'POST', body: bulkBody(d.body) }))
+      clearSelection()
+      showBulkResult(d, result)
+      if (d.body.action === 'block' && result.changed.length > 0) {
+        const changed = result.changed
+        // Only leaks that were not blocked were changed; with the two actions there are, they were monitored.
+        const previous = actions().find((a) => a !== 'block') ?? 'monitor'
+        showEnforcement({
+          revision: result.revision, pending: 'Blocking', done: 'Blocked', subject: leaks(changed.length),
+          undo: async () => {
+            const back = /** @type {BulkResult} */ (await api('/v1/leaks/bulk-decisions', { method: 'POST', body: { ids: changed, action: previous, comment: 'Undo of the block' } }))
+            load()
+            showEnforcement({ revision: back.revision, pending: 'Undoing', done: 'Block undone', subject: leaks(back.changed.length) })
+          },
+        })
+      } else {
+        announce(`${leaks(result.changed.length)} ${d.done}.`, 'success')
+      }
+    } catch (err) {
+      // 409: the filters now match another count than the one confirmed; the list reloads with the new one.
+      const changedCount = err instanceof ApiError && err.status === 409
+      replace(bulkResult, errorBox(err, null, 'bulk-error'))
+      if (changedCount) allMatching = false
+      renderSelection()
+      bulkResult.focus()
+    }
+    load()
+  }
+
+  /**
+   * @param {BulkDecision} d
+   * @param {BulkResult} result
+   */
+  function showBulkResult(d, result) {
+    const skipped = result.skipped ?? []
+    replace(
+      bulkResult,
+      h(
+        'div',
+        { class: `notice ${skipped.length > 0 ? 'notice-info' : 'notice-success'}`, role: 'status' },
+        h('strong', {}, `${leaks(result.changed.length)} ${d.done}.`),
+        skipped.length > 0 ? ` ${leaks(skipped.length)} left as ${skipped.length === 1 ? 'it was' : 'they were'}:` : null,
+        skipped.length > 0
+          ? h('ul', { 'data-testid': 'bulk-skipped' }, skipped.slice(0, 20).map((s) => h('li', { 'data-leak-id': String(s.id) }, h('a', { href: `#/leaks/${s.id}` }, `Leak ${s.id}`), `: ${s.detail.replace(/^leak \d+ /, '')}`)))
+          : null,
+        skipped.length > 20 ? h('p', {}, `and ${count(skipped.length - 20)} more.`) : null,
+        h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'bulk-result-dismiss', onclick: () => replace(bulkResult) }, 'Dismiss'),
+      ),
+    )
+  }
+
+  async function downloadCsv() {
+    csvButton.disabled = true
+    replace(csvError)
+    try {
+      /** @type {Record<string, string>} */
+      const filter = {}
+      for (const key of FILTER_KEYS) {
+        const v = state.filters[key]
+        if (v) filter[key] = v
+      }
+      await download(withQuery('/v1/leaks/export.csv', filter), 'leaks.csv')
+    } catch (err) {
+      replace(csvError, errorBox(err, () => downloadCsv(), 'csv-download-error'))
+    } finally {
+      csvButton.disabled = false
+    }
+  }
+
   /** @param {Leak[]} items */
   function renderTable(items) {
+    const selectHead = canDecide
+      ? h('th', { scope: 'col', class: 'select-col' }, h('input', {
+        type: 'checkbox', 'data-testid': 'select-page', 'aria-label': 'Select every leak on this page',
+        onchange: (/** @type {Event} */ e) => {
+          const on = e.target instanceof HTMLInputElement && e.target.checked
+          allMatching = false
+          selected = on ? new Set(items.map((l) => l.id)) : new Set()
+          renderSelection()
+        },
+      }))
+      : null
     return h(
       'div',
       { class: 'table-wrap' },
@@ -237,7 +483,7 @@ export function createLeakList(initial, navigate) {
         'table',
         { class: 'leaks', 'data-testid': 'leak-table' },
         h('caption', { class: 'visually-hidden' }, 'Leaks matching the filters'),
-        h('thead', {}, h('tr', {}, COLUMNS.map(sortHeader))),
+        h('thead', {}, h('tr', {}, selectHead, COLUMNS.map(sortHeader))),
         h(
           'tbody',
           {},
@@ -245,6 +491,22 @@ export function createLeakList(initial, navigate) {
             h(
               'tr',
               { 'data-testid': 'leak-row', 'data-leak-id': String(leak.id), 'data-risk': leak.risk, 'data-status': leak.status, 'data-source': leak.source, class: `row-risk-${leak.risk}` },
+              canDecide
+                ? h('td', { class: 'select-col', 'data-label': 'Select' }, h('input', {
+                  type: 'checkbox', 'data-testid': 'select-leak', 'data-leak-id': String(leak.id), 'aria-label': `Select ${leak.title || `leak ${leak.id}`}`,
+                  onchange: (/** @type {Event} */ e) => {
+                    const on = e.target instanceof HTMLInputElement && e.target.checked
+                    if (allMatching) {
+                      // Unticking one row of "every match" leaves this page's other rows selected.
+                      allMatching = false
+                      selected = new Set(items.map((l) => l.id))
+                    }
+                    if (on) selected.add(leak.id)
+                    else selected.delete(leak.id)
+                    renderSelection()
+                  },
+                }))
+                : null,
               COLUMNS.map((col) => h('td', { 'data-label': col.label, class: col.numeric ? 'num' : '' }, cell(leak, col))),
             ),
           ),
@@ -267,8 +529,13 @@ export function createLeakList(initial, navigate) {
       if (signal.aborted) return
       pages[page + 1] = res.nextCursor ?? undefined
       const items = res.items ?? []
+      shown = items
+      total = res.total ?? items.length
+      // A refresh keeps the rows still shown selected.
+      selected = new Set(items.filter((l) => selected.has(l.id)).map((l) => l.id))
       if (items.length === 0) {
         const filtered = Object.keys(state.filters).length > 0
+        allMatching = false
         replace(status)
         replace(
           body,
@@ -284,14 +551,16 @@ export function createLeakList(initial, navigate) {
       } else {
         const first = page * PAGE_SIZE + 1
         const last = page * PAGE_SIZE + items.length
-        replace(status, `Showing ${first}–${last} of ${res.total ?? '?'} leaks`)
+        replace(status, `Showing ${count(first)}–${count(last)} of ${leaks(total)}`)
         replace(body, renderTable(items))
       }
+      renderSelection()
+      const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE))
       replace(
         pager,
-        h('button', { type: 'button', class: 'btn', 'data-testid': 'prev-page', disabled: page === 0, onclick: () => { page -= 1; load() } }, '← Previous'),
-        h('span', { class: 'muted small' }, `Page ${page + 1}`),
-        h('button', { type: 'button', class: 'btn', 'data-testid': 'next-page', disabled: !res.nextCursor, onclick: () => { page += 1; load() } }, 'Next →'),
+        h('button', { type: 'button', class: 'btn', 'data-testid': 'prev-page', disabled: page === 0, onclick: () => { page -= 1; clearSelection(); load() } }, '← Previous'),
+        h('span', { class: 'muted small', 'data-testid': 'page-number' }, `Page ${count(page + 1)} of ${count(pageCount)}`),
+        h('button', { type: 'button', class: 'btn', 'data-testid': 'next-page', disabled: !res.nextCursor, onclick: () => { page += 1; clearSelection(); load() } }, 'Next →'),
       )
     } catch (err) {
       if ((err instanceof DOMException && err.name === 'AbortError') || signal.aborted) return
@@ -303,14 +572,25 @@ export function createLeakList(initial, navigate) {
     }
   }
 
+  async function loadFacets() {
+    try {
+      facets = /** @type {Facets} */ (await api('/v1/leaks/facets'))
+      renderFacets()
+    } catch {
+      // Without facets the selects offer only the value in the URL; the list itself says what failed.
+    }
+  }
+
   renderForm()
   renderChips()
+  loadFacets()
 
   return {
     element,
     load,
-    /** Reloads the page shown, in place (a live change): no loading state, the same page and filters. */
+    /** Reloads the current page in place, with no loading state (a live change), keeping the selection of the rows still shown, and the filter choices. */
     refresh() {
+      loadFacets()
       load({ quiet: true })
     },
     /** @param {ListState} next */
@@ -318,15 +598,14 @@ export function createLeakList(initial, navigate) {
       state = next
       pages = [null]
       page = 0
+      selected = new Set()
+      allMatching = false
       syncForm()
       renderChips()
       load()
     },
-    /** @param {string[]} sources */
-    setSources(sources) {
-      replace(sourceList, sources.map((s) => h('option', { value: s })))
-    },
     destroy() {
+      clearTimeout(searchTimer)
       controller?.abort()
     },
   }

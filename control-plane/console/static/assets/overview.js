@@ -3,20 +3,29 @@
 import { api } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { drawCharts } from './charts.js'
-import { go, readState } from './filters.js'
+import { go, overviewHash, readState } from './filters.js'
 import { createLeakList } from './leak-list.js'
 /** @import { Stats } from '../../types/api.js' */
 /** @import { Mount } from '../../types/views.js' */
 /** @import { Choice } from './charts.js' */
 
 /**
+ * A headline number that links to the list of the leaks it counts.
  * @param {string} label
  * @param {number} value
  * @param {string} testid
- * @param {string} [tone]
+ * @param {import('./filters.js').Filters} filters what the list shows when the tile is chosen
+ * @param {{ tone?: string, sort?: string, title?: string }} [options]
  */
-function tile(label, value, testid, tone = '') {
-  return h('div', { class: `tile ${tone}`, 'data-testid': testid }, h('span', { class: 'tile-value' }, String(value)), h('span', { class: 'tile-label' }, label))
+function tile(label, value, testid, filters, { tone = '', sort, title } = {}) {
+  const state = readState(new URLSearchParams())
+  const href = overviewHash({ ...state, filters, ...(sort ? { sort, order: 'desc' } : {}) })
+  return h(
+    'a',
+    { class: `tile ${tone}`, href, 'data-testid': testid, title: title ?? `List the ${label}` },
+    h('span', { class: 'tile-value' }, value.toLocaleString('en-US')),
+    h('span', { class: 'tile-label' }, label),
+  )
 }
 
 /** @type {Mount} */
@@ -28,7 +37,7 @@ export function mountOverview(main, ctx) {
 
   const tiles = h('div', { class: 'tiles', 'aria-live': 'polite' })
   const chartBox = h('div', { class: 'charts', 'data-testid': 'charts', 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading charts…'))
-  const list = createLeakList(state, (next) => go(next))
+  const list = createLeakList(state, (next) => go(next), { canDecide: ctx.session.role === 'admin' })
 
   replace(
     main,
@@ -67,15 +76,15 @@ export function mountOverview(main, ctx) {
       const urgent = (stats.byRisk?.critical ?? 0) + (stats.byRisk?.high ?? 0)
       replace(
         tiles,
-        tile('open leaks', stats.total ?? 0, 'tile-open'),
-        tile('critical or high', urgent, 'tile-urgent', urgent > 0 ? 'tile-alert' : ''),
-        tile('blocked at the edge', blocked, 'tile-blocked'),
-        tile('closed', stats.byStatus?.closed ?? 0, 'tile-closed'),
-        tile('false positives', stats.byStatus?.false_positive ?? 0, 'tile-fp'),
+        tile('open leaks', stats.total ?? 0, 'tile-open', { status: 'open' }),
+        // One filter holds one risk: the open leaks, most severe first, put the critical and high ones on top.
+        tile('critical or high', urgent, 'tile-urgent', { status: 'open' }, { tone: urgent > 0 ? 'tile-alert' : '', sort: 'risk', title: 'List the open leaks, most severe first' }),
+        tile('blocked at the edge', blocked, 'tile-blocked', { status: 'open', action: 'block' }),
+        tile('closed', stats.byStatus?.closed ?? 0, 'tile-closed', { status: 'closed' }),
+        tile('false positives', stats.byStatus?.false_positive ?? 0, 'tile-fp', { status: 'false_positive' }),
       )
       charts = drawCharts(chartBox, stats, pick)
       charts.setActive(state.filters)
-      list.setSources(Object.keys(stats.bySource ?? {}))
     } catch (err) {
       if (destroyed) return
       replace(chartBox, errorBox(err, () => loadStats(), 'charts-error'))

@@ -21,7 +21,7 @@ export function mountWebhooks(main, ctx) {
   const list = h('div', {}, h('p', { class: 'loading', role: 'status' }, 'Loading webhooks…'))
   const deliveriesBox = h('div', { 'data-testid': 'webhook-deliveries' })
 
-  const url = h('input', { id: 'webhook-url', name: 'url', type: 'url', required: true, maxlength: '2048', placeholder: 'https://hooks.example.com/leakgate', 'data-testid': 'webhook-url' })
+  const url = h('input', { id: 'webhook-url', name: 'url', type: 'url', required: true, maxlength: '2048', placeholder: 'https://…', 'data-testid': 'webhook-url' })
   const description = h('input', { id: 'webhook-description', name: 'description', maxlength: '500', 'data-testid': 'webhook-description' })
   const format = h('select', { id: 'webhook-format', name: 'format', 'data-testid': 'webhook-format' }, h('option', { value: 'json' }, 'JSON (signed)'), h('option', { value: 'slack' }, 'Slack message'))
   const boxes = EVENTS.map((type) => h('input', { type: 'checkbox', id: `webhook-event-${type}`, value: type, checked: type.startsWith('leak.created') || type === 'leak.decided', 'data-testid': `webhook-event-${type}` }))
