@@ -215,6 +215,13 @@ function summary(findings: readonly Finding[], p: Readonly<Progress>, ms: number
   const history = findings.filter((f) => f.inHistoryOnly).length
   return `${findings.length} finding${findings.length === 1 ? '' : 's'}${history > 0 ? ` (${history} in history only)` : ''} in ${p.files} files` +
     `${p.commits > 0 ? `, ${p.commits} commits` : ''}${p.repos > 0 ? `, ${p.repos} repos` : ''}, ${(p.bytes / 1048576).toFixed(1)} MiB, ${(ms / 1000).toFixed(1)} s` +
-    `${p.skipped > 0 ? `; ${p.skipped} binary or oversized files skipped` : ''}`
+    `${p.skipped > 0 ? `; ${p.skipped} binary or oversized files skipped` : ''}${droppedNote(p)}`
+}
+
+/** What the scan left out for a bad checksum, counted (never the values): empty when nothing was. */
+export function droppedNote(p: Readonly<Pick<Progress, 'checksumDropped'>>): string {
+  // Progress from an older pusher or record may lack the count.
+  const n = p.checksumDropped ?? 0
+  return n > 0 ? `; ${n} candidate${n === 1 ? '' : 's'} dropped: checksum did not match` : ''
 }
 

@@ -18,8 +18,10 @@ export interface FindingLocation {
   /** The file, relative to the scanned directory or repository. */
   path?: string
   line?: number
-  /** Repository name, for GitHub sources (`acme/api`). */
+  /** Repository name, for GitHub and GitLab repositories (`acme/api`). */
   repo?: string
+  /** The repository's address (its web page, or the URL it was cloned from), never with a credential. */
+  repoUrl?: string
   commit?: string
   branch?: string
   /** A browsable link to the line, when the source has one. */
@@ -53,6 +55,8 @@ export interface TextOrigin {
   commit?: string
   branch?: string
   repo?: string
+  /** The repository's address (FindingLocation.repoUrl). */
+  repoUrl?: string
   /** Builds a browsable URL for a line, when the source has one. */
   url?: (line: number) => string
   inHistoryOnly?: boolean
@@ -74,6 +78,7 @@ export function toFindings(found: readonly TextFinding[], origin: TextOrigin, sh
     const file = hideSecret(origin.file, f.value, NAME_HIDDEN)
     const location: FindingLocation = { path: file, line: f.line }
     if (origin.repo !== undefined) location.repo = origin.repo
+    if (origin.repoUrl !== undefined) location.repoUrl = origin.repoUrl
     if (origin.commit !== undefined) location.commit = origin.commit
     if (origin.branch !== undefined) location.branch = origin.branch
     if (origin.url !== undefined) location.url = hideSecret(origin.url(f.line), f.value, NAME_HIDDEN)

@@ -203,7 +203,9 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
     let n = 0
     for await (const item of items) {
       options.signal?.throwIfAborted()
-      const found = scanText(item.text, { rules, allowlist, path: item.origin.file, ...(item.origin.commit === undefined ? {} : { commit: item.origin.commit }) })
+      const dropped = { checksum: 0 }
+      const found = scanText(item.text, { rules, allowlist, path: item.origin.file, dropped, ...(item.origin.commit === undefined ? {} : { commit: item.origin.commit }) })
+      progress.checksumDropped += dropped.checksum
       if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
       options.onProgress?.(progress)
       if (findings.length >= maxFindings) truncated = 'findings'
@@ -269,6 +271,7 @@ async function scanInThreads(root: string, limits: SourceLimits, jobs: number, s
       }
       progress.files++
       progress.bytes += outcome.bytes
+      progress.checksumDropped += outcome.checksumDropped
       findings.push(...outcome.findings)
       options.onProgress?.(progress)
       if (findings.length >= maxFindings) truncated = 'findings'
