@@ -284,11 +284,11 @@ export class ScanService {
   }
 
   /** Records findings made elsewhere (`leakgate scan --push`) as a finished scan and turns them into leaks. */
-  async ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string): Promise<ScanRecord> {
+  async ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string, checksumDropped = 0): Promise<ScanRecord> {
     const now = new Date().toISOString()
     const { created, updated } = await this.#toLeaks(findings, source, actor)
     const files = new Set(findings.map((f) => f.file)).size
-    const id = await this.#store.scans.recordFinished(source, { progress: { files }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
+    const id = await this.#store.scans.recordFinished(source, { progress: { files, ...(checksumDropped > 0 ? { checksumDropped } : {}) }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
     return this.#recorded(id)
   }
 

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
-import { readIgnoreFile, type Finding } from './findings.js'
+import { checksumDroppedText, readIgnoreFile, type Finding } from './findings.js'
 import { formatJson, formatKindsJson, formatKindsTable, formatSarif, formatTable, type OutputFormat } from './output.js'
 import { builtinRules } from './rules.js'
 import { loadScanConfig } from './scan-config.js'
@@ -138,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(out)
     if (v.quiet !== true) console.error(summary(findings, result.progress, Date.now() - started))
     if (v.push === true) {
-      const pushed = await pushFindings(config.controlPlane, config.apiKey ?? '', source, findings)
+      const pushed = await pushFindings(config.controlPlane, config.apiKey ?? '', source, findings, result.progress.checksumDropped)
       if (v.quiet !== true) console.error(`pushed to ${config.controlPlane}: scan ${pushed.id}, ${pushed.leaksCreated} leak(s) created, ${pushed.leaksUpdated} updated`)
     }
     return findings.length > 0 ? 1 : 0
@@ -219,9 +219,8 @@ function summary(findings: readonly Finding[], p: Readonly<Progress>, ms: number
 }
 
 /** What the scan left out for a bad checksum, counted (never the values): empty when nothing was. */
-export function droppedNote(p: Readonly<Pick<Progress, 'checksumDropped'>>): string {
-  // Progress from an older pusher or record may lack the count.
-  const n = p.checksumDropped ?? 0
-  return n > 0 ? `; ${n} candidate${n === 1 ? '' : 's'} dropped: checksum did not match` : ''
+function droppedNote(p: Readonly<Progress>): string {
+  const text = checksumDroppedText(p.checksumDropped)
+  return text === undefined ? '' : `; ${text}`
 }
 

@@ -62,6 +62,15 @@ export interface TextOrigin {
   inHistoryOnly?: boolean
 }
 
+/**
+ * What a scan says of the matches it dropped for a checksum that did not verify: how many, never
+ * which (`3 candidates dropped: checksum did not match`); undefined when none were.
+ */
+export function checksumDroppedText(count: number | undefined): string | undefined {
+  if (count === undefined || count <= 0) return undefined
+  return `${count} candidate${count === 1 ? '' : 's'} dropped: checksum did not match`
+}
+
 /** Stable id of a finding: the same secret, rule and file give the same fingerprint in every commit and every scan. */
 export function fingerprintOf(ruleId: string, file: string, sha256: string): string {
   return sha256Hex(`${ruleId}\0${file}\0${sha256}`).slice(0, 32)

@@ -22,6 +22,7 @@ import { allowlistSources, scanDirBatch, scanThreadsFor, scanThreadsStarted, typ
 export { closeScanThreads } from './scan-threads.js'
 
 export type { Finding } from './findings.js'
+export { checksumDroppedText } from './findings.js'
 export { resolveRules } from './rules.js'
 export type { Progress } from './sources/source.js'
 export type { ReachPolicy } from './sources/reach.js'
