@@ -1,9 +1,10 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Rng } from './detect/corpus/random.js'
 import { PROVIDER_TOKENS } from './detect/corpus/tokens.js'
-import { scanSource } from './detect/index.js'
+import { scanSource, type Finding } from './detect/index.js'
 import { groupFindings, ScanService } from './scans.js'
 import { openTestStore, tempDir } from './test/harness.js'
 
@@ -87,4 +88,17 @@ t.test('a scan left running by a stopped control plane is failed when the next o
   t.teardown(() => scans.close())
   t.match(await scans.get(id), { status: 'failed', error: 'the control plane stopped during the scan' })
   t.type((await scans.get(id))?.finishedAt, 'string')
+})
+
+t.test('the leak of a whole file an earlier version keyed is found again: git sources by the scanned URL, hosted ones by repository', async (t) => {
+  const old = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 32)
+  const finding = (source: string, repo: string | undefined): Finding => ({
+    ruleId: 'github-pat', kind: 'github_pat', file: '.env', line: 1, column: 1, sha256: 'ab'.repeat(32), preview: 'ghp_…abcd',
+    fingerprint: 'cd'.repeat(16), inHistoryOnly: false, source, location: { path: '.env', line: 1, ...(repo === undefined ? {} : { repo }) },
+  })
+  const url = 'https://github.com/acme/api.git'
+  const [git] = groupFindings([finding('git', 'acme/api')], { type: 'git', url, history: true })
+  t.equal(git?.legacyFingerprint, old(`git\0git:${url}\0.env`), 'a git source: keyed by its URL, as before repositories were named')
+  const [hosted] = groupFindings([finding('github', 'acme/api')], { type: 'github', org: 'acme', history: true })
+  t.equal(hosted?.legacyFingerprint, old('github\0acme/api\0.env'))
 })

@@ -191,16 +191,17 @@ function keyOf(text: string): string {
  * leak a scan made before leaks were one a credential (one a file), which a rescan updates instead.
  */
 export function groupFindings(findings: readonly Finding[], source: ScanSourceSpec): FindingGroup[] {
-  const files = new Map<string, Finding[]>()
+  const files = new Map<string, { legacyKey: string; list: Finding[] }>()
+  const scanned = sourceKey({ ...source, history: false } as ScanSourceSpec)
   for (const f of findings) {
-    const place = f.location?.repo ?? sourceKey({ ...source, history: false } as ScanSourceSpec)
-    const key = `${f.source}\0${place}\0${f.file}`
-    const list = files.get(key)
-    if (list === undefined) files.set(key, [f])
-    else list.push(f)
+    const key = `${f.source}\0${f.location?.repo ?? scanned}\0${f.file}`
+    const file = files.get(key)
+    if (file !== undefined) file.list.push(f)
+    // Before, a git source's findings had no repository name: their file was keyed by the source.
+    else files.set(key, { legacyKey: f.source === 'git' ? `${f.source}\0${scanned}\0${f.file}` : key, list: [f] })
   }
   const groups: FindingGroup[] = []
-  for (const [fileKey, list] of files) {
+  for (const [fileKey, { legacyKey, list }] of files) {
     for (const parts of credentialsOf(list)) {
       const first = parts[0]!
       // Pushed findings may come without a location (it is optional on the wire).
@@ -213,7 +214,7 @@ export function groupFindings(findings: readonly Finding[], source: ScanSourceSp
         title: findingTitle(first.kind, { repo: location?.repo, repoUrl: location?.repoUrl, path: location?.path ?? escapeText(first.file) }),
         location,
         fingerprint: keyOf(`${fileKey}\0${first.sha256}`),
-        legacyFingerprint: keyOf(fileKey),
+        legacyFingerprint: keyOf(legacyKey),
         placeKey: keyOf(`${fileKey}\0${commit}`),
         ...(format === undefined ? {} : { format }),
         tokens: parts.map((f) => ({ sha256: f.sha256, preview: escapeText(f.preview), kind: f.kind })),

@@ -316,8 +316,8 @@ export function shownRepoUrl(url: string): string | undefined {
       return undefined
     }
   } else {
-    // scp-style `[user[:password]@]host:path`; anything else is a local path.
-    const m = /^(?:[^/:@]+(?::[^/@]*)?@)?([\w.-]+):(?!\/\/)([^\s]+)$/.exec(url)
+    // scp-style `[user[:password]@]host:path`, the host a domain name; anything else is a local path.
+    const m = /^(?:[^/:@]+(?::[^/@]*)?@)?([\w-]+(?:\.[\w-]+)+):(?!\/\/)([^\s]+)$/.exec(url)
     if (m === null) return undefined
     out = `${m[1]}:${m[2]}`
   }
