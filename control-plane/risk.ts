@@ -10,6 +10,10 @@
  *   private or manual one (10);
  * - presence: still in the working tree (20) above only in the history (10);
  * - age: exposed for more than 30 days (10) or 7 days (5): the longer, the likelier it was harvested;
+ * - verified format: a token whose checksum the scanner verified, or written in a prefix format only
+ *   its issuer uses (`ghp_`, `glpat-`, `AKIA`), is a real credential rather than a look-alike (10);
+ * - public and verified: such a token found in a public source (its current tree or its history) is
+ *   there for anyone to take and known to be real: at least high, before any traffic is seen;
  * - sightings: a leak seen in traffic is in use. Seen by one node it is at least high; seen by two
  *   nodes or more it is critical whatever its score. Nodes are counted, not sightings: a burst from one
  *   node (or one forged report from one node key) is one node's evidence and cannot by itself make a
@@ -22,7 +26,7 @@
  */
 import { RISK_LEVELS, type RiskLevel } from './config.js'
 import { builtinRules } from './detect/rules.js'
-import type { Severity } from './detect/rule.js'
+import type { Severity, VerifiedFormat } from './detect/rule.js'
 
 /** One reason for a leak's risk. */
 export interface RiskFactor {
@@ -42,7 +46,7 @@ export interface RiskAssessment {
 export interface RiskInput {
   kind?: string | null | undefined
   source: string
-  location?: { url?: string | undefined; repo?: string | undefined } | undefined
+  location?: { url?: string | undefined; repo?: string | undefined; repoUrl?: string | undefined } | undefined
   /** The token is gone from the current tree and survives only in history. */
   inHistoryOnly?: boolean | undefined
   /** When the exposure began (a commit date, a paste date); defaults to when the leak was recorded. */
@@ -52,6 +56,8 @@ export interface RiskInput {
   seenByNodes: number
   /** When it was last seen in traffic (absent: as recent as `now`). */
   lastSeenAt?: string | null | undefined
+  /** What vouches for the token's format (its rule's): a verified checksum, a prefix only its issuer uses. */
+  verifiedFormat?: VerifiedFormat | null | undefined
   now: Date
 }
 
@@ -62,6 +68,19 @@ const DAY = 86_400_000
 const RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 }
 
 let severities: Map<string, Severity> | undefined
+let formats: Map<string, VerifiedFormat> | undefined
+
+/** What vouches for the matches of built-in rule `ruleId` (Rule.format); undefined for another rule. */
+export function ruleFormat(ruleId: string): VerifiedFormat | undefined {
+  if (formats === undefined) {
+    formats = new Map()
+    for (const r of builtinRules()) if (r.format !== undefined) formats.set(r.id, r.format)
+  }
+  return formats.get(ruleId)
+}
+
+/** The score under which a verified token in a public source is lifted: high's. */
+const PUBLIC_VERIFIED_FLOOR = 70
 
 /** The severity of a kind the built-in rules report (the highest of its rules'), undefined for another kind. */
 export function kindSeverity(kind: string): Severity | undefined {
@@ -107,8 +126,15 @@ export function assessRisk(input: RiskInput): RiskAssessment {
     factors.push({ factor: 'token_kind', points: 15, detail: `${kind} credential` })
   }
 
-  const url = input.location?.url ?? ''
-  if (PUBLIC_SOURCES.has(input.source) || (input.source === 'git' && /^https?:\/\//.test(url))) {
+  const format = input.verifiedFormat ?? undefined
+  if (format !== undefined) {
+    factors.push({ factor: 'verified_format', points: 10, detail: format === 'checksum' ? 'its checksum verifies: a token as issued' : 'written in a format only its issuer uses' })
+  }
+
+  // A git repository reached over http(s) is taken as public: its address, or a link to the line, says so.
+  const url = input.location?.repoUrl ?? input.location?.url ?? ''
+  const isPublic = PUBLIC_SOURCES.has(input.source) || (input.source === 'git' && /^https?:\/\//.test(url))
+  if (isPublic) {
     factors.push({ factor: 'public_source', points: 30, detail: `found in a public ${input.source} source` })
   } else {
     factors.push({ factor: 'private_source', points: 10, detail: `reported through a ${input.source} source` })
@@ -128,6 +154,11 @@ export function assessRisk(input: RiskInput): RiskAssessment {
   }
 
   let score = factors.reduce((sum, f) => sum + f.points, 0)
+  if (isPublic && format !== undefined && score < PUBLIC_VERIFIED_FLOOR) {
+    // Anyone can take it and it is real: no need to wait for traffic to call it high.
+    factors.push({ factor: 'public_verified', points: PUBLIC_VERIFIED_FLOOR - score, detail: 'a verified token in a public source: at least high' })
+    score = PUBLIC_VERIFIED_FLOOR
+  }
   let risk = levelOf(score)
   if (input.hits > 0) {
     // One node's word lifts a leak to high; critical needs a second node to confirm it.

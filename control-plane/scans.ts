@@ -1,10 +1,10 @@
 /**
  * The control plane's scans: started through `POST /v1/scans` or on a schedule, or handed over
  * already done (`leakgate scan --push`). The detection engine (`detect/`) finds; this service keeps
- * the records, and turns findings into leaks through the store's `upsertFromFindings`, grouped by
- * source location (one leak a file of a repository), so a rescan adds new tokens to the leak it made
- * before instead of a duplicate. History scans remember the commits of every ref (`scan_state`) and
- * the next scan of that source reads only newer commits.
+ * the records, and turns findings into leaks through the store's `upsertFromFindings`, one a
+ * credential (a token, or the parts of one credential) at a file of a repository, so a rescan finds
+ * the leak it made before instead of making a duplicate. History scans remember the commits of
+ * every ref (`scan_state`) and the next scan of that source reads only newer commits.
  */
 import { createHash } from 'node:crypto'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
@@ -12,6 +12,9 @@ import { escapeText } from '../lib/text.js'
 import { DEFAULT_SCAN_LIMITS, type ScanSourceConfig } from './config.js'
 import type { Finding, ReachPolicy, ScanOptions, ScanSourceSpec, ScanState } from './detect/index.js'
 import { localPathOf, urlHasCredential } from './detect/sources/reach.js'
+import type { VerifiedFormat } from './detect/rule.js'
+import { findingTitle } from './leak-titles.js'
+import { ruleFormat } from './risk.js'
 import { startScanProcess, type RunningScan, type ScanProcessLimits } from './scan-process.js'
 import { SCAN_DEAD_QUEUE, type ScanJob, type ScanJobCounts, type ScanJobData, type ScanQueue } from './scan-jobs.js'
 import type { HeartbeatResult } from './scan-worker-metrics.js'
@@ -118,12 +121,14 @@ export function sourceKey(source: ScanSourceSpec): string {
  * A finding's location as a leak's: the same fields, copied one by one so that only those reach the
  * store, each shown escaped where it holds characters the API would refuse (a file named with a bidi
  * override, a newline or a terminal escape becomes `\u202e`... in the leak's location and title).
+ * A repository address that would carry a credential (a pushed finding's) is left out.
  */
 function toLeakLocation(location: FindingLocation): LeakLocation {
   const out: LeakLocation = {}
   if (location.path !== undefined) out.path = escapeText(location.path)
   if (location.line !== undefined) out.line = location.line
   if (location.repo !== undefined) out.repo = escapeText(location.repo)
+  if (location.repoUrl !== undefined && !urlHasCredential(location.repoUrl)) out.repoUrl = escapeText(location.repoUrl)
   if (location.commit !== undefined) out.commit = escapeText(location.commit)
   if (location.branch !== undefined) out.branch = escapeText(location.branch)
   if (location.url !== undefined) out.url = escapeText(location.url)
@@ -141,31 +146,88 @@ function shownFinding(f: Finding): Finding {
 }
 
 /**
- * Groups findings into leaks: one a source location (repository, or the scanned source, and file),
- * keyed by a fingerprint of that location so the next scan finds the same leak.
+ * Credentials made of parts that a scan reports apart: an AWS key id and the secret key written
+ * within a few lines of it in the same file are one credential, and so one leak, of the id's kind.
+ */
+const CREDENTIAL_PARTS: ReadonlyArray<{ id: string; secret: string; withinLines: number }> = [
+  { id: 'aws_access_key', secret: 'aws_secret_key', withinLines: 5 },
+]
+
+/**
+ * The credentials among one file's findings: each finding alone, except the parts of one credential
+ * (CREDENTIAL_PARTS), together, the id first. A secret goes with the nearest id not taken yet.
+ */
+function credentialsOf(findings: readonly Finding[]): Finding[][] {
+  const taken = new Set<Finding>()
+  const out: Finding[][] = []
+  for (const part of CREDENTIAL_PARTS) {
+    const ids = findings.filter((f) => f.kind === part.id)
+    for (const secret of findings.filter((f) => f.kind === part.secret)) {
+      let best: Finding | undefined
+      for (const id of ids) {
+        const distance = Math.abs(id.line - secret.line)
+        if (taken.has(id) || distance > part.withinLines) continue
+        if (best === undefined || distance < Math.abs(best.line - secret.line)) best = id
+      }
+      if (best === undefined) continue
+      taken.add(best).add(secret)
+      out.push([best, secret])
+    }
+  }
+  for (const f of findings) if (!taken.has(f)) out.push([f])
+  return out.sort((a, b) => a[0]!.line - b[0]!.line || a[0]!.column - b[0]!.column)
+}
+
+/** A short stable key of text. */
+function keyOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32)
+}
+
+/**
+ * Groups findings into leaks: one a credential (a token, or the parts of one, CREDENTIAL_PARTS) at a
+ * place (repository, or the scanned source, and file), keyed by a fingerprint of that place and
+ * the credential so that the next scan finds the same leak. Leaks of the same repository, commit and
+ * file share a `placeKey`: each shows the others as found with it. `legacyFingerprint` names the
+ * leak a scan made before leaks were one a credential (one a file), which a rescan updates instead.
  */
 export function groupFindings(findings: readonly Finding[], source: ScanSourceSpec): FindingGroup[] {
-  const groups = new Map<string, Finding[]>()
+  const files = new Map<string, { legacyKey: string; list: Finding[] }>()
+  const scanned = sourceKey({ ...source, history: false } as ScanSourceSpec)
   for (const f of findings) {
-    const place = f.location?.repo ?? sourceKey({ ...source, history: false } as ScanSourceSpec)
-    const key = `${f.source}\0${place}\0${f.file}`
-    const list = groups.get(key)
-    if (list === undefined) groups.set(key, [f])
-    else list.push(f)
+    const key = `${f.source}\0${f.location?.repo ?? scanned}\0${f.file}`
+    const file = files.get(key)
+    if (file !== undefined) file.list.push(f)
+    // Before, a git source's findings had no repository name: their file was keyed by the source.
+    else files.set(key, { legacyKey: f.source === 'git' ? `${f.source}\0${scanned}\0${f.file}` : key, list: [f] })
   }
-  return [...groups.entries()].map(([key, list]) => {
-    const first = list[0]!
-    const kinds = new Set(list.map((f) => f.kind))
-    return {
-      source: first.source,
-      kind: kinds.size === 1 ? first.kind : 'multiple',
+  const groups: FindingGroup[] = []
+  for (const [fileKey, { legacyKey, list }] of files) {
+    for (const parts of credentialsOf(list)) {
+      const first = parts[0]!
       // Pushed findings may come without a location (it is optional on the wire).
-      location: first.location === undefined ? undefined : toLeakLocation(first.location),
-      fingerprint: createHash('sha256').update(key).digest('hex').slice(0, 32),
-      tokens: list.map((f) => ({ sha256: f.sha256, preview: escapeText(f.preview), kind: f.kind })),
-      inHistoryOnly: list.every((f) => f.inHistoryOnly),
+      const location = first.location === undefined ? undefined : toLeakLocation(first.location)
+      const commit = first.location?.commit ?? first.commit ?? ''
+      const format = credentialFormat(parts)
+      groups.push({
+        source: first.source,
+        kind: first.kind,
+        title: findingTitle(first.kind, { repo: location?.repo, repoUrl: location?.repoUrl, path: location?.path ?? escapeText(first.file) }),
+        location,
+        fingerprint: keyOf(`${fileKey}\0${first.sha256}`),
+        legacyFingerprint: keyOf(legacyKey),
+        placeKey: keyOf(`${fileKey}\0${commit}`),
+        ...(format === undefined ? {} : { format }),
+        tokens: parts.map((f) => ({ sha256: f.sha256, preview: escapeText(f.preview), kind: f.kind })),
+        inHistoryOnly: parts.every((f) => f.inHistoryOnly),
+      })
     }
-  })
+  }
+  return groups
+}
+
+/** What vouches for a credential's format: its first part's rule's (risk.ts). */
+function credentialFormat(parts: readonly Finding[]): VerifiedFormat | undefined {
+  return ruleFormat(parts[0]!.ruleId)
 }
 
 /** A configured source as a scan source; undefined for types the scanner does not handle. */
@@ -223,11 +285,11 @@ export class ScanService {
   }
 
   /** Records findings made elsewhere (`leakgate scan --push`) as a finished scan and turns them into leaks. */
-  async ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string): Promise<ScanRecord> {
+  async ingest(source: ScanSourceSpec, findings: readonly Finding[], actor: string, checksumDropped = 0): Promise<ScanRecord> {
     const now = new Date().toISOString()
     const { created, updated } = await this.#toLeaks(findings, source, actor)
     const files = new Set(findings.map((f) => f.file)).size
-    const id = await this.#store.scans.recordFinished(source, { progress: { files }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
+    const id = await this.#store.scans.recordFinished(source, { progress: { files, ...(checksumDropped > 0 ? { checksumDropped } : {}) }, findings: findings.map(shownFinding), leaksCreated: created, leaksUpdated: updated, finishedAt: now })
     return this.#recorded(id)
   }
 

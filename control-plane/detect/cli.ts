@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { scanSource, resolveRules, type ScanSourceSpec } from './index.js'
-import { readIgnoreFile, type Finding } from './findings.js'
+import { checksumDroppedText, readIgnoreFile, type Finding } from './findings.js'
 import { formatJson, formatKindsJson, formatKindsTable, formatSarif, formatTable, type OutputFormat } from './output.js'
 import { builtinRules } from './rules.js'
 import { loadScanConfig } from './scan-config.js'
@@ -138,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(out)
     if (v.quiet !== true) console.error(summary(findings, result.progress, Date.now() - started))
     if (v.push === true) {
-      const pushed = await pushFindings(config.controlPlane, config.apiKey ?? '', source, findings)
+      const pushed = await pushFindings(config.controlPlane, config.apiKey ?? '', source, findings, result.progress.checksumDropped)
       if (v.quiet !== true) console.error(`pushed to ${config.controlPlane}: scan ${pushed.id}, ${pushed.leaksCreated} leak(s) created, ${pushed.leaksUpdated} updated`)
     }
     return findings.length > 0 ? 1 : 0
@@ -215,6 +215,12 @@ function summary(findings: readonly Finding[], p: Readonly<Progress>, ms: number
   const history = findings.filter((f) => f.inHistoryOnly).length
   return `${findings.length} finding${findings.length === 1 ? '' : 's'}${history > 0 ? ` (${history} in history only)` : ''} in ${p.files} files` +
     `${p.commits > 0 ? `, ${p.commits} commits` : ''}${p.repos > 0 ? `, ${p.repos} repos` : ''}, ${(p.bytes / 1048576).toFixed(1)} MiB, ${(ms / 1000).toFixed(1)} s` +
-    `${p.skipped > 0 ? `; ${p.skipped} binary or oversized files skipped` : ''}`
+    `${p.skipped > 0 ? `; ${p.skipped} binary or oversized files skipped` : ''}${droppedNote(p)}`
+}
+
+/** What the scan left out for a bad checksum, counted (never the values): empty when nothing was. */
+function droppedNote(p: Readonly<Progress>): string {
+  const text = checksumDroppedText(p.checksumDropped)
+  return text === undefined ? '' : `; ${text}`
 }
 

@@ -18,8 +18,10 @@ export interface FindingLocation {
   /** The file, relative to the scanned directory or repository. */
   path?: string
   line?: number
-  /** Repository name, for GitHub sources (`acme/api`). */
+  /** Repository name, for GitHub and GitLab repositories (`acme/api`). */
   repo?: string
+  /** The repository's address (its web page, or the URL it was cloned from), never with a credential. */
+  repoUrl?: string
   commit?: string
   branch?: string
   /** A browsable link to the line, when the source has one. */
@@ -53,9 +55,20 @@ export interface TextOrigin {
   commit?: string
   branch?: string
   repo?: string
+  /** The repository's address (FindingLocation.repoUrl). */
+  repoUrl?: string
   /** Builds a browsable URL for a line, when the source has one. */
   url?: (line: number) => string
   inHistoryOnly?: boolean
+}
+
+/**
+ * What a scan says of the matches it dropped for a checksum that did not verify: how many, never
+ * which (`3 candidates dropped: checksum did not match`); undefined when none were.
+ */
+export function checksumDroppedText(count: number | undefined): string | undefined {
+  if (count === undefined || count <= 0) return undefined
+  return `${count} candidate${count === 1 ? '' : 's'} dropped: checksum did not match`
 }
 
 /** Stable id of a finding: the same secret, rule and file give the same fingerprint in every commit and every scan. */
@@ -74,6 +87,7 @@ export function toFindings(found: readonly TextFinding[], origin: TextOrigin, sh
     const file = hideSecret(origin.file, f.value, NAME_HIDDEN)
     const location: FindingLocation = { path: file, line: f.line }
     if (origin.repo !== undefined) location.repo = origin.repo
+    if (origin.repoUrl !== undefined) location.repoUrl = origin.repoUrl
     if (origin.commit !== undefined) location.commit = origin.commit
     if (origin.branch !== undefined) location.branch = origin.branch
     if (origin.url !== undefined) location.url = hideSecret(origin.url(f.line), f.value, NAME_HIDDEN)

@@ -22,6 +22,7 @@ import { allowlistSources, scanDirBatch, scanThreadsFor, scanThreadsStarted, typ
 export { closeScanThreads } from './scan-threads.js'
 
 export type { Finding } from './findings.js'
+export { checksumDroppedText } from './findings.js'
 export { resolveRules } from './rules.js'
 export type { Progress } from './sources/source.js'
 export type { ReachPolicy } from './sources/reach.js'
@@ -203,7 +204,9 @@ export async function scanSource(source: ScanSourceSpec, options: ScanOptions = 
     let n = 0
     for await (const item of items) {
       options.signal?.throwIfAborted()
-      const found = scanText(item.text, { rules, allowlist, path: item.origin.file, ...(item.origin.commit === undefined ? {} : { commit: item.origin.commit }) })
+      const dropped = { checksum: 0 }
+      const found = scanText(item.text, { rules, allowlist, path: item.origin.file, dropped, ...(item.origin.commit === undefined ? {} : { commit: item.origin.commit }) })
+      progress.checksumDropped += dropped.checksum
       if (found.length > 0) findings.push(...toFindings(found, item.origin, options.showSecrets === true))
       options.onProgress?.(progress)
       if (findings.length >= maxFindings) truncated = 'findings'
@@ -269,6 +272,7 @@ async function scanInThreads(root: string, limits: SourceLimits, jobs: number, s
       }
       progress.files++
       progress.bytes += outcome.bytes
+      progress.checksumDropped += outcome.checksumDropped
       findings.push(...outcome.findings)
       options.onProgress?.(progress)
       if (findings.length >= maxFindings) truncated = 'findings'

@@ -30,8 +30,11 @@ function shown(f: Omit<Finding, 'secret'>): Omit<Finding, 'secret'> {
   }
 }
 
-/** Posts findings; rejects with a message naming the status and the control plane's `detail`. */
-export async function pushFindings(controlPlane: string, apiKey: string, source: ScanSourceSpec, findings: readonly Finding[]): Promise<PushResult> {
+/**
+ * Posts findings, and how many matches the scan dropped for a bad checksum (a count, for the scan's
+ * record); rejects with a message naming the status and the control plane's `detail`.
+ */
+export async function pushFindings(controlPlane: string, apiKey: string, source: ScanSourceSpec, findings: readonly Finding[], checksumDropped = 0): Promise<PushResult> {
   const clean = findings.map(({ secret: _secret, ...rest }) => shown(rest))
   const url = `${controlPlane.replace(/\/+$/, '')}/v1/scans`
   let res: Response
@@ -39,7 +42,7 @@ export async function pushFindings(controlPlane: string, apiKey: string, source:
     res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ source, findings: clean }),
+      body: JSON.stringify({ source, findings: clean, ...(checksumDropped > 0 ? { checksumDropped } : {}) }),
     })
   } catch (cause) {
     throw new SourceError(`cannot reach the control plane at ${redactUrl(controlPlane)}: ${(cause as Error).message}`, { cause })

@@ -49,6 +49,19 @@ export function allowlistsOf(given: Allowlist | readonly Allowlist[] | undefined
 /** How bad a finding of a rule is, before anything about where it was found: the levels of a leak's risk. */
 export type Severity = 'low' | 'medium' | 'high' | 'critical'
 
+/**
+ * What vouches that a rule's match is a real token of its issuer, beyond its name: a checksum the
+ * token carries and the rule verifies (`checksum`), or a prefix format only that issuer uses
+ * (`prefix`: `glpat-`, `AKIA`, `xoxb-`). A leak's risk weighs it (risk.ts).
+ */
+export type VerifiedFormat = 'checksum' | 'prefix'
+
+/**
+ * Hears of a match a rule dropped because its checksum did not verify: where it was written in the
+ * text (offset and length), never its value.
+ */
+export type OnDropped = (index: number, length: number, reason: 'checksum') => void
+
 /** A detector. */
 export interface Rule {
   /** Stable id, as in findings and `.leakgateignore`: `github-pat`. */
@@ -67,6 +80,8 @@ export interface Rule {
   readonly allowlists?: readonly Allowlist[]
   /** Labels a rules file gives the rule, shown in SARIF output. */
   readonly tags?: readonly string[]
+  /** What vouches for the rule's matches (a checksum, a distinctive prefix); unset: their shape or name only. */
+  readonly format?: VerifiedFormat
   /**
    * Set when every match of the rule holds one of its keywords and lies within `before` characters
    * before the keyword and `after` characters after its end, and no attempt of the rule's pattern
@@ -85,9 +100,10 @@ export interface Rule {
    * `lower` the text lowercased, when the caller has made it (the scanner does not). `range` (only for a rule with
    * `reach`): report only the matches starting in [from, to], looking for them from `from`.
    * `present`: the keywords and `presence` strings that occur in the whole text (a superset of
-   * the rule's own; absent when the caller is not the scanner).
+   * the rule's own; absent when the caller is not the scanner). `dropped` hears of each match the rule
+   * dropped for a checksum that does not verify (the scan counts them, so they are not dropped silently).
    */
-  find(text: string, path?: string, lower?: string, range?: Range, present?: ReadonlySet<string>): Iterable<Candidate>
+  find(text: string, path?: string, lower?: string, range?: Range, present?: ReadonlySet<string>, dropped?: OnDropped): Iterable<Candidate>
 }
 
 /** How far a rule's matches reach around its keywords (Rule.reach). */
@@ -119,6 +135,12 @@ export interface RegexRuleSpec {
   entropy?: number
   /** Structure or checksum check on the secret. */
   validate?: (secret: string) => boolean
+  /**
+   * What vouches for the matches: `checksum` says that `validate` verifies the token's checksum (a
+   * match failing it is reported to `find`'s `dropped`); `prefix`, that the pattern is a prefix format
+   * only this issuer uses.
+   */
+  format?: VerifiedFormat
   /** Turn the matched text into the token value (decode); undefined drops the candidate. */
   transform?: (secret: string) => string | undefined
   /** Skip the placeholder, env reference and templating checks (for structured tokens whose checksum is proof). */
@@ -145,7 +167,8 @@ export function regexRule(spec: RegexRuleSpec): Rule {
     priority: spec.priority ?? 2,
     ...(spec.allowlist === undefined ? {} : { allowlist: spec.allowlist }),
     ...(reach === undefined ? {} : { reach }),
-    *find(text: string, _path?: string, _lower?: string, range?: Range): Iterable<Candidate> {
+    ...(spec.format === undefined ? {} : { format: spec.format }),
+    *find(text: string, _path?: string, _lower?: string, range?: Range, _present?: ReadonlySet<string>, dropped?: OnDropped): Iterable<Candidate> {
       // A fresh RegExp a call: rules are shared between concurrent scans.
       const re = new RegExp(source, flags)
       if (range !== undefined) re.lastIndex = range.from
@@ -158,7 +181,10 @@ export function regexRule(spec: RegexRuleSpec): Rule {
         const raw = m[group]
         if (raw === undefined || raw.length === 0) continue
         const index = group === 0 ? m.index : m.index + m[0].indexOf(raw)
-        if (spec.validate !== undefined && !spec.validate(raw)) continue
+        if (spec.validate !== undefined && !spec.validate(raw)) {
+          if (spec.format === 'checksum') dropped?.(index, raw.length, 'checksum')
+          continue
+        }
         if (spec.entropy !== undefined && shannonEntropy(raw) < spec.entropy) continue
         if (spec.skipPlaceholderCheck !== true && (isPlaceholder(raw) || isEnvReference(raw) || isTemplated(raw))) continue
         const value = spec.transform === undefined ? raw : spec.transform(raw)

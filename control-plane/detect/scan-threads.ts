@@ -30,8 +30,11 @@ export interface RuleSources {
   showSecrets: boolean
 }
 
-/** What became of one file of a batch: undefined, skipped (unreadable, binary, too large); else its bytes and findings. */
-export type FileOutcome = { bytes: number; findings: Finding[] } | undefined
+/**
+ * What became of one file of a batch: undefined, skipped (unreadable, binary, too large); else its
+ * bytes, its findings and the matches dropped for a checksum that did not verify.
+ */
+export type FileOutcome = { bytes: number; findings: Finding[]; checksumDropped: number } | undefined
 
 interface ThreadData {
   leakgateScanThread: true
@@ -40,7 +43,7 @@ interface ThreadData {
 
 type Request = { id: number; files: DirFile[]; limits: SourceLimits }
 // Structured clone keeps `undefined` in arrays; null is sent for it all the same, to say so plainly.
-type Reply = { id: number; outcomes: Array<{ bytes: number; findings: Finding[] } | null> } | { id: number; error: string } | { ready: true }
+type Reply = { id: number; outcomes: Array<{ bytes: number; findings: Finding[]; checksumDropped: number } | null> } | { id: number; error: string } | { ready: true }
 
 /**
  * An allowlist as sources, or undefined when it cannot travel as plain regexes: it holds RE2 patterns
@@ -81,8 +84,9 @@ export async function scanDirBatch(files: readonly DirFile[], limits: SourceLimi
       outcomes.push(undefined)
       continue
     }
-    const found = scanText(read.item.text, { rules: scan.rules, allowlist: scan.allowlist, path: read.item.origin.file })
-    outcomes.push({ bytes: read.bytes, findings: found.length === 0 ? [] : toFindings(found, read.item.origin, scan.showSecrets) })
+    const dropped = { checksum: 0 }
+    const found = scanText(read.item.text, { rules: scan.rules, allowlist: scan.allowlist, path: read.item.origin.file, dropped })
+    outcomes.push({ bytes: read.bytes, findings: found.length === 0 ? [] : toFindings(found, read.item.origin, scan.showSecrets), checksumDropped: dropped.checksum })
   }
   return outcomes
 }

@@ -6,7 +6,7 @@
  * detectors/), lines are counted once up to the last finding, and a file gives at most
  * `maxFindings` findings, so a megabyte-long minified line or a generated file cannot stall a scan.
  */
-import { allowlistsOf, type Allowlist, type Candidate, type Reach, type Rule } from './rule.js'
+import { allowlistsOf, type Allowlist, type Candidate, type OnDropped, type Reach, type Rule } from './rule.js'
 import { keywordMatcher, type KeywordHits, type KeywordMatcher } from './keywords.js'
 import { LOOK_PAD } from './regex-extent.js'
 import { hasFileMarker, hasLineMarker } from './suppress.js'
@@ -32,6 +32,11 @@ export interface ScanTextOptions {
   commit?: string
   /** Cap on findings from one text (default 500). */
   maxFindings?: number
+  /**
+   * Counts the matches rules dropped because their checksum did not verify (and that no other rule
+   * reported instead), added to `checksum`: a scan says how many it left out, not which.
+   */
+  dropped?: { checksum: number }
 }
 
 interface Placed extends Candidate {
@@ -50,18 +55,22 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
   const hits = keywordsIn(text, options.rules)
   const present = hits.present
   const placed: Placed[] = []
+  const drops: Array<[number, number]> = []
+  const onDropped = options.dropped === undefined ? undefined : (index: number, length: number): void => { drops.push([index, index + length]) }
   for (const rule of options.rules) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => present.has(k))) continue
     const own = rule.allowlist === undefined ? rule.allowlists ?? [] : [rule.allowlist, ...rule.allowlists ?? []]
     if (own.some((a) => skipsText(a, path, commit))) continue
     let count = 0
-    for (const c of candidatesOf(rule, text, path, hits)) {
+    for (const c of candidatesOf(rule, text, path, hits, onDropped)) {
       const found: Found = { secret: c.value, match: c.match ?? c.value, line: () => lineAt(text, c.index), path, commit }
       if (global.some((a) => ignores(a, found)) || own.some((a) => ignores(a, found))) continue
       placed.push({ ...c, rule, end: c.index + (c.length ?? c.value.length) })
       if (++count >= max) break
     }
   }
+  // A token another rule reports (a checksum-failing GitHub token assigned to a GitHub name) is not dropped.
+  if (options.dropped !== undefined) options.dropped.checksum += countDropped(drops, placed)
   if (placed.length === 0) return []
   const kept = resolveOverlaps(placed)
   const out: TextFinding[] = []
@@ -83,6 +92,19 @@ export function scanText(text: string, options: ScanTextOptions): TextFinding[] 
     if (out.length >= max) break
   }
   return out
+}
+
+/** The dropped spans (distinct) that no candidate covers. Drops are rare: a plain scan of the candidates each. */
+function countDropped(drops: ReadonlyArray<[number, number]>, placed: readonly Placed[]): number {
+  if (drops.length === 0) return 0
+  const seen = new Set<number>()
+  let n = 0
+  for (const [from, to] of drops) {
+    if (seen.has(from)) continue
+    seen.add(from)
+    if (!placed.some((p) => p.index < to && p.end > from)) n++
+  }
+  return n
 }
 
 /** Builds what scanning with `rules` needs (the keyword automaton) now rather than on the first text. */
@@ -157,16 +179,17 @@ function windowsOf(rule: Rule, reach: Reach, at: ReadonlyMap<string, number[]>, 
  * looked for from the window's start only, and offsets are mapped back.
  * (Why this finds exactly what the whole text gives: regex-extent.ts and Rule.reach.)
  */
-function* candidatesOf(rule: Rule, text: string, path: string, hits: KeywordHits): Iterable<Candidate> {
+function* candidatesOf(rule: Rule, text: string, path: string, hits: KeywordHits, dropped: OnDropped | undefined): Iterable<Candidate> {
   const windows = rule.reach === undefined || !hits.placed ? undefined : windowsOf(rule, rule.reach, hits.at, text.length)
   if (windows === undefined) {
-    yield* rule.find(text, path, undefined, undefined, hits.present)
+    yield* rule.find(text, path, undefined, undefined, hits.present, dropped)
     return
   }
   for (const [from, to] of windows) {
     const start = Math.max(0, from - LOOK_PAD)
     const end = Math.min(text.length, to + LOOK_PAD)
-    for (const c of rule.find(text.slice(start, end), path, undefined, { from: from - start, to: to - start }, hits.present)) {
+    const shifted: OnDropped | undefined = dropped === undefined ? undefined : (index, length, reason) => dropped(index + start, length, reason)
+    for (const c of rule.find(text.slice(start, end), path, undefined, { from: from - start, to: to - start }, hits.present, shifted)) {
       yield { ...c, index: c.index + start }
     }
   }

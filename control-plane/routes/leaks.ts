@@ -12,6 +12,7 @@ import type { RiskLevel } from '../config.js'
 import type { RouteContext } from '../context.js'
 import { BadRequestError, NotFoundError } from '../../lib/errors.js'
 import { csvLine } from '../csv.js'
+import { urlHasCredential } from '../detect/sources/reach.js'
 import { echoesSecret } from '../../lib/echo.js'
 import { ROTATION_STATES } from '../store/leak-types.js'
 import { BULK_DECISION_LIMIT, type BulkTarget, type DecisionInput, type LeakAction, type LeakExportRow, type LeakFilter, type LeakLocation, type LeakQuery, type LeakStatus, type TokenInput } from '../store/leaks.js'
@@ -283,6 +284,8 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
     // Every free-text field is compared as sent (not as JSON, whose escaping would hide a value).
     const locationFields = Object.fromEntries(Object.entries(body.location ?? {}).map(([k, v]) => [`location.${k}`, v === undefined || v === null ? undefined : String(v)]))
     refuseEchoedSecrets(raw, { title: body.title, comment: body.comment, kind: body.kind, source: body.source, ...locationFields })
+    // A repository's address is shown to everyone who reads the leak: no user-info or token in it.
+    if (body.location?.repoUrl !== undefined && urlHasCredential(body.location.repoUrl)) throw new BadRequestError('location.repoUrl must not carry credentials (user:password@, ?private_token=…)')
     const leak = await store.leaks.create({
       title: body.title, source: body.source ?? 'manual', kind: body.kind, location: body.location, tokens: hashed,
       risk: body.risk, action: body.action, comment: body.comment,

@@ -78,6 +78,7 @@ const scanOutput = {
     startedAt: { type: 'string' },
     finishedAt: { type: ['string', 'null'] },
     progress: { type: 'object', additionalProperties: { type: 'integer' } },
+    dropped: { type: 'string', description: 'What the scan left out, in words (`3 candidates dropped: checksum did not match`); never a token' },
     findings: { type: 'array', items: { type: 'object', additionalProperties: true } },
     leaksCreated: { type: 'integer' },
     leaksUpdated: { type: 'integer' },
@@ -140,7 +141,7 @@ function checkSource(source: Record<string, unknown>): ScanSourceSpec {
 const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
   const { scans } = options
 
-  app.post<{ Body: { source: Record<string, unknown>; findings?: Finding[] } }>('/v1/scans', {
+  app.post<{ Body: { source: Record<string, unknown>; findings?: Finding[]; checksumDropped?: number } }>('/v1/scans', {
     config: { roles: [] },
     schema: {
       summary: 'Start a scan, or hand over the findings of one made elsewhere',
@@ -150,7 +151,12 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
         type: 'object',
         additionalProperties: false,
         required: ['source'],
-        properties: { source: sourceInput, findings: { type: 'array', maxItems: 10_000, items: findingInput } },
+        properties: {
+          source: sourceInput,
+          findings: { type: 'array', maxItems: 10_000, items: findingInput },
+          // With findings: how many matches the pushing scan dropped for a checksum that did not verify.
+          checksumDropped: { type: 'integer', minimum: 0, maximum: 1_000_000_000 },
+        },
       },
       response: { 202: scanOutput, ...problems(400, 401, 403, 413, 415) },
     },
@@ -160,7 +166,7 @@ const routes: FastifyPluginAsync<ScanRouteOptions> = async (app, options) => {
     else if (source.type === 'git' && urlHasCredential(source.url)) throw new BadRequestError('a git URL must not carry credentials; push findings with the URL without them')
     const actor = actorOf(principalOf(request))
     const findings = request.body.findings
-    const record = findings === undefined ? await scans.start(source, actor) : await scans.ingest(source, findings, actor)
+    const record = findings === undefined ? await scans.start(source, actor) : await scans.ingest(source, findings, actor, request.body.checksumDropped ?? 0)
     return reply.code(202).send(record)
   })
 

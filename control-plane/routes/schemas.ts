@@ -42,6 +42,7 @@ export const locationInput = {
   properties: {
     url: { type: 'string', minLength: 1, maxLength: 2048, format: 'text' },
     repo: { type: 'string', minLength: 1, maxLength: 256, format: 'text' },
+    repoUrl: { type: 'string', minLength: 1, maxLength: 2048, format: 'text' },
     path: { type: 'string', minLength: 1, maxLength: 1024, format: 'text' },
     line: { type: 'integer', minimum: 1, maximum: 100_000_000 },
     commit: { type: 'string', pattern: '^[0-9a-fA-F]{4,64}$' },
@@ -53,7 +54,7 @@ export const locationInput = {
 export const locationOutput = {
   type: 'object',
   properties: {
-    url: { type: 'string' }, repo: { type: 'string' }, path: { type: 'string' },
+    url: { type: 'string' }, repo: { type: 'string' }, repoUrl: { type: 'string' }, path: { type: 'string' },
     line: { type: 'integer' }, commit: { type: 'string' }, branch: { type: 'string' },
   },
 } as const
@@ -121,6 +122,10 @@ export const leakDetailOutput = {
   type: 'object',
   properties: {
     ...leakProperties,
+    foundWith: {
+      type: 'array',
+      items: { type: 'object', properties: { id: { type: 'integer' }, title: { type: 'string' }, kind: { type: ['string', 'null'] }, status: { type: 'string' } } },
+    },
     tokens: {
       type: 'array',
       items: { type: 'object', properties: { sha256: { type: 'string' }, preview: { type: 'string' }, kind: { type: ['string', 'null'] } } },

@@ -4,8 +4,9 @@
  * decisions on that leak (status, action) are never undone by a rescan.
  */
 import { createHash } from 'node:crypto'
-import { searchText, uniqueTokens, type LeakRecords } from './leak-records.js'
+import { searchText, uniqueTokens, type LeakRecords, type LeakRow } from './leak-records.js'
 import type { LeakLocation, TokenInput } from './leak-types.js'
+import type { VerifiedFormat } from '../detect/rule.js'
 import type { Sql } from './sql.js'
 
 /**
@@ -19,6 +20,16 @@ export interface FindingGroup {
   location?: LeakLocation | undefined
   /** The finding's fingerprint; without one, source + location + token hashes identify the exposure. */
   fingerprint?: string | undefined
+  /**
+   * The fingerprint an earlier version gave the leak of this place (one leak a file): when no leak has
+   * `fingerprint` yet, an open leak under this one that holds every token of the group is the same
+   * exposure, updated rather than doubled.
+   */
+  legacyFingerprint?: string | undefined
+  /** The repository, commit and file the group was found at, as a key (NewLeak.placeKey). */
+  placeKey?: string | undefined
+  /** What vouches for the token's format (NewLeak.verifiedFormat). */
+  format?: VerifiedFormat | undefined
   tokens: TokenInput[]
   inHistoryOnly?: boolean | undefined
   exposedAt?: string | undefined
@@ -42,6 +53,15 @@ export class FindingUpserts {
     this.#records = records
   }
 
+  /** The leak an earlier version made of the group's place (`legacyFingerprint`), when it holds every token of the group. */
+  async #legacy(group: FindingGroup, tokens: readonly TokenInput[]): Promise<LeakRow | undefined> {
+    if (group.legacyFingerprint === undefined) return undefined
+    const before = await this.#records.byDedupe(`fp:${group.legacyFingerprint}`)
+    if (before === undefined) return undefined
+    const held = new Set((await this.#records.tokensOf(before.id)).map((t) => t.sha256))
+    return tokens.every((t) => held.has(t.sha256)) ? before : undefined
+  }
+
   /**
    * Makes `group` a leak, or adds its new tokens to the leak an earlier scan made of the same
    * exposure and rescores it. Call inside a write transaction. Returns the leak's id and whether it is new.
@@ -55,7 +75,7 @@ export class FindingUpserts {
     // successor has its own dedupe key, so the next rescan finds it; its own closing starts another.
     let dedupeKey = key
     let tokens = uniqueTokens(group.tokens)
-    let existing = await records.byDedupe(dedupeKey)
+    let existing = await records.byDedupe(dedupeKey) ?? await this.#legacy(group, tokens)
     while (existing !== undefined && existing.status !== 'open') {
       const held = new Set((await records.tokensOf(existing.id)).map((t) => t.sha256))
       tokens = tokens.filter((t) => !held.has(t.sha256))
@@ -64,7 +84,8 @@ export class FindingUpserts {
       existing = await records.byDedupe(dedupeKey)
     }
     if (existing === undefined) {
-      return { id: await records.insert({ ...group, tokens, dedupeKey }, actor), created: true }
+      const { format, placeKey, legacyFingerprint: _legacy, fingerprint: _fingerprint, ...leak } = group
+      return { id: await records.insert({ ...leak, tokens, dedupeKey, placeKey, verifiedFormat: format }, actor), created: true }
     }
     const now = new Date().toISOString()
     await records.linkTokens(existing.id, tokens, group.kind, now)

@@ -10,7 +10,8 @@ import { assessRisk, riskRank, withOverride, type RiskAssessment, type RiskFacto
 import type { AuditLog } from './audit.js'
 import type { IndexLog } from './index-log.js'
 import { recordLeakEvent } from './leak-events.js'
-import type { Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, RotationState, TokenInput } from './leak-types.js'
+import type { FoundWith, Leak, LeakAction, LeakLocation, LeakPolicy, LeakStatus, LeakToken, NewLeak, RotationState, TokenInput } from './leak-types.js'
+import type { VerifiedFormat } from '../detect/rule.js'
 import { recordRiskChange, type RiskChangeCause } from './risk-changes.js'
 import type { Sql } from './sql.js'
 
@@ -34,6 +35,8 @@ export interface LeakRow {
   rotated_at: string | null
   in_history_only: number
   exposed_at: string | null
+  place_key: string | null
+  verified_format: VerifiedFormat | null
   hits: number
   seen_by_nodes: number
   last_seen_at: string | null
@@ -71,6 +74,14 @@ export class LeakRecords {
     return this.#sql.get<LeakRow>(`${SELECT_LEAK} WHERE l.dedupe_key = ?`, [dedupeKey])
   }
 
+  /** The other leaks a scan found at the same place (repository, commit and file) as leak `id`, oldest first. */
+  async foundWith(id: number, placeKey: string | null): Promise<FoundWith[]> {
+    if (placeKey === null) return []
+    // A file holds a handful of credentials; the bound keeps a generated file full of them cheap to show.
+    return this.#sql.all<FoundWith>(`
+      SELECT id, title, kind, status FROM leaks WHERE place_key = ? AND id <> ? ORDER BY id LIMIT 50`, [placeKey, id])
+  }
+
   /** The tokens of leak `id`, oldest first. */
   async tokensOf(id: number): Promise<LeakToken[]> {
     return this.#sql.all<LeakToken>(`
@@ -84,20 +95,20 @@ export class LeakRecords {
     const location = input.location ?? {}
     const title = input.title ?? defaultTitle(input)
     const tokens = uniqueTokens(input.tokens)
-    let assessed = assessRisk({ kind: input.kind ?? tokens.find((t) => t.kind !== undefined)?.kind, source: input.source, location, inHistoryOnly: input.inHistoryOnly, exposedAt: input.exposedAt ?? now, hits: 0, seenByNodes: 0, now: new Date(now) })
+    let assessed = assessRisk({ kind: input.kind ?? tokens.find((t) => t.kind !== undefined)?.kind, source: input.source, location, inHistoryOnly: input.inHistoryOnly, exposedAt: input.exposedAt ?? now, hits: 0, seenByNodes: 0, verifiedFormat: input.verifiedFormat, now: new Date(now) })
     const score = assessed.score
     if (input.risk !== undefined) assessed = withOverride(assessed, input.risk, actor)
     const action = input.action ?? this.#actionFor(assessed.risk)
     const inserted = await this.#sql.get<{ id: number }>(`
       INSERT INTO leaks (title, source, kind, location, dedupe_key, risk, risk_rank, risk_score, risk_factors,
-        risk_overridden, status, action, in_history_only, exposed_at, created_at, updated_at, search_text)
+        risk_overridden, status, action, in_history_only, exposed_at, created_at, updated_at, search_text, place_key, verified_format)
       VALUES (@title, @source, @kind, @location, @dedupeKey, @risk, @riskRank, @riskScore, @riskFactors,
-        @riskOverridden, 'open', @action, @inHistoryOnly, @exposedAt, @now, @now, @searchText)
+        @riskOverridden, 'open', @action, @inHistoryOnly, @exposedAt, @now, @now, @searchText, @placeKey, @verifiedFormat)
       RETURNING id`, {
       title, source: input.source, kind: input.kind ?? null, location: JSON.stringify(location), dedupeKey: input.dedupeKey ?? null,
       risk: assessed.risk, riskRank: riskRank(assessed.risk), riskScore: score, riskFactors: JSON.stringify(assessed.factors),
       riskOverridden: input.risk === undefined ? 0 : 1, action, inHistoryOnly: input.inHistoryOnly === true ? 1 : 0,
-      exposedAt: input.exposedAt ?? null, now, searchText: '',
+      exposedAt: input.exposedAt ?? null, now, searchText: '', placeKey: input.placeKey ?? null, verifiedFormat: input.verifiedFormat ?? null,
     })
     if (inserted === undefined) throw new Error('INSERT ... RETURNING id returned no row')
     const id = inserted.id
@@ -141,7 +152,8 @@ export class LeakRecords {
     const kind = row.kind ?? (await this.tokensOf(row.id)).find((t) => t.kind !== null)?.kind
     return assessRisk({
       kind, source: row.source, location, inHistoryOnly: row.in_history_only === 1,
-      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, lastSeenAt: row.last_seen_at, now,
+      exposedAt: row.exposed_at ?? row.created_at, hits: row.hits, seenByNodes: row.seen_by_nodes, lastSeenAt: row.last_seen_at,
+      verifiedFormat: row.verified_format, now,
     })
   }
 

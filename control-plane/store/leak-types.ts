@@ -6,11 +6,16 @@
 import type { LeakAction } from '../../protocol/leak.js'
 import type { RiskLevel } from '../config.js'
 import type { RiskFactor } from '../risk.js'
+import type { VerifiedFormat } from '../detect/rule.js'
 
 /** Where a leak was found; every field optional. */
 export interface LeakLocation {
+  /** A link to the line (GitHub, GitLab), or where a reported leak is. */
   url?: string
+  /** Repository name (`acme/api`). */
   repo?: string
+  /** The repository's address (its web page, or the URL it was cloned from), never with a credential. */
+  repoUrl?: string
   path?: string
   line?: number
   commit?: string
@@ -96,8 +101,18 @@ export interface LeakToken {
   kind: string | null
 }
 
+/** Another leak a scan found at the same repository, commit and file. */
+export interface FoundWith {
+  id: number
+  title: string
+  kind: string | null
+  status: LeakStatus
+}
+
 /** A leak with its tokens, decisions and recent sightings. */
 export interface LeakDetail extends Leak {
+  /** The other leaks found at the same repository, commit and file (a scan's leaks only). */
+  foundWith: FoundWith[]
   tokens: LeakToken[]
   decisions: Decision[]
   sightings: Sighting[]
@@ -125,6 +140,10 @@ export interface NewLeak {
   /** When the exposure began (a commit date), for the age factor. */
   exposedAt?: string | undefined
   dedupeKey?: string | undefined
+  /** The repository, commit and file a scan found it at, as a key the leaks found there share. */
+  placeKey?: string | undefined
+  /** What vouches for the token's format (the scanner's rule's), for the risk. */
+  verifiedFormat?: VerifiedFormat | undefined
 }
 
 /** A decision's body. */

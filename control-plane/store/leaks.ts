@@ -52,12 +52,13 @@ export class LeakRepo {
     this.#write = write
   }
 
-  /** One leak with its tokens, decisions and 100 newest sightings, or undefined. */
+  /** One leak with the leaks found with it, its tokens, decisions and 100 newest sightings, or undefined. */
   async get(id: number): Promise<LeakDetail | undefined> {
     const row = await this.#records.byId(id)
     if (row === undefined) return undefined
     return {
       ...toLeak(row),
+      foundWith: await this.#records.foundWith(id, row.place_key),
       tokens: await this.#records.tokensOf(id),
       decisions: await this.#audit.ofLeak(id),
       sightings: await this.#sightings.recent(id),

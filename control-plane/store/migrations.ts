@@ -497,6 +497,26 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
     },
   },
+  {
+    version: 11,
+    name: 'where a scanned leak was found with others, and what vouches for its token format',
+    sql: {
+      // place_key: one value a repository, commit and file; the leaks a scan made there share it, and
+      // each shows the others as found with it (leak detail's `foundWith`), so it is indexed.
+      // verified_format: 'checksum' or 'prefix' when the scanner's rule vouches for the token's format
+      // (risk.ts weighs it); null for other leaks.
+      sqlite: `
+      ALTER TABLE leaks ADD COLUMN place_key TEXT;
+      ALTER TABLE leaks ADD COLUMN verified_format TEXT CHECK (verified_format IN ('checksum', 'prefix'));
+      CREATE INDEX leaks_place_key ON leaks (place_key) WHERE place_key IS NOT NULL;
+    `,
+      postgres: `
+      ALTER TABLE leaks ADD COLUMN place_key text COLLATE "C";
+      ALTER TABLE leaks ADD COLUMN verified_format text COLLATE "C" CHECK (verified_format IN ('checksum', 'prefix'));
+      CREATE INDEX leaks_place_key ON leaks (place_key) WHERE place_key IS NOT NULL;
+      `,
+    },
+  },
 ]
 
 /** The schema version this build expects: its newest migration's. */

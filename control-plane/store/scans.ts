@@ -3,6 +3,7 @@
  * next scan of the same source (`scan_state`: the commits of every ref it read).
  */
 import type { Finding, Progress, ScanSourceSpec, ScanState } from '../detect/index.js'
+import { checksumDroppedText } from '../detect/findings.js'
 import { recordEvent } from './events.js'
 import type { StoredHashes } from './hash-key.js'
 import type { Sql } from './sql.js'
@@ -22,6 +23,8 @@ export interface ScanRecord {
   /** How many times a scan worker took it (0: run by the control plane itself, or not taken yet). */
   attempts: number
   error?: string
+  /** What the scan left out, in words (`3 candidates dropped: checksum did not match`); never a token. */
+  dropped?: string
 }
 
 /** A running scan whose worker stopped heartbeating: its job is to be failed and retried. */
@@ -75,18 +78,21 @@ export class ScanRepo {
   async get(id: number): Promise<ScanRecord | undefined> {
     const row = await this.#sql.get<ScanRow>('SELECT * FROM scans WHERE id = ?', [id])
     if (row === undefined) return undefined
+    const progress = JSON.parse(row.progress) as Partial<Progress>
+    const dropped = checksumDroppedText(progress.checksumDropped)
     return {
       id: row.id,
       source: JSON.parse(row.source) as ScanSourceSpec,
       status: row.status,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
-      progress: JSON.parse(row.progress) as Partial<Progress>,
+      progress,
       findings: JSON.parse(row.findings) as Finding[],
       leaksCreated: row.leaks_created,
       leaksUpdated: row.leaks_updated,
       attempts: row.attempts,
       ...(row.error === null ? {} : { error: row.error }),
+      ...(dropped === undefined ? {} : { dropped }),
     }
   }
 

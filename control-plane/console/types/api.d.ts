@@ -39,6 +39,7 @@ export interface RangeAnswer {
 export interface LeakLocation {
   url?: string
   repo?: string
+  repoUrl?: string
   path?: string
   line?: number
   commit?: string
@@ -112,7 +113,16 @@ export interface Sighting {
 }
 
 /** `GET /v1/leaks/:id`. */
+/** Another leak a scan found in the same file at the same commit. */
+export interface FoundWith {
+  id: number
+  title: string
+  kind: string | null
+  status: string
+}
+
 export interface LeakDetail extends Leak {
+  foundWith?: FoundWith[]
   tokens?: LeakToken[]
   decisions?: Decision[]
   sightings?: Sighting[]

@@ -155,6 +155,8 @@ function ownRule(spec: ProviderSpec): Rule {
     ...(spec.validate === undefined ? {} : { validate: spec.validate }),
     ...(spec.skipPlaceholderCheck === true ? { skipPlaceholderCheck: true } : {}),
     ...(reach === undefined ? {} : { reach }),
+    // A token whose format says who issued it, not a value known by the name before it.
+    ...(spec.near === undefined ? { format: 'prefix' as const } : {}),
   })
 }
 

@@ -25,16 +25,16 @@ export function providerRules(): Rule[] {
     regexRule({
       id: 'github-pat', kind: 'github_pat', severity: 'critical', description: 'GitHub classic token (ghp_, gho_, ghu_, ghs_, ghr_) with a valid CRC32 checksum',
       regex: re(`${B}gh[pousr]_[A-Za-z0-9]{36}${E}`), keywords: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'],
-      validate: hasValidCrc32Checksum, skipPlaceholderCheck: true,
+      validate: hasValidCrc32Checksum, skipPlaceholderCheck: true, format: 'checksum',
     }),
     regexRule({
       id: 'github-fine-grained-pat', kind: 'github_pat', severity: 'critical', description: 'GitHub fine-grained personal access token',
-      regex: re(`${B}github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}${E}`), keywords: ['github_pat_'], entropy: 4,
+      regex: re(`${B}github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}${E}`), keywords: ['github_pat_'], entropy: 4, format: 'prefix',
     }),
     regexRule({
       id: 'gitlab-token', kind: 'gitlab_token', severity: 'critical', description: 'GitLab token (personal, deploy, runner, pipeline trigger, OAuth, feed...)',
       regex: re(`${B}gl(?:pat|dt|rt|cbt|ptt|soat|ffct|imt|oas|agent|ft|wt)-[A-Za-z0-9_.-]{20,80}${E2}`),
-      keywords: ['glpat-', 'gldt-', 'glrt-', 'glcbt-', 'glptt-', 'glsoat-', 'glffct-', 'glimt-', 'gloas-', 'glagent-', 'glft-', 'glwt-'], entropy: 3,
+      keywords: ['glpat-', 'gldt-', 'glrt-', 'glcbt-', 'glptt-', 'glsoat-', 'glffct-', 'glimt-', 'gloas-', 'glagent-', 'glft-', 'glwt-'], entropy: 3, format: 'prefix',
     }),
     regexRule({
       id: 'gitlab-runner-registration', kind: 'gitlab_token', severity: 'high', description: 'GitLab runner registration token',
@@ -43,12 +43,12 @@ export function providerRules(): Rule[] {
     regexRule({
       id: 'aws-access-key-id', kind: 'aws_access_key', severity: 'critical', description: 'AWS access key id',
       regex: re(`${B}(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}${E}`), keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'],
-      validate: (s) => !s.endsWith('EXAMPLE'), entropy: 3,
+      validate: (s) => !s.endsWith('EXAMPLE'), entropy: 3, format: 'prefix',
     }),
     // Two kinds, so that the control plane's risk scoring tells a live key from a test-mode one.
     regexRule({
       id: 'stripe-secret-key', kind: 'stripe_secret_live', severity: 'critical', description: 'Stripe live secret or restricted key (publishable pk_ keys are public)',
-      regex: re(`${B}(?:sk|rk)_(?:live|prod)_[A-Za-z0-9]{16,247}${E}`), keywords: ['sk_live_', 'rk_live_', 'sk_prod_', 'rk_prod_'], entropy: 3.5,
+      regex: re(`${B}(?:sk|rk)_(?:live|prod)_[A-Za-z0-9]{16,247}${E}`), keywords: ['sk_live_', 'rk_live_', 'sk_prod_', 'rk_prod_'], entropy: 3.5, format: 'prefix',
     }),
     regexRule({
       id: 'stripe-test-key', kind: 'stripe_secret_test', severity: 'low', description: 'Stripe test-mode secret or restricted key',
@@ -61,7 +61,7 @@ export function providerRules(): Rule[] {
       keywords: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], entropy: 3,
       // The numeric parts are workspace, user and app ids, which may hold any digits (`123456` too);
       // only the last part is the secret, and only it must not look typed.
-      validate: slackSecretPart, skipPlaceholderCheck: true,
+      validate: slackSecretPart, skipPlaceholderCheck: true, format: 'prefix',
     }),
     regexRule({
       id: 'slack-webhook', kind: 'slack_webhook', severity: 'medium', description: 'Slack incoming webhook or workflow trigger URL',
@@ -70,11 +70,11 @@ export function providerRules(): Rule[] {
     }),
     regexRule({
       id: 'google-api-key', kind: 'google_api_key', severity: 'high', description: 'Google API key',
-      regex: re(`${B}AIza[A-Za-z0-9_-]{35}${E2}`), keywords: ['aiza'], entropy: 3.5,
+      regex: re(`${B}AIza[A-Za-z0-9_-]{35}${E2}`), keywords: ['aiza'], entropy: 3.5, format: 'prefix',
     }),
     regexRule({
       id: 'anthropic-api-key', kind: 'anthropic_api_key', severity: 'critical', description: 'Anthropic API or admin key',
-      regex: re(`${B}sk-ant-(?:api|admin|sid)[0-9]{2}-[A-Za-z0-9_-]{80,120}${E2}`), keywords: ['sk-ant-'], entropy: 4,
+      regex: re(`${B}sk-ant-(?:api|admin|sid)[0-9]{2}-[A-Za-z0-9_-]{80,120}${E2}`), keywords: ['sk-ant-'], entropy: 4, format: 'prefix',
     }),
     regexRule({
       id: 'openai-api-key', kind: 'openai_api_key', severity: 'critical', description: 'OpenAI API key (legacy, project, service account, admin)',
@@ -83,11 +83,11 @@ export function providerRules(): Rule[] {
     }),
     regexRule({
       id: 'npm-token', kind: 'npm_token', severity: 'high', description: 'npm access token with a valid checksum',
-      regex: re(`${B}npm_[A-Za-z0-9]{36}${E}`), keywords: ['npm_'], validate: hasValidCrc32Checksum, skipPlaceholderCheck: true,
+      regex: re(`${B}npm_[A-Za-z0-9]{36}${E}`), keywords: ['npm_'], validate: hasValidCrc32Checksum, skipPlaceholderCheck: true, format: 'checksum',
     }),
     regexRule({
       id: 'pypi-token', kind: 'pypi_token', severity: 'high', description: 'PyPI upload token',
-      regex: re(`${B}pypi-AgE[A-Za-z0-9_-]{50,400}${E2}`), keywords: ['pypi-age'], entropy: 4,
+      regex: re(`${B}pypi-AgE[A-Za-z0-9_-]{50,400}${E2}`), keywords: ['pypi-age'], entropy: 4, format: 'prefix',
     }),
     regexRule({
       id: 'twilio-api-key', kind: 'twilio_api_key', severity: 'high', description: 'Twilio API key SID (SK…)',
@@ -100,7 +100,7 @@ export function providerRules(): Rule[] {
     }),
     regexRule({
       id: 'sendgrid-api-key', kind: 'sendgrid_api_key', severity: 'high', description: 'SendGrid API key',
-      regex: re(`${B}SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}${E2}`), keywords: ['sg.'], entropy: 4,
+      regex: re(`${B}SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}${E2}`), keywords: ['sg.'], entropy: 4, format: 'prefix',
     }),
     regexRule({
       id: 'mailgun-api-key', kind: 'mailgun_api_key', severity: 'high', description: 'Mailgun private API key',

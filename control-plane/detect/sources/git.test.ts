@@ -2,7 +2,7 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gitSource, webUrlOf, type GitState } from './git.js'
+import { gitSource, shownRepoUrl, webLinksOf, webUrlOf, type GitState } from './git.js'
 import { redactUrl } from './reach.js'
 import { newProgress, type ScanItem } from './source.js'
 import { gitRepo, tempDir, type GitRepo, type Teardown } from '../test/helpers.js'
@@ -115,6 +115,17 @@ t.test('URL helpers', async (t) => {
   t.equal(webUrlOf('https://github.com/acme/api.git'), 'https://github.com/acme/api')
   t.equal(webUrlOf('git@github.com:acme/api.git'), 'https://github.com/acme/api')
   t.equal(webUrlOf('/srv/repo'), undefined)
+  t.equal(webUrlOf('ssh://git@gitlab.com/acme/platform/api.git'), 'https://gitlab.com/acme/platform/api', 'a GitLab project in a subgroup')
+  t.equal(webUrlOf('https://github.com/acme/api/extra.git'), undefined, 'GitHub has owner/name only')
+  t.equal(webUrlOf('https://gitlab.com/acme/../api.git'), undefined)
+  t.equal(webLinksOf('https://gitlab.com/g/p').blob('c0ffee', 'a b/.env', 3), 'https://gitlab.com/g/p/-/blob/c0ffee/a%20b/.env#L3')
+  t.equal(webLinksOf('https://github.com/o/r').blob('c0ffee', '.env', 3), 'https://github.com/o/r/blob/c0ffee/.env#L3')
+  t.equal(shownRepoUrl('https://u:tok@git.example.test/a/b.git?x=1#y'), 'https://git.example.test/a/b.git', 'user-info, query and fragment removed')
+  t.equal(shownRepoUrl('deploy:pw@git.example.test:a/b.git'), 'git.example.test:a/b.git')
+  t.equal(shownRepoUrl('https://git.example.test/a;token=abc/b.git'), undefined, 'a credential that cannot be cut out: no address')
+  t.equal(shownRepoUrl('/srv/repo'), undefined, 'a local path is no address')
+  t.equal(shownRepoUrl('file:///srv/repo'), undefined)
+  t.equal(shownRepoUrl('javascript:alert(1)'), undefined)
 })
 
 t.test('git children get a clean environment: no Leakgate keys, no GitHub token, no system config, no prompt', async (t) => {

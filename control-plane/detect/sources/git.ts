@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { isIP } from 'node:net'
 import { SourceError } from '../../../lib/errors.js'
-import { checkLocalPath, checkRemote, fileUrlPath, PATH_REFUSED, redactText, redactUrl, REMOTE_PROTOCOLS, REMOTE_REFUSED, type ReachPolicy } from './reach.js'
+import { checkLocalPath, checkRemote, fileUrlPath, PATH_REFUSED, redactText, redactUrl, REMOTE_PROTOCOLS, REMOTE_REFUSED, urlHasCredential, type ReachPolicy } from './reach.js'
 import { isBinary, type Progress, type ScanItem, type SourceLimits } from './source.js'
 import { parseIgnore } from '../findings.js'
 
@@ -36,6 +36,11 @@ export interface GitSourceOptions {
   repo?: string
   /** Web address of the repository for links (`https://github.com/acme/api`). */
   webUrl?: string
+  /**
+   * The repository's address written on findings (`location.repoUrl`); default: its web address, else
+   * the URL scanned (or a local repository's `origin` remote) without user-info, query or fragment.
+   */
+  repoUrl?: string
   /** Links to a file at a commit and to a commit, where the host's differ from GitHub's `blob/` and `commit/` (GitLab, gists). */
   links?: WebLinks
   /** What the scan may reach; undefined: anything (the CLI). */
@@ -264,10 +269,69 @@ export async function openRepository(url: string, cacheDir: string, reach?: Reac
   return target
 }
 
-/** Derives the web address of a repository hosted on github.com or gitlab.com from its clone URL. */
+/**
+ * Derives the web address of a repository hosted on github.com or gitlab.com from its clone URL
+ * (https, ssh:// or scp-style; a GitLab project may sit in subgroups). Other hosts: undefined, since
+ * their web pages may be anywhere.
+ */
 export function webUrlOf(url: string): string | undefined {
-  const m = /^(?:https:\/\/(?:[^@/]*@)?|git@)(github\.com|gitlab\.com)[/:]([\w.-]+\/[\w.-]+?)(?:\.git)?\/?$/.exec(url)
-  return m === null ? undefined : `https://${m[1]}/${m[2]}`
+  const m = /^(?:(?:https|ssh):\/\/(?:[^@/]*@)?|git@)(github\.com|gitlab\.com)[/:]((?:[\w.-]+\/)+[\w.-]+?)(?:\.git)?\/?$/.exec(url)
+  if (m === null) return undefined
+  const [, host, path] = m
+  // GitHub has owner/name and nothing deeper; `..` would climb out of the repository's pages.
+  if ((host === 'github.com' && path!.split('/').length !== 2) || path!.split('/').some((p) => p === '.' || p === '..')) return undefined
+  return `https://${host}/${path}`
+}
+
+/**
+ * How a repository's web pages link to a file's line at a commit and to a commit, from its web
+ * address: GitLab's under `/-/`, GitHub's (and any other's given) at the top.
+ */
+export function webLinksOf(webUrl: string): WebLinks {
+  const base = webUrl.replace(/\/+$/, '')
+  const under = /^https:\/\/gitlab\.com\//.test(base) ? '/-' : ''
+  return {
+    blob: (commit, file, line) => `${base}${under}/blob/${commit}/${file.split('/').map(encodeURIComponent).join('/')}#L${line}`,
+    commit: (commit) => `${base}${under}/commit/${commit}`,
+  }
+}
+
+/**
+ * A repository URL fit to show and store: without user-info, query or fragment (where tokens ride),
+ * and undefined when it would still carry one, or when it is a local path (the host's own folders
+ * are not a repository's address).
+ */
+export function shownRepoUrl(url: string): string | undefined {
+  let out: string
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    if (/^file:/i.test(url)) return undefined
+    try {
+      const u = new URL(url)
+      u.username = ''
+      u.password = ''
+      u.search = ''
+      u.hash = ''
+      out = u.toString()
+    } catch {
+      return undefined
+    }
+  } else {
+    // scp-style `[user[:password]@]host:path`, the host a domain name; anything else is a local path.
+    const m = /^(?:[^/:@]+(?::[^/@]*)?@)?([\w-]+(?:\.[\w-]+)+):(?!\/\/)([^\s]+)$/.exec(url)
+    if (m === null) return undefined
+    out = `${m[1]}:${m[2]}`
+  }
+  return urlHasCredential(out) ? undefined : out
+}
+
+/** The URL of a local repository's `origin` remote, if it has one. */
+async function originOf(cwd: string): Promise<string | undefined> {
+  try {
+    const url = (await git(['config', '--get', 'remote.origin.url'], { cwd })).toString('utf8').trim()
+    return url === '' ? undefined : url
+  } catch {
+    return undefined
+  }
 }
 
 interface Ref {
@@ -428,11 +492,12 @@ function unquotePath(p: string): string {
 export async function* gitSource(options: GitSourceOptions, progress: Progress, state: GitState = { tips: [] }): AsyncGenerator<ScanItem> {
   const cwd = await openRepository(options.url, options.cacheDir, options.reach, options.onDiagnostic)
   const sourceType = options.sourceType ?? 'git'
-  const webUrl = options.webUrl ?? webUrlOf(options.url)
-  const links: WebLinks | undefined = options.links ?? (webUrl === undefined ? undefined : {
-    blob: (commit, file, line) => `${webUrl}/blob/${commit}/${file}#L${line}`,
-    commit: (commit) => `${webUrl}/commit/${commit}`,
-  })
+  // A local repository (a checkout) says where it came from through its origin remote.
+  const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.url) && !/^file:/i.test(options.url) ? options.url : await originOf(cwd) ?? options.url
+  const webUrl = options.webUrl ?? webUrlOf(remote)
+  const repoUrl = options.repoUrl ?? webUrl ?? shownRepoUrl(remote)
+  const repo = options.repo ?? (webUrl === undefined ? undefined : new URL(webUrl).pathname.slice(1))
+  const links: WebLinks | undefined = options.links ?? (webUrl === undefined ? undefined : webLinksOf(webUrl))
   const { refs, head } = await listRefs(cwd)
   state.tips = [...new Set(refs.map((r) => r.commit))]
   if (refs.length === 0) return
@@ -443,7 +508,8 @@ export async function* gitSource(options: GitSourceOptions, progress: Progress, 
     file,
     commit,
     ...(branch === undefined ? {} : { branch }),
-    ...(options.repo === undefined ? {} : { repo: options.repo }),
+    ...(repo === undefined ? {} : { repo }),
+    ...(repoUrl === undefined ? {} : { repoUrl }),
     ...(links === undefined ? {} : { url: (line: number) => (file === '(commit message)' ? links.commit(commit) : links.blob(commit, file, line)) }),
     inHistoryOnly,
   })

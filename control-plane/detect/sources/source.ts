@@ -18,11 +18,16 @@ export interface Progress {
   repos: number
   /** Files left out: binary, too large, unreadable. */
   skipped: number
+  /**
+   * Matches left out because their checksum did not verify (a token of a checksummed format, such as
+   * GitHub's, with a typo or made up): counted, never shown.
+   */
+  checksumDropped: number
 }
 
 /** A fresh progress record. */
 export function newProgress(): Progress {
-  return { files: 0, commits: 0, bytes: 0, repos: 0, skipped: 0 }
+  return { files: 0, commits: 0, bytes: 0, repos: 0, skipped: 0, checksumDropped: 0 }
 }
 
 /** Limits shared by the sources. */

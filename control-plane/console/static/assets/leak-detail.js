@@ -8,7 +8,7 @@ import { confirmDialog } from './confirm-dialog.js'
 import { showEnforcement } from './enforcement.js'
 import { overviewLink } from './filters.js'
 import { actions, risks, statuses } from './meta.js'
-/** @import { Decision, LeakDetail, LeakLocation, LeakToken, Sighting } from '../../types/api.js' */
+/** @import { Decision, FoundWith, LeakDetail, LeakLocation, LeakToken, Sighting } from '../../types/api.js' */
 /** @import { Child } from './dom.js' */
 /** @import { PageContext, View } from '../../types/views.js' */
 
@@ -64,20 +64,40 @@ function field(label, value) {
   return [h('dt', {}, label), h('dd', {}, value ?? h('span', { class: 'muted' }, '—'))]
 }
 
-/** @param {LeakLocation | undefined} location */
-function whereFound(location) {
+/**
+ * A link opening in a new tab, for an http(s) address only; any other address is shown as text.
+ * @param {string} url
+ * @param {string} testid
+ */
+function outLink(url, testid) {
+  const href = safeHref(url)
+  return href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer', 'data-testid': testid }, url) : url
+}
+
+/**
+ * Where a leak was found (repository, its address, file and line, branch, commit, the link to the
+ * line), and the other leaks a scan found in the same file at the same commit.
+ * @param {LeakLocation | undefined} location
+ * @param {FoundWith[]} [foundWith]
+ */
+function whereFound(location, foundWith = []) {
   /** @type {LeakLocation} */
   const loc = Object.fromEntries(Object.entries(location ?? {}).filter(([, v]) => v !== null && v !== undefined && v !== ''))
-  const href = loc.url ? safeHref(loc.url) : null
   return h(
     'dl',
     { class: 'facts', 'data-testid': 'location' },
-    loc.url ? field('Link', href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'location-link' }, loc.url) : loc.url) : null,
     loc.repo ? field('Repository', loc.repo) : null,
+    loc.repoUrl ? field(loc.repo ? 'Address' : 'Repository', outLink(loc.repoUrl, 'location-repo-url')) : null,
     loc.path ? field('File', h('code', {}, loc.line ? `${loc.path}:${loc.line}` : loc.path)) : null,
     loc.branch ? field('Branch', loc.branch) : null,
     loc.commit ? field('Commit', h('code', {}, loc.commit)) : null,
+    loc.url ? field('Link', outLink(loc.url, 'location-link')) : null,
     Object.keys(loc).length === 0 ? h('p', { class: 'muted' }, 'No location recorded.') : null,
+    foundWith.length === 0 ? null : field('Found with', h(
+      'ul',
+      { class: 'found-with', 'data-testid': 'found-with' },
+      foundWith.map((f) => h('li', {}, h('a', { href: `#/leaks/${f.id}`, 'data-testid': 'found-with-link' }, f.title || `Leak ${f.id}`), f.status === 'open' ? null : h('span', { class: 'muted small' }, ` (${statusLabel(f.status)})`))),
+    )),
   )
 }
 
@@ -359,7 +379,7 @@ export function mountDetail(main, ctx) {
           'div',
           { class: 'detail-main' },
           h('section', { class: 'card', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, `Tokens (${(leak.tokens ?? []).length})`), tokensTable(leak.tokens)),
-          h('section', { class: 'card', 'aria-labelledby': 'where-title' }, h('h2', { id: 'where-title' }, 'Where it was found'), whereFound(leak.location)),
+          h('section', { class: 'card', 'aria-labelledby': 'where-title' }, h('h2', { id: 'where-title' }, 'Where it was found'), whereFound(leak.location, leak.foundWith)),
           h(
             'section',
             { class: 'card', 'aria-labelledby': 'risk-title', 'data-testid': 'risk' },
