@@ -54,8 +54,10 @@ export async function authenticate(keys: KeyRepo, request: FastifyRequest, roles
   if (header === undefined) throw new UnauthorizedError('this route needs an API key: send Authorization: Bearer <key>')
   const match = BEARER.exec(header)
   if (match?.[1] === undefined) throw new UnauthorizedError('the Authorization header must be "Bearer <key>"')
-  const principal = await keys.verify(match[1])
-  if (principal === undefined) throw new UnauthorizedError('the API key is not known to this control plane')
+  const checked = await keys.check(match[1])
+  if (checked === undefined) throw new UnauthorizedError('the API key is not known to this control plane')
+  if ('refused' in checked) throw new UnauthorizedError(checked.refused)
+  const { principal } = checked
   if (principal.role !== 'admin' && !roles.includes(principal.role)) {
     throw new ForbiddenError(`a ${principal.role} key may not do this; it needs ${['admin', ...roles].join(' or ')}`)
   }

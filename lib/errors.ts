@@ -98,6 +98,18 @@ export const RotationNotRequestedError = define('LEAKGATE_ERR_ROTATION_NOT_REQUE
 /** 409: a rotation requested (`POST /v1/leaks/:id/request-rotation`) on a leak that is not open (closed or a false positive). */
 export const LeakNotOpenError = define('LEAKGATE_ERR_LEAK_NOT_OPEN', '%s', 409)
 
+/**
+ * 409: a key id (`key_` + 8 hex characters of the key's SHA-256) that more than one key shares, given to
+ * revoke or rotate; `detail` names each key by a longer id (more characters of its hash) to use instead.
+ */
+export const AmbiguousKeyIdError = define('LEAKGATE_ERR_KEY_ID_AMBIGUOUS', '%s', 409)
+
+/** 409: revoking (or rotating away) the last admin key that is neither revoked nor expired: nobody could manage the control plane after. */
+export const LastAdminKeyError = define('LEAKGATE_ERR_LAST_ADMIN_KEY', '%s', 409)
+
+/** 409: rotating a key that is revoked already; make a new key instead. */
+export const KeyRevokedError = define('LEAKGATE_ERR_KEY_REVOKED', '%s', 409)
+
 /** 503: the control plane's `/readyz`: its database cannot be queried, or its schema is not the one this build expects. */
 export const NotReadyError = define('LEAKGATE_ERR_NOT_READY', '%s', 503)
 
