@@ -52,6 +52,13 @@ export function keyIdOf(key: string): string {
   return `key_${hashKey(key).toString('hex').slice(0, 8)}`
 }
 
+/** The longest key name. */
+export const KEY_NAME_MAX = 100
+/** The longest key owner (an email address is at most 254 characters). */
+export const KEY_OWNER_MAX = 254
+/** The longest a rotated key may keep working beside its replacement: 7 days. */
+export const MAX_OVERLAP_SECONDS = 7 * 86_400
+
 /** What a key may be made with besides its role. */
 export interface KeyOptions {
   /** What the key is for ("edge-eu-1", "CI"); listed, never secret. */
