@@ -21,6 +21,7 @@ import { ScanJobRunner } from './scan-job-runner.js'
 import { createScanWorkerMetrics, type HeartbeatResult } from './scan-worker-metrics.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
+import keyRoutes from './routes/keys.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import metaRoutes from './routes/meta.js'
@@ -241,7 +242,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
   await installAuth(app, store.keys, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, keyRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })
