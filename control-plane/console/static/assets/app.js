@@ -7,6 +7,7 @@
 //   #/audit       every decision, newest first
 //   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
 //   #/webhooks    webhook endpoints and their deliveries (admins)
+//   #/keys        API keys: list, create, revoke, rotate (admins)
 import { api, ApiError, clearKey, getKey, keyFromOtherTabs, onSignedOutElsewhere, onUnauthorized, setKey } from './api.js'
 import { errorBox, h, replace } from './dom.js'
 import { clearMeta, setMeta } from './meta.js'
@@ -17,6 +18,7 @@ import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
 import { mountCheck } from './check.js'
 import { mountWebhooks } from './webhooks.js'
+import { mountKeys } from './keys.js'
 import { rememberOverview } from './filters.js'
 /** @import { Meta, Session } from '../../types/api.js' */
 /** @import { Mount, PageContext, View } from '../../types/views.js' */
@@ -72,6 +74,7 @@ function route(path) {
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
   if (path === '/check') return { name: 'check', mount: mountCheck }
   if (path === '/webhooks') return { name: 'webhooks', mount: mountWebhooks }
+  if (path === '/keys') return { name: 'keys', mount: mountKeys }
   return null
 }
 
@@ -193,6 +196,7 @@ function shell(session, routeName) {
       navLink('#/audit', 'Audit', routeName === 'audit'),
       navLink('#/check', 'Check a token', routeName === 'check'),
       session.role === 'admin' ? navLink('#/webhooks', 'Webhooks', routeName === 'webhooks') : null,
+      session.role === 'admin' ? navLink('#/keys', 'Keys', routeName === 'keys') : null,
     ),
     h(
       'div',
