@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { loadControlPlaneConfig } from './config.js'
 import { Store } from './store/store.js'
 import { KEY_NAME_MAX, KEY_OWNER_MAX, MAX_OVERLAP_SECONDS, ROLES, type KeyInfo, type KeyOptions, type Role } from './store/keys.js'
+import { isLeakgateError } from '../lib/errors.js'
 import { isPlainText } from '../lib/text.js'
 import { usageMistake } from '../lib/usage.js'
 
@@ -108,9 +109,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // The store's refusals (no such key, an ambiguous id, the last admin key, a revoked key) are the
     // operator's to act on: one line, as the API's problem detail says it.
-    const code = (err as { code?: unknown }).code
-    if (typeof code !== 'string' || !code.startsWith('LEAKGATE_ERR_')) throw err
-    console.error(`leakgate keys ${command}: ${(err as Error).message}`)
+    if (!isLeakgateError(err)) throw err
+    console.error(`leakgate keys ${command}: ${err.message}`)
     return 1
   } finally {
     await store.close()
