@@ -92,7 +92,7 @@ export function mountKeys(main, ctx) {
         announce('Select and copy the key by hand.')
       }
     })
-    const code = h('code', { 'data-testid': 'key-secret', class: 'mono secret' }, made.key)
+    const code = h('code', { 'data-testid': 'key-secret', class: 'mono secret wrap-anywhere' }, made.key)
     replace(keyBox, h('div', { class: 'notice notice-info', role: 'status' },
       h('strong', {}, `${what} Copy ${made.role} key ${made.keyId} now: it is not shown again.`),
       h('p', { class: 'secret-line' }, code, ' ', copy),
@@ -132,7 +132,7 @@ export function mountKeys(main, ctx) {
           replace(actions, rotate, ' ', revoke)
         }
       })
-      replace(actions, h('span', { class: 'confirm' }, `Revoke ${key.keyId}? It stops working at once. `), yes, ' ', no)
+      replace(actions, h('span', { class: 'confirm' }, 'Revoke it? It stops working at once. '), yes, ' ', no)
       no.focus()
     })
     if (usable) replace(actions, rotate, ' ', revoke)
@@ -142,8 +142,8 @@ export function mountKeys(main, ctx) {
     return h(
       'tr',
       { 'data-testid': 'key-row', 'data-key-id': key.keyId, 'data-state': key.state },
-      h('th', { scope: 'row', 'data-label': 'Key' }, h('code', {}, key.keyId), key.name ? h('div', { class: 'muted small' }, key.name) : null),
-      h('td', { 'data-label': 'Owner' }, key.owner ?? '—'),
+      h('th', { scope: 'row', 'data-label': 'Key' }, h('code', {}, key.keyId), key.name ? h('div', { class: 'muted small wrap-anywhere' }, key.name) : null),
+      h('td', { 'data-label': 'Owner' }, h('span', { class: 'wrap-anywhere' }, key.owner ?? '—')),
       h('td', { 'data-label': 'Role' }, h('span', { class: `role role-${key.role}` }, key.role)),
       h('td', { 'data-label': 'Created' }, timeEl(key.createdAt)),
       h('td', { 'data-label': 'Expires' }, key.expiresAt ? timeEl(key.expiresAt) : 'Never'),
