@@ -37,6 +37,8 @@ LEAKGATE_DATABASE_URL, or the --config file), otherwise the SQLite file of dataD
 LEAKGATE_DATA_DIR, the --config file, default ./data).`
 
 const COMMANDS = ['create', 'list', 'revoke', 'rotate'] as const
+/** Who revoked a key, as `revokedBy` lists it: the command works on the store, without a key of its own. */
+const CLI_ACTOR = 'leakgate keys'
 
 /** A mistake in the command line: printed as one line, exit 2, nothing changed. */
 class Mistake extends Error {}
@@ -151,14 +153,14 @@ function plan(command: (typeof COMMANDS)[number], args: string[], values: Values
   if (!/^key_[0-9a-f]{8,64}$/.test(keyId)) throw new Mistake(`"${keyId}" is not a key id: key ids are key_ and 8 hex characters, as leakgate keys list shows them`)
   if (command === 'revoke') {
     return async (store) => {
-      const key = await store.keys.revoke(keyId)
+      const key = await store.keys.revoke(keyId, CLI_ACTOR)
       console.log(`revoked ${key.role} key ${key.keyId}${key.name === null ? '' : ` (${key.name})`} at ${key.revokedAt ?? ''}`)
     }
   }
   const overlap = typeof values.overlap === 'string' ? parseDuration(values.overlap, '--overlap') : 0
   if (overlap > MAX_OVERLAP_SECONDS) throw new Mistake('--overlap may be at most 7d')
   return async (store, where) => {
-    const made = await store.keys.rotate(keyId, overlap)
+    const made = await store.keys.rotate(keyId, overlap, CLI_ACTOR)
     console.log(made.key)
     console.error(`made ${made.role} key ${made.keyId} in ${where}, shown only this once; ${made.replaced.keyId} ${overlap === 0 ? 'is revoked' : `keeps working until ${made.replaced.revokedAt ?? ''}`}`)
   }

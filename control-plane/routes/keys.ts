@@ -17,7 +17,7 @@ const keyOutput = {
   properties: {
     keyId: { type: 'string' }, name: { type: ['string', 'null'] }, owner: { type: ['string', 'null'] }, role: { type: 'string' },
     createdAt: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, lastUsedAt: { type: ['string', 'null'] },
-    revokedAt: { type: ['string', 'null'] }, state: { type: 'string', enum: ['active', 'retiring', 'revoked', 'expired'] },
+    revokedAt: { type: ['string', 'null'] }, revokedBy: { type: ['string', 'null'] }, state: { type: 'string', enum: ['active', 'retiring', 'revoked', 'expired'] },
   },
 } as const
 
@@ -82,8 +82,9 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
       response: { 200: keyOutput, ...problems(400, 401, 403, 404, 409, 429) },
     },
   }, async (request) => {
-    const key = await store.keys.revoke(request.params.id)
-    request.log.info({ revokedKeyId: key.keyId, by: actorOf(principalOf(request)) }, 'API key revoked')
+    const by = actorOf(principalOf(request))
+    const key = await store.keys.revoke(request.params.id, by)
+    request.log.info({ revokedKeyId: key.keyId, by }, 'API key revoked')
     return key
   })
 
@@ -101,8 +102,9 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
       response: { 200: { type: 'object', properties: { ...newKeyOutput.properties, replaced: keyOutput } }, ...problems(400, 401, 403, 404, 409, 413, 415, 429) },
     },
   }, async (request) => {
-    const made = await store.keys.rotate(request.params.id, request.body.overlapSeconds ?? 0)
-    request.log.info({ madeKeyId: made.keyId, replacedKeyId: made.replaced.keyId, until: made.replaced.revokedAt, by: actorOf(principalOf(request)) }, 'API key rotated')
+    const by = actorOf(principalOf(request))
+    const made = await store.keys.rotate(request.params.id, request.body.overlapSeconds ?? 0, by)
+    request.log.info({ madeKeyId: made.keyId, replacedKeyId: made.replaced.keyId, until: made.replaced.revokedAt, by }, 'API key rotated')
     return made
   })
 }

@@ -82,6 +82,8 @@ export interface KeyInfo {
   expiresAt: string | null
   lastUsedAt: string | null
   revokedAt: string | null
+  /** Who revoked it: the audit's actor, `leakgate keys`, or `env:<variable>` for a seeded key the variable replaced. */
+  revokedBy: string | null
   state: 'active' | 'retiring' | 'revoked' | 'expired'
 }
 
@@ -104,6 +106,7 @@ interface KeyRow {
   expires_at: string | null
   last_used_at: string | null
   revoked_at: string | null
+  revoked_by: string | null
 }
 
 /** How often a key's last use is written at most: nodes call every few seconds, and a write a request would cost. */
@@ -154,14 +157,18 @@ export class KeyRepo {
 
   /**
    * Seeds a key from the environment under `label` (e.g. `LEAKGATE_ADMIN_KEY`), revoking the key a
-   * previous start seeded under the same label: changing the variable rotates the key. A seeded key
-   * that was revoked stays revoked: restarting with a key that leaked must not bring it back.
+   * previous start seeded under the same label: changing the variable rotates the key. A key the
+   * variable replaced comes back when the variable does (replicas restarted with the old and the new
+   * value during a rollout each keep working, as before revocation existed); a seeded key that a person
+   * revoked stays revoked: restarting with a key that leaked must not bring it back.
    */
   async seed(key: string, role: Role, label: string): Promise<string> {
     const hash = hashKey(key).toString('hex')
+    const now = this.#iso()
     return this.#sql.transaction(async () => {
-      await this.#sql.run('UPDATE api_keys SET revoked_at = ? WHERE label = ? AND hash <> ? AND (revoked_at IS NULL OR revoked_at > ?)',
-        [this.#iso(), label, hash, this.#iso()])
+      await this.#sql.run('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE label = ? AND hash <> ? AND (revoked_at IS NULL OR revoked_at > ?)',
+        [now, `env:${label}`, label, hash, now])
+      await this.#sql.run('UPDATE api_keys SET revoked_at = NULL, revoked_by = NULL WHERE hash = ? AND revoked_by = ?', [hash, `env:${label}`])
       return this.add(key, role, label)
     })
   }
@@ -172,20 +179,25 @@ export class KeyRepo {
   }
 
   /**
-   * Revokes the key `keyId` names (now, or at `at` for a rotation's overlap); answers it as it is after.
-   * Revoking a revoked key changes nothing.
+   * Revokes the key `keyId` names now, recording `by` (who); answers it as it is after. Revoking a
+   * revoked key changes nothing.
    * @throws {NotFoundError} no key has that id.
    * @throws {AmbiguousKeyIdError} several keys share it: the detail gives longer ids that tell them apart.
    * @throws {LastAdminKeyError} it is the last admin key that is neither revoked nor expired.
    */
-  async revoke(keyId: string): Promise<KeyInfo> {
+  async revoke(keyId: string, by: string): Promise<KeyInfo> {
     return this.#sql.transaction(async () => {
       const row = await this.#find(keyId)
       const now = this.#iso()
-      if (row.revoked_at !== null && row.revoked_at <= now) return this.#info(row)
+      if (row.revoked_at !== null && row.revoked_at <= now) {
+        // A seeded key its variable replaced would come back with the variable: a person revoking it makes it final.
+        if (row.revoked_by?.startsWith('env:') !== true) return this.#info(row)
+        await this.#sql.run('UPDATE api_keys SET revoked_by = ? WHERE hash = ?', [by, row.hash])
+        return this.#info({ ...row, revoked_by: by })
+      }
       await this.#keepAnAdmin(row)
-      await this.#sql.run('UPDATE api_keys SET revoked_at = ? WHERE hash = ?', [now, row.hash])
-      return this.#info({ ...row, revoked_at: now })
+      await this.#sql.run('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE hash = ?', [now, by, row.hash])
+      return this.#info({ ...row, revoked_at: now, revoked_by: by })
     })
   }
 
@@ -193,11 +205,12 @@ export class KeyRepo {
    * Replaces the key `keyId` names with a new one of the same role, name, owner and lifetime (a key
    * that expired 90 days after it was made is replaced by one that expires 90 days from now). The old
    * key is revoked now, or after `overlapSeconds` (it keeps working meanwhile, for the time it takes
-   * to put the new key where the old one is used). The answer carries the new key; `replaced` is the old.
+   * to put the new key where the old one is used). `by`: who, recorded as the old key's revoker. The
+   * answer carries the new key; `replaced` is the old.
    * @throws {NotFoundError} no key has that id. @throws {AmbiguousKeyIdError} several keys share it.
    * @throws {KeyRevokedError} the key is revoked already.
    */
-  async rotate(keyId: string, overlapSeconds = 0): Promise<NewKey & { replaced: KeyInfo }> {
+  async rotate(keyId: string, overlapSeconds: number, by: string): Promise<NewKey & { replaced: KeyInfo }> {
     return this.#sql.transaction(async () => {
       const row = await this.#find(keyId)
       const now = this.#now()
@@ -213,8 +226,9 @@ export class KeyRepo {
       const revokedAt = new Date(now + overlapSeconds * 1000).toISOString()
       // A key already retiring keeps its earlier end.
       const until = row.revoked_at !== null && row.revoked_at < revokedAt ? row.revoked_at : revokedAt
-      await this.#sql.run('UPDATE api_keys SET revoked_at = ? WHERE hash = ?', [until, row.hash])
-      return { ...made, replaced: this.#info({ ...row, revoked_at: until }) }
+      const revoker = until === row.revoked_at ? row.revoked_by : by
+      await this.#sql.run('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE hash = ?', [until, revoker, row.hash])
+      return { ...made, replaced: this.#info({ ...row, revoked_at: until, revoked_by: revoker }) }
     })
   }
 
@@ -322,6 +336,7 @@ export class KeyRepo {
       expiresAt: row.expires_at,
       lastUsedAt: row.last_used_at,
       revokedAt: row.revoked_at,
+      revokedBy: row.revoked_by,
       state,
     }
   }

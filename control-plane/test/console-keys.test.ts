@@ -78,6 +78,20 @@ t.test('an admin rotates a key: the new key is shown once and works, the old one
   tt.same(problems, [], 'the 409 is shown, nothing thrown')
 })
 
+t.test('the Keys page fits a phone, long names and owners included', async (tt) => {
+  await cpFetch(cp.url, keys.admin, '/v1/keys', { method: 'POST', body: { role: 'node', name: 'edge-eu-west-1-production-cluster-a', owner: 'a.very.long.name.of.an.operator@example-company.example' } })
+  const { page, problems } = await openPage(browser, tt)
+  await page.setViewportSize({ width: 390, height: 844 })
+  await signIn(page, cp.url, keys.admin)
+  await page.goto(`${cp.url}/#/keys`)
+  await page.getByTestId('key-submit').click()
+  await page.getByTestId('key-secret').waitFor()
+  await page.getByTestId('key-row').first().waitFor()
+  await page.getByTestId('key-revoke').first().click()
+  tt.equal(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, 'nothing wider than the screen')
+  tt.same(problems, [])
+})
+
 t.test('an analyst has no Keys page', async (tt) => {
   const { page, problems } = await openPage(browser, tt)
   await signIn(page, cp.url, keys.analyst)

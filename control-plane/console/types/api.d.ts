@@ -201,6 +201,7 @@ export interface ApiKey {
   expiresAt: string | null
   lastUsedAt: string | null
   revokedAt: string | null
+  revokedBy: string | null
   state: 'active' | 'retiring' | 'revoked' | 'expired'
 }
 
