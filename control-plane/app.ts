@@ -21,6 +21,7 @@ import { ScanJobRunner } from './scan-job-runner.js'
 import { createScanWorkerMetrics, type HeartbeatResult } from './scan-worker-metrics.js'
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
+import keyRoutes from './routes/keys.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import metaRoutes from './routes/meta.js'
@@ -246,9 +247,15 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
 
   // A bearer credential is an API key, or a console session of a person signed in through OpenID Connect.
-  const credentials = { verify: async (token: string) => (token.startsWith(SESSION_PREFIX) ? store.sessions.verify(token) : store.keys.verify(token)) }
+  const credentials = {
+    check: async (token: string) => {
+      if (!token.startsWith(SESSION_PREFIX)) return store.keys.check(token)
+      const principal = await store.sessions.verify(token)
+      return principal === undefined ? undefined : { principal }
+    },
+  }
   await installAuth(app, credentials, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes, keyRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

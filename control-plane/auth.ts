@@ -52,7 +52,7 @@ export function bearerKey(header: string | undefined): string | undefined {
  * What checks a presented credential: the API keys, or a verifier that also knows console sessions
  * (`lgs_` tokens, control-plane/store/sessions.ts).
  */
-export type Credentials = Pick<KeyRepo, 'verify'>
+export type Credentials = Pick<KeyRepo, 'check'>
 
 /** The principal of a request whose route declares roles; throws 401/403 otherwise. */
 export async function authenticate(keys: Credentials, request: FastifyRequest, roles: readonly Role[]): Promise<Principal> {
@@ -60,8 +60,10 @@ export async function authenticate(keys: Credentials, request: FastifyRequest, r
   if (header === undefined) throw new UnauthorizedError('this route needs an API key: send Authorization: Bearer <key>')
   const match = BEARER.exec(header)
   if (match?.[1] === undefined) throw new UnauthorizedError('the Authorization header must be "Bearer <key>"')
-  const principal = await keys.verify(match[1])
-  if (principal === undefined) throw new UnauthorizedError('the API key is not known to this control plane')
+  const checked = await keys.check(match[1])
+  if (checked === undefined) throw new UnauthorizedError('the API key is not known to this control plane')
+  if ('refused' in checked) throw new UnauthorizedError(checked.refused)
+  const { principal } = checked
   if (principal.role !== 'admin' && !roles.includes(principal.role)) {
     throw new ForbiddenError(`a ${principal.role} key may not do this; it needs ${['admin', ...roles].join(' or ')}`)
   }

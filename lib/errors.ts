@@ -103,6 +103,17 @@ export const BulkCountChangedError = define('LEAKGATE_ERR_BULK_COUNT_CHANGED', '
 
 /** 400: a bulk decision over more leaks than one request may decide. */
 export const BulkTooLargeError = define('LEAKGATE_ERR_BULK_TOO_LARGE', '%s', 400)
+/**
+ * 409: a key id (`key_` + 8 hex characters of the key's SHA-256) that more than one key shares, given to
+ * revoke or rotate; `detail` names each key by a longer id (more characters of its hash) to use instead.
+ */
+export const AmbiguousKeyIdError = define('LEAKGATE_ERR_KEY_ID_AMBIGUOUS', '%s', 409)
+
+/** 409: revoking (or rotating away) the last admin key that is neither revoked nor expired: nobody could manage the control plane after. */
+export const LastAdminKeyError = define('LEAKGATE_ERR_LAST_ADMIN_KEY', '%s', 409)
+
+/** 409: rotating a key that is revoked already; make a new key instead. */
+export const KeyRevokedError = define('LEAKGATE_ERR_KEY_REVOKED', '%s', 409)
 
 /** 503: the control plane's `/readyz`: its database cannot be queried, or its schema is not the one this build expects. */
 export const NotReadyError = define('LEAKGATE_ERR_NOT_READY', '%s', 503)

@@ -443,6 +443,34 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 9,
+    name: 'API keys: name, owner, expiry, last use, revocation',
+    sql: {
+      // name: what the key is for (env-seeded keys have their label instead); owner: the person the
+      // audit names for what the key does; revoked_at: revoked keys stay, so the key ids the audit
+      // names keep naming a listed key (a time ahead: a rotated key working until then);
+      // last_used_at: written at most once a minute a key. revoked_by: who revoked it (the audit's actor,
+      // or `env:<label>` when a changed environment variable replaced a seeded key: that one comes back
+      // if the variable does, as a key revoked by a person does not).
+      sqlite: `
+      ALTER TABLE api_keys ADD COLUMN name TEXT;
+      ALTER TABLE api_keys ADD COLUMN owner TEXT;
+      ALTER TABLE api_keys ADD COLUMN expires_at TEXT;
+      ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
+      ALTER TABLE api_keys ADD COLUMN revoked_at TEXT;
+      ALTER TABLE api_keys ADD COLUMN revoked_by TEXT;
+    `,
+      postgres: `
+      ALTER TABLE api_keys ADD COLUMN name text COLLATE "C";
+      ALTER TABLE api_keys ADD COLUMN owner text COLLATE "C";
+      ALTER TABLE api_keys ADD COLUMN expires_at text COLLATE "C";
+      ALTER TABLE api_keys ADD COLUMN last_used_at text COLLATE "C";
+      ALTER TABLE api_keys ADD COLUMN revoked_at text COLLATE "C";
+      ALTER TABLE api_keys ADD COLUMN revoked_by text COLLATE "C";
+    `,
+    },
+  },
+  {
     version: 10,
     name: 'console sessions of people signed in through OpenID Connect, and sign-ins under way',
     sql: {

@@ -78,8 +78,10 @@ export class NodeRepo {
       }
     }
     const row = await sql.get<{ key_id: string | null; live: number }>(`
-      SELECT key_id, CASE WHEN EXISTS (SELECT 1 FROM api_keys k WHERE k.key_id = nodes.key_id) THEN 1 ELSE 0 END AS live
-      FROM nodes WHERE id = ?`, [nodeId])
+      SELECT key_id, CASE WHEN EXISTS (
+        SELECT 1 FROM api_keys k WHERE k.key_id = nodes.key_id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)
+      ) THEN 1 ELSE 0 END AS live
+      FROM nodes WHERE id = ?`, [now, nodeId])
     if (row === undefined) {
       // Nodes gone silent give up their places before a new node is counted against the limit.
       await this.prune(new Date(Date.now() - limits.pruneSeconds * 1000).toISOString())
@@ -89,7 +91,7 @@ export class NodeRepo {
       return
     }
     if (reporter.bound && row.key_id !== reporter.keyId) {
-      // A node bound to a key that still exists is that key's; unbound or orphaned, the first node key takes it.
+      // A node bound to a key that still works is that key's; unbound, or its key revoked or expired, the first node key takes it.
       if (row.key_id !== null && row.live === 1) {
         throw new NodeIdentityError(`node "${nodeId}" is bound to another key; this key may not report as it`)
       }

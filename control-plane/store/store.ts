@@ -191,6 +191,7 @@ export class Store {
     clearInterval(this.#safetyTimer)
     this.#events.removeAllListeners()
     await this.#unlisten?.()
+    await this.keys.settled()
     await this.#sql.close()
   }
 

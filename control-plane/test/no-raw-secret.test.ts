@@ -48,6 +48,20 @@ t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the log
     t.notOk(`${run.stdout}${run.stderr}`.includes(value), 'leakgate check does not print the token')
   }
 
+  // API keys made and rotated through the API, and used (their last use written): only their hashes
+  // are stored, and neither the log nor the list shows them.
+  const made = await request(`${plane.url}/v1/keys`, admin, 'POST', { role: 'analyst', name: 'planted', owner: 'alice@example.com' })
+  t.equal(made.status, 201)
+  const madeKey = made.json() as { key: string; keyId: string }
+  const rotated = await request(`${plane.url}/v1/keys/${madeKey.keyId}/rotate`, admin, 'POST', { overlapSeconds: 60 })
+  t.equal(rotated.status, 200)
+  const rotatedKey = (rotated.json() as { key: string }).key
+  t.equal((await request(`${plane.url}/v1/me`, madeKey.key)).status, 200)
+  t.equal((await request(`${plane.url}/v1/me`, rotatedKey)).status, 200)
+  const listed = await request(`${plane.url}/v1/keys`, admin)
+  for (const key of [admin, node, madeKey.key, rotatedKey]) t.notOk(listed.bytes.includes(key), 'the key list shows no key')
+  const apiKeys = [admin, node, madeKey.key, rotatedKey]
+
   // kill -9 leaves the WAL in place, so the last writes are still there to search.
   await plane.kill('SIGKILL')
   const files = readdirSync(dataDir)
@@ -57,12 +71,13 @@ t.test('a planted raw token is nowhere: not in the SQLite file, its WAL, the log
     const bytes = readFileSync(join(dataDir, f))
     t.notOk(bytes.includes(planted), `not in ${f}`)
     t.notOk(bytes.includes(Buffer.from(planted, 'utf16le')), `not in ${f} as UTF-16`)
+    for (const key of apiKeys) t.notOk(bytes.includes(key), `no API key in ${f}`)
   }
   const logs = plane.output()
   t.ok(logs.includes('"statusCode":201'), 'the log has the requests')
   t.notOk(logs.includes(planted), 'not in the logs')
   t.notOk(logs.includes(unseen), 'nor the checked token')
-  t.notOk(logs.includes(admin), 'nor the admin key')
+  for (const key of apiKeys) t.notOk(logs.includes(key), 'nor any API key')
 })
 
 /** What an event stream sends within `ms` (from after `lastEventId`). */

@@ -202,3 +202,22 @@ export interface WebhookDelivery {
   createdAt: string
   deliveredAt: string | null
 }
+
+/** An API key as listed (`GET /v1/keys`): never the key or its hash. */
+export interface ApiKey {
+  keyId: string
+  name: string | null
+  owner: string | null
+  role: string
+  createdAt: string
+  expiresAt: string | null
+  lastUsedAt: string | null
+  revokedAt: string | null
+  revokedBy: string | null
+  state: 'active' | 'retiring' | 'revoked' | 'expired'
+}
+
+/** The answer that makes or rotates a key: the one time the key is shown. */
+export interface NewApiKey extends ApiKey {
+  key: string
+}

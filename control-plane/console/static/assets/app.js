@@ -7,6 +7,7 @@
 //   #/audit       every decision, newest first
 //   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
 //   #/webhooks    webhook endpoints and their deliveries (admins)
+//   #/keys        API keys: list, create, revoke, rotate (admins)
 //   #/signed-in   where the OpenID Connect callback sends the browser: the session is taken, then #/
 import { api, ApiError, clearKey, completeSignIn, endSession, getKey, keyFromOtherTabs, onSignedOutElsewhere, onUnauthorized, setKey, signInProvider } from './api.js'
 import { errorBox, h, replace } from './dom.js'
@@ -18,6 +19,7 @@ import { mountNodes } from './nodes.js'
 import { mountAudit } from './audit.js'
 import { mountCheck } from './check.js'
 import { mountWebhooks } from './webhooks.js'
+import { mountKeys } from './keys.js'
 import { rememberOverview } from './filters.js'
 import { followChanges } from './live.js'
 /** @import { Meta, Session } from '../../types/api.js' */
@@ -106,6 +108,7 @@ function route(path) {
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
   if (path === '/check') return { name: 'check', mount: mountCheck }
   if (path === '/webhooks') return { name: 'webhooks', mount: mountWebhooks }
+  if (path === '/keys') return { name: 'keys', mount: mountKeys }
   return null
 }
 
@@ -251,6 +254,7 @@ function shell(session, routeName) {
       navLink('#/audit', 'Audit', routeName === 'audit'),
       navLink('#/check', 'Check a token', routeName === 'check'),
       session.role === 'admin' ? navLink('#/webhooks', 'Webhooks', routeName === 'webhooks') : null,
+      session.role === 'admin' ? navLink('#/keys', 'Keys', routeName === 'keys') : null,
     ),
     h(
       'div',

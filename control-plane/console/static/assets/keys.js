@@ -1,0 +1,175 @@
+// @ts-check
+// API keys (admins only): list every key (revoked and expired ones stay listed: the audit names their
+// ids), make one (shown once, with a copy button), revoke one (after a confirmation in its row), rotate
+// one (the new key shown once). An analyst is told why there is nothing.
+import { api } from './api.js'
+import { announce, errorBox, h, replace, timeEl } from './dom.js'
+/** @import { ApiKey, NewApiKey } from '../../types/api.js' */
+/** @import { Mount } from '../../types/views.js' */
+
+const ROLES = ['analyst', 'admin', 'node', 'issuer', 'checker']
+/** Expiry choices: days from now, or never. */
+const EXPIRIES = [['', 'Never'], ['30', 'In 30 days'], ['90', 'In 90 days'], ['365', 'In a year']]
+
+/** @type {Mount} */
+export function mountKeys(main, ctx) {
+  let destroyed = false
+  if (ctx.session.role !== 'admin') {
+    replace(main, h('div', { class: 'page-head' }, h('h1', {}, 'API keys')), h('p', { class: 'notice notice-info', 'data-testid': 'keys-admin-only' }, `You are signed in with an ${ctx.session.role} key. API keys are managed with an admin key.`))
+    return null
+  }
+  const keyBox = h('div', { 'data-testid': 'key-secret-box', 'aria-live': 'polite' })
+  const formError = h('div', { 'data-testid': 'key-form-error' })
+  const list = h('div', {}, h('p', { class: 'loading', role: 'status' }, 'Loading keys…'))
+
+  const role = h('select', { id: 'key-role', name: 'role', 'data-testid': 'key-role' }, ROLES.map((r) => h('option', { value: r }, r)))
+  const name = h('input', { id: 'key-name', name: 'name', maxlength: '100', placeholder: 'edge-eu-1', 'data-testid': 'key-name' })
+  const owner = h('input', { id: 'key-owner', name: 'owner', maxlength: '254', placeholder: 'alice@example.com', 'data-testid': 'key-owner' })
+  const expiry = h('select', { id: 'key-expiry', name: 'expiry', 'data-testid': 'key-expiry' }, EXPIRIES.map(([value, label]) => h('option', { value }, label)))
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'key-submit' }, 'Create key')
+  const form = h(
+    'form',
+    { class: 'card form', 'data-testid': 'key-form', 'aria-labelledby': 'key-form-title', novalidate: true },
+    h('h2', { id: 'key-form-title' }, 'Create a key'),
+    h('div', { class: 'form-row' },
+      h('div', { class: 'field' }, h('label', { for: 'key-role' }, 'Role'), role),
+      h('div', { class: 'field' }, h('label', { for: 'key-name' }, 'Name'), name),
+      h('div', { class: 'field' }, h('label', { for: 'key-owner' }, 'Owner'), owner),
+      h('div', { class: 'field' }, h('label', { for: 'key-expiry' }, 'Expires'), expiry),
+    ),
+    formError,
+    h('div', { class: 'field-actions' }, submit),
+  )
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    replace(formError)
+    submit.disabled = true
+    try {
+      const days = Number(expiry.value)
+      const body = {
+        role: role.value,
+        ...(name.value.trim() ? { name: name.value.trim() } : {}),
+        ...(owner.value.trim() ? { owner: owner.value.trim() } : {}),
+        ...(days > 0 ? { expiresAt: new Date(Date.now() + days * 86_400_000).toISOString() } : {}),
+      }
+      showKey(/** @type {NewApiKey} */ (await api('/v1/keys', { method: 'POST', body })), 'Key created.')
+      name.value = ''
+      owner.value = ''
+      await load()
+    } catch (err) {
+      replace(formError, errorBox(err))
+    } finally {
+      submit.disabled = false
+    }
+  })
+
+  replace(
+    main,
+    h('div', { class: 'page-head' }, h('h1', {}, 'API keys')),
+    h('p', { class: 'muted' }, 'Keys of people and systems. A key is shown once, when made; only its hash is kept. Revoked keys stay listed so the audit\'s key ids keep meaning.'),
+    keyBox,
+    form,
+    h('section', { class: 'card', 'aria-label': 'Keys' }, list),
+  )
+
+  /**
+   * Shows a new key this once, with a button that copies it.
+   * @param {NewApiKey} made
+   * @param {string} what
+   */
+  function showKey(made, what) {
+    const copy = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'key-copy' }, 'Copy')
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(made.key)
+        announce('Key copied.', 'success')
+      } catch {
+        // No clipboard (a page not served over https, or a browser that refuses): select it to copy by hand.
+        const range = document.createRange()
+        range.selectNodeContents(code)
+        window.getSelection()?.removeAllRanges()
+        window.getSelection()?.addRange(range)
+        announce('Select and copy the key by hand.')
+      }
+    })
+    const code = h('code', { 'data-testid': 'key-secret', class: 'mono secret wrap-anywhere' }, made.key)
+    replace(keyBox, h('div', { class: 'notice notice-info', role: 'status' },
+      h('strong', {}, `${what} Copy ${made.role} key ${made.keyId} now: it is not shown again.`),
+      h('p', { class: 'secret-line' }, code, ' ', copy),
+    ))
+    announce(`${what} The key is shown once.`)
+  }
+
+  /** @param {ApiKey} key */
+  function row(key) {
+    const actions = h('td', { 'data-label': '' })
+    const usable = key.state === 'active' || key.state === 'retiring'
+    const rotate = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'key-rotate' }, 'Rotate')
+    rotate.addEventListener('click', async () => {
+      rotate.disabled = true
+      try {
+        showKey(/** @type {NewApiKey} */ (await api(`/v1/keys/${key.keyId}/rotate`, { method: 'POST', body: {} })), `Key ${key.keyId} rotated and revoked.`)
+        await load()
+      } catch (err) {
+        replace(keyBox, errorBox(err, null, 'key-error'))
+        rotate.disabled = false
+      }
+    })
+    const revoke = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'key-revoke' }, 'Revoke')
+    revoke.addEventListener('click', () => {
+      // A revocation cannot be undone: the row asks first.
+      const yes = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'data-testid': 'key-revoke-confirm' }, 'Revoke')
+      const no = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'key-revoke-cancel' }, 'Cancel')
+      no.addEventListener('click', () => replace(actions, rotate, ' ', revoke))
+      yes.addEventListener('click', async () => {
+        yes.disabled = true
+        try {
+          await api(`/v1/keys/${key.keyId}/revoke`, { method: 'POST' })
+          announce(`Key ${key.keyId} revoked.`, 'success')
+          await load()
+        } catch (err) {
+          replace(keyBox, errorBox(err, null, 'key-error'))
+          replace(actions, rotate, ' ', revoke)
+        }
+      })
+      replace(actions, h('span', { class: 'confirm' }, 'Revoke it? It stops working at once. '), yes, ' ', no)
+      no.focus()
+    })
+    if (usable) replace(actions, rotate, ' ', revoke)
+    const state = key.state === 'retiring' && key.revokedAt
+      ? h('span', {}, h('span', { class: 'badge key-retiring' }, 'retiring'), h('div', { class: 'muted small' }, 'until ', timeEl(key.revokedAt)))
+      : h('span', { class: `badge key-${key.state}` }, key.state)
+    return h(
+      'tr',
+      { 'data-testid': 'key-row', 'data-key-id': key.keyId, 'data-state': key.state },
+      h('th', { scope: 'row', 'data-label': 'Key' }, h('code', {}, key.keyId), key.name ? h('div', { class: 'muted small wrap-anywhere' }, key.name) : null),
+      h('td', { 'data-label': 'Owner' }, h('span', { class: 'wrap-anywhere' }, key.owner ?? '—')),
+      h('td', { 'data-label': 'Role' }, h('span', { class: `role role-${key.role}` }, key.role)),
+      h('td', { 'data-label': 'Created' }, timeEl(key.createdAt)),
+      h('td', { 'data-label': 'Expires' }, key.expiresAt ? timeEl(key.expiresAt) : 'Never'),
+      h('td', { 'data-label': 'Last used' }, key.lastUsedAt ? timeEl(key.lastUsedAt) : 'Never'),
+      h('td', { 'data-label': 'State' }, state),
+      actions,
+    )
+  }
+
+  async function load() {
+    try {
+      const res = /** @type {{ items: ApiKey[] }} */ (await api('/v1/keys'))
+      if (destroyed) return
+      replace(list, h('div', { class: 'table-wrap' }, h('table', { class: 'nodes', 'data-testid': 'keys-table' },
+        h('caption', { class: 'visually-hidden' }, 'API keys'),
+        h('thead', {}, h('tr', {}, ['Key', 'Owner', 'Role', 'Created', 'Expires', 'Last used', 'State', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, res.items.map(row)))))
+    } catch (err) {
+      if (!destroyed) replace(list, errorBox(err, () => load(), 'keys-error'))
+    }
+  }
+
+  load()
+  return {
+    destroy() {
+      destroyed = true
+    },
+  }
+}
