@@ -3,6 +3,9 @@
  * (`cursor.ts`), and every order ends on the id, so pages neither skip nor repeat a leak.
  */
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { riskRank } from '../risk.js'
+import type { RiskLevel } from '../config.js'
+import { countMatching, type CountFilter, type FilterCounts } from './leak-counts.js'
 import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
 import type { Leak, LeakQuery, LeakSort } from './leak-types.js'
 import type { Sql, SqlValue } from './sql.js'
@@ -16,24 +19,50 @@ const SORT_SQL: Record<LeakSort, string> = {
   title: 'l.title',
 }
 
+/**
+ * Above this many leaks matching its filters, a page is read by walking the sort's index and skipping
+ * the leaks that do not match (about `limit × store / matching` rows read); at or below it, from the most
+ * selective filter's index, sorting what matches. Either way a page reads some thousands of rows at most.
+ */
+const WALK_ABOVE = 10_000
+
+/** The filters' columns on `leaks`; risk by its rank, so the risk sort's index serves the filter too. */
+const FILTER_SQL: ReadonlyArray<readonly [keyof CountFilter, string]> = [
+  ['status', 'l.status'],
+  ['risk', 'l.risk_rank'],
+  ['source', 'l.source'],
+  ['action', 'l.action'],
+  ['kind', 'l.kind'],
+  ['rotation', 'l.rotation'],
+]
+
 /** One page of leaks, with the total matching the filters. */
 export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
+  const limit = query.limit ?? 50
+  const search = query.q !== undefined && query.q !== '' ? query.q : undefined
+  // The counts kept beside the leaks give the total without counting rows, unless a search narrows it,
+  // and tell how selective each filter is (which index the page should read).
+  const counts = await countMatching(sql, query)
+  const indexed = indexedFilter(sql, counts)
   const where: string[] = []
   const params: Record<string, SqlValue> = {}
-  if (query.status !== undefined) { where.push('l.status = @status'); params.status = query.status }
-  if (query.risk !== undefined) { where.push('l.risk = @risk'); params.risk = query.risk }
-  if (query.source !== undefined) { where.push('l.source = @source'); params.source = query.source }
-  if (query.action !== undefined) { where.push('l.action = @action'); params.action = query.action }
-  if (query.kind !== undefined) { where.push('l.kind = @kind'); params.kind = query.kind }
-  if (query.rotation !== undefined) { where.push('l.rotation = @rotation'); params.rotation = query.rotation }
-  if (query.q !== undefined && query.q !== '') {
+  for (const [name, column] of FILTER_SQL) {
+    const value = query[name]
+    if (value === undefined) continue
+    // SQLite plans without statistics: a unary + keeps it off the index of a filter that should not lead.
+    const hint = sql.dialect === 'sqlite' && name !== indexed ? '+' : ''
+    where.push(`${hint}${column} = @${name}`)
+    params[name] = name === 'risk' ? riskRank(value as RiskLevel) : value
+  }
+  if (search !== undefined) {
     // A substring test both engines have (SQLite has no strpos, PostgreSQL no instr): LIKE with the
     // pattern's own wildcards escaped. Both sides are lowercase, so LIKE's case rules do not matter.
     where.push("l.search_text LIKE @q ESCAPE '\\'")
-    params.q = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    params.q = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
   }
-  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-  const total = (await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l ${filter}`, params))?.n ?? 0
+  const total = search === undefined
+    ? counts.matching
+    : (await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`, params))?.n ?? 0
 
   const sort: LeakSort = query.sort ?? 'createdAt'
   const desc = (query.order ?? 'desc') === 'desc'
@@ -42,20 +71,37 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const paged = [...where]
   if (query.cursor !== undefined) {
     const c = decodeCursor(query.cursor, cursorKey)
-    const cmp = desc ? '<' : '>'
-    paged.push(`(${expr} ${cmp} @cv OR (${expr} = @cv AND l.id ${cmp} @cid))`)
+    // A row value, which both engines read as a range of the (sort, id) index rather than a filter.
+    paged.push(`(${expr}, l.id) ${desc ? '<' : '>'} (@cv, @cid)`)
     params.cv = c.value
     params.cid = c.id
   }
-  const limit = query.limit ?? 50
   const dir = desc ? 'DESC' : 'ASC'
+  const order = `ORDER BY ${expr} ${dir}, l.id ${dir}`
+  // The page's ids first (a sort of keys, not of whole rows with their token counts), then their rows.
   const rows = await sql.all<LeakRow>(`
-    ${SELECT_LEAK} ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
-    ORDER BY ${expr} ${dir}, l.id ${dir} LIMIT @limit`, { ...params, limit: limit + 1 })
+    ${SELECT_LEAK} WHERE l.id IN (
+      SELECT l.id FROM leaks l ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''} ${order} LIMIT @limit
+    ) ${order}`, { ...params, limit: limit + 1 })
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(cursorKey, sortValue(last, sort), last.id) : null
   return { items: page.map(toLeak), nextCursor, total }
+}
+
+/**
+ * The filter whose index a page should be read from: the most selective one when few leaks match it,
+ * else `status` (whose indexes also hold each sort's order), or none. On PostgreSQL the planner knows the
+ * columns' statistics and chooses itself.
+ */
+function indexedFilter(sql: Sql, counts: FilterCounts): keyof CountFilter | undefined {
+  if (sql.dialect !== 'sqlite') return undefined
+  // action has no index of its own (two values, each about half of the leaks).
+  const each = (Object.entries(counts.each) as Array<[keyof CountFilter, number]>).filter(([name]) => name !== 'action')
+  const fewest = each.sort((a, b) => a[1] - b[1])[0]
+  // With a search the filters' counts are bounds: reading few candidates is still the cheaper side.
+  if (fewest !== undefined && fewest[1] <= WALK_ABOVE) return fewest[0]
+  return 'status'
 }
 
 function sortValue(row: LeakRow, sort: LeakSort): string | number {
