@@ -75,3 +75,36 @@ t.test('leak_counts follows creates, rescans, decisions, rotations and deletes',
   const counted = await sql.get<{ n: number }>("SELECT count(*) AS n FROM leaks WHERE status = 'open' AND source = 'github'")
   t.equal((await store.leaks.list({ status: 'open', source: 'github' })).total, Number(counted?.n))
 })
+
+t.test('the list: search through the trigram index, filters on the few it finds, cursor pages in order', async (t) => {
+  const store = await openTestStore(t, tempDir(t))
+  t.teardown(() => store.close())
+  const rng = new Rng(7)
+  const token = (): { sha256: string; preview: string } => {
+    const value = `tok_${rng.chars(30, ALPHA.base62)}`
+    return { sha256: sha256Hex(value), preview: makePreview(value) }
+  }
+  const titles = ['deploy key in acme/config-server', 'fig and con apart: con…fig', 'CONFIG in caps', 'a "quoted" 100%_done title', 'other']
+  for (const [i, title] of titles.entries()) {
+    await store.leaks.create({ title, source: i % 2 === 0 ? 'github' : 'manual', tokens: [token()] }, 'tester')
+  }
+  const titlesOf = async (q: string, extra: Record<string, string> = {}): Promise<string[]> =>
+    (await store.leaks.list({ q, sort: 'title', order: 'asc', ...extra })).items.map((l) => l.title)
+  t.same(await titlesOf('config'), ['CONFIG in caps', 'deploy key in acme/config-server'], 'a substring, any case; trigrams found apart do not match')
+  t.same(await titlesOf('config', { source: 'github' }), ['CONFIG in caps', 'deploy key in acme/config-server'])
+  t.same(await titlesOf('config', { source: 'manual' }), [])
+  t.same(await titlesOf('"quoted"'), ['a "quoted" 100%_done title'], 'quotes in the text')
+  t.same(await titlesOf('0%_d'), ['a "quoted" 100%_done title'], 'LIKE wildcards are the text itself')
+  t.same(await titlesOf('co'), ['CONFIG in caps', 'deploy key in acme/config-server', 'fig and con apart: con…fig'], 'under 3 characters: no trigram, still found')
+  t.equal((await store.leaks.list({ q: 'config' })).total, 2)
+
+  // Pages through a sort with ties (every hits is 0) neither skip nor repeat.
+  const seen: number[] = []
+  let cursor: string | undefined
+  do {
+    const page = await store.leaks.list({ sort: 'hits', limit: 2, ...(cursor === undefined ? {} : { cursor }) })
+    seen.push(...page.items.map((l) => l.id))
+    cursor = page.nextCursor ?? undefined
+  } while (cursor !== undefined)
+  t.same(seen, [5, 4, 3, 2, 1])
+})

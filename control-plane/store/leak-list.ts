@@ -43,7 +43,11 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   // The counts kept beside the leaks give the total without counting rows, unless a search narrows it,
   // and tell how selective each filter is (which index the page should read).
   const counts = await countMatching(sql, query)
-  const indexed = indexedFilter(sql, counts)
+  // On SQLite, a search few leaks can match is read from the trigram index (`leaks_fts`): the filters
+  // are then checked on those leaks, none of their indexes used.
+  const match = search !== undefined && sql.dialect === 'sqlite' ? trigramMatch(search) : undefined
+  const fromTrigrams = match !== undefined && await fewCandidates(sql, match)
+  const indexed = fromTrigrams ? undefined : indexedFilter(sql, counts)
   const where: string[] = []
   const params: Record<string, SqlValue> = {}
   for (const [name, column] of FILTER_SQL) {
@@ -57,8 +61,15 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   if (search !== undefined) {
     // A substring test both engines have (SQLite has no strpos, PostgreSQL no instr): LIKE with the
     // pattern's own wildcards escaped. Both sides are lowercase, so LIKE's case rules do not matter.
+    // PostgreSQL reads it from the search text's trigram index when that is the cheaper way.
     where.push("l.search_text LIKE @q ESCAPE '\\'")
     params.q = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    if (fromTrigrams) {
+      // Few leaks hold every trigram of the text: read those (the LIKE above drops any whose trigrams
+      // are apart) rather than walk the sort's index through leaks that mostly do not match.
+      where.push('l.id IN (SELECT rowid FROM leaks_fts WHERE leaks_fts MATCH @match)')
+      params.match = match
+    }
   }
   const total = search === undefined
     ? counts.matching
@@ -71,8 +82,10 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const paged = [...where]
   if (query.cursor !== undefined) {
     const c = decodeCursor(query.cursor, cursorKey)
-    // A row value, which both engines read as a range of the (sort, id) index rather than a filter.
-    paged.push(`(${expr}, l.id) ${desc ? '<' : '>'} (@cv, @cid)`)
+    // The first term is a range of the (sort, id) index on both engines (a row value is not, on an
+    // expression index in SQLite); the second settles ties on the id.
+    const cmp = desc ? '<' : '>'
+    paged.push(`${expr} ${cmp}= @cv AND (${expr} ${cmp} @cv OR l.id ${cmp} @cid)`)
     params.cv = c.value
     params.cid = c.id
   }
@@ -102,6 +115,24 @@ function indexedFilter(sql: Sql, counts: FilterCounts): keyof CountFilter | unde
   // With a search the filters' counts are bounds: reading few candidates is still the cheaper side.
   if (fewest !== undefined && fewest[1] <= WALK_ABOVE) return fewest[0]
   return 'status'
+}
+
+/**
+ * The FTS5 query (migrations-leak-list.ts: `leaks_fts`, trigrams of the search text) for leaks holding
+ * every trigram of `text`; undefined for a text under 3 characters, which has none.
+ */
+function trigramMatch(text: string): string | undefined {
+  const chars = Array.from(text.toLowerCase())
+  if (chars.length < 3) return undefined
+  const trigrams = new Set<string>()
+  for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''))
+  return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ')
+}
+
+/** True when at most `WALK_ABOVE` leaks hold every trigram of the search (reads no more than that many). */
+async function fewCandidates(sql: Sql, match: string): Promise<boolean> {
+  const row = await sql.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT rowid FROM leaks_fts WHERE leaks_fts MATCH @match LIMIT ${WALK_ABOVE + 1})`, { match })
+  return (row?.n ?? 0) <= WALK_ABOVE
 }
 
 function sortValue(row: LeakRow, sort: LeakSort): string | number {

@@ -10,6 +10,11 @@
  * Indexes: one a sort of the list, `(sort, id)` as the list orders, and the same after `status`, the
  * filter the console always sends; `source` and `kind` for the rare values of those filters. The risk
  * filter uses `risk_rank` (the same level), so the risk sort's index serves it.
+ *
+ * The search (`q`, a substring of `search_text`): trigrams, so a text few leaks hold is found without
+ * reading every leak. SQLite: `leaks_fts`, an FTS5 trigram index over `search_text` (rowids only,
+ * `detail=none`: the list checks the substring itself on the few leaks it finds), kept by triggers.
+ * PostgreSQL: a GIN index of pg_trgm's trigrams, which its planner uses for LIKE '%…%' by itself.
  */
 
 const COUNT_KEY = 'status, risk, action, source, kind, rotation'
@@ -79,6 +84,19 @@ export const LEAK_LIST_SQLITE = `
   END;
 
   ${INDEXES}
+
+  CREATE VIRTUAL TABLE leaks_fts USING fts5(search_text, content='leaks', content_rowid='id', tokenize='trigram', detail='none');
+  INSERT INTO leaks_fts (leaks_fts) VALUES ('rebuild');
+  CREATE TRIGGER leaks_fts_insert AFTER INSERT ON leaks BEGIN
+    INSERT INTO leaks_fts (rowid, search_text) VALUES (new.id, new.search_text);
+  END;
+  CREATE TRIGGER leaks_fts_delete AFTER DELETE ON leaks BEGIN
+    INSERT INTO leaks_fts (leaks_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+  END;
+  CREATE TRIGGER leaks_fts_update AFTER UPDATE OF search_text ON leaks BEGIN
+    INSERT INTO leaks_fts (leaks_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+    INSERT INTO leaks_fts (rowid, search_text) VALUES (new.id, new.search_text);
+  END;
 `
 
 /** PostgreSQL's text of migration 12. */
@@ -124,4 +142,7 @@ export const LEAK_LIST_POSTGRES = `
     EXECUTE FUNCTION leak_counts_track();
 
   ${INDEXES}
+
+  CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  CREATE INDEX leaks_search ON leaks USING gin (search_text gin_trgm_ops);
 `
