@@ -82,7 +82,7 @@ export class LeakBulkDecisions {
     if (count !== expectedCount) {
       throw new BulkCountChangedError(`the filter now matches ${count} leaks, not the ${expectedCount} confirmed; nothing was changed: look at the list again and confirm its count`)
     }
-    const { where, params } = filterSql(filter)
+    const { where, params } = filterSql(this.#sql, filter)
     const rows = await this.#sql.all<{ id: number }>(`SELECT l.id AS id FROM leaks l ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY l.id ASC`, params)
     return rows.map((r) => Number(r.id))
   }

@@ -3,6 +3,9 @@
  * (`cursor.ts`), and every order ends on the id, so pages neither skip nor repeat a leak.
  */
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { riskRank } from '../risk.js'
+import type { RiskLevel } from '../config.js'
+import { countMatching, type CountFilter, type FilterCounts } from './leak-counts.js'
 import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
 import type { Leak, LeakExportRow, LeakFacets, LeakFilter, LeakQuery, LeakSort } from './leak-types.js'
 import type { Sql, SqlValue } from './sql.js'
@@ -16,36 +19,90 @@ const SORT_SQL: Record<LeakSort, string> = {
   title: 'l.title',
 }
 
-/** The SQL conditions (on the table as `l`) and their parameters for the list's filters. */
-export function filterSql(query: LeakFilter): { where: string[]; params: Record<string, SqlValue> } {
+/**
+ * Above this many leaks matching its filters, a page is read by walking the sort's index and skipping
+ * the leaks that do not match (about `limit × store / matching` rows read); at or below it, from the most
+ * selective filter's index, sorting what matches. Either way a page reads some thousands of rows at most.
+ */
+const WALK_ABOVE = 10_000
+
+/** The filters' columns on `leaks`; risk by its rank, so the risk sort's index serves the filter too. */
+const FILTER_SQL: ReadonlyArray<readonly [keyof CountFilter, string]> = [
+  ['status', 'l.status'],
+  ['risk', 'l.risk_rank'],
+  ['source', 'l.source'],
+  ['action', 'l.action'],
+  ['kind', 'l.kind'],
+  ['rotation', 'l.rotation'],
+]
+
+/** How a page reads its leaks: which filter's index leads (SQLite), and the trigram query a search reads. */
+interface ReadPlan {
+  indexed?: keyof CountFilter | undefined
+  match?: string | undefined
+}
+
+/**
+ * The SQL conditions (on the table as `l`) and their parameters for the list's filters. With a `plan`
+ * (the list's pages, on SQLite), every filter but the one whose index should lead is kept off its index.
+ */
+export function filterSql(sql: Sql, query: LeakFilter, plan?: ReadPlan): { where: string[]; params: Record<string, SqlValue> } {
+  const search = query.q !== undefined && query.q !== '' ? query.q : undefined
   const where: string[] = []
   const params: Record<string, SqlValue> = {}
-  if (query.status !== undefined) { where.push('l.status = @status'); params.status = query.status }
-  if (query.risk !== undefined) { where.push('l.risk = @risk'); params.risk = query.risk }
-  if (query.source !== undefined) { where.push('l.source = @source'); params.source = query.source }
-  if (query.action !== undefined) { where.push('l.action = @action'); params.action = query.action }
-  if (query.kind !== undefined) { where.push('l.kind = @kind'); params.kind = query.kind }
-  if (query.rotation !== undefined) { where.push('l.rotation = @rotation'); params.rotation = query.rotation }
-  if (query.q !== undefined && query.q !== '') {
+  for (const [name, column] of FILTER_SQL) {
+    const value = query[name]
+    if (value === undefined) continue
+    // SQLite plans without statistics: a unary + keeps it off the index of a filter that should not lead.
+    const hint = plan !== undefined && sql.dialect === 'sqlite' && name !== plan.indexed ? '+' : ''
+    where.push(`${hint}${column} = @${name}`)
+    params[name] = name === 'risk' ? riskRank(value as RiskLevel) : value
+  }
+  if (search !== undefined) {
     // A substring test both engines have (SQLite has no strpos, PostgreSQL no instr): LIKE with the
     // pattern's own wildcards escaped. Both sides are lowercase, so LIKE's case rules do not matter.
+    // PostgreSQL reads it from the search text's trigram index when that is the cheaper way.
     where.push("l.search_text LIKE @q ESCAPE '\\'")
-    params.q = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    params.q = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    if (plan?.match !== undefined) {
+      // Few leaks hold every trigram of the text: read those (the LIKE above drops any whose trigrams
+      // are apart) rather than walk the sort's index through leaks that mostly do not match.
+      where.push('l.id IN (SELECT rowid FROM leaks_fts WHERE leaks_fts MATCH @match)')
+      params.match = plan.match
+    }
   }
   return { where, params }
 }
 
-/** How many leaks match the filters. */
+/**
+ * How many leaks match the filters: from the counts kept beside the leaks (in the caller's transaction,
+ * so a bulk decision's check sees its own view), or counted when a search narrows them.
+ */
 export async function countLeaks(sql: Sql, query: LeakFilter): Promise<number> {
-  const { where, params } = filterSql(query)
-  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-  return Number((await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l ${filter}`, params))?.n ?? 0)
+  if (query.q === undefined || query.q === '') return (await countMatching(sql, query)).matching
+  const { where, params } = filterSql(sql, query)
+  return Number((await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l WHERE ${where.join(' AND ')}`, params))?.n ?? 0)
 }
 
 /** One page of leaks, with the total matching the filters. */
 export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
-  const { where, params } = filterSql(query)
-  const total = await countLeaks(sql, query)
+  const limit = query.limit ?? 50
+  const search = query.q !== undefined && query.q !== '' ? query.q : undefined
+  // The counts kept beside the leaks give the total without counting rows, unless a search narrows it,
+  // and tell how selective each filter is (which index the page should read).
+  const counts = await countMatching(sql, query)
+  // On SQLite, a search few leaks can match is read from the trigram index (`leaks_fts`): the filters
+  // are then checked on those leaks, none of their indexes used.
+  const match = search !== undefined && sql.dialect === 'sqlite' ? trigramMatch(search) : undefined
+  const fromTrigrams = match !== undefined && await fewCandidates(sql, match)
+  const indexed = fromTrigrams ? undefined : indexedFilter(sql, counts)
+  const { where, params } = filterSql(sql, query, { indexed, match: fromTrigrams ? match : undefined })
+  // A search's total is counted. Unless a few leaks are read (trigrams, or a filter that few match), that
+  // reads every leak: in table order, not through the status index (a random read a row).
+  const counted = fromTrigrams || indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
+  const total = search === undefined
+    ? counts.matching
+    : (await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l ${counted.length > 0 ? `WHERE ${counted.join(' AND ')}` : ''}`, params))?.n ?? 0
 
   const sort: LeakSort = query.sort ?? 'createdAt'
   const desc = (query.order ?? 'desc') === 'desc'
@@ -54,20 +111,57 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const paged = [...where]
   if (query.cursor !== undefined) {
     const c = decodeCursor(query.cursor, cursorKey)
+    // The first term is a range of the (sort, id) index on both engines (a row value is not, on an
+    // expression index in SQLite); the second settles ties on the id.
     const cmp = desc ? '<' : '>'
-    paged.push(`(${expr} ${cmp} @cv OR (${expr} = @cv AND l.id ${cmp} @cid))`)
+    paged.push(`${expr} ${cmp}= @cv AND (${expr} ${cmp} @cv OR l.id ${cmp} @cid)`)
     params.cv = c.value
     params.cid = c.id
   }
-  const limit = query.limit ?? 50
   const dir = desc ? 'DESC' : 'ASC'
+  const order = `ORDER BY ${expr} ${dir}, l.id ${dir}`
+  // The page's ids first (a sort of keys, not of whole rows with their token counts), then their rows.
   const rows = await sql.all<LeakRow>(`
-    ${SELECT_LEAK} ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''}
-    ORDER BY ${expr} ${dir}, l.id ${dir} LIMIT @limit`, { ...params, limit: limit + 1 })
+    ${SELECT_LEAK} WHERE l.id IN (
+      SELECT l.id FROM leaks l ${paged.length > 0 ? `WHERE ${paged.join(' AND ')}` : ''} ${order} LIMIT @limit
+    ) ${order}`, { ...params, limit: limit + 1 })
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(cursorKey, sortValue(last, sort), last.id) : null
   return { items: page.map(toLeak), nextCursor, total }
+}
+
+/**
+ * The filter whose index a page should be read from: the most selective one when few leaks match it,
+ * else `status` (whose indexes also hold each sort's order), or none. On PostgreSQL the planner knows the
+ * columns' statistics and chooses itself.
+ */
+function indexedFilter(sql: Sql, counts: FilterCounts): keyof CountFilter | undefined {
+  if (sql.dialect !== 'sqlite') return undefined
+  // action has no index of its own (two values, each about half of the leaks).
+  const each = (Object.entries(counts.each) as Array<[keyof CountFilter, number]>).filter(([name]) => name !== 'action')
+  const fewest = each.sort((a, b) => a[1] - b[1])[0]
+  // With a search the filters' counts are bounds: reading few candidates is still the cheaper side.
+  if (fewest !== undefined && fewest[1] <= WALK_ABOVE) return fewest[0]
+  return 'status'
+}
+
+/**
+ * The FTS5 query (migrations-leak-list.ts: `leaks_fts`, trigrams of the search text) for leaks holding
+ * every trigram of `text`; undefined for a text under 3 characters, which has none.
+ */
+function trigramMatch(text: string): string | undefined {
+  const chars = Array.from(text.toLowerCase())
+  if (chars.length < 3) return undefined
+  const trigrams = new Set<string>()
+  for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''))
+  return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ')
+}
+
+/** True when at most `WALK_ABOVE` leaks hold every trigram of the search (reads no more than that many). */
+async function fewCandidates(sql: Sql, match: string): Promise<boolean> {
+  const row = await sql.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT rowid FROM leaks_fts WHERE leaks_fts MATCH @match LIMIT ${WALK_ABOVE + 1})`, { match })
+  return (row?.n ?? 0) <= WALK_ABOVE
 }
 
 function sortValue(row: LeakRow, sort: LeakSort): string | number {
@@ -108,7 +202,7 @@ const EXPORT_BATCH = 1000
  * query, so a large export holds no transaction open and no more than a batch in memory).
  */
 export async function* exportLeaks(sql: Sql, query: LeakFilter): AsyncGenerator<LeakExportRow> {
-  const { where, params } = filterSql(query)
+  const { where, params } = filterSql(sql, query)
   let after = 0
   for (;;) {
     const rows = await sql.all<LeakRow>(`

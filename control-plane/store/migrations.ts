@@ -3,6 +3,7 @@
  * recorded in `schema_migrations`. Never edit a released migration: add the next one.
  */
 
+import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE } from './migrations-leak-list.js'
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import type { SqlDialect } from './sql.js'
 
@@ -544,6 +545,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leaks_place_key ON leaks (place_key) WHERE place_key IS NOT NULL;
       `,
     },
+  },
+  {
+    version: 12,
+    name: 'leak counts kept by triggers; indexes for each sort of the leak list, alone and after status',
+    sql: { sqlite: LEAK_LIST_SQLITE, postgres: LEAK_LIST_POSTGRES },
   },
 ]
 

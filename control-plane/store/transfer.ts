@@ -76,12 +76,20 @@ export async function tableColumns(sql: Sql, table: string): Promise<string[]> {
   return rows.map((r) => r.name)
 }
 
-/** The store's tables (without the engine's own and schema_migrations), sorted by name. */
+/**
+ * Tables the store derives from the others, kept by triggers (`leak_counts`; on SQLite the search's
+ * `leaks_fts` and its own tables): not exported, since an import's inserts make them again.
+ */
+export function isDerivedTable(name: string): boolean {
+  return name === 'leak_counts' || name === 'leaks_fts' || name.startsWith('leaks_fts_')
+}
+
+/** The store's tables (without the engine's own, schema_migrations and the derived ones), sorted by name. */
 export async function storeTableNames(sql: Sql): Promise<string[]> {
   const rows = sql.dialect === 'sqlite'
     ? await sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     : await sql.all<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
-  return rows.map((r) => r.name).filter((n) => n !== 'schema_migrations').sort()
+  return rows.map((r) => r.name).filter((n) => n !== 'schema_migrations' && !isDerivedTable(n)).sort()
 }
 
 /** How many rows each table holds. */

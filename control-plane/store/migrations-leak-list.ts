@@ -1,0 +1,148 @@
+/**
+ * Migration 12, per engine: what keeps the leak list, the stats and the metrics fast on a store of a
+ * million leaks.
+ *
+ * `leak_counts`: how many leaks have each combination of status, risk, action, source, kind and rotation
+ * ('' for a null kind or rotation). Triggers on `leaks` keep it in the transaction of the write itself,
+ * whichever code writes, so the stats, the metrics and the list's total read a few hundred rows instead
+ * of counting the leaks. A row whose count falls to 0 is removed, so the table holds only what exists.
+ *
+ * Indexes: one a sort of the list, `(sort, id)` as the list orders, and the same after `status`, the
+ * filter the console always sends; `source` and `kind` for the rare values of those filters. The risk
+ * filter uses `risk_rank` (the same level), so the risk sort's index serves it.
+ *
+ * The search (`q`, a substring of `search_text`): trigrams, so a text few leaks hold is found without
+ * reading every leak. SQLite: `leaks_fts`, an FTS5 trigram index over `search_text` (rowids only,
+ * `detail=none`: the list checks the substring itself on the few leaks it finds), kept by triggers.
+ * PostgreSQL: a GIN index of pg_trgm's trigrams, which its planner uses for LIKE '%…%' by itself.
+ */
+
+const COUNT_KEY = 'status, risk, action, source, kind, rotation'
+
+/** Each sort of the list: the index's name suffix and the expression it orders by (leak-list.ts's SORT_SQL). */
+const SORT_INDEXES: ReadonlyArray<readonly [string, string]> = [
+  ['created', 'created_at'],
+  ['updated', 'updated_at'],
+  ['risk', 'risk_rank'],
+  ['hits', 'hits'],
+  ['last_seen', "(coalesce(last_seen_at, ''))"],
+  ['title', 'title'],
+]
+
+const INDEXES = [
+  // leaks_created (created_at, id) exists since the first migration.
+  ...SORT_INDEXES.filter(([name]) => name !== 'created').map(([name, expr]) => `CREATE INDEX leaks_${name} ON leaks (${expr}, id);`),
+  ...SORT_INDEXES.map(([name, expr]) => `CREATE INDEX leaks_status_${name} ON leaks (status, ${expr}, id);`),
+  // leaks_status_created starts with status: the status-only index is a prefix of it.
+  'DROP INDEX leaks_status;',
+  'CREATE INDEX leaks_source ON leaks (source);',
+  'CREATE INDEX leaks_kind ON leaks (kind);',
+].join('\n')
+
+/** SQLite's text of migration 12. */
+export const LEAK_LIST_SQLITE = `
+  CREATE TABLE leak_counts (
+    status TEXT NOT NULL,
+    risk TEXT NOT NULL,
+    action TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    rotation TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (${COUNT_KEY})
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO leak_counts (${COUNT_KEY}, n)
+    SELECT status, risk, action, source, coalesce(kind, ''), coalesce(rotation, ''), count(*) FROM leaks
+    GROUP BY status, risk, action, source, coalesce(kind, ''), coalesce(rotation, '');
+
+  CREATE TRIGGER leak_counts_insert AFTER INSERT ON leaks BEGIN
+    INSERT INTO leak_counts (${COUNT_KEY}, n)
+      VALUES (new.status, new.risk, new.action, new.source, coalesce(new.kind, ''), coalesce(new.rotation, ''), 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER leak_counts_delete AFTER DELETE ON leaks BEGIN
+    UPDATE leak_counts SET n = n - 1
+      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
+        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '');
+    DELETE FROM leak_counts
+      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
+        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '') AND n <= 0;
+  END;
+  CREATE TRIGGER leak_counts_update AFTER UPDATE OF ${COUNT_KEY} ON leaks
+  WHEN old.status IS NOT new.status OR old.risk IS NOT new.risk OR old.action IS NOT new.action
+    OR old.source IS NOT new.source OR old.kind IS NOT new.kind OR old.rotation IS NOT new.rotation
+  BEGIN
+    UPDATE leak_counts SET n = n - 1
+      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
+        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '');
+    DELETE FROM leak_counts
+      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
+        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '') AND n <= 0;
+    INSERT INTO leak_counts (${COUNT_KEY}, n)
+      VALUES (new.status, new.risk, new.action, new.source, coalesce(new.kind, ''), coalesce(new.rotation, ''), 1)
+      ON CONFLICT DO UPDATE SET n = n + 1;
+  END;
+
+  ${INDEXES}
+
+  CREATE VIRTUAL TABLE leaks_fts USING fts5(search_text, content='leaks', content_rowid='id', tokenize='trigram', detail='none');
+  INSERT INTO leaks_fts (leaks_fts) VALUES ('rebuild');
+  CREATE TRIGGER leaks_fts_insert AFTER INSERT ON leaks BEGIN
+    INSERT INTO leaks_fts (rowid, search_text) VALUES (new.id, new.search_text);
+  END;
+  CREATE TRIGGER leaks_fts_delete AFTER DELETE ON leaks BEGIN
+    INSERT INTO leaks_fts (leaks_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+  END;
+  CREATE TRIGGER leaks_fts_update AFTER UPDATE OF search_text ON leaks BEGIN
+    INSERT INTO leaks_fts (leaks_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+    INSERT INTO leaks_fts (rowid, search_text) VALUES (new.id, new.search_text);
+  END;
+`
+
+/** PostgreSQL's text of migration 12. */
+export const LEAK_LIST_POSTGRES = `
+  CREATE TABLE leak_counts (
+    status text COLLATE "C" NOT NULL,
+    risk text COLLATE "C" NOT NULL,
+    action text COLLATE "C" NOT NULL,
+    source text COLLATE "C" NOT NULL,
+    kind text COLLATE "C" NOT NULL,
+    rotation text COLLATE "C" NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (${COUNT_KEY})
+  );
+  INSERT INTO leak_counts (${COUNT_KEY}, n)
+    SELECT status, risk, action, source, coalesce(kind, ''), coalesce(rotation, ''), count(*) FROM leaks
+    GROUP BY status, risk, action, source, coalesce(kind, ''), coalesce(rotation, '');
+
+  CREATE FUNCTION leak_counts_track() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP <> 'INSERT' THEN
+      UPDATE leak_counts SET n = n - 1
+        WHERE status = OLD.status AND risk = OLD.risk AND action = OLD.action AND source = OLD.source
+          AND kind = coalesce(OLD.kind, '') AND rotation = coalesce(OLD.rotation, '');
+      DELETE FROM leak_counts
+        WHERE status = OLD.status AND risk = OLD.risk AND action = OLD.action AND source = OLD.source
+          AND kind = coalesce(OLD.kind, '') AND rotation = coalesce(OLD.rotation, '') AND n <= 0;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+      INSERT INTO leak_counts (${COUNT_KEY}, n)
+        VALUES (NEW.status, NEW.risk, NEW.action, NEW.source, coalesce(NEW.kind, ''), coalesce(NEW.rotation, ''), 1)
+        ON CONFLICT (${COUNT_KEY}) DO UPDATE SET n = leak_counts.n + 1;
+    END IF;
+    RETURN NULL;
+  END
+  $$;
+  CREATE TRIGGER leak_counts_insert_delete AFTER INSERT OR DELETE ON leaks
+    FOR EACH ROW EXECUTE FUNCTION leak_counts_track();
+  CREATE TRIGGER leak_counts_update AFTER UPDATE OF ${COUNT_KEY} ON leaks
+    FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.risk IS DISTINCT FROM NEW.risk OR OLD.action IS DISTINCT FROM NEW.action
+      OR OLD.source IS DISTINCT FROM NEW.source OR OLD.kind IS DISTINCT FROM NEW.kind OR OLD.rotation IS DISTINCT FROM NEW.rotation)
+    EXECUTE FUNCTION leak_counts_track();
+
+  ${INDEXES}
+
+  CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  CREATE INDEX leaks_search ON leaks USING gin (search_text gin_trgm_ops);
+`
