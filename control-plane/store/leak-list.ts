@@ -7,7 +7,7 @@ import { riskRank } from '../risk.js'
 import type { RiskLevel } from '../config.js'
 import { countMatching, type CountFilter, type FilterCounts } from './leak-counts.js'
 import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
-import type { Leak, LeakExportRow, LeakFacets, LeakFilter, LeakQuery, LeakSort } from './leak-types.js'
+import type { LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, LeakSort } from './leak-types.js'
 import type { Sql, SqlValue } from './sql.js'
 
 const SORT_SQL: Record<LeakSort, string> = {
@@ -25,6 +25,18 @@ const SORT_SQL: Record<LeakSort, string> = {
  * selective filter's index, sorting what matches. Either way a page reads some thousands of rows at most.
  */
 const WALK_ABOVE = 10_000
+
+/**
+ * A search's total counts at most this many matches (then says it stopped): an exact count of a common
+ * word reads every leak holding it, seconds at a million leaks, for a number no one pages through.
+ */
+export const SEARCH_TOTAL_UP_TO = 10_000
+
+/** How the list answers; the control plane's defaults unless a test narrows them. */
+export interface ListOptions {
+  /** A search's total counts up to this many matches (`SEARCH_TOTAL_UP_TO` by default). */
+  searchTotalUpTo?: number | undefined
+}
 
 /** The filters' columns on `leaks`; risk by its rank, so the risk sort's index serves the filter too. */
 const FILTER_SQL: ReadonlyArray<readonly [keyof CountFilter, string]> = [
@@ -84,8 +96,8 @@ export async function countLeaks(sql: Sql, query: LeakFilter): Promise<number> {
   return Number((await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l WHERE ${where.join(' AND ')}`, params))?.n ?? 0)
 }
 
-/** One page of leaks, with the total matching the filters. */
-export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
+/** One page of leaks, with the total matching the filters (a search's counted up to a bound). */
+export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions = {}): Promise<LeakPage> {
   const limit = query.limit ?? 50
   const search = query.q !== undefined && query.q !== '' ? query.q : undefined
   // The counts kept beside the leaks give the total without counting rows, unless a search narrows it,
@@ -97,12 +109,17 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const fromTrigrams = match !== undefined && await fewCandidates(sql, match)
   const indexed = fromTrigrams ? undefined : indexedFilter(sql, counts)
   const { where, params } = filterSql(sql, query, { indexed, match: fromTrigrams ? match : undefined })
-  // A search's total is counted. Unless a few leaks are read (trigrams, or a filter that few match), that
-  // reads every leak: in table order, not through the status index (a random read a row).
+  // A search's total is counted, up to the bound. Unless a few leaks are read (trigrams, or a filter that
+  // few match), that reads leaks until the bound's matches are found: in table order, not through the
+  // status index (a random read a row).
   const counted = fromTrigrams || indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
-  const total = search === undefined
+  const upTo = options.searchTotalUpTo ?? SEARCH_TOTAL_UP_TO
+  const found = search === undefined
     ? counts.matching
-    : (await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l ${counted.length > 0 ? `WHERE ${counted.join(' AND ')}` : ''}`, params))?.n ?? 0
+    : Number((await sql.get<{ n: number }>(`
+      SELECT count(*) AS n FROM (SELECT 1 FROM leaks l ${counted.length > 0 ? `WHERE ${counted.join(' AND ')}` : ''} LIMIT ${upTo + 1}) AS m`, params))?.n ?? 0)
+  const totalIsLowerBound = search !== undefined && found > upTo
+  const total = totalIsLowerBound ? upTo : found
 
   const sort: LeakSort = query.sort ?? 'createdAt'
   const desc = (query.order ?? 'desc') === 'desc'
@@ -128,7 +145,7 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(cursorKey, sortValue(last, sort), last.id) : null
-  return { items: page.map(toLeak), nextCursor, total }
+  return { items: page.map(toLeak), nextCursor, total, totalIsLowerBound }
 }
 
 /**
