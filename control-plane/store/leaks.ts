@@ -17,7 +17,7 @@ import { FindingUpserts, type FindingGroup } from './leak-findings.js'
 import { LeakBulkDecisions, type BulkTarget } from './leak-bulk-decisions.js'
 import { exportLeaks, leakFacets, listLeaks, type ListOptions } from './leak-list.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
-import type { BulkDecisionResult, DecisionInput, Leak, LeakDetail, LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
+import type { BulkDecisionResult, DecisionInput, LeakDetail, LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
 import type { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
 
