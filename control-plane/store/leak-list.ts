@@ -28,7 +28,9 @@ const WALK_ABOVE = 10_000
 
 /**
  * A search's total counts at most this many matches (then says it stopped): an exact count of a common
- * word reads every leak holding it, seconds at a million leaks, for a number no one pages through.
+ * word reads every leak holding it, seconds at a million leaks, for a number no one pages through. It is
+ * the bulk decision's limit (`BULK_DECISION_LIMIT`; not imported, that module imports this one), so every
+ * search the console can select whole has its exact count.
  */
 export const SEARCH_TOTAL_UP_TO = 10_000
 
