@@ -555,7 +555,8 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
       } else {
         const first = page * PAGE_SIZE + 1
         const last = page * PAGE_SIZE + items.length
-        replace(status, `Showing ${count(first)}–${count(last)} of ${totalCapped ? `${count(total)}+ leaks` : leaks(total)}`)
+        // Past the count's bound ("10,000+"), a page beyond it shows at least as many as it reaches.
+        replace(status, `Showing ${count(first)}–${count(last)} of ${totalCapped ? `${count(Math.max(total, last))}+ leaks` : leaks(total)}`)
         replace(body, renderTable(items))
       }
       renderSelection()
