@@ -11,6 +11,7 @@ import { installAuth } from './auth.js'
 import { hashKeyOf, type ControlPlaneConfig } from './config.js'
 import consolePlugin from './console/plugin.js'
 import type { RouteContext } from './context.js'
+import type { ListOptions } from './store/leak-list.js'
 import { NotFoundError } from '../lib/errors.js'
 import { problemOf, problemSchema } from '../lib/problem.js'
 import { errorHandler, sendProblem } from './errors.js'
@@ -77,6 +78,8 @@ export interface ControlPlaneDeps {
   risk?: { clock?: () => Date; batchSize?: number }
   /** The console's live event stream: poll interval, keep-alive and how long a stream lasts (tests shorten them). */
   eventStream?: Partial<EventStreamOptions>
+  /** The leak list's bounds (tests narrow the count of a search's total). */
+  leakList?: ListOptions
 }
 
 declare module 'fastify' {
@@ -104,7 +107,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     changesPerResponse: config.limits.changesPerResponse,
   })
   const metrics = createMetrics(store, sync, config.nodeStaleSeconds)
-  const ctx: RouteContext = { config, store, sync, metrics }
+  const ctx: RouteContext = { config, store, sync, metrics, leakList: deps.leakList ?? {} }
 
   const app = Fastify({
     ...(deps.loggerInstance === undefined

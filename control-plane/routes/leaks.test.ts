@@ -1,5 +1,6 @@
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
+import { ALPHA, Rng } from '../detect/corpus/random.js'
 import { allPages, snapshotIndex, startPlane, storeSql, type TestPlane } from '../test/harness.js'
 
 async function changes(plane: TestPlane, since: number): Promise<{ revision: number; changes: { rev: number; op: string; sha256: string; action?: string; leakId?: number }[] }> {
@@ -108,6 +109,29 @@ t.test('a token already in an open leak is linked, not duplicated; the index pre
   await plane.call('PATCH', `/v1/leaks/${first.id}`, plane.keys.admin, { status: 'closed' })
   index = await snapshotIndex(plane)
   t.equal(index.check(raw), undefined, 'no open leak holds it: gone')
+})
+
+t.test("a search's total stops at its bound and says so; other totals are exact", async (t) => {
+  // A bound of 3 stands for the control plane's 10,000, which a test cannot fill quickly.
+  const plane = await startPlane(t, {}, { leakList: { searchTotalUpTo: 3 } })
+  const rng = new Rng(31)
+  for (const title of ['widget alpha', 'widget alpha', 'widget beta', 'widget beta', 'gadget beta']) {
+    const res = await plane.call('POST', '/v1/leaks', plane.keys.admin, { title, tokens: [{ value: `tok_${rng.chars(32, ALPHA.base62)}` }] })
+    t.equal(res.statusCode, 201)
+  }
+  const list = async (query: string): Promise<{ items: unknown[]; total: number; totalIsLowerBound: boolean }> =>
+    (await plane.call('GET', `/v1/leaks?${query}`, plane.keys.analyst)).json()
+
+  const common = await list('q=widget')
+  t.same([common.total, common.totalIsLowerBound, common.items.length], [3, true, 4], 'four match: the total stops at 3 and is a lower bound; the page holds all four')
+  const paged = await list('q=widget&limit=2')
+  t.same([paged.total, paged.totalIsLowerBound, paged.items.length], [3, true, 2])
+  const few = await list('q=widget%20alpha')
+  t.same([few.total, few.totalIsLowerBound], [2, false], 'under the bound: exact')
+  const atBound = await list('q=beta')
+  t.same([atBound.total, atBound.totalIsLowerBound], [3, false], 'as many as the bound: exact')
+  const unsearched = await list('status=open')
+  t.same([unsearched.total, unsearched.totalIsLowerBound], [5, false], 'without a search the total is exact, whatever the bound')
 })
 
 t.test('risk: computed with factors, an override is kept and marked, autoBlockRisk blocks new leaks', async (t) => {

@@ -129,7 +129,7 @@ function refuseEchoedSecrets(raw: string[], fields: Record<string, string | unde
 }
 
 const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
-  const { store, config } = ctx
+  const { store, config, leakList } = ctx
 
   app.get<{ Querystring: LeakQuery }>('/v1/leaks', {
     config: { roles: ['analyst'] },
@@ -150,12 +150,17 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
       response: {
         200: {
           type: 'object',
-          properties: { items: { type: 'array', items: leakOutput }, nextCursor: { type: ['string', 'null'] }, total: { type: 'integer' } },
+          properties: {
+            items: { type: 'array', items: leakOutput },
+            nextCursor: { type: ['string', 'null'] },
+            total: { type: 'integer', description: 'Leaks matching the filters; with a search (q), counted up to a bound (10,000)' },
+            totalIsLowerBound: { type: 'boolean', description: 'True when a search\'s count stopped at its bound: more leaks than total match' },
+          },
         },
         ...problems(400, 401, 403),
       },
     },
-  }, async (request) => store.leaks.list(request.query))
+  }, async (request) => store.leaks.list(request.query, leakList))
 
   app.get('/v1/leaks/facets', {
     config: { roles: ['analyst'] },

@@ -15,7 +15,7 @@ async function bothCounts(sql: Sql): Promise<{ kept: string[]; counted: string[]
   return { kept: kept.map(line), counted: counted.map(line) }
 }
 
-t.test('leak_counts follows creates, rescans, decisions, rotations and deletes', async (t) => {
+t.test('leak_counts and the index size follow creates, rescans, decisions, rotations and deletes', async (t) => {
   const store = await openTestStore(t, tempDir(t))
   t.teardown(() => store.close())
   const sql = storeSql(t, store)
@@ -27,6 +27,8 @@ t.test('leak_counts follows creates, rescans, decisions, rotations and deletes',
   const same = async (what: string): Promise<void> => {
     const { kept, counted } = await bothCounts(sql)
     t.same(kept, counted, what)
+    const entries = await sql.get<{ n: number }>('SELECT count(*) AS n FROM index_entries')
+    t.equal(await store.index.size(), Number(entries?.n), `${what}: the index size is its entries' count`)
   }
 
   await same('an empty store counts nothing')

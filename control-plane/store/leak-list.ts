@@ -7,7 +7,7 @@ import { riskRank } from '../risk.js'
 import type { RiskLevel } from '../config.js'
 import { countMatching, type CountFilter, type FilterCounts } from './leak-counts.js'
 import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
-import type { Leak, LeakExportRow, LeakFacets, LeakFilter, LeakQuery, LeakSort } from './leak-types.js'
+import type { LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, LeakSort } from './leak-types.js'
 import type { Sql, SqlValue } from './sql.js'
 
 const SORT_SQL: Record<LeakSort, string> = {
@@ -19,12 +19,36 @@ const SORT_SQL: Record<LeakSort, string> = {
   title: 'l.title',
 }
 
+/** The same orders as `SORT_SQL`, written so that no index of the sort serves them (the same values). */
+const UNINDEXED_SORT_SQL: Record<LeakSort, string> = {
+  createdAt: "(l.created_at || '')",
+  updatedAt: "(l.updated_at || '')",
+  risk: '(l.risk_rank + 0)',
+  hits: '(l.hits + 0)',
+  lastSeenAt: "(coalesce(l.last_seen_at, '') || '')",
+  title: "(l.title || '')",
+}
+
 /**
  * Above this many leaks matching its filters, a page is read by walking the sort's index and skipping
  * the leaks that do not match (about `limit × store / matching` rows read); at or below it, from the most
  * selective filter's index, sorting what matches. Either way a page reads some thousands of rows at most.
  */
 const WALK_ABOVE = 10_000
+
+/**
+ * A search's total counts at most this many matches (then says it stopped): an exact count of a common
+ * word reads every leak holding it, seconds at a million leaks, for a number no one pages through. It is
+ * the bulk decision's limit (`BULK_DECISION_LIMIT`; not imported, that module imports this one), so every
+ * search the console can select whole has its exact count.
+ */
+export const SEARCH_TOTAL_UP_TO = 10_000
+
+/** How the list answers; the control plane's defaults unless a test narrows them. */
+export interface ListOptions {
+  /** A search's total counts up to this many matches (`SEARCH_TOTAL_UP_TO` by default). */
+  searchTotalUpTo?: number | undefined
+}
 
 /** The filters' columns on `leaks`; risk by its rank, so the risk sort's index serves the filter too. */
 const FILTER_SQL: ReadonlyArray<readonly [keyof CountFilter, string]> = [
@@ -84,8 +108,8 @@ export async function countLeaks(sql: Sql, query: LeakFilter): Promise<number> {
   return Number((await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l WHERE ${where.join(' AND ')}`, params))?.n ?? 0)
 }
 
-/** One page of leaks, with the total matching the filters. */
-export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
+/** One page of leaks, with the total matching the filters (a search's counted up to a bound). */
+export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions = {}): Promise<LeakPage> {
   const limit = query.limit ?? 50
   const search = query.q !== undefined && query.q !== '' ? query.q : undefined
   // The counts kept beside the leaks give the total without counting rows, unless a search narrows it,
@@ -93,20 +117,38 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const counts = await countMatching(sql, query)
   // On SQLite, a search few leaks can match is read from the trigram index (`leaks_fts`): the filters
   // are then checked on those leaks, none of their indexes used.
-  const match = search !== undefined && sql.dialect === 'sqlite' ? trigramMatch(search) : undefined
-  const fromTrigrams = match !== undefined && await fewCandidates(sql, match)
+  const trigrams = search !== undefined && sql.dialect === 'sqlite' ? await searchTrigrams(sql, search) : undefined
+  const fromTrigrams = trigrams?.rare !== undefined
   const indexed = fromTrigrams ? undefined : indexedFilter(sql, counts)
-  const { where, params } = filterSql(sql, query, { indexed, match: fromTrigrams ? match : undefined })
-  // A search's total is counted. Unless a few leaks are read (trigrams, or a filter that few match), that
-  // reads every leak: in table order, not through the status index (a random read a row).
-  const counted = fromTrigrams || indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
-  const total = search === undefined
-    ? counts.matching
-    : (await sql.get<{ n: number }>(`SELECT count(*) AS n FROM leaks l ${counted.length > 0 ? `WHERE ${counted.join(' AND ')}` : ''}`, params))?.n ?? 0
+  const { where, params } = filterSql(sql, query, { indexed, match: trigrams?.rare })
+  // A search's total is counted, up to the bound. On SQLite the trigram index leads (the leaks holding
+  // the text's trigrams, by id, each checked), so a common word reads about the bound's leaks; else,
+  // unless a filter few match leads, leaks are read in table order, not through the status index (a
+  // random read a row), until the bound's matches are found.
+  const upTo = options.searchTotalUpTo ?? SEARCH_TOTAL_UP_TO
+  let found = counts.matching
+  if (search !== undefined && trigrams !== undefined) {
+    const unindexed = filterSql(sql, query, {})
+    found = Number((await sql.get<{ n: number }>(`
+      SELECT count(*) AS n FROM (
+        SELECT 1 FROM leaks_fts f JOIN leaks l ON l.id = f.rowid
+        WHERE leaks_fts MATCH @match AND ${unindexed.where.join(' AND ')} LIMIT ${upTo + 1}
+      ) AS m`, { ...unindexed.params, match: trigrams.rare ?? trigrams.all }))?.n ?? 0)
+  } else if (search !== undefined) {
+    const counted = indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
+    found = Number((await sql.get<{ n: number }>(`
+      SELECT count(*) AS n FROM (SELECT 1 FROM leaks l WHERE ${counted.join(' AND ')} LIMIT ${upTo + 1}) AS m`, params))?.n ?? 0)
+  }
+  const totalIsLowerBound = search !== undefined && found > upTo
+  const total = totalIsLowerBound ? upTo : found
 
   const sort: LeakSort = query.sort ?? 'createdAt'
   const desc = (query.order ?? 'desc') === 'desc'
-  const expr = SORT_SQL[sort]
+  // PostgreSQL's statistics miss how few leaks a rare kind or source holds among the open ones: it walks
+  // the sort's index (status, sort, id) for a page it expects soon and reads a million entries (2–3 s). When
+  // the counts say few leaks match a filter, the sort is written so no index serves it: the planner then
+  // reads the filter's index and sorts those few.
+  const expr = sql.dialect === 'postgres' && selectiveFilter(counts) !== undefined ? UNINDEXED_SORT_SQL[sort] : SORT_SQL[sort]
   const cursorKey = `${sort}:${desc ? 'desc' : 'asc'}`
   const paged = [...where]
   if (query.cursor !== undefined) {
@@ -128,40 +170,57 @@ export async function listLeaks(sql: Sql, query: LeakQuery): Promise<{ items: Le
   const page = rows.slice(0, limit)
   const last = page.at(-1)
   const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(cursorKey, sortValue(last, sort), last.id) : null
-  return { items: page.map(toLeak), nextCursor, total }
+  return { items: page.map(toLeak), nextCursor, total, totalIsLowerBound }
 }
 
 /**
- * The filter whose index a page should be read from: the most selective one when few leaks match it,
- * else `status` (whose indexes also hold each sort's order), or none. On PostgreSQL the planner knows the
- * columns' statistics and chooses itself.
+ * The filter few enough leaks match (at most `WALK_ABOVE`) that a page is best read from its index, the
+ * fewest if several. With a search the filters' counts are bounds: reading few candidates is still the
+ * cheaper side.
  */
-function indexedFilter(sql: Sql, counts: FilterCounts): keyof CountFilter | undefined {
-  if (sql.dialect !== 'sqlite') return undefined
+function selectiveFilter(counts: FilterCounts): keyof CountFilter | undefined {
   // action has no index of its own (two values, each about half of the leaks).
   const each = (Object.entries(counts.each) as Array<[keyof CountFilter, number]>).filter(([name]) => name !== 'action')
   const fewest = each.sort((a, b) => a[1] - b[1])[0]
-  // With a search the filters' counts are bounds: reading few candidates is still the cheaper side.
-  if (fewest !== undefined && fewest[1] <= WALK_ABOVE) return fewest[0]
-  return 'status'
+  return fewest !== undefined && fewest[1] <= WALK_ABOVE ? fewest[0] : undefined
 }
 
 /**
- * The FTS5 query (migrations-leak-list.ts: `leaks_fts`, trigrams of the search text) for leaks holding
- * every trigram of `text`; undefined for a text under 3 characters, which has none.
+ * The filter whose index a page should be read from on SQLite (no planner statistics): the selective
+ * one, else `status` (whose indexes also hold each sort's order). PostgreSQL's planner chooses itself.
  */
-function trigramMatch(text: string): string | undefined {
-  const chars = Array.from(text.toLowerCase())
-  if (chars.length < 3) return undefined
-  const trigrams = new Set<string>()
-  for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''))
-  return [...trigrams].map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ')
+function indexedFilter(sql: Sql, counts: FilterCounts): keyof CountFilter | undefined {
+  if (sql.dialect !== 'sqlite') return undefined
+  return selectiveFilter(counts) ?? 'status'
 }
 
-/** True when at most `WALK_ABOVE` leaks hold every trigram of the search (reads no more than that many). */
-async function fewCandidates(sql: Sql, match: string): Promise<boolean> {
-  const row = await sql.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT rowid FROM leaks_fts WHERE leaks_fts MATCH @match LIMIT ${WALK_ABOVE + 1})`, { match })
-  return (row?.n ?? 0) <= WALK_ABOVE
+/** The rarest trigrams a search's candidates are read by: a rare one narrows as much as all of them. */
+const RARE_TRIGRAMS = 3
+/** Trigrams of a long search text probed for their rarity, spread over the text. */
+const PROBED_TRIGRAMS = 16
+
+/**
+ * FTS5 queries (migrations-leak-list.ts: `leaks_fts`, trigrams of the search text) for the leaks that may
+ * hold `text`: `all` asks for every trigram; `rare` for the rarest few, when at most `WALK_ABOVE` leaks
+ * hold one of them (else the search is common: undefined). Undefined for a text under 3 characters,
+ * which has none. Each trigram's rarity is read by counting its leaks up to `WALK_ABOVE + 1`: an AND of
+ * every trigram reads each one's whole list, 90 ms at a million leaks for a repository's name.
+ */
+async function searchTrigrams(sql: Sql, text: string): Promise<{ all: string; rare: string | undefined } | undefined> {
+  const chars = Array.from(text.toLowerCase())
+  if (chars.length < 3) return undefined
+  const set = new Set<string>()
+  for (let i = 0; i + 3 <= chars.length; i++) set.add(chars.slice(i, i + 3).join(''))
+  const terms = [...set].map((t) => `"${t.replaceAll('"', '""')}"`)
+  const step = Math.max(1, terms.length / PROBED_TRIGRAMS)
+  const probed: Array<{ term: string; n: number }> = []
+  for (let i = 0; i < terms.length; i += step) {
+    const term = terms[Math.floor(i)] as string
+    const row = await sql.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT rowid FROM leaks_fts WHERE leaks_fts MATCH @term LIMIT ${WALK_ABOVE + 1})`, { term })
+    probed.push({ term, n: Number(row?.n ?? 0) })
+  }
+  const rare = probed.filter((p) => p.n <= WALK_ABOVE).sort((a, b) => a.n - b.n).slice(0, RARE_TRIGRAMS)
+  return { all: terms.join(' AND '), rare: rare.length > 0 ? rare.map((p) => p.term).join(' AND ') : undefined }
 }
 
 function sortValue(row: LeakRow, sort: LeakSort): string | number {
@@ -179,14 +238,15 @@ function sortValue(row: LeakRow, sort: LeakSort): string | number {
 const FACET_VALUES = 500
 
 /**
- * The distinct sources and kinds over all leaks, most leaks first. Two GROUP BYs on one column each,
- * which an index on that column answers without reading the rows.
+ * The distinct sources and kinds over all leaks, most leaks first: added up from the counts kept beside
+ * the leaks (`leak_counts`, some thousand rows at a million leaks), not counted over the leaks (an index
+ * scan of every leak, 110 ms at a million). A null kind is kept there as ''.
  */
 export async function leakFacets(sql: Sql): Promise<LeakFacets> {
   const sources = await sql.all<{ value: string; n: number }>(
-    'SELECT source AS value, count(*) AS n FROM leaks GROUP BY source ORDER BY n DESC, value ASC LIMIT ?', [FACET_VALUES])
+    'SELECT source AS value, sum(n) AS n FROM leak_counts GROUP BY source ORDER BY n DESC, value ASC LIMIT ?', [FACET_VALUES])
   const kinds = await sql.all<{ value: string; n: number }>(
-    'SELECT kind AS value, count(*) AS n FROM leaks WHERE kind IS NOT NULL GROUP BY kind ORDER BY n DESC, value ASC LIMIT ?', [FACET_VALUES])
+    "SELECT kind AS value, sum(n) AS n FROM leak_counts WHERE kind <> '' GROUP BY kind ORDER BY n DESC, value ASC LIMIT ?", [FACET_VALUES])
   return {
     sources: sources.map((r) => ({ value: r.value, count: Number(r.n) })),
     kinds: kinds.map((r) => ({ value: r.value, count: Number(r.n) })),

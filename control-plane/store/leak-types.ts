@@ -167,6 +167,16 @@ export interface LeakFilter {
 }
 
 /** Filters and paging of the leak list. */
+/** One page of the leak list. */
+export interface LeakPage {
+  items: Leak[]
+  nextCursor: string | null
+  /** How many leaks match the filters; with a search, at most the count's bound (`totalIsLowerBound`). */
+  total: number
+  /** True when a search's count stopped at its bound: more than `total` leaks match. */
+  totalIsLowerBound: boolean
+}
+
 export interface LeakQuery extends LeakFilter {
   sort?: LeakSort | undefined
   order?: 'asc' | 'desc' | undefined

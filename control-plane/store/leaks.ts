@@ -15,9 +15,9 @@ import { LeakDecisions } from './leak-decisions.js'
 import { LeakRotations } from './leak-rotation.js'
 import { FindingUpserts, type FindingGroup } from './leak-findings.js'
 import { LeakBulkDecisions, type BulkTarget } from './leak-bulk-decisions.js'
-import { exportLeaks, leakFacets, listLeaks } from './leak-list.js'
+import { exportLeaks, leakFacets, listLeaks, type ListOptions } from './leak-list.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
-import type { BulkDecisionResult, DecisionInput, Leak, LeakDetail, LeakExportRow, LeakFacets, LeakFilter, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
+import type { BulkDecisionResult, DecisionInput, LeakDetail, LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
 import type { SightingRepo } from './sightings.js'
 import type { Sql } from './sql.js'
 
@@ -120,9 +120,9 @@ export class LeakRepo {
     return this.require(id)
   }
 
-  /** One page of leaks, with the total matching the filters. */
-  async list(query: LeakQuery): Promise<{ items: Leak[]; nextCursor: string | null; total: number }> {
-    return listLeaks(this.#sql, query)
+  /** One page of leaks, with the total matching the filters (a search's counted up to a bound). */
+  async list(query: LeakQuery, options: ListOptions = {}): Promise<LeakPage> {
+    return listLeaks(this.#sql, query, options)
   }
 
   /** The distinct sources and kinds, with their leak counts. */

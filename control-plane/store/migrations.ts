@@ -3,6 +3,7 @@
  * recorded in `schema_migrations`. Never edit a released migration: add the next one.
  */
 
+import { INDEX_SIZE_POSTGRES, INDEX_SIZE_SQLITE } from './migrations-index-size.js'
 import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE } from './migrations-leak-list.js'
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import type { SqlDialect } from './sql.js'
@@ -550,6 +551,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 12,
     name: 'leak counts kept by triggers; indexes for each sort of the leak list, alone and after status',
     sql: { sqlite: LEAK_LIST_SQLITE, postgres: LEAK_LIST_POSTGRES },
+  },
+  {
+    version: 13,
+    name: 'the index\'s entry count kept by triggers',
+    sql: { sqlite: INDEX_SIZE_SQLITE, postgres: INDEX_SIZE_POSTGRES },
   },
 ]
 

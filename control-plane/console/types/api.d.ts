@@ -133,6 +133,8 @@ export interface Page<T> {
   items?: T[]
   nextCursor?: string | null
   total?: number
+  /** The leak list: true when a search's count stopped at its bound (more than `total` match). */
+  totalIsLowerBound?: boolean
 }
 
 /** `GET /v1/stats`. */

@@ -143,6 +143,8 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
   let shown = []
   /** How many leaks the filters match (the last answer's total). */
   let total = 0
+  /** True when a search's count stopped at its bound: more than `total` leaks match. */
+  let totalCapped = false
   /** @type {Set<number>} the rows selected on this page */
   let selected = new Set()
   /** Every leak the filters match is selected, not only this page's rows. */
@@ -343,10 +345,11 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
     }
     const n = selectionSize()
     bulkBar.hidden = n === 0
-    selectBanner.hidden = !(allMatching || (onPage && total > shown.length))
+    // An uncounted match (a search past the count's bound) cannot be selected whole: a bulk decision checks the count.
+    selectBanner.hidden = !(allMatching || (onPage && total > shown.length && !totalCapped))
     if (allMatching) {
       replace(selectBanner, `All ${leaks(total)} matching these filters are selected. `, h('button', { type: 'button', class: 'btn btn-quiet btn-small link', 'data-testid': 'clear-selection-banner', onclick: () => clearSelection() }, 'Clear selection'))
-    } else if (onPage && total > shown.length) {
+    } else if (onPage && total > shown.length && !totalCapped) {
       replace(selectBanner, `All ${count(shown.length)} on this page are selected. `, h('button', { type: 'button', class: 'btn btn-quiet btn-small link', 'data-testid': 'select-all-matching', onclick: () => { allMatching = true; renderSelection() } }, `Select all ${leaks(total)} matching these filters`))
     }
     if (n === 0) return
@@ -531,6 +534,7 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
       const items = res.items ?? []
       shown = items
       total = res.total ?? items.length
+      totalCapped = res.totalIsLowerBound === true
       // A refresh keeps the rows still shown selected.
       selected = new Set(items.filter((l) => selected.has(l.id)).map((l) => l.id))
       if (items.length === 0) {
@@ -551,7 +555,8 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
       } else {
         const first = page * PAGE_SIZE + 1
         const last = page * PAGE_SIZE + items.length
-        replace(status, `Showing ${count(first)}–${count(last)} of ${leaks(total)}`)
+        // Past the count's bound ("10,000+"), a page beyond it shows at least as many as it reaches.
+        replace(status, `Showing ${count(first)}–${count(last)} of ${totalCapped ? `${count(Math.max(total, last))}+ leaks` : leaks(total)}`)
         replace(body, renderTable(items))
       }
       renderSelection()
@@ -559,7 +564,8 @@ export function createLeakList(initial, navigate, { canDecide = false } = {}) {
       replace(
         pager,
         h('button', { type: 'button', class: 'btn', 'data-testid': 'prev-page', disabled: page === 0, onclick: () => { page -= 1; clearSelection(); load() } }, '← Previous'),
-        h('span', { class: 'muted small', 'data-testid': 'page-number' }, `Page ${count(page + 1)} of ${count(pageCount)}`),
+        // Past the count's bound the pages are not known: the page's number alone.
+        h('span', { class: 'muted small', 'data-testid': 'page-number' }, totalCapped ? `Page ${count(page + 1)}` : `Page ${count(page + 1)} of ${count(pageCount)}`),
         h('button', { type: 'button', class: 'btn', 'data-testid': 'next-page', disabled: !res.nextCursor, onclick: () => { page += 1; clearSelection(); load() } }, 'Next →'),
       )
     } catch (err) {
