@@ -1,6 +1,8 @@
 import t from 'tap'
 import { main } from './server.js'
-import { runMain } from './test/harness.js'
+import { generateKey, keyIdOf } from './store/keys.js'
+import { runMain, tempDir, waitFor } from './test/harness.js'
+import { request, spawnPlane } from './test/process.js'
 
 const run = (argv: string[]) => runMain(main, argv)
 
@@ -19,4 +21,23 @@ t.test('an unknown flag exits 2; a bad value is a config error naming the option
   t.match(res.err, /Unknown option '--nope'/)
   await t.rejects(main(['--port', 'eighty']), { code: 'LEAKGATE_ERR_CONFIG', message: /port option from flag --port must be a number/ })
   await t.rejects(main(['--auto-block-risk', 'sometimes']), { code: 'LEAKGATE_ERR_CONFIG', message: /autoBlockRisk option \(LEAKGATE_AUTO_BLOCK_RISK, --auto-block-risk\)/ })
+})
+
+t.test('a seeded admin key a person revoked is said to be unusable at the next start, not met with 401s alone', async (t) => {
+  const dataDir = tempDir(t)
+  const seededKey = generateKey()
+  const env = { LEAKGATE_DATA_DIR: dataDir, LEAKGATE_ADMIN_KEY: seededKey }
+  const first = await spawnPlane(t, env)
+  const other = await request(`${first.url}/v1/keys`, seededKey, 'POST', { role: 'admin', name: 'second admin' })
+  t.equal(other.status, 201)
+  const otherKey = (other.json() as { key: string }).key
+  const revoked = await request(`${first.url}/v1/keys/${keyIdOf(seededKey)}/revoke`, otherKey, 'POST', {})
+  t.equal(revoked.status, 200)
+  await first.kill('SIGTERM')
+
+  const second = await spawnPlane(t, env)
+  await waitFor('the warning', () => second.output().includes('LEAKGATE_ADMIN_KEY is not usable'), 10_000)
+  t.match(second.output(), /LEAKGATE_ADMIN_KEY is not usable \(this API key \(key_[0-9a-f]{8}\) was revoked at [^)]+\): set a new key in it/)
+  t.notOk(second.output().includes(seededKey), 'the key itself is not logged')
+  t.equal((await request(`${second.url}/v1/leaks`, seededKey)).status, 401, 'and it stays revoked')
 })

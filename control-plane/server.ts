@@ -38,8 +38,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const app = await buildControlPlane(config, { store })
   if (seeded.length > 0) app.log.info({ keys: seeded }, 'seeded API keys from the environment')
+  // A seeded key a person revoked stays revoked (keys.ts): say so rather than let its holder meet 401s.
+  for (const [variable, key] of [['LEAKGATE_ADMIN_KEY', config.adminKey], ['LEAKGATE_NODE_KEY', config.nodeKey]] as const) {
+    const checked = key === undefined ? undefined : await store.keys.check(key)
+    if (checked !== undefined && 'refused' in checked) app.log.warn({ variable }, `${variable} is not usable (${checked.refused}): set a new key in it`)
+  }
   if (await store.keys.count() === 0) {
-    app.log.warn('no API key exists: set LEAKGATE_ADMIN_KEY or run `leakgate keys create --role admin`')
+    app.log.warn('no usable API key exists (none made, or every one revoked or expired): set LEAKGATE_ADMIN_KEY or run `leakgate keys create --role admin`')
   }
   try {
     await app.listen({ port: config.port, host: config.host })
