@@ -127,6 +127,8 @@ t.test('a person signs in through the provider, decides on a leak, and the audit
   await page.getByTestId('leak-detail').waitFor()
   await page.getByTestId('decision-comment').fill('blocked after the SSO sign-in')
   await page.getByTestId('decision-block').click()
+  // Block asks first.
+  await page.getByTestId('confirm-ok').click()
   const entry = page.getByTestId('audit-trail').locator('li', { hasText: 'blocked after the SSO sign-in' })
   await entry.waitFor()
   tt.match(await entry.innerText(), new RegExp(`alice@example\\.com via ${me.body.keyId}`), 'the audit trail names the person and the session')
