@@ -41,8 +41,9 @@ t.test('an issuer key gets 403 on every route of the app but reading a leak and 
       t.equal(res.json().code, 'LEAKGATE_ERR_FORBIDDEN')
     }
   }
-  // Outside /v1: health and docs are public, /metrics takes its own key (or none): nothing there is a leak's.
-  t.same(routes.filter((r) => !r.split(' ')[1]?.startsWith('/v1/') && !r.includes('/docs')).sort(), ['GET /healthz', 'GET /metrics', 'GET /readyz'])
+  // Outside /v1: health, docs and the console's sign-in options (whether OpenID Connect is on) are public,
+  // /metrics takes its own key (or none): nothing there is a leak's.
+  t.same(routes.filter((r) => !r.split(' ')[1]?.startsWith('/v1/') && !r.includes('/docs')).sort(), ['GET /auth/oidc', 'GET /healthz', 'GET /metrics', 'GET /readyz'])
 })
 
 t.test('an issuer key reads a leak whose rotation was requested, without its sightings; another leak is a 404', async (t) => {
