@@ -75,8 +75,16 @@ const routes: FastifyPluginAsync<RouteContext & { eventStream?: Partial<EventStr
       write(events.map((e) => `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`).join(''))
     }
     const reset = (latest: number): void => write(`id: ${latest}\nevent: reset\ndata: {}\n\n`)
+    let following: Awaited<ReturnType<LiveEvents['follow']>>
+    try {
+      following = await live.follow(lastEventId, send, reset)
+    } catch (err) {
+      // The store did not answer: end the stream; the client reconnects and tries again.
+      request.log.warn({ err }, 'starting a live event stream failed')
+      res.end()
+      return
+    }
     open.add(reply)
-    const following = await live.follow(lastEventId, send, reset)
     // retry: how long a browser's EventSource waits before reconnecting; ready says where it starts.
     write(`retry: 3000\nid: ${following.after}\nevent: ready\ndata: ${JSON.stringify({ after: following.after })}\n\n`)
     const keepAlive = setInterval(() => write(': keep-alive\n\n'), options.keepAliveSeconds * 1000)
