@@ -110,3 +110,41 @@ t.test('the list: search through the trigram index, filters on the few it finds,
   } while (cursor !== undefined)
   t.same(seen, [5, 4, 3, 2, 1])
 })
+
+t.test('a search finds the same leaks and totals whether its text is common, rare or absent, with filters and pages', async (t) => {
+  // With the total's bound at 5, a text in a third of the leaks is common (read in order on both
+  // engines), one in two leaks rare (read from the trigram index), and a filter few leaks match leads.
+  const store = await openTestStore(t, tempDir(t))
+  t.teardown(() => store.close())
+  const rng = new Rng(31)
+  const made: Array<{ id: number; title: string; source: string; hits: number }> = []
+  for (let i = 0; i < 90; i++) {
+    const value = `tok_${rng.chars(30, ALPHA.base62)}`
+    const title = `${i % 3 === 0 ? 'common-word' : 'plain'} ${i === 17 || i === 61 ? 'zq7rare' : ''} no.${i}`
+    const source = i % 30 === 0 ? 'pastebin' : 'github'
+    const leak = await store.leaks.create({ title, source, tokens: [{ sha256: sha256Hex(value), preview: makePreview(value) }] }, 'tester')
+    made.push({ id: leak.id, title, source, hits: 0 })
+  }
+  const options = { searchTotalUpTo: 5 }
+  const expected = (q: string, source?: string): number[] =>
+    made.filter((l) => l.title.toLowerCase().includes(q) && (source === undefined || l.source === source)).map((l) => l.id).sort((a, b) => b - a)
+  const cases: Array<{ q: string; source?: string }> = [
+    { q: 'common-word' }, { q: 'COMMON' }, { q: 'zq7rare' }, { q: 'rare no.6' }, { q: 'absent-text' },
+    { q: 'no.4' }, { q: '.4' }, { q: 'common-word', source: 'pastebin' }, { q: 'plain', source: 'pastebin' },
+  ]
+  for (const { q, source } of cases) {
+    const want = expected(q.toLowerCase(), source)
+    const seen: number[] = []
+    let cursor: string | undefined
+    let first: { total: number; totalIsLowerBound: boolean } | undefined
+    do {
+      const page = await store.leaks.list({ q, sort: 'createdAt', limit: 4, ...(source === undefined ? {} : { source }), ...(cursor === undefined ? {} : { cursor }) }, options)
+      first ??= { total: page.total, totalIsLowerBound: page.totalIsLowerBound === true }
+      seen.push(...page.items.map((l) => l.id))
+      cursor = page.nextCursor ?? undefined
+    } while (cursor !== undefined)
+    const what = `q=${q}${source === undefined ? '' : ` source=${source}`}`
+    t.same(seen, want, `${what}: every match, newest first, across pages`)
+    t.same(first, want.length > 5 ? { total: 5, totalIsLowerBound: true } : { total: want.length, totalIsLowerBound: false }, `${what}: the total, bounded`)
+  }
+})

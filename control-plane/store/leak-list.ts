@@ -8,6 +8,7 @@ import type { RiskLevel } from '../config.js'
 import { countMatching, type CountFilter, type FilterCounts } from './leak-counts.js'
 import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
 import type { LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, LeakSort } from './leak-types.js'
+import type { SearchSampler } from './search-sample.js'
 import type { Sql, SqlValue } from './sql.js'
 
 const SORT_SQL: Record<LeakSort, string> = {
@@ -48,6 +49,8 @@ export const SEARCH_TOTAL_UP_TO = 10_000
 export interface ListOptions {
   /** A search's total counts up to this many matches (`SEARCH_TOTAL_UP_TO` by default). */
   searchTotalUpTo?: number | undefined
+  /** PostgreSQL: the store's sample a search is planned from (`search-sample.ts`); without it the planner chooses. */
+  searchSampler?: SearchSampler | undefined
 }
 
 /** The filters' columns on `leaks`; risk by its rank, so the risk sort's index serves the filter too. */
@@ -60,10 +63,38 @@ const FILTER_SQL: ReadonlyArray<readonly [keyof CountFilter, string]> = [
   ['rotation', 'l.rotation'],
 ]
 
-/** How a page reads its leaks: which filter's index leads (SQLite), and the trigram query a search reads. */
+/** The filters' columns written so that no index serves them (PostgreSQL; SQLite has its unary +). */
+const UNINDEXED_FILTER_SQL: Record<keyof CountFilter, string> = {
+  status: "(l.status || '')",
+  risk: '(l.risk_rank + 0)',
+  source: "(l.source || '')",
+  action: "(l.action || '')",
+  kind: "(l.kind || '')",
+  rotation: "(l.rotation || '')",
+}
+
+/**
+ * How a page reads its leaks. SQLite: which filter's index leads, and the trigram query a search
+ * reads. PostgreSQL (a search planned from the sample): the text tested without the trigram index, and
+ * the trigrams, if any, the index finds the candidates by.
+ */
 interface ReadPlan {
   indexed?: keyof CountFilter | undefined
   match?: string | undefined
+  pg?: PostgresSearch | undefined
+  /** PostgreSQL: no filter read from its index (a search's count read in table order). */
+  unindexedFilters?: boolean | undefined
+}
+
+/**
+ * How PostgreSQL reads a search. `filter`: a filter few leaks match leads (its index, then the text
+ * tested on each). `walk`: a common text: a page walks the sort's index, testing each leak, and the
+ * bounded count reads the table in order until the bound. `trigrams`: a rare text: the trigram index
+ * finds the leaks holding its rarest trigrams, the text is tested on those, and they are sorted.
+ */
+interface PostgresSearch {
+  by: 'filter' | 'walk' | 'trigrams'
+  trigrams: string[]
 }
 
 /**
@@ -79,15 +110,25 @@ export function filterSql(sql: Sql, query: LeakFilter, plan?: ReadPlan): { where
     if (value === undefined) continue
     // SQLite plans without statistics: a unary + keeps it off the index of a filter that should not lead.
     const hint = plan !== undefined && sql.dialect === 'sqlite' && name !== plan.indexed ? '+' : ''
-    where.push(`${hint}${column} = @${name}`)
+    where.push(`${plan?.unindexedFilters === true ? UNINDEXED_FILTER_SQL[name] : `${hint}${column}`} = @${name}`)
     params[name] = name === 'risk' ? riskRank(value as RiskLevel) : value
   }
   if (search !== undefined) {
     // A substring test both engines have (SQLite has no strpos, PostgreSQL no instr): LIKE with the
     // pattern's own wildcards escaped. Both sides are lowercase, so LIKE's case rules do not matter.
-    // PostgreSQL reads it from the search text's trigram index when that is the cheaper way.
-    where.push("l.search_text LIKE @q ESCAPE '\\'")
-    params.q = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    // PostgreSQL reads it from the search text's trigram index when that is the cheaper way, unless the
+    // search was planned: then strpos, which no index serves, and the rarest trigrams, if any, as LIKEs.
+    if (plan?.pg !== undefined) {
+      where.push('strpos(l.search_text, @text) > 0')
+      params.text = search.toLowerCase()
+      plan.pg.trigrams.forEach((t, i) => {
+        where.push(`l.search_text LIKE @tri${i}`)
+        params[`tri${i}`] = `%${t}%`
+      })
+    } else {
+      where.push("l.search_text LIKE @q ESCAPE '\\'")
+      params.q = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    }
     if (plan?.match !== undefined) {
       // Few leaks hold every trigram of the text: read those (the LIKE above drops any whose trigrams
       // are apart) rather than walk the sort's index through leaks that mostly do not match.
@@ -120,12 +161,15 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   const trigrams = search !== undefined && sql.dialect === 'sqlite' ? await searchTrigrams(sql, search) : undefined
   const fromTrigrams = trigrams?.rare !== undefined
   const indexed = fromTrigrams ? undefined : indexedFilter(sql, counts)
-  const { where, params } = filterSql(sql, query, { indexed, match: trigrams?.rare })
+  const upTo = options.searchTotalUpTo ?? SEARCH_TOTAL_UP_TO
+  const pg = search !== undefined && sql.dialect === 'postgres' && options.searchSampler !== undefined
+    ? await planPostgresSearch(options.searchSampler, query, search, counts, upTo)
+    : undefined
+  const { where, params } = filterSql(sql, query, { indexed, match: trigrams?.rare, pg })
   // A search's total is counted, up to the bound. On SQLite the trigram index leads (the leaks holding
   // the text's trigrams, by id, each checked), so a common word reads about the bound's leaks; else,
   // unless a filter few match leads, leaks are read in table order, not through the status index (a
   // random read a row), until the bound's matches are found.
-  const upTo = options.searchTotalUpTo ?? SEARCH_TOTAL_UP_TO
   let found = counts.matching
   if (search !== undefined && trigrams !== undefined) {
     const unindexed = filterSql(sql, query, {})
@@ -135,7 +179,9 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
         WHERE leaks_fts MATCH @match AND ${unindexed.where.join(' AND ')} LIMIT ${upTo + 1}
       ) AS m`, { ...unindexed.params, match: trigrams.rare ?? trigrams.all }))?.n ?? 0)
   } else if (search !== undefined) {
-    const counted = indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
+    const counted = pg?.by === 'walk'
+      ? filterSql(sql, query, { pg, unindexedFilters: true }).where
+      : indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
     found = Number((await sql.get<{ n: number }>(`
       SELECT count(*) AS n FROM (SELECT 1 FROM leaks l WHERE ${counted.join(' AND ')} LIMIT ${upTo + 1}) AS m`, params))?.n ?? 0)
   }
@@ -148,7 +194,9 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   // the sort's index (status, sort, id) for a page it expects soon and reads a million entries (2–3 s). When
   // the counts say few leaks match a filter, the sort is written so no index serves it: the planner then
   // reads the filter's index and sorts those few.
-  const expr = sql.dialect === 'postgres' && selectiveFilter(counts) !== undefined ? UNINDEXED_SORT_SQL[sort] : SORT_SQL[sort]
+  // A rare search's few leaks are sorted likewise.
+  const unindexedSort = sql.dialect === 'postgres' && (selectiveFilter(counts) !== undefined || pg?.by === 'trigrams')
+  const expr = unindexedSort ? UNINDEXED_SORT_SQL[sort] : SORT_SQL[sort]
   const cursorKey = `${sort}:${desc ? 'desc' : 'asc'}`
   const paged = [...where]
   if (query.cursor !== undefined) {
@@ -171,6 +219,33 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   const last = page.at(-1)
   const nextCursor = rows.length > limit && last !== undefined ? encodeCursor(cursorKey, sortValue(last, sort), last.id) : null
   return { items: page.map(toLeak), nextCursor, total, totalIsLowerBound }
+}
+
+/**
+ * Above this many times the search total's bound, a search's matches are estimated common enough that
+ * reading leaks in order (a page along the sort's index, the count along the table, both stopping early)
+ * costs less than reading every match from the trigram index: at a million leaks, 30 000 matches are a
+ * third of the table read in order (≈ 50 ms) against 30 000 rows from the index's bitmap.
+ */
+const COMMON_SEARCH_BOUNDS = 3
+
+/**
+ * A trigram held by more than this share of the sampled leaks is not worth reading from the index
+ * beside a rarer one (its list is a tenth of the store or more); the rarest is read whatever its share.
+ */
+const TRIGRAM_SHARE_READ = 0.1
+/** At most this many trigrams read from the index for a search (the rarest). */
+const PG_TRIGRAMS = 3
+
+/** How PostgreSQL reads a search (`PostgresSearch`), from the counts and the store's sample. */
+async function planPostgresSearch(sampler: SearchSampler, query: LeakFilter, search: string, counts: FilterCounts, upTo: number): Promise<PostgresSearch> {
+  if (selectiveFilter(counts) !== undefined) return { by: 'filter', trigrams: [] }
+  const text = search.toLowerCase()
+  const sample = await sampler.get(counts.store)
+  const estimate = sample.estimate(query, text, counts.store)
+  const trigrams = estimate.rarest.filter((r, i) => i === 0 || r.share <= TRIGRAM_SHARE_READ).slice(0, PG_TRIGRAMS).map((r) => r.trigram)
+  if (trigrams.length === 0 || estimate.matches > COMMON_SEARCH_BOUNDS * upTo) return { by: 'walk', trigrams: [] }
+  return { by: 'trigrams', trigrams }
 }
 
 /**

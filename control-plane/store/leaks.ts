@@ -16,6 +16,7 @@ import { LeakRotations } from './leak-rotation.js'
 import { FindingUpserts, type FindingGroup } from './leak-findings.js'
 import { LeakBulkDecisions, type BulkTarget } from './leak-bulk-decisions.js'
 import { exportLeaks, leakFacets, listLeaks, type ListOptions } from './leak-list.js'
+import { SearchSampler } from './search-sample.js'
 import { toLeak, type LeakRecords } from './leak-records.js'
 import type { BulkDecisionResult, DecisionInput, LeakDetail, LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, NewLeak, TokenInput } from './leak-types.js'
 import type { SightingRepo } from './sightings.js'
@@ -29,6 +30,8 @@ export { BULK_DECISION_LIMIT } from './leak-bulk-decisions.js'
 /** The leak operations. Writes run through `write`: one transaction, the revision announced after its commit. */
 export class LeakRepo {
   readonly #sql: Sql
+  /** PostgreSQL plans a search from a sample of the leaks (`search-sample.ts`); SQLite from its own index. */
+  readonly #searchSampler: SearchSampler | undefined
   readonly #records: LeakRecords
   readonly #audit: AuditLog
   readonly #sightings: SightingRepo
@@ -41,6 +44,7 @@ export class LeakRepo {
 
   constructor(sql: Sql, records: LeakRecords, audit: AuditLog, sightings: SightingRepo, hashes: StoredHashes, write: <T>(fn: () => Promise<T>) => Promise<T>) {
     this.#sql = sql
+    this.#searchSampler = sql.dialect === 'postgres' ? new SearchSampler(sql) : undefined
     this.#hashes = hashes
     this.#records = records
     this.#audit = audit
@@ -122,7 +126,7 @@ export class LeakRepo {
 
   /** One page of leaks, with the total matching the filters (a search's counted up to a bound). */
   async list(query: LeakQuery, options: ListOptions = {}): Promise<LeakPage> {
-    return listLeaks(this.#sql, query, options)
+    return listLeaks(this.#sql, query, { searchSampler: this.#searchSampler, ...options })
   }
 
   /** The distinct sources and kinds, with their leak counts. */
