@@ -63,16 +63,6 @@ const FILTER_SQL: ReadonlyArray<readonly [keyof CountFilter, string]> = [
   ['rotation', 'l.rotation'],
 ]
 
-/** The filters' columns written so that no index serves them (PostgreSQL; SQLite has its unary +). */
-const UNINDEXED_FILTER_SQL: Record<keyof CountFilter, string> = {
-  status: "(l.status || '')",
-  risk: '(l.risk_rank + 0)',
-  source: "(l.source || '')",
-  action: "(l.action || '')",
-  kind: "(l.kind || '')",
-  rotation: "(l.rotation || '')",
-}
-
 /**
  * How a page reads its leaks. SQLite: which filter's index leads, and the trigram query a search
  * reads. PostgreSQL (a search planned from the sample): the text tested without the trigram index, and
@@ -82,8 +72,6 @@ interface ReadPlan {
   indexed?: keyof CountFilter | undefined
   match?: string | undefined
   pg?: PostgresSearch | undefined
-  /** PostgreSQL: no filter read from its index (a search's count read in table order). */
-  unindexedFilters?: boolean | undefined
 }
 
 /**
@@ -110,7 +98,7 @@ export function filterSql(sql: Sql, query: LeakFilter, plan?: ReadPlan): { where
     if (value === undefined) continue
     // SQLite plans without statistics: a unary + keeps it off the index of a filter that should not lead.
     const hint = plan !== undefined && sql.dialect === 'sqlite' && name !== plan.indexed ? '+' : ''
-    where.push(`${plan?.unindexedFilters === true ? UNINDEXED_FILTER_SQL[name] : `${hint}${column}`} = @${name}`)
+    where.push(`${hint}${column} = @${name}`)
     params[name] = name === 'risk' ? riskRank(value as RiskLevel) : value
   }
   if (search !== undefined) {
@@ -169,7 +157,9 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   // A search's total is counted, up to the bound. On SQLite the trigram index leads (the leaks holding
   // the text's trigrams, by id, each checked), so a common word reads about the bound's leaks; else,
   // unless a filter few match leads, leaks are read in table order, not through the status index (a
-  // random read a row), until the bound's matches are found.
+  // random read a row), until the bound's matches are found. On PostgreSQL the count reads as the
+  // search was planned: a common text in table order (the planner's choice for a status most leaks
+  // have), a rare one from its rarest trigrams.
   let found = counts.matching
   if (search !== undefined && trigrams !== undefined) {
     const unindexed = filterSql(sql, query, {})
@@ -179,9 +169,7 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
         WHERE leaks_fts MATCH @match AND ${unindexed.where.join(' AND ')} LIMIT ${upTo + 1}
       ) AS m`, { ...unindexed.params, match: trigrams.rare ?? trigrams.all }))?.n ?? 0)
   } else if (search !== undefined) {
-    const counted = pg?.by === 'walk'
-      ? filterSql(sql, query, { pg, unindexedFilters: true }).where
-      : indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
+    const counted = indexed !== 'status' ? where : where.map((w) => (w.startsWith('l.status =') ? `+${w}` : w))
     found = Number((await sql.get<{ n: number }>(`
       SELECT count(*) AS n FROM (SELECT 1 FROM leaks l WHERE ${counted.join(' AND ')} LIMIT ${upTo + 1}) AS m`, params))?.n ?? 0)
   }
