@@ -36,6 +36,7 @@ import { LATEST_SCHEMA_VERSION } from '../control-plane/store/migrations.js'
 import { PostgresSql } from '../control-plane/store/postgres.js'
 import type { Sql, SqlValue } from '../control-plane/store/sql.js'
 import { DB_FILE, openSqlite } from '../control-plane/store/sqlite.js'
+import { nearestRank } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -280,10 +281,6 @@ async function postgresStore(): Promise<{ url: string; cleanup: () => Promise<vo
 
 // ---- the control plane and the queries --------------------------------------------------------------
 
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-}
-
 const engine = CLUSTER === undefined ? 'sqlite' : 'postgres'
 const t0 = performance.now()
 const store = CLUSTER === undefined ? { ...(await sqliteStore()), url: undefined } : { ...(await postgresStore()), dataDir: join(tmpdir(), `leakgate-bench-list-${process.pid}`) }
@@ -414,7 +411,7 @@ console.log('| --- | --- | --- | --- | --- |')
 const figures: Array<{ label: string; p50: number; p95: number; max: number; goal: number; statuses: number[] }> = []
 for (const c of cases) {
   const sorted = [...c.times].sort((a, b) => a - b)
-  const f = { label: c.label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), max: sorted.at(-1) ?? Number.NaN, goal: c.goal, statuses: [...c.statuses] }
+  const f = { label: c.label, p50: nearestRank(sorted, 0.5), p95: nearestRank(sorted, 0.95), max: sorted.at(-1) ?? Number.NaN, goal: c.goal, statuses: [...c.statuses] }
   figures.push(f)
   const bad = f.statuses.some((s) => s !== 200) ? ` (status ${f.statuses.join(', ')})` : ''
   console.log(`| ${c.label}${bad} | ${f.p50.toFixed(1)} | ${f.p95.toFixed(1)} | ${f.max.toFixed(1)} | ${f.p95 <= c.goal ? 'met' : `**missed** (≤ ${c.goal})`} |`)

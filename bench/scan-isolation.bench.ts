@@ -21,16 +21,13 @@ import { parseArgs } from 'node:util'
 import { generateKey } from '../control-plane/store/keys.js'
 import { builtinRules } from '../control-plane/detect/rules.js'
 import { scanText } from '../control-plane/detect/scanner.js'
+import { quantile } from './stats.js'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } })
 const ROUNDS = Number(values.rounds)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SIZE = 10_000_000
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
 const ms = (x: number): string => `${x.toFixed(1)} ms`
 
 /** A deterministic alphanumeric string. */
