@@ -17,12 +17,10 @@
  * upgrade would. Then the real control plane (`cli.ts control-plane`, its own process, risk recompute off)
  * is started on the copy and every query is asked once a round, in a shuffled order, one at a time.
  */
-import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
@@ -36,6 +34,7 @@ import { LATEST_SCHEMA_VERSION } from '../control-plane/store/migrations.js'
 import { PostgresSql } from '../control-plane/store/postgres.js'
 import type { Sql, SqlValue } from '../control-plane/store/sql.js'
 import { DB_FILE, openSqlite } from '../control-plane/store/sqlite.js'
+import { startControlPlaneChild } from './control-plane-child.js'
 import { nearestRank } from './stats.js'
 
 const { values } = parseArgs({
@@ -51,7 +50,6 @@ const LEAKS = Number(values.leaks)
 const ROUNDS = Number(values.rounds)
 const CLUSTER = values['database-url']
 const CACHE_DIR = values['cache-dir']
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const QUERY_GOAL_MS = 100
 const METRICS_GOAL_MS = 250
 /** Leaks a fill transaction writes. */
@@ -293,24 +291,7 @@ const env: Record<string, string> = {
 }
 if (store.url !== undefined) env.LEAKGATE_DATABASE_URL = store.url
 const startAt = performance.now()
-const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'control-plane'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
-const base = await new Promise<string>((resolve, reject) => {
-  let out = ''
-  const onData = (d: Buffer): void => {
-    out += d.toString('utf8')
-    const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out)
-    if (m?.[1] === undefined) return
-    child.stdout.off('data', onData)
-    child.stdout.resume()
-    resolve(m[1])
-  }
-  child.stdout.on('data', onData)
-  child.once('exit', (code) => reject(new Error(`control plane exited with ${String(code)}: ${out}`)))
-  setTimeout(() => {
-    child.kill()
-    reject(new Error(`control plane did not start: ${out}`))
-  }, 1_800_000).unref()
-})
+const { child, base } = await startControlPlaneChild(env, 1_800_000)
 console.log(`control plane up in ${((performance.now() - startAt) / 1000).toFixed(1)} s (migrations included)`)
 
 async function call(path: string): Promise<{ status: number; ms: number; body: unknown }> {
