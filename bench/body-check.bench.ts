@@ -21,6 +21,7 @@ import { addBodyCredentials, compileBodyPlan, FORM_BODY } from '../node/body-cre
 import { DEFAULT_CREDENTIAL_PLACES, loadNodeConfig } from '../node/config.js'
 import { LeakIndex } from '../node/leakdb/index.js'
 import { encodeSnapshot } from '../protocol/snapshot.js'
+import { median } from './stats.js'
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, requests: { type: 'string', default: '20000' }, connections: { type: 'string', default: '8' } } })
 const ROUNDS = Number(args.rounds)
@@ -120,9 +121,3 @@ for (const { node, pool } of Object.values(targets)) {
   await node.close()
 }
 await origin.close()
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}

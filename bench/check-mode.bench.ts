@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { encodeSnapshot, type SnapshotEntry } from '../protocol/snapshot.js'
+import { median } from './stats.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const RECIPE = new URL('../deploy/nginx/leakgate-auth-request.conf', import.meta.url)
@@ -177,11 +178,6 @@ ${temp}
     }
   }
 
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b)
-    const mid = Math.floor(s.length / 2)
-    return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-  }
   const rows = targets.map((t) => ({ name: t.name, rps: median(t.samples.map((s) => s.rps)), p50: median(t.samples.map((s) => s.p50)), p99: median(t.samples.map((s) => s.p99)) }))
   console.log(`\n${rounds} interleaved rounds of ${duration} s, ${connections} connections, ${leaks} leaked hashes; medians\n`)
   console.log('| target | req/s | p50 ms | p99 ms |')

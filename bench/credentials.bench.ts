@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import * as after from '../node/credentials.js'
 import { DEFAULT_CREDENTIAL_PLACES, type CredentialPlace } from '../node/config.js'
+import { upperMedian } from './stats.js'
 
 // The extraction before the reader table, from git history: its only import (config types) re-pointed.
 const BEFORE_COMMIT = 'e3bc164'
@@ -30,7 +31,6 @@ interface Extraction {
 }
 const before = (await import(new URL('credentials-before.ts', cache).href)) as Extraction
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const limits = { maxCredentials: 64, maxCredentialLength: 8192 }
 const cookiePlaces: CredentialPlace[] = [...DEFAULT_CREDENTIAL_PLACES.filter((p) => p.in !== 'path'), { in: 'cookie', name: 'session' }]
 const TOKEN = 'ghp_16C7e42F292c6912E7710c838347Ae178B4a' // 40 ASCII characters, the shape of a GitHub token
@@ -99,8 +99,8 @@ for (const c of cases) {
     a.push(time(runA))
     b.push(time(runB))
   }
-  const ma = median(a)
-  const mb = median(b)
+  const ma = upperMedian(a)
+  const mb = upperMedian(b)
   const [la, lb] = c.labels
   console.log(`  ${c.name.padEnd(20)} ${la} ${ma.toFixed(0).padStart(5)} ns (${outA.length} cand.)  ${lb} ${mb.toFixed(0).padStart(5)} ns (${outB.length} cand.)  B/A ${(mb / ma).toFixed(2)}  B-A ${(mb - ma).toFixed(0)} ns`)
 }

@@ -17,8 +17,8 @@ import { builtinRules } from '../control-plane/detect/rules.js'
 import { keywordMatcher } from '../control-plane/detect/keywords.js'
 import { writeCorpus } from '../control-plane/detect/corpus/generate.js'
 import { syntheticRules } from './detect-synthetic.js'
+import { upperMedian } from './stats.js'
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
 function regexPrefilter(keywords: string[]): (lower: string) => Set<string> {
   const all = [...keywords].sort((a, b) => b.length - a.length)
@@ -84,5 +84,5 @@ for (const [name, texts] of [['TypeScript lib/*.js', code], [`corpus (${corpus.f
     }
   }
   console.log(`${name}: ${(bytes / 1e6).toFixed(1)} MB, MB/s median of 7 interleaved rounds`)
-  for (const [way, xs] of runs) console.log(`  ${way}: ${median(xs).toFixed(1)}  [${xs.map((x) => x.toFixed(0)).join(', ')}]`)
+  for (const [way, xs] of runs) console.log(`  ${way}: ${upperMedian(xs).toFixed(1)}  [${xs.map((x) => x.toFixed(0)).join(', ')}]`)
 }

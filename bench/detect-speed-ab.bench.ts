@@ -8,6 +8,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { typescriptLibTexts } from './typescript-lib.js'
+import { upperMedian } from './stats.js'
 
 const base = process.env.BASE
 if (base === undefined || base === '') throw new Error('BASE=<a tree of the older commit> is needed')
@@ -37,5 +38,4 @@ for (let r = 0; r < rounds + 1; r++) {
     if (r > 0) rec(`e2e jobs1 ${name}`, s.progress.bytes / 1e6 / wall, s.progress.bytes / 1e6 / ((d.user + d.system) / 1e6))
   }
 }
-const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-for (const [k, [w, c]] of Object.entries(res)) console.log(`${k}: wall ${med(w!).toFixed(1)} MB/s [${w!.map((x) => x.toFixed(1)).join(', ')}]  per CPU-second ${med(c!).toFixed(1)} MB/s [${c!.map((x) => x.toFixed(1)).join(', ')}]`)
+for (const [k, [w, c]] of Object.entries(res)) console.log(`${k}: wall ${upperMedian(w!).toFixed(1)} MB/s [${w!.map((x) => x.toFixed(1)).join(', ')}]  per CPU-second ${upperMedian(c!).toFixed(1)} MB/s [${c!.map((x) => x.toFixed(1)).join(', ')}]`)

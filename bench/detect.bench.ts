@@ -20,8 +20,8 @@ import { providerRules } from '../control-plane/detect/detectors/providers.js'
 import { writeCorpus, writeHistoryRepo } from '../control-plane/detect/corpus/generate.js'
 import { score } from '../control-plane/detect/corpus/evaluate.js'
 import { typescriptLibTexts } from './typescript-lib.js'
+import { upperMedian } from './stats.js'
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`
 
 async function quality(work: string): Promise<void> {
@@ -65,9 +65,9 @@ function speed(): void {
     b.push(run(providers))
   }
   console.log(`engine on real code (${texts.length} files, ${(bytes / 1e6).toFixed(1)} MB of TypeScript's lib/), median of 5, alternated:`)
-  console.log(`  all ${all.length} rules: ${median(a).toFixed(1)} MB/s  [${a.map((x) => x.toFixed(1)).join(', ')}]`)
-  console.log(`  ${providers.length} provider rules only: ${median(b).toFixed(1)} MB/s  [${b.map((x) => x.toFixed(1)).join(', ')}]`)
-  console.log(`  ratio all/providers: ${(median(a) / median(b)).toFixed(2)}`)
+  console.log(`  all ${all.length} rules: ${upperMedian(a).toFixed(1)} MB/s  [${a.map((x) => x.toFixed(1)).join(', ')}]`)
+  console.log(`  ${providers.length} provider rules only: ${upperMedian(b).toFixed(1)} MB/s  [${b.map((x) => x.toFixed(1)).join(', ')}]`)
+  console.log(`  ratio all/providers: ${(upperMedian(a) / upperMedian(b)).toFixed(2)}`)
 }
 
 async function endToEnd(): Promise<void> {
@@ -82,7 +82,7 @@ async function endToEnd(): Promise<void> {
     files = progress.files
     bytes = progress.bytes
   }
-  console.log(`end to end, leakgate's dir source on node_modules/typescript (${files} files, ${(bytes / 1e6).toFixed(1)} MB), median of 3: ${median(runs).toFixed(1)} MB/s  [${runs.map((x) => x.toFixed(1)).join(', ')}]`)
+  console.log(`end to end, leakgate's dir source on node_modules/typescript (${files} files, ${(bytes / 1e6).toFixed(1)} MB), median of 3: ${upperMedian(runs).toFixed(1)} MB/s  [${runs.map((x) => x.toFixed(1)).join(', ')}]`)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'leakgate-bench-detect-'))

@@ -12,6 +12,7 @@ import { encodeSnapshot } from '../protocol/snapshot.js'
 import { keyedHash, keyedTokenBase64, sha256Base64, sha256Hex } from '../protocol/token-hash.js'
 import { LeakIndex } from '../node/leakdb/index.js'
 import { Rng } from '../control-plane/detect/corpus/random.js'
+import { upperMedian } from './stats.js'
 
 const ROUNDS = 41
 const BATCH = 20_000
@@ -26,7 +27,6 @@ const plainIndex = LeakIndex.fromSnapshot(encodeSnapshot(entries(sha256Hex), 1),
 const keyedIndex = LeakIndex.fromSnapshot(encodeSnapshot(entries((t) => keyedHash(key, sha256Hex(t))), 1), { cacheSize: 0, hashKey: key })
 if (keyedIndex.check(leaked[7]!) === undefined || plainIndex.check(leaked[7]!) === undefined) throw new Error('the indexes do not find a leaked token')
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 let sink = 0
 
 /** ns per call of `fn` over the credentials, one batch. */
@@ -46,8 +46,8 @@ function compare(name: string, a: (c: string) => unknown, b: (c: string) => unkn
     as.push(time(a))
     bs.push(time(b))
   }
-  const ma = median(as)
-  const mb = median(bs)
+  const ma = upperMedian(as)
+  const mb = upperMedian(bs)
   console.log(`| ${name} | ${(ma / 1000).toFixed(2)} µs | ${(mb / 1000).toFixed(2)} µs | +${((mb - ma) / 1000).toFixed(2)} µs | ×${(mb / ma).toFixed(2)} |`)
 }
 

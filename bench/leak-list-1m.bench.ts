@@ -17,12 +17,10 @@
  * upgrade would. Then the real control plane (`cli.ts control-plane`, its own process, risk recompute off)
  * is started on the copy and every query is asked once a round, in a shuffled order, one at a time.
  */
-import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
 import pg from 'pg'
@@ -36,6 +34,8 @@ import { LATEST_SCHEMA_VERSION } from '../control-plane/store/migrations.js'
 import { PostgresSql } from '../control-plane/store/postgres.js'
 import type { Sql, SqlValue } from '../control-plane/store/sql.js'
 import { DB_FILE, openSqlite } from '../control-plane/store/sqlite.js'
+import { startControlPlaneChild } from './control-plane-child.js'
+import { nearestRank } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -50,7 +50,6 @@ const LEAKS = Number(values.leaks)
 const ROUNDS = Number(values.rounds)
 const CLUSTER = values['database-url']
 const CACHE_DIR = values['cache-dir']
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const QUERY_GOAL_MS = 100
 const METRICS_GOAL_MS = 250
 /** Leaks a fill transaction writes. */
@@ -280,10 +279,6 @@ async function postgresStore(): Promise<{ url: string; cleanup: () => Promise<vo
 
 // ---- the control plane and the queries --------------------------------------------------------------
 
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-}
-
 const engine = CLUSTER === undefined ? 'sqlite' : 'postgres'
 const t0 = performance.now()
 const store = CLUSTER === undefined ? { ...(await sqliteStore()), url: undefined } : { ...(await postgresStore()), dataDir: join(tmpdir(), `leakgate-bench-list-${process.pid}`) }
@@ -296,24 +291,7 @@ const env: Record<string, string> = {
 }
 if (store.url !== undefined) env.LEAKGATE_DATABASE_URL = store.url
 const startAt = performance.now()
-const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'control-plane'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] })
-const base = await new Promise<string>((resolve, reject) => {
-  let out = ''
-  const onData = (d: Buffer): void => {
-    out += d.toString('utf8')
-    const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out)
-    if (m?.[1] === undefined) return
-    child.stdout.off('data', onData)
-    child.stdout.resume()
-    resolve(m[1])
-  }
-  child.stdout.on('data', onData)
-  child.once('exit', (code) => reject(new Error(`control plane exited with ${String(code)}: ${out}`)))
-  setTimeout(() => {
-    child.kill()
-    reject(new Error(`control plane did not start: ${out}`))
-  }, 1_800_000).unref()
-})
+const { child, base } = await startControlPlaneChild(env, 1_800_000)
 console.log(`control plane up in ${((performance.now() - startAt) / 1000).toFixed(1)} s (migrations included)`)
 
 async function call(path: string): Promise<{ status: number; ms: number; body: unknown }> {
@@ -414,7 +392,7 @@ console.log('| --- | --- | --- | --- | --- |')
 const figures: Array<{ label: string; p50: number; p95: number; max: number; goal: number; statuses: number[] }> = []
 for (const c of cases) {
   const sorted = [...c.times].sort((a, b) => a - b)
-  const f = { label: c.label, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), max: sorted.at(-1) ?? Number.NaN, goal: c.goal, statuses: [...c.statuses] }
+  const f = { label: c.label, p50: nearestRank(sorted, 0.5), p95: nearestRank(sorted, 0.95), max: sorted.at(-1) ?? Number.NaN, goal: c.goal, statuses: [...c.statuses] }
   figures.push(f)
   const bad = f.statuses.some((s) => s !== 200) ? ` (status ${f.statuses.join(', ')})` : ''
   console.log(`| ${c.label}${bad} | ${f.p50.toFixed(1)} | ${f.p95.toFixed(1)} | ${f.max.toFixed(1)} | ${f.p95 <= c.goal ? 'met' : `**missed** (≤ ${c.goal})`} |`)

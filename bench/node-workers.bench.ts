@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { upperMedian } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -158,7 +159,6 @@ async function throughput(origin: string): Promise<void> {
     return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts }
   }
   const targets = [1, W].map((workers) => ({ workers, samples: [] as { rps: number; p50: number; p99: number; errors: number }[] }))
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
       const node = await startNode(small, origin, t.workers)
@@ -172,7 +172,7 @@ async function throughput(origin: string): Promise<void> {
   console.log(`\n${values.rounds} interleaved rounds of ${seconds} s, ${connections} connections, ${cpus().length} cores shared by client, origin and node; medians\n`)
   console.log('| node processes | req/s | p50 ms | p99 ms | errors (all rounds) |')
   console.log('| ---: | ---: | ---: | ---: | ---: |')
-  for (const t of targets) console.log(`| ${t.workers} | ${Math.round(median(t.samples.map((s) => s.rps)))} | ${median(t.samples.map((s) => s.p50))} | ${median(t.samples.map((s) => s.p99))} | ${t.samples.reduce((a, s) => a + s.errors, 0)} |`)
+  for (const t of targets) console.log(`| ${t.workers} | ${Math.round(upperMedian(t.samples.map((s) => s.rps)))} | ${upperMedian(t.samples.map((s) => s.p50))} | ${upperMedian(t.samples.map((s) => s.p99))} | ${t.samples.reduce((a, s) => a + s.errors, 0)} |`)
 }
 
 try {

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { upperMedian } from './stats.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const { values } = parseArgs({ options: { against: { type: 'string' }, rounds: { type: 'string', default: '12' }, requests: { type: 'string', default: '20000' }, connections: { type: 'string', default: '16' }, 'there-env': { type: 'string', multiple: true, default: [] }, 'body-bytes': { type: 'string', default: '0' } } })
@@ -70,7 +71,6 @@ function mainThreadMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10 // utime, stime in USER_HZ ticks of 10 ms
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 const origin = await start(ROOT, ['bench/origin.ts'], (j) => (typeof (j as { url?: unknown }).url === 'string' ? Number(new URL((j as { url: string }).url).port) : undefined))
 // Each checkout builds the index file with its own `leakgate index build`: the snapshot format may differ between them.
@@ -115,5 +115,5 @@ for (let r = 0; r < Number(values.rounds); r++) {
   ratios.push(us / them)
   console.log(`round ${r + 1}: this ${us.toFixed(1)} µs/req, ${other} ${them.toFixed(1)} µs/req, ratio ${(us / them).toFixed(3)}`)
 }
-console.log(`\nmain-thread CPU a request, medians: this ${median(mine).toFixed(1)} µs, ${other} ${median(theirs).toFixed(1)} µs; ratio per round: median ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)} to ${Math.max(...ratios).toFixed(3)})`)
+console.log(`\nmain-thread CPU a request, medians: this ${upperMedian(mine).toFixed(1)} µs, ${other} ${upperMedian(theirs).toFixed(1)} µs; ratio per round: median ${upperMedian(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)} to ${Math.max(...ratios).toFixed(3)})`)
 process.exit(0)

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { Store } from '../control-plane/store/store.js'
+import { quantile } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +65,7 @@ try {
       }
     }))
     latencies.sort((a, b) => a - b)
-    const at = (q: number): string => (latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(1)
+    const at = (q: number): string => quantile(latencies, q).toFixed(1)
     console.log(`${String(n).padStart(12)}  ${String(Math.round(latencies.length / seconds)).padStart(12)}  ${at(0.5).padStart(6)}  ${at(0.99).padStart(6)}`)
   }
   for (const s of stores) await s.close()

@@ -43,6 +43,7 @@ import { compilePlan } from '../node/credentials.js'
 import { DEFAULT_CREDENTIAL_PLACES } from '../node/config.js'
 import { IndexHolder, judge } from '../node/verdict.js'
 import { encodeSnapshot, type SnapshotEntry } from '../protocol/snapshot.js'
+import { upperMedian } from './stats.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SELF = fileURLToPath(import.meta.url)
@@ -235,7 +236,7 @@ function checkCost(snapshot: Buffer, pool: readonly string[]): number {
     for (let i = 0; i < n; i++) judge(plan, holder, headers[(r * n + i) % headers.length] as Record<string, string>, '/v1/items/42?page=2')
     per.push(Number(process.hrtime.bigint() - t0) / n)
   }
-  return median(per)
+  return upperMedian(per)
 }
 
 /** Fixed-count runs, interleaved (order reversed every other round): main-thread and process CPU a request. */
@@ -259,12 +260,12 @@ async function mainThreadAB(targets: readonly Target[], clean: readonly string[]
       console.error(`A/B round ${r + 1} ${t.name}: main thread ${main.get(t.name)?.at(-1)?.toFixed(1)} µs/req, process ${whole.get(t.name)?.at(-1)?.toFixed(1)} µs/req`)
     }
   }
-  const bare = median(main.get('bare @fastify/http-proxy') ?? [])
+  const bare = upperMedian(main.get('bare @fastify/http-proxy') ?? [])
   const out = [`\nMain-thread CPU a request, ${rounds} interleaved rounds of ${amount} requests at ${connections} connections:`, '', '| target | main thread µs/req (median) | range | bare ÷ this | process µs/req (median) |', '| --- | ---: | ---: | ---: | ---: |']
   for (const t of targets) {
     const xs = main.get(t.name) ?? []
-    const m = median(xs)
-    out.push(`| ${t.name} | ${m.toFixed(1)} | ${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} | ${(bare / m).toFixed(2)} | ${median(whole.get(t.name) ?? []).toFixed(1)} |`)
+    const m = upperMedian(xs)
+    out.push(`| ${t.name} | ${m.toFixed(1)} | ${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} | ${(bare / m).toFixed(2)} | ${upperMedian(whole.get(t.name) ?? []).toFixed(1)} |`)
   }
   console.log(out.join('\n'))
 }
@@ -316,7 +317,6 @@ http {
   return { child, url, workerPid: children[0] ?? child.pid ?? 0 }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -421,19 +421,19 @@ async function main(): Promise<void> {
     }
 
     const bare = samples.get('bare @fastify/http-proxy') ?? []
-    const bareRps = median(bare.map((s) => s.rps))
-    const bareP99 = median(bare.map((s) => s.p99us))
-    const bareCpu = median(bare.map((s) => s.cpuUs))
+    const bareRps = upperMedian(bare.map((s) => s.rps))
+    const bareP99 = upperMedian(bare.map((s) => s.p99us))
+    const bareCpu = upperMedian(bare.map((s) => s.cpuUs))
     const lines = [
       `| target | req/s | × bare | CPU µs/req | bare CPU ÷ this | p50 µs | p99 µs | p99 − bare p99 µs |`,
       `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ]
     for (const t of targets) {
       const s = samples.get(t.name) ?? []
-      const rps = median(s.map((x) => x.rps))
-      const p99 = median(s.map((x) => x.p99us))
-      const cpu = median(s.map((x) => x.cpuUs))
-      lines.push(`| ${t.name} | ${rps.toFixed(0)} | ${(rps / bareRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(bareCpu / cpu).toFixed(2)} | ${median(s.map((x) => x.p50us)).toFixed(0)} | ${p99.toFixed(0)} | ${(p99 - bareP99).toFixed(0)} |`)
+      const rps = upperMedian(s.map((x) => x.rps))
+      const p99 = upperMedian(s.map((x) => x.p99us))
+      const cpu = upperMedian(s.map((x) => x.cpuUs))
+      lines.push(`| ${t.name} | ${rps.toFixed(0)} | ${(rps / bareRps).toFixed(2)} | ${cpu.toFixed(1)} | ${(bareCpu / cpu).toFixed(2)} | ${upperMedian(s.map((x) => x.p50us)).toFixed(0)} | ${p99.toFixed(0)} | ${(p99 - bareP99).toFixed(0)} |`)
     }
     console.log(lines.join('\n'))
     for (const c of checks) console.log(`\n${c}`)

@@ -11,26 +11,21 @@
  * and /healthz p50, p99 and max during the scan, next to the same figures with no scan running.
  * Goal: /healthz p99 ≤ 50 ms while the scan runs.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateKey } from '../control-plane/store/keys.js'
 import { builtinRules } from '../control-plane/detect/rules.js'
 import { scanText } from '../control-plane/detect/scanner.js'
+import { startControlPlaneChild } from './control-plane-child.js'
+import { quantile } from './stats.js'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } })
 const ROUNDS = Number(values.rounds)
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SIZE = 10_000_000
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
 const ms = (x: number): string => `${x.toFixed(1)} ms`
 
 /** A deterministic alphanumeric string. */
@@ -75,29 +70,10 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 
 const admin = generateKey()
-const child = spawn(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'control-plane'], {
-  cwd: ROOT,
-  env: { ...process.env, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_DATA_DIR: join(root, 'data'), LEAKGATE_ADMIN_KEY: admin, LEAKGATE_LOG_LEVEL: 'info', LEAKGATE_SCAN: JSON.stringify({ allowedPaths: [files] }) },
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
-const base = await new Promise<string>((resolve, reject) => {
-  let out = ''
-  const onData = (d: Buffer): void => {
-    out += d.toString('utf8')
-    const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/i.exec(out)
-    if (m?.[1] === undefined) return
-    // The log goes on (a line a request): read and dropped from now on.
-    child.stdout.off('data', onData)
-    child.stdout.resume()
-    resolve(m[1])
-  }
-  child.stdout.on('data', onData)
-  child.once('exit', (code) => reject(new Error(`control plane exited with ${String(code)}: ${out}`)))
-  setTimeout(() => {
-    child.kill()
-    reject(new Error(`control plane did not start: ${out}`))
-  }, 60_000).unref()
-})
+const { child, base } = await startControlPlaneChild(
+  { ...process.env, LEAKGATE_CP_PORT: '0', LEAKGATE_CP_HOST: '127.0.0.1', LEAKGATE_DATA_DIR: join(root, 'data'), LEAKGATE_ADMIN_KEY: admin, LEAKGATE_LOG_LEVEL: 'info', LEAKGATE_SCAN: JSON.stringify({ allowedPaths: [files] }) },
+  60_000,
+)
 const auth = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }
 
 async function health(): Promise<number> {

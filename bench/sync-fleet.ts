@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
 import { isChangesFrame } from '../protocol/changes.js'
 import { HASH_KEY_ID_HEADER } from '../protocol/token-hash.js'
+import { quantile } from './stats.js'
 
 /** What the driver is asked to run. */
 export interface FleetOptions {
@@ -245,10 +246,6 @@ async function runClients(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Driver.
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
 const ms = (x: number): string => `${x.toFixed(1)} ms`
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 

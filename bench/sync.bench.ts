@@ -31,6 +31,7 @@ import { NodeCounters } from '../node/metrics.js'
 import { SyncClient } from '../node/sync-client.js'
 import { IndexHolder } from '../node/verdict.js'
 import { fillIndex } from './fill-index.js'
+import { quantile } from './stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -55,10 +56,6 @@ const ENTRIES = Number(values.entries)
 // says nothing about sync: persistence is pushed past each round. Set --persist-ms to see it included.
 const PERSIST_MS = Number(values['persist-ms'])
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
 const ms = (x: number): string => `${x.toFixed(1)} ms`
 
 const root = mkdtempSync(join(tmpdir(), 'leakgate-sync-bench-'))

@@ -19,6 +19,46 @@
 
 const COUNT_KEY = 'status, risk, action, source, kind, rotation'
 
+// The triggers' statements, written once for both engines: `row` is the trigger's old or new row
+// (`old`/`new` in SQLite, `OLD`/`NEW` in PostgreSQL's function), `pad` the indentation they stand at.
+// A null kind or rotation is counted as ''. They build the same text, space for space, as when each
+// trigger was written out: migration 12 stays the text that existing stores ran.
+
+/** The count key of `row`'s leak, as values. */
+const keyOf = (row: string): string => `${row}.status, ${row}.risk, ${row}.action, ${row}.source, coalesce(${row}.kind, ''), coalesce(${row}.rotation, '')`
+
+/** Takes `row`'s leak off its count, and removes a count that fell to 0. */
+function uncount(row: string, pad: string): string {
+  const where = `WHERE status = ${row}.status AND risk = ${row}.risk AND action = ${row}.action AND source = ${row}.source
+${pad}    AND kind = coalesce(${row}.kind, '') AND rotation = coalesce(${row}.rotation, '')`
+  return `${pad}UPDATE leak_counts SET n = n - 1
+${pad}  ${where};
+${pad}DELETE FROM leak_counts
+${pad}  ${where} AND n <= 0;`
+}
+
+/** Adds `row`'s leak to its count; `upsert` is how the engine adds to a count that exists. */
+function count(row: string, pad: string, upsert: string): string {
+  return `${pad}INSERT INTO leak_counts (${COUNT_KEY}, n)
+${pad}  VALUES (${keyOf(row)}, 1)
+${pad}  ${upsert};`
+}
+
+/** The condition that an update changed the count key, in the engine's null-safe "differs" (`IS NOT`, `IS DISTINCT FROM`). */
+function keyChanged(old: string, neu: string, differs: string, pad: string): string {
+  const differ = (columns: readonly string[]): string => columns.map((c) => `${old}.${c} ${differs} ${neu}.${c}`).join(' OR ')
+  return `${differ(['status', 'risk', 'action'])}
+${pad}OR ${differ(['source', 'kind', 'rotation'])}`
+}
+
+/** Counts the leaks already there, when the table is made. */
+const FILL_COUNTS = `INSERT INTO leak_counts (${COUNT_KEY}, n)
+    SELECT status, risk, action, source, coalesce(kind, ''), coalesce(rotation, ''), count(*) FROM leaks
+    GROUP BY status, risk, action, source, coalesce(kind, ''), coalesce(rotation, '');`
+
+const SQLITE_UPSERT = 'ON CONFLICT DO UPDATE SET n = n + 1'
+const POSTGRES_UPSERT = `ON CONFLICT (${COUNT_KEY}) DO UPDATE SET n = leak_counts.n + 1`
+
 /** Each sort of the list: the index's name suffix and the expression it orders by (leak-list.ts's SORT_SQL). */
 const SORT_INDEXES: ReadonlyArray<readonly [string, string]> = [
   ['created', 'created_at'],
@@ -51,36 +91,19 @@ export const LEAK_LIST_SQLITE = `
     n INTEGER NOT NULL,
     PRIMARY KEY (${COUNT_KEY})
   ) STRICT, WITHOUT ROWID;
-  INSERT INTO leak_counts (${COUNT_KEY}, n)
-    SELECT status, risk, action, source, coalesce(kind, ''), coalesce(rotation, ''), count(*) FROM leaks
-    GROUP BY status, risk, action, source, coalesce(kind, ''), coalesce(rotation, '');
+  ${FILL_COUNTS}
 
   CREATE TRIGGER leak_counts_insert AFTER INSERT ON leaks BEGIN
-    INSERT INTO leak_counts (${COUNT_KEY}, n)
-      VALUES (new.status, new.risk, new.action, new.source, coalesce(new.kind, ''), coalesce(new.rotation, ''), 1)
-      ON CONFLICT DO UPDATE SET n = n + 1;
+${count('new', '    ', SQLITE_UPSERT)}
   END;
   CREATE TRIGGER leak_counts_delete AFTER DELETE ON leaks BEGIN
-    UPDATE leak_counts SET n = n - 1
-      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
-        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '');
-    DELETE FROM leak_counts
-      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
-        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '') AND n <= 0;
+${uncount('old', '    ')}
   END;
   CREATE TRIGGER leak_counts_update AFTER UPDATE OF ${COUNT_KEY} ON leaks
-  WHEN old.status IS NOT new.status OR old.risk IS NOT new.risk OR old.action IS NOT new.action
-    OR old.source IS NOT new.source OR old.kind IS NOT new.kind OR old.rotation IS NOT new.rotation
+  WHEN ${keyChanged('old', 'new', 'IS NOT', '    ')}
   BEGIN
-    UPDATE leak_counts SET n = n - 1
-      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
-        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '');
-    DELETE FROM leak_counts
-      WHERE status = old.status AND risk = old.risk AND action = old.action AND source = old.source
-        AND kind = coalesce(old.kind, '') AND rotation = coalesce(old.rotation, '') AND n <= 0;
-    INSERT INTO leak_counts (${COUNT_KEY}, n)
-      VALUES (new.status, new.risk, new.action, new.source, coalesce(new.kind, ''), coalesce(new.rotation, ''), 1)
-      ON CONFLICT DO UPDATE SET n = n + 1;
+${uncount('old', '    ')}
+${count('new', '    ', SQLITE_UPSERT)}
   END;
 
   ${INDEXES}
@@ -111,24 +134,15 @@ export const LEAK_LIST_POSTGRES = `
     n bigint NOT NULL,
     PRIMARY KEY (${COUNT_KEY})
   );
-  INSERT INTO leak_counts (${COUNT_KEY}, n)
-    SELECT status, risk, action, source, coalesce(kind, ''), coalesce(rotation, ''), count(*) FROM leaks
-    GROUP BY status, risk, action, source, coalesce(kind, ''), coalesce(rotation, '');
+  ${FILL_COUNTS}
 
   CREATE FUNCTION leak_counts_track() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
     IF TG_OP <> 'INSERT' THEN
-      UPDATE leak_counts SET n = n - 1
-        WHERE status = OLD.status AND risk = OLD.risk AND action = OLD.action AND source = OLD.source
-          AND kind = coalesce(OLD.kind, '') AND rotation = coalesce(OLD.rotation, '');
-      DELETE FROM leak_counts
-        WHERE status = OLD.status AND risk = OLD.risk AND action = OLD.action AND source = OLD.source
-          AND kind = coalesce(OLD.kind, '') AND rotation = coalesce(OLD.rotation, '') AND n <= 0;
+${uncount('OLD', '      ')}
     END IF;
     IF TG_OP <> 'DELETE' THEN
-      INSERT INTO leak_counts (${COUNT_KEY}, n)
-        VALUES (NEW.status, NEW.risk, NEW.action, NEW.source, coalesce(NEW.kind, ''), coalesce(NEW.rotation, ''), 1)
-        ON CONFLICT (${COUNT_KEY}) DO UPDATE SET n = leak_counts.n + 1;
+${count('NEW', '      ', POSTGRES_UPSERT)}
     END IF;
     RETURN NULL;
   END
@@ -137,8 +151,7 @@ export const LEAK_LIST_POSTGRES = `
     FOR EACH ROW EXECUTE FUNCTION leak_counts_track();
   CREATE TRIGGER leak_counts_update AFTER UPDATE OF ${COUNT_KEY} ON leaks
     FOR EACH ROW
-    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.risk IS DISTINCT FROM NEW.risk OR OLD.action IS DISTINCT FROM NEW.action
-      OR OLD.source IS DISTINCT FROM NEW.source OR OLD.kind IS DISTINCT FROM NEW.kind OR OLD.rotation IS DISTINCT FROM NEW.rotation)
+    WHEN (${keyChanged('OLD', 'NEW', 'IS DISTINCT FROM', '      ')})
     EXECUTE FUNCTION leak_counts_track();
 
   ${INDEXES}

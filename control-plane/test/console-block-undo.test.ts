@@ -4,14 +4,10 @@
  * committed (and, with no node connected, says so).
  */
 import t from 'tap'
-import type { Browser, Page } from 'playwright-core'
-import { cpFetch, launchBrowser, makeKeys, openPage, rawToken, seedLeaks, signIn, Stack, startControlPlane, startDeployment, waitFor, type SeedLeak } from './console-harness.js'
+import type { Page } from 'playwright-core'
+import { cpFetch, makeKeys, openPage, rawToken, seedLeaks, signIn, startConsoleDeployment, startControlPlane, waitFor, type SeedLeak } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const { keys, cp, node } = await startDeployment(stack)
-const browser: Browser = await launchBrowser(stack)
+const { stack, keys, cp, node, browser, signedIn } = await startConsoleDeployment(t, { node: true })
 
 /** Through the node with a bearer token: the status the client sees. */
 async function throughNode(token: string): Promise<number> {
@@ -43,8 +39,7 @@ t.test('Block asks first; the toast waits for the node; Undo restores the leak',
   await waitFor('the node passes the monitored token', async () => (await throughNode(leak.token)) === 200)
   await waitFor('the node in the fleet', async () => ((await cpFetch<{ items: { stale: boolean }[] }>(cp.url, keys.analyst, '/v1/nodes')).body.items.some((n) => !n.stale)))
 
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await page.goto(`${cp.url}/#/leaks/${id}`)
   await page.getByTestId('leak-detail').waitFor()
   const toasts = await recordToasts(page)
@@ -89,8 +84,7 @@ t.test('Block asks first; the toast waits for the node; Undo restores the leak',
 t.test('Undo is offered for a few seconds only', async (tt) => {
   const leak = seed('Key in a chat log')
   const id = (await seedLeaks(cp.url, keys.admin, [leak])).get(leak.title)
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await page.goto(`${cp.url}/#/leaks/${id}`)
   await page.getByTestId('decision-block').click()
   await page.getByTestId('confirm-ok').click()

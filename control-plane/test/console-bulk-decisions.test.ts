@@ -3,14 +3,10 @@
  * confirmed with its count, applied to each leak and audited for each, the leaks it left reported.
  */
 import t from 'tap'
-import type { Browser, Page } from 'playwright-core'
-import { cpFetch, launchBrowser, openPage, rawToken, seedLeaks, signIn, Stack, startDeployment, waitFor, type SeedLeak } from './console-harness.js'
+import type { Page } from 'playwright-core'
+import { cpFetch, rawToken, seedLeaks, startConsoleDeployment, waitFor, type SeedLeak } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const { keys, cp } = await startDeployment(stack)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, signedIn } = await startConsoleDeployment(t, { node: true })
 
 const seed = (title: string, source: string, kind: string): SeedLeak => ({ title, source, kind, risk: 'medium', action: 'monitor', token: rawToken('tk_'), url: '' })
 
@@ -26,8 +22,7 @@ async function listStatus(page: Page): Promise<string> {
 interface LeakAnswer { action: string; status: string; decisions: Array<{ actor: string; comment: string | null; to: { action: string; status: string } }> }
 
 t.test('selected rows are blocked together after a confirmation stating their count, each audited', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await page.goto(`${cp.url}/#/?source=wiki&sort=title&order=asc`)
   await waitFor('the wiki leaks', async () => (await listStatus(page)) === 'Showing 1–25 of 30 leaks')
   const rows = page.getByTestId('leak-row')
@@ -62,8 +57,7 @@ t.test('selected rows are blocked together after a confirmation stating their co
 })
 
 t.test('"select all matching" decides every leak of the filter; a count that changed meanwhile is refused', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url, expected: /status of 409/ })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url, expected: /status of 409/ })
   await page.goto(`${cp.url}/#/?source=wiki`)
   await waitFor('the wiki leaks', async () => (await listStatus(page)) === 'Showing 1–25 of 30 leaks')
   await page.getByTestId('select-page').check()
@@ -94,8 +88,7 @@ t.test('"select all matching" decides every leak of the filter; a count that cha
 })
 
 t.test('a bulk decision reports the leaks it left as they were', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   const chatIds = chat.map((c) => ids.get(c.title) ?? 0)
   await cpFetch(cp.url, keys.admin, `/v1/leaks/${chatIds[0]}`, { method: 'PATCH', body: { status: 'false_positive' } })
   await page.goto(`${cp.url}/#/?source=chat`)

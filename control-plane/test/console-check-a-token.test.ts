@@ -6,13 +6,9 @@
 import t from 'tap'
 import type { Request } from 'playwright-core'
 import { ALPHA, Rng } from '../detect/corpus/random.js'
-import { cpFetch, launchBrowser, makeKeys, sha256, Stack, startControlPlane } from './console-harness.js'
+import { cpFetch, sha256, startConsoleDeployment } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-const keys = makeKeys()
-const cp = await startControlPlane(stack, keys, { LEAKGATE_RANGE_ANONYMOUS: 'true' })
-const browser = await launchBrowser(stack)
+const { keys, cp, browser } = await startConsoleDeployment(t, { env: { LEAKGATE_RANGE_ANONYMOUS: 'true' } })
 const rng = new Rng(7331)
 const leaked = `lgtest_${rng.chars(40, ALPHA.base62)}`
 const clean = `lgtest_${rng.chars(40, ALPHA.base62)}`

@@ -3,15 +3,10 @@
  * moment after typing stops); the list shows its total; each overview tile opens the list it counts.
  */
 import t from 'tap'
-import type { Browser, Page } from 'playwright-core'
-import { cpFetch, launchBrowser, makeKeys, openPage, rawToken, seedLeaks, signIn, Stack, startControlPlane, waitFor, type SeedLeak } from './console-harness.js'
+import type { Page } from 'playwright-core'
+import { cpFetch, rawToken, seedLeaks, startConsoleDeployment, waitFor, type SeedLeak } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const keys = makeKeys()
-const cp = await startControlPlane(stack, keys)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, signedIn } = await startConsoleDeployment(t)
 
 const seed = (title: string, source: string, kind: string): SeedLeak => ({ title, source, kind, risk: 'medium', action: 'monitor', token: rawToken('tk_'), url: '' })
 
@@ -25,8 +20,7 @@ async function listStatus(page: Page): Promise<string> {
 }
 
 t.test('filters are choices from the data, apply as chosen, and the list shows its total', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await waitFor('the total', async () => (await listStatus(page)) === 'Showing 1–25 of 33 leaks')
   const sources = await page.getByTestId('filter-source').locator('option').allInnerTexts()
   tt.same(sources, ['Any', 'wiki (30)', 'chat (3)'], 'the sources the leaks have, with their counts')
@@ -49,8 +43,7 @@ t.test('filters are choices from the data, apply as chosen, and the list shows i
 })
 
 t.test('each overview tile opens the list of what it counts', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await page.getByTestId('tile-closed').waitFor()
   await cpFetch(cp.url, keys.admin, '/v1/leaks/bulk-decisions', { method: 'POST', body: { filter: { source: 'wiki', q: 'page 0' }, expectedCount: 10, status: 'closed' } })
   await page.reload()

@@ -207,11 +207,23 @@ export async function seedLeaks(base: string, adminKey: string, seeds: readonly 
   return ids
 }
 
+/** What `openPage` records: console errors that match `expected` are not problems; with `origin`, requests elsewhere are. */
+export interface OpenPageOptions {
+  expected?: RegExp
+  origin?: string
+}
+
+/** A page and what went wrong in it so far (a test ends with `tt.same(problems, [])`). */
+export interface OpenedPage {
+  page: Page
+  problems: string[]
+}
+
 /**
  * A fresh page in a context of its own (its own session storage), recording what went wrong in it:
  * page errors, console errors (but those `expected` matches) and, with `origin`, any request elsewhere.
  */
-export async function openPage(browser: Browser, tt: Teardown, options: { expected?: RegExp; origin?: string } = {}): Promise<{ page: Page; problems: string[] }> {
+export async function openPage(browser: Browser, tt: Teardown, options: OpenPageOptions = {}): Promise<OpenedPage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })
   tt.teardown(() => context.close())
   const page = await context.newPage()
@@ -235,4 +247,46 @@ export async function signIn(page: Page, base: string, key: string): Promise<voi
   await page.getByTestId('signin-key').fill(key)
   await page.getByTestId('signin-submit').click()
   await page.getByTestId('whoami').waitFor()
+}
+
+/** What a browser test file runs against: a control plane, Chromium, and the stack that closes them. */
+export interface ConsoleDeployment {
+  /** Closed at the end of the file; takes whatever else a test starts for the whole file. */
+  stack: Stack
+  keys: Keys
+  cp: { url: string; dataDir: string }
+  browser: Browser
+  /** A fresh page (as `openPage` makes it) signed in to the control plane with `key`. */
+  signedIn(tt: Teardown, key: string, options?: OpenPageOptions): Promise<OpenedPage>
+}
+
+/**
+ * The start of a browser test file: a stack closed at `t`'s teardown, fresh keys, the control plane
+ * (`env` adds configuration) or, with `node`, the whole deployment (upstream, control plane and a node
+ * following it), then Chromium.
+ */
+export async function startConsoleDeployment(t: Teardown, options: { node: true }): Promise<ConsoleDeployment & Deployment>
+export async function startConsoleDeployment(t: Teardown, options?: { env?: Record<string, string> }): Promise<ConsoleDeployment>
+export async function startConsoleDeployment(t: Teardown, options: { node?: true; env?: Record<string, string> } = {}): Promise<ConsoleDeployment> {
+  const stack = new Stack()
+  t.teardown(stack.close)
+  let started: Pick<Deployment, 'keys' | 'cp'>
+  if (options.node) {
+    started = await startDeployment(stack)
+  } else {
+    const keys = makeKeys()
+    started = { keys, cp: await startControlPlane(stack, keys, options.env) }
+  }
+  const browser = await launchBrowser(stack)
+  const cpUrl = started.cp.url
+  return {
+    ...started,
+    stack,
+    browser,
+    async signedIn(tt, key, pageOptions = {}) {
+      const opened = await openPage(browser, tt, pageOptions)
+      await signIn(opened.page, cpUrl, key)
+      return opened
+    },
+  }
 }

@@ -4,15 +4,9 @@
  * key once. An analyst has no Keys page.
  */
 import t from 'tap'
-import type { Browser } from 'playwright-core'
-import { cpFetch, launchBrowser, makeKeys, openPage, signIn, Stack, startControlPlane, waitFor } from './console-harness.js'
+import { cpFetch, openPage, signIn, startConsoleDeployment, waitFor } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const keys = makeKeys()
-const cp = await startControlPlane(stack, keys)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, browser, signedIn } = await startConsoleDeployment(t)
 
 t.test('an admin creates a key, copies it, revokes it, and the key then gets 401', async (tt) => {
   const { page, problems } = await openPage(browser, tt)
@@ -55,8 +49,7 @@ t.test('an admin rotates a key: the new key is shown once and works, the old one
   const made = await cpFetch<{ key: string; keyId: string }>(cp.url, keys.admin, '/v1/keys', { method: 'POST', body: { role: 'node', name: 'edge-9' } })
   tt.equal(made.status, 201)
   // The browser logs the refused revocation below (409) as a failed load: that one is expected.
-  const { page, problems } = await openPage(browser, tt, { expected: /status of 409/ })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { expected: /status of 409/ })
   await page.goto(`${cp.url}/#/keys`)
   const row = page.locator(`[data-testid=key-row][data-key-id=${made.body.keyId}]`)
   await row.getByTestId('key-rotate').click()
@@ -93,8 +86,7 @@ t.test('the Keys page fits a phone, long names and owners included', async (tt) 
 })
 
 t.test('an analyst has no Keys page', async (tt) => {
-  const { page, problems } = await openPage(browser, tt)
-  await signIn(page, cp.url, keys.analyst)
+  const { page, problems } = await signedIn(tt, keys.analyst)
   tt.equal(await page.getByRole('link', { name: 'Keys' }).count(), 0)
   await page.goto(`${cp.url}/#/keys`)
   await page.getByTestId('keys-admin-only').waitFor()

@@ -5,14 +5,9 @@
  * each a link to its own page. Its own file, so the main console file keeps to its time.
  */
 import t from 'tap'
-import type { Browser } from 'playwright-core'
-import { cpFetch, launchBrowser, openPage, rawToken, sha256, signIn, Stack, startDeployment, waitFor } from './console-harness.js'
+import { cpFetch, rawToken, sha256, startConsoleDeployment, waitFor } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const { keys, cp } = await startDeployment(stack)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, signedIn } = await startConsoleDeployment(t, { node: true })
 
 interface LeakItem { id: number; title: string; location: { line?: number } }
 
@@ -40,8 +35,7 @@ t.test('a scanned leak shows where it was found, links to the line, and the leak
   const [first, second] = list.body.items.sort((a, b) => (a.location.line ?? 0) - (b.location.line ?? 0))
   tt.equal(first?.title, 'GitHub token in acme/console-demo config/.env')
 
-  const { page, problems } = await openPage(browser, tt)
-  await signIn(page, cp.url, keys.analyst)
+  const { page, problems } = await signedIn(tt, keys.analyst)
   await page.goto(`${cp.url}/#/leaks/${first!.id}`)
   await page.getByTestId('leak-detail').waitFor()
   const where = page.getByTestId('location')

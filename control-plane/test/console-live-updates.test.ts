@@ -3,13 +3,9 @@
  * someone else (another operator, a script, a node) changes leaks. No reload, no click.
  */
 import t from 'tap'
-import { cpFetch, launchBrowser, makeKeys, rawToken, Stack, startControlPlane } from './console-harness.js'
+import { cpFetch, rawToken, startConsoleDeployment } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-const keys = makeKeys()
-const cp = await startControlPlane(stack, keys)
-const browser = await launchBrowser(stack)
+const { keys, cp, browser } = await startConsoleDeployment(t)
 
 t.test('the overview and the list show a leak added elsewhere, and a decision taken elsewhere, without a reload', async (tt) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })

@@ -5,14 +5,9 @@
  * (Sign-in, charts and blocking are in console.test.ts: one file each stays within tap's time limit.)
  */
 import t from 'tap'
-import type { Browser } from 'playwright-core'
-import { cpFetch, demoSeeds, launchBrowser, openPage, rawToken, seedLeaks, sha256, signIn, Stack, startDeployment, waitFor } from './console-harness.js'
+import { cpFetch, demoSeeds, openPage, rawToken, seedLeaks, sha256, signIn, startConsoleDeployment, waitFor } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const { keys, cp, node } = await startDeployment(stack)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, node, browser, signedIn } = await startConsoleDeployment(t, { node: true })
 
 /** Through the node with a bearer token: the status the client sees. */
 async function throughNode(token: string): Promise<number> {
@@ -26,8 +21,7 @@ const ids = await seedLeaks(cp.url, keys.admin, seeds)
 
 
 t.test('an analyst sees the decisions disabled, with the reason', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.analyst)
+  const { page, problems } = await signedIn(tt, keys.analyst, { origin: cp.url })
   tt.equal(await page.getByTestId('role').textContent(), 'analyst')
   const seed = seeds[3]!
   await page.goto(`${cp.url}/#/leaks/${ids.get(seed.title)}`)
@@ -107,8 +101,7 @@ t.test('the nodes page shows each node\'s sync state, and a stale node stands ou
     body: { nodeId: 'edge-gone', version: '0.0.9', revision: 1, indexEntries: 3, syncAgeSeconds: 0 },
   })
   tt.equal(beat.status, 204)
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await page.getByRole('link', { name: 'Nodes' }).click()
   const live = page.locator('[data-testid=node-row][data-node-id=console-test-edge]')
   const gone = page.locator('[data-testid=node-row][data-node-id=edge-gone]')
@@ -153,8 +146,7 @@ t.test('the list pages with the cursor', async (tt) => {
     })
     if (res.status !== 201) throw new Error(`bulk seeding answered ${res.status}`)
   }
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   await page.goto(`${cp.url}/#/?source=bulk-import&sort=title&order=asc`)
   await waitFor('the first page', async () => (await page.getByTestId('list-status').innerText()).includes(`Showing 1–25 of ${bulk}`))
   tt.equal(await page.getByTestId('leak-row').count(), 25)
@@ -169,8 +161,7 @@ t.test('the list pages with the cursor', async (tt) => {
 })
 
 t.test('a filter the control plane refuses shows its error, and removing it recovers', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url, expected: /status of 400/ })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url, expected: /status of 400/ })
   await page.goto(`${cp.url}/#/?risk=extreme`)
   const error = page.getByTestId('list-error')
   await error.waitFor()
@@ -182,8 +173,7 @@ t.test('a filter the control plane refuses shows its error, and removing it reco
 })
 
 t.test('every form control has a label and every button a name, on every page', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   const pages: [string, string][] = [
     ['#/', 'leak-list'],
     [`#/leaks/${ids.get(seeds[2]!.title)}`, 'leak-detail'],

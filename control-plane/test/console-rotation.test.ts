@@ -4,14 +4,9 @@
  * confirmation shows as rotated and closed. Its own file, so the main console file keeps to its time.
  */
 import t from 'tap'
-import type { Browser } from 'playwright-core'
-import { cpFetch, launchBrowser, openPage, rawToken, sha256, signIn, Stack, startDeployment, waitFor } from './console-harness.js'
+import { cpFetch, rawToken, sha256, startConsoleDeployment, waitFor } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const { keys, cp } = await startDeployment(stack)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, signedIn } = await startConsoleDeployment(t, { node: true })
 
 
 
@@ -23,8 +18,7 @@ t.test('an analyst requests a rotation in the console; the detail and the list s
   })
   tt.equal(created.status, 201)
   const id = created.body.id
-  const { page, problems } = await openPage(browser, tt)
-  await signIn(page, cp.url, keys.analyst)
+  const { page, problems } = await signedIn(tt, keys.analyst)
   await page.goto(`${cp.url}/#/leaks/${id}`)
   await page.getByTestId('leak-detail').waitFor()
   tt.equal(await page.getByTestId('rotation-state').getAttribute('data-rotation'), 'none')

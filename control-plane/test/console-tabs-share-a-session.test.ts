@@ -4,22 +4,15 @@
  * one tab signs out the others, and an analyst is not offered "Add leak", which only admins can do.
  */
 import t from 'tap'
-import { launchBrowser, makeKeys, Stack, startControlPlane } from './console-harness.js'
+import { signIn, startConsoleDeployment } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-const keys = makeKeys()
-const cp = await startControlPlane(stack, keys)
-const browser = await launchBrowser(stack)
+const { keys, cp, browser } = await startConsoleDeployment(t)
 
 t.test('a new tab of a signed-in console is signed in; signing out in one tab signs out the other', async (tt) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
   tt.teardown(() => context.close())
   const first = await context.newPage()
-  await first.goto(`${cp.url}/`)
-  await first.getByTestId('signin-key').fill(keys.admin)
-  await first.getByTestId('signin-submit').click()
-  await first.getByTestId('whoami').waitFor()
+  await signIn(first, cp.url, keys.admin)
 
   const second = await context.newPage()
   await second.goto(`${cp.url}/#/nodes`)
@@ -44,10 +37,7 @@ t.test('a tab of another browser profile is not signed in by this one', async (t
   const theirs = await browser.newContext()
   tt.teardown(async () => Promise.all([mine.close(), theirs.close()]))
   const page = await mine.newPage()
-  await page.goto(`${cp.url}/`)
-  await page.getByTestId('signin-key').fill(keys.admin)
-  await page.getByTestId('signin-submit').click()
-  await page.getByTestId('whoami').waitFor()
+  await signIn(page, cp.url, keys.admin)
   const other = await theirs.newPage()
   await other.goto(`${cp.url}/`)
   await other.getByTestId('signin-form').waitFor()
@@ -59,10 +49,7 @@ t.test('an analyst is not offered "Add leak"; an admin is', async (tt) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     tt.teardown(() => context.close())
     const page = await context.newPage()
-    await page.goto(`${cp.url}/`)
-    await page.getByTestId('signin-key').fill(key)
-    await page.getByTestId('signin-submit').click()
-    await page.getByTestId('whoami').waitFor()
+    await signIn(page, cp.url, key)
     await page.getByTestId('leak-list').waitFor()
     tt.equal(await page.getByTestId('add-leak-link').count(), offered ? 1 : 0, `${role}: the overview's button`)
     tt.equal(await page.getByRole('link', { name: 'Add leak' }).count(), offered ? 2 : 0, `${role}: the menu's link and the button`)

@@ -3,23 +3,16 @@
  * receiver on loopback that verifies each delivery's signature.
  */
 import t from 'tap'
-import type { Browser } from 'playwright-core'
-import { cpFetch, launchBrowser, makeKeys, openPage, rawToken, sha256, signIn, Stack, startControlPlane, waitFor } from './console-harness.js'
+import { cpFetch, rawToken, sha256, startConsoleDeployment, waitFor } from './console-harness.js'
 import { startReceiver } from './webhook-receiver.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const keys = makeKeys()
-const cp = await startControlPlane(stack, keys)
-const browser: Browser = await launchBrowser(stack)
+const { stack, keys, cp, signedIn } = await startConsoleDeployment(t)
 
 
 
 t.test('an admin adds a webhook, sees its secret once, rotates it, and redelivers a delivery', async (tt) => {
   const receiver = await startReceiver(stack)
-  const { page, problems } = await openPage(browser, tt)
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin)
   await page.getByRole('link', { name: 'Webhooks' }).click()
   await page.getByTestId('webhook-url').fill(receiver.url)
   await page.getByTestId('webhook-description').fill('console test')
@@ -50,8 +43,7 @@ t.test('an admin adds a webhook, sees its secret once, rotates it, and redeliver
   tt.equal(receiver.accepted()[1]?.id, receiver.accepted()[0]?.id, 'the same event sent again')
 
   // An analyst has no Webhooks page in the menu, and is told why when going there.
-  const analyst = await openPage(browser, tt)
-  await signIn(analyst.page, cp.url, keys.analyst)
+  const analyst = await signedIn(tt, keys.analyst)
   tt.equal(await analyst.page.getByRole('link', { name: 'Webhooks' }).count(), 0)
   await analyst.page.goto(`${cp.url}/#/webhooks`)
   await analyst.page.getByTestId('webhooks-admin-only').waitFor()

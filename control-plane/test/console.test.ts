@@ -4,14 +4,10 @@
  * block decided in the browser enforced at the edge. (The other pages: console-pages.test.ts.)
  */
 import t from 'tap'
-import type { Browser, Page } from 'playwright-core'
-import { cpFetch, demoSeeds, launchBrowser, openPage, seedLeaks, sha256, signIn, Stack, startDeployment, waitFor } from './console-harness.js'
+import type { Page } from 'playwright-core'
+import { cpFetch, demoSeeds, openPage, seedLeaks, sha256, signIn, startConsoleDeployment, waitFor } from './console-harness.js'
 
-const stack = new Stack()
-t.teardown(stack.close)
-
-const { keys, cp, node } = await startDeployment(stack)
-const browser: Browser = await launchBrowser(stack)
+const { keys, cp, node, browser, signedIn } = await startConsoleDeployment(t, { node: true })
 
 /** Through the node with a bearer token: the status the client sees. */
 async function throughNode(token: string): Promise<number> {
@@ -99,8 +95,7 @@ t.test('the menus list the values the control plane accepts, loaded once at sign
 })
 
 t.test('clicking "high" in the risk chart lists only high leaks, with the filter in the URL', async (tt) => {
-  const { page, problems } = await openPage(browser, tt, { origin: cp.url })
-  await signIn(page, cp.url, keys.admin)
+  const { page, problems } = await signedIn(tt, keys.admin, { origin: cp.url })
   const canvas = page.getByTestId('chart-risk')
   await canvas.waitFor()
   // Where Chart.js drew the "high" arc, from the chart itself; then a real mouse click there.

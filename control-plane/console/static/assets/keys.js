@@ -4,6 +4,7 @@
 // one (the new key shown once). An analyst is told why there is nothing.
 import { api } from './api.js'
 import { announce, errorBox, h, replace, timeEl } from './dom.js'
+import { createForm, notAdmin, showOnce, shownOnceBox } from './shown-once.js'
 /** @import { ApiKey, NewApiKey } from '../../types/api.js' */
 /** @import { Mount } from '../../types/views.js' */
 
@@ -14,37 +15,25 @@ const EXPIRIES = [['', 'Never'], ['30', 'In 30 days'], ['90', 'In 90 days'], ['3
 /** @type {Mount} */
 export function mountKeys(main, ctx) {
   let destroyed = false
-  if (ctx.session.role !== 'admin') {
-    replace(main, h('div', { class: 'page-head' }, h('h1', {}, 'API keys')), h('p', { class: 'notice notice-info', 'data-testid': 'keys-admin-only' }, `You are signed in with an ${ctx.session.role} key. API keys are managed with an admin key.`))
-    return null
-  }
-  const keyBox = h('div', { 'data-testid': 'key-secret-box', 'aria-live': 'polite' })
-  const formError = h('div', { 'data-testid': 'key-form-error' })
+  if (notAdmin(main, ctx, 'API keys', 'keys-admin-only')) return null
+  const keyBox = shownOnceBox('key-secret-box')
   const list = h('div', {}, h('p', { class: 'loading', role: 'status' }, 'Loading keys…'))
 
   const role = h('select', { id: 'key-role', name: 'role', 'data-testid': 'key-role' }, ROLES.map((r) => h('option', { value: r }, r)))
   const name = h('input', { id: 'key-name', name: 'name', maxlength: '100', placeholder: 'edge-eu-1', 'data-testid': 'key-name' })
   const owner = h('input', { id: 'key-owner', name: 'owner', maxlength: '254', placeholder: 'alice@example.com', 'data-testid': 'key-owner' })
   const expiry = h('select', { id: 'key-expiry', name: 'expiry', 'data-testid': 'key-expiry' }, EXPIRIES.map(([value, label]) => h('option', { value }, label)))
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'key-submit' }, 'Create key')
-  const form = h(
-    'form',
-    { class: 'card form', 'data-testid': 'key-form', 'aria-labelledby': 'key-form-title', novalidate: true },
-    h('h2', { id: 'key-form-title' }, 'Create a key'),
-    h('div', { class: 'form-row' },
+  const form = createForm({
+    prefix: 'key',
+    title: 'Create a key',
+    submit: 'Create key',
+    fields: [h('div', { class: 'form-row' },
       h('div', { class: 'field' }, h('label', { for: 'key-role' }, 'Role'), role),
       h('div', { class: 'field' }, h('label', { for: 'key-name' }, 'Name'), name),
       h('div', { class: 'field' }, h('label', { for: 'key-owner' }, 'Owner'), owner),
       h('div', { class: 'field' }, h('label', { for: 'key-expiry' }, 'Expires'), expiry),
-    ),
-    formError,
-    h('div', { class: 'field-actions' }, submit),
-  )
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault()
-    replace(formError)
-    submit.disabled = true
-    try {
+    )],
+    async send() {
       const days = Number(expiry.value)
       const body = {
         role: role.value,
@@ -56,11 +45,7 @@ export function mountKeys(main, ctx) {
       name.value = ''
       owner.value = ''
       await load()
-    } catch (err) {
-      replace(formError, errorBox(err))
-    } finally {
-      submit.disabled = false
-    }
+    },
   })
 
   replace(
@@ -78,26 +63,7 @@ export function mountKeys(main, ctx) {
    * @param {string} what
    */
   function showKey(made, what) {
-    const copy = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'key-copy' }, 'Copy')
-    copy.addEventListener('click', async () => {
-      try {
-        await navigator.clipboard.writeText(made.key)
-        announce('Key copied.', 'success')
-      } catch {
-        // No clipboard (a page not served over https, or a browser that refuses): select it to copy by hand.
-        const range = document.createRange()
-        range.selectNodeContents(code)
-        window.getSelection()?.removeAllRanges()
-        window.getSelection()?.addRange(range)
-        announce('Select and copy the key by hand.')
-      }
-    })
-    const code = h('code', { 'data-testid': 'key-secret', class: 'mono secret wrap-anywhere' }, made.key)
-    replace(keyBox, h('div', { class: 'notice notice-info', role: 'status' },
-      h('strong', {}, `${what} Copy ${made.role} key ${made.keyId} now: it is not shown again.`),
-      h('p', { class: 'secret-line' }, code, ' ', copy),
-    ))
-    announce(`${what} The key is shown once.`)
+    showOnce(keyBox, { what, label: `${made.role} key ${made.keyId}`, noun: 'key', secret: made.key, testid: 'key-secret', copyTestid: 'key-copy' })
   }
 
   /** @param {ApiKey} key */

@@ -3,6 +3,7 @@
 // a secret, see an endpoint's deliveries and send one again. An analyst is told why there is nothing.
 import { api } from './api.js'
 import { announce, errorBox, h, replace, timeEl } from './dom.js'
+import { createForm, notAdmin, showOnce, shownOnceBox } from './shown-once.js'
 /** @import { Webhook, WebhookDelivery, WebhookWithSecret } from '../../types/api.js' */
 /** @import { Mount } from '../../types/views.js' */
 
@@ -12,12 +13,8 @@ const EVENTS = ['leak.created', 'leak.decided', 'leak.sighted', 'leak.risk_chang
 /** @type {Mount} */
 export function mountWebhooks(main, ctx) {
   let destroyed = false
-  if (ctx.session.role !== 'admin') {
-    replace(main, h('div', { class: 'page-head' }, h('h1', {}, 'Webhooks')), h('p', { class: 'notice notice-info', 'data-testid': 'webhooks-admin-only' }, `You are signed in with an ${ctx.session.role} key. Webhooks are managed with an admin key.`))
-    return null
-  }
-  const secretBox = h('div', { 'data-testid': 'webhook-secret-box', 'aria-live': 'polite' })
-  const formError = h('div', { 'data-testid': 'webhook-form-error' })
+  if (notAdmin(main, ctx, 'Webhooks', 'webhooks-admin-only')) return null
+  const secretBox = shownOnceBox('webhook-secret-box')
   const list = h('div', {}, h('p', { class: 'loading', role: 'status' }, 'Loading webhooks…'))
   const deliveriesBox = h('div', { 'data-testid': 'webhook-deliveries' })
 
@@ -25,36 +22,26 @@ export function mountWebhooks(main, ctx) {
   const description = h('input', { id: 'webhook-description', name: 'description', maxlength: '500', 'data-testid': 'webhook-description' })
   const format = h('select', { id: 'webhook-format', name: 'format', 'data-testid': 'webhook-format' }, h('option', { value: 'json' }, 'JSON (signed)'), h('option', { value: 'slack' }, 'Slack message'))
   const boxes = EVENTS.map((type) => h('input', { type: 'checkbox', id: `webhook-event-${type}`, value: type, checked: type.startsWith('leak.created') || type === 'leak.decided', 'data-testid': `webhook-event-${type}` }))
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'webhook-submit' }, 'Add endpoint')
-  const form = h(
-    'form',
-    { class: 'card form', 'data-testid': 'webhook-form', 'aria-labelledby': 'webhook-form-title', novalidate: true },
-    h('h2', { id: 'webhook-form-title' }, 'Add an endpoint'),
-    h('div', { class: 'form-row' },
-      h('div', { class: 'field' }, h('label', { for: 'webhook-url' }, 'URL'), url),
-      h('div', { class: 'field' }, h('label', { for: 'webhook-description' }, 'Description'), description),
-      h('div', { class: 'field' }, h('label', { for: 'webhook-format' }, 'Format'), format),
-    ),
-    h('fieldset', { class: 'field' }, h('legend', {}, 'Events'), h('div', { class: 'radio-row' }, boxes.map((box) => h('label', {}, box, ` ${box.value}`)))),
-    formError,
-    h('div', { class: 'field-actions' }, submit),
-  )
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault()
-    replace(formError)
-    const events = boxes.filter((b) => b.checked).map((b) => b.value)
-    submit.disabled = true
-    try {
+  const form = createForm({
+    prefix: 'webhook',
+    title: 'Add an endpoint',
+    submit: 'Add endpoint',
+    fields: [
+      h('div', { class: 'form-row' },
+        h('div', { class: 'field' }, h('label', { for: 'webhook-url' }, 'URL'), url),
+        h('div', { class: 'field' }, h('label', { for: 'webhook-description' }, 'Description'), description),
+        h('div', { class: 'field' }, h('label', { for: 'webhook-format' }, 'Format'), format),
+      ),
+      h('fieldset', { class: 'field' }, h('legend', {}, 'Events'), h('div', { class: 'radio-row' }, boxes.map((box) => h('label', {}, box, ` ${box.value}`)))),
+    ],
+    async send() {
+      const events = boxes.filter((b) => b.checked).map((b) => b.value)
       const made = /** @type {WebhookWithSecret} */ (await api('/v1/webhooks', { method: 'POST', body: { url: url.value.trim(), events, format: format.value, ...(description.value.trim() ? { description: description.value.trim() } : {}) } }))
       showSecret(made, 'Endpoint added.')
       url.value = ''
       description.value = ''
       await load()
-    } catch (err) {
-      replace(formError, errorBox(err))
-    } finally {
-      submit.disabled = false
-    }
+    },
   })
 
   replace(
@@ -73,12 +60,14 @@ export function mountWebhooks(main, ctx) {
    * @param {string} what
    */
   function showSecret(hook, what) {
-    replace(secretBox, h('div', { class: 'notice notice-info', role: 'status' },
-      h('strong', {}, `${what} Copy the signing secret of endpoint ${hook.id} now: it is not shown again.`),
-      h('p', {}, h('code', { 'data-testid': 'webhook-secret', class: 'mono' }, hook.secret)),
-      hook.previousSecretExpiresAt ? h('p', {}, 'The previous secret keeps signing until ', timeEl(hook.previousSecretExpiresAt), '.') : null,
-    ))
-    announce(`${what} The secret is shown once.`)
+    showOnce(secretBox, {
+      what,
+      label: `the signing secret of endpoint ${hook.id}`,
+      noun: 'secret',
+      secret: hook.secret,
+      testid: 'webhook-secret',
+      after: hook.previousSecretExpiresAt ? h('p', {}, 'The previous secret keeps signing until ', timeEl(hook.previousSecretExpiresAt), '.') : null,
+    })
   }
 
   /** @param {Webhook} hook */
