@@ -8,7 +8,7 @@ import type { RiskLevel } from '../config.js'
 import { countMatching, type CountFilter, type FilterCounts } from './leak-counts.js'
 import { SELECT_LEAK, toLeak, type LeakRow } from './leak-records.js'
 import type { LeakExportRow, LeakFacets, LeakFilter, LeakPage, LeakQuery, LeakSort } from './leak-types.js'
-import type { SearchSampler } from './search-sample.js'
+import { newestEvent, type SearchSampler } from './search-sample.js'
 import type { Sql, SqlValue } from './sql.js'
 
 const SORT_SQL: Record<LeakSort, string> = {
@@ -49,6 +49,8 @@ export const SEARCH_TOTAL_UP_TO = 10_000
 export interface ListOptions {
   /** A search's total counts up to this many matches (`SEARCH_TOTAL_UP_TO` by default). */
   searchTotalUpTo?: number | undefined
+  /** A filter matching at most this many leaks leads a page's read (`WALK_ABOVE` by default). */
+  walkAbove?: number | undefined
   /** PostgreSQL: the store's sample a search is planned from (`search-sample.ts`); without it the planner chooses. */
   searchSampler?: SearchSampler | undefined
 }
@@ -83,6 +85,11 @@ interface ReadPlan {
 interface PostgresSearch {
   by: 'filter' | 'walk' | 'trigrams'
   trigrams: string[]
+  /**
+   * The sample puts the matches so far past the total's bound that counting them to it (a read of
+   * `bound / share` leaks: 200 000 for a text in one open leak in twenty) would only confirm it.
+   */
+  pastBound: boolean
 }
 
 /**
@@ -148,10 +155,13 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   // are then checked on those leaks, none of their indexes used.
   const trigrams = search !== undefined && sql.dialect === 'sqlite' ? await searchTrigrams(sql, search) : undefined
   const fromTrigrams = trigrams?.rare !== undefined
-  const indexed = fromTrigrams ? undefined : indexedFilter(sql, counts)
+  const selective = selectiveFilter(counts, options.walkAbove ?? WALK_ABOVE)
+  // SQLite plans without statistics: the selective filter's index leads, else status's (whose indexes
+  // also hold each sort's order). PostgreSQL's planner chooses itself.
+  const indexed = fromTrigrams || sql.dialect !== 'sqlite' ? undefined : selective ?? 'status'
   const upTo = options.searchTotalUpTo ?? SEARCH_TOTAL_UP_TO
   const pg = search !== undefined && sql.dialect === 'postgres' && options.searchSampler !== undefined
-    ? await planPostgresSearch(options.searchSampler, query, search, counts, upTo)
+    ? await planPostgresSearch(sql, options.searchSampler, query, search, counts, selective, upTo)
     : undefined
   const { where, params } = filterSql(sql, query, { indexed, match: trigrams?.rare, pg })
   // A search's total is counted, up to the bound. On SQLite the trigram index leads (the leaks holding
@@ -161,7 +171,9 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   // search was planned: a common text in table order (the planner's choice for a status most leaks
   // have), a rare one from its rarest trigrams.
   let found = counts.matching
-  if (search !== undefined && trigrams !== undefined) {
+  if (pg?.pastBound === true) {
+    found = upTo + 1
+  } else if (search !== undefined && trigrams !== undefined) {
     const unindexed = filterSql(sql, query, {})
     found = Number((await sql.get<{ n: number }>(`
       SELECT count(*) AS n FROM (
@@ -183,7 +195,7 @@ export async function listLeaks(sql: Sql, query: LeakQuery, options: ListOptions
   // the counts say few leaks match a filter, the sort is written so no index serves it: the planner then
   // reads the filter's index and sorts those few.
   // A rare search's few leaks are sorted likewise.
-  const unindexedSort = sql.dialect === 'postgres' && (selectiveFilter(counts) !== undefined || pg?.by === 'trigrams')
+  const unindexedSort = sql.dialect === 'postgres' && (selective !== undefined || pg?.by === 'trigrams')
   const expr = unindexedSort ? UNINDEXED_SORT_SQL[sort] : SORT_SQL[sort]
   const cursorKey = `${sort}:${desc ? 'desc' : 'asc'}`
   const paged = [...where]
@@ -226,35 +238,36 @@ const TRIGRAM_SHARE_READ = 0.1
 const PG_TRIGRAMS = 3
 
 /** How PostgreSQL reads a search (`PostgresSearch`), from the counts and the store's sample. */
-async function planPostgresSearch(sampler: SearchSampler, query: LeakFilter, search: string, counts: FilterCounts, upTo: number): Promise<PostgresSearch> {
-  if (selectiveFilter(counts) !== undefined) return { by: 'filter', trigrams: [] }
+async function planPostgresSearch(
+  sql: Sql, sampler: SearchSampler, query: LeakFilter, search: string, counts: FilterCounts, selective: keyof CountFilter | undefined, upTo: number,
+): Promise<PostgresSearch> {
+  if (selective !== undefined) return { by: 'filter', trigrams: [], pastBound: false }
   const text = search.toLowerCase()
-  const sample = await sampler.get(counts.store)
-  const estimate = sample.estimate(query, text, counts.store)
+  const lastEvent = await newestEvent(sql)
+  const sample = await sampler.get(counts.store, lastEvent)
+  const estimate = sample.estimate(query, text, counts.matching)
   const trigrams = estimate.rarest.filter((r, i) => i === 0 || r.share <= TRIGRAM_SHARE_READ).slice(0, PG_TRIGRAMS).map((r) => r.trigram)
-  if (trigrams.length === 0 || estimate.matches > COMMON_SEARCH_BOUNDS * upTo) return { by: 'walk', trigrams: [] }
-  return { by: 'trigrams', trigrams }
+  if (trigrams.length > 0 && estimate.matches <= COMMON_SEARCH_BOUNDS * upTo) return { by: 'trigrams', trigrams, pastBound: false }
+  // Each change since the sample (one event a leak changed) moves at most one leak in or out of the
+  // matches: the lower bound less those changes still holds. Twice the bound leaves room for what no
+  // event records (a rescan rewording a leak's place).
+  const changes = Math.max(0, lastEvent - sample.lastEvent)
+  return { by: 'walk', trigrams: [], pastBound: estimate.atLeast - changes > PAST_BOUND_MARGIN * upTo }
 }
+
+/** How far past the bound the sample's lower bound must put a search's matches for the count to be skipped. */
+const PAST_BOUND_MARGIN = 2
 
 /**
  * The filter few enough leaks match (at most `WALK_ABOVE`) that a page is best read from its index, the
  * fewest if several. With a search the filters' counts are bounds: reading few candidates is still the
  * cheaper side.
  */
-function selectiveFilter(counts: FilterCounts): keyof CountFilter | undefined {
+function selectiveFilter(counts: FilterCounts, walkAbove: number): keyof CountFilter | undefined {
   // action has no index of its own (two values, each about half of the leaks).
   const each = (Object.entries(counts.each) as Array<[keyof CountFilter, number]>).filter(([name]) => name !== 'action')
   const fewest = each.sort((a, b) => a[1] - b[1])[0]
-  return fewest !== undefined && fewest[1] <= WALK_ABOVE ? fewest[0] : undefined
-}
-
-/**
- * The filter whose index a page should be read from on SQLite (no planner statistics): the selective
- * one, else `status` (whose indexes also hold each sort's order). PostgreSQL's planner chooses itself.
- */
-function indexedFilter(sql: Sql, counts: FilterCounts): keyof CountFilter | undefined {
-  if (sql.dialect !== 'sqlite') return undefined
-  return selectiveFilter(counts) ?? 'status'
+  return fewest !== undefined && fewest[1] <= walkAbove ? fewest[0] : undefined
 }
 
 /** The rarest trigrams a search's candidates are read by: a rare one narrows as much as all of them. */
