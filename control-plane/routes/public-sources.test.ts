@@ -1,0 +1,55 @@
+import t from 'tap'
+import { sha256Hex } from '../../protocol/token-hash.js'
+import { Rng } from '../detect/corpus/random.js'
+import { startPlane } from '../test/harness.js'
+
+const rng = new Rng(1516)
+const hashes = Array.from({ length: 5 }, (_, i) => sha256Hex(`issued-${i}-${rng.chars(20, 'abcdef0123456789')}`))
+const text = { 'content-type': 'text/plain' }
+
+t.test('issued hashes are for admins; public source states for analysts too', async (t) => {
+  const plane = await startPlane(t)
+  for (const [method, url] of [['GET', '/v1/issued-hashes'], ['POST', '/v1/issued-hashes'], ['DELETE', '/v1/issued-hashes']] as const) {
+    t.equal((await plane.call(method, url, plane.keys.analyst, method === 'GET' ? undefined : hashes[0], text)).statusCode, 403, `${method} ${url} refuses an analyst`)
+    t.equal((await plane.call(method, url, undefined, method === 'GET' ? undefined : hashes[0], text)).statusCode, 401)
+  }
+  const states = await plane.call('GET', '/v1/public-sources', plane.keys.analyst)
+  t.equal(states.statusCode, 200)
+  t.same(states.json(), { items: [] })
+})
+
+t.test('hashes uploaded one a line: added, replaced, removed, with counts', async (t) => {
+  const plane = await startPlane(t)
+  const [a, b, c, d] = hashes as [string, string, string, string]
+  const added = await plane.call('POST', '/v1/issued-hashes', plane.keys.admin, `${a}\n${b.toUpperCase()}\n\n  ${c}  \n${a}\n`, text)
+  t.equal(added.statusCode, 200)
+  t.same(added.json(), { added: 3, removed: 0, total: 3 }, 'a repeated hash and blank lines count once and not at all')
+  t.same((await plane.call('GET', '/v1/issued-hashes', plane.keys.admin)).json(), { total: 3 })
+
+  const replaced = await plane.call('POST', '/v1/issued-hashes?mode=replace', plane.keys.admin, `${c}\n${d}\n`, text)
+  t.same(replaced.json(), { added: 1, removed: 2, total: 2 })
+  const removed = await plane.call('DELETE', '/v1/issued-hashes', plane.keys.admin, `${c}\n${a}\n`, text)
+  t.same(removed.json(), { added: 0, removed: 1, total: 1 })
+  t.same([...await plane.store.issuedHashes.matching([d, c].map((h) => plane.store.hashes.of(h)))], [plane.store.hashes.of(d)])
+})
+
+t.test('a body with a bad line is refused whole, naming the line and not repeating it', async (t) => {
+  const plane = await startPlane(t)
+  const [a, b] = hashes as [string, string]
+  await plane.call('POST', '/v1/issued-hashes', plane.keys.admin, `${a}\n`, text)
+  // A raw token pasted where its hash belongs: refused, and not echoed back or logged.
+  const pasted = `acme_live_${rng.chars(40, 'abcdefghijklmnopqrstuvwxyz0123456789')}`
+  const refused = await plane.call('POST', '/v1/issued-hashes?mode=replace', plane.keys.admin, `${b}\n${pasted}\n${a.slice(0, 60)}\n`, text)
+  t.equal(refused.statusCode, 400)
+  t.match(refused.json(), { code: 'LEAKGATE_ERR_BAD_REQUEST', detail: /2 lines are not a SHA-256 \(64 hex characters\): lines 2, 3; nothing was changed/ })
+  t.notOk(refused.body.includes(pasted), 'the answer does not repeat the line')
+  t.notOk(plane.logs.join('').includes(pasted), 'nor does the log')
+  t.same((await plane.call('GET', '/v1/issued-hashes', plane.keys.admin)).json(), { total: 1 }, 'nothing changed')
+
+  const empty = await plane.call('POST', '/v1/issued-hashes', plane.keys.admin, '\n\n', text)
+  t.equal(empty.statusCode, 400)
+  t.match(empty.json(), { detail: /holds no hash/ })
+  const json = await plane.call('POST', '/v1/issued-hashes', plane.keys.admin, { hashes: [a] })
+  t.equal(json.statusCode, 415, 'JSON is not what this route takes')
+  t.equal((await plane.call('POST', '/v1/leaks', plane.keys.admin, 'x', text)).statusCode, 415, 'and the other routes still take no text')
+})
