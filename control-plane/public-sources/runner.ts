@@ -218,3 +218,40 @@ function placeKeyOf(unit: PublicUnit, line: number): string {
   const l = unit.location
   return createHash('sha256').update(JSON.stringify([l.repo ?? '', l.commit ?? '', l.path ?? '', l.url ?? '', line])).digest('hex').slice(0, 32)
 }
+
+/** What `watch` reports after each batch or failure (for the log; counts only, never a token). */
+export type WatchReport = { outcome: BatchOutcome } | { error: Error; retryInSeconds: number }
+
+/**
+ * Runs batches of `source` until `signal` aborts (or, with `once`, until the source has nothing more
+ * now): at once while it has more, else when its state says the next poll is due (`nextPollAt`, at
+ * least a second away); after a failure, again after a backoff that doubles up to five minutes.
+ */
+export async function watch(runner: PublicSourceRunner, source: PublicSource, options: { signal: AbortSignal; once?: boolean; onReport?: (report: WatchReport) => void; nextPollAt?: () => Promise<string | undefined> }): Promise<void> {
+  let backoff = 1
+  while (!options.signal.aborted) {
+    let waitMs: number
+    try {
+      const outcome = await runner.runBatch(source, options.signal)
+      options.onReport?.({ outcome })
+      backoff = 1
+      if (outcome.more) continue
+      if (options.once === true) return
+      const at = await options.nextPollAt?.()
+      waitMs = Math.max(1000, at === undefined ? 0 : Date.parse(at) - Date.now())
+    } catch (err) {
+      if (options.signal.aborted) return
+      options.onReport?.({ error: err as Error, retryInSeconds: backoff })
+      if (options.once === true) throw err
+      waitMs = backoff * 1000
+      backoff = Math.min(backoff * 2, 300)
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs)
+      options.signal.addEventListener('abort', () => {
+        clearTimeout(timer)
+        resolve()
+      }, { once: true })
+    })
+  }
+}

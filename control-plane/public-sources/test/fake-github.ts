@@ -54,6 +54,8 @@ export interface FakeGitHub {
   /** Scripted answers, taken in order by the next requests whose path starts with the key. */
   failures: Map<string, Failure[]>
   pollInterval: number
+  /** Milliseconds each commit answer waits (a slow API, for a process to be killed mid-batch). */
+  commitDelayMs: number
   /** The most events a page holds, whatever per_page asks (GitHub's is 100). */
   pageSize: number
   /** Requests left in the budget (the fake counts them down; a 304 costs none). */
@@ -76,6 +78,7 @@ export async function startFakeGitHub(t: Teardown): Promise<FakeGitHub> {
     failures: new Map(),
     pollInterval: 1,
     pageSize: 100,
+    commitDelayMs: 0,
     remaining: 5000,
     push(repo, commits, options = {}) {
       for (const c of commits) fake.commits.set(`${repo}@${c.sha}`, c)
@@ -102,7 +105,11 @@ export async function startFakeGitHub(t: Teardown): Promise<FakeGitHub> {
     id, type, created_at: new Date().toISOString(), repo: { id: 1, name: repo, url: `${fake.api}/repos/${repo}` },
     actor: { id: 1, login: 'dev' }, payload, public: true,
   })
-  const server = createServer((req, res) => answer(fake, req, res))
+  const server = createServer((req, res) => {
+    const delay = req.url?.includes('/commits/') === true ? fake.commitDelayMs : 0
+    if (delay === 0) answer(fake, req, res)
+    else setTimeout(() => answer(fake, req, res), delay)
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   fake.api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   t.teardown(() => new Promise<void>((resolve) => {
