@@ -195,3 +195,17 @@ t.test('a restart resumes from the cursor; many events are handled a batch at a 
   t.match(leaks, [{ location: { repo: 'e/leaky', commit: planted, url: `${WEB}/e/leaky/blob/${planted}/g#L1` } }], 'a push event without its commit list: its head commit is read')
   t.match(await reopened.publicSources.cursor('github-events'), { cursor: fake.events[0]!.id, units: 8 })
 })
+
+t.test('a poll that never meets the cursor again says which events it may have missed', async (t) => {
+  const { fake, store } = await setup(t)
+  fake.pageSize = 2
+  fake.push('f/first', [{ sha: sha(), files: [{ filename: 'a', status: 'added', patch: newFile(['one']) }] }])
+  const source = new GitHubEventsSource({ apiUrl: fake.api, maxPages: 1 })
+  const runner = new PublicSourceRunner(store)
+  await drain(runner, source)
+  const cursor = (await store.publicSources.cursor('github-events'))!.cursor!
+  for (let i = 0; i < 3; i++) fake.push(`f/r${i}`, [{ sha: sha(), files: [{ filename: 'a', status: 'added', patch: newFile([`n${i}`]) }] }])
+  await untilPollable(store)
+  t.match(await runner.runBatch(source), { units: 2, cursor: fake.events[0]!.id }, 'the page read is handled')
+  t.match(await store.publicSources.cursor('github-events'), { state: { missedAfter: cursor } }, 'the gap is named: only GH Archive has the event in it')
+})

@@ -132,6 +132,10 @@ t.test('a failed read keeps the cursor and says why; the next read resumes there
   const units = [0, 1, 2, 3, 4].map((i) => diffUnit(`r/${i}`, `c${i}`, 'f.txt', i === 3 ? `k=${issued}\n` : `line ${i}\n`))
   const source = new ListSource('flaky', units)
   let runner = new PublicSourceRunner(store)
+  // Failing at its very first read: the row says so, with no cursor yet.
+  source.failNext = 1
+  await t.rejects(runner.runBatch(source), /answered 500/)
+  t.match(await store.publicSources.cursor('flaky'), { cursor: null, version: 0, lastError: 'the source answered 500' })
   t.match(await runner.runBatch(source), { cursor: '2' })
   source.failNext = 1
   await t.rejects(runner.runBatch(source), /answered 500/)

@@ -53,3 +53,22 @@ t.test('a body with a bad line is refused whole, naming the line and not repeati
   t.equal(json.statusCode, 415, 'JSON is not what this route takes')
   t.equal((await plane.call('POST', '/v1/leaks', plane.keys.admin, 'x', text)).statusCode, 415, 'and the other routes still take no text')
 })
+
+t.test('each public source\'s state is listed, and its figures are on /metrics', async (t) => {
+  const plane = await startPlane(t)
+  const now = new Date().toISOString()
+  t.ok(await plane.store.publicSources.advance('github-events', 0, { cursor: '42', state: { lagSeconds: 7, rateLimitRemaining: 4999 }, units: 3, bytes: 120 }, now))
+  await plane.store.publicSources.recordError('other-source', 'GET /events answered 500', undefined, now)
+  const listed = (await plane.call('GET', '/v1/public-sources', plane.keys.analyst)).json() as { items: unknown[] }
+  t.match(listed.items, [
+    { sourceId: 'github-events', cursor: '42', version: 1, state: { lagSeconds: 7, rateLimitRemaining: 4999 }, lastError: null, units: 3, bytes: 120 },
+    { sourceId: 'other-source', cursor: null, version: 0, lastError: 'GET /events answered 500', units: 0 },
+  ])
+  const metrics = (await plane.call('GET', '/metrics')).body
+  t.match(metrics, /leakgate_cp_public_source_scanned_units\{source="github-events"\} 3/)
+  t.match(metrics, /leakgate_cp_public_source_scanned_bytes\{source="github-events"\} 120/)
+  t.match(metrics, /leakgate_cp_public_source_lag_seconds\{source="github-events"\} 7/)
+  t.match(metrics, /leakgate_cp_public_source_rate_limit_remaining\{source="github-events"\} 4999/)
+  t.match(metrics, /leakgate_cp_public_source_failing\{source="github-events"\} 0/)
+  t.match(metrics, /leakgate_cp_public_source_failing\{source="other-source"\} 1/)
+})
