@@ -67,7 +67,7 @@ t.test('a pushed token of ours becomes a leak linked to its line; another provid
   const leaks = (await store.leaks.list({})).items
   t.equal(leaks.length, 1, 'one leak: ours; the Slack token is someone else\'s')
   t.match(leaks[0], {
-    kind: ISSUED_TOKEN_KIND, source: 'public:github-events',
+    kind: ISSUED_TOKEN_KIND, source: 'github',
     location: { repo: 'someone/app', repoUrl: `${WEB}/someone/app`, commit, branch: 'main', path: 'config/prod.env', line: 2, url: `${WEB}/someone/app/blob/${commit}/config/prod.env#L2` },
   })
   const detail = await store.leaks.require(leaks[0]!.id)

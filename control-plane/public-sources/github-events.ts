@@ -84,6 +84,7 @@ const DEFAULT_POLL_SECONDS = 60
 /** GitHub's public events. */
 export class GitHubEventsSource implements PublicSource {
   readonly id: string
+  readonly leakSource = 'github'
   readonly #api: string
   readonly #web: string
   readonly #headers: Record<string, string>

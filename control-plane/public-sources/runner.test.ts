@@ -20,6 +20,7 @@ import { unitOf, type PublicSource, type PublicUnit, type SourceBatch, type Sour
  */
 class ListSource implements PublicSource {
   readonly id: string
+  readonly leakSource = 'public'
   readonly units: PublicUnit[]
   failNext = 0
   gate: Promise<void> | undefined
@@ -89,7 +90,7 @@ t.test('a batch keeps only our tokens, as leaks linked to the line, and advances
   t.equal(leaks.length, 2, 'our two tokens; not the foreign one')
   const byKind = new Map(leaks.map((l) => [l.kind, l]))
   const hashOnly = byKind.get(ISSUED_TOKEN_KIND)
-  t.match(hashOnly, { source: 'public:test-list', location: { repo: 'someone/app', url: 'https://github.com/someone/app/blob/c1/config/prod.env#L2' } })
+  t.match(hashOnly, { source: 'public', location: { repo: 'someone/app', url: 'https://github.com/someone/app/blob/c1/config/prod.env#L2' } })
   t.match(byKind.get('acme_internal_token'), { location: { url: 'https://github.com/someone/tool/blob/c2/src/client.ts#L1' } })
   const detail = await store.leaks.require(hashOnly!.id)
   t.same(detail.tokens.map((x) => x.sha256), [sha256Hex(issued)], 'only the hash is kept')

@@ -160,7 +160,7 @@ export class PublicSourceRunner {
       let updated = 0
       for (const { unit, tokens } of found) {
         for (const token of tokens) {
-          const group = this.#groupOf(source.id, unit, token)
+          const group = this.#groupOf(source.leakSource, unit, token)
           const r = await this.#store.leaks.upsertFromFindings(group, this.#actor)
           if (r.created) created++
           else updated++
@@ -181,7 +181,7 @@ export class PublicSourceRunner {
    * key is made from the token's stored hash alone, so the same token in another repository, a fork or
    * a later commit updates that leak (and adds a place) instead of making another.
    */
-  #groupOf(sourceId: string, unit: PublicUnit, token: OurToken): FindingGroup {
+  #groupOf(leakSource: string, unit: PublicUnit, token: OurToken): FindingGroup {
     const at = leakLocationAt(escapedLocation(unit), token.line)
     // A file named after its token (`keys/<token>.txt`) would put the token into the location.
     const location = {
@@ -190,7 +190,7 @@ export class PublicSourceRunner {
       ...(at.url === undefined ? {} : { url: hideSecret(at.url, token.value, NAME_HIDDEN) }),
     }
     return {
-      source: `public:${sourceId}`,
+      source: leakSource,
       kind: token.kind,
       title: findingTitle(token.kind, { repo: location.repo, repoUrl: location.repoUrl, path: location.path }),
       location,

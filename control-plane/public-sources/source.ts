@@ -61,6 +61,11 @@ export interface PublicSource {
   /** Stable id, the key of its cursor row (`github-events`). */
   readonly id: string
   /**
+   * The `source` of the leaks it finds, as leaks name sources (`github`, `gitlab`, `paste`): one the
+   * risk model counts as public exposure, and one the leak list's filter takes.
+   */
+  readonly leakSource: string
+  /**
    * Reads the batch after `position`. Throws when the source failed (a 500, an unreadable answer):
    * nothing of the batch is scanned, and the cursor stays. A rate limit is not a failure: an empty
    * batch whose state says when to come back (`nextPollAt`).

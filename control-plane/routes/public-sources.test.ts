@@ -1,6 +1,8 @@
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { Rng } from '../detect/corpus/random.js'
+import { PublicSourceRunner } from '../public-sources/runner.js'
+import { unitOf, type PublicSource, type PublicUnit } from '../public-sources/source.js'
 import { startPlane } from '../test/harness.js'
 
 const rng = new Rng(1516)
@@ -71,4 +73,26 @@ t.test('each public source\'s state is listed, and its figures are on /metrics',
   t.match(metrics, /leakgate_cp_public_source_rate_limit_remaining\{source="github-events"\} 4999/)
   t.match(metrics, /leakgate_cp_public_source_failing\{source="github-events"\} 0/)
   t.match(metrics, /leakgate_cp_public_source_failing\{source="other-source"\} 1/)
+})
+
+t.test('a leak\'s public places: each place its token was seen at, first seen first', async (t) => {
+  const plane = await startPlane(t)
+  const token = `acme_live_${rng.chars(40, 'abcdefghijklmnopqrstuvwxyz0123456789')}`
+  await plane.store.issuedHashes.add([sha256Hex(token)])
+  const unit = (repo: string, line: number): PublicUnit => unitOf(`${repo}@c1:f`, `${'\n'.repeat(line - 1)}k=${token}\n`, { repo, commit: 'c1', path: 'f', link: (l) => `https://github.com/${repo}/blob/c1/f#L${l}` })
+  const source: PublicSource = {
+    id: 'two-places', leakSource: 'github',
+    read: async () => ({ units: [unit('a/one', 3), unit('b/two', 5)], next: '1', state: {}, more: false }),
+  }
+  t.match(await new PublicSourceRunner(plane.store).runBatch(source), { leaksCreated: 1, leaksUpdated: 1 })
+  const leak = (await plane.store.leaks.list({})).items[0]!
+  t.ok(leak.riskFactors.some((f) => f.factor === 'public_source'), 'GitHub is public exposure to the risk model')
+  const res = await plane.call('GET', `/v1/leaks/${leak.id}/public-places`, plane.keys.analyst)
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { items: [
+    { sourceId: 'two-places', location: { repo: 'a/one', line: 3, url: 'https://github.com/a/one/blob/c1/f#L3' }, seenAt: /^\d{4}-/ },
+    { sourceId: 'two-places', location: { repo: 'b/two', line: 5, url: 'https://github.com/b/two/blob/c1/f#L5' } },
+  ] })
+  t.notOk(res.body.includes(token))
+  t.equal((await plane.call('GET', '/v1/leaks/999999/public-places', plane.keys.analyst)).statusCode, 404)
 })

@@ -1,6 +1,6 @@
 /**
  * Watching public sources: the hashes of the tokens the organisation issued (`/v1/issued-hashes`,
- * admin), and each public source's state (`GET /v1/public-sources`). Hashes arrive as text, one
+ * admin), each public source's state (`GET /v1/public-sources`), and the public places of a leak. Hashes arrive as text, one
  * SHA-256 (64 hex characters) a line: the only route that takes a body other than JSON, since a list
  * exported from an issuer's database is such a file. A body with any bad line changes nothing, and no
  * answer repeats a line (a raw token pasted by mistake must not come back in an error).
@@ -11,7 +11,8 @@ import { BadRequestError } from '../../lib/errors.js'
 import { principalOf } from '../auth.js'
 import type { RouteContext } from '../context.js'
 import { actorOf } from '../store/keys.js'
-import { problems } from './schemas.js'
+import { NotFoundError } from '../../lib/errors.js'
+import { idParams, locationOutput, problems } from './schemas.js'
 
 const ADMIN = { roles: [] }
 
@@ -112,6 +113,22 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
       response: { 200: { type: 'object', properties: { items: { type: 'array', items: cursorOutput } } }, ...problems(401, 403, 429) },
     },
   }, async () => ({ items: await store.publicSources.list() }))
+
+  app.get<{ Params: { id: number } }>('/v1/leaks/:id/public-places', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'Every public place a leak\'s token was seen at by the public sources, first seen first (at most 100)',
+      tags: ['public-sources'],
+      params: idParams,
+      response: {
+        200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { sourceId: { type: 'string' }, location: locationOutput, seenAt: { type: 'string' } } } } } },
+        ...problems(400, 401, 403, 404, 429),
+      },
+    },
+  }, async (request) => {
+    if (await store.leaks.get(request.params.id) === undefined) throw new NotFoundError(`there is no leak ${request.params.id}`)
+    return { items: await store.publicSources.placesOf(request.params.id) }
+  })
 }
 
 export default routes
