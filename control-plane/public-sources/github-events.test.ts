@@ -209,3 +209,23 @@ t.test('a poll that never meets the cursor again says which events it may have m
   t.match(await runner.runBatch(source), { units: 2, cursor: fake.events[0]!.id }, 'the page read is handled')
   t.match(await store.publicSources.cursor('github-events'), { state: { missedAfter: cursor } }, 'the gap is named: only GH Archive has the event in it')
 })
+
+t.test('a rate limit on a later page of the feed handles nothing: the pages not read are older than those read', async (t) => {
+  const { fake, store } = await setup(t)
+  fake.pageSize = 2
+  fake.push('g/first', [{ sha: sha(), files: [{ filename: 'a', status: 'added', patch: newFile(['one']) }] }])
+  const source = new GitHubEventsSource({ apiUrl: fake.api })
+  const runner = new PublicSourceRunner(store)
+  await drain(runner, source)
+  const cursor = (await store.publicSources.cursor('github-events'))!.cursor
+  for (let i = 0; i < 3; i++) fake.push(`g/r${i}`, [{ sha: sha(), files: [{ filename: 'a', status: 'added', patch: newFile([`n${i}`]) }] }])
+  await untilPollable(store)
+  // The first page answers; the second is rate limited.
+  fake.failures.set('/events', [{ pass: true }, { rateLimit: 403, retryAfter: 1 }])
+  const asked = fake.seen.length
+  t.match(await runner.runBatch(source), { units: 0, cursor }, 'the cursor stays')
+  t.equal(fake.seen.slice(asked).filter((r) => r.path === '/events').length, 2, 'the second page was asked, and limited')
+  t.equal(fake.seen.slice(asked).filter((r) => r.path.includes('/commits/')).length, 0, 'no push was read')
+  await untilPollable(store)
+  t.match(await runner.runBatch(source), { units: 3, cursor: fake.events[0]!.id }, 'then all three are handled')
+})

@@ -167,7 +167,7 @@ export class GitHubEventsSource implements PublicSource {
     return out
   }
 
-  /** The events of the feed down to `cursor` (or its last page), or 304, or a rate limit met on the first page. */
+  /** The events of the feed down to `cursor` (or its last page), or 304, or a rate limit met on any page. */
   async #listEvents(cursor: string | null, etag: string | undefined, signal: AbortSignal | undefined): Promise<{ events: GitHubEvent[]; etag: string | undefined; metCursor: boolean } | 'not-modified' | RateLimited> {
     let url: string | undefined = `${this.#api}/events?per_page=100`
     const events: GitHubEvent[] = []
@@ -175,10 +175,9 @@ export class GitHubEventsSource implements PublicSource {
     for (let page = 0; url !== undefined && page < this.#maxPages; page++) {
       const res = await this.#get(url, page === 0 && etag !== undefined ? { 'if-none-match': etag } : {}, signal)
       if (res.status === 304) return 'not-modified'
-      if (res.limited !== undefined) {
-        if (page === 0) return res.limited
-        break
-      }
+      // Limited on a later page: the events of the pages not read lie between the cursor and those
+      // read, so none is handled (handling the newer ones would move the cursor past them).
+      if (res.limited !== undefined) return res.limited
       if (res.status !== 200) throw new GitHubError(`GET /events answered ${res.status}`)
       const body = parseJson(res.text, '/events')
       if (!Array.isArray(body)) throw new GitHubError('GET /events did not answer a list of events')

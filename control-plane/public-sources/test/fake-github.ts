@@ -4,7 +4,7 @@
  * If-None-Match turns into a 304 costing no budget, `X-Poll-Interval`, the `X-RateLimit-*` headers) and
  * `GET /repos/{owner}/{repo}/commits/{sha}` (the commit with `files[].patch`). Tests script failures
  * ahead of time: the next answers to a path can be a status (500, 502), a rate limit (403 or 429 with
- * Retry-After), JSON cut off mid-way, or a body shorter than its Content-Length.
+ * Retry-After), JSON cut off mid-way, a body shorter than its Content-Length, or the real answer.
  */
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -31,6 +31,7 @@ export interface FakeFile {
 
 /** A scripted answer in place of the real one. */
 export type Failure =
+  | { pass: true }
   | { status: number }
   | { rateLimit: 403 | 429; retryAfter: number }
   | { truncated: 'json' | 'body' }
@@ -127,7 +128,8 @@ function answer(fake: FakeGitHub, req: IncomingMessage, res: ServerResponse): vo
     'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': String(fake.remaining), 'x-ratelimit-reset': String(reset),
     'x-ratelimit-used': String(5000 - fake.remaining), 'x-ratelimit-resource': 'core',
   })
-  const failure = takeFailure(fake, url.pathname)
+  const scripted = takeFailure(fake, url.pathname)
+  const failure = scripted !== undefined && 'pass' in scripted ? undefined : scripted
   if (failure !== undefined && 'rateLimit' in failure) {
     res.writeHead(failure.rateLimit, { 'content-type': 'application/json', 'retry-after': String(failure.retryAfter), ...budget(), 'x-ratelimit-remaining': '0' })
     res.end(JSON.stringify({ message: 'API rate limit exceeded', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' }))
