@@ -48,7 +48,8 @@ interface EventsState extends PublicSourceState {
   missedAfter?: string
 }
 
-interface GitHubEvent {
+/** An event as the events API (and GH Archive) gives it: the fields read. */
+export interface GitHubEvent {
   id: string
   type: string
   created_at?: string
@@ -62,7 +63,7 @@ interface CommitFile {
 }
 
 /** What an answer's headers say of the budget and pace. */
-interface Pace {
+export interface Pace {
   rateLimitRemaining?: number
   rateLimitResetAt?: string
   pollIntervalSeconds?: number
@@ -70,8 +71,8 @@ interface Pace {
   waitSeconds?: number
 }
 
-/** A rate limit met: the batch ends, the state says when to come back. */
-class RateLimited extends Error {
+/** A rate limit met: the batch ends, the state says when to come back (`unitsOf` throws it). */
+export class RateLimited extends Error {
   readonly pace: Pace
   constructor(pace: Pace) {
     super('rate limited')
@@ -111,6 +112,16 @@ export class GitHubEventsSource implements PublicSource {
     this.#timeoutMs = positive(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs')
   }
 
+  /** What the answers since the last `resetPace` said of the budget and pace (for a source reading through this one). */
+  get pace(): Readonly<Pace> {
+    return this.#pace
+  }
+
+  /** Forgets the budget and pace seen (at the start of a read). */
+  resetPace(): void {
+    this.#pace = {}
+  }
+
   async read(position: SourcePosition, signal?: AbortSignal): Promise<SourceBatch> {
     const state = position.state as EventsState
     const now = Date.now()
@@ -130,7 +141,7 @@ export class GitHubEventsSource implements PublicSource {
     let limited = false
     for (const event of take) {
       try {
-        units.push(...await this.#unitsOf(event, signal))
+        units.push(...await this.unitsOf(event, signal))
       } catch (err) {
         if (!(err instanceof RateLimited)) throw err
         limited = true
@@ -195,8 +206,11 @@ export class GitHubEventsSource implements PublicSource {
     return { events, etag: firstEtag, metCursor: cursor === null }
   }
 
-  /** The units of one event: a push's commits' added lines, file by file; nothing for other events. */
-  async #unitsOf(event: GitHubEvent, signal: AbortSignal | undefined): Promise<PublicUnit[]> {
+  /**
+   * The units of one event: a push's commits' added lines, file by file; nothing for other events.
+   * Throws RateLimited when the API's budget ran out (GH Archive's backfill reads pushes this way too).
+   */
+  async unitsOf(event: GitHubEvent, signal: AbortSignal | undefined): Promise<PublicUnit[]> {
     if (event.type !== 'PushEvent') return []
     const repo = event.repo?.name
     if (typeof repo !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return []
