@@ -66,7 +66,7 @@ export class GHArchiveSource implements PublicSource {
     const unchanged = (extra: PublicSourceState = {}): SourceBatch => ({ units: [], next: position.cursor, state: { ...state, ...extra }, more: false })
     if (typeof state.nextPollAt === 'string' && Date.parse(state.nextPollAt) > Date.now()) return unchanged()
     const { hour, done } = parseCursor(position.cursor ?? `${this.#from}:0`)
-    if (this.#to !== undefined && parseHour(hour, 'cursor') > this.#to) return unchanged({ finished: true })
+    if (this.#to !== undefined && parseHour(hour, 'cursor') > this.#to) return unchanged({ finished: true, nextPollAt: new Date(Date.now() + 86_400_000).toISOString() })
     const file = await this.#hour(hour, signal)
     if (file === 'not-yet') return unchanged({ nextPollAt: new Date(Date.now() + this.#notYetSeconds * 1000).toISOString() })
     this.#github.resetPace()

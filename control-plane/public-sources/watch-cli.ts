@@ -1,5 +1,5 @@
 /**
- * `leakgate watch github-events`: watches GitHub's public events for the organisation's tokens, on
+ * `leakgate watch github-events` (and `gharchive`, its backfill): watches GitHub's public events for the organisation's tokens, on
  * the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
  * of ours are those of the issued-hash set (`POST /v1/issued-hashes`) and the matches of the rules
  * file given with `--rules` (the organisation's own formats). Each batch commits its leaks and its
@@ -13,11 +13,17 @@ import { configFromArgs, storeOptionsOf } from '../cli-config.js'
 import { loadRulesFile } from '../detect/rules.js'
 import { githubAccessFromEnv } from '../scans.js'
 import { Store } from '../store/store.js'
+import { ConfigError } from '../../lib/errors.js'
+import { GHArchiveSource } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
+import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
 const OWN_OPTIONS = {
   'api-url': { type: 'string' },
+  'archive-url': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
   'web-url': { type: 'string' },
   rules: { type: 'string' },
   once: { type: 'boolean' },
@@ -26,6 +32,7 @@ const OWN_OPTIONS = {
 function usage(): string {
   return [
     'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--rules FILE] [--once] [control-plane options]',
+    '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -35,6 +42,9 @@ function usage(): string {
     `  ${'--web-url URL'.padEnd(18)} where repositories' pages are, for links (default https://github.com)`,
     `  ${'--rules FILE'.padEnd(18)} the organisation's own token formats (a rules file, as leakgate scan takes)`,
     `  ${'--once'.padEnd(18)} read until the feed has nothing more now, then exit`,
+    `  ${'--from HOUR'.padEnd(18)} gharchive: the first hour to read (UTC, as GH Archive names files: 2026-11-30-9)`,
+    `  ${'--to HOUR'.padEnd(18)} gharchive: the last hour (default: every hour, as it is published)`,
+    `  ${'--archive-url URL'.padEnd(18)} gharchive: default https://data.gharchive.org`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -46,8 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  if (sourceName !== 'github-events') {
-    console.error(`leakgate watch: unknown source "${sourceName}" (the one there is: github-events)`)
+  if (sourceName !== 'github-events' && sourceName !== 'gharchive') {
+    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive)`)
     return 2
   }
   // This command's own options first; the rest are the control plane's (the store's).
@@ -70,11 +80,28 @@ export async function main(argv: string[]): Promise<number> {
   const github = githubAccessFromEnv(process.env)
   const ourRules = values.rules === undefined ? [] : loadRulesFile(values.rules).rules
   const store = await Store.openConfigured(config, storeOptionsOf(config))
-  const source = new GitHubEventsSource({
+  const githubOptions = {
     ...(values['api-url'] ?? github.apiUrl) === undefined ? {} : { apiUrl: values['api-url'] ?? github.apiUrl },
     ...(values['web-url'] === undefined ? {} : { webUrl: values['web-url'] }),
     ...(github.token === undefined ? {} : { token: github.token }),
-  })
+  }
+  let source: PublicSource
+  try {
+    if (sourceName === 'github-events') {
+      source = new GitHubEventsSource(githubOptions)
+    } else {
+      if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
+      source = new GHArchiveSource({
+        ...githubOptions, from: values.from,
+        ...(values.to === undefined ? {} : { to: values.to }),
+        ...(values['archive-url'] === undefined ? {} : { archiveUrl: values['archive-url'] }),
+      })
+    }
+  } catch (err) {
+    await store.close()
+    if (err instanceof TypeError) throw new ConfigError(err.message)
+    throw err
+  }
   const runner = new PublicSourceRunner(store, { ourRules })
   const stop = new AbortController()
   process.once('SIGTERM', () => stop.abort())
