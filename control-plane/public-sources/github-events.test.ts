@@ -49,6 +49,7 @@ t.test('added lines keep their line numbers in the new file', async (t) => {
   t.equal(addedLines('@@ -10,3 +10,4 @@\n ctx\n-old\n+new one\n+new two\n ctx'), '\n\n\n\n\n\n\n\n\n\nnew one\nnew two')
   t.equal(addedLines('@@ -1,2 +1,1 @@\n-gone\n keep'), undefined, 'a patch that only removes adds nothing')
   t.equal(addedLines('@@ -0,0 +1 @@\n+x\n\\ No newline at end of file'), 'x')
+  t.equal(addedLines('@@ -1,1 +1,1 @@\n+near\n@@ -999999990,1 +999999990,2 @@\n ctx\n+far'), 'near', 'a line too far into a file is left out, not padded to')
 })
 
 t.test('a pushed token of ours becomes a leak linked to its line; another provider\'s token does not; a fork\'s copy is scanned once', async (t) => {

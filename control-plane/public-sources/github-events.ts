@@ -277,20 +277,25 @@ export class GitHubEventsSource implements PublicSource {
   }
 }
 
+/** The last line number a unit places a line at: the blank lines before it cost a byte each. */
+const MAX_LINE = 1_000_000
+
 /**
  * The added lines of a unified diff, each at its line number in the new file, other lines blank;
- * undefined when it adds nothing. A `\ No newline at end of file` marker is not a line.
+ * undefined when it adds nothing. A `\ No newline at end of file` marker is not a line. Lines past
+ * MAX_LINE are left out (a patch that far into a file is beyond what the commits API shows anyway).
  */
 export function addedLines(patch: string): string | undefined {
   const lines: string[] = []
   let at = 0
   let any = false
   for (const line of patch.split('\n')) {
-    const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line)
+    const hunk = /^@@ -\d+(?:,\d+)? \+(\d{1,9})(?:,\d+)? @@/.exec(line)
     if (hunk !== null) {
       at = Number(hunk[1])
       continue
     }
+    if (at > MAX_LINE) continue
     if (at === 0 || line.startsWith('\\')) continue
     if (line.startsWith('-')) continue
     if (line.startsWith('+')) {
