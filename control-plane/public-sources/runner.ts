@@ -25,7 +25,7 @@ import { findingTitle } from '../leak-titles.js'
 import type { FindingGroup } from '../store/leak-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
-import { leakLocationAt, type PublicSource, type PublicUnit } from './source.js'
+import { leakLocationAt, type PublicSource, type PublicUnit, type SourceBatch } from './source.js'
 
 /** The kind of a leak found by its hash alone, in a format no rule knows. */
 export const ISSUED_TOKEN_KIND = 'issued_token'
@@ -155,7 +155,28 @@ export class PublicSourceRunner {
     }
     const bytes = toScan.reduce((n, u) => n + Buffer.byteLength(u.content), 0)
     const now = new Date().toISOString()
-    const { created, updated } = await this.#store.write(async () => {
+    const { created, updated } = await this.#commit(source, batch, found, toScan, version, bytes, now)
+    return { units: batch.units.length, scanned: toScan.length, bytes, leaksCreated: created, leaksUpdated: updated, otherFindings, cursor: batch.next, more: batch.more }
+  }
+
+  /**
+   * The batch's one transaction: its leaks and their places, its content as seen, the cursor's advance.
+   * A failure (the store's; not another worker's commit, which is no fault of this source) is recorded
+   * as the source's last error.
+   */
+  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+    const repo = this.#store.publicSources
+    try {
+      return await this.#write(source, batch, found, toScan, version, bytes, now)
+    } catch (err) {
+      if (!(err instanceof CursorMovedError)) await repo.recordError(source.id, `the batch could not be committed: ${(err as Error).message}`, undefined, new Date().toISOString()).catch(() => undefined)
+      throw err
+    }
+  }
+
+  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+    const repo = this.#store.publicSources
+    return this.#store.write(async () => {
       let created = 0
       let updated = 0
       for (const { unit, tokens } of found) {
@@ -173,7 +194,6 @@ export class PublicSourceRunner {
       }
       return { created, updated }
     })
-    return { units: batch.units.length, scanned: toScan.length, bytes, leaksCreated: created, leaksUpdated: updated, otherFindings, cursor: batch.next, more: batch.more }
   }
 
   /**
