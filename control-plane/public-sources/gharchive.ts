@@ -14,7 +14,8 @@
 import { gunzip } from 'node:zlib'
 import { promisify } from 'node:util'
 import { GitHubError } from '../../lib/errors.js'
-import { GitHubEventsSource, RateLimited, type GitHubEvent, type GitHubEventsOptions } from './github-events.js'
+import { RateLimited } from './github-api.js'
+import { GitHubEventsSource, type GitHubEvent, type GitHubEventsOptions } from './github-events.js'
 import type { PublicSource, PublicSourceState, PublicUnit, SourceBatch, SourcePosition } from './source.js'
 
 const gunzipAsync = promisify(gunzip)

@@ -18,25 +18,20 @@
  * batch at the last event whose commits were all read; the cursor stops there.
  */
 import { GitHubError } from '../../lib/errors.js'
+import { GitHubApi, nextLink, parseJson, RateLimited, type GitHubApiOptions, type Pace } from './github-api.js'
 import { webLinksOf } from '../detect/sources/git.js'
 import { unitOf, type PublicSource, type PublicSourceState, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
 
 /** How to reach GitHub. */
-export interface GitHubEventsOptions {
-  /** Default https://api.github.com. */
-  apiUrl?: string
+export interface GitHubEventsOptions extends GitHubApiOptions {
   /** Where repositories' pages are, for links; default https://github.com. */
   webUrl?: string
-  /** Sent as `Authorization: Bearer` (a token raises the budget from 60 to 5000 requests an hour). */
-  token?: string
   /** Events handled in one batch (default 30): a batch is one transaction of the store. */
   maxEventsPerBatch?: number
   /** Commits read of one push (default 20, as many as the event lists). */
   maxCommitsPerPush?: number
   /** Pages of events read in one poll (default 3: the feed keeps 300 events, 100 a page). */
   maxPages?: number
-  /** One request's time limit (default 30 s). */
-  requestTimeoutMs?: number
   /** The source id (its cursor row); default `github-events`. */
   id?: string
 }
@@ -62,70 +57,41 @@ interface CommitFile {
   patch?: string
 }
 
-/** What an answer's headers say of the budget and pace. */
-export interface Pace {
-  rateLimitRemaining?: number
-  rateLimitResetAt?: string
-  pollIntervalSeconds?: number
-  /** Seconds to wait (403/429 Retry-After, or an exhausted budget until its reset). */
-  waitSeconds?: number
-}
-
-/** A rate limit met: the batch ends, the state says when to come back (`unitsOf` throws it). */
-export class RateLimited extends Error {
-  readonly pace: Pace
-  constructor(pace: Pace) {
-    super('rate limited')
-    this.pace = pace
-  }
-}
-
 const DEFAULT_POLL_SECONDS = 60
 
 /** GitHub's public events. */
 export class GitHubEventsSource implements PublicSource {
   readonly id: string
   readonly leakSource = 'github'
-  readonly #api: string
+  readonly #gh: GitHubApi
   readonly #web: string
-  readonly #headers: Record<string, string>
   readonly #maxEvents: number
   readonly #maxCommits: number
   readonly #maxPages: number
-  readonly #timeoutMs: number
-  /** The budget and pace the answers of the current read gave, the newest last. */
-  #pace: Pace = {}
 
   constructor(options: GitHubEventsOptions = {}) {
     this.id = options.id ?? 'github-events'
-    this.#api = (options.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '')
+    this.#gh = new GitHubApi(options)
     this.#web = (options.webUrl ?? 'https://github.com').replace(/\/+$/, '')
-    this.#headers = {
-      accept: 'application/vnd.github+json',
-      'x-github-api-version': '2022-11-28',
-      'user-agent': 'leakgate-public-sources',
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-    }
     this.#maxEvents = positive(options.maxEventsPerBatch ?? 30, 'maxEventsPerBatch')
     this.#maxCommits = positive(options.maxCommitsPerPush ?? 20, 'maxCommitsPerPush')
     this.#maxPages = positive(options.maxPages ?? 3, 'maxPages')
-    this.#timeoutMs = positive(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs')
   }
 
   /** What the answers since the last `resetPace` said of the budget and pace (for a source reading through this one). */
   get pace(): Readonly<Pace> {
-    return this.#pace
+    return this.#gh.pace
   }
 
   /** Forgets the budget and pace seen (at the start of a read). */
   resetPace(): void {
-    this.#pace = {}
+    this.#gh.resetPace()
   }
 
   async read(position: SourcePosition, signal?: AbortSignal): Promise<SourceBatch> {
     const state = position.state as EventsState
     const now = Date.now()
-    this.#pace = {}
+    this.#gh.resetPace()
     const unchanged = (extra: Partial<EventsState> = {}): SourceBatch => ({ units: [], next: position.cursor, state: { ...state, ...extra }, more: false })
     if (state.nextPollAt !== undefined && Date.parse(state.nextPollAt) > now) return unchanged()
 
@@ -160,7 +126,7 @@ export class GitHubEventsSource implements PublicSource {
 
   /** The state after a poll: the budget seen, and when the next poll may be. */
   #stateAfter(before: EventsState, got: { etag: string | undefined; more: boolean; missedAfter?: string; lagSeconds?: number }): EventsState {
-    const pace = this.#pace
+    const pace = this.#gh.pace
     const interval = pace.pollIntervalSeconds ?? before.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS
     // A rate limit says itself when to come back; otherwise the feed's interval, unless more is waiting.
     const wait = pace.waitSeconds ?? (got.more ? 0 : interval)
@@ -180,11 +146,11 @@ export class GitHubEventsSource implements PublicSource {
 
   /** The events of the feed down to `cursor` (or its last page), or 304, or a rate limit met on any page. */
   async #listEvents(cursor: string | null, etag: string | undefined, signal: AbortSignal | undefined): Promise<{ events: GitHubEvent[]; etag: string | undefined; metCursor: boolean } | 'not-modified' | RateLimited> {
-    let url: string | undefined = `${this.#api}/events?per_page=100`
+    let url: string | undefined = `${this.#gh.api}/events?per_page=100`
     const events: GitHubEvent[] = []
     let firstEtag: string | undefined
     for (let page = 0; url !== undefined && page < this.#maxPages; page++) {
-      const res = await this.#get(url, page === 0 && etag !== undefined ? { 'if-none-match': etag } : {}, signal)
+      const res = await this.#gh.get(url, page === 0 && etag !== undefined ? { 'if-none-match': etag } : {}, signal)
       if (res.status === 304) return 'not-modified'
       // Limited on a later page: the events of the pages not read lie between the cursor and those
       // read, so none is handled (handling the newer ones would move the cursor past them).
@@ -201,7 +167,7 @@ export class GitHubEventsSource implements PublicSource {
         events.push(event as GitHubEvent)
       }
       if (cursor !== null && events.some((e) => !after(e.id, cursor))) return { events, etag: firstEtag, metCursor: true }
-      url = nextLink(res.headers.get('link'), this.#api)
+      url = nextLink(res.headers.get('link'), this.#gh.api)
     }
     return { events, etag: firstEtag, metCursor: cursor === null }
   }
@@ -224,7 +190,7 @@ export class GitHubEventsSource implements PublicSource {
     const links = webLinksOf(repoUrl)
     const units: PublicUnit[] = []
     for (const sha of shas) {
-      const res = await this.#get(`${this.#api}/repos/${repo}/commits/${sha}`, {}, signal)
+      const res = await this.#gh.get(`${this.#gh.api}/repos/${repo}/commits/${sha}`, {}, signal)
       if (res.limited !== undefined) throw res.limited
       // Gone since the push (a force-push, a deleted or private repository): nothing public to scan.
       if (res.status === 404 || res.status === 409 || res.status === 422 || res.status === 451) continue
@@ -249,32 +215,6 @@ export class GitHubEventsSource implements PublicSource {
     return units
   }
 
-  /** One GET: its status, headers and body text; the budget it reports kept; a rate limit told apart. */
-  async #get(url: string, extra: Record<string, string>, signal: AbortSignal | undefined): Promise<{ status: number; headers: Headers; text: string; limited?: RateLimited }> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs)
-    let res: Response
-    try {
-      res = await fetch(url, { headers: { ...this.#headers, ...extra }, redirect: 'error', signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
-    } catch (err) {
-      throw new GitHubError(`GET ${pathOf(url)} failed: ${(err as Error).message}`, { cause: err })
-    }
-    let text: string
-    try {
-      text = await res.text()
-    } catch (err) {
-      throw new GitHubError(`GET ${pathOf(url)}: the answer was cut off (${(err as Error).message})`, { cause: err })
-    }
-    const pace = paceOf(res.headers)
-    this.#pace = { ...this.#pace, ...pace }
-    const exhausted = pace.rateLimitRemaining === 0 && (res.status === 403 || res.status === 429)
-    if (res.status === 429 || (res.status === 403 && (res.headers.has('retry-after') || exhausted))) {
-      const reset = pace.rateLimitResetAt === undefined ? 60 : Math.max(1, Math.ceil((Date.parse(pace.rateLimitResetAt) - Date.now()) / 1000))
-      const waitSeconds = pace.waitSeconds ?? reset
-      this.#pace = { ...this.#pace, waitSeconds }
-      return { status: res.status, headers: res.headers, text, limited: new RateLimited({ ...pace, waitSeconds }) }
-    }
-    return { status: res.status, headers: res.headers, text }
-  }
 }
 
 /** The last line number a unit places a line at: the blank lines before it cost a byte each. */
@@ -308,46 +248,6 @@ export function addedLines(patch: string): string | undefined {
   return any ? lines.join('\n') : undefined
 }
 
-/** The budget and pace an answer's headers give. */
-function paceOf(headers: Headers): Pace {
-  const pace: Pace = {}
-  const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN)
-  if (Number.isInteger(remaining) && remaining >= 0) pace.rateLimitRemaining = remaining
-  const reset = Number(headers.get('x-ratelimit-reset') ?? NaN)
-  if (Number.isInteger(reset) && reset > 0) pace.rateLimitResetAt = new Date(reset * 1000).toISOString()
-  const interval = Number(headers.get('x-poll-interval') ?? NaN)
-  if (Number.isInteger(interval) && interval > 0 && interval <= 3600) pace.pollIntervalSeconds = interval
-  const retry = headers.get('retry-after')
-  if (retry !== null) {
-    const seconds = /^\d+$/.test(retry) ? Number(retry) : Math.ceil((Date.parse(retry) - Date.now()) / 1000)
-    if (Number.isFinite(seconds)) pace.waitSeconds = Math.min(Math.max(seconds, 1), 3600)
-  }
-  return pace
-}
-
-/** The `rel="next"` URL of a Link header, when it is on the API's own origin (the token goes nowhere else). */
-function nextLink(link: string | null, api: string): string | undefined {
-  if (link === null) return undefined
-  for (const part of link.split(',')) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part)
-    if (m?.[1] === undefined) continue
-    try {
-      return new URL(m[1]).origin === new URL(api).origin ? m[1] : undefined
-    } catch {
-      return undefined
-    }
-  }
-  return undefined
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new GitHubError(`GET ${what} answered JSON that does not parse (cut off or malformed)`, { cause: err })
-  }
-}
-
 /** Event ids are decimal and may pass 2^53: compared as big integers. */
 function compareIds(a: string, b: string): number {
   const x = BigInt(a)
@@ -357,14 +257,6 @@ function compareIds(a: string, b: string): number {
 
 function after(id: string, cursor: string): boolean {
   return compareIds(id, cursor) > 0
-}
-
-function pathOf(url: string): string {
-  try {
-    return new URL(url).pathname
-  } catch {
-    return '(a URL)'
-  }
 }
 
 function positive(n: number, name: string): number {
