@@ -1,5 +1,5 @@
 /**
- * `leakgate watch github-events` (and `gharchive`, its backfill): watches GitHub's public events for the organisation's tokens, on
+ * `leakgate watch github-events` (and `gharchive`, its backfill; `github-gists`): watches GitHub's public events (and gists) for the organisation's tokens, on
  * the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
  * of ours are those of the issued-hash set (`POST /v1/issued-hashes`) and the matches of the rules
  * file given with `--rules` (the organisation's own formats). Each batch commits its leaks and its
@@ -16,6 +16,7 @@ import { Store } from '../store/store.js'
 import { ConfigError } from '../../lib/errors.js'
 import { GHArchiveSource } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
+import { GitHubGistsSource } from './github-gists.js'
 import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
@@ -33,6 +34,7 @@ function usage(): string {
   return [
     'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--rules FILE] [--once] [control-plane options]',
     '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
+    '       leakgate watch github-gists [the same options]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -56,8 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  if (sourceName !== 'github-events' && sourceName !== 'gharchive') {
-    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive)`)
+  if (sourceName !== 'github-events' && sourceName !== 'gharchive' && sourceName !== 'github-gists') {
+    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive, github-gists)`)
     return 2
   }
   // This command's own options first; the rest are the control plane's (the store's).
@@ -89,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (sourceName === 'github-events') {
       source = new GitHubEventsSource(githubOptions)
+    } else if (sourceName === 'github-gists') {
+      source = new GitHubGistsSource(githubOptions)
     } else {
       if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
       source = new GHArchiveSource({

@@ -1,8 +1,8 @@
 /**
- * A small HTTP server answering as GitHub's REST API does for the public events source: `GET /events`
+ * A small HTTP server answering as GitHub's REST API does for the public sources: `GET /events`
  * (newest first, `per_page` pages with a `Link: rel="next"` header, an ETag that a matching
  * If-None-Match turns into a 304 costing no budget, `X-Poll-Interval`, the `X-RateLimit-*` headers) and
- * `GET /repos/{owner}/{repo}/commits/{sha}` (the commit with `files[].patch`). Tests script failures
+ * `GET /repos/{owner}/{repo}/commits/{sha}` (the commit with `files[].patch`), `GET /gists/public` (`since`, pages) and the gists' raw files. Tests script failures
  * ahead of time: the next answers to a path can be a status (500, 502), a rate limit (403 or 429 with
  * Retry-After), JSON cut off mid-way, a body shorter than its Content-Length, or the real answer.
  */
@@ -29,6 +29,15 @@ export interface FakeFile {
   patch?: string
 }
 
+/** A public gist as the fake lists it. */
+export interface FakeGist {
+  id: string
+  owner: string
+  updatedAt: string
+  revision: string
+  files: Array<{ filename: string; content: string }>
+}
+
 /** A scripted answer in place of the real one. */
 export type Failure =
   | { pass: true }
@@ -49,6 +58,10 @@ export interface FakeGitHub {
   api: string
   /** The events, newest first (tests add to the front). */
   events: FakeEvent[]
+  /** Public gists (any order: listed most recently updated first). */
+  gists: FakeGist[]
+  /** Where the listing says raw files are (default: this server). */
+  rawBase: string | undefined
   /** Commits by `owner/repo@sha`. */
   commits: Map<string, { sha: string; files: FakeFile[] }>
   seen: SeenRequest[]
@@ -74,6 +87,8 @@ export async function startFakeGitHub(t: Teardown): Promise<FakeGitHub> {
   const fake: FakeGitHub = {
     api: '',
     events: [],
+    gists: [],
+    rawBase: undefined,
     commits: new Map(),
     seen: [],
     failures: new Map(),
@@ -158,6 +173,39 @@ function answer(fake: FakeGitHub, req: IncomingMessage, res: ServerResponse): vo
       ...(page > 1 ? [`<${fake.api}/events?per_page=${perPage}&page=1>; rel="first"`] : []),
     ]
     send(res, 200, items, { etag, 'x-poll-interval': String(fake.pollInterval), ...budget(), ...(links.length === 0 ? {} : { link: links.join(', ') }) }, failure)
+    return
+  }
+  if (url.pathname === '/gists/public') {
+    fake.remaining--
+    const since = url.searchParams.get('since')
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), fake.pageSize)
+    const page = Number(url.searchParams.get('page') ?? 1)
+    // Only gists updated after `since`, as GitHub says of the parameter.
+    const listed = fake.gists
+      .filter((g) => since === null || Date.parse(g.updatedAt) > Date.parse(since))
+      .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))
+    const items = listed.slice((page - 1) * perPage, page * perPage).map((g) => ({
+      url: `${fake.api}/gists/${g.id}`, id: g.id, html_url: `https://gist.github.com/${g.owner}/${g.id}`, public: true,
+      created_at: g.updatedAt, updated_at: g.updatedAt, description: '', comments: 0, truncated: false,
+      owner: { login: g.owner, id: 1 },
+      files: Object.fromEntries(g.files.map((f) => [f.filename, {
+        filename: f.filename, type: 'text/plain', language: null, size: Buffer.byteLength(f.content),
+        raw_url: `${fake.rawBase ?? fake.api}/gist-raw/${g.owner}/${g.id}/raw/${g.revision}/${encodeURIComponent(f.filename)}`,
+      }])),
+    }))
+    const next = page * perPage < listed.length ? { link: `<${fake.api}/gists/public?per_page=${perPage}&page=${page + 1}${since === null ? '' : `&since=${encodeURIComponent(since)}`}>; rel="next"` } : {}
+    send(res, 200, items, { ...budget(), ...next }, failure)
+    return
+  }
+  const raw = /^\/gist-raw\/[^/]+\/([0-9a-f]+)\/raw\/([0-9a-f]+)\/(.+)$/.exec(url.pathname)
+  if (raw !== null) {
+    const gist = fake.gists.find((g) => g.id === raw[1] && g.revision === raw[2])
+    const file = gist?.files.find((f) => f.filename === decodeURIComponent(raw[3]!))
+    if (file === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('404: Not Found')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(file.content)
     return
   }
   const commit = /^\/repos\/([^/]+\/[^/]+)\/commits\/([0-9a-f]+)$/.exec(url.pathname)
