@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   node: { summary: 'run an edge node: the credential-checking reverse proxy', load: () => import('./node/server.js') },
   scan: { summary: 'find secrets in a directory, a git repository or an organisation', load: () => import('./control-plane/detect/cli.js') },
   'scan-worker': { summary: 'run the scans a control plane on PostgreSQL queues (any number of workers)', load: () => import('./control-plane/scan-worker-cli.js') },
+  watch: { summary: "watch GitHub's public events for the organisation's own tokens", load: () => import('./control-plane/public-sources/watch-cli.js') },
   check: { summary: 'tell whether a token has leaked, sending only 5 characters of its hash (exit 1 when leaked)', load: () => import('./control-plane/check-cli.js') },
   keys: { summary: 'manage control-plane API keys', load: () => import('./control-plane/keys-cli.js') },
   index: { summary: 'build a leak index snapshot file', load: () => import('./node/leakdb/cli.js') },

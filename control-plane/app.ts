@@ -27,6 +27,7 @@ import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import metaRoutes from './routes/meta.js'
 import oidcRoutes from './routes/oidc.js'
+import publicSourceRoutes from './routes/public-sources.js'
 import rangeRoutes from './routes/range.js'
 import nodeRoutes from './routes/nodes.js'
 import scanRoutes from './routes/scans.js'
@@ -258,7 +259,7 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
     },
   }
   await installAuth(app, credentials, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes, keyRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes, keyRoutes, publicSourceRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

@@ -12,6 +12,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { registerBuildInfo, registerDefaultMetrics } from '../lib/default-metrics.js'
 import { leakgateVersion } from '../lib/version.js'
 import type { ScanJobCounts } from './scan-jobs.js'
+import type { PublicSourceCursor } from './store/public-sources.js'
 import type { Store } from './store/store.js'
 import type { SyncService } from './sync.js'
 
@@ -160,6 +161,32 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
       this.set(await store.webhooks.pendingCount())
     },
   })
+  // Each public source's row, read once a scrape for the five gauges (every replica reports the same).
+  // `source` is a source id (`github-events`): a handful, never a repository or a token.
+  let sourcesRead: Promise<PublicSourceCursor[]> | undefined
+  const sources = async (): Promise<PublicSourceCursor[]> => {
+    sourcesRead ??= store.publicSources.list().finally(() => setImmediate(() => { sourcesRead = undefined }))
+    return sourcesRead
+  }
+  const sourceGauges: Array<[string, string, (c: PublicSourceCursor) => number | undefined]> = [
+    ['leakgate_cp_public_source_scanned_units', 'Units of public content a source scanned (content seen before is skipped, not counted), from the store', (c) => c.units],
+    ['leakgate_cp_public_source_scanned_bytes', 'Bytes of public content a source scanned, from the store', (c) => c.bytes],
+    ['leakgate_cp_public_source_lag_seconds', 'How old the newest content a source handled was when handled', (c) => num(c.state.lagSeconds)],
+    ['leakgate_cp_public_source_rate_limit_remaining', 'Requests left in a source\'s API rate-limit window, as its last answer said', (c) => num(c.state.rateLimitRemaining)],
+    ['leakgate_cp_public_source_failing', '1 while a source\'s last read failed (its lastError is set; the cursor stays), else 0', (c) => (c.lastError === null ? 0 : 1)],
+  ]
+  for (const [name, help, value] of sourceGauges) {
+    new Gauge({
+      name, help, labelNames: ['source'] as const, registers: [registry],
+      async collect() {
+        this.reset()
+        for (const c of await sources()) {
+          const v = value(c)
+          if (v !== undefined) this.set({ source: c.sourceId }, v)
+        }
+      },
+    })
+  }
   const liveStreams = { collect: () => 0 }
   new Gauge({
     name: 'leakgate_cp_live_streams',
@@ -206,4 +233,9 @@ export function registerRangeMetrics(registry: Registry): Counter<'outcome'> {
   })
   for (const outcome of RANGE_OUTCOMES) counter.inc({ outcome }, 0)
   return counter
+}
+
+/** A number kept in a source's state, or undefined. */
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined
 }

@@ -24,6 +24,8 @@ export interface HashKeyConversion {
   changes: number
   sightings: number
   scans: number
+  /** The issued tokens' hashes (`POST /v1/issued-hashes`). */
+  issuedHashes: number
 }
 
 /** How the SHA-256s the control plane receives become the hashes it stores and syncs. */
@@ -140,6 +142,8 @@ async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversio
   await sql.run('UPDATE index_entries SET sha256 = substr(sha256, 2) WHERE length(sha256) = 65')
   const changes = await rekeyById(sql, hashes, 'changes', 'rev', 'sha256')
   const sightings = await rekeyById(sql, hashes, 'sightings', 'id', 'sha256')
+  // Issued tokens' hashes are compared with public tokens' stored hashes: keyed the same way.
+  const issuedHashes = await rekeyById(sql, hashes, 'issued_hashes', 'id', 'sha256')
   // The list's q filter searches previews: the placeholders in it change with them.
   const placeholders = await sql.all<{ id: number; title: string; location: string }>(`
     SELECT DISTINCT l.id, l.title, l.location FROM leaks l JOIN leak_tokens lt ON lt.leak_id = l.id JOIN tokens t ON t.id = lt.token_id
@@ -159,5 +163,5 @@ async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversio
     await sql.run('UPDATE scans SET findings = ? WHERE id = ?', [JSON.stringify(findings), row.id])
   }
   await sql.run('INSERT INTO hash_key (id, key_id, keyed_at) VALUES (1, ?, ?)', [hashes.keyId ?? null, new Date().toISOString()])
-  return { tokens, indexEntries, changes, sightings, scans: scanRows.length }
+  return { tokens, indexEntries, changes, sightings, scans: scanRows.length, issuedHashes }
 }

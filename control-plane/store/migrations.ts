@@ -5,6 +5,7 @@
 
 import { INDEX_SIZE_POSTGRES, INDEX_SIZE_SQLITE } from './migrations-index-size.js'
 import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE } from './migrations-leak-list.js'
+import { PUBLIC_SOURCES_POSTGRES, PUBLIC_SOURCES_SQLITE } from './migrations-public-sources.js'
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import type { SqlDialect } from './sql.js'
 
@@ -570,6 +571,11 @@ export const MIGRATIONS: readonly Migration[] = [
       SELECT gin_clean_pending_list('leaks_search');
       `,
     },
+  },
+  {
+    version: 15,
+    name: 'public sources: cursors, content already scanned, public places of a leak, issued token hashes',
+    sql: { sqlite: PUBLIC_SOURCES_SQLITE, postgres: PUBLIC_SOURCES_POSTGRES },
   },
 ]
 

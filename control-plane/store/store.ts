@@ -15,6 +15,7 @@ import { AuditLog } from './audit.js'
 import { migrate, schemaVersionOf } from './db.js'
 import { applyHashKey, recordedKeyId, StoredHashes, type HashKeyConversion } from './hash-key.js'
 import { IndexLog, REVISION_CHANNEL } from './index-log.js'
+import { IssuedHashRepo } from './issued-hashes.js'
 import type { StoreLocation } from './index-reader.js'
 import { KeyRepo } from './keys.js'
 import { LeakedHashes } from './leaked-hashes.js'
@@ -24,6 +25,7 @@ import { LeakRepo } from './leaks.js'
 import { NodeRepo } from './nodes.js'
 import { RiskRecompute } from './risk-recompute.js'
 import { PostgresSql } from './postgres.js'
+import { PublicSourceRepo } from './public-sources.js'
 import { ScanRepo } from './scans.js'
 import { SessionRepo } from './sessions.js'
 import { SightingRepo } from './sightings.js'
@@ -77,6 +79,10 @@ export class Store {
   readonly events: EventLog
   /** How received SHA-256s become stored hashes (keyed or not). */
   readonly hashes: StoredHashes
+  /** Public sources' cursors, the content they scanned, the public places of their leaks. */
+  readonly publicSources: PublicSourceRepo
+  /** The hashes of the tokens the organisation issued (a public token among them is a leak of ours). */
+  readonly issuedHashes: IssuedHashRepo
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
   readonly hashKeyConversion: HashKeyConversion | undefined
   readonly #sql: Sql
@@ -111,6 +117,8 @@ export class Store {
     this.risk = new RiskRecompute(sql, records, async (fn) => this.write(fn))
     this.webhooks = new WebhookRepo(sql)
     this.events = new EventLog(sql)
+    this.publicSources = new PublicSourceRepo(sql)
+    this.issuedHashes = new IssuedHashRepo(sql, this.hashes, async (fn) => this.write(fn))
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */

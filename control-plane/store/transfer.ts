@@ -39,6 +39,10 @@ export const STORE_TABLES: readonly { name: string; key: readonly string[] }[] =
   { name: 'webhook_deliveries', key: ['id'] },
   { name: 'sessions', key: ['id'] },
   { name: 'oidc_logins', key: ['state_hash'] },
+  { name: 'public_source_cursors', key: ['source_id'] },
+  { name: 'public_seen_content', key: ['content_sha256'] },
+  { name: 'public_places', key: ['id'] },
+  { name: 'issued_hashes', key: ['id'] },
 ]
 
 /** The export's first line. */

@@ -1,0 +1,130 @@
+/**
+ * `leakgate watch github-events` (and `gharchive`, its backfill; `github-gists`): watches GitHub's public events (and gists) for the organisation's tokens, on
+ * the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
+ * of ours are those of the issued-hash set (`POST /v1/issued-hashes`) and the matches of the rules
+ * file given with `--rules` (the organisation's own formats). Each batch commits its leaks and its
+ * cursor together, so a restart, or a kill -9, resumes where the last batch ended. Run one watcher a
+ * source: a second one is safe (a batch is committed once) but does the same reads for nothing.
+ */
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { loggerOptions } from '../../lib/logger.js'
+import { configFromArgs, storeOptionsOf } from '../cli-config.js'
+import { loadRulesFile } from '../detect/rules.js'
+import { githubAccessFromEnv } from '../scans.js'
+import { Store } from '../store/store.js'
+import { ConfigError } from '../../lib/errors.js'
+import { GHArchiveSource } from './gharchive.js'
+import { GitHubEventsSource } from './github-events.js'
+import { GitHubGistsSource } from './github-gists.js'
+import type { PublicSource } from './source.js'
+import { PublicSourceRunner, watch } from './runner.js'
+
+const OWN_OPTIONS = {
+  'api-url': { type: 'string' },
+  'archive-url': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'web-url': { type: 'string' },
+  rules: { type: 'string' },
+  once: { type: 'boolean' },
+} as const
+
+function usage(): string {
+  return [
+    'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--rules FILE] [--once] [control-plane options]',
+    '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
+    '       leakgate watch github-gists [the same options]',
+    '',
+    'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
+    '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
+    'it was seen at. LEAKGATE_GITHUB_TOKEN (or GITHUB_TOKEN) raises the API budget.',
+    '',
+    `  ${'--api-url URL'.padEnd(18)} the GitHub API (default https://api.github.com; LEAKGATE_GITHUB_API_URL)`,
+    `  ${'--web-url URL'.padEnd(18)} where repositories' pages are, for links (default https://github.com)`,
+    `  ${'--rules FILE'.padEnd(18)} the organisation's own token formats (a rules file, as leakgate scan takes)`,
+    `  ${'--once'.padEnd(18)} read until the feed has nothing more now, then exit`,
+    `  ${'--from HOUR'.padEnd(18)} gharchive: the first hour to read (UTC, as GH Archive names files: 2026-11-30-9)`,
+    `  ${'--to HOUR'.padEnd(18)} gharchive: the last hour (default: every hour, as it is published)`,
+    `  ${'--archive-url URL'.padEnd(18)} gharchive: default https://data.gharchive.org`,
+    '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
+  ].join('\n')
+}
+
+/** Runs the watcher; returns the exit code once it stops. */
+export async function main(argv: string[]): Promise<number> {
+  const [sourceName, ...rest] = argv
+  if (sourceName === undefined || sourceName === '--help' || sourceName === '-h') {
+    console.log(usage())
+    return sourceName === undefined ? 2 : 0
+  }
+  if (sourceName !== 'github-events' && sourceName !== 'gharchive' && sourceName !== 'github-gists') {
+    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive, github-gists)`)
+    return 2
+  }
+  // This command's own options first; the rest are the control plane's (the store's).
+  const own: string[] = []
+  const others: string[] = []
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!
+    const name = arg.replace(/^--/, '').split('=')[0] ?? ''
+    if (!arg.startsWith('--') || !(name in OWN_OPTIONS)) {
+      others.push(arg)
+      continue
+    }
+    own.push(arg)
+    if (OWN_OPTIONS[name as keyof typeof OWN_OPTIONS].type === 'string' && !arg.includes('=') && rest[i + 1] !== undefined) own.push(rest[++i]!)
+  }
+  const { values } = parseArgs({ args: own, options: OWN_OPTIONS, strict: true })
+  const config = configFromArgs('watch', others, usage)
+  if (typeof config === 'number') return config
+  const log = pino(loggerOptions(config.logLevel, 'leakgate-watch'))
+  const github = githubAccessFromEnv(process.env)
+  const ourRules = values.rules === undefined ? [] : loadRulesFile(values.rules).rules
+  const store = await Store.openConfigured(config, storeOptionsOf(config))
+  const githubOptions = {
+    ...(values['api-url'] ?? github.apiUrl) === undefined ? {} : { apiUrl: values['api-url'] ?? github.apiUrl },
+    ...(values['web-url'] === undefined ? {} : { webUrl: values['web-url'] }),
+    ...(github.token === undefined ? {} : { token: github.token }),
+  }
+  let source: PublicSource
+  try {
+    if (sourceName === 'github-events') {
+      source = new GitHubEventsSource(githubOptions)
+    } else if (sourceName === 'github-gists') {
+      source = new GitHubGistsSource(githubOptions)
+    } else {
+      if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
+      source = new GHArchiveSource({
+        ...githubOptions, from: values.from,
+        ...(values.to === undefined ? {} : { to: values.to }),
+        ...(values['archive-url'] === undefined ? {} : { archiveUrl: values['archive-url'] }),
+      })
+    }
+  } catch (err) {
+    await store.close()
+    if (err instanceof TypeError) throw new ConfigError(err.message)
+    throw err
+  }
+  const runner = new PublicSourceRunner(store, { ourRules })
+  const stop = new AbortController()
+  process.once('SIGTERM', () => stop.abort())
+  process.once('SIGINT', () => stop.abort())
+  log.info({ source: source.id, ownRules: ourRules.length, issuedHashes: await store.issuedHashes.count() }, 'watching')
+  try {
+    await watch(runner, source, {
+      signal: stop.signal,
+      once: values.once === true,
+      nextPollAt: async () => (await store.publicSources.cursor(source.id))?.state.nextPollAt as string | undefined,
+      onReport: (report) => {
+        if ('outcome' in report) log.info({ source: source.id, ...report.outcome }, 'batch committed')
+        else log.warn({ source: source.id, err: { message: report.error.message }, retryInSeconds: report.retryInSeconds }, 'batch failed; the cursor stays')
+      },
+    })
+    return 0
+  } catch {
+    return 1
+  } finally {
+    await store.close()
+  }
+}
