@@ -69,6 +69,20 @@ const SORT_INDEXES: ReadonlyArray<readonly [string, string]> = [
   ['title', 'title'],
 ]
 
+/**
+ * The filters a page checks beside `status` (leak-list.ts's FILTER_SQL), kept at the end of PostgreSQL's
+ * `(status, sort, id)` indexes by migration 16: a page walking one checks them on its entries (index
+ * conditions) and reads only the rows it returns. Without them a rare source among the open leaks
+ * sorted by hits read 5 000 rows for a page (100 ms at a million leaks), with them 66 index pages (2 ms).
+ */
+const FILTER_COLUMNS = ['risk_rank', 'source', 'action', 'kind', 'rotation']
+
+/** PostgreSQL's text of migration 16: the `(status, sort, id)` indexes made again with the filter columns. */
+export const STATUS_SORT_FILTERS_POSTGRES = SORT_INDEXES.map(([name, expr]) => {
+  const columns = ['status', expr, 'id', ...FILTER_COLUMNS.filter((c) => c !== expr)].join(', ')
+  return `DROP INDEX leaks_status_${name};\n  CREATE INDEX leaks_status_${name} ON leaks (${columns});`
+}).join('\n  ')
+
 const INDEXES = [
   // leaks_created (created_at, id) exists since the first migration.
   ...SORT_INDEXES.filter(([name]) => name !== 'created').map(([name, expr]) => `CREATE INDEX leaks_${name} ON leaks (${expr}, id);`),

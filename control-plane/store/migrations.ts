@@ -4,7 +4,7 @@
  */
 
 import { INDEX_SIZE_POSTGRES, INDEX_SIZE_SQLITE } from './migrations-index-size.js'
-import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE } from './migrations-leak-list.js'
+import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE, STATUS_SORT_FILTERS_POSTGRES } from './migrations-leak-list.js'
 import { PUBLIC_SOURCES_POSTGRES, PUBLIC_SOURCES_SQLITE } from './migrations-public-sources.js'
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import type { SqlDialect } from './sql.js'
@@ -576,6 +576,15 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 15,
     name: 'public sources: cursors, content already scanned, public places of a leak, issued token hashes',
     sql: { sqlite: PUBLIC_SOURCES_SQLITE, postgres: PUBLIC_SOURCES_POSTGRES },
+  },
+  {
+    version: 16,
+    name: 'the list\'s status and sort indexes carry the other filters\' columns (PostgreSQL)',
+    sql: {
+      // SQLite reads the filter's own index or walks the sort's, as its plan says (leak-list.ts).
+      sqlite: '-- PostgreSQL only: SQLite keeps its indexes.',
+      postgres: STATUS_SORT_FILTERS_POSTGRES,
+    },
   },
 ]
 
