@@ -4,6 +4,7 @@
  * processes fetch them. pg-boss keeps the retries (with backoff), the lease of an active job
  * (`expireInSeconds`) and the dead-letter queue; the scan record (`scans`) keeps what people see.
  */
+import pg from 'pg'
 import PgBoss from 'pg-boss'
 import type { ReachPolicy, ScanSourceSpec } from './detect/index.js'
 
@@ -12,9 +13,18 @@ export const SCAN_QUEUE = 'leakgate-scan'
 /** Where a scan's job goes once it failed every attempt; nothing takes jobs from it (operators look). */
 export const SCAN_DEAD_QUEUE = 'leakgate-scan-dead'
 /** pg-boss's tables live in a schema of their own, apart from the store's (an export does not carry them). */
-const SCHEMA = 'leakgate_jobs'
+export const SCAN_JOBS_SCHEMA = 'leakgate_jobs'
 /** Added to a scan's wall-clock limit for its job's lease: the worker stops the scan itself first. */
 const LEASE_MARGIN_SECONDS = 120
+/**
+ * The key of the advisory lock under which a process installs pg-boss's schema and makes the queues
+ * ("LGJQ" in ASCII). pg-boss makes a queue in one statement that inserts the queue's row, then adds a
+ * foreign key to the queue table: a second process making the same queue meanwhile waits on that row
+ * while it holds its own lock on the queue table, which the foreign key needs, and PostgreSQL ends
+ * one of the two with "deadlock detected". Replicas and workers starting together take turns instead,
+ * and the later ones find the queues made.
+ */
+const SETUP_LOCK_KEY = 0x4c474a51
 /** pg-boss refuses an expiry of 24 hours or more. */
 const MAX_LEASE_SECONDS = 23 * 3600
 
@@ -71,26 +81,36 @@ export class ScanQueue {
   }
 
   /**
-   * Connects, installs or migrates pg-boss's schema (pg-boss takes a lock: replicas and workers may
-   * start together), and makes both queues. `onError` hears pg-boss's background errors.
+   * Connects, installs or migrates pg-boss's schema, and makes both queues, one process at a time
+   * (SETUP_LOCK_KEY: replicas and workers may start together). `onError` hears pg-boss's background errors.
    */
   static async open(databaseUrl: string, settings: ScanJobSettings, onError: (err: Error) => void): Promise<ScanQueue> {
     const boss = new PgBoss({
       connectionString: databaseUrl,
-      schema: SCHEMA,
+      schema: SCAN_JOBS_SCHEMA,
       max: 4,
       application_name: 'leakgate-scan-jobs',
       // No cron schedules: the control plane queues scheduled scans itself (one a slot across replicas).
       schedule: false,
     })
     boss.on('error', onError)
-    await boss.start()
+    // The lock is held by a session of its own (pg-boss's statements go through its pool): ending
+    // the session releases it, whatever happened meanwhile.
+    const turn = new pg.Client({ connectionString: databaseUrl, application_name: 'leakgate-scan-jobs' })
+    turn.on('error', onError)
+    await turn.connect()
     try {
-      await boss.createQueue(SCAN_DEAD_QUEUE)
-      await boss.createQueue(SCAN_QUEUE, { name: SCAN_QUEUE, deadLetter: SCAN_DEAD_QUEUE })
-    } catch (err) {
-      await boss.stop({ graceful: false })
-      throw err
+      await turn.query('SELECT pg_advisory_lock($1)', [SETUP_LOCK_KEY])
+      await boss.start()
+      try {
+        await boss.createQueue(SCAN_DEAD_QUEUE)
+        await boss.createQueue(SCAN_QUEUE, { name: SCAN_QUEUE, deadLetter: SCAN_DEAD_QUEUE })
+      } catch (err) {
+        await boss.stop({ graceful: false })
+        throw err
+      }
+    } finally {
+      await turn.end()
     }
     return new ScanQueue(boss, settings)
   }
@@ -143,7 +163,7 @@ export class ScanQueue {
   /** Jobs by state: waiting (new or to retry), active, failed for good, and waiting in the dead-letter queue. */
   async counts(): Promise<ScanJobCounts> {
     const { rows } = await this.#boss.getDb().executeSql(
-      `SELECT name, state, count(*)::int AS n FROM ${SCHEMA}.job WHERE name IN ($1, $2) GROUP BY name, state`, [SCAN_QUEUE, SCAN_DEAD_QUEUE]) as { rows: Array<{ name: string; state: string; n: number }> }
+      `SELECT name, state, count(*)::int AS n FROM ${SCAN_JOBS_SCHEMA}.job WHERE name IN ($1, $2) GROUP BY name, state`, [SCAN_QUEUE, SCAN_DEAD_QUEUE]) as { rows: Array<{ name: string; state: string; n: number }> }
     const out: ScanJobCounts = { queued: 0, active: 0, failed: 0, dead: 0 }
     for (const { name, state, n } of rows) {
       if (name === SCAN_DEAD_QUEUE) {
