@@ -125,5 +125,5 @@ t.test('a session\'s last use is written at most once a minute; prune removes wh
   t.equal(await sessions.prune(), 3, 'bob\'s expired session, carol\'s handoff never taken, the abandoned sign-in')
   t.same((await sessions.list()).map((s) => s.person), ['alice@example.com'])
   t.equal((await sql.all('SELECT * FROM oidc_logins')).length, 0)
-  t.match(await sessions.check(b.token), { refused: /is not known: it ended or expired; sign in again/ })
+  t.match(await sessions.check(b.token), { refused: /is not known \(it expired and was removed, or never was\); sign in again/ })
 })

@@ -189,7 +189,7 @@ export class SessionRepo {
     for (const row of await this.#sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE session_id = ?`, [sessionId])) {
       if (row.token_hash !== null && timingSafeEqual(Buffer.from(row.token_hash, 'hex'), digest)) found = row
     }
-    if (found === undefined) return { refused: `this console session (${sessionId}) is not known: it ended or expired; sign in again` }
+    if (found === undefined) return { refused: `this console session (${sessionId}) is not known (it expired and was removed, or never was); sign in again` }
     if (found.revoked_at !== null) return { refused: `this console session (${sessionId}) was ended at ${found.revoked_at}; sign in again` }
     if (found.expires_at <= now.toISOString()) return { refused: `this console session (${sessionId}) expired at ${found.expires_at}; sign in again` }
     // The role is checked again here, not only by the table: a session is never anything but the console's.
