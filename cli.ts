@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   watch: { summary: "watch GitHub's public events for the organisation's own tokens", load: () => import('./control-plane/public-sources/watch-cli.js') },
   check: { summary: 'tell whether a token has leaked, sending only 5 characters of its hash (exit 1 when leaked)', load: () => import('./control-plane/check-cli.js') },
   keys: { summary: 'manage control-plane API keys', load: () => import('./control-plane/keys-cli.js') },
+  sessions: { summary: 'list and end console sessions (OpenID Connect sign-ins)', load: () => import('./control-plane/sessions-cli.js') },
   index: { summary: 'build a leak index snapshot file', load: () => import('./node/leakdb/cli.js') },
   migrate: { summary: "apply the store's migrations (SQLite or PostgreSQL)", load: async () => ({ main: (await import('./control-plane/store-cli.js')).migrate }) },
   export: { summary: 'write the whole store as newline-delimited JSON', load: async () => ({ main: (await import('./control-plane/store-cli.js')).exportMain }) },

@@ -51,7 +51,7 @@ export interface FleetOptions {
 const clock = (): number => performance.timeOrigin + performance.now()
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-interface CpStats {
+export interface CpStats {
   type: 'stats'
   rss: number
   heapUsed: number
@@ -64,6 +64,8 @@ interface CpStats {
   dropped: number
   at: number
   atAfter: number
+  /** Heartbeats the control plane has answered so far. */
+  heartbeats: number
 }
 
 type CpMessage = { type: 'listening'; port: number; hashKeyId: string } | CpStats
@@ -95,6 +97,10 @@ async function runControlPlane(): Promise<void> {
   })
   let dropped = 0
   app.server.on('drop', () => dropped++)
+  let heartbeats = 0
+  app.addHook('onResponse', async (request) => {
+    if (request.routeOptions.url === '/v1/nodes/heartbeat') heartbeats++
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   // Orphaned by a driver that failed: go too.
   process.on('disconnect', () => process.exit(1))
@@ -110,7 +116,7 @@ async function runControlPlane(): Promise<void> {
       const mem = process.memoryUsage()
       send({
         type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, cpuMicros: cpu.user + cpu.system, cpuAfterMicros: after.user + after.system,
-        waiting: sync.waiting, dropped, at, atAfter: clock(),
+        waiting: sync.waiting, dropped, at, atAfter: clock(), heartbeats,
       } satisfies CpStats)
     } else if (m.type === 'close') {
       void app.close().then(() => process.exit(0))
@@ -250,23 +256,22 @@ const ms = (x: number): string => `${x.toFixed(1)} ms`
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 
 /**
- * Starts a child process running this file in `role`, its soft open-file limit raised to `files` (a
+ * Starts a child process running `script` (this file by default) in `role`, its soft open-file limit raised to `files` (a
  * shell's `ulimit -S -n`, since Node cannot set it): 1,000 sockets do not fit the common default of 1,024.
  */
-function child(role: string, files: number, extraNodeArgs: string[] = []): ChildProcess {
-  const script = fileURLToPath(import.meta.url)
+export function child(role: string, files: number, extraNodeArgs: string[] = [], script = fileURLToPath(import.meta.url)): ChildProcess {
   const raise = `ulimit -S -n ${files} 2>/dev/null || echo "sync bench: cannot raise the open-file limit to ${files} (hard limit $(ulimit -H -n)); ${role} may fail with EMFILE: raise ulimit -n" >&2`
   return spawn('/bin/sh', ['-c', `${raise}; exec "$0" "$@"`, process.execPath, ...process.execArgv, ...extraNodeArgs, script, '--role', role], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
 }
 
-function send(message: unknown): void {
+export function send(message: unknown): void {
   // A driver gone (it failed) takes its children with it (the 'disconnect' handlers): nothing to report to.
   if (process.connected) process.send?.(message)
 }
 
-function nextMessage<T extends { type: string }>(from: NodeJS.Process | ChildProcess, type?: T['type']): Promise<T> {
+export function nextMessage<T extends { type: string }>(from: NodeJS.Process | ChildProcess, type?: T['type']): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: T): void => {
       if (type !== undefined && m.type !== type) return

@@ -7,6 +7,12 @@
  *   node --import ./scripts/register-ts.js bench/sync.bench.ts --nodes 1000 [--processes 4] [--decisions 30]
  *     [--spacing-ms 500] [--idle-seconds 30] [--wait 25] [--heartbeat-ms 10000] [--ramp-seconds 10]
  *
+ *   node --import ./scripts/register-ts.js bench/sync.bench.ts --confirm-ab [--fleets 200,500] [--processes 2] [--rounds 4]
+ *     [--decisions 15] [--window-ms 2000] [--idle-seconds 10] [--heartbeat-ms 10000] [--ramp-seconds 10]
+ *
+ * With `--confirm-ab`, the nodes' early heartbeat (after a change applies) is measured on and off, rounds
+ * interleaved, with real SyncClients (bench/sync-confirm.ts says how).
+ *
  * With `--nodes N`, only the fleet is measured: the control plane in a process of its own and N
  * simulated nodes over `--processes` client processes (bench/sync-fleet.ts says how); `--decisions`
  * then defaults to 30.
@@ -36,16 +42,28 @@ import { quantile } from './stats.js'
 const { values } = parseArgs({
   options: {
     decisions: { type: 'string' }, entries: { type: 'string', default: '1000000' }, 'persist-ms': { type: 'string', default: '600000' },
-    nodes: { type: 'string' }, processes: { type: 'string', default: '4' }, 'spacing-ms': { type: 'string', default: '500' },
-    'idle-seconds': { type: 'string', default: '30' }, wait: { type: 'string', default: '25' }, 'heartbeat-ms': { type: 'string', default: '10000' }, 'ramp-seconds': { type: 'string', default: '10' },
+    nodes: { type: 'string' }, processes: { type: 'string' }, 'spacing-ms': { type: 'string', default: '500' },
+    'confirm-ab': { type: 'boolean' }, fleets: { type: 'string' }, rounds: { type: 'string', default: '4' }, 'window-ms': { type: 'string', default: '2000' },
+    'idle-seconds': { type: 'string' }, wait: { type: 'string', default: '25' }, 'heartbeat-ms': { type: 'string', default: '10000' }, 'ramp-seconds': { type: 'string' },
   },
 })
+if (values['confirm-ab'] === true) {
+  // Early heartbeats on and off, the same fleets interleaved (bench/sync-confirm.ts); nothing else is measured.
+  const { runConfirmAB } = await import('./sync-confirm.js')
+  await runConfirmAB({
+    fleets: (values.fleets ?? '200,500').split(',').map(Number), processes: Number(values.processes ?? '2'), rounds: Number(values.rounds),
+    decisions: Number(values.decisions ?? '15'), windowMs: Number(values['window-ms']), idleSeconds: Number(values['idle-seconds'] ?? '10'),
+    waitSeconds: Number(values.wait), heartbeatMs: Number(values['heartbeat-ms']), // Nodes start over one heartbeat period, so their periodic heartbeats are spread as a fleet's are.
+    rampSeconds: Number(values['ramp-seconds'] ?? Number(values['heartbeat-ms']) / 1000),
+  })
+  process.exit(0)
+}
 if (values.nodes !== undefined) {
   // The fleet: its own processes, its own tables (bench/sync-fleet.ts); nothing else is measured.
   const { runFleet } = await import('./sync-fleet.js')
   await runFleet({
-    nodes: Number(values.nodes), processes: Number(values.processes), decisions: Number(values.decisions ?? '30'),
-    spacingMs: Number(values['spacing-ms']), idleSeconds: Number(values['idle-seconds']), waitSeconds: Number(values.wait), heartbeatMs: Number(values['heartbeat-ms']), rampSeconds: Number(values['ramp-seconds']),
+    nodes: Number(values.nodes), processes: Number(values.processes ?? '4'), decisions: Number(values.decisions ?? '30'),
+    spacingMs: Number(values['spacing-ms']), idleSeconds: Number(values['idle-seconds'] ?? '30'), waitSeconds: Number(values.wait), heartbeatMs: Number(values['heartbeat-ms']), rampSeconds: Number(values['ramp-seconds'] ?? '10'),
   })
   process.exit(0)
 }

@@ -23,6 +23,7 @@ import { createScanWorkerMetrics, type HeartbeatResult } from './scan-worker-met
 import auditRoutes from './routes/audit.js'
 import healthRoutes from './routes/health.js'
 import keyRoutes from './routes/keys.js'
+import sessionRoutes from './routes/sessions.js'
 import leakRoutes from './routes/leaks.js'
 import meRoutes from './routes/me.js'
 import metaRoutes from './routes/meta.js'
@@ -254,12 +255,11 @@ export async function buildControlPlane(config: Readonly<ControlPlaneConfig>, de
   const credentials = {
     check: async (token: string) => {
       if (!token.startsWith(SESSION_PREFIX)) return store.keys.check(token)
-      const principal = await store.sessions.verify(token)
-      return principal === undefined ? undefined : { principal }
+      return store.sessions.check(token)
     },
   }
   await installAuth(app, credentials, { failuresPerMinute: config.authFailuresPerMinute })
-  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes, keyRoutes, publicSourceRoutes]) {
+  for (const plugin of [leakRoutes, statsRoutes, auditRoutes, syncRoutes, sightingRoutes, nodeRoutes, meRoutes, metaRoutes, healthRoutes, rangeRoutes, webhookRoutes, oidcRoutes, keyRoutes, sessionRoutes, publicSourceRoutes]) {
     await app.register(plugin, ctx)
   }
   await app.register(scanRoutes, { ...ctx, scans })

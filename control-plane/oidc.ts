@@ -9,7 +9,7 @@
  */
 import * as client from 'openid-client'
 import type { OidcConfig, OidcRolesConfig } from './config.js'
-import type { SessionRole } from './store/sessions.js'
+import { PERSON_MAX, type SessionRole } from './store/sessions.js'
 
 /** The path the provider sends people back to, under the control plane's public URL. */
 export const CALLBACK_PATH = '/auth/oidc/callback'
@@ -53,7 +53,7 @@ export function roleOf(person: string, claims: Claims, roles: Readonly<OidcRoles
 /** Who `claims` name and which role they have under `config`, or the reason they may not sign in. */
 export function signInOutcome(claims: Claims, config: Readonly<Pick<OidcConfig, 'personClaim' | 'roles' | 'name'>>): SignInOutcome {
   const person = claims[config.personClaim]
-  if (typeof person !== 'string' || person.trim() === '' || person.length > 320) {
+  if (typeof person !== 'string' || person.trim() === '' || person.length > PERSON_MAX) {
     return { refused: `${config.name} did not say who you are (no "${config.personClaim}" claim). Ask your administrator to release it to Leakgate.` }
   }
   // An email the provider says it has not verified could be anyone's: it would name the wrong person.

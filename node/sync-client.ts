@@ -57,6 +57,12 @@ export interface SyncClientOptions {
   /** Long-poll wait of /v1/sync/changes, 0..MAX_WAIT_SECONDS (30) seconds. */
   waitSeconds: number
   heartbeatMs: number
+  /**
+   * Whether to heartbeat early (at most once a second) after changes or a snapshot apply, so the fleet
+   * view confirms a revision within a moment (default true). Internal: the sync benchmark turns it off
+   * to measure what those heartbeats cost the control plane.
+   */
+  confirmEarly?: boolean
   persistDebounceMs: number
   indexOptions: IndexOptions
   holder: IndexHolder
@@ -502,7 +508,7 @@ export class SyncClient {
    * heartbeat a second, so a burst of changes sends one or two.
    */
   #confirmSoon(): void {
-    if (this.#confirmTimer !== undefined) return
+    if (this.#confirmTimer !== undefined || this.#o.confirmEarly === false) return
     const wait = Math.max(0, this.#lastConfirmAt + CONFIRM_INTERVAL_MS - Date.now())
     this.#confirmTimer = setTimeout(() => {
       this.#confirmTimer = undefined

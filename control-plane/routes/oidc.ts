@@ -22,6 +22,7 @@ import { bearerKey, principalOf } from '../auth.js'
 import { CONSOLE_CSP } from '../console/plugin.js'
 import type { RouteContext } from '../context.js'
 import { OidcClient, signInOutcome } from '../oidc.js'
+import { actorOf } from '../store/keys.js'
 import { SESSION_PREFIX } from '../store/sessions.js'
 import { problems } from './schemas.js'
 
@@ -95,7 +96,7 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
   }, async (request, reply) => {
     const token = bearerKey(request.headers.authorization)
     if (token?.startsWith(SESSION_PREFIX) === true) {
-      await ctx.store.sessions.revoke(token)
+      await ctx.store.sessions.revoke(token, actorOf(principalOf(request)))
       request.log.info({ session: principalOf(request).keyId }, 'console session ended (signed out)')
     }
     return reply.code(204).send()

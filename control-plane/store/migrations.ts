@@ -586,6 +586,25 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: STATUS_SORT_FILTERS_POSTGRES,
     },
   },
+  {
+    version: 17,
+    name: 'who ended a console session, and when it was last used',
+    sql: {
+      // revoked_by: the actor who ended the session (as the audit names callers), `leakgate sessions`,
+      // or the person signing out. last_used_at: written at most once a minute a session, as API keys' is.
+      // person is indexed without case, as people are matched (emails).
+      sqlite: `
+      ALTER TABLE sessions ADD COLUMN revoked_by TEXT;
+      ALTER TABLE sessions ADD COLUMN last_used_at TEXT;
+      CREATE INDEX sessions_person ON sessions (lower(person));
+    `,
+      postgres: `
+      ALTER TABLE sessions ADD COLUMN revoked_by text COLLATE "C";
+      ALTER TABLE sessions ADD COLUMN last_used_at text COLLATE "C";
+      CREATE INDEX sessions_person ON sessions (lower(person));
+    `,
+    },
+  },
 ]
 
 /** The schema version this build expects: its newest migration's. */

@@ -68,3 +68,62 @@ t.test('the table refuses a session of a role other than the console\'s', async 
   const { sql } = await setup(t)
   await t.rejects(sql.run(`INSERT INTO sessions (person, role, created_at, expires_at) VALUES ('x', 'node', '2026', '2027')`))
 })
+
+t.test('an admin lists sessions and ends a person\'s (without case) or one by id; an ended session is refused saying so', async (t) => {
+  const { sessions, advance } = await setup(t)
+  const a1 = (await sessions.redeem(await sessions.start('alice@example.com', 'admin', 3600)))!
+  advance(1)
+  const a2 = (await sessions.redeem(await sessions.start('alice@example.com', 'analyst', 3600)))!
+  advance(1)
+  const b = (await sessions.redeem(await sessions.start('bob@example.com', 'analyst', 3600)))!
+  // A sign-in of alice's whose page has not yet taken its token: not listed, but ended with her sessions.
+  const pending = await sessions.start('alice@example.com', 'admin', 3600)
+
+  const listed = await sessions.list()
+  t.same(listed.map((s) => s.id), [b.principal.keyId, a2.principal.keyId, a1.principal.keyId], 'newest first, taken sessions only')
+  t.match(listed[0], { person: 'bob@example.com', role: 'analyst', state: 'active', endedAt: null, endedBy: null, lastUsedAt: null, createdAt: '2026-03-01T10:00:02.000Z', expiresAt: '2026-03-01T11:00:02.000Z' })
+  t.notOk(JSON.stringify(listed).includes(b.token), 'no token listed')
+  t.same((await sessions.list('ALICE@example.com')).map((s) => s.id), [a2.principal.keyId, a1.principal.keyId])
+
+  const ended = await sessions.endPerson('Alice@Example.com', 'root@example.com via key_0a1b2c3d')
+  t.same(ended.map((s) => s.id), [a2.principal.keyId, a1.principal.keyId])
+  t.match(ended[0], { state: 'ended', endedAt: '2026-03-01T10:00:02.000Z', endedBy: 'root@example.com via key_0a1b2c3d' })
+  t.match(await sessions.check(a1.token), { refused: `this console session (${a1.principal.keyId}) was ended at 2026-03-01T10:00:02.000Z; sign in again` })
+  t.equal(await sessions.verify(a2.token), undefined)
+  t.equal(await sessions.redeem(pending), undefined, 'the sign-in under way was ended too')
+  t.ok(await sessions.verify(b.token), 'another person\'s session goes on')
+  t.same(await sessions.endPerson('alice@example.com', 'someone'), [], 'nothing left to end')
+  t.match((await sessions.list('alice@example.com'))[0], { endedBy: 'root@example.com via key_0a1b2c3d' }, 'ending again does not rewrite who ended them')
+
+  const one = await sessions.end(b.principal.keyId, 'leakgate sessions')
+  t.match(one, [{ id: b.principal.keyId, state: 'ended', endedBy: 'leakgate sessions' }])
+  t.equal(await sessions.verify(b.token), undefined)
+  await t.rejects(sessions.end('session_00000000', 'x'), { code: 'LEAKGATE_ERR_NOT_FOUND' })
+})
+
+t.test('a session\'s last use is written at most once a minute; prune removes what is past its end', async (t) => {
+  const { sessions, sql, advance } = await setup(t)
+  const a = (await sessions.redeem(await sessions.start('alice@example.com', 'admin', 3600)))!
+  const b = (await sessions.redeem(await sessions.start('bob@example.com', 'admin', 120)))!
+  await sessions.verify(a.token)
+  await sessions.settled()
+  t.equal((await sessions.list('alice@example.com'))[0]?.lastUsedAt, '2026-03-01T10:00:00.000Z')
+  advance(30)
+  await sessions.verify(a.token)
+  await sessions.settled()
+  t.equal((await sessions.list('alice@example.com'))[0]?.lastUsedAt, '2026-03-01T10:00:00.000Z', 'not again within the minute')
+  advance(31)
+  await sessions.verify(a.token)
+  await sessions.settled()
+  t.equal((await sessions.list('alice@example.com'))[0]?.lastUsedAt, '2026-03-01T10:01:01.000Z')
+
+  await sessions.start('carol@example.com', 'analyst', 3600)
+  await sessions.beginLogin('state-1', 'state-1.nonce.verifier')
+  advance(700)
+  t.match((await sessions.list('bob@example.com'))[0], { state: 'expired' }, 'listed as expired until pruned')
+  t.match(await sessions.check(b.token), { refused: /expired at 2026-03-01T10:02:00\.000Z; sign in again/ })
+  t.equal(await sessions.prune(), 3, 'bob\'s expired session, carol\'s handoff never taken, the abandoned sign-in')
+  t.same((await sessions.list()).map((s) => s.person), ['alice@example.com'])
+  t.equal((await sql.all('SELECT * FROM oidc_logins')).length, 0)
+  t.match(await sessions.check(b.token), { refused: /is not known \(it expired and was removed, or never was\); sign in again/ })
+})

@@ -6,10 +6,12 @@
  * session's token (`lgs_` + 40 base62 characters) made and handed over, in a POST answer. Tokens and
  * codes are stored as SHA-256 only; a token is found by its session id (`session_` + the first 8 hex
  * characters of its hash, which the audit trail names) and compared in constant time, as API keys are.
- * Only the console's roles (admin, analyst) can hold a session.
+ * Only the console's roles (admin, analyst) can hold a session. An admin ends a person's sessions
+ * (`endPerson`, `end`) when they leave; sessions past their end are pruned on a timer (`prune`).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Principal } from './keys.js'
+import { NotFoundError } from '../../lib/errors.js'
+import type { KeyCheck, Principal } from './keys.js'
 import type { Sql } from './sql.js'
 
 /** The roles a console session can have. */
@@ -20,6 +22,9 @@ export const HANDOFF_SECONDS = 120
 
 /** How long a sign-in may spend at the provider (its login form, consent) before the callback. */
 export const LOGIN_SECONDS = 600
+
+/** The longest person a session names (a sign-in's person claim may be no longer). */
+export const PERSON_MAX = 320
 
 /** The prefix of a session token, which tells it from an API key (`lgk_`). */
 export const SESSION_PREFIX = 'lgs_'
@@ -54,10 +59,50 @@ export interface IssuedSession {
   expiresAt: string
 }
 
+/**
+ * A session as listed: never its token or hash. `state`: `active`; `ended` (signed out, or ended by an
+ * admin: `endedBy` says who); `expired` (past `expiresAt`, not yet pruned).
+ */
+export interface SessionInfo {
+  /** `session_` + 8 hex characters, as the audit trail names the session. */
+  id: string
+  person: string
+  role: SessionRole
+  createdAt: string
+  expiresAt: string
+  /** Written at most once a minute a session, so it may lag by that much. */
+  lastUsedAt: string | null
+  endedAt: string | null
+  /** Who ended it: the actor as the audit names callers, `leakgate sessions`, or the person signing out. */
+  endedBy: string | null
+  state: 'active' | 'ended' | 'expired'
+}
+
+interface SessionRow {
+  id: number
+  session_id: string | null
+  token_hash: string | null
+  person: string
+  role: SessionRole
+  created_at: string
+  expires_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+  revoked_by: string | null
+}
+
+const COLUMNS = 'id, session_id, token_hash, person, role, created_at, expires_at, last_used_at, revoked_at, revoked_by'
+
+/** How often a session's last use is written at most: the console calls every few seconds, and a write a request would cost. */
+const LAST_USED_EVERY_MS = 60_000
+
 /** The sessions and oidc_logins tables. */
 export class SessionRepo {
   readonly #sql: Sql
   readonly #now: () => Date
+  /** When this process last wrote each session's last use (by token hash), so a burst of requests writes once. */
+  readonly #lastWritten = new Map<string, number>()
+  readonly #pending = new Set<Promise<void>>()
 
   constructor(sql: Sql, now: () => Date = () => new Date()) {
     this.#sql = sql
@@ -130,37 +175,134 @@ export class SessionRepo {
     })
   }
 
-  /** The principal of a presented session token, or undefined when it is unknown, ended or revoked. */
-  async verify(token: string): Promise<Principal | undefined> {
+  /**
+   * Checks a presented session token: its principal, or why it is refused (ended, expired, unknown: a
+   * session past its end may already be pruned). A live session's last use is written at most once a
+   * minute, after the answer, as an API key's is.
+   */
+  async check(token: string): Promise<KeyCheck> {
     if (!token.startsWith(SESSION_PREFIX)) return undefined
     const digest = sha256(token)
     const sessionId = `session_${digest.toString('hex').slice(0, 8)}`
-    const now = this.#now().toISOString()
-    let found: Principal | undefined
-    const rows = await this.#sql.all<{ token_hash: string; role: SessionRole; person: string; expires_at: string; revoked_at: string | null }>(
-      'SELECT token_hash, role, person, expires_at, revoked_at FROM sessions WHERE session_id = ?', [sessionId])
-    for (const row of rows) {
-      const match = timingSafeEqual(Buffer.from(row.token_hash, 'hex'), digest)
-      // The role is checked again here, not only by the table: a session is never anything but the console's.
-      if (match && row.revoked_at === null && row.expires_at > now && (row.role === 'admin' || row.role === 'analyst')) {
-        found = { keyId: sessionId, role: row.role, person: row.person }
-      }
+    const now = this.#now()
+    let found: SessionRow | undefined
+    for (const row of await this.#sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE session_id = ?`, [sessionId])) {
+      if (row.token_hash !== null && timingSafeEqual(Buffer.from(row.token_hash, 'hex'), digest)) found = row
     }
-    return found
+    if (found === undefined) return { refused: `this console session (${sessionId}) is not known (it expired and was removed, or never was); sign in again` }
+    if (found.revoked_at !== null) return { refused: `this console session (${sessionId}) was ended at ${found.revoked_at}; sign in again` }
+    if (found.expires_at <= now.toISOString()) return { refused: `this console session (${sessionId}) expired at ${found.expires_at}; sign in again` }
+    // The role is checked again here, not only by the table: a session is never anything but the console's.
+    if (found.role !== 'admin' && found.role !== 'analyst') return undefined
+    this.#touch(found, now.getTime())
+    return { principal: { keyId: sessionId, role: found.role, person: found.person } }
   }
 
-  /** Ends the session of `token` (signing out); true when there was a live one. */
-  async revoke(token: string): Promise<boolean> {
+  /** The principal of a presented session token, or undefined when it is unknown, ended or expired. */
+  async verify(token: string): Promise<Principal | undefined> {
+    const checked = await this.check(token)
+    return checked !== undefined && 'principal' in checked ? checked.principal : undefined
+  }
+
+  /** Ends the session of `token` (signing out), recording `by`; true when there was a live one. */
+  async revoke(token: string, by?: string): Promise<boolean> {
     const principal = await this.verify(token)
     if (principal === undefined) return false
-    const { changes } = await this.#sql.run('UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL',
-      [this.#now().toISOString(), sha256(token).toString('hex')])
+    const { changes } = await this.#sql.run('UPDATE sessions SET revoked_at = ?, revoked_by = ? WHERE token_hash = ? AND revoked_at IS NULL',
+      [this.#now().toISOString(), by ?? principal.person ?? null, sha256(token).toString('hex')])
     return changes > 0
   }
 
-  /** Ends every live session of `person` (for an operator removing someone); how many were ended. */
-  async revokePerson(person: string): Promise<number> {
-    const { changes } = await this.#sql.run('UPDATE sessions SET revoked_at = ? WHERE person = ? AND revoked_at IS NULL', [this.#now().toISOString(), person])
-    return changes
+  /**
+   * The sessions not yet pruned (live, ended, or expired since the last prune), newest first; of
+   * `person` only (without case, as emails are compared) when given. Sign-ins whose page has not yet
+   * taken its token are not sessions yet and are not listed.
+   */
+  async list(person?: string): Promise<SessionInfo[]> {
+    const rows = person === undefined
+      ? await this.#sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE session_id IS NOT NULL ORDER BY created_at DESC, id DESC`)
+      : await this.#sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE session_id IS NOT NULL AND lower(person) = lower(?) ORDER BY created_at DESC, id DESC`, [person])
+    return rows.map((row) => this.#info(row))
+  }
+
+  /**
+   * Ends the session `sessionId` names now, recording `by` (who); answers it as it is after (several,
+   * in the unlikely case that two sessions share the id's 8 hex characters: both end). Ending an ended
+   * session changes nothing.
+   * @throws {NotFoundError} no session has that id (or it expired and was pruned).
+   */
+  async end(sessionId: string, by: string): Promise<SessionInfo[]> {
+    return this.#sql.transaction(async () => {
+      const rows = await this.#sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE session_id = ? ORDER BY id`, [sessionId])
+      if (rows.length === 0) throw new NotFoundError(`there is no session ${sessionId} (leakgate sessions list shows them; an expired session is removed)`)
+      const at = this.#now().toISOString()
+      await this.#sql.run('UPDATE sessions SET revoked_at = ?, revoked_by = ? WHERE session_id = ? AND revoked_at IS NULL', [at, by, sessionId])
+      return rows.map((row) => this.#info(row.revoked_at === null ? { ...row, revoked_at: at, revoked_by: by } : row))
+    })
+  }
+
+  /**
+   * Ends every live session of `person` (without case), and their sign-ins whose token is not yet
+   * taken (which would otherwise become a session within two minutes), recording `by`; answers the
+   * sessions ended (not those ended before, nor the sign-ins under way).
+   */
+  async endPerson(person: string, by: string): Promise<SessionInfo[]> {
+    return this.#sql.transaction(async () => {
+      const at = this.#now().toISOString()
+      const live = await this.#sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE lower(person) = lower(?) AND revoked_at IS NULL ORDER BY created_at DESC, id DESC`, [person])
+      await this.#sql.run('UPDATE sessions SET revoked_at = ?, revoked_by = ? WHERE lower(person) = lower(?) AND revoked_at IS NULL', [at, by, person])
+      return live.filter((row) => row.session_id !== null && row.expires_at > at).map((row) => this.#info({ ...row, revoked_at: at, revoked_by: by }))
+    })
+  }
+
+  /**
+   * Removes sessions past their end (ended ones too, once their end has passed: until then they stay
+   * listed, saying who ended them), handoffs never redeemed, and sign-ins abandoned at the provider;
+   * how many rows went. The control plane calls it on a timer; starting a session does it too.
+   */
+  async prune(): Promise<number> {
+    const now = this.#now().toISOString()
+    return this.#sql.transaction(async () => {
+      const sessions = await this.#sql.run('DELETE FROM sessions WHERE expires_at < ? OR (token_hash IS NULL AND handoff_expires_at < ?)', [now, now])
+      const logins = await this.#sql.run('DELETE FROM oidc_logins WHERE expires_at < ?', [now])
+      return sessions.changes + logins.changes
+    })
+  }
+
+  /** Resolves once the last-use writes started so far are done (the store waits for them before closing). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#pending])
+  }
+
+  /** Writes the session's last use unless it (here, or by another replica: the row says) was written less than a minute ago. */
+  #touch(row: SessionRow, now: number): void {
+    const since = now - LAST_USED_EVERY_MS
+    const key = row.token_hash ?? ''
+    if ((this.#lastWritten.get(key) ?? -Infinity) > since) return
+    if (row.last_used_at !== null && Date.parse(row.last_used_at) > since) return
+    this.#lastWritten.set(key, now)
+    // The map would otherwise grow with every session this process ever saw.
+    if (this.#lastWritten.size > 10_000) this.#lastWritten.clear()
+    const at = new Date(now).toISOString()
+    // Not awaited, as for keys: a failed write loses one last-use time, which a request after a minute writes again.
+    const write = this.#sql.run('UPDATE sessions SET last_used_at = ? WHERE token_hash = ? AND (last_used_at IS NULL OR last_used_at < ?)', [at, key, at])
+      .then(() => undefined, () => { this.#lastWritten.delete(key) })
+    this.#pending.add(write)
+    void write.finally(() => this.#pending.delete(write))
+  }
+
+  #info(row: SessionRow): SessionInfo {
+    const now = this.#now().toISOString()
+    return {
+      id: row.session_id ?? '',
+      person: row.person,
+      role: row.role,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      lastUsedAt: row.last_used_at,
+      endedAt: row.revoked_at,
+      endedBy: row.revoked_by,
+      state: row.revoked_at !== null ? 'ended' : row.expires_at <= now ? 'expired' : 'active',
+    }
   }
 }

@@ -200,6 +200,7 @@ export class Store {
     this.#events.removeAllListeners()
     await this.#unlisten?.()
     await this.keys.settled()
+    await this.sessions.settled()
     await this.#sql.close()
   }
 
