@@ -3,13 +3,9 @@
  * PostgreSQL, found as the control plane finds it). A key is printed once, when made; only its
  * SHA-256 is kept.
  */
-import { parseArgs } from 'node:util'
-import { loadControlPlaneConfig } from './config.js'
-import { Store } from './store/store.js'
+import { CommandMistake, STORE_OPTIONS, runStoreCommand, type CommandValues, type StoreRun } from './store-command.js'
 import { KEY_NAME_MAX, KEY_OWNER_MAX, MAX_OVERLAP_SECONDS, ROLES, type KeyInfo, type KeyOptions, type Role } from './store/keys.js'
-import { isLeakgateError } from '../lib/errors.js'
 import { isPlainText } from '../lib/text.js'
-import { usageMistake } from '../lib/usage.js'
 
 const USAGE = `usage: leakgate keys create --role admin|analyst|node|issuer|checker [--name TEXT] [--owner PERSON]
                             [--expires-in 90d | --expires-at ISO-TIME]
@@ -40,92 +36,27 @@ const COMMANDS = ['create', 'list', 'revoke', 'rotate'] as const
 /** Who revoked a key, as `revokedBy` lists it: the command works on the store, without a key of its own. */
 const CLI_ACTOR = 'leakgate keys'
 
-/** A mistake in the command line: printed as one line, exit 2, nothing changed. */
-class Mistake extends Error {}
 
 /** Seconds in a duration written as a number and a unit (`90d`, `12h`, `30m`, `45s`, `2w`). */
 export function parseDuration(text: string, option: string): number {
   const match = /^(\d{1,6})([smhdw])$/.exec(text)
-  if (match?.[1] === undefined || match[2] === undefined) throw new Mistake(`${option} takes a number and a unit (s, m, h, d or w), as 90d or 12h; got "${text}"`)
+  if (match?.[1] === undefined || match[2] === undefined) throw new CommandMistake(`${option} takes a number and a unit (s, m, h, d or w), as 90d or 12h; got "${text}"`)
   const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[match[2] as 's']
   return Number(match[1]) * unit
 }
 
 /** Runs `leakgate keys ...`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        role: { type: 'string' },
-        label: { type: 'string' },
-        name: { type: 'string' },
-        owner: { type: 'string' },
-        'expires-in': { type: 'string' },
-        'expires-at': { type: 'string' },
-        overlap: { type: 'string' },
-        json: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        'database-url': { type: 'string' },
-        config: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    })
-  } catch (err) {
-    console.error(usageMistake('keys', (err as Error).message))
-    return 2
-  }
-  const { values } = parsed
-  if (values.help === true) {
-    console.log(USAGE)
-    return 0
-  }
-  const [command, ...args] = parsed.positionals
-  if (command === undefined || !(COMMANDS as readonly string[]).includes(command)) {
-    console.error(usageMistake('keys', `expected a command: ${COMMANDS.join(', ')}${command === undefined ? '' : `; got "${command}"`}`))
-    return 2
-  }
-  let run: Run
-  try {
-    run = plan(command as (typeof COMMANDS)[number], args, values)
-  } catch (err) {
-    if (!(err instanceof Mistake)) throw err
-    console.error(`leakgate keys ${command}: ${err.message}`)
-    return 2
-  }
-  // The control plane's own loader, so the key lands in the store the control plane opens: the same
-  // file, env and flags, with the same precedence and the same errors.
-  const config = loadControlPlaneConfig({
-    file: values.config,
-    env: process.env,
-    flags: { 'data-dir': values['data-dir'], 'database-url': values['database-url'] },
-  })
-  // No hash key: API keys are stored as plain SHA-256s, and opening with one could convert the store's
-  // leak hashes, which is the control plane's work.
-  const store = await Store.openConfigured(config)
-  try {
-    await run(store, storeName(config))
-  } catch (err) {
-    // The store's refusals (no such key, an ambiguous id, the last admin key, a revoked key) are the
-    // operator's to act on: one line, as the API's problem detail says it.
-    if (!isLeakgateError(err)) throw err
-    console.error(`leakgate keys ${command}: ${err.message}`)
-    return 1
-  } finally {
-    await store.close()
-  }
-  return 0
+  return runStoreCommand({ name: 'keys', usage: USAGE, commands: COMMANDS, options: {
+    role: { type: 'string' }, label: { type: 'string' }, name: { type: 'string' }, owner: { type: 'string' },
+    'expires-in': { type: 'string' }, 'expires-at': { type: 'string' }, overlap: { type: 'string' }, json: { type: 'boolean' },
+  }, plan }, argv)
 }
 
-type Values = Record<string, string | boolean | undefined>
-/** What a command does with the store; `where` names the store for the operator. */
-type Run = (store: Store, where: string) => Promise<void>
+type Run = StoreRun
 
 /** Checks the arguments of `command` and answers what it does with the store; throws a Mistake. */
-function plan(command: (typeof COMMANDS)[number], args: string[], values: Values): Run {
+function plan(command: (typeof COMMANDS)[number], args: string[], values: CommandValues): Run {
   const allowed: Record<typeof command, string[]> = {
     create: ['role', 'label', 'name', 'owner', 'expires-in', 'expires-at'],
     list: ['json'],
@@ -133,24 +64,24 @@ function plan(command: (typeof COMMANDS)[number], args: string[], values: Values
     rotate: ['overlap'],
   }
   for (const [option, value] of Object.entries(values)) {
-    if (value === undefined || ['data-dir', 'database-url', 'config', 'help'].includes(option)) continue
-    if (!allowed[command].includes(option)) throw new Mistake(`--${option} is not an option of ${command}`)
+    if (value === undefined || (STORE_OPTIONS as readonly string[]).includes(option)) continue
+    if (!allowed[command].includes(option)) throw new CommandMistake(`--${option} is not an option of ${command}`)
   }
   if (command === 'create') {
-    if (args.length > 0) throw new Mistake(`unexpected argument "${args[0]}"`)
+    if (args.length > 0) throw new CommandMistake(`unexpected argument "${args[0]}"`)
     return create(values)
   }
   if (command === 'list') {
-    if (args.length > 0) throw new Mistake(`unexpected argument "${args[0]}"`)
+    if (args.length > 0) throw new CommandMistake(`unexpected argument "${args[0]}"`)
     return async (store) => {
       const keys = await store.keys.list()
       console.log(values.json === true ? JSON.stringify(keys, null, 2) : table(keys))
     }
   }
   const [keyId, ...extra] = args
-  if (keyId === undefined) throw new Mistake('give the key id (key_ and 8 hex characters, as leakgate keys list shows it)')
-  if (extra.length > 0) throw new Mistake(`one key id at a time; unexpected "${extra[0]}"`)
-  if (!/^key_[0-9a-f]{8,64}$/.test(keyId)) throw new Mistake(`"${keyId}" is not a key id: key ids are key_ and 8 hex characters, as leakgate keys list shows them`)
+  if (keyId === undefined) throw new CommandMistake('give the key id (key_ and 8 hex characters, as leakgate keys list shows it)')
+  if (extra.length > 0) throw new CommandMistake(`one key id at a time; unexpected "${extra[0]}"`)
+  if (!/^key_[0-9a-f]{8,64}$/.test(keyId)) throw new CommandMistake(`"${keyId}" is not a key id: key ids are key_ and 8 hex characters, as leakgate keys list shows them`)
   if (command === 'revoke') {
     return async (store) => {
       const key = await store.keys.revoke(keyId, CLI_ACTOR)
@@ -158,7 +89,7 @@ function plan(command: (typeof COMMANDS)[number], args: string[], values: Values
     }
   }
   const overlap = typeof values.overlap === 'string' ? parseDuration(values.overlap, '--overlap') : 0
-  if (overlap > MAX_OVERLAP_SECONDS) throw new Mistake('--overlap may be at most 7d')
+  if (overlap > MAX_OVERLAP_SECONDS) throw new CommandMistake('--overlap may be at most 7d')
   return async (store, where) => {
     const made = await store.keys.rotate(keyId, overlap, CLI_ACTOR)
     console.log(made.key)
@@ -166,25 +97,25 @@ function plan(command: (typeof COMMANDS)[number], args: string[], values: Values
   }
 }
 
-function create(values: Values): Run {
+function create(values: CommandValues): Run {
   const role = values.role
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
-    throw new Mistake(`--role must be one of ${ROLES.join(', ')}${typeof role === 'string' ? `, got "${role}"` : ''}`)
+    throw new CommandMistake(`--role must be one of ${ROLES.join(', ')}${typeof role === 'string' ? `, got "${role}"` : ''}`)
   }
   const text = (option: string, max: number): string | undefined => {
     const value = values[option]
     if (typeof value !== 'string') return undefined
-    if (value.length === 0 || value.length > max || !isPlainText(value)) throw new Mistake(`--${option} must be 1 to ${max} characters of one line, without control characters`)
+    if (value.length === 0 || value.length > max || !isPlainText(value)) throw new CommandMistake(`--${option} must be 1 to ${max} characters of one line, without control characters`)
     return value
   }
   const label = text('label', 200)
   const name = text('name', KEY_NAME_MAX)
   const owner = text('owner', KEY_OWNER_MAX)
   const options: KeyOptions = { name: name ?? label, owner }
-  if (typeof values['expires-in'] === 'string' && typeof values['expires-at'] === 'string') throw new Mistake('give --expires-in or --expires-at, not both')
+  if (typeof values['expires-in'] === 'string' && typeof values['expires-at'] === 'string') throw new CommandMistake('give --expires-in or --expires-at, not both')
   if (typeof values['expires-in'] === 'string') {
     const seconds = parseDuration(values['expires-in'], '--expires-in')
-    if (seconds === 0) throw new Mistake('--expires-in must be more than 0')
+    if (seconds === 0) throw new CommandMistake('--expires-in must be more than 0')
     options.expiresAt = new Date(Date.now() + seconds * 1000).toISOString()
   }
   if (typeof values['expires-at'] === 'string') {
@@ -192,9 +123,9 @@ function create(values: Values): Run {
     // A date and a time with its zone: a bare date, or a time without a zone, would mean a different
     // moment on each operator's machine.
     if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(at) || Number.isNaN(Date.parse(at))) {
-      throw new Mistake(`--expires-at takes an ISO time with its zone, as 2027-03-01T00:00:00Z; got "${at}"`)
+      throw new CommandMistake(`--expires-at takes an ISO time with its zone, as 2027-03-01T00:00:00Z; got "${at}"`)
     }
-    if (Date.parse(at) <= Date.now()) throw new Mistake(`--expires-at ${at} is not in the future`)
+    if (Date.parse(at) <= Date.now()) throw new CommandMistake(`--expires-at ${at} is not in the future`)
     options.expiresAt = new Date(Date.parse(at)).toISOString()
   }
   return async (store, where) => {
@@ -215,12 +146,4 @@ function table(keys: KeyInfo[]): string {
   ]
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n')
-}
-
-/** Where the key went, for the operator: the data directory, or the database without its password. */
-function storeName(where: { dataDir: string; databaseUrl?: string | undefined }): string {
-  if (where.databaseUrl === undefined) return where.dataDir
-  const url = new URL(where.databaseUrl)
-  url.password = ''
-  return url.toString()
 }

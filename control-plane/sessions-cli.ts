@@ -3,13 +3,9 @@
  * control plane's store (SQLite or PostgreSQL, found as the control plane finds it). Listing shows
  * session ids, never tokens; ending one stops it at once, on every replica (they read the store).
  */
-import { parseArgs } from 'node:util'
-import { loadControlPlaneConfig } from './config.js'
-import { Store } from './store/store.js'
+import { CommandMistake, STORE_OPTIONS, runStoreCommand, type CommandValues, type StoreRun } from './store-command.js'
 import { PERSON_MAX, type SessionInfo } from './store/sessions.js'
-import { isLeakgateError } from '../lib/errors.js'
 import { isPlainText } from '../lib/text.js'
-import { usageMistake } from '../lib/usage.js'
 
 const USAGE = `usage: leakgate sessions list [--person PERSON] [--json]
        leakgate sessions end --person PERSON
@@ -33,85 +29,29 @@ const COMMANDS = ['list', 'end'] as const
 /** Who ended a session, as `endedBy` lists it: the command works on the store, without a key of its own. */
 const CLI_ACTOR = 'leakgate sessions'
 
-/** A mistake in the command line: printed as one line, exit 2, nothing changed. */
-class Mistake extends Error {}
 
 /** Runs `leakgate sessions ...`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        person: { type: 'string' },
-        json: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        'database-url': { type: 'string' },
-        config: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    })
-  } catch (err) {
-    console.error(usageMistake('sessions', (err as Error).message))
-    return 2
-  }
-  const { values } = parsed
-  if (values.help === true) {
-    console.log(USAGE)
-    return 0
-  }
-  const [command, ...args] = parsed.positionals
-  if (command === undefined || !(COMMANDS as readonly string[]).includes(command)) {
-    console.error(usageMistake('sessions', `expected a command: ${COMMANDS.join(', ')}${command === undefined ? '' : `; got "${command}"`}`))
-    return 2
-  }
-  let run: Run
-  try {
-    run = plan(command as (typeof COMMANDS)[number], args, values)
-  } catch (err) {
-    if (!(err instanceof Mistake)) throw err
-    console.error(`leakgate sessions ${command}: ${err.message}`)
-    return 2
-  }
-  // The control plane's own loader, so the command reads the store the control plane opens.
-  const config = loadControlPlaneConfig({
-    file: values.config,
-    env: process.env,
-    flags: { 'data-dir': values['data-dir'], 'database-url': values['database-url'] },
-  })
-  const store = await Store.openConfigured(config)
-  try {
-    await run(store)
-  } catch (err) {
-    // The store's refusals (no such session) are the operator's to act on: one line.
-    if (!isLeakgateError(err)) throw err
-    console.error(`leakgate sessions ${command}: ${err.message}`)
-    return 1
-  } finally {
-    await store.close()
-  }
-  return 0
+  return runStoreCommand({ name: 'sessions', usage: USAGE, commands: COMMANDS, options: {
+    person: { type: 'string' }, json: { type: 'boolean' },
+  }, plan }, argv)
 }
 
-type Values = Record<string, string | boolean | undefined>
-/** What a command does with the store. */
-type Run = (store: Store) => Promise<void>
+type Run = StoreRun
 
 /** Checks the arguments of `command` and answers what it does with the store; throws a Mistake. */
-function plan(command: (typeof COMMANDS)[number], args: string[], values: Values): Run {
+function plan(command: (typeof COMMANDS)[number], args: string[], values: CommandValues): Run {
   const allowed: Record<typeof command, string[]> = { list: ['json', 'person'], end: ['person'] }
   for (const [option, value] of Object.entries(values)) {
-    if (value === undefined || ['data-dir', 'database-url', 'config', 'help'].includes(option)) continue
-    if (!allowed[command].includes(option)) throw new Mistake(`--${option} is not an option of ${command}`)
+    if (value === undefined || (STORE_OPTIONS as readonly string[]).includes(option)) continue
+    if (!allowed[command].includes(option)) throw new CommandMistake(`--${option} is not an option of ${command}`)
   }
   const person = values.person
   if (typeof person === 'string' && (person.length === 0 || person.length > PERSON_MAX || !isPlainText(person))) {
-    throw new Mistake(`--person must be 1 to ${PERSON_MAX} characters of one line, without control characters`)
+    throw new CommandMistake(`--person must be 1 to ${PERSON_MAX} characters of one line, without control characters`)
   }
   if (command === 'list') {
-    if (args.length > 0) throw new Mistake(`unexpected argument "${args[0]}"`)
+    if (args.length > 0) throw new CommandMistake(`unexpected argument "${args[0]}"`)
     return async (store) => {
       const sessions = await store.sessions.list(typeof person === 'string' ? person : undefined)
       console.log(values.json === true ? JSON.stringify(sessions, null, 2) : table(sessions, typeof person === 'string' ? person : undefined))
@@ -119,7 +59,7 @@ function plan(command: (typeof COMMANDS)[number], args: string[], values: Values
   }
   const [sessionId, ...extra] = args
   if (typeof person === 'string') {
-    if (sessionId !== undefined) throw new Mistake('give --person or a session id, not both')
+    if (sessionId !== undefined) throw new CommandMistake('give --person or a session id, not both')
     return async (store) => {
       const ended = await store.sessions.endPerson(person, CLI_ACTOR)
       console.log(ended.length === 0
@@ -127,9 +67,9 @@ function plan(command: (typeof COMMANDS)[number], args: string[], values: Values
         : `ended ${ended.length} console session${ended.length === 1 ? '' : 's'} of ${person}: ${ended.map((s) => s.id).join(', ')}`)
     }
   }
-  if (sessionId === undefined) throw new Mistake('give --person PERSON (every session of theirs) or a session id (as leakgate sessions list shows it)')
-  if (extra.length > 0) throw new Mistake(`one session id at a time; unexpected "${extra[0]}"`)
-  if (!/^session_[0-9a-f]{8}$/.test(sessionId)) throw new Mistake(`"${sessionId}" is not a session id: session ids are session_ and 8 hex characters, as leakgate sessions list shows them`)
+  if (sessionId === undefined) throw new CommandMistake('give --person PERSON (every session of theirs) or a session id (as leakgate sessions list shows it)')
+  if (extra.length > 0) throw new CommandMistake(`one session id at a time; unexpected "${extra[0]}"`)
+  if (!/^session_[0-9a-f]{8}$/.test(sessionId)) throw new CommandMistake(`"${sessionId}" is not a session id: session ids are session_ and 8 hex characters, as leakgate sessions list shows them`)
   return async (store) => {
     // A session ended before stays as it was: the line says when, and by whom.
     for (const s of await store.sessions.end(sessionId, CLI_ACTOR)) {
