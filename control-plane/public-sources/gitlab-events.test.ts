@@ -103,7 +103,8 @@ t.test('gitlab: our token becomes a leak linked to its line; another provider\'s
     // Active before the first poll's look-back: not read.
     { id: 13, path: 'old/project', activity: ago(7200), commits: [{ id: sha(), date: ago(7200), files: [{ path: 'a.env', diff: newFile([`T=${issued}`]) }] }] },
   )
-  const options = { apiUrl: fake.api, webUrl: WEB, maxProjectsPerBatch: 1, pollSeconds: 1 }
+  // No web address given: each project's `web_url` makes the links.
+  const options = { apiUrl: fake.api, maxProjectsPerBatch: 1, pollSeconds: 1 }
   const runner = new PublicSourceRunner(store)
   const first = await runner.runBatch(new GitLabEventsSource(options))
   t.match(first, { units: 1, scanned: 1, leaksCreated: 1, otherFindings: 1, more: true }, 'the least recently active project first')
@@ -167,4 +168,25 @@ t.test('gitlab: our token becomes a leak linked to its line; another provider\'s
   const diffs = fake.seen.filter((p) => p.endsWith('/diff'))
   t.equal(diffs.filter((p) => p.includes(c2)).length, 2, 'the first new commit: once failed, once read')
   t.equal(diffs.filter((p) => p.includes(c3)).length, 2, 'the second: once limited, once read')
+})
+
+t.test('gitlab: an exhausted budget waits for its reset; a project list longer than the pages read says what was missed', async (t) => {
+  const fake = await startFakeGitLab(t)
+  const store = await openTestStore(t, tempDir(t))
+  t.teardown(() => store.close())
+  for (let i = 0; i < 3; i++) fake.projects.push({ id: 20 + i, path: `p/n${i}`, activity: ago(100 + i), commits: [] })
+  fake.remaining = 50
+  const source = new GitLabEventsSource({ apiUrl: fake.api, maxPages: 2, pollSeconds: 1 })
+  t.match(await new PublicSourceRunner(store).runBatch(source), { units: 0, more: false })
+  let s = await store.publicSources.cursor('gitlab-events')
+  t.match(s?.state, { missedAfter: String }, 'the third project was on a page not read')
+  t.notOk(fake.seen.some((p) => p.startsWith('/api/v4/projects/22/')), 'and is not read')
+  fake.projects.push({ id: 30, path: 'p/new', activity: ago(1), commits: [] })
+  await new Promise((resolve) => setTimeout(resolve, Date.parse(String(s?.state.nextPollAt)) - Date.now() + 20))
+  fake.remaining = 2
+  t.match(await new PublicSourceRunner(store).runBatch(source), { more: false })
+  s = await store.publicSources.cursor('gitlab-events')
+  t.equal(s?.state.rateLimitRemaining, 0)
+  const wait = Date.parse(String(s?.state.nextPollAt)) - Date.now()
+  t.ok(wait > 50_000 && wait <= 61_000, `waits for the reset (${wait} ms)`)
 })

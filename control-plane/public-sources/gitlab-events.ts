@@ -25,7 +25,7 @@ import { unitOf, type PublicSource, type PublicSourceState, type PublicUnit, typ
 export interface GitLabEventsOptions {
   /** The API base (default https://gitlab.com/api/v4). */
   apiUrl?: string
-  /** Where projects' pages are, for links (default: the API's origin). */
+  /** Where projects' pages are, for links (default: each project's `web_url`, else the API's origin). */
   webUrl?: string
   /** Sent as `PRIVATE-TOKEN` to the API's origin only. */
   token?: string
@@ -88,6 +88,7 @@ export class GitLabEventsSource implements PublicSource {
   readonly #api: string
   readonly #origin: string
   readonly #web: string
+  readonly #webGiven: boolean
   readonly #token: string | undefined
   readonly #timeoutMs: number
   readonly #maxProjects: number
@@ -104,6 +105,7 @@ export class GitLabEventsSource implements PublicSource {
     this.#api = (options.apiUrl ?? 'https://gitlab.com/api/v4').replace(/\/+$/, '')
     this.#origin = new URL(this.#api).origin
     this.#web = (options.webUrl ?? this.#origin).replace(/\/+$/, '')
+    this.#webGiven = options.webUrl !== undefined
     this.#token = options.token
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000
     this.#maxProjects = options.maxProjectsPerBatch ?? 10
@@ -249,7 +251,7 @@ export class GitLabEventsSource implements PublicSource {
   async #unitsOf(project: ListedProject, commit: ListedCommit, signal: AbortSignal | undefined): Promise<PublicUnit[]> {
     const units: PublicUnit[] = []
     const repo = project.path_with_namespace
-    const repoUrl = `${this.#web}/${repo}`
+    const repoUrl = this.#repoUrl(project)
     const what = `/projects/${project.id}/repository/commits/${commit.id}/diff`
     let url: string | undefined = `${this.#api}${what}?per_page=100`
     for (let page = 0; url !== undefined && page < 50; page++) {
@@ -270,6 +272,22 @@ export class GitLabEventsSource implements PublicSource {
       url = next
     }
     return units
+  }
+
+  /**
+   * The project's page: its `web_url` (a GitLab under a sub-path names it right) when it is an http(s)
+   * address ending with the project's path, unless a web address was given; else the web address.
+   */
+  #repoUrl(project: ListedProject): string {
+    const own = `${this.#web}/${project.path_with_namespace}`
+    if (this.#webGiven || typeof project.web_url !== 'string') return own
+    try {
+      const u = new URL(project.web_url)
+      const page = u.href.replace(/\/+$/, '')
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' && page.endsWith(`/${project.path_with_namespace}`) ? page : own
+    } catch {
+      return own
+    }
   }
 
   /** One GET answered as JSON, with the next page's address; a 429 (or an exhausted budget) as Limited. */

@@ -11,12 +11,14 @@ import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
 import { configFromArgs, storeOptionsOf } from '../cli-config.js'
 import { loadRulesFile } from '../detect/rules.js'
-import { githubAccessFromEnv } from '../scans.js'
+import { githubAccessFromEnv, gitlabAccessFromEnv } from '../scans.js'
 import { Store } from '../store/store.js'
 import { ConfigError } from '../../lib/errors.js'
 import { GHArchiveSource } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
 import { GitHubGistsSource } from './github-gists.js'
+import { codeSearchQueries, GitHubCodeSearchSource } from './github-code-search.js'
+import { GitLabEventsSource } from './gitlab-events.js'
 import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
@@ -28,6 +30,7 @@ const OWN_OPTIONS = {
   'web-url': { type: 'string' },
   rules: { type: 'string' },
   once: { type: 'boolean' },
+  query: { type: 'string', multiple: true },
 } as const
 
 function usage(): string {
@@ -35,6 +38,8 @@ function usage(): string {
     'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--rules FILE] [--once] [control-plane options]',
     '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
     '       leakgate watch github-gists [the same options]',
+    '       leakgate watch github-code-search --rules FILE [--query Q]... [the same options]',
+    '       leakgate watch gitlab-events [--api-url URL] [--web-url URL] [the same options]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -47,6 +52,9 @@ function usage(): string {
     `  ${'--from HOUR'.padEnd(18)} gharchive: the first hour to read (UTC, as GH Archive names files: 2026-11-30-9)`,
     `  ${'--to HOUR'.padEnd(18)} gharchive: the last hour (default: every hour, as it is published)`,
     `  ${'--archive-url URL'.padEnd(18)} gharchive: default https://data.gharchive.org`,
+    `  ${'--query Q'.padEnd(18)} github-code-search: a search besides the rules' keywords (repeatable)`,
+    `  ${''.padEnd(18)} gitlab-events: --api-url default https://gitlab.com/api/v4 (LEAKGATE_GITLAB_API_URL),`,
+    `  ${''.padEnd(18)} LEAKGATE_GITLAB_TOKEN (or GITLAB_TOKEN) sent as PRIVATE-TOKEN`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -58,8 +66,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  if (sourceName !== 'github-events' && sourceName !== 'gharchive' && sourceName !== 'github-gists') {
-    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive, github-gists)`)
+  if (!['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events'].includes(sourceName)) {
+    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive, github-gists, github-code-search, gitlab-events)`)
     return 2
   }
   // This command's own options first; the rest are the control plane's (the store's).
@@ -93,6 +101,16 @@ export async function main(argv: string[]): Promise<number> {
       source = new GitHubEventsSource(githubOptions)
     } else if (sourceName === 'github-gists') {
       source = new GitHubGistsSource(githubOptions)
+    } else if (sourceName === 'github-code-search') {
+      source = new GitHubCodeSearchSource({ ...githubOptions, queries: codeSearchQueries(ourRules, values.query ?? []) })
+    } else if (sourceName === 'gitlab-events') {
+      const gitlab = gitlabAccessFromEnv(process.env)
+      const apiUrl = values['api-url'] ?? gitlab.apiUrl
+      source = new GitLabEventsSource({
+        ...(apiUrl === undefined ? {} : { apiUrl }),
+        ...(values['web-url'] === undefined ? {} : { webUrl: values['web-url'] }),
+        ...(gitlab.token === undefined ? {} : { token: gitlab.token }),
+      })
     } else {
       if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
       source = new GHArchiveSource({
