@@ -1,5 +1,6 @@
 /**
- * `leakgate watch github-events` (and `gharchive`, its backfill; `github-gists`): watches GitHub's public events (and gists) for the organisation's tokens, on
+ * `leakgate watch github-events` (and `gharchive`, its backfill; `github-gists`, `github-code-search`,
+ * `gitlab-events`): watches GitHub's public events (gists, code search; GitLab's commits) for the organisation's tokens, on
  * the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
  * of ours are those of the issued-hash set (`POST /v1/issued-hashes`) and the matches of the rules
  * file given with `--rules` (the organisation's own formats). Each batch commits its leaks and its
