@@ -157,8 +157,9 @@ export class GitLabEventsSource implements PublicSource {
         wait = err.waitSeconds
         complete = false
       }
-      // Its activity is recorded only once it was read in full: until then it is listed again.
-      projects[key] = { activity: complete ? project.last_activity_at : (projects[key]?.activity ?? ''), commit: newest }
+      // Its activity is recorded only once it was read in full: until then it is listed again, and
+      // its entry (activity '') is kept whatever `at` becomes.
+      projects[key] = { activity: complete ? project.last_activity_at : '', commit: newest }
       if (!complete) {
         partial = true
         break
