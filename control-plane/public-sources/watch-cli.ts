@@ -17,6 +17,8 @@ import { ConfigError } from '../../lib/errors.js'
 import { GHArchiveSource } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
 import { GitHubGistsSource } from './github-gists.js'
+import { pasteFeedOptionsOf } from './paste-feed-cli.js'
+import { PasteFeedSource } from './paste-feed.js'
 import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
@@ -28,6 +30,12 @@ const OWN_OPTIONS = {
   'web-url': { type: 'string' },
   rules: { type: 'string' },
   once: { type: 'boolean' },
+  // paste-feed
+  'list-url': { type: 'string' },
+  'raw-url-template': { type: 'string' },
+  field: { type: 'string', multiple: true },
+  'feed-config': { type: 'string' },
+  limit: { type: 'string' },
 } as const
 
 function usage(): string {
@@ -35,6 +43,7 @@ function usage(): string {
     'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--rules FILE] [--once] [control-plane options]',
     '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
     '       leakgate watch github-gists [the same options]',
+    '       leakgate watch paste-feed --list-url URL [--raw-url-template URL] [--field NAME=FIELD]... [--feed-config FILE] [--limit N] [--rules FILE] [--once]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -47,6 +56,9 @@ function usage(): string {
     `  ${'--from HOUR'.padEnd(18)} gharchive: the first hour to read (UTC, as GH Archive names files: 2026-11-30-9)`,
     `  ${'--to HOUR'.padEnd(18)} gharchive: the last hour (default: every hour, as it is published)`,
     `  ${'--archive-url URL'.padEnd(18)} gharchive: default https://data.gharchive.org`,
+    `  ${'--list-url URL'.padEnd(18)} paste-feed: the listing of new pastes (a JSON array; docs/public-sources.md)`,
+    `  ${'--field N=F'.padEnd(18)} paste-feed: the listing's field for key, date, raw-url or public-url`,
+    `  ${'--feed-config FILE'.padEnd(18)} paste-feed: the same as JSON ({ listUrl, rawUrlTemplate, fields, limit })`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -58,8 +70,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  if (sourceName !== 'github-events' && sourceName !== 'gharchive' && sourceName !== 'github-gists') {
-    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive, github-gists)`)
+  const sources = ['github-events', 'gharchive', 'github-gists', 'paste-feed']
+  if (!sources.includes(sourceName)) {
+    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: ${sources.join(', ')})`)
     return 2
   }
   // This command's own options first; the rest are the control plane's (the store's).
@@ -93,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
       source = new GitHubEventsSource(githubOptions)
     } else if (sourceName === 'github-gists') {
       source = new GitHubGistsSource(githubOptions)
+    } else if (sourceName === 'paste-feed') {
+      source = new PasteFeedSource(pasteFeedOptionsOf(values))
     } else {
       if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
       source = new GHArchiveSource({
