@@ -19,6 +19,7 @@ import { GitHubEventsSource } from './github-events.js'
 import { GitHubGistsSource } from './github-gists.js'
 import { pasteFeedOptionsOf } from './paste-feed-cli.js'
 import { PasteFeedSource } from './paste-feed.js'
+import { NpmChangesSource } from './npm-changes.js'
 import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
@@ -36,6 +37,10 @@ const OWN_OPTIONS = {
   field: { type: 'string', multiple: true },
   'feed-config': { type: 'string' },
   limit: { type: 'string' },
+  // npm
+  'registry-url': { type: 'string' },
+  'changes-url': { type: 'string' },
+  since: { type: 'string' },
 } as const
 
 function usage(): string {
@@ -44,6 +49,7 @@ function usage(): string {
     '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
     '       leakgate watch github-gists [the same options]',
     '       leakgate watch paste-feed --list-url URL [--raw-url-template URL] [--field NAME=FIELD]... [--feed-config FILE] [--limit N] [--rules FILE] [--once]',
+    '       leakgate watch npm [--registry-url URL] [--changes-url URL] [--since SEQ] [--rules FILE] [--once]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -59,6 +65,9 @@ function usage(): string {
     `  ${'--list-url URL'.padEnd(18)} paste-feed: the listing of new pastes (a JSON array; docs/public-sources.md)`,
     `  ${'--field N=F'.padEnd(18)} paste-feed: the listing's field for key, date, raw-url or public-url`,
     `  ${'--feed-config FILE'.padEnd(18)} paste-feed: the same as JSON ({ listUrl, rawUrlTemplate, fields, limit })`,
+    `  ${'--registry-url URL'.padEnd(18)} npm: packuments and tarballs (default https://registry.npmjs.org)`,
+    `  ${'--changes-url URL'.padEnd(18)} npm: the changes feed (default https://replicate.npmjs.com/registry/_changes)`,
+    `  ${'--since SEQ'.padEnd(18)} npm: where to start without a cursor (default now: the changes to come)`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -70,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  const sources = ['github-events', 'gharchive', 'github-gists', 'paste-feed']
+  const sources = ['github-events', 'gharchive', 'github-gists', 'paste-feed', 'npm']
   if (!sources.includes(sourceName)) {
     console.error(`leakgate watch: unknown source "${sourceName}" (the sources: ${sources.join(', ')})`)
     return 2
@@ -108,6 +117,12 @@ export async function main(argv: string[]): Promise<number> {
       source = new GitHubGistsSource(githubOptions)
     } else if (sourceName === 'paste-feed') {
       source = new PasteFeedSource(pasteFeedOptionsOf(values))
+    } else if (sourceName === 'npm') {
+      source = new NpmChangesSource({
+        ...(values['registry-url'] === undefined ? {} : { registryUrl: values['registry-url'] }),
+        ...(values['changes-url'] === undefined ? {} : { changesUrl: values['changes-url'] }),
+        ...(values.since === undefined ? {} : { since: values.since }),
+      })
     } else {
       if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
       source = new GHArchiveSource({

@@ -96,7 +96,8 @@ function answer(fake: FakeFeeds, req: IncomingMessage, res: ServerResponse): voi
     return
   }
   if (url.pathname === '/_changes') {
-    const since = Number(url.searchParams.get('since') ?? 0)
+    const asked = url.searchParams.get('since') ?? '0'
+    const since = asked === 'now' ? fake.changes.length : Number(asked)
     const limit = Number(url.searchParams.get('limit') ?? 1000)
     const results = fake.changes.map((c, i) => ({ seq: i + 1, id: c.id, changes: [{ rev: `${i + 1}-${'a'.repeat(32)}` }] })).filter((c) => c.seq > since).slice(0, limit)
     send(res, 200, Buffer.from(JSON.stringify({ results, last_seq: results.at(-1)?.seq ?? since })), 'application/json', truncated)
