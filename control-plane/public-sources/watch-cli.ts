@@ -20,6 +20,7 @@ import { GitHubGistsSource } from './github-gists.js'
 import { pasteFeedOptionsOf } from './paste-feed-cli.js'
 import { PasteFeedSource } from './paste-feed.js'
 import { NpmChangesSource } from './npm-changes.js'
+import { PypiReleasesSource } from './pypi-releases.js'
 import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
@@ -41,6 +42,9 @@ const OWN_OPTIONS = {
   'registry-url': { type: 'string' },
   'changes-url': { type: 'string' },
   since: { type: 'string' },
+  // pypi
+  'index-url': { type: 'string' },
+  'files-url': { type: 'string' },
 } as const
 
 function usage(): string {
@@ -50,6 +54,7 @@ function usage(): string {
     '       leakgate watch github-gists [the same options]',
     '       leakgate watch paste-feed --list-url URL [--raw-url-template URL] [--field NAME=FIELD]... [--feed-config FILE] [--limit N] [--rules FILE] [--once]',
     '       leakgate watch npm [--registry-url URL] [--changes-url URL] [--since SEQ] [--rules FILE] [--once]',
+    '       leakgate watch pypi [--index-url URL] [--files-url URL] [--rules FILE] [--once]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -68,6 +73,8 @@ function usage(): string {
     `  ${'--registry-url URL'.padEnd(18)} npm: packuments and tarballs (default https://registry.npmjs.org)`,
     `  ${'--changes-url URL'.padEnd(18)} npm: the changes feed (default https://replicate.npmjs.com/registry/_changes)`,
     `  ${'--since SEQ'.padEnd(18)} npm: where to start without a cursor (default now: the changes to come)`,
+    `  ${'--index-url URL'.padEnd(18)} pypi: the releases feed and JSON API (default https://pypi.org)`,
+    `  ${'--files-url URL'.padEnd(18)} pypi: where distributions are (default https://files.pythonhosted.org)`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -79,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  const sources = ['github-events', 'gharchive', 'github-gists', 'paste-feed', 'npm']
+  const sources = ['github-events', 'gharchive', 'github-gists', 'paste-feed', 'npm', 'pypi']
   if (!sources.includes(sourceName)) {
     console.error(`leakgate watch: unknown source "${sourceName}" (the sources: ${sources.join(', ')})`)
     return 2
@@ -122,6 +129,11 @@ export async function main(argv: string[]): Promise<number> {
         ...(values['registry-url'] === undefined ? {} : { registryUrl: values['registry-url'] }),
         ...(values['changes-url'] === undefined ? {} : { changesUrl: values['changes-url'] }),
         ...(values.since === undefined ? {} : { since: values.since }),
+      })
+    } else if (sourceName === 'pypi') {
+      source = new PypiReleasesSource({
+        ...(values['index-url'] === undefined ? {} : { indexUrl: values['index-url'] }),
+        ...(values['files-url'] === undefined ? {} : { filesUrl: values['files-url'] }),
       })
     } else {
       if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')

@@ -28,6 +28,20 @@ export interface FakeVersion {
   tarball: Buffer
 }
 
+/** A PyPI release as the fake index holds it. */
+export interface FakeRelease {
+  name: string
+  version: string
+  /** Unix seconds. */
+  at: number
+  /** Its source distribution (gzip'd tar), when it has one. */
+  sdist?: Buffer
+  /** It has a wheel too (listed, never downloaded). */
+  wheel?: boolean
+  /** Listed by the feed, but removed since: its JSON answers 404. */
+  removed?: boolean
+}
+
 /** A scripted answer in place of the real one. */
 export type FeedFailure =
   | { status: number }
@@ -47,13 +61,15 @@ export interface FakeFeeds {
   seen: string[]
   /** Scripted answers, taken in order by the next requests whose path starts with the key. */
   failures: Map<string, FeedFailure[]>
+  /** PyPI: the releases (the feed lists them newest first). */
+  releases: FakeRelease[]
   /** Where the listing says raw pastes are (default: this server). */
   rawBase: string | undefined
 }
 
 /** Starts the fake on 127.0.0.1; closed at `t`'s teardown. */
 export async function startFakeFeeds(t: Teardown): Promise<FakeFeeds> {
-  const fake: FakeFeeds = { url: '', pastes: [], changes: [], packages: new Map(), seen: [], failures: new Map(), rawBase: undefined }
+  const fake: FakeFeeds = { url: '', pastes: [], changes: [], packages: new Map(), seen: [], failures: new Map(), releases: [], rawBase: undefined }
   const server = createServer((req, res) => answer(fake, req, res))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -93,6 +109,42 @@ function answer(fake: FakeFeeds, req: IncomingMessage, res: ServerResponse): voi
       return
     }
     send(res, 200, Buffer.from(paste.content), 'text/plain; charset=utf-8', truncated)
+    return
+  }
+  if (url.pathname === '/rss/updates.xml') {
+    const items = [...fake.releases].sort((a, b) => b.at - a.at).slice(0, 40).map((r) => `  <item>
+    <title>${r.name} ${r.version}</title>
+    <link>https://pypi.org/project/${r.name}/${r.version}/</link>
+    <description>a package &amp; its tests</description>
+    <author>dev@example.com</author>
+    <pubDate>${new Date(r.at * 1000).toUTCString()}</pubDate>
+  </item>`)
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0">\n <channel>\n  <title>PyPI recent updates</title>\n${items.join('\n')}\n </channel>\n</rss>\n`
+    send(res, 200, Buffer.from(xml), 'text/xml; charset=utf-8', truncated)
+    return
+  }
+  const release = /^\/pypi\/([^/]+)\/([^/]+)\/json$/.exec(url.pathname)
+  if (release !== null) {
+    const r = fake.releases.find((x) => x.name === decodeURIComponent(release[1]!) && x.version === decodeURIComponent(release[2]!))
+    if (r === undefined || r.removed === true) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"message": "Not Found"}')
+      return
+    }
+    const urls = [
+      ...(r.sdist === undefined ? [] : [{ packagetype: 'sdist', filename: `${r.name}-${r.version}.tar.gz`, url: `${fake.url}/packages/${r.name}-${r.version}.tar.gz`, size: r.sdist.length }]),
+      ...(r.wheel === true ? [{ packagetype: 'bdist_wheel', filename: `${r.name}-${r.version}-py3-none-any.whl`, url: `${fake.url}/packages/${r.name}-${r.version}-py3-none-any.whl`, size: 10 }] : []),
+    ]
+    send(res, 200, Buffer.from(JSON.stringify({ info: { name: r.name, version: r.version }, urls })), 'application/json', truncated)
+    return
+  }
+  const sdist = /^\/packages\/(.+)\.tar\.gz$/.exec(url.pathname)
+  if (sdist !== null) {
+    const r = fake.releases.find((x) => `${x.name}-${x.version}` === sdist[1])
+    if (r?.sdist === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found')
+      return
+    }
+    send(res, 200, r.sdist, 'application/octet-stream', truncated)
     return
   }
   if (url.pathname === '/_changes') {
