@@ -61,7 +61,7 @@ export interface RiskInput {
   now: Date
 }
 
-const PUBLIC_SOURCES = new Set(['github', 'gitlab', 'bitbucket', 'paste', 'postman', 'public'])
+const PUBLIC_SOURCES = new Set(['github', 'gitlab', 'bitbucket', 'paste', 'postman', 'npm', 'pypi', 'public'])
 const LIVE_KIND = /(live|prod|production|aws|github|gitlab|slack|stripe_secret|private_key|openai|anthropic|gcp|azure|twilio|sendgrid)/i
 const TEST_KIND = /(test|sandbox|dev|example|dummy|fake|staging)/i
 const DAY = 86_400_000

@@ -193,6 +193,9 @@ export const GitHubError = define('LEAKGATE_ERR_GITHUB', 'GitHub API: %s', 502)
 /** The GitLab API answered with an error or an unexpected body, or cannot be reached. */
 export const GitLabError = define('LEAKGATE_ERR_GITLAB', 'GitLab API: %s', 502)
 
+/** A public feed (a paste site, a package registry) answered with an error or a body that cannot be read. */
+export const FeedError = define('LEAKGATE_ERR_PUBLIC_FEED', 'public feed: %s', 502)
+
 // ---------------------------------------------------------------------------------------------------
 // Store tools (`leakgate migrate`, `export`, `import`).
 

@@ -1,7 +1,7 @@
 /**
- * `leakgate watch github-events` (and `gharchive`, its backfill; `github-gists`, `github-code-search`,
- * `gitlab-events`): watches GitHub's public events (gists, code search; GitLab's commits) for the organisation's tokens, on
- * the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
+ * `leakgate watch <source>`: watches a public source for the organisation's tokens (`github-events` and
+ * `gharchive`, its backfill; `github-gists`, `github-code-search`, `gitlab-events`, `paste-feed`, `npm`,
+ * `pypi`), on the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
  * of ours are those of the issued-hash set (`POST /v1/issued-hashes`) and the matches of the rules
  * file given with `--rules` (the organisation's own formats). Each batch commits its leaks and its
  * cursor together, so a restart, or a kill -9, resumes where the last batch ended. Run one watcher a
@@ -20,6 +20,10 @@ import { GitHubEventsSource } from './github-events.js'
 import { GitHubGistsSource } from './github-gists.js'
 import { codeSearchQueries, GitHubCodeSearchSource } from './github-code-search.js'
 import { GitLabEventsSource } from './gitlab-events.js'
+import { pasteFeedOptionsOf } from './paste-feed-cli.js'
+import { PasteFeedSource } from './paste-feed.js'
+import { NpmChangesSource } from './npm-changes.js'
+import { PypiReleasesSource } from './pypi-releases.js'
 import type { PublicSource } from './source.js'
 import { PublicSourceRunner, watch } from './runner.js'
 
@@ -32,6 +36,19 @@ const OWN_OPTIONS = {
   rules: { type: 'string' },
   once: { type: 'boolean' },
   query: { type: 'string', multiple: true },
+  // paste-feed
+  'list-url': { type: 'string' },
+  'raw-url-template': { type: 'string' },
+  field: { type: 'string', multiple: true },
+  'feed-config': { type: 'string' },
+  limit: { type: 'string' },
+  // npm
+  'registry-url': { type: 'string' },
+  'changes-url': { type: 'string' },
+  since: { type: 'string' },
+  // pypi
+  'index-url': { type: 'string' },
+  'files-url': { type: 'string' },
 } as const
 
 function usage(): string {
@@ -41,6 +58,9 @@ function usage(): string {
     '       leakgate watch github-gists [the same options]',
     '       leakgate watch github-code-search --rules FILE [--query Q]... [the same options]',
     '       leakgate watch gitlab-events [--api-url URL] [--web-url URL] [the same options]',
+    '       leakgate watch paste-feed --list-url URL [--raw-url-template URL] [--field NAME=FIELD]... [--feed-config FILE] [--limit N] [--rules FILE] [--once]',
+    '       leakgate watch npm [--registry-url URL] [--changes-url URL] [--since SEQ] [--rules FILE] [--once]',
+    '       leakgate watch pypi [--index-url URL] [--files-url URL] [--rules FILE] [--once]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -56,6 +76,14 @@ function usage(): string {
     `  ${'--query Q'.padEnd(18)} github-code-search: a search besides the rules' keywords (repeatable)`,
     `  ${''.padEnd(18)} gitlab-events: --api-url default https://gitlab.com/api/v4 (LEAKGATE_GITLAB_API_URL),`,
     `  ${''.padEnd(18)} LEAKGATE_GITLAB_TOKEN (or GITLAB_TOKEN) sent as PRIVATE-TOKEN`,
+    `  ${'--list-url URL'.padEnd(18)} paste-feed: the listing of new pastes (a JSON array; docs/public-sources.md)`,
+    `  ${'--field N=F'.padEnd(18)} paste-feed: the listing's field for key, date, raw-url or public-url`,
+    `  ${'--feed-config FILE'.padEnd(18)} paste-feed: the same as JSON ({ listUrl, rawUrlTemplate, fields, limit })`,
+    `  ${'--registry-url URL'.padEnd(18)} npm: packuments and tarballs (default https://registry.npmjs.org)`,
+    `  ${'--changes-url URL'.padEnd(18)} npm: the changes feed (default https://replicate.npmjs.com/registry/_changes)`,
+    `  ${'--since SEQ'.padEnd(18)} npm: where to start without a cursor (default now: the changes to come)`,
+    `  ${'--index-url URL'.padEnd(18)} pypi: the releases feed and JSON API (default https://pypi.org)`,
+    `  ${'--files-url URL'.padEnd(18)} pypi: where distributions are (default https://files.pythonhosted.org)`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -67,8 +95,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  if (!['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events'].includes(sourceName)) {
-    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: github-events, gharchive, github-gists, github-code-search, gitlab-events)`)
+  const sources = ['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events', 'paste-feed', 'npm', 'pypi']
+  if (!sources.includes(sourceName)) {
+    console.error(`leakgate watch: unknown source "${sourceName}" (the sources: ${sources.join(', ')})`)
     return 2
   }
   // This command's own options first; the rest are the control plane's (the store's).
@@ -111,6 +140,19 @@ export async function main(argv: string[]): Promise<number> {
         ...(apiUrl === undefined ? {} : { apiUrl }),
         ...(values['web-url'] === undefined ? {} : { webUrl: values['web-url'] }),
         ...(gitlab.token === undefined ? {} : { token: gitlab.token }),
+      })
+    } else if (sourceName === 'paste-feed') {
+      source = new PasteFeedSource(pasteFeedOptionsOf(values))
+    } else if (sourceName === 'npm') {
+      source = new NpmChangesSource({
+        ...(values['registry-url'] === undefined ? {} : { registryUrl: values['registry-url'] }),
+        ...(values['changes-url'] === undefined ? {} : { changesUrl: values['changes-url'] }),
+        ...(values.since === undefined ? {} : { since: values.since }),
+      })
+    } else if (sourceName === 'pypi') {
+      source = new PypiReleasesSource({
+        ...(values['index-url'] === undefined ? {} : { indexUrl: values['index-url'] }),
+        ...(values['files-url'] === undefined ? {} : { filesUrl: values['files-url'] }),
       })
     } else {
       if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
