@@ -94,7 +94,7 @@ t.test('watch github-events: our pushed tokens become leaks; kill -9 loses and d
 t.test('watch: an unknown source and --help', sqliteOnly, async (t) => {
   const unknown = spawnSync(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'watch', 'pastebin'], { cwd: root, encoding: 'utf8' })
   t.equal(unknown.status, 2)
-  t.match(unknown.stderr, /unknown source "pastebin" \(the sources: github-events, gharchive, github-gists\)/)
+  t.match(unknown.stderr, /unknown source "pastebin" \(the sources: github-events, gharchive, github-gists, github-code-search, gitlab-events, paste-feed, npm, pypi\)/)
   const dataDir = tempDir(t)
   const noFrom = spawnSync(process.execPath, ['--import', './scripts/register-ts.js', 'cli.ts', 'watch', 'gharchive', '--data-dir', dataDir], { cwd: root, encoding: 'utf8' })
   t.equal(noFrom.status, 2)
