@@ -13,9 +13,9 @@
  * batch at the last change read in full.
  */
 import { FeedError } from '../../lib/errors.js'
-import { feedState, FeedHttp, parseFeedJson, textOf, type FeedHttpOptions } from './feed-http.js'
-import { unitOf, type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
-import { gzipTarFiles, TarError } from './tar-reader.js'
+import { feedState, FeedHttp, parseFeedJson, type FeedHttpOptions } from './feed-http.js'
+import { type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { packageUnits } from './package-archive.js'
 
 /** How to read the npm registry's changes. */
 export interface NpmChangesOptions extends FeedHttpOptions {
@@ -156,22 +156,15 @@ export class NpmChangesSource implements PublicSource {
         counts.skippedTarballs++
         continue
       }
-      let files
-      try {
-        files = gzipTarFiles(got.body, { maxBytes: this.#maxTarball * 8, maxFileBytes: this.#maxFile })
-      } catch (err) {
-        if (!(err instanceof TarError)) throw err
+      // npm packs everything under `package/`; the path in the package is what a reader knows.
+      const files = packageUnits(got.body, {
+        repo: `npm:${name}@${v.version}`, page: `${this.#web}/package/${name}/v/${v.version}`, topFolder: /^package\//, published: v.published,
+      }, { maxBytes: this.#maxTarball * 8, maxFileBytes: this.#maxFile })
+      if (files === undefined) {
         counts.unreadableTarballs++
         continue
       }
-      const page = `${this.#web}/package/${name}/v/${v.version}`
-      for (const file of files) {
-        const text = file.data === undefined ? undefined : textOf(file.data)
-        if (text === undefined) continue
-        // npm packs everything under `package/`; the path in the package is what a reader knows.
-        const path = file.path.replace(/^package\//, '')
-        units.push(unitOf(`npm:${name}@${v.version}:${path}`, text, { repo: `npm:${name}@${v.version}`, repoUrl: page, path, url: page }, v.published))
-      }
+      units.push(...files)
       if (v.published !== undefined) newest = Math.max(newest ?? 0, Date.parse(v.published))
     }
     return { units, newest }

@@ -10,9 +10,9 @@
  * off) fails the batch and the cursor stays; a rate limit ends the batch at the last release read.
  */
 import { FeedError } from '../../lib/errors.js'
-import { feedState, FeedHttp, parseFeedJson, textOf, type FeedHttpOptions } from './feed-http.js'
-import { unitOf, type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
-import { gzipTarFiles, TarError } from './tar-reader.js'
+import { feedState, FeedHttp, parseFeedJson, type FeedHttpOptions } from './feed-http.js'
+import { type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { packageUnits } from './package-archive.js'
 
 /** How to read PyPI's releases. */
 export interface PypiReleasesOptions extends FeedHttpOptions {
@@ -135,21 +135,13 @@ export class PypiReleasesSource implements PublicSource {
       }
       if (got.status !== 200) throw new FeedError(`the source distribution of ${name} ${version} answered ${got.status}`)
       if (got.body === undefined) continue
-      let entries
-      try {
-        entries = gzipTarFiles(got.body, { maxBytes: this.#maxArchive * 8, maxFileBytes: this.#maxFile })
-      } catch (err) {
-        if (!(err instanceof TarError)) throw err
+      // An sdist holds one folder, `{name}-{version}/`: the path in the project is what a reader knows.
+      const files = packageUnits(got.body, { repo: `pypi:${name}@${version}`, page, topFolder: /^[^/]+\//, published }, { maxBytes: this.#maxArchive * 8, maxFileBytes: this.#maxFile })
+      if (files === undefined) {
         counts.unreadableArchives++
         continue
       }
-      for (const entry of entries) {
-        const text = entry.data === undefined ? undefined : textOf(entry.data)
-        if (text === undefined) continue
-        // An sdist holds one folder, `{name}-{version}/`: the path in the project is what a reader knows.
-        const path = entry.path.replace(/^[^/]+\//, '')
-        units.push(unitOf(`pypi:${name}@${version}:${path}`, text, { repo: `pypi:${name}@${version}`, repoUrl: page, path, url: page }, published))
-      }
+      units.push(...files)
     }
     return units
   }
