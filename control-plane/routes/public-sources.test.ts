@@ -96,3 +96,46 @@ t.test('a leak\'s public places: each place its token was seen at, first seen fi
   t.notOk(res.body.includes(token))
   t.equal((await plane.call('GET', '/v1/leaks/999999/public-places', plane.keys.analyst)).statusCode, 404)
 })
+
+t.test('a source\'s findings: the leaks it (or its shards) found, the one seen last first, with the place; bad input is a 400', async (t) => {
+  const plane = await startPlane(t)
+  const tokens = Array.from({ length: 3 }, () => `acme_live_${rng.chars(40, 'abcdefghijklmnopqrstuvwxyz0123456789')}`)
+  await plane.store.issuedHashes.add(tokens.map(sha256Hex))
+  const unit = (token: string, repo: string): PublicUnit => unitOf(`${repo}@c2:f`, `# ${repo}\nk=${token}\n`, { repo, commit: 'c2', path: 'f', link: (l) => `https://github.com/${repo}/blob/c2/f#L${l}` })
+  const batches: Record<string, PublicUnit[][]> = {
+    'feed': [[unit(tokens[0]!, 'a/first')], [unit(tokens[1]!, 'b/second'), unit(tokens[0]!, 'c/again')]],
+    'feed#1/2': [[unit(tokens[2]!, 'd/sharded')]],
+    'feed-other': [[unit(tokens[1]!, 'e/elsewhere')]],
+  }
+  const runner = new PublicSourceRunner(plane.store)
+  for (const [id, reads] of Object.entries(batches)) {
+    let at = 0
+    const source: PublicSource = { id, leakSource: 'github', read: async () => ({ units: reads[at++] ?? [], next: String(at), state: {}, more: false }) }
+    for (let i = 0; i < reads.length; i++) await runner.runBatch(source)
+  }
+  const res = await plane.call('GET', '/v1/public-sources/feed/findings', plane.keys.analyst)
+  t.equal(res.statusCode, 200)
+  const items = (res.json() as { items: Array<{ leakId: number; sourceId: string; location: { repo: string; url: string }; places: number; title: string; risk: string; status: string; seenAt: string }> }).items
+  t.same(items.map((f) => [f.sourceId, f.location.repo, f.places]), [['feed#1/2', 'd/sharded', 1], ['feed', 'c/again', 2], ['feed', 'b/second', 1]],
+    'its shard\'s find first, then the leak seen again at a second place, then the other; not the places another source saw')
+  t.match(items[1], { title: String, risk: /^(low|medium|high|critical)$/, status: 'open', seenAt: /^\d{4}-/, location: { url: 'https://github.com/c/again/blob/c2/f#L2', line: 2 } })
+  t.equal(new Set(items.map((f) => f.leakId)).size, 3)
+  t.notOk(tokens.some((token) => res.body.includes(token)), 'no token in the answer')
+  t.same((await plane.call('GET', '/v1/public-sources/feed/findings?limit=1', plane.keys.analyst)).json(), { items: [items[0]] })
+  t.same((await plane.call('GET', `/v1/public-sources/${encodeURIComponent('feed#1/2')}/findings`, plane.keys.admin)).json(), { items: [items[0]] }, 'one shard alone, by its id')
+  t.match((await plane.call('GET', '/v1/public-sources/feed-other/findings', plane.keys.analyst)).json(), { items: [{ sourceId: 'feed-other', location: { repo: 'e/elsewhere' } }] })
+
+  t.equal((await plane.call('GET', '/v1/public-sources/feed/findings')).statusCode, 401)
+  t.equal((await plane.call('GET', '/v1/public-sources/feed/findings', plane.keys.node)).statusCode, 403, 'a node key may not read it')
+  const unknown = await plane.call('GET', '/v1/public-sources/nothing-here/findings', plane.keys.analyst)
+  t.equal(unknown.statusCode, 404)
+  t.match(unknown.json(), { code: 'LEAKGATE_ERR_NOT_FOUND', detail: /no public source "nothing-here"/ })
+  for (const query of ['limit=0', 'limit=101', 'limit=ten', 'since=1']) {
+    const bad = await plane.call('GET', `/v1/public-sources/feed/findings?${query}`, plane.keys.analyst)
+    t.equal(bad.statusCode, 400, query)
+    t.match(bad.json(), { code: 'LEAKGATE_ERR_VALIDATION' }, query)
+  }
+  const control = await plane.call('GET', '/v1/public-sources/feed%00/findings', plane.keys.analyst)
+  t.equal(control.statusCode, 400, 'an id with a control character')
+  t.match(control.json(), { code: 'LEAKGATE_ERR_VALIDATION' })
+})

@@ -1,17 +1,16 @@
 /**
  * Watching public sources: the hashes of the tokens the organisation issued (`/v1/issued-hashes`,
- * admin), each public source's state (`GET /v1/public-sources`), and the public places of a leak. Hashes arrive as text, one
+ * admin), each public source's state (`GET /v1/public-sources`) and the leaks it found, and the public places of a leak. Hashes arrive as text, one
  * SHA-256 (64 hex characters) a line: the only route that takes a body other than JSON, since a list
  * exported from an issuer's database is such a file. A body with any bad line changes nothing, and no
  * answer repeats a line (a raw token pasted by mistake must not come back in an error).
  * Shapes: docs/public-sources.md.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { BadRequestError } from '../../lib/errors.js'
+import { BadRequestError, NotFoundError } from '../../lib/errors.js'
 import { principalOf } from '../auth.js'
 import type { RouteContext } from '../context.js'
 import { actorOf } from '../store/keys.js'
-import { NotFoundError } from '../../lib/errors.js'
 import { idParams, locationOutput, problems } from './schemas.js'
 
 const ADMIN = { roles: [] }
@@ -55,6 +54,29 @@ const cursorOutput = {
     sourceId: { type: 'string' }, cursor: { type: ['string', 'null'] }, version: { type: 'integer' },
     state: { type: 'object', additionalProperties: true }, lastError: { type: ['string', 'null'] },
     units: { type: 'integer' }, bytes: { type: 'integer' }, updatedAt: { type: 'string' },
+  },
+} as const
+
+/** A source's id in a path: its own (`github-events`), or one shard's (`github-events#1/4`, sent encoded); longer than 100 is a 414 (the router's bound on a path parameter). */
+const sourceParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100, format: 'text' } },
+} as const
+
+/** Findings a page: enough for a console card; the leak list (source filter) has them all. */
+const findingsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+} as const
+
+const findingOutput = {
+  type: 'object',
+  properties: {
+    leakId: { type: 'integer' }, title: { type: 'string' }, risk: { type: 'string' }, status: { type: 'string' },
+    sourceId: { type: 'string' }, location: locationOutput, seenAt: { type: 'string' }, places: { type: 'integer' },
   },
 } as const
 
@@ -113,6 +135,21 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
       response: { 200: { type: 'object', properties: { items: { type: 'array', items: cursorOutput } } }, ...problems(401, 403, 429) },
     },
   }, async () => ({ items: await store.publicSources.list() }))
+
+  app.get<{ Params: { id: string }; Querystring: { limit: number } }>('/v1/public-sources/:id/findings', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'The leaks a public source (or its shards) found, the one it saw last first, each with the newest public place the source saw its token at',
+      tags: ['public-sources'],
+      params: sourceParams,
+      querystring: findingsQuery,
+      response: { 200: { type: 'object', properties: { items: { type: 'array', items: findingOutput } } }, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => {
+    const { id } = request.params
+    if (!await store.publicSources.known(id)) throw new NotFoundError(`there is no public source ${JSON.stringify(id)} (GET /v1/public-sources lists them)`)
+    return { items: await store.publicSources.findingsOf(id, request.query.limit) }
+  })
 
   app.get<{ Params: { id: number } }>('/v1/leaks/:id/public-places', {
     config: { roles: ['analyst'] },

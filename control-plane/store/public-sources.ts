@@ -45,6 +45,23 @@ export interface PublicPlace {
   seenAt: string
 }
 
+/**
+ * One leak a source found: the leak as listed, and the newest public place that source (or one of its
+ * shards) saw its token at.
+ */
+export interface PublicFinding {
+  leakId: number
+  title: string
+  risk: string
+  status: string
+  /** The source, or its shard (`id#k/n`), that saw the newest place. */
+  sourceId: string
+  location: LeakLocation
+  seenAt: string
+  /** How many public places of the leak this source saw. */
+  places: number
+}
+
 interface CursorRow {
   source_id: string
   cursor: string | null
@@ -76,6 +93,36 @@ export class PublicSourceRepo {
   /** Every source's row, by id. */
   async list(): Promise<PublicSourceCursor[]> {
     return (await this.#sql.all<CursorRow>('SELECT * FROM public_source_cursors ORDER BY source_id')).map(toCursor)
+  }
+
+  /**
+   * Whether source `sourceId` has a row, itself or as shards (`{sourceId}#{k}/{n}`): a source run as
+   * N shards keeps a row a shard.
+   */
+  async known(sourceId: string): Promise<boolean> {
+    const row = await this.#sql.get<{ one: number }>(
+      'SELECT 1 AS one FROM public_source_cursors WHERE source_id = @id OR substr(source_id, 1, @n) = @prefix LIMIT 1', ownOrShards(sourceId))
+    return row !== undefined
+  }
+
+  /**
+   * The leaks source `sourceId` (or its shards) found, the one whose newest public place it saw last
+   * first (at most `limit`). No index leads from a source to its places: this reads the source's
+   * places, which is fine for a console page asked one source at a time.
+   */
+  async findingsOf(sourceId: string, limit: number): Promise<PublicFinding[]> {
+    const rows = await this.#sql.all<{ leak_id: number; title: string; risk: string; status: string; source_id: string; location: string; seen_at: string; places: number }>(`
+      SELECT l.id AS leak_id, l.title, l.risk, l.status, p.source_id, p.location, p.seen_at, f.places
+      FROM (SELECT leak_id, max(id) AS last_id, count(*) AS places FROM public_places
+            WHERE source_id = @id OR substr(source_id, 1, @n) = @prefix
+            GROUP BY leak_id ORDER BY last_id DESC LIMIT @limit) f
+      JOIN public_places p ON p.id = f.last_id
+      JOIN leaks l ON l.id = f.leak_id
+      ORDER BY f.last_id DESC`, { ...ownOrShards(sourceId), limit })
+    return rows.map((r) => ({
+      leakId: r.leak_id, title: r.title, risk: r.risk, status: r.status, sourceId: r.source_id,
+      location: JSON.parse(r.location) as LeakLocation, seenAt: r.seen_at, places: Number(r.places),
+    }))
   }
 
   /**
@@ -149,6 +196,13 @@ export class PublicSourceRepo {
       'SELECT source_id, location, seen_at FROM public_places WHERE leak_id = ? ORDER BY id LIMIT ?', [leakId, limit])
     return rows.map((r) => ({ sourceId: r.source_id, location: JSON.parse(r.location) as LeakLocation, seenAt: r.seen_at }))
   }
+}
+
+/** The parameters matching a source's own row and its shards' (`{id}#…`). */
+function ownOrShards(sourceId: string): { id: string; n: number; prefix: string } {
+  const prefix = `${sourceId}#`
+  // Both engines' substr counts characters (code points), not UTF-16 units.
+  return { id: sourceId, n: [...prefix].length, prefix }
 }
 
 function toCursor(row: CursorRow): PublicSourceCursor {
