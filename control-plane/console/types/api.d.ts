@@ -223,3 +223,51 @@ export interface ApiKey {
 export interface NewApiKey extends ApiKey {
   key: string
 }
+
+/** What a public source says of itself (`state` of `GET /v1/public-sources`); more fields may come. */
+export interface PublicSourceState {
+  rateLimitRemaining?: number
+  rateLimitResetAt?: string
+  pollIntervalSeconds?: number
+  nextPollAt?: string
+  /** How old the newest content handled was when handled (seconds). */
+  lagSeconds?: number
+  /** GitHub's events: events may have been missed after this one (the feed moved on). */
+  missedAfter?: string
+  leaseOwner?: string
+  leaseUntil?: string
+  [key: string]: unknown
+}
+
+/**
+ * One row of `GET /v1/public-sources`: a source's, or one shard's (`{id}#{k}/{n}`) when a source runs
+ * as N shards, with the lease of the worker running it.
+ */
+export interface PublicSourceRow {
+  sourceId: string
+  cursor: string | null
+  version: number
+  state: PublicSourceState
+  lastError: string | null
+  units: number
+  bytes: number
+  updatedAt: string
+  leaseOwner?: string | null
+  leaseUntil?: string | null
+}
+
+/** `GET /v1/leaks/:id/public-places`: one public place a leak's token was seen at. */
+export interface PublicPlace {
+  sourceId: string
+  location: LeakLocation
+  seenAt: string
+}
+
+/** `GET /v1/public-sources/:id/findings`: a leak a source found, with the newest place it saw. */
+export interface PublicFinding extends PublicPlace {
+  leakId: number
+  title: string
+  risk: string
+  status: string
+  places: number
+}

@@ -4,6 +4,7 @@
 //   #/leaks/12    one leak
 //   #/new         add a leak by hand
 //   #/nodes       the node fleet
+//   #/public-sources  the public-source watchers' state, and a source's findings (?source=github-events)
 //   #/audit       every decision, newest first
 //   #/check       check a token: is it leaked? (hashed here; only 5 characters of its hash are sent)
 //   #/webhooks    webhook endpoints and their deliveries (admins)
@@ -16,6 +17,7 @@ import { mountOverview } from './overview.js'
 import { mountDetail } from './leak-detail.js'
 import { mountAddLeak } from './add-leak.js'
 import { mountNodes } from './nodes.js'
+import { mountPublicSources } from './public-sources.js'
 import { mountAudit } from './audit.js'
 import { mountCheck } from './check.js'
 import { mountWebhooks } from './webhooks.js'
@@ -105,6 +107,7 @@ function route(path) {
   }
   if (path === '/new') return { name: 'new', mount: mountAddLeak }
   if (path === '/nodes') return { name: 'nodes', mount: mountNodes }
+  if (path === '/public-sources') return { name: 'public-sources', mount: mountPublicSources }
   if (path === '/audit') return { name: 'audit', mount: mountAudit }
   if (path === '/check') return { name: 'check', mount: mountCheck }
   if (path === '/webhooks') return { name: 'webhooks', mount: mountWebhooks }
@@ -251,6 +254,7 @@ function shell(session, routeName) {
       navLink('#/', 'Leaks', routeName === 'overview' || routeName.startsWith('leak-')),
       session.role === 'admin' ? navLink('#/new', 'Add leak', routeName === 'new') : null,
       navLink('#/nodes', 'Nodes', routeName === 'nodes'),
+      navLink('#/public-sources', 'Public sources', routeName === 'public-sources'),
       navLink('#/audit', 'Audit', routeName === 'audit'),
       navLink('#/check', 'Check a token', routeName === 'check'),
       session.role === 'admin' ? navLink('#/webhooks', 'Webhooks', routeName === 'webhooks') : null,

@@ -8,7 +8,8 @@ import { confirmDialog } from './confirm-dialog.js'
 import { showEnforcement } from './enforcement.js'
 import { overviewLink } from './filters.js'
 import { actions, risks, statuses } from './meta.js'
-/** @import { Decision, FoundWith, LeakDetail, LeakLocation, LeakToken, Sighting } from '../../types/api.js' */
+import { placeLink } from './public-sources.js'
+/** @import { Decision, FoundWith, LeakDetail, LeakLocation, LeakToken, PublicPlace, Sighting } from '../../types/api.js' */
 /** @import { Child } from './dom.js' */
 /** @import { PageContext, View } from '../../types/views.js' */
 
@@ -143,6 +144,29 @@ function timeline(sightings = []) {
   )
 }
 
+/** The public places the API gives at most. */
+const PUBLIC_PLACES_SHOWN = 100
+
+/**
+ * Where the public sources saw the leak's token (GitHub's pushes, gists, pastes, packages...), first
+ * seen first; null when they saw it nowhere, so a leak added by hand has no empty section.
+ * @param {PublicPlace[]} places
+ */
+function publicPlaces(places) {
+  if (places.length === 0) return null
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'public-places-title', 'data-testid': 'public-places' },
+    h('h2', { id: 'public-places-title' }, `Public places (${places.length}${places.length >= PUBLIC_PLACES_SHOWN ? '+' : ''})`),
+    h('ol', { class: 'public-places' }, places.map((p) => h(
+      'li',
+      { 'data-testid': 'public-place', 'data-source-id': p.sourceId },
+      placeLink(p.location, 'public-place-link'),
+      h('div', { class: 'muted small' }, h('a', { href: `#/public-sources?source=${encodeURIComponent(p.sourceId.replace(/#\d+\/\d+$/, ''))}` }, p.sourceId), p.location.commit ? [' · commit ', h('code', {}, p.location.commit.slice(0, 12))] : null, ' · seen ', timeEl(p.seenAt)),
+    ))),
+  )
+}
+
 /** @param {LeakToken[]} [tokens] */
 function tokensTable(tokens = []) {
   if (tokens.length === 0) return h('p', { class: 'muted' }, 'No tokens.')
@@ -185,6 +209,8 @@ export function mountDetail(main, ctx) {
 
   /** @type {LeakDetail | null} */
   let current = null
+  /** @type {PublicPlace[]} */
+  let places = []
 
   /**
    * @param {LeakDetail} leak
@@ -380,6 +406,7 @@ export function mountDetail(main, ctx) {
           { class: 'detail-main' },
           h('section', { class: 'card', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, `Tokens (${(leak.tokens ?? []).length})`), tokensTable(leak.tokens)),
           h('section', { class: 'card', 'aria-labelledby': 'where-title' }, h('h2', { id: 'where-title' }, 'Where it was found'), whereFound(leak.location, leak.foundWith)),
+          publicPlaces(places),
           h(
             'section',
             { class: 'card', 'aria-labelledby': 'risk-title', 'data-testid': 'risk' },
@@ -406,10 +433,23 @@ export function mountDetail(main, ctx) {
     )
   }
 
+  /**
+   * The leak's public places; none when they cannot be read (the page shows the leak without them).
+   * @returns {Promise<PublicPlace[]>}
+   */
+  async function loadPlaces() {
+    try {
+      return /** @type {{ items: PublicPlace[] }} */ (await api(`/v1/leaks/${id}/public-places`)).items ?? []
+    } catch {
+      return []
+    }
+  }
+
   async function load() {
     replace(main, h('p', { class: 'loading', role: 'status', 'data-testid': 'detail-loading' }, `Loading leak ${id}…`))
     try {
-      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}`))
+      const [leak, seen] = await Promise.all([/** @type {Promise<LeakDetail>} */ (api(`/v1/leaks/${id}`)), loadPlaces()])
+      places = seen
       if (!destroyed) render(leak)
     } catch (err) {
       if (destroyed) return
@@ -424,8 +464,9 @@ export function mountDetail(main, ctx) {
   /** Reloads the leak in place after a change made elsewhere, keeping comments being typed. */
   async function refresh() {
     try {
-      const leak = /** @type {LeakDetail} */ (await api(`/v1/leaks/${id}`))
+      const [leak, seen] = await Promise.all([/** @type {Promise<LeakDetail>} */ (api(`/v1/leaks/${id}`)), loadPlaces()])
       if (destroyed || !current) return
+      places = seen
       const typed = (/** @type {string} */ name) => {
         const el = main.querySelector(`[data-testid="${name}"]`)
         return el instanceof HTMLTextAreaElement ? el.value : ''
