@@ -136,11 +136,13 @@ t.test('a watcher\'s state, its failing read, its shards, its findings and the l
   }
   await page.setViewportSize({ width: 1280, height: 900 })
 
-  // A new find while the page is open shows by itself (the control plane's live events).
+  // A new find while the page is open shows by itself, through the control plane's live events: well
+  // before the page's own refresh (15 s after the Refresh clicked here) would show it.
+  await page.getByTestId('sources-refresh').click()
   fake.push('someone/else', [{ sha: sha(), files: [{ filename: 'app.py', status: 'added', patch: newFile([`KEY = "${later}"`]) }] }])
   fake.failures.delete('/events')
   await drain()
-  await waitFor('the new finding', async () => (await finding.count()) === 2)
+  await waitFor('the new finding', async () => (await finding.count()) === 2, 10_000)
   tt.match(await finding.first().getByTestId('finding-place').innerText(), /^someone\/else · app\.py:1$/, 'the newest first')
   await waitFor('the error cleared', async () => (await events.getByTestId('source-error').count()) === 0)
 

@@ -140,12 +140,10 @@ function nextPollCell(rows) {
 function lagCell(rows) {
   const lags = rows.map((r) => r.state.lagSeconds).filter((s) => typeof s === 'number')
   const missed = rows.find((r) => typeof r.state.missedAfter === 'string')
-  return h(
-    'span',
-    { 'data-testid': 'source-lag' },
-    lagText(lags.length === 0 ? undefined : Math.max(...lags)),
-    missed ? h('span', { class: 'source-warn small', title: `Events after ${String(missed.state.missedAfter)} may be missing from the live feed: read them with leakgate watch gharchive` }, ' · events missed') : null,
-  )
+  return [
+    h('span', { 'data-testid': 'source-lag', class: 'source-lag' }, lagText(lags.length === 0 ? undefined : Math.max(...lags))),
+    missed ? h('div', { class: 'source-warn small', 'data-testid': 'source-missed', title: `Events after ${String(missed.state.missedAfter)} may be missing from the live feed: read them with leakgate watch gharchive` }, 'events missed') : null,
+  ]
 }
 
 /** @param {PublicSourceRow[]} rows */
