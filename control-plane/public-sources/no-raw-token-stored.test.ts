@@ -14,6 +14,7 @@ import t from 'tap'
 import { echoesSecret } from '../../lib/echo.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { Rng } from '../detect/corpus/random.js'
+import { crc32Base62 } from '../detect/detectors/checksums.js'
 import { expandSample } from '../detect/detectors/provider-spec.js'
 import { generateKey } from '../store/keys.js'
 import { openTestStore, tempDir, testDatabaseEnv, testDatabaseUrl, TEST_STORE } from '../test/harness.js'
@@ -36,11 +37,17 @@ const issued = {
 /** Of our own format (the rules file), never issued. */
 const ownFormat = `acmeint_${rng.chars(32, 'abcdefghijklmnopqrstuvwxyz0123456789')}`
 /** Other providers' tokens, and one shaped like ours but never issued. */
+/** A GitHub classic token with its checksum right, as real ones have (a rule vouches for it). */
+function githubPat(): string {
+  const random = rng.chars(30, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')
+  return `ghp_${random}${crc32Base62(random)}`
+}
 const others = {
-  githubPat: expandSample('ghp_{a62:36}', rng),
+  githubPat: githubPat(),
   slack: expandSample('xoxb-{d:11}-{d:12}-{a62:24}', rng),
   aws: expandSample('AKIA{b32:16}', rng),
-  pathPat: expandSample('ghp_{a62:36}', rng),
+  pathPat: githubPat(),
+  branchAws: expandSample('AKIA{b32:16}', rng),
   notIssued: ours(),
 }
 /** Every planted value, by what it stands for (the name is what a failure shows, never the value). */
@@ -121,7 +128,7 @@ t.test('watching public sources stores and shows no raw token: not in the store\
   logs += first.output
   t.equal(first.status, 0, first.output)
 
-  const gap = pushAt(github, minute(10), 'gap/app', [{ filename: 'deploy.sh', status: 'added', patch: added([`export TOKEN=${issued.gap}`, `export AWS_ACCESS_KEY_ID=${others.aws}`]) }])
+  const gap = pushAt(github, minute(10), 'gap/app', [{ filename: 'deploy.sh', status: 'added', patch: added([`export TOKEN=${issued.gap}`, `export AWS_ACCESS_KEY_ID=${others.aws}`]) }], { ref: `refs/heads/rotate-${others.branchAws}` })
   github.events.shift()
   pushAt(github, minute(20), 'leak/app', [{ filename: 'config/.env', status: 'added', patch: added([`TOKEN=${issued.content}`, `GH=${others.githubPat}`, `SLACK=${others.slack}`, `LOOKALIKE=${others.notIssued}`]) }])
   pushAt(github, minute(21), `acme/${issued.repoName}`, [{ filename: `keys/${others.pathPat}.txt`, status: 'added', patch: added([`const k = "${ownFormat}"`]) }], { ref: `refs/heads/${issued.branch}`, message: `add ${issued.message}` })
