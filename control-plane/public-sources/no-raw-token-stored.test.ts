@@ -1,7 +1,7 @@
 /**
  * No raw token, ours or anyone else's, is stored or shown on the public-sources path: real `leakgate
  * watch` processes (GitHub's events with a gap read from GH Archive, GH Archive's hours, a paste feed)
- * read content planted with tokens of ours (issued hashes and a rules file's format), other providers'
+ * and an npm package read content planted with tokens of ours (issued hashes and a rules file's format), other providers'
  * tokens, and tokens in repository names, file paths, branch names and commit messages; then every
  * file of the data directory (the SQLite file, its WAL and anything beside them) or, on PostgreSQL,
  * the database's dump, the processes' logs at their most verbose, and the control plane's answers are
@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { echoesSecret } from '../../lib/echo.js'
 import { sha256Hex } from '../../protocol/token-hash.js'
@@ -20,6 +21,7 @@ import { generateKey } from '../store/keys.js'
 import { openTestStore, tempDir, testDatabaseEnv, testDatabaseUrl, TEST_STORE } from '../test/harness.js'
 import { request, spawnPlane } from '../test/process.js'
 import { hourName } from './gharchive.js'
+import { makeTar } from './tar-reader.js'
 import { startFakeGHArchive } from './test/fake-gharchive.js'
 import { startFakeFeeds } from './test/fake-feeds.js'
 import { startFakeGitHub, type FakeFile, type FakeGitHub } from './test/fake-github.js'
@@ -32,7 +34,7 @@ const sha = (): string => rng.chars(40, '0123456789abcdef')
 /** Tokens of ours: their hashes are issued. */
 const issued = {
   content: ours(), gap: ours(), archive: ours(), paste: ours(), pathAndContent: ours(),
-  repoName: ours(), branch: ours(), message: ours(), pasteKey: ours(),
+  repoName: ours(), branch: ours(), message: ours(), pasteKey: ours(), npm: ours(), npmPath: ours(),
 }
 /** Of our own format (the rules file), never issued. */
 const ownFormat = `acmeint_${rng.chars(32, 'abcdefghijklmnopqrstuvwxyz0123456789')}`
@@ -150,6 +152,17 @@ t.test('watching public sources stores and shows no raw token: not in the store\
   logs += pastes.output
   t.equal(pastes.status, 0, pastes.output)
 
+  // A package whose file is named after a token of ours, and holds another.
+  const tarball = gzipSync(makeTar([
+    { path: 'package/package.json', data: '{"name":"acme-client"}' },
+    { path: `package/keys/${issued.npmPath}.js`, data: `module.exports = '${issued.npm}'\n// ${others.githubPat}\n` },
+  ]))
+  feeds.packages.set('acme-client', [{ version: '1.0.0', tarball }])
+  feeds.changes.push({ id: 'acme-client' })
+  const npm = await run(['watch', 'npm', '--registry-url', feeds.url, '--since', '0', '--rules', rules, '--once'], env)
+  logs += npm.output
+  t.equal(npm.status, 0, npm.output)
+
   // What was found: each token of ours in content one leak (the repository and branch names are not
   // content: they only show, hidden, in a place).
   const admin = generateKey()
@@ -162,7 +175,7 @@ t.test('watching public sources stores and shows no raw token: not in the store\
     return res.json()
   }
   const leaks = (await get('/v1/leaks?limit=100') as { items: Array<{ id: number; location: { repo?: string } }> }).items
-  t.equal(leaks.length, 6, 'content, gap, archive, the named file, our own format, the paste')
+  t.equal(leaks.length, 7, 'content, gap, archive, the named file, our own format, the paste, the package')
   for (const leak of leaks) {
     await get(`/v1/leaks/${leak.id}`)
     await get(`/v1/leaks/${leak.id}/public-places`)
