@@ -1,8 +1,8 @@
 /**
  * No raw token, ours or anyone else's, is stored or shown on the public-sources path: real `leakgate
- * watch` processes (GitHub's events with a gap read from GH Archive, GH Archive's hours, a paste feed)
- * and an npm package read content planted with tokens of ours (issued hashes and a rules file's format), other providers'
- * tokens, and tokens in repository names, file paths, branch names and commit messages; then every
+ * watch` processes (GitHub's events with a gap read from GH Archive, GH Archive's hours, a paste feed,
+ * npm) read content planted with tokens of ours (issued hashes and a rules file's format), other
+ * providers' tokens, and tokens in repository names, file paths, branch names and commit messages; then every
  * file of the data directory (the SQLite file, its WAL and anything beside them) or, on PostgreSQL,
  * the database's dump, the processes' logs at their most verbose, and the control plane's answers are
  * searched for each planted value, as written and encoded.
