@@ -205,7 +205,10 @@ export class BackfilledEventsSource implements PublicSource {
       }
       if (signal?.aborted === true) throw err
       // The archive's failure is its own: nothing of its part is kept, and the live feed goes on.
-      const message = err instanceof GitHubError ? err.message : `GH Archive backfill failed: ${(err as Error).message}`
+      const said = err instanceof GitHubError ? err.message : `GH Archive backfill failed: ${(err as Error).message}`
+      // Kept in the state, which no scan hides tokens from: a repository's name (one named after a
+      // token) is left out.
+      const message = said.replace(/\/repos\/\S+/g, '/repos/{repo}/commits/{sha}')
       return { units: [], backfill: { ...start, lastError: message.slice(0, 500), notBefore: new Date(now + RETRY_MS).toISOString() }, more: false }
     }
   }

@@ -22,12 +22,17 @@ export interface NameTokens {
 
 /** The token-shaped strings of `location`'s repository, branch and path. */
 export function nameTokens(location: PublicLocation, ourRules: readonly Rule[], candidateRules: readonly Rule[]): NameTokens {
+  return tokensIn([location.repo, location.branch, location.path], ourRules, candidateRules)
+}
+
+/** The token-shaped strings of `texts` (names, or an error's message that quotes them). */
+export function tokensIn(texts: Iterable<string | undefined>, ourRules: readonly Rule[], candidateRules: readonly Rule[]): NameTokens {
   const matched = new Set<string>()
   const unmatched = new Map<string, string>()
-  for (const name of [location.repo, location.branch, location.path]) {
-    if (name === undefined || name === '') continue
-    for (const f of scanText(name, { rules: ourRules })) matched.add(f.value)
-    for (const c of tokenCandidates(name, candidateRules)) {
+  for (const text of texts) {
+    if (text === undefined || text === '') continue
+    for (const f of scanText(text, { rules: ourRules })) matched.add(f.value)
+    for (const c of tokenCandidates(text, candidateRules)) {
       if (c.rule !== undefined) matched.add(c.value)
       else unmatched.set(sha256Hex(c.value), c.value)
     }

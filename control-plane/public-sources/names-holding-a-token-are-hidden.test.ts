@@ -47,3 +47,21 @@ t.test('tokens in the repository, branch and file names of a public leak are hid
     url: `https://github.com/someone/app/blob/${plain}/config/${notIssued}.env#L1`,
   }, 'a name holding a string no rule knows and not issued is kept as it is')
 })
+
+t.test('a failed read whose message names a repository named after a token stores and throws it hidden', async (t) => {
+  const fake = await startFakeGitHub(t)
+  const store = await openTestStore(t, tempDir(t))
+  t.teardown(() => store.close())
+  await store.issuedHashes.add([sha256Hex(inRepo)])
+  fake.push(`acme/${inRepo}`, [{ sha: sha(), files: [{ filename: 'a.txt', status: 'added', patch: '@@ -0,0 +1 @@\n+x' }] }])
+  fake.push(`acme/${githubPat}`, [{ sha: sha(), files: [{ filename: 'b.txt', status: 'added', patch: '@@ -0,0 +1 @@\n+y' }] }])
+  const runner = new PublicSourceRunner(store)
+  for (const [repo, secret] of [[inRepo, inRepo], [githubPat, githubPat]] as const) {
+    fake.failures.set(`/repos/acme/${repo}/commits/`, [{ status: 502 }])
+    const err = await runner.runBatch(new GitHubEventsSource({ apiUrl: fake.api })).then(() => undefined, (e: unknown) => e as Error)
+    t.match(err?.message, /GET \/repos\/acme\/\[secret\]\/commits\/[0-9a-f]+ answered 502/)
+    const row = await store.publicSources.cursor('github-events')
+    t.match(row?.lastError, /\[secret\]/)
+    t.notOk(echoesSecret(row?.lastError ?? '', secret), 'not in the stored error')
+  }
+})

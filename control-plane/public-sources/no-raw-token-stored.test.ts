@@ -140,6 +140,19 @@ t.test('watching public sources stores and shows no raw token: not in the store\
   github.events.shift()
   archive.publish(nextHour, [laterPush])
   await new Promise((resolve) => setTimeout(resolve, 1100))
+  // The repository named after our token answers 502 once: the failure's message names it.
+  github.failures.set(`/repos/acme/${issued.repoName}/commits/`, [{ status: 502 }])
+  const failed = await run(['watch', 'github-events', '--api-url', github.api, '--archive-url', archive.url, '--rules', rules, '--once'], env)
+  logs += failed.output
+  t.equal(failed.status, 1, 'the batch failed')
+  t.match(failed.output, /batch failed; the cursor stays/)
+  {
+    const store = await openTestStore(t, dataDir)
+    const lastError = (await store.publicSources.cursor('github-events'))?.lastError ?? ''
+    t.match(lastError, /answered 502/, 'the failure is the source\'s last error')
+    t.notOk(echoesSecret(lastError, issued.repoName), 'with the repository\'s token hidden')
+    await store.close()
+  }
   const second = await run(['watch', 'github-events', '--api-url', github.api, '--archive-url', archive.url, '--rules', rules, '--once'], env)
   logs += second.output
   t.equal(second.status, 0, second.output)

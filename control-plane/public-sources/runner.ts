@@ -25,7 +25,7 @@ import { findingTitle } from '../leak-titles.js'
 import type { FindingGroup } from '../store/leak-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
-import { nameTokens } from './name-secrets.js'
+import { nameTokens, tokensIn } from './name-secrets.js'
 import { leakLocationAt, type PublicSource, type PublicUnit, type SourceBatch } from './source.js'
 
 /** The kind of a leak found by its hash alone, in a format no rule knows. */
@@ -33,6 +33,9 @@ export const ISSUED_TOKEN_KIND = 'issued_token'
 
 /** What stands for a name that holds the token (as scans show it). */
 const NAME_HIDDEN = '[a name that holds the secret]'
+
+/** What stands for an error's message that holds a token, when the token alone cannot be cut out of it. */
+const MESSAGE_HIDDEN = 'the read failed (its message held a secret, not kept)'
 
 /** How a runner scans. */
 export interface RunnerOptions {
@@ -109,6 +112,9 @@ export class PublicSourceRunner {
     try {
       batch = await source.read({ cursor: before?.cursor ?? null, state: before?.state ?? {} }, signal)
     } catch (err) {
+      // A failure's message may quote a name that holds a token (a repository's, whose commit failed):
+      // hidden before it is stored, and in the error thrown, which the watcher logs.
+      if (err instanceof Error) err.message = await this.#hideTokens(err.message)
       await repo.recordError(source.id, (err as Error).message, undefined, new Date().toISOString())
       throw err
     }
@@ -188,6 +194,17 @@ export class PublicSourceRunner {
     for (const stored of await this.#store.issuedHashes.matching(byStored.keys())) {
       for (const { hidden, value } of byStored.get(stored) ?? []) hidden.push(value)
     }
+  }
+
+  /** `text` with the tokens it holds hidden: a rule's matches, and the token-shaped runs that are issued. */
+  async #hideTokens(text: string): Promise<string> {
+    const found = tokensIn([text], this.#ourRules, this.#candidateRules)
+    const hidden = [...found.matched]
+    const byStored = new Map([...found.unmatched].map(([sha256, value]) => [this.#store.hashes.of(sha256), value]))
+    if (byStored.size > 0) {
+      for (const stored of await this.#store.issuedHashes.matching(byStored.keys())) hidden.push(byStored.get(stored)!)
+    }
+    return hidden.reduce((out, secret) => hideSecret(out, secret, MESSAGE_HIDDEN), text)
   }
 
   async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
