@@ -46,10 +46,8 @@ export class GHArchiveSource implements PublicSource {
   readonly #to: Date | undefined
   readonly #github: GitHubEventsSource
   readonly #maxEvents: number
-  readonly #timeoutMs: number
   readonly #notYetSeconds: number
-  /** The PushEvents of the hour last read: a batch takes 30 of an hour's thousands, and the file is read once. */
-  #cached: { hour: string; pushes: GitHubEvent[]; malformed: number } | undefined
+  readonly #files: HourFiles
 
   constructor(options: GHArchiveOptions) {
     this.id = options.id ?? 'gharchive'
@@ -58,7 +56,7 @@ export class GHArchiveSource implements PublicSource {
     this.#to = options.to === undefined ? undefined : parseHour(options.to, 'to')
     this.#github = new GitHubEventsSource(options)
     this.#maxEvents = options.maxEventsPerBatch ?? 30
-    this.#timeoutMs = options.requestTimeoutMs ?? 120_000
+    this.#files = new HourFiles(this.#archive, options.requestTimeoutMs ?? 120_000)
     this.#notYetSeconds = options.notPublishedWaitSeconds ?? 600
   }
 
@@ -68,7 +66,7 @@ export class GHArchiveSource implements PublicSource {
     if (typeof state.nextPollAt === 'string' && Date.parse(state.nextPollAt) > Date.now()) return unchanged()
     const { hour, done } = parseCursor(position.cursor ?? `${this.#from}:0`)
     if (this.#to !== undefined && parseHour(hour, 'cursor') > this.#to) return unchanged({ finished: true, nextPollAt: new Date(Date.now() + 86_400_000).toISOString() })
-    const file = await this.#hour(hour, signal)
+    const file = await this.#files.pushes(hour, signal)
     if (file === 'not-yet') return unchanged({ nextPollAt: new Date(Date.now() + this.#notYetSeconds * 1000).toISOString() })
     this.#github.resetPace()
     const units: PublicUnit[] = []
@@ -95,12 +93,34 @@ export class GHArchiveSource implements PublicSource {
       ...(pace.rateLimitResetAt === undefined ? {} : { rateLimitResetAt: pace.rateLimitResetAt }),
       ...(limited ? { nextPollAt: new Date(Date.now() + (pace.waitSeconds ?? 60) * 1000).toISOString() } : {}),
     }
-    if (hourDone) this.#cached = undefined
+    if (hourDone) this.#files.forget(hour)
     return { units, next, state: out, more: !limited }
+  }
+}
+
+/**
+ * GH Archive's hour files, read whole (decompressed) and kept while their pushes are handled: a batch
+ * takes 30 of an hour's thousands, and the file is read once. Also read by the events source's own
+ * backfill (backfill.ts).
+ */
+export class HourFiles {
+  readonly #archive: string
+  readonly #timeoutMs: number
+  #cached: { hour: string; pushes: GitHubEvent[]; malformed: number } | undefined
+
+  /** `archive`: where the hour files are (`https://data.gharchive.org`). */
+  constructor(archive: string, timeoutMs: number) {
+    this.#archive = archive.replace(/\/+$/, '')
+    this.#timeoutMs = timeoutMs
+  }
+
+  /** Lets go of `hour`'s file once it is handled. */
+  forget(hour: string): void {
+    if (this.#cached?.hour === hour) this.#cached = undefined
   }
 
   /** The PushEvents of `hour`, or 'not-yet' when its file is not published. */
-  async #hour(hour: string, signal: AbortSignal | undefined): Promise<{ pushes: GitHubEvent[]; malformed: number } | 'not-yet'> {
+  async pushes(hour: string, signal: AbortSignal | undefined): Promise<{ pushes: GitHubEvent[]; malformed: number } | 'not-yet'> {
     if (this.#cached?.hour === hour) return this.#cached
     const url = `${this.#archive}/${hour}.json.gz`
     const timeout = AbortSignal.timeout(this.#timeoutMs)
@@ -140,7 +160,7 @@ export class GHArchiveSource implements PublicSource {
 }
 
 /** `YYYY-MM-DD-H` as the hour's start. */
-function parseHour(name: string, what: string): Date {
+export function parseHour(name: string, what: string): Date {
   const m = HOUR.exec(name)
   const at = m === null ? NaN : Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]))
   if (m === null || Number.isNaN(at) || Number(m[4]) > 23 || hourName(new Date(at)) !== name) {
@@ -149,8 +169,8 @@ function parseHour(name: string, what: string): Date {
   return new Date(at)
 }
 
-/** The file name of the hour starting at `at`. */
-function hourName(at: Date): string {
+/** The file name of the hour starting at `at` (or within it). */
+export function hourName(at: Date): string {
   return `${at.toISOString().slice(0, 10)}-${at.getUTCHours()}`
 }
 

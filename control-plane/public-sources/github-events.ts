@@ -41,6 +41,18 @@ interface EventsState extends PublicSourceState {
   etag?: string
   /** Set when a poll did not meet the cursor again: the events after this id and before the oldest read were missed. */
   missedAfter?: string
+  /** When the event the cursor names was made: where a gap after it starts in GH Archive's hours. */
+  cursorAt?: string
+  /** Only in the state of the batch that met a gap: its ends (backfill.ts takes it into its spans). */
+  gap?: EventsGap
+}
+
+/** Events a poll missed: those after `afterId` and before `beforeId`, made from `afterAt` to `beforeAt`. */
+export interface EventsGap {
+  afterId: string
+  afterAt?: string
+  beforeId: string
+  beforeAt?: string
 }
 
 /** An event as the events API (and GH Archive) gives it: the fields read. */
@@ -117,15 +129,18 @@ export class GitHubEventsSource implements PublicSource {
       newest = event.created_at ?? newest
     }
     const more = !limited && fresh.length > take.length
-    const missed = position.cursor !== null && !metCursor && fresh.length > 0 ? { missedAfter: position.cursor } : {}
+    const oldest = fresh[0]
+    const missed = position.cursor !== null && !metCursor && oldest !== undefined
+      ? { missedAfter: position.cursor, gap: { afterId: position.cursor, ...(state.cursorAt === undefined ? {} : { afterAt: state.cursorAt }), beforeId: oldest.id, ...(oldest.created_at === undefined ? {} : { beforeAt: oldest.created_at }) } }
+      : {}
     const lag = newest === undefined ? {} : { lagSeconds: Math.max(0, Math.round((now - Date.parse(newest)) / 1000)) }
     // The ETag stands for the whole first page: kept only once every event on it is handled, or a
     // 304 would hide the rest.
-    return { units, next, state: this.#stateAfter(state, { etag: more || limited ? undefined : etag, more, ...missed, ...lag }), more }
+    return { units, next, state: this.#stateAfter(state, { etag: more || limited ? undefined : etag, more, ...missed, ...lag, ...(newest === undefined ? {} : { cursorAt: newest }) }), more }
   }
 
   /** The state after a poll: the budget seen, and when the next poll may be. */
-  #stateAfter(before: EventsState, got: { etag: string | undefined; more: boolean; missedAfter?: string; lagSeconds?: number }): EventsState {
+  #stateAfter(before: EventsState, got: { etag: string | undefined; more: boolean; missedAfter?: string; gap?: EventsGap; lagSeconds?: number; cursorAt?: string }): EventsState {
     const pace = this.#gh.pace
     const interval = pace.pollIntervalSeconds ?? before.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS
     // A rate limit says itself when to come back; otherwise the feed's interval, unless more is waiting.
@@ -139,6 +154,9 @@ export class GitHubEventsSource implements PublicSource {
     if (wait > 0) out.nextPollAt = new Date(Date.now() + wait * 1000).toISOString()
     const missedAfter = got.missedAfter ?? before.missedAfter
     if (missedAfter !== undefined) out.missedAfter = missedAfter
+    if (got.gap !== undefined) out.gap = got.gap
+    const cursorAt = got.cursorAt ?? before.cursorAt
+    if (cursorAt !== undefined) out.cursorAt = cursorAt
     const lag = got.lagSeconds ?? before.lagSeconds
     if (lag !== undefined) out.lagSeconds = lag
     return out

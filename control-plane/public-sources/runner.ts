@@ -25,6 +25,7 @@ import { findingTitle } from '../leak-titles.js'
 import type { FindingGroup } from '../store/leak-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
+import { nameTokens, tokensIn } from './name-secrets.js'
 import { leakLocationAt, type PublicSource, type PublicUnit, type SourceBatch } from './source.js'
 
 /** The kind of a leak found by its hash alone, in a format no rule knows. */
@@ -32,6 +33,9 @@ export const ISSUED_TOKEN_KIND = 'issued_token'
 
 /** What stands for a name that holds the token (as scans show it). */
 const NAME_HIDDEN = '[a name that holds the secret]'
+
+/** What stands for an error's message that holds a token, when the token alone cannot be cut out of it. */
+const MESSAGE_HIDDEN = 'the read failed (its message held a secret, not kept)'
 
 /** How a runner scans. */
 export interface RunnerOptions {
@@ -108,6 +112,9 @@ export class PublicSourceRunner {
     try {
       batch = await source.read({ cursor: before?.cursor ?? null, state: before?.state ?? {} }, signal)
     } catch (err) {
+      // A failure's message may quote a name that holds a token (a repository's, whose commit failed):
+      // hidden before it is stored, and in the error thrown, which the watcher logs.
+      if (err instanceof Error) err.message = await this.#hideTokens(err.message)
       await repo.recordError(source.id, (err as Error).message, undefined, new Date().toISOString())
       throw err
     }
@@ -119,7 +126,7 @@ export class PublicSourceRunner {
       toScan.push(unit)
     }
     let otherFindings = 0
-    const found: Array<{ unit: PublicUnit; tokens: OurToken[] }> = []
+    const found: Array<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }> = []
     const candidatesByStored = new Map<string, Array<{ unit: PublicUnit; token: OurToken }>>()
     for (const unit of toScan) {
       const tokens: OurToken[] = []
@@ -153,6 +160,7 @@ export class PublicSourceRunner {
         found.find((f) => f.unit === unit)?.tokens.push(token)
       }
     }
+    await this.#findNameSecrets(found)
     const bytes = toScan.reduce((n, u) => n + Buffer.byteLength(u.content), 0)
     const now = new Date().toISOString()
     const { created, updated } = await this.#commit(source, batch, found, toScan, version, bytes, now)
@@ -164,7 +172,42 @@ export class PublicSourceRunner {
    * A failure (the store's; not another worker's commit, which is no fault of this source) is recorded
    * as the source's last error.
    */
-  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+  /**
+   * The tokens in the names of the units where tokens of ours were found (name-secrets.ts), so that
+   * their leaks' locations hide them: only those units' names are ever stored.
+   */
+  async #findNameSecrets(found: Array<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>): Promise<void> {
+    const byStored = new Map<string, Array<{ hidden: string[]; value: string }>>()
+    for (const f of found) {
+      if (f.tokens.length === 0) continue
+      const names = nameTokens(f.unit.location, this.#ourRules, this.#candidateRules)
+      const hidden = [...names.matched]
+      f.hidden = hidden
+      for (const [sha256, value] of names.unmatched) {
+        const stored = this.#store.hashes.of(sha256)
+        const list = byStored.get(stored) ?? []
+        list.push({ hidden, value })
+        byStored.set(stored, list)
+      }
+    }
+    if (byStored.size === 0) return
+    for (const stored of await this.#store.issuedHashes.matching(byStored.keys())) {
+      for (const { hidden, value } of byStored.get(stored) ?? []) hidden.push(value)
+    }
+  }
+
+  /** `text` with the tokens it holds hidden: a rule's matches, and the token-shaped runs that are issued. */
+  async #hideTokens(text: string): Promise<string> {
+    const found = tokensIn([text], this.#ourRules, this.#candidateRules)
+    const hidden = [...found.matched]
+    const byStored = new Map([...found.unmatched].map(([sha256, value]) => [this.#store.hashes.of(sha256), value]))
+    if (byStored.size > 0) {
+      for (const stored of await this.#store.issuedHashes.matching(byStored.keys())) hidden.push(byStored.get(stored)!)
+    }
+    return hidden.reduce((out, secret) => hideSecret(out, secret, MESSAGE_HIDDEN), text)
+  }
+
+  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
     const repo = this.#store.publicSources
     try {
       return await this.#write(source, batch, found, toScan, version, bytes, now)
@@ -174,14 +217,14 @@ export class PublicSourceRunner {
     }
   }
 
-  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
     const repo = this.#store.publicSources
     return this.#store.write(async () => {
       let created = 0
       let updated = 0
-      for (const { unit, tokens } of found) {
+      for (const { unit, tokens, hidden } of found) {
         for (const token of tokens) {
-          const group = this.#groupOf(source.leakSource, unit, token)
+          const group = this.#groupOf(source.leakSource, unit, token, hidden ?? [])
           const r = await this.#store.leaks.upsertFromFindings(group, this.#actor)
           if (r.created) created++
           else updated++
@@ -201,13 +244,16 @@ export class PublicSourceRunner {
    * key is made from the token's stored hash alone, so the same token in another repository, a fork or
    * a later commit updates that leak (and adds a place) instead of making another.
    */
-  #groupOf(leakSource: string, unit: PublicUnit, token: OurToken): FindingGroup {
+  #groupOf(leakSource: string, unit: PublicUnit, token: OurToken, inNames: readonly string[]): FindingGroup {
     const at = leakLocationAt(escapedLocation(unit), token.line)
-    // A file named after its token (`keys/<token>.txt`) would put the token into the location.
-    const location = {
-      ...at,
-      ...(at.path === undefined ? {} : { path: hideSecret(at.path, token.value, NAME_HIDDEN) }),
-      ...(at.url === undefined ? {} : { url: hideSecret(at.url, token.value, NAME_HIDDEN) }),
+    // A file named after its token (`keys/<token>.txt`), or a repository or branch named after any
+    // token (name-secrets.ts), would put the token into the location.
+    const secrets = [token.value, ...inNames]
+    const hide = (text: string): string => secrets.reduce((out, secret) => hideSecret(out, secret, NAME_HIDDEN), text)
+    const location = { ...at }
+    for (const key of ['repo', 'repoUrl', 'branch', 'path', 'url'] as const) {
+      const text = at[key]
+      if (text !== undefined) location[key] = hide(text)
     }
     return {
       source: leakSource,

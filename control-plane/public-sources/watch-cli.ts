@@ -15,6 +15,7 @@ import { loadRulesFile } from '../detect/rules.js'
 import { githubAccessFromEnv, gitlabAccessFromEnv } from '../scans.js'
 import { Store } from '../store/store.js'
 import { ConfigError } from '../../lib/errors.js'
+import { BackfilledEventsSource } from './backfill.js'
 import { GHArchiveSource } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
 import { GitHubGistsSource } from './github-gists.js'
@@ -35,6 +36,7 @@ const OWN_OPTIONS = {
   'web-url': { type: 'string' },
   rules: { type: 'string' },
   once: { type: 'boolean' },
+  'no-backfill': { type: 'boolean' },
   query: { type: 'string', multiple: true },
   // paste-feed
   'list-url': { type: 'string' },
@@ -53,7 +55,7 @@ const OWN_OPTIONS = {
 
 function usage(): string {
   return [
-    'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--rules FILE] [--once] [control-plane options]',
+    'usage: leakgate watch github-events [--api-url URL] [--web-url URL] [--archive-url URL] [--no-backfill] [--rules FILE] [--once] [control-plane options]',
     '       leakgate watch gharchive --from YYYY-MM-DD-H [--to YYYY-MM-DD-H] [--archive-url URL] [the same options]',
     '       leakgate watch github-gists [the same options]',
     '       leakgate watch github-code-search --rules FILE [--query Q]... [the same options]',
@@ -72,7 +74,8 @@ function usage(): string {
     `  ${'--once'.padEnd(18)} read until the feed has nothing more now, then exit`,
     `  ${'--from HOUR'.padEnd(18)} gharchive: the first hour to read (UTC, as GH Archive names files: 2026-11-30-9)`,
     `  ${'--to HOUR'.padEnd(18)} gharchive: the last hour (default: every hour, as it is published)`,
-    `  ${'--archive-url URL'.padEnd(18)} gharchive: default https://data.gharchive.org`,
+    `  ${'--archive-url URL'.padEnd(18)} gharchive, and github-events' backfill: default https://data.gharchive.org`,
+    `  ${'--no-backfill'.padEnd(18)} github-events: do not read the feed's gaps from GH Archive (state.missedAfter names them)`,
     `  ${'--query Q'.padEnd(18)} github-code-search: a search besides the rules' keywords (repeatable)`,
     `  ${''.padEnd(18)} gitlab-events: --api-url default https://gitlab.com/api/v4 (LEAKGATE_GITLAB_API_URL),`,
     `  ${''.padEnd(18)} LEAKGATE_GITLAB_TOKEN (or GITLAB_TOKEN) sent as PRIVATE-TOKEN`,
@@ -128,7 +131,9 @@ export async function main(argv: string[]): Promise<number> {
   let source: PublicSource
   try {
     if (sourceName === 'github-events') {
-      source = new GitHubEventsSource(githubOptions)
+      const events = new GitHubEventsSource(githubOptions)
+      // The feed's gaps are read from GH Archive's hours by the same watcher (backfill.ts).
+      source = values['no-backfill'] === true ? events : new BackfilledEventsSource(events, values['archive-url'] === undefined ? {} : { archiveUrl: values['archive-url'] })
     } else if (sourceName === 'github-gists') {
       source = new GitHubGistsSource(githubOptions)
     } else if (sourceName === 'github-code-search') {
