@@ -25,6 +25,7 @@ import { findingTitle } from '../leak-titles.js'
 import type { FindingGroup } from '../store/leak-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
+import { IssuedHashFilter } from './issued-hash-filter.js'
 import { leakLocationAt, type PublicSource, type PublicUnit, type SourceBatch } from './source.js'
 
 /** The kind of a leak found by its hash alone, in a format no rule knows. */
@@ -41,6 +42,11 @@ export interface RunnerOptions {
   candidateRules?: readonly Rule[]
   /** The audit actor of the leaks made; default `public-sources`. */
   actor?: string
+  /**
+   * The issued-hash check's filter in front of the store's exact set (issued-hash-filter.ts); default
+   * one of its own. `false`: every candidate's hash goes to the exact query (the bench's baseline).
+   */
+  issuedFilter?: IssuedHashFilter | false
 }
 
 /** What one batch did. */
@@ -88,12 +94,14 @@ export class PublicSourceRunner {
   readonly #ourRules: readonly Rule[]
   readonly #candidateRules: readonly Rule[]
   readonly #actor: string
+  readonly #issuedFilter: IssuedHashFilter | undefined
 
   constructor(store: Store, options: RunnerOptions = {}) {
     this.#store = store
     this.#ourRules = options.ourRules ?? []
     this.#candidateRules = options.candidateRules ?? builtinRules()
     this.#actor = options.actor ?? 'public-sources'
+    this.#issuedFilter = options.issuedFilter === false ? undefined : options.issuedFilter ?? new IssuedHashFilter(store.issuedHashes)
   }
 
   /**
@@ -145,7 +153,9 @@ export class PublicSourceRunner {
       }
       found.push({ unit, tokens })
     }
-    const issued = await this.#store.issuedHashes.matching(candidatesByStored.keys())
+    const issued = this.#issuedFilter === undefined
+      ? await this.#store.issuedHashes.matching(candidatesByStored.keys())
+      : (await this.#issuedFilter.check(candidatesByStored.keys())).issued
     for (const stored of issued) {
       for (const { unit, token } of candidatesByStored.get(stored) ?? []) {
         // A rule's match that is ours after all is not another provider's finding.

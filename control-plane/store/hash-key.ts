@@ -144,6 +144,8 @@ async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversio
   const sightings = await rekeyById(sql, hashes, 'sightings', 'id', 'sha256')
   // Issued tokens' hashes are compared with public tokens' stored hashes: keyed the same way.
   const issuedHashes = await rekeyById(sql, hashes, 'issued_hashes', 'id', 'sha256')
+  // A copy of the set held in memory (the public sources' filter) is of the old form: its generation moves.
+  if (issuedHashes > 0) await sql.run("INSERT INTO meta (key, value) VALUES ('issued_hashes_generation', 1) ON CONFLICT (key) DO UPDATE SET value = meta.value + 1")
   // The list's q filter searches previews: the placeholders in it change with them.
   const placeholders = await sql.all<{ id: number; title: string; location: string }>(`
     SELECT DISTINCT l.id, l.title, l.location FROM leaks l JOIN leak_tokens lt ON lt.leak_id = l.id JOIN tokens t ON t.id = lt.token_id

@@ -17,6 +17,13 @@ export interface IssuedHashCounts {
 /** Hashes a statement takes at once (both engines' parameter limits are far above). */
 const CHUNK = 500
 
+/**
+ * The `meta` key of the set's generation: a number every write that changes the set raises, in the
+ * write's own transaction, so a reader holding a copy of the set in memory (the public sources'
+ * filter) learns with one indexed read whether its copy is stale, whichever process wrote.
+ */
+const GENERATION_KEY = 'issued_hashes_generation'
+
 /** The issued-token hash set. */
 export class IssuedHashRepo {
   readonly #sql: Sql
@@ -60,6 +67,7 @@ export class IssuedHashRepo {
           `INSERT INTO issued_hashes (sha256, added_at) VALUES ${chunk.map(() => '(?, ?)').join(', ')} ON CONFLICT (sha256) DO NOTHING`,
           chunk.flatMap((h) => [h, now]))).changes
       }
+      if (added + removed > 0) await this.#bump()
       return { added, removed, total: await this.count() }
     })
   }
@@ -73,8 +81,37 @@ export class IssuedHashRepo {
         const chunk = stored.slice(i, i + CHUNK)
         removed += (await this.#sql.run(`DELETE FROM issued_hashes WHERE sha256 IN (${chunk.map(() => '?').join(', ')})`, chunk)).changes
       }
+      if (removed > 0) await this.#bump()
       return { added: 0, removed, total: await this.count() }
     })
+  }
+
+  /**
+   * The set's generation: it changes with every write that adds or removes a hash (in this process or
+   * another sharing the database); 0 before the first.
+   */
+  async generation(): Promise<number> {
+    return (await this.#sql.get<{ value: number }>('SELECT value FROM meta WHERE key = ?', [GENERATION_KEY]))?.value ?? 0
+  }
+
+  /**
+   * Calls `fn` with the set's hashes (stored form), a page at a time, in id order. Pages are separate
+   * reads: a write between two of them raises the generation, so a copy built this way from a
+   * generation read BEFORE the first page is at worst older than it says, never newer.
+   */
+  async forEachPage(fn: (stored: readonly string[]) => void, pageSize = 10_000): Promise<void> {
+    let after = 0
+    for (;;) {
+      const rows = await this.#sql.all<{ id: number; sha256: string }>('SELECT id, sha256 FROM issued_hashes WHERE id > ? ORDER BY id LIMIT ?', [after, pageSize])
+      if (rows.length > 0) fn(rows.map((r) => r.sha256))
+      const last = rows.at(-1)
+      if (last === undefined || rows.length < pageSize) return
+      after = last.id
+    }
+  }
+
+  async #bump(): Promise<void> {
+    await this.#sql.run('INSERT INTO meta (key, value) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = meta.value + 1', [GENERATION_KEY])
   }
 
   /** Of `stored` (hashes in the store's form), those in the set. */
