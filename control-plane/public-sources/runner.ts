@@ -8,8 +8,9 @@
  *
  * Which tokens are ours: a match of one of the organisation's own rules (its token formats), or any
  * token-shaped string (a rule's match or a generic run, candidates.ts) whose SHA-256 is in the issued
- * set. Other providers' formats found in public content are counted, never stored: they are someone
- * else's leaks.
+ * set (checked through a bloom filter of the set first: issued-hash-filter.ts). Other providers' formats
+ * found in public content are someone else's leaks: counted, never leaks; with `keepOthers`, kept apart
+ * (their hash, kind, preview and place: store/other-findings.ts), never in the index or the sync stream.
  *
  * Several workers may run batches of the same source: the cursor's version makes the second commit of
  * the same batch fail and roll back whole, so a batch is committed once.
@@ -23,6 +24,8 @@ import { builtinRules } from '../detect/rules.js'
 import type { Rule } from '../detect/rule.js'
 import { findingTitle } from '../leak-titles.js'
 import type { FindingGroup } from '../store/leak-findings.js'
+import type { LeakLocation } from '../store/leak-types.js'
+import type { OtherFindingInput } from '../store/other-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
 import { IssuedHashFilter } from './issued-hash-filter.js'
@@ -47,6 +50,11 @@ export interface RunnerOptions {
    * one of its own. `false`: every candidate's hash goes to the exact query (the bench's baseline).
    */
   issuedFilter?: IssuedHashFilter | false
+  /**
+   * Keep other providers' findings apart (their stored hash, kind, preview and place; never a leak).
+   * Default false: they are counted only.
+   */
+  keepOthers?: boolean
 }
 
 /** What one batch did. */
@@ -78,6 +86,8 @@ interface OurToken {
   format?: 'checksum' | 'prefix'
   /** Found by one of the candidate rules (counted among other providers' findings until it matched). */
   byRule?: boolean
+  /** That rule's kind (what another provider's finding is kept as: `kind` says `issued_token` for a generic rule). */
+  ruleKind?: string
 }
 
 /** Thrown when another worker committed a batch of the same source first: this one's is rolled back. */
@@ -95,6 +105,7 @@ export class PublicSourceRunner {
   readonly #candidateRules: readonly Rule[]
   readonly #actor: string
   readonly #issuedFilter: IssuedHashFilter | undefined
+  readonly #keepOthers: boolean
 
   constructor(store: Store, options: RunnerOptions = {}) {
     this.#store = store
@@ -102,6 +113,7 @@ export class PublicSourceRunner {
     this.#candidateRules = options.candidateRules ?? builtinRules()
     this.#actor = options.actor ?? 'public-sources'
     this.#issuedFilter = options.issuedFilter === false ? undefined : options.issuedFilter ?? new IssuedHashFilter(store.issuedHashes)
+    this.#keepOthers = options.keepOthers === true
   }
 
   /**
@@ -145,7 +157,7 @@ export class PublicSourceRunner {
         // A rule that vouches for its format (a provider's prefix or checksum) names the token's kind;
         // a generic rule's name (`generic_secret`) says less than that it is a token we issued.
         const format = c.rule?.format
-        const token: OurToken = { value: c.value, sha256, preview: makePreview(c.value), kind: format === undefined ? ISSUED_TOKEN_KIND : c.rule!.kind, line: c.line, ...(format === undefined ? {} : { format }), ...(c.rule === undefined ? {} : { byRule: true }) }
+        const token: OurToken = { value: c.value, sha256, preview: makePreview(c.value), kind: format === undefined ? ISSUED_TOKEN_KIND : c.rule!.kind, line: c.line, ...(format === undefined ? {} : { format }), ...(c.rule === undefined ? {} : { byRule: true, ruleKind: c.rule.kind }) }
         const stored = this.#store.hashes.of(sha256)
         const list = candidatesByStored.get(stored) ?? []
         list.push({ unit, token })
@@ -163,9 +175,19 @@ export class PublicSourceRunner {
         found.find((f) => f.unit === unit)?.tokens.push(token)
       }
     }
+    const others: OtherFindingInput[] = []
+    if (this.#keepOthers) {
+      for (const [stored, list] of candidatesByStored) {
+        if (issued.has(stored)) continue
+        for (const { unit, token } of list) {
+          if (token.ruleKind === undefined) continue
+          others.push({ sha256: stored, kind: token.ruleKind, preview: escapeText(token.preview), sourceId: source.id, placeKey: placeKeyOf(unit, token.line), location: this.#locationOf(unit, token) })
+        }
+      }
+    }
     const bytes = toScan.reduce((n, u) => n + Buffer.byteLength(u.content), 0)
     const now = new Date().toISOString()
-    const { created, updated } = await this.#commit(source, batch, found, toScan, version, bytes, now)
+    const { created, updated } = await this.#commit(source, batch, found, others, toScan, version, bytes, now)
     return { units: batch.units.length, scanned: toScan.length, bytes, leaksCreated: created, leaksUpdated: updated, otherFindings, cursor: batch.next, more: batch.more }
   }
 
@@ -174,17 +196,17 @@ export class PublicSourceRunner {
    * A failure (the store's; not another worker's commit, which is no fault of this source) is recorded
    * as the source's last error.
    */
-  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, others: readonly OtherFindingInput[], toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
     const repo = this.#store.publicSources
     try {
-      return await this.#write(source, batch, found, toScan, version, bytes, now)
+      return await this.#write(source, batch, found, others, toScan, version, bytes, now)
     } catch (err) {
       if (!(err instanceof CursorMovedError)) await repo.recordError(source.id, `the batch could not be committed: ${(err as Error).message}`, undefined, new Date().toISOString()).catch(() => undefined)
       throw err
     }
   }
 
-  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[] }>, others: readonly OtherFindingInput[], toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
     const repo = this.#store.publicSources
     return this.#store.write(async () => {
       let created = 0
@@ -198,6 +220,7 @@ export class PublicSourceRunner {
           await this.#store.publicSources.addPlace(r.leak.id, placeKeyOf(unit, token.line), source.id, group.location ?? {}, now)
         }
       }
+      if (others.length > 0) await this.#store.otherFindings.add(others, now)
       await repo.markSeen(toScan.map((u) => u.contentSha256), source.id, now)
       if (!await repo.advance(source.id, version, { cursor: batch.next, state: batch.state, units: toScan.length, bytes }, now)) {
         throw new CursorMovedError(source.id)
@@ -206,19 +229,24 @@ export class PublicSourceRunner {
     })
   }
 
+  /** Where `token` is in `unit`, as a leak's location; its names escaped and free of the token. */
+  #locationOf(unit: PublicUnit, token: OurToken): LeakLocation {
+    const at = leakLocationAt(escapedLocation(unit), token.line)
+    // A file named after its token (`keys/<token>.txt`) would put the token into the location.
+    return {
+      ...at,
+      ...(at.path === undefined ? {} : { path: hideSecret(at.path, token.value, NAME_HIDDEN) }),
+      ...(at.url === undefined ? {} : { url: hideSecret(at.url, token.value, NAME_HIDDEN) }),
+    }
+  }
+
   /**
    * A token of ours at a unit as a finding group. One leak a token, wherever it is public: the dedupe
    * key is made from the token's stored hash alone, so the same token in another repository, a fork or
    * a later commit updates that leak (and adds a place) instead of making another.
    */
   #groupOf(leakSource: string, unit: PublicUnit, token: OurToken): FindingGroup {
-    const at = leakLocationAt(escapedLocation(unit), token.line)
-    // A file named after its token (`keys/<token>.txt`) would put the token into the location.
-    const location = {
-      ...at,
-      ...(at.path === undefined ? {} : { path: hideSecret(at.path, token.value, NAME_HIDDEN) }),
-      ...(at.url === undefined ? {} : { url: hideSecret(at.url, token.value, NAME_HIDDEN) }),
-    }
+    const location = this.#locationOf(unit, token)
     return {
       source: leakSource,
       kind: token.kind,
