@@ -73,6 +73,15 @@ console.log(`filter: ${filter.size.toLocaleString('en')} hashes, built in ${buil
 t0 = performance.now()
 await filter.refresh()
 console.log(`refresh when nothing changed: ${(performance.now() - t0).toFixed(2)} ms`)
+const uploaded = Array.from({ length: 1000 }, () => randomBytes(32).toString('hex'))
+await store.issuedHashes.add(uploaded)
+t0 = performance.now()
+await filter.refresh()
+console.log(`refresh after an upload of 1 000 hashes: ${(performance.now() - t0).toFixed(1)} ms (rebuilds ${filter.rebuilds}: the rows added since, and a count)`)
+await store.issuedHashes.remove(uploaded.slice(0, 1))
+t0 = performance.now()
+await filter.refresh()
+console.log(`refresh after a removal: ${(performance.now() - t0).toFixed(0)} ms (rebuilds ${filter.rebuilds})`)
 
 const runners = { on: new PublicSourceRunner(store, { issuedFilter: filter }), off: new PublicSourceRunner(store, { issuedFilter: false }) }
 const times: Record<'on' | 'off', { batch: number[]; check: number[] }> = { on: { batch: [], check: [] }, off: { batch: [], check: [] } }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { Rng } from '../detect/corpus/random.js'
 import { expandSample } from '../detect/detectors/provider-spec.js'
-import { openTestStore, tempDir } from '../test/harness.js'
+import { openTestStore, storeSql, tempDir } from '../test/harness.js'
 import type { Store } from '../store/store.js'
 import { IssuedHashFilter } from './issued-hash-filter.js'
 import { PublicSourceRunner } from './runner.js'
@@ -90,6 +90,37 @@ t.test('a hash added or removed by another process is seen by the next batch', a
   source.units.push(unit('nothing here\n'))
   await runner.runBatch(source)
   t.equal(filter.generation, generation)
+})
+
+t.test('an upload extends the filter (no rebuild); a removal, or a row committed out of id order, rebuilds it', async (t) => {
+  const dir = tempDir(t)
+  const store = await openTestStore(t, dir)
+  t.teardown(() => store.close())
+  const [a, b, c] = [tokenOf(), tokenOf(), tokenOf()]
+  await store.issuedHashes.add([sha256Hex(a), sha256Hex('filler-1'), sha256Hex('filler-2')])
+  const sql = storeSql(t, store)
+  const gap = (await sql.get<{ id: number }>('SELECT id FROM issued_hashes WHERE sha256 = ?', [store.hashes.of(sha256Hex('filler-1'))]))!.id
+  await store.issuedHashes.remove([sha256Hex('filler-1')]) // leaves a free id below the last one
+  const filter = new IssuedHashFilter(store.issuedHashes)
+  await filter.refresh()
+  t.same({ rebuilds: filter.rebuilds, size: filter.size }, { rebuilds: 1, size: 2 })
+
+  const other = await openTestStore(t, dir)
+  t.teardown(() => other.close())
+  await other.issuedHashes.add([sha256Hex(b)])
+  t.same([...(await filter.check([store.hashes.of(sha256Hex(b))])).issued], [store.hashes.of(sha256Hex(b))], 'the added hash is found')
+  t.same({ rebuilds: filter.rebuilds, size: filter.size }, { rebuilds: 1, size: 3 }, 'by adding the new rows, not rebuilding')
+
+  // A row whose id is below the last one read, committed after the read (PostgreSQL's identity can give
+  // ids out of commit order): reading the rows after the last id misses it, the count does not.
+  await other.issuedHashes.add([sha256Hex(c)])
+  await sql.run('UPDATE issued_hashes SET id = ? WHERE sha256 = ?', [gap, store.hashes.of(sha256Hex(c))])
+  t.same([...(await filter.check([store.hashes.of(sha256Hex(c))])).issued], [store.hashes.of(sha256Hex(c))], 'the late row is found')
+  t.same({ rebuilds: filter.rebuilds, size: filter.size }, { rebuilds: 2, size: 4 }, 'by a rebuild')
+
+  await other.issuedHashes.remove([sha256Hex(a)])
+  t.same([...(await filter.check([store.hashes.of(sha256Hex(a))])).issued], [])
+  t.same({ rebuilds: filter.rebuilds, size: filter.size }, { rebuilds: 3, size: 3 }, 'a removal rebuilds')
 })
 
 t.test('keyed stores: the filter holds the keyed form, and a plain SHA-256 alone is not found', async (t) => {

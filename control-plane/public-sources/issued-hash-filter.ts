@@ -6,15 +6,19 @@
  * refuted by the exact query, so a false positive is never a leak.
  *
  * The filter is a copy of the store's set and must never lag behind it, or a token issued a minute ago
- * would be missed: before each batch it reads the set's generation (one indexed row, raised by every
- * write that changes the set, in any process sharing the database) and rebuilds when it moved. A hash
- * removed since the build stays in the filter until then, which is harmless: its positive is refuted.
+ * would be missed: before each batch it reads the set's generation (two `meta` rows, raised by every
+ * write that changes the set, in any process sharing the database). When it moved by additions only,
+ * the rows added since (ids above the last one read) are added to the filter, and the set's count must
+ * then equal what the filter holds, or it is rebuilt: an id taken before another but committed after it
+ * (PostgreSQL's identity) would otherwise be skipped. When a hash was removed, or the filter is full to
+ * its margin, it is rebuilt from the whole set. A removed hash left in the filter would be harmless (its
+ * positive is refuted), but a rebuild is the only way to know the set whole again.
  *
- * Memory: the bit array only (the hashes are read a page at a time and dropped), about 2.2 bytes a
- * hash at the default rate (bench/RESULTS.md "Issued-hash filter").
+ * Memory: the bit array only (the hashes are read a page at a time and dropped), about 2.5 bytes a
+ * hash at the default rate with its margin for additions (bench/RESULTS.md "Issued-hash filter").
  */
 import { BlockedBloom } from '../../protocol/bloom.js'
-import type { IssuedHashRepo } from '../store/issued-hashes.js'
+import type { IssuedGeneration, IssuedHashRepo } from '../store/issued-hashes.js'
 
 /** How the filter is built. */
 export interface IssuedHashFilterOptions {
@@ -44,8 +48,13 @@ export class IssuedHashFilter {
   readonly #falsePositiveRate: number
   #bloom: BlockedBloom | undefined
   #keys = 0
-  /** The set's generation the filter was built from; -1 before the first build. */
-  #generation = -1
+  /** Keys the filter was sized for: past them its false-positive rate drifts up, and it is rebuilt. */
+  #capacity = 0
+  /** The last row id read. */
+  #lastId = 0
+  /** The set's generation the filter holds; changes -1 before the first build. */
+  #generation: IssuedGeneration = { changes: -1, removals: -1 }
+  #rebuilds = 0
   /** A refresh under way: concurrent batches of one runner wait for the same one. */
   #refreshing: Promise<void> | undefined
 
@@ -66,9 +75,14 @@ export class IssuedHashFilter {
     return this.#bloom?.byteLength ?? 0
   }
 
-  /** The store generation of the set the filter holds (-1 before the first build). */
+  /** The store generation (its `changes`) of the set the filter holds (-1 before the first build). */
   get generation(): number {
-    return this.#generation
+    return this.#generation.changes
+  }
+
+  /** Times the filter was built from the whole set (the first build included). */
+  get rebuilds(): number {
+    return this.#rebuilds
   }
 
   /** False: `stored` is not in the set the filter was built from. True: it may be. */
@@ -78,12 +92,17 @@ export class IssuedHashFilter {
     return this.#bloom.mayContain(a, b, c)
   }
 
-  /** Rebuilds the filter when the store's set changed since it was built (one read when it did not). */
+  /**
+   * Brings the filter up to the store's set: one read when it did not change; the rows added since when
+   * only additions happened; a rebuild otherwise.
+   */
   async refresh(): Promise<void> {
     while (this.#refreshing !== undefined) await this.#refreshing
     const generation = await this.#repo.generation()
-    if (generation === this.#generation && this.#bloom !== undefined) return
-    this.#refreshing = this.#rebuild(generation).finally(() => {
+    if (this.#bloom !== undefined && generation.changes === this.#generation.changes) return
+    this.#refreshing = (async () => {
+      if (!await this.#extend(generation)) await this.#rebuild(generation)
+    })().finally(() => {
       this.#refreshing = undefined
     })
     await this.#refreshing
@@ -100,13 +119,47 @@ export class IssuedHashFilter {
     return { issued: positives.length === 0 ? new Set() : await this.#repo.matching(positives), positives: positives.length }
   }
 
-  // The generation is read before the rows: a write during the read raises it past what is recorded
-  // here, so the next refresh builds again; the filter never claims a newer set than it holds.
-  async #rebuild(generation: number): Promise<void> {
+  /**
+   * Adds the rows added since the last read, when no hash was removed since and they fit; true when the
+   * filter then holds the whole set (its count checked, and no removal committed meanwhile).
+   */
+  async #extend(generation: IssuedGeneration): Promise<boolean> {
+    const bloom = this.#bloom
+    if (bloom === undefined || generation.removals !== this.#generation.removals) return false
+    let keys = this.#keys
+    let full = false
+    const last = await this.#repo.forEachPage((page) => {
+      if (full || keys + page.length > this.#capacity) {
+        full = true
+        return
+      }
+      for (const h of page) {
+        const [a, b, c] = wordsOf(h)
+        bloom.add(a, b, c)
+      }
+      keys += page.length
+    }, this.#lastId)
+    if (full) return false
+    // Without removals every row read is still there: the same count means the same set. A removal
+    // committed after the count would lower it as much as a late row raises it: read the generation again.
     const count = await this.#repo.count()
-    const bloom = new BlockedBloom({ expectedKeys: count, falsePositiveRate: this.#falsePositiveRate })
+    if (count !== keys || (await this.#repo.generation()).removals !== this.#generation.removals) return false
+    this.#keys = keys
+    this.#lastId = last
+    this.#generation = generation
+    return true
+  }
+
+  // The generation is read before the rows: a write during the read raises it past what is recorded
+  // here, so the next refresh reads again; the filter never claims a newer set than it holds.
+  async #rebuild(generation: IssuedGeneration): Promise<void> {
+    const count = await this.#repo.count()
+    // Room for the additions to come (as the node's index keeps for live upserts), so that an upload
+    // extends the filter instead of rebuilding it.
+    const capacity = count + Math.max(4096, Math.ceil(count / 8))
+    const bloom = new BlockedBloom({ expectedKeys: capacity, falsePositiveRate: this.#falsePositiveRate })
     let keys = 0
-    await this.#repo.forEachPage((page) => {
+    const last = await this.#repo.forEachPage((page) => {
       for (const h of page) {
         const [a, b, c] = wordsOf(h)
         bloom.add(a, b, c)
@@ -115,6 +168,9 @@ export class IssuedHashFilter {
     })
     this.#bloom = bloom
     this.#keys = keys
+    this.#capacity = capacity
+    this.#lastId = last
     this.#generation = generation
+    this.#rebuilds++
   }
 }

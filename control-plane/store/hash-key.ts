@@ -146,8 +146,11 @@ async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversio
   const sightings = await rekeyById(sql, hashes, 'sightings', 'id', 'sha256')
   // Issued tokens' hashes are compared with public tokens' stored hashes: keyed the same way.
   const issuedHashes = await rekeyById(sql, hashes, 'issued_hashes', 'id', 'sha256')
-  // A copy of the set held in memory (the public sources' filter) is of the old form: its generation moves.
-  if (issuedHashes > 0) await sql.run("INSERT INTO meta (key, value) VALUES ('issued_hashes_generation', 1) ON CONFLICT (key) DO UPDATE SET value = meta.value + 1")
+  // A copy of the set held in memory (the public sources' filter) is of the old form: its generation
+  // moves as a removal's would, so the copy is built again, not extended.
+  if (issuedHashes > 0) {
+    for (const key of ['issued_hashes_generation', 'issued_hashes_removals']) await sql.run('INSERT INTO meta (key, value) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = meta.value + 1', [key])
+  }
   const otherFindings = await rekeyById(sql, hashes, 'public_other_findings', 'id', 'sha256')
   // The list's q filter searches previews: the placeholders in it change with them.
   const placeholders = await sql.all<{ id: number; title: string; location: string }>(`
