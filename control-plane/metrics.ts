@@ -187,6 +187,14 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
       },
     })
   }
+  new Gauge({
+    name: 'leakgate_cp_public_other_findings',
+    help: 'Other providers\' findings public sources kept apart from leaks (leakgate watch --keep-others), from the store',
+    registers: [registry],
+    async collect() {
+      this.set(await store.otherFindings.count())
+    },
+  })
   const liveStreams = { collect: () => 0 }
   new Gauge({
     name: 'leakgate_cp_live_streams',

@@ -1,9 +1,10 @@
 /**
  * PyPI's new releases as a public source: the recent-releases RSS feed (`GET /rss/updates.xml`, items
  * titled `{name} {version}`, newest first), each release's files from the JSON API
- * (`GET /pypi/{name}/{version}/json` → `urls[]`), and its source distribution (`sdist`, a gzip'd tar)
- * downloaded and each text file in it a unit, linked to the release's page. Wheels are zip archives and
- * no zip reader is part of Leakgate: they are skipped and counted (`wheelsSkipped`).
+ * (`GET /pypi/{name}/{version}/json` → `urls[]`), and its archives downloaded, source distributions
+ * (`sdist`, a gzip'd tar) and wheels (`bdist_wheel`, a zip), each text file in them a unit, linked to the
+ * release's page (package-archive.ts reads both). A file in both an sdist and a wheel is the same content
+ * at the same place: scanned once.
  *
  * The cursor is `{unix seconds}|{name@version,...}`: the newest release time handled and the releases
  * handled at that second. A release removed since (404) is skipped; any other failure (a 5xx, a body cut
@@ -22,7 +23,7 @@ export interface PypiReleasesOptions extends FeedHttpOptions {
   filesUrl?: string
   /** Releases read in one batch (default 20). */
   maxReleasesPerBatch?: number
-  /** Source distributions larger than this are skipped (default 32 MiB). */
+  /** Archives (source distributions, wheels) larger than this are skipped (default 32 MiB); one unpacks to 8 times this at most. */
   maxArchiveBytes?: number
   /** Files larger than this are not scanned (default 1 MiB). */
   maxFileBytes?: number
@@ -30,6 +31,18 @@ export interface PypiReleasesOptions extends FeedHttpOptions {
   pollSeconds?: number
   /** The source id (its cursor row); default `pypi`. */
   id?: string
+}
+
+/** What a source keeps counting in its state, over its whole life. */
+type Counts = {
+  /** Releases or archives listed but answering 404. */
+  removed: number
+  /** Archives that arrived whole and do not unpack, or that a limit refused. */
+  unreadableArchives: number
+  /** Archives over `maxArchiveBytes`, not downloaded. */
+  skippedArchives: number
+  /** Releases with neither a source distribution nor a wheel to read. */
+  withoutArchive: number
 }
 
 /** A release as the feed lists it. */
@@ -72,7 +85,7 @@ export class PypiReleasesSource implements PublicSource {
     if (typeof state.nextPollAt === 'string' && Date.parse(state.nextPollAt) > Date.now()) return { units: [], next: position.cursor, state, more: false }
     this.#http.resetPace()
     const { at, handled: handledAt } = parseCursor(position.cursor)
-    const counts = { removed: Number(state.removed ?? 0), wheelsSkipped: Number(state.wheelsSkipped ?? 0), unreadableArchives: Number(state.unreadableArchives ?? 0), withoutSdist: Number(state.withoutSdist ?? 0) }
+    const counts: Counts = { removed: Number(state.removed ?? 0), unreadableArchives: Number(state.unreadableArchives ?? 0), skippedArchives: Number(state.skippedArchives ?? 0), withoutArchive: Number(state.withoutArchive ?? 0) }
     const stateOf = (wait: boolean, more: boolean, lagSeconds?: number): SourceBatch['state'] => feedState(this.#http.pace, { wait, more, pollSeconds: this.#pollSeconds, ...(lagSeconds === undefined ? {} : { lagSeconds }), extra: counts })
     const res = await this.#http.get(`${this.#index}/rss/updates.xml`, signal, 16 * 1024 * 1024, 'application/rss+xml')
     if (res.limited !== undefined) return { units: [], next: position.cursor, state: stateOf(true, false), more: false }
@@ -107,8 +120,8 @@ export class PypiReleasesSource implements PublicSource {
     }
   }
 
-  /** A release's source distribution's text files, or `limited`. */
-  async #unitsOf(release: Release, counts: { removed: number; wheelsSkipped: number; unreadableArchives: number; withoutSdist: number }, signal: AbortSignal | undefined): Promise<PublicUnit[] | 'limited'> {
+  /** The text files of a release's source distributions and wheels, or `limited`. */
+  async #unitsOf(release: Release, counts: Counts, signal: AbortSignal | undefined): Promise<PublicUnit[] | 'limited'> {
     const { name, version } = release
     const res = await this.#http.get(`${this.#index}/pypi/${encodeURIComponent(name)}/${encodeURIComponent(version)}/json`, signal)
     if (res.limited !== undefined) return 'limited'
@@ -119,25 +132,35 @@ export class PypiReleasesSource implements PublicSource {
     if (res.status !== 200 || res.body === undefined) throw new FeedError(`the release ${name} ${version} answered ${res.status}`)
     const body = parseFeedJson(res.body, `the release ${name} ${version}`) as { urls?: unknown } | null
     if (body === null || typeof body !== 'object' || !Array.isArray(body.urls)) throw new FeedError(`the release ${name} ${version} did not answer { urls: [...] }`)
-    const files = body.urls as Array<{ packagetype?: unknown; url?: unknown; filename?: unknown } | null>
-    counts.wheelsSkipped += files.filter((f) => f?.packagetype === 'bdist_wheel').length
-    const sdists = files.filter((f) => f?.packagetype === 'sdist' && typeof f.url === 'string' && typeof f.filename === 'string' && /\.tar\.gz$/.test(f.filename) && this.#allowed(f.url))
-    if (sdists.length === 0) counts.withoutSdist++
+    const archives: Array<{ url: string; format: 'tar.gz' | 'zip' }> = []
+    for (const f of body.urls as Array<{ packagetype?: unknown; url?: unknown; filename?: unknown } | null>) {
+      if (f === null || typeof f !== 'object' || typeof f.url !== 'string' || typeof f.filename !== 'string' || !this.#allowed(f.url)) continue
+      if (f.packagetype === 'sdist' && f.filename.endsWith('.tar.gz')) archives.push({ url: f.url, format: 'tar.gz' })
+      else if (f.packagetype === 'bdist_wheel' && f.filename.endsWith('.whl')) archives.push({ url: f.url, format: 'zip' })
+    }
+    if (archives.length === 0) counts.withoutArchive++
     const page = `${this.#index}/project/${name}/${version}/`
     const units: PublicUnit[] = []
     const published = new Date(release.at * 1000).toISOString()
-    for (const sdist of sdists) {
-      const got = await this.#http.get(String(sdist!.url), signal, this.#maxArchive, 'application/octet-stream')
+    for (const archive of archives) {
+      const what = archive.format === 'zip' ? 'a wheel' : 'the source distribution'
+      const got = await this.#http.get(archive.url, signal, this.#maxArchive, 'application/octet-stream')
       if (got.limited !== undefined) return 'limited'
       if (got.status === 404) {
         counts.removed++
         continue
       }
-      if (got.status !== 200) throw new FeedError(`the source distribution of ${name} ${version} answered ${got.status}`)
-      if (got.body === undefined) continue
+      if (got.status !== 200) throw new FeedError(`${what} of ${name} ${version} answered ${got.status}`)
+      if (got.body === undefined) {
+        counts.skippedArchives++
+        continue
+      }
       // An sdist holds one folder, `{name}-{version}/`: the path in the project is what a reader knows.
-      const files = packageUnits(got.body, { repo: `pypi:${name}@${version}`, page, topFolder: /^[^/]+\//, published }, { maxBytes: this.#maxArchive * 8, maxFileBytes: this.#maxFile })
+      // A wheel's paths are the installed ones (`pkg/settings.py`, `pkg-1.0.dist-info/METADATA`).
+      const files = packageUnits(got.body, { repo: `pypi:${name}@${version}`, page, ...(archive.format === 'zip' ? {} : { topFolder: /^[^/]+\// }), published }, { format: archive.format, maxBytes: this.#maxArchive * 8, maxFileBytes: this.#maxFile })
       if (files === undefined) {
+        // Whole but not readable (damaged, cut off when it was uploaded, a zip bomb): reading it again
+        // would not help. The release's other archives are still read.
         counts.unreadableArchives++
         continue
       }

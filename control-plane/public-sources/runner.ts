@@ -8,8 +8,9 @@
  *
  * Which tokens are ours: a match of one of the organisation's own rules (its token formats), or any
  * token-shaped string (a rule's match or a generic run, candidates.ts) whose SHA-256 is in the issued
- * set. Other providers' formats found in public content are counted, never stored: they are someone
- * else's leaks.
+ * set (checked through a bloom filter of the set first: issued-hash-filter.ts). Other providers' formats
+ * found in public content are someone else's leaks: counted, never leaks; with `keepOthers`, kept apart
+ * (their hash, kind, preview and place: store/other-findings.ts), never in the index or the sync stream.
  *
  * Several workers may run batches of the same source: the cursor's version makes the second commit of
  * the same batch fail and roll back whole, so a batch is committed once.
@@ -23,8 +24,11 @@ import { builtinRules } from '../detect/rules.js'
 import type { Rule } from '../detect/rule.js'
 import { findingTitle } from '../leak-titles.js'
 import type { FindingGroup } from '../store/leak-findings.js'
+import type { LeakLocation } from '../store/leak-types.js'
+import type { OtherFindingInput } from '../store/other-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
+import { IssuedHashFilter } from './issued-hash-filter.js'
 import { nameTokens, tokensIn } from './name-secrets.js'
 import { leakLocationAt, type PublicSource, type PublicUnit, type SourceBatch } from './source.js'
 
@@ -45,6 +49,16 @@ export interface RunnerOptions {
   candidateRules?: readonly Rule[]
   /** The audit actor of the leaks made; default `public-sources`. */
   actor?: string
+  /**
+   * The issued-hash check's filter in front of the store's exact set (issued-hash-filter.ts); default
+   * one of its own. `false`: every candidate's hash goes to the exact query (the bench's baseline).
+   */
+  issuedFilter?: IssuedHashFilter | false
+  /**
+   * Keep other providers' findings apart (their stored hash, kind, preview and place; never a leak).
+   * Default false: they are counted only.
+   */
+  keepOthers?: boolean
 }
 
 /** What one batch did. */
@@ -76,6 +90,8 @@ interface OurToken {
   format?: 'checksum' | 'prefix'
   /** Found by one of the candidate rules (counted among other providers' findings until it matched). */
   byRule?: boolean
+  /** That rule's kind (what another provider's finding is kept as: `kind` says `issued_token` for a generic rule). */
+  ruleKind?: string
 }
 
 /** Thrown when another worker committed a batch of the same source first: this one's is rolled back. */
@@ -92,12 +108,16 @@ export class PublicSourceRunner {
   readonly #ourRules: readonly Rule[]
   readonly #candidateRules: readonly Rule[]
   readonly #actor: string
+  readonly #issuedFilter: IssuedHashFilter | undefined
+  readonly #keepOthers: boolean
 
   constructor(store: Store, options: RunnerOptions = {}) {
     this.#store = store
     this.#ourRules = options.ourRules ?? []
     this.#candidateRules = options.candidateRules ?? builtinRules()
     this.#actor = options.actor ?? 'public-sources'
+    this.#issuedFilter = options.issuedFilter === false ? undefined : options.issuedFilter ?? new IssuedHashFilter(store.issuedHashes)
+    this.#keepOthers = options.keepOthers === true
   }
 
   /**
@@ -144,7 +164,7 @@ export class PublicSourceRunner {
         // A rule that vouches for its format (a provider's prefix or checksum) names the token's kind;
         // a generic rule's name (`generic_secret`) says less than that it is a token we issued.
         const format = c.rule?.format
-        const token: OurToken = { value: c.value, sha256, preview: makePreview(c.value), kind: format === undefined ? ISSUED_TOKEN_KIND : c.rule!.kind, line: c.line, ...(format === undefined ? {} : { format }), ...(c.rule === undefined ? {} : { byRule: true }) }
+        const token: OurToken = { value: c.value, sha256, preview: makePreview(c.value), kind: format === undefined ? ISSUED_TOKEN_KIND : c.rule!.kind, line: c.line, ...(format === undefined ? {} : { format }), ...(c.rule === undefined ? {} : { byRule: true, ruleKind: c.rule.kind }) }
         const stored = this.#store.hashes.of(sha256)
         const list = candidatesByStored.get(stored) ?? []
         list.push({ unit, token })
@@ -152,7 +172,9 @@ export class PublicSourceRunner {
       }
       found.push({ unit, tokens })
     }
-    const issued = await this.#store.issuedHashes.matching(candidatesByStored.keys())
+    const issued = this.#issuedFilter === undefined
+      ? await this.#store.issuedHashes.matching(candidatesByStored.keys())
+      : (await this.#issuedFilter.check(candidatesByStored.keys())).issued
     for (const stored of issued) {
       for (const { unit, token } of candidatesByStored.get(stored) ?? []) {
         // A rule's match that is ours after all is not another provider's finding.
@@ -161,9 +183,21 @@ export class PublicSourceRunner {
       }
     }
     await this.#findNameSecrets(found)
+    const others: OtherFindingInput[] = []
+    if (this.#keepOthers) {
+      for (const [stored, list] of candidatesByStored) {
+        if (issued.has(stored)) continue
+        for (const { unit, token } of list) {
+          if (token.ruleKind === undefined) continue
+          // Another provider's token in a name of its unit (a repository named after it) is hidden too.
+          const inNames = [...nameTokens(unit.location, this.#ourRules, this.#candidateRules).matched]
+          others.push({ sha256: stored, kind: token.ruleKind, preview: escapeText(token.preview), sourceId: source.id, placeKey: placeKeyOf(unit, token.line), location: this.#locationOf(unit, token, inNames) })
+        }
+      }
+    }
     const bytes = toScan.reduce((n, u) => n + Buffer.byteLength(u.content), 0)
     const now = new Date().toISOString()
-    const { created, updated } = await this.#commit(source, batch, found, toScan, version, bytes, now)
+    const { created, updated } = await this.#commit(source, batch, found, others, toScan, version, bytes, now)
     return { units: batch.units.length, scanned: toScan.length, bytes, leaksCreated: created, leaksUpdated: updated, otherFindings, cursor: batch.next, more: batch.more }
   }
 
@@ -207,17 +241,17 @@ export class PublicSourceRunner {
     return hidden.reduce((out, secret) => hideSecret(out, secret, MESSAGE_HIDDEN), text)
   }
 
-  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+  async #commit(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, others: readonly OtherFindingInput[], toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
     const repo = this.#store.publicSources
     try {
-      return await this.#write(source, batch, found, toScan, version, bytes, now)
+      return await this.#write(source, batch, found, others, toScan, version, bytes, now)
     } catch (err) {
       if (!(err instanceof CursorMovedError)) await repo.recordError(source.id, `the batch could not be committed: ${(err as Error).message}`, undefined, new Date().toISOString()).catch(() => undefined)
       throw err
     }
   }
 
-  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
+  async #write(source: PublicSource, batch: SourceBatch, found: ReadonlyArray<{ unit: PublicUnit; tokens: OurToken[]; hidden?: string[] }>, others: readonly OtherFindingInput[], toScan: readonly PublicUnit[], version: number, bytes: number, now: string): Promise<{ created: number; updated: number }> {
     const repo = this.#store.publicSources
     return this.#store.write(async () => {
       let created = 0
@@ -231,6 +265,7 @@ export class PublicSourceRunner {
           await this.#store.publicSources.addPlace(r.leak.id, placeKeyOf(unit, token.line), source.id, group.location ?? {}, now)
         }
       }
+      if (others.length > 0) await this.#store.otherFindings.add(others, now)
       await repo.markSeen(toScan.map((u) => u.contentSha256), source.id, now)
       if (!await repo.advance(source.id, version, { cursor: batch.next, state: batch.state, units: toScan.length, bytes }, now)) {
         throw new CursorMovedError(source.id)
@@ -240,14 +275,12 @@ export class PublicSourceRunner {
   }
 
   /**
-   * A token of ours at a unit as a finding group. One leak a token, wherever it is public: the dedupe
-   * key is made from the token's stored hash alone, so the same token in another repository, a fork or
-   * a later commit updates that leak (and adds a place) instead of making another.
+   * Where `token` is in `unit`, as a leak's location: its names escaped and free of the token, and of
+   * `inNames`, the tokens found in the unit's names (name-secrets.ts): a file named after its token
+   * (`keys/<token>.txt`), or a repository or branch named after any token, would put it into the location.
    */
-  #groupOf(leakSource: string, unit: PublicUnit, token: OurToken, inNames: readonly string[]): FindingGroup {
+  #locationOf(unit: PublicUnit, token: OurToken, inNames: readonly string[]): LeakLocation {
     const at = leakLocationAt(escapedLocation(unit), token.line)
-    // A file named after its token (`keys/<token>.txt`), or a repository or branch named after any
-    // token (name-secrets.ts), would put the token into the location.
     const secrets = [token.value, ...inNames]
     const hide = (text: string): string => secrets.reduce((out, secret) => hideSecret(out, secret, NAME_HIDDEN), text)
     const location = { ...at }
@@ -255,6 +288,16 @@ export class PublicSourceRunner {
       const text = at[key]
       if (text !== undefined) location[key] = hide(text)
     }
+    return location
+  }
+
+  /**
+   * A token of ours at a unit as a finding group. One leak a token, wherever it is public: the dedupe
+   * key is made from the token's stored hash alone, so the same token in another repository, a fork or
+   * a later commit updates that leak (and adds a place) instead of making another.
+   */
+  #groupOf(leakSource: string, unit: PublicUnit, token: OurToken, inNames: readonly string[]): FindingGroup {
+    const location = this.#locationOf(unit, token, inNames)
     return {
       source: leakSource,
       kind: token.kind,

@@ -37,6 +37,7 @@ const OWN_OPTIONS = {
   rules: { type: 'string' },
   once: { type: 'boolean' },
   'no-backfill': { type: 'boolean' },
+  'keep-others': { type: 'boolean' },
   query: { type: 'string', multiple: true },
   // paste-feed
   'list-url': { type: 'string' },
@@ -72,6 +73,8 @@ function usage(): string {
     `  ${'--web-url URL'.padEnd(18)} where repositories' pages are, for links (default https://github.com)`,
     `  ${'--rules FILE'.padEnd(18)} the organisation's own token formats (a rules file, as leakgate scan takes)`,
     `  ${'--once'.padEnd(18)} read until the feed has nothing more now, then exit`,
+    `  ${'--keep-others'.padEnd(18)} keep other providers' findings apart (hash, kind, preview, place; never leaks;`,
+    `  ${''.padEnd(18)} GET /v1/public-sources/other-findings); default: counted only`,
     `  ${'--from HOUR'.padEnd(18)} gharchive: the first hour to read (UTC, as GH Archive names files: 2026-11-30-9)`,
     `  ${'--to HOUR'.padEnd(18)} gharchive: the last hour (default: every hour, as it is published)`,
     `  ${'--archive-url URL'.padEnd(18)} gharchive, and github-events' backfill: default https://data.gharchive.org`,
@@ -172,11 +175,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof TypeError) throw new ConfigError(err.message)
     throw err
   }
-  const runner = new PublicSourceRunner(store, { ourRules })
+  const runner = new PublicSourceRunner(store, { ourRules, keepOthers: values['keep-others'] === true })
   const stop = new AbortController()
   process.once('SIGTERM', () => stop.abort())
   process.once('SIGINT', () => stop.abort())
-  log.info({ source: source.id, ownRules: ourRules.length, issuedHashes: await store.issuedHashes.count() }, 'watching')
+  log.info({ source: source.id, ownRules: ourRules.length, issuedHashes: await store.issuedHashes.count(), keepOthers: values['keep-others'] === true }, 'watching')
   try {
     await watch(runner, source, {
       signal: stop.signal,

@@ -1,6 +1,8 @@
 /**
  * Watching public sources: the hashes of the tokens the organisation issued (`/v1/issued-hashes`,
- * admin), each public source's state (`GET /v1/public-sources`) and the leaks it found, and the public places of a leak. Hashes arrive as text, one
+ * admin), each public source's state (`GET /v1/public-sources`) and the leaks it found, the public
+ * places of a leak, and the other providers' findings kept apart (`GET /v1/public-sources/other-findings`,
+ * with `watch --keep-others`). Hashes arrive as text, one
  * SHA-256 (64 hex characters) a line: the only route that takes a body other than JSON, since a list
  * exported from an issuer's database is such a file. A body with any bad line changes nothing, and no
  * answer repeats a line (a raw token pasted by mistake must not come back in an error).
@@ -80,6 +82,20 @@ const findingOutput = {
   },
 } as const
 
+const otherFindingOutput = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    sha256: { type: 'string', description: 'the token\'s stored hash (keyed when the store is)' },
+    kind: { type: 'string' },
+    preview: { type: 'string', description: 'a few characters of the token, never the token' },
+    sourceId: { type: 'string' },
+    location: locationOutput,
+    firstSeenAt: { type: 'string' },
+    seenAt: { type: 'string' },
+  },
+} as const
+
 const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
   // Only this plugin's routes read text bodies (and no JSON: a JSON list gets a clear 415, not a schema
   // error); the rest of the API stays JSON only.
@@ -150,6 +166,34 @@ const routes: FastifyPluginAsync<RouteContext> = async (app, { store }) => {
     if (!await store.publicSources.known(id)) throw new NotFoundError(`there is no public source ${JSON.stringify(id)} (GET /v1/public-sources lists them)`)
     return { items: await store.publicSources.findingsOf(id, request.query.limit) }
   })
+  app.get<{ Querystring: { limit: number; kind?: string } }>('/v1/public-sources/other-findings', {
+    config: { roles: ['analyst'] },
+    schema: {
+      summary: 'Other providers\' tokens found in public content, kept apart from leaks (`leakgate watch --keep-others`): hash, kind, preview and place, newest first',
+      tags: ['public-sources'],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+          kind: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.:-]+$', description: 'only findings of this kind (`slack_token`)' },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            items: { type: 'array', items: otherFindingOutput },
+            total: { type: 'integer', description: 'findings kept, of every kind' },
+          },
+        },
+        ...problems(400, 401, 403, 429),
+      },
+    },
+  }, async (request) => ({
+    items: await store.otherFindings.list({ limit: request.query.limit, ...(request.query.kind === undefined ? {} : { kind: request.query.kind }) }),
+    total: await store.otherFindings.count(),
+  }))
 
   app.get<{ Params: { id: number } }>('/v1/leaks/:id/public-places', {
     config: { roles: ['analyst'] },

@@ -26,6 +26,8 @@ export interface HashKeyConversion {
   scans: number
   /** The issued tokens' hashes (`POST /v1/issued-hashes`). */
   issuedHashes: number
+  /** Other providers' findings kept apart by public sources. */
+  otherFindings: number
 }
 
 /** How the SHA-256s the control plane receives become the hashes it stores and syncs. */
@@ -144,6 +146,12 @@ async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversio
   const sightings = await rekeyById(sql, hashes, 'sightings', 'id', 'sha256')
   // Issued tokens' hashes are compared with public tokens' stored hashes: keyed the same way.
   const issuedHashes = await rekeyById(sql, hashes, 'issued_hashes', 'id', 'sha256')
+  // A copy of the set held in memory (the public sources' filter) is of the old form: its generation
+  // moves as a removal's would, so the copy is built again, not extended.
+  if (issuedHashes > 0) {
+    for (const key of ['issued_hashes_generation', 'issued_hashes_removals']) await sql.run('INSERT INTO meta (key, value) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = meta.value + 1', [key])
+  }
+  const otherFindings = await rekeyById(sql, hashes, 'public_other_findings', 'id', 'sha256')
   // The list's q filter searches previews: the placeholders in it change with them.
   const placeholders = await sql.all<{ id: number; title: string; location: string }>(`
     SELECT DISTINCT l.id, l.title, l.location FROM leaks l JOIN leak_tokens lt ON lt.leak_id = l.id JOIN tokens t ON t.id = lt.token_id
@@ -163,5 +171,5 @@ async function convert(sql: Sql, hashes: StoredHashes): Promise<HashKeyConversio
     await sql.run('UPDATE scans SET findings = ? WHERE id = ?', [JSON.stringify(findings), row.id])
   }
   await sql.run('INSERT INTO hash_key (id, key_id, keyed_at) VALUES (1, ?, ?)', [hashes.keyId ?? null, new Date().toISOString()])
-  return { tokens, indexEntries, changes, sightings, scans: scanRows.length, issuedHashes }
+  return { tokens, indexEntries, changes, sightings, scans: scanRows.length, issuedHashes, otherFindings }
 }

@@ -5,7 +5,7 @@
 
 import { INDEX_SIZE_POSTGRES, INDEX_SIZE_SQLITE } from './migrations-index-size.js'
 import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE, STATUS_SORT_FILTERS_POSTGRES } from './migrations-leak-list.js'
-import { PUBLIC_SOURCES_POSTGRES, PUBLIC_SOURCES_SQLITE } from './migrations-public-sources.js'
+import { OTHER_FINDINGS_POSTGRES, OTHER_FINDINGS_SQLITE, PUBLIC_SOURCES_POSTGRES, PUBLIC_SOURCES_SQLITE } from './migrations-public-sources.js'
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import type { SqlDialect } from './sql.js'
 
@@ -604,6 +604,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_person ON sessions (lower(person));
     `,
     },
+  },
+  {
+    version: 19,
+    name: 'public sources: other providers\' findings kept apart (hash, kind, preview, place), and their count',
+    sql: { sqlite: OTHER_FINDINGS_SQLITE, postgres: OTHER_FINDINGS_POSTGRES },
   },
 ]
 

@@ -26,6 +26,7 @@ import { NodeRepo } from './nodes.js'
 import { RiskRecompute } from './risk-recompute.js'
 import { PostgresSql } from './postgres.js'
 import { PublicSourceRepo } from './public-sources.js'
+import { OtherFindingRepo } from './other-findings.js'
 import { ScanRepo } from './scans.js'
 import { SessionRepo } from './sessions.js'
 import { SightingRepo } from './sightings.js'
@@ -83,6 +84,8 @@ export class Store {
   readonly publicSources: PublicSourceRepo
   /** The hashes of the tokens the organisation issued (a public token among them is a leak of ours). */
   readonly issuedHashes: IssuedHashRepo
+  /** Other providers' findings in public content, kept apart from leaks (`leakgate watch --keep-others`). */
+  readonly otherFindings: OtherFindingRepo
   /** What starting with a new hash key converted, or undefined (logged by the control plane once). */
   readonly hashKeyConversion: HashKeyConversion | undefined
   readonly #sql: Sql
@@ -119,6 +122,7 @@ export class Store {
     this.events = new EventLog(sql)
     this.publicSources = new PublicSourceRepo(sql)
     this.issuedHashes = new IssuedHashRepo(sql, this.hashes, async (fn) => this.write(fn))
+    this.otherFindings = new OtherFindingRepo(sql)
   }
 
   /** Opens (creating and migrating when needed) the SQLite store in `dataDir`. */

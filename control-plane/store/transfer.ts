@@ -43,6 +43,7 @@ export const STORE_TABLES: readonly { name: string; key: readonly string[] }[] =
   { name: 'public_seen_content', key: ['content_sha256'] },
   { name: 'public_places', key: ['id'] },
   { name: 'issued_hashes', key: ['id'] },
+  { name: 'public_other_findings', key: ['id'] },
 ]
 
 /** The export's first line. */
@@ -81,11 +82,11 @@ export async function tableColumns(sql: Sql, table: string): Promise<string[]> {
 }
 
 /**
- * Tables the store derives from the others, kept by triggers (`leak_counts`, `index_size`; on SQLite the search's
+ * Tables the store derives from the others, kept by triggers (`leak_counts`, `index_size`, `public_other_findings_count`; on SQLite the search's
  * `leaks_fts` and its own tables): not exported, since an import's inserts make them again.
  */
 export function isDerivedTable(name: string): boolean {
-  return name === 'leak_counts' || name === 'index_size' || name === 'leaks_fts' || name.startsWith('leaks_fts_')
+  return name === 'leak_counts' || name === 'index_size' || name === 'public_other_findings_count' || name === 'leaks_fts' || name.startsWith('leaks_fts_')
 }
 
 /** The store's tables (without the engine's own, schema_migrations and the derived ones), sorted by name. */

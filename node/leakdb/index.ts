@@ -19,7 +19,7 @@ import { closeSync, openSync, readSync, fstatSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { LRUCache } from 'lru-cache'
-import { BlockedBloom } from './bloom.js'
+import { BlockedBloom } from '../../protocol/bloom.js'
 import { validateChanges, type Change } from '../../protocol/changes.js'
 import { SnapshotCorruptError, ChangeInvalidError } from '../../lib/errors.js'
 import type { LeakAction as Action } from '../../protocol/leak.js'
@@ -428,7 +428,7 @@ export function int32View(a: Uint32Array): Int32Array {
 /**
  * Checks the base arrays of a decoded snapshot (buckets in order, entries sorted and distinct within
  * each, no leak id 0, the header's block count) and fills the bloom filter from them, `step` by step.
- * Keys go in in digest order, so the filter fills front to back (bloom.ts). The entries may come whole
+ * Keys go in in digest order, so the filter fills front to back (protocol/bloom.ts). The entries may come whole
  * or a window at a time (a snapshot file checked without being loaded: snapshot-file.ts).
  */
 export class BaseLoader {

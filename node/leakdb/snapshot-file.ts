@@ -18,7 +18,7 @@
 import { readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import { BlockedBloom } from './bloom.js'
+import { BlockedBloom } from '../../protocol/bloom.js'
 import { BaseLoader, credentialHasher, decode, findEntry, keyFromBase64, keyFromDigest, LeakIndex, lookupKey, readInto, type IndexEntry, type IndexOptions, type IndexReader, type IndexStats } from './index.js'
 import { HEADER_SIZE, SnapshotDecoder, type SnapshotParts } from '../../protocol/snapshot.js'
 import { SnapshotTruncatedError } from '../../lib/errors.js'

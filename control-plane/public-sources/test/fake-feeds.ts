@@ -36,8 +36,8 @@ export interface FakeRelease {
   at: number
   /** Its source distribution (gzip'd tar), when it has one. */
   sdist?: Buffer
-  /** It has a wheel too (listed, never downloaded). */
-  wheel?: boolean
+  /** Its wheel's bytes (a zip), when it has one. */
+  wheel?: Buffer
   /** Listed by the feed, but removed since: its JSON answers 404. */
   removed?: boolean
 }
@@ -132,9 +132,19 @@ function answer(fake: FakeFeeds, req: IncomingMessage, res: ServerResponse): voi
     }
     const urls = [
       ...(r.sdist === undefined ? [] : [{ packagetype: 'sdist', filename: `${r.name}-${r.version}.tar.gz`, url: `${fake.url}/packages/${r.name}-${r.version}.tar.gz`, size: r.sdist.length }]),
-      ...(r.wheel === true ? [{ packagetype: 'bdist_wheel', filename: `${r.name}-${r.version}-py3-none-any.whl`, url: `${fake.url}/packages/${r.name}-${r.version}-py3-none-any.whl`, size: 10 }] : []),
+      ...(r.wheel === undefined ? [] : [{ packagetype: 'bdist_wheel', filename: `${r.name}-${r.version}-py3-none-any.whl`, url: `${fake.url}/packages/${r.name}-${r.version}-py3-none-any.whl`, size: r.wheel.length }]),
     ]
     send(res, 200, Buffer.from(JSON.stringify({ info: { name: r.name, version: r.version }, urls })), 'application/json', truncated)
+    return
+  }
+  const wheel = /^\/packages\/(.+)-py3-none-any\.whl$/.exec(url.pathname)
+  if (wheel !== null) {
+    const r = fake.releases.find((x) => `${x.name}-${x.version}` === wheel[1])
+    if (r?.wheel === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found')
+      return
+    }
+    send(res, 200, r.wheel, 'application/octet-stream', truncated)
     return
   }
   const sdist = /^\/packages\/(.+)\.tar\.gz$/.exec(url.pathname)

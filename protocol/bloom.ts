@@ -11,6 +11,9 @@
  * added in digest order (as a snapshot lists them) fill the filter front to back, one cache line after
  * another, instead of missing the cache on every add (loading 10 million hashes went from about 1 s of
  * cache misses to a sequential sweep); the two other words (disjoint bits of the digest) pick the bits.
+ *
+ * Shared by both parts: the node's leak index (node/leakdb/) and the control plane's issued-hash check of
+ * public sources (control-plane/public-sources/issued-hash-filter.ts).
  */
 
 const WORDS_PER_BLOCK = 16 // 16 × 32 bits = 512 bits = one cache line
