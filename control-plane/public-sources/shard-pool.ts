@@ -91,7 +91,15 @@ export async function runShards(store: Store, runner: PublicSourceRunner, option
       await watch(runner, source, {
         signal: stop.signal,
         ...(options.once === true ? { once: true } : {}),
-        nextPollAt: async () => (await repo.cursor(id))?.state.nextPollAt as string | undefined,
+        nextPollAt: async () => {
+          const state = (await repo.cursor(id))?.state
+          // Past its end (GH Archive's last hour read): the shard is done, not waited on until its next poll.
+          if (state?.finished === true) {
+            ended = true
+            stop.abort()
+          }
+          return state?.nextPollAt as string | undefined
+        },
         ...(options.onReport === undefined ? {} : { onReport: (report: WatchReport) => options.onReport!(id, report) }),
         keepGoing: async () => {
           if (!await renew()) return false
