@@ -13,11 +13,10 @@ import { hostname } from 'node:os'
 import type { Store } from '../store/store.js'
 import type { PublicSourceRunner, WatchReport } from './runner.js'
 import { watch } from './runner.js'
-import { checkShard, shardCursorId, type ShardSpec } from './shard.js'
+import { checkShard, DEFAULT_LEASE_SECONDS, shardCursorId, type ShardSpec } from './shard.js'
 import type { PublicSource } from './source.js'
 
-/** The default lease: long enough for a batch between renewals, short enough for a quick takeover. */
-export const DEFAULT_LEASE_SECONDS = 60
+export { DEFAULT_LEASE_SECONDS }
 
 /** How to run the shards of one source. */
 export interface ShardPoolOptions {
