@@ -7,6 +7,9 @@ import t from 'tap'
 import { openTestStore, waitFor } from '../../test/harness.js'
 import { checkEnd, commitReads, HOURS, setUp, startWorker } from './shard-world.js'
 
+// Several processes each: minutes on a loaded machine, more than tap's default.
+t.setTimeout(300_000)
+
 t.test('a worker killed with -9 mid-run: another takes its shard once the lease runs out, and nothing is lost or doubled', async (t) => {
   const { world, dataDir, env } = await setUp(t, 1802)
   world.github.commitDelayMs = 150

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import type { Test } from 'tap'
 import { sha256Hex } from '../../../protocol/token-hash.js'
 import { Rng } from '../../detect/corpus/random.js'
+import type { Store } from '../../store/store.js'
 import { openTestStore, tempDir, testDatabaseEnv, type Teardown } from '../../test/harness.js'
 import { hourFileOf, startFakeArchive, type FakeArchive } from './fake-archive.js'
 import { startFakeGitHub, type FakeEvent, type FakeGitHub } from './fake-github.js'
@@ -100,8 +101,8 @@ export async function setUp(t: Teardown, seed: number): Promise<{ world: World; 
  * The end every run must reach: each planted token one leak, each place it was pushed to once and no
  * other, every shard's cursor past the last hour and its lease free, the units scanned the units served.
  */
-export async function checkEnd(t: Test, world: World, dataDir: string, shards: number): Promise<void> {
-  const store = await openTestStore(t, dataDir)
+export async function checkEnd(t: Test, world: World, dataDir: string, shards: number, open: () => Promise<Store> = async () => openTestStore(t, dataDir)): Promise<void> {
+  const store = await open()
   try {
     const leaks = (await store.leaks.list({ limit: 100 })).items
     t.equal(leaks.length, world.planted.length, 'each planted token is one leak')

@@ -8,6 +8,9 @@ import t from 'tap'
 import { openTestStore, waitFor } from '../../test/harness.js'
 import { checkEnd, commitReads, setUp, startWorker } from './shard-world.js'
 
+// Several processes each: minutes on a loaded machine, more than tap's default.
+t.setTimeout(300_000)
+
 t.test('three workers with --shards 3 --once split the pushes: each commit read once, each token one leak, each place once', async (t) => {
   const { world, dataDir, env } = await setUp(t, 1801)
   // Slow enough that all three are running before one could take every shard.
