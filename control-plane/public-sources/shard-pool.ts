@@ -126,11 +126,17 @@ export async function runShards(store: Store, runner: PublicSourceRunner, option
   }
 
   const takeFree = async (): Promise<void> => {
+    if (running.size >= slots) return
+    // One read of the rows first: only shards that look free are asked for (a write each), so many
+    // workers looking every few seconds while all shards are held write nothing.
+    const held = new Map((await repo.list()).map((r) => [r.sourceId, r]))
     for (let i = 0; i < count && running.size < slots && !options.signal.aborted; i++) {
       const index = ((start + i) % count) + 1
       if (running.has(index) || done.has(index)) continue
       const now = Date.now()
       const id = shardCursorId(options.sourceId, { index, count })
+      const row = held.get(id)
+      if (row?.leaseOwner != null && row.leaseOwner !== owner && row.leaseUntil !== null && Date.parse(row.leaseUntil) > now) continue
       if (!await repo.takeLease(id, owner, new Date(now + leaseMs).toISOString(), new Date(now).toISOString())) continue
       options.onLease?.(id, 'taken')
       running.set(index, runOne(index).finally(() => running.delete(index)))

@@ -48,7 +48,7 @@ t.test('two scan workers split a public source\'s shards: each commit read once,
     return rows.length === 2 && rows.every((r) => r.cursor === '2026-11-30-11:0')
   }, 90_000)
   for (const w of workers) w.child.kill('SIGTERM')
-  for (const w of workers) t.equal(await w.exited, 0, w.output().slice(-2000))
+  for (const w of workers) t.equal(await w.exited, 0, `the worker exits 0 on SIGTERM${w.child.exitCode === 0 ? '' : `: ${w.output().slice(-2000)}`}`)
   t.same([...commitReads(world).values()].filter((n) => n !== 1), [], 'no commit was read by two shards')
   t.equal(commitReads(world).size, world.commitPaths.length, 'every pushed commit was read')
   await checkEnd(t, world, dataDir, 2, open)

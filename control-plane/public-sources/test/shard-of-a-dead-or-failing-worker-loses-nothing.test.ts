@@ -28,7 +28,7 @@ t.test('a worker killed with -9 mid-run: another takes its shard once the lease 
   // Without --once, a worker exits once every shard has ended (the last hour read): the survivor ran
   // its own and, after the lease ran out, the killed worker's.
   const end = await survivor.exited
-  t.equal(end.code, 0, end.output.slice(-2000))
+  t.equal(end.code, 0, `the worker exits 0${end.code === 0 ? '' : `: ${end.output.slice(-2000)}`}`)
   t.match(end.output, /"msg":"shard taken"[\s\S]*"msg":"shard taken"/, 'the survivor took a second shard')
   await checkEnd(t, world, dataDir, 2)
   t.same([...commitReads(world).keys()].sort(), [...world.commitPaths].sort(), 'every pushed commit was read')
@@ -43,7 +43,7 @@ t.test('500s and rate limits (429, 403 with Retry-After) in the middle: the curs
   ])
   const workers = [1, 2].map(() => startWorker(world, env, ['--shards', '2', '--lease-seconds', '5']))
   const ends = await Promise.all(workers.map((w) => w.exited))
-  for (const end of ends) t.equal(end.code, 0, end.output.slice(-2000))
+  for (const end of ends) t.equal(end.code, 0, `the worker exits 0${end.code === 0 ? '' : `: ${end.output.slice(-2000)}`}`)
   t.match(ends.map((e) => e.output).join(''), /batch failed; the cursor stays/, 'reads failed on the way')
   await checkEnd(t, world, dataDir, 2)
   const store = await openTestStore(t, dataDir)

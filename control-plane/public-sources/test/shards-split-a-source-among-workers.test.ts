@@ -17,7 +17,7 @@ t.test('three workers with --shards 3 --once split the pushes: each commit read 
   world.github.commitDelayMs = 40
   const workers = [1, 2, 3].map(() => startWorker(world, env, ['--shards', '3', '--once']))
   const ends = await Promise.all(workers.map((w) => w.exited))
-  for (const end of ends) t.equal(end.code, 0, end.output.slice(-2000))
+  for (const end of ends) t.equal(end.code, 0, `the worker exits 0${end.code === 0 ? '' : `: ${end.output.slice(-2000)}`}`)
   const reads = commitReads(world)
   t.same([...reads.keys()].sort(), [...world.commitPaths].sort(), 'every pushed commit was read')
   t.same([...reads.values()].filter((n) => n !== 1), [], 'no commit was read by two shards')
