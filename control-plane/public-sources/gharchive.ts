@@ -7,7 +7,7 @@
  * the other.
  *
  * The cursor is `{hour}:{n}`: the hour's file and how many of its PushEvents (in the file's order) are
- * handled. An hour not published yet (404) is no error: the source asks again ten minutes later. A file that does
+ * handled (a shard's: only the pushes of its repositories, shard.ts). An hour not published yet (404) is no error: the source asks again ten minutes later. A file that does
  * not decompress or parse as a whole (cut off) fails the read and the cursor stays; a single line that
  * is not JSON is skipped and counted in the state (`malformedLines`).
  */
@@ -17,6 +17,7 @@ import { GitHubError } from '../../lib/errors.js'
 import { RateLimited } from './github-api.js'
 import { GitHubEventsSource, type GitHubEvent, type GitHubEventsOptions } from './github-events.js'
 import type { PublicSource, PublicSourceState, PublicUnit, SourceBatch, SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 const gunzipAsync = promisify(gunzip)
 
@@ -40,6 +41,7 @@ const HOUR = /^(\d{4})-(\d{2})-(\d{2})-(\d{1,2})$/
 /** GH Archive's hours. */
 export class GHArchiveSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'github'
   readonly #archive: string
   readonly #from: string
@@ -51,12 +53,13 @@ export class GHArchiveSource implements PublicSource {
 
   constructor(options: GHArchiveOptions) {
     this.id = options.id ?? 'gharchive'
+    this.shard = checkShard(options.shard)
     this.#archive = (options.archiveUrl ?? 'https://data.gharchive.org').replace(/\/+$/, '')
     this.#from = hourName(parseHour(options.from, 'from'))
     this.#to = options.to === undefined ? undefined : parseHour(options.to, 'to')
     this.#github = new GitHubEventsSource(options)
     this.#maxEvents = options.maxEventsPerBatch ?? 30
-    this.#files = new HourFiles(this.#archive, options.requestTimeoutMs ?? 120_000)
+    this.#files = new HourFiles(this.#archive, options.requestTimeoutMs ?? 120_000, this.shard)
     this.#notYetSeconds = options.notPublishedWaitSeconds ?? 600
   }
 
@@ -106,12 +109,14 @@ export class GHArchiveSource implements PublicSource {
 export class HourFiles {
   readonly #archive: string
   readonly #timeoutMs: number
+  readonly #shard: ShardSpec | undefined
   #cached: { hour: string; pushes: GitHubEvent[]; malformed: number } | undefined
 
-  /** `archive`: where the hour files are (`https://data.gharchive.org`). */
-  constructor(archive: string, timeoutMs: number) {
+  /** `archive`: where the hour files are (`https://data.gharchive.org`); `shard`: keep only its pushes. */
+  constructor(archive: string, timeoutMs: number, shard?: ShardSpec) {
     this.#archive = archive.replace(/\/+$/, '')
     this.#timeoutMs = timeoutMs
+    this.#shard = shard
   }
 
   /** Lets go of `hour`'s file once it is handled. */
@@ -152,6 +157,8 @@ export class HourFiles {
         continue
       }
       if (event === null || typeof event !== 'object' || event.type !== 'PushEvent' || typeof event.id !== 'string') continue
+      // A shard keeps its own pushes only: its cursor counts them, and a batch is 30 of them.
+      if (!belongsTo(this.#shard, String(event.repo?.name))) continue
       pushes.push(event as GitHubEvent)
     }
     this.#cached = { hour, pushes, malformed }

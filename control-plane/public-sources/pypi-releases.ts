@@ -13,6 +13,7 @@
 import { FeedError } from '../../lib/errors.js'
 import { feedState, FeedHttp, parseFeedJson, type FeedHttpOptions } from './feed-http.js'
 import { type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 import { packageUnits } from './package-archive.js'
 
 /** How to read PyPI's releases. */
@@ -31,6 +32,8 @@ export interface PypiReleasesOptions extends FeedHttpOptions {
   pollSeconds?: number
   /** The source id (its cursor row); default `pypi`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** What a source keeps counting in its state, over its whole life. */
@@ -59,6 +62,7 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}$/
 /** PyPI's new releases. */
 export class PypiReleasesSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'pypi'
   readonly #http: FeedHttp
   readonly #index: string
@@ -70,6 +74,7 @@ export class PypiReleasesSource implements PublicSource {
 
   constructor(options: PypiReleasesOptions = {}) {
     this.id = options.id ?? 'pypi'
+    this.shard = checkShard(options.shard)
     this.#http = new FeedHttp(options)
     this.#index = (options.indexUrl ?? 'https://pypi.org').replace(/\/+$/, '')
     if (!/^https?:$/.test(new URL(this.#index).protocol)) throw new TypeError(`the index must be an http(s) URL, got ${this.#index}`)
@@ -123,6 +128,8 @@ export class PypiReleasesSource implements PublicSource {
   /** The text files of a release's source distributions and wheels, or `limited`. */
   async #unitsOf(release: Release, counts: Counts, signal: AbortSignal | undefined): Promise<PublicUnit[] | 'limited'> {
     const { name, version } = release
+    // Another shard's package: the cursor passes the release without reading it.
+    if (!belongsTo(this.shard, name)) return []
     const res = await this.#http.get(`${this.#index}/pypi/${encodeURIComponent(name)}/${encodeURIComponent(version)}/json`, signal)
     if (res.limited !== undefined) return 'limited'
     if (res.status === 404) {

@@ -8,8 +8,15 @@
 import { createHash } from 'node:crypto'
 import type { LeakLocation } from '../store/leak-types.js'
 import type { PublicSourceState } from '../store/public-sources.js'
+import type { ShardSpec } from './shard.js'
 
 export type { PublicSourceState }
+
+/** The sources, by the name `leakgate watch` and the scan workers' `publicSources` take. */
+export const PUBLIC_SOURCE_NAMES = ['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events', 'paste-feed', 'npm', 'pypi'] as const
+
+/** A source's name. */
+export type PublicSourceName = typeof PUBLIC_SOURCE_NAMES[number]
 
 /** Where a unit is public: a leak's location fields, the link being to the unit's first line. */
 export interface PublicLocation {
@@ -65,6 +72,11 @@ export interface PublicSource {
    * risk model counts as public exposure, and one the leak list's filter takes.
    */
   readonly leakSource: string
+  /**
+   * The shard this source reads (shard.ts): only the units whose key is the shard's, from its own cursor
+   * row (`<id>#<k>/<n>`); undefined for the whole source.
+   */
+  readonly shard?: ShardSpec | undefined
   /**
    * Reads the batch after `position`. Throws when the source failed (a 500, an unreadable answer):
    * nothing of the batch is scanned, and the cursor stays. A rate limit is not a failure: an empty

@@ -80,6 +80,25 @@ export const PUBLIC_SOURCES_POSTGRES = `
 `
 
 /**
+ * Migration 18, per engine: shards of public sources run by many workers. Each cursor row (a source's,
+ * or a shard's `<source>#<k>/<n>`) gains a lease, the worker holding it (`lease_owner`) and until when
+ * (`lease_until`, ISO-8601 of the worker's clock): a worker takes a row whose lease is free or past, renews
+ * it while it runs, and frees it when it stops. `errors` counts the failed reads and commits.
+ */
+export const PUBLIC_SOURCE_LEASES_SQLITE = `
+  ALTER TABLE public_source_cursors ADD COLUMN lease_owner TEXT;
+  ALTER TABLE public_source_cursors ADD COLUMN lease_until TEXT;
+  ALTER TABLE public_source_cursors ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
+`
+
+/** PostgreSQL's text of migration 18. */
+export const PUBLIC_SOURCE_LEASES_POSTGRES = `
+  ALTER TABLE public_source_cursors ADD COLUMN lease_owner text COLLATE "C";
+  ALTER TABLE public_source_cursors ADD COLUMN lease_until text COLLATE "C";
+  ALTER TABLE public_source_cursors ADD COLUMN errors bigint NOT NULL DEFAULT 0;
+`
+
+/**
  * Migration 19, per engine: other providers' findings kept apart (`leakgate watch --keep-others`, off by
  * default). `public_other_findings` holds, for each token of a format other than the organisation's
  * found in public content, its stored hash (keyed when the store is), the rule's kind, a preview, the
