@@ -20,6 +20,7 @@ import { GitHubError } from '../../lib/errors.js'
 import { RateLimited } from './github-api.js'
 import { HourFiles, hourName, parseHour } from './gharchive.js'
 import type { EventsGap, GitHubEventsSource } from './github-events.js'
+import type { ShardSpec } from './shard.js'
 import type { PublicSource, PublicSourceState, PublicUnit, SourceBatch, SourcePosition } from './source.js'
 
 /** How the backfill reads GH Archive. */
@@ -74,6 +75,8 @@ const SKIPPED_SHOWN = 24
 export class BackfilledEventsSource implements PublicSource {
   readonly id: string
   readonly leakSource: string
+  /** The events source's shard: its cursor row, and only its repositories' pushes read from the archive. */
+  readonly shard: ShardSpec | undefined
   readonly #events: GitHubEventsSource
   readonly #files: HourFiles
   readonly #notYetMs: number
@@ -83,8 +86,9 @@ export class BackfilledEventsSource implements PublicSource {
   constructor(events: GitHubEventsSource, options: BackfillOptions = {}) {
     this.id = events.id
     this.leakSource = events.leakSource
+    this.shard = events.shard
     this.#events = events
-    this.#files = new HourFiles(options.archiveUrl ?? 'https://data.gharchive.org', options.requestTimeoutMs ?? 120_000)
+    this.#files = new HourFiles(options.archiveUrl ?? 'https://data.gharchive.org', options.requestTimeoutMs ?? 120_000, events.shard)
     this.#notYetMs = positive(options.notPublishedWaitSeconds ?? 600, 'notPublishedWaitSeconds') * 1000
     this.#maxPushes = positive(options.maxPushesPerBatch ?? 30, 'maxPushesPerBatch')
     this.#maxHours = positive(options.maxHoursPerGap ?? 72, 'maxHoursPerGap')

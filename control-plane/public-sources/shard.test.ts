@@ -41,3 +41,13 @@ t.test('a shard outside 1..count, or a count outside 1..1024, is refused naming 
   t.same(checkShard({ index: 2, count: 4 }), { index: 2, count: 4 })
   t.equal(checkShard(undefined), undefined)
 })
+
+t.test('every source built for a shard keeps its shard\'s cursor row, github-events with its GH Archive backfill too', async (t) => {
+  const { makePublicSource, PUBLIC_SOURCE_NAMES } = await import('./source-factory.js')
+  const shard = { index: 2, count: 4 }
+  for (const name of PUBLIC_SOURCE_NAMES) {
+    const spec = { source: name, from: '2026-11-30-0', listUrl: 'http://127.0.0.1:9/list', queries: ['acme_live_'] }
+    t.equal(cursorIdOf(makePublicSource(spec, { ourRules: [], env: {}, shard })), `${name}#2/4`, name)
+  }
+  t.equal(cursorIdOf(makePublicSource({ source: 'github-events', backfill: false }, { ourRules: [], env: {}, shard })), 'github-events#2/4', 'github-events without its backfill')
+})
