@@ -262,16 +262,17 @@ try {
   await server.close()
 }
 
-console.log(`\n| W | wall (s) | hour without start (s) | events/s | events/s a worker | diff MB/s scanned | a worker | archive MB/s (JSON) | worker CPU s | server CPU s | recall | other leaks | load |`)
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+console.log(`\n| W | wall (s) | hour without start (s) | events/s | events/s a worker | diff MB/s scanned | a worker | archive MB/s (JSON) | worker CPU s | events a worker CPU s | diff MB a worker CPU s | server CPU s | recall | other leaks | load |`)
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const w of plan) {
   const mine = runs.filter((r) => r.workers === w)
   const hourS = median(mine.map((r) => r.hourS))
   const scanned = median(mine.map((r) => r.scannedBytes))
   const eps = hour.events / hourS
+  const cpu = median(mine.map((r) => r.workerCpuS))
   const mbs = scanned / MB / hourS
   const recall = mine.map((r) => `${r.recall.oneLeak}/${r.recall.planted}, ${r.recall.placesRecorded}/${r.recall.places}`).join('; ')
-  console.log(`| ${w} | ${mine.map((r) => f1(r.wallS)).join(', ')} | ${f1(hourS)} | ${Math.round(eps)} | ${Math.round(eps / w)} | ${f2(mbs)} | ${f2(mbs / w)} | ${f2(hour.rawBytes / MB / hourS)} | ${f1(median(mine.map((r) => r.workerCpuS)))} | ${f1(median(mine.map((r) => r.serverCpuS)))} | ${recall} | ${mine.map((r) => r.recall.strangers).join(', ')} | ${mine.map((r) => f1(r.load)).join(', ')} |`)
+  console.log(`| ${w} | ${mine.map((r) => f1(r.wallS)).join(', ')} | ${f1(hourS)} | ${Math.round(eps)} | ${Math.round(eps / w)} | ${f2(mbs)} | ${f2(mbs / w)} | ${f2(hour.rawBytes / MB / hourS)} | ${f1(cpu)} | ${Math.round(hour.events / cpu)} | ${f2(scanned / MB / cpu)} | ${f1(median(mine.map((r) => r.serverCpuS)))} | ${recall} | ${mine.map((r) => r.recall.strangers).join(', ')} | ${mine.map((r) => f1(r.load)).join(', ')} |`)
 }
 const base = runs.filter((r) => r.workers === 1)
 if (base.length > 0) {
