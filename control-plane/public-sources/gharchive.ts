@@ -17,6 +17,7 @@ import { GitHubError } from '../../lib/errors.js'
 import { RateLimited } from './github-api.js'
 import { GitHubEventsSource, type GitHubEvent, type GitHubEventsOptions } from './github-events.js'
 import type { PublicSource, PublicSourceState, PublicUnit, SourceBatch, SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 const gunzipAsync = promisify(gunzip)
 
@@ -40,6 +41,7 @@ const HOUR = /^(\d{4})-(\d{2})-(\d{2})-(\d{1,2})$/
 /** GH Archive's hours. */
 export class GHArchiveSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'github'
   readonly #archive: string
   readonly #from: string
@@ -53,6 +55,7 @@ export class GHArchiveSource implements PublicSource {
 
   constructor(options: GHArchiveOptions) {
     this.id = options.id ?? 'gharchive'
+    this.shard = checkShard(options.shard)
     this.#archive = (options.archiveUrl ?? 'https://data.gharchive.org').replace(/\/+$/, '')
     this.#from = hourName(parseHour(options.from, 'from'))
     this.#to = options.to === undefined ? undefined : parseHour(options.to, 'to')
@@ -132,6 +135,8 @@ export class GHArchiveSource implements PublicSource {
         continue
       }
       if (event === null || typeof event !== 'object' || event.type !== 'PushEvent' || typeof event.id !== 'string') continue
+      // A shard keeps its own pushes only: its cursor counts them, and a batch is 30 of them.
+      if (!belongsTo(this.shard, String(event.repo?.name))) continue
       pushes.push(event as GitHubEvent)
     }
     this.#cached = { hour, pushes, malformed }

@@ -21,6 +21,7 @@ import type { Rule } from '../detect/rule.js'
 import { webLinksOf } from '../detect/sources/git.js'
 import { GitHubApi, nextLink, parseJson, RateLimited, type GitHubApiOptions, type Pace } from './github-api.js'
 import { unitOf, type PublicSource, type PublicSourceState, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 /** How to search. */
 export interface GitHubCodeSearchOptions extends GitHubApiOptions {
@@ -40,6 +41,8 @@ export interface GitHubCodeSearchOptions extends GitHubApiOptions {
   maxSeen?: number
   /** The source id (its cursor row); default `github-code-search`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** A search result: the fields read. */
@@ -75,6 +78,7 @@ export function codeSearchQueries(rules: readonly Rule[], extra: readonly string
 /** GitHub's code search for the organisation's token formats. */
 export class GitHubCodeSearchSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'github'
   readonly #gh: GitHubApi
   readonly #queries: readonly string[]
@@ -88,6 +92,7 @@ export class GitHubCodeSearchSource implements PublicSource {
   constructor(options: GitHubCodeSearchOptions) {
     if (options.queries.length === 0) throw new TypeError('github-code-search needs something to search: rules with keywords (--rules) or --query')
     this.id = options.id ?? 'github-code-search'
+    this.shard = checkShard(options.shard)
     this.#gh = new GitHubApi(options)
     this.#queries = options.queries
     this.#web = (options.webUrl ?? 'https://github.com').replace(/\/+$/, '')
@@ -194,6 +199,8 @@ export class GitHubCodeSearchSource implements PublicSource {
     }
     // Files are read from the API only: a result cannot send this source (and its token) elsewhere.
     if (url.origin !== new URL(this.#gh.api).origin) return undefined
+    // Another shard's repository: yielded (the cursor passes it) without reading the file.
+    if (!belongsTo(this.shard, item.repository.full_name)) return undefined
     const res = await this.#gh.get(url.href, {}, signal)
     if (res.limited !== undefined) throw res.limited
     // Gone since it was indexed (a deleted file, a repository made private).

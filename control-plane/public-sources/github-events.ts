@@ -21,6 +21,7 @@ import { GitHubError } from '../../lib/errors.js'
 import { GitHubApi, nextLink, parseJson, RateLimited, type GitHubApiOptions, type Pace } from './github-api.js'
 import { webLinksOf } from '../detect/sources/git.js'
 import { unitOf, type PublicSource, type PublicSourceState, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 /** How to reach GitHub. */
 export interface GitHubEventsOptions extends GitHubApiOptions {
@@ -34,6 +35,8 @@ export interface GitHubEventsOptions extends GitHubApiOptions {
   maxPages?: number
   /** The source id (its cursor row); default `github-events`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** The state this source keeps between reads (beside the common fields). */
@@ -62,6 +65,7 @@ const DEFAULT_POLL_SECONDS = 60
 /** GitHub's public events. */
 export class GitHubEventsSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'github'
   readonly #gh: GitHubApi
   readonly #web: string
@@ -71,6 +75,7 @@ export class GitHubEventsSource implements PublicSource {
 
   constructor(options: GitHubEventsOptions = {}) {
     this.id = options.id ?? 'github-events'
+    this.shard = checkShard(options.shard)
     this.#gh = new GitHubApi(options)
     this.#web = (options.webUrl ?? 'https://github.com').replace(/\/+$/, '')
     this.#maxEvents = positive(options.maxEventsPerBatch ?? 30, 'maxEventsPerBatch')
@@ -180,6 +185,8 @@ export class GitHubEventsSource implements PublicSource {
     if (event.type !== 'PushEvent') return []
     const repo = event.repo?.name
     if (typeof repo !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return []
+    // Another shard's repository: its commits are not read (the cursor passes the event).
+    if (!belongsTo(this.shard, repo)) return []
     const payload = event.payload ?? {}
     // The event lists the pushed commits (`distinct: false` ones were pushed before, elsewhere); when
     // it does not, its head commit stands for the push.

@@ -14,6 +14,7 @@ import { GitHubError } from '../../lib/errors.js'
 import { gistFileAnchor } from '../detect/sources/github-gists.js'
 import { GitHubApi, nextLink, parseJson, RateLimited, type GitHubApiOptions } from './github-api.js'
 import { unitOf, type PublicSource, type PublicSourceState, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 /** How to read the public gists. */
 export interface GitHubGistsOptions extends GitHubApiOptions {
@@ -29,6 +30,8 @@ export interface GitHubGistsOptions extends GitHubApiOptions {
   rawOrigins?: readonly string[]
   /** The source id (its cursor row); default `github-gists`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** A gist as the listing gives it: the fields read. */
@@ -42,6 +45,7 @@ interface ListedGist {
 /** GitHub's public gists. */
 export class GitHubGistsSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'github'
   readonly #gh: GitHubApi
   readonly #maxGists: number
@@ -52,6 +56,7 @@ export class GitHubGistsSource implements PublicSource {
 
   constructor(options: GitHubGistsOptions = {}) {
     this.id = options.id ?? 'github-gists'
+    this.shard = checkShard(options.shard)
     this.#gh = new GitHubApi(options)
     this.#maxGists = options.maxGistsPerBatch ?? 20
     this.#maxFileBytes = options.maxFileBytes ?? 1024 * 1024
@@ -141,6 +146,8 @@ export class GitHubGistsSource implements PublicSource {
   /** A unit a file of `gist`, read from its raw address at the gist's revision. */
   async #unitsOf(gist: ListedGist, signal: AbortSignal | undefined): Promise<PublicUnit[]> {
     const units: PublicUnit[] = []
+    // Another shard's gist: handled (the cursor passes it) without reading its files.
+    if (!belongsTo(this.shard, gist.id)) return units
     for (const file of Object.values(gist.files)) {
       const name = file.filename
       if (typeof name !== 'string' || typeof file.raw_url !== 'string') continue

@@ -20,6 +20,7 @@ import { GitLabError } from '../../lib/errors.js'
 import { encodePath } from '../detect/sources/web-api.js'
 import { addedLines } from './github-events.js'
 import { unitOf, type PublicSource, type PublicSourceState, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 /** How to read GitLab's public projects. */
 export interface GitLabEventsOptions {
@@ -43,6 +44,8 @@ export interface GitLabEventsOptions {
   lookbackSeconds?: number
   /** The source id (its cursor row); default `gitlab-events`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** A project as the list gives it: the fields read. */
@@ -84,6 +87,7 @@ class Limited extends Error {
 /** GitLab's public projects' new commits. */
 export class GitLabEventsSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'gitlab'
   readonly #api: string
   readonly #origin: string
@@ -102,6 +106,7 @@ export class GitLabEventsSource implements PublicSource {
 
   constructor(options: GitLabEventsOptions = {}) {
     this.id = options.id ?? 'gitlab-events'
+    this.shard = checkShard(options.shard)
     this.#api = (options.apiUrl ?? 'https://gitlab.com/api/v4').replace(/\/+$/, '')
     this.#origin = new URL(this.#api).origin
     this.#web = (options.webUrl ?? this.#origin).replace(/\/+$/, '')
@@ -146,7 +151,8 @@ export class GitLabEventsSource implements PublicSource {
       let newest = since
       let complete = true
       try {
-        const commits = await this.#commits(project, since, signal)
+        // Another shard's project: handled (its activity recorded) without reading its commits.
+        const commits = belongsTo(this.shard, project.path_with_namespace) ? await this.#commits(project, since, signal) : []
         complete = commits.length <= this.#maxCommits
         for (const commit of commits.slice(0, this.#maxCommits)) {
           units.push(...await this.#unitsOf(project, commit, signal))

@@ -15,6 +15,7 @@
 import { FeedError } from '../../lib/errors.js'
 import { feedState, FeedHttp, parseFeedJson, type FeedHttpOptions } from './feed-http.js'
 import { type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 import { packageUnits } from './package-archive.js'
 
 /** How to read the npm registry's changes. */
@@ -41,6 +42,8 @@ export interface NpmChangesOptions extends FeedHttpOptions {
   pollSeconds?: number
   /** The source id (its cursor row); default `npm`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** A change as the feed lists it: the fields read. */
@@ -63,6 +66,7 @@ const SEQ = /^[A-Za-z0-9_=+/.-]{1,2048}$/
 /** The npm registry's changes. */
 export class NpmChangesSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'npm'
   readonly #http: FeedHttp
   readonly #registry: string
@@ -78,6 +82,7 @@ export class NpmChangesSource implements PublicSource {
 
   constructor(options: NpmChangesOptions = {}) {
     this.id = options.id ?? 'npm'
+    this.shard = checkShard(options.shard)
     this.#http = new FeedHttp(options)
     this.#registry = (options.registryUrl ?? 'https://registry.npmjs.org').replace(/\/+$/, '')
     this.#changes = options.changesUrl ?? (options.registryUrl === undefined ? 'https://replicate.npmjs.com/registry/_changes' : `${this.#registry}/_changes`)
@@ -134,6 +139,8 @@ export class NpmChangesSource implements PublicSource {
 
   /** The units of a changed package's recent versions; `limited` when a rate limit was met. */
   async #unitsOf(name: string, counts: { unpublished: number; unreadableTarballs: number; skippedTarballs: number }, signal: AbortSignal | undefined): Promise<{ units: PublicUnit[]; newest: number | undefined } | 'limited'> {
+    // Another shard's package: the cursor passes its change without reading its packument or tarball.
+    if (!belongsTo(this.shard, name)) return { units: [], newest: undefined }
     const res = await this.#http.get(`${this.#registry}/${name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name)}`, signal)
     if (res.limited !== undefined) return 'limited'
     if (res.status === 404) {

@@ -14,6 +14,7 @@
 import { FeedError } from '../../lib/errors.js'
 import { feedState, FeedHttp, parseFeedJson, shown, textOf, type FeedHttpOptions } from './feed-http.js'
 import { unitOf, type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 
 /** The field names of a listed paste. */
 export interface PasteFields {
@@ -47,6 +48,8 @@ export interface PasteFeedOptions extends FeedHttpOptions {
   pollSeconds?: number
   /** The source id (its cursor row); default `paste-feed`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** A paste as this source reads it from the listing. */
@@ -64,6 +67,7 @@ const KEY = /^[A-Za-z0-9_.~-]{1,128}$/
 /** A paste site's feed of new pastes. */
 export class PasteFeedSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'paste'
   readonly #http: FeedHttp
   readonly #listUrl: string
@@ -77,6 +81,7 @@ export class PasteFeedSource implements PublicSource {
 
   constructor(options: PasteFeedOptions) {
     this.id = options.id ?? 'paste-feed'
+    this.shard = checkShard(options.shard)
     this.#http = new FeedHttp(options)
     const list = new URL(options.listUrl)
     if (list.protocol !== 'https:' && list.protocol !== 'http:') throw new TypeError(`the paste listing must be an http(s) URL, got ${list.protocol}`)
@@ -114,17 +119,20 @@ export class PasteFeedSource implements PublicSource {
     let handled = 0
     let removed = 0
     for (const paste of fresh.slice(0, this.#maxPastes)) {
-      const got = await this.#http.get(paste.raw, signal, this.#maxBytes, 'text/plain')
-      if (got.limited !== undefined) {
-        limited = true
-        break
-      }
-      if (got.status === 404 || got.status === 410) removed++
-      else if (got.status !== 200) throw new FeedError(`reading paste ${paste.key} answered ${got.status}`)
-      else if (got.body !== undefined) {
-        const text = textOf(got.body)
-        const published = new Date(paste.date * 1000).toISOString()
-        if (text !== undefined) units.push(unitOf(`paste:${paste.key}`, text, { repo: `paste:${paste.key}`, url: paste.page ?? paste.raw }, published))
+      // Another shard's paste: the cursor passes it without reading its body.
+      if (belongsTo(this.shard, paste.key)) {
+        const got = await this.#http.get(paste.raw, signal, this.#maxBytes, 'text/plain')
+        if (got.limited !== undefined) {
+          limited = true
+          break
+        }
+        if (got.status === 404 || got.status === 410) removed++
+        else if (got.status !== 200) throw new FeedError(`reading paste ${paste.key} answered ${got.status}`)
+        else if (got.body !== undefined) {
+          const text = textOf(got.body)
+          const published = new Date(paste.date * 1000).toISOString()
+          if (text !== undefined) units.push(unitOf(`paste:${paste.key}`, text, { repo: `paste:${paste.key}`, url: paste.page ?? paste.raw }, published))
+        }
       }
       if (paste.date !== nextAt) nextKeys = []
       nextAt = paste.date

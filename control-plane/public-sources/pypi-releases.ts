@@ -12,6 +12,7 @@
 import { FeedError } from '../../lib/errors.js'
 import { feedState, FeedHttp, parseFeedJson, type FeedHttpOptions } from './feed-http.js'
 import { type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { belongsTo, checkShard, type ShardSpec } from './shard.js'
 import { packageUnits } from './package-archive.js'
 
 /** How to read PyPI's releases. */
@@ -30,6 +31,8 @@ export interface PypiReleasesOptions extends FeedHttpOptions {
   pollSeconds?: number
   /** The source id (its cursor row); default `pypi`. */
   id?: string
+  /** Read only this shard's units (shard.ts). */
+  shard?: ShardSpec
 }
 
 /** A release as the feed lists it. */
@@ -46,6 +49,7 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}$/
 /** PyPI's new releases. */
 export class PypiReleasesSource implements PublicSource {
   readonly id: string
+  readonly shard: ShardSpec | undefined
   readonly leakSource = 'pypi'
   readonly #http: FeedHttp
   readonly #index: string
@@ -57,6 +61,7 @@ export class PypiReleasesSource implements PublicSource {
 
   constructor(options: PypiReleasesOptions = {}) {
     this.id = options.id ?? 'pypi'
+    this.shard = checkShard(options.shard)
     this.#http = new FeedHttp(options)
     this.#index = (options.indexUrl ?? 'https://pypi.org').replace(/\/+$/, '')
     if (!/^https?:$/.test(new URL(this.#index).protocol)) throw new TypeError(`the index must be an http(s) URL, got ${this.#index}`)
@@ -110,6 +115,8 @@ export class PypiReleasesSource implements PublicSource {
   /** A release's source distribution's text files, or `limited`. */
   async #unitsOf(release: Release, counts: { removed: number; wheelsSkipped: number; unreadableArchives: number; withoutSdist: number }, signal: AbortSignal | undefined): Promise<PublicUnit[] | 'limited'> {
     const { name, version } = release
+    // Another shard's package: the cursor passes the release without reading it.
+    if (!belongsTo(this.shard, name)) return []
     const res = await this.#http.get(`${this.#index}/pypi/${encodeURIComponent(name)}/${encodeURIComponent(version)}/json`, signal)
     if (res.limited !== undefined) return 'limited'
     if (res.status === 404) {

@@ -26,6 +26,7 @@ import type { FindingGroup } from '../store/leak-findings.js'
 import type { Store } from '../store/store.js'
 import { tokenCandidates } from './candidates.js'
 import { leakLocationAt, type PublicSource, type PublicUnit, type SourceBatch } from './source.js'
+import { cursorIdOf } from './shard.js'
 
 /** The kind of a leak found by its hash alone, in a format no rule knows. */
 export const ISSUED_TOKEN_KIND = 'issued_token'
@@ -102,13 +103,15 @@ export class PublicSourceRunner {
    */
   async runBatch(source: PublicSource, signal?: AbortSignal): Promise<BatchOutcome> {
     const repo = this.#store.publicSources
-    const before = await repo.cursor(source.id)
+    // A shard's cursor is its own row; the content seen and the places keep the source's id.
+    const cursorId = cursorIdOf(source)
+    const before = await repo.cursor(cursorId)
     const version = before?.version ?? 0
     let batch
     try {
       batch = await source.read({ cursor: before?.cursor ?? null, state: before?.state ?? {} }, signal)
     } catch (err) {
-      await repo.recordError(source.id, (err as Error).message, undefined, new Date().toISOString())
+      await repo.recordError(cursorId, (err as Error).message, undefined, new Date().toISOString())
       throw err
     }
     const unseen = await repo.unseen(batch.units.map((u) => u.contentSha256))
@@ -169,7 +172,7 @@ export class PublicSourceRunner {
     try {
       return await this.#write(source, batch, found, toScan, version, bytes, now)
     } catch (err) {
-      if (!(err instanceof CursorMovedError)) await repo.recordError(source.id, `the batch could not be committed: ${(err as Error).message}`, undefined, new Date().toISOString()).catch(() => undefined)
+      if (!(err instanceof CursorMovedError)) await repo.recordError(cursorIdOf(source), `the batch could not be committed: ${(err as Error).message}`, undefined, new Date().toISOString()).catch(() => undefined)
       throw err
     }
   }
@@ -189,8 +192,8 @@ export class PublicSourceRunner {
         }
       }
       await repo.markSeen(toScan.map((u) => u.contentSha256), source.id, now)
-      if (!await repo.advance(source.id, version, { cursor: batch.next, state: batch.state, units: toScan.length, bytes }, now)) {
-        throw new CursorMovedError(source.id)
+      if (!await repo.advance(cursorIdOf(source), version, { cursor: batch.next, state: batch.state, units: toScan.length, bytes }, now)) {
+        throw new CursorMovedError(cursorIdOf(source))
       }
       return { created, updated }
     })
@@ -242,15 +245,28 @@ function placeKeyOf(unit: PublicUnit, line: number): string {
 /** What `watch` reports after each batch or failure (for the log; counts only, never a token). */
 export type WatchReport = { outcome: BatchOutcome } | { error: Error; retryInSeconds: number }
 
+/** How `watch` runs. */
+export interface WatchOptions {
+  signal: AbortSignal
+  /** Stop once the source has nothing more now, instead of polling on. */
+  once?: boolean
+  onReport?: (report: WatchReport) => void
+  /** When the source's state says the next poll is due. */
+  nextPollAt?: () => Promise<string | undefined>
+  /** Asked before each batch; false stops the watch (a shard's lease was lost, or its source has ended). */
+  keepGoing?: () => Promise<boolean>
+}
+
 /**
  * Runs batches of `source` until `signal` aborts (or, with `once`, until the source has nothing more
  * now): at once while it has more, else when its state says the next poll is due (`nextPollAt`, at
  * least a second away); after a failure, again after a backoff that doubles up to five minutes.
  */
-export async function watch(runner: PublicSourceRunner, source: PublicSource, options: { signal: AbortSignal; once?: boolean; onReport?: (report: WatchReport) => void; nextPollAt?: () => Promise<string | undefined> }): Promise<void> {
+export async function watch(runner: PublicSourceRunner, source: PublicSource, options: WatchOptions): Promise<void> {
   let backoff = 1
   while (!options.signal.aborted) {
     let waitMs: number
+    if (options.keepGoing !== undefined && !await options.keepGoing()) return
     try {
       const outcome = await runner.runBatch(source, options.signal)
       options.onReport?.({ outcome })
@@ -261,6 +277,8 @@ export async function watch(runner: PublicSourceRunner, source: PublicSource, op
       waitMs = Math.max(1000, at === undefined ? 0 : Date.parse(at) - Date.now())
     } catch (err) {
       if (options.signal.aborted) return
+      // Another worker committed this batch first: read on from where it left the cursor.
+      if (err instanceof CursorMovedError) continue
       options.onReport?.({ error: err as Error, retryInSeconds: backoff })
       if (options.once === true) throw err
       waitMs = backoff * 1000

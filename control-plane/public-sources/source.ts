@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import type { LeakLocation } from '../store/leak-types.js'
 import type { PublicSourceState } from '../store/public-sources.js'
+import type { ShardSpec } from './shard.js'
 
 export type { PublicSourceState }
 
@@ -65,6 +66,11 @@ export interface PublicSource {
    * risk model counts as public exposure, and one the leak list's filter takes.
    */
   readonly leakSource: string
+  /**
+   * The shard this source reads (shard.ts): only the units whose key is the shard's, from its own cursor
+   * row (`<id>#<k>/<n>`); undefined for the whole source.
+   */
+  readonly shard?: ShardSpec | undefined
   /**
    * Reads the batch after `position`. Throws when the source failed (a 500, an unreadable answer):
    * nothing of the batch is scanned, and the cursor stays. A rate limit is not a failure: an empty

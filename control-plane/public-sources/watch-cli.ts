@@ -12,20 +12,13 @@ import { pino } from 'pino'
 import { loggerOptions } from '../../lib/logger.js'
 import { configFromArgs, storeOptionsOf } from '../cli-config.js'
 import { loadRulesFile } from '../detect/rules.js'
-import { githubAccessFromEnv, gitlabAccessFromEnv } from '../scans.js'
 import { Store } from '../store/store.js'
 import { ConfigError } from '../../lib/errors.js'
-import { GHArchiveSource } from './gharchive.js'
-import { GitHubEventsSource } from './github-events.js'
-import { GitHubGistsSource } from './github-gists.js'
-import { codeSearchQueries, GitHubCodeSearchSource } from './github-code-search.js'
-import { GitLabEventsSource } from './gitlab-events.js'
 import { pasteFeedOptionsOf } from './paste-feed-cli.js'
-import { PasteFeedSource } from './paste-feed.js'
-import { NpmChangesSource } from './npm-changes.js'
-import { PypiReleasesSource } from './pypi-releases.js'
 import type { PublicSource } from './source.js'
-import { PublicSourceRunner, watch } from './runner.js'
+import { PublicSourceRunner, watch, type WatchReport } from './runner.js'
+import { makePublicSource, PUBLIC_SOURCE_NAMES, type PublicSourceName, type PublicSourceSpec } from './source-factory.js'
+import { DEFAULT_LEASE_SECONDS, leaseOwnerName, runShards } from './shard-pool.js'
 
 const OWN_OPTIONS = {
   'api-url': { type: 'string' },
@@ -49,6 +42,10 @@ const OWN_OPTIONS = {
   // pypi
   'index-url': { type: 'string' },
   'files-url': { type: 'string' },
+  // many workers
+  shards: { type: 'string' },
+  slots: { type: 'string' },
+  'lease-seconds': { type: 'string' },
 } as const
 
 function usage(): string {
@@ -61,6 +58,7 @@ function usage(): string {
     '       leakgate watch paste-feed --list-url URL [--raw-url-template URL] [--field NAME=FIELD]... [--feed-config FILE] [--limit N] [--rules FILE] [--once]',
     '       leakgate watch npm [--registry-url URL] [--changes-url URL] [--since SEQ] [--rules FILE] [--once]',
     '       leakgate watch pypi [--index-url URL] [--files-url URL] [--rules FILE] [--once]',
+    '       leakgate watch <source> --shards N [--slots M] [--lease-seconds S] [that source\'s options]',
     '',
     'Watches GitHub\'s public events: every pushed commit\'s added lines are scanned, and a token of ours',
     '(its SHA-256 in the issued-hash set, or a match of the --rules file) becomes a leak with each place',
@@ -84,6 +82,13 @@ function usage(): string {
     `  ${'--since SEQ'.padEnd(18)} npm: where to start without a cursor (default now: the changes to come)`,
     `  ${'--index-url URL'.padEnd(18)} pypi: the releases feed and JSON API (default https://pypi.org)`,
     `  ${'--files-url URL'.padEnd(18)} pypi: where distributions are (default https://files.pythonhosted.org)`,
+    `  ${'--shards N'.padEnd(18)} split the source into N shards (by repository, gist, paste or package) and run`,
+    `  ${''.padEnd(18)} free ones under leases: the same command on several machines shares the work.`,
+    `  ${''.padEnd(18)} N is fixed once a source runs (another N starts other cursors)`,
+    `  ${'--slots M'.padEnd(18)} with --shards: shards this process runs at once (default 1)`,
+    `  ${'--lease-seconds S'.padEnd(18)} with --shards: how long a shard's lease holds unless renewed (default ${DEFAULT_LEASE_SECONDS});`,
+    `  ${''.padEnd(18)} a killed worker's shards are taken over after it`,
+    `  ${''.padEnd(18)} with --shards and --once: exit when no shard is left to take and those run have nothing more`,
     '  `leakgate control-plane --help` lists the store options (--data-dir, --database-url, ...).',
   ].join('\n')
 }
@@ -95,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage())
     return sourceName === undefined ? 2 : 0
   }
-  const sources = ['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events', 'paste-feed', 'npm', 'pypi']
+  const sources: readonly string[] = PUBLIC_SOURCE_NAMES
   if (!sources.includes(sourceName)) {
     console.error(`leakgate watch: unknown source "${sourceName}" (the sources: ${sources.join(', ')})`)
     return 2
@@ -117,75 +122,83 @@ export async function main(argv: string[]): Promise<number> {
   const config = configFromArgs('watch', others, usage)
   if (typeof config === 'number') return config
   const log = pino(loggerOptions(config.logLevel, 'leakgate-watch'))
-  const github = githubAccessFromEnv(process.env)
   const ourRules = values.rules === undefined ? [] : loadRulesFile(values.rules).rules
+  const spec = specOf(sourceName as PublicSourceName, values)
+  const shards = countOf(values.shards, '--shards')
+  const slots = countOf(values.slots, '--slots')
+  const leaseSeconds = countOf(values['lease-seconds'], '--lease-seconds')
+  if (shards === undefined && (slots !== undefined || leaseSeconds !== undefined)) throw new ConfigError('--slots and --lease-seconds go with --shards N: without it, one process runs the whole source')
+  // Built once before the store opens, so a wrong option fails before anything runs.
+  const source: PublicSource = makePublicSource(spec, { ourRules, env: process.env, ...(shards === undefined ? {} : { shard: { index: 1, count: shards } }) })
   const store = await Store.openConfigured(config, storeOptionsOf(config))
-  const githubOptions = {
-    ...(values['api-url'] ?? github.apiUrl) === undefined ? {} : { apiUrl: values['api-url'] ?? github.apiUrl },
-    ...(values['web-url'] === undefined ? {} : { webUrl: values['web-url'] }),
-    ...(github.token === undefined ? {} : { token: github.token }),
-  }
-  let source: PublicSource
-  try {
-    if (sourceName === 'github-events') {
-      source = new GitHubEventsSource(githubOptions)
-    } else if (sourceName === 'github-gists') {
-      source = new GitHubGistsSource(githubOptions)
-    } else if (sourceName === 'github-code-search') {
-      source = new GitHubCodeSearchSource({ ...githubOptions, queries: codeSearchQueries(ourRules, values.query ?? []) })
-    } else if (sourceName === 'gitlab-events') {
-      const gitlab = gitlabAccessFromEnv(process.env)
-      const apiUrl = values['api-url'] ?? gitlab.apiUrl
-      source = new GitLabEventsSource({
-        ...(apiUrl === undefined ? {} : { apiUrl }),
-        ...(values['web-url'] === undefined ? {} : { webUrl: values['web-url'] }),
-        ...(gitlab.token === undefined ? {} : { token: gitlab.token }),
-      })
-    } else if (sourceName === 'paste-feed') {
-      source = new PasteFeedSource(pasteFeedOptionsOf(values))
-    } else if (sourceName === 'npm') {
-      source = new NpmChangesSource({
-        ...(values['registry-url'] === undefined ? {} : { registryUrl: values['registry-url'] }),
-        ...(values['changes-url'] === undefined ? {} : { changesUrl: values['changes-url'] }),
-        ...(values.since === undefined ? {} : { since: values.since }),
-      })
-    } else if (sourceName === 'pypi') {
-      source = new PypiReleasesSource({
-        ...(values['index-url'] === undefined ? {} : { indexUrl: values['index-url'] }),
-        ...(values['files-url'] === undefined ? {} : { filesUrl: values['files-url'] }),
-      })
-    } else {
-      if (values.from === undefined) throw new ConfigError('leakgate watch gharchive needs --from YYYY-MM-DD-H: the first hour to read')
-      source = new GHArchiveSource({
-        ...githubOptions, from: values.from,
-        ...(values.to === undefined ? {} : { to: values.to }),
-        ...(values['archive-url'] === undefined ? {} : { archiveUrl: values['archive-url'] }),
-      })
-    }
-  } catch (err) {
-    await store.close()
-    if (err instanceof TypeError) throw new ConfigError(err.message)
-    throw err
-  }
   const runner = new PublicSourceRunner(store, { ourRules })
   const stop = new AbortController()
   process.once('SIGTERM', () => stop.abort())
   process.once('SIGINT', () => stop.abort())
-  log.info({ source: source.id, ownRules: ourRules.length, issuedHashes: await store.issuedHashes.count() }, 'watching')
+  const onReport = (id: string, report: WatchReport): void => {
+    if ('outcome' in report) log.info({ source: id, ...report.outcome }, 'batch committed')
+    else log.warn({ source: id, err: { message: report.error.message }, retryInSeconds: report.retryInSeconds }, 'batch failed; the cursor stays')
+  }
+  const owner = leaseOwnerName()
+  log.info({ source: source.id, ownRules: ourRules.length, issuedHashes: await store.issuedHashes.count(), ...(shards === undefined ? {} : { shards, slots: slots ?? 1, owner }) }, 'watching')
   try {
-    await watch(runner, source, {
-      signal: stop.signal,
-      once: values.once === true,
-      nextPollAt: async () => (await store.publicSources.cursor(source.id))?.state.nextPollAt as string | undefined,
-      onReport: (report) => {
-        if ('outcome' in report) log.info({ source: source.id, ...report.outcome }, 'batch committed')
-        else log.warn({ source: source.id, err: { message: report.error.message }, retryInSeconds: report.retryInSeconds }, 'batch failed; the cursor stays')
-      },
-    })
+    if (shards === undefined) {
+      await watch(runner, source, {
+        signal: stop.signal,
+        once: values.once === true,
+        nextPollAt: async () => (await store.publicSources.cursor(source.id))?.state.nextPollAt as string | undefined,
+        onReport: (report) => onReport(source.id, report),
+      })
+    } else {
+      await runShards(store, runner, {
+        sourceId: source.id, count: shards, owner, signal: stop.signal,
+        ...(slots === undefined ? {} : { slots }),
+        ...(leaseSeconds === undefined ? {} : { leaseSeconds }),
+        ...(values.once === true ? { once: true } : {}),
+        makeSource: (shard) => makePublicSource(spec, { ourRules, env: process.env, shard }),
+        onReport,
+        onLease: (id, event) => log.info({ source: id, owner }, `shard ${event}`),
+      })
+    }
     return 0
   } catch {
     return 1
   } finally {
     await store.close()
   }
+}
+
+/** The source's options from the command's values (the flags' names in camelCase). */
+function specOf(source: PublicSourceName, values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OWN_OPTIONS; strict: true }>>['values']): PublicSourceSpec {
+  const paste = source === 'paste-feed' ? pasteFeedOptionsOf(values) : undefined
+  const pick = <K extends keyof typeof values>(name: K): NonNullable<typeof values[K]> | undefined => values[name] ?? undefined
+  const out: PublicSourceSpec = { source }
+  const set = <K extends keyof PublicSourceSpec>(key: K, value: PublicSourceSpec[K] | undefined): void => {
+    if (value !== undefined) out[key] = value
+  }
+  set('apiUrl', pick('api-url'))
+  set('webUrl', pick('web-url'))
+  set('archiveUrl', pick('archive-url'))
+  set('from', pick('from'))
+  set('to', pick('to'))
+  set('queries', pick('query'))
+  set('registryUrl', pick('registry-url'))
+  set('changesUrl', pick('changes-url'))
+  set('since', pick('since'))
+  set('indexUrl', pick('index-url'))
+  set('filesUrl', pick('files-url'))
+  if (paste !== undefined) {
+    set('listUrl', paste.listUrl)
+    set('rawUrlTemplate', paste.rawUrlTemplate)
+    set('fields', paste.fields)
+    set('limit', paste.limit)
+  }
+  return out
+}
+
+/** A positive count given as `flag`'s text, or undefined when not given. */
+function countOf(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw new ConfigError(`${flag} takes a positive number, got ${JSON.stringify(text)}`)
+  return Number(text)
 }

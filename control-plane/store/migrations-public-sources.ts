@@ -78,3 +78,22 @@ export const PUBLIC_SOURCES_POSTGRES = `
     added_at text COLLATE "C" NOT NULL
   );
 `
+
+/**
+ * Migration 18, per engine: shards of public sources run by many workers. Each cursor row (a source's,
+ * or a shard's `<source>#<k>/<n>`) gains a lease, the worker holding it (`lease_owner`) and until when
+ * (`lease_until`, ISO-8601 of the worker's clock): a worker takes a row whose lease is free or past, renews
+ * it while it runs, and frees it when it stops. `errors` counts the failed reads and commits.
+ */
+export const PUBLIC_SOURCE_LEASES_SQLITE = `
+  ALTER TABLE public_source_cursors ADD COLUMN lease_owner TEXT;
+  ALTER TABLE public_source_cursors ADD COLUMN lease_until TEXT;
+  ALTER TABLE public_source_cursors ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;
+`
+
+/** PostgreSQL's text of migration 18. */
+export const PUBLIC_SOURCE_LEASES_POSTGRES = `
+  ALTER TABLE public_source_cursors ADD COLUMN lease_owner text COLLATE "C";
+  ALTER TABLE public_source_cursors ADD COLUMN lease_until text COLLATE "C";
+  ALTER TABLE public_source_cursors ADD COLUMN errors bigint NOT NULL DEFAULT 0;
+`

@@ -5,7 +5,7 @@
 
 import { INDEX_SIZE_POSTGRES, INDEX_SIZE_SQLITE } from './migrations-index-size.js'
 import { LEAK_LIST_POSTGRES, LEAK_LIST_SQLITE, STATUS_SORT_FILTERS_POSTGRES } from './migrations-leak-list.js'
-import { PUBLIC_SOURCES_POSTGRES, PUBLIC_SOURCES_SQLITE } from './migrations-public-sources.js'
+import { PUBLIC_SOURCE_LEASES_POSTGRES, PUBLIC_SOURCE_LEASES_SQLITE, PUBLIC_SOURCES_POSTGRES, PUBLIC_SOURCES_SQLITE } from './migrations-public-sources.js'
 import { POSTGRES_MIGRATIONS } from './migrations-postgres.js'
 import type { SqlDialect } from './sql.js'
 
@@ -604,6 +604,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_person ON sessions (lower(person));
     `,
     },
+  },
+  {
+    version: 18,
+    name: 'public sources: a lease on each cursor row (shards run by many workers), and its count of errors',
+    sql: { sqlite: PUBLIC_SOURCE_LEASES_SQLITE, postgres: PUBLIC_SOURCE_LEASES_POSTGRES },
   },
 ]
 

@@ -36,6 +36,12 @@ export interface PublicSourceCursor {
   units: number
   bytes: number
   updatedAt: string
+  /** The worker running this source or shard now (its lease), or null when none holds it. */
+  leaseOwner: string | null
+  /** Until when the lease holds unless renewed (ISO-8601); past it, another worker may take the row. */
+  leaseUntil: string | null
+  /** Reads and commits that failed, since the source started. */
+  errors: number
 }
 
 /** One public place a leak's token was seen at. */
@@ -54,6 +60,9 @@ interface CursorRow {
   units: number
   bytes: number
   updated_at: string
+  lease_owner: string | null
+  lease_until: string | null
+  errors: number
 }
 
 /** Hashes a statement's IN list takes at once (both engines' parameter limits are far above). */
@@ -109,12 +118,43 @@ export class PublicSourceRepo {
   async recordError(sourceId: string, message: string, state: PublicSourceState | undefined, now: string): Promise<void> {
     await this.#sql.transaction(async () => {
       await this.#sql.run(`
-        INSERT INTO public_source_cursors (source_id, cursor, version, state, last_error, units, bytes, updated_at)
-        VALUES (@sourceId, NULL, 0, @state, @message, 0, 0, @now)
+        INSERT INTO public_source_cursors (source_id, cursor, version, state, last_error, units, bytes, updated_at, errors)
+        VALUES (@sourceId, NULL, 0, @state, @message, 0, 0, @now, 1)
         ON CONFLICT (source_id) DO UPDATE SET last_error = excluded.last_error, updated_at = excluded.updated_at,
+          errors = public_source_cursors.errors + 1,
           state = CASE WHEN @keepState = 1 THEN public_source_cursors.state ELSE excluded.state END`,
       { sourceId, message: message.slice(0, 1000), state: JSON.stringify(state ?? {}), keepState: state === undefined ? 1 : 0, now })
     }, { durability: 'relaxed' })
+  }
+
+  /**
+   * Takes the lease on row `sourceId` (a source's or a shard's; made when missing) for `owner` until
+   * `until`, when it is free, past (`now` or earlier), or `owner`'s already. One statement, so of two
+   * workers asking at once exactly one gets it. True when `owner` holds it now.
+   */
+  async takeLease(sourceId: string, owner: string, until: string, now: string): Promise<boolean> {
+    const taken = await this.#sql.run(`
+      INSERT INTO public_source_cursors (source_id, cursor, version, state, last_error, units, bytes, updated_at, lease_owner, lease_until)
+      VALUES (@sourceId, NULL, 0, '{}', NULL, 0, 0, @now, @owner, @until)
+      ON CONFLICT (source_id) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+      WHERE public_source_cursors.lease_owner IS NULL OR public_source_cursors.lease_until IS NULL
+        OR public_source_cursors.lease_until <= @now OR public_source_cursors.lease_owner = @owner`,
+    { sourceId, owner, until, now })
+    return taken.changes === 1
+  }
+
+  /**
+   * Moves `owner`'s lease on `sourceId` to `until`. False when another worker holds it now (it took the
+   * row after this lease ran out): the caller stops running it.
+   */
+  async renewLease(sourceId: string, owner: string, until: string): Promise<boolean> {
+    const renewed = await this.#sql.run('UPDATE public_source_cursors SET lease_until = @until WHERE source_id = @sourceId AND lease_owner = @owner', { sourceId, owner, until })
+    return renewed.changes === 1
+  }
+
+  /** Frees `owner`'s lease on `sourceId` (nothing when another worker holds it). */
+  async releaseLease(sourceId: string, owner: string): Promise<void> {
+    await this.#sql.run('UPDATE public_source_cursors SET lease_owner = NULL, lease_until = NULL WHERE source_id = @sourceId AND lease_owner = @owner', { sourceId, owner })
   }
 
   /** Of `hashes` (content SHA-256s), those never scanned. */
@@ -155,5 +195,6 @@ function toCursor(row: CursorRow): PublicSourceCursor {
   return {
     sourceId: row.source_id, cursor: row.cursor, version: row.version, state: JSON.parse(row.state) as PublicSourceState,
     lastError: row.last_error, units: row.units, bytes: row.bytes, updatedAt: row.updated_at,
+    leaseOwner: row.lease_owner, leaseUntil: row.lease_until, errors: row.errors,
   }
 }
