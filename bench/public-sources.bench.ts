@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import pg from 'pg'
 import { Store } from '../control-plane/store/store.js'
 import { generateHour, serveHour, type GeneratedHour, type HourServer } from './gharchive-hour.js'
 import { median } from './stats.js'
@@ -35,11 +36,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     seed: { type: 'string', default: '1607' },
     profile: { type: 'string' },
+    'database-url': { type: 'string' },
     help: { type: 'boolean' },
   },
 })
 if (values.help === true) {
-  console.log('usage: node --import ./scripts/register-ts.js bench/public-sources.bench.ts [--events N] [--planted N] [--others N] [--workers 1,2,4] [--rounds N] [--seed N] [--profile DIR: the workers\' CPU profiles]')
+  console.log('usage: node --import ./scripts/register-ts.js bench/public-sources.bench.ts [--events N] [--planted N] [--others N] [--workers 1,2,4] [--rounds N] [--seed N] [--profile DIR: the workers\' CPU profiles] [--database-url postgres://...: a fresh database on that server each run, instead of SQLite]')
   process.exit(0)
 }
 
@@ -71,6 +73,8 @@ interface Run {
   unitsScanned: number
   units: number
   batches: number
+  /** Batches that failed and were read again (a store busy, a cursor moved): from the workers' logs. */
+  failedBatches: number
   workerCpuS: number
   workerMaxRssMiB: number
   serverCpuS: number
@@ -127,9 +131,9 @@ function parseLog(text: string): { watchingAt: number | undefined; scanned: numb
 }
 
 /** Runs one worker process to its end; answers its log and CPU (user + system seconds, from /usr/bin/time). */
-async function runWorker(server: HourServer, dataDir: string, workers: number, timeFile: string): Promise<{ log: string; code: number | null; cpuS: number; maxRssKiB: number }> {
+async function runWorker(server: HourServer, where: Where, workers: number, timeFile: string): Promise<{ log: string; code: number | null; cpuS: number; maxRssKiB: number }> {
   const args = ['-f', '%U %S %M', '-o', timeFile, process.execPath, ...(values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]), '--import', './scripts/register-ts.js', 'cli.ts', 'watch', 'gharchive',
-    '--from', HOUR, '--to', HOUR, '--once', '--archive-url', server.url, '--api-url', server.url, '--data-dir', dataDir,
+    '--from', HOUR, '--to', HOUR, '--once', '--archive-url', server.url, '--api-url', server.url, '--data-dir', where.dataDir, ...(where.databaseUrl === undefined ? [] : ['--database-url', where.databaseUrl]),
     ...(workers > 1 ? ['--shards', String(workers)] : [])]
   const env: NodeJS.ProcessEnv = { ...process.env, LEAKGATE_LOG_LEVEL: 'info' }
   delete env.GITHUB_TOKEN
@@ -149,8 +153,8 @@ async function runWorker(server: HourServer, dataDir: string, workers: number, t
 }
 
 /** Checks the store after a run against what was planted. */
-async function recallOf(dataDir: string, hour: GeneratedHour): Promise<Recall> {
-  const store = await Store.open(dataDir)
+async function recallOf(where: Where, hour: GeneratedHour): Promise<Recall> {
+  const store = await Store.openConfigured(where)
   try {
     const byStored = new Map(hour.planted.map((t) => [store.hashes.of(t.sha256), t]))
     const leaksOf = new Map<string, number>()
@@ -200,11 +204,47 @@ async function recallOf(dataDir: string, hour: GeneratedHour): Promise<Recall> {
   }
 }
 
+/** Where a run's store is: a SQLite folder, or a PostgreSQL database made for the run. */
+interface Where {
+  dataDir: string
+  databaseUrl?: string
+}
+
+let databases = 0
+
+/** A fresh database on the server of `adminUrl` (dropped by the function answered). */
+async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `leakgate_pbench_${process.pid}_${++databases}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE ${name}`)
+  } finally {
+    await admin.end()
+  }
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminUrl })
+      await c.connect()
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      } finally {
+        await c.end()
+      }
+    },
+  }
+}
+
 /** One run: a fresh store with the planted hashes issued, W workers on the hour, then the checks. */
 async function run(hour: GeneratedHour, server: HourServer, workers: number): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'leakgate-pbench-'))
+  const database = values['database-url'] === undefined ? undefined : await freshDatabase(values['database-url'])
+  const where: Where = { dataDir: dir, ...(database === undefined ? {} : { databaseUrl: database.url }) }
   try {
-    const store = await Store.open(dir)
+    const store = await Store.openConfigured(where)
     await store.issuedHashes.add(hour.planted.map((t) => t.sha256))
     await store.close()
     const servedBefore = server.served.commits
@@ -212,7 +252,7 @@ async function run(hour: GeneratedHour, server: HourServer, workers: number): Pr
     const cpuBefore = process.cpuUsage()
     const started = performance.now()
     const startedAt = Date.now()
-    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(server, dir, workers, join(dir, `time-${i}`))))
+    const results = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(server, where, workers, join(dir, `time-${i}`))))
     const wallS = (performance.now() - started) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     const logs = results.map((r) => parseLog(r.log))
@@ -227,15 +267,17 @@ async function run(hour: GeneratedHour, server: HourServer, workers: number): Pr
       unitsScanned: logs.reduce((n, l) => n + l.scanned, 0),
       units: logs.reduce((n, l) => n + l.units, 0),
       batches: logs.reduce((n, l) => n + l.batches, 0),
+      failedBatches: logs.reduce((n, l) => n + l.errors.length, 0),
       workerCpuS: results.reduce((n, r) => n + r.cpuS, 0),
       workerMaxRssMiB: Math.max(...results.map((r) => r.maxRssKiB)) / 1024,
       serverCpuS: (cpu.user + cpu.system) / 1e6,
       commitsServed: server.served.commits - servedBefore,
-      recall: await recallOf(dir, hour),
+      recall: await recallOf(where, hour),
       load,
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
+    await database?.drop()
   }
 }
 
@@ -260,8 +302,8 @@ try {
       const r = await run(hour, server, w)
       runs.push(r)
       const rc = r.recall
-      console.log(`round ${round + 1} W=${w}: ${f1(r.wallS)} s (start ${f1(r.startS)} s, hour ${f1(r.hourS)} s), ${r.batches} batches, ${r.units} units (${r.unitsScanned} scanned, ${f1(r.scannedBytes / MB)} MB), ` +
-        `workers ${f1(r.workerCpuS)} CPU s, server ${f1(r.serverCpuS)} CPU s, ${r.commitsServed} commits served, load ${f1(r.load)}; ` +
+      console.log(`round ${round + 1} W=${w}: ${f1(r.wallS)} s (start ${f1(r.startS)} s, hour ${f1(r.hourS)} s), ${r.batches} batches (${r.failedBatches} failed), ${r.units} units (${r.unitsScanned} scanned, ${f1(r.scannedBytes / MB)} MB), ` +
+        `workers ${f1(r.workerCpuS)} CPU s (peak RSS ${Math.round(r.workerMaxRssMiB)} MiB), server ${f1(r.serverCpuS)} CPU s, ${r.commitsServed} commits served, load ${f1(r.load)}; ` +
         `recall ${rc.oneLeak}/${rc.planted} one leak each, places ${rc.placesRecorded}/${rc.places} (+${rc.repeatPlacesRecorded}/${rc.repeatPlaces} in forks' repeats; content recorded ${rc.contentsRecorded}/${rc.places}), ${rc.strangers} other leaks, ${rc.wrongPlaces} wrong places`)
     }
   }
