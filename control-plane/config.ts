@@ -5,6 +5,9 @@
 import { loadConfig, optionName, type ConfigSchema, type ConfigSources } from '../lib/config.js'
 import { ConfigError } from '../lib/errors.js'
 import { parseHashKey } from '../protocol/token-hash.js'
+import { DEFAULT_LEASE_SECONDS, MAX_SHARDS } from './public-sources/shard.js'
+import { PUBLIC_SOURCE_NAMES } from './public-sources/source.js'
+import type { PublicSourceSpec } from './public-sources/source-factory.js'
 
 /** Risk levels, lowest first. */
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const
@@ -135,6 +138,15 @@ export interface ControlPlaneConfig {
   oidc: OidcConfig
   scanWorkerMetricsPort: number
   scanJobsInProcess: number
+  publicSources: PublicSourceConfig[]
+  publicSourceSlots: number
+  publicSourceLeaseSeconds: number
+  publicSourceRules: string
+}
+
+/** A public source the scan workers follow: its name, its shard count and its options (`leakgate watch`'s, in camelCase). */
+export interface PublicSourceConfig extends PublicSourceSpec {
+  shards: number
 }
 
 const KEY_PATTERN = '^[\\x21-\\x7e]{24,256}$'
@@ -270,6 +282,39 @@ export const controlPlaneSchema: ConfigSchema = {
       'x-env': 'LEAKGATE_OIDC',
     },
     scanWorkerMetricsPort: { type: 'integer', minimum: 0, maximum: 65535, default: 0, description: '`leakgate scan-worker`: TCP port of its Prometheus /metrics (on host; needs metricsKey like the control plane\'s when that is set); 0: none', 'x-env': 'LEAKGATE_SCAN_WORKER_METRICS_PORT', 'x-flag': 'metrics-port' },
+    publicSources: {
+      type: 'array', default: [], maxItems: 100,
+      description: '`leakgate scan-worker`: public sources the workers follow between them, each split into `shards` run under leases (the options are `leakgate watch`\'s, in camelCase)',
+      items: {
+        type: 'object', additionalProperties: false, required: ['source'],
+        properties: {
+          source: { type: 'string', enum: [...PUBLIC_SOURCE_NAMES] },
+          shards: { type: 'integer', minimum: 1, maximum: MAX_SHARDS, default: 1 },
+          apiUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          webUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          archiveUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}-\\d{1,2}$', 'x-expect': 'an hour as GH Archive names its files: YYYY-MM-DD-H (UTC)' },
+          to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}-\\d{1,2}$', 'x-expect': 'an hour as GH Archive names its files: YYYY-MM-DD-H (UTC)' },
+          queries: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 256 } },
+          listUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          rawUrlTemplate: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          fields: {
+            type: 'object', additionalProperties: false,
+            properties: Object.fromEntries(['key', 'date', 'rawUrl', 'publicUrl'].map((f) => [f, { type: 'string', minLength: 1, maxLength: 100 }])),
+          },
+          limit: { type: 'integer', minimum: 1, maximum: 9999 },
+          registryUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          changesUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          since: { type: 'string', minLength: 1, maxLength: 200 },
+          indexUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+          filesUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+        },
+      },
+      'x-env': 'LEAKGATE_PUBLIC_SOURCES',
+    },
+    publicSourceSlots: { type: 'integer', minimum: 0, maximum: 64, default: 1, description: '`leakgate scan-worker`: shards of each of publicSources it runs at once, besides its scans; 0: none', 'x-env': 'LEAKGATE_PUBLIC_SOURCE_SLOTS', 'x-flag': 'public-source-slots' },
+    publicSourceLeaseSeconds: { type: 'integer', minimum: 2, maximum: 3600, default: DEFAULT_LEASE_SECONDS, description: '`leakgate scan-worker`: how long a shard\'s lease holds unless renewed; a stopped worker\'s shards are taken over after it', 'x-env': 'LEAKGATE_PUBLIC_SOURCE_LEASE_SECONDS', 'x-flag': 'public-source-lease-seconds' },
+    publicSourceRules: { type: 'string', maxLength: 4096, default: '', description: '`leakgate scan-worker`: a rules file of the organisation\'s own token formats, for publicSources (as `leakgate watch --rules`); the issued-hash set is used either way; empty: none', 'x-env': 'LEAKGATE_PUBLIC_SOURCE_RULES', 'x-flag': 'public-source-rules' },
     scanJobsInProcess: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'on PostgreSQL: scan jobs this control plane takes from the queue and runs itself at once, as a `leakgate scan-worker` would (a small deployment then needs no worker process); 0: it only queues them; on SQLite it runs every scan itself and this is unused', 'x-env': 'LEAKGATE_SCAN_JOBS_IN_PROCESS', 'x-flag': 'scan-jobs-in-process' },
   },
 }

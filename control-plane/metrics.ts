@@ -162,7 +162,8 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     },
   })
   // Each public source's row, read once a scrape for the five gauges (every replica reports the same).
-  // `source` is a source id (`github-events`): a handful, never a repository or a token.
+  // `source` is a source id (`github-events`), or a shard's (`gharchive#2/4`, at most the shard count a
+  // source): a handful to a few hundred, never a repository or a token.
   let sourcesRead: Promise<PublicSourceCursor[]> | undefined
   const sources = async (): Promise<PublicSourceCursor[]> => {
     sourcesRead ??= store.publicSources.list().finally(() => setImmediate(() => { sourcesRead = undefined }))
@@ -173,6 +174,7 @@ export function createMetrics(store: Store, sync: SyncService, nodeStaleSeconds:
     ['leakgate_cp_public_source_scanned_bytes', 'Bytes of public content a source scanned, from the store', (c) => c.bytes],
     ['leakgate_cp_public_source_lag_seconds', 'How old the newest content a source handled was when handled', (c) => num(c.state.lagSeconds)],
     ['leakgate_cp_public_source_rate_limit_remaining', 'Requests left in a source\'s API rate-limit window, as its last answer said', (c) => num(c.state.rateLimitRemaining)],
+    ['leakgate_cp_public_source_errors', 'Reads and batch commits of a source that failed, since it started (a rise of it is a failure, whether or not the next batch cleared lastError), from the store', (c) => c.errors],
     ['leakgate_cp_public_source_failing', '1 while a source\'s last read failed (its lastError is set; the cursor stays), else 0', (c) => (c.lastError === null ? 0 : 1)],
   ]
   for (const [name, help, value] of sourceGauges) {

@@ -6,7 +6,10 @@
  * Configured like the control plane (the same file, env and flags: databaseUrl, hashKey, scan, scanJobs).
  * The loop itself is control-plane/scan-job-runner.ts, which a control plane with `scanJobsInProcess`
  * runs too. With `scanWorkerMetricsPort`, it serves its metrics (`leakgate_scan_worker_*`) on /metrics.
- * SIGTERM/SIGINT stop the running scans and give their jobs back to the queue (retried elsewhere).
+ * With `publicSources`, it also runs up to `publicSourceSlots` shards of each of those public sources
+ * under leases (public-sources/worker-sources.ts), sharing them with the other workers.
+ * SIGTERM/SIGINT stop the running scans and give their jobs back to the queue (retried elsewhere), and
+ * free the public sources' shards.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
@@ -25,6 +28,7 @@ import { ScanQueue } from './scan-jobs.js'
 import { createScanWorkerMetrics } from './scan-worker-metrics.js'
 import { githubAccessFromEnv, gitlabAccessFromEnv, ScanService } from './scans.js'
 import { Store } from './store/store.js'
+import { followPublicSources } from './public-sources/worker-sources.js'
 
 function usage(): string {
   return [
@@ -36,6 +40,7 @@ function usage(): string {
     '',
     `  ${'--concurrency N'.padEnd(22)} ${'LEAKGATE_SCAN_WORKER_CONCURRENCY'.padEnd(34)} scans run at once (default ${String(controlPlaneSchema.properties.scanWorkerConcurrency?.default)})`,
     `  ${'--metrics-port N'.padEnd(22)} ${'LEAKGATE_SCAN_WORKER_METRICS_PORT'.padEnd(34)} serve Prometheus /metrics on this port (default 0: none)`,
+    `  ${'--public-source-slots N'.padEnd(22)} ${'LEAKGATE_PUBLIC_SOURCE_SLOTS'.padEnd(34)} shards of each of publicSources run besides the scans (default 1)`,
     `  ${'--config FILE'.padEnd(22)} ${''.padEnd(34)} a YAML or JSON file of options (see config/control-plane.yaml)`,
     '  `leakgate control-plane --help` lists every option.',
   ].join('\n')
@@ -118,6 +123,11 @@ export async function main(argv: string[]): Promise<number> {
   })
 
   const runner = new ScanJobRunner(queue, scans, { concurrency: config.scanWorkerConcurrency, log, metrics })
+  const publicStop = new AbortController()
+  const following = followPublicSources(store, config.publicSources, {
+    slots: config.publicSourceSlots, leaseSeconds: config.publicSourceLeaseSeconds, env: process.env, log, signal: publicStop.signal,
+    ...(config.publicSourceRules === '' ? {} : { rulesFile: config.publicSourceRules }),
+  }).catch((err: unknown) => log.error({ err: { message: (err as Error).message } }, 'public sources could not be followed'))
   const address = server?.address()
   log.info({ concurrency: config.scanWorkerConcurrency, ...(address == null || typeof address === 'string' ? {} : { metricsPort: address.port }) }, 'scan worker ready')
 
@@ -127,9 +137,11 @@ export async function main(argv: string[]): Promise<number> {
     closing = true
     log.info({ signal }, 'closing')
     const taking = runner.stop()
+    publicStop.abort()
     // Running scans are stopped; their jobs fail and pg-boss gives them to another worker.
     scans.close()
       .then(() => taking)
+      .then(() => following)
       .then(() => new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve()))))
       .then(() => queue.close())
       .then(() => store.close())

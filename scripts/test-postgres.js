@@ -49,6 +49,7 @@ const SQLITE_ONLY = [
   'control-plane/test/replica-restarted-mid-burst-loses-nothing.test.ts',
   'control-plane/test/replicas-concurrent-decisions-keep-revisions-gap-free.test.ts',
   'control-plane/test/scan-workers.test.ts',
+  'control-plane/public-sources/test/scan-workers-share-public-source-shards.test.ts',
   'control-plane/scan-jobs.test.ts',
 ]
 

@@ -7,7 +7,7 @@
  * the other.
  *
  * The cursor is `{hour}:{n}`: the hour's file and how many of its PushEvents (in the file's order) are
- * handled. An hour not published yet (404) is no error: the source asks again ten minutes later. A file that does
+ * handled (a shard's: only the pushes of its repositories, shard.ts). An hour not published yet (404) is no error: the source asks again ten minutes later. A file that does
  * not decompress or parse as a whole (cut off) fails the read and the cursor stays; a single line that
  * is not JSON is skipped and counted in the state (`malformedLines`).
  */

@@ -284,6 +284,8 @@ export async function watch(runner: PublicSourceRunner, source: PublicSource, op
       waitMs = backoff * 1000
       backoff = Math.min(backoff * 2, 300)
     }
+    // Stopped while the batch ran (or by the `nextPollAt` asked): no wait.
+    if (options.signal.aborted) return
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitMs)
       options.signal.addEventListener('abort', () => {

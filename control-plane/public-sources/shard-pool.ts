@@ -13,11 +13,10 @@ import { hostname } from 'node:os'
 import type { Store } from '../store/store.js'
 import type { PublicSourceRunner, WatchReport } from './runner.js'
 import { watch } from './runner.js'
-import { checkShard, shardCursorId, type ShardSpec } from './shard.js'
+import { checkShard, DEFAULT_LEASE_SECONDS, shardCursorId, type ShardSpec } from './shard.js'
 import type { PublicSource } from './source.js'
 
-/** The default lease: long enough for a batch between renewals, short enough for a quick takeover. */
-export const DEFAULT_LEASE_SECONDS = 60
+export { DEFAULT_LEASE_SECONDS }
 
 /** How to run the shards of one source. */
 export interface ShardPoolOptions {
@@ -91,7 +90,15 @@ export async function runShards(store: Store, runner: PublicSourceRunner, option
       await watch(runner, source, {
         signal: stop.signal,
         ...(options.once === true ? { once: true } : {}),
-        nextPollAt: async () => (await repo.cursor(id))?.state.nextPollAt as string | undefined,
+        nextPollAt: async () => {
+          const state = (await repo.cursor(id))?.state
+          // Past its end (GH Archive's last hour read): the shard is done, not waited on until its next poll.
+          if (state?.finished === true) {
+            ended = true
+            stop.abort()
+          }
+          return state?.nextPollAt as string | undefined
+        },
         ...(options.onReport === undefined ? {} : { onReport: (report: WatchReport) => options.onReport!(id, report) }),
         keepGoing: async () => {
           if (!await renew()) return false
@@ -119,11 +126,17 @@ export async function runShards(store: Store, runner: PublicSourceRunner, option
   }
 
   const takeFree = async (): Promise<void> => {
+    if (running.size >= slots) return
+    // One read of the rows first: only shards that look free are asked for (a write each), so many
+    // workers looking every few seconds while all shards are held write nothing.
+    const held = new Map((await repo.list()).map((r) => [r.sourceId, r]))
     for (let i = 0; i < count && running.size < slots && !options.signal.aborted; i++) {
       const index = ((start + i) % count) + 1
       if (running.has(index) || done.has(index)) continue
       const now = Date.now()
       const id = shardCursorId(options.sourceId, { index, count })
+      const row = held.get(id)
+      if (row?.leaseOwner != null && row.leaseOwner !== owner && row.leaseUntil !== null && Date.parse(row.leaseUntil) > now) continue
       if (!await repo.takeLease(id, owner, new Date(now + leaseMs).toISOString(), new Date(now).toISOString())) continue
       options.onLease?.(id, 'taken')
       running.set(index, runOne(index).finally(() => running.delete(index)))

@@ -5,7 +5,7 @@
  * commits, a package's tarball, a paste's body), so n shards cost about one source's reads, not n.
  *
  * Each shard has its own cursor row, `<sourceId>#<k>/<n>` (`gharchive#2/4`); an unsharded source keeps
- * `<sourceId>`. The content seen and the public places keep the source's own id. The shard count of a
+ * `<sourceId>`, as does a source of one shard. The content seen and the public places keep the source's own id. The shard count of a
  * source is fixed once it runs: another count means other cursor rows, started afresh (what was scanned
  * under the old count is skipped by its content hash, not read again for nothing).
  */
@@ -16,6 +16,9 @@ export interface ShardSpec {
   index: number
   count: number
 }
+
+/** A shard's lease by default: long enough for a batch between renewals, short enough for a quick takeover. */
+export const DEFAULT_LEASE_SECONDS = 60
 
 /** The largest shard count: more shards than that is more cursor rows than workers could use. */
 export const MAX_SHARDS = 1024
@@ -41,7 +44,8 @@ export function checkShard(spec: ShardSpec | undefined): ShardSpec | undefined {
 
 /** The id of the cursor row of `sourceId`'s shard `shard` (`gharchive#2/4`), or `sourceId` unsharded. */
 export function shardCursorId(sourceId: string, shard: ShardSpec | undefined): string {
-  return shard === undefined ? sourceId : `${sourceId}#${shard.index}/${shard.count}`
+  // One shard is the whole source: its row is the source's (leased when many workers may run it).
+  return shard === undefined || shard.count === 1 ? sourceId : `${sourceId}#${shard.index}/${shard.count}`
 }
 
 /** The cursor row id of a source, as `shardCursorId` makes it from the source's own id and shard. */

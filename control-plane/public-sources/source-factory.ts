@@ -16,13 +16,9 @@ import { PasteFeedSource, type PasteFields } from './paste-feed.js'
 import { NpmChangesSource } from './npm-changes.js'
 import { PypiReleasesSource } from './pypi-releases.js'
 import type { ShardSpec } from './shard.js'
-import type { PublicSource } from './source.js'
+import { PUBLIC_SOURCE_NAMES, type PublicSource, type PublicSourceName } from './source.js'
 
-/** The sources, by the name `leakgate watch` and `publicSources` take. */
-export const PUBLIC_SOURCE_NAMES = ['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events', 'paste-feed', 'npm', 'pypi'] as const
-
-/** A source's name. */
-export type PublicSourceName = typeof PUBLIC_SOURCE_NAMES[number]
+export { PUBLIC_SOURCE_NAMES, type PublicSourceName }
 
 /** A source and its options (each used by the sources named beside it; the others ignore it). */
 export interface PublicSourceSpec {

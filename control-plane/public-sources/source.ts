@@ -12,6 +12,12 @@ import type { ShardSpec } from './shard.js'
 
 export type { PublicSourceState }
 
+/** The sources, by the name `leakgate watch` and the scan workers' `publicSources` take. */
+export const PUBLIC_SOURCE_NAMES = ['github-events', 'gharchive', 'github-gists', 'github-code-search', 'gitlab-events', 'paste-feed', 'npm', 'pypi'] as const
+
+/** A source's name. */
+export type PublicSourceName = typeof PUBLIC_SOURCE_NAMES[number]
+
 /** Where a unit is public: a leak's location fields, the link being to the unit's first line. */
 export interface PublicLocation {
   /** The repository's web page (`https://github.com/acme/api`). */

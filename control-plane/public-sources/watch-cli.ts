@@ -4,8 +4,10 @@
  * `pypi`), on the store the control plane uses (the same configuration: dataDir or databaseUrl, hashKey). Tokens
  * of ours are those of the issued-hash set (`POST /v1/issued-hashes`) and the matches of the rules
  * file given with `--rules` (the organisation's own formats). Each batch commits its leaks and its
- * cursor together, so a restart, or a kill -9, resumes where the last batch ended. Run one watcher a
- * source: a second one is safe (a batch is committed once) but does the same reads for nothing.
+ * cursor together, so a restart, or a kill -9, resumes where the last batch ended. Without `--shards`,
+ * run one watcher a source: a second one is safe (a batch is committed once) but does the same reads for
+ * nothing. With `--shards N`, any number of processes split the source, each running up to `--slots`
+ * free shards under leases (shard-pool.ts).
  */
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'

@@ -61,10 +61,15 @@ t.test('each public source\'s state is listed, and its figures are on /metrics',
   const now = new Date().toISOString()
   t.ok(await plane.store.publicSources.advance('github-events', 0, { cursor: '42', state: { lagSeconds: 7, rateLimitRemaining: 4999 }, units: 3, bytes: 120 }, now))
   await plane.store.publicSources.recordError('other-source', 'GET /events answered 500', undefined, now)
+  await plane.store.publicSources.recordError('other-source', 'GET /events answered 502', undefined, now)
+  const until = new Date(Date.now() + 60_000).toISOString()
+  t.ok(await plane.store.publicSources.takeLease('gharchive#2/4', 'worker-a', until, now), 'a free shard is taken')
+  t.notOk(await plane.store.publicSources.takeLease('gharchive#2/4', 'worker-b', until, now), 'and not by another worker while its lease holds')
   const listed = (await plane.call('GET', '/v1/public-sources', plane.keys.analyst)).json() as { items: unknown[] }
   t.match(listed.items, [
-    { sourceId: 'github-events', cursor: '42', version: 1, state: { lagSeconds: 7, rateLimitRemaining: 4999 }, lastError: null, units: 3, bytes: 120 },
-    { sourceId: 'other-source', cursor: null, version: 0, lastError: 'GET /events answered 500', units: 0 },
+    { sourceId: 'gharchive#2/4', cursor: null, version: 0, leaseOwner: 'worker-a', leaseUntil: until, errors: 0 },
+    { sourceId: 'github-events', cursor: '42', version: 1, state: { lagSeconds: 7, rateLimitRemaining: 4999 }, lastError: null, units: 3, bytes: 120, leaseOwner: null, leaseUntil: null, errors: 0 },
+    { sourceId: 'other-source', cursor: null, version: 0, lastError: 'GET /events answered 502', units: 0, errors: 2 },
   ])
   const metrics = (await plane.call('GET', '/metrics')).body
   t.match(metrics, /leakgate_cp_public_source_scanned_units\{source="github-events"\} 3/)
@@ -73,6 +78,8 @@ t.test('each public source\'s state is listed, and its figures are on /metrics',
   t.match(metrics, /leakgate_cp_public_source_rate_limit_remaining\{source="github-events"\} 4999/)
   t.match(metrics, /leakgate_cp_public_source_failing\{source="github-events"\} 0/)
   t.match(metrics, /leakgate_cp_public_source_failing\{source="other-source"\} 1/)
+  t.match(metrics, /leakgate_cp_public_source_errors\{source="other-source"\} 2/)
+  t.match(metrics, /leakgate_cp_public_source_errors\{source="github-events"\} 0/)
 })
 
 t.test('a leak\'s public places: each place its token was seen at, first seen first', async (t) => {

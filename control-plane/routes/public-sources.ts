@@ -55,6 +55,9 @@ const cursorOutput = {
     sourceId: { type: 'string' }, cursor: { type: ['string', 'null'] }, version: { type: 'integer' },
     state: { type: 'object', additionalProperties: true }, lastError: { type: ['string', 'null'] },
     units: { type: 'integer' }, bytes: { type: 'integer' }, updatedAt: { type: 'string' },
+    leaseOwner: { type: ['string', 'null'], description: 'the worker running this source or shard now (host:pid:random), null when none holds it' },
+    leaseUntil: { type: ['string', 'null'], description: 'until when that lease holds unless renewed (ISO-8601); past it, another worker takes the shard over' },
+    errors: { type: 'integer', description: 'reads and batch commits that failed since the source started' },
   },
 } as const
 
