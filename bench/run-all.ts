@@ -21,6 +21,8 @@ const BENCHES: Record<string, string[]> = {
   detect: ['--import', './scripts/register-ts.js', 'bench/detect.bench.ts'],
   'detect-independent': ['--import', './scripts/register-ts.js', 'bench/detect-independent.bench.ts'],
   'scan-isolation': ['--import', './scripts/register-ts.js', 'bench/scan-isolation.bench.ts', '--rounds', '3'],
+  // A smoke run of 20 000 events with 1, 2 and 4 workers (a few minutes); `--events 250000` is a real hour's size.
+  'public-sources': ['--import', './scripts/register-ts.js', 'bench/public-sources.bench.ts', '--events', '20000', '--rounds', '1'],
 }
 
 const wanted = process.argv.slice(2)

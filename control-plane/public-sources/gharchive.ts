@@ -35,6 +35,8 @@ export interface GHArchiveOptions extends GitHubEventsOptions {
 
 /** The largest hour file read (decompressed): an hour is a few hundred megabytes at most. */
 const MAX_HOUR_BYTES = 2 * 1024 * 1024 * 1024 - 1
+/** The hour is decoded to text in pieces of about this size, each ending at a line's end. */
+const DECODE_PIECE_BYTES = 64 * 1024 * 1024
 
 const HOUR = /^(\d{4})-(\d{2})-(\d{2})-(\d{1,2})$/
 
@@ -139,15 +141,24 @@ export class HourFiles {
       if (err instanceof GitHubError) throw err
       throw new GitHubError(`GH Archive: reading ${hour}.json.gz failed: ${(err as Error).message}`, { cause: err })
     }
-    let text: string
+    let raw: Buffer
     try {
-      text = (await gunzipAsync(body, { maxOutputLength: MAX_HOUR_BYTES })).toString('utf8')
+      raw = await gunzipAsync(body, { maxOutputLength: MAX_HOUR_BYTES })
     } catch (err) {
       throw new GitHubError(`GH Archive: ${hour}.json.gz does not decompress (cut off or not gzip): ${(err as Error).message}`, { cause: err })
     }
     const pushes: GitHubEvent[] = []
     let malformed = 0
-    for (const line of text.split('\n')) {
+    // Decoded in pieces of whole lines: a whole hour can be longer than the longest string V8 makes (512 MiB).
+    const lines = function* (): Generator<string> {
+      for (let start = 0; start < raw.length;) {
+        const newline = raw.indexOf(0x0a, Math.min(raw.length, start + DECODE_PIECE_BYTES))
+        const end = newline === -1 ? raw.length : newline
+        yield* raw.toString('utf8', start, end).split('\n')
+        start = end + 1
+      }
+    }
+    for (const line of lines()) {
       if (line.trim() === '') continue
       let event: Partial<GitHubEvent> | null
       try {
