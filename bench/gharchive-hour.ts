@@ -1,6 +1,6 @@
 /**
  * A generated GH Archive hour for the public-sources benchmark, and a local server for it: the hour's
- * file (`/{hour}.json.gz`, gzipped JSON lines) and the commits API (`/repos/{owner}/{repo}/commits/{sha}`)
+ * file (`/{hour}.json.gz`, gzipped JSON lines) and the compare API (`/repos/{owner}/{repo}/compare/{before}...{head}`)
  * of every push in it. Seeded: the same options give the same bytes.
  *
  * What it holds, and why:
@@ -8,7 +8,7 @@
  *   pull requests, comments, issues, deletes, forks, reviews, releases, each with a payload of its
  *   type's fields (a pull request or an issue carries its body, the bulk of an hour's bytes).
  * - PushEvents as the public events API writes them since late 2025: `repository_id`, `push_id`,
- *   `ref`, `head`, `before`, no commit list; the source then reads the head commit of each push.
+ *   `ref`, `head`, `before`, no commit list; the source then asks the compare API for each push's commits (one here).
  * - A commit a push, of one to ten files whose `patch` is a unified diff: source code, YAML, JSON,
  *   Markdown, `.env` files, lock files (long runs of base64 integrity hashes, the worst case of
  *   token-shaped text), a few large generated files, and some files without a patch (binaries, or a
@@ -70,7 +70,7 @@ export interface GeneratedHour {
   pushes: number
   /** Pushes that repeat an earlier push's files in another repository. */
   repeats: number
-  /** Answers of the commits API by path (`/repos/o/r/commits/sha`), rendered once. */
+  /** Answers of the compare API by path (`/repos/o/r/compare/before...head`), rendered once. */
   commits: Map<string, Buffer>
   /** Bytes of `patch` text across the commits served, and of the commits' JSON. */
   patchBytes: number
@@ -457,14 +457,17 @@ export function generateHour(options: HourOptions): GeneratedHour {
       const push = pushes[pushNo++]!
       repo = push.repo
       const body = commitJson(g, repo, push.sha, push.files, at)
-      const path = `/repos/${repo}/commits/${push.sha}`
+      payload = { repository_id: g.rng.int(1e8, 1e9), push_id: g.rng.int(2e10, 3e10), ref: `refs/heads/${g.rng.next() < 0.7 ? 'main' : g.w()}`, head: push.sha, before: g.hex(40) }
+      // The source asks the compare API for a push's commits; for a push of one commit, the
+      // comparison's files are the commit's, and nothing else is read.
+      const path = `/repos/${repo}/compare/${String(payload.before)}...${push.sha}`
       if (!commits.has(path)) {
-        const buf = Buffer.from(body)
+        const { files } = JSON.parse(body) as { files: unknown[] }
+        const buf = Buffer.from(JSON.stringify({ status: 'ahead', ahead_by: 1, behind_by: 0, total_commits: 1, commits: [{ sha: push.sha }], files }))
         commits.set(path, buf)
         commitJsonBytes += buf.length
         for (const f of push.files) if (f.kind !== 'bin' && f.hunks.length > 0) patchBytes += Buffer.byteLength(patchOf(f))
       }
-      payload = { repository_id: g.rng.int(1e8, 1e9), push_id: g.rng.int(2e10, 3e10), ref: `refs/heads/${g.rng.next() < 0.7 ? 'main' : g.w()}`, head: push.sha, before: g.hex(40) }
     } else {
       repo = g.rng.pick(repos)
       payload = payloadOf(g, type, repo)

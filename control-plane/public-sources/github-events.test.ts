@@ -230,3 +230,27 @@ t.test('a rate limit on a later page of the feed handles nothing: the pages not 
   await untilPollable(store)
   t.match(await runner.runBatch(source), { units: 3, cursor: fake.events[0]!.id }, 'then all three are handled')
 })
+
+t.test('a push event without its commit list: every commit the push added is read, a token an earlier commit added and a later one removed too', async (t) => {
+  const { fake, store } = await setup(t)
+  const [before, first, second, alone, fresh] = [sha(), sha(), sha(), sha(), sha()]
+  // The first commit adds the token, the second replaces it: the push's net change holds no token.
+  fake.push('e/undone', [
+    { sha: first, files: [{ filename: '.env', status: 'added', patch: newFile([`TOKEN=${issued}`]) }] },
+    { sha: second, files: [{ filename: '.env', status: 'modified', patch: `@@ -1 +1 @@\n-TOKEN=${issued}\n+TOKEN=\${TOKEN}` }] },
+  ], { listCommits: false, before })
+  // A push of one commit: the comparison's files are that commit's, read without another request.
+  fake.push('e/one', [{ sha: alone, files: [{ filename: 'a.txt', status: 'added', patch: newFile(['nothing here']) }] }], { listCommits: false, before: sha() })
+  // A new branch (`before` all zeros): the head commit stands for the push.
+  fake.push('e/branch', [{ sha: fresh, files: [{ filename: 'b.txt', status: 'added', patch: newFile(['nor here']) }] }], { listCommits: false })
+  const runner = new PublicSourceRunner(store)
+  await drain(runner, new GitHubEventsSource({ apiUrl: fake.api }))
+  const leaks = (await store.leaks.list({})).items
+  t.match(leaks, [{ location: { repo: 'e/undone', commit: first, path: '.env', line: 1 } }], 'the token the push added and took back is one leak, at the commit that added it')
+  t.equal(leaks.length, 1)
+  const read = fake.seen.map((r) => r.path).filter((p) => p.includes('/compare/') || p.includes('/commits/'))
+  t.same(read.filter((p) => p.startsWith('/repos/e/undone/')).sort(), [`/repos/e/undone/commits/${first}`, `/repos/e/undone/commits/${second}`, `/repos/e/undone/compare/${before}...${second}`].sort(), 'the comparison, then each commit')
+  t.same(read.filter((p) => p.startsWith('/repos/e/one/')).map((p) => p.split('/')[4]), ['compare'], 'one commit: the comparison alone')
+  t.same(read.filter((p) => p.startsWith('/repos/e/branch/')), [`/repos/e/branch/commits/${fresh}`], 'a new branch: its head commit')
+  t.match(await store.publicSources.cursor('github-events'), { units: 4 }, 'four units: two of the undone push, one each of the others')
+})

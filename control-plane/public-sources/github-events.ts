@@ -64,7 +64,7 @@ export interface GitHubEvent {
   type: string
   created_at?: string
   repo?: { name?: string }
-  payload?: { ref?: string; head?: string; commits?: Array<{ sha?: string; distinct?: boolean }> }
+  payload?: { ref?: string; head?: string; before?: string; commits?: Array<{ sha?: string; distinct?: boolean }> }
 }
 
 interface CommitFile {
@@ -206,15 +206,24 @@ export class GitHubEventsSource implements PublicSource {
     // Another shard's repository: its commits are not read (the cursor passes the event).
     if (!belongsTo(this.shard, repo)) return []
     const payload = event.payload ?? {}
-    // The event lists the pushed commits (`distinct: false` ones were pushed before, elsewhere); when
-    // it does not, its head commit stands for the push.
-    const listed = Array.isArray(payload.commits) ? payload.commits.filter((c) => c.distinct !== false).map((c) => c.sha) : [payload.head]
-    const shas = listed.filter((s): s is string => typeof s === 'string' && /^[0-9a-f]{7,64}$/.test(s)).slice(0, this.#maxCommits)
     const branch = typeof payload.ref === 'string' && payload.ref.startsWith('refs/heads/') ? payload.ref.slice('refs/heads/'.length) : undefined
     const repoUrl = `${this.#web}/${repo}`
-    const links = webLinksOf(repoUrl)
+    const place = { repo, repoUrl, links: webLinksOf(repoUrl), ...(branch === undefined ? {} : { branch }), ...(event.created_at === undefined ? {} : { at: event.created_at }) }
+    let shas: string[]
+    if (Array.isArray(payload.commits)) {
+      // The event lists the pushed commits (`distinct: false` ones were pushed before, elsewhere).
+      shas = payload.commits.filter((c) => c.distinct !== false).map((c) => c.sha).filter(isSha)
+    } else {
+      // Events no longer list a push's commits, only where the branch was (`before`) and is (`head`):
+      // the commits between are asked of the compare API, so a token added by an earlier commit of
+      // the push and removed by a later one is read too. A new branch (`before` all zeros), or a
+      // `before` gone since (a force-push), leaves the head commit to stand for the push.
+      const pushed = await this.#pushedCommits(repo, payload.before, payload.head, place, signal)
+      if (!Array.isArray(pushed)) return pushed.units
+      shas = pushed
+    }
     const units: PublicUnit[] = []
-    for (const sha of shas) {
+    for (const sha of shas.slice(0, this.#maxCommits)) {
       const res = await this.#gh.get(`${this.#gh.api}/repos/${repo}/commits/${sha}`, {}, signal)
       if (res.limited !== undefined) throw res.limited
       // Gone since the push (a force-push, a deleted or private repository): nothing public to scan.
@@ -224,22 +233,63 @@ export class GitHubEventsSource implements PublicSource {
       if (commit === null || typeof commit !== 'object' || !Array.isArray(commit.files)) {
         throw new GitHubError(`GET /repos/${repo}/commits/${sha} did not answer a commit with its files`)
       }
-      const full = typeof commit.sha === 'string' ? commit.sha : sha
-      for (const file of commit.files as CommitFile[]) {
-        // No patch: a binary file, or one too large for the API to show a diff of.
-        if (typeof file.filename !== 'string' || typeof file.patch !== 'string') continue
-        const content = addedLines(file.patch)
-        if (content === undefined) continue
-        const path = file.filename
-        units.push(unitOf(`${repo}@${full}:${path}`, content, {
-          repo, repoUrl, commit: full, path, ...(branch === undefined ? {} : { branch }),
-          link: (line) => links.blob(full, path, line),
-        }, event.created_at))
-      }
+      units.push(...unitsOfFiles(commit.files as CommitFile[], typeof commit.sha === 'string' ? commit.sha : sha, place))
     }
     return units
   }
 
+  /**
+   * The commits a push added, from the compare API (oldest first); or, for a push of one commit, its
+   * units straight from the comparison (its files are that commit's: no second request).
+   */
+  async #pushedCommits(repo: string, before: unknown, head: unknown, place: CommitPlace, signal: AbortSignal | undefined): Promise<string[] | { units: PublicUnit[] }> {
+    if (!isSha(head)) return []
+    if (!isSha(before) || /^0+$/.test(before)) return [head]
+    const path = `/repos/${repo}/compare/${before}...${head}`
+    const res = await this.#gh.get(`${this.#gh.api}${path}`, {}, signal)
+    if (res.limited !== undefined) throw res.limited
+    if (res.status === 404 || res.status === 409 || res.status === 422 || res.status === 451) return [head]
+    if (res.status !== 200) throw new GitHubError(`GET ${path} answered ${res.status}`)
+    const compared = parseJson(res.text, path) as { commits?: unknown; files?: unknown } | null
+    if (compared === null || typeof compared !== 'object' || !Array.isArray(compared.commits)) {
+      throw new GitHubError(`GET ${path} did not answer a comparison with its commits`)
+    }
+    const shas = (compared.commits as Array<{ sha?: unknown }>).map((c) => c?.sha).filter(isSha)
+    if (shas.length === 1 && Array.isArray(compared.files)) return { units: unitsOfFiles(compared.files as CommitFile[], shas[0]!, place) }
+    return shas.length === 0 ? [head] : shas
+  }
+
+}
+
+/** Where a push's commits are: for their units' locations. */
+interface CommitPlace {
+  repo: string
+  repoUrl: string
+  links: ReturnType<typeof webLinksOf>
+  branch?: string
+  /** When the push was made. */
+  at?: string
+}
+
+function isSha(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-f]{7,64}$/.test(value)
+}
+
+/** Each changed file's added lines at commit `sha` as a unit. */
+function unitsOfFiles(files: readonly CommitFile[], sha: string, place: CommitPlace): PublicUnit[] {
+  const units: PublicUnit[] = []
+  for (const file of files) {
+    // No patch: a binary file, or one too large for the API to show a diff of.
+    if (typeof file?.filename !== 'string' || typeof file.patch !== 'string') continue
+    const content = addedLines(file.patch)
+    if (content === undefined) continue
+    const path = file.filename
+    units.push(unitOf(`${place.repo}@${sha}:${path}`, content, {
+      repo: place.repo, repoUrl: place.repoUrl, commit: sha, path, ...(place.branch === undefined ? {} : { branch: place.branch }),
+      link: (line) => place.links.blob(sha, path, line),
+    }, place.at))
+  }
+  return units
 }
 
 /** The last line number a unit places a line at: the blank lines before it cost a byte each. */

@@ -64,6 +64,11 @@ export interface FakeGitHub {
   rawBase: string | undefined
   /** Commits by `owner/repo@sha`. */
   commits: Map<string, { sha: string; files: FakeFile[] }>
+  /**
+   * What `GET /repos/{repo}/compare/{before}...{head}` answers for a push made with `before`: its commits,
+   * and as the comparison's files the last commit's (the net change, when a later commit undid an earlier one's).
+   */
+  compares: Map<string, Array<{ sha: string; files: FakeFile[] }>>
   seen: SeenRequest[]
   /** Scripted answers, taken in order by the next requests whose path starts with the key. */
   failures: Map<string, Failure[]>
@@ -75,7 +80,7 @@ export interface FakeGitHub {
   /** Requests left in the budget (the fake counts them down; a 304 costs none). */
   remaining: number
   /** Adds a PushEvent of `commits` (their files) to the front of the feed; answers its id. */
-  push(repo: string, commits: Array<{ sha: string; files: FakeFile[] }>, options?: { ref?: string; listCommits?: boolean }): string
+  push(repo: string, commits: Array<{ sha: string; files: FakeFile[] }>, options?: { ref?: string; listCommits?: boolean; before?: string }): string
   /** Adds an event that is not a push (a star). */
   watch(repo: string): string
 }
@@ -90,6 +95,7 @@ export async function startFakeGitHub(t: Teardown): Promise<FakeGitHub> {
     gists: [],
     rawBase: undefined,
     commits: new Map(),
+    compares: new Map(),
     seen: [],
     failures: new Map(),
     pollInterval: 1,
@@ -101,8 +107,9 @@ export async function startFakeGitHub(t: Teardown): Promise<FakeGitHub> {
       const id = String(nextId++)
       const payload: Record<string, unknown> = {
         repository_id: 1, push_id: Number(id.slice(-6)), ref: options.ref ?? 'refs/heads/main',
-        head: commits.at(-1)?.sha, before: '0'.repeat(40),
+        head: commits.at(-1)?.sha, before: options.before ?? '0'.repeat(40),
       }
+      if (options.before !== undefined) fake.compares.set(`${repo}@${options.before}...${commits.at(-1)?.sha}`, commits)
       if (options.listCommits !== false) {
         payload.size = commits.length
         payload.distinct_size = commits.length
@@ -206,6 +213,18 @@ function answer(fake: FakeGitHub, req: IncomingMessage, res: ServerResponse): vo
       return
     }
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(file.content)
+    return
+  }
+  const compare = /^\/repos\/([^/]+\/[^/]+)\/compare\/([0-9a-f]+)\.\.\.([0-9a-f]+)$/.exec(url.pathname)
+  if (compare !== null) {
+    fake.remaining--
+    const commits = fake.compares.get(`${compare[1]}@${compare[2]}...${compare[3]}`)
+    if (commits === undefined) {
+      send(res, 404, { message: 'Not Found' }, budget(), undefined)
+      return
+    }
+    const files = (commits.at(-1)?.files ?? []).map((f) => ({ sha: 'f'.repeat(40), filename: f.filename, status: f.status, ...(f.patch === undefined ? {} : { patch: f.patch }) }))
+    send(res, 200, { status: 'ahead', ahead_by: commits.length, total_commits: commits.length, commits: commits.map((c) => ({ sha: c.sha, commit: { message: 'change' } })), files }, budget(), failure)
     return
   }
   const commit = /^\/repos\/([^/]+\/[^/]+)\/commits\/([0-9a-f]+)$/.exec(url.pathname)
