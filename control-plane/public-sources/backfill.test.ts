@@ -6,9 +6,10 @@ import type { Store } from '../store/store.js'
 import { BackfilledEventsSource } from './backfill.js'
 import { hourName } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
-import { PublicSourceRunner, type BatchOutcome } from './runner.js'
-import { startFakeGHArchive, type FakeGHArchive } from './test/fake-gharchive.js'
+import { PublicSourceRunner } from './runner.js'
+import { startFakeArchive, type FakeArchive } from './test/fake-archive.js'
 import { startFakeGitHub, type FakeGitHub } from './test/fake-github.js'
+import { drain } from './test/drain.js'
 
 const rng = new Rng(1531)
 const issued = `acme_live_${rng.chars(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`
@@ -32,9 +33,9 @@ function dropFromFeed(fake: FakeGitHub, id: string): unknown {
   return fake.events.splice(at, 1)[0]
 }
 
-async function setup(t: Teardown, dir = tempDir(t)): Promise<{ fake: FakeGitHub; archive: FakeGHArchive; store: Store; dir: string }> {
+async function setup(t: Teardown, dir = tempDir(t)): Promise<{ fake: FakeGitHub; archive: FakeArchive; store: Store; dir: string }> {
   const fake = await startFakeGitHub(t)
-  const archive = await startFakeGHArchive(t)
+  const archive = await startFakeArchive(t)
   const store = await openTestStore(t, dir)
   await store.issuedHashes.add([sha256Hex(issued)])
   // A feed that keeps two events: three new ones make a gap.
@@ -42,7 +43,7 @@ async function setup(t: Teardown, dir = tempDir(t)): Promise<{ fake: FakeGitHub;
   return { fake, archive, store, dir }
 }
 
-function sourceOf(fake: FakeGitHub, archive: FakeGHArchive): BackfilledEventsSource {
+function sourceOf(fake: FakeGitHub, archive: FakeArchive): BackfilledEventsSource {
   return new BackfilledEventsSource(new GitHubEventsSource({ apiUrl: fake.api, maxPages: 1 }), { archiveUrl: archive.url, notPublishedWaitSeconds: 1 })
 }
 
@@ -51,16 +52,6 @@ async function untilDue(store: Store): Promise<void> {
   const at = Math.max(Date.parse(String(state?.nextPollAt ?? 0)), Date.parse(String((state?.backfill as { notBefore?: string } | undefined)?.notBefore ?? 0)))
   const wait = at - Date.now()
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 20))
-}
-
-async function drain(runner: PublicSourceRunner, source: BackfilledEventsSource): Promise<BatchOutcome[]> {
-  const out: BatchOutcome[] = []
-  for (let i = 0; i < 20; i++) {
-    const r = await runner.runBatch(source)
-    out.push(r)
-    if (!r.more) return out
-  }
-  throw new Error('the source never ran dry')
 }
 
 t.test('a token pushed in a gap of the live feed is read from GH Archive: one leak, with its place beside the live one', async (t) => {

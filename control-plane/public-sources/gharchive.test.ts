@@ -1,37 +1,17 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { sha256Hex } from '../../protocol/token-hash.js'
 import { Rng } from '../detect/corpus/random.js'
-import { openTestStore, tempDir, type Teardown } from '../test/harness.js'
+import { openTestStore, tempDir } from '../test/harness.js'
 import { GHArchiveSource } from './gharchive.js'
 import { GitHubEventsSource } from './github-events.js'
 import { PublicSourceRunner } from './runner.js'
+import { startFakeArchive } from './test/fake-archive.js'
 import { startFakeGitHub, type FakeEvent } from './test/fake-github.js'
 
 const rng = new Rng(1519)
 const issued = `acme_live_${rng.chars(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`
 const sha = (): string => rng.chars(40, '0123456789abcdef')
-
-/** A server answering as data.gharchive.org does: `/{hour}.json.gz`, 404 for an hour not published. */
-async function startArchive(t: Teardown): Promise<{ url: string; hours: Map<string, Buffer>; asked: string[] }> {
-  const hours = new Map<string, Buffer>()
-  const asked: string[] = []
-  const server = createServer((req, res) => {
-    const name = (req.url ?? '/').slice(1)
-    asked.push(name)
-    const body = hours.get(name)
-    if (body === undefined) {
-      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>')
-      return
-    }
-    res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': String(body.length) }).end(body)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hours, asked }
-}
 
 /** An hour file of `events`, one JSON a line, with a line that is not JSON among them (as real files have). */
 function hourFile(events: FakeEvent[]): Buffer {
@@ -42,7 +22,7 @@ function hourFile(events: FakeEvent[]): Buffer {
 
 t.test('GH Archive hours are read push by push, then the next hour; a hour not published waits; a cut-off file fails and the cursor stays', async (t) => {
   const github = await startFakeGitHub(t)
-  const archive = await startArchive(t)
+  const archive = await startFakeArchive(t)
   const dir = tempDir(t)
   let store = await openTestStore(t, dir)
   await store.issuedHashes.add([sha256Hex(issued)])

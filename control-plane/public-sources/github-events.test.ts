@@ -5,8 +5,9 @@ import { expandSample } from '../detect/detectors/provider-spec.js'
 import { openTestStore, tempDir, type Teardown } from '../test/harness.js'
 import type { Store } from '../store/store.js'
 import { addedLines, GitHubEventsSource } from './github-events.js'
-import { ISSUED_TOKEN_KIND, PublicSourceRunner, type BatchOutcome } from './runner.js'
+import { ISSUED_TOKEN_KIND, PublicSourceRunner } from './runner.js'
 import { startFakeGitHub, type FakeGitHub } from './test/fake-github.js'
+import { drain } from './test/drain.js'
 
 const rng = new Rng(1517)
 const issued = `acme_live_${expandSample('{a62:40}', rng)}`
@@ -32,17 +33,6 @@ async function untilPollable(store: Store, id = 'github-events'): Promise<void> 
   const at = (await store.publicSources.cursor(id))?.state.nextPollAt
   const wait = at === undefined ? 0 : Date.parse(at) - Date.now()
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 20))
-}
-
-/** Batches until the source has nothing more now. */
-async function drain(runner: PublicSourceRunner, source: GitHubEventsSource): Promise<BatchOutcome[]> {
-  const out: BatchOutcome[] = []
-  for (let i = 0; i < 20; i++) {
-    const r = await runner.runBatch(source)
-    out.push(r)
-    if (!r.more) return out
-  }
-  throw new Error('the source never ran dry')
 }
 
 t.test('added lines keep their line numbers in the new file', async (t) => {

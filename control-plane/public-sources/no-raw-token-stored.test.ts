@@ -22,7 +22,7 @@ import { openTestStore, tempDir, testDatabaseEnv, testDatabaseUrl, TEST_STORE } 
 import { request, spawnPlane } from '../test/process.js'
 import { hourName } from './gharchive.js'
 import { makeTar } from './tar-reader.js'
-import { startFakeGHArchive } from './test/fake-gharchive.js'
+import { startFakeArchive } from './test/fake-archive.js'
 import { startFakeFeeds } from './test/fake-feeds.js'
 import { startFakeGitHub, type FakeFile, type FakeGitHub } from './test/fake-github.js'
 
@@ -107,7 +107,7 @@ function filesUnder(dir: string): string[] {
 t.test('watching public sources stores and shows no raw token: not in the store\'s files, the logs or the API\'s answers', async (t) => {
   const dataDir = tempDir(t)
   const github = await startFakeGitHub(t)
-  const archive = await startFakeGHArchive(t)
+  const archive = await startFakeArchive(t)
   const feeds = await startFakeFeeds(t)
   const rules = join(tempDir(t), 'acme.toml')
   writeFileSync(rules, '[[rules]]\nid = "acme-internal"\ndescription = "Acme internal token"\nregex = \'\'\'acmeint_[a-z0-9]{32}\'\'\'\nkeywords = ["acmeint_"]\n')

@@ -18,6 +18,8 @@ export interface FakeArchive {
   asked: string[]
   /** Statuses answered instead of the file, taken in order by the next requests for that name. */
   failures: Map<string, number[]>
+  /** Publishes `hour` (`2026-11-30-10`) holding `events`, one JSON a line. */
+  publish(hour: string, events: readonly unknown[]): void
 }
 
 /** The file of an hour of `events`, one JSON a line. */
@@ -27,7 +29,12 @@ export function hourFileOf(events: readonly unknown[]): Buffer {
 
 /** Starts the fake on 127.0.0.1; closed at `t`'s teardown. */
 export async function startFakeArchive(t: Teardown): Promise<FakeArchive> {
-  const fake: FakeArchive = { url: '', hours: new Map(), asked: [], failures: new Map() }
+  const fake: FakeArchive = {
+    url: '', hours: new Map(), asked: [], failures: new Map(),
+    publish(hour, events) {
+      fake.hours.set(`${hour}.json.gz`, hourFileOf(events))
+    },
+  }
   const server = createServer((req, res) => {
     const name = (req.url ?? '/').slice(1)
     fake.asked.push(name)
