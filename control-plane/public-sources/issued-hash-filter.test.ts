@@ -6,20 +6,8 @@ import { openTestStore, storeSql, tempDir } from '../test/harness.js'
 import type { Store } from '../store/store.js'
 import { IssuedHashFilter } from './issued-hash-filter.js'
 import { PublicSourceRunner } from './runner.js'
-import { unitOf, type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
-
-/** A source serving each unit pushed to it once, in order: a real PublicSource the test feeds. */
-class QueueSource implements PublicSource {
-  readonly id = 'queue'
-  readonly leakSource = 'public'
-  readonly units: PublicUnit[] = []
-
-  async read(position: SourcePosition): Promise<SourceBatch> {
-    const from = position.cursor === null ? 0 : Number(position.cursor)
-    const units = this.units.slice(from)
-    return { units, next: String(from + units.length), state: {}, more: false }
-  }
-}
+import { unitOf, type PublicUnit } from './source.js'
+import { QueueSource } from './test/queue-source.js'
 
 const rng = new Rng(4242)
 const tokenOf = (): string => `acme_live_${expandSample('{a62:40}', rng)}`

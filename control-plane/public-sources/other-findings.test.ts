@@ -10,22 +10,10 @@ import { expandSample } from '../detect/detectors/provider-spec.js'
 import { openTestStore, sqliteOnly, startPlane, storeSql, tempDir, testDatabaseEnv } from '../test/harness.js'
 import type { Store } from '../store/store.js'
 import { PublicSourceRunner } from './runner.js'
-import { unitOf, type PublicSource, type PublicUnit, type SourceBatch, type SourcePosition } from './source.js'
+import { unitOf, type PublicUnit } from './source.js'
 import { makeTar } from './tar-reader.js'
 import { startFakeFeeds } from './test/fake-feeds.js'
-
-/** A source serving each unit pushed to it once, in order. */
-class QueueSource implements PublicSource {
-  readonly id = 'queue'
-  readonly leakSource = 'public'
-  readonly units: PublicUnit[] = []
-
-  async read(position: SourcePosition): Promise<SourceBatch> {
-    const from = position.cursor === null ? 0 : Number(position.cursor)
-    const units = this.units.slice(from)
-    return { units, next: String(from + units.length), state: {}, more: false }
-  }
-}
+import { QueueSource } from './test/queue-source.js'
 
 const rng = new Rng(1919)
 const ours = `acme_live_${expandSample('{a62:40}', rng)}`

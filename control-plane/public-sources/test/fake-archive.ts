@@ -4,9 +4,9 @@
  * the next answers for an hour can be a status (500, 503).
  */
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import type { Teardown } from '../../../test/support.js'
+import { listenOnLoopback } from './listen.js'
 
 /** The running fake. */
 export interface FakeArchive {
@@ -50,11 +50,6 @@ export async function startFakeArchive(t: Teardown): Promise<FakeArchive> {
     }
     res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': String(body.length) }).end(body)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  }))
+  fake.url = await listenOnLoopback(t, server)
   return fake
 }

@@ -7,8 +7,8 @@
  * Content-Length.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Teardown } from '../../../test/support.js'
+import { listenOnLoopback } from './listen.js'
 
 /** A paste as the fake lists it. */
 export interface FakePaste {
@@ -71,12 +71,7 @@ export interface FakeFeeds {
 export async function startFakeFeeds(t: Teardown): Promise<FakeFeeds> {
   const fake: FakeFeeds = { url: '', pastes: [], changes: [], packages: new Map(), seen: [], failures: new Map(), releases: [], rawBase: undefined }
   const server = createServer((req, res) => answer(fake, req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  }))
+  fake.url = await listenOnLoopback(t, server)
   return fake
 }
 

@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Teardown } from '../../../test/support.js'
+import { listenOnLoopback } from './listen.js'
 
 /** An event as the feed lists it. */
 export interface FakeEvent {
@@ -133,12 +133,7 @@ export async function startFakeGitHub(t: Teardown): Promise<FakeGitHub> {
     if (delay === 0) answer(fake, req, res)
     else setTimeout(() => answer(fake, req, res), delay)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  fake.api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  }))
+  fake.api = await listenOnLoopback(t, server)
   return fake
 }
 
